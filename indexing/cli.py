@@ -1,0 +1,239 @@
+"""The `warwatch` command. Every command calls the same library functions as the DAGs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexing import console as out
+from indexing.settings import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _date(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}") from exc
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="warwatch", description="Crawl, clean, enrich, index and search war coverage.")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    es_local = sub.add_parser("local-es", help="a real local search node (no Docker), fetched from Maven Central")
+    es_local.add_argument("action", choices=["start", "stop", "status", "fetch"])
+    es_local.add_argument("--port", type=int, default=None)
+    es_local.add_argument("--engine", default=None, help="opensearch or elasticsearch (default: the one installed)")
+
+    run = sub.add_parser("run", help="one full cycle for every configured source: crawl, clean, enrich, index")
+    run.add_argument("--sources", type=Path, default=None, help="sources file (default: WARWATCH_SOURCES)")
+    run.add_argument("--run-id", default=None)
+
+    rep = sub.add_parser("reprocess", help="re-run cleaning and indexing from the WARC archive (no network)")
+    rep.add_argument("--since", type=_date, default=None)
+    rep.add_argument("--source", default=None)
+
+    s = sub.add_parser("search", help="full-text search across languages")
+    s.add_argument("query")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--lang")
+    s.add_argument("--source")
+    s.add_argument("--topic")
+    s.add_argument("--entity")
+    s.add_argument("--since", type=_date)
+    s.add_argument("--until", type=_date)
+    s.add_argument("--size", type=int, default=10)
+    s.add_argument("--order", choices=["relevance", "date"], default="relevance")
+    s.add_argument("--facets", action="store_true")
+
+    ex = sub.add_parser("extract", help="the cleaned article of one HTML page")
+    ex.add_argument("path", help="an HTML file, or - for standard input")
+    ex.add_argument("--url", default=None)
+    ex.add_argument("--json", action="store_true")
+
+    es = sub.add_parser("es", help="index templates and migrations")
+    es.add_argument("action", choices=["setup", "migrate", "status"])
+
+    kb = sub.add_parser("kibana", help="Kibana saved objects")
+    kb.add_argument("action", choices=["import"])
+    kb.add_argument("--url", required=True)
+
+    demo = sub.add_parser("demo", help="serve the bundled demo site, run one cycle, search it")
+    demo.add_argument("--query", default="nordkoreanische Truppen")
+    demo.add_argument("--port", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except ConfigError as exc:
+        out.error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    except Exception as exc:  # the last line of defence: one clear line, details with -v
+        if args.verbose:
+            log.exception("failed")
+        out.error(f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_local_es(args: argparse.Namespace) -> int:
+    from indexing import localnode
+
+    try:
+        if args.action == "fetch":
+            out.info(str(localnode.fetch(engine=args.engine)))
+        elif args.action == "start":
+            out.info(localnode.start(port=args.port, engine=args.engine))
+        elif args.action == "stop":
+            stopped = localnode.stop(port=args.port)
+            out.info("stopped" if stopped else "not running")
+        else:
+            st = localnode.status(port=args.port)
+            out.info(json.dumps(st, indent=2, default=str))
+            return 0 if st.get("running") else 3
+    except localnode.LocalNodeError as exc:
+        out.error(str(exc))
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from indexing import pipeline
+    from indexing.report import print_report
+
+    with out.progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        def on_crawl_line(line: str) -> None:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                return
+            if isinstance(event, dict) and "fetched" in event:
+                progress("crawl", int(event["fetched"]), event.get("discovered"))
+
+        out.stage("crawling, cleaning and indexing every configured source")
+        try:
+            result = pipeline.run_cycle(args.sources, run_id=args.run_id, progress=progress,
+                                        on_crawl_line=on_crawl_line)
+        except pipeline.PipelineError as exc:
+            out.error(str(exc))
+            return 1
+    print_report(result.report)
+    return 0 if result.ok else 1
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from indexing import pipeline
+    from indexing.report import print_report
+
+    try:
+        result = pipeline.reprocess(since=args.since, source=args.source)
+    except pipeline.PipelineError as exc:
+        out.error(str(exc))
+        return 1
+    print_report(result.report)
+    return 0 if result.ok else 1
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from indexing.search import search
+
+    result = search(
+        args.query, lang=args.lang, source=args.source, topic=args.topic, entity=args.entity,
+        since=args.since, until=args.until, size=args.size, order=args.order, facets=args.facets,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        from indexing.report import print_hits
+
+        print_hits(args.query, result.to_json())
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from indexing.extraction import extract
+
+    if args.path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(args.path)
+        if not path.is_file():
+            out.error(f"no such file: {path}")
+            return 2
+        data = path.read_bytes()
+    article = extract(data, url=args.url)
+    doc = article.to_dict()
+    if args.json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.console.print(f"[bold]{doc.get('title') or '(no title)'}[/]")
+        out.console.print(f"{doc.get('language')} · {doc.get('published')} · {doc.get('canonical_url')}\n")
+        out.console.print(doc.get("body") or f"(no article: {doc.get('status_reason')})")
+    return 0 if article.status == "ok" else 1
+
+
+def cmd_es(args: argparse.Namespace) -> int:
+    from indexing.engine import connect
+    from indexing.index import setup
+
+    engine = connect()
+    if args.action == "setup":
+        out.info(f"articles alias → {setup.setup_indices(engine)}")
+    elif args.action == "migrate":
+        out.info(f"articles alias → {setup.migrate(engine)}")
+    else:
+        out.info(json.dumps(engine.info(), indent=2, default=str))
+    return 0
+
+
+def cmd_kibana(args: argparse.Namespace) -> int:
+    from indexing.kibana import import_saved_objects
+
+    result = import_saved_objects(args.url)
+    out.info(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from indexing.demo import run_demo
+
+    return run_demo(query=args.query, port=args.port)
+
+
+COMMANDS = {
+    "local-es": cmd_local_es,
+    "run": cmd_run,
+    "reprocess": cmd_reprocess,
+    "search": cmd_search,
+    "extract": cmd_extract,
+    "es": cmd_es,
+    "kibana": cmd_kibana,
+    "demo": cmd_demo,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Run reports and search results as a person reads them (rich tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from indexing.console import console
+
+CRAWL_COLUMNS = ["discovered", "fetched", "new", "updated", "unchanged", "robots_denied", "bytes", "duration"]
+
+
+def print_report(report: dict[str, Any]) -> None:
+    crawl = report.get("crawl") or {}
+    sources = crawl.get("sources") or {}
+    table = Table(title=f"Run {report.get('run_id')}: crawl per source")
+    table.add_column("source", style="bold")
+    for col in CRAWL_COLUMNS:
+        table.add_column(col, justify="right")
+    table.add_column("failed", justify="left")
+    table.add_column("flags", style="red")
+    for sid, counts in sorted(sources.items()):
+        failed = counts.get("failed") or {}
+        failed_txt = ", ".join(f"{k}={v}" for k, v in sorted(failed.items())) if isinstance(failed, dict) else str(failed)
+        row = [sid] + [_fmt(counts.get(col)) for col in CRAWL_COLUMNS]
+        row += [failed_txt or "-", ", ".join(counts.get("flags") or []) or "-"]
+        table.add_row(*row)
+    console.print(table)
+
+    for stage in ("clean", "index"):
+        counts = report.get(stage) or {}
+        if not counts:
+            continue
+        items = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k not in ("stage",))
+        console.print(f"[bold]{stage}[/]: {items}")
+    problems = report.get("problems") or []
+    if problems:
+        console.print("[bold red]Problems:[/]")
+        for p in problems:
+            console.print(f"  [red]•[/] {p}")
+    else:
+        console.print("[bold green]Run completed without problems.[/]")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def print_hits(query: str, result: dict[str, Any]) -> None:
+    hits = result.get("hits") or []
+    console.print(f"[bold]{result.get('total', 0)}[/] articles for [bold cyan]{query}[/]")
+    for rank, hit in enumerate(hits, 1):
+        published = (hit.get("published") or "")[:10]
+        console.print(
+            f"[bold]{rank:>2}.[/] [bold]{hit.get('title')}[/]  "
+            f"[dim]{hit.get('language')} · {hit.get('source')} · {published} · score {hit.get('score') or 0:.2f}[/]"
+        )
+        console.print(f"    [blue]{hit.get('canonical_url') or hit.get('url')}[/]")
+        if hit.get("topics"):
+            console.print(f"    topics: {', '.join(hit['topics'])}")
+        for snippet in (hit.get("highlights") or [])[:2]:
+            text = snippet.replace("<em>", "[bold yellow]").replace("</em>", "[/]")
+            console.print(f"    … {text} …")
+    facets = result.get("facets")
+    if facets:
+        for name, buckets in facets.items():
+            pairs = ", ".join(f"{b.get('key')}={b.get('count')}" for b in buckets[:10])
+            console.print(f"[dim]{name}:[/] {pairs}")
