@@ -1,0 +1,56 @@
+# warwatch — make targets users' scripts rely on (see README): install, test, demo, airflow.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NODE_STAMP := .local/.node-fetched
+PORT   ?= 9200
+TEST_PORT ?= 9200
+AIRFLOW_HOME ?= $(CURDIR)/airflow-home
+
+.PHONY: help install test demo airflow lint typecheck bench-extraction clean-data
+
+help:
+	@echo "make install   create .venv, install warwatch with dev deps, fetch the local search node"
+	@echo "make demo      install if needed, then run the main job on the bundled demo site"
+	@echo "make test      install if needed, start the local search node, run the test suite"
+	@echo "make airflow   Airflow standalone on 127.0.0.1 with this project's DAGs"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required (python3.11 or python3 on PATH)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "error: Python 3.11 is required (found $$($(PYTHON) --version))" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[airflow,dev]"
+	@touch $(STAMP)
+
+$(NODE_STAMP): $(STAMP) indexing/localnode.py
+	$(BIN)/python -m indexing.localnode fetch
+	@mkdir -p .local && touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+test: install
+	@bash scripts/run-tests.sh
+
+demo: install
+	$(BIN)/warwatch demo
+
+airflow: install
+	@bash scripts/airflow-standalone.sh
+
+lint: install
+	$(BIN)/ruff check indexing crawlers dags tests benchmarks demo
+	$(BIN)/mypy
+
+typecheck: install
+	$(BIN)/mypy
+
+bench-extraction: install
+	$(BIN)/python benchmarks/extraction.py ../shared/datasets/article-extraction-dev

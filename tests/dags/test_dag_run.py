@@ -1,0 +1,35 @@
+"""dag.test() of the cycle DAG against the real local search node and the demo site on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from indexing.settings import PROJECT_ROOT
+
+
+@pytest.mark.es
+@pytest.mark.airflow
+def test_cycle_dag_indexes_the_demo_site(airflow_db: Path, index_prefix: str, data_dir: Path, es_url: str) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from demo.server import render_sources, serve
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    dag = bag.dags["warwatch_cycle"]
+    with serve(PROJECT_ROOT / "demo" / "site", port=0) as server:
+        sources = render_sources(server.base_url, data_dir / "sources.yaml")
+        dagrun = dag.test(run_conf={"sources": str(sources)})
+    assert str(dagrun.state) in {"success", "DagRunState.SUCCESS"}, dagrun.state
+
+    alias = f"{index_prefix}articles"
+    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
+    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
+        count = json.load(resp)["count"]
+    articles = json.loads((PROJECT_ROOT / "demo" / "site" / "articles.json").read_text())
+    assert count >= len(articles) - 1  # every demo article but at most an exact syndicated duplicate
+    reports = list((data_dir / "reports").glob("*.json"))
+    assert len(reports) == 1

@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from indexing.settings import ConfigError, get_settings, reset_settings
+
+
+def test_defaults_and_derived_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("WARWATCH_ES_URL", "WARWATCH_INDEX_PREFIX", "WARWATCH_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    s = get_settings()
+    assert s.es_url == "http://127.0.0.1:9200"
+    assert s.index_prefix == "warwatch-"
+    assert s.articles_alias == "warwatch-articles"
+    assert s.warc_dir == s.data_dir / "warc"
+
+
+def test_environment_beats_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("index_prefix: fromyaml-\ncrawl:\n  download_delay: 3\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    reset_settings()
+    assert get_settings().index_prefix == "fromyaml-"
+    assert get_settings().crawl.download_delay == 3
+    monkeypatch.setenv("WARWATCH_INDEX_PREFIX", "fromenv-")
+    monkeypatch.setenv("WARWATCH_CRAWL__DOWNLOAD_DELAY", "0.5")
+    reset_settings()
+    assert get_settings().index_prefix == "fromenv-"
+    assert get_settings().crawl.download_delay == 0.5
+
+
+def test_unknown_key_in_yaml_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("es_ulr: http://x\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    reset_settings()
+    with pytest.raises(ConfigError) as err:
+        get_settings()
+    assert "es_ulr" in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_secrets_refused_in_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("es_password: hunter2\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    reset_settings()
+    with pytest.raises(ConfigError, match="environment"):
+        get_settings()
+
+
+def test_bad_prefix_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARWATCH_INDEX_PREFIX", "Bad Prefix")
+    reset_settings()
+    with pytest.raises(ConfigError, match="index_prefix"):
+        get_settings()
+
+
+def test_secret_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARWATCH_ES_PASSWORD", "s3cret-value")
+    reset_settings()
+    s = get_settings()
+    assert s.es_password is not None and s.es_password.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(s)

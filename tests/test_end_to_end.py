@@ -1,0 +1,64 @@
+"""The walking skeleton end to end: demo site on 127.0.0.1 -> `warwatch run` -> `warwatch search`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from indexing.settings import PROJECT_ROOT
+
+SEED_PATH = "/2024/10/28/nato-bestaetigt-praesenz-nordkoreanischer-soldaten-in-russland/"
+
+
+def _warwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "indexing.cli", *args],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def _count(es_url: str, alias: str) -> int:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
+    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
+        return int(json.load(resp)["count"])
+
+
+@pytest.mark.es
+def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path, es_url: str) -> None:
+    from demo.server import render_sources, serve
+
+    env = dict(os.environ, WARWATCH_ES_URL=es_url, WARWATCH_INDEX_PREFIX=index_prefix,
+               WARWATCH_DATA_DIR=str(data_dir))
+    articles = json.loads((PROJECT_ROOT / "demo" / "site" / "articles.json").read_text())
+    with serve(PROJECT_ROOT / "demo" / "site", port=0) as server:
+        sources = render_sources(server.base_url, data_dir / "sources.yaml")
+        first = _warwatch("run", "--sources", str(sources), env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        count = _count(es_url, f"{index_prefix}articles")
+        assert count >= len(articles) - 1
+
+        second = _warwatch("run", "--sources", str(sources), env=env)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert _count(es_url, f"{index_prefix}articles") == count, "a second run must not duplicate"
+
+    found = _warwatch("search", "nordkoreanische Truppen", "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    assert result["total"] >= 1
+    top = result["hits"][0]
+    assert SEED_PATH in (top["canonical_url"] or top["url"])
+    assert set(top) >= {"id", "url", "canonical_url", "title", "source", "language", "published", "score",
+                        "topics", "highlights"}
+    assert top["title"] == "NATO bestätigt Präsenz nordkoreanischer Soldaten in Russland"
+    assert top["language"] == "de"
+    assert any("<em>" in h for h in top["highlights"])
+
+    german_only = json.loads(_warwatch("search", "Truppen", "--json", "--lang", "de", env=env).stdout)
+    assert german_only["hits"] and all(h["language"] == "de" for h in german_only["hits"])
