@@ -1,0 +1,343 @@
+"""Raw captures: gzipped WARC files (rotated by size) and the per-run JSONL manifest.
+
+Every record is its own gzip member, so a record can be read back from its file offset, and a
+crash while writing damages at most the record being written (a writer never appends to an
+existing file: each opens a new one). Bodies are stored decoded (as the crawler saw them):
+``Content-Encoding`` / ``Transfer-Encoding`` headers are kept under ``X-Archive-Orig-*`` names
+so readers do not try to decode twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from indexing.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+_HOP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+_REASONS = {200: "OK", 203: "Non-Authoritative Information", 206: "Partial Content", 304: "Not Modified"}
+HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+class ArchiveError(Exception):
+    """A WARC record could not be read (missing file, bad offset, damaged record)."""
+
+
+@dataclass(frozen=True)
+class CapturedResponse:
+    url: str
+    status: int
+    headers: dict[str, str]  # lowercased names; repeated headers joined with ", "
+    body: bytes
+    fetched_at: datetime
+    warc_headers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        name_s = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        value_s = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        # CR/LF inside a header would break the record framing.
+        value_s = value_s.replace("\r", " ").replace("\n", " ")
+        if name_s.lower() in _HOP_HEADERS:
+            if name_s.lower() != "content-length":
+                out.append((f"X-Archive-Orig-{name_s}", value_s))
+            continue
+        out.append((name_s, value_s))
+    return out
+
+
+def _iso(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_iso(value: str | None) -> datetime:
+    if not value:
+        return datetime.fromtimestamp(0, UTC)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class WarcWriter:
+    """Writes response records into ``<dir>/<prefix>-NNNNN.warc.gz``, rotating when a file
+    reaches ``max_bytes`` (default ``get_settings().crawl.warc_max_bytes``). Each record is
+    flushed before ``write_response`` returns (``fsync=True`` also syncs it to disk)."""
+
+    def __init__(
+        self, directory: Path, prefix: str, max_bytes: int | None = None, fsync: bool = False
+    ) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", prefix):
+            raise ValueError(f"WARC prefix must be [A-Za-z0-9._-]+, got {prefix!r}")
+        self.directory = Path(directory)
+        self.prefix = prefix
+        self.max_bytes = max_bytes if max_bytes is not None else get_settings().crawl.warc_max_bytes
+        self.fsync = fsync
+        self._fh: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+        self._path: Path | None = None
+        self.files: list[Path] = []
+        self.records = 0
+
+    def __enter__(self) -> Self:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _next_path(self) -> Path:
+        pattern = re.compile(re.escape(self.prefix) + r"-(\d{5})\.warc\.gz$")
+        seqs = [
+            int(m.group(1))
+            for p in self.directory.glob(f"{self.prefix}-*.warc.gz")
+            if (m := pattern.match(p.name))
+        ]
+        return self.directory / f"{self.prefix}-{max(seqs, default=0) + 1:05d}.warc.gz"
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._next_path()
+        # "xb": never append to (or clobber) a file another writer or a crashed run left behind.
+        self._fh = open(path, "xb")  # noqa: SIM115 - closed in close()/rotation
+        self._writer = WARCWriter(self._fh, gzip=True)
+        self._path = path
+        self.files.append(path)
+        info = self._writer.create_warcinfo_record(
+            path.name, {"software": "warwatch (warcio)", "format": "WARC File Format 1.1"}
+        )
+        self._writer.write_record(info)
+        self._fh.flush()
+        logger.debug("opened WARC file %s", path)
+
+    def write_response(
+        self,
+        url: str,
+        status: int,
+        headers: HeaderInput,
+        body: bytes,
+        fetched_at: datetime,
+        reason: str | None = None,
+        extra_warc_headers: Mapping[str, str] | None = None,
+    ) -> tuple[Path, int]:
+        """Append one response record; returns (WARC file path, offset of the record)."""
+        if self._fh is None or (self._path is not None and self._fh.tell() >= self.max_bytes):
+            self._close_file()
+            self._open()
+        assert self._fh is not None and self._writer is not None and self._path is not None
+        pairs = _header_pairs(headers)
+        pairs.append(("Content-Length", str(len(body))))
+        status_line = f"{status} {reason or _REASONS.get(status, 'Response')}"
+        http_headers = StatusAndHeaders(status_line, pairs, protocol="HTTP/1.1")
+        warc_headers = {"WARC-Date": _iso(fetched_at)}
+        if extra_warc_headers:
+            warc_headers.update(extra_warc_headers)
+        record = self._writer.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=http_headers,
+            warc_headers_dict=warc_headers,
+        )
+        offset = self._fh.tell()
+        self._writer.write_record(record)
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+        self.records += 1
+        return self._path, offset
+
+    def _close_file(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            self._fh.close()
+        self._fh = self._writer = None
+        self._path = None
+
+    def close(self) -> None:
+        self._close_file()
+
+
+def _resolve_warc(warc_path: Path | str) -> Path:
+    path = Path(warc_path)
+    if not path.is_absolute() and not path.exists():
+        path = get_settings().data_dir / path
+    return path
+
+
+def read_record(warc_path: Path | str, offset: int) -> CapturedResponse:
+    """Read the response record at ``offset``. A relative path is taken relative to the
+    current directory if it exists there, else to ``get_settings().data_dir``."""
+    path = _resolve_warc(warc_path)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            for record in ArchiveIterator(fh):
+                if record.rec_type not in ("response", "revisit"):
+                    raise ArchiveError(f"{path}@{offset}: record is a {record.rec_type!r}, not a response")
+                http = record.http_headers
+                headers: dict[str, str] = {}
+                if http is not None:
+                    for name, value in http.headers:
+                        key = name.lower()
+                        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+                status = int(http.get_statuscode() or 0) if http is not None else 0
+                body = record.content_stream().read()
+                wh = record.rec_headers
+                return CapturedResponse(
+                    url=wh.get_header("WARC-Target-URI") or "",
+                    status=status,
+                    headers=headers,
+                    body=body,
+                    fetched_at=_parse_iso(wh.get_header("WARC-Date")),
+                    warc_headers={k: v for k, v in wh.headers},
+                )
+    except FileNotFoundError as exc:
+        raise ArchiveError(f"{path}: WARC file not found") from exc
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        raise ArchiveError(f"{path}@{offset}: cannot read record: {exc}") from exc
+    raise ArchiveError(f"{path}@{offset}: no record at this offset")
+
+
+def iter_records(warc_path: Path | str) -> Iterator[tuple[int, CapturedResponse]]:
+    """(offset, response) for every response record of one WARC file; stops quietly at a
+    damaged tail (a record cut short by a crash)."""
+    path = _resolve_warc(warc_path)
+    offsets: list[int] = []
+    with open(path, "rb") as fh:
+        it = ArchiveIterator(fh)
+        try:
+            for record in it:
+                if record.rec_type == "response":
+                    offsets.append(it.get_record_offset())
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+            logger.warning("%s: damaged tail after %d records: %s", path, len(offsets), exc)
+    for offset in offsets:
+        yield offset, read_record(path, offset)
+
+
+# --- manifest ----------------------------------------------------------------------------------
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a partial last line (left by kill -9 mid-write) so appends start on a fresh line."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        # Scan backwards for the last newline.
+        pos = size
+        chunk = 65536
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            data = fh.read(pos - start)
+            idx = data.rfind(b"\n")
+            if idx >= 0:
+                fh.truncate(start + idx + 1)
+                logger.warning("%s: dropped a partial last line (%d bytes)", path, size - start - idx - 1)
+                return
+            pos = start
+        fh.truncate(0)
+        logger.warning("%s: dropped a partial only line (%d bytes)", path, size)
+
+
+def _json_line(entry: Mapping[str, Any]) -> bytes:
+    return (json.dumps(entry, ensure_ascii=False, sort_keys=False, default=str) + "\n").encode("utf-8")
+
+
+class ManifestWriter:
+    """Keeps a manifest open for appending; each line is flushed (and optionally fsynced)."""
+
+    def __init__(self, path: Path, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _repair_tail(self.path)
+        self._fh = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self._fh.write(_json_line(entry))
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def append_manifest(path: Path, entry: Mapping[str, Any]) -> None:
+    """Append one JSON line to a manifest (repairing a partial last line first)."""
+    with ManifestWriter(path) as writer:
+        writer.append(entry)
+
+
+def iter_manifest(path: Path) -> Iterator[dict[str, Any]]:
+    """The entries of a manifest in order. A truncated or malformed line is skipped with a
+    warning (a kill -9 can leave the last line partial); a missing file yields nothing."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                logger.warning("%s:%d: skipping a malformed manifest line", path, lineno)
+                continue
+            if isinstance(entry, dict):
+                yield entry
+            else:
+                logger.warning("%s:%d: skipping a manifest line that is not an object", path, lineno)
+
+
+def utc_now_iso() -> str:
+    """Now as an ISO 8601 UTC string (second precision, ``Z`` suffix)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from indexing.archive import (
+    ArchiveError,
+    WarcWriter,
+    append_manifest,
+    iter_manifest,
+    iter_records,
+    read_record,
+)
+
+WHEN = datetime(2024, 5, 1, 12, 30, 0, tzinfo=UTC)
+
+
+def test_round_trip_and_rotation(tmp_path: Path) -> None:
+    body = "<html><body><p>Привіт, світ — Grüße</p></body></html>".encode()
+    locations = []
+    with WarcWriter(tmp_path, "run-a", max_bytes=1500) as writer:
+        for i in range(12):
+            locations.append(
+                writer.write_response(
+                    f"https://example.com/a/{i}",
+                    200,
+                    [
+                        ("Content-Type", "text/html; charset=utf-8"),
+                        ("Content-Encoding", "gzip"),
+                        ("Transfer-Encoding", "chunked"),
+                        ("Set-Cookie", "a=1"),
+                        ("Set-Cookie", "b=2"),
+                    ],
+                    body + str(i).encode(),
+                    WHEN,
+                )
+            )
+    files = sorted({p for p, _ in locations})
+    assert len(files) > 1, "rotation by size"
+    assert all(p.name.startswith("run-a-") and p.name.endswith(".warc.gz") for p in files)
+    for i, (path, offset) in enumerate(locations):
+        rec = read_record(path, offset)
+        assert rec.url == f"https://example.com/a/{i}"
+        assert rec.status == 200
+        assert rec.body == body + str(i).encode()  # stored decoded, read back as-is
+        assert rec.fetched_at == WHEN
+        assert rec.content_type == "text/html"
+        assert rec.header("x-archive-orig-content-encoding") == "gzip"
+        assert rec.header("set-cookie") == "a=1, b=2"
+    # each file is a valid gzip stream as a whole
+    for f in files:
+        assert b"WARC/1" in gzip.decompress(f.read_bytes())
+    assert sum(1 for f in files for _ in iter_records(f)) == 12
+
+
+def test_new_writer_never_appends(tmp_path: Path) -> None:
+    with WarcWriter(tmp_path, "p") as w1:
+        p1, _ = w1.write_response("https://e.com/1", 200, {}, b"x", WHEN)
+    with WarcWriter(tmp_path, "p") as w2:
+        p2, _ = w2.write_response("https://e.com/2", 200, {}, b"y", WHEN)
+    assert p1 != p2 and p1.exists() and p2.exists()
+
+
+def test_relative_path_resolved_against_data_dir(data_dir: Path) -> None:
+    with WarcWriter(data_dir / "warc", "r") as w:
+        path, offset = w.write_response("https://e.com/1", 404, {"Content-Type": "text/plain"}, b"gone", WHEN)
+    rec = read_record(path.relative_to(data_dir), offset)
+    assert rec.status == 404 and rec.body == b"gone"
+
+
+def test_truncated_record_and_bad_offset(tmp_path: Path) -> None:
+    with WarcWriter(tmp_path, "t") as w:
+        p, off1 = w.write_response("https://e.com/1", 200, {}, b"one" * 100, WHEN)
+        _, off2 = w.write_response("https://e.com/2", 200, {}, b"two" * 100, WHEN)
+    data = p.read_bytes()
+    p.write_bytes(data[: off2 + 20])  # kill -9 while writing the second record
+    assert read_record(p, off1).body == b"one" * 100
+    with pytest.raises(ArchiveError):
+        read_record(p, off2)
+    with pytest.raises(ArchiveError):
+        read_record(tmp_path / "missing.warc.gz", 0)
+    assert [r.url for _, r in iter_records(p)] == ["https://e.com/1"]
+
+
+def test_manifest_tolerates_truncated_last_line(tmp_path: Path) -> None:
+    m = tmp_path / "run" / "manifest.jsonl"
+    append_manifest(m, {"url": "https://e.com/1", "n": 1})
+    append_manifest(m, {"url": "https://e.com/2", "title": "Київ"})
+    with open(m, "ab") as fh:
+        fh.write(b'{"url": "https://e.com/3", "n"')  # partial line after kill -9
+    assert [e["url"] for e in iter_manifest(m)] == ["https://e.com/1", "https://e.com/2"]
+    append_manifest(m, {"url": "https://e.com/4"})
+    assert [e["url"] for e in iter_manifest(m)] == ["https://e.com/1", "https://e.com/2", "https://e.com/4"]
+    assert list(iter_manifest(tmp_path / "absent.jsonl")) == []
