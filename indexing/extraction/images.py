@@ -1,0 +1,143 @@
+"""Figures out of the body and into `images`: source, caption and photo credit kept apart."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .cleaning import normalise_whitespace
+from .metadata import absolute_url
+
+logger = logging.getLogger(__name__)
+
+_MAX_IMAGES = 30
+_CREDIT_CLASS = re.compile(r"credit|copyright|source|photographer|author|byline|urheber|quelle|licen", re.I)
+_CAPTION_CLASS = re.compile(r"caption|legend|legende|bildunterschrift|description", re.I)
+# "Foto: X", "Photo : X", "© X", "Фото: X", "Crédit photo : X", "Bild: X", "(Image: X)"
+_CREDIT_PREFIX = re.compile(
+    r"^\s*[(\[]?\s*(?:(?:photo|foto|фото|bild|image|picture|crédits?(?:\s+photo)?|credits?|"
+    r"quelle|source|джерело|источник|ілюстрація|иллюстрация)\s*:\s*|©\s*|\(c\)\s*)",
+    re.I,
+)
+_TRAILING_CREDIT = re.compile(
+    r"[\s(\[|/–—-]*((?:photo|foto|фото|bild|image|picture|crédits?(?:\s+photo)?|credits?)\s*:\s*[^()\[\]]{2,120}"
+    r"|©\s*[^()\[\]]{2,120})[)\]]?\s*$",
+    re.I,
+)
+_SKIP_ANCESTORS = {"header", "footer", "nav", "aside"}
+
+
+@dataclass
+class Image:
+    src: str
+    caption: str | None = None
+    credit: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"src": self.src, "caption": self.caption, "credit": self.credit}
+
+
+def _img_src(img: Any, base: str | None) -> str | None:
+    for attr in ("src", "data-src", "data-lazy-src", "data-original", "data-srcset", "srcset"):
+        value = (img.get(attr) or "").strip()
+        if not value or value.startswith("data:"):
+            continue
+        if "srcset" in attr:
+            value = value.split(",")[0].strip().split(" ")[0]
+        src = absolute_url(value, base)
+        if src:
+            return src
+    return None
+
+
+def _strip_credit_prefix(text: str) -> str:
+    return _CREDIT_PREFIX.sub("", text).strip(" )]\n")
+
+
+def split_caption(text: str) -> tuple[str | None, str | None]:
+    """'Caption. Foto: Agency / Name' -> ('Caption.', 'Agency / Name')."""
+    text = normalise_whitespace(text).replace("\n", " ").strip()
+    if not text:
+        return None, None
+    if _CREDIT_PREFIX.match(text):
+        return None, _strip_credit_prefix(text) or None
+    match = _TRAILING_CREDIT.search(text)
+    if match and match.start() > 0:
+        return text[: match.start()].strip() or None, _strip_credit_prefix(match.group(1)) or None
+    return text, None
+
+
+def _in_chrome(el: Any) -> bool:
+    for anc in el.iterancestors():
+        if anc.tag in _SKIP_ANCESTORS:
+            return True
+    return False
+
+
+def _caption_parts(container: Any) -> tuple[str | None, str | None]:
+    credit_texts = []
+    for el in list(container.iter()):
+        if el is container or not isinstance(el.tag, str):
+            continue
+        if el.getparent() is None:
+            continue
+        if _CREDIT_CLASS.search(el.get("class") or "") or el.tag in {"small", "cite"}:
+            text = normalise_whitespace(el.text_content()).replace("\n", " ").strip()
+            if text:
+                credit_texts.append(_strip_credit_prefix(text))
+            _remove(el)  # keeps its tail text
+    caption, inline_credit = split_caption(container.text_content())
+    credit = " / ".join(c for c in credit_texts if c) or inline_credit
+    return caption, credit
+
+
+def extract_images(tree: Any, base_url: str | None, og_image: str | None = None) -> list[Image]:
+    """Collect figures with their captions and credits, and remove them (and their captions)
+    from ``tree`` so neither reaches the body text."""
+    images: list[Image] = []
+    seen: set[str] = set()
+    for figure in list(tree.iter("figure")):
+        if figure.getparent() is None:
+            continue
+        in_chrome = _in_chrome(figure)
+        img = next(figure.iter("img"), None)
+        src = _img_src(img, base_url) if img is not None else None
+        captions = [el for el in figure.iter() if el.tag == "figcaption"]
+        if not captions:
+            captions = [
+                el for el in figure.iter()
+                if el is not figure and isinstance(el.tag, str) and _CAPTION_CLASS.search(el.get("class") or "")
+            ][:1]
+        caption = credit = None
+        if captions:
+            caption, credit = _caption_parts(captions[0])
+        elif img is not None:
+            caption = (img.get("alt") or "").strip() or None
+        if src and not in_chrome and src not in seen and len(images) < _MAX_IMAGES:
+            seen.add(src)
+            images.append(Image(src=src, caption=caption, credit=credit))
+        _remove(figure)
+    # Captions outside <figure> (div.caption next to an img) are dropped from the text too.
+    for el in list(tree.iter("figcaption")):
+        _remove(el)
+    if not images and og_image:
+        src = absolute_url(og_image, base_url)
+        if src:
+            images.append(Image(src=src))
+    return images
+
+
+def _remove(el: Any) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    prev = el.getprevious()
+    parent.remove(el)
+    if tail:
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail

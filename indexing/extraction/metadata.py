@@ -1,0 +1,282 @@
+"""Page metadata from JSON-LD, OpenGraph, <meta>, <link>, the URL and the visible text.
+
+Trust order for every field: JSON-LD > OpenGraph/article:* > other <meta> > markup > URL > text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from .dates import date_from_url, parse_date, parse_text_date
+
+logger = logging.getLogger(__name__)
+
+_ARTICLE_TYPES = re.compile(r"(Article|Posting|Report|BlogPosting|LiveBlogPosting|WebPage)$", re.I)
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|•|»|/)\s+")
+_PUBLISHED_META = (
+    "article:published_time", "og:article:published_time", "datepublished", "pubdate", "publishdate",
+    "publish-date", "publish_date", "date", "dc.date", "dc.date.issued", "dcterms.created", "sailthru.date",
+    "parsely-pub-date", "cxenseparse:recs:publishtime", "article.published", "original-publish-date",
+)
+_MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified")
+
+
+@dataclass
+class Metadata:
+    title: str | None = None
+    lead: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    modified: datetime | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    canonical_url: str | None = None
+    site_name: str | None = None
+    lang_hint: str | None = None
+    jsonld_body: str | None = None
+    jsonld_types: list[str] = field(default_factory=list)
+    og_type: str | None = None
+    accessible_for_free: bool | None = None
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = re.sub(r"\s+", " ", value).strip()
+    return text or None
+
+
+def _walk(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 20:
+        return
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value, depth + 1)
+
+
+def _types(obj: dict[str, Any]) -> list[str]:
+    value = obj.get("@type")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def jsonld_objects(tree: Any) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for script in tree.xpath('//script[contains(translate(@type,"LDJSON","ldjson"),"ld+json")]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            # Trailing commas and control characters are common; try once more leniently.
+            try:
+                data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
+            except ValueError:
+                logger.debug("unparseable JSON-LD block")
+                continue
+        objects.extend(_walk(data))
+    return objects
+
+
+def _names(value: Any, persons_only: bool = True) -> list[str]:
+    out: list[str] = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str):
+            name = _clean(item)
+        elif isinstance(item, dict):
+            if persons_only and "Organization" in _types(item):
+                continue
+            name = _clean(item.get("name"))
+        else:
+            name = None
+        if name and not name.startswith("http") and len(name) < 100:
+            out.append(name)
+    return out
+
+
+def _meta_map(tree: Any) -> dict[str, list[str]]:
+    metas: dict[str, list[str]] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or "").strip()
+        content = el.get("content")
+        if key and content is not None:
+            metas.setdefault(key.lower(), []).append(content.strip())
+    return metas
+
+
+def _first(metas: dict[str, list[str]], *keys: str) -> str | None:
+    for key in keys:
+        for value in metas.get(key, []):
+            if value:
+                return value
+    return None
+
+
+def _split_keywords(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else re.split(r"[,;]", value) if isinstance(value, str) else []
+    return [t for t in (_clean(i) for i in items) if t]
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = item.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def strip_title(title: str, site_name: str | None, section: str | None) -> str:
+    """'X | Krieg in der Ukraine' -> 'X' when the suffix (or prefix) is the site or section name."""
+    title = _clean(title) or ""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in _TITLE_SEPARATORS.finditer(title):
+        spans.append((pos, match.start()))
+        pos = match.end()
+    spans.append((pos, len(title)))
+    if len(spans) == 1:
+        return title
+    known = {s.casefold() for s in (site_name, section) if s}
+
+    def furniture(span: tuple[int, int]) -> bool:
+        part = title[span[0] : span[1]].strip().casefold()
+        if part in known:
+            return True
+        if site_name and len(part) >= 3 and (part in site_name.casefold() or site_name.casefold() in part):
+            return True
+        return bool(re.fullmatch(r"(www\.)?[\w-]+\.(com|org|net|de|fr|ua|ru|co\.uk|info|news|at|ch|be|eu)", part))
+
+    while len(spans) > 1 and furniture(spans[-1]):
+        spans.pop()
+    while len(spans) > 1 and furniture(spans[0]):
+        spans.pop(0)
+    return title[spans[0][0] : spans[-1][1]].strip()
+
+
+def extract_metadata(tree: Any, url: str | None) -> Metadata:
+    meta = Metadata()
+    metas = _meta_map(tree)
+    objects = jsonld_objects(tree)
+    articles = [o for o in objects if any(_ARTICLE_TYPES.search(t) for t in _types(o))]
+    # Prefer the most specific article object (NewsArticle over a WebPage wrapper).
+    articles.sort(key=lambda o: 0 if any("Article" in t or "Posting" in t for t in _types(o)) else 1)
+    art = articles[0] if articles else {}
+    meta.jsonld_types = [t for o in objects for t in _types(o)]
+
+    # site name and section first: the title depends on them
+    publisher = art.get("publisher")
+    meta.site_name = _clean(_first(metas, "og:site_name", "application-name", "twitter:site:name")) or (
+        _clean(publisher.get("name")) if isinstance(publisher, dict) else None
+    )
+    section = art.get("articleSection")
+    if isinstance(section, list):
+        section = next((s for s in section if isinstance(s, str)), None)
+    meta.section = _clean(section) or _clean(_first(metas, "article:section", "section", "parsely-section"))
+
+    headline = _clean(art.get("headline")) or _clean(art.get("name") if art.get("@type") != "WebPage" else None)
+    og_title = _clean(_first(metas, "og:title", "twitter:title"))
+    title_el = tree.find(".//title")
+    html_title = _clean(title_el.text_content()) if title_el is not None else None
+    h1 = tree.find(".//h1")
+    h1_text = _clean(h1.text_content()) if h1 is not None else None
+    raw_title = headline or og_title or html_title or h1_text
+    if raw_title:
+        meta.title = strip_title(raw_title, meta.site_name, meta.section)
+
+    description = _clean(art.get("description")) or _clean(
+        _first(metas, "og:description", "description", "twitter:description")
+    )
+    meta.lead = description
+
+    authors = _names(art.get("author"))
+    if not authors:
+        for key in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator"):
+            authors.extend(a for a in (_clean(v) for v in metas.get(key, [])) if a and not a.startswith("http"))
+    if not authors:
+        for el in tree.xpath('//a[@rel="author"] | //*[@itemprop="author"]//*[@itemprop="name"]')[:5]:
+            name = _clean(el.text_content())
+            if name and len(name) < 80:
+                authors.append(name)
+    meta.authors = _dedupe([re.sub(r"^(by|von|par|автор:?)\s+", "", a, flags=re.I) for a in authors])
+
+    published = parse_date(art.get("datePublished")) or parse_date(art.get("dateCreated"))
+    if published is None:
+        published = parse_date(_first(metas, *_PUBLISHED_META))
+    if published is None:
+        for el in tree.xpath("//time[@datetime][1] | //*[@itemprop='datePublished'][1]"):
+            published = parse_date(el.get("datetime") or el.get("content") or el.text_content())
+            if published:
+                break
+    if published is None:
+        published = date_from_url(url)
+    meta.published = published
+    meta.modified = parse_date(art.get("dateModified")) or parse_date(_first(metas, *_MODIFIED_META))
+
+    tags = _split_keywords(art.get("keywords")) if art.get("keywords") else []
+    tags = [t for t in (_clean(v) for v in metas.get("article:tag", [])) if t] or tags
+    if not tags:
+        tags = _split_keywords(_first(metas, "news_keywords", "parsely-tags"))
+    if not tags:
+        tags = [t for t in (_clean(a.text_content()) for a in tree.xpath('//a[@rel="tag"]')[:30]) if t]
+    meta.tags = _dedupe(tags)
+
+    canonical = None
+    for link in tree.iter("link"):
+        if (link.get("rel") or "").lower().strip() == "canonical" and link.get("href"):
+            canonical = link.get("href").strip()
+            break
+    canonical = canonical or _first(metas, "og:url")
+    if not canonical:
+        entity = art.get("mainEntityOfPage")
+        canonical = entity.get("@id") if isinstance(entity, dict) else entity if isinstance(entity, str) else None
+        canonical = canonical or (art.get("url") if isinstance(art.get("url"), str) else None)
+    meta.canonical_url = absolute_url(canonical, url) or (url if url and urlsplit(url).scheme else None)
+
+    html_el = tree if tree.tag == "html" else tree.find(".//html")
+    lang = (html_el.get("lang") or html_el.get("xml:lang")) if html_el is not None else None
+    lang = lang or _clean(art.get("inLanguage")) or _first(metas, "og:locale", "content-language", "language")
+    meta.lang_hint = lang
+
+    body = art.get("articleBody")
+    meta.jsonld_body = body if isinstance(body, str) and len(body) > 200 else None
+    meta.og_type = _first(metas, "og:type")
+    free = art.get("isAccessibleForFree")
+    if isinstance(free, str):
+        free = free.strip().lower() not in {"false", "0", "no"}
+    meta.accessible_for_free = free if isinstance(free, bool) else None
+    return meta
+
+
+def absolute_url(href: str | None, base: str | None) -> str | None:
+    if not href:
+        return None
+    href = href.strip()
+    if href.startswith(("javascript:", "data:", "mailto:", "#")):
+        return None
+    try:
+        joined = urljoin(base, href) if base else href
+    except ValueError:
+        return None
+    return joined if urlsplit(joined).scheme in {"http", "https"} else None
+
+
+def text_date(text: str) -> datetime | None:
+    return parse_text_date(text)
