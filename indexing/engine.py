@@ -1,0 +1,385 @@
+"""A thin adapter over the two official clients: ``elasticsearch`` (production) and
+``opensearch-py`` (the local node, when Elasticsearch cannot get its modules here).
+
+The flavour is chosen from the server's ``GET /`` (``version.distribution == "opensearch"``),
+so the same code runs unchanged against both. Every operation takes and returns plain dicts
+(request bodies as in the REST API), and client exceptions become :class:`EngineUnavailable`
+(the node cannot be reached, or answers 429/5xx) or :class:`EngineError` (the request was wrong).
+Nothing here depends on an x-pack feature.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from indexing.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+Flavor = Literal["elasticsearch", "opensearch"]
+T = TypeVar("T")
+
+#: HTTP statuses worth retrying: the node is busy or briefly unhealthy.
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class EngineError(Exception):
+    """The engine rejected a request (bad body, missing index, ...)."""
+
+    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None,
+                 info: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.info = info
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE_STATUSES or (self.status is not None and self.status >= 500)
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached (connection refused, timeout) or is overloaded."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class NotFound(EngineError):
+    """The index, alias or document does not exist (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    flavor: Flavor
+    version: str
+    cluster_name: str
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+def _error_type(info: Any) -> str | None:
+    if isinstance(info, Mapping):
+        err = info.get("error")
+        if isinstance(err, Mapping):
+            return str(err.get("type")) if err.get("type") else None
+        if isinstance(err, str):
+            return err
+    return None
+
+
+def _translate(exc: Exception) -> EngineError:
+    """Map an exception of either client onto ours."""
+    import elastic_transport
+    import elasticsearch
+    import opensearchpy
+
+    if isinstance(exc, EngineError):
+        return exc
+    # Connection-level failures first: both clients model them as transport errors without status.
+    if isinstance(exc, (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout,
+                        elastic_transport.TlsError, opensearchpy.ConnectionError,
+                        opensearchpy.ConnectionTimeout)):
+        return EngineUnavailable(f"search engine unreachable: {exc}")
+    if isinstance(exc, elasticsearch.ApiError):
+        status: int | None = exc.meta.status if exc.meta is not None else None
+        info = exc.body
+        cls: type[EngineError] = EngineError
+        if status == 404:
+            cls = NotFound
+        elif status in RETRYABLE_STATUSES:
+            cls = EngineUnavailable
+        return cls(f"search engine error {status}: {exc.message} {_error_type(info) or ''}".strip(),
+                   status=status, error_type=_error_type(info), info=info)
+    if isinstance(exc, opensearchpy.TransportError):
+        os_status: int | None = exc.status_code if isinstance(exc.status_code, int) else None
+        status = os_status
+        info = exc.info
+        cls = EngineError
+        if status == 404:
+            cls = NotFound
+        elif status in RETRYABLE_STATUSES:
+            cls = EngineUnavailable
+        return cls(f"search engine error {status}: {exc.error}", status=status,
+                   error_type=_error_type(info) or (exc.error if isinstance(exc.error, str) else None),
+                   info=info)
+    if isinstance(exc, (elastic_transport.TransportError, elasticsearch.UnsupportedProductError)):
+        return EngineUnavailable(f"search engine transport error: {exc}")
+    raise exc
+
+
+def _body(resp: Any) -> Any:
+    """ES 8/9 returns ObjectApiResponse (``.body``); opensearch-py returns the dict itself."""
+    return getattr(resp, "body", resp)
+
+
+class Engine:
+    """The operations warwatch needs, over whichever client fits the server."""
+
+    def __init__(self, client: Any, server: ServerInfo, url: str) -> None:
+        self.client = client
+        self.server = server
+        self.url = url
+
+    @property
+    def flavor(self) -> Flavor:
+        return self.server.flavor
+
+    def __repr__(self) -> str:
+        return f"Engine({self.server.flavor} {self.server.version} at {self.url})"
+
+    # -- plumbing ----------------------------------------------------------
+    def _call(self, api: str, /, *, request_timeout: float | None = None, **kwargs: Any) -> Any:
+        """Call ``api`` (``"search"``, ``"indices.create"``...) on the client; map its exceptions."""
+        client = self.client
+        if request_timeout is not None:
+            if self.flavor == "elasticsearch":
+                client = client.options(request_timeout=request_timeout)
+            else:
+                kwargs["request_timeout"] = request_timeout
+        fn: Callable[..., Any] = client
+        for part in api.split("."):
+            fn = getattr(fn, part)
+        try:
+            return _body(fn(**kwargs))
+        except Exception as exc:  # translated to our exception types, or re-raised unchanged
+            raise _translate(exc) from exc
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception as exc:  # closing a pool must never mask the real outcome
+            log.debug("closing the client failed: %s", exc)
+
+    # -- cluster -----------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return dict(self._call("info"))
+
+    def health(self, *, index: str | None = None, wait_for_status: str | None = None,
+               timeout: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if index:
+            kwargs["index"] = index
+        if wait_for_status:
+            kwargs["wait_for_status"] = wait_for_status
+        if timeout:
+            kwargs["timeout"] = timeout
+        return dict(self._call("cluster.health", **kwargs))
+
+    # -- templates and indices -------------------------------------------
+    def put_component_template(self, name: str, body: Mapping[str, Any]) -> None:
+        self._call("cluster.put_component_template", name=name, body=dict(body))
+
+    def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
+        self._call("indices.put_index_template", name=name, body=dict(body))
+
+    def get_index_template(self, name: str) -> dict[str, Any] | None:
+        try:
+            resp = self._call("indices.get_index_template", name=name)
+        except NotFound:
+            return None
+        templates = resp.get("index_templates") or []
+        return dict(templates[0]["index_template"]) if templates else None
+
+    def create_index(self, name: str, body: Mapping[str, Any] | None = None) -> bool:
+        """Create ``name``; False (no error) when it already exists."""
+        try:
+            self._call("indices.create", index=name, body=dict(body or {}))
+        except EngineError as exc:
+            if exc.error_type == "resource_already_exists_exception":
+                return False
+            raise
+        return True
+
+    def index_exists(self, name: str) -> bool:
+        try:
+            return bool(self._call("indices.exists", index=name))
+        except NotFound:
+            return False
+
+    def delete_index(self, name: str) -> bool:
+        """Delete ``name``; False when it did not exist."""
+        try:
+            self._call("indices.delete", index=name)
+        except NotFound:
+            return False
+        return True
+
+    def get_mapping(self, index: str) -> dict[str, Any]:
+        return dict(self._call("indices.get_mapping", index=index))
+
+    def get_alias(self, name: str) -> dict[str, Any]:
+        """``{index_name: {"aliases": {...}}}`` for every index behind alias ``name``; {} if none."""
+        try:
+            return dict(self._call("indices.get_alias", name=name))
+        except NotFound:
+            return {}
+
+    def update_aliases(self, actions: Sequence[Mapping[str, Any]]) -> None:
+        """Apply alias actions atomically (one request)."""
+        self._call("indices.update_aliases", body={"actions": [dict(a) for a in actions]})
+
+    def refresh(self, index: str) -> None:
+        self._call("indices.refresh", index=index)
+
+    def analyze(self, body: Mapping[str, Any], *, index: str | None = None) -> list[str]:
+        """The tokens the engine produces for ``body`` (``{"analyzer": ..., "text": ...}``)."""
+        kwargs: dict[str, Any] = {"body": dict(body)}
+        if index:
+            kwargs["index"] = index
+        resp = self._call("indices.analyze", **kwargs)
+        return [t["token"] for t in resp.get("tokens", [])]
+
+    # -- documents -------------------------------------------------------
+    def bulk(self, operations: Sequence[Mapping[str, Any]] | str, *, refresh: bool | str | None = None,
+             timeout: float | None = None) -> dict[str, Any]:
+        """One ``_bulk`` request. ``operations`` is the list of action/source dicts or NDJSON text."""
+        kwargs: dict[str, Any] = {"body": operations}
+        if refresh is not None:
+            kwargs["refresh"] = refresh if isinstance(refresh, str) else ("true" if refresh else "false")
+        return dict(self._call("bulk", request_timeout=timeout, **kwargs))
+
+    def index_document(self, index: str, doc_id: str, document: Mapping[str, Any], *,
+                       refresh: bool = False) -> dict[str, Any]:
+        return dict(self._call("index", index=index, id=doc_id, body=dict(document),
+                               refresh="true" if refresh else "false"))
+
+    def search(self, index: str, body: Mapping[str, Any], **params: Any) -> dict[str, Any]:
+        return dict(self._call("search", index=index, body=dict(body), **params))
+
+    def count(self, index: str, body: Mapping[str, Any] | None = None) -> int:
+        kwargs: dict[str, Any] = {"index": index}
+        if body:
+            kwargs["body"] = dict(body)
+        return int(self._call("count", **kwargs)["count"])
+
+    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        """The document's ``_source`` (with ``_id``), or None when absent."""
+        try:
+            resp = self._call("get", index=index, id=doc_id)
+        except NotFound:
+            return None
+        if not resp.get("found"):
+            return None
+        return {"_id": resp["_id"], "_index": resp["_index"], **resp.get("_source", {})}
+
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``{id: _source}`` for the ids that exist."""
+        id_list = list(dict.fromkeys(ids))
+        if not id_list:
+            return {}
+        resp = self._call("mget", index=index, body={"ids": id_list})
+        return {d["_id"]: d.get("_source", {}) for d in resp.get("docs", []) if d.get("found")}
+
+    def reindex(self, source_index: str, dest_index: str, *, query: Mapping[str, Any] | None = None,
+                refresh: bool = True, timeout: str = "10m") -> dict[str, Any]:
+        """Copy the documents of ``source_index`` (those matching ``query``) into ``dest_index``.
+
+        Waits for completion; a large index may take minutes, hence the long request timeout.
+        """
+        source: dict[str, Any] = {"index": source_index}
+        if query is not None:
+            source["query"] = dict(query)
+        return dict(self._call("reindex", request_timeout=900.0,
+                               body={"source": source, "dest": {"index": dest_index}},
+                               refresh=refresh, wait_for_completion=True, timeout=timeout))
+
+
+# -- construction ------------------------------------------------------------
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def _opensearch_client(settings: Settings, url: str) -> Any:
+    import opensearchpy
+
+    kwargs: dict[str, Any] = {
+        "hosts": [url],
+        "timeout": settings.es_request_timeout,
+        "max_retries": 0,  # retries are ours (bulk.py), with backoff
+        "verify_certs": settings.es_verify_certs,
+        "ssl_show_warn": settings.es_verify_certs,
+    }
+    password = _secret(settings.es_password)
+    if settings.es_user and password is not None:
+        kwargs["http_auth"] = (settings.es_user, password)
+    api_key = _secret(settings.es_api_key)
+    if api_key:
+        kwargs["headers"] = {"Authorization": f"ApiKey {api_key}"}
+    if settings.es_ca_certs:
+        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    return opensearchpy.OpenSearch(**kwargs)
+
+
+def _elasticsearch_client(settings: Settings, url: str) -> Any:
+    import elasticsearch
+
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.es_request_timeout,
+        "max_retries": 0,
+        "retry_on_timeout": False,
+        "verify_certs": settings.es_verify_certs,
+    }
+    password = _secret(settings.es_password)
+    if settings.es_user and password is not None:
+        kwargs["basic_auth"] = (settings.es_user, password)
+    api_key = _secret(settings.es_api_key)
+    if api_key:
+        kwargs["api_key"] = api_key
+    if settings.es_ca_certs:
+        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    if not settings.es_verify_certs:
+        kwargs["ssl_show_warn"] = False
+    return elasticsearch.Elasticsearch(url, **kwargs)
+
+
+def probe(settings: Settings | None = None, url: str | None = None) -> ServerInfo:
+    """``GET /`` with a product-neutral client: which engine answers at ``url``."""
+    settings = settings or get_settings()
+    url = url or settings.es_url
+    client = _opensearch_client(settings, url)
+    try:
+        try:
+            info = client.info()
+        except Exception as exc:  # translated below
+            raise _translate(exc) from exc
+    finally:
+        client.close()
+    version = info.get("version") or {}
+    distribution = str(version.get("distribution") or "elasticsearch").lower()
+    flavor: Flavor = "opensearch" if distribution == "opensearch" else "elasticsearch"
+    return ServerInfo(flavor=flavor, version=str(version.get("number", "0")),
+                      cluster_name=str(info.get("cluster_name", "")))
+
+
+def connect(settings: Settings | None = None, *, url: str | None = None) -> Engine:
+    """An :class:`Engine` for ``settings.es_url`` (or ``url``) with the client that fits the server.
+
+    Raises :class:`EngineUnavailable` when nothing answers.
+    """
+    settings = settings or get_settings()
+    url = (url or settings.es_url).rstrip("/")
+    server = probe(settings, url)
+    if server.flavor == "opensearch":
+        client = _opensearch_client(settings, url)
+    else:
+        import elasticsearch
+
+        client_major = int(elasticsearch.__versionstr__.split(".")[0])
+        if client_major != server.major:
+            # The official client sends compatible-with=<its major>; a server of another major refuses it.
+            log.warning("elasticsearch client %s talks to server %s: majors differ; install "
+                        "elasticsearch>=%d,<%d", elasticsearch.__versionstr__, server.version,
+                        server.major, server.major + 1)
+        client = _elasticsearch_client(settings, url)
+    log.debug("connected to %s %s at %s", server.flavor, server.version, url)
+    return Engine(client, server, url)

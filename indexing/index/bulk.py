@@ -1,0 +1,249 @@
+"""Chunked bulk indexing that loses nothing.
+
+* Documents come from any iterable and go out in chunks of ``bulk_chunk_size``.
+* A chunk whose request fails as a whole (connection refused, timeout, 429, 5xx) is retried
+  with exponential backoff; after ``bulk_max_retries`` :class:`EngineUnavailable` is raised and
+  the caller keeps the documents pending (pending.py).
+* Items the engine answers with 429/5xx are retried the same way; items it rejects (mapping
+  errors, ...) go to ``data_dir/dead-letter/YYYY-MM-DD.jsonl`` with the reason and are counted.
+* ``_id`` is the document's ``id`` (``indexing.urls.doc_id(canonical_url)``), so re-runs overwrite.
+  Before writing, the current documents of the chunk are fetched: unchanged ones are skipped,
+  changed ones have their previous content stored as a version (versions.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnavailable
+from indexing.index import versions
+from indexing.index.setup import articles_alias, versions_index
+from indexing.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int | None], None]
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class BulkStats:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    retried: int = 0
+    versions: int = 0
+
+    @property
+    def indexed(self) -> int:
+        return self.created + self.updated
+
+    def add(self, other: BulkStats) -> None:
+        for k, v in asdict(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "indexed": self.indexed}
+
+
+def dead_letter_dir() -> Path:
+    return get_settings().data_dir / "dead-letter"
+
+
+def write_dead_letters(records: list[dict[str, Any]]) -> Path | None:
+    """Append rejected documents with their reasons to today's dead-letter file."""
+    if not records:
+        return None
+    d = dead_letter_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    with path.open("a", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+    log.warning("%d documents rejected by the search engine, written to %s", len(records), path)
+    return path
+
+
+def _dead(doc: Any, reason: str, *, status: int | None = None, index: str | None = None) -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC).isoformat(),
+        "id": doc.get("id") if isinstance(doc, Mapping) else None,
+        "index": index,
+        "status": status,
+        "reason": reason,
+        "document": doc,
+    }
+
+
+def _chunks(docs: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for doc in docs:
+        chunk.append(doc)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _ndjson(ops: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    dumps = json.dumps
+    return "".join(f"{dumps(a)}\n{dumps(s, ensure_ascii=False, default=str)}\n" for a, s in ops)
+
+
+def _error_reason(error: Any) -> str:
+    if isinstance(error, Mapping):
+        reason = f"{error.get('type')}: {error.get('reason')}"
+        cause = error.get("caused_by")
+        if isinstance(cause, Mapping):
+            reason += f" (caused by {cause.get('type')}: {cause.get('reason')})"
+        return reason
+    return str(error)
+
+
+class BulkWriter:
+    """Sends index operations with retries; collects item failures for the dead-letter file."""
+
+    def __init__(self, engine: Engine, *, max_retries: int, initial_backoff: float,
+                 refresh: bool = False, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.engine = engine
+        self.max_retries = max_retries
+        self.initial_backoff = initial_backoff
+        self.refresh = refresh
+        self.sleep = sleep
+
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_BACKOFF, self.initial_backoff * (2 ** attempt))
+
+    def send(self, ops: list[tuple[dict[str, Any], dict[str, Any]]], stats: BulkStats) -> list[dict[str, Any]]:
+        """Write ``ops`` (action, source pairs); return the dead-letter records of rejected items."""
+        dead: list[dict[str, Any]] = []
+        attempt = 0
+        while ops:
+            try:
+                resp = self.engine.bulk(_ndjson(ops), refresh="wait_for" if self.refresh else None)
+            except EngineError as exc:
+                if not exc.retryable:
+                    # The whole request was refused (e.g. 400 on malformed NDJSON): every item is
+                    # dead-lettered rather than retried forever.
+                    dead.extend(_dead(s, str(exc), status=exc.status, index=a["index"]["_index"]) for a, s in ops)
+                    return dead
+                if attempt >= self.max_retries:
+                    raise EngineUnavailable(f"bulk failed after {attempt + 1} attempts: {exc}",
+                                            status=exc.status) from exc
+                delay = self._backoff(attempt)
+                log.warning("bulk of %d operations failed (%s); retry %d/%d in %.1fs",
+                            len(ops), exc, attempt + 1, self.max_retries, delay)
+                stats.retried += len(ops)
+                attempt += 1
+                self.sleep(delay)
+                continue
+            if not resp.get("errors"):
+                return dead
+            retry: list[tuple[dict[str, Any], dict[str, Any]]] = []
+            for (action, source), item in zip(ops, resp.get("items", []), strict=False):
+                result = next(iter(item.values()))
+                status = int(result.get("status", 0))
+                if status < 300:
+                    continue
+                if status in RETRYABLE_STATUSES or status >= 500:
+                    retry.append((action, source))
+                else:
+                    dead.append(_dead(source, _error_reason(result.get("error")), status=status,
+                                      index=action["index"]["_index"]))
+            if not retry:
+                return dead
+            if attempt >= self.max_retries:
+                raise EngineUnavailable(f"{len(retry)} bulk items still refused after {attempt + 1} attempts",
+                                        status=429)
+            delay = self._backoff(attempt)
+            log.warning("%d bulk items refused as busy; retry %d/%d in %.1fs",
+                        len(retry), attempt + 1, self.max_retries, delay)
+            stats.retried += len(retry)
+            attempt += 1
+            self.sleep(delay)
+            ops = retry
+        return dead
+
+
+def index_documents(
+    engine: Engine,
+    docs: Iterable[Mapping[str, Any]],
+    *,
+    index: str | None = None,
+    chunk_size: int | None = None,
+    max_retries: int | None = None,
+    initial_backoff: float | None = None,
+    track_versions: bool = True,
+    refresh: bool = False,
+    progress: ProgressCallback | None = None,
+    total: int | None = None,
+) -> dict[str, int]:
+    """Index ``docs`` (dicts from ``article_to_document``) through the articles alias.
+
+    Returns counts: ``created``, ``updated``, ``unchanged``, ``failed`` (dead-lettered),
+    ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``.
+    Raises :class:`EngineUnavailable` when the engine stays unreachable; documents of chunks
+    already sent are in the index, the rest are not (the caller keeps them pending).
+    """
+    settings = get_settings()
+    index = index or articles_alias()
+    chunk_size = chunk_size or settings.bulk_chunk_size
+    writer = BulkWriter(
+        engine,
+        max_retries=settings.bulk_max_retries if max_retries is None else max_retries,
+        initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
+        refresh=refresh,
+    )
+    vindex = versions_index()
+    if total is None and isinstance(docs, (list, tuple)):
+        total = len(docs)
+    stats = BulkStats()
+    done = 0
+    for chunk in _chunks(docs, chunk_size):
+        dead: list[dict[str, Any]] = []
+        valid: dict[str, dict[str, Any]] = {}
+        for doc in chunk:
+            if not isinstance(doc, Mapping) or not doc.get("id"):
+                dead.append(_dead(doc, "document without an id"))
+                continue
+            valid[str(doc["id"])] = dict(doc)  # a later copy of the same id in a chunk wins
+        now = datetime.now(UTC)
+        existing = engine.mget(index, list(valid)) if (track_versions and valid) else {}
+        plan = versions.plan(existing, list(valid.values()), now=now)
+        stats.created += plan.created
+        stats.updated += plan.updated
+        stats.unchanged += plan.unchanged
+        ops: list[tuple[dict[str, Any], dict[str, Any]]] = [
+            ({"index": {"_index": vindex, "_id": vid}}, record) for vid, record in plan.versions
+        ]
+        stamp = now.isoformat()
+        for doc in plan.documents:
+            doc["indexed_at"] = stamp
+            ops.append(({"index": {"_index": index, "_id": doc["id"]}}, doc))
+        if ops:
+            dead.extend(writer.send(ops, stats))
+        rejected_ids = {d["id"] for d in dead if d.get("index") == index}
+        # A rejected article is not created/updated after all.
+        for doc in plan.documents:
+            if doc["id"] in rejected_ids:
+                if doc["id"] in existing:
+                    stats.updated -= 1
+                else:
+                    stats.created -= 1
+        stats.versions += sum(1 for vid, rec in plan.versions if rec["doc_id"] not in rejected_ids)
+        stats.failed += sum(1 for d in dead if d.get("index") != vindex)
+        write_dead_letters(dead)
+        done += len(chunk)
+        if progress:
+            progress("index", done, total)
+    log.info("bulk indexing into %s: %s", index, stats.as_dict())
+    return stats.as_dict()

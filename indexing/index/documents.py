@@ -1,0 +1,213 @@
+"""From a cleaned (and enriched) article to the document stored in the articles index.
+
+The document carries at least the CONTRACT.md fields (url, canonical_url, title, body, language,
+source, published, fetched_at, topics, entities, story_id) plus the per-language copies of
+title/lead/body (templates.py explains why), entity details for facets and the map, and a
+content hash used to detect edits (versions.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from indexing.index.templates import TEXT_FIELDS, lang_field
+from indexing.urls import canonicalize_url, doc_id
+
+log = logging.getLogger(__name__)
+
+
+class DocumentError(ValueError):
+    """The article cannot become a document (no usable URL)."""
+
+
+def iso_datetime(value: Any) -> str | None:
+    """ISO 8601 with a time zone (UTC assumed when absent), or None for unusable values."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            log.debug("unparseable date %r dropped", value)
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.isoformat()
+
+
+def _str_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    out: list[str] = []
+    for v in value:
+        s = (v.get("id") or v.get("name") or v.get("label")) if isinstance(v, Mapping) else v
+        if s is not None and str(s).strip():
+            out.append(str(s).strip())
+    return list(dict.fromkeys(out))
+
+
+def _coords(entity: Mapping[str, Any]) -> dict[str, float] | None:
+    lat = entity.get("lat")
+    lon = entity.get("lon", entity.get("lng"))
+    for key in ("location", "coordinates", "coords", "geo"):
+        v = entity.get(key)
+        if isinstance(v, Mapping):
+            lat, lon = v.get("lat", lat), v.get("lon", v.get("lng", lon))
+        elif isinstance(v, (list, tuple)) and len(v) == 2:
+            lat, lon = v[0], v[1]  # the gazetteer writes [lat, lon]
+    try:
+        flat, flon = float(lat), float(lon)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(flat) and math.isfinite(flon) and -90 <= flat <= 90 and -180 <= flon <= 180):
+        return None
+    return {"lat": round(flat, 5), "lon": round(flon, 5)}
+
+
+_TYPE_BUCKETS = {
+    "person": "people", "per": "people", "people": "people",
+    "organization": "organizations", "organisation": "organizations", "org": "organizations",
+    "place": "places", "location": "places", "loc": "places", "gpe": "places", "country": "places",
+    "city": "places", "region": "places",
+}
+
+
+def entity_fields(entities: Iterable[Any]) -> dict[str, Any]:
+    """``entities`` (ids), ``entity_names``, ``people``/``organizations``/``places`` and ``locations``.
+
+    Accepts plain ids or dicts like ``{"id", "name"|"label", "type", "lat", "lon"}``.
+    """
+    ids: list[str] = []
+    names: list[str] = []
+    buckets: dict[str, list[str]] = {"people": [], "organizations": [], "places": []}
+    locations: list[dict[str, float]] = []
+    for ent in entities or []:
+        if isinstance(ent, str):
+            ids.append(ent)
+            continue
+        if not isinstance(ent, Mapping):
+            continue
+        eid = ent.get("id") or ent.get("name") or ent.get("label")
+        if not eid:
+            continue
+        ids.append(str(eid))
+        name = ent.get("name") or ent.get("label") or str(eid)
+        names.append(str(name))
+        bucket = _TYPE_BUCKETS.get(str(ent.get("type") or ent.get("kind") or "").lower())
+        if bucket:
+            buckets[bucket].append(str(name))
+        loc = _coords(ent)
+        if loc and loc not in locations:
+            locations.append(loc)
+    out: dict[str, Any] = {
+        "entities": list(dict.fromkeys(ids)),
+        "entity_names": list(dict.fromkeys(names)),
+        "locations": locations,
+    }
+    out.update({k: list(dict.fromkeys(v)) for k, v in buckets.items()})
+    return out
+
+
+def content_hash(title: str | None, lead: str | None, body: str | None) -> str:
+    h = hashlib.sha256()
+    for part in (title, lead, body):
+        h.update(" ".join((part or "").split()).encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def _images(value: Any) -> list[dict[str, Any]]:
+    out = []
+    for img in value or []:
+        if hasattr(img, "to_dict"):
+            img = img.to_dict()
+        if isinstance(img, Mapping) and img.get("src"):
+            out.append({k: img.get(k) for k in ("src", "caption", "credit") if img.get(k)})
+    return out
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if hasattr(obj, "to_dict"):
+        return dict(obj.to_dict())
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    raise TypeError(f"cannot read {type(obj).__name__} as an article")
+
+
+def article_to_document(
+    article_dict: Mapping[str, Any] | Any,
+    *,
+    source: str,
+    url: str,
+    fetched_at: str | datetime | None = None,
+    enrichment: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The index document of one article. ``enrichment`` may be the enriched article itself
+    (``enrich(article)``): its ``topics``, ``entities`` and ``story_id`` are taken.
+
+    Raises :class:`DocumentError` when neither ``url`` nor the article's canonical URL is usable.
+    """
+    article = _as_dict(article_dict)
+    enrichment = dict(enrichment or {})
+    try:
+        fetched_url = canonicalize_url(url) if url else None
+    except ValueError:
+        fetched_url = None
+    canonical: str | None = None
+    raw_canonical = article.get("canonical_url")
+    if isinstance(raw_canonical, str) and raw_canonical.startswith(("http://", "https://")):
+        try:
+            canonical = canonicalize_url(raw_canonical)
+        except ValueError:
+            canonical = None
+    canonical = canonical or fetched_url
+    if not canonical:
+        raise DocumentError(f"article without a usable URL (url={url!r}, canonical={raw_canonical!r})")
+
+    language = (article.get("language") or "").lower() or None
+    texts = {f: (article.get(f) or None) for f in TEXT_FIELDS}
+    lf = lang_field(language)
+    doc: dict[str, Any] = {
+        "id": doc_id(canonical),
+        "url": fetched_url or canonical,
+        "canonical_url": canonical,
+        "source": source,
+        "site_name": article.get("site_name"),
+        "section": article.get("section"),
+        "tags": _str_list(article.get("tags")),
+        "authors": _str_list(article.get("authors")),
+        "language": language,
+        "published": iso_datetime(article.get("published")),
+        "modified": iso_datetime(article.get("modified")),
+        "fetched_at": iso_datetime(fetched_at) or datetime.now(UTC).isoformat(),
+        "images": _images(article.get("images")),
+        "word_count": len((texts["body"] or "").split()),
+        "content_hash": content_hash(texts["title"], texts["lead"], texts["body"]),
+        "topics": _str_list(enrichment.get("topics", article.get("topics"))),
+        "story_id": enrichment.get("story_id") or article.get("story_id"),
+    }
+    for name, text in texts.items():
+        doc[name] = text
+        if text:
+            doc[f"{name}_{lf}"] = text
+    doc.update(entity_fields(enrichment.get("entities", article.get("entities")) or []))
+    # Drop empty values: a smaller _source, and "missing" means missing in Kibana too.
+    # The CONTRACT fields stay, as null when unknown.
+    keep = {"url", "canonical_url", "title", "body", "language", "source", "published", "fetched_at",
+            "topics", "entities", "story_id"}
+    return {k: v for k, v in doc.items() if k in keep or v not in (None, "", [], {})}

@@ -1,0 +1,142 @@
+"""Install templates and indices idempotently; migrate to a new mapping version without a gap.
+
+The pattern of elasticsearch-py's ``examples/dsl/alias_migration.py``: the composable templates
+are (re)installed on every setup, the data lives in a versioned index
+``{prefix}articles-v{N}`` and everyone reads and writes through the alias ``{prefix}articles``.
+A migration creates ``v{N+1}`` from the new templates, reindexes, catches up with what was
+written meanwhile, and moves the alias in one atomic ``_aliases`` call, so search never sees an
+empty or missing index.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+from indexing.engine import Engine, EngineError
+from indexing.index import templates
+from indexing.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class MigrationError(EngineError):
+    """The alias is in a state a migration cannot safely handle."""
+
+
+def articles_alias(prefix: str | None = None) -> str:
+    return f"{prefix if prefix is not None else get_settings().index_prefix}articles"
+
+
+def versions_index(prefix: str | None = None) -> str:
+    return f"{prefix if prefix is not None else get_settings().index_prefix}article-versions"
+
+
+def versioned_index(version: int, prefix: str | None = None) -> str:
+    return f"{articles_alias(prefix)}-v{version}"
+
+
+def install_templates(engine: Engine, prefix: str | None = None) -> None:
+    prefix = prefix if prefix is not None else get_settings().index_prefix
+    for name, body in templates.component_templates(prefix).items():
+        engine.put_component_template(name, body)
+    for name, body in templates.index_templates(prefix).items():
+        engine.put_index_template(name, body)
+
+
+def _version_of(index: str) -> int | None:
+    m = re.search(r"-v(\d+)$", index)
+    return int(m.group(1)) if m else None
+
+
+def current_index(engine: Engine, prefix: str | None = None) -> str | None:
+    """The concrete index behind the articles alias (None when the alias does not exist)."""
+    indices = sorted(engine.get_alias(articles_alias(prefix)), key=lambda i: _version_of(i) or 0)
+    if len(indices) > 1:
+        log.warning("alias %s points at several indices %s; using the newest", articles_alias(prefix), indices)
+    return indices[-1] if indices else None
+
+
+def setup_indices(engine: Engine, prefix: str | None = None) -> str:
+    """Templates, ``{prefix}articles-v{N}`` behind ``{prefix}articles`` and the versions index.
+
+    Idempotent. Returns the concrete index the alias points at. An alias on an older mapping
+    version is left alone (with a warning): ``migrate()`` moves it.
+    """
+    prefix = prefix if prefix is not None else get_settings().index_prefix
+    install_templates(engine, prefix)
+    alias = articles_alias(prefix)
+    if engine.create_index(versions_index(prefix)):
+        log.info("created %s", versions_index(prefix))
+    current = current_index(engine, prefix)
+    if current is None:
+        if engine.index_exists(alias):
+            raise MigrationError(f"{alias} exists as a concrete index, not an alias; rename it "
+                                 "or reindex it into a versioned index first")
+        target = versioned_index(templates.MAPPING_VERSION, prefix)
+        if engine.create_index(target, {"aliases": {alias: {"is_write_index": True}}}):
+            log.info("created %s behind alias %s", target, alias)
+        else:  # the index exists (e.g. an interrupted setup) but the alias does not
+            engine.update_aliases([{"add": {"index": target, "alias": alias, "is_write_index": True}}])
+        return target
+    version = _version_of(current) or 0
+    if version < templates.MAPPING_VERSION:
+        log.warning("%s is on mapping v%s, the code expects v%s: run `warwatch es migrate`",
+                    current, version, templates.MAPPING_VERSION)
+    return current
+
+
+def migrate(engine: Engine, prefix: str | None = None, *, target_version: int | None = None,
+            delete_old: bool = False) -> str:
+    """Move the alias to ``{prefix}articles-v{target_version}`` (default: the code's version).
+
+    Reindexes the current index into the new one, then copies what was indexed during the
+    reindex, then flips the alias atomically. Idempotent: when the alias already points at the
+    target, nothing happens. Returns the index the alias points at afterwards.
+    """
+    prefix = prefix if prefix is not None else get_settings().index_prefix
+    target_version = target_version or templates.MAPPING_VERSION
+    install_templates(engine, prefix)
+    alias = articles_alias(prefix)
+    current = current_index(engine, prefix)
+    if current is None:
+        return setup_indices(engine, prefix)
+    current_version = _version_of(current) or 0
+    target = versioned_index(target_version, prefix)
+    if current == target:
+        log.info("%s already on %s", alias, target)
+        return target
+    if current_version > target_version:
+        raise MigrationError(f"{alias} is on {current}, newer than the requested v{target_version}")
+    engine.create_index(target)  # the templates apply; an existing target is refilled below
+    # Documents written while the reindex runs go to the old index: remember when we started
+    # and copy those afterwards (the catch-up pass uses indexed_at, set on every write).
+    started = datetime.now(UTC) - timedelta(seconds=5)
+    engine.refresh(current)
+    result = engine.reindex(current, target)
+    _check_reindex(result, current, target)
+    engine.refresh(current)
+    catch_up = engine.reindex(current, target,
+                              query={"range": {"indexed_at": {"gte": started.isoformat()}}})
+    _check_reindex(catch_up, current, target)
+    engine.refresh(target)
+    old_count, new_count = engine.count(current), engine.count(target)
+    if new_count < old_count:
+        raise MigrationError(f"reindex incomplete: {current} has {old_count} documents, {target} {new_count}; "
+                             "alias not moved")
+    engine.update_aliases([
+        {"remove": {"index": current, "alias": alias}},
+        {"add": {"index": target, "alias": alias, "is_write_index": True}},
+    ])
+    log.info("alias %s moved from %s to %s (%d documents)", alias, current, target, new_count)
+    if delete_old:
+        engine.delete_index(current)
+    return target
+
+
+def _check_reindex(result: dict[str, object], source: str, dest: str) -> None:
+    failures = result.get("failures") or []
+    if failures:
+        raise MigrationError(f"reindex {source} -> {dest} failed for {len(failures)} documents "  # type: ignore[arg-type]
+                             f"(first: {failures[0]}); alias not moved")  # type: ignore[index]

@@ -1,0 +1,256 @@
+"""Index templates: analysis settings and mappings for articles and their earlier versions.
+
+Design
+------
+* Composable templates: component ``{prefix}analysis`` (settings), ``{prefix}articles-mappings`` and
+  ``{prefix}article-versions-mappings``; index templates ``{prefix}articles`` (pattern
+  ``{prefix}articles-v*``) and ``{prefix}article-versions``. Installing them is idempotent (PUT).
+* Per-language fields, chosen by the article's language at index time (documents.py copies the
+  text into ``title_de``/``lead_de``/``body_de`` and so on): each language gets its own analyzer,
+  so a query is stemmed the way each language's documents were. Multi-fields would run every
+  analyzer over every article, producing wrongly stemmed tokens that match across languages.
+  The generic ``title``/``lead``/``body`` stay indexed with the neutral analyzer (Kibana searches
+  them), and everything is copied into ``text_all`` (not stored) for catch-all queries.
+* Ukrainian: Elasticsearch has no Ukrainian analyzer without a plugin, and the Russian Snowball
+  stemmer mangles Ukrainian (different vowels and endings: і/ї/є, -ові, -ів). ``ww_uk`` is a
+  *light suffix stripper*: standard tokenizer, apostrophes unified (Ukrainian writes ʼ ’ ' inside
+  words), lowercase, a Ukrainian stop list, then one ``pattern_replace`` that removes the longest
+  common inflectional ending (noun/adjective cases, reflexive -ся) while keeping a stem of at
+  least three letters. It conflates the case forms of a word (Курськ/Курська/Курській,
+  солдати/солдатів) with few false merges, and needs only analysis-common, present on both
+  engines. "other" languages get the neutral ``ww_default`` (lowercase + ASCII folding).
+* ``dynamic: false``: fields we did not map are kept in ``_source`` but not indexed, so a new
+  key from extraction never makes the engine reject a document.
+
+Bump :data:`MAPPING_VERSION` whenever the mapping or analysis changes incompatibly:
+``warwatch es migrate`` then builds ``{prefix}articles-v{N}``, reindexes and flips the alias.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The version of the articles mapping; the concrete index is ``{prefix}articles-v{MAPPING_VERSION}``.
+MAPPING_VERSION = 1
+
+#: Languages with their own analysed fields; anything else goes to ``*_other``.
+LANGUAGES: tuple[str, ...] = ("de", "en", "fr", "ru", "uk")
+LANG_FIELDS: tuple[str, ...] = (*LANGUAGES, "other")
+TEXT_FIELDS: tuple[str, ...] = ("title", "lead", "body")
+
+_APOSTROPHE_MAP = ["’=>'", "ʼ=>'", "‘=>'", "`=>'", "´=>'", "ʹ=>'"]
+
+# Ukrainian inflectional endings, longest first for readability; the lazy stem in the pattern
+# below makes the engine remove the longest one that leaves >= 3 letters anyway.
+_UK_ENDINGS = [
+    "ськими", "ського", "ському", "ських", "ьому", "ього", "ями", "ами", "ові", "еві", "єві",
+    "ого", "ому", "ими", "іми", "ися", "ася", "ося", "ись", "ися", "ий", "ій", "ої", "ою", "ею",
+    "єю", "ях", "ах", "ів", "їв", "ам", "ям", "ом", "ем", "єм", "им", "ім", "их", "іх", "ей",
+    "ся", "сь", "а", "я", "у", "ю", "і", "ї", "и", "о", "е", "є", "ь",
+]
+UK_STEM_PATTERN = "^(.{3,}?)(?:" + "|".join(dict.fromkeys(_UK_ENDINGS)) + ")$"
+
+UK_STOPWORDS = [
+    "і", "й", "та", "в", "у", "на", "з", "із", "зі", "до", "за", "що", "як", "не", "ні", "по", "про",
+    "від", "для", "при", "це", "цей", "ця", "ці", "той", "та", "ті", "його", "її", "їх", "він", "вона",
+    "воно", "вони", "ми", "ви", "я", "ти", "але", "а", "чи", "або", "же", "ж", "б", "би", "вже", "ще",
+    "так", "також", "тому", "бо", "який", "яка", "яке", "які", "де", "коли", "щоб", "ніж", "під", "над",
+    "між", "через", "після", "перед", "без", "біля", "був", "була", "було", "були", "є", "бути",
+]
+
+
+def analysis_settings() -> dict[str, Any]:
+    return {
+        "char_filter": {
+            "ww_apostrophes": {"type": "mapping", "mappings": _APOSTROPHE_MAP},
+        },
+        "filter": {
+            "ww_uk_stop": {"type": "stop", "stopwords": UK_STOPWORDS},
+            "ww_uk_stem": {"type": "pattern_replace", "pattern": UK_STEM_PATTERN, "replacement": "$1"},
+        },
+        "analyzer": {
+            "ww_default": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "char_filter": ["ww_apostrophes"],
+                "filter": ["lowercase", "asciifolding"],
+            },
+            "ww_uk": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "char_filter": ["ww_apostrophes"],
+                "filter": ["lowercase", "ww_uk_stop", "ww_uk_stem"],
+            },
+        },
+        "normalizer": {
+            "ww_lower": {"type": "custom", "filter": ["lowercase", "asciifolding"]},
+        },
+    }
+
+
+#: Analyzer per language field: the engines' built-in language analyzers where they exist.
+LANGUAGE_ANALYZERS: dict[str, str] = {
+    "de": "german",
+    "en": "english",
+    "fr": "french",
+    "ru": "russian",
+    "uk": "ww_uk",
+    "other": "ww_default",
+}
+
+
+def _keyword(**extra: Any) -> dict[str, Any]:
+    return {"type": "keyword", "ignore_above": 1024, **extra}
+
+
+def _text_fields() -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        generic: dict[str, Any] = {"type": "text", "analyzer": "ww_default", "copy_to": "text_all"}
+        if name == "title":
+            generic["fields"] = {"raw": _keyword(ignore_above=512)}
+        props[name] = generic
+        for lang in LANG_FIELDS:
+            field: dict[str, Any] = {"type": "text", "analyzer": LANGUAGE_ANALYZERS[lang]}
+            if name == "body":
+                # Offsets in the postings make highlighting long bodies cheap.
+                field["index_options"] = "offsets"
+            props[f"{name}_{lang}"] = field
+    props["text_all"] = {"type": "text", "analyzer": "ww_default"}
+    return props
+
+
+def article_mappings() -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "id": _keyword(),
+        "url": _keyword(),
+        "canonical_url": _keyword(),
+        "source": _keyword(),
+        "site_name": _keyword(),
+        "section": _keyword(),
+        "tags": _keyword(),
+        "authors": _keyword(),
+        "language": _keyword(),
+        "topics": _keyword(),
+        "entities": _keyword(),
+        "entity_names": _keyword(copy_to="text_all"),
+        "people": _keyword(),
+        "organizations": _keyword(),
+        "places": _keyword(),
+        "locations": {"type": "geo_point"},
+        "story_id": _keyword(),
+        "duplicate_of": _keyword(),
+        "content_hash": _keyword(),
+        "version": {"type": "integer"},
+        "word_count": {"type": "integer"},
+        "published": {"type": "date"},
+        "modified": {"type": "date"},
+        "fetched_at": {"type": "date"},
+        "indexed_at": {"type": "date"},
+        "images": {
+            "type": "object",
+            "properties": {
+                "src": _keyword(),
+                "caption": {"type": "text", "analyzer": "ww_default"},
+                "credit": _keyword(),
+            },
+        },
+        **_text_fields(),
+    }
+    return {
+        "dynamic": False,
+        "_meta": {"mapping_version": MAPPING_VERSION, "owner": "warwatch"},
+        "properties": props,
+    }
+
+
+def version_mappings() -> dict[str, Any]:
+    return {
+        "dynamic": False,
+        "_meta": {"owner": "warwatch"},
+        "properties": {
+            "doc_id": _keyword(),
+            "version": {"type": "integer"},
+            "url": _keyword(),
+            "canonical_url": _keyword(),
+            "source": _keyword(),
+            "language": _keyword(),
+            "title": {"type": "text", "analyzer": "ww_default"},
+            "body": {"type": "text", "analyzer": "ww_default"},
+            "lead": {"type": "text", "analyzer": "ww_default"},
+            "content_hash": _keyword(),
+            "published": {"type": "date"},
+            "modified": {"type": "date"},
+            "fetched_at": {"type": "date"},
+            "replaced_at": {"type": "date"},
+            "changes": _keyword(),
+        },
+    }
+
+
+def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
+    """``{name: body}`` of the component templates."""
+    return {
+        f"{prefix}analysis": {
+            "template": {
+                "settings": {
+                    "index": {
+                        "number_of_shards": 1,
+                        "auto_expand_replicas": "0-1",
+                        "refresh_interval": "1s",
+                    },
+                    "analysis": analysis_settings(),
+                },
+            },
+            "_meta": {"owner": "warwatch"},
+        },
+        f"{prefix}articles-mappings": {
+            "template": {"mappings": article_mappings()},
+            "_meta": {"owner": "warwatch", "mapping_version": MAPPING_VERSION},
+        },
+        f"{prefix}article-versions-mappings": {
+            "template": {"mappings": version_mappings()},
+            "_meta": {"owner": "warwatch"},
+        },
+    }
+
+
+def index_templates(prefix: str) -> dict[str, dict[str, Any]]:
+    """``{name: body}`` of the composable index templates."""
+    return {
+        f"{prefix}articles": {
+            "index_patterns": [f"{prefix}articles-v*"],
+            "composed_of": [f"{prefix}analysis", f"{prefix}articles-mappings"],
+            "priority": 200,
+            "_meta": {"owner": "warwatch", "mapping_version": MAPPING_VERSION},
+        },
+        f"{prefix}article-versions": {
+            "index_patterns": [f"{prefix}article-versions*"],
+            "composed_of": [f"{prefix}analysis", f"{prefix}article-versions-mappings"],
+            "priority": 200,
+            "_meta": {"owner": "warwatch"},
+        },
+    }
+
+
+def lang_field(language: str | None) -> str:
+    """The suffix of the language fields an article in ``language`` goes to."""
+    lang = (language or "").lower().split("-")[0].split("_")[0]
+    return lang if lang in LANGUAGES else "other"
+
+
+def mapped_fields() -> set[str]:
+    """Every field path of the articles mapping (``images.src``, ``title.raw`` included)."""
+    out: set[str] = set()
+
+    def walk(props: dict[str, Any], parent: str) -> None:
+        for name, spec in props.items():
+            path = f"{parent}{name}"
+            out.add(path)
+            if "properties" in spec:
+                walk(spec["properties"], path + ".")
+            for sub in spec.get("fields", {}):
+                out.add(f"{path}.{sub}")
+
+    walk(article_mappings()["properties"], "")
+    return out
