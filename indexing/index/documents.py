@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -83,18 +83,24 @@ _TYPE_BUCKETS = {
 }
 
 
-def entity_fields(entities: Iterable[Any]) -> dict[str, Any]:
-    """``entities`` (ids), ``entity_names``, ``people``/``organizations``/``places`` and ``locations``.
+def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
+    """``entity_ids``, ``entities`` (names and labels), ``people``/``organizations``/``places``, ``locations``.
 
-    Accepts plain ids or dicts like ``{"id", "name"|"label", "type", "lat", "lon"}``.
+    Takes what enrichment gives: either ready fields (``entities`` as names, ``entity_ids``,
+    ``locations``...) or ``entities`` as dicts ``{"id", "name", "labels", "type", "lat", "lon"}``.
     """
-    ids: list[str] = []
+    raw = enrichment.get("entities") or []
+    ids: list[str] = _str_list(enrichment.get("entity_ids"))
     names: list[str] = []
-    buckets: dict[str, list[str]] = {"people": [], "organizations": [], "places": []}
+    buckets: dict[str, list[str]] = {k: _str_list(enrichment.get(k)) for k in ("people", "organizations", "places")}
     locations: list[dict[str, float]] = []
-    for ent in entities or []:
+    for loc in enrichment.get("locations") or []:
+        c = _coords(loc if isinstance(loc, Mapping) else {"coords": loc})
+        if c and c not in locations:
+            locations.append(c)
+    for ent in raw:
         if isinstance(ent, str):
-            ids.append(ent)
+            names.append(ent)
             continue
         if not isinstance(ent, Mapping):
             continue
@@ -102,17 +108,22 @@ def entity_fields(entities: Iterable[Any]) -> dict[str, Any]:
         if not eid:
             continue
         ids.append(str(eid))
-        name = ent.get("name") or ent.get("label") or str(eid)
-        names.append(str(name))
+        name = str(ent.get("name") or ent.get("label") or eid)
+        names.append(name)
+        labels = ent.get("labels")
+        if isinstance(labels, Mapping):
+            names.extend(str(v) for v in labels.values() if v)
+        elif isinstance(labels, (list, tuple)):
+            names.extend(str(v) for v in labels if v)
         bucket = _TYPE_BUCKETS.get(str(ent.get("type") or ent.get("kind") or "").lower())
         if bucket:
-            buckets[bucket].append(str(name))
+            buckets[bucket].append(name)
         loc = _coords(ent)
         if loc and loc not in locations:
             locations.append(loc)
     out: dict[str, Any] = {
-        "entities": list(dict.fromkeys(ids)),
-        "entity_names": list(dict.fromkeys(names)),
+        "entity_ids": list(dict.fromkeys(ids)),
+        "entities": list(dict.fromkeys(names)),
         "locations": locations,
     }
     out.update({k: list(dict.fromkeys(v)) for k, v in buckets.items()})
@@ -205,7 +216,7 @@ def article_to_document(
         doc[name] = text
         if text:
             doc[f"{name}_{lf}"] = text
-    doc.update(entity_fields(enrichment.get("entities", article.get("entities")) or []))
+    doc.update(entity_fields(enrichment if "entities" in enrichment else article))
     # Drop empty values: a smaller _source, and "missing" means missing in Kibana too.
     # The CONTRACT fields stay, as null when unknown.
     keep = {"url", "canonical_url", "title", "body", "language", "source", "published", "fetched_at",

@@ -1,0 +1,354 @@
+"""Search across languages: the Python API behind ``warwatch search`` (CONTRACT.md).
+
+How a query is scored (one bool query, ``should`` clauses, at least one must match):
+
+1. the query as typed, in query-string syntax (``AND``, ``"phrases"``, ``title:x``, ``nord*``),
+   over every language field, each analysed with its own language's analyzer, so "Truppen" is
+   stemmed the German way in German articles and "troops" the English way in English ones;
+   the typed words must all occur (``default_operator AND``); a syntax error falls back to
+   ``simple_query_string``;
+2. the same words, any of them (``OR``, 60% of them at least), at low weight;
+3. cross-lingual expansion (:func:`indexing.enrich.expand_query`): the query's entities and topics
+   in all their surface forms and languages (``North Korea`` -> ``Nordkorea``, ``Північна Корея``)
+   as phrases over the text;
+4. articles tagged with a topic the query denotes get a large constant bonus, so real coverage in
+   any language ranks above look-alikes that merely share words; each query entity an article
+   carries adds a smaller one.
+
+Highlights come from the language fields, with the expanded forms included.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from indexing.engine import Engine, EngineError, connect
+from indexing.index.setup import articles_alias
+from indexing.index.templates import LANG_FIELDS, lang_field
+
+log = logging.getLogger(__name__)
+
+Order = Literal["relevance", "date"]
+
+#: Weights of the scoring parts (see the module docstring).
+TOPIC_BONUS = 40.0
+ENTITY_BONUS = 6.0
+EXPANSION_BOOST = 1.5
+FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
+#: Facets: name -> field (day is a date histogram on ``published``).
+FACET_FIELDS = {"source": "source", "language": "language", "topic": "topics", "entity": "entity_ids"}
+_SOURCE_FIELDS = ["id", "url", "canonical_url", "title", "source", "language", "published", "topics",
+                  "entities", "entity_ids", "story_id"]
+
+
+@dataclass
+class Expansion:
+    """What the enrichment side tells us about a query."""
+
+    surface_forms: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    out = []
+    for v in value:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, Mapping) and v.get("id"):
+            out.append(str(v["id"]))
+        elif hasattr(v, "id"):
+            out.append(str(v.id))
+    return out
+
+
+def expand(query: str) -> Expansion:
+    """The query's expansion through ``indexing.enrich.expand_query`` (empty when unavailable)."""
+    try:
+        from indexing.enrich import expand_query  # type: ignore[attr-defined]
+    except ImportError:
+        log.debug("indexing.enrich.expand_query not available: no cross-lingual expansion")
+        return Expansion()
+    try:
+        exp = expand_query(query)
+    except Exception as exc:  # expansion is a bonus: a bug there must not break search
+        log.warning("query expansion failed for %r: %s", query, exc)
+        return Expansion()
+
+    def attr(*names: str) -> list[str]:
+        for n in names:
+            v = exp.get(n) if isinstance(exp, Mapping) else getattr(exp, n, None)
+            if v:
+                return _as_list(v)
+        return []
+
+    return Expansion(
+        surface_forms=attr("surface_forms", "terms", "alternatives", "forms", "phrases"),
+        topics=attr("topic_ids", "topics"),
+        entities=attr("entity_ids", "entities"),
+    )
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class SearchHit:
+    id: str
+    url: str | None
+    canonical_url: str | None
+    title: str | None
+    source: str | None
+    language: str | None
+    published: str | None
+    score: float | None
+    topics: list[str]
+    highlights: list[str]
+    entities: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "url": self.url, "canonical_url": self.canonical_url, "title": self.title,
+            "source": self.source, "language": self.language, "published": self.published,
+            "score": self.score, "topics": self.topics, "highlights": self.highlights,
+        }
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, list[dict[str, Any]]] | None = None
+    took_ms: int | None = None
+    query_syntax: str = "query_string"  # or "simple_query_string" after a syntax error
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
+        if self.facets is not None:
+            out["facets"] = self.facets
+        return out
+
+
+# ----------------------------------------------------------------------------- query
+def _fields(kinds: Iterable[str] = ("title", "lead", "body"), langs: Sequence[str] = LANG_FIELDS) -> list[str]:
+    return [f"{k}_{lang}^{FIELD_WEIGHTS[k]:g}" for k in kinds for lang in langs]
+
+
+def _to_datetime(value: str | date | datetime, *, end: bool) -> str:
+    """ISO bound for a range filter; a bare day (or midnight) as ``until`` includes that whole day."""
+    if isinstance(value, str):
+        s = value.strip()
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        day_only = len(s) <= 10
+    elif isinstance(value, datetime):
+        dt, day_only = value, value.time() == time(0) and value.microsecond == 0
+    else:
+        dt, day_only = datetime.combine(value, time(0)), True
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    if end and day_only:
+        dt = dt + timedelta(days=1)
+    return dt.isoformat()
+
+
+def _filters(lang: str | None, source: str | None, topic: str | None, entity: str | None,
+             since: Any, until: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if lang:
+        out.append({"terms": {"language": [v.strip().lower() for v in lang.split(",") if v.strip()]}})
+    if source:
+        out.append({"terms": {"source": [v.strip() for v in source.split(",") if v.strip()]}})
+    if topic:
+        out.append({"terms": {"topics": [v.strip() for v in topic.split(",") if v.strip()]}})
+    if entity:
+        values = [v.strip() for v in entity.split(",") if v.strip()]
+        out.append({"bool": {"should": [{"terms": {"entity_ids": values}}, {"terms": {"entities": values}}],
+                             "minimum_should_match": 1}})
+    rng: dict[str, str] = {}
+    if since:
+        rng["gte"] = _to_datetime(since, end=False)
+    if until:
+        rng["lt"] = _to_datetime(until, end=True)
+    if rng:
+        out.append({"range": {"published": rng}})
+    return out
+
+
+_WILDCARD_ONLY = re.compile(r"^\s*\*?\s*$")
+
+
+def _phrase_clause(form: str, fields: list[str]) -> dict[str, Any] | None:
+    form = form.strip()
+    if not form or form.startswith("*"):
+        return None  # leading wildcards (compound suffixes) are too costly at query time
+    if form.endswith("*"):
+        stem = form.rstrip("*").strip()
+        if len(stem) < 3:
+            return None
+        return {"multi_match": {"query": stem, "fields": fields, "type": "phrase_prefix",
+                                "max_expansions": 20, "boost": EXPANSION_BOOST}}
+    return {"multi_match": {"query": form, "fields": fields, "type": "phrase", "boost": EXPANSION_BOOST}}
+
+
+def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string") -> dict[str, Any]:
+    """The scoring part of the request (filters are added by :func:`build_request`)."""
+    if _WILDCARD_ONLY.match(query or ""):
+        return {"match_all": {}}
+    fields = _fields() + ["text_all^0.5"]
+    typed: dict[str, Any]
+    loose: dict[str, Any]
+    if syntax == "query_string":
+        typed = {"query_string": {"query": query, "fields": fields, "default_operator": "AND",
+                                  "type": "cross_fields", "lenient": True, "boost": 2.0}}
+        loose = {"query_string": {"query": query, "fields": fields, "default_operator": "OR",
+                                  "type": "cross_fields", "lenient": True,
+                                  "minimum_should_match": "60%", "boost": 0.5}}
+    else:
+        typed = {"simple_query_string": {"query": query, "fields": fields, "default_operator": "AND",
+                                         "lenient": True, "boost": 2.0}}
+        loose = {"simple_query_string": {"query": query, "fields": fields, "default_operator": "OR",
+                                         "lenient": True, "minimum_should_match": "60%", "boost": 0.5}}
+    should: list[dict[str, Any]] = [typed, loose]
+    phrase_fields = _fields(("title", "body")) + ["text_all"]
+    seen: set[str] = {query.strip().lower()}
+    for form in expansion.surface_forms:
+        if form.strip().lower() in seen:
+            continue
+        seen.add(form.strip().lower())
+        clause = _phrase_clause(form, phrase_fields)
+        if clause:
+            should.append(clause)
+    if expansion.topics:
+        should.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}},
+                                          "boost": TOPIC_BONUS}})
+    for eid in dict.fromkeys(expansion.entities):
+        should.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:
+    words = [query] + [f.rstrip("*") for f in expansion.surface_forms if f and not f.startswith("*")]
+    hl_fields: dict[str, dict[str, Any]] = {f"{k}_{lang}": {} for k in ("title", "body") for lang in LANG_FIELDS}
+    return {
+        "pre_tags": ["<em>"],
+        "post_tags": ["</em>"],
+        "fragment_size": 160,
+        "number_of_fragments": 3,
+        "encoder": "default",
+        "require_field_match": True,
+        "highlight_query": {"multi_match": {"query": " ".join(words),
+                                            "fields": [f.split("^")[0] for f in _fields(("title", "body"))],
+                                            "operator": "or"}},
+        "fields": hl_fields,
+    }
+
+
+def build_request(query: str, *, expansion: Expansion | None = None, lang: str | None = None,
+                  source: str | None = None, topic: str | None = None, entity: str | None = None,
+                  since: Any = None, until: Any = None, size: int = 10, order: Order = "relevance",
+                  facets: bool = False, syntax: str = "query_string") -> dict[str, Any]:
+    expansion = expansion or Expansion()
+    body: dict[str, Any] = {
+        "query": {"bool": {"must": [build_query(query, expansion, syntax=syntax)],
+                           "filter": _filters(lang, source, topic, entity, since, until)}},
+        "size": max(0, min(int(size), 1000)),
+        "track_total_hits": True,
+        "_source": _SOURCE_FIELDS,
+        "highlight": _highlight(query, expansion),
+    }
+    if order == "date":
+        body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
+        body["track_scores"] = True
+    if facets:
+        aggs: dict[str, Any] = {name: {"terms": {"field": f, "size": 20}} for name, f in FACET_FIELDS.items()}
+        aggs["day"] = {"date_histogram": {"field": "published", "calendar_interval": "day",
+                                          "min_doc_count": 1, "format": "yyyy-MM-dd"}}
+        body["aggs"] = aggs
+    return body
+
+
+def _is_syntax_error(exc: EngineError) -> bool:
+    text = f"{exc.error_type} {exc} {exc.info}".lower()
+    return exc.status == 400 and any(k in text for k in ("parse", "query_shard", "search_phase", "lexical",
+                                                          "token_mgr", "failed to create query"))
+
+
+def _hit(h: Mapping[str, Any]) -> SearchHit:
+    src = h.get("_source") or {}
+    hl = h.get("highlight") or {}
+    lang = lang_field(src.get("language"))
+    # Title fragment first, then body fragments of the article's own language, then any.
+    ordered = [f"title_{lang}", f"body_{lang}"] + sorted(k for k in hl if k not in (f"title_{lang}", f"body_{lang}"))
+    snippets: list[str] = []
+    for key in ordered:
+        for frag in hl.get(key, []):
+            if frag not in snippets:
+                snippets.append(frag)
+    return SearchHit(
+        id=str(h.get("_id")), url=src.get("url"), canonical_url=src.get("canonical_url"),
+        title=src.get("title"), source=src.get("source"), language=src.get("language"),
+        published=src.get("published"), score=h.get("_score"), topics=list(src.get("topics") or []),
+        highlights=snippets, entities=list(src.get("entities") or []),
+    )
+
+
+def _facets(aggs: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in [*FACET_FIELDS, "day"]:
+        buckets = (aggs.get(name) or {}).get("buckets", [])
+        out[name] = [{"key": b.get("key_as_string", b.get("key")), "count": b.get("doc_count", 0)}
+                     for b in buckets]
+    return out
+
+
+def search(
+    query: str,
+    *,
+    lang: str | None = None,
+    source: str | None = None,
+    topic: str | None = None,
+    entity: str | None = None,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    size: int = 10,
+    order: Order = "relevance",
+    facets: bool = False,
+    engine: Engine | None = None,
+    index: str | None = None,
+) -> SearchResult:
+    """Search the articles alias. Filters take one value or a comma-separated list.
+
+    ``until`` given as a bare day includes that whole day. Raises :class:`EngineUnavailable`
+    when the engine cannot be reached and :class:`EngineError` for anything else it refuses.
+    """
+    engine = engine or connect()
+    index = index or articles_alias()
+    expansion = expand(query)
+    kwargs = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity, since=since,
+                  until=until, size=size, order=order, facets=facets)
+    syntax = "query_string"
+    try:
+        resp = engine.search(index, build_request(query, syntax=syntax, **kwargs))  # type: ignore[arg-type]
+    except EngineError as exc:
+        if not _is_syntax_error(exc):
+            raise
+        log.info("query %r is not valid query-string syntax (%s); using simple_query_string", query, exc)
+        syntax = "simple_query_string"
+        resp = engine.search(index, build_request(query, syntax=syntax, **kwargs))  # type: ignore[arg-type]
+    hits = resp.get("hits", {})
+    total = hits.get("total", 0)
+    total = total.get("value", 0) if isinstance(total, Mapping) else int(total)
+    return SearchResult(
+        total=int(total),
+        hits=[_hit(h) for h in hits.get("hits", [])],
+        facets=_facets(resp.get("aggregations") or {}) if facets else None,
+        took_ms=resp.get("took"),
+        query_syntax=syntax,
+    )
