@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,7 @@ import lxml.html
 from lxml import etree
 
 from .body import extract_body, word_count
-from .cleaning import clean_paragraphs, fix_mojibake, insert_block_boundaries, normalise_whitespace
+from .cleaning import clean_paragraphs, fix_mojibake, insert_block_boundaries
 from .decoding import decode_html
 from .images import Image, extract_images
 from .language import detect_language, normalise_hint
@@ -91,15 +90,6 @@ def _strip_furniture(tree: Any) -> None:
             el.drop_tree()
 
 
-def _page_text(tree: Any) -> str:
-    body = tree.find(".//body")
-    node = body if body is not None else tree
-    try:
-        return normalise_whitespace(etree.tostring(node, method="text", encoding="unicode"))
-    except (ValueError, TypeError):
-        return ""
-
-
 def extract(html: str | bytes, url: str | None = None) -> Article:
     """The cleaned article of one HTML page. Never raises on bad input: a page without an
     article comes back with ``status="no_article"`` and a ``status_reason``."""
@@ -129,8 +119,8 @@ def _extract(html: str | bytes, url: str | None) -> Article:
         return _no_article(url, "not_html")
 
     meta: Metadata = extract_metadata(tree, url)
-    raw_tree = tree
-    work = deepcopy(tree)
+    # Metadata is read first; from here on the tree is edited in place (no copy: speed).
+    work = tree
     og_image = _og_image(tree)
     images = extract_images(work, meta.canonical_url or url, og_image)
     _strip_furniture(work)
@@ -144,7 +134,7 @@ def _extract(html: str | bytes, url: str | None) -> Article:
         drop.update(x for x in (img.caption, img.credit) if x)
     paragraphs = clean_paragraphs(result.paragraphs, language, drop)
     words = word_count(paragraphs)
-    status, reason = classify(raw_tree, meta, words, _page_text(raw_tree), paragraphs)
+    status, reason = classify(work, meta, words, paragraphs)
 
     title = fix_mojibake(meta.title) if meta.title else None
     lead = fix_mojibake(meta.lead) if meta.lead else None

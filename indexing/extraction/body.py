@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import trafilatura
 
+from .chunks import expand_with_siblings
 from .cleaning import normalise_whitespace
 
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+")
-_PROSE_END = re.compile(r"[.!?…:;\"'”»)\]]\s*$")
+# Below this many words the fast pass probably missed the article.
+_THIN_WORDS = 120
 
 
 @dataclass
@@ -67,18 +68,23 @@ def word_count(paragraphs: list[str]) -> int:
 
 
 def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None) -> BodyResult:
-    base = _trafilatura(tree, url, favor_precision=True)
+    # trafilatura's own fallback (readability + jusText) doubles its cost and only matters when
+    # the fast pass finds little: run it only then.
+    base = _trafilatura(tree, url, favor_precision=True, fast=True)
     method = "trafilatura-precision"
-    if word_count(base) < 50:
+    if word_count(base) < _THIN_WORDS:
+        full = _trafilatura(tree, url, favor_precision=True)
+        if word_count(full) > word_count(base):
+            base, method = full, "trafilatura-precision-fallback"
+    if word_count(base) < _THIN_WORDS // 2:
         recall = _trafilatura(tree, url, favor_recall=True)
         if word_count(recall) > word_count(base):
             base, method = recall, "trafilatura-recall"
+    expanded = expand_with_siblings(tree, base)
+    if len(expanded) > len(base):
+        base, method = expanded, method + "+siblings"
     if jsonld_body and word_count(base) < 0.5 * len(_WORD.findall(jsonld_body)):
         paragraphs = [normalise_whitespace(p) for p in re.split(r"\n\s*\n|\n", jsonld_body) if p.strip()]
         if paragraphs:
             return BodyResult(paragraphs, "jsonld")
     return BodyResult(base, method)
-
-
-def _unused(_: Counter[str]) -> None:  # pragma: no cover - placeholder for type checkers
-    return None

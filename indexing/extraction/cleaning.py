@@ -115,18 +115,22 @@ def load_boilerplate(path: str | None = None) -> dict[str, BoilerplateRules]:
     return rules
 
 
-def rules_for(language: str | None) -> list[BoilerplateRules]:
-    """Every language's rules: a German page quoting a French teaser is still furniture.
-
-    The page language goes first only for ordering; all rule sets apply.
-    """
-    table = load_boilerplate()
-    order = ["any"] + ([language] if language in table else []) + [k for k in table if k not in {"any", language}]
-    return [table[k] for k in order if k in table]
+@functools.lru_cache(maxsize=4)
+def merged_rules(path: str | None = None) -> BoilerplateRules:
+    """Every language's rules in one set: a German page quoting a French teaser is still
+    furniture, and one lookup per paragraph keeps cleaning cheap."""
+    merged = BoilerplateRules()
+    prefixes: list[str] = []
+    for rules in load_boilerplate(path).values():
+        merged.lines |= rules.lines
+        prefixes.extend(rules.prefixes)
+        merged.patterns.extend(rules.patterns)
+    merged.prefixes = tuple(dict.fromkeys(prefixes))
+    return merged
 
 
 def is_boilerplate(paragraph: str, language: str | None = None) -> bool:
-    return any(r.is_boilerplate(paragraph) for r in rules_for(language))
+    return merged_rules().is_boilerplate(paragraph)
 
 
 def clean_paragraphs(paragraphs: list[str], language: str | None = None, drop: set[str] | None = None) -> list[str]:
@@ -135,16 +139,17 @@ def clean_paragraphs(paragraphs: list[str], language: str | None = None, drop: s
     ``drop`` holds texts known to be elsewhere (title, image captions and credits).
     """
     drop_keys = {_line_key(d) for d in drop or set() if d}
-    rules = rules_for(language)
+    rules = merged_rules()
+    # ftfy once over the whole text: per-paragraph calls cost ten times more
+    fixed = fix_mojibake("\n".join(p.replace("\n", " ") for p in paragraphs)).split("\n")
     out: list[str] = []
-    for para in paragraphs:
-        para = normalise_whitespace(fix_mojibake(para)).strip()
-        para = re.sub(r"\n+", " ", para)
+    for para in fixed:
+        para = normalise_whitespace(para).strip()
         if not para or not _WORDS.search(para):
             continue
         if _line_key(para) in drop_keys:
             continue
-        if any(r.is_boilerplate(para) for r in rules):
+        if rules.is_boilerplate(para):
             continue
         if out and out[-1] == para:
             continue

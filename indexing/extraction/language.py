@@ -35,7 +35,7 @@ def normalise_hint(value: str | None) -> str | None:
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """ISO 639-1 code of ``text``; the hint decides only when the text is too short or unclear."""
     hint = normalise_hint(hint)
-    sample = (text or "")[:3000]
+    sample = (text or "")[:1500]
     if len(sample.strip()) < _MIN_CHARS:
         return hint
     try:

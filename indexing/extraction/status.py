@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lxml import etree
+
 from .metadata import Metadata
 
 # Article text below this many words is a teaser at best.
 MIN_ARTICLE_WORDS = 60
 # A paywall or consent wall shows a lead and a paragraph or two at most.
 TEASER_WORDS = 150
+# A listing page's teasers rarely add up to more than this.
+_LISTING_MAX_WORDS = 600
 
 _CONSENT = re.compile(
     r"cookie|consent|datenschutz|zustimm|einwillig|akzeptier|privacy|gdpr|rgpd|consentement|"
@@ -55,20 +59,29 @@ def _link_texts(tree: Any) -> tuple[set[str], int]:
     return texts, linked_headings
 
 
-def classify(
-    raw_tree: Any, meta: Metadata, body_words: int, page_text: str, paragraphs: list[str]
-) -> tuple[str, str | None]:
+def _page_text(tree: Any) -> str:
+    body = tree.find(".//body")
+    node = body if body is not None else tree
+    try:
+        return " ".join(etree.tostring(node, method="text", encoding="unicode").split())[:30000]
+    except (ValueError, TypeError):
+        return ""
+
+
+def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[str]) -> tuple[str, str | None]:
     """('ok', None) or ('no_article', reason)."""
     body_text = " ".join(paragraphs)
-    sample = page_text[:30000]
     if meta.accessible_for_free is False and body_words < 300:
         return "no_article", "paywall"
     if body_words < TEASER_WORDS:
+        sample = _page_text(raw_tree)
         if _PAYWALL.search(body_text) or (_PAYWALL.search(sample) and _markup_hits(raw_tree, _PAYWALL_MARKUP)):
             return "no_article", "paywall"
         if _CONSENT.search(body_text) or (_CONSENT.search(sample) and _markup_hits(raw_tree, _CONSENT_MARKUP)):
             if body_words < MIN_ARTICLE_WORDS or _CONSENT.search(body_text):
                 return "no_article", "consent_wall"
+    if body_words >= _LISTING_MAX_WORDS:
+        return "ok", None
     link_texts, linked_headings = _link_texts(raw_tree)
     linked_paras = sum(1 for p in paragraphs if " ".join(p.split()).casefold() in link_texts)
     if paragraphs and linked_paras >= 3 and linked_paras >= 0.5 * len(paragraphs):

@@ -1,0 +1,145 @@
+"""Sibling chunks: the rest of an article that a CMS split into repeated blocks.
+
+Long articles are often served as ``<div class="body-chunk">`` x N with ads, newsletter boxes
+or embeds between them. Content extractors tend to keep the densest block and lose the rest.
+Measurable rule used here: find the element holding most of the base extraction's paragraphs,
+then, up to a few levels up, siblings with the *same tag and class* that contain prose
+(long, punctuated paragraphs with few links). Their paragraphs are added in document order.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_PARA_TAGS = ("p", "h2", "h3", "h4", "h5", "blockquote", "li", "pre")
+_WORD = re.compile(r"\w+")
+_PROSE_END = re.compile(r"[.!?…:;\"'”»)\]]\s*$")
+_MAX_LEVELS = 3
+_MAX_LINK_DENSITY = 0.3
+_MIN_PROSE_WORDS = 50
+_FURNITURE = re.compile(
+    r"author|bio\b|byline|related|recommend|comment|share|social|newsletter|promo|sponsor|advert|"
+    r"teaser|sidebar|footer|widget|subscribe|signup|most-?(read|popular)",
+    re.I,
+)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _text(el: Any) -> str:
+    try:
+        return " ".join(el.text_content().split())
+    except ValueError:
+        return ""
+
+
+def _link_density(el: Any, text_len: int) -> float:
+    if not text_len:
+        return 1.0
+    linked = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+    return linked / text_len
+
+
+def _is_prose(text: str) -> bool:
+    return len(_WORD.findall(text)) >= 12 and bool(_PROSE_END.search(text))
+
+
+def _signature(el: Any) -> tuple[str, str] | None:
+    cls = " ".join((el.get("class") or "").split())
+    if not cls:
+        return None
+    return el.tag, cls
+
+
+def _blocks(container: Any) -> list[Any]:
+    """Paragraph-level elements of a container, outermost only (no <p> inside a <li> twice)."""
+    out = []
+    for el in container.iter(*_PARA_TAGS):
+        if any(anc in out for anc in el.iterancestors(*_PARA_TAGS)):
+            continue
+        out.append(el)
+    return out
+
+
+def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` plus prose from same-signature sibling blocks, in document order."""
+    if len(paragraphs) < 2:
+        return paragraphs
+    wanted = {_norm(p): i for i, p in enumerate(paragraphs)}
+    order: dict[Any, int] = {}
+    matched: list[tuple[int, Any]] = []
+    for pos, el in enumerate(tree.iter()):
+        order[el] = pos
+        if el.tag in _PARA_TAGS:
+            key = _norm(_text(el))
+            if key in wanted:
+                matched.append((wanted[key], el))
+    if len(matched) < 2:
+        return paragraphs
+    parents = Counter(el.getparent() for _, el in matched if el.getparent() is not None)
+    if not parents:
+        return paragraphs
+    container = parents.most_common(1)[0][0]
+
+    base_keys = set(wanted)
+    additions: list[tuple[int, list[str]]] = []
+    node = container
+    for _ in range(_MAX_LEVELS):
+        parent = node.getparent()
+        if parent is None:
+            break
+        sig = _signature(node)
+        if sig is not None:
+            for sib in parent:
+                if sib is node or not isinstance(sib.tag, str) or _signature(sib) != sig:
+                    continue
+                new = _new_prose(sib, base_keys)
+                if new:
+                    additions.append((order.get(sib, 0), new))
+        if additions:
+            break
+        node = parent
+    if not additions:
+        return paragraphs
+    # Anchor each addition after the last base paragraph that precedes it in the page.
+    anchors = sorted((order.get(el, 0), idx) for idx, el in matched)
+    result = list(paragraphs)
+    inserts: dict[int, list[str]] = {}
+    for pos, texts in sorted(additions):
+        before = [idx for p, idx in anchors if p < pos]
+        after_idx = max(before) if before else -1
+        inserts.setdefault(after_idx, []).extend(texts)
+    out: list[str] = list(inserts.get(-1, []))
+    for i, para in enumerate(result):
+        out.append(para)
+        out.extend(inserts.get(i, []))
+    logger.debug("sibling chunks added %d paragraphs", sum(len(t) for t in inserts.values()))
+    return out
+
+
+def _new_prose(block: Any, known: set[str]) -> list[str]:
+    total = _text(block)
+    if not total or _link_density(block, len(total)) > _MAX_LINK_DENSITY:
+        return []
+    if _FURNITURE.search(f"{block.get('class') or ''} {block.get('id') or ''}"):
+        return []
+    texts = []
+    prose = 0
+    for el in _blocks(block):
+        text = _text(el)
+        if not text or _norm(text) in known:
+            continue
+        if _link_density(el, len(text)) > _MAX_LINK_DENSITY:
+            continue
+        texts.append(text)
+        if _is_prose(text):
+            prose += len(_WORD.findall(text))
+    # a lone bio or teaser line is not an article chunk
+    return texts if prose >= _MIN_PROSE_WORDS else []
