@@ -1,0 +1,95 @@
+"""Enrichment: topics, entities (multilingual gazetteer) and cross-lingual query expansion.
+
+Document fields added by :func:`enrich` (all keyword-friendly):
+
+- ``topics``         topic ids, best first (config/topics.yaml)
+- ``entities``       for every entity found: its canonical English name and its label in every
+                     configured language (``North Korea``, ``Nordkorea``, ``Corée du Nord``,
+                     ``Північна Корея``, ``Северная Корея``), so a filter in any spelling works
+- ``entity_canonical`` canonical English names only, one per entity (facets, Kibana top-N)
+- ``entity_ids``     stable gazetteer ids; ``entity_types`` the type of each, same order
+- ``persons``, ``organisations``, ``places``   canonical English names per type
+- ``locations``      ``[{"lat", "lon"}]`` of the places (geo_point, Kibana maps)
+- ``entity_mentions`` how often each entity id was mentioned (``{id: count}``)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .entities import Entity, EntityMatch, Gazetteer, load_gazetteer
+from .expansion import ExpansionGroup, QueryExpansion, expand_query
+from .topics import Topic, TopicSet, load_topics
+
+__all__ = [
+    "Entity",
+    "EntityMatch",
+    "ExpansionGroup",
+    "Gazetteer",
+    "QueryExpansion",
+    "Topic",
+    "TopicSet",
+    "enrich",
+    "entity_text",
+    "expand_query",
+    "load_gazetteer",
+    "load_topics",
+]
+
+log = logging.getLogger(__name__)
+
+_TYPE_FIELDS = {"person": "persons", "org": "organisations", "place": "places"}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def entity_text(article: Mapping[str, Any]) -> list[str]:
+    """The texts entities are looked for in: title, lead, body and image captions (a caption
+    names people and places of the story, e.g. ``In Seoul demonstrierten ...``)."""
+    texts = [_str(article.get("title")), _str(article.get("lead")), _str(article.get("body"))]
+    for image in article.get("images") or []:
+        caption = image.get("caption") if isinstance(image, Mapping) else getattr(image, "caption", None)
+        texts.append(_str(caption))
+    return [t for t in texts if t]
+
+
+def enrich(
+    article: Mapping[str, Any],
+    topics: TopicSet | None = None,
+    gazetteer: Gazetteer | None = None,
+    topics_path: Path | None = None,
+    entities_path: Path | None = None,
+) -> dict[str, Any]:
+    """A copy of ``article`` (``Article.to_dict()`` output: title, lead, body, language, images)
+    with topic and entity fields added. Missing or non-text fields are treated as empty."""
+    topics = topics if topics is not None else load_topics(topics_path)
+    gazetteer = gazetteer if gazetteer is not None else load_gazetteer(entities_path)
+    out = dict(article)
+    language = article.get("language") if isinstance(article.get("language"), str) else None
+    title = _str(article.get("title"))
+    body = "\n\n".join(t for t in (_str(article.get("lead")), _str(article.get("body"))) if t)
+    out["topics"] = topics.tag(title, body, language)
+
+    counts: Counter[str] = Counter()
+    for text in entity_text(article):
+        counts.update(m.id for m in gazetteer.find(text, language))
+    ordered = [eid for eid, _ in counts.most_common()]
+    ents = [gazetteer.get(eid) for eid in ordered]
+    names: list[str] = []
+    for ent in ents:
+        names.extend(n for n in ent.names if n not in names)
+    out["entities"] = names
+    out["entity_canonical"] = [e.name for e in ents]
+    out["entity_ids"] = [e.id for e in ents]
+    out["entity_types"] = [e.type for e in ents]
+    for etype, fieldname in _TYPE_FIELDS.items():
+        out[fieldname] = [e.name for e in ents if e.type == etype]
+    out["locations"] = [{"lat": e.lat, "lon": e.lon} for e in ents if e.type == "place" and e.lat is not None]
+    out["entity_mentions"] = dict(counts)
+    return out

@@ -1,0 +1,88 @@
+"""Normalisation and tokenising shared by topics, entities, query expansion and dedup.
+
+One rule for text and for configured patterns alike, so both sides meet in the middle:
+NFC, apostrophe variants unified, casefold, ``ё`` -> ``е``, and Latin letters stripped of
+their diacritics (``Corée`` -> ``coree``, ``Südkorea`` -> ``sudkorea``). Cyrillic letters keep
+theirs: ``й``/``ї`` are letters of their own, not accented ``и``/``і``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import NamedTuple
+
+#: Every apostrophe-like character found in news text (Ukrainian uses ʼ and ’ inside words).
+_APOSTROPHES = "'’ʼ‘`´ʹ′＇"
+_APOS_TABLE = str.maketrans({c: "'" for c in _APOSTROPHES})
+
+# A word: letters (any script) and digits, optionally joined by apostrophes.
+_WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+
+
+class Token(NamedTuple):
+    """One word of a text: ``norm`` for matching, ``orig`` as written (for case-sensitive
+    acronyms), ``start``/``end`` character offsets into the text given to :func:`tokenize`."""
+
+    norm: str
+    orig: str
+    start: int
+    end: int
+
+
+def is_cyrillic(word: str) -> bool:
+    return bool(_CYRILLIC_RE.search(word))
+
+
+def _strip_latin_marks(word: str) -> str:
+    if word.isascii():
+        return word
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", word):
+        if unicodedata.combining(ch) and out and "a" <= out[-1] <= "z":
+            continue  # a mark on a Latin base letter: é -> e, ü -> u
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def normalize_word(word: str) -> str:
+    """The matching form of one word."""
+    w = word.casefold().replace("ё", "е")
+    return _strip_latin_marks(w)
+
+
+def normalize_text(text: str) -> str:
+    """Whole-text normalisation (NFC + apostrophes); offsets may shift, use for hashing only."""
+    return unicodedata.normalize("NFC", text).translate(_APOS_TABLE)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words of ``text`` with offsets into ``nfc(text)``. Apostrophes stay inside Cyrillic words (``м'ясо``) and
+    split Latin ones (``l'OTAN`` -> ``l``, ``otan``; ``Putin's`` -> ``putin``, ``s``)."""
+    return list(_iter_tokens(text))
+
+
+def nfc(text: str) -> str:
+    """NFC form of ``text``: token offsets refer to this string."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _iter_tokens(text: str) -> Iterator[Token]:
+    # Translation keeps offsets: every apostrophe variant is one code point, like "'".
+    prepared = nfc(text).translate(_APOS_TABLE)
+    for m in _WORD_RE.finditer(prepared):
+        word = m.group()
+        if "'" in word and not is_cyrillic(word):
+            pos = m.start()
+            for part in word.split("'"):
+                yield Token(normalize_word(part), part, pos, pos + len(part))
+                pos += len(part) + 1
+        else:
+            yield Token(normalize_word(word), word, m.start(), m.end())
+
+
+def words(text: str) -> list[str]:
+    """Normalised words only."""
+    return [t.norm for t in _iter_tokens(text)]

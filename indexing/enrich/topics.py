@@ -1,0 +1,308 @@
+"""Topic tagging from config/topics.yaml.
+
+A topic has multilingual ``terms`` (evidence), optional ``require_any`` (context: at least one
+must occur too) and ``exclude`` (look-alike senses), and a ``min_score``. Term syntax, on top of
+the phrase patterns of :mod:`indexing.enrich.matcher` (``stem*``, ``*end``, inflections):
+
+- ``(a|b|c)``          any of the alternatives (phrases or patterns);
+- ``A NEAR/n B``       A and B within n words of each other, in either order;
+- ``@entity-id``       any name, alias or adjective of a gazetteer entity (config/entities.yaml).
+
+Scoring: every distinct place where a term matches counts once, three times in the title.
+An article is tagged when its score reaches ``min_score``, some ``require_any`` term occurs, and
+the ``exclude`` score (same weights) stays below the term score.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexing.settings import get_settings
+
+from ._config import EnrichConfigError, check_keys, per_language, read_yaml
+from .entities import Gazetteer, load_gazetteer
+from .matcher import Match, PatternError, PhraseMatcher
+from .text import nfc, tokenize
+
+log = logging.getLogger(__name__)
+
+TITLE_WEIGHT = 3
+CORE_LANGUAGES = ("de", "en", "fr", "uk", "ru")
+ROLES = ("terms", "require_any", "exclude")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_NEAR_RE = re.compile(r"\s+NEAR/(\d+)\s+")
+_ALLOWED = {"id", "label", "description", "terms", "require_any", "exclude", "min_score"}
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str  # as configured
+    language: str
+    parts: tuple[tuple[str, ...], ...]  # one or two parts, each a tuple of alternative patterns
+    near: int | None = None
+
+    @property
+    def is_plain(self) -> bool:
+        """A literal phrase usable as-is in a search query."""
+        return self.near is None and len(self.parts[0]) == 1 and not _is_special(self.parts[0][0])
+
+    @property
+    def is_wildcard(self) -> bool:
+        """A single pattern with ``*`` (query_string syntax), no alternatives or NEAR."""
+        p = self.parts[0][0]
+        return self.near is None and len(self.parts[0]) == 1 and "*" in p and not p.startswith("@")
+
+
+def _is_special(pattern: str) -> bool:
+    return "*" in pattern or pattern.startswith("@")
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: dict[str, str]
+    terms: tuple[Term, ...]
+    require_any: tuple[Term, ...] = ()
+    exclude: tuple[Term, ...] = ()
+    min_score: int = 1
+
+    def plain_terms(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for t in self.terms:
+            if t.is_plain and t.parts[0][0] not in out[t.language]:
+                out[t.language].append(t.parts[0][0])
+        return dict(out)
+
+    def wildcard_terms(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for t in self.terms:
+            if t.is_wildcard and t.parts[0][0] not in out[t.language]:
+                out[t.language].append(t.parts[0][0])
+        return dict(out)
+
+
+@dataclass
+class _Hits:
+    positions: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+@dataclass(frozen=True)
+class TermHit:
+    topic: str
+    start: int  # char offsets into the (NFC) text
+    end: int
+
+
+class TopicSet:
+    """Compiled topics; ``tag(title, body, language)`` returns the matching topic ids."""
+
+    def __init__(self, topics: list[Topic], gazetteer: Gazetteer | None = None, source: str = "<memory>"):
+        self.source = source
+        self.topics: dict[str, Topic] = {}
+        self._order: list[str] = []
+        self._matcher = PhraseMatcher()
+        for topic in topics:
+            if topic.id in self.topics:
+                raise EnrichConfigError(f"{source}: topic '{topic.id}': duplicate id")
+            self.topics[topic.id] = topic
+            self._order.append(topic.id)
+            for role in ROLES:
+                for ti, term in enumerate(getattr(topic, role)):
+                    for pi, alternatives in enumerate(term.parts):
+                        for alt in alternatives:
+                            for pattern in self._resolve(alt, topic.id, role, gazetteer):
+                                try:
+                                    self._matcher.add(pattern, (topic.id, role, ti, pi))
+                                except PatternError as exc:
+                                    raise EnrichConfigError(
+                                        f"{source}: topic '{topic.id}': {role}: {term.text!r}: {exc}"
+                                    ) from exc
+
+    def _resolve(self, alt: str, topic_id: str, role: str, gazetteer: Gazetteer | None) -> list[str]:
+        if not alt.startswith("@"):
+            return [alt]
+        if gazetteer is None:
+            gazetteer = load_gazetteer()
+        try:
+            ent = gazetteer.get(alt[1:])
+        except KeyError as exc:
+            raise EnrichConfigError(f"{self.source}: topic '{topic_id}': {role}: {exc.args[0]}") from None
+        out = ent.patterns()
+        for items in ent.adjectives.values():
+            out.extend(items)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    # Matching -------------------------------------------------------------------------
+    def _field_hits(self, text: str) -> dict[tuple[str, str], set[int]]:
+        """(topic, role) -> token start positions of term hits in one field."""
+        tokens = tokenize(text)
+        matches = self._matcher.find(tokens)
+        return self._resolve_hits(matches)
+
+    def _resolve_hits(self, matches: list[Match]) -> dict[tuple[str, str], set[int]]:
+        parts: dict[tuple[str, str, int], dict[int, list[Match]]] = defaultdict(lambda: defaultdict(list))
+        for m in matches:
+            topic_id, role, ti, pi = m.payload  # type: ignore[misc]
+            parts[(topic_id, role, ti)][pi].append(m)
+        hits: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for (topic_id, role, ti), by_part in parts.items():
+            term: Term = getattr(self.topics[topic_id], role)[ti]
+            if term.near is None:
+                hits[(topic_id, role)].update(m.start for m in by_part[0])
+                continue
+            for a in by_part.get(0, []):
+                for b in by_part.get(1, []):
+                    gap = max(b.start - a.end, a.start - b.end, 0)
+                    if gap <= term.near and (a.end <= b.start or b.end <= a.start):
+                        hits[(topic_id, role)].add(min(a.start, b.start))
+                        break
+        return hits
+
+    def scores(self, title: str, body: str) -> dict[str, dict[str, int]]:
+        """Per topic: weighted ``terms``, ``require_any`` and ``exclude`` scores (for tuning)."""
+        out: dict[str, dict[str, int]] = {}
+        for weight, text in ((TITLE_WEIGHT, title), (1, body)):
+            if not text:
+                continue
+            for (topic_id, role), positions in self._field_hits(nfc(text)).items():
+                per = out.setdefault(topic_id, dict.fromkeys(ROLES, 0))
+                per[role] += weight * len(positions)
+        return out
+
+    def tag(self, title: str, body: str, language: str | None = None) -> list[str]:
+        """Topic ids for an article, best first. Terms of every language apply whatever
+        ``language`` says: mixed-language articles and wrong language guesses still get tagged."""
+        found: list[tuple[int, int, str]] = []
+        for topic_id, s in self.scores(title or "", body or "").items():
+            topic = self.topics[topic_id]
+            score = s["terms"]
+            if score < topic.min_score:
+                continue
+            if topic.require_any and s["require_any"] == 0:
+                continue
+            if s["exclude"] and s["exclude"] >= score:
+                continue
+            found.append((-score, self._order.index(topic_id), topic_id))
+        return [t for _, _, t in sorted(found)]
+
+    def find_terms(self, text: str) -> list[TermHit]:
+        """Where topic terms (not context or exclusions) occur in ``text``: query expansion."""
+        text = nfc(text)
+        tokens = tokenize(text)
+        matches = [m for m in self._matcher.find(tokens) if m.payload[1] == "terms"]  # type: ignore[index]
+        hits = self._resolve_hits(matches)
+        out: list[TermHit] = []
+        for topic_id, _role in hits:
+            mine = [m for m in matches if m.payload[0] == topic_id]  # type: ignore[index]
+            first = min(m.start for m in mine)
+            last = max(m.end for m in mine)
+            out.append(TermHit(topic_id, tokens[first].start, tokens[last - 1].end))
+        return sorted(out, key=lambda h: (h.start, h.topic))
+
+
+# Loading ------------------------------------------------------------------------------
+_GROUP_RE = re.compile(r"\(([^()]*)\)")
+_MAX_EXPANSIONS = 500
+
+
+def _expand_groups(piece: str) -> tuple[str, ...]:
+    """``a (b|c) d`` -> ``a b d``, ``a c d`` (every combination of the groups)."""
+    if not piece:
+        raise ValueError("empty phrase")
+    results = [""]
+    pos = 0
+    for m in _GROUP_RE.finditer(piece):
+        literal = piece[pos : m.start()]
+        alts = [a.strip() for a in m.group(1).split("|") if a.strip()]
+        if not alts:
+            raise ValueError("empty alternative group '()'")
+        results = [r + literal + a for r in results for a in alts]
+        if len(results) > _MAX_EXPANSIONS:
+            raise ValueError(f"more than {_MAX_EXPANSIONS} combinations")
+        pos = m.end()
+    results = [" ".join((r + piece[pos:]).split()) for r in results]
+    if any(c in r for r in results for c in "()|"):
+        raise ValueError("unbalanced '(', ')' or '|' outside a group")
+    return tuple(dict.fromkeys(results))
+
+
+def _parse_term(path: Path, where: str, lang: str, text: str) -> Term:
+    pieces = _NEAR_RE.split(text)
+    if len(pieces) not in (1, 3):
+        raise EnrichConfigError(f"{path}: {where}: {text!r}: at most one NEAR/n per term")
+    near = int(pieces[1]) if len(pieces) == 3 else None
+    parts: list[tuple[str, ...]] = []
+    for piece in (pieces[0], pieces[-1]) if near is not None else (pieces[0],):
+        try:
+            alts = _expand_groups(piece.strip())
+        except ValueError as exc:
+            raise EnrichConfigError(f"{path}: {where}: {text!r}: {exc}") from None
+        parts.append(alts)
+    return Term(text=text, language=lang, parts=tuple(parts), near=near)
+
+
+def _parse_topic(path: Path, index: int, raw: object) -> Topic:
+    where = f"topics[{index}]"
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        where = f"topic '{raw['id']}'"
+    item = check_keys(path, where, raw, _ALLOWED, {"id", "label", "terms"})
+    tid = item["id"]
+    if not isinstance(tid, str) or not _ID_RE.match(tid):
+        raise EnrichConfigError(f"{path}: {where}: key 'id' must match [a-z0-9-]+")
+    label = item["label"]
+    if isinstance(label, str):
+        label = {"en": label}
+    if not isinstance(label, dict) or not all(isinstance(v, str) for v in label.values()):
+        raise EnrichConfigError(f"{path}: {where}: key 'label' must be a string or language -> string")
+    min_score = item.get("min_score", 1)
+    if not isinstance(min_score, int) or isinstance(min_score, bool) or min_score < 1:
+        raise EnrichConfigError(f"{path}: {where}: key 'min_score' must be an integer >= 1")
+    roles: dict[str, tuple[Term, ...]] = {}
+    for role in ROLES:
+        by_lang = per_language(path, f"{where}: {role}", item.get(role))
+        roles[role] = tuple(
+            _parse_term(path, f"{where}: {role}.{lang}", lang, t) for lang, ts in by_lang.items() for t in ts
+        )
+    missing = [lang for lang in CORE_LANGUAGES if not any(t.language == lang for t in roles["terms"])]
+    if missing:
+        log.warning("%s: topic '%s': no terms for %s", path, tid, ", ".join(missing))
+    return Topic(
+        id=tid,
+        label=dict(label),
+        terms=roles["terms"],
+        require_any=roles["require_any"],
+        exclude=roles["exclude"],
+        min_score=min_score,
+    )
+
+
+def parse_topics(path: Path, gazetteer: Gazetteer | None = None) -> TopicSet:
+    items = read_yaml(path, "topics")
+    topics = [_parse_topic(path, i, raw) for i, raw in enumerate(items)]
+    ts = TopicSet(topics, gazetteer=gazetteer, source=str(path))
+    log.debug("loaded %d topics from %s", len(ts), path)
+    return ts
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: Path, mtime_ns: int) -> TopicSet:
+    return parse_topics(path)
+
+
+def load_topics(path: Path | None = None) -> TopicSet:
+    """The topics in ``path`` (default: config/topics.yaml), parsed once per file version.
+    ``@entity`` references resolve against the default gazetteer (config/entities.yaml)."""
+    p = Path(path) if path is not None else get_settings().config_file("topics.yaml")
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise EnrichConfigError(f"{p}: cannot read: {exc}") from exc
+    return _load_cached(p.resolve(), mtime)
