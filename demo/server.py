@@ -4,9 +4,9 @@ It behaves like a plain web server in the ways a crawler cares about: correct Co
 charset (taken from the page's own <meta charset> when it declares one), ETag/Last-Modified with
 304 answers to conditional GETs, gzip files served as application/gzip (never as a transfer
 encoding), 301 from a directory without its trailing slash, 404 for anything missing, query
-strings ignored when mapping a path to a file. Text files may contain the literal `{{BASE_URL}}`,
-replaced by the server's own `http://127.0.0.1:PORT` at serve time, so feeds and sitemaps carry
-absolute URLs without knowing the port in advance.
+strings ignored when mapping a path to a file. Text files (and gzipped text files) may contain
+the literal `{{BASE_URL}}`, replaced by the server's own `http://127.0.0.1:PORT` at serve time, so
+feeds and sitemaps carry absolute URLs without knowing the port in advance.
 
 Every request is logged (thread-safe) so tests can assert what a crawler fetched and what it
 never fetched (robots.txt-disallowed paths). No Scrapy, no Airflow: importable from anywhere.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import gzip
 import hashlib
 import logging
 import mimetypes
@@ -113,6 +114,17 @@ def content_type_for(path: Path) -> str:
     return guessed or "application/octet-stream"
 
 
+def _substitute_gzip(body: bytes, base_url: str) -> bytes:
+    """Substitute the placeholder inside a gzipped text file (a .xml.gz sitemap); re-gzip it."""
+    try:
+        plain = gzip.decompress(body)
+    except (OSError, EOFError):
+        return body  # not a valid gzip stream: serve it as it is
+    if PLACEHOLDER not in plain:
+        return body
+    return gzip.compress(plain.replace(PLACEHOLDER, base_url.encode("ascii")), mtime=0)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _SiteHTTPServer
     server_version = "warwatch-demo/1.0"
@@ -172,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
         if charset is not None and PLACEHOLDER in body:
             # The placeholder is ASCII, so a byte-level replace is right for utf-8 and windows-1251 alike.
             body = body.replace(PLACEHOLDER, owner.base_url.encode("ascii"))
+        elif ctype == "application/gzip":
+            body = _substitute_gzip(body, owner.base_url)
         etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
         mtime = int(target.stat().st_mtime)
         last_modified = email.utils.formatdate(mtime, usegmt=True)
@@ -251,7 +265,9 @@ class DemoServer:
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
         self._httpd = _SiteHTTPServer((host, port), self)
-        self.host, self.port = self._httpd.server_address[:2]  # type: ignore[misc]
+        host, port = self._httpd.server_address[:2]
+        self.host: str = host.decode() if isinstance(host, bytes) else str(host)
+        self.port: int = int(port)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name=f"demo-site-{self.port}", daemon=True
         )

@@ -6,7 +6,7 @@ B  "The Frontline Dispatch" / "Le Dispatch": a React-style international news si
    (data-component blocks, standfirst, inline promos and a newsletter box inside the body,
    credits in their own span, JSON-LD as an @graph).
 C  an Eastern-European news portal ("Новини Фронту" / "Вечерние Новости"): an older layout with a
-   currency ticker, `div.news-text`, a `div.photo-sign` caption, and "read also" blocks.
+   currency ticker, `div.news-text`, a `figcaption.photo-sign` with the credit in <em>, and "read also" blocks.
 D  a news agency wire page: sparse markup, a dateline, a "syndicated" notice.
 
 Every design has site chrome a careless scraper would pick up (cookie banner, menus, share
@@ -97,7 +97,7 @@ CHROME: dict[str, dict[str, str]] = {
 
 OG_LOCALE = {"de": "de_DE", "en": "en_GB", "fr": "fr_FR", "uk": "uk_UA", "ru": "ru_RU"}
 
-SITE_NAMES = {
+SITE_NAMES: dict[str, str | dict[str, str]] = {
     "A": "Weltnachrichten Heute",
     "B": {"en": "The Frontline Dispatch", "fr": "Le Dispatch"},
     "C": {"uk": "Новини Фронту", "ru": "Вечерние Новости"},
@@ -351,7 +351,7 @@ def render_c(page: Page) -> str:
 <div class="path"><a href="/">{c['home']}</a> / <span>{e(page.section)}</span></div>
 <h1 class="news-title">{e(page.title)}</h1>
 <div class="news-date">{_fmt_date(page.published, page.language)} | {c['by']} {e(', '.join(page.authors))} | <span class="views">{"Переглядів" if page.language == "uk" else "Просмотров"}: 12 408</span></div>
-<div class="photo"><img src="{e(fig.src)}" alt="{e(fig.alt)}" width="800"><div class="photo-sign">{e(fig.caption)} <em>{c['photo']}: {e(fig.credit)}</em></div></div>
+<figure class="photo"><img src="{e(fig.src)}" alt="{e(fig.alt)}" width="800"><figcaption class="photo-sign">{e(fig.caption)} <em>{c['photo']}: {e(fig.credit)}</em></figcaption></figure>
 <div class="news-text">
 {_blocks(first)}
 {also_html}
