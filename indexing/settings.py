@@ -54,8 +54,12 @@ class DedupSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     minhash_permutations: int = 128
-    shingle_size: int = 5
-    near_duplicate_threshold: float = 0.6
+    # Word 3-shingles at Jaccard 0.5 keep copies with ~12% of words changed or 60% truncated
+    # together, while different stories on the same subject stay below 0.05 (tests/indexing/test_dedup.py).
+    shingle_size: int = 3
+    near_duplicate_threshold: float = 0.5
+    #: bodies with fewer words get exact-duplicate detection only (stubs look alike)
+    min_words: int = 30
 
 
 class LocalNodeSettings(BaseModel):

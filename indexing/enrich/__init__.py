@@ -9,6 +9,7 @@ Document fields added by :func:`enrich` (all keyword-friendly):
 - ``entity_canonical`` canonical English names only, one per entity (facets, Kibana top-N)
 - ``entity_ids``     stable gazetteer ids; ``entity_types`` the type of each, same order
 - ``persons``, ``organisations``, ``places``   canonical English names per type
+                     (also as ``people`` and ``organizations``, the index layer's spellings)
 - ``locations``      ``[{"lat", "lon"}]`` of the places (geo_point, Kibana maps)
 - ``entity_mentions`` how often each entity id was mentioned (``{id: count}``)
 """
@@ -90,6 +91,9 @@ def enrich(
     out["entity_types"] = [e.type for e in ents]
     for etype, fieldname in _TYPE_FIELDS.items():
         out[fieldname] = [e.name for e in ents if e.type == etype]
+    # the index layer's spellings (indexing/index/documents.py): same lists
+    out["people"] = out["persons"]
+    out["organizations"] = out["organisations"]
     out["locations"] = [{"lat": e.lat, "lon": e.lon} for e in ents if e.type == "place" and e.lat is not None]
     out["entity_mentions"] = dict(counts)
     return out
