@@ -101,9 +101,13 @@ class Source(BaseModel):
     def url_allowed(self, url: str) -> bool:
         """True when ``url`` matches an allow regex (or there are none) and no deny regex
         (``re.search`` on the whole URL)."""
-        if any(r.search(url) for r in self._deny_re):
+        if self.is_denied(url):
             return False
         return not self._allow_re or any(r.search(url) for r in self._allow_re)
+
+    def is_denied(self, url: str) -> bool:
+        """True when a deny regex matches ``url``."""
+        return any(r.search(url) for r in self._deny_re)
 
     def in_scope(self, url: str) -> bool:
         """True when ``url`` is on this source's host or a subdomain."""

@@ -1,0 +1,1 @@
+"""The warwatch Scrapy project: one config-driven news spider (see ``crawlers.run``)."""

@@ -1,0 +1,1 @@
+"""Extensions: the run report (and progress lines)."""

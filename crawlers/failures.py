@@ -1,0 +1,58 @@
+"""Failure reasons as the run report counts them (one name per kind of bad input)."""
+
+from __future__ import annotations
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import error as twisted_error
+from twisted.python.failure import Failure
+
+from crawlers.downloadermiddlewares.private_network import PrivateAddressRefused
+from crawlers.downloadermiddlewares.scope import OffsiteRefused
+
+ROBOTS_DENIED = "robots_denied"
+#: Reasons that will not change on a retry in the next run: the URL is given up.
+PERMANENT = {
+    "http_404", "http_410", "http_400", "http_401", "http_403", "http_451", ROBOTS_DENIED,
+    "private_address", "offsite_redirect", "non_html", "too_large", "gzip_bomb", "redirect_loop",
+}
+
+
+def failure_reason(failure: Failure) -> str:
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, PrivateAddressRefused):
+        return "private_address"
+    if isinstance(exc, OffsiteRefused):
+        return "offsite_redirect"
+    if isinstance(exc, IgnoreRequest):
+        msg = str(exc).lower()
+        if "robots.txt" in msg:
+            return ROBOTS_DENIED
+        if "redirection" in msg:
+            return "redirect_loop"
+        if "decompression" in msg or "download_maxsize" in msg:
+            return "gzip_bomb"
+        return "ignored"
+    if isinstance(exc, DownloadTimeoutError | twisted_error.TimeoutError):
+        return "timeout"
+    if isinstance(exc, DownloadCancelledError):
+        return "too_large"
+    if isinstance(exc, CannotResolveHostError | twisted_error.DNSLookupError):
+        return "dns"
+    if isinstance(exc, DownloadConnectionRefusedError | twisted_error.ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, ResponseDataLossError):
+        return "data_loss"
+    if isinstance(exc, DownloadFailedError | twisted_error.ConnectionLost | twisted_error.ConnectionDone):
+        return "connection_failed"
+    return type(exc).__name__.lower()

@@ -1,0 +1,1 @@
+"""Item pipelines: the archive (WARC + manifest) first, then the seen-store."""

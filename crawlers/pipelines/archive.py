@@ -1,0 +1,67 @@
+"""Store each article response: a WARC record, then its manifest line (both flushed).
+
+The manifest line is the hand-off to cleaning (``indexing.archive.iter_manifest`` /
+``read_record``); ``warc_file`` is relative to the data dir.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Self
+
+from scrapy.crawler import Crawler
+
+from indexing.archive import ManifestWriter, WarcWriter
+from indexing.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_KEYS = (
+    "url", "final_url", "requested_url", "status", "fetched_at", "warc_file", "warc_offset", "source",
+    "fingerprint", "content_type", "discovered_via", "published_hint", "change", "aliases",
+)
+
+
+class ArchivePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        settings = get_settings()
+        self.data_dir = settings.data_dir
+        self.warc_dir = settings.warc_dir
+        self.max_bytes = settings.crawl.warc_max_bytes
+        self.warc: WarcWriter | None = None
+        self.manifest: ManifestWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        spider = self.crawler.spider
+        run_id = spider.run_id  # type: ignore[union-attr]
+        self.warc = WarcWriter(self.warc_dir, f"warwatch-{run_id}", max_bytes=self.max_bytes).__enter__()
+        self.manifest = ManifestWriter(Path(spider.run_dir) / "manifest.jsonl")  # type: ignore[union-attr]
+
+    def close_spider(self) -> None:
+        if self.warc is not None:
+            self.warc.close()
+        if self.manifest is not None:
+            self.manifest.close()
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        assert self.warc is not None and self.manifest is not None
+        path, offset = self.warc.write_response(
+            item["final_url"], item["status"], item["headers"], item["body"], item["fetched_at"],
+            extra_warc_headers={"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None,
+        )
+        try:
+            rel = path.resolve().relative_to(self.data_dir.resolve())
+        except ValueError:
+            rel = path
+        item["warc_file"] = str(rel)
+        item["warc_offset"] = offset
+        entry = {k: item.get(k) for k in MANIFEST_KEYS}
+        entry["fetched_at"] = item["fetched_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.manifest.append(entry)
+        return item

@@ -1,0 +1,126 @@
+"""Per-source counters of one crawl run and the crawl-report.json they become."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Failure reasons that mean "the site refuses us", reported as the flag "blocked".
+_BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451"}
+#: A source needs this many article attempts before "mostly_failed" can be judged.
+_MIN_ATTEMPTS_FOR_FLAG = 3
+
+
+@dataclass
+class SourceStats:
+    source: str
+    discovered: int = 0  # distinct article URLs discovered (in scope, allowed)
+    skipped_known: int = 0  # already stored and not due for a recrawl: not fetched
+    skipped_old: int = 0  # older than crawl.max_age_days: not fetched
+    skipped_failed: int = 0  # failed permanently (or too often) in earlier runs: not retried
+    fetched: int = 0  # article responses received (HTML, 2xx)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0  # responses that turned out to be another URL of a stored article
+    robots_denied: int = 0
+    not_modified: int = 0  # feeds/sitemaps answered 304
+    bytes: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # article failures by reason
+    discovery_failed: Counter[str] = field(default_factory=Counter)  # feeds/sitemaps/sections
+    discovered_via: Counter[str] = field(default_factory=Counter)
+    started: float | None = None
+    finished: float | None = None
+
+    def touch(self) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        self.finished = now
+
+    def flags(self, failure_ratio: float) -> list[str]:
+        flags = []
+        stored = self.new + self.updated + self.unchanged
+        failures = sum(self.failed.values())
+        if self.discovered == 0:
+            flags.append("no_articles")
+        attempts = stored + failures + self.duplicates
+        if attempts >= _MIN_ATTEMPTS_FOR_FLAG and failures / attempts > failure_ratio:
+            flags.append("mostly_failed")
+        elif self.discovery_failed and self.discovered == 0:
+            flags.append("mostly_failed")
+        blocked = sum(n for r, n in (self.failed + self.discovery_failed).items() if r in _BLOCK_REASONS)
+        if blocked and blocked * 2 >= failures + sum(self.discovery_failed.values()) and "mostly_failed" in flags:
+            flags.append("blocked")
+        return flags
+
+    def as_dict(self, failure_ratio: float) -> dict[str, Any]:
+        duration = (self.finished - self.started) if self.started is not None and self.finished is not None else 0.0
+        return {
+            "discovered": self.discovered,
+            "skipped_known": self.skipped_known,
+            "skipped_old": self.skipped_old,
+            "skipped_failed": self.skipped_failed,
+            "fetched": self.fetched,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "failed": dict(sorted(self.failed.items())),
+            "failed_total": sum(self.failed.values()),
+            "discovery_failed": dict(sorted(self.discovery_failed.items())),
+            "robots_denied": self.robots_denied,
+            "not_modified": self.not_modified,
+            "discovered_via": dict(sorted(self.discovered_via.items())),
+            "bytes": self.bytes,
+            "duration": round(duration, 3),
+            "flags": self.flags(failure_ratio),
+        }
+
+
+class CrawlReport:
+    def __init__(self, run_id: str, source_ids: list[str], failure_ratio: float = 0.5) -> None:
+        self.run_id = run_id
+        self.failure_ratio = failure_ratio
+        self.sources: dict[str, SourceStats] = {s: SourceStats(s) for s in source_ids}
+        self.started_at = time.time()
+        self.finished_at: float | None = None
+        self.finish_reason: str | None = None
+
+    def __getitem__(self, source_id: str) -> SourceStats:
+        if source_id not in self.sources:
+            self.sources[source_id] = SourceStats(source_id)
+        return self.sources[source_id]
+
+    def totals(self) -> dict[str, int]:
+        keys = ("discovered", "fetched", "new", "updated", "unchanged", "robots_denied", "bytes")
+        out = {k: sum(getattr(s, k) for s in self.sources.values()) for k in keys}
+        out["failed"] = sum(sum(s.failed.values()) for s in self.sources.values())
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at) if self.finished_at else None,
+            "finish_reason": self.finish_reason,
+            "duration": round((self.finished_at or time.time()) - self.started_at, 3),
+            "totals": self.totals(),
+            "sources": {sid: s.as_dict(self.failure_ratio) for sid, s in self.sources.items()},
+        }
+
+    def write(self, path: Path) -> None:
+        """Write atomically (tmp file + rename): readers never see half a report."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,117 @@
+"""XML sitemaps, sitemap indexes, gzipped sitemaps, Google News sitemaps, robots.txt lines.
+
+Namespace-agnostic (sitemaps in the wild use wrong or missing namespaces), recovering parser,
+no entity expansion; gzip is inflated with a size cap so a gzip bomb is refused, not expanded.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from crawlers.dates import parse_date
+
+logger = logging.getLogger(__name__)
+
+
+class MalformedSitemap(ValueError):
+    """Not a sitemap (wrong root, not XML)."""
+
+
+class SitemapTooLarge(ValueError):
+    """The (inflated) sitemap is over the size cap: a gzip bomb or an oversized file."""
+
+
+@dataclass(frozen=True)
+class SitemapEntry:
+    url: str
+    lastmod: datetime | None
+    published: datetime | None  # news:publication_date
+    is_sitemap: bool  # an entry of a sitemap index
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+
+
+def maybe_gunzip(body: bytes, max_size: int) -> bytes:
+    """Inflate a gzip body (magic bytes, whatever the content type says), capped at max_size."""
+    if body[:2] != b"\x1f\x8b":
+        if len(body) > max_size:
+            raise SitemapTooLarge(f"{len(body)} bytes over the cap of {max_size}")
+        return body
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, max_size + 1)
+    except zlib.error as exc:
+        raise MalformedSitemap(f"broken gzip: {exc}") from exc
+    if len(out) > max_size or inflater.unconsumed_tail:
+        raise SitemapTooLarge(f"inflates beyond the cap of {max_size} bytes")
+    return out
+
+
+def parse_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) -> list[SitemapEntry]:
+    """Entries of a urlset or a sitemapindex (gzipped or not)."""
+    data = maybe_gunzip(body, max_size).lstrip()
+    if not data:
+        raise MalformedSitemap("empty document")
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise MalformedSitemap(f"not XML: {exc}") from exc
+    if root is None:
+        raise MalformedSitemap("not XML")
+    kind = _local(root.tag)
+    if kind not in ("urlset", "sitemapindex"):
+        raise MalformedSitemap(f"root element <{kind}> is not urlset/sitemapindex")
+    entries: list[SitemapEntry] = []
+    for el in root:
+        name = _local(el.tag)
+        if name not in ("url", "sitemap"):
+            continue
+        loc = lastmod = published = None
+        for child in el.iter():
+            cname = _local(child.tag)
+            text = (child.text or "").strip()
+            if cname == "loc" and text and loc is None and child.getparent() is el:
+                loc = text
+            elif cname == "lastmod" and text:
+                lastmod = text
+            elif cname == "publication_date" and text:
+                published = text
+        if not loc:
+            continue
+        url = urljoin(base_url, loc)
+        if not url.startswith(("http://", "https://")):
+            continue
+        entries.append(
+            SitemapEntry(url=url, lastmod=parse_date(lastmod), published=parse_date(published),
+                         is_sitemap=(kind == "sitemapindex" or name == "sitemap"))
+        )
+    return entries
+
+
+def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
+    """URLs of the ``Sitemap:`` lines of a robots.txt."""
+    urls = []
+    for raw in robots_txt.decode("utf-8", errors="replace").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.lower().startswith("sitemap:"):
+            value = line.split(":", 1)[1].strip()
+            if value:
+                url = urljoin(base_url, value)
+                if url.startswith(("http://", "https://")):
+                    urls.append(url)
+    return urls
+
+
+def is_gzip(body: bytes) -> bool:
+    return body[:2] == b"\x1f\x8b"
+
+

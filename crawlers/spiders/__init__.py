@@ -1,0 +1,1 @@
+"""Spiders: one config-driven news spider."""

@@ -1,0 +1,246 @@
+"""The crawler's persistent state (SQLite in WAL mode under ``get_settings().state_dir``).
+
+Tables:
+- ``articles``: one row per stored article (canonical URL): fingerprint, publication, fetch times.
+- ``aliases``: every URL known to lead to a stored article (request URL, final URL, rel=canonical).
+- ``pending``: discovered article URLs not stored yet, so a crawl killed half-way resumes them
+  even when the feed answers 304 the next time.
+- ``validators``: ETag / Last-Modified per feed or sitemap URL (conditional GET).
+- ``runs``: which runs finished; manifests of unfinished runs are reconciled at start-up.
+
+Every write commits immediately: an article is marked seen only after its WARC record and
+manifest line are flushed, so a kill -9 loses at most the one article in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: Within the recrawl window an article is re-fetched when the time since its last fetch is at
+#: least its age at that fetch (so checks thin out as it ages), but never more often than this.
+MIN_RECHECK = timedelta(hours=1)
+MAX_PENDING_ATTEMPTS = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    url TEXT PRIMARY KEY, source TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    published REAL, first_fetched REAL NOT NULL, last_fetched REAL NOT NULL, final_url TEXT,
+    discovered_via TEXT
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source, last_fetched);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, url TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending (
+    url TEXT PRIMARY KEY, source TEXT NOT NULL, discovered_via TEXT NOT NULL,
+    published REAL, discovered_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS pending_source ON pending(source);
+CREATE TABLE IF NOT EXISTS validators (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, updated REAL);
+CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started REAL, finished REAL);
+"""
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    url: str
+    source: str
+    fingerprint: str
+    published: datetime | None
+    first_fetched: datetime
+    last_fetched: datetime
+    discovered_via: str = "feed"
+
+    def due_for_recrawl(self, now: datetime, window: timedelta) -> bool:
+        """Inside the recrawl window after publication (or first fetch when the date is
+        unknown), and its re-check interval has passed."""
+        born = self.published or self.first_fetched
+        if now - born > window:
+            return False
+        interval = max(MIN_RECHECK, self.last_fetched - born)
+        return now - self.last_fetched >= interval
+
+
+_COLS = "a.url, a.source, a.fingerprint, a.published, a.first_fetched, a.last_fetched, a.discovered_via"
+
+
+def _known(row: tuple) -> KnownArticle:
+    now = datetime.now(UTC)
+    return KnownArticle(
+        row[0], row[1], row[2], _dt(row[3]), _dt(row[4]) or now, _dt(row[5]) or now, row[6] or "feed"
+    )
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    url: str
+    source: str
+    discovered_via: str
+    published: datetime | None
+
+
+class SeenStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- articles ------------------------------------------------------------------------
+    def lookup(self, url: str) -> KnownArticle | None:
+        """The stored article ``url`` (canonical) or one of its aliases leads to."""
+        row = self._db.execute(
+            f"SELECT {_COLS} FROM articles a WHERE a.url = ? UNION ALL "
+            f"SELECT {_COLS} "
+            "FROM aliases x JOIN articles a ON a.url = x.url WHERE x.alias = ? LIMIT 1",
+            (url, url),
+        ).fetchone()
+        return _known(row) if row is not None else None
+
+    def mark_stored(
+        self,
+        url: str,
+        source: str,
+        fingerprint: str,
+        fetched_at: datetime,
+        published: datetime | None,
+        aliases: Iterable[str] = (),
+        final_url: str | None = None,
+        discovered_via: str | None = None,
+    ) -> None:
+        """Record a stored article (one transaction: article, aliases, pending removal)."""
+        ts = fetched_at.timestamp()
+        alias_set = {a for a in aliases if a and a != url}
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO articles (url, source, fingerprint, published, first_fetched, last_fetched, final_url, "
+                "discovered_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, last_fetched = excluded.last_fetched, "
+                "final_url = excluded.final_url, published = COALESCE(articles.published, excluded.published)",
+                (url, source, fingerprint, _ts(published), ts, ts, final_url, discovered_via),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO aliases (alias, url) VALUES (?, ?)", [(a, url) for a in alias_set]
+            )
+            self._db.executemany("DELETE FROM pending WHERE url = ?", [(u,) for u in {url, *alias_set}])
+
+    def add_alias(self, alias: str, url: str) -> None:
+        with self._tx():
+            self._db.execute("INSERT OR REPLACE INTO aliases (alias, url) VALUES (?, ?)", (alias, url))
+            self._db.execute("DELETE FROM pending WHERE url = ?", (alias,))
+
+    def due_for_recrawl(self, source: str, now: datetime, window: timedelta) -> Iterator[KnownArticle]:
+        cutoff = (now - window).timestamp()
+        rows = self._db.execute(
+            f"SELECT {_COLS} FROM articles a WHERE a.source = ? AND COALESCE(a.published, a.first_fetched) >= ?",
+            (source, cutoff),
+        ).fetchall()
+        for row in rows:
+            art = _known(row)
+            if art.due_for_recrawl(now, window):
+                yield art
+
+    def count_articles(self, source: str | None = None) -> int:
+        if source is None:
+            return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        return int(self._db.execute("SELECT COUNT(*) FROM articles WHERE source = ?", (source,)).fetchone()[0])
+
+    # --- pending ---------------------------------------------------------------------------
+    def add_pending(self, items: Iterable[tuple[str, str, str, datetime | None]]) -> None:
+        """(url, source, discovered_via, published) rows; existing rows keep their attempts."""
+        now = time.time()
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO pending (url, source, discovered_via, published, discovered_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET published = COALESCE(excluded.published, pending.published)",
+                [(u, s, via, _ts(p), now) for u, s, via, p in items],
+            )
+
+    def pending(self, source: str) -> list[PendingArticle]:
+        rows = self._db.execute(
+            "SELECT url, source, discovered_via, published FROM pending WHERE source = ? AND attempts < ? "
+            "ORDER BY published DESC",
+            (source, MAX_PENDING_ATTEMPTS),
+        ).fetchall()
+        return [PendingArticle(r[0], r[1], r[2], _dt(r[3])) for r in rows]
+
+    def gave_up(self, url: str) -> bool:
+        """True when fetching ``url`` failed permanently or too often in earlier runs."""
+        row = self._db.execute("SELECT attempts FROM pending WHERE url = ?", (url,)).fetchone()
+        return row is not None and row[0] >= MAX_PENDING_ATTEMPTS
+
+    def pending_failed(self, url: str, permanent: bool = False) -> None:
+        """Count a failed attempt; a permanent failure (404, 410, not HTML) gives up at once."""
+        with self._tx():
+            if permanent:
+                self._db.execute("UPDATE pending SET attempts = ? WHERE url = ?", (MAX_PENDING_ATTEMPTS, url))
+            else:
+                self._db.execute("UPDATE pending SET attempts = attempts + 1 WHERE url = ?", (url,))
+
+    def drop_pending(self, url: str) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM pending WHERE url = ?", (url,))
+
+    # --- conditional GET validators ----------------------------------------------------------
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self._db.execute("SELECT etag, last_modified FROM validators WHERE url = ?", (url,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def set_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        with self._tx():
+            if etag or last_modified:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO validators (url, etag, last_modified, updated) VALUES (?, ?, ?, ?)",
+                    (url, etag, last_modified, time.time()),
+                )
+            else:
+                self._db.execute("DELETE FROM validators WHERE url = ?", (url,))
+
+    # --- runs --------------------------------------------------------------------------------
+    def run_started(self, run_id: str) -> None:
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO runs (run_id, started) VALUES (?, ?) ON CONFLICT(run_id) DO UPDATE SET finished = NULL",
+                (run_id, time.time()),
+            )
+
+    def run_finished(self, run_id: str) -> None:
+        with self._tx():
+            self._db.execute("UPDATE runs SET finished = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def unfinished_runs(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT run_id FROM runs WHERE finished IS NULL ORDER BY started")]
+
+    # -------------------------------------------------------------------------------------------
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
