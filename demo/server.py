@@ -141,42 +141,45 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- internals -------------------------------------------------------------------------
     def _serve(self, send_body: bool) -> None:
-        status = HTTPStatus.INTERNAL_SERVER_ERROR
         try:
-            status = self._respond(send_body)
-        finally:
-            self.server.owner._record(
-                RequestRecord(
-                    method=self.command,
-                    path=self.path,
-                    status=int(status),
-                    user_agent=self.headers.get("User-Agent", ""),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                )
+            status, headers, body = self._respond()
+        except OSError as exc:  # an unreadable file: answer 500, never kill the server thread
+            logger.warning("cannot serve %s: %s", self.path, exc)
+            status, headers, body = self._simple(HTTPStatus.INTERNAL_SERVER_ERROR, "Server error")
+        # Record before answering, so a client that has its answer always finds it in the log.
+        self.server.owner._record(
+            RequestRecord(
+                method=self.command,
+                path=self.path,
+                status=int(status),
+                user_agent=self.headers.get("User-Agent", ""),
+                headers={k.lower(): v for k, v in self.headers.items()},
             )
+        )
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body and body:
+            self.wfile.write(body)
 
-    def _respond(self, send_body: bool) -> HTTPStatus:
+    def _respond(self) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
         owner = self.server.owner
         if owner.latency:
             time.sleep(owner.latency)
         raw_path = urllib.parse.urlsplit(self.path).path
         target = self._resolve(raw_path)
         if target is None:
-            return self._send_simple(HTTPStatus.NOT_FOUND, "Not found", send_body)
+            return self._simple(HTTPStatus.NOT_FOUND, "Not found")
         if target.is_dir():
             if not raw_path.endswith("/"):
-                location = raw_path + "/"
-                self.send_response(HTTPStatus.MOVED_PERMANENTLY)
-                self.send_header("Location", location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return HTTPStatus.MOVED_PERMANENTLY
+                return HTTPStatus.MOVED_PERMANENTLY, [("Location", raw_path + "/"), ("Content-Length", "0")], b""
             for name in _INDEX_FILES:
                 if (target / name).is_file():
                     target = target / name
                     break
             else:
-                return self._send_simple(HTTPStatus.NOT_FOUND, "Not found", send_body)
+                return self._simple(HTTPStatus.NOT_FOUND, "Not found")
 
         body = target.read_bytes()
         ctype = content_type_for(target)
@@ -188,25 +191,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = _substitute_gzip(body, owner.base_url)
         etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
         mtime = int(target.stat().st_mtime)
-        last_modified = email.utils.formatdate(mtime, usegmt=True)
-
+        validators = [("ETag", etag), ("Last-Modified", email.utils.formatdate(mtime, usegmt=True))]
         if self._not_modified(etag, mtime):
-            self.send_response(HTTPStatus.NOT_MODIFIED)
-            self.send_header("ETag", etag)
-            self.send_header("Last-Modified", last_modified)
-            self.end_headers()
-            return HTTPStatus.NOT_MODIFIED
-
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", f"{ctype}; charset={charset}" if charset else ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("ETag", etag)
-        self.send_header("Last-Modified", last_modified)
-        self.send_header("Cache-Control", "max-age=60")
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-        return HTTPStatus.OK
+            return HTTPStatus.NOT_MODIFIED, validators, b""
+        headers = [
+            ("Content-Type", f"{ctype}; charset={charset}" if charset else ctype),
+            ("Content-Length", str(len(body))),
+            *validators,
+            ("Cache-Control", "max-age=60"),
+        ]
+        return HTTPStatus.OK, headers, body
 
     def _not_modified(self, etag: str, mtime: int) -> bool:
         inm = self.headers.get("If-None-Match")
@@ -231,18 +225,13 @@ class _Handler(BaseHTTPRequestHandler):
             return None  # path traversal
         return candidate if candidate.exists() else None
 
-    def _send_simple(self, status: HTTPStatus, text: str, send_body: bool) -> HTTPStatus:
+    @staticmethod
+    def _simple(status: HTTPStatus, text: str) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
         body = (
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>{int(status)} {text}</title></head><body><h1>{text}</h1></body></html>"
         ).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-        return status
+        return status, [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))], body
 
 
 class _SiteHTTPServer(ThreadingHTTPServer):
@@ -265,9 +254,8 @@ class DemoServer:
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
         self._httpd = _SiteHTTPServer((host, port), self)
-        host, port = self._httpd.server_address[:2]
-        self.host: str = host.decode() if isinstance(host, bytes) else str(host)
-        self.port: int = int(port)
+        self.host: str = host
+        self.port: int = self._httpd.server_port  # the real port when 0 was asked for
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name=f"demo-site-{self.port}", daemon=True
         )
