@@ -174,7 +174,7 @@ def build_saved_objects(topics: Iterable[dict[str, str]] | None = None,
     top_sources = _vis(_id("vis-top-sources"), "warwatch: top sources", "table",
                        [_count(), _terms("2", "source", "bucket", 20)], {"perPage": 20})
     top_entities = _vis(_id("vis-top-entities"), "warwatch: top entities", "table",
-                        [_count(), _terms("2", "entity_ids", "bucket", 25)], {"perPage": 25})
+                        [_count(), _terms("2", "entity_canonical", "bucket", 25)], {"perPage": 25})
     languages = _vis(_id("vis-languages"), "warwatch: language split", "pie",
                      [_count(), _terms("2", "language", "segment", 10)],
                      {"type": "pie", "addLegend": True, "isDonut": True, "legendPosition": "right"})

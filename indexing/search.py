@@ -41,61 +41,44 @@ ENTITY_BONUS = 6.0
 EXPANSION_BOOST = 1.5
 FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
 #: Facets: name -> field (day is a date histogram on ``published``).
-FACET_FIELDS = {"source": "source", "language": "language", "topic": "topics", "entity": "entity_ids"}
+FACET_FIELDS = {"source": "source", "language": "language", "topic": "topics", "entity": "entity_canonical"}
 _SOURCE_FIELDS = ["id", "url", "canonical_url", "title", "source", "language", "published", "topics",
                   "entities", "entity_ids", "story_id"]
 
 
 @dataclass
 class Expansion:
-    """What the enrichment side tells us about a query."""
+    """What the enrichment side tells us about a query: per recognised concept (a topic or an
+    entity) its surface forms in every language; the topic and entity ids."""
 
-    surface_forms: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
 
-
-def _as_list(value: Any) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [value]
-    out = []
-    for v in value:
-        if isinstance(v, str):
-            out.append(v)
-        elif isinstance(v, Mapping) and v.get("id"):
-            out.append(str(v["id"]))
-        elif hasattr(v, "id"):
-            out.append(str(v.id))
-    return out
+    @property
+    def surface_forms(self) -> list[str]:
+        return list(dict.fromkeys(f for g in self.groups for f in g))
 
 
 def expand(query: str) -> Expansion:
     """The query's expansion through ``indexing.enrich.expand_query`` (empty when unavailable)."""
     try:
-        from indexing.enrich import expand_query  # type: ignore[attr-defined]
+        from indexing.enrich import expand_query
     except ImportError:
         log.debug("indexing.enrich.expand_query not available: no cross-lingual expansion")
         return Expansion()
     try:
         exp = expand_query(query)
-    except Exception as exc:  # expansion is a bonus: a bug there must not break search
+    except Exception as exc:  # expansion is a bonus: a broken config must not break search
         log.warning("query expansion failed for %r: %s", query, exc)
         return Expansion()
-
-    def attr(*names: str) -> list[str]:
-        for n in names:
-            v = exp.get(n) if isinstance(exp, Mapping) else getattr(exp, n, None)
-            if v:
-                return _as_list(v)
-        return []
-
-    return Expansion(
-        surface_forms=attr("surface_forms", "terms", "alternatives", "forms", "phrases"),
-        topics=attr("topic_ids", "topics"),
-        entities=attr("entity_ids", "entities"),
-    )
+    groups: list[list[str]] = []
+    for g in getattr(exp, "groups", []) or []:
+        forms = list(g.phrases())
+        for items in (getattr(g, "wildcards", None) or {}).values():
+            forms.extend(items)
+        groups.append(list(dict.fromkeys(forms)))
+    return Expansion(groups=groups, topics=list(exp.topics), entities=list(exp.entities))
 
 
 # ----------------------------------------------------------------------------- result
@@ -192,9 +175,8 @@ def _phrase_clause(form: str, fields: list[str]) -> dict[str, Any] | None:
         stem = form.rstrip("*").strip()
         if len(stem) < 3:
             return None
-        return {"multi_match": {"query": stem, "fields": fields, "type": "phrase_prefix",
-                                "max_expansions": 20, "boost": EXPANSION_BOOST}}
-    return {"multi_match": {"query": form, "fields": fields, "type": "phrase", "boost": EXPANSION_BOOST}}
+        return {"multi_match": {"query": stem, "fields": fields, "type": "phrase_prefix", "max_expansions": 20}}
+    return {"multi_match": {"query": form, "fields": fields, "type": "phrase"}}
 
 
 def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string") -> dict[str, Any]:
@@ -217,14 +199,11 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
                                          "lenient": True, "minimum_should_match": "60%", "boost": 0.5}}
     should: list[dict[str, Any]] = [typed, loose]
     phrase_fields = _fields(("title", "body")) + ["text_all"]
-    seen: set[str] = {query.strip().lower()}
-    for form in expansion.surface_forms:
-        if form.strip().lower() in seen:
-            continue
-        seen.add(form.strip().lower())
-        clause = _phrase_clause(form, phrase_fields)
-        if clause:
-            should.append(clause)
+    for group in expansion.groups:
+        # One concept counts once, however many of its spellings an article uses.
+        alternatives = [c for c in (_phrase_clause(f, phrase_fields) for f in group) if c]
+        if alternatives:
+            should.append({"dis_max": {"queries": alternatives, "boost": EXPANSION_BOOST}})
     if expansion.topics:
         should.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}},
                                           "boost": TOPIC_BONUS}})

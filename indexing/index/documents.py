@@ -92,6 +92,7 @@ def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
     raw = enrichment.get("entities") or []
     ids: list[str] = _str_list(enrichment.get("entity_ids"))
     names: list[str] = []
+    canonical: list[str] = []
     buckets: dict[str, list[str]] = {k: _str_list(enrichment.get(k)) for k in ("people", "organizations", "places")}
     locations: list[dict[str, float]] = []
     for loc in enrichment.get("locations") or []:
@@ -110,6 +111,7 @@ def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
         ids.append(str(eid))
         name = str(ent.get("name") or ent.get("label") or eid)
         names.append(name)
+        canonical.append(name)
         labels = ent.get("labels")
         if isinstance(labels, Mapping):
             names.extend(str(v) for v in labels.values() if v)
@@ -127,6 +129,11 @@ def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
         "locations": locations,
     }
     out.update({k: list(dict.fromkeys(v)) for k, v in buckets.items()})
+    for passthrough in ("entity_canonical", "entity_types"):
+        if enrichment.get(passthrough):
+            out[passthrough] = list(enrichment[passthrough])
+    if "entity_canonical" not in out and canonical:
+        out["entity_canonical"] = list(dict.fromkeys(canonical))
     return out
 
 

@@ -2,8 +2,8 @@
 
 Design
 ------
-* Composable templates: component ``{prefix}analysis`` (settings), ``{prefix}articles-mappings`` and
-  ``{prefix}article-versions-mappings``; index templates ``{prefix}articles`` (pattern
+* Composable templates: component ``{prefix}index-settings``, ``{prefix}articles-mappings`` and
+  ``{prefix}article-versions-mappings`` (each with the analysis it uses); index templates ``{prefix}articles`` (pattern
   ``{prefix}articles-v*``) and ``{prefix}article-versions``. Installing them is idempotent (PUT).
 * Per-language fields, chosen by the article's language at index time (documents.py copies the
   text into ``title_de``/``lead_de``/``body_de`` and so on): each language gets its own analyzer,
@@ -134,6 +134,8 @@ def article_mappings() -> dict[str, Any]:
         "topics": _keyword(),
         "entity_ids": _keyword(),
         "entities": _keyword(copy_to="text_all"),
+        "entity_canonical": _keyword(),
+        "entity_types": _keyword(),
         "people": _keyword(),
         "organizations": _keyword(),
         "places": _keyword(),
@@ -189,9 +191,14 @@ def version_mappings() -> dict[str, Any]:
 
 
 def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
-    """``{name: body}`` of the component templates."""
+    """``{name: body}`` of the component templates.
+
+    The analysis settings travel with each mappings component: a component template is
+    validated on its own, so its mappings can only name analyzers it defines itself.
+    """
+    analysis = {"analysis": analysis_settings()}
     return {
-        f"{prefix}analysis": {
+        f"{prefix}index-settings": {
             "template": {
                 "settings": {
                     "index": {
@@ -199,17 +206,16 @@ def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
                         "auto_expand_replicas": "0-1",
                         "refresh_interval": "1s",
                     },
-                    "analysis": analysis_settings(),
                 },
             },
             "_meta": {"owner": "warwatch"},
         },
         f"{prefix}articles-mappings": {
-            "template": {"mappings": article_mappings()},
+            "template": {"settings": analysis, "mappings": article_mappings()},
             "_meta": {"owner": "warwatch", "mapping_version": MAPPING_VERSION},
         },
         f"{prefix}article-versions-mappings": {
-            "template": {"mappings": version_mappings()},
+            "template": {"settings": analysis, "mappings": version_mappings()},
             "_meta": {"owner": "warwatch"},
         },
     }
@@ -220,13 +226,13 @@ def index_templates(prefix: str) -> dict[str, dict[str, Any]]:
     return {
         f"{prefix}articles": {
             "index_patterns": [f"{prefix}articles-v*"],
-            "composed_of": [f"{prefix}analysis", f"{prefix}articles-mappings"],
+            "composed_of": [f"{prefix}index-settings", f"{prefix}articles-mappings"],
             "priority": 200,
             "_meta": {"owner": "warwatch", "mapping_version": MAPPING_VERSION},
         },
         f"{prefix}article-versions": {
             "index_patterns": [f"{prefix}article-versions*"],
-            "composed_of": [f"{prefix}analysis", f"{prefix}article-versions-mappings"],
+            "composed_of": [f"{prefix}index-settings", f"{prefix}article-versions-mappings"],
             "priority": 200,
             "_meta": {"owner": "warwatch"},
         },
