@@ -26,6 +26,7 @@ MAX_HTML_CHARS = 4_000_000
 _LOOKS_LIKE_HTML = re.compile(r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6]|title|meta|table)\b", re.I)
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
 # Interactive furniture that never carries article text.
+_NOT_TEXT = {"consent_wall", "listing_page"}
 _DROP_TAGS = ("button", "select", "dialog", "template", "svg", "noscript")
 
 
@@ -132,9 +133,13 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     drop = {meta.title or ""}
     for img in images:
         drop.update(x for x in (img.caption, img.credit) if x)
-    paragraphs = clean_paragraphs(result.paragraphs, language, drop)
+    paragraphs = clean_paragraphs(_drop_kicker(result.paragraphs, meta.title), language, drop)
     words = word_count(paragraphs)
     status, reason = classify(work, meta, words, paragraphs)
+    if reason in _NOT_TEXT:
+        # A consent dialog or a list of teasers must not be indexed as article text;
+        # a paywall teaser is kept (it is the article's own beginning).
+        paragraphs, words = [], 0
 
     title = fix_mojibake(meta.title) if meta.title else None
     lead = fix_mojibake(meta.lead) if meta.lead else None
@@ -156,6 +161,17 @@ def _extract(html: str | bytes, url: str | None) -> Article:
         status=status,
         status_reason=reason,
     )
+
+
+def _drop_kicker(paragraphs: list[str], title: str | None) -> list[str]:
+    """Short lines above the headline (kicker, section label, breadcrumb) are not body text."""
+    if not title:
+        return paragraphs
+    key = " ".join(title.split()).casefold()
+    for i, para in enumerate(paragraphs[:4]):
+        if " ".join(para.split()).casefold() == key:
+            return [p for p in paragraphs[:i] if len(p.split()) > 5] + paragraphs[i:]
+    return paragraphs
 
 
 def _og_image(tree: Any) -> str | None:

@@ -200,6 +200,11 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
     raw_title = headline or og_title or html_title or h1_text
     if raw_title:
         meta.title = strip_title(raw_title, meta.site_name, meta.section)
+        # "<h1> – Kicker – Site" with an unknown kicker: the visible headline is the title.
+        if h1_text and meta.title != h1_text and meta.title.casefold().startswith(h1_text.casefold()):
+            rest = meta.title[len(h1_text) :]
+            if _TITLE_SEPARATORS.match(rest):
+                meta.title = h1_text
 
     description = _clean(art.get("description")) or _clean(
         _first(metas, "og:description", "description", "twitter:description")
@@ -227,6 +232,8 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
                 break
     if published is None:
         published = date_from_url(url)
+    if published is None:
+        published = _date_near_headline(h1)
     meta.published = published
     meta.modified = parse_date(art.get("dateModified")) or parse_date(_first(metas, *_MODIFIED_META))
 
@@ -263,6 +270,25 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
         free = free.strip().lower() not in {"false", "0", "no"}
     meta.accessible_for_free = free if isinstance(free, bool) else None
     return meta
+
+
+def _date_near_headline(h1: Any) -> datetime | None:
+    """A date written out next to the headline ("Stand: 14. März 2024, 08:15 Uhr")."""
+    if h1 is None:
+        return None
+    region = h1.getparent()
+    for _ in range(2):
+        if region is None:
+            return None
+        try:
+            text = " ".join(region.text_content().split())
+        except ValueError:
+            return None
+        if len(text) > 300:
+            break
+        region = region.getparent()
+    start = text.find(" ".join(h1.text_content().split()))
+    return parse_text_date(text[max(start, 0) : max(start, 0) + 1500])
 
 
 def absolute_url(href: str | None, base: str | None) -> str | None:

@@ -84,7 +84,7 @@ def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[st
         return "ok", None
     link_texts, linked_headings = _link_texts(raw_tree)
     linked_paras = sum(1 for p in paragraphs if " ".join(p.split()).casefold() in link_texts)
-    if paragraphs and linked_paras >= 3 and linked_paras >= 0.5 * len(paragraphs):
+    if linked_paras >= 4 and linked_paras >= 0.35 * len(paragraphs):
         return "no_article", "listing_page"
     if body_words < MIN_ARTICLE_WORDS and (linked_headings >= 5 or len(link_texts) >= 15):
         return "no_article", "listing_page"
