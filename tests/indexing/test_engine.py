@@ -1,0 +1,102 @@
+"""The engine adapter against the real local node (and its error mapping)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from indexing.engine import Engine, EngineError, EngineUnavailable, NotFound, connect, probe
+from indexing.settings import get_settings
+
+
+@pytest.fixture
+def engine(index_prefix: str) -> Engine:
+    eng = connect()
+    yield eng
+    eng.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_connect_picks_the_client_of_the_server(engine: Engine) -> None:
+    info = engine.info()
+    distribution = info["version"].get("distribution", "elasticsearch")
+    assert engine.flavor == ("opensearch" if distribution == "opensearch" else "elasticsearch")
+    module = type(engine.client).__module__.split(".")[0]
+    assert module == ("opensearchpy" if engine.flavor == "opensearch" else "elasticsearch")
+    assert engine.server.version == info["version"]["number"]
+    assert engine.health()["status"] in {"green", "yellow"}
+
+
+def test_unreachable_node_is_engine_unavailable(index_prefix: str) -> None:
+    with pytest.raises(EngineUnavailable):
+        connect(url=f"http://127.0.0.1:{_free_port()}")
+
+
+def test_index_lifecycle_and_not_found(engine: Engine, index_prefix: str) -> None:
+    name = f"{index_prefix}scratch"
+    assert not engine.index_exists(name)
+    assert engine.create_index(name) is True
+    assert engine.create_index(name) is False  # idempotent
+    assert engine.index_exists(name)
+    assert engine.get(name, "missing") is None
+    assert engine.get_alias(f"{index_prefix}no-such-alias") == {}
+    with pytest.raises(NotFound):
+        engine.search(f"{index_prefix}no-such-index", {"query": {"match_all": {}}})
+    with pytest.raises(EngineError) as bad:
+        engine.search(name, {"query": {"no_such_query": {}}})
+    assert bad.value.status == 400 and not bad.value.retryable
+    assert engine.delete_index(name) is True
+    assert engine.delete_index(name) is False
+
+
+def test_documents_roundtrip(engine: Engine, index_prefix: str) -> None:
+    name = f"{index_prefix}docs"
+    engine.create_index(name)
+    resp = engine.bulk([{"index": {"_index": name, "_id": "a"}}, {"t": "eins"},
+                        {"index": {"_index": name, "_id": "b"}}, {"t": "zwei"}], refresh=True)
+    assert resp["errors"] is False
+    assert engine.count(name) == 2
+    assert engine.get(name, "a")["t"] == "eins"
+    assert engine.mget(name, ["a", "b", "c"]) == {"a": {"t": "eins"}, "b": {"t": "zwei"}}
+    hits = engine.search(name, {"query": {"match": {"t": "zwei"}}})["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["b"]
+
+
+def test_language_analyzers_are_present(engine: Engine) -> None:
+    # analysis-common must be installed: production mappings depend on it.
+    assert engine.analyze({"analyzer": "german", "text": "Truppen"}) == ["trupp"]
+    assert engine.analyze({"analyzer": "russian", "text": "войска"}) == ["войск"]
+
+
+def test_probe_reads_settings(index_prefix: str) -> None:
+    server = probe(get_settings())
+    assert server.flavor in {"opensearch", "elasticsearch"}
+    assert server.major >= 2
+
+
+def test_elasticsearch_client_errors_are_mapped() -> None:
+    """Pure unit test of the mapping for the elasticsearch client (the local node may be OpenSearch)."""
+    import elastic_transport
+    import elasticsearch
+
+    from indexing.engine import _translate
+
+    def meta(status: int) -> elastic_transport.ApiResponseMeta:
+        return elastic_transport.ApiResponseMeta(status=status, http_version="1.1",
+                                                 headers=elastic_transport.HttpHeaders(), duration=0.0,
+                                                 node=elastic_transport.NodeConfig("http", "127.0.0.1", 9200))
+
+    nf = _translate(elasticsearch.NotFoundError("missing", meta(404), {"error": {"type": "index_not_found_exception"}}))
+    assert isinstance(nf, NotFound) and nf.error_type == "index_not_found_exception"
+    busy = _translate(elasticsearch.ApiError("busy", meta(429), {"error": {"type": "es_rejected_execution_exception"}}))
+    assert isinstance(busy, EngineUnavailable) and busy.status == 429 and busy.retryable
+    bad = _translate(elasticsearch.BadRequestError("bad", meta(400), {"error": {"type": "parsing_exception"}}))
+    assert type(bad) is EngineError and not bad.retryable
+    down = _translate(elasticsearch.ConnectionError("refused"))
+    assert isinstance(down, EngineUnavailable)

@@ -1,0 +1,125 @@
+"""Templates, set-up and migration against the real local node."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from indexing.engine import Engine, connect
+from indexing.index import templates
+from indexing.index.bulk import index_documents
+from indexing.index.setup import articles_alias, current_index, migrate, setup_indices, versions_index
+
+
+@pytest.fixture
+def engine(index_prefix: str) -> Engine:
+    eng = connect()
+    yield eng
+    eng.close()
+
+
+def test_setup_is_idempotent(engine: Engine, index_prefix: str) -> None:
+    first = setup_indices(engine)
+    assert first == f"{index_prefix}articles-v{templates.MAPPING_VERSION}"
+    assert setup_indices(engine) == first
+    assert list(engine.get_alias(f"{index_prefix}articles")) == [first]
+    assert engine.index_exists(versions_index())
+    mapping = engine.get_mapping(first)[first]["mappings"]
+    assert mapping["_meta"]["mapping_version"] == templates.MAPPING_VERSION
+    props = mapping["properties"]
+    assert props["body_de"]["analyzer"] == "german"
+    assert props["body_uk"]["analyzer"] == "ww_uk"
+    assert props["locations"]["type"] == "geo_point"
+    for f in ("source", "section", "tags", "language", "topics", "entities", "story_id", "url", "canonical_url"):
+        assert props[f]["type"] == "keyword", f
+    for f in ("published", "modified", "fetched_at"):
+        assert props[f]["type"] == "date", f
+
+
+def test_mapping_in_the_node_matches_the_code(engine: Engine) -> None:
+    index = setup_indices(engine)
+    props = engine.get_mapping(index)[index]["mappings"]["properties"]
+    live: set[str] = set()
+
+    def walk(p: dict, parent: str) -> None:
+        for name, spec in p.items():
+            live.add(parent + name)
+            walk(spec.get("properties", {}), parent + name + ".")
+            live.update(f"{parent}{name}.{sub}" for sub in spec.get("fields", {}))
+
+    walk(props, "")
+    assert live == templates.mapped_fields()
+
+
+@pytest.mark.parametrize(
+    ("analyzer", "forms"),
+    [
+        # case forms of one word conflate ...
+        ("ww_uk", ["Курськ", "Курська", "Курській", "Курську"]),
+        ("ww_uk", ["солдати", "солдатів", "солдатами"]),
+        ("ww_uk", ["Україна", "України", "Україні", "Україною"]),
+        ("german", ["Truppen", "Truppe"]),
+        ("french", ["soldats", "soldat"]),
+        ("russian", ["войска", "войск", "войсками"]),
+    ],
+)
+def test_language_analyzers_conflate_inflections(engine: Engine, analyzer: str, forms: list[str]) -> None:
+    index = setup_indices(engine)
+    stems = {tuple(engine.analyze({"analyzer": analyzer, "text": f}, index=index)) for f in forms}
+    assert len(stems) == 1, stems
+
+
+def test_ukrainian_analyzer_keeps_words_apart_and_apostrophes(engine: Engine) -> None:
+    index = setup_indices(engine)
+    # ... different words stay different, short words untouched, apostrophe variants unified
+    assert engine.analyze({"analyzer": "ww_uk", "text": "Київ Курськ"}, index=index) == ["київ", "курськ"]
+    assert engine.analyze({"analyzer": "ww_uk", "text": "США і ЄС"}, index=index) == ["сша", "єс"]
+    a = engine.analyze({"analyzer": "ww_uk", "text": "з’явилися"}, index=index)
+    b = engine.analyze({"analyzer": "ww_uk", "text": "з'явилися"}, index=index)
+    assert a == b and len(a) == 1
+
+
+def _docs(n: int) -> list[dict]:
+    return [{"id": f"doc-{i}", "url": f"https://x.example/{i}", "canonical_url": f"https://x.example/{i}",
+             "title": f"Artikel {i}", "title_de": f"Artikel {i}", "body": "Truppen an der Front",
+             "body_de": "Truppen an der Front", "language": "de", "source": "x",
+             "published": "2024-10-28T10:00:00+00:00"} for i in range(n)]
+
+
+def test_migrate_reindexes_and_flips_without_a_gap(engine: Engine, index_prefix: str) -> None:
+    v1 = setup_indices(engine)
+    index_documents(engine, _docs(300), refresh=True)
+    alias = articles_alias()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def searcher() -> None:
+        eng = connect()
+        try:
+            while not stop.is_set():
+                seen.append(eng.count(alias, {"query": {"match": {"body_de": "Truppen"}}}))
+        except BaseException as exc:  # recorded and asserted below
+            errors.append(exc)
+        finally:
+            eng.close()
+
+    t = threading.Thread(target=searcher)
+    t.start()
+    try:
+        time.sleep(0.2)
+        v2 = migrate(engine, target_version=templates.MAPPING_VERSION + 1)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors
+    assert v2 == f"{index_prefix}articles-v{templates.MAPPING_VERSION + 1}"
+    assert current_index(engine) == v2
+    assert len(seen) > 3 and min(seen) == 300, (len(seen), min(seen) if seen else None)
+    assert engine.count(v2) == 300 and engine.count(v1) == 300
+    # Idempotent: a second run changes nothing; setup keeps the newer index.
+    assert migrate(engine, target_version=templates.MAPPING_VERSION + 1) == v2
+    assert setup_indices(engine) == v2
