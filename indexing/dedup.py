@@ -33,6 +33,8 @@ from indexing.settings import get_settings
 log = logging.getLogger(__name__)
 
 STATE_FILE = "dedup.sqlite3"
+#: datasketch's hashing scheme, pinned: stored hash values are only comparable within one scheme
+MINHASH_SCHEME = "affine32"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
@@ -102,7 +104,9 @@ class StoryIndex:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._check_params()
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # Bands tuned for recall: LSH only proposes candidates, each is then checked against the
+        # threshold with its estimated Jaccard, so false candidates cost a comparison, not a merge.
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
         self._minhashes: dict[str, MinHash] = {}
         self._loaded_seq = 0
         self._sync()
@@ -122,7 +126,7 @@ class StoryIndex:
 
     # State ---------------------------------------------------------------------------
     def _check_params(self) -> None:
-        wanted = {"num_perm": str(self.num_perm), "shingle_size": str(self.shingle_size)}
+        wanted = {"num_perm": str(self.num_perm), "shingle_size": str(self.shingle_size), "scheme": MINHASH_SCHEME}
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         for key, value in wanted.items():
             if key in rows and rows[key] != value:
@@ -141,7 +145,9 @@ class StoryIndex:
             self._loaded_seq = max(self._loaded_seq, seq)
             if blob is None or doc_id in self._minhashes:
                 continue
-            mh = MinHash(num_perm=self.num_perm, hashvalues=np.frombuffer(blob, dtype=np.uint64))
+            mh = MinHash(
+                num_perm=self.num_perm, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=MINHASH_SCHEME
+            )
             self._minhashes[doc_id] = mh
             self._lsh.insert(doc_id, mh)
 
@@ -151,7 +157,7 @@ class StoryIndex:
             return None
         k = self.shingle_size
         shingles = {" ".join(toks[i : i + k]) for i in range(max(1, len(toks) - k + 1))}
-        mh = MinHash(num_perm=self.num_perm)
+        mh = MinHash(num_perm=self.num_perm, scheme=MINHASH_SCHEME)
         mh.update_batch([s.encode("utf-8") for s in shingles])
         return mh
 
