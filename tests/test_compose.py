@@ -1,0 +1,225 @@
+"""docker-compose.yml, Dockerfile and .env.example: the production stack cannot be started here
+(no Docker engine), so its shape is checked statically."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))  # PyYAML resolves the << merge keys
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err} and $VAR; $$ escapes a literal $.
+VAR_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
+ONE_SHOT = {"kibana-setup", "airflow-init", "warwatch-setup"}
+AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
+
+
+def env_example() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for n, line in enumerate((ROOT / ".env.example").read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key), f".env.example:{n}: not KEY=VALUE: {line!r}"
+        assert key not in values, f".env.example:{n}: {key} defined twice"
+        values[key] = value
+    return values
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def _strip_escapes(text: str) -> str:
+    return text.replace("$$", "")
+
+
+def _strings(node: Any) -> list[str]:
+    """Every string scalar of the loaded file (keys too): what Compose interpolates, comments excluded."""
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in _strings(k) + _strings(v)]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_variable_is_defined_in_env_example() -> None:
+    defined = env_example()
+    used = {m.group(1) or m.group(3) for s in _strings(COMPOSE) for m in VAR_RE.finditer(_strip_escapes(s))}
+    assert used, "the compose file uses no variables at all?"
+    assert not used - defined.keys(), f"undefined in .env.example: {sorted(used - defined.keys())}"
+    unused = defined.keys() - used
+    assert not unused, f".env.example defines variables compose never uses: {sorted(unused)}"
+
+
+def test_var_regex_understands_compose_syntax() -> None:
+    sample = "a ${A} b ${B:-x} c ${C?err} d $D e $${NOT_ME} f $$NOR_ME"
+    found = {m.group(1) or m.group(3) for m in VAR_RE.finditer(_strip_escapes(sample))}
+    assert found == {"A", "B", "C", "D"}
+
+
+def test_env_example_has_no_real_secrets() -> None:
+    values = env_example()
+    secret_keys = [k for k in values if re.search(r"PASSWORD|SECRET|_KEY$", k)]
+    assert {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD"} <= set(secret_keys)
+    for key in secret_keys:
+        assert values[key] == "" or "changeme" in values[key], f"{key} looks like a real secret"
+    assert len(values["KIBANA_ENCRYPTION_KEY"]) >= 32  # Kibana refuses shorter keys
+    assert len(values["ELASTIC_PASSWORD"]) >= 6  # Elasticsearch refuses shorter passwords
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert ".env" in ignored
+
+
+def test_services_and_images() -> None:
+    expected = {"elasticsearch", "kibana", "kibana-setup", "postgres", "warwatch-setup", *AIRFLOW, "airflow-init"}
+    assert expected <= SERVICES.keys()
+    version = env_example()["ELASTIC_VERSION"]
+    assert re.fullmatch(r"(8\.19|9\.\d+)\.\d+", version), version
+    assert SERVICES["elasticsearch"]["image"] == "docker.elastic.co/elasticsearch/elasticsearch:${ELASTIC_VERSION}"
+    assert SERVICES["kibana"]["image"] == "docker.elastic.co/kibana/kibana:${ELASTIC_VERSION}"
+    assert SERVICES["postgres"]["image"].startswith("postgres:")
+    for name in AIRFLOW | {"airflow-init", "warwatch-setup"}:
+        svc = SERVICES[name]
+        assert svc["build"]["context"] == "." and svc["build"]["dockerfile"] == "Dockerfile", name
+        assert svc["image"] == "warwatch:${WARWATCH_IMAGE_TAG}", name
+    commands = {name: " ".join(SERVICES[name]["command"]) for name in AIRFLOW | ONE_SHOT}
+    assert "api-server" in commands["airflow-apiserver"]
+    assert commands["airflow-scheduler"] == "airflow scheduler"
+    assert commands["airflow-dag-processor"] == "airflow dag-processor"
+    assert commands["airflow-triggerer"] == "airflow triggerer"
+    assert commands["airflow-init"] == "airflow db migrate"
+    assert "warwatch es setup" in commands["warwatch-setup"]
+    assert "warwatch kibana import --url http://kibana:5601" in commands["warwatch-setup"]
+    assert "kibana_system/_password" in commands["kibana-setup"]
+
+
+def test_elasticsearch_security_on_and_kibana_uses_kibana_system() -> None:
+    es = _env(SERVICES["elasticsearch"])
+    assert es["xpack.security.enabled"] == "true"
+    assert es["ELASTIC_PASSWORD"] == "${ELASTIC_PASSWORD}"
+    assert es["discovery.type"] == "single-node"
+    kb = _env(SERVICES["kibana"])
+    assert kb["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert kb["ELASTICSEARCH_PASSWORD"] == "${KIBANA_PASSWORD}"
+    assert _env(SERVICES["kibana-setup"])["KIBANA_PASSWORD"] == "${KIBANA_PASSWORD}"
+
+
+def test_warwatch_containers_get_engine_settings() -> None:
+    for name in AIRFLOW | {"warwatch-setup", "airflow-init"}:
+        env = _env(SERVICES[name])
+        assert env["WARWATCH_ES_URL"] == "http://elasticsearch:9200", name
+        assert env["WARWATCH_ES_USER"] and env["WARWATCH_ES_PASSWORD"] == "${ELASTIC_PASSWORD}", name
+        assert "WARWATCH_ES_API_KEY" in env and "WARWATCH_INDEX_PREFIX" in env, name
+    for name in AIRFLOW | {"airflow-init"}:
+        env = _env(SERVICES[name])
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
+        assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "${AIRFLOW_JWT_SECRET}"  # shared by all components
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT))
+def test_long_running_services_have_healthchecks(name: str) -> None:
+    hc = SERVICES[name].get("healthcheck")
+    assert hc and not hc.get("disable"), f"{name} has no healthcheck"
+    test = hc["test"]
+    assert isinstance(test, list) and test[0] in {"CMD", "CMD-SHELL"} and len(test) >= 2
+    for key in ("interval", "timeout", "retries"):
+        assert key in hc, f"{name}: healthcheck lacks {key}"
+    assert SERVICES[name].get("restart") == "unless-stopped"
+
+
+def test_one_shot_services_do_not_restart() -> None:
+    for name in ONE_SHOT:
+        assert SERVICES[name]["restart"] == "no", name
+
+
+def test_depends_on_uses_conditions_on_existing_services() -> None:
+    allowed = {"service_healthy", "service_completed_successfully", "service_started"}
+    for name, svc in SERVICES.items():
+        deps = svc.get("depends_on", {})
+        assert isinstance(deps, dict), f"{name}: depends_on must be the long form with conditions"
+        for dep, spec in deps.items():
+            assert dep in SERVICES and dep != name, f"{name} depends on unknown {dep}"
+            assert spec["condition"] in allowed, (name, dep)
+            if dep in ONE_SHOT:
+                assert spec["condition"] == "service_completed_successfully", (name, dep)
+            elif dep in {"elasticsearch", "postgres", "kibana", "airflow-apiserver"}:
+                assert spec["condition"] == "service_healthy", (name, dep)
+
+
+def test_startup_order() -> None:
+    def deps(name: str) -> set[str]:
+        return set(SERVICES[name].get("depends_on", {}))
+
+    assert deps("kibana") >= {"elasticsearch", "kibana-setup"}
+    assert deps("warwatch-setup") >= {"elasticsearch", "kibana"}
+    assert deps("airflow-init") == {"postgres"}
+    for name in AIRFLOW:
+        assert deps(name) >= {"postgres", "airflow-init"}, name
+    assert "warwatch-setup" in deps("airflow-scheduler")
+    # no cycles
+    seen: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        assert seen.get(name) != 1, f"dependency cycle through {name}"
+        if seen.get(name) == 2:
+            return
+        seen[name] = 1
+        for dep in deps(name):
+            visit(dep)
+        seen[name] = 2
+
+    for name in SERVICES:
+        visit(name)
+
+
+def test_named_volumes_are_declared_and_used() -> None:
+    declared = set(COMPOSE["volumes"])
+    used: set[str] = set()
+    for name, svc in SERVICES.items():
+        for vol in svc.get("volumes", []):
+            source = vol.split(":", 1)[0] if isinstance(vol, str) else vol["source"]
+            assert not source.startswith(("/", ".")), f"{name}: bind mount {source}; use a named volume"
+            used.add(source)
+    assert used == declared
+    mounts = {name: {v.split(":")[1] for v in svc.get("volumes", [])} for name, svc in SERVICES.items()}
+    assert "/usr/share/elasticsearch/data" in mounts["elasticsearch"]
+    assert "/var/lib/postgresql/data" in mounts["postgres"]
+    assert "/opt/warwatch/data" in mounts["airflow-scheduler"]  # LocalExecutor runs tasks here
+
+
+def test_published_ports_are_bound_to_loopback() -> None:
+    published = 0
+    for name, svc in SERVICES.items():
+        for port in svc.get("ports", []):
+            assert isinstance(port, str) and port.startswith("127.0.0.1:"), f"{name}: {port} not on 127.0.0.1"
+            published += 1
+    assert published >= 3
+    assert "ports" not in SERVICES["postgres"]
+
+
+def test_dockerfile_installs_project_as_non_root() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    instructions = [line.split()[0] for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+    assert instructions[0] == "FROM" and "python:3.11-slim" in text.splitlines()[
+        next(i for i, line in enumerate(text.splitlines()) if line.startswith("FROM"))]
+    assert re.search(r'pip install "\.\[airflow\]"', text)
+    user_lines = [line for line in text.splitlines() if line.startswith("USER ")]
+    assert user_lines and user_lines[-1].split()[1] not in {"root", "0"}
+    for path in ("dags", "config", "indexing", "crawlers", "scrapy.cfg"):
+        assert re.search(rf"^COPY .*\b{re.escape(path)}\b", text, re.M), f"{path} not copied into the image"
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for entry in (".venv", ".env", "data", ".git"):
+        assert entry in ignore, f".dockerignore lacks {entry}"
+    assert "!.env.example" in ignore or ".env.*" not in ignore
