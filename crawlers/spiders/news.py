@@ -204,17 +204,24 @@ class NewsSpider(scrapy.Spider):
         return self._make_article_request(source, url, via, published)
 
     def _schedule_articles(
-        self, source: Source, found: Iterable[tuple[str, datetime | None]], via: str
+        self, source: Source, found: Iterable[tuple[str, datetime | None, datetime | None]], via: str
     ) -> list[Request]:
+        """(url, published, order date) triples: published is a publication date from a feed or
+        news sitemap; the order date (published or lastmod) only sets the fetch order."""
         now = datetime.now(UTC)
-        ordered = sorted(found, key=lambda f: f[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
-        requests = [r for url, pub in ordered if (r := self._article_request(source, url, via, pub, now))]
+        oldest = datetime.min.replace(tzinfo=UTC)
+        ordered = sorted(found, key=lambda f: f[2] or f[1] or oldest, reverse=True)
+        requests = []
+        for url, published, order in ordered:
+            request = self._article_request(source, url, via, published, now)
+            if request is not None:
+                if order is not None and published is None:
+                    request.priority = _article_priority(order)
+                requests.append(request)
         new = [r for r in requests if not r.meta["recrawl"]]
         if new:
             # Persist before fetching: a kill -9 from here on loses nothing discovered.
-            self.store.add_pending(
-                (r.url, source.id, via, parse_date(r.meta["published"])) for r in new
-            )
+            self.store.add_pending((r.url, source.id, via, parse_date(r.meta["published"])) for r in new)
         return requests
 
     # --- callbacks -----------------------------------------------------------------------
@@ -254,7 +261,7 @@ class NewsSpider(scrapy.Spider):
             logger.warning("malformed feed %s: %s", response.url, exc)
             self.report[source.id].discovery_failed["feed:malformed"] += 1
             return
-        yield from self._schedule_articles(source, ((e.url, e.published) for e in entries), "feed")
+        yield from self._schedule_articles(source, ((e.url, e.published, e.published) for e in entries), "feed")
         self._remember_validators(response)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
@@ -281,10 +288,9 @@ class NewsSpider(scrapy.Spider):
             if max_age is not None and child.lastmod is not None and now - child.lastmod > timedelta(days=max_age):
                 continue
             yield self._discovery_request(source, child.url, "sitemap")
-        urls = ((e.url, e.published or e.lastmod) for e in entries if not e.is_sitemap)
-        for request in self._schedule_articles(source, urls, "sitemap"):
-            # Only news:publication_date is a publication date; lastmod only orders.
-            yield request
+        # Only news:publication_date is a publication date; lastmod only orders.
+        urls = ((e.url, e.published, e.published or e.lastmod) for e in entries if not e.is_sitemap)
+        yield from self._schedule_articles(source, urls, "sitemap")
         self._remember_validators(response)
 
     def parse_section(self, response: Response) -> Iterator[Request]:
@@ -293,14 +299,14 @@ class NewsSpider(scrapy.Spider):
             self.report[source.id].discovery_failed["section:non_html"] += 1
             return
         depth = int(response.meta.get("depth", 0))
-        articles: list[tuple[str, datetime | None]] = []
+        articles: list[tuple[str, datetime | None, datetime | None]] = []
         for link in extract_links(response.body, response.url):
             url = canonicalize_url(link)
             if not source.in_scope(url) or looks_like_asset(url):
                 continue
             is_article = source.url_allowed(url) if source.allow else (looks_like_article(url) and source.url_allowed(url))
             if is_article:
-                articles.append((url, None))
+                articles.append((url, None, None))
             elif depth + 1 < self.crawl_settings.section_depth and not source.is_denied(url):
                 yield self._section_request(source, url, depth + 1)
         yield from self._schedule_articles(source, articles, "section")
