@@ -150,8 +150,8 @@ class TopicSet:
     def _resolve_hits(self, matches: list[Match]) -> dict[tuple[str, str], set[int]]:
         parts: dict[tuple[str, str, int], dict[int, list[Match]]] = defaultdict(lambda: defaultdict(list))
         for m in matches:
-            topic_id, role, ti, pi = m.payload  # type: ignore[misc]
-            parts[(topic_id, role, ti)][pi].append(m)
+            payload: tuple[str, str, int, int] = m.payload  # type: ignore[assignment]
+            parts[payload[:3]][payload[3]].append(m)
         hits: dict[tuple[str, str], set[int]] = defaultdict(set)
         for (topic_id, role, ti), by_part in parts.items():
             term: Term = getattr(self.topics[topic_id], role)[ti]
