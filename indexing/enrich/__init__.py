@@ -24,6 +24,7 @@ from typing import Any
 
 from .entities import Entity, EntityMatch, Gazetteer, load_gazetteer
 from .expansion import ExpansionGroup, QueryExpansion, expand_query
+from .text import nfc, tokenize
 from .topics import Topic, TopicSet, load_topics
 
 __all__ = [
@@ -50,14 +51,21 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _captions(article: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    images = article.get("images")
+    for image in images if isinstance(images, list | tuple) else []:
+        caption = image.get("caption") if isinstance(image, Mapping) else getattr(image, "caption", None)
+        if isinstance(caption, str) and caption:
+            out.append(caption)
+    return out
+
+
 def entity_text(article: Mapping[str, Any]) -> list[str]:
     """The texts entities are looked for in: title, lead, body and image captions (a caption
     names people and places of the story, e.g. ``In Seoul demonstrierten ...``)."""
     texts = [_str(article.get("title")), _str(article.get("lead")), _str(article.get("body"))]
-    for image in article.get("images") or []:
-        caption = image.get("caption") if isinstance(image, Mapping) else getattr(image, "caption", None)
-        texts.append(_str(caption))
-    return [t for t in texts if t]
+    return [t for t in texts if t] + _captions(article)
 
 
 def enrich(
@@ -73,13 +81,16 @@ def enrich(
     gazetteer = gazetteer if gazetteer is not None else load_gazetteer(entities_path)
     out = dict(article)
     language = article.get("language") if isinstance(article.get("language"), str) else None
-    title = _str(article.get("title"))
-    body = "\n\n".join(t for t in (_str(article.get("lead")), _str(article.get("body"))) if t)
-    out["topics"] = topics.tag(title, body, language)
+    # tokenise each field once; topics and entities share the tokens
+    fields = {name: nfc(_str(article.get(name))) for name in ("title", "lead", "body")}
+    tokens = {name: tokenize(text) for name, text in fields.items()}
+    out["topics"] = topics.tag_tokens(tokens["title"], tokens["lead"] + tokens["body"])
 
     counts: Counter[str] = Counter()
-    for text in entity_text(article):
-        counts.update(m.id for m in gazetteer.find(text, language))
+    for name, text in fields.items():
+        counts.update(m.id for m in gazetteer.find_in(text, tokens[name]))
+    for caption in _captions(article):
+        counts.update(m.id for m in gazetteer.find(caption, language))
     ordered = [eid for eid, _ in counts.most_common()]
     ents = [gazetteer.get(eid) for eid in ordered]
     names: list[str] = []

@@ -19,7 +19,7 @@ from indexing.settings import get_settings
 
 from ._config import EnrichConfigError, check_keys, per_language, read_yaml
 from .matcher import Match, PatternError, PhraseMatcher
-from .text import nfc, tokenize
+from .text import Token, nfc, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,10 @@ class Gazetteer:
         if not text:
             return []
         text = nfc(text)
-        tokens = tokenize(text)
+        return self.find_in(text, tokenize(text))
+
+    def find_in(self, text: str, tokens: list[Token]) -> list[EntityMatch]:
+        """:meth:`find` on an already tokenised (NFC) text: callers tokenise once for all."""
         out: list[EntityMatch] = []
         for m in _longest_leftmost(self._matcher.find(tokens)):
             ent = self.entities[str(m.payload)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .text import Token, is_cyrillic, normalize_word, tokenize
 
@@ -54,8 +55,7 @@ class _Node:
     payloads: list[Hashable] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     start: int  # first token index
     end: int  # one past the last token index
     payload: Hashable
@@ -116,7 +116,7 @@ class PhraseMatcher:
                     units.append(self._unit("s", tok.norm, self._suffix))
                     self._suffix_lengths.add(len(tok.norm))
             elif tok.orig.isupper() and len(tok.orig) <= _CASE_SENSITIVE_MAX:
-                units.append(self._unit("c", tok.orig.replace("Ё", "Е"), self._case))
+                units.append(self._unit("c", tok.orig, self._case))
             elif is_cyrillic(tok.norm) and len(tok.norm) >= _CYR_MIN_STEM:
                 units.append(self._unit("i", _cyr_stem(tok.norm), self._stem))
             elif len(tok.norm) >= _LATIN_MIN_INFLECT and not is_cyrillic(tok.norm):
@@ -176,9 +176,11 @@ class PhraseMatcher:
         return result
 
     def units_of(self, tok: Token) -> frozenset[int]:
-        units = self._norm_units(tok.norm)
+        units = self._cache.get(tok.norm)
+        if units is None:
+            units = self._norm_units(tok.norm)
         if self._case:
-            hit = self._case.get(tok.orig.replace("Ё", "Е"))
+            hit = self._case.get(tok.orig)
             if hit:
                 return units | hit
         return units
@@ -186,22 +188,34 @@ class PhraseMatcher:
     def find(self, tokens: Sequence[Token]) -> list[Match]:
         """Every occurrence of every pattern (overlaps included), in text order."""
         root = self._root
+        cache_get = self._cache.get
+        norm_units = self._norm_units
+        case_get = self._case.get if self._case else None
         matches: list[Match] = []
         active: list[tuple[_Node, int]] = []
         for i, tok in enumerate(tokens):
-            units = self.units_of(tok)
+            units = cache_get(tok.norm)
+            if units is None:
+                units = norm_units(tok.norm)
+            if case_get is not None:
+                hit = case_get(tok.orig)
+                if hit:
+                    units = units | hit
             if not units:
-                active = []
+                if active:
+                    active = []
                 continue
             nxt: list[tuple[_Node, int]] = []
-            for node, start in (*active, (root, i)):
+            active.append((root, i))
+            for node, start in active:
                 children = node.children
                 for uid in units:
                     child = children.get(uid)
                     if child is None:
                         continue
-                    for payload in child.payloads:
-                        matches.append(Match(start, i + 1, payload))
+                    if child.payloads:
+                        for payload in child.payloads:
+                            matches.append(Match(start, i + 1, payload))
                     if child.children:
                         nxt.append((child, start))
             active = nxt

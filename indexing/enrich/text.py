@@ -8,14 +8,15 @@ theirs: ``й``/``ї`` are letters of their own, not accented ``и``/``і``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Iterator
 from typing import NamedTuple
 
 #: Every apostrophe-like character found in news text (Ukrainian uses ʼ and ’ inside words).
 _APOSTROPHES = "'’ʼ‘`´ʹ′＇"
 _APOS_TABLE = str.maketrans({c: "'" for c in _APOSTROPHES})
+_OTHER_APOS_RE = re.compile("[" + re.escape(_APOSTROPHES.replace("'", "")) + "]")
 
 # A word: letters (any script) and digits, optionally joined by apostrophes.
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -47,6 +48,7 @@ def _strip_latin_marks(word: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+@functools.lru_cache(maxsize=200_000)
 def normalize_word(word: str) -> str:
     """The matching form of one word."""
     w = word.casefold().replace("ё", "е")
@@ -58,31 +60,32 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_APOS_TABLE)
 
 
-def tokenize(text: str) -> list[Token]:
-    """Words of ``text`` with offsets into ``nfc(text)``. Apostrophes stay inside Cyrillic words (``м'ясо``) and
-    split Latin ones (``l'OTAN`` -> ``l``, ``otan``; ``Putin's`` -> ``putin``, ``s``)."""
-    return list(_iter_tokens(text))
-
-
 def nfc(text: str) -> str:
     """NFC form of ``text``: token offsets refer to this string."""
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
-def _iter_tokens(text: str) -> Iterator[Token]:
+def tokenize(text: str) -> list[Token]:
+    """Words of ``text`` with offsets into ``nfc(text)``. Apostrophes stay inside Cyrillic words
+    (``м'ясо``) and split Latin ones (``l'OTAN`` -> ``l``, ``otan``; ``Putin's`` -> ``putin``, ``s``)."""
+    prepared = nfc(text)
     # Translation keeps offsets: every apostrophe variant is one code point, like "'".
-    prepared = nfc(text).translate(_APOS_TABLE)
+    if _OTHER_APOS_RE.search(prepared):
+        prepared = prepared.translate(_APOS_TABLE)
+    make = Token._make  # tuple.__new__: much cheaper than the NamedTuple constructor
+    out: list[Token] = []
     for m in _WORD_RE.finditer(prepared):
         word = m.group()
         if "'" in word and not is_cyrillic(word):
             pos = m.start()
             for part in word.split("'"):
-                yield Token(normalize_word(part), part, pos, pos + len(part))
+                out.append(make((normalize_word(part), part, pos, pos + len(part))))
                 pos += len(part) + 1
         else:
-            yield Token(normalize_word(word), word, m.start(), m.end())
+            out.append(make((normalize_word(word), word, m.start(), m.end())))
+    return out
 
 
 def words(text: str) -> list[str]:
     """Normalised words only."""
-    return [t.norm for t in _iter_tokens(text)]
+    return [t.norm for t in tokenize(text)]

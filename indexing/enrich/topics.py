@@ -27,7 +27,7 @@ from indexing.settings import get_settings
 from ._config import EnrichConfigError, check_keys, per_language, read_yaml
 from .entities import Gazetteer, load_gazetteer
 from .matcher import Match, PatternError, PhraseMatcher
-from .text import nfc, tokenize
+from .text import Token, nfc, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,14 @@ class TopicSet:
         self.source = source
         self.topics: dict[str, Topic] = {}
         self._order: list[str] = []
+        self._rank: dict[str, int] = {}
         self._matcher = PhraseMatcher()
         for topic in topics:
             if topic.id in self.topics:
                 raise EnrichConfigError(f"{source}: topic '{topic.id}': duplicate id")
             self.topics[topic.id] = topic
             self._order.append(topic.id)
+            self._rank[topic.id] = len(self._rank)
             for role in ROLES:
                 for ti, term in enumerate(getattr(topic, role)):
                     for pi, alternatives in enumerate(term.parts):
@@ -141,11 +143,9 @@ class TopicSet:
         return len(self.topics)
 
     # Matching -------------------------------------------------------------------------
-    def _field_hits(self, text: str) -> dict[tuple[str, str], set[int]]:
+    def _field_hits(self, tokens: list[Token]) -> dict[tuple[str, str], set[int]]:
         """(topic, role) -> token start positions of term hits in one field."""
-        tokens = tokenize(text)
-        matches = self._matcher.find(tokens)
-        return self._resolve_hits(matches)
+        return self._resolve_hits(self._matcher.find(tokens))
 
     def _resolve_hits(self, matches: list[Match]) -> dict[tuple[str, str], set[int]]:
         parts: dict[tuple[str, str, int], dict[int, list[Match]]] = defaultdict(lambda: defaultdict(list))
@@ -168,11 +168,14 @@ class TopicSet:
 
     def scores(self, title: str, body: str) -> dict[str, dict[str, int]]:
         """Per topic: weighted ``terms``, ``require_any`` and ``exclude`` scores (for tuning)."""
+        return self.scores_tokens(tokenize(title or ""), tokenize(body or ""))
+
+    def scores_tokens(self, title: list[Token], body: list[Token]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for weight, text in ((TITLE_WEIGHT, title), (1, body)):
-            if not text:
+        for weight, tokens in ((TITLE_WEIGHT, title), (1, body)):
+            if not tokens:
                 continue
-            for (topic_id, role), positions in self._field_hits(nfc(text)).items():
+            for (topic_id, role), positions in self._field_hits(tokens).items():
                 per = out.setdefault(topic_id, dict.fromkeys(ROLES, 0))
                 per[role] += weight * len(positions)
         return out
@@ -180,8 +183,12 @@ class TopicSet:
     def tag(self, title: str, body: str, language: str | None = None) -> list[str]:
         """Topic ids for an article, best first. Terms of every language apply whatever
         ``language`` says: mixed-language articles and wrong language guesses still get tagged."""
+        return self.tag_tokens(tokenize(title or ""), tokenize(body or ""))
+
+    def tag_tokens(self, title: list[Token], body: list[Token]) -> list[str]:
+        """:meth:`tag` on already tokenised fields."""
         found: list[tuple[int, int, str]] = []
-        for topic_id, s in self.scores(title or "", body or "").items():
+        for topic_id, s in self.scores_tokens(title, body).items():
             topic = self.topics[topic_id]
             score = s["terms"]
             if score < topic.min_score:
@@ -190,7 +197,7 @@ class TopicSet:
                 continue
             if s["exclude"] and s["exclude"] >= score:
                 continue
-            found.append((-score, self._order.index(topic_id), topic_id))
+            found.append((-score, self._rank[topic_id], topic_id))
         return [t for _, _, t in sorted(found)]
 
     def find_terms(self, text: str) -> list[TermHit]:
