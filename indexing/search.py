@@ -3,17 +3,22 @@
 How a query is scored (one bool query, ``should`` clauses, at least one must match):
 
 1. the query as typed, in query-string syntax (``AND``, ``"phrases"``, ``title:x``, ``nord*``),
-   over every language field, each analysed with its own language's analyzer, so "Truppen" is
+   over every language field (the article's own words, not its entity labels), each analysed with its own language's analyzer, so "Truppen" is
    stemmed the German way in German articles and "troops" the English way in English ones;
    the typed words must all occur (``default_operator AND``); a syntax error falls back to
    ``simple_query_string``;
 2. the same words, any of them (``OR``, 60% of them at least), at low weight;
 3. cross-lingual expansion (:func:`indexing.enrich.expand_query`): the query's entities and topics
    in all their surface forms and languages (``North Korea`` -> ``Nordkorea``, ``Північна Корея``)
-   as phrases over the text;
+   as phrases over the text (not for explicit queries with fields or boolean operators, which
+   mean exactly what they say);
 4. articles tagged with a topic the query denotes get a large constant bonus, so real coverage in
    any language ranks above look-alikes that merely share words; each query entity an article
-   carries adds a smaller one.
+   carries adds a smaller one, growing (saturating) with how often the article mentions it, so
+   articles about the entity beat those that name it in passing.
+
+Article bodies use BM25 with weaker length normalisation (templates.py), so full reports are not
+outranked by two-line briefs.
 
 Highlights come from the language fields, with the expanded forms included.
 """
@@ -37,7 +42,8 @@ Order = Literal["relevance", "date"]
 
 #: Weights of the scoring parts (see the module docstring).
 TOPIC_BONUS = 40.0
-ENTITY_BONUS = 6.0
+ENTITY_BONUS = 4.0
+ENTITY_MENTION_BONUS = 8.0
 EXPANSION_BOOST = 1.5
 FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
 #: Facets: name -> field (day is a date histogram on ``published``).
@@ -60,8 +66,20 @@ class Expansion:
         return list(dict.fromkeys(f for g in self.groups for f in g))
 
 
+_EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.]+:|[+-]\S)|\b(AND|OR|NOT)\b")
+
+
+def is_explicit(query: str) -> bool:
+    """A query naming fields (``title:x``), boolean operators or +/- terms says exactly what it
+    wants: it is not expanded."""
+    return bool(_EXPLICIT_SYNTAX.search(query or ""))
+
+
 def expand(query: str) -> Expansion:
-    """The query's expansion through ``indexing.enrich.expand_query`` (empty when unavailable)."""
+    """The query's expansion through ``indexing.enrich.expand_query`` (empty when unavailable
+    and for explicit queries, see :func:`is_explicit`)."""
+    if is_explicit(query):
+        return Expansion()
     try:
         from indexing.enrich import expand_query
     except ImportError:
@@ -183,19 +201,22 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
     """The scoring part of the request (filters are added by :func:`build_request`)."""
     if _WILDCARD_ONLY.match(query or ""):
         return {"match_all": {}}
-    fields = _fields() + ["text_all^0.5"]
+    # The typed words must occur in the article's own text (not only in its entity labels,
+    # which text_all also holds): that is what the expansion and bonuses cannot tell apart.
+    fields = _fields()
+    loose_fields = fields + ["text_all^0.5"]
     typed: dict[str, Any]
     loose: dict[str, Any]
     if syntax == "query_string":
         typed = {"query_string": {"query": query, "fields": fields, "default_operator": "AND",
                                   "type": "cross_fields", "lenient": True, "boost": 2.0}}
-        loose = {"query_string": {"query": query, "fields": fields, "default_operator": "OR",
+        loose = {"query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
                                   "type": "cross_fields", "lenient": True,
                                   "minimum_should_match": "60%", "boost": 0.5}}
     else:
         typed = {"simple_query_string": {"query": query, "fields": fields, "default_operator": "AND",
                                          "lenient": True, "boost": 2.0}}
-        loose = {"simple_query_string": {"query": query, "fields": fields, "default_operator": "OR",
+        loose = {"simple_query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
                                          "lenient": True, "minimum_should_match": "60%", "boost": 0.5}}
     should: list[dict[str, Any]] = [typed, loose]
     phrase_fields = _fields(("title", "body")) + ["text_all"]
@@ -209,6 +230,9 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
                                           "boost": TOPIC_BONUS}})
     for eid in dict.fromkeys(expansion.entities):
         should.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
+        # ... and more the more often the article mentions it (saturating: 2 mentions -> half).
+        should.append({"rank_feature": {"field": f"entity_mentions.{eid}", "saturation": {"pivot": 2},
+                                        "boost": ENTITY_MENTION_BONUS}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 

@@ -129,6 +129,12 @@ def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
         "locations": locations,
     }
     out.update({k: list(dict.fromkeys(v)) for k, v in buckets.items()})
+    mentions = enrichment.get("entity_mentions")
+    if isinstance(mentions, Mapping):
+        clean = {str(k): float(v) for k, v in mentions.items()
+                 if isinstance(v, (int, float)) and v > 0 and "." not in str(k)}
+        if clean:
+            out["entity_mentions"] = clean
     for passthrough in ("entity_canonical", "entity_types"):
         if enrichment.get(passthrough):
             out[passthrough] = list(enrichment[passthrough])

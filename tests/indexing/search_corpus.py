@@ -135,10 +135,11 @@ def corpus() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for story, langs in STORIES.items():
         for lang, art in langs.items():
-            out.append({**art, "language": lang, "story": story, "published": "2024-11-05T08:00:00+00:00",
+            out.append({**art, "language": lang, "story": story, "source": f"corpus-{lang}",
+                        "published": "2024-11-05T08:00:00+00:00",
                         "url": f"https://{lang}.news.example/{story}"})
     for i, art in enumerate(LOOKALIKES):
-        out.append({**art, "story": None, "published": "2024-11-04T08:00:00+00:00",
+        out.append({**art, "story": None, "source": "lookalikes", "published": "2024-11-04T08:00:00+00:00",
                     "url": f"https://{art['language']}.other.example/lookalike-{i}"})
     return out
 
