@@ -1,0 +1,136 @@
+"""Kibana saved objects: in step with the code, every referenced field mapped, import over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from indexing.engine import connect
+from indexing.index import templates
+from indexing.index.setup import setup_indices
+from indexing.kibana import (
+    DATA_VIEW_ID,
+    KibanaError,
+    build_saved_objects,
+    import_saved_objects,
+    load_topics,
+    ndjson_path,
+    referenced_fields,
+    to_ndjson,
+)
+
+
+def _objects() -> list[dict]:
+    return [json.loads(line) for line in ndjson_path().read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_checked_in_file_is_generated_from_the_code() -> None:
+    assert ndjson_path().read_text(encoding="utf-8") == to_ndjson(build_saved_objects()), \
+        "regenerate with: python -m indexing.kibana write"
+
+
+def test_objects_cover_the_dashboard_and_every_topic() -> None:
+    objs = _objects()
+    by_type: dict[str, list[dict]] = {}
+    for o in objs:
+        by_type.setdefault(o["type"], []).append(o)
+    (view,) = by_type["index-pattern"]
+    assert view["attributes"]["title"] == "warwatch-articles"
+    assert view["attributes"]["timeFieldName"] == "published"
+    topic_ids = {t["id"] for t in load_topics()}
+    assert len(topic_ids) >= 7
+    queries = {json.loads(s["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"]
+               for s in by_type["search"]}
+    assert {f'topics : "{t}"' for t in topic_ids} <= queries
+    (dash,) = by_type["dashboard"]
+    ids = {o["id"] for o in objs}
+    panel_refs = dash["references"]
+    assert len(panel_refs) == len(json.loads(dash["attributes"]["panelsJSON"])) == 6
+    assert all(r["id"] in ids for r in panel_refs)
+    assert {"map", "search", "visualization"} == {r["type"] for r in panel_refs}
+    for o in objs:  # every reference resolves inside the file
+        assert all(r["id"] in ids for r in o["references"]), o["id"]
+
+
+def test_every_referenced_field_is_in_the_mapping() -> None:
+    fields = referenced_fields(_objects())
+    assert {"published", "topics", "source", "language", "entity_canonical", "locations"} <= fields
+    assert fields <= templates.mapped_fields(), fields - templates.mapped_fields()
+
+
+def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> None:
+    engine = connect()
+    index = setup_indices(engine)
+    mapping = engine.get_mapping(index)[index]["mappings"]["properties"]
+    for f in referenced_fields(_objects()):
+        node = mapping
+        parts = f.split(".")
+        for i, part in enumerate(parts):
+            assert part in node, f
+            spec = node[part]
+            node = spec.get("properties") or spec.get("fields") or {}
+        if f == "locations":
+            assert spec["type"] == "geo_point"
+    # aggregated fields must be aggregatable: keyword or date
+    for f in ("topics", "source", "language", "entity_canonical"):
+        assert mapping[f]["type"] == "keyword"
+
+
+class _FakeKibana(BaseHTTPRequestHandler):
+    """Kibana's import endpoint for the client side of the test: records what it receives.
+    (No Kibana can run here; the request format is Kibana's documented multipart upload.)"""
+
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        ndjson = body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0].decode()
+        n = len([line for line in ndjson.splitlines() if line.strip()])
+        ok = self.headers.get("kbn-xsrf") and self.path == "/api/saved_objects/_import?overwrite=true"
+        payload = {"success": bool(ok), "successCount": n if ok else 0}
+        out = json.dumps(payload).encode()
+        self.send_response(200 if ok else 400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def kibana() -> Iterator[str]:
+    _FakeKibana.received = []
+    srv = HTTPServer(("127.0.0.1", 0), _FakeKibana)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_import_posts_multipart_with_prefix_and_auth(kibana: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.settings import reset_settings
+
+    monkeypatch.setenv("WARWATCH_INDEX_PREFIX", "prod-")
+    monkeypatch.setenv("WARWATCH_ES_USER", "elastic")
+    monkeypatch.setenv("WARWATCH_ES_PASSWORD", "s3cret")
+    reset_settings()
+    result = import_saved_objects(kibana)
+    assert result["success"] is True and result["successCount"] == len(_objects())
+    (req,) = _FakeKibana.received
+    assert req["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert req["headers"]["Authorization"].startswith("Basic ")
+    assert b'"title": "prod-articles"' in req["body"] and b'"title": "warwatch-articles"' not in req["body"]
+    assert DATA_VIEW_ID.encode() in req["body"]
+
+
+def test_import_reports_an_unreachable_kibana(tmp_path: Path) -> None:
+    with pytest.raises(KibanaError, match="not reachable"):
+        import_saved_objects("http://127.0.0.1:9", timeout=2)
