@@ -15,14 +15,28 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as twisted_error
 from twisted.python.failure import Failure
 
+from crawlers.downloadermiddlewares.known_redirect import KnownRedirectTarget
 from crawlers.downloadermiddlewares.private_network import PrivateAddressRefused
 from crawlers.downloadermiddlewares.scope import OffsiteRefused
 
 ROBOTS_DENIED = "robots_denied"
+DUPLICATE = "duplicate"
 #: Reasons that will not change on a retry in the next run: the URL is given up.
 PERMANENT = {
-    "http_404", "http_410", "http_400", "http_401", "http_403", "http_451", ROBOTS_DENIED,
-    "private_address", "offsite_redirect", "non_html", "too_large", "gzip_bomb", "redirect_loop",
+    "http_404",
+    "http_410",
+    "http_400",
+    "http_401",
+    "http_403",
+    "http_451",
+    ROBOTS_DENIED,
+    "private_address",
+    "offsite_redirect",
+    DUPLICATE,
+    "non_html",
+    "too_large",
+    "gzip_bomb",
+    "redirect_loop",
 }
 
 
@@ -30,6 +44,8 @@ def failure_reason(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
+    if isinstance(exc, KnownRedirectTarget):
+        return DUPLICATE
     if isinstance(exc, PrivateAddressRefused):
         return "private_address"
     if isinstance(exc, OffsiteRefused):

@@ -55,12 +55,18 @@ class SourceStats:
         elif self.discovery_failed and self.discovered == 0:
             flags.append("mostly_failed")
         blocked = sum(n for r, n in (self.failed + self.discovery_failed).items() if r in _BLOCK_REASONS)
-        if blocked and blocked * 2 >= failures + sum(self.discovery_failed.values()) and "mostly_failed" in flags:
+        if (
+            blocked
+            and blocked * 2 >= failures + sum(self.discovery_failed.values())
+            and "mostly_failed" in flags
+        ):
             flags.append("blocked")
         return flags
 
     def as_dict(self, failure_ratio: float) -> dict[str, Any]:
-        duration = (self.finished - self.started) if self.started is not None and self.finished is not None else 0.0
+        duration = (
+            (self.finished - self.started) if self.started is not None and self.finished is not None else 0.0
+        )
         return {
             "discovered": self.discovered,
             "skipped_known": self.skipped_known,

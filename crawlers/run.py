@@ -35,7 +35,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     if not _RUN_ID.match(args.run_id):
-        print(f"error: invalid --run-id {args.run_id!r} (allowed: [A-Za-z0-9._-], up to 128)", file=sys.stderr)
+        print(
+            f"error: invalid --run-id {args.run_id!r} (allowed: [A-Za-z0-9._-], up to 128)", file=sys.stderr
+        )
         return 2
 
     # cwd-independent: the project is found by module name, not through scrapy.cfg.

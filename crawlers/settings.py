@@ -56,6 +56,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.downloadermiddlewares.crawl_delay.CrawlDelayMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.downloadermiddlewares.retry_after.RetryAfterMiddleware": 550,
+    # process_response runs before RedirectMiddleware (600) sees the 3xx.
+    "crawlers.downloadermiddlewares.known_redirect.KnownRedirectMiddleware": 650,
 }
 ITEM_PIPELINES = {
     "crawlers.pipelines.archive.ArchivePipeline": 100,

@@ -91,8 +91,12 @@ def parse_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) 
         if not url.startswith(("http://", "https://")):
             continue
         entries.append(
-            SitemapEntry(url=url, lastmod=parse_date(lastmod), published=parse_date(published),
-                         is_sitemap=(kind == "sitemapindex" or name == "sitemap"))
+            SitemapEntry(
+                url=url,
+                lastmod=parse_date(lastmod),
+                published=parse_date(published),
+                is_sitemap=(kind == "sitemapindex" or name == "sitemap"),
+            )
         )
     return entries
 
@@ -113,5 +117,3 @@ def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
 
 def is_gzip(body: bytes) -> bool:
     return body[:2] == b"\x1f\x8b"
-
-

@@ -162,7 +162,9 @@ class SeenStore:
     def count_articles(self, source: str | None = None) -> int:
         if source is None:
             return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM articles WHERE source = ?", (source,)).fetchone()[0])
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM articles WHERE source = ?", (source,)).fetchone()[0]
+        )
 
     # --- pending ---------------------------------------------------------------------------
     def add_pending(self, items: Iterable[tuple[str, str, str, datetime | None]]) -> None:
@@ -228,7 +230,9 @@ class SeenStore:
             self._db.execute("UPDATE runs SET finished = ? WHERE run_id = ?", (time.time(), run_id))
 
     def unfinished_runs(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT run_id FROM runs WHERE finished IS NULL ORDER BY started")]
+        return [
+            r[0] for r in self._db.execute("SELECT run_id FROM runs WHERE finished IS NULL ORDER BY started")
+        ]
 
     # -------------------------------------------------------------------------------------------
     def _tx(self) -> _Transaction:

@@ -72,7 +72,10 @@ class RetryAfterMiddleware(RetryMiddleware):
             if delay > self.max_retry_after:
                 logger.warning(
                     "%s answered %d with Retry-After %.0fs (over the %.0fs cap): giving up",
-                    request.url, response.status, delay, self.max_retry_after,
+                    request.url,
+                    response.status,
+                    delay,
+                    self.max_retry_after,
                 )
                 return response
             netloc = urlparse_cached(request).netloc

@@ -47,8 +47,13 @@ class RunReportExtension:
             self._out = sys.stdout
         elif self.progress_target:
             self._out = open(self.progress_target, "a", encoding="utf-8")  # noqa: SIM115
-        self._emit({"event": "start", "run_id": getattr(spider, "run_id", None),
-                    "sources": [s.id for s in getattr(spider, "sources", [])]})
+        self._emit(
+            {
+                "event": "start",
+                "run_id": getattr(spider, "run_id", None),
+                "sources": [s.id for s in getattr(spider, "sources", [])],
+            }
+        )
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         source = item.get("source") if isinstance(item, dict) else None
@@ -62,10 +67,16 @@ class RunReportExtension:
 
     def _emit_source(self, spider: Spider, source: str) -> None:
         stats = spider.report[source]  # type: ignore[attr-defined]
-        self._emit({
-            "event": "progress", "source": source, "discovered": stats.discovered, "fetched": stats.fetched,
-            "stored": stats.new + stats.updated + stats.unchanged, "failed": sum(stats.failed.values()),
-        })
+        self._emit(
+            {
+                "event": "progress",
+                "source": source,
+                "discovered": stats.discovered,
+                "fetched": stats.fetched,
+                "stored": stats.new + stats.updated + stats.unchanged,
+                "failed": sum(stats.failed.values()),
+            }
+        )
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         report = spider.report  # type: ignore[attr-defined]

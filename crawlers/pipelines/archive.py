@@ -18,8 +18,20 @@ from indexing.settings import get_settings
 logger = logging.getLogger(__name__)
 
 MANIFEST_KEYS = (
-    "url", "final_url", "requested_url", "status", "fetched_at", "warc_file", "warc_offset", "source",
-    "fingerprint", "content_type", "discovered_via", "published_hint", "change", "aliases",
+    "url",
+    "final_url",
+    "requested_url",
+    "status",
+    "fetched_at",
+    "warc_file",
+    "warc_offset",
+    "source",
+    "fingerprint",
+    "content_type",
+    "discovered_via",
+    "published_hint",
+    "change",
+    "aliases",
 )
 
 
@@ -52,7 +64,11 @@ class ArchivePipeline:
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         assert self.warc is not None and self.manifest is not None
         path, offset = self.warc.write_response(
-            item["final_url"], item["status"], item["headers"], item["body"], item["fetched_at"],
+            item["final_url"],
+            item["status"],
+            item["headers"],
+            item["body"],
+            item["fetched_at"],
             extra_warc_headers={"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None,
         )
         try:

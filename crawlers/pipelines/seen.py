@@ -21,9 +21,14 @@ class SeenStorePipeline:
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         spider = self.crawler.spider
         spider.store.mark_stored(  # type: ignore[union-attr]
-            item["url"], item["source"], item["fingerprint"], item["fetched_at"],
-            parse_date(item.get("published_hint")), aliases=item.get("aliases", ()),
-            final_url=item["final_url"], discovered_via=item.get("discovered_via"),
+            item["url"],
+            item["source"],
+            item["fingerprint"],
+            item["fetched_at"],
+            parse_date(item.get("published_hint")),
+            aliases=item.get("aliases", ()),
+            final_url=item["final_url"],
+            discovered_via=item.get("discovered_via"),
         )
         stats = spider.report[item["source"]]  # type: ignore[union-attr]
         setattr(stats, item["change"], getattr(stats, item["change"]) + 1)

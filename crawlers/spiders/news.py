@@ -23,7 +23,7 @@ from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
 from crawlers.dates import iso, parse_date
-from crawlers.failures import PERMANENT, ROBOTS_DENIED, failure_reason
+from crawlers.failures import DUPLICATE, PERMANENT, ROBOTS_DENIED, failure_reason
 from crawlers.feeds import MalformedFeed, parse_feed
 from crawlers.links import extract_canonical, extract_links, looks_like_article, looks_like_asset
 from crawlers.report import CrawlReport
@@ -92,10 +92,14 @@ class NewsSpider(scrapy.Spider):
                     continue
                 fetched = parse_date(entry.get("fetched_at")) or datetime.now(UTC)
                 self.store.mark_stored(
-                    url, str(entry.get("source")), str(entry["fingerprint"]), fetched,
+                    url,
+                    str(entry.get("source")),
+                    str(entry["fingerprint"]),
+                    fetched,
                     parse_date(entry.get("published_hint")),
                     aliases=[a for a in entry.get("aliases", []) if isinstance(a, str)],
-                    final_url=entry.get("final_url"), discovered_via=entry.get("discovered_via"),
+                    final_url=entry.get("final_url"),
+                    discovered_via=entry.get("discovered_via"),
                 )
                 fixed += 1
             if run_id != self.run_id:
@@ -117,7 +121,10 @@ class NewsSpider(scrapy.Spider):
         parts = urlsplit(source.url)
         robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
         yield Request(
-            robots, callback=self.parse_robots, errback=self.on_error, priority=DISCOVERY_PRIORITY + 1,
+            robots,
+            callback=self.parse_robots,
+            errback=self.on_error,
+            priority=DISCOVERY_PRIORITY + 1,
             meta={"source": source.id, "kind": "robots", "dont_obey_robotstxt": True},
         )
         for url in source.feeds:
@@ -129,14 +136,18 @@ class NewsSpider(scrapy.Spider):
             yield self._section_request(source, url, depth=0)
         # Resume what earlier (possibly killed) runs discovered but did not store.
         for pending in self.store.pending(source.id):
-            request = self._article_request(source, pending.url, pending.discovered_via, pending.published, now)
+            request = self._article_request(
+                source, pending.url, pending.discovered_via, pending.published, now
+            )
             if request is not None:
                 yield request
         for known in self.store.due_for_recrawl(source.id, now, self.recrawl_window):
             if known.url in self._scheduled:
                 continue
             self._scheduled.add(known.url)
-            yield self._make_article_request(source, known.url, known.discovered_via, known.published, recrawl=True)
+            yield self._make_article_request(
+                source, known.url, known.discovered_via, known.published, recrawl=True
+            )
 
     # --- request builders ----------------------------------------------------------------
     def _discovery_request(self, source: Source, url: str, kind: str) -> Request:
@@ -150,13 +161,23 @@ class NewsSpider(scrapy.Spider):
         meta = {"source": source.id, "kind": kind, "handle_httpstatus_list": [304]}
         if kind == "sitemap":
             meta["download_maxsize"] = max(SITEMAP_MAX_BYTES, self.crawl_settings.max_body_bytes)
-        return Request(url, callback=callback, errback=self.on_error, headers=headers,
-                       priority=DISCOVERY_PRIORITY, meta=meta)
+        return Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            headers=headers,
+            priority=DISCOVERY_PRIORITY,
+            meta=meta,
+        )
 
     def _section_request(self, source: Source, url: str, depth: int) -> Request:
-        return Request(canonicalize_url(url), callback=self.parse_section, errback=self.on_error,
-                       priority=DISCOVERY_PRIORITY - 1 - depth,
-                       meta={"source": source.id, "kind": "section", "depth": depth})
+        return Request(
+            canonicalize_url(url),
+            callback=self.parse_section,
+            errback=self.on_error,
+            priority=DISCOVERY_PRIORITY - 1 - depth,
+            meta={"source": source.id, "kind": "section", "depth": depth},
+        )
 
     def _make_article_request(
         self, source: Source, url: str, via: str, published: datetime | None, recrawl: bool = False
@@ -164,10 +185,19 @@ class NewsSpider(scrapy.Spider):
         # dont_filter: this spider de-duplicates articles itself (self._scheduled), and a redirect
         # to an article fetched directly must still arrive so the old URL becomes its alias.
         return Request(
-            url, callback=self.parse_article, errback=self.on_error, priority=_article_priority(published),
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            priority=_article_priority(published),
             dont_filter=True,
-            meta={"source": source.id, "kind": "article", "via": via, "published": iso(published),
-                  "recrawl": recrawl, "requested": url},
+            meta={
+                "source": source.id,
+                "kind": "article",
+                "via": via,
+                "published": iso(published),
+                "recrawl": recrawl,
+                "requested": url,
+            },
         )
 
     def _article_request(
@@ -190,7 +220,9 @@ class NewsSpider(scrapy.Spider):
         known = self.store.lookup(url)
         if known is not None:
             if known.due_for_recrawl(now, self.recrawl_window):
-                return self._make_article_request(source, known.url, via, known.published or published, recrawl=True)
+                return self._make_article_request(
+                    source, known.url, via, known.published or published, recrawl=True
+                )
             stats.skipped_known += 1
             return None
         if self.store.gave_up(url):
@@ -261,7 +293,9 @@ class NewsSpider(scrapy.Spider):
             logger.warning("malformed feed %s: %s", response.url, exc)
             self.report[source.id].discovery_failed["feed:malformed"] += 1
             return
-        yield from self._schedule_articles(source, ((e.url, e.published, e.published) for e in entries), "feed")
+        yield from self._schedule_articles(
+            source, ((e.url, e.published, e.published) for e in entries), "feed"
+        )
         self._remember_validators(response)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
@@ -280,12 +314,19 @@ class NewsSpider(scrapy.Spider):
             logger.warning("malformed sitemap %s: %s", response.url, exc)
             stats.discovery_failed["sitemap:malformed"] += 1
             return
-        children = sorted((e for e in entries if e.is_sitemap),
-                          key=lambda e: e.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
+        children = sorted(
+            (e for e in entries if e.is_sitemap),
+            key=lambda e: e.lastmod or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
         max_age = self.crawl_settings.max_age_days
         now = datetime.now(UTC)
         for child in children:
-            if max_age is not None and child.lastmod is not None and now - child.lastmod > timedelta(days=max_age):
+            if (
+                max_age is not None
+                and child.lastmod is not None
+                and now - child.lastmod > timedelta(days=max_age)
+            ):
                 continue
             yield self._discovery_request(source, child.url, "sitemap")
         # Only news:publication_date is a publication date; lastmod only orders.
@@ -304,7 +345,11 @@ class NewsSpider(scrapy.Spider):
             url = canonicalize_url(link)
             if not source.in_scope(url) or looks_like_asset(url):
                 continue
-            is_article = source.url_allowed(url) if source.allow else (looks_like_article(url) and source.url_allowed(url))
+            is_article = (
+                source.url_allowed(url)
+                if source.allow
+                else (looks_like_article(url) and source.url_allowed(url))
+            )
             if is_article:
                 articles.append((url, None, None))
             elif depth + 1 < self.crawl_settings.section_depth and not source.is_denied(url):
@@ -327,10 +372,15 @@ class NewsSpider(scrapy.Spider):
         canonical = extract_canonical(response.body, response.url)
         if canonical is not None:
             candidate = canonicalize_url(canonical)
-            if (source.in_scope(candidate) and not looks_like_asset(candidate)
-                    and not (urlsplit(candidate).path in ("", "/") and urlsplit(final).path not in ("", "/"))):
+            if (
+                source.in_scope(candidate)
+                and not looks_like_asset(candidate)
+                and not (urlsplit(candidate).path in ("", "/") and urlsplit(final).path not in ("", "/"))
+            ):
                 key = candidate
-        aliases = sorted({requested, final, key, *(canonicalize_url(u) for u in meta.get("redirect_urls", []))} - {key})
+        aliases = sorted(
+            {requested, final, key, *(canonicalize_url(u) for u in meta.get("redirect_urls", []))} - {key}
+        )
         published = parse_date(meta.get("published"))
 
         if key in self._claimed:
@@ -341,13 +391,17 @@ class NewsSpider(scrapy.Spider):
         known = self.store.lookup(key)
         if key != final and not meta.get("canonical_hop"):
             # An AMP/print/tracking variant: fetch the publisher's canonical page instead.
-            if known is None or (known.due_for_recrawl(fetched_at, self.recrawl_window) and not meta["recrawl"]):
+            if known is None or (
+                known.due_for_recrawl(fetched_at, self.recrawl_window) and not meta["recrawl"]
+            ):
                 stats.duplicates += 1
                 self.store.drop_pending(requested)
                 if key not in self._scheduled:
                     self._scheduled.add(key)
                     self.store.add_pending([(key, source.id, meta["via"], published)])
-                    request = self._make_article_request(source, key, meta["via"], published, recrawl=known is not None)
+                    request = self._make_article_request(
+                        source, key, meta["via"], published, recrawl=known is not None
+                    )
                     request.meta["canonical_hop"] = True
                     yield request
                 return
@@ -365,7 +419,9 @@ class NewsSpider(scrapy.Spider):
             change = "updated"
         else:
             change = "unchanged"
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs
+        ]
         yield {
             "url": key,
             "final_url": response.url,
@@ -401,6 +457,10 @@ class NewsSpider(scrapy.Spider):
             return
         if reason == ROBOTS_DENIED:
             stats.robots_denied += 1
+        if reason == DUPLICATE:
+            stats.duplicates += 1
+            self.store.drop_pending(meta.get("requested", request.url))
+            return
         if kind == "article":
             if reason != ROBOTS_DENIED:
                 stats.failed[reason] += 1

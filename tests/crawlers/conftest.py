@@ -41,13 +41,15 @@ class Crawler:
         self.tmp_path = tmp_path
         self.data_dir = data_dir
         self.env = dict(os.environ)
-        self.env.update({
-            "WARWATCH_DATA_DIR": str(data_dir),
-            "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0",
-            "WARWATCH_CRAWL__AUTOTHROTTLE": "false",
-            "WARWATCH_CRAWL__CONCURRENT_REQUESTS_PER_DOMAIN": "8",
-            "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        })
+        self.env.update(
+            {
+                "WARWATCH_DATA_DIR": str(data_dir),
+                "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0",
+                "WARWATCH_CRAWL__AUTOTHROTTLE": "false",
+                "WARWATCH_CRAWL__CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+                "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            }
+        )
 
     def sources(self, text: str) -> Path:
         path = self.tmp_path / "sources.yaml"
@@ -58,13 +60,25 @@ class Crawler:
         return [sys.executable, "-m", "crawlers.run", "--run-id", run_id, "--sources", str(sources), *extra]
 
     def start(self, run_id: str, sources: Path, *extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.command(run_id, sources, *extra), cwd=self.tmp_path, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.command(run_id, sources, *extra),
+            cwd=self.tmp_path,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def run(self, run_id: str, sources: Path, *extra: str, timeout: float = 180) -> CrawlResult:
         # cwd is a scratch dir: the runner must not depend on the repo being the cwd.
-        proc = subprocess.run(self.command(run_id, sources, *extra), cwd=self.tmp_path, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            self.command(run_id, sources, *extra),
+            cwd=self.tmp_path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return CrawlResult(proc.returncode, proc.stdout, proc.stderr, self.data_dir / "runs" / run_id)
 
 

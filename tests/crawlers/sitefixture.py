@@ -38,6 +38,7 @@ class Hit:
     status: int
     user_agent: str
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() on arrival
 
     @property
     def bare_path(self) -> str:
@@ -88,6 +89,7 @@ class SiteServer:
         return self.paths().count(path)
 
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        arrived = time.monotonic()
         path = urlsplit(req.path).path
         route = self.routes.get(path)
         if route is not None and route.handler is not None:
@@ -105,7 +107,9 @@ class SiteServer:
         body = body.replace(b"{{BASE}}", self.base_url.encode())
         headers = {k: v.replace("{{BASE}}", self.base_url) for k, v in headers.items()}
         with self._lock:
-            self.hits.append(Hit(req.path, status, req.headers.get("User-Agent", ""), dict(req.headers)))
+            self.hits.append(
+                Hit(req.path, status, req.headers.get("User-Agent", ""), dict(req.headers), arrived)
+            )
         try:
             req.send_response(status)
             for k, v in headers.items():
@@ -119,7 +123,9 @@ class SiteServer:
             pass
 
 
-def article_html(slug: str, title: str, body: str, canonical: str | None = None, extra_links: str = "") -> bytes:
+def article_html(
+    slug: str, title: str, body: str, canonical: str | None = None, extra_links: str = ""
+) -> bytes:
     canon = f'<link rel="canonical" href="{{{{BASE}}}}{canonical}">' if canonical else ""
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>{canon}</head>"
@@ -146,7 +152,9 @@ def build_news_site(n_articles: int = 30, now: datetime | None = None, age_days:
         path = f"/{section}/2024/05/story-number-{i}-troops-report.html"
         paths.append(path)
         dates[path] = now - timedelta(days=age_days, hours=i)
-        routes[path] = Route(body=article_html(path, f"Story {i}", f"Body of story {i}. " * 20, canonical=path))
+        routes[path] = Route(
+            body=article_html(path, f"Story {i}", f"Body of story {i}. " * 20, canonical=path)
+        )
         # AMP variant: same article, rel=canonical points to the original.
         amp = path.replace(".html", ".amp.html")
         routes[amp] = Route(body=article_html(amp, f"Story {i} (AMP)", f"Body {i}", canonical=path))
@@ -159,7 +167,9 @@ def build_news_site(n_articles: int = 30, now: datetime | None = None, age_days:
         out = ['<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>']
         for k, p in enumerate(items):
             link = f"{{{{BASE}}}}{p}?utm_source=rss&utm_medium=feed" if k % 2 == 0 else f"{{{{BASE}}}}{p}"
-            out.append(f"<item><title>x</title><link>{link}</link><pubDate>{format_datetime(dates[p])}</pubDate></item>")
+            out.append(
+                f"<item><title>x</title><link>{link}</link><pubDate>{format_datetime(dates[p])}</pubDate></item>"
+            )
         # a broken link and an AMP duplicate in the feed
         out.append("<item><link>{{BASE}}/world/2024/05/missing-article-gone-404.html</link></item>")
         if items:
@@ -168,30 +178,44 @@ def build_news_site(n_articles: int = 30, now: datetime | None = None, age_days:
         return "".join(out).encode()
 
     def news_sitemap(items: list[str]) -> bytes:
-        out = ['<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-               'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">']
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        ]
         for p in items:
-            out.append(f"<url><loc>{{{{BASE}}}}{p}</loc><news:news><news:publication>"
-                       f"<news:name>T</news:name><news:language>en</news:language></news:publication>"
-                       f"<news:publication_date>{dates[p].isoformat()}</news:publication_date>"
-                       f"<news:title>x</news:title></news:news></url>")
+            out.append(
+                f"<url><loc>{{{{BASE}}}}{p}</loc><news:news><news:publication>"
+                f"<news:name>T</news:name><news:language>en</news:language></news:publication>"
+                f"<news:publication_date>{dates[p].isoformat()}</news:publication_date>"
+                f"<news:title>x</news:title></news:news></url>"
+            )
         out.append("</urlset>")
         return "".join(out).encode()
 
     def plain_sitemap(items: list[str]) -> bytes:
-        out = ['<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-        out += [f"<url><loc>{{{{BASE}}}}{p}</loc><lastmod>{dates[p].date().isoformat()}</lastmod></url>" for p in items]
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        ]
+        out += [
+            f"<url><loc>{{{{BASE}}}}{p}</loc><lastmod>{dates[p].date().isoformat()}</lastmod></url>"
+            for p in items
+        ]
         out.append("</urlset>")
         return "".join(out).encode()
 
     routes["/feed.xml"] = Route(body=rss(feed_items), content_type="application/rss+xml", etag='"feed-v1"')
     routes["/sitemap-index.xml"] = Route(
-        body=(b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-              b"<sitemap><loc>{{BASE}}/news-sitemap.xml</loc></sitemap>"
-              b"<sitemap><loc>{{BASE}}/sitemap-old.xml.gz</loc></sitemap></sitemapindex>"),
-        content_type="application/xml", etag='"idx-v1"',
+        body=(
+            b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<sitemap><loc>{{BASE}}/news-sitemap.xml</loc></sitemap>"
+            b"<sitemap><loc>{{BASE}}/sitemap-old.xml.gz</loc></sitemap></sitemapindex>"
+        ),
+        content_type="application/xml",
+        etag='"idx-v1"',
     )
-    routes["/news-sitemap.xml"] = Route(body=news_sitemap(news_items), content_type="application/xml", etag='"news-v1"')
+    routes["/news-sitemap.xml"] = Route(
+        body=news_sitemap(news_items), content_type="application/xml", etag='"news-v1"'
+    )
     routes["/sitemap-old.xml.gz"] = Route(body=b"", content_type="application/x-gzip", etag='"gz-v1"')
     routes["/sitemap-old.xml.gz"].handler = _gz_handler(plain_sitemap(gz_items), '"gz-v1"')
     # Section page: links to every article (some with tracking params), tag pages, off-site
@@ -218,8 +242,14 @@ def _gz_handler(xml: bytes, etag: str) -> Callable[[BaseHTTPRequestHandler], Rou
     return handler
 
 
-def sources_yaml(base_url: str, feeds: bool = True, sitemaps: bool = True, sections: bool = True,
-                 source_id: str = "fixture", extra: str = "") -> str:
+def sources_yaml(
+    base_url: str,
+    feeds: bool = True,
+    sitemaps: bool = True,
+    sections: bool = True,
+    source_id: str = "fixture",
+    extra: str = "",
+) -> str:
     lines = [
         "sources:",
         f"  - id: {source_id}",

@@ -27,7 +27,14 @@ def test_full_crawl_every_channel(crawler: Crawler) -> None:
     # robots.txt: the disallowed page is linked from the section page but never requested
     assert not any(p.startswith("/private/") for p in hits)
     # every discovery channel was used: feed, robots Sitemap line -> index -> news + gzipped
-    for path in ("/robots.txt", "/feed.xml", "/sitemap-index.xml", "/news-sitemap.xml", "/sitemap-old.xml.gz", "/world/"):
+    for path in (
+        "/robots.txt",
+        "/feed.xml",
+        "/sitemap-index.xml",
+        "/news-sitemap.xml",
+        "/sitemap-old.xml.gz",
+        "/world/",
+    ):
         assert path in hits
     # AMP duplicates were never needed, tracking params never reached the article URLs
     assert not any(".amp.html" in p for p in hits)
@@ -50,12 +57,15 @@ def test_full_crawl_every_channel(crawler: Crawler) -> None:
 
 def test_newest_first_where_dates_are_known(crawler: Crawler) -> None:
     site = build_news_site(30)
-    site.routes["/robots.txt"] = Route(body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    site.routes["/robots.txt"] = Route(
+        body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"
+    )
     crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS_PER_DOMAIN"] = "1"
     crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS"] = "1"
     with SiteServer(site.routes) as srv:
         text = sources_yaml(srv.base_url, feeds=False, sections=False).replace(
-            "/sitemap-index.xml", "/news-sitemap.xml")
+            "/sitemap-index.xml", "/news-sitemap.xml"
+        )
         result = crawler.run("r1", crawler.sources(text))
         order = [p for p in srv.paths() if p in set(site.article_paths)]
     assert result.returncode == 0
@@ -88,9 +98,13 @@ def test_updated_article_becomes_new_version(crawler: Crawler) -> None:
     now = datetime.now(UTC)
     path = "/world/2024/05/breaking-update-story-1234.html"
     routes = {
-        "/feed.xml": Route(content_type="application/rss+xml", body=(
-            f'<rss><channel><item><link>{{{{BASE}}}}{path}</link><pubDate>{now.strftime("%a, %d %b %Y %H:%M:%S +0000")}'
-            "</pubDate></item></channel></rss>").encode()),
+        "/feed.xml": Route(
+            content_type="application/rss+xml",
+            body=(
+                f"<rss><channel><item><link>{{{{BASE}}}}{path}</link><pubDate>{now.strftime('%a, %d %b %Y %H:%M:%S +0000')}"
+                "</pubDate></item></channel></rss>"
+            ).encode(),
+        ),
         path: Route(body=article_html(path, "Breaking", "first version")),
     }
     with SiteServer(routes) as srv:
@@ -100,8 +114,10 @@ def test_updated_article_becomes_new_version(crawler: Crawler) -> None:
         # Two hours pass (recorded fetch times moved back), the publisher edits the article.
         db = sqlite3.connect(crawler.data_dir / "state" / "crawl.sqlite")
         with db:
-            db.execute("UPDATE articles SET first_fetched = first_fetched - 7200, last_fetched = last_fetched - 7200, "
-                       "published = published - 7200")
+            db.execute(
+                "UPDATE articles SET first_fetched = first_fetched - 7200, last_fetched = last_fetched - 7200, "
+                "published = published - 7200"
+            )
         db.close()
         srv.routes[path] = Route(body=article_html(path, "Breaking", "second version, corrected"))
         second = crawler.run("r2", sources)
@@ -114,7 +130,9 @@ def test_updated_article_becomes_new_version(crawler: Crawler) -> None:
 def test_private_network_refused_unless_allowed(crawler: Crawler) -> None:
     site = build_news_site(5)
     with SiteServer(site.routes) as srv:
-        text = sources_yaml(srv.base_url).replace("allow_private_network: true", "allow_private_network: false")
+        text = sources_yaml(srv.base_url).replace(
+            "allow_private_network: true", "allow_private_network: false"
+        )
         result = crawler.run("r1", crawler.sources(text))
         hits = srv.paths()
     assert result.returncode == 0
@@ -125,7 +143,9 @@ def test_private_network_refused_unless_allowed(crawler: Crawler) -> None:
 
 
 def test_bad_config_exits_nonzero_with_file_and_line(crawler: Crawler) -> None:
-    sources = crawler.sources("sources:\n  - id: x\n    url: http://127.0.0.1:1/\n    feeds: []\n    colour: red\n")
+    sources = crawler.sources(
+        "sources:\n  - id: x\n    url: http://127.0.0.1:1/\n    feeds: []\n    colour: red\n"
+    )
     result = crawler.run("r1", sources)
     assert result.returncode == 2
     assert f"{sources}:5" in result.stderr and "colour" in result.stderr and "'x'" in result.stderr
@@ -135,7 +155,10 @@ def test_bad_config_exits_nonzero_with_file_and_line(crawler: Crawler) -> None:
 def test_only_named_sources(crawler: Crawler) -> None:
     site = build_news_site(3)
     with SiteServer(site.routes) as srv:
-        text = sources_yaml(srv.base_url) + sources_yaml("http://127.0.0.1:9", source_id="other").split("sources:\n", 1)[1]
+        text = (
+            sources_yaml(srv.base_url)
+            + sources_yaml("http://127.0.0.1:9", source_id="other").split("sources:\n", 1)[1]
+        )
         result = crawler.run("r1", crawler.sources(text), "--source", "fixture")
         assert crawler.run("r2", crawler.sources(text), "--source", "nope").returncode == 2
     assert result.returncode == 0

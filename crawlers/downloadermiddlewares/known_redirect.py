@@ -1,0 +1,58 @@
+"""Do not follow an article redirect to an article that is already stored (earlier or in this run).
+
+The old URL is recorded as an alias of the target, so the next run does not request it at
+all; the response counts as a duplicate, not a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Self
+from urllib.parse import urljoin
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from indexing.urls import canonicalize_url
+
+logger = logging.getLogger(__name__)
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+class KnownRedirectTarget(IgnoreRequest):
+    """The redirect leads to an article that is already stored."""
+
+
+class KnownRedirectMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if (
+            response.status not in _REDIRECTS
+            or request.meta.get("kind") != "article"
+            or request.meta.get("recrawl")
+        ):
+            return response
+        location = response.headers.get(b"Location")
+        if not location:
+            return response
+        target = canonicalize_url(urljoin(request.url, location.decode("latin-1")))
+        spider = self.crawler.spider
+        claimed = getattr(spider, "_claimed", set())
+        store = getattr(spider, "store", None)
+        if store is None or target == canonicalize_url(request.url):
+            return response
+        if target in claimed or store.lookup(target) is not None:
+            requested = request.meta.get("requested", canonicalize_url(request.url))
+            store.add_alias(requested, target)
+            logger.debug("%s redirects to known article %s", request.url, target)
+            raise KnownRedirectTarget(f"redirect to known article {target}")
+        return response
