@@ -70,7 +70,7 @@ def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> N
     for f in referenced_fields(_objects()):
         node = mapping
         parts = f.split(".")
-        for i, part in enumerate(parts):
+        for part in parts:
             assert part in node, f
             spec = node[part]
             node = spec.get("properties") or spec.get("fields") or {}
