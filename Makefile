@@ -27,7 +27,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[airflow,dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[airflow,dev]" > $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 $(NODE_STAMP): $(STAMP) indexing/localnode.py

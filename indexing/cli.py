@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        # The clients log every non-2xx answer (a 404 for a missing alias is expected): keep that for -v.
+        for noisy in ("opensearch", "elasticsearch", "elastic_transport"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         return int(COMMANDS[args.command](args) or 0)
     except ConfigError as exc:

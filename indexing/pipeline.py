@@ -241,6 +241,8 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
         ) from exc
     stats = pending.flush(lambda batch: index_documents(engine, batch, progress=progress))
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
+    # A finished run is searchable at once (the next scheduled refresh could be a second away).
+    engine.refresh(get_settings().articles_alias)
     result.seconds = time.monotonic() - started
     _atomic_write_text(rdir / "index-report.json", json.dumps(result.as_dict(), indent=2))
     return result

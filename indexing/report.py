@@ -8,23 +8,32 @@ from rich.table import Table
 
 from indexing.console import console
 
-CRAWL_COLUMNS = ["discovered", "fetched", "new", "updated", "unchanged", "robots_denied", "bytes", "duration"]
+#: (report key, column header) — short headers so the table fits an 80-column terminal.
+CRAWL_COLUMNS = [
+    ("discovered", "found"), ("fetched", "fetched"), ("new", "new"), ("updated", "upd"),
+    ("unchanged", "same"), ("robots_denied", "robots"), ("bytes", "KiB"), ("duration", "s"),
+]
 
 
 def print_report(report: dict[str, Any]) -> None:
     crawl = report.get("crawl") or {}
     sources = crawl.get("sources") or {}
     table = Table(title=f"Run {report.get('run_id')}: crawl per source")
-    table.add_column("source", style="bold")
-    for col in CRAWL_COLUMNS:
-        table.add_column(col, justify="right")
-    table.add_column("failed", justify="left")
-    table.add_column("flags", style="red")
+    table.add_column("source", style="bold", overflow="fold")
+    for _, header in CRAWL_COLUMNS:
+        table.add_column(header, justify="right")
+    table.add_column("failed / flags", overflow="fold")
     for sid, counts in sorted(sources.items()):
         failed = counts.get("failed") or {}
-        failed_txt = ", ".join(f"{k}={v}" for k, v in sorted(failed.items())) if isinstance(failed, dict) else str(failed)
-        row = [sid] + [_fmt(counts.get(col)) for col in CRAWL_COLUMNS]
-        row += [failed_txt or "-", ", ".join(counts.get("flags") or []) or "-"]
+        notes = [f"{k}={v}" for k, v in sorted(failed.items())] if isinstance(failed, dict) else [str(failed)]
+        notes += [f"[red]{flag}[/]" for flag in counts.get("flags") or []]
+        row = [sid]
+        for key, _ in CRAWL_COLUMNS:
+            value = counts.get(key)
+            if key == "bytes" and isinstance(value, int | float):
+                value = round(value / 1024)
+            row.append(_fmt(value))
+        row.append(", ".join(notes) or "-")
         table.add_row(*row)
     console.print(table)
 
