@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from indexing.enrich.text import normalize_text, words
 from indexing.settings import get_settings
@@ -71,7 +71,11 @@ class StoryAssignment:
 
 def body_hash(text: str) -> str:
     """Hash of the normalised body: equal for copies differing in case, spacing or punctuation."""
-    return hashlib.sha256(" ".join(words(normalize_text(text or ""))).encode("utf-8")).hexdigest()
+    return _hash_words(words(normalize_text(text or "")))
+
+
+def _hash_words(toks: list[str]) -> str:
+    return hashlib.sha256(" ".join(toks).encode("utf-8")).hexdigest()
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -107,7 +111,9 @@ class StoryIndex:
         # Bands tuned for recall: LSH only proposes candidates, each is then checked against the
         # threshold with its estimated Jaccard, so false candidates cost a comparison, not a merge.
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
-        self._minhashes: dict[str, MinHash] = {}
+        self._minhashes: dict[str, LeanMinHash] = {}
+        # the permutations are the costly part of a MinHash: generate them once
+        self._perms = MinHash(num_perm=num_perm, scheme=MINHASH_SCHEME).permutations
         self._loaded_seq = 0
         self._sync()
 
@@ -145,28 +151,26 @@ class StoryIndex:
             self._loaded_seq = max(self._loaded_seq, seq)
             if blob is None or doc_id in self._minhashes:
                 continue
-            mh = MinHash(
-                num_perm=self.num_perm, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=MINHASH_SCHEME
-            )
+            mh = LeanMinHash(seed=1, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=MINHASH_SCHEME)
             self._minhashes[doc_id] = mh
             self._lsh.insert(doc_id, mh)
 
-    def _minhash(self, body: str) -> MinHash | None:
-        toks = words(normalize_text(body))
+    def _minhash(self, toks: list[str]) -> LeanMinHash | None:
         if len(toks) < self.min_words:
             return None
         k = self.shingle_size
         shingles = {" ".join(toks[i : i + k]) for i in range(max(1, len(toks) - k + 1))}
-        mh = MinHash(num_perm=self.num_perm, scheme=MINHASH_SCHEME)
+        mh = MinHash(num_perm=self.num_perm, permutations=self._perms, scheme=MINHASH_SCHEME)
         mh.update_batch([s.encode("utf-8") for s in shingles])
-        return mh
+        return LeanMinHash(mh)
 
     # Assigning -----------------------------------------------------------------------
     def assign(self, doc_id: str, body: str, published: datetime | None = None) -> StoryAssignment:
         """The story of ``doc_id``; idempotent for a known doc id."""
-        h = body_hash(body)
+        toks = words(normalize_text(body or ""))
+        h = _hash_words(toks)
         pub = _iso(published)
-        mh = self._minhash(body)  # outside the lock: the expensive part
+        mh = self._minhash(toks)  # outside the lock: the expensive part
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._sync()
@@ -180,7 +184,7 @@ class StoryIndex:
             self._lsh.insert(doc_id, mh)
         return result
 
-    def _assign_locked(self, doc_id: str, h: str, pub: str | None, mh: MinHash | None) -> StoryAssignment:
+    def _assign_locked(self, doc_id: str, h: str, pub: str | None, mh: LeanMinHash | None) -> StoryAssignment:
         db = self._db
         blob = mh.hashvalues.astype(np.uint64).tobytes() if mh is not None else None
         row = db.execute("SELECT story_id, body_hash, exact_of FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
@@ -221,7 +225,7 @@ class StoryIndex:
             )
         return self._result(story_id, doc_id, exact_of, similarity)
 
-    def _near(self, mh: MinHash) -> tuple[str | None, float | None]:
+    def _near(self, mh: LeanMinHash) -> tuple[str | None, float | None]:
         best: tuple[float, str] | None = None
         for cand in self._lsh.query(mh):
             other = self._minhashes.get(cand)

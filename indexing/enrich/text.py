@@ -87,5 +87,14 @@ def tokenize(text: str) -> list[Token]:
 
 
 def words(text: str) -> list[str]:
-    """Normalised words only."""
-    return [t.norm for t in tokenize(text)]
+    """Normalised words only (no offsets: cheaper than :func:`tokenize`)."""
+    prepared = nfc(text)
+    if _OTHER_APOS_RE.search(prepared):
+        prepared = prepared.translate(_APOS_TABLE)
+    out: list[str] = []
+    for word in _WORD_RE.findall(prepared):
+        if "'" in word and not is_cyrillic(word):
+            out.extend(normalize_word(part) for part in word.split("'"))
+        else:
+            out.append(normalize_word(word))
+    return out
