@@ -42,8 +42,14 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def _article_priority(published: datetime | None) -> int:
-    # Hour granularity keeps the number of distinct priority queues small.
-    return int(published.timestamp() // 3600) if published is not None else 0
+    # Scrapy keeps one queue per priority value: hour granularity for the last week (where the
+    # order matters), day granularity before it keeps the number of queues small. Unit: hours.
+    if published is None:
+        return 0
+    hours = int(published.timestamp() // 3600)
+    if datetime.now(UTC) - published > timedelta(days=7):
+        hours -= hours % 24
+    return hours
 
 
 def _is_html(response: Response) -> bool:

@@ -56,7 +56,7 @@ def test_full_crawl_every_channel(crawler: Crawler) -> None:
 
 
 def test_newest_first_where_dates_are_known(crawler: Crawler) -> None:
-    site = build_news_site(30)
+    site = build_news_site(30, age_days=1)
     site.routes["/robots.txt"] = Route(
         body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"
     )

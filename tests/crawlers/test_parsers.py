@@ -59,7 +59,9 @@ def test_sitemaps_index_news_gzip_and_bomb() -> None:
     with pytest.raises(MalformedSitemap):
         parse_sitemap(b"<html/>", BASE)
     assert robots_sitemaps(b"User-agent: *\nSitemap: /sm.xml # c\nsitemap:https://x.org/a.xml\n", BASE) == [
-        "https://news.example.com/sm.xml", "https://x.org/a.xml"]
+        "https://news.example.com/sm.xml",
+        "https://x.org/a.xml",
+    ]
 
 
 def test_links_canonical_and_article_heuristic() -> None:
@@ -94,8 +96,14 @@ def test_recrawl_backoff_rule() -> None:
     window = timedelta(hours=48)
 
     def art(published_h: float, last_h: float) -> KnownArticle:
-        return KnownArticle("u", "s", "f", now - timedelta(hours=published_h), now - timedelta(hours=last_h),
-                            now - timedelta(hours=last_h))
+        return KnownArticle(
+            "u",
+            "s",
+            "f",
+            now - timedelta(hours=published_h),
+            now - timedelta(hours=last_h),
+            now - timedelta(hours=last_h),
+        )
 
     assert not art(1, 0.1).due_for_recrawl(now, window)  # just fetched
     assert art(3, 1.5).due_for_recrawl(now, window)  # age at fetch 1.5 h, 1.5 h passed
