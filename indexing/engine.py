@@ -135,21 +135,41 @@ class Engine:
         return f"Engine({self.server.flavor} {self.server.version} at {self.url})"
 
     # -- plumbing ----------------------------------------------------------
-    def _call(self, api: str, /, *, request_timeout: float | None = None, **kwargs: Any) -> Any:
-        """Call ``api`` (``"search"``, ``"indices.create"``...) on the client; map its exceptions."""
+    def _call(self, api: str, /, *, request_timeout: float | None = None, expect_404: bool = False,
+              **kwargs: Any) -> Any:
+        """Call ``api`` (``"search"``, ``"indices.create"``...) on the client; map its exceptions.
+
+        ``expect_404``: a 404 is an ordinary answer (raised as :class:`NotFound` all the same),
+        so the client must not log it as a failed request.
+        """
         client = self.client
+        options: dict[str, Any] = {}
         if request_timeout is not None:
+            options["request_timeout"] = request_timeout
+        if expect_404:
+            options["ignore_status" if self.flavor == "elasticsearch" else "ignore"] = 404
+        if options:
             if self.flavor == "elasticsearch":
-                client = client.options(request_timeout=request_timeout)
+                client = client.options(**options)
             else:
-                kwargs["request_timeout"] = request_timeout
+                kwargs.update(options)
         fn: Callable[..., Any] = client
         for part in api.split("."):
             fn = getattr(fn, part)
         try:
-            return _body(fn(**kwargs))
+            resp = fn(**kwargs)
         except Exception as exc:  # translated to our exception types, or re-raised unchanged
             raise _translate(exc) from exc
+        if expect_404:
+            meta = getattr(resp, "meta", None)
+            body = _body(resp)
+            status = getattr(meta, "status", None) if meta is not None else (
+                body.get("status") if isinstance(body, Mapping) and "error" in body else None)
+            if status == 404:
+                raise NotFound(f"not found: {api} {kwargs.get('index') or kwargs.get('name') or ''}".strip(),
+                               status=404, error_type=_error_type(body), info=body)
+            return body
+        return _body(resp)
 
     def close(self) -> None:
         try:
@@ -181,7 +201,7 @@ class Engine:
 
     def get_index_template(self, name: str) -> dict[str, Any] | None:
         try:
-            resp = self._call("indices.get_index_template", name=name)
+            resp = self._call("indices.get_index_template", expect_404=True, name=name)
         except NotFound:
             return None
         templates = resp.get("index_templates") or []
@@ -199,14 +219,14 @@ class Engine:
 
     def index_exists(self, name: str) -> bool:
         try:
-            return bool(self._call("indices.exists", index=name))
+            return bool(self._call("indices.exists", expect_404=True, index=name))
         except NotFound:
             return False
 
     def delete_index(self, name: str) -> bool:
         """Delete ``name``; False when it did not exist."""
         try:
-            self._call("indices.delete", index=name)
+            self._call("indices.delete", expect_404=True, index=name)
         except NotFound:
             return False
         return True
@@ -217,7 +237,7 @@ class Engine:
     def get_alias(self, name: str) -> dict[str, Any]:
         """``{index_name: {"aliases": {...}}}`` for every index behind alias ``name``; {} if none."""
         try:
-            return dict(self._call("indices.get_alias", name=name))
+            return dict(self._call("indices.get_alias", expect_404=True, name=name))
         except NotFound:
             return {}
 
@@ -262,7 +282,7 @@ class Engine:
     def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
         """The document's ``_source`` (with ``_id``), or None when absent."""
         try:
-            resp = self._call("get", index=index, id=doc_id)
+            resp = self._call("get", expect_404=True, index=index, id=doc_id)
         except NotFound:
             return None
         if not resp.get("found"):

@@ -1,0 +1,158 @@
+"""Search latency: p50/p95 of warwatch ``search()`` for 20 representative queries over 100,000
+generated multilingual articles on the local node.
+
+Usage: python benchmarks/search_latency.py [--docs 100000] [--rounds 5] [--keep] [--prefix bench-]
+
+Articles are generated in German, English, French, Ukrainian and Russian from the real gazetteer
+(config/entities.yaml: names per language) and topic terms (config/topics.yaml), with filler
+sentences from per-language news vocabulary; their topics/entities fields are set from what was
+put in (running the matcher over 100k texts would only slow the set-up). Queries are timed
+end-to-end through ``search()`` (expansion, request, parsing), with highlights, after two
+warm-up rounds. Goal: p95 < 50 ms on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+LANGS = ("de", "en", "fr", "uk", "ru")
+VOCAB = {
+    "de": "Regierung Angriff Stadt Region Bericht Minister Armee Front Dorf Behörden Nacht Verletzte Hilfe Strom "
+          "Verhandlungen Präsident Sicherheit Lage Bevölkerung Soldaten Offensive Verteidigung Westen Waffen "
+          "Unterstützung Sprecher erklärte meldete am Montag nach Angaben laut zudem weiterhin heute".split(),
+    "en": "government attack city region report minister army front village authorities night injured aid power "
+          "talks president security situation population soldiers offensive defence west weapons support "
+          "spokesman said reported on Monday according to also still today".split(),
+    "fr": "gouvernement attaque ville région rapport ministre armée front village autorités nuit blessés aide "
+          "électricité négociations président sécurité situation population soldats offensive défense Occident "
+          "armes soutien porte-parole a déclaré lundi selon aussi toujours aujourd'hui".split(),
+    "uk": "уряд атака місто область звіт міністр армія фронт село влада ніч поранені допомога світло "
+          "переговори президент безпека ситуація населення солдати наступ оборона Захід зброя підтримка "
+          "речник заявив повідомив у понеділок за даними також досі сьогодні".split(),
+    "ru": "правительство атака город область доклад министр армия фронт село власти ночь раненые помощь свет "
+          "переговоры президент безопасность ситуация население солдаты наступление оборона Запад оружие "
+          "поддержка представитель заявил сообщил в понедельник по данным также всё ещё сегодня".split(),
+}
+QUERIES = [
+    "North Korean troops", "nordkoreanische Truppen", "Nordkorea Kursk", "troupes nord-coréennes",
+    "drone attack Odesa", "Drohnenangriff Odessa", "prisoner exchange", "Gefangenenaustausch",
+    "sanctions oil", "Sanktionen", "weapons deliveries", "Waffenlieferungen", "Zelensky", "Selenskyj Putin",
+    "energy infrastructure attacks", "Kursk offensive", "Kharkiv", "Зеленський", "Курськ", '"Mark Rutte"',
+]
+
+
+def generate(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """``n`` index documents (as ``article_to_document`` makes them)."""
+    from indexing.enrich import load_gazetteer, load_topics
+    from indexing.index.documents import article_to_document
+
+    rnd = random.Random(seed)
+    topics = list(load_topics().topics.values())
+    terms = {t.id: t.plain_terms() for t in topics}
+    gazetteer = load_gazetteer()
+    entities = list(gazetteer.entities.values())
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for i in range(n):
+        lang = LANGS[i % len(LANGS)]
+        words = VOCAB[lang]
+        topic = rnd.choice(topics) if rnd.random() < 0.6 else None
+        ents = rnd.sample(entities, rnd.randint(1, 4))
+        names = [e.labels.get(lang) or e.name for e in ents]
+        sentences = []
+        for _ in range(rnd.randint(8, 25)):
+            sent = rnd.sample(words, rnd.randint(6, 14))
+            if rnd.random() < 0.3:
+                sent.insert(rnd.randrange(len(sent)), rnd.choice(names))
+            if topic and rnd.random() < 0.15 and terms[topic.id].get(lang):
+                sent.insert(rnd.randrange(len(sent)), rnd.choice(terms[topic.id][lang]))
+            sentences.append(" ".join(sent).capitalize() + ".")
+        title_bits = [rnd.choice(names)] + rnd.sample(words, 5)
+        if topic and terms[topic.id].get(lang):
+            title_bits.insert(1, rnd.choice(terms[topic.id][lang]))
+        body = "\n\n".join(" ".join(sentences[j:j + 4]) for j in range(0, len(sentences), 4))
+        published = start + timedelta(minutes=rnd.randrange(60 * 24 * 365))
+        enrichment = {
+            "topics": [topic.id] if topic else [],
+            "entities": [{"id": e.id, "name": e.name, "type": e.type, "lat": getattr(e, "lat", None),
+                          "lon": getattr(e, "lon", None)} for e in ents],
+            "entity_mentions": {e.id: rnd.randint(1, 5) for e in ents},
+        }
+        yield article_to_document(
+            {"title": " ".join(title_bits), "body": body, "language": lang, "published": published.isoformat()},
+            source=f"bench-{lang}-{i % 40}", url=f"https://bench-{i % 40}.example/{lang}/article-{i}",
+            fetched_at=published, enrichment=enrichment,
+        )
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--prefix", default="bench-search-")
+    parser.add_argument("--keep", action="store_true", help="keep the index (re-use it on the next run)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    import os
+
+    os.environ["WARWATCH_INDEX_PREFIX"] = args.prefix
+    from indexing.engine import connect
+    from indexing.index.bulk import index_documents
+    from indexing.index.setup import articles_alias, setup_indices
+    from indexing.search import search
+    from indexing.settings import reset_settings
+
+    reset_settings()
+    engine = connect()
+    setup_indices(engine)
+    alias = articles_alias()
+    have = engine.count(alias)
+    if have < args.docs:
+        t0 = time.perf_counter()
+        counts = index_documents(engine, generate(args.docs), track_versions=False, chunk_size=1000)
+        engine.refresh(alias)
+        print(f"indexed {counts['indexed']} generated articles in {time.perf_counter() - t0:.0f}s "
+              f"({counts['failed']} failed)")
+    print(f"{engine.count(alias)} articles in {alias} on {engine}")
+    for _ in range(2):  # warm-up: caches, JIT, expansion config loading
+        for q in QUERIES:
+            search(q, engine=engine)
+    per_query: dict[str, list[float]] = {q: [] for q in QUERIES}
+    took: list[float] = []
+    for _ in range(args.rounds):
+        for q in QUERIES:
+            t = time.perf_counter()
+            res = search(q, engine=engine)
+            per_query[q].append((time.perf_counter() - t) * 1000)
+            took.append(float(res.took_ms or 0))
+    allv = [v for vs in per_query.values() for v in vs]
+    for q, vs in per_query.items():
+        print(f"  {statistics.median(vs):7.1f} ms  {q}")
+    p50, p95 = _percentile(allv, 50), _percentile(allv, 95)
+    print(f"end-to-end: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(allv)} searches "
+          f"(engine 'took' p50 {_percentile(took, 50):.0f} ms, p95 {_percentile(took, 95):.0f} ms)")
+    print("goal p95 < 50 ms:", "met" if p95 < 50 else "NOT met")
+    if not args.keep:
+        for idx in list(engine.get_alias(alias)) + [f"{args.prefix}article-versions"]:
+            engine.delete_index(idx)
+    return 0 if p95 < 50 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
