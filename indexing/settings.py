@@ -60,6 +60,10 @@ class DedupSettings(BaseModel):
     near_duplicate_threshold: float = 0.5
     #: bodies with fewer words get exact-duplicate detection only (stubs look alike)
     min_words: int = 30
+    #: compare a dated copy only with copies published at most this many days before or after it
+    #: (copies without a date are always compared); None: no limit. Bounds the candidates a
+    #: long-running index verifies, and keeps a years-later rerun of a story out of the old story.
+    near_duplicate_window_days: float | None = Field(default=None, gt=0)
 
 
 class LocalNodeSettings(BaseModel):
