@@ -214,7 +214,8 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             doc = article_to_document(
                 article,
                 source=crawl_entry["source"],
-                url=crawl_entry["url"],
+                # CONTRACT: `url` is where it was fetched from (canonicalised); the id comes from the canonical URL.
+                url=crawl_entry.get("final_url") or crawl_entry["url"],
                 fetched_at=crawl_entry.get("fetched_at"),
                 enrichment=enriched,
             )
