@@ -88,7 +88,9 @@ EXTRACTORS: dict[str, Callable[[str, str], str]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--show-worst", type=int, default=0, help="list the N worst warwatch pages")
     parser.add_argument("--only", choices=sorted(EXTRACTORS), action="append")

@@ -27,7 +27,9 @@ def _time(fn, pages: list[tuple[str, str, str, str]]) -> float:  # type: ignore[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)

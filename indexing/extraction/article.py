@@ -13,7 +13,7 @@ from lxml import etree
 
 from .body import extract_body, word_count
 from .cleaning import clean_paragraphs, fix_mojibake, insert_block_boundaries
-from .decoding import decode_html
+from .decoding import decode_html, repair_mojibake
 from .images import Image, extract_images
 from .language import detect_language, normalise_hint
 from .metadata import Metadata, extract_metadata
@@ -22,8 +22,12 @@ from .status import classify
 logger = logging.getLogger(__name__)
 
 # Pages above this size are cut: real articles are far smaller, and parsing time grows with size.
-MAX_HTML_CHARS = 4_000_000
-_LOOKS_LIKE_HTML = re.compile(r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6]|title|meta|table)\b", re.I)
+MAX_HTML_CHARS = 3_000_000
+# ... and trees above this many elements are cut at that point (real pages: a few thousand).
+MAX_NODES = 30_000
+_LOOKS_LIKE_HTML = re.compile(
+    r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6]|title|meta|table)\b", re.I
+)
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
 # Interactive furniture that never carries article text.
 _NOT_TEXT = {"consent_wall", "listing_page"}
@@ -99,7 +103,15 @@ def extract(html: str | bytes, url: str | None = None) -> Article:
     except RecursionError:
         logger.warning("page too deeply nested: %s", url)
         return _no_article(url, "too_deep")
-    except (ValueError, TypeError, AttributeError, LookupError, etree.LxmlError, UnicodeError, MemoryError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        LookupError,
+        etree.LxmlError,
+        UnicodeError,
+        MemoryError,
+    ) as exc:
         logger.warning("extraction failed for %s: %s: %s", url, type(exc).__name__, exc)
         return _no_article(url, "error")
 
@@ -110,7 +122,7 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     text = decode_html(html)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
-    text = text.replace("\x00", "")
+    text = repair_mojibake(text.replace("\x00", ""))
     if not text.strip():
         return _no_article(url, "empty")
     if not _LOOKS_LIKE_HTML.search(text[:100_000]):
@@ -127,7 +139,8 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     _strip_furniture(work)
     insert_block_boundaries(work)
 
-    result = extract_body(work, url, meta.jsonld_body)
+    nodes = bound_tree(work, MAX_NODES)
+    result = extract_body(work, url, meta.jsonld_body, nodes)
     hint = normalise_hint(meta.lang_hint)
     language = detect_language(" ".join(result.paragraphs[:30]) or (meta.title or ""), hint)
     drop = {meta.title or ""}
@@ -161,6 +174,31 @@ def _extract(html: str | bytes, url: str | None) -> Article:
         status=status,
         status_reason=reason,
     )
+
+
+def bound_tree(tree: Any, max_nodes: int) -> int:
+    """Cut everything after the ``max_nodes``-th element (document order); return the count kept."""
+    count = 0
+    last = None
+    for last in tree.iter():  # noqa: B007 - the element where counting stops is used below
+        count += 1
+        if count > max_nodes:
+            break
+    else:
+        return count
+    logger.warning("page has more than %d elements; cutting the rest", max_nodes)
+    el = last
+    node = el
+    while node is not None:
+        parent = node.getparent()
+        if parent is not None:
+            for sib in list(node.itersiblings()):
+                parent.remove(sib)
+        node = parent
+    parent = el.getparent()
+    if parent is not None:
+        parent.remove(el)
+    return max_nodes
 
 
 def _drop_kicker(paragraphs: list[str], title: str | None) -> list[str]:

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
 # Below this many words the fast pass probably missed the article.
 _THIN_WORDS = 120
+# Real article pages have a few thousand elements; jusText's neighbour search is quadratic.
+_FALLBACK_MAX_NODES = 15_000
 
 
 @dataclass
@@ -67,17 +69,19 @@ def word_count(paragraphs: list[str]) -> int:
     return sum(len(_WORD.findall(p)) for p in paragraphs)
 
 
-def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None) -> BodyResult:
+def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nodes: int = 0) -> BodyResult:
+    """``nodes``: element count of the tree; above _FALLBACK_MAX_NODES the quadratic jusText
+    fallback is skipped so time stays bounded on pathological pages."""
     # trafilatura's own fallback (readability + jusText) doubles its cost and only matters when
     # the fast pass finds little: run it only then.
     base = _trafilatura(tree, url, favor_precision=True, fast=True)
     method = "trafilatura-precision"
-    if word_count(base) < _THIN_WORDS:
+    if word_count(base) < _THIN_WORDS and nodes <= _FALLBACK_MAX_NODES:
         full = _trafilatura(tree, url, favor_precision=True)
         if word_count(full) > word_count(base):
             base, method = full, "trafilatura-precision-fallback"
     if word_count(base) < _THIN_WORDS // 2:
-        recall = _trafilatura(tree, url, favor_recall=True)
+        recall = _trafilatura(tree, url, favor_recall=True, fast=True)
         if word_count(recall) > word_count(base):
             base, method = recall, "trafilatura-recall"
     expanded = expand_with_siblings(tree, base)

@@ -133,7 +133,9 @@ def is_boilerplate(paragraph: str, language: str | None = None) -> bool:
     return merged_rules().is_boilerplate(paragraph)
 
 
-def clean_paragraphs(paragraphs: list[str], language: str | None = None, drop: set[str] | None = None) -> list[str]:
+def clean_paragraphs(
+    paragraphs: list[str], language: str | None = None, drop: set[str] | None = None
+) -> list[str]:
     """Repair, normalise, drop boilerplate, empty lines and immediate duplicates.
 
     ``drop`` holds texts known to be elsewhere (title, image captions and credits).

@@ -87,3 +87,31 @@ def decode_html(data: bytes | str) -> str:
         except (UnicodeDecodeError, LookupError):
             logger.debug("guessed encoding %s failed", guessed)
     return data.decode("cp1252", errors="replace")
+
+
+# UTF-8 read as latin-1/cp1252: "GrÃ¶ÃŸe", "â€ž", "Ð\x9fÑ\x80" (Cyrillic). Cheap to look for.
+_MOJIBAKE = re.compile(
+    "[ÃÂ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|â€|[ÐÑ][\u0080-\u00bf\u2018-\u203a]"
+)
+_MOJIBAKE_MIN_HITS = 3
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo double encoding over the whole page before parsing, only when it is visible:
+    once parsed, C1 control characters of latin-1 mojibake are gone and ftfy can't undo it."""
+    if len(_MOJIBAKE.findall(text[:200_000])) < _MOJIBAKE_MIN_HITS:
+        return text
+    try:
+        import ftfy
+
+        return ftfy.fix_text(
+            text,
+            unescape_html=False,
+            normalization=None,
+            uncurl_quotes=False,
+            fix_latin_ligatures=False,
+            fix_character_width=False,
+        )
+    except (ImportError, ValueError, TypeError, UnicodeError):
+        logger.debug("mojibake repair failed", exc_info=True)
+        return text

@@ -107,8 +107,11 @@ def extract_images(tree: Any, base_url: str | None, og_image: str | None = None)
         captions = [el for el in figure.iter() if el.tag == "figcaption"]
         if not captions:
             captions = [
-                el for el in figure.iter()
-                if el is not figure and isinstance(el.tag, str) and _CAPTION_CLASS.search(el.get("class") or "")
+                el
+                for el in figure.iter()
+                if el is not figure
+                and isinstance(el.tag, str)
+                and _CAPTION_CLASS.search(el.get("class") or "")
             ][:1]
         caption = credit = None
         if captions:

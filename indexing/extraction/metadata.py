@@ -21,11 +21,30 @@ logger = logging.getLogger(__name__)
 _ARTICLE_TYPES = re.compile(r"(Article|Posting|Report|BlogPosting|LiveBlogPosting|WebPage)$", re.I)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|•|»|/)\s+")
 _PUBLISHED_META = (
-    "article:published_time", "og:article:published_time", "datepublished", "pubdate", "publishdate",
-    "publish-date", "publish_date", "date", "dc.date", "dc.date.issued", "dcterms.created", "sailthru.date",
-    "parsely-pub-date", "cxenseparse:recs:publishtime", "article.published", "original-publish-date",
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "cxenseparse:recs:publishtime",
+    "article.published",
+    "original-publish-date",
 )
-_MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified")
+_MODIFIED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "last-modified",
+    "dcterms.modified",
+)
 
 
 @dataclass
@@ -112,7 +131,9 @@ def _names(value: Any, persons_only: bool = True) -> list[str]:
 def _meta_map(tree: Any) -> dict[str, list[str]]:
     metas: dict[str, list[str]] = {}
     for el in tree.iter("meta"):
-        key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or "").strip()
+        key = (
+            el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or ""
+        ).strip()
         content = el.get("content")
         if key and content is not None:
             metas.setdefault(key.lower(), []).append(content.strip())
@@ -162,7 +183,9 @@ def strip_title(title: str, site_name: str | None, section: str | None) -> str:
             return True
         if site_name and len(part) >= 3 and (part in site_name.casefold() or site_name.casefold() in part):
             return True
-        return bool(re.fullmatch(r"(www\.)?[\w-]+\.(com|org|net|de|fr|ua|ru|co\.uk|info|news|at|ch|be|eu)", part))
+        return bool(
+            re.fullmatch(r"(www\.)?[\w-]+\.(com|org|net|de|fr|ua|ru|co\.uk|info|news|at|ch|be|eu)", part)
+        )
 
     while len(spans) > 1 and furniture(spans[-1]):
         spans.pop()
@@ -191,7 +214,9 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
         section = next((s for s in section if isinstance(s, str)), None)
     meta.section = _clean(section) or _clean(_first(metas, "article:section", "section", "parsely-section"))
 
-    headline = _clean(art.get("headline")) or _clean(art.get("name") if art.get("@type") != "WebPage" else None)
+    headline = _clean(art.get("headline")) or _clean(
+        art.get("name") if art.get("@type") != "WebPage" else None
+    )
     og_title = _clean(_first(metas, "og:title", "twitter:title"))
     title_el = tree.find(".//title")
     html_title = _clean(title_el.text_content()) if title_el is not None else None
@@ -214,7 +239,9 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
     authors = _names(art.get("author"))
     if not authors:
         for key in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator"):
-            authors.extend(a for a in (_clean(v) for v in metas.get(key, [])) if a and not a.startswith("http"))
+            authors.extend(
+                a for a in (_clean(v) for v in metas.get(key, [])) if a and not a.startswith("http")
+            )
     if not authors:
         for el in tree.xpath('//a[@rel="author"] | //*[@itemprop="author"]//*[@itemprop="name"]')[:5]:
             name = _clean(el.text_content())
@@ -253,7 +280,9 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
     canonical = canonical or _first(metas, "og:url")
     if not canonical:
         entity = art.get("mainEntityOfPage")
-        canonical = entity.get("@id") if isinstance(entity, dict) else entity if isinstance(entity, str) else None
+        canonical = (
+            entity.get("@id") if isinstance(entity, dict) else entity if isinstance(entity, str) else None
+        )
         canonical = canonical or (art.get("url") if isinstance(art.get("url"), str) else None)
     meta.canonical_url = absolute_url(canonical, url) or (url if url and urlsplit(url).scheme else None)
 

@@ -21,7 +21,9 @@ _CONSENT = re.compile(
     r"accepter|j'accepte|tout accepter|acceptez|згод|файли cookie|согла|файлы cookie|принять",
     re.I,
 )
-_CONSENT_MARKUP = re.compile(r"consent|cookie|gdpr|cmp|didomi|onetrust|quantcast|sourcepoint|usercentrics", re.I)
+_CONSENT_MARKUP = re.compile(
+    r"consent|cookie|gdpr|cmp|didomi|onetrust|quantcast|sourcepoint|usercentrics", re.I
+)
 _PAYWALL = re.compile(
     r"subscribe to (continue|read)|subscribers only|for subscribers|already a subscriber|to continue reading|"
     r"sign in to (continue|read)|this (article|content) is (for|reserved)|premium (article|content)|"
@@ -75,9 +77,13 @@ def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[st
         return "no_article", "paywall"
     if body_words < TEASER_WORDS:
         sample = _page_text(raw_tree)
-        if _PAYWALL.search(body_text) or (_PAYWALL.search(sample) and _markup_hits(raw_tree, _PAYWALL_MARKUP)):
+        if _PAYWALL.search(body_text) or (
+            _PAYWALL.search(sample) and _markup_hits(raw_tree, _PAYWALL_MARKUP)
+        ):
             return "no_article", "paywall"
-        if _CONSENT.search(body_text) or (_CONSENT.search(sample) and _markup_hits(raw_tree, _CONSENT_MARKUP)):
+        if _CONSENT.search(body_text) or (
+            _CONSENT.search(sample) and _markup_hits(raw_tree, _CONSENT_MARKUP)
+        ):
             if body_words < MIN_ARTICLE_WORDS or _CONSENT.search(body_text):
                 return "no_article", "consent_wall"
     if body_words >= _LISTING_MAX_WORDS:

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import pytest
+
+from indexing.extraction import extract
+from indexing.extraction.cleaning import (
+    clean_paragraphs,
+    insert_block_boundaries,
+    is_boilerplate,
+    load_boilerplate,
+)
+from indexing.extraction.decoding import decode_html
+from indexing.extraction.images import split_caption
+from indexing.extraction.metadata import strip_title
+
+
+def test_boilerplate_config_has_languages() -> None:
+    rules = load_boilerplate()
+    assert {"de", "en", "fr", "uk", "ru"} <= set(rules)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Im Vollbildmodus öffnen",
+        "Lire aussi : La guerre vue de Kharkiv",
+        "Читайте також: Новини фронту",
+        "Читайте также",
+        "Teilen:",
+        "Share this article",
+        "Foto: Getty Images / AFP",
+        ">>>>",
+        "PREV",
+        "Advertisement",
+        "Publicité",
+        "Реклама",
+        "© 2024 Weltnachrichten Heute",
+        "Das könnte Sie auch interessieren",
+    ],
+)
+def test_boilerplate_lines(line: str) -> None:
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "NATO-Generalsekretär Mark Rutte bestätigte am Montag, dass Truppen geschickt worden seien.",
+        "Lire aussi les réactions des dirigeants européens, qui ont longuement débattu de la question des sanctions "
+        "contre la Russie lors du sommet de Bruxelles la semaine dernière.",
+        "Share prices fell by 3% on Monday.",
+        "Die Forderung der Ukraine nach mehr Waffen",
+    ],
+)
+def test_article_lines_are_kept(line: str) -> None:
+    assert not is_boilerplate(line)
+
+
+def test_clean_paragraphs_drops_known_and_duplicates() -> None:
+    paras = [
+        "Title",
+        "A first real paragraph.",
+        "A first real paragraph.",
+        "Caption text",
+        "  ",
+        "Im Vollbildmodus öffnen",
+    ]
+    assert clean_paragraphs(paras, "de", drop={"Title", "Caption text"}) == ["A first real paragraph."]
+
+
+def test_whitespace_normalised() -> None:
+    assert clean_paragraphs(["a\u00a0 b\u200b c\t d"]) == ["a b c d"]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<blockquote>Sicherheit dar</blockquote><p>sagte er</p>",
+        "<div>Sicherheit dar</div><div>sagte er</div>",
+        "<p>Sicherheit dar<br>sagte er</p>",
+        "<li>Sicherheit dar</li><li>sagte er</li>",
+        "<td>Sicherheit dar</td><td>sagte er</td>",
+        "<h2>Sicherheit dar</h2><p>sagte er</p>",
+    ],
+)
+def test_block_boundaries_never_glue(html: str) -> None:
+    tree = lxml.html.fromstring(f"<div>{html}</div>")
+    insert_block_boundaries(tree)
+    tokens = re.findall(r"\w+", tree.text_content())
+    assert "darsagte" not in tokens
+    assert ["dar", "sagte"] == tokens[1:3]
+
+
+def test_glue_free_through_extract() -> None:
+    body = "".join(
+        f"<blockquote>Zitat Nummer {i} endet hier mit dar</blockquote><p>sagte der Sprecher am Montag in Kiew "
+        f"und fügte weitere Einzelheiten zur Lage an der Front hinzu, die wir hier wiedergeben.</p>"
+        for i in range(6)
+    )
+    art = extract(f"<html><body><article><h1>Ein Titel</h1>{body}</article></body></html>")
+    tokens = re.findall(r"\w+", art.body)
+    assert "darsagte" not in tokens
+    assert art.body.count("sagte der Sprecher") == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "caption", "credit"),
+    [
+        ("Ein Umspannwerk. Foto: dpa / Max Muster", "Ein Umspannwerk.", "dpa / Max Muster"),
+        ("Soldats libérés (Photo : AFP)", "Soldats libérés", "AFP"),
+        ("Фото: Генштаб ЗСУ", None, "Генштаб ЗСУ"),
+        ("A damaged building in Kharkiv. © Reuters", "A damaged building in Kharkiv.", "Reuters"),
+        ("Just a caption", "Just a caption", None),
+    ],
+)
+def test_split_caption(text: str, caption: str | None, credit: str | None) -> None:
+    assert split_caption(text) == (caption, credit)
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "section", "expected"),
+    [
+        (
+            "NATO bestätigt X | Krieg in der Ukraine",
+            "Weltnachrichten Heute",
+            "Krieg in der Ukraine",
+            "NATO bestätigt X",
+        ),
+        ("Biden - Putin talks - BBC News", "BBC News", None, "Biden - Putin talks"),
+        ("Le Monde - Guerre en Ukraine : les faits", "Le Monde", None, "Guerre en Ukraine : les faits"),
+        ("Kyiv under attack | example.com", None, None, "Kyiv under attack"),
+        ("No separator here", "Site", None, "No separator here"),
+    ],
+)
+def test_strip_title(title: str, site: str | None, section: str | None, expected: str) -> None:
+    assert strip_title(title, site, section) == expected
+
+
+def test_decode_prefers_valid_utf8_and_bom() -> None:
+    text = "<html><head><meta charset='iso-8859-1'></head><body>Grüße</body></html>"
+    assert "Grüße" in decode_html(text.encode("utf-8"))
+    assert "Grüße" in decode_html(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert "Grüße" in decode_html(text.encode("latin-1"))
