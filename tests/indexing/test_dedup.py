@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -157,4 +158,213 @@ def test_changed_parameters_are_refused(data_dir: Path, monkeypatch: pytest.Monk
 
     reset_settings()
     with pytest.raises(DedupStateError, match="shingle_size"):
+        StoryIndex.open()
+
+
+# Scale: the index lives in SQLite; nothing is loaded per stored document -------------------
+VOCAB = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "ti", "vo", "zu") for b in
+         ("ber", "cot", "dan", "fel", "gom", "hip", "jul", "kan", "lis", "mor", "nap", "pus", "rik", "sol")]
+
+
+def synthetic_bodies(n: int, seed: int) -> list[str]:
+    """``n`` unrelated bodies (random words: pairwise Jaccard of their shingles is ~0)."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(VOCAB) for _ in range(rng.randint(60, 120))) for _ in range(n)]
+
+
+class SqlTrace:
+    """Every statement the index's connections run (parameters expanded)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.statements: list[str] = []
+        real_connect = sqlite3.connect
+
+        def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+            con = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+            con.set_trace_callback(self.statements.append)
+            return con
+
+        monkeypatch.setattr(sqlite3, "connect", connect)
+
+    def take(self) -> list[str]:
+        out, self.statements[:] = list(self.statements), []
+        return out
+
+
+def _reads_documents(statement: str) -> bool:
+    s = " ".join(statement.split()).lower()
+    return any(f"{kw} {table}" in s for kw in ("from", "join") for table in ("docs", "bands", "stories"))
+
+
+def test_open_reads_no_stored_documents(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = synthetic_bodies(260, seed=1)
+    trace = SqlTrace(monkeypatch)
+    opens: dict[int, list[str]] = {}
+    for stored in (10, 260):
+        with StoryIndex.open() as idx:
+            opens[len(idx)] = trace.take()  # the statements of opening alone
+            for i in range(len(idx), stored):
+                idx.assign(f"d{i}", bodies[i], T0 + timedelta(minutes=i))
+        trace.take()
+    with StoryIndex.open() as idx:
+        opens[len(idx)] = trace.take()
+    assert sorted(opens) == [0, 10, 260]
+    # opening a store of 10 or of 260 documents runs the very same statements, none reading documents
+    assert opens[10] == opens[260]
+    assert not [s for s in opens[260] if _reads_documents(s)]
+
+
+def test_assign_cost_does_not_grow_with_stored_documents(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = synthetic_bodies(250, seed=2)
+    trace = SqlTrace(monkeypatch)
+    with StoryIndex.open() as idx:
+        per_assign: dict[int, tuple[int, int]] = {}
+        for i, body in enumerate(bodies):
+            before = idx.candidates_checked
+            trace.take()
+            idx.assign(f"d{i}", body, T0)
+            per_assign[i] = (len(trace.take()), idx.candidates_checked - before)
+        # statements per assignment and candidate rows read: the same for the 11th and the 250th
+        assert per_assign[10] == per_assign[249] == (per_assign[10][0], 0)
+        assert sum(c for _, c in per_assign.values()) == 0  # unrelated bodies are never candidates
+        # a copy of a stored body finds exactly that one candidate among 250, and joins its story
+        first = idx.story_of("d17")
+        trace.take()
+        copy = idx.assign("copy", bodies[17].replace(VOCAB[0], "changed").replace(VOCAB[1], "changed"), T0)
+        statements = trace.take()
+        assert copy.story_id == first and copy.is_near_duplicate and copy.duplicate_of == "d17"
+        # (one statement fewer than a new story: the story row exists already)
+        assert idx.candidates_checked == 1 and len(statements) == per_assign[249][0] - 1
+
+        # the candidate query searches the band key and looks documents up by rowid: no scan
+        query = next(s for s in statements if " bands " in s and not s.startswith(("INSERT", "DELETE")))
+        raw = sqlite3.connect(str(idx.path))
+        try:
+            plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + query)]
+        finally:
+            raw.close()
+        assert any("SEARCH b USING PRIMARY KEY (band=? AND hash=?)" in p for p in plan), plan
+        assert not [p for p in plan if p.startswith("SCAN") and "CONSTANT ROWS" not in p and p != "SCAN q"], plan
+
+
+def _downgrade_to_legacy_layout(path: Path) -> None:
+    """What a state file of the in-memory version looked like: the same rows, no band table."""
+    con = sqlite3.connect(str(path))
+    with con:
+        con.execute("DROP TABLE bands")
+        con.execute("DELETE FROM meta WHERE key = 'lsh'")
+    con.close()
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(str(path))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_legacy_state_file_is_migrated_keeping_story_ids(data_dir: Path) -> None:
+    bodies = synthetic_bodies(30, seed=3)
+    with StoryIndex.open() as idx:
+        ids = {f"d{i}": idx.assign(f"d{i}", b, T0).story_id for i, b in enumerate(bodies)}
+        ids["orig"] = idx.assign("orig", STORY, T0).story_id
+        ids["exact"] = idx.assign("exact", STORY.upper(), T0).story_id
+        ids["short"] = idx.assign("short", "Air raid alert in Kyiv.", T0).story_id
+        path = idx.path
+    _downgrade_to_legacy_layout(path)
+    docs_before = _rows(path, "SELECT * FROM docs ORDER BY seq")
+    stories_before = _rows(path, "SELECT * FROM stories ORDER BY story_id")
+
+    with StoryIndex.open() as idx:
+        assert len(idx) == len(ids)
+        assert {d: idx.story_of(d) for d in ids} == ids
+        # signatures stored before the upgrade are found again
+        copy = idx.assign("copy", rewrite(STORY, 0.05, seed=5), T0)
+        assert copy.story_id == ids["orig"] and copy.is_near_duplicate and copy.duplicate_of == "orig"
+        assert idx.assign("d4", bodies[4], T0).story_id == ids["d4"]
+    assert _rows(path, "SELECT * FROM docs WHERE doc_id != 'copy' ORDER BY seq") == docs_before
+    assert _rows(path, "SELECT * FROM stories ORDER BY story_id") == stories_before
+    # one band row per band of every stored signature (exact copies and short bodies have none)
+    signed = _rows(path, "SELECT COUNT(*) FROM docs WHERE minhash IS NOT NULL")[0][0]
+    assert signed == 32
+    bands = _rows(path, "SELECT COUNT(DISTINCT band) FROM bands")[0][0]
+    assert _rows(path, "SELECT COUNT(*) FROM bands")[0][0] == signed * bands
+
+
+def test_threshold_change_rebands_and_keeps_stories(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.settings import reset_settings
+
+    with StoryIndex.open() as idx:
+        a = idx.assign("a", STORY, T0)
+        path = idx.path
+    meta_before = _rows(path, "SELECT value FROM meta WHERE key = 'lsh'")
+    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_THRESHOLD", "0.8")
+    reset_settings()
+    with StoryIndex.open() as idx:
+        assert _rows(path, "SELECT value FROM meta WHERE key = 'lsh'") != meta_before
+        assert idx.story_of("a") == a.story_id
+        near = idx.assign("b", rewrite(STORY, 0.01, seed=2), T0)
+        assert near.story_id == a.story_id and near.similarity is not None and near.similarity >= 0.8
+        # a 10%-rewritten copy is below 0.8: its own story
+        assert idx.assign("c", rewrite(STORY, 0.10, seed=2), T0).story_id != a.story_id
+
+
+def test_follows_bands_rebuilt_by_another_process(data_dir: Path) -> None:
+    with StoryIndex.open() as idx:
+        a = idx.assign("a", STORY, T0)
+        # another process (other threshold: 14 bands of 9 instead of 32 of 4) re-bands the table
+        # while this index is open; this one must write and query the table's banding from then on
+        StoryIndex(idx.path, num_perm=idx.num_perm, shingle_size=idx.shingle_size, threshold=0.8,
+                   min_words=idx.min_words).close()
+        b = idx.assign("b", rewrite(STORY, 0.01, seed=4), T0)
+        assert b.story_id == a.story_id and b.is_near_duplicate
+        path = idx.path
+    assert _rows(path, "SELECT COUNT(DISTINCT band), COUNT(*) FROM bands") == [(14, 2 * 14)]
+
+
+def test_edited_article_is_re_banded(index: StoryIndex) -> None:
+    a = index.assign("a", STORY, T0)
+    assert index.assign("a", OTHER_SAME_SUBJECT, T0).story_id == a.story_id  # edits keep the story
+    # the old text no longer leads to "a"; the new one does
+    assert index.assign("old-copy", rewrite(STORY, 0.04, seed=1), T0).story_id != a.story_id
+    assert index.assign("new-copy", rewrite(OTHER_SAME_SUBJECT, 0.04, seed=1), T0).story_id == a.story_id
+
+
+def test_publication_window_limits_candidates(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.settings import reset_settings
+
+    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_WINDOW_DAYS", "3")
+    reset_settings()
+    with StoryIndex.open() as idx:
+        a = idx.assign("a", STORY, T0)
+        assert idx.assign("days-later", rewrite(STORY, 0.04, seed=1), T0 + timedelta(days=2)).story_id == a.story_id
+        assert idx.assign("undated", rewrite(STORY, 0.04, seed=2), None).story_id == a.story_id
+        # naive datetimes are UTC, as elsewhere
+        naive = (T0 - timedelta(days=2, hours=23)).replace(tzinfo=None)
+        assert idx.assign("naive", rewrite(STORY, 0.04, seed=3), naive).story_id == a.story_id
+        before = idx.candidates_checked
+        late = idx.assign("a-year-later", rewrite(STORY, 0.04, seed=4), T0 + timedelta(days=365))
+        # only the undated copy is in its window; it is a near copy, so the story still joins
+        assert idx.candidates_checked - before == 1 and late.story_id == a.story_id
+        # exact copies ignore the window: the same text is the same story
+        assert idx.assign("exact-later", STORY, T0 + timedelta(days=400)).is_exact_duplicate
+
+
+def test_publication_window_keeps_a_much_later_rerun_apart(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.settings import reset_settings
+
+    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_WINDOW_DAYS", "3")
+    reset_settings()
+    with StoryIndex.open() as idx:
+        a = idx.assign("a", STORY, T0)
+        later = idx.assign("b", rewrite(STORY, 0.04, seed=1), T0 + timedelta(days=30))
+        assert later.story_id != a.story_id and not later.is_near_duplicate
+
+
+def test_corrupt_state_file_is_refused(data_dir: Path) -> None:
+    path = get_settings().state_dir / "dedup.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(DedupStateError, match="not a usable"):
         StoryIndex.open()
