@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnavailable
 from indexing.index import versions
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int | None], None]
 MAX_BACKOFF = 60.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -122,6 +124,23 @@ class BulkWriter:
 
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF, self.initial_backoff * (2 ** attempt))
+
+    def retrying(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn()`` with the same retries and backoff as the bulk requests."""
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except EngineError as exc:
+                if not exc.retryable:
+                    raise
+                if attempt >= self.max_retries:
+                    raise EngineUnavailable(f"{what} failed after {attempt + 1} attempts: {exc}",
+                                            status=exc.status) from exc
+                delay = self._backoff(attempt)
+                log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt + 1, self.max_retries, delay)
+                attempt += 1
+                self.sleep(delay)
 
     def send(self, ops: list[tuple[dict[str, Any], dict[str, Any]]], stats: BulkStats) -> list[dict[str, Any]]:
         """Write ``ops`` (action, source pairs); return the dead-letter records of rejected items."""
@@ -217,7 +236,10 @@ def index_documents(
                 continue
             valid[str(doc["id"])] = dict(doc)  # a later copy of the same id in a chunk wins
         now = datetime.now(UTC)
-        existing = engine.mget(index, list(valid)) if (track_versions and valid) else {}
+        existing: dict[str, dict[str, Any]] = {}
+        if track_versions and valid:
+            existing = writer.retrying("fetching current documents",
+                                       functools.partial(engine.mget, index, list(valid)))
         plan = versions.plan(existing, list(valid.values()), now=now)
         stats.created += plan.created
         stats.updated += plan.updated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -100,3 +101,49 @@ def test_elasticsearch_client_errors_are_mapped() -> None:
     assert type(bad) is EngineError and not bad.retryable
     down = _translate(elasticsearch.ConnectionError("refused"))
     assert isinstance(down, EngineUnavailable)
+
+
+@pytest.mark.slow
+def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The official elasticsearch client against a real (bare: no analysis-common) Elasticsearch
+    node from Elastic's integ-test-zip, started on a spare port: the adapter's operations."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from indexing import localnode
+    from indexing.settings import reset_settings
+
+    data = Path(tempfile.mkdtemp(prefix="ww-es-node-", dir="/tmp"))
+    data.chmod(0o755)  # the node runs as an unprivileged user
+    monkeypatch.setenv("WARWATCH_DATA_DIR", str(data))
+    reset_settings()
+    port = _free_port()
+    try:
+        url = localnode.start(port=port, engine="elasticsearch")
+        eng = connect(url=url)
+        assert eng.flavor == "elasticsearch"
+        assert type(eng.client).__module__.startswith("elasticsearch")
+        name, alias = f"{index_prefix}es-v1", f"{index_prefix}es"
+        assert eng.create_index(name, {"mappings": {"properties": {"t": {"type": "text"},
+                                                                  "k": {"type": "keyword"}}}})
+        assert not eng.create_index(name)
+        eng.update_aliases([{"add": {"index": name, "alias": alias}}])
+        assert list(eng.get_alias(alias)) == [name]
+        ndjson = json.dumps({"index": {"_index": alias, "_id": "a"}}) + "\n" + \
+            json.dumps({"t": "North Korean troops", "k": "x"}) + "\n"
+        resp = eng.bulk(ndjson, refresh=True)
+        assert resp["errors"] is False
+        assert eng.count(alias) == 1
+        assert eng.get(alias, "a")["k"] == "x" and eng.get(alias, "zz") is None
+        assert eng.mget(alias, ["a", "zz"]) == {"a": {"t": "North Korean troops", "k": "x"}}
+        hits = eng.search(alias, {"query": {"match": {"t": "troops"}}, "highlight": {"fields": {"t": {}}}})
+        assert hits["hits"]["hits"][0]["highlight"]["t"] == ["North Korean <em>troops</em>"]
+        with pytest.raises(NotFound):
+            eng.search(f"{index_prefix}missing", {"query": {"match_all": {}}})
+        assert eng.delete_index(name) and not eng.delete_index(name)
+        eng.close()
+    finally:
+        localnode.stop(port=port)
+        shutil.rmtree(data, ignore_errors=True)
