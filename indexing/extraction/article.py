@@ -12,7 +12,15 @@ import lxml.html
 from lxml import etree
 
 from .body import extract_body, word_count
-from .cleaning import clean_paragraphs, fix_mojibake, insert_block_boundaries
+from .cleaning import (
+    clean_paragraphs,
+    drop_dek,
+    drop_link_runs,
+    fix_mojibake,
+    insert_block_boundaries,
+    link_texts,
+    trim_link_tail,
+)
 from .decoding import decode_html, repair_mojibake
 from .images import Image, extract_images
 from .language import detect_language, normalise_hint
@@ -139,7 +147,8 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     _strip_furniture(work)
     insert_block_boundaries(work)
 
-    nodes = bound_tree(work, MAX_NODES)
+    # every element starts with "<": a cheap upper bound spares counting on ordinary pages
+    nodes = text.count("<") if text.count("<") <= MAX_NODES else bound_tree(work, MAX_NODES)
     result = extract_body(work, url, meta.jsonld_body, nodes)
     hint = normalise_hint(meta.lang_hint)
     language = detect_language(" ".join(result.paragraphs[:30]) or (meta.title or ""), hint)
@@ -147,6 +156,8 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     for img in images:
         drop.update(x for x in (img.caption, img.credit) if x)
     paragraphs = clean_paragraphs(_drop_kicker(result.paragraphs, meta.title), language, drop)
+    links = link_texts(work)
+    paragraphs = drop_dek(drop_link_runs(trim_link_tail(paragraphs, links), links), meta.lead)
     words = word_count(paragraphs)
     status, reason = classify(work, meta, words, paragraphs)
     if reason in _NOT_TEXT:

@@ -73,14 +73,11 @@ def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
     if len(paragraphs) < 2:
         return paragraphs
     wanted = {_norm(p): i for i, p in enumerate(paragraphs)}
-    order: dict[Any, int] = {}
     matched: list[tuple[int, Any]] = []
-    for pos, el in enumerate(tree.iter()):
-        order[el] = pos
-        if el.tag in _PARA_TAGS:
-            key = _norm(_text(el))
-            if key in wanted:
-                matched.append((wanted[key], el))
+    for el in tree.iter(*_PARA_TAGS):
+        key = _norm(_text(el))
+        if key in wanted:
+            matched.append((wanted[key], el))
     if len(matched) < 2:
         return paragraphs
     parents = Counter(el.getparent() for _, el in matched if el.getparent() is not None)
@@ -102,17 +99,18 @@ def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
                     continue
                 new = _new_prose(sib, base_keys)
                 if new:
-                    additions.append((order.get(sib, 0), new))
+                    additions.append((sib, new))
         if additions:
             break
         node = parent
     if not additions:
         return paragraphs
+    order = {el: pos for pos, el in enumerate(tree.iter())}
     # Anchor each addition after the last base paragraph that precedes it in the page.
     anchors = sorted((order.get(el, 0), idx) for idx, el in matched)
     result = list(paragraphs)
     inserts: dict[int, list[str]] = {}
-    for pos, texts in sorted(additions):
+    for pos, texts in sorted(((order.get(sib, 0), new) for sib, new in additions), key=lambda a: a[0]):
         before = [idx for p, idx in anchors if p < pos]
         after_idx = max(before) if before else -1
         inserts.setdefault(after_idx, []).extend(texts)

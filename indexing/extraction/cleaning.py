@@ -35,14 +35,10 @@ def insert_block_boundaries(tree: Any) -> None:
 
     ``<blockquote>...dar</blockquote><p>sagte`` must read "dar sagte", not "darsagte".
     """
-    for el in tree.iter():
-        tag = el.tag
-        if not isinstance(tag, str):
-            continue
-        if tag == "br" or tag in BLOCK_TAGS:
-            el.tail = "\n" + el.tail if el.tail else "\n"
-            if tag in BLOCK_TAGS and el.text is None and len(el):
-                el.text = "\n"
+    for el in tree.iter("br", *BLOCK_TAGS):
+        el.tail = "\n" + el.tail if el.tail else "\n"
+        if el.text is None and el.tag != "br" and len(el):
+            el.text = "\n"
 
 
 def normalise_whitespace(text: str) -> str:
@@ -55,7 +51,11 @@ def normalise_whitespace(text: str) -> str:
 def fix_mojibake(text: str) -> str:
     try:
         import ftfy
+        from ftfy.badness import is_bad
     except ImportError:  # pragma: no cover - declared dependency
+        return text
+    # ftfy is thorough but slow; its own badness test is one regex and clean text is the norm.
+    if not is_bad(text):
         return text
     try:
         return ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False, fix_latin_ligatures=False)
@@ -151,7 +151,7 @@ def clean_paragraphs(
             continue
         if _line_key(para) in drop_keys:
             continue
-        if rules.is_boilerplate(para):
+        if rules.is_boilerplate(para) or is_shortcode(para):
             continue
         if out and out[-1] == para:
             continue
@@ -165,3 +165,84 @@ def text_of(el: Any) -> str:
         return normalise_whitespace(etree.tostring(el, method="text", encoding="unicode", with_tail=False))
     except (ValueError, TypeError):
         return ""
+
+
+_TERMINAL = re.compile(r"[.!?…:;\"'”»)]\s*$")
+_SHORTCODE = re.compile(r"^\[(\w+)(\s[^\]]*)?\].*\[/\1\]$")
+
+
+def link_texts(tree: Any) -> set[str]:
+    """Normalised texts of the page's links (two words or more)."""
+    texts: set[str] = set()
+    for a in tree.iter("a"):
+        try:
+            text = " ".join(a.text_content().split())
+        except ValueError:
+            continue
+        if " " in text:
+            texts.add(text.casefold())
+    return texts
+
+
+def trim_link_tail(paragraphs: list[str], links: set[str]) -> list[str]:
+    """Drop a trailing run of related-article links (and the short heading above them).
+
+    The run is removed only when it holds at least one paragraph that is exactly a link's text:
+    a short closing line of the article on its own stays.
+    """
+    end = len(paragraphs)
+    cut = end
+    seen_link = False
+    while end > 1:
+        para = paragraphs[end - 1]
+        key = " ".join(para.split()).casefold()
+        if key in links:
+            seen_link = True
+        elif not (len(para.split()) <= 5 and not _TERMINAL.search(para)):
+            break
+        end -= 1
+        if seen_link:
+            cut = end
+    return paragraphs[:cut]
+
+
+def drop_link_runs(paragraphs: list[str], links: set[str]) -> list[str]:
+    """Drop runs of two or more consecutive paragraphs that are each a link's text (an inline
+    "related articles" box), with the short heading right above the run."""
+    keys = [" ".join(p.split()).casefold() in links for p in paragraphs]
+    drop = [False] * len(paragraphs)
+    i = 0
+    while i < len(paragraphs):
+        if not keys[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(paragraphs) and keys[j]:
+            j += 1
+        if j - i >= 2:
+            for k in range(i, j):
+                drop[k] = True
+            head = paragraphs[i - 1] if i > 0 else ""
+            if head and len(head.split()) <= 5 and not _TERMINAL.search(head):
+                drop[i - 1] = True
+        i = j
+    return [p for p, d in zip(paragraphs, drop, strict=True) if not d]
+
+
+def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
+    """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
+
+    Only an unpunctuated one-liner equal to the page description is dropped; a lead paragraph
+    written as a sentence stays in the body.
+    """
+    if not paragraphs or not description:
+        return paragraphs
+    first = " ".join(paragraphs[0].split()).casefold()
+    if first == " ".join(description.split()).casefold() and not _TERMINAL.search(paragraphs[0]):
+        return paragraphs[1:]
+    return paragraphs
+
+
+def is_shortcode(paragraph: str) -> bool:
+    """A CMS shortcode that leaked into the text: ``[button link=...]Send us...[/button]``."""
+    return bool(_SHORTCODE.match(paragraph.strip()))

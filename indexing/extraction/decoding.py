@@ -94,12 +94,16 @@ _MOJIBAKE = re.compile(
     "[ÃÂ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|â€|[ÐÑ][\u0080-\u00bf\u2018-\u203a]"
 )
 _MOJIBAKE_MIN_HITS = 3
+_MOJIBAKE_LEADS = ("Ã", "Â", "â€", "Ð", "Ñ")
 
 
 def repair_mojibake(text: str) -> str:
     """Undo double encoding over the whole page before parsing, only when it is visible:
     once parsed, C1 control characters of latin-1 mojibake are gone and ftfy can't undo it."""
-    if len(_MOJIBAKE.findall(text[:200_000])) < _MOJIBAKE_MIN_HITS:
+    head = text[:200_000]
+    if not any(marker in head for marker in _MOJIBAKE_LEADS):
+        return text
+    if len(_MOJIBAKE.findall(head)) < _MOJIBAKE_MIN_HITS:
         return text
     try:
         import ftfy

@@ -8,9 +8,13 @@ import pytest
 from indexing.extraction import extract
 from indexing.extraction.cleaning import (
     clean_paragraphs,
+    drop_dek,
+    drop_link_runs,
     insert_block_boundaries,
     is_boilerplate,
+    is_shortcode,
     load_boilerplate,
+    trim_link_tail,
 )
 from indexing.extraction.decoding import decode_html
 from indexing.extraction.images import split_caption
@@ -144,3 +148,54 @@ def test_decode_prefers_valid_utf8_and_bom() -> None:
     assert "Grüße" in decode_html(text.encode("utf-8"))
     assert "Grüße" in decode_html(b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert "Grüße" in decode_html(text.encode("latin-1"))
+
+
+def test_related_links_trimmed_from_tail_and_middle() -> None:
+    links = {"ukraine bittet um weitere luftabwehrsysteme", "angriffe auf energieinfrastruktur nehmen zu"}
+    paras = [
+        "Erster Absatz mit Inhalt.",
+        "Mehr zum Thema",
+        "Angriffe auf Energieinfrastruktur nehmen zu",
+        "Ukraine bittet um weitere Luftabwehrsysteme",
+        "Zweiter Absatz mit Inhalt.",
+        "Ukraine bittet um weitere Luftabwehrsysteme",
+    ]
+    assert drop_link_runs(trim_link_tail(paras, links), links) == [
+        "Erster Absatz mit Inhalt.",
+        "Zweiter Absatz mit Inhalt.",
+    ]
+
+
+def test_short_closing_line_without_links_stays() -> None:
+    paras = ["Ein Absatz.", "Ende"]
+    assert trim_link_tail(paras, {"something else entirely"}) == paras
+
+
+def test_dek_and_shortcodes() -> None:
+    assert drop_dek(["A subtitle without a full stop", "Body."], "A subtitle without a full stop") == [
+        "Body."
+    ]
+    assert drop_dek(["A lead sentence.", "Body."], "A lead sentence.") == ["A lead sentence.", "Body."]
+    assert is_shortcode('[button link="/x" type="big"] Send us YOUR review[/button]')
+    assert not is_shortcode("[1] A footnote that is part of the text.")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Stand: 14.03.2024, 08:15 Uhr",
+        "Lesezeit: 3 Min.",
+        "Publié le 31 mai 2024 à 18h05",
+        "Le Monde avec AFP",
+        "Il vous reste 67 % de cet article à lire.",
+        "Jane Roe contributed to this report.",
+        "Mit Material von dpa",
+    ],
+)
+def test_dateline_and_credit_lines(line: str) -> None:
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize("line", ["Stand der Dinge ist klar.", "Published reports say 5 died."])
+def test_sentences_starting_like_datelines_stay(line: str) -> None:
+    assert not is_boilerplate(line)
