@@ -199,7 +199,9 @@ def _probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
     """Who answers on the port: ``{"name", "cluster_name", "engine", "version", "pid"}``, or None
     when no search node answers. Uses ``GET _nodes/_local`` because Elastic's integ-test
     distribution has no ``GET /`` (its rest-root module is not included)."""
-    url = _url(port) + "/_nodes/_local?filter_path=cluster_name,nodes.*.name,nodes.*.version,nodes.*.process.id"
+    url = (
+        _url(port) + "/_nodes/_local?filter_path=cluster_name,nodes.*.name,nodes.*.version,nodes.*.process.id"
+    )
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
             body = json.load(resp)
@@ -421,9 +423,13 @@ def fetch(engine: str | None = None) -> Path:
                     cmd, capture_output=True, text=True, timeout=1800, check=False, cwd=tmpdir
                 )
             except subprocess.TimeoutExpired as exc:
-                raise LocalNodeError(f"mvn timed out after {exc.timeout:.0f}s fetching {spec.coordinates}") from exc
+                raise LocalNodeError(
+                    f"mvn timed out after {exc.timeout:.0f}s fetching {spec.coordinates}"
+                ) from exc
             if proc.returncode != 0:
-                lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()][-LOG_TAIL_LINES:]
+                lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()][
+                    -LOG_TAIL_LINES:
+                ]
                 tail = "\n" + "\n".join(f"    | {ln}" for ln in lines) if lines else ""
                 raise LocalNodeError(
                     f"mvn could not fetch {spec.coordinates} from Maven Central (exit {proc.returncode}){tail}"
@@ -471,48 +477,65 @@ def fetch(engine: str | None = None) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
+def _lookup_user() -> tuple[int, int] | None:
+    try:
+        pw = pwd.getpwnam(NODE_USER)
+    except KeyError:
+        return None
+    return pw.pw_uid, pw.pw_gid
+
+
 def _ensure_user() -> tuple[int, int] | None:
     """Create the unprivileged node user if we are root (idempotent); returns (uid, gid), or
     None when we are not root (the node then runs as ourselves)."""
     if os.geteuid() != 0:
         return None
-    try:
-        pw = pwd.getpwnam(NODE_USER)
-    except KeyError:
-        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        proc = subprocess.run(
-            [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/usr/sbin/nologin", "--comment", "warwatch local search node", NODE_USER],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if proc.returncode not in (0, 9):  # 9: the user exists (created concurrently)
-            raise LocalNodeError(
-                f"could not create the system user {NODE_USER!r}: {proc.stderr.strip() or proc.returncode}"
-            )
-        pw = pwd.getpwnam(NODE_USER)
-        logger.info("created system user %s (uid %d)", NODE_USER, pw.pw_uid)
-    return pw.pw_uid, pw.pw_gid
+    ids = _lookup_user()
+    if ids is not None:
+        return ids
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    proc = subprocess.run(
+        [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", "--comment", "warwatch local search node", NODE_USER],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    ids = _lookup_user()
+    if ids is None:  # useradd exits 9 when the user was created concurrently: then it exists
+        raise LocalNodeError(
+            f"could not create the system user {NODE_USER!r}: {proc.stderr.strip() or f'exit {proc.returncode}'}"
+        )
+    logger.info("created system user %s (uid %d)", NODE_USER, ids[0])
+    return ids
 
 
-def _check_traversable(path: Path, uid: int, gid: int) -> None:
-    """The node user must be able to reach ``path``: every ancestor needs an x bit for it."""
-    for anc in [path, *path.parents]:
+def _can_enter(st: os.stat_result, uid: int, gid: int) -> bool:
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)
+
+
+def _ensure_traversable(path: Path, uid: int, gid: int) -> None:
+    """The node user must be able to reach ``path``. An ancestor that it cannot enter (a checkout
+    under a 0700 home, as root) gets the search-only bit for others (``o+x``: enter, not list),
+    with a warning; if that fails, a clear error."""
+    for anc in reversed([path, *path.parents]):
         try:
             st = anc.stat()
         except OSError:
             continue
-        mode = st.st_mode
-        if st.st_uid == uid:
-            ok = bool(mode & stat.S_IXUSR)
-        elif st.st_gid == gid:
-            ok = bool(mode & stat.S_IXGRP)
-        else:
-            ok = bool(mode & stat.S_IXOTH)
-        if not ok:
+        if _can_enter(st, uid, gid):
+            continue
+        try:
+            anc.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+            logger.warning("gave others search access (o+x) to %s so the node user %s can reach %s",
+                           anc, NODE_USER, path)  # fmt: skip
+        except OSError as exc:
             raise LocalNodeError(
-                f"the node user {NODE_USER!r} cannot enter {anc} (mode {stat.filemode(mode)}), needed for "
-                f"{path}; choose a data dir outside it (WARWATCH_DATA_DIR) or chmod o+x {anc}"
-            )
+                f"the node user {NODE_USER!r} cannot enter {anc} (mode {stat.filemode(st.st_mode)}), "
+                f"needed for {path}: {exc}; choose another data dir (WARWATCH_DATA_DIR)"
+            ) from exc
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -541,7 +564,9 @@ def _write_config(spec: EngineSpec, home: Path, ndir: Path, port: int) -> Path:
     jvm = (home / "config" / "jvm.options").read_text(encoding="utf-8")
     jvm = re.sub(r"^-Xm[sx]\S*\s*$", "", jvm, flags=re.M)
     jvm = jvm.replace("file=logs/", f"file={logs}/").replace("ErrorFile=logs/", f"ErrorFile={logs}/")
-    jvm = jvm.replace("file=gc.log", f"file={logs}/gc.log").replace("ErrorFile=hs_err", f"ErrorFile={logs}/hs_err")
+    jvm = jvm.replace("file=gc.log", f"file={logs}/gc.log").replace(
+        "ErrorFile=hs_err", f"ErrorFile={logs}/hs_err"
+    )
     jvm = jvm.replace("HeapDumpPath=data", f"HeapDumpPath={data}")
     jvm = jvm.replace("-javaagent:agent/", f"-javaagent:{home}/agent/")
     jvm = jvm.replace("filecount=32,filesize=64m", "filecount=4,filesize=16m")
@@ -625,7 +650,9 @@ def start(port: int | None = None, engine: str | None = None) -> str:
             logger.info("%s node already running at %s", running, url)
             return url
         if _port_in_use(p):
-            raise LocalNodeError(f"port {p} on {HOST} is already in use by another process; choose another port")
+            raise LocalNodeError(
+                f"port {p} on {HOST} is already in use by another process; choose another port"
+            )
         old = _read_state(ndir)
         if old and _pid_alive(old.get("pid")):
             # a previous start of ours is still alive but not answering: clean it up first
@@ -644,8 +671,8 @@ def start(port: int | None = None, engine: str | None = None) -> str:
         console.write_bytes(b"")
         if ids is not None:
             uid, gid = ids
-            _check_traversable(home / spec.launcher, uid, gid)
-            _check_traversable(ndir, uid, gid)
+            _ensure_traversable(home / spec.launcher, uid, gid)
+            _ensure_traversable(ndir, uid, gid)
             _chown_tree(ndir, uid, gid)
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),

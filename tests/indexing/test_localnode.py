@@ -1,0 +1,335 @@
+"""The local search node (indexing.localnode): real nodes on spare ports, never on 9200.
+
+The node tests start a real OpenSearch (and a bare Elasticsearch) under a temporary data dir; they
+need Java 21+ and Maven (a missing one skips outside CI and fails in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexing import localnode
+from indexing.localnode import LocalNodeError
+from indexing.settings import reset_settings
+from tests.conftest import service_missing
+
+START_TIMEOUT = "600"  # seconds; two cores shared with other work can make a JVM start slowly
+
+
+def _free_port(preferred: int) -> int:
+    for port in [preferred, *range(preferred + 10, preferred + 60)]:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def _call(url: str, method: str = "GET", body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback node
+        return json.load(resp)
+
+
+def _require_tools() -> None:
+    try:
+        localnode.find_java(21)
+    except LocalNodeError as exc:
+        service_missing(str(exc))
+    if not shutil.which("mvn"):
+        service_missing("Maven (mvn) is not installed")
+
+
+@pytest.fixture(scope="module")
+def node_data_dir() -> Iterator[Path]:
+    """A data dir the unprivileged node user can reach (pytest's tmp_path is root-only)."""
+    root = Path(tempfile.mkdtemp(prefix="ww-localnode-test-", dir="/tmp"))
+    root.chmod(0o755)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WARWATCH_DATA_DIR", str(root / "data"))
+        mp.setenv("WARWATCH_LOCAL_ES__START_TIMEOUT", START_TIMEOUT)
+        reset_settings()
+        yield root / "data"
+    reset_settings()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def node(node_data_dir: Path) -> Iterator[tuple[int, str]]:
+    """A real OpenSearch node on a spare port (9251 if free) for this module."""
+    _require_tools()
+    port = _free_port(9251)
+    url = localnode.start(port)
+    try:
+        yield port, url
+    finally:
+        localnode.stop(port)
+
+
+# --- pure unit tests ------------------------------------------------------------------------
+
+
+def test_unknown_engine_is_a_clear_error() -> None:
+    with pytest.raises(LocalNodeError, match="unknown engine 'solr'"):
+        localnode.fetch("solr")
+
+
+def test_port_out_of_range() -> None:
+    with pytest.raises(LocalNodeError, match="out of range"):
+        localnode.status(80)
+
+
+def test_missing_maven_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(localnode, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mvn here
+    with pytest.raises(LocalNodeError, match=r"Maven \(mvn\) is required"):
+        localnode.fetch("opensearch")
+
+
+def test_missing_java_is_a_clear_error() -> None:
+    with pytest.raises(LocalNodeError, match="Java 99\\+ is required"):
+        localnode.find_java(99)
+
+
+def test_status_of_a_free_port(data_dir: Path) -> None:
+    port = _free_port(9281)
+    st = localnode.status(port)
+    assert st["running"] is False
+    assert st["url"] == f"http://127.0.0.1:{port}"
+    assert st["health"] is None
+    assert Path(st["node_dir"]) == data_dir.resolve() / "search-node" / str(port)
+    assert localnode.stop(port) is False
+
+
+def test_config_paths_are_absolute_and_heap_from_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / "config" / "jvm.options.d").mkdir(parents=True)
+    (home / "config" / "jvm.options").write_text(
+        "-Xms1g\n-Xmx1g\n-XX:HeapDumpPath=data\n-XX:ErrorFile=logs/hs_err_pid%p.log\n"
+        "9-:-Xlog:gc*:file=logs/gc.log:utctime:filecount=32,filesize=64m\n"
+        "21-:-javaagent:agent/opensearch-agent.jar\n"
+    )
+    (home / "config" / "log4j2.properties").write_text("x=1\n")
+    monkeypatch.setenv("WARWATCH_LOCAL_ES__HEAP", "256m")
+    monkeypatch.setenv("WARWATCH_LOCAL_ES__MAX_HEAP", "768m")
+    reset_settings()
+    ndir = tmp_path / "node"
+    conf = localnode._write_config(localnode.ENGINES["opensearch"], home, ndir, 9333)
+    jvm = (conf / "jvm.options").read_text()
+    assert "-Xms1g" not in jvm and "-Xmx1g" not in jvm
+    assert f"HeapDumpPath={ndir}/data" in jvm
+    assert f"ErrorFile={ndir}/logs/hs_err" in jvm
+    assert f"file={ndir}/logs/gc.log" in jvm and "filecount=4" in jvm
+    assert f"-javaagent:{home}/agent/opensearch-agent.jar" in jvm
+    assert (conf / "jvm.options.d" / "warwatch-heap.options").read_text().split() == ["-Xms256m", "-Xmx768m"]
+    yml = (conf / "opensearch.yml").read_text()
+    for line in ("network.host: 127.0.0.1", "http.port: 9333", "discovery.type: single-node",
+                 f'path.data: "{ndir}/data"', f'path.logs: "{ndir}/logs"', "cluster.name: warwatch-local"):  # fmt: skip
+        assert line in yml
+    assert (conf / "log4j2.properties").read_text() == "x=1\n"
+
+
+def test_taken_port_is_a_clear_error(data_dir: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        if port < 1024:
+            pytest.skip("ephemeral port below 1024")
+        with pytest.raises(LocalNodeError, match=f"port {port} on 127.0.0.1 is already in use") as err:
+            localnode.start(port)
+        assert "\n" not in str(err.value)
+
+
+# --- a real OpenSearch node -----------------------------------------------------------------
+
+
+def test_start_answers_and_is_at_least_yellow(node: tuple[int, str], node_data_dir: Path) -> None:
+    port, url = node
+    assert url == f"http://127.0.0.1:{port}"
+    st = localnode.status(port)
+    assert st["running"] and st["managed"] and st["ours"]
+    assert st["engine"] == "opensearch"
+    assert st["version"] == localnode.ENGINES["opensearch"].version
+    assert st["health"] in {"yellow", "green"}
+    ndir = node_data_dir.resolve() / "search-node" / str(port)
+    assert Path(st["node_dir"]) == ndir
+    assert (ndir / "data").is_dir() and any((ndir / "data").iterdir())
+    assert (ndir / "logs" / "warwatch-local.log").stat().st_size > 0
+    assert (ndir / "node.pid").read_text().strip() == str(st["pid"])
+
+
+def test_node_binds_loopback_only(node: tuple[int, str]) -> None:
+    port, url = node
+    info = _call(f"{url}/_nodes/_local/http")
+    (node_info,) = info["nodes"].values()
+    assert all(addr.startswith(("127.0.0.1:", "[::1]:")) for addr in node_info["http"]["bound_address"])
+
+
+def test_node_runs_unprivileged(node: tuple[int, str]) -> None:
+    port, _ = node
+    pid = localnode.status(port)["pid"]
+    uid_line = next(
+        ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines() if ln.startswith("Uid:")
+    )
+    uid = int(uid_line.split()[1])
+    assert uid != 0
+    if os.geteuid() == 0:
+        import pwd
+
+        assert pwd.getpwuid(uid).pw_name == localnode.NODE_USER
+
+
+def test_start_is_idempotent(node: tuple[int, str]) -> None:
+    port, url = node
+    pid = localnode.status(port)["pid"]
+    t0 = time.monotonic()
+    assert localnode.start(port) == url
+    assert time.monotonic() - t0 < 15
+    assert localnode.status(port)["pid"] == pid
+
+
+def test_other_engine_on_a_running_port_is_refused(node: tuple[int, str]) -> None:
+    port, _ = node
+    with pytest.raises(LocalNodeError, match="already runs on port"):
+        localnode.start(port, engine="elasticsearch")
+
+
+@pytest.mark.parametrize(
+    ("analyzer", "text", "token"),
+    [
+        ("german", "Truppen", "trupp"),
+        ("english", "troops", "troop"),
+        ("french", "soldats", "soldat"),
+        ("russian", "войсками", "войск"),
+    ],
+)
+def test_language_analyzers(node: tuple[int, str], analyzer: str, text: str, token: str) -> None:
+    _, url = node
+    tokens = _call(f"{url}/_analyze", "POST", {"analyzer": analyzer, "text": text})["tokens"]
+    assert [t["token"] for t in tokens] == [token]
+
+
+def test_required_modules_are_loaded(node: tuple[int, str]) -> None:
+    _, url = node
+    info = _call(f"{url}/_nodes/plugins")
+    (node_info,) = info["nodes"].values()
+    modules = {m["name"] for m in node_info["modules"]}
+    assert {"analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"} <= modules
+
+
+def test_percolator_and_reindex_work(node: tuple[int, str]) -> None:
+    _, url = node
+    idx = f"ww-localnode-{os.getpid()}"
+    try:
+        _call(f"{url}/{idx}-q", "PUT", {"mappings": {"properties": {
+            "query": {"type": "percolator"}, "body": {"type": "text", "analyzer": "german"}}}})  # fmt: skip
+        _call(f"{url}/{idx}-q/_doc/nk?refresh=true", "PUT", {"query": {"match": {"body": "Truppe"}}})
+        _call(f"{url}/{idx}-q/_doc/other?refresh=true", "PUT", {"query": {"match": {"body": "Wahl"}}})
+        hits = _call(f"{url}/{idx}-q/_search", "POST", {"query": {"percolate": {
+            "field": "query", "document": {"body": "Nordkoreanische Truppen an der Front"}}}})["hits"]["hits"]  # fmt: skip
+        assert [h["_id"] for h in hits] == ["nk"]
+
+        result = _call(
+            f"{url}/_reindex?refresh=true",
+            "POST",
+            {"source": {"index": f"{idx}-q"}, "dest": {"index": f"{idx}-copy"}},
+        )
+        assert result["created"] == 2 and not result["failures"]
+        assert _call(f"{url}/{idx}-copy/_count")["count"] == 2
+    finally:
+        req = urllib.request.Request(f"{url}/{idx}-*", method="DELETE")
+        urllib.request.urlopen(req, timeout=30).read()  # noqa: S310 - wildcard delete is allowed here
+
+
+def test_a_node_that_dies_gives_a_clear_error_with_log_tail(
+    node_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _require_tools()
+    port = _free_port(9261)
+    monkeypatch.setenv("WARWATCH_LOCAL_ES__MAX_HEAP", "notaheap")
+    reset_settings()
+    with pytest.raises(LocalNodeError) as err:
+        localnode.start(port)
+    first, *rest = str(err.value).splitlines()
+    assert f"search node on port {port} exited" in first
+    assert rest and all(line.startswith("    | ") for line in rest)
+    assert localnode.status(port)["running"] is False
+    assert not localnode._port_in_use(port)
+
+
+def test_stop_really_stops(node: tuple[int, str]) -> None:
+    """Runs after the other node tests (file order); the module fixture's stop is then a no-op."""
+    port, url = node
+    st = localnode.status(port)
+    pid = st["pid"]
+    assert localnode.stop(port) is True
+    assert not localnode._pid_alive(pid)
+    assert not localnode._port_in_use(port)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=3)  # noqa: S310
+    assert localnode.status(port)["running"] is False
+    assert localnode.stop(port) is False
+
+
+# --- a bare Elasticsearch node: the Elasticsearch client path --------------------------------
+
+
+def test_bare_elasticsearch_smoke(node_data_dir: Path) -> None:
+    """Elastic's integ-test distribution runs (without the analysis/percolator/reindex modules);
+    the official client indexes and searches with highlights against it."""
+    _require_tools()
+    from elasticsearch import Elasticsearch
+
+    port = _free_port(9271)
+    url = localnode.start(port, engine="elasticsearch")
+    try:
+        st = localnode.status(port)
+        assert st["engine"] == "elasticsearch" and st["version"] == localnode.ENGINES["elasticsearch"].version
+        es = Elasticsearch(url, request_timeout=60)
+        assert es.cluster.health()["status"] in {"yellow", "green"}
+        es.indices.create(index="smoke", mappings={"properties": {"title": {"type": "text"}}})
+        es.index(index="smoke", id="1", document={"title": "Nordkoreanische Truppen"}, refresh=True)
+        res = es.search(
+            index="smoke", query={"match": {"title": "truppen"}}, highlight={"fields": {"title": {}}}
+        )
+        assert [h["_id"] for h in res["hits"]["hits"]] == ["1"]
+        assert res["hits"]["hits"][0]["highlight"]["title"] == ["Nordkoreanische <em>Truppen</em>"]
+        modules = {
+            m["name"] for m in next(iter(es.nodes.info(metric="plugins")["nodes"].values()))["modules"]
+        }
+        assert "analysis-common" not in modules  # why OpenSearch is the default local engine
+    finally:
+        assert localnode.stop(port) is True
+
+
+def test_unreachable_ancestor_gets_search_bit_only() -> None:
+    base = Path(tempfile.mkdtemp(prefix="ww-traverse-", dir="/tmp"))  # pytest's tmp_path is 0700 itself
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        target = locked / "data" / "search-node"
+        target.mkdir(parents=True)
+        locked.chmod(0o700)
+        localnode._ensure_traversable(target, uid=65533, gid=65533)  # a uid/gid owning nothing here
+        assert locked.stat().st_mode & 0o777 == 0o701  # may enter, may not list
+        assert base.stat().st_mode & 0o777 == 0o755
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
