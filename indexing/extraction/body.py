@@ -16,10 +16,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import lxml.html
 import trafilatura
+from lxml import etree
 
 from .chunks import expand_with_siblings
-from .cleaning import normalise_whitespace
+from .cleaning import insert_block_boundaries, normalise_whitespace
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +89,25 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
     expanded = expand_with_siblings(tree, base)
     if len(expanded) > len(base):
         base, method = expanded, method + "+siblings"
-    if jsonld_body and word_count(base) < 0.5 * len(_WORD.findall(jsonld_body)):
-        paragraphs = [normalise_whitespace(p) for p in re.split(r"\n\s*\n|\n", jsonld_body) if p.strip()]
-        if paragraphs:
+    if jsonld_body:
+        paragraphs = jsonld_paragraphs(jsonld_body)
+        # The page's own structured copy of the text, used when the visible extraction is
+        # clearly missing most of it (script-rendered bodies, unusual markup).
+        if word_count(base) < 0.5 * word_count(paragraphs):
             return BodyResult(paragraphs, "jsonld")
     return BodyResult(base, method)
+
+
+def jsonld_paragraphs(body: str) -> list[str]:
+    """JSON-LD articleBody as paragraphs; some CMSs put HTML in it."""
+    if "<" in body and re.search(r"<(p|br|div|h[1-6])\b", body, re.I):
+        try:
+            fragment = lxml.html.fragment_fromstring(body, create_parent="div")
+        except (etree.ParserError, ValueError):
+            fragment = None
+        if fragment is not None:
+            for el in list(fragment.iter("script", "style", "figure")):
+                el.drop_tree()
+            insert_block_boundaries(fragment)
+            body = fragment.text_content()
+    return [normalise_whitespace(p).strip() for p in body.split("\n") if p.strip()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -172,3 +173,21 @@ def test_not_an_article(payload: object, reason: str) -> None:
     assert art.status == "no_article"
     assert art.status_reason == reason
     assert art.body == ""
+
+
+def test_jsonld_article_body_rescues_script_rendered_page() -> None:
+    sentences = " ".join(
+        f"Satz Nummer {i} über die Lage an der Front im Osten des Landes." for i in range(40)
+    )
+    html = (
+        '<html lang="de"><head><title>Lage im Osten</title><script type="application/ld+json">'
+        + json.dumps(
+            {"@type": "NewsArticle", "headline": "Lage im Osten", "articleBody": f"<p>{sentences}</p>"}
+        )
+        + '</script></head><body><div id="app">Bitte aktivieren Sie JavaScript.</div></body></html>'
+    )
+    art = extract(html, url=URL)
+    assert art.status == "ok"
+    assert "Satz Nummer 39 über die Lage" in art.body
+    assert "<p>" not in art.body
+    assert art.language == "de"
