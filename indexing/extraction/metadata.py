@@ -234,7 +234,7 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
     description = _clean(art.get("description")) or _clean(
         _first(metas, "og:description", "description", "twitter:description")
     )
-    meta.lead = description
+    meta.lead = description or _lead_in_page(tree)
 
     authors = _names(art.get("author"))
     if not authors:
@@ -299,6 +299,24 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
         free = free.strip().lower() not in {"false", "0", "no"}
     meta.accessible_for_free = free if isinstance(free, bool) else None
     return meta
+
+
+_LEAD_CLASS = re.compile(
+    r"(^|[\s_-])(lead|standfirst|chapo|chapeau|teaser-text|intro|dek|summary|subtitle|subheadline|"
+    r"article-lead|article__lead|lede)($|[\s_-])",
+    re.I,
+)
+
+
+def _lead_in_page(tree: Any) -> str | None:
+    """The visible lead/standfirst paragraph when the page has no description."""
+    for el in tree.xpath("//p[@class] | //div[@class] | //h2[@class]")[:3000]:
+        if not _LEAD_CLASS.search(el.get("class") or ""):
+            continue
+        text = _clean(el.text_content())
+        if text and 8 <= len(text.split()) <= 120:
+            return text
+    return None
 
 
 def _date_near_headline(h1: Any) -> datetime | None:

@@ -191,3 +191,12 @@ def test_jsonld_article_body_rescues_script_rendered_page() -> None:
     assert "Satz Nummer 39 über die Lage" in art.body
     assert "<p>" not in art.body
     assert art.language == "de"
+
+
+def test_lead_from_description_or_page() -> None:
+    assert load("de-zeitung.html").lead == (
+        "Nach einem nächtlichen Angriff ist in weiten Teilen von Charkiw der Strom ausgefallen."
+    )
+    assert load("paywall-teaser.html").lead == (
+        "Engineers work through the night to keep the lights on as attacks continue."
+    )
