@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import http.client
 import json
 import logging
 import os
@@ -206,7 +207,7 @@ def _probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
             body = json.load(resp)
             headers = resp.headers
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException):
         return None
     if not isinstance(body, dict) or not isinstance(body.get("nodes"), dict) or len(body["nodes"]) != 1:
         return None
@@ -230,7 +231,7 @@ def _probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
 def _health(port: int, timeout: float = 3.0) -> str | None:
     try:
         body = _http_json(_url(port) + "/_cluster/health?timeout=1s", timeout)
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException):
         return None
     return str(body.get("status")) if isinstance(body, dict) else None
 

@@ -333,3 +333,26 @@ def test_unreachable_ancestor_gets_search_bit_only() -> None:
         assert base.stat().st_mode & 0o777 == 0o755
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_port_taken_by_a_non_http_service(data_dir: Path) -> None:
+    import threading
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            for _ in range(4):
+                try:
+                    conn, _addr = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"This is not an HTTP port\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        with pytest.raises(LocalNodeError, match=f"port {port} on 127.0.0.1 is already in use"):
+            localnode.start(port)
+        assert localnode.status(port)["running"] is False
