@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(NODE_STAMP): $(STAMP) indexing/localnode.py
 	$(BIN)/python -m indexing.localnode fetch
+	$(BIN)/python -m indexing.localnode fetch --engine elasticsearch
 	@mkdir -p .local && touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)

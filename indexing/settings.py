@@ -43,6 +43,8 @@ class CrawlSettings(BaseModel):
     retry_times: int = 3
     max_retry_after: float = 120.0
     recrawl_window_hours: float = 48.0
+    #: within the recrawl window an article is re-checked no more often than this (hours)
+    recrawl_min_interval_hours: float = Field(default=1.0, ge=0)
     max_age_days: float | None = None
     section_depth: int = 1
     max_articles_per_source: int | None = None
@@ -69,10 +71,11 @@ class DedupSettings(BaseModel):
 class LocalNodeSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
+    engine: str = "opensearch"  # or "elasticsearch" (bare: no language analyzers on Maven Central)
     port: int = 9200
     heap: str = "512m"
     max_heap: str = "1g"
-    start_timeout: float = 180.0
+    start_timeout: float = 300.0
 
 
 class Settings(BaseSettings):
