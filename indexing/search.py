@@ -44,6 +44,7 @@ Order = Literal["relevance", "date"]
 TOPIC_BONUS = 40.0
 ENTITY_BONUS = 4.0
 ENTITY_MENTION_BONUS = 8.0
+TRACK_TOTAL_HITS = 10_000
 EXPANSION_BOOST = 1.5
 FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
 #: Facets: name -> field (day is a date histogram on ``published``).
@@ -57,13 +58,16 @@ class Expansion:
     """What the enrichment side tells us about a query: per recognised concept (a topic or an
     entity) its surface forms in every language; the topic and entity ids."""
 
-    groups: list[list[str]] = field(default_factory=list)
+    #: per concept: language ("de", ..., "any" for language-neutral forms) -> surface forms
+    groups: list[dict[str, list[str]]] = field(default_factory=list)
+    #: "topic" or "entity", one per group
+    kinds: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
 
     @property
     def surface_forms(self) -> list[str]:
-        return list(dict.fromkeys(f for g in self.groups for f in g))
+        return list(dict.fromkeys(f for g in self.groups for forms in g.values() for f in forms))
 
 
 _EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.]+:|[+-]\S)|\b(AND|OR|NOT)\b")
@@ -90,13 +94,17 @@ def expand(query: str) -> Expansion:
     except Exception as exc:  # expansion is a bonus: a broken config must not break search
         log.warning("query expansion failed for %r: %s", query, exc)
         return Expansion()
-    groups: list[list[str]] = []
+    groups: list[dict[str, list[str]]] = []
+    kinds: list[str] = []
     for g in getattr(exp, "groups", []) or []:
-        forms = list(g.phrases())
-        for items in (getattr(g, "wildcards", None) or {}).values():
-            forms.extend(items)
-        groups.append(list(dict.fromkeys(forms)))
-    return Expansion(groups=groups, topics=list(exp.topics), entities=list(exp.entities))
+        kinds.append(str(getattr(g, "kind", "topic")))
+        by_lang: dict[str, list[str]] = {}
+        for source in (getattr(g, "alternatives", None) or {}, getattr(g, "wildcards", None) or {}):
+            for lang, items in source.items():
+                bucket = by_lang.setdefault(str(lang), [])
+                bucket.extend(i for i in items if i not in bucket)
+        groups.append(by_lang)
+    return Expansion(groups=groups, kinds=kinds, topics=list(exp.topics), entities=list(exp.entities))
 
 
 # ----------------------------------------------------------------------------- result
@@ -219,10 +227,19 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
         loose = {"simple_query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
                                          "lenient": True, "minimum_should_match": "60%", "boost": 0.5}}
     should: list[dict[str, Any]] = [typed, loose]
-    phrase_fields = _fields(("title", "body")) + ["text_all"]
-    for group in expansion.groups:
-        # One concept counts once, however many of its spellings an article uses.
-        alternatives = [c for c in (_phrase_clause(f, phrase_fields) for f in group) if c]
+    for group, kind in zip(expansion.groups, expansion.kinds or ["topic"] * len(expansion.groups), strict=False):
+        if kind == "entity" and expansion.entities:
+            # Entities are found through the gazetteer tags (entity_ids, entity_mentions below),
+            # which know inflections and scripts better than phrases do, at a fraction of the cost.
+            continue
+        # One concept counts once, however many of its spellings an article uses. A form is
+        # looked for in the fields of its own language (analysed the same way), which keeps the
+        # query small: a language-neutral form (names, acronyms) in all of them.
+        alternatives: list[dict[str, Any]] = []
+        for lang, forms in group.items():
+            langs = [lang] if lang in LANG_FIELDS else list(LANG_FIELDS)
+            phrase_fields = _fields(("title", "body"), langs)
+            alternatives.extend(c for c in (_phrase_clause(f, phrase_fields) for f in forms) if c)
         if alternatives:
             should.append({"dis_max": {"queries": alternatives, "boost": EXPANSION_BOOST}})
     if expansion.topics:
@@ -262,7 +279,9 @@ def build_request(query: str, *, expansion: Expansion | None = None, lang: str |
         "query": {"bool": {"must": [build_query(query, expansion, syntax=syntax)],
                            "filter": _filters(lang, source, topic, entity, since, until)}},
         "size": max(0, min(int(size), 1000)),
-        "track_total_hits": True,
+        # Counting beyond 10,000 would switch off the engine's skipping of non-competitive
+        # documents (block-max WAND): totals above that are reported as 10000.
+        "track_total_hits": TRACK_TOTAL_HITS,
         "_source": _SOURCE_FIELDS,
         "highlight": _highlight(query, expansion),
     }
