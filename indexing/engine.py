@@ -179,7 +179,14 @@ class Engine:
 
     # -- cluster -----------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        return dict(self._call("info"))
+        try:
+            return dict(self._call("info"))
+        except EngineError as exc:
+            if exc.status not in (404, 405):
+                raise
+            # An Elasticsearch node without the optional rest-root module has no GET /.
+            return {"cluster_name": self.server.cluster_name,
+                    "version": {"number": self.server.version, "distribution": self.server.flavor}}
 
     def health(self, *, index: str | None = None, wait_for_status: str | None = None,
                timeout: str | None = None) -> dict[str, Any]:
@@ -362,23 +369,65 @@ def _elasticsearch_client(settings: Settings, url: str) -> Any:
     return elasticsearch.Elasticsearch(url, **kwargs)
 
 
-def probe(settings: Settings | None = None, url: str | None = None) -> ServerInfo:
-    """``GET /`` with a product-neutral client: which engine answers at ``url``."""
-    settings = settings or get_settings()
-    url = url or settings.es_url
-    client = _opensearch_client(settings, url)
+def _raw_get(settings: Settings, url: str, path: str) -> tuple[int, Mapping[str, str], Any]:
+    """A product-neutral GET (urllib3, which both clients use) with the configured auth and TLS:
+    status, headers and parsed JSON body (None when not JSON)."""
+    import json
+
+    import urllib3
+
+    headers: dict[str, str] = {"Accept": "application/json"}
+    password = _secret(settings.es_password)
+    api_key = _secret(settings.es_api_key)
+    if api_key:
+        headers["Authorization"] = f"ApiKey {api_key}"
+    elif settings.es_user and password is not None:
+        headers.update(urllib3.make_headers(basic_auth=f"{settings.es_user}:{password}"))
+    kwargs: dict[str, Any] = {"timeout": urllib3.Timeout(total=settings.es_request_timeout), "retries": False}
+    if url.startswith("https"):
+        kwargs["cert_reqs"] = "CERT_REQUIRED" if settings.es_verify_certs else "CERT_NONE"
+        if settings.es_ca_certs:
+            kwargs["ca_certs"] = str(settings.es_ca_certs)
+    pool = urllib3.PoolManager(**kwargs)
     try:
-        try:
-            info = client.info()
-        except Exception as exc:  # translated below
-            raise _translate(exc) from exc
+        resp = pool.request("GET", url.rstrip("/") + path, headers=headers)
+    except urllib3.exceptions.HTTPError as exc:
+        raise EngineUnavailable(f"search engine unreachable at {url}: {exc}") from exc
     finally:
-        client.close()
-    version = info.get("version") or {}
-    distribution = str(version.get("distribution") or "elasticsearch").lower()
-    flavor: Flavor = "opensearch" if distribution == "opensearch" else "elasticsearch"
-    return ServerInfo(flavor=flavor, version=str(version.get("number", "0")),
-                      cluster_name=str(info.get("cluster_name", "")))
+        pool.clear()
+    try:
+        body = json.loads(resp.data) if resp.data else None
+    except ValueError:
+        body = None
+    return resp.status, resp.headers, body
+
+
+def probe(settings: Settings | None = None, url: str | None = None) -> ServerInfo:
+    """Which engine answers at ``url``: ``GET /`` (``version.distribution``), or, on a node
+    without the root endpoint (Elasticsearch's rest-root module is optional), the
+    ``X-Elastic-Product`` header and ``GET /_nodes/_local``."""
+    settings = settings or get_settings()
+    url = (url or settings.es_url).rstrip("/")
+    status, headers, info = _raw_get(settings, url, "/")
+    if status in (401, 403):
+        raise EngineError(f"search engine at {url} refused the credentials ({status}); check "
+                          "WARWATCH_ES_USER/WARWATCH_ES_PASSWORD or WARWATCH_ES_API_KEY", status=status, info=info)
+    if status == 200 and isinstance(info, Mapping) and isinstance(info.get("version"), Mapping):
+        version = info["version"]
+        distribution = str(version.get("distribution") or "elasticsearch").lower()
+        flavor: Flavor = "opensearch" if distribution == "opensearch" else "elasticsearch"
+        return ServerInfo(flavor=flavor, version=str(version.get("number", "0")),
+                          cluster_name=str(info.get("cluster_name", "")))
+    if status in RETRYABLE_STATUSES:
+        raise EngineUnavailable(f"search engine at {url} answered {status}", status=status, info=info)
+    product = headers.get("X-Elastic-Product", "")
+    status2, _, nodes = _raw_get(settings, url, "/_nodes/_local?filter_path=cluster_name,nodes.*.version")
+    if status2 != 200 or not isinstance(nodes, Mapping) or not nodes.get("nodes"):
+        raise EngineError(f"no search engine recognised at {url} (GET / answered {status})", status=status, info=info)
+    node_version = str(next(iter(nodes["nodes"].values())).get("version", "0"))
+    # OpenSearch always has GET /; a node without it that speaks the nodes API is Elasticsearch.
+    flavor = "elasticsearch" if product or status in (404, 405) else "opensearch"
+    return ServerInfo(flavor=flavor, version=node_version, cluster_name=str(nodes.get("cluster_name", "")))
 
 
 def connect(settings: Settings | None = None, *, url: str | None = None) -> Engine:
