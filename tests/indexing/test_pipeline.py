@@ -1,0 +1,104 @@
+"""The cycle's stages on the demo site: re-runnable, loud when the engine is gone, reprocessable offline."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from indexing import pipeline
+from indexing.settings import PROJECT_ROOT, reset_settings
+
+DEMO_SITE = PROJECT_ROOT / "demo" / "site"
+
+
+def _count(es_url: str, alias: str) -> int:
+    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
+    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
+        return int(json.load(resp)["count"])
+
+
+def test_skip_reasons_are_named() -> None:
+    assert pipeline._skip_reason({"status": 404, "warc_file": "x"}) == "http_404"
+    assert pipeline._skip_reason({"status": 200, "content_type": "application/pdf", "warc_file": "x"}) == "not_html"
+    assert pipeline._skip_reason({"status": 200, "content_type": "text/html; charset=utf-8"}) == "not_archived"
+    assert pipeline._skip_reason({"status": 200, "content_type": "text/html", "warc_file": "w"}) is None
+
+
+def test_run_ids_are_safe() -> None:
+    rid = pipeline.new_run_id()
+    assert "/" not in rid and rid[:4].isdigit()
+    with pytest.raises(pipeline.PipelineError):
+        pipeline.run_dir("../escape")
+
+
+@pytest.mark.es
+def test_stages_rerun_and_reprocess_offline(index_prefix: str, data_dir: Path, es_url: str) -> None:
+    from demo.server import render_sources, serve
+
+    articles = json.loads((DEMO_SITE / "articles.json").read_text())["articles"]
+    with serve(DEMO_SITE, port=0) as server:
+        sources = render_sources(server.base_url, data_dir / "sources.yaml")
+        rid = pipeline.new_run_id()
+        crawl_report = pipeline.crawl(rid, sources)
+        assert sum(s["fetched"] for s in crawl_report["sources"].values()) == len(articles)
+    # From here on, no network: the site is gone.
+    cleaned = pipeline.clean(rid)
+    assert cleaned.counts["articles"] == len(articles)
+    assert cleaned.counts["responses"] == len(articles)
+    pipeline.index(rid)
+    alias = f"{index_prefix}articles"
+    first = _count(es_url, alias)
+    assert first == len(articles)
+
+    # Re-running a stage changes nothing that was already right.
+    assert pipeline.clean(rid).counts["articles"] == len(articles)
+    pipeline.index(rid)
+    assert _count(es_url, alias) == first
+
+    # Reprocess from the archive into a fresh index: the same documents come back.
+    monkey_prefix = index_prefix + "re-"
+    import os
+
+    os.environ["WARWATCH_INDEX_PREFIX"] = monkey_prefix
+    reset_settings()
+    try:
+        result = pipeline.reprocess()
+        assert result.ok, result.report["problems"]
+        assert _count(es_url, f"{monkey_prefix}articles") == first
+    finally:
+        os.environ["WARWATCH_INDEX_PREFIX"] = index_prefix
+        reset_settings()
+
+
+@pytest.mark.es
+def test_engine_down_keeps_documents_pending(index_prefix: str, data_dir: Path, es_url: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from demo.server import render_sources, serve
+
+    with serve(DEMO_SITE, port=0) as server:
+        sources = render_sources(server.base_url, data_dir / "sources.yaml")
+        rid = pipeline.new_run_id()
+        pipeline.crawl(rid, sources)
+    pipeline.clean(rid)
+
+    # Point at a port where nothing listens: the run must fail loudly and keep everything.
+    monkeypatch.setenv("WARWATCH_ES_URL", "http://127.0.0.1:9")
+    reset_settings()
+    with pytest.raises(pipeline.IndexingError, match="pending"):
+        pipeline.index(rid)
+    merged = pipeline.report(rid)
+    assert merged["run_id"] == rid
+
+    # The node is back: the next run indexes what was pending, and only once.
+    monkeypatch.setenv("WARWATCH_ES_URL", es_url)
+    reset_settings()
+    rid2 = pipeline.new_run_id()
+    pipeline.index(rid2)
+    count = _count(es_url, f"{index_prefix}articles")
+    articles = json.loads((DEMO_SITE / "articles.json").read_text())["articles"]
+    assert count == len(articles)
+    pipeline.index(rid2)
+    assert _count(es_url, f"{index_prefix}articles") == count
