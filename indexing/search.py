@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 Order = Literal["relevance", "date"]
 
 #: Weights of the scoring parts (see the module docstring).
-TOPIC_BONUS = 40.0
+TOPIC_BONUS = 30.0
+TOPIC_SCORE_BONUS = 15.0
+TYPED_BONUS = 5.0
 ENTITY_BONUS = 4.0
 ENTITY_MENTION_BONUS = 8.0
 TRACK_TOTAL_HITS = 10_000
@@ -226,7 +228,12 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
                                          "lenient": True, "boost": 2.0}}
         loose = {"simple_query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
                                          "lenient": True, "minimum_should_match": "60%", "boost": 0.5}}
-    should: list[dict[str, Any]] = [typed, loose]
+    # All typed words in the article's own text is worth a fixed amount on top of its BM25 score,
+    # whose scale depends on the corpus: comparable to one entity the article is about, so among
+    # equally on-topic articles those in the query's own words come first.
+    typed_filter = {k: {**v, "boost": 1.0} for k, v in typed.items()}
+    should: list[dict[str, Any]] = [typed, loose,
+                                    {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS}}]
     for group, kind in zip(expansion.groups, expansion.kinds or ["topic"] * len(expansion.groups), strict=False):
         if kind == "entity" and expansion.entities:
             # Entities are found through the gazetteer tags (entity_ids, entity_mentions below),
@@ -245,6 +252,11 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
     if expansion.topics:
         should.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}},
                                           "boost": TOPIC_BONUS}})
+        for tid in dict.fromkeys(expansion.topics):
+            # Graded: an article full of the topic's terms is coverage; one that mentions the
+            # topic once in passing is not, even if tagged.
+            should.append({"rank_feature": {"field": f"topic_scores.{tid}", "saturation": {"pivot": 4},
+                                            "boost": TOPIC_SCORE_BONUS}})
     for eid in dict.fromkeys(expansion.entities):
         should.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
         # ... and more the more often the article mentions it (saturating: 2 mentions -> half).

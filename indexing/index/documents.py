@@ -143,6 +143,32 @@ def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _topic_scores(topics: list[str], given: Any, texts: Mapping[str, str | None]) -> dict[str, float]:
+    """``{topic id: strength}`` for the tagged topics: as enrichment gives it, or counted with the
+    topic set's own matcher (how many topic terms occur in title, lead and body)."""
+    if not topics:
+        return {}
+    if isinstance(given, Mapping):
+        raw = {str(k): v.get("terms") if isinstance(v, Mapping) else v for k, v in given.items()}
+    else:
+        try:
+            from indexing.enrich import load_topics
+        except ImportError:
+            return {}
+        try:
+            body = "\n\n".join(t for t in (texts.get("lead"), texts.get("body")) if t)
+            raw = {k: v.get("terms") for k, v in load_topics().scores(texts.get("title") or "", body).items()}
+        except (OSError, ValueError) as exc:  # a broken topics file is reported by enrichment itself
+            log.debug("topic scores unavailable: %s", exc)
+            return {}
+    out: dict[str, float] = {}
+    for tid in topics:
+        v = raw.get(tid)
+        if isinstance(v, (int, float)) and v > 0 and "." not in tid:
+            out[tid] = float(v)
+    return out
+
+
 def content_hash(title: str | None, lead: str | None, body: str | None) -> str:
     h = hashlib.sha256()
     for part in (title, lead, body):
@@ -230,6 +256,9 @@ def article_to_document(
         if text:
             doc[f"{name}_{lf}"] = text
     doc.update(entity_fields(enrichment if "entities" in enrichment else article))
+    scores = _topic_scores(doc["topics"], enrichment.get("topic_scores"), texts)
+    if scores:
+        doc["topic_scores"] = scores
     # Drop empty values: a smaller _source, and "missing" means missing in Kibana too.
     # The CONTRACT fields stay, as null when unknown.
     keep = {"url", "canonical_url", "title", "body", "language", "source", "published", "fetched_at",

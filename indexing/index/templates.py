@@ -145,6 +145,8 @@ def article_mappings() -> dict[str, Any]:
         # How often each entity is mentioned ({id: count}): lets search prefer articles *about*
         # the query's entities over ones naming them in passing (rank_feature queries).
         "entity_mentions": {"type": "rank_features"},
+        # How strongly each tagged topic is present ({id: topic term hits}): graded topic ranking.
+        "topic_scores": {"type": "rank_features"},
         "entity_types": _keyword(),
         "people": _keyword(),
         "organizations": _keyword(),
