@@ -118,6 +118,13 @@ LOOKALIKES: list[dict[str, str]] = [
     {"language": "fr", "title": "Prisonniers: le rapport sur les conditions de détention en France",
      "body": "Le contrôleur général des lieux de privation de liberté publie son rapport annuel sur les "
              "prisons françaises et la surpopulation carcérale."},
+    # Tagged with the topic for one sentence in passing: it must still rank below real coverage.
+    {"language": "en", "title": "Washington allows Kyiv to strike deeper into Russia with long-range missiles",
+     "body": "The United States will let Ukraine use long-range missiles against targets inside Russia, "
+             "officials said. The change of policy follows months of requests from Kyiv and debates among "
+             "allies about escalation.\n\nOfficials described the decision as a response to the deployment "
+             "of North Korean troops. Ukraine's defence minister welcomed the step and said the missiles "
+             "would be used against airfields and ammunition depots. Moscow warned of consequences."},
     {"language": "de", "title": "Drohnen-Show in Odessa begeistert Besucher am Strand",
      "body": "Hunderte Drohnen formten am Abend über dem Strand leuchtende Bilder. Die Veranstalter "
              "sprechen von einem Zeichen der Hoffnung."},
