@@ -19,6 +19,10 @@ Design
   least three letters. It conflates the case forms of a word (Курськ/Курська/Курській,
   солдати/солдатів) with few false merges, and needs only analysis-common, present on both
   engines. "other" languages get the neutral ``ww_default`` (lowercase + ASCII folding).
+* Ranking signals: ``entity_mentions`` and ``topic_scores`` are ``rank_features`` ({id: count}),
+  so search can prefer articles *about* an entity or topic (mapper-extras: part of every
+  Elasticsearch and OpenSearch distribution, though not of Elastic's bare integ-test-zip). Bodies
+  use BM25 with ``b=0.4`` (``ww_body``): news reports are long for a reason.
 * ``dynamic: false``: fields we did not map are kept in ``_source`` but not indexed, so a new
   key from extraction never makes the engine reject a document.
 
