@@ -8,8 +8,13 @@ Tables:
 - ``validators``: ETag / Last-Modified per feed or sitemap URL (conditional GET).
 - ``runs``: which runs finished; manifests of unfinished runs are reconciled at start-up.
 
-Every write commits immediately: an article is marked seen only after its WARC record and
-manifest line are flushed, so a kill -9 loses at most the one article in flight.
+An article is marked seen only after its WARC record and manifest line are flushed. Those
+marks may be committed in batches (``mark_stored(..., durable=False)``: every ``batch_size``
+articles or ``batch_interval`` seconds, whichever comes first) because the manifest is the
+source of truth: a kill -9 loses at most the uncommitted marks, and the next start replays
+the manifests of unfinished runs into this store (``NewsSpider.reconcile_unfinished_runs``).
+Every other write (pending URLs, failures, aliases, validators, runs) commits at once, after
+committing any open batch, so the order of durable effects is the order of the calls.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from indexing.settings import get_settings
+
 logger = logging.getLogger(__name__)
 
-#: Within the recrawl window an article is re-fetched when the time since its last fetch is at
-#: least its age at that fetch (so checks thin out as it ages), but never more often than this.
-MIN_RECHECK = timedelta(hours=1)
 MAX_PENDING_ATTEMPTS = 3
+#: Defaults for batched seen-marks (see the module docstring).
+BATCH_SIZE = 256
+BATCH_INTERVAL = 0.1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -55,6 +62,13 @@ def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
+def default_min_recheck() -> timedelta:
+    """``crawl.recrawl_min_interval_hours``: within the recrawl window an article is re-fetched
+    when the time since its last fetch is at least its age at that fetch (so checks thin out as
+    it ages), but never more often than this."""
+    return timedelta(hours=get_settings().crawl.recrawl_min_interval_hours)
+
+
 @dataclass(frozen=True)
 class KnownArticle:
     url: str
@@ -65,13 +79,17 @@ class KnownArticle:
     last_fetched: datetime
     discovered_via: str = "feed"
 
-    def due_for_recrawl(self, now: datetime, window: timedelta) -> bool:
+    def due_for_recrawl(
+        self, now: datetime, window: timedelta, min_interval: timedelta | None = None
+    ) -> bool:
         """Inside the recrawl window after publication (or first fetch when the date is
-        unknown), and its re-check interval has passed."""
+        unknown), and its re-check interval has passed (never shorter than ``min_interval``,
+        default ``crawl.recrawl_min_interval_hours``)."""
         born = self.published or self.first_fetched
         if now - born > window:
             return False
-        interval = max(MIN_RECHECK, self.last_fetched - born)
+        floor = min_interval if min_interval is not None else default_min_recheck()
+        interval = max(floor, self.last_fetched - born)
         return now - self.last_fetched >= interval
 
 
@@ -94,16 +112,47 @@ class PendingArticle:
 
 
 class SeenStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, batch_size: int = BATCH_SIZE, batch_interval: float = BATCH_INTERVAL
+    ) -> None:
+        if batch_size < 1 or batch_interval < 0:
+            raise ValueError(
+                f"batch_size must be >= 1 and batch_interval >= 0, got {batch_size}, {batch_interval}"
+            )
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.batch_size = batch_size
+        self.batch_interval = batch_interval
         self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._batched = 0  # uncommitted marks in the open batch transaction (0: none open)
+        self._batch_started = 0.0
+        self._closed = False
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
         self._db.close()
+
+    def flush(self) -> None:
+        """Commit the open batch of seen-marks, if any."""
+        if self._batched and not self._closed:
+            self._db.execute("COMMIT")
+            self._batched = 0
+
+    def flush_if_due(self) -> None:
+        """Commit the open batch when it is ``batch_interval`` seconds old (call periodically)."""
+        if self._batched and time.monotonic() - self._batch_started >= self.batch_interval:
+            self.flush()
+
+    @property
+    def uncommitted(self) -> int:
+        """Seen-marks written but not committed yet."""
+        return self._batched
 
     # --- articles ------------------------------------------------------------------------
     def lookup(self, url: str) -> KnownArticle | None:
@@ -126,29 +175,74 @@ class SeenStore:
         aliases: Iterable[str] = (),
         final_url: str | None = None,
         discovered_via: str | None = None,
+        durable: bool = True,
     ) -> None:
-        """Record a stored article (one transaction: article, aliases, pending removal)."""
+        """Record a stored article (article, aliases, pending removal: all or nothing).
+
+        ``durable=False`` only when the article's manifest line is flushed already: the mark
+        joins a batch committed after ``batch_size`` marks or ``batch_interval`` seconds (or
+        by ``flush()``, ``close()`` or any other write); a kill -9 before that loses only
+        what the manifest replay restores."""
+        if durable:
+            with self._tx():
+                self._write_stored(
+                    url, source, fingerprint, fetched_at, published, aliases, final_url, discovered_via
+                )
+            return
+        if not self._batched:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch_started = time.monotonic()
+        try:
+            self._db.execute("SAVEPOINT mark")
+            self._write_stored(
+                url, source, fingerprint, fetched_at, published, aliases, final_url, discovered_via
+            )
+            self._db.execute("RELEASE mark")
+        except sqlite3.Error:
+            # Undo this mark only; the batch (and its earlier marks) stays intact.
+            self._db.execute("ROLLBACK TO mark")
+            self._db.execute("RELEASE mark")
+            if not self._batched:
+                self._db.execute("COMMIT")
+            raise
+        self._batched += 1
+        if self._batched >= self.batch_size or time.monotonic() - self._batch_started >= self.batch_interval:
+            self.flush()
+
+    def _write_stored(
+        self,
+        url: str,
+        source: str,
+        fingerprint: str,
+        fetched_at: datetime,
+        published: datetime | None,
+        aliases: Iterable[str],
+        final_url: str | None,
+        discovered_via: str | None,
+    ) -> None:
         ts = fetched_at.timestamp()
         alias_set = {a for a in aliases if a and a != url}
-        with self._tx():
-            self._db.execute(
-                "INSERT INTO articles (url, source, fingerprint, published, first_fetched, last_fetched, final_url, "
-                "discovered_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
-                "fingerprint = excluded.fingerprint, last_fetched = excluded.last_fetched, "
-                "final_url = excluded.final_url, published = COALESCE(articles.published, excluded.published)",
-                (url, source, fingerprint, _ts(published), ts, ts, final_url, discovered_via),
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO aliases (alias, url) VALUES (?, ?)", [(a, url) for a in alias_set]
-            )
-            self._db.executemany("DELETE FROM pending WHERE url = ?", [(u,) for u in {url, *alias_set}])
+        self._db.execute(
+            "INSERT INTO articles (url, source, fingerprint, published, first_fetched, last_fetched, final_url, "
+            "discovered_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+            "fingerprint = excluded.fingerprint, last_fetched = excluded.last_fetched, "
+            "final_url = excluded.final_url, published = COALESCE(articles.published, excluded.published)",
+            (url, source, fingerprint, _ts(published), ts, ts, final_url, discovered_via),
+        )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO aliases (alias, url) VALUES (?, ?)", [(a, url) for a in alias_set]
+        )
+        self._db.executemany("DELETE FROM pending WHERE url = ?", [(u,) for u in {url, *alias_set}])
 
     def add_alias(self, alias: str, url: str) -> None:
         with self._tx():
             self._db.execute("INSERT OR REPLACE INTO aliases (alias, url) VALUES (?, ?)", (alias, url))
             self._db.execute("DELETE FROM pending WHERE url = ?", (alias,))
 
-    def due_for_recrawl(self, source: str, now: datetime, window: timedelta) -> Iterator[KnownArticle]:
+    def due_for_recrawl(
+        self, source: str, now: datetime, window: timedelta, min_interval: timedelta | None = None
+    ) -> Iterator[KnownArticle]:
+        floor = min_interval if min_interval is not None else default_min_recheck()
         cutoff = (now - window).timestamp()
         rows = self._db.execute(
             f"SELECT {_COLS} FROM articles a WHERE a.source = ? AND COALESCE(a.published, a.first_fetched) >= ?",
@@ -156,7 +250,7 @@ class SeenStore:
         ).fetchall()
         for row in rows:
             art = _known(row)
-            if art.due_for_recrawl(now, window):
+            if art.due_for_recrawl(now, window, floor):
                 yield art
 
     def count_articles(self, source: str | None = None) -> int:
@@ -236,6 +330,7 @@ class SeenStore:
 
     # -------------------------------------------------------------------------------------------
     def _tx(self) -> _Transaction:
+        self.flush()  # earlier batched marks become durable first: effects stay in call order
         return _Transaction(self._db)
 
 

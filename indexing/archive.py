@@ -9,6 +9,8 @@ so readers do not try to decode twice.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import logging
@@ -70,6 +72,11 @@ def _header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
             continue
         out.append((name_s, value_s))
     return out
+
+
+def _sha1_label(digest: bytes) -> str:
+    """A WARC digest value as warcio writes it: ``sha1:<base32>``."""
+    return "sha1:" + base64.b32encode(digest).decode("ascii")
 
 
 def _iso(dt: datetime) -> str:
@@ -163,6 +170,13 @@ class WarcWriter:
         warc_headers = {"WARC-Date": _iso(fetched_at)}
         if extra_warc_headers:
             warc_headers.update(extra_warc_headers)
+        # Both digests in one pass over bytes already in memory (warcio would read the payload
+        # once per digest); its writer keeps digests that are present.
+        http_headers.compute_headers_buffer(self._writer.header_filter)
+        block = hashlib.sha1(http_headers.headers_buff)
+        block.update(body)
+        warc_headers["WARC-Payload-Digest"] = _sha1_label(hashlib.sha1(body).digest())
+        warc_headers["WARC-Block-Digest"] = _sha1_label(block.digest())
         record = self._writer.create_warc_record(
             url,
             "response",

@@ -15,7 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from indexing.urls import canonicalize_url
+from crawlers.urlcache import canonical
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,14 @@ class KnownRedirectMiddleware:
         location = response.headers.get(b"Location")
         if not location:
             return response
-        target = canonicalize_url(urljoin(request.url, location.decode("latin-1")))
+        target = canonical(urljoin(request.url, location.decode("latin-1")))
         spider = self.crawler.spider
         claimed = getattr(spider, "_claimed", set())
         store = getattr(spider, "store", None)
-        if store is None or target == canonicalize_url(request.url):
+        if store is None or target == canonical(request.url):
             return response
         if target in claimed or store.lookup(target) is not None:
-            requested = request.meta.get("requested", canonicalize_url(request.url))
+            requested = request.meta.get("requested", canonical(request.url))
             store.add_alias(requested, target)
             logger.debug("%s redirects to known article %s", request.url, target)
             raise KnownRedirectTarget(f"redirect to known article {target}")

@@ -12,8 +12,10 @@ from typing import Self
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
 
-from indexing.urls import is_private_address, url_host
+from crawlers.urlcache import host_is_private, normalised_host
+from indexing.urls import url_host
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,8 @@ class PrivateNetworkMiddleware:
         return getattr(spider, "sources_by_id", {}) if spider is not None else {}
 
     def process_request(self, request: Request) -> None:
-        host = url_host(request.url)
-        if not is_private_address(host):
+        host = normalised_host(urlparse_cached(request).hostname or "")
+        if not host_is_private(host):
             return None
         sources = self._sources()
         source = sources.get(request.meta.get("source"))

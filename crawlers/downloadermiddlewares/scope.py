@@ -9,6 +9,8 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
+from crawlers.urlcache import in_scope
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,7 +33,7 @@ class SourceScopeMiddleware:
             return None
         spider = self.crawler.spider
         source = getattr(spider, "sources_by_id", {}).get(request.meta.get("source"))
-        if source is None or source.in_scope(request.url):
+        if source is None or in_scope(source, request.url):
             return None
         logger.info("refusing off-site %s for source %s", request.url, source.id)
         raise OffsiteRefused(f"offsite: {request.url}")

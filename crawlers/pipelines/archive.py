@@ -44,6 +44,7 @@ class ArchivePipeline:
         self.max_bytes = settings.crawl.warc_max_bytes
         self.warc: WarcWriter | None = None
         self.manifest: ManifestWriter | None = None
+        self._rel: dict[Path, str] = {}  # WARC file -> its manifest name (resolved once per file)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -71,13 +72,19 @@ class ArchivePipeline:
             item["fetched_at"],
             extra_warc_headers={"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None,
         )
-        try:
-            rel = path.resolve().relative_to(self.data_dir.resolve())
-        except ValueError:
-            rel = path
-        item["warc_file"] = str(rel)
+        item["warc_file"] = self._relative(path)
         item["warc_offset"] = offset
         entry = {k: item.get(k) for k in MANIFEST_KEYS}
         entry["fetched_at"] = item["fetched_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
         self.manifest.append(entry)
         return item
+
+    def _relative(self, path: Path) -> str:
+        rel = self._rel.get(path)
+        if rel is None:
+            try:
+                rel = str(path.resolve().relative_to(self.data_dir.resolve()))
+            except ValueError:
+                rel = str(path)
+            self._rel[path] = rel
+        return rel

@@ -1,22 +1,43 @@
 """Mark an article seen, only after the archive pipeline flushed its WARC record and manifest
-line: a kill -9 between the two is repaired at the next start from the manifest."""
+line: a kill -9 between the two is repaired at the next start from the manifest.
+
+Marks are committed in batches (``SeenStore.batch_size`` articles or ``batch_interval``
+seconds; a timer commits a quiet batch): the manifest, replayed into the seen-store at
+start-up, is the source of truth, so a kill -9 loses nothing that is not replayed.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
+from twisted.internet import task
 
 from crawlers.dates import parse_date
+
+logger = logging.getLogger(__name__)
 
 
 class SeenStorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self._timer: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
+
+    def open_spider(self) -> None:
+        store = self.crawler.spider.store  # type: ignore[union-attr]
+        if store.batch_interval > 0:
+            self._timer = task.LoopingCall(store.flush_if_due)
+            self._timer.start(store.batch_interval, now=False)
+
+    def close_spider(self) -> None:
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        self.crawler.spider.store.flush()  # type: ignore[union-attr]
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         spider = self.crawler.spider
@@ -29,6 +50,8 @@ class SeenStorePipeline:
             aliases=item.get("aliases", ()),
             final_url=item["final_url"],
             discovered_via=item.get("discovered_via"),
+            # The archive pipeline flushed the manifest line: replayed at start-up if lost.
+            durable="warc_offset" not in item,
         )
         stats = spider.report[item["source"]]  # type: ignore[union-attr]
         setattr(stats, item["change"], getattr(stats, item["change"]) + 1)

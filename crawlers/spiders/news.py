@@ -29,10 +29,10 @@ from crawlers.links import extract_canonical, extract_links, looks_like_article,
 from crawlers.report import CrawlReport
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, parse_sitemap, robots_sitemaps
 from crawlers.state import SeenStore
+from crawlers.urlcache import canonical, in_scope
 from indexing.archive import iter_manifest
 from indexing.settings import get_settings
 from indexing.sources import Source
-from indexing.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class NewsSpider(scrapy.Spider):
         self.report = CrawlReport(run_id, [s.id for s in self.sources], settings.crawl.failure_ratio_flag)
         self.store = SeenStore(settings.state_dir / "crawl.sqlite")
         self.recrawl_window = timedelta(hours=settings.crawl.recrawl_window_hours)
+        self.recrawl_min_interval = timedelta(hours=settings.crawl.recrawl_min_interval_hours)
         self._scheduled: set[str] = set()  # canonical article URLs requested this run
         self._claimed: set[str] = set()  # canonical article URLs stored this run
         self._new_scheduled: dict[str, int] = {}
@@ -106,8 +107,10 @@ class NewsSpider(scrapy.Spider):
                     aliases=[a for a in entry.get("aliases", []) if isinstance(a, str)],
                     final_url=entry.get("final_url"),
                     discovered_via=entry.get("discovered_via"),
+                    durable=False,  # replayed again from the manifest if this start is killed
                 )
                 fixed += 1
+            self.store.flush()
             if run_id != self.run_id:
                 self.store.run_finished(run_id)
         if fixed:
@@ -147,7 +150,9 @@ class NewsSpider(scrapy.Spider):
             )
             if request is not None:
                 yield request
-        for known in self.store.due_for_recrawl(source.id, now, self.recrawl_window):
+        for known in self.store.due_for_recrawl(
+            source.id, now, self.recrawl_window, self.recrawl_min_interval
+        ):
             if known.url in self._scheduled:
                 continue
             self._scheduled.add(known.url)
@@ -178,7 +183,7 @@ class NewsSpider(scrapy.Spider):
 
     def _section_request(self, source: Source, url: str, depth: int) -> Request:
         return Request(
-            canonicalize_url(url),
+            canonical(url),
             callback=self.parse_section,
             errback=self.on_error,
             priority=DISCOVERY_PRIORITY - 1 - depth,
@@ -210,8 +215,8 @@ class NewsSpider(scrapy.Spider):
         self, source: Source, raw_url: str, via: str, published: datetime | None, now: datetime
     ) -> Request | None:
         """Filter a discovered article URL; None when it is not to be fetched now."""
-        url = canonicalize_url(raw_url)
-        if not source.in_scope(url) or not source.url_allowed(url) or looks_like_asset(url):
+        url = canonical(raw_url)
+        if not in_scope(source, url) or not source.url_allowed(url) or looks_like_asset(url):
             return None
         if url in self._scheduled:
             return None
@@ -225,7 +230,7 @@ class NewsSpider(scrapy.Spider):
             return None
         known = self.store.lookup(url)
         if known is not None:
-            if known.due_for_recrawl(now, self.recrawl_window):
+            if known.due_for_recrawl(now, self.recrawl_window, self.recrawl_min_interval):
                 return self._make_article_request(
                     source, known.url, via, known.published or published, recrawl=True
                 )
@@ -285,7 +290,7 @@ class NewsSpider(scrapy.Spider):
     def parse_robots(self, response: Response) -> Iterator[Request]:
         source = self._account(response)
         for url in robots_sitemaps(response.body, response.url):
-            if source.in_scope(url):
+            if in_scope(source, url):
                 yield self._discovery_request(source, url, "sitemap")
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
@@ -348,8 +353,8 @@ class NewsSpider(scrapy.Spider):
         depth = int(response.meta.get("depth", 0))
         articles: list[tuple[str, datetime | None, datetime | None]] = []
         for link in extract_links(response.body, response.url):
-            url = canonicalize_url(link)
-            if not source.in_scope(url) or looks_like_asset(url):
+            url = canonical(link)
+            if not in_scope(source, url) or looks_like_asset(url):
                 continue
             is_article = (
                 source.url_allowed(url)
@@ -373,19 +378,19 @@ class NewsSpider(scrapy.Spider):
             return
         stats.fetched += 1
         fetched_at = datetime.now(UTC)
-        final = canonicalize_url(response.url)
+        final = canonical(response.url)
         key = final
-        canonical = extract_canonical(response.body, response.url)
-        if canonical is not None:
-            candidate = canonicalize_url(canonical)
+        canonical_link = extract_canonical(response.body, response.url)
+        if canonical_link is not None:
+            candidate = canonical(canonical_link)
             if (
-                source.in_scope(candidate)
+                in_scope(source, candidate)
                 and not looks_like_asset(candidate)
                 and not (urlsplit(candidate).path in ("", "/") and urlsplit(final).path not in ("", "/"))
             ):
                 key = candidate
         aliases = sorted(
-            {requested, final, key, *(canonicalize_url(u) for u in meta.get("redirect_urls", []))} - {key}
+            {requested, final, key, *(canonical(u) for u in meta.get("redirect_urls", []))} - {key}
         )
         published = parse_date(meta.get("published"))
 
@@ -398,7 +403,8 @@ class NewsSpider(scrapy.Spider):
         if key != final and not meta.get("canonical_hop"):
             # An AMP/print/tracking variant: fetch the publisher's canonical page instead.
             if known is None or (
-                known.due_for_recrawl(fetched_at, self.recrawl_window) and not meta["recrawl"]
+                known.due_for_recrawl(fetched_at, self.recrawl_window, self.recrawl_min_interval)
+                and not meta["recrawl"]
             ):
                 stats.duplicates += 1
                 self.store.drop_pending(requested)
