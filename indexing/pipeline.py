@@ -314,6 +314,11 @@ def run_cycle(
     """crawl -> clean -> index -> report for every configured source."""
     run_id = run_id or new_run_id()
     crawl(run_id, sources_path, on_line=on_crawl_line)
+    return _clean_index_report(run_id, progress)
+
+
+def _clean_index_report(run_id: str, progress: ProgressCallback | None) -> CycleResult:
+    """The stages after the crawl; the report is written even when indexing fails."""
     clean(run_id, progress=progress)
     try:
         index(run_id, progress=progress)
@@ -353,9 +358,4 @@ def reprocess(
     with (rdir / "manifest.jsonl").open("w", encoding="utf-8") as fh:
         for entry in entries:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    clean(run_id, progress=progress)
-    try:
-        index(run_id, progress=progress)
-    finally:
-        merged = report(run_id)
-    return CycleResult(run_id, merged)
+    return _clean_index_report(run_id, progress)

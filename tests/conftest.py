@@ -79,3 +79,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WARWATCH_DATA_DIR", str(d))
     reset_settings()
     return d
+
+
+def count_docs(es_url: str, alias: str) -> int:
+    """Documents behind an index or alias, after a refresh (so the last writes are counted)."""
+    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST"), timeout=30).read()
+    with urllib.request.urlopen(f"{es_url}/{alias}/_count", timeout=30) as resp:  # noqa: S310
+        return int(json.load(resp)["count"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from indexing.settings import PROJECT_ROOT
+from tests.conftest import count_docs
 
 SEED_PATH = "/2024/10/28/nato-bestaetigt-praesenz-nordkoreanischer-soldaten-in-russland/"
 
@@ -21,13 +22,6 @@ def _warwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
 
-
-def _count(es_url: str, alias: str) -> int:
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
-    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
-        return int(json.load(resp)["count"])
 
 
 @pytest.mark.es
@@ -41,12 +35,12 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
         sources = render_sources(server.base_url, data_dir / "sources.yaml")
         first = _warwatch("run", "--sources", str(sources), env=env)
         assert first.returncode == 0, first.stdout + first.stderr
-        count = _count(es_url, f"{index_prefix}articles")
+        count = count_docs(es_url, f"{index_prefix}articles")
         assert count == len(articles)
 
         second = _warwatch("run", "--sources", str(sources), env=env)
         assert second.returncode == 0, second.stdout + second.stderr
-        assert _count(es_url, f"{index_prefix}articles") == count, "a second run must not duplicate"
+        assert count_docs(es_url, f"{index_prefix}articles") == count, "a second run must not duplicate"
 
     found = _warwatch("search", "nordkoreanische Truppen", "--json", env=env)
     assert found.returncode == 0, found.stderr

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from indexing.settings import PROJECT_ROOT
-from tests.conftest import service_missing
+from tests.conftest import count_docs, service_missing
 
 
 def _free_port() -> int:
@@ -138,8 +138,6 @@ def test_trigger_cycle_over_rest_api(standalone: tuple[str, Path], data_dir: Pat
     assert states == {"crawl": "success", "clean": "success", "index": "success", "report": "success"}
 
     alias = f"{index_prefix}articles"
-    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
-    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
-        count = json.load(resp)["count"]
+    count = count_docs(es_url, alias)
     articles = json.loads((PROJECT_ROOT / "demo" / "site" / "articles.json").read_text())["articles"]
     assert count == len(articles)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from indexing.settings import PROJECT_ROOT
+from tests.conftest import count_docs
 
 
 @pytest.mark.es
@@ -26,9 +26,7 @@ def test_cycle_dag_indexes_the_demo_site(airflow_db: Path, index_prefix: str, da
     assert str(dagrun.state) in {"success", "DagRunState.SUCCESS"}, dagrun.state
 
     alias = f"{index_prefix}articles"
-    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
-    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
-        count = json.load(resp)["count"]
+    count = count_docs(es_url, alias)
     articles = json.loads((PROJECT_ROOT / "demo" / "site" / "articles.json").read_text())["articles"]
     assert count == len(articles)  # syndicated copies are documents too, grouped by story_id
     reports = list((data_dir / "reports").glob("*.json"))

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from indexing import pipeline
 from indexing.settings import PROJECT_ROOT, reset_settings
+from tests.conftest import count_docs
 
 DEMO_SITE = PROJECT_ROOT / "demo" / "site"
 
-
-def _count(es_url: str, alias: str) -> int:
-    urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST")).read()
-    with urllib.request.urlopen(f"{es_url}/{alias}/_count") as resp:
-        return int(json.load(resp)["count"])
 
 
 def test_skip_reasons_are_named() -> None:
@@ -50,13 +45,13 @@ def test_stages_rerun_and_reprocess_offline(index_prefix: str, data_dir: Path, e
     assert cleaned.counts["responses"] == len(articles)
     pipeline.index(rid)
     alias = f"{index_prefix}articles"
-    first = _count(es_url, alias)
+    first = count_docs(es_url, alias)
     assert first == len(articles)
 
     # Re-running a stage changes nothing that was already right.
     assert pipeline.clean(rid).counts["articles"] == len(articles)
     pipeline.index(rid)
-    assert _count(es_url, alias) == first
+    assert count_docs(es_url, alias) == first
 
     # Reprocess from the archive into a fresh index: the same documents come back.
     monkey_prefix = index_prefix + "re-"
@@ -67,7 +62,7 @@ def test_stages_rerun_and_reprocess_offline(index_prefix: str, data_dir: Path, e
     try:
         result = pipeline.reprocess()
         assert result.ok, result.report["problems"]
-        assert _count(es_url, f"{monkey_prefix}articles") == first
+        assert count_docs(es_url, f"{monkey_prefix}articles") == first
     finally:
         os.environ["WARWATCH_INDEX_PREFIX"] = index_prefix
         reset_settings()
@@ -97,8 +92,8 @@ def test_engine_down_keeps_documents_pending(index_prefix: str, data_dir: Path, 
     reset_settings()
     rid2 = pipeline.new_run_id()
     pipeline.index(rid2)
-    count = _count(es_url, f"{index_prefix}articles")
+    count = count_docs(es_url, f"{index_prefix}articles")
     articles = json.loads((DEMO_SITE / "articles.json").read_text())["articles"]
     assert count == len(articles)
     pipeline.index(rid2)
-    assert _count(es_url, f"{index_prefix}articles") == count
+    assert count_docs(es_url, f"{index_prefix}articles") == count
