@@ -8,10 +8,11 @@ How a query is scored (one bool query, ``should`` clauses, at least one must mat
    the typed words must all occur (``default_operator AND``); a syntax error falls back to
    ``simple_query_string``;
 2. the same words, any of them (``OR``, 60% of them at least), at low weight;
-3. cross-lingual expansion (:func:`indexing.enrich.expand_query`): the query's entities and topics
-   in all their surface forms and languages (``North Korea`` -> ``Nordkorea``, ``Північна Корея``)
-   as phrases over the text (not for explicit queries with fields or boolean operators, which
-   mean exactly what they say);
+3. cross-lingual expansion (:func:`indexing.enrich.expand_query`) recognises the query's topics
+   and entities in any language (``North Korea`` -> ``north-korea``); articles are matched through
+   the tags enrichment gave them with the same multilingual terms (a concept without an id would
+   be looked for as phrases of its surface forms in each language's fields). Explicit queries
+   (fields, boolean operators) are not expanded: they mean exactly what they say;
 4. articles tagged with a topic the query denotes get a large constant bonus, so real coverage in
    any language ranks above look-alikes that merely share words; each query entity an article
    carries adds a smaller one, growing (saturating) with how often the article mentions it, so
@@ -42,8 +43,8 @@ Order = Literal["relevance", "date"]
 
 #: Weights of the scoring parts (see the module docstring).
 TOPIC_BONUS = 30.0
-TOPIC_SCORE_BONUS = 15.0
-TYPED_BONUS = 5.0
+TOPIC_SCORE_BONUS = 30.0
+TYPED_BONUS = 4.0
 ENTITY_BONUS = 4.0
 ENTITY_MENTION_BONUS = 8.0
 TRACK_TOTAL_HITS = 10_000
@@ -235,9 +236,11 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
     should: list[dict[str, Any]] = [typed, loose,
                                     {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS}}]
     for group, kind in zip(expansion.groups, expansion.kinds or ["topic"] * len(expansion.groups), strict=False):
-        if kind == "entity" and expansion.entities:
-            # Entities are found through the gazetteer tags (entity_ids, entity_mentions below),
-            # which know inflections and scripts better than phrases do, at a fraction of the cost.
+        if (kind == "entity" and expansion.entities) or (kind == "topic" and expansion.topics):
+            # Recognised topics and entities are found through the tags enrichment put on the
+            # articles with these very terms (topics/topic_scores, entity_ids/entity_mentions
+            # below), which know inflections and scripts better than phrases, at a fraction of
+            # the cost. Phrases only stand in for concepts without an id.
             continue
         # One concept counts once, however many of its spellings an article uses. A form is
         # looked for in the fields of its own language (analysed the same way), which keeps the
@@ -255,7 +258,7 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
         for tid in dict.fromkeys(expansion.topics):
             # Graded: an article full of the topic's terms is coverage; one that mentions the
             # topic once in passing is not, even if tagged.
-            should.append({"rank_feature": {"field": f"topic_scores.{tid}", "saturation": {"pivot": 4},
+            should.append({"rank_feature": {"field": f"topic_scores.{tid}", "saturation": {"pivot": 3},
                                             "boost": TOPIC_SCORE_BONUS}})
     for eid in dict.fromkeys(expansion.entities):
         should.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
@@ -266,19 +269,24 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
 
 
 def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:
-    words = [query] + [f.rstrip("*") for f in expansion.surface_forms if f and not f.startswith("*")]
-    hl_fields: dict[str, dict[str, Any]] = {f"{k}_{lang}": {} for k in ("title", "body") for lang in LANG_FIELDS}
+    """Highlights from the language fields; each field looks for the typed words and the
+    expansion's forms of its own language (plus language-neutral ones)."""
+    fields: dict[str, dict[str, Any]] = {}
+    for lang in LANG_FIELDS:
+        forms = [query]
+        for group in expansion.groups:
+            for key in ((lang, "any") if lang != "other" else tuple(group)):
+                forms.extend(f.rstrip("*") for f in group.get(key, []) if f and not f.startswith("*"))
+        text = " ".join(dict.fromkeys(forms))
+        for kind in ("title", "body"):
+            fields[f"{kind}_{lang}"] = {"highlight_query": {"match": {f"{kind}_{lang}": {"query": text}}}}
     return {
         "pre_tags": ["<em>"],
         "post_tags": ["</em>"],
         "fragment_size": 160,
         "number_of_fragments": 3,
-        "encoder": "default",
         "require_field_match": True,
-        "highlight_query": {"multi_match": {"query": " ".join(words),
-                                            "fields": [f.split("^")[0] for f in _fields(("title", "body"))],
-                                            "operator": "or"}},
-        "fields": hl_fields,
+        "fields": fields,
     }
 
 
