@@ -225,12 +225,19 @@ def test_node_gone_mid_run_keeps_documents_pending(
 
 
 @pytest.mark.slow
-def test_real_node_stopped_mid_run(tmp_path: Path, index_prefix: str, data_dir: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_node_stopped_mid_run(index_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second real node on a spare port, stopped while documents are being indexed."""
-    localnode = pytest.importorskip("indexing.localnode")
+    import shutil
+    import tempfile
+
+    from indexing import localnode
     from indexing.settings import reset_settings
 
+    # The node runs as an unprivileged user: its data dir must be reachable (pytest's tmp is 0700).
+    data = Path(tempfile.mkdtemp(prefix="ww-bulk-node-", dir="/tmp"))
+    data.chmod(0o755)
+    monkeypatch.setenv("WARWATCH_DATA_DIR", str(data))
+    reset_settings()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -262,3 +269,4 @@ def test_real_node_stopped_mid_run(tmp_path: Path, index_prefix: str, data_dir: 
         assert _count(engine) == 600
     finally:
         localnode.stop(port=port)
+        shutil.rmtree(data, ignore_errors=True)
