@@ -169,3 +169,23 @@ def test_query_syntax_and_fallback(env: dict[str, Any]) -> None:
         [h.title for h in field.hits]
     broken = _run('Truppen AND (Kursk "', eng)
     assert broken.query_syntax == "simple_query_string" and broken.total >= 1
+
+
+@pytest.mark.parametrize(("query", "explicit"), [
+    ("title:Odessa", True), ("Truppen AND Kursk", True), ("-Kursk Truppen", True),
+    ("North Korean troops", False), ('"Mark Rutte"', False), ("nord-coréens", False), ("Kim Jong-un", False),
+])
+def test_explicit_queries_are_not_expanded(query: str, explicit: bool) -> None:
+    from indexing.search import is_explicit
+
+    assert is_explicit(query) is explicit
+
+
+def test_until_a_day_includes_that_day() -> None:
+    from datetime import date, datetime
+
+    from indexing.search import _to_datetime
+
+    assert _to_datetime("2024-10-28", end=True) == "2024-10-29T00:00:00+00:00"
+    assert _to_datetime(date(2024, 10, 28), end=False) == "2024-10-28T00:00:00+00:00"
+    assert _to_datetime(datetime(2024, 10, 28, 12, 30), end=True) == "2024-10-28T12:30:00+00:00"
