@@ -141,7 +141,14 @@ class SeenStore:
     def flush(self) -> None:
         """Commit the open batch of seen-marks, if any."""
         if self._batched and not self._closed:
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                if not self._db.in_transaction:
+                    # SQLite rolled the batch back (I/O error, disk full): those marks are
+                    # lost here but not in the manifest, which the next start replays.
+                    self._batched = 0
+                raise
             self._batched = 0
 
     def flush_if_due(self) -> None:

@@ -9,6 +9,7 @@ start-up, is the source of truth, so a kill -9 loses nothing that is not replaye
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
@@ -31,8 +32,16 @@ class SeenStorePipeline:
     def open_spider(self) -> None:
         store = self.crawler.spider.store  # type: ignore[union-attr]
         if store.batch_interval > 0:
-            self._timer = task.LoopingCall(store.flush_if_due)
+            self._timer = task.LoopingCall(self._tick)
             self._timer.start(store.batch_interval, now=False)
+
+    def _tick(self) -> None:
+        try:
+            self.crawler.spider.store.flush_if_due()  # type: ignore[union-attr]
+        except sqlite3.Error:
+            # The marks stay in the open batch (the next write retries the commit) and in the
+            # manifest, which the next start replays.
+            logger.exception("seen-store batch commit failed")
 
     def close_spider(self) -> None:
         if self._timer is not None and self._timer.running:
