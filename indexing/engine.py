@@ -243,6 +243,9 @@ class Engine:
     def get_mapping(self, index: str) -> dict[str, Any]:
         return dict(self._call("indices.get_mapping", index=index))
 
+    def put_mapping(self, index: str, body: Mapping[str, Any]) -> None:
+        self._call("indices.put_mapping", index=index, body=dict(body))
+
     def get_alias(self, name: str) -> dict[str, Any]:
         """``{index_name: {"aliases": {...}}}`` for every index behind alias ``name``; {} if none."""
         try:

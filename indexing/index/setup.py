@@ -84,7 +84,29 @@ def setup_indices(engine: Engine, prefix: str | None = None) -> str:
     if version < templates.MAPPING_VERSION:
         log.warning("%s is on mapping v%s, the code expects v%s: run `warwatch es migrate`",
                     current, version, templates.MAPPING_VERSION)
+    else:
+        add_new_fields(engine, current)
     return current
+
+
+def add_new_fields(engine: Engine, index: str) -> list[str]:
+    """Add fields the code maps but ``index`` lacks (additive changes need no new version).
+
+    Changes to existing fields cannot be applied in place: those need ``migrate()``. Documents
+    indexed before get the new fields when they are next written. Returns the fields added.
+    """
+    live = engine.get_mapping(index).get(index, {}).get("mappings", {}).get("properties", {})
+    missing = {k: v for k, v in templates.article_mappings()["properties"].items() if k not in live}
+    if not missing:
+        return []
+    try:
+        engine.put_mapping(index, {"properties": missing})
+    except EngineError as exc:
+        log.warning("cannot add fields %s to %s (%s): run `warwatch es migrate` with a new mapping version",
+                    sorted(missing), index, exc)
+        return []
+    log.info("added fields %s to %s", sorted(missing), index)
+    return sorted(missing)
 
 
 def migrate(engine: Engine, prefix: str | None = None, *, target_version: int | None = None,

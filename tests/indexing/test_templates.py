@@ -123,3 +123,19 @@ def test_migrate_reindexes_and_flips_without_a_gap(engine: Engine, index_prefix:
     # Idempotent: a second run changes nothing; setup keeps the newer index.
     assert migrate(engine, target_version=templates.MAPPING_VERSION + 1) == v2
     assert setup_indices(engine) == v2
+
+
+def test_setup_adds_new_fields_to_the_live_index(engine: Engine, index_prefix: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    index = setup_indices(engine)
+    original = templates.article_mappings
+
+    def with_extra() -> dict:
+        m = original()
+        m["properties"]["added_later"] = {"type": "keyword"}
+        return m
+
+    monkeypatch.setattr(templates, "article_mappings", with_extra)
+    assert setup_indices(engine) == index
+    props = engine.get_mapping(index)[index]["mappings"]["properties"]
+    assert props["added_later"] == {"type": "keyword"}
