@@ -40,7 +40,16 @@ def _call(method: str, url: str, body: Any = None, token: str | None = None) -> 
 
 
 @pytest.fixture
-def standalone(tmp_path: Path, index_prefix: str, data_dir: Path) -> Iterator[tuple[str, Path]]:
+def demo_sources(data_dir: Path) -> Iterator[Path]:
+    from demo.server import render_sources, serve
+
+    with serve(PROJECT_ROOT / "demo" / "site", port=0) as server:
+        yield render_sources(server.base_url, data_dir / "sources.yaml")
+
+
+@pytest.fixture
+def standalone(tmp_path: Path, index_prefix: str, data_dir: Path,
+               demo_sources: Path) -> Iterator[tuple[str, Path]]:
     bin_dir = Path(sys.executable).parent
     if not (bin_dir / "airflow").exists():
         service_missing("airflow is not installed in this environment")
@@ -58,6 +67,9 @@ def standalone(tmp_path: Path, index_prefix: str, data_dir: Path) -> Iterator[tu
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
         AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
         PYTHONPATH=str(PROJECT_ROOT),
+        # Unpausing also schedules the latest interval's run: it must crawl the local demo site
+        # too, never the production sources on the internet.
+        WARWATCH_SOURCES=str(demo_sources),
     )
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     log = (tmp_path / "standalone.log").open("wb")
@@ -91,10 +103,8 @@ def standalone(tmp_path: Path, index_prefix: str, data_dir: Path) -> Iterator[tu
 @pytest.mark.es
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_trigger_cycle_over_rest_api(standalone: tuple[str, Path], data_dir: Path, es_url: str,
+def test_trigger_cycle_over_rest_api(standalone: tuple[str, Path], demo_sources: Path, es_url: str,
                                      index_prefix: str) -> None:
-    from demo.server import render_sources, serve
-
     base, home = standalone
     pw_file = home / "simple_auth_manager_passwords.json.generated"
     for _ in range(30):
@@ -119,19 +129,18 @@ def test_trigger_cycle_over_rest_api(standalone: tuple[str, Path], data_dir: Pat
         pytest.fail("warwatch_cycle never appeared in the API")
     _call("PATCH", f"{base}/api/v2/dags/warwatch_cycle", {"is_paused": False}, token=token)
 
-    with serve(PROJECT_ROOT / "demo" / "site", port=0) as server:
-        sources = render_sources(server.base_url, data_dir / "sources.yaml")
-        run = _call("POST", f"{base}/api/v2/dags/warwatch_cycle/dagRuns",
-                    {"dag_run_id": "rest-e2e", "logical_date": None, "conf": {"sources": str(sources)}},
-                    token=token)
-        assert run["dag_run_id"] == "rest-e2e"
-        state = None
-        deadline = time.monotonic() + 420
-        while time.monotonic() < deadline:
-            state = _call("GET", f"{base}/api/v2/dags/warwatch_cycle/dagRuns/rest-e2e", token=token)["state"]
-            if state in {"success", "failed"}:
-                break
-            time.sleep(3)
+    run = _call("POST", f"{base}/api/v2/dags/warwatch_cycle/dagRuns",
+                {"dag_run_id": "rest-e2e", "logical_date": None, "conf": {"sources": str(demo_sources)}},
+                token=token)
+    assert run["dag_run_id"] == "rest-e2e"
+    state = None
+    # One scheduled run may go first (max_active_runs=1): allow for two cycles.
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        state = _call("GET", f"{base}/api/v2/dags/warwatch_cycle/dagRuns/rest-e2e", token=token)["state"]
+        if state in {"success", "failed"}:
+            break
+        time.sleep(3)
     tis = _call("GET", f"{base}/api/v2/dags/warwatch_cycle/dagRuns/rest-e2e/taskInstances", token=token)
     states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
     assert state == "success", states
