@@ -64,6 +64,8 @@ def standalone(tmp_path: Path, index_prefix: str, data_dir: Path,
         AIRFLOW__CORE__PARALLELISM="4",
         AIRFLOW__API__HOST="127.0.0.1",
         AIRFLOW__API__PORT=str(port),
+        # Task workers talk to the api-server's execution API: it is not on the default port here.
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
         AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
         PYTHONPATH=str(PROJECT_ROOT),
