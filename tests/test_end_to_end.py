@@ -56,3 +56,10 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
 
     german_only = json.loads(_warwatch("search", "Truppen", "--json", "--lang", "de", env=env).stdout)
     assert german_only["hits"] and all(h["language"] == "de" for h in german_only["hits"])
+
+    # Every article is found by its own title, first.
+    from indexing.search import search
+
+    for article in articles:
+        hits = search(article["title"], size=3).to_json()["hits"]
+        assert hits and hits[0]["title"] == article["title"], (article["title"], [h["title"] for h in hits])
