@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing import console as out
+from indexing.engine import EngineError
 from indexing.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,12 @@ def _date(value: str) -> datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}") from exc
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _es_url() -> str:
+    from indexing.settings import get_settings
+
+    return get_settings().es_url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         out.error(str(exc))
         return 2
+    except EngineError as exc:
+        out.error(f"search engine at {_es_url()}: {exc}")
+        return 1
     except KeyboardInterrupt:
         out.error("interrupted")
         return 130
@@ -215,9 +225,13 @@ def cmd_es(args: argparse.Namespace) -> int:
 
 
 def cmd_kibana(args: argparse.Namespace) -> int:
-    from indexing.kibana import import_saved_objects
+    from indexing.kibana import KibanaError, import_saved_objects
 
-    result = import_saved_objects(args.url)
+    try:
+        result = import_saved_objects(args.url)
+    except KibanaError as exc:
+        out.error(f"Kibana at {args.url}: {exc}")
+        return 1
     out.info(json.dumps(result, indent=2, default=str))
     return 0
 

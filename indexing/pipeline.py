@@ -169,8 +169,12 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
                 continue
             article = extract(record.body, url=entry.get("final_url") or entry.get("url"))
             if article.status != "ok":
-                result.counts[f"not_article:{article.status_reason or 'unknown'}"] += 1
-                continue
+                if article.status_reason == "paywall" and article.body:
+                    # Kept, but marked (access: paywall_teaser): never passed off as the article.
+                    result.counts["paywall_teasers"] += 1
+                else:
+                    result.counts[f"not_article:{article.status_reason or 'unknown'}"] += 1
+                    continue
             out.write(json.dumps({"article": article.to_dict(), "crawl": entry}, ensure_ascii=False) + "\n")
             result.counts["articles"] += 1
     os.replace(out_tmp, rdir / "cleaned.jsonl")
@@ -198,7 +202,7 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     from indexing.engine import EngineUnavailable, connect
     from indexing.enrich import enrich
     from indexing.index.bulk import index_documents
-    from indexing.index.documents import article_to_document
+    from indexing.index.documents import DocumentError, article_to_document
     from indexing.index.pending import PendingQueue
     from indexing.index.setup import setup_indices
 
@@ -211,14 +215,20 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
         for rec in _jsonl_lines(rdir / "cleaned.jsonl"):
             article, crawl_entry = rec["article"], rec["crawl"]
             enriched = enrich(article)
-            doc = article_to_document(
-                article,
-                source=crawl_entry["source"],
-                # CONTRACT: `url` is where it was fetched from (canonicalised); the id comes from the canonical URL.
-                url=crawl_entry.get("final_url") or crawl_entry["url"],
-                fetched_at=crawl_entry.get("fetched_at"),
-                enrichment=enriched,
-            )
+            try:
+                doc = article_to_document(
+                    article,
+                    source=crawl_entry["source"],
+                    # CONTRACT: `url` is where it was fetched from (canonicalised); the id comes
+                    # from the canonical URL.
+                    url=crawl_entry.get("final_url") or crawl_entry["url"],
+                    fetched_at=crawl_entry.get("fetched_at"),
+                    enrichment=enriched,
+                )
+            except DocumentError as exc:
+                log.warning("not indexed: %s", exc)
+                result.counts["failed:no_usable_url"] += 1
+                continue
             story = stories.assign(doc["_id"] if "_id" in doc else doc["id"], article.get("body") or "",
                                    _parse_dt(article.get("published")))
             doc["story_id"] = story.story_id
@@ -240,7 +250,10 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             f"search engine unavailable ({exc}); {pending.count()} documents kept pending in "
             f"{pending.path} and indexed by the next run"
         ) from exc
-    stats = pending.flush(lambda batch: index_documents(engine, batch, progress=progress))
+    try:
+        stats = pending.flush(lambda batch: index_documents(engine, batch, progress=progress))
+    except EngineUnavailable as exc:  # the node went away mid-run: what is left stays pending
+        raise IndexingError(f"{exc}; the rest stays pending in {pending.path} for the next run") from exc
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
     # A finished run is searchable at once (the next scheduled refresh could be a second away).
     engine.refresh(get_settings().articles_alias)

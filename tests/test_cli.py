@@ -44,3 +44,11 @@ def test_extract_command_json(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["title"] == "NATO bestätigt Präsenz nordkoreanischer Soldaten in Russland"
     assert doc["language"] == "de"
+
+
+def test_engine_down_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("WARWATCH_ES_URL", "http://127.0.0.1:9")
+    code = main(["search", "Kursk", "--json"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "127.0.0.1:9" in err and "Traceback" not in err

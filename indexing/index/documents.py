@@ -247,6 +247,7 @@ def article_to_document(
         "fetched_at": iso_datetime(fetched_at) or datetime.now(UTC).isoformat(),
         "images": _images(article.get("images")),
         "word_count": len((texts["body"] or "").split()),
+        "access": "paywall_teaser" if article.get("status_reason") == "paywall" else "full",
         "content_hash": content_hash(texts["title"], texts["lead"], texts["body"]),
         "topics": _str_list(enrichment.get("topics", article.get("topics"))),
         "story_id": enrichment.get("story_id") or article.get("story_id"),

@@ -161,6 +161,8 @@ def article_mappings() -> dict[str, Any]:
         "content_hash": _keyword(),
         "version": {"type": "integer"},
         "word_count": {"type": "integer"},
+        # "full", or "paywall_teaser": the page showed only the start of the article.
+        "access": _keyword(),
         "published": {"type": "date"},
         "modified": {"type": "date"},
         "fetched_at": {"type": "date"},

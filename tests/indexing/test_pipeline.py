@@ -97,3 +97,45 @@ def test_engine_down_keeps_documents_pending(index_prefix: str, data_dir: Path, 
     assert count == len(articles)
     pipeline.index(rid2)
     assert count_docs(es_url, f"{index_prefix}articles") == count
+
+
+def _archive_pages(data_dir: Path, rid: str, pages: dict[str, Path]) -> None:
+    from datetime import UTC, datetime
+
+    from indexing.archive import WarcWriter, append_manifest
+
+    rdir = pipeline.run_dir(rid)
+    with WarcWriter(data_dir / "warc", "test") as writer:
+        for url, page in pages.items():
+            now = datetime.now(UTC)
+            path, offset = writer.write_response(url, 200, {"Content-Type": "text/html; charset=utf-8"},
+                                                 page.read_bytes(), now)
+            append_manifest(rdir / "manifest.jsonl", {
+                "url": url, "final_url": url, "status": 200, "fetched_at": now.isoformat(),
+                "warc_file": str(path.relative_to(data_dir)), "warc_offset": offset, "source": "fixture",
+                "content_type": "text/html; charset=utf-8", "fingerprint": "x"})
+
+
+def test_clean_counts_non_articles_and_keeps_paywall_teasers_marked(data_dir: Path) -> None:
+    from indexing.index.documents import article_to_document
+
+    pages = PROJECT_ROOT / "tests" / "fixtures" / "pages"
+    rid = pipeline.new_run_id()
+    _archive_pages(data_dir, rid, {
+        "http://news.example/a/": pages / "de-zeitung.html",
+        "http://news.example/paywall/": pages / "paywall-teaser.html",
+        "http://news.example/consent/": pages / "consent-wall.html",
+        "http://news.example/list/": pages / "listing.html",
+    })
+    result = pipeline.clean(rid)
+    assert result.counts["responses"] == 4
+    assert result.counts["articles"] == 2
+    assert result.counts["paywall_teasers"] == 1
+    assert result.counts["not_article:consent_wall"] == 1
+    assert result.counts["not_article:listing_page"] == 1
+    lines = [json.loads(x) for x in (data_dir / "runs" / rid / "cleaned.jsonl").read_text().splitlines()]
+    access = {}
+    for rec in lines:
+        doc = article_to_document(rec["article"], source="fixture", url=rec["crawl"]["url"])
+        access[rec["crawl"]["url"]] = doc["access"]
+    assert access == {"http://news.example/a/": "full", "http://news.example/paywall/": "paywall_teaser"}
