@@ -73,7 +73,24 @@ class Expansion:
         return list(dict.fromkeys(f for g in self.groups for forms in g.values() for f in forms))
 
 
-_EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.]+:|[+-]\S)|\b(AND|OR|NOT)\b")
+_EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.*]+:|[+-]\S)|\b(AND|OR|NOT)\b")
+_FIELD_PREFIX = re.compile(r"(^|[\s(])([\w.*]+):")
+
+
+def neutralise_colons(query: str) -> str:
+    """Headlines are full of colons ("Report 3: ...", "ГУР: ...", "Guerre en Ukraine : ...").
+    Only a colon after one of our field names (``title:``, ``source:``, ``body_de:``) means a
+    field in query-string syntax; anywhere else it is punctuation and becomes a space."""
+    from indexing.index.templates import mapped_fields
+
+    known = mapped_fields()
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(2)
+        is_field = name in known or ("*" in name and any(f.startswith(name.split("*")[0]) for f in known))
+        return m.group(0) if is_field else f"{m.group(1)}{name} "
+
+    return _FIELD_PREFIX.sub(repl, query or "").replace(" : ", " ")
 
 
 def is_explicit(query: str) -> bool:
@@ -372,6 +389,7 @@ def search(
     """
     engine = engine or connect()
     index = index or articles_alias()
+    query = neutralise_colons(query)
     expansion = expand(query)
     kwargs = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity, since=since,
                   until=until, size=size, order=order, facets=facets)
