@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,7 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     try:
         for rec in _jsonl_lines(rdir / "cleaned.jsonl"):
             article, crawl_entry = rec["article"], rec["crawl"]
+            article["published"] = resolve_published(article.get("published"), crawl_entry)
             enriched = enrich(article)
             try:
                 doc = article_to_document(
@@ -262,11 +263,31 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     return result
 
 
+#: How far past the fetch time a publication date may lie (time zones, clock skew) before it is wrong.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def resolve_published(extracted: Any, crawl_entry: dict[str, Any]) -> str | None:
+    """The page's own publication date unless it is missing or lies in the future; then the date
+    the feed or news sitemap gave (``published_hint``), if that one is plausible."""
+    fetched = _parse_dt(crawl_entry.get("fetched_at")) or datetime.now(UTC)
+    for candidate in (extracted, crawl_entry.get("published_hint")):
+        dt = _parse_dt(candidate)
+        if dt is None:
+            continue
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        if dt <= fetched + FUTURE_TOLERANCE:
+            return dt.astimezone(UTC).isoformat()
+        log.info("publication date %s of %s is in the future: ignored", dt, crawl_entry.get("url"))
+    return None
+
+
 def _parse_dt(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value))
+        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
         return None
 

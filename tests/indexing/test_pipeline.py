@@ -139,3 +139,12 @@ def test_clean_counts_non_articles_and_keeps_paywall_teasers_marked(data_dir: Pa
         doc = article_to_document(rec["article"], source="fixture", url=rec["crawl"]["url"])
         access[rec["crawl"]["url"]] = doc["access"]
     assert access == {"http://news.example/a/": "full", "http://news.example/paywall/": "paywall_teaser"}
+
+
+def test_published_falls_back_to_the_feed_date_and_refuses_the_future() -> None:
+    entry = {"fetched_at": "2025-03-01T12:00:00+00:00", "published_hint": "2025-02-28T08:00:00Z"}
+    assert pipeline.resolve_published("2025-02-27T10:00:00+01:00", entry) == "2025-02-27T09:00:00+00:00"
+    assert pipeline.resolve_published(None, entry) == "2025-02-28T08:00:00+00:00"
+    assert pipeline.resolve_published("2031-01-01T00:00:00+00:00", entry) == "2025-02-28T08:00:00+00:00"
+    assert pipeline.resolve_published("2031-01-01T00:00:00+00:00", {"fetched_at": entry["fetched_at"]}) is None
+    assert pipeline.resolve_published("2025-03-02T06:00:00+00:00", entry) == "2025-03-02T06:00:00+00:00"
