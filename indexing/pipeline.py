@@ -240,6 +240,9 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
         close = getattr(stories, "close", None)
         if close:
             close()
+    # The ids this run produced (alerts look only at these); written before indexing so a failed
+    # run can be re-evaluated once its pending documents are in.
+    _atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{d['id']}\n" for d in docs))
     pending = PendingQueue()
     pending.add(run_id, docs)
     try:
