@@ -16,7 +16,13 @@ How a query is scored (one bool query, ``should`` clauses, at least one must mat
 4. articles tagged with a topic the query denotes get a large constant bonus, so real coverage in
    any language ranks above look-alikes that merely share words; each query entity an article
    carries adds a smaller one, growing (saturating) with how often the article mentions it, so
-   articles about the entity beat those that name it in passing.
+   articles about the entity beat those that name it in passing;
+5. names the gazetteer does not know are bridged across scripts and transliterations: the typed
+   words are folded to Latin skeletons (:mod:`indexing.translit`: ``Pokrovsk``, ``Pokrowsk``,
+   ``Покровськ`` -> ``pakravsk``) and matched on the articles' ``names_translit`` field, one
+   cheap term match at modest weight (BM25, so rare names count and common nouns hardly do).
+   Words already recognised as a topic or entity are left to their tags; explicit queries get
+   no such bridge.
 
 Article bodies use BM25 with weaker length normalisation (templates.py), so full reports are not
 outranked by two-line briefs.
@@ -36,6 +42,7 @@ from typing import Any, Literal
 from indexing.engine import Engine, EngineError, connect
 from indexing.index.setup import articles_alias
 from indexing.index.templates import LANG_FIELDS, lang_field
+from indexing.translit import query_tokens
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,10 @@ ENTITY_BONUS = 4.0
 ENTITY_MENTION_BONUS = 8.0
 TRACK_TOTAL_HITS = 10_000
 EXPANSION_BOOST = 1.5
+#: Weight of the names_translit match (5. in the module docstring): a rare name matched once
+#: scores about idf x this, well below a topic bonus.
+TRANSLIT_BOOST = 1.0
+TRANSLIT_FIELD = "names_translit"
 FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
 #: Facets: name -> field (day is a date histogram on ``published``).
 FACET_FIELDS = {"source": "source", "language": "language", "topic": "topics", "entity": "entity_canonical"}
@@ -225,8 +236,20 @@ def _phrase_clause(form: str, fields: list[str]) -> dict[str, Any] | None:
     return {"multi_match": {"query": form, "fields": fields, "type": "phrase"}}
 
 
-def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string") -> dict[str, Any]:
-    """The scoring part of the request (filters are added by :func:`build_request`)."""
+def translit_clause(query: str, expansion: Expansion) -> dict[str, Any] | None:
+    """The names_translit match for the typed words (None when there is nothing to bridge)."""
+    if is_explicit(query):
+        return None
+    tokens = query_tokens(query, skip=expansion.surface_forms)
+    if not tokens:
+        return None
+    return {"match": {TRANSLIT_FIELD: {"query": " ".join(tokens), "boost": TRANSLIT_BOOST}}}
+
+
+def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string",
+                translit: bool = True) -> dict[str, Any]:
+    """The scoring part of the request (filters are added by :func:`build_request`).
+    ``translit=False`` leaves out the cross-script name bridge (for comparisons)."""
     if _WILDCARD_ONLY.match(query or ""):
         return {"match_all": {}}
     # The typed words must occur in the article's own text (not only in its entity labels,
@@ -252,6 +275,9 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
     typed_filter = {k: {**v, "boost": 1.0} for k, v in typed.items()}
     should: list[dict[str, Any]] = [typed, loose,
                                     {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS}}]
+    names = translit_clause(query, expansion) if translit else None
+    if names:
+        should.append(names)
     for group, kind in zip(expansion.groups, expansion.kinds or ["topic"] * len(expansion.groups), strict=False):
         if (kind == "entity" and expansion.entities) or (kind == "topic" and expansion.topics):
             # Recognised topics and entities are found through the tags enrichment put on the
@@ -310,10 +336,10 @@ def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:
 def build_request(query: str, *, expansion: Expansion | None = None, lang: str | None = None,
                   source: str | None = None, topic: str | None = None, entity: str | None = None,
                   since: Any = None, until: Any = None, size: int = 10, order: Order = "relevance",
-                  facets: bool = False, syntax: str = "query_string") -> dict[str, Any]:
+                  facets: bool = False, syntax: str = "query_string", translit: bool = True) -> dict[str, Any]:
     expansion = expansion or Expansion()
     body: dict[str, Any] = {
-        "query": {"bool": {"must": [build_query(query, expansion, syntax=syntax)],
+        "query": {"bool": {"must": [build_query(query, expansion, syntax=syntax, translit=translit)],
                            "filter": _filters(lang, source, topic, entity, since, until)}},
         "size": max(0, min(int(size), 1000)),
         # Counting beyond 10,000 would switch off the engine's skipping of non-competitive
@@ -381,8 +407,10 @@ def search(
     facets: bool = False,
     engine: Engine | None = None,
     index: str | None = None,
+    translit: bool = True,
 ) -> SearchResult:
     """Search the articles alias. Filters take one value or a comma-separated list.
+    ``translit=False`` switches off the cross-script name bridge (benchmarks compare both).
 
     ``until`` given as a bare day includes that whole day. Raises :class:`EngineUnavailable`
     when the engine cannot be reached and :class:`EngineError` for anything else it refuses.
@@ -392,7 +420,7 @@ def search(
     query = neutralise_colons(query)
     expansion = expand(query)
     kwargs = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity, since=since,
-                  until=until, size=size, order=order, facets=facets)
+                  until=until, size=size, order=order, facets=facets, translit=translit)
     syntax = "query_string"
     try:
         resp = engine.search(index, build_request(query, syntax=syntax, **kwargs))  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 The document carries at least the CONTRACT.md fields (url, canonical_url, title, body, language,
 source, published, fetched_at, topics, entities, story_id) plus the per-language copies of
-title/lead/body (templates.py explains why), entity details for facets and the map, and a
+title/lead/body (templates.py explains why), the names as transliteration skeletons
+(``names_translit``, translit.py), entity details for facets and the map, and a
 content hash used to detect edits (versions.py).
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from indexing.index.templates import TEXT_FIELDS, lang_field
+from indexing.translit import name_tokens
 from indexing.urls import canonicalize_url, doc_id
 
 log = logging.getLogger(__name__)
@@ -256,6 +258,8 @@ def article_to_document(
         doc[name] = text
         if text:
             doc[f"{name}_{lf}"] = text
+    # Names in a script-independent form (translit.py), for names the gazetteer does not know.
+    doc["names_translit"] = " ".join(name_tokens(texts.values()))
     doc.update(entity_fields(enrichment if "entities" in enrichment else article))
     scores = _topic_scores(doc["topics"], enrichment.get("topic_scores"), texts)
     if scores:

@@ -19,6 +19,9 @@ Design
   least three letters. It conflates the case forms of a word (Курськ/Курська/Курській,
   солдати/солдатів) with few false merges, and needs only analysis-common, present on both
   engines. "other" languages get the neutral ``ww_default`` (lowercase + ASCII folding).
+* Names across scripts: ``names_translit`` holds a lossy Latin skeleton of every capitalised
+  word (``Покровськ``, ``Pokrowsk`` and ``Pokrovsk`` all become ``pakravsk``, see
+  ``indexing/translit.py``), so names the gazetteer does not know are found in every script.
 * Ranking signals: ``entity_mentions`` and ``topic_scores`` are ``rank_features`` ({id: count}),
   so search can prefer articles *about* an entity or topic (mapper-extras: part of every
   Elasticsearch and OpenSearch distribution, though not of Elastic's bare integ-test-zip). Bodies
@@ -128,6 +131,12 @@ def _text_fields() -> dict[str, Any]:
                 field["similarity"] = "ww_body"
             props[f"{name}_{lang}"] = field
     props["text_all"] = {"type": "text", "analyzer": "ww_default"}
+    # Proper names as script-independent skeletons (indexing/translit.py), computed in Python and
+    # joined by spaces: the built-in whitespace analyzer needs no analysis settings (so the field
+    # can be added to a live index), no norms (an article naming many places is not penalised),
+    # frequencies but no positions (single-term matches only).
+    props["names_translit"] = {"type": "text", "analyzer": "whitespace", "norms": False,
+                               "index_options": "freqs"}
     return props
 
 
