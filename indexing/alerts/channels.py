@@ -1,0 +1,178 @@
+"""Delivering one alert to one channel: a JSONL file, a webhook (JSON POST with a Slack-style
+``text``), e-mail over SMTP. Each raises :class:`DeliveryError`; :func:`deliver` retries with
+backoff and reports how many attempts it took."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from indexing.alerts.config import DeliverySettings, Watch
+from indexing.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "warwatch-alerts/0.1"
+
+
+class DeliveryError(RuntimeError):
+    """A channel refused or could not take an alert. ``permanent``: retrying now will not help
+    (a 4xx answer, a channel not configured); it is still retried by the next evaluation."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        #: attempts made before giving up (set by :func:`deliver`)
+        self.attempts = 0
+
+
+def alerts_dir() -> Path:
+    return get_settings().data_dir / "alerts"
+
+
+def alert_text(payload: dict[str, Any]) -> str:
+    """One line for chat, the first line of an e-mail: watch, title, link, how many copies."""
+    articles = payload.get("articles") or []
+    lead = articles[0] if articles else {}
+    copies = len(articles)
+    sources = sorted({str(a.get("source")) for a in articles if a.get("source")})
+    more = f" ({copies} copies: {', '.join(sources)})" if copies > 1 else ""
+    return (f"warwatch · {payload['watch']['name']}: {lead.get('title') or '(untitled)'} "
+            f"<{lead.get('url') or lead.get('canonical_url') or ''}>{more}")
+
+
+# --------------------------------------------------------------------------- channels
+def deliver_file(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
+    """Append the alert to ``alerts/<watch>.jsonl`` unless a retry finds it already there."""
+    path = alerts_dir() / f"{watch.id}.jsonl"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        marker = f'"alert_id": "{payload["alert_id"]}"'
+        if path.exists():
+            # A run killed between the write and the outbox update retries the write: once per alert.
+            with path.open(encoding="utf-8") as fh:
+                if any(marker in line for line in fh):
+                    return
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise DeliveryError(f"cannot write {path}: {exc}") from exc
+
+
+def webhook_url(watch: Watch) -> str:
+    hook = watch.channels.webhook
+    if hook is None:
+        raise DeliveryError("no webhook configured", permanent=True)
+    if hook.url_env:
+        url = os.environ.get(hook.url_env, "").strip()
+        if url:
+            return url
+        if not hook.url:
+            raise DeliveryError(f"environment variable {hook.url_env} (the webhook URL) is not set", permanent=True)
+    assert hook.url is not None
+    return hook.url
+
+
+def deliver_webhook(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
+    url = webhook_url(watch)
+    if not url.startswith(("http://", "https://")):
+        raise DeliveryError("webhook URL is not http(s)", permanent=True)
+    body = json.dumps({"text": alert_text(payload), **payload}, ensure_ascii=False).encode("utf-8")
+    req = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(req, timeout=settings.timeout_seconds) as resp:  # noqa: S310 - http(s) only
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        # 408/429 and 5xx are the receiver's passing trouble; other 4xx will not change by retrying now.
+        permanent = 400 <= exc.code < 500 and exc.code not in (408, 425, 429)
+        raise DeliveryError(f"webhook answered HTTP {exc.code}", permanent=permanent) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"webhook unreachable: {reason}") from exc
+
+
+def email_message(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> EmailMessage:
+    channel = watch.channels.email
+    if channel is None:
+        raise DeliveryError("no e-mail channel configured", permanent=True)
+    articles = payload.get("articles") or []
+    lead = articles[0] if articles else {}
+    msg = EmailMessage()
+    msg["Subject"] = f"{channel.subject_prefix} {watch.display_name}: {lead.get('title') or '(untitled)'}".strip()
+    msg["From"] = settings.smtp_sender
+    msg["To"] = ", ".join(channel.to)
+    msg["X-Warwatch-Alert"] = payload["alert_id"]
+    lines = [alert_text(payload), "", f"Watch: {watch.display_name} (query: {watch.query})",
+             f"Story: {payload.get('story_id')}", ""]
+    for art in articles:
+        lines.append(f"- {art.get('title') or '(untitled)'}")
+        lines.append(f"  {art.get('source')} · {art.get('language')} · {art.get('published') or 'undated'}")
+        lines.append(f"  {art.get('url')}")
+    msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
+def deliver_email(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
+    msg = email_message(payload, watch, settings)
+    try:
+        smtp: smtplib.SMTP
+        if settings.smtp_ssl:
+            smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_seconds,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_seconds)
+        with smtp:
+            if settings.smtp_starttls and not settings.smtp_ssl:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+                smtp.login(settings.smtp_user, password)
+            smtp.send_message(msg)
+    except smtplib.SMTPResponseException as exc:
+        permanent = 500 <= exc.smtp_code < 600
+        raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port} refused: {exc.smtp_code} "
+                            f"{exc.smtp_error!r}", permanent=permanent) from exc
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
+
+
+Deliverer = Callable[[dict[str, Any], Watch, DeliverySettings], None]
+CHANNELS: dict[str, Deliverer] = {"file": deliver_file, "webhook": deliver_webhook, "email": deliver_email}
+
+
+def deliver(channel: str, payload: dict[str, Any], watch: Watch, settings: DeliverySettings,
+            *, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Deliver with up to ``settings.retries`` attempts and exponential backoff. Returns the attempts
+    used; raises the last :class:`DeliveryError` (its ``attempts`` attribute set) when all failed."""
+    fn = CHANNELS.get(channel)
+    if fn is None:
+        raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
+    delay = settings.backoff_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            fn(payload, watch, settings)
+            return attempt
+        except DeliveryError as exc:
+            exc.attempts = attempt
+            if exc.permanent or attempt >= settings.retries:
+                raise
+            log.info("alert %s to %s failed (attempt %d/%d): %s; retrying in %.1fs",
+                     payload.get("alert_id"), channel, attempt, settings.retries, exc, delay)
+            sleep(delay)
+            delay *= 2

@@ -1,0 +1,145 @@
+"""What has been alerted, and what is still to deliver: one SQLite file in the state directory.
+
+- ``stories``: (watch, story) pairs already alerted: a later copy or update of the story does
+  not alert again, and re-evaluating a run finds nothing new;
+- ``docs``: (watch, document) pairs seen in an alert: an updated article whose story id changed
+  (its text moved it to another story) still does not alert twice;
+- ``outbox``: one row per alert and channel until it is delivered. A failed delivery stays here
+  and is retried by the next evaluation; an alert is never lost between the decision and the
+  delivery (both sides of that line are in this file, written in one transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexing.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "alerts.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stories (
+    watch_id TEXT NOT NULL, story_key TEXT NOT NULL, alert_id TEXT NOT NULL,
+    run_id TEXT, created_at TEXT NOT NULL,
+    PRIMARY KEY (watch_id, story_key));
+CREATE TABLE IF NOT EXISTS docs (
+    watch_id TEXT NOT NULL, doc_id TEXT NOT NULL, alert_id TEXT NOT NULL,
+    PRIMARY KEY (watch_id, doc_id));
+CREATE TABLE IF NOT EXISTS outbox (
+    alert_id TEXT NOT NULL, channel TEXT NOT NULL, watch_id TEXT NOT NULL, payload TEXT NOT NULL,
+    created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    delivered_at TEXT, cancelled_at TEXT,
+    PRIMARY KEY (alert_id, channel));
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, cancelled_at);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Pending:
+    alert_id: str
+    channel: str
+    watch_id: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class AlertState:
+    """The alert state file; use as a context manager (closes the connection)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else get_settings().state_dir / STATE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), so two
+        # evaluations at once cannot both claim the same story.
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def __enter__(self) -> AlertState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------ deciding
+    def claim(self, watch_id: str, story_key: str, doc_ids: Sequence[str], alert_id: str, run_id: str | None,
+              channels: Iterable[str], payload: dict[str, Any]) -> bool:
+        """Record a story as alerted for a watch and queue its deliveries, unless the story (or
+        one of its documents) was alerted before. True when this call created the alert."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            known = db.execute("SELECT alert_id FROM stories WHERE watch_id=? AND story_key=?",
+                               (watch_id, story_key)).fetchone()
+            if known is None and doc_ids:
+                marks = ",".join("?" * len(doc_ids))
+                known = db.execute(f"SELECT alert_id FROM docs WHERE watch_id=? AND doc_id IN ({marks})",  # noqa: S608
+                                   (watch_id, *doc_ids)).fetchone()
+                if known is not None:  # the story id of an alerted article changed: same story to us
+                    db.execute("INSERT OR IGNORE INTO stories VALUES (?,?,?,?,?)",
+                               (watch_id, story_key, known[0], run_id, _now()))
+            new = known is None
+            owner = alert_id if new else known[0]
+            if new:
+                now = _now()
+                db.execute("INSERT INTO stories VALUES (?,?,?,?,?)", (watch_id, story_key, alert_id, run_id, now))
+                text = json.dumps(payload, ensure_ascii=False)
+                db.executemany("INSERT OR IGNORE INTO outbox (alert_id, channel, watch_id, payload, created_at) "
+                               "VALUES (?,?,?,?,?)", [(alert_id, ch, watch_id, text, now) for ch in channels])
+            db.executemany("INSERT OR IGNORE INTO docs VALUES (?,?,?)", [(watch_id, d, owner) for d in doc_ids])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return new
+
+    # ------------------------------------------------------------------ delivering
+    def pending(self, watch_ids: Iterable[str] | None = None) -> list[Pending]:
+        """Undelivered, uncancelled deliveries, oldest first (of the given watches, or all)."""
+        rows = self._db.execute(
+            "SELECT alert_id, channel, watch_id, payload, attempts FROM outbox "
+            "WHERE delivered_at IS NULL AND cancelled_at IS NULL ORDER BY created_at, alert_id, channel").fetchall()
+        wanted = set(watch_ids) if watch_ids is not None else None
+        return [Pending(a, c, w, json.loads(p), n) for a, c, w, p, n in rows if wanted is None or w in wanted]
+
+    def delivered(self, alert_id: str, channel: str, attempts: int) -> None:
+        self._db.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+?, last_error=NULL "
+                         "WHERE alert_id=? AND channel=?", (_now(), attempts, alert_id, channel))
+
+    def failed(self, alert_id: str, channel: str, attempts: int, error: str) -> None:
+        self._db.execute("UPDATE outbox SET attempts=attempts+?, last_error=? WHERE alert_id=? AND channel=?",
+                         (attempts, error[:2000], alert_id, channel))
+
+    def cancel(self, alert_id: str, channel: str, reason: str) -> None:
+        """A delivery whose watch or channel is no longer configured: kept, but not retried."""
+        self._db.execute("UPDATE outbox SET cancelled_at=?, last_error=? WHERE alert_id=? AND channel=?",
+                         (_now(), reason, alert_id, channel))
+
+    def queued_count(self, watch_id: str) -> int:
+        row = self._db.execute("SELECT COUNT(DISTINCT alert_id) FROM outbox WHERE watch_id=? "
+                               "AND delivered_at IS NULL AND cancelled_at IS NULL", (watch_id,)).fetchone()
+        return int(row[0])
+
+    def alerted_stories(self, watch_id: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM stories WHERE watch_id=?", (watch_id,)).fetchone()[0])
+
+    def fully_delivered(self, alert_id: str) -> bool:
+        row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE alert_id=? AND delivered_at IS NULL "
+                               "AND cancelled_at IS NULL", (alert_id,)).fetchone()
+        return int(row[0]) == 0
