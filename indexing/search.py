@@ -19,10 +19,10 @@ How a query is scored (one bool query, ``should`` clauses, at least one must mat
    articles about the entity beat those that name it in passing;
 5. names the gazetteer does not know are bridged across scripts and transliterations: the typed
    words are folded to Latin skeletons (:mod:`indexing.translit`: ``Pokrovsk``, ``Pokrowsk``,
-   ``Покровськ`` -> ``pakravsk``) and matched on the articles' ``names_translit`` field, one
-   cheap term match at modest weight (BM25, so rare names count and common nouns hardly do).
-   Words already recognised as a topic or entity are left to their tags; explicit queries get
-   no such bridge.
+   ``Покровськ`` -> ``pakravsk``) and matched on the articles' ``names_translit`` field at
+   modest weight (BM25, so rare names count more than common nouns), in articles whose own text
+   does not match the word already. Words already recognised as a topic or entity are left to
+   their tags; explicit queries get no such bridge.
 
 Article bodies use BM25 with weaker length normalisation (templates.py), so full reports are not
 outranked by two-line briefs.
@@ -42,7 +42,7 @@ from typing import Any, Literal
 from indexing.engine import Engine, EngineError, connect
 from indexing.index.setup import articles_alias
 from indexing.index.templates import LANG_FIELDS, lang_field
-from indexing.translit import query_tokens
+from indexing.translit import query_words
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ TRACK_TOTAL_HITS = 10_000
 EXPANSION_BOOST = 1.5
 #: Weight of the names_translit match (5. in the module docstring): a rare name matched once
 #: scores about idf x this, well below a topic bonus.
-TRANSLIT_BOOST = 1.0
+TRANSLIT_BOOST = 2.0
 TRANSLIT_FIELD = "names_translit"
 FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
 #: Facets: name -> field (day is a date histogram on ``published``).
@@ -237,13 +237,23 @@ def _phrase_clause(form: str, fields: list[str]) -> dict[str, Any] | None:
 
 
 def translit_clause(query: str, expansion: Expansion) -> dict[str, Any] | None:
-    """The names_translit match for the typed words (None when there is nothing to bridge)."""
+    """The names_translit part for the typed words (None when there is nothing to bridge).
+
+    A word's skeleton counts only in articles whose own text does not already match the word:
+    the bridge stands in for the missing match of a name written another way (Курахове for
+    Kurakhove). A word that matches anyway, such as "offensive" in a German article about
+    another "Offensive", gets nothing twice.
+    """
     if is_explicit(query):
         return None
-    tokens = query_tokens(query, skip=expansion.surface_forms)
-    if not tokens:
+    words = query_words(query, skip=expansion.surface_forms)
+    if not words:
         return None
-    return {"match": {TRANSLIT_FIELD: {"query": " ".join(tokens), "boost": TRANSLIT_BOOST}}}
+    fields = _fields()
+    parts = [{"bool": {"must": [{"match": {TRANSLIT_FIELD: {"query": " ".join(skeletons)}}}],
+                       "must_not": [{"multi_match": {"query": word, "fields": fields}}]}}
+             for word, skeletons in words]
+    return {"bool": {"should": parts, "boost": TRANSLIT_BOOST}}
 
 
 def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string",

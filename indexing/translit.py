@@ -34,7 +34,7 @@ classes are dropped as too ambiguous.
 
 :func:`name_tokens` picks the candidate names of an article (capitalised words and acronyms,
 not function words) and returns their skeletons for the ``names_translit`` field;
-:func:`query_tokens` folds every word of a typed query (users type names in lowercase).
+:func:`query_words` folds every word of a typed query (users type names in lowercase).
 """
 
 from __future__ import annotations
@@ -192,16 +192,24 @@ def name_tokens(texts: Iterable[str | None]) -> list[str]:
     return out
 
 
-def query_tokens(query: str, *, skip: Iterable[str] = ()) -> list[str]:
-    """Distinct skeletons of the words of a typed query (any case), function words left out.
-    Words in ``skip`` (already bridged by the gazetteer, say) are left out too."""
+def query_words(query: str, *, skip: Iterable[str] = ()) -> list[tuple[str, list[str]]]:
+    """``(word, skeletons)`` for the words of a typed query (any case) that have skeletons, in
+    order; function words, repeats and words in ``skip`` (already bridged by the gazetteer, say;
+    compared by skeleton, so any spelling of them) are left out."""
     skipped = {s for w in skip for m in _WORD_RE.finditer(w or "") for s in fold_word(m.group(0))}
-    out: list[str] = []
+    seen: set[str] = set()
+    out: list[tuple[str, list[str]]] = []
     for m in _WORD_RE.finditer(query or ""):
         word = m.group(0)
         if word.lower() in _STOPWORDS:
             continue
-        for s in fold_word(word):
-            if s not in skipped and s not in out:
-                out.append(s)
+        skeletons = [s for s in fold_word(word) if s not in skipped and s not in seen]
+        if skeletons:
+            seen.update(skeletons)
+            out.append((word, skeletons))
     return out
+
+
+def query_tokens(query: str, *, skip: Iterable[str] = ()) -> list[str]:
+    """Distinct skeletons of the words of a typed query (see :func:`query_words`)."""
+    return [s for _, skeletons in query_words(query, skip=skip) for s in skeletons]
