@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import smtplib
-import socket
 import ssl
 import time
 import urllib.error
@@ -146,7 +145,7 @@ def deliver_email(payload: dict[str, Any], watch: Watch, settings: DeliverySetti
         permanent = 500 <= exc.smtp_code < 600
         raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port} refused: {exc.smtp_code} "
                             f"{exc.smtp_error!r}", permanent=permanent) from exc
-    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
 
 

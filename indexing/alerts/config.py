@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from indexing.settings import ConfigError, get_settings
@@ -231,7 +239,7 @@ def _node_line(node: yaml.Node, loc: Sequence[Any]) -> int:
     return line
 
 
-def _errors(exc: ValidationError, node: yaml.Node, path: Path, label: str) -> ConfigError:
+def _errors(exc: ValidationError, node: yaml.Node | None, path: Path, label: str) -> ConfigError:
     messages = []
     for err in exc.errors():
         loc = list(err.get("loc", ()))
@@ -241,7 +249,8 @@ def _errors(exc: ValidationError, node: yaml.Node, path: Path, label: str) -> Co
             msg = "unknown key"
         elif err.get("type") == "missing":
             msg = "required key is missing"
-        messages.append(f"{path}:{_node_line(node, loc)}: {label}: key '{key}': {msg}")
+        where = f"{path}:{_node_line(node, loc)}" if node is not None else str(path)
+        messages.append(f"{where}: {label}: key '{key}': {msg}")
     unique = list(dict.fromkeys(messages))
     return ConfigError("; ".join(unique))
 
@@ -320,10 +329,7 @@ def _parse_delivery(nodes: tuple[yaml.Node, yaml.Node] | None, data: Any, path: 
     try:
         return DeliverySettings(**values)
     except ValidationError as exc:
-        node = nodes[1] if nodes is not None else yaml.MappingNode("tag:yaml.org,2002:map", [])
-        if nodes is None:
-            node.start_mark = yaml.Mark(str(path), 0, 0, 0, None, None)
-        raise _errors(exc, node, path, "delivery (or WARWATCH_ALERTS_* environment)") from exc
+        raise _errors(exc, nodes[1] if nodes else None, path, "delivery (or WARWATCH_ALERTS_* environment)") from exc
 
 
 def watches_path() -> Path:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WatchCounts:
+    #: documents of the run the watch's search found (before the "about the query" test)
+    found: int = 0
     #: documents of the run that match the watch
     matched: int = 0
     #: stories alerted for the first time (queued for delivery)
@@ -130,7 +132,7 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
                 counts.error = str(exc)
                 report.problems.append(f"watch {watch.id}: search failed: {exc}")
                 continue
-            counts.matched = len(found.matches)
+            counts.found, counts.matched = found.hits, len(found.matches)
             for story_key, group in found.by_story().items():
                 aid = alert_id(watch.id, story_key)
                 if state.claim(watch.id, story_key, [m.id for m in group], aid, run_id,
