@@ -11,6 +11,9 @@ import yaml
 from indexing.settings import ConfigError
 
 _LANG_RE = re.compile(r"^(?:[a-z]{2}|any)$")
+# libyaml's loader when PyYAML was built with it: the gazetteer is thousands of lines, which the
+# pure-Python scanner takes most of a second to read (same result, same yaml.YAMLError on errors).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class EnrichConfigError(ConfigError):
@@ -23,7 +26,7 @@ def read_yaml(path: Path, top_key: str) -> list[Any]:
     except OSError as exc:
         raise EnrichConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or Python)
     except yaml.YAMLError as exc:
         raise EnrichConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or top_key not in data:
