@@ -1,0 +1,210 @@
+"""Cross-lingual search quality: recall@10 and look-alike ordering, with and without the
+transliteration bridge for names (``names_translit``, indexing/translit.py).
+
+Usage: python benchmarks/crosslingual.py [--prefix bench-xling-] [--keep] [--show-misses]
+
+Corpus: the stories of tests/indexing/search_corpus.py (each covered in de/en/fr/uk/ru, plus its
+look-alikes) and the stories below, built around names a gazetteer may well not know (a
+village, a commander, a ship), each with look-alikes that share words but not the name. Every
+article is enriched, converted and indexed as the pipeline does it, on the local node.
+
+For every story and every query (en, de, fr): recall@10 of the story's coverage, and whether all
+the coverage found ranks above every look-alike. Printed side by side for ``search()`` with the
+bridge (the default) and with ``translit=False``. Names the gazetteer knows are listed: those
+stories are found through entity tags anyway and say little about the bridge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.indexing import search_corpus  # noqa: E402
+
+#: Stories around names that are not (or were not, when written) in config/entities.yaml.
+EXTRA_STORIES: dict[str, dict[str, dict[str, str]]] = {
+    "ocheretyne": {
+        "en": {"title": "Russian troops enter Ocheretyne after weeks of assaults",
+               "body": "Russian forces have entered the village of Ocheretyne north-west of Avdiivka, Ukrainian "
+                       "officers said. Defenders of Ocheretyne were pushed back after a brigade rotation went "
+                       "wrong."},
+        "de": {"title": "Russische Truppen dringen in Otscheretyne ein",
+               "body": "Russische Einheiten sind nach wochenlangen Angriffen in das Dorf Otscheretyne "
+                       "eingedrungen, berichten ukrainische Offiziere. Die Verteidiger Otscheretynes mussten sich "
+                       "zurückziehen."},
+        "fr": {"title": "Les troupes russes entrent dans Otcheretyne",
+               "body": "Les forces russes sont entrées dans le village d'Otcheretyne, au nord-ouest d'Avdiïvka, "
+                       "selon des officiers ukrainiens. Les défenseurs ont dû reculer."},
+        "uk": {"title": "Російські війська зайшли в Очеретине",
+               "body": "Після тижнів штурмів російські підрозділи зайшли в село Очеретине, повідомили українські "
+                       "офіцери. Захисники Очеретиного відійшли на нові позиції."},
+        "ru": {"title": "Российские войска вошли в Очеретино",
+               "body": "После нескольких недель штурмов российские подразделения вошли в посёлок Очеретино, "
+                       "сообщают украинские офицеры. Защитники Очеретина отступили."},
+    },
+    "tarnavskyi": {
+        "en": {"title": "General Tarnavskyi replaced as commander of the southern grouping",
+               "body": "President Zelensky replaced General Oleksandr Tarnavskyi as commander of the Tavria "
+                       "operational-strategic group. Tarnavskyi led the 2023 counter-offensive in the south."},
+        "de": {"title": "General Tarnawskyj als Kommandeur im Süden abgelöst",
+               "body": "Präsident Selenskyj hat General Olexandr Tarnawskyj als Kommandeur der Gruppe Tawrija "
+                       "abgelöst. Tarnawskyj hatte die Gegenoffensive im Süden geführt."},
+        "fr": {"title": "Le général Tarnavsky remplacé à la tête du groupement sud",
+               "body": "Le président Zelensky a remplacé le général Oleksandr Tarnavsky à la tête du groupement "
+                       "Tavria. Tarnavsky avait dirigé la contre-offensive dans le sud."},
+        "uk": {"title": "Генерала Тарнавського замінили на посаді командувача",
+               "body": "Президент Зеленський замінив генерала Олександра Тарнавського на посаді командувача "
+                       "угруповання Таврія. Тарнавський керував контрнаступом на півдні."},
+        "ru": {"title": "Генерала Тарнавского сменили на посту командующего",
+               "body": "Президент Зеленский сменил генерала Александра Тарнавского на посту командующего "
+                       "группировкой Таврия. Тарнавский руководил контрнаступлением на юге."},
+    },
+    "ivanovets": {
+        "en": {"title": "Naval drones sink the Russian missile corvette Ivanovets",
+               "body": "Ukrainian naval drones sank the Russian missile corvette Ivanovets in the Black Sea, "
+                       "military intelligence said. The Ivanovets carried a crew of about forty."},
+        "de": {"title": "Seedrohnen versenken russische Raketenkorvette Iwanowez",
+               "body": "Ukrainische Seedrohnen haben die russische Raketenkorvette Iwanowez im Schwarzen Meer "
+                       "versenkt, teilte der Militärgeheimdienst mit. Die Iwanowez hatte rund vierzig Mann "
+                       "Besatzung."},
+        "fr": {"title": "Des drones navals coulent la corvette russe Ivanovets",
+               "body": "Des drones navals ukrainiens ont coulé la corvette lance-missiles russe Ivanovets en mer "
+                       "Noire, selon le renseignement militaire. L'Ivanovets avait une quarantaine de marins à "
+                       "bord."},
+        "uk": {"title": "Морські дрони знищили російський ракетний корабель «Івановець»",
+               "body": "Українські морські дрони знищили російський ракетний корабель «Івановець» у Чорному морі, "
+                       "повідомила розвідка. На борту «Івановця» було близько сорока членів екіпажу."},
+        "ru": {"title": "Морские дроны потопили ракетный корабль «Ивановец»",
+               "body": "Украинские морские дроны потопили ракетный корабль «Ивановец» в Черном море, сообщила "
+                       "разведка. На борту «Ивановца» находилось около сорока человек."},
+    },
+}
+
+EXTRA_LOOKALIKES: list[dict[str, str]] = [
+    {"language": "en", "title": "Russian troops enter a village near Toretsk",
+     "body": "Russian forces entered a village north of Toretsk after weeks of assaults, Ukrainian officers said."},
+    {"language": "uk", "title": "Російські війська зайшли в Прогрес",
+     "body": "Після тижнів штурмів російські підрозділи зайшли в село Прогрес, повідомили офіцери."},
+    {"language": "de", "title": "General im Süden: neuer Kommandeur ernannt",
+     "body": "Präsident Selenskyj hat einen neuen Kommandeur für die Gruppe Süd ernannt. Der General war zuvor "
+             "Stabschef."},
+    {"language": "ru", "title": "Генерала Соколова сменили на посту командующего",
+     "body": "Президент сменил генерала Соколова на посту командующего флотом."},
+    {"language": "en", "title": "Naval drones hit Russian landing ship in Crimea",
+     "body": "Ukrainian naval drones struck a Russian landing ship near Crimea, the navy said."},
+    {"language": "fr", "title": "Une corvette française en escale à Constanța",
+     "body": "Une corvette de la marine française fait escale en Roumanie, en mer Noire."},
+]
+
+EXTRA_QUERIES: dict[str, list[str]] = {
+    "ocheretyne": ["Ocheretyne", "Otscheretyne eingedrungen", "troupes russes Otcheretyne"],
+    "tarnavskyi": ["General Tarnavskyi replaced", "Tarnawskyj abgelöst", "général Tarnavsky"],
+    "ivanovets": ["corvette Ivanovets sunk", "Iwanowez versenkt", "corvette Ivanovets"],
+}
+
+
+def build_corpus() -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Articles (with ``story``, None for look-alikes) and queries per story."""
+    articles = search_corpus.corpus()
+    for story, langs in EXTRA_STORIES.items():
+        for lang, art in langs.items():
+            articles.append({**art, "language": lang, "story": story, "source": f"xling-{lang}",
+                             "published": "2024-11-08T08:00:00+00:00", "url": f"https://{lang}.xling.example/{story}"})
+    for i, art in enumerate(EXTRA_LOOKALIKES):
+        articles.append({**art, "story": None, "source": "lookalikes", "published": "2024-11-08T09:00:00+00:00",
+                         "url": f"https://{art['language']}.xling.example/lookalike-{i}"})
+    return articles, {**search_corpus.QUERIES, **EXTRA_QUERIES}
+
+
+def evaluate(engine: Any, articles: list[dict[str, Any]], queries: dict[str, list[str]], *,
+             translit: bool) -> dict[str, dict[str, Any]]:
+    """Per story: per query recall@10 and whether coverage ranks above every look-alike."""
+    from indexing.search import search
+
+    lookalikes = {a["url"] for a in articles if a["story"] is None}
+    out: dict[str, dict[str, Any]] = {}
+    for story, qs in queries.items():
+        coverage = {a["url"] for a in articles if a["story"] == story}
+        rows = []
+        for q in qs:
+            urls = [h.url for h in search(q, engine=engine, size=10, translit=translit).hits]
+            found = coverage & set(urls)
+            last = max((urls.index(u) for u in found), default=-1)
+            first_look = min((urls.index(u) for u in lookalikes & set(urls)), default=len(urls))
+            missing = sorted(a["language"] for a in articles if a["url"] in coverage - found)
+            rows.append({"query": q, "recall": len(found) / len(coverage), "above": last < first_look,
+                         "missing": missing})
+        out[story] = {"rows": rows, "recall": statistics.mean(r["recall"] for r in rows),
+                      "above": all(r["above"] for r in rows)}
+    return out
+
+
+def known_names() -> dict[str, list[str]]:
+    """The extra stories whose names the gazetteer recognises (per story: entity ids)."""
+    from indexing.enrich import expand_query
+
+    out: dict[str, list[str]] = {}
+    for story, qs in EXTRA_QUERIES.items():
+        ids = sorted({e for q in qs for e in expand_query(q).entities})
+        out[story] = ids
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prefix", default="bench-xling-")
+    parser.add_argument("--keep", action="store_true", help="keep the index afterwards")
+    parser.add_argument("--show-misses", action="store_true", help="list every query with its misses")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    import os
+
+    os.environ["WARWATCH_INDEX_PREFIX"] = args.prefix
+    from indexing.engine import connect
+    from indexing.index.setup import articles_alias, setup_indices, versions_index
+    from indexing.settings import reset_settings
+
+    reset_settings()
+    engine = connect()
+    articles, queries = build_corpus()
+    try:
+        for idx in list(engine.get_alias(articles_alias())) + [versions_index()]:
+            engine.delete_index(idx)  # a fresh index: the corpus is small, re-indexing is quick
+        setup_indices(engine)
+        counts = search_corpus.index_articles(engine, articles)
+        print(f"indexed {counts['indexed']} articles ({counts['failed']} failed) on {engine}")
+        with_bridge = evaluate(engine, articles, queries, translit=True)
+        without = evaluate(engine, articles, queries, translit=False)
+    finally:
+        if not args.keep:
+            for idx in list(engine.get_alias(articles_alias())) + [versions_index()]:
+                engine.delete_index(idx)
+    known = known_names()
+    print(f"\n{'story':<20} {'recall@10 with':>15} {'without':>9}   {'above look-alikes with':>23} {'without':>8}")
+    for story in queries:
+        w, wo = with_bridge[story], without[story]
+        note = f"  (gazetteer knows: {', '.join(known[story])})" if known.get(story) else ""
+        print(f"{story:<20} {w['recall']:>15.3f} {wo['recall']:>9.3f}   {str(w['above']):>23} {str(wo['above']):>8}{note}")
+        if args.show_misses:
+            for rw, rwo in zip(w["rows"], wo["rows"], strict=True):
+                print(f"    {rw['query']!r:<36} with {rw['recall']:.2f} missing {rw['missing'] or '-'}"
+                      f"{'' if rw['above'] else ' LOOK-ALIKE ABOVE'};"
+                      f" without {rwo['recall']:.2f} missing {rwo['missing'] or '-'}"
+                      f"{'' if rwo['above'] else ' LOOK-ALIKE ABOVE'}")
+    mean_w = statistics.mean(r["recall"] for s in with_bridge.values() for r in s["rows"])
+    mean_wo = statistics.mean(r["recall"] for s in without.values() for r in s["rows"])
+    all_w = all(s["above"] for s in with_bridge.values())
+    all_wo = all(s["above"] for s in without.values())
+    print(f"\nmean recall@10: with bridge {mean_w:.3f}, without {mean_wo:.3f}  (goal >= 0.9)")
+    print(f"every story's coverage above its look-alikes: with bridge {all_w}, without {all_wo}")
+    return 0 if mean_w >= 0.9 and all_w else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
