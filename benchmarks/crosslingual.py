@@ -1,7 +1,7 @@
 """Cross-lingual search quality: recall@10 and look-alike ordering, with and without the
 transliteration bridge for names (``names_translit``, indexing/translit.py).
 
-Usage: python benchmarks/crosslingual.py [--prefix bench-xling-] [--keep] [--show-misses]
+Usage: python benchmarks/crosslingual.py [--prefix bench-xling-] [--background N] [--keep] [--show-misses]
 
 Corpus: the stories of tests/indexing/search_corpus.py (each covered in de/en/fr/uk/ru, plus its
 look-alikes) and the stories below, built around names a gazetteer may well not know (a
@@ -12,6 +12,13 @@ For every story and every query (en, de, fr): recall@10 of the story's coverage,
 the coverage found ranks above every look-alike. Printed side by side for ``search()`` with the
 bridge (the default) and with ``translit=False``. Names the gazetteer knows are listed: those
 stories are found through entity tags anyway and say little about the bridge.
+
+``--background N`` puts the corpus among N generated articles (benchmarks/search_latency.py's
+generator: five languages, gazetteer names, topic terms, capitalised German nouns), so common
+words and names compete as they do in a real index. An index under ``--prefix`` that already
+holds N articles is reused (``search_latency.py --keep --prefix P`` leaves one).
+``--latency R`` then times search_latency.py's 20 queries plus this corpus's queries, R rounds,
+with and without the bridge alternately (same index, same load), and prints p50/p95 of each.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import logging
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +153,31 @@ def evaluate(engine: Any, articles: list[dict[str, Any]], queries: dict[str, lis
     return out
 
 
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))]
+
+
+def time_queries(engine: Any, extra: list[str], rounds: int) -> dict[str, list[float]]:
+    """End-to-end milliseconds per search, bridge on and off alternately (after a warm-up)."""
+    from benchmarks.search_latency import QUERIES
+    from indexing.search import search
+
+    qs = [*QUERIES, *extra]
+    for q in qs:  # warm-up: caches, expansion config
+        search(q, engine=engine)
+        search(q, engine=engine, translit=False)
+    out: dict[str, list[float]] = {"with bridge": [], "without bridge": []}
+    for r in range(rounds):
+        for q in qs:
+            order = [True, False] if r % 2 == 0 else [False, True]
+            for translit in order:
+                t = time.perf_counter()
+                search(q, engine=engine, translit=translit)
+                out["with bridge" if translit else "without bridge"].append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def known_names() -> dict[str, list[str]]:
     """The extra stories whose names the gazetteer recognises (per story: entity ids)."""
     from indexing.enrich import expand_query
@@ -160,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prefix", default="bench-xling-")
     parser.add_argument("--keep", action="store_true", help="keep the index afterwards")
+    parser.add_argument("--latency", type=int, default=0, metavar="R",
+                        help="also time the queries with and without the bridge, R rounds")
+    parser.add_argument("--background", type=int, default=0, metavar="N",
+                        help="index the corpus among N generated articles (default: none)")
     parser.add_argument("--show-misses", action="store_true", help="list every query with its misses")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -174,13 +211,25 @@ def main(argv: list[str] | None = None) -> int:
     engine = connect()
     articles, queries = build_corpus()
     try:
-        for idx in list(engine.get_alias(articles_alias())) + [versions_index()]:
-            engine.delete_index(idx)  # a fresh index: the corpus is small, re-indexing is quick
+        alias = articles_alias()
+        have = engine.count(alias) if engine.index_exists(alias) else 0
+        if args.background == 0 or have < args.background:
+            for idx in list(engine.get_alias(alias)) + [versions_index()]:
+                engine.delete_index(idx)  # a fresh index
         setup_indices(engine)
+        if args.background and engine.count(alias) < args.background:
+            from benchmarks.search_latency import generate
+            from indexing.index.bulk import index_documents
+
+            bg = index_documents(engine, generate(args.background), track_versions=False, chunk_size=1000)
+            print(f"indexed {bg['indexed']} generated background articles ({bg['failed']} failed)")
         counts = search_corpus.index_articles(engine, articles)
-        print(f"indexed {counts['indexed']} articles ({counts['failed']} failed) on {engine}")
+        print(f"indexed {counts['indexed']} corpus articles ({counts['failed']} failed) on {engine}; "
+              f"{engine.count(alias)} articles in {alias}")
         with_bridge = evaluate(engine, articles, queries, translit=True)
         without = evaluate(engine, articles, queries, translit=False)
+        if args.latency:
+            timing = time_queries(engine, [q for qs in queries.values() for q in qs], args.latency)
     finally:
         if not args.keep:
             for idx in list(engine.get_alias(articles_alias())) + [versions_index()]:
@@ -203,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     all_wo = all(s["above"] for s in without.values())
     print(f"\nmean recall@10: with bridge {mean_w:.3f}, without {mean_wo:.3f}  (goal >= 0.9)")
     print(f"every story's coverage above its look-alikes: with bridge {all_w}, without {all_wo}")
+    if args.latency:
+        for mode, values in timing.items():
+            print(f"latency {mode:<14}: p50 {_percentile(values, 50):.1f} ms, p95 {_percentile(values, 95):.1f} ms "
+                  f"over {len(values)} searches")
     return 0 if mean_w >= 0.9 and all_w else 1
 
 

@@ -39,6 +39,7 @@ not function words) and returns their skeletons for the ``names_translit`` field
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -149,9 +150,15 @@ def _strip_ending(skel: str) -> str:
 def fold_word(word: str) -> list[str]:
     """The skeleton(s) of one word: usually one, two when a ``j`` can be read both as й and as ж
     (``Zaloujny``). Empty for words too short to fold usefully."""
+    return list(_fold_cached(word))
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_cached(word: str) -> tuple[str, ...]:
+    # Names and query expansion forms repeat a lot: folding each spelling once is enough.
     latin = to_latin(word)
     if not latin:
-        return []
+        return ()
     raw = _classes(latin)
     if raw.endswith("J"):  # word-final j is й in every convention
         raw = raw[:-1] + "A"
@@ -163,7 +170,7 @@ def fold_word(word: str) -> list[str]:
         skel = _strip_ending(_squeeze(r)).lower()
         if len(skel) >= MIN_SKELETON and len(skel) - skel.count("a") >= MIN_CONSONANTS and skel not in out:
             out.append(skel)
-    return out
+    return tuple(out)
 
 
 def fold(text: str) -> list[str]:
