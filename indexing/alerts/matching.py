@@ -10,8 +10,10 @@ query, by the measures the ranking itself uses:
 
 - when the query denotes topics (``North Korean troops`` -> ``north-korean-troops-in-russia``,
   in any language): the document carries one of them with at least :data:`TOPIC_STRENGTH` (the
-  search's saturation pivot: where the graded topic bonus reaches half). An article tagged for
-  one sentence in passing ranks low in search and does not alert;
+  search's saturation pivot: where the graded topic bonus reaches half; a term in the title
+  counts 3), or carries it and its evidence occurs in the lead or first paragraph (news puts
+  what a story is about up front; the enrichment's own matcher decides). An article tagged for a
+  sentence in passing further down ranks low in search and does not alert;
 - otherwise: all the typed words occur in the document's own text (the search's "typed" clause,
   seen through a named query), or it carries every entity the query names.
 
@@ -46,7 +48,7 @@ TOPIC_STRENGTH = 3.0
 #: ids per search request
 ID_CHUNK = 500
 _TYPED_NAME = "warwatch-typed"
-_EXTRA_SOURCE = ["topic_scores", "entity_mentions", "duplicate_of"]
+_EXTRA_SOURCE = ["topic_scores", "entity_mentions", "duplicate_of", "lead", "body"]
 
 
 # --------------------------------------------------------------------------- the run's ids
@@ -136,6 +138,21 @@ def watch_request(watch: Watch, ids: list[str], expansion: Expansion, *, syntax:
     return body
 
 
+def _up_front(src: Mapping[str, Any], topic_ids: list[str]) -> bool:
+    """Topic evidence (the enrichment's matcher) in the lead or the body's first paragraph."""
+    try:
+        from indexing.enrich import load_topics
+
+        topics = load_topics()
+    except (ImportError, OSError, ValueError) as exc:  # ConfigError is a ValueError
+        log.warning("topics unavailable for the lead test: %s", exc)
+        return False
+    first = (src.get("body") or "").strip().split("\n\n", 1)[0]
+    text = "\n\n".join(t for t in (src.get("lead"), first) if t)
+    scores = topics.scores("", text)
+    return any((scores.get(t) or {}).get("terms", 0) > 0 for t in topic_ids)
+
+
 def is_about(watch: Watch, hit: Mapping[str, Any], expansion: Expansion) -> bool:
     """The relevance test of the module docstring."""
     score = float(hit.get("_score") or 0.0)
@@ -144,8 +161,10 @@ def is_about(watch: Watch, hit: Mapping[str, Any], expansion: Expansion) -> bool
     src = hit.get("_source") or {}
     if expansion.topics:
         strengths = src.get("topic_scores") or {}
-        tagged = set(src.get("topics") or [])
-        return any(t in tagged and float(strengths.get(t) or 0) >= TOPIC_STRENGTH for t in expansion.topics)
+        tagged = [t for t in expansion.topics if t in set(src.get("topics") or [])]
+        if any(float(strengths.get(t) or 0) >= TOPIC_STRENGTH for t in tagged):
+            return True
+        return bool(tagged) and _up_front(src, tagged)
     if _TYPED_NAME in (hit.get("matched_queries") or []):
         return True
     if expansion.entities:
@@ -183,7 +202,7 @@ def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> Wa
                 continue
             src = h.get("_source") or {}
             doc_id = str(h.get("_id"))
-            article = _hit(h).to_json()
+            article = _hit(h).to_json()  # without lead/body: the search --json shape
             article["story_id"] = src.get("story_id")
             result.matches.append(Match(
                 id=doc_id,

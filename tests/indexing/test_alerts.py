@@ -241,7 +241,8 @@ def test_missing_default_file_means_no_watches(tmp_path: Path, monkeypatch: pyte
 @pytest.mark.es
 def test_once_per_story_not_per_copy(node: Path) -> None:
     data_dir = node
-    watches = load_watches(PROJECT_ROOT / "config" / "watches.yaml")
+    # The shipped watches, and an explicit query (no expansion: the typed words decide).
+    watches = [*load_watches(PROJECT_ROOT / "config" / "watches.yaml"), Watch(id="nato-title", query="title:NATO")]
     rid = _first_run()
 
     # The run's ids: from the index stage's file, or computed from cleaned.jsonl the same way.
@@ -266,7 +267,10 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
     assert alert["articles"][0]["language"] == "de"  # an English watch, a German article
     # The look-alike carries the topic (a sentence in passing) and the typed words: no alert.
     assert all(LOOKALIKE_URL not in json.dumps(x) for x in lines)
-    assert json.loads((data_dir / "runs" / rid / "alerts-report.json").read_text())["totals"]["new_stories"] == 1
+    nato = report.watches["nato-title"]
+    assert (nato.found, nato.matched, nato.new_stories) == (1, 1, 1)
+    assert _alert_lines(data_dir, "nato-title")[0]["articles"][0]["canonical_url"] == SEED_URL
+    assert json.loads((data_dir / "runs" / rid / "alerts-report.json").read_text())["totals"]["new_stories"] == 2
 
     # Re-evaluating the same run alerts nothing new.
     again = evaluate(rid, watches=watches)
@@ -281,6 +285,7 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
     assert second.watches[NK].matched == 2
     assert (second.watches[NK].new_stories, second.watches[NK].alerted) == (0, 0)
     assert len(_alert_lines(data_dir)) == 1
+    assert (second.watches["nato-title"].matched, second.watches["nato-title"].new_stories) == (2, 0)
 
     # Another story on the subject is a new alert.
     rid3 = _index_run([(_other_nk_story()["url"], "corpus-en", _other_nk_story())])
@@ -365,3 +370,47 @@ def test_unreachable_engine_is_reported_not_raised(node: Path, monkeypatch: pyte
     report = evaluate(rid, watches=[_watch()], delivery=FAST)
     assert not report.ok and "unavailable" in report.problems[0]
     assert report.watches[NK].error and report.watches[NK].new_stories == 0
+
+
+# --------------------------------------------------------------------------- the relevance test
+def _hit_of(art: dict[str, Any], strength: float, score: float = 50.0, matched: list[str] | None = None) -> dict[str, Any]:
+    return {"_id": "x", "_score": score, "matched_queries": matched or [],
+            "_source": {**art, "topics": [NK], "topic_scores": {NK: strength}}}
+
+
+def test_about_the_query_strong_or_up_front_not_in_passing() -> None:
+    from indexing.alerts.matching import TOPIC_STRENGTH, is_about
+    from indexing.search import expand
+
+    watch = _watch()
+    expansion = expand(watch.query)
+    assert NK in expansion.topics
+    lookalike = _lookalike()
+    assert not is_about(watch, _hit_of(lookalike, 1.0), expansion)  # in passing, in its second paragraph
+    assert is_about(watch, _hit_of(lookalike, TOPIC_STRENGTH), expansion)
+    # The same sentence in the first paragraph: that is what the article leads with.
+    paragraphs = lookalike["body"].split("\n\n")
+    lead_with_it = {**lookalike, "body": "\n\n".join([paragraphs[1], paragraphs[0], *paragraphs[2:]])}
+    assert is_about(watch, _hit_of(lead_with_it, 1.0), expansion)
+    # ... or in the lead (standfirst).
+    assert is_about(watch, _hit_of({**lookalike, "lead": "Pyongyang has deployed troops to Russia."}, 1.0), expansion)
+    # Not tagged with the topic at all: the words alone do not make it coverage.
+    untagged = _hit_of(lead_with_it, 0.0)
+    untagged["_source"]["topics"] = []
+    assert not is_about(watch, untagged, expansion)
+    # min_score replaces the test.
+    strict = watch.model_copy(update={"min_score": 60.0})
+    assert not is_about(strict, _hit_of(lookalike, 9.0, score=55.0), expansion)
+    assert is_about(strict, _hit_of(lookalike, 0.0, score=61.0), expansion)
+
+
+def test_about_explicit_queries_needs_the_typed_words() -> None:
+    from indexing.alerts.matching import _TYPED_NAME, is_about
+    from indexing.search import expand
+
+    watch = Watch(id="odessa", query="title:Odessa")
+    expansion = expand(watch.query)
+    assert not expansion.topics and not expansion.entities
+    art = {"title": "Odessa", "body": "..."}
+    assert is_about(watch, _hit_of(art, 0.0, matched=[_TYPED_NAME]), expansion)
+    assert not is_about(watch, _hit_of(art, 0.0), expansion)
