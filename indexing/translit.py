@@ -77,6 +77,11 @@ _PROTHETIC_V = re.compile(r"^[vw](?=(?:u|ou)[^aeiouy])")
 _ENDINGS = ("AHA", "AMA", "AM", "A")
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’ʼ`´ʹ‘][^\W\d_]+)*", re.UNICODE)
+# Words that may start with a capital (Latin with accents, Cyrillic): looking only at those keeps
+# the index-time pass cheap. A French elision is not part of the name: "d'Avdiïvka" yields
+# "Avdiïvka" (the apostrophe is no word character, so a word starts after it).
+_CAPITALISED_RE = re.compile(r"\b[A-ZÀ-ÖØ-ÞĀ-ſА-ЯЁЄІЇҐЎЈЂЋЏЉЊ][^\W\d_]*(?:['’ʼ`´ʹ‘][^\W\d_]+)*")
+_ELISION = re.compile(r"^(?:qu|[cdjlmnst])['’ʼ`´ʹ‘](?=[^\W\d_])", re.IGNORECASE)
 _APOSTROPHES = str.maketrans("", "", "'’ʼ`´ʹ‘")
 
 #: Function words that start sentences (and so are capitalised) in the five languages: they
@@ -94,8 +99,13 @@ nous vous sont était aussi après avant entre tout tous quand comme alors
 """.split())
 
 
+# Letters that Unicode does not decompose into a base letter and a mark.
+_SPELLED_OUT = str.maketrans({"ß": "ss", "ç": "s", "Ç": "s", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o",
+                              "đ": "d", "Đ": "d", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i"})
+
+
 def _strip_accents(text: str) -> str:
-    text = text.replace("ß", "ss").replace("ç", "s").replace("Ç", "s")
+    text = text.translate(_SPELLED_OUT)
     decomposed = unicodedata.normalize("NFD", text)
     # Keep the Cyrillic letters whose identity is a combining mark (й, ї, ё): compose them back.
     out: list[str] = []
@@ -156,7 +166,7 @@ def fold_word(word: str) -> list[str]:
 @functools.lru_cache(maxsize=65536)
 def _fold_cached(word: str) -> tuple[str, ...]:
     # Names and query expansion forms repeat a lot: folding each spelling once is enough.
-    latin = to_latin(word)
+    latin = to_latin(_ELISION.sub("", word))
     if not latin:
         return ()
     raw = _classes(latin)
@@ -192,7 +202,7 @@ def name_tokens(texts: Iterable[str | None]) -> list[str]:
     """
     out: list[str] = []
     for text in texts:
-        for m in _WORD_RE.finditer(text or ""):
+        for m in _CAPITALISED_RE.finditer(text or ""):
             word = m.group(0)
             if _is_name_candidate(word):
                 out.extend(fold_word(word))

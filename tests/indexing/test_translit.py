@@ -126,3 +126,18 @@ def test_query_tokens_fold_lowercase_words_dedup_and_skip() -> None:
 
 def test_fold_keeps_order_and_repeats() -> None:
     assert fold("Pokrovsk, Kharkiv; Pokrowsk!") == ["pakravsk", "harkav", "pakravsk"]
+
+
+def test_french_elision_is_not_part_of_the_name() -> None:
+    text = "Les troupes sont entrées dans le village d'Otcheretyne, au nord-ouest d'Avdiïvka. L'Ivanovets a coulé."
+    tokens = name_tokens([text])
+    for name in ("Ocheretyne", "Avdiivka", "Ivanovets"):
+        assert fold_word(name)[0] in tokens, name
+    assert query_tokens("d'Otcheretyne") == fold_word("Ocheretyne")
+    # A Ukrainian apostrophe inside a word is no elision.
+    assert fold_word("Об'єднаних") == fold_word("Обєднаних")
+
+
+def test_letters_without_decomposition_are_spelled_out() -> None:
+    assert fold_word("Łódź") == fold_word("Lodz")
+    assert fold_word("Straße") == fold_word("Strasse")
