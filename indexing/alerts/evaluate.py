@@ -148,7 +148,7 @@ def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch
     by_id = {w.id: w for w in watches}
     broken: dict[tuple[str, str], str] = {}  # (watch, channel) that failed all retries this time
     touched: dict[str, str] = {}  # alert id -> watch id, for alerts delivered somewhere now
-    for item in state.pending(None if every_watch else by_id):
+    for item in state.take_pending(None if every_watch else by_id):
         watch = by_id.get(item.watch_id)
         if watch is None or item.channel not in watch.channels.names():
             what = "watch" if watch is None else f"{item.channel} channel of watch"
@@ -159,6 +159,7 @@ def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch
         key = (watch.id, item.channel)
         if key in broken:
             # One dead receiver must not cost retries x backoff for every queued alert.
+            state.release(item.alert_id, item.channel)
             counts.delivery_failed += 1
             report.failures.append({"watch": watch.id, "alert_id": item.alert_id, "channel": item.channel,
                                     "attempts": 0, "error": f"not tried: {broken[key]}"})

@@ -16,7 +16,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from indexing.settings import get_settings
 log = logging.getLogger(__name__)
 
 STATE_FILE = "alerts.sqlite"
+#: how long an evaluation holds the deliveries it took (a killed one releases them after this)
+LEASE_SECONDS = 600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stories (
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE TABLE IF NOT EXISTS outbox (
     alert_id TEXT NOT NULL, channel TEXT NOT NULL, watch_id TEXT NOT NULL, payload TEXT NOT NULL,
     created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-    delivered_at TEXT, cancelled_at TEXT,
+    delivered_at TEXT, cancelled_at TEXT, leased_until TEXT,
     PRIMARY KEY (alert_id, channel));
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, cancelled_at);
 """
@@ -110,25 +112,45 @@ class AlertState:
         return new
 
     # ------------------------------------------------------------------ delivering
-    def pending(self, watch_ids: Iterable[str] | None = None) -> list[Pending]:
-        """Undelivered, uncancelled deliveries, oldest first (of the given watches, or all)."""
-        rows = self._db.execute(
-            "SELECT alert_id, channel, watch_id, payload, attempts FROM outbox "
-            "WHERE delivered_at IS NULL AND cancelled_at IS NULL ORDER BY created_at, alert_id, channel").fetchall()
+    def take_pending(self, watch_ids: Iterable[str] | None = None,
+                     lease_seconds: float = LEASE_SECONDS) -> list[Pending]:
+        """Undelivered, uncancelled deliveries, oldest first (of the given watches, or all), leased
+        to the caller: an evaluation running at the same time (the DAG and the CLI) skips them."""
+        now = datetime.now(UTC)
+        until = (now + timedelta(seconds=lease_seconds)).isoformat()
         wanted = set(watch_ids) if watch_ids is not None else None
-        return [Pending(a, c, w, json.loads(p), n) for a, c, w, p, n in rows if wanted is None or w in wanted]
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = db.execute(
+                "SELECT alert_id, channel, watch_id, payload, attempts FROM outbox "
+                "WHERE delivered_at IS NULL AND cancelled_at IS NULL AND (leased_until IS NULL OR leased_until < ?) "
+                "ORDER BY created_at, alert_id, channel", (now.isoformat(),)).fetchall()
+            taken = [Pending(a, c, w, json.loads(p), n) for a, c, w, p, n in rows if wanted is None or w in wanted]
+            db.executemany("UPDATE outbox SET leased_until=? WHERE alert_id=? AND channel=?",
+                           [(until, t.alert_id, t.channel) for t in taken])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return taken
 
     def delivered(self, alert_id: str, channel: str, attempts: int) -> None:
-        self._db.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+?, last_error=NULL "
+        self._db.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+?, last_error=NULL, leased_until=NULL "
                          "WHERE alert_id=? AND channel=?", (_now(), attempts, alert_id, channel))
 
     def failed(self, alert_id: str, channel: str, attempts: int, error: str) -> None:
-        self._db.execute("UPDATE outbox SET attempts=attempts+?, last_error=? WHERE alert_id=? AND channel=?",
-                         (attempts, error[:2000], alert_id, channel))
+        self._db.execute("UPDATE outbox SET attempts=attempts+?, last_error=?, leased_until=NULL "
+                         "WHERE alert_id=? AND channel=?", (attempts, error[:2000], alert_id, channel))
+
+    def release(self, alert_id: str, channel: str) -> None:
+        """Give a taken delivery back untried."""
+        self._db.execute("UPDATE outbox SET leased_until=NULL WHERE alert_id=? AND channel=?", (alert_id, channel))
 
     def cancel(self, alert_id: str, channel: str, reason: str) -> None:
         """A delivery whose watch or channel is no longer configured: kept, but not retried."""
-        self._db.execute("UPDATE outbox SET cancelled_at=?, last_error=? WHERE alert_id=? AND channel=?",
+        self._db.execute("UPDATE outbox SET cancelled_at=?, last_error=?, leased_until=NULL "
+                         "WHERE alert_id=? AND channel=?",
                          (_now(), reason, alert_id, channel))
 
     def queued_count(self, watch_id: str) -> int:

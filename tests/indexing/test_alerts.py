@@ -414,3 +414,23 @@ def test_about_explicit_queries_needs_the_typed_words() -> None:
     art = {"title": "Odessa", "body": "..."}
     assert is_about(watch, _hit_of(art, 0.0, matched=[_TYPED_NAME]), expansion)
     assert not is_about(watch, _hit_of(art, 0.0), expansion)
+
+
+def test_state_claims_once_and_leases_deliveries(tmp_path: Path) -> None:
+    from indexing.alerts import AlertState
+
+    path = tmp_path / "alerts.sqlite"
+    with AlertState(path) as one, AlertState(path) as two:
+        payload = {"alert_id": "a1", "articles": []}
+        assert one.claim(NK, "story-1", ["d1", "d2"], "a1", "run-1", ["file", "webhook"], payload)
+        assert not two.claim(NK, "story-1", ["d3"], "a2", "run-2", ["file"], payload)  # same story
+        assert not two.claim(NK, "story-9", ["d2"], "a3", "run-3", ["file"], payload)  # a document moved story
+        taken = one.take_pending()
+        assert [(p.alert_id, p.channel) for p in taken] == [("a1", "file"), ("a1", "webhook")]
+        assert two.take_pending() == []  # leased to the other evaluation
+        one.delivered("a1", "file", 1)
+        one.failed("a1", "webhook", 3, "HTTP 503")
+        assert [(p.channel, p.attempts) for p in two.take_pending(lease_seconds=0)] == [("webhook", 3)]
+    with AlertState(path) as again:  # the taker died; its lease (0 s here, 10 min by default) ran out
+        assert [p.channel for p in again.take_pending()] == ["webhook"]
+        assert again.queued_count(NK) == 1 and not again.fully_delivered("a1")
