@@ -124,6 +124,11 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
             report.documents_in_index = count_present(engine, index, ids)
         except EngineError as exc:
             log.warning("cannot count the run's documents: %s", exc)
+        missing = len(ids) - (report.documents_in_index if report.documents_in_index is not None else len(ids))
+        if missing > 0:
+            # Pending (the engine was away) or rejected: not alerted on until they are in.
+            report.problems.append(f"run {run_id}: {missing} of its {len(ids)} documents are not in the index; "
+                                   "evaluate the run again once they are")
         for watch in watches:
             counts = report.watches[watch.id]
             try:
