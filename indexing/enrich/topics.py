@@ -107,6 +107,12 @@ class TopicSet:
         self._order: list[str] = []
         self._rank: dict[str, int] = {}
         self._matcher = PhraseMatcher()
+        # Each distinct term text is compiled once, whichever topics and roles use it: the war
+        # context (``@ukraine``, ``@russia``, ...) is shared by most topics, and one payload per
+        # topic would multiply the matches of every common name by the number of topics.
+        self._terms: list[Term] = []
+        self._users: list[list[tuple[str, str]]] = []  # term index -> (topic id, role) using it
+        term_index: dict[str, int] = {}
         for topic in topics:
             if topic.id in self.topics:
                 raise EnrichConfigError(f"{source}: topic '{topic.id}': duplicate id")
@@ -114,16 +120,26 @@ class TopicSet:
             self._order.append(topic.id)
             self._rank[topic.id] = len(self._rank)
             for role in ROLES:
-                for ti, term in enumerate(getattr(topic, role)):
-                    for pi, alternatives in enumerate(term.parts):
-                        for alt in alternatives:
-                            for pattern in self._resolve(alt, topic.id, role, gazetteer):
-                                try:
-                                    self._matcher.add(pattern, (topic.id, role, ti, pi))
-                                except PatternError as exc:
-                                    raise EnrichConfigError(
-                                        f"{source}: topic '{topic.id}': {role}: {term.text!r}: {exc}"
-                                    ) from exc
+                for term in getattr(topic, role):
+                    idx = term_index.get(term.text)
+                    if idx is None:
+                        idx = term_index[term.text] = len(self._terms)
+                        self._terms.append(term)
+                        self._users.append([])
+                        self._compile(term, idx, topic.id, role, gazetteer)
+                    if (topic.id, role) not in self._users[idx]:
+                        self._users[idx].append((topic.id, role))
+
+    def _compile(self, term: Term, idx: int, topic_id: str, role: str, gazetteer: Gazetteer | None) -> None:
+        for pi, alternatives in enumerate(term.parts):
+            for alt in alternatives:
+                for pattern in self._resolve(alt, topic_id, role, gazetteer):
+                    try:
+                        self._matcher.add(pattern, (idx, pi))
+                    except PatternError as exc:
+                        raise EnrichConfigError(
+                            f"{self.source}: topic '{topic_id}': {role}: {term.text!r}: {exc}"
+                        ) from exc
 
     def _resolve(self, alt: str, topic_id: str, role: str, gazetteer: Gazetteer | None) -> list[str]:
         if not alt.startswith("@"):
@@ -147,23 +163,34 @@ class TopicSet:
         """(topic, role) -> token start positions of term hits in one field."""
         return self._resolve_hits(self._matcher.find(tokens))
 
-    def _resolve_hits(self, matches: list[Match]) -> dict[tuple[str, str], set[int]]:
-        parts: dict[tuple[str, str, int], dict[int, list[Match]]] = defaultdict(lambda: defaultdict(list))
+    def _term_positions(self, matches: list[Match]) -> dict[int, set[int]]:
+        """term index -> token start positions where the term (both parts of a NEAR) occurs."""
+        parts: dict[int, dict[int, list[Match]]] = defaultdict(lambda: defaultdict(list))
         for m in matches:
-            payload: tuple[str, str, int, int] = m.payload  # type: ignore[assignment]
-            parts[payload[:3]][payload[3]].append(m)
-        hits: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for (topic_id, role, ti), by_part in parts.items():
-            term: Term = getattr(self.topics[topic_id], role)[ti]
+            payload: tuple[int, int] = m.payload  # type: ignore[assignment]
+            parts[payload[0]][payload[1]].append(m)
+        out: dict[int, set[int]] = {}
+        for idx, by_part in parts.items():
+            term = self._terms[idx]
             if term.near is None:
-                hits[(topic_id, role)].update(m.start for m in by_part[0])
+                out[idx] = {m.start for m in by_part[0]}
                 continue
+            found: set[int] = set()
             for a in by_part.get(0, []):
                 for b in by_part.get(1, []):
                     gap = max(b.start - a.end, a.start - b.end, 0)
                     if gap <= term.near and (a.end <= b.start or b.end <= a.start):
-                        hits[(topic_id, role)].add(min(a.start, b.start))
+                        found.add(min(a.start, b.start))
                         break
+            if found:
+                out[idx] = found
+        return out
+
+    def _resolve_hits(self, matches: list[Match]) -> dict[tuple[str, str], set[int]]:
+        hits: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for idx, positions in self._term_positions(matches).items():
+            for user in self._users[idx]:
+                hits[user].update(positions)
         return hits
 
     def scores(self, title: str, body: str) -> dict[str, dict[str, int]]:
@@ -204,11 +231,19 @@ class TopicSet:
         """Where topic terms (not context or exclusions) occur in ``text``: query expansion."""
         text = nfc(text)
         tokens = tokenize(text)
-        matches = [m for m in self._matcher.find(tokens) if m.payload[1] == "terms"]  # type: ignore[index]
-        hits = self._resolve_hits(matches)
+        matches = [
+            m for m in self._matcher.find(tokens)
+            if any(role == "terms" for _, role in self._users[m.payload[0]])  # type: ignore[index]
+        ]
+        hit_topics = {
+            topic_id
+            for idx in self._term_positions(matches)
+            for topic_id, role in self._users[idx]
+            if role == "terms"
+        }
         out: list[TermHit] = []
-        for topic_id, _role in hits:
-            mine = [m for m in matches if m.payload[0] == topic_id]  # type: ignore[index]
+        for topic_id in hit_topics:
+            mine = [m for m in matches if (topic_id, "terms") in self._users[m.payload[0]]]  # type: ignore[index]
             first = min(m.start for m in mine)
             last = max(m.end for m in mine)
             out.append(TermHit(topic_id, tokens[first].start, tokens[last - 1].end))
