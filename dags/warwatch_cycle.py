@@ -1,4 +1,4 @@
-"""warwatch: one crawl -> clean -> index cycle over every configured source.
+"""warwatch: one crawl -> clean -> index -> alerts cycle over every configured source.
 
 Thin on purpose: each task calls one function of `indexing.pipeline` with the run id, and the
 stages hand each other files under data/runs/<run_id>/, not XCom payloads. Heavy imports happen
@@ -54,6 +54,12 @@ def warwatch_cycle() -> None:
 
         return pipeline.index(rid).as_dict()
 
+    @task
+    def alerts(rid: str) -> dict:
+        from indexing import pipeline
+
+        return pipeline.alerts(rid)["totals"]
+
     @task(trigger_rule="all_done")
     def report(rid: str) -> dict:
         from indexing import pipeline
@@ -66,8 +72,8 @@ def warwatch_cycle() -> None:
     rid = crawl()
     cleaned = clean(rid)
     indexed = index(rid)
-    cleaned >> indexed
-    indexed >> report(rid)
+    alerted = alerts(rid)
+    cleaned >> indexed >> alerted >> report(rid)
 
 
 warwatch_cycle()

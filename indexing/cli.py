@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     kb.add_argument("action", choices=["import"])
     kb.add_argument("--url", required=True)
 
+    al = sub.add_parser("alerts", help="evaluate topic watches for a run (or only retry queued deliveries)")
+    al.add_argument("--run-id", default=None, help="a run under data/runs (default: retry queued deliveries)")
+    al.add_argument("--json", action="store_true")
+
+    sub.add_parser("watches", help="list the configured topic watches")
+
     demo = sub.add_parser("demo", help="serve the bundled demo site, run one cycle, search it")
     demo.add_argument("--query", default="nordkoreanische Truppen")
     demo.add_argument("--port", type=int, default=0)
@@ -236,6 +242,28 @@ def cmd_kibana(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from indexing.alerts import evaluate
+
+    report = evaluate(args.run_id)
+    if args.json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        from indexing.report import print_alerts
+
+        print_alerts(report.as_dict())
+    return 0 if report.ok else 1
+
+
+def cmd_watches(args: argparse.Namespace) -> int:
+    from indexing.alerts import load_config
+
+    config = load_config()
+    out.kv_table(f"Watches ({config.path})",
+                 [(w.id, f"{w.display_name}: “{w.query}” → {', '.join(w.channels.names())}") for w in config.watches])
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from indexing.demo import run_demo
 
@@ -250,6 +278,8 @@ COMMANDS = {
     "extract": cmd_extract,
     "es": cmd_es,
     "kibana": cmd_kibana,
+    "alerts": cmd_alerts,
+    "watches": cmd_watches,
     "demo": cmd_demo,
 }
 

@@ -240,9 +240,6 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
         close = getattr(stories, "close", None)
         if close:
             close()
-    # The ids this run produced (alerts look only at these); written before indexing so a failed
-    # run can be re-evaluated once its pending documents are in.
-    _atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{d['id']}\n" for d in docs))
     pending = PendingQueue()
     pending.add(run_id, docs)
     try:
@@ -254,10 +251,21 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             f"search engine unavailable ({exc}); {pending.count()} documents kept pending in "
             f"{pending.path} and indexed by the next run"
         ) from exc
+    indexed_ids: list[str] = []
+
+    def index_batch(batch: list[dict[str, Any]]) -> Any:
+        counts = index_documents(engine, batch, progress=progress)
+        indexed_ids.extend(str(d["id"]) for d in batch)
+        return counts
+
     try:
-        stats = pending.flush(lambda batch: index_documents(engine, batch, progress=progress))
+        stats = pending.flush(index_batch)
     except EngineUnavailable as exc:  # the node went away mid-run: what is left stays pending
         raise IndexingError(f"{exc}; the rest stays pending in {pending.path} for the next run") from exc
+    finally:
+        # What this run put into the index (documents left pending by an earlier run included):
+        # the alerts stage looks at exactly these.
+        _atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{i}\n" for i in dict.fromkeys(indexed_ids)))
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
     # A finished run is searchable at once (the next scheduled refresh could be a second away).
     engine.refresh(get_settings().articles_alias)
@@ -295,6 +303,16 @@ def _parse_dt(value: Any) -> datetime | None:
         return None
 
 
+# --------------------------------------------------------------------------- alerts
+def alerts(run_id: str) -> dict[str, Any]:
+    """Alert every watch once per new story among the documents this run indexed
+    (``runs/<run_id>/alerts-report.json``); undelivered alerts stay queued for the next run."""
+    from indexing.alerts import evaluate
+
+    run_dir(run_id)
+    return evaluate(run_id).as_dict()
+
+
 # --------------------------------------------------------------------------- report
 def report(run_id: str) -> dict[str, Any]:
     """Merge the stage reports of a run into data/reports/<run_id>.json and return it."""
@@ -311,6 +329,7 @@ def report(run_id: str) -> dict[str, Any]:
         "crawl": load("crawl-report.json"),
         "clean": load("clean-report.json"),
         "index": load("index-report.json"),
+        "alerts": load("alerts-report.json"),
     }
     merged["problems"] = problems(merged)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -328,6 +347,11 @@ def problems(merged: dict[str, Any]) -> list[str]:
     idx = merged.get("index") or {}
     if idx.get("failed"):
         out.append(f"{idx['failed']} documents rejected by the search engine (see dead-letter file)")
+    alerts_report = merged.get("alerts") or {}
+    out.extend(f"alerts: {p}" for p in alerts_report.get("problems") or [])
+    for failure in alerts_report.get("failures") or []:
+        out.append(f"alert {failure.get('alert_id')} of watch {failure.get('watch')} not delivered to "
+                   f"{failure.get('channel')} (queued for the next run): {failure.get('error')}")
     return out
 
 
@@ -349,7 +373,10 @@ def run_cycle(
     on_crawl_line: Callable[[str], None] | None = None,
 ) -> CycleResult:
     """crawl -> clean -> index -> report for every configured source."""
+    from indexing.alerts import load_config
+
     run_id = run_id or new_run_id()
+    load_config()  # a broken watches file fails the cycle before anything is fetched
     crawl(run_id, sources_path, on_line=on_crawl_line)
     return _clean_index_report(run_id, progress)
 
@@ -359,6 +386,7 @@ def _clean_index_report(run_id: str, progress: ProgressCallback | None) -> Cycle
     clean(run_id, progress=progress)
     try:
         index(run_id, progress=progress)
+        alerts(run_id)
     finally:
         merged = report(run_id)
     return CycleResult(run_id, merged)

@@ -43,6 +43,8 @@ def print_report(report: dict[str, Any]) -> None:
             continue
         items = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k not in ("stage",))
         console.print(f"[bold]{stage}[/]: {items}")
+    if report.get("alerts"):
+        print_alerts(report["alerts"])
     problems = report.get("problems") or []
     if problems:
         console.print("[bold red]Problems:[/]")
@@ -80,3 +82,19 @@ def print_hits(query: str, result: dict[str, Any]) -> None:
         for name, buckets in facets.items():
             pairs = ", ".join(f"{b.get('key')}={b.get('count')}" for b in buckets[:10])
             console.print(f"[dim]{name}:[/] {pairs}")
+
+
+def print_alerts(alerts: dict[str, Any]) -> None:
+    """One line per watch: what matched and what was alerted (once per story)."""
+    watches = alerts.get("watches") or {}
+    if not watches:
+        console.print("[bold]alerts[/]: no watches configured")
+        return
+    for wid, c in sorted(watches.items()):
+        line = (f"[bold]alert[/] {wid}: matched={c.get('matched', 0)} new stories={c.get('new_stories', 0)} "
+                f"alerted={c.get('alerted', 0)}")
+        if c.get("delivery_failed") or c.get("queued"):
+            line += f" [red]failed={c.get('delivery_failed', 0)} queued={c.get('queued', 0)}[/]"
+        if c.get("error"):
+            line += f" [red]error: {c['error']}[/]"
+        console.print(line)

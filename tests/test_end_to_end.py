@@ -38,9 +38,17 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
         count = count_docs(es_url, f"{index_prefix}articles")
         assert count == len(articles)
 
+        alert_file = data_dir / "alerts" / "north-korean-troops-in-russia.jsonl"
+        alerts = [json.loads(line) for line in alert_file.read_text().splitlines()]
+        story_ids = [a["story_id"] for a in alerts]
+        assert alerts and len(story_ids) == len(set(story_ids)), "one alert per story"
+        alerted_urls = {art["canonical_url"] for a in alerts for art in a["articles"]}
+        assert any(SEED_PATH in u for u in alerted_urls)
+
         second = _warwatch("run", "--sources", str(sources), env=env)
         assert second.returncode == 0, second.stdout + second.stderr
         assert count_docs(es_url, f"{index_prefix}articles") == count, "a second run must not duplicate"
+        assert len(alert_file.read_text().splitlines()) == len(alerts), "a second run must not alert again"
 
     found = _warwatch("search", "nordkoreanische Truppen", "--json", env=env)
     assert found.returncode == 0, found.stderr

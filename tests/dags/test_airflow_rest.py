@@ -146,7 +146,8 @@ def test_trigger_cycle_over_rest_api(standalone: tuple[str, Path], demo_sources:
     tis = _call("GET", f"{base}/api/v2/dags/warwatch_cycle/dagRuns/rest-e2e/taskInstances", token=token)
     states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
     assert state == "success", states
-    assert states == {"crawl": "success", "clean": "success", "index": "success", "report": "success"}
+    assert states == {"crawl": "success", "clean": "success", "index": "success", "alerts": "success",
+                      "report": "success"}
 
     alias = f"{index_prefix}articles"
     count = count_docs(es_url, alias)

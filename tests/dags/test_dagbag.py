@@ -12,7 +12,7 @@ def test_dags_import_without_errors(airflow_db: Path) -> None:
     assert bag.import_errors == {}
     assert "warwatch_cycle" in bag.dags
     dag = bag.dags["warwatch_cycle"]
-    assert {t.task_id for t in dag.tasks} == {"crawl", "clean", "index", "report"}
+    assert {t.task_id for t in dag.tasks} == {"crawl", "clean", "index", "alerts", "report"}
     assert dag.catchup is False
     assert "warwatch" in dag.tags
 
