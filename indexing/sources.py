@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -27,22 +25,12 @@ from pydantic import (
 
 from indexing.settings import ConfigError, get_settings
 from indexing.urls import host_in_scope
+from indexing.yamlconfig import check_http_url, compose, error_line, mapping_keys, node_line
 
 logger = logging.getLogger(__name__)
 
 _ID_RE = re.compile(r"^[a-z0-9-]+$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-
-
-def _check_http_url(value: str) -> str:
-    value = value.strip()
-    try:
-        parts = urlsplit(value)
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL: {value!r}") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
-    return value
 
 
 def _check_regex(pattern: str) -> str:
@@ -53,7 +41,7 @@ def _check_regex(pattern: str) -> str:
     return pattern
 
 
-HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 
 
@@ -117,75 +105,35 @@ class Source(BaseModel):
 # --- loading ---------------------------------------------------------------------------------
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _mapping_keys(node: yaml.MappingNode, path: Path, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    """key -> (key node, value node); duplicate keys are an error (YAML would silently keep one)."""
-    keys: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        if key in keys:
-            raise ConfigError(f"{path}:{_line(key_node)}: {what}: key '{key}' appears twice")
-        keys[key] = (key_node, value_node)
-    return keys
-
-
-def _error_line(keys: dict[str, tuple[yaml.Node, yaml.Node]], loc: Iterable[Any], default: int) -> int:
-    loc = list(loc)
-    if not loc or str(loc[0]) not in keys:
-        return default
-    key_node, value_node = keys[str(loc[0])]
-    if len(loc) > 1 and isinstance(loc[1], int) and isinstance(value_node, yaml.SequenceNode):
-        if 0 <= loc[1] < len(value_node.value):
-            return _line(value_node.value[loc[1]])
-    return _line(key_node)
-
-
-def _compose(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    finally:
-        loader.dispose()
-    return node, data
-
-
 def parse_sources(text: str, path: Path) -> list[Source]:
     """Parse and validate the text of a sources file (``path`` is used in messages)."""
-    root, data = _compose(text, path)
+    root, data = compose(text, path)
     if root is None or data is None:
         return []
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
-        raise ConfigError(f"{path}:{_line(root)}: expected a mapping with a 'sources' list at the top level")
-    top = _mapping_keys(root, path, "top level")
+        raise ConfigError(f"{path}:{node_line(root)}: expected a mapping with a 'sources' list at the top level")
+    top = mapping_keys(root, path, "top level")
     for key, (key_node, _) in top.items():
         if key != "sources":
             raise ConfigError(
-                f"{path}:{_line(key_node)}: top level: unknown key '{key}' (expected 'sources')"
+                f"{path}:{node_line(key_node)}: top level: unknown key '{key}' (expected 'sources')"
             )
     if "sources" not in top:
-        raise ConfigError(f"{path}:{_line(root)}: top level: missing key 'sources'")
+        raise ConfigError(f"{path}:{node_line(root)}: top level: missing key 'sources'")
     seq_node = top["sources"][1]
     items = data["sources"]
     if items is None:
         return []
     if not isinstance(seq_node, yaml.SequenceNode) or not isinstance(items, list):
-        raise ConfigError(f"{path}:{_line(seq_node)}: key 'sources': expected a list of sources")
+        raise ConfigError(f"{path}:{node_line(seq_node)}: key 'sources': expected a list of sources")
 
     sources: list[Source] = []
     seen_ids: dict[str, int] = {}
     for index, (item_node, item) in enumerate(zip(seq_node.value, items, strict=True)):
         label = f"source #{index + 1}"
         if not isinstance(item_node, yaml.MappingNode) or not isinstance(item, dict):
-            raise ConfigError(f"{path}:{_line(item_node)}: {label}: expected a mapping of keys")
-        keys = _mapping_keys(item_node, path, label)
+            raise ConfigError(f"{path}:{node_line(item_node)}: {label}: expected a mapping of keys")
+        keys = mapping_keys(item_node, path, label)
         raw_id = item.get("id")
         if isinstance(raw_id, str):
             label = f"source '{raw_id}'"
@@ -196,7 +144,7 @@ def parse_sources(text: str, path: Path) -> list[Source]:
             for err in exc.errors():
                 loc = err.get("loc", ())
                 key = str(loc[0]) if loc else "?"
-                line = _error_line(keys, loc, _line(item_node))
+                line = error_line(keys, loc, node_line(item_node))
                 msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
                 if err.get("type") == "extra_forbidden":
                     msg = "unknown key"
@@ -209,10 +157,10 @@ def parse_sources(text: str, path: Path) -> list[Source]:
             raise ConfigError("; ".join(messages) if len(messages) > 1 else messages[0]) from exc
         if source.id in seen_ids:
             raise ConfigError(
-                f"{path}:{_line(keys['id'][1])}: {label}: key 'id': duplicate id "
+                f"{path}:{node_line(keys['id'][1])}: {label}: key 'id': duplicate id "
                 f"(first used on line {seen_ids[source.id]})"
             )
-        seen_ids[source.id] = _line(keys["id"][1])
+        seen_ids[source.id] = node_line(keys["id"][1])
         sources.append(source)
     return sources
 

@@ -45,7 +45,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from indexing.settings import ConfigError, get_settings
-from indexing.sources import _check_http_url, _compose, _line, _mapping_keys
+from indexing.yamlconfig import check_http_url, compose, mapping_keys, node_line
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class WebhookChannel(BaseModel):
     @field_validator("url")
     @classmethod
     def _http(cls, v: str | None) -> str | None:
-        return _check_http_url(v) if v is not None else None
+        return check_http_url(v) if v is not None else None
 
     @model_validator(mode="after")
     def _some_url(self) -> WebhookChannel:
@@ -222,18 +222,18 @@ class WatchConfig:
 
 def _node_line(node: yaml.Node, loc: Sequence[Any]) -> int:
     """The line of the deepest node along a pydantic error location (key lines for mappings)."""
-    line = _line(node)
+    line = node_line(node)
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if str(key_node.value) == str(part):
-                    line, node = _line(key_node), value_node
+                    line, node = node_line(key_node), value_node
                     break
             else:
                 return line
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             node = node.value[part]
-            line = _line(node)
+            line = node_line(node)
         else:
             return line
     return line
@@ -267,22 +267,22 @@ def _known_topics() -> set[str] | None:
 
 def parse_watches(text: str, path: Path) -> WatchConfig:
     """Parse and validate the text of a watches file (``path`` is used in messages)."""
-    root, data = _compose(text, path)
+    root, data = compose(text, path)
     if root is None or data is None:
         return WatchConfig(path)
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
-        raise ConfigError(f"{path}:{_line(root)}: expected a mapping with a 'watches' list at the top level")
-    top = _mapping_keys(root, path, "top level")
+        raise ConfigError(f"{path}:{node_line(root)}: expected a mapping with a 'watches' list at the top level")
+    top = mapping_keys(root, path, "top level")
     for key, (key_node, _) in top.items():
         if key not in ("watches", "delivery"):
-            raise ConfigError(f"{path}:{_line(key_node)}: top level: unknown key '{key}' "
+            raise ConfigError(f"{path}:{node_line(key_node)}: top level: unknown key '{key}' "
                               "(expected 'watches' or 'delivery')")
     delivery = _parse_delivery(top.get("delivery"), data.get("delivery"), path)
     if "watches" not in top or data["watches"] is None:
         return WatchConfig(path, [], delivery)
     seq_node, items = top["watches"][1], data["watches"]
     if not isinstance(seq_node, yaml.SequenceNode) or not isinstance(items, list):
-        raise ConfigError(f"{path}:{_line(seq_node)}: key 'watches': expected a list of watches")
+        raise ConfigError(f"{path}:{node_line(seq_node)}: key 'watches': expected a list of watches")
 
     watches: list[Watch] = []
     seen: dict[str, int] = {}
@@ -290,8 +290,8 @@ def parse_watches(text: str, path: Path) -> WatchConfig:
     for index, (item_node, item) in enumerate(zip(seq_node.value, items, strict=True)):
         label = f"watch #{index + 1}"
         if not isinstance(item_node, yaml.MappingNode) or not isinstance(item, dict):
-            raise ConfigError(f"{path}:{_line(item_node)}: {label}: expected a mapping of keys")
-        keys = _mapping_keys(item_node, path, label)
+            raise ConfigError(f"{path}:{node_line(item_node)}: {label}: expected a mapping of keys")
+        keys = mapping_keys(item_node, path, label)
         if isinstance(item.get("id"), str):
             label = f"watch '{item['id']}'"
         try:
@@ -299,9 +299,9 @@ def parse_watches(text: str, path: Path) -> WatchConfig:
         except ValidationError as exc:
             raise _errors(exc, item_node, path, label) from exc
         if watch.id in seen:
-            raise ConfigError(f"{path}:{_line(keys['id'][1])}: {label}: key 'id': duplicate id "
+            raise ConfigError(f"{path}:{node_line(keys['id'][1])}: {label}: key 'id': duplicate id "
                               f"(first used on line {seen[watch.id]})")
-        seen[watch.id] = _line(keys["id"][1])
+        seen[watch.id] = node_line(keys["id"][1])
         if watch.filters.topics:
             topics = _known_topics() if topics is None else topics
             unknown = [t for t in watch.filters.topics if topics is not None and t not in topics]
@@ -319,11 +319,11 @@ def _parse_delivery(nodes: tuple[yaml.Node, yaml.Node] | None, data: Any, path: 
     else:
         key_node, value_node = nodes
         if not isinstance(value_node, yaml.MappingNode) or not isinstance(data, dict):
-            raise ConfigError(f"{path}:{_line(key_node)}: key 'delivery': expected a mapping")
-        keys = _mapping_keys(value_node, path, "delivery")
+            raise ConfigError(f"{path}:{node_line(key_node)}: key 'delivery': expected a mapping")
+        keys = mapping_keys(value_node, path, "delivery")
         for secret in _ENV_ONLY:
             if secret in keys:
-                raise ConfigError(f"{path}:{_line(keys[secret][0])}: delivery: key '{secret}' must come from "
+                raise ConfigError(f"{path}:{node_line(keys[secret][0])}: delivery: key '{secret}' must come from "
                                   f"the environment (WARWATCH_ALERTS_{secret.upper()}), not a file")
         values = dict(data)
     try:
