@@ -369,13 +369,13 @@ def build_request(query: str, *, expansion: Expansion | None = None, lang: str |
     return body
 
 
-def _is_syntax_error(exc: EngineError) -> bool:
+def is_syntax_error(exc: EngineError) -> bool:
     text = f"{exc.error_type} {exc} {exc.info}".lower()
     return exc.status == 400 and any(k in text for k in ("parse", "query_shard", "search_phase", "lexical",
                                                           "token_mgr", "failed to create query"))
 
 
-def _hit(h: Mapping[str, Any]) -> SearchHit:
+def parse_hit(h: Mapping[str, Any]) -> SearchHit:
     src = h.get("_source") or {}
     hl = h.get("highlight") or {}
     lang = lang_field(src.get("language"))
@@ -435,7 +435,7 @@ def search(
     try:
         resp = engine.search(index, build_request(query, syntax=syntax, **kwargs))  # type: ignore[arg-type]
     except EngineError as exc:
-        if not _is_syntax_error(exc):
+        if not is_syntax_error(exc):
             raise
         log.info("query %r is not valid query-string syntax (%s); using simple_query_string", query, exc)
         syntax = "simple_query_string"
@@ -445,7 +445,7 @@ def search(
     total = total.get("value", 0) if isinstance(total, Mapping) else int(total)
     return SearchResult(
         total=int(total),
-        hits=[_hit(h) for h in hits.get("hits", [])],
+        hits=[parse_hit(h) for h in hits.get("hits", [])],
         facets=_facets(resp.get("aggregations") or {}) if facets else None,
         took_ms=resp.get("took"),
         query_syntax=syntax,

@@ -33,11 +33,11 @@ from indexing.engine import Engine, EngineError
 from indexing.search import (
     TYPED_BONUS,
     Expansion,
-    _hit,
-    _is_syntax_error,
     build_request,
     expand,
+    is_syntax_error,
     neutralise_colons,
+    parse_hit,
 )
 from indexing.settings import get_settings
 
@@ -190,7 +190,7 @@ def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> Wa
         try:
             resp = engine.search(index, watch_request(watch, chunk, expansion, syntax=syntax))
         except EngineError as exc:
-            if syntax != "query_string" or not _is_syntax_error(exc):
+            if syntax != "query_string" or not is_syntax_error(exc):
                 raise
             log.info("watch %s: query %r is not valid query-string syntax; using simple_query_string",
                      watch.id, watch.query)
@@ -202,7 +202,7 @@ def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> Wa
                 continue
             src = h.get("_source") or {}
             doc_id = str(h.get("_id"))
-            article = _hit(h).to_json()  # without lead/body: the search --json shape
+            article = parse_hit(h).to_json()  # without lead/body: the search --json shape
             article["story_id"] = src.get("story_id")
             result.matches.append(Match(
                 id=doc_id,
