@@ -54,6 +54,8 @@ TOPIC_SCORE_BONUS = 30.0
 TYPED_BONUS = 4.0
 ENTITY_BONUS = 4.0
 ENTITY_MENTION_BONUS = 8.0
+#: every part of the query present (topics, entities, remaining words/names): see complete_clause
+COMPLETE_BONUS = 30.0
 TRACK_TOTAL_HITS = 10_000
 EXPANSION_BOOST = 1.5
 #: Weight of the names_translit match (5. in the module docstring): a rare name matched once
@@ -78,6 +80,8 @@ class Expansion:
     kinds: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
+    #: the query's words that no topic or entity accounts for (names the gazetteer lacks ...)
+    residual: str = ""
 
     @property
     def surface_forms(self) -> list[str]:
@@ -135,7 +139,8 @@ def expand(query: str) -> Expansion:
                 bucket = by_lang.setdefault(str(lang), [])
                 bucket.extend(i for i in items if i not in bucket)
         groups.append(by_lang)
-    return Expansion(groups=groups, kinds=kinds, topics=list(exp.topics), entities=list(exp.entities))
+    return Expansion(groups=groups, kinds=kinds, topics=list(exp.topics), entities=list(exp.entities),
+                     residual=str(getattr(exp, "residual", "") or ""))
 
 
 # ----------------------------------------------------------------------------- result
@@ -318,7 +323,30 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
         # ... and more the more often the article mentions it (saturating: 2 mentions -> half).
         should.append({"rank_feature": {"field": f"entity_mentions.{eid}", "saturation": {"pivot": 2},
                                         "boost": ENTITY_MENTION_BONUS}})
+    complete = complete_clause(expansion, fields, translit=translit)
+    if complete:
+        should.append(complete)
     return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def complete_clause(expansion: Expansion, fields: list[str], *, translit: bool = True) -> dict[str, Any] | None:
+    """A bonus for articles that carry *every* part of the query, in whatever language: each
+    recognised topic and entity (through the tags), and each remaining word in the article's
+    own text or, for names, through its transliteration skeleton. This is what sets a story
+    apart from articles on the same subject: "corvette Ivanovets sunk" is the Black Sea Fleet
+    topic *and* the ship, and coverage of that ship in Ukrainian (Іванівець) has both, while
+    another attack on the fleet has only the topic. Only for queries of two parts or more
+    (one part is what the topic and entity bonuses already reward)."""
+    parts: list[dict[str, Any]] = [{"term": {"topics": t}} for t in dict.fromkeys(expansion.topics)]
+    parts += [{"term": {"entity_ids": e}} for e in dict.fromkeys(expansion.entities)]
+    for word, skeletons in query_words(expansion.residual) if expansion.residual else []:
+        either: list[dict[str, Any]] = [{"multi_match": {"query": word, "fields": fields}}]
+        if translit and skeletons:
+            either.append({"match": {TRANSLIT_FIELD: {"query": " ".join(skeletons)}}})
+        parts.append({"bool": {"should": either, "minimum_should_match": 1}})
+    if len(parts) < 2:
+        return None
+    return {"constant_score": {"filter": {"bool": {"must": parts}}, "boost": COMPLETE_BONUS}}
 
 
 def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:

@@ -104,7 +104,8 @@ def expand_query(
                 topic.plain_terms(), topic.wildcard_terms(),
             )
         )
-        covered.update(range(hit.start, hit.end))
+        for span_start, span_end in hit.spans or ((hit.start, hit.end),):
+            covered.update(range(span_start, span_end))
 
     seen_entities: set[str] = set()
     mentions = [(m, False) for m in gazetteer.find(query)] + [(m, True) for m in gazetteer.find_adjectives(query)]

@@ -96,6 +96,10 @@ class TermHit:
     topic: str
     start: int  # char offsets into the (NFC) text
     end: int
+    #: the char spans of the matched words themselves: the words between the two parts of a
+    #: ``A NEAR/n B`` term lie inside start..end but are not part of the topic ("Ivanovets" in
+    #: "corvette Ivanovets sunk")
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 class TopicSet:
@@ -246,7 +250,8 @@ class TopicSet:
             mine = [m for m in matches if (topic_id, "terms") in self._users[m.payload[0]]]  # type: ignore[index]
             first = min(m.start for m in mine)
             last = max(m.end for m in mine)
-            out.append(TermHit(topic_id, tokens[first].start, tokens[last - 1].end))
+            spans = tuple(sorted({(tokens[m.start].start, tokens[m.end - 1].end) for m in mine}))
+            out.append(TermHit(topic_id, tokens[first].start, tokens[last - 1].end, spans))
         return sorted(out, key=lambda h: (h.start, h.topic))
 
 

@@ -214,3 +214,20 @@ def test_clause_shape() -> None:
     names = [c for c in build_query("Kurakhove", Expansion())["bool"]["should"] if "names_translit" in str(c)]
     assert len(names) == 1
     assert "names_translit" not in str(build_query("Kurakhove", Expansion(), translit=False))
+
+
+def test_name_inside_a_topic_phrase_stays_part_of_the_query() -> None:
+    """'corvette Ivanovets sunk': the topic's NEAR term spans the name, which must stay a query
+    word of its own (the story is the topic *and* the ship)."""
+    from indexing.enrich import expand_query
+    from indexing.search import Expansion, complete_clause, expand
+
+    exp = expand_query("corvette Ivanovets sunk")
+    assert exp.topics and "Ivanovets" in exp.residual.split()
+    ours = expand("corvette Ivanovets sunk")
+    clause = complete_clause(ours, ["body_en"])
+    assert clause is not None
+    must = clause["constant_score"]["filter"]["bool"]["must"]
+    assert {"term": {"topics": exp.topics[0]}} in must and len(must) == 2
+    # One part alone gets no completeness bonus: the topic bonus already rewards it.
+    assert complete_clause(Expansion(topics=["drone-strikes"]), ["body_en"]) is None
