@@ -35,6 +35,7 @@ Bump :data:`MAPPING_VERSION` whenever the mapping or analysis changes incompatib
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 #: The version of the articles mapping; the concrete index is ``{prefix}articles-v{MAPPING_VERSION}``.
@@ -272,8 +273,10 @@ def lang_field(language: str | None) -> str:
     return lang if lang in LANGUAGES else "other"
 
 
-def mapped_fields() -> set[str]:
-    """Every field path of the articles mapping (``images.src``, ``title.raw`` included)."""
+@functools.cache
+def mapped_fields() -> frozenset[str]:
+    """Every field path of the articles mapping (``images.src``, ``title.raw`` included).
+    Cached: the mapping is code, and search asks on every query."""
     out: set[str] = set()
 
     def walk(props: dict[str, Any], parent: str) -> None:
@@ -286,4 +289,4 @@ def mapped_fields() -> set[str]:
                 out.add(f"{path}.{sub}")
 
     walk(article_mappings()["properties"], "")
-    return out
+    return frozenset(out)
