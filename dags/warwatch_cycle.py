@@ -1,6 +1,6 @@
 """warwatch: one crawl -> clean -> index -> alerts cycle over every configured source.
 
-Thin on purpose: each task calls one function of `indexing.pipeline` with the run id, and the
+Thin on purpose: each task calls one function of `warwatch.pipeline` with the run id, and the
 stages hand each other files under data/runs/<run_id>/, not XCom payloads. Heavy imports happen
 inside the tasks so parsing this file stays cheap.
 """
@@ -35,7 +35,7 @@ def warwatch_cycle() -> None:
     def crawl(params: dict | None = None, run_id: str | None = None) -> str:
         from pathlib import Path
 
-        from indexing import pipeline
+        from warwatch import pipeline
 
         rid = _pipeline_run_id(run_id or pipeline.new_run_id())
         sources = (params or {}).get("sources")
@@ -44,25 +44,25 @@ def warwatch_cycle() -> None:
 
     @task
     def clean(rid: str) -> dict:
-        from indexing import pipeline
+        from warwatch import pipeline
 
         return pipeline.clean(rid).as_dict()
 
     @task
     def index(rid: str) -> dict:
-        from indexing import pipeline
+        from warwatch import pipeline
 
         return pipeline.index(rid).as_dict()
 
     @task
     def alerts(rid: str) -> dict:
-        from indexing import pipeline
+        from warwatch import pipeline
 
         return pipeline.alerts(rid)["totals"]
 
     @task(trigger_rule="all_done")
     def report(rid: str) -> dict:
-        from indexing import pipeline
+        from warwatch import pipeline
 
         merged = pipeline.report(rid)
         if merged["problems"]:

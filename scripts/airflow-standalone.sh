@@ -12,6 +12,5 @@ export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:${AIRFLOW__API__PORT}/execution/"
 export WARWATCH_DATA_DIR="${WARWATCH_DATA_DIR:-$ROOT/data}"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 echo "Airflow UI: http://127.0.0.1:${AIRFLOW__API__PORT} (admin password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
 exec airflow standalone

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing.cli import build_parser, main
+from warwatch.cli import build_parser, main
 from indexing.settings import PROJECT_ROOT
 
 
@@ -38,7 +38,7 @@ def test_config_typo_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_extract_command_json(tmp_path: Path) -> None:
     page = PROJECT_ROOT / "tests" / "fixtures" / "seed-article" / "page.html"
-    proc = subprocess.run([sys.executable, "-m", "indexing.cli", "extract", str(page), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "warwatch.cli", "extract", str(page), "--json"],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)

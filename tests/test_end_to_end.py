@@ -18,7 +18,7 @@ SEED_PATH = "/2024/10/28/nato-bestaetigt-praesenz-nordkoreanischer-soldaten-in-r
 
 def _warwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "indexing.cli", *args],
+        [sys.executable, "-m", "warwatch.cli", *args],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from indexing import pipeline
+from warwatch import pipeline
 from indexing.alerts import (
     DeliverySettings,
     Watch,

@@ -2,7 +2,7 @@
 
 The node "going away" is real in two ways: a TCP relay in front of the real node that is shut
 (connection refused, open keep-alive connections cut), and - marked slow - a second real node
-started on a spare port with ``indexing.localnode`` and stopped half-way.
+started on a spare port with ``warwatch.localnode`` and stopped half-way.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def test_real_node_stopped_mid_run(index_prefix: str, monkeypatch: pytest.Monkey
     import shutil
     import tempfile
 
-    from indexing import localnode
+    from warwatch import localnode
     from indexing.settings import reset_settings
 
     # The node runs as an unprivileged user: its data dir must be reachable (pytest's tmp is 0700).

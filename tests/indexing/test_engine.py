@@ -112,7 +112,7 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
     import tempfile
     from pathlib import Path
 
-    from indexing import localnode
+    from warwatch import localnode
     from indexing.settings import reset_settings
 
     data = Path(tempfile.mkdtemp(prefix="ww-es-node-", dir="/tmp"))

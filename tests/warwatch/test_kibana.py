@@ -13,7 +13,7 @@ import pytest
 from indexing.engine import connect
 from indexing.index import templates
 from indexing.index.setup import setup_indices
-from indexing.kibana import (
+from warwatch.kibana import (
     DATA_VIEW_ID,
     KibanaError,
     build_saved_objects,
@@ -31,7 +31,7 @@ def _objects() -> list[dict]:
 
 def test_checked_in_file_is_generated_from_the_code() -> None:
     assert ndjson_path().read_text(encoding="utf-8") == to_ndjson(build_saved_objects()), \
-        "regenerate with: python -m indexing.kibana write"
+        "regenerate with: python -m warwatch.kibana write"
 
 
 def test_objects_cover_the_dashboard_and_every_topic() -> None:

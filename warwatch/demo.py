@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from indexing import console as out
+from warwatch import console as out
 from indexing.settings import PROJECT_ROOT, get_settings
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,8 @@ def _is_local(url: str) -> bool:
 
 def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
     from demo.server import render_sources, serve
-    from indexing import localnode, pipeline
-    from indexing.report import print_hits, print_report
+    from warwatch import localnode, pipeline
+    from warwatch.render import print_hits, print_report
     from indexing.search import search
 
     settings = get_settings()

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from indexing.console import console
+from warwatch.console import console
 
 #: (report key, column header) — short headers so the table fits an 80-column terminal.
 CRAWL_COLUMNS = [

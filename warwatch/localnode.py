@@ -21,7 +21,7 @@ heap from ``settings.local_es``, no security plugin.
 
 CLI (used by the Makefile before the console script exists)::
 
-    python -m indexing.localnode fetch|start|stop|status [--port N] [--engine opensearch|elasticsearch]
+    python -m warwatch.localnode fetch|start|stop|status [--port N] [--engine opensearch|elasticsearch]
 """
 
 from __future__ import annotations
@@ -822,12 +822,12 @@ def stop(port: int | None = None) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# python -m indexing.localnode
+# python -m warwatch.localnode
 # ---------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m indexing.localnode", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m warwatch.localnode", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default: settings.local_es.port)")
     parser.add_argument("--engine", choices=sorted(ENGINES), default=None, help=f"default: {DEFAULT_ENGINE}")

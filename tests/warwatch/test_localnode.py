@@ -1,4 +1,4 @@
-"""The local search node (indexing.localnode): real nodes on spare ports, never on 9200.
+"""The local search node (warwatch.localnode): real nodes on spare ports, never on 9200.
 
 The node tests start a real OpenSearch (and a bare Elasticsearch) under a temporary data dir; they
 need Java 21+ and Maven (a missing one skips outside CI and fails in CI)."""
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from indexing import localnode
-from indexing.localnode import LocalNodeError
+from warwatch import localnode
+from warwatch.localnode import LocalNodeError
 from indexing.settings import reset_settings
 from tests.conftest import service_missing
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from indexing.settings import PROJECT_ROOT, get_settings
+from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +100,15 @@ def crawl(
     from indexing.sources import load_sources
 
     load_sources(sources)  # fail fast, in this process, with the file/line/key message
-    cmd = [sys.executable, "-m", "crawlers.run", "--run-id", run_id, "--sources", str(sources.resolve())]
+    cmd = [*crawler_command(), "--run-id", run_id, "--sources", str(sources.resolve())]
     for sid in source_ids:
         cmd += ["--source", sid]
     env = dict(os.environ)
     env["WARWATCH_DATA_DIR"] = str(settings.data_dir.resolve())
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     log_path = rdir / "crawl.log"
     log.info("crawl %s: %s", run_id, " ".join(cmd))
     with log_path.open("ab") as log_fh:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=log_fh)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log_fh)
         assert proc.stdout is not None
         for raw in proc.stdout:
             if on_line:
@@ -123,6 +122,15 @@ def crawl(
         raise CrawlError(f"crawl {run_id} wrote no report ({report_path})")
     report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
     return report
+
+
+def crawler_command() -> list[str]:
+    """The crawler's entry point (the ``warwatch-crawl`` console script installed beside this
+    interpreter), or the same module through this interpreter where scripts are not installed."""
+    script = Path(sys.executable).with_name("warwatch-crawl")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "crawlers.run"]
 
 
 def _tail(path: Path, n: int) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from indexing import console as out
+from warwatch import console as out
 from indexing.engine import EngineError
 from indexing.settings import ConfigError
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # --------------------------------------------------------------------------- commands
 def cmd_local_es(args: argparse.Namespace) -> int:
-    from indexing import localnode
+    from warwatch import localnode
 
     try:
         if args.action == "fetch":
@@ -135,8 +135,8 @@ def cmd_local_es(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from indexing import pipeline
-    from indexing.report import print_report
+    from warwatch import pipeline
+    from warwatch.render import print_report
 
     with out.progress() as bar:
         tasks: dict[str, Any] = {}
@@ -166,8 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    from indexing import pipeline
-    from indexing.report import print_report
+    from warwatch import pipeline
+    from warwatch.render import print_report
 
     try:
         result = pipeline.reprocess(since=args.since, source=args.source)
@@ -188,7 +188,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
     else:
-        from indexing.report import print_hits
+        from warwatch.render import print_hits
 
         print_hits(args.query, result.to_json())
     return 0
@@ -231,7 +231,7 @@ def cmd_es(args: argparse.Namespace) -> int:
 
 
 def cmd_kibana(args: argparse.Namespace) -> int:
-    from indexing.kibana import KibanaError, import_saved_objects
+    from warwatch.kibana import KibanaError, import_saved_objects
 
     try:
         result = import_saved_objects(args.url)
@@ -249,7 +249,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
-        from indexing.report import print_alerts
+        from warwatch.render import print_alerts
 
         print_alerts(report.as_dict())
     return 0 if report.ok else 1
@@ -265,7 +265,7 @@ def cmd_watches(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from indexing.demo import run_demo
+    from warwatch.demo import run_demo
 
     return run_demo(query=args.query, port=args.port)
 

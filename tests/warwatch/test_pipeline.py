@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing import pipeline
+from warwatch import pipeline
 from indexing.settings import PROJECT_ROOT, reset_settings
 from tests.conftest import count_docs
 
