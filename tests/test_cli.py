@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from warwatch.cli import build_parser, main
 from indexing.settings import PROJECT_ROOT
+from warwatch.cli import build_parser, main
 
 
 def test_contract_commands_parse() -> None:

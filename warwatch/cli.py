@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from warwatch import console as out
 from indexing.engine import EngineError
 from indexing.settings import ConfigError
+from warwatch import console as out
 
 log = logging.getLogger(__name__)
 

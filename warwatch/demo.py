@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from warwatch import console as out
 from indexing.settings import PROJECT_ROOT, get_settings
+from warwatch import console as out
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,9 @@ def _is_local(url: str) -> bool:
 
 def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
     from demo.server import render_sources, serve
+    from indexing.search import search
     from warwatch import localnode, pipeline
     from warwatch.render import print_hits, print_report
-    from indexing.search import search
 
     settings = get_settings()
     out.console.rule("[bold]warwatch demo")

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from warwatch import pipeline
 from indexing.alerts import (
     DeliverySettings,
     Watch,
@@ -30,6 +29,7 @@ from indexing.alerts import (
 from indexing.extraction import extract
 from indexing.settings import PROJECT_ROOT, ConfigError, reset_settings
 from tests.indexing.search_corpus import LOOKALIKES, STORIES
+from warwatch import pipeline
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED_URL = "https://weltnachrichten-heute.example/2024/10/28/nato-bestaetigt-praesenz-nordkoreanischer-soldaten-in-russland/"

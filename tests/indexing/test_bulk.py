@@ -230,8 +230,8 @@ def test_real_node_stopped_mid_run(index_prefix: str, monkeypatch: pytest.Monkey
     import shutil
     import tempfile
 
-    from warwatch import localnode
     from indexing.settings import reset_settings
+    from warwatch import localnode
 
     # The node runs as an unprivileged user: its data dir must be reachable (pytest's tmp is 0700).
     data = Path(tempfile.mkdtemp(prefix="ww-bulk-node-", dir="/tmp"))

@@ -112,8 +112,8 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
     import tempfile
     from pathlib import Path
 
-    from warwatch import localnode
     from indexing.settings import reset_settings
+    from warwatch import localnode
 
     data = Path(tempfile.mkdtemp(prefix="ww-es-node-", dir="/tmp"))
     data.chmod(0o755)  # the node runs as an unprivileged user

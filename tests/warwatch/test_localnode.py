@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from warwatch import localnode
-from warwatch.localnode import LocalNodeError
 from indexing.settings import reset_settings
 from tests.conftest import service_missing
+from warwatch import localnode
+from warwatch.localnode import LocalNodeError
 
 START_TIMEOUT = "600"  # seconds; two cores shared with other work can make a JVM start slowly
 

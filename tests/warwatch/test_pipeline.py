@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from warwatch import pipeline
 from indexing.settings import PROJECT_ROOT, reset_settings
 from tests.conftest import count_docs
+from warwatch import pipeline
 
 DEMO_SITE = PROJECT_ROOT / "demo" / "site"
 
