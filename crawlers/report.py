@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from indexing.fileio import atomic_write_json
 
 #: Failure reasons that mean "the site refuses us", reported as the flag "blocked".
 _BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451"}
@@ -122,10 +122,7 @@ class CrawlReport:
 
     def write(self, path: Path) -> None:
         """Write atomically (tmp file + rename): readers never see half a report."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_json(path, self.as_dict())
 
 
 def _iso(ts: float) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,7 +113,8 @@ class PendingArticle:
 
 class SeenStore:
     def __init__(
-        self, path: Path, batch_size: int = BATCH_SIZE, batch_interval: float = BATCH_INTERVAL
+        self, path: Path, batch_size: int = BATCH_SIZE, batch_interval: float = BATCH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1 or batch_interval < 0:
             raise ValueError(
@@ -123,12 +124,15 @@ class SeenStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
         self.batch_interval = batch_interval
+        self._clock = clock  # seconds, for the batch age (tests inject one instead of sleeping)
         self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._batched = 0  # uncommitted marks in the open batch transaction (0: none open)
         self._batch_started = 0.0
+        #: called before a seen-mark is committed: the archive fsyncs the captures (issue 9)
+        self.before_commit: Callable[[], None] | None = None
         self._closed = False
 
     def close(self) -> None:
@@ -141,6 +145,8 @@ class SeenStore:
     def flush(self) -> None:
         """Commit the open batch of seen-marks, if any."""
         if self._batched and not self._closed:
+            if self.before_commit is not None:
+                self.before_commit()
             try:
                 self._db.execute("COMMIT")
             except sqlite3.Error:
@@ -153,7 +159,7 @@ class SeenStore:
 
     def flush_if_due(self) -> None:
         """Commit the open batch when it is ``batch_interval`` seconds old (call periodically)."""
-        if self._batched and time.monotonic() - self._batch_started >= self.batch_interval:
+        if self._batched and self._clock() - self._batch_started >= self.batch_interval:
             self.flush()
 
     @property
@@ -191,6 +197,8 @@ class SeenStore:
         by ``flush()``, ``close()`` or any other write); a kill -9 before that loses only
         what the manifest replay restores."""
         if durable:
+            if self.before_commit is not None:
+                self.before_commit()
             with self._tx():
                 self._write_stored(
                     url, source, fingerprint, fetched_at, published, aliases, final_url, discovered_via
@@ -198,7 +206,7 @@ class SeenStore:
             return
         if not self._batched:
             self._db.execute("BEGIN IMMEDIATE")
-            self._batch_started = time.monotonic()
+            self._batch_started = self._clock()
         try:
             self._db.execute("SAVEPOINT mark")
             self._write_stored(
@@ -213,7 +221,7 @@ class SeenStore:
                 self._db.execute("COMMIT")
             raise
         self._batched += 1
-        if self._batched >= self.batch_size or time.monotonic() - self._batch_started >= self.batch_interval:
+        if self._batched >= self.batch_size or self._clock() - self._batch_started >= self.batch_interval:
             self.flush()
 
     def _write_stored(

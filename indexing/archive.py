@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from indexing.fileio import DurableAppender
 from indexing.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ def _parse_iso(value: str | None) -> datetime:
 class WarcWriter:
     """Writes response records into ``<dir>/<prefix>-NNNNN.warc.gz``, rotating when a file
     reaches ``max_bytes`` (default ``get_settings().crawl.warc_max_bytes``). Each record is
-    flushed before ``write_response`` returns (``fsync=True`` also syncs it to disk)."""
+    flushed to the OS before ``write_response`` returns; :meth:`sync` makes the records written
+    so far durable (``fsync=True``: after every record). A rotated-out file is synced on close."""
 
     def __init__(
         self, directory: Path, prefix: str, max_bytes: int | None = None, fsync: bool = False
@@ -109,7 +110,7 @@ class WarcWriter:
         self.prefix = prefix
         self.max_bytes = max_bytes if max_bytes is not None else get_settings().crawl.warc_max_bytes
         self.fsync = fsync
-        self._fh: io.BufferedWriter | None = None
+        self._fh: DurableAppender | None = None
         self._writer: WARCWriter | None = None
         self._path: Path | None = None
         self.files: list[Path] = []
@@ -136,8 +137,8 @@ class WarcWriter:
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self._next_path()
-        # "xb": never append to (or clobber) a file another writer or a crashed run left behind.
-        self._fh = open(path, "xb")  # noqa: SIM115 - closed in close()/rotation
+        # exclusive: never append to (or clobber) a file another writer or a crashed run left behind.
+        self._fh = DurableAppender(path, exclusive=True)
         self._writer = WARCWriter(self._fh, gzip=True)
         self._path = path
         self.files.append(path)
@@ -163,6 +164,26 @@ class WarcWriter:
             self._close_file()
             self._open()
         assert self._fh is not None and self._writer is not None and self._path is not None
+        record = self._response_record(url, status, headers, body, fetched_at, reason, extra_warc_headers)
+        offset = self._fh.tell()
+        self._writer.write_record(record)
+        self._fh.flush()
+        if self.fsync:
+            self._fh.sync()
+        self.records += 1
+        return self._path, offset
+
+    def _response_record(
+        self,
+        url: str,
+        status: int,
+        headers: HeaderInput,
+        body: bytes,
+        fetched_at: datetime,
+        reason: str | None,
+        extra_warc_headers: Mapping[str, str] | None,
+    ) -> Any:
+        assert self._writer is not None
         pairs = _header_pairs(headers)
         pairs.append(("Content-Length", str(len(body))))
         status_line = f"{status} {reason or _REASONS.get(status, 'Response')}"
@@ -177,7 +198,7 @@ class WarcWriter:
         block.update(body)
         warc_headers["WARC-Payload-Digest"] = _sha1_label(hashlib.sha1(body).digest())
         warc_headers["WARC-Block-Digest"] = _sha1_label(block.digest())
-        record = self._writer.create_warc_record(
+        return self._writer.create_warc_record(
             url,
             "response",
             payload=io.BytesIO(body),
@@ -185,18 +206,15 @@ class WarcWriter:
             http_headers=http_headers,
             warc_headers_dict=warc_headers,
         )
-        offset = self._fh.tell()
-        self._writer.write_record(record)
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
-        self.records += 1
-        return self._path, offset
+
+    def sync(self) -> None:
+        """Make every record written so far durable (fsync; nothing to do when none is new)."""
+        if self._fh is not None:
+            self._fh.sync()
 
     def _close_file(self) -> None:
         if self._fh is not None:
-            self._fh.flush()
-            self._fh.close()
+            self._fh.close()  # syncs: a rotated-out file is complete on disk
         self._fh = self._writer = None
         self._path = None
 
@@ -299,23 +317,88 @@ def _json_line(entry: Mapping[str, Any]) -> bytes:
 
 
 class ManifestWriter:
-    """Keeps a manifest open for appending; each line is flushed (and optionally fsynced)."""
+    """Keeps a manifest open for appending; each line is flushed to the OS at once and made
+    durable by :meth:`sync` (``fsync=True``: after every line) or at close."""
 
     def __init__(self, path: Path, fsync: bool = False) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _repair_tail(self.path)
-        self._fh = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        self._out = DurableAppender(self.path)
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        self._fh.write(_json_line(entry))
-        self._fh.flush()
+        self._out.write(_json_line(entry))
+        self._out.flush()
         if self.fsync:
-            os.fsync(self._fh.fileno())
+            self._out.sync()
+
+    def sync(self) -> None:
+        """Make the lines appended so far durable."""
+        self._out.sync()
 
     def close(self) -> None:
-        self._fh.close()
+        self._out.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ArchiveWriter:
+    """A crawl run's captures: WARC records and their manifest lines, made durable together.
+
+    :meth:`write` stores one response and its manifest line (both flushed, not yet synced);
+    :meth:`sync` fsyncs the WARC file, then the manifest: call it before anything that assumes
+    the captures survive a power cut (the crawler's seen-store commit). WARC first, so a durable
+    manifest line never points at a record that is not on disk.
+    """
+
+    def __init__(self, warc: WarcWriter, manifest: ManifestWriter, data_dir: Path | None = None) -> None:
+        self.warc = warc
+        self.manifest = manifest
+        self.data_dir = Path(data_dir) if data_dir is not None else get_settings().data_dir
+        self._rel: dict[Path, str] = {}  # WARC file -> its manifest name (resolved once per file)
+
+    @classmethod
+    def open(cls, warc_dir: Path, prefix: str, manifest_path: Path, *, max_bytes: int | None = None,
+             data_dir: Path | None = None) -> ArchiveWriter:
+        return cls(WarcWriter(warc_dir, prefix, max_bytes=max_bytes).__enter__(), ManifestWriter(manifest_path),
+                   data_dir)
+
+    def write(self, entry: Mapping[str, Any], *, url: str, status: int, headers: HeaderInput, body: bytes,
+              fetched_at: datetime, extra_warc_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Store one response, then its manifest line: ``entry`` with ``warc_file`` (relative to
+        the data dir) and ``warc_offset`` filled in. Returns the line written."""
+        path, offset = self.warc.write_response(url, status, headers, body, fetched_at,
+                                                extra_warc_headers=extra_warc_headers)
+        line = {**entry, "warc_file": self.relative(path), "warc_offset": offset}
+        self.manifest.append(line)
+        return line
+
+    def relative(self, path: Path) -> str:
+        """How the manifest names a WARC file: relative to the data dir when inside it."""
+        rel = self._rel.get(path)
+        if rel is None:
+            try:
+                rel = str(path.resolve().relative_to(self.data_dir.resolve()))
+            except ValueError:
+                rel = str(path)
+            self._rel[path] = rel
+        return rel
+
+    def sync(self) -> None:
+        """fsync the WARC records, then the manifest lines written so far (cheap when nothing is new)."""
+        self.warc.sync()
+        self.manifest.sync()
+
+    flush_durable = sync
+
+    def close(self) -> None:
+        self.warc.close()
+        self.manifest.close()
 
     def __enter__(self) -> Self:
         return self

@@ -7,8 +7,8 @@ the Ukrainian, Russian and German reports that name the place.
 
 How a word is folded (:func:`fold_word`):
 
-1. lowercase, ``ß``/``ç`` spelled out, diacritics dropped (``Choïgou`` -> ``choigou``), apostrophes
-   and soft/hard signs dropped;
+1. lowercase, ``ç`` read as ``s``, accents and apostrophes folded as everywhere else
+   (:mod:`indexing.textfold`: ``Choïgou`` -> ``choigou``, ``ß`` -> ``ss``), soft/hard signs dropped;
 2. Cyrillic transliterated with one simple table (Ukrainian and Russian letters together);
 3. Latin spellings reduced to sound classes that the en/de/fr conventions for Cyrillic names
    agree on, longest spelling first:
@@ -41,8 +41,15 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable
+
+from indexing.textfold import (
+    APOSTROPHE_CLASS,
+    drop_apostrophes,
+    has_other_apostrophes,
+    strip_marks,
+    unify_apostrophes,
+)
 
 #: Skeletons shorter than this, or with fewer consonant classes, are too ambiguous to be worth a token.
 MIN_SKELETON = 3
@@ -76,13 +83,12 @@ _PROTHETIC_V = re.compile(r"^[vw](?=(?:u|ou)[^aeiouy])")
 # Endings on the skeleton (upper case = class letters, see _CLASSES), tried in this order.
 _ENDINGS = ("AHA", "AMA", "AM", "A")
 
-_WORD_RE = re.compile(r"[^\W\d_]+(?:['’ʼ`´ʹ‘][^\W\d_]+)*", re.UNICODE)
+_WORD_RE = re.compile(rf"[^\W\d_]+(?:{APOSTROPHE_CLASS}[^\W\d_]+)*", re.UNICODE)
 # Words that may start with a capital (Latin with accents, Cyrillic): looking only at those keeps
 # the index-time pass cheap. A French elision is not part of the name: "d'Avdiïvka" yields
 # "Avdiïvka" (the apostrophe is no word character, so a word starts after it).
-_CAPITALISED_RE = re.compile(r"\b[A-ZÀ-ÖØ-ÞĀ-ſА-ЯЁЄІЇҐЎЈЂЋЏЉЊ][^\W\d_]*(?:['’ʼ`´ʹ‘][^\W\d_]+)*")
-_ELISION = re.compile(r"^(?:qu|[cdjlmnst])['’ʼ`´ʹ‘](?=[^\W\d_])", re.IGNORECASE)
-_APOSTROPHES = str.maketrans("", "", "'’ʼ`´ʹ‘")
+_CAPITALISED_RE = re.compile(rf"\b[A-ZÀ-ÖØ-ÞĀ-ſА-ЯЁЄІЇҐЎЈЂЋЏЉЊ][^\W\d_]*(?:{APOSTROPHE_CLASS}[^\W\d_]+)*")
+_ELISION = re.compile(rf"^(?:qu|[cdjlmnst]){APOSTROPHE_CLASS}(?=[^\W\d_])", re.IGNORECASE)
 
 #: Function words that start sentences (and so are capitalised) in the five languages: they
 #: are not names. Short ones (skeleton < 3) need no listing.
@@ -99,28 +105,13 @@ nous vous sont était aussi après avant entre tout tous quand comme alors
 """.split())
 
 
-# Letters that Unicode does not decompose into a base letter and a mark.
-_SPELLED_OUT = str.maketrans({"ß": "ss", "ç": "s", "Ç": "s", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o",
-                              "đ": "d", "Đ": "d", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i"})
-
-
-def _strip_accents(text: str) -> str:
-    text = text.translate(_SPELLED_OUT)
-    decomposed = unicodedata.normalize("NFD", text)
-    # Keep the Cyrillic letters whose identity is a combining mark (й, ї, ё): compose them back.
-    out: list[str] = []
-    for ch in decomposed:
-        if unicodedata.category(ch) == "Mn":
-            if out and "\u0400" <= out[-1] <= "\u04ff":
-                out[-1] = unicodedata.normalize("NFC", out[-1] + ch)
-            continue
-        out.append(ch)
-    return "".join(out)
+# French ç is always /s/: a sound rule of the skeleton, before accents are folded (ç -> c).
+_SOUNDS = str.maketrans({"ç": "s"})
 
 
 def to_latin(word: str) -> str:
     """Lowercase Latin letters for ``word`` (Cyrillic transliterated, accents and apostrophes dropped)."""
-    return _strip_accents(word.lower()).translate(_APOSTROPHES).translate(_CYRILLIC_TABLE)
+    return drop_apostrophes(strip_marks(word.lower().translate(_SOUNDS))).translate(_CYRILLIC_TABLE)
 
 
 def _classes(latin: str) -> str:
@@ -189,7 +180,7 @@ def fold(text: str) -> list[str]:
 
 
 def _is_name_candidate(word: str) -> bool:
-    return word[0].isupper() and word.lower().translate(_APOSTROPHES) not in _STOPWORDS
+    return word[0].isupper() and drop_apostrophes(word.lower()) not in _STOPWORDS
 
 
 def name_tokens(texts: Iterable[str | None]) -> list[str]:
@@ -202,7 +193,11 @@ def name_tokens(texts: Iterable[str | None]) -> list[str]:
     """
     out: list[str] = []
     for text in texts:
-        for m in _CAPITALISED_RE.finditer(text or ""):
+        text = text or ""
+        if has_other_apostrophes(text):
+            # "ʼ" is a letter to the regex engine: as "'" it ends a French elision (dʼAvdiïvka).
+            text = unify_apostrophes(text)
+        for m in _CAPITALISED_RE.finditer(text):
             word = m.group(0)
             if _is_name_candidate(word):
                 out.extend(fold_word(word))

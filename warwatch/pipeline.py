@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from indexing.fileio import atomic_write_text, atomic_writer
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,6 @@ def run_dir(run_id: str) -> Path:
     path = get_settings().runs_dir / run_id
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _jsonl_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -159,8 +154,7 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     result = StageCounts("clean")
     started = time.monotonic()
     entries = list(iter_manifest(manifest)) if manifest.exists() else []
-    out_tmp = rdir / "cleaned.jsonl.tmp"
-    with out_tmp.open("w", encoding="utf-8") as out:
+    with atomic_writer(rdir / "cleaned.jsonl") as out:
         for i, entry in enumerate(entries, 1):
             if progress:
                 progress("clean", i, len(entries))
@@ -185,9 +179,8 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
                     continue
             out.write(json.dumps({"article": article.to_dict(), "crawl": entry}, ensure_ascii=False) + "\n")
             result.counts["articles"] += 1
-    os.replace(out_tmp, rdir / "cleaned.jsonl")
     result.seconds = time.monotonic() - started
-    _atomic_write_text(rdir / "clean-report.json", json.dumps(result.as_dict(), indent=2))
+    atomic_write_text(rdir / "clean-report.json", json.dumps(result.as_dict(), indent=2))
     return result
 
 
@@ -273,12 +266,12 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     finally:
         # What this run put into the index (documents left pending by an earlier run included):
         # the alerts stage looks at exactly these.
-        _atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{i}\n" for i in dict.fromkeys(indexed_ids)))
+        atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{i}\n" for i in dict.fromkeys(indexed_ids)))
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
     # A finished run is searchable at once (the next scheduled refresh could be a second away).
     engine.refresh(get_settings().articles_alias)
     result.seconds = time.monotonic() - started
-    _atomic_write_text(rdir / "index-report.json", json.dumps(result.as_dict(), indent=2))
+    atomic_write_text(rdir / "index-report.json", json.dumps(result.as_dict(), indent=2))
     return result
 
 
@@ -341,7 +334,7 @@ def report(run_id: str) -> dict[str, Any]:
     }
     merged["problems"] = problems(merged)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(settings.reports_dir / f"{run_id}.json", json.dumps(merged, indent=2, ensure_ascii=False))
+    atomic_write_text(settings.reports_dir / f"{run_id}.json", json.dumps(merged, indent=2, ensure_ascii=False))
     return merged
 
 

@@ -1,4 +1,5 @@
-"""Store each article response: a WARC record, then its manifest line (both flushed).
+"""Store each article response: a WARC record, then its manifest line (both flushed; fsynced
+before the seen-store commits, see ``open_spider``).
 
 The manifest line is the hand-off to cleaning (``indexing.archive.iter_manifest`` /
 ``read_record``); ``warc_file`` is relative to the data dir.
@@ -12,7 +13,7 @@ from typing import Any, Self
 
 from scrapy.crawler import Crawler
 
-from indexing.archive import ManifestWriter, WarcWriter
+from indexing.archive import ArchiveWriter
 from indexing.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,7 @@ class ArchivePipeline:
         self.data_dir = settings.data_dir
         self.warc_dir = settings.warc_dir
         self.max_bytes = settings.crawl.warc_max_bytes
-        self.warc: WarcWriter | None = None
-        self.manifest: ManifestWriter | None = None
-        self._rel: dict[Path, str] = {}  # WARC file -> its manifest name (resolved once per file)
+        self.archive: ArchiveWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -53,38 +52,29 @@ class ArchivePipeline:
     def open_spider(self) -> None:
         spider = self.crawler.spider
         run_id = spider.run_id  # type: ignore[union-attr]
-        self.warc = WarcWriter(self.warc_dir, f"warwatch-{run_id}", max_bytes=self.max_bytes).__enter__()
-        self.manifest = ManifestWriter(Path(spider.run_dir) / "manifest.jsonl")  # type: ignore[union-attr]
+        self.archive = ArchiveWriter.open(self.warc_dir, f"warwatch-{run_id}",
+                                          Path(spider.run_dir) / "manifest.jsonl",  # type: ignore[union-attr]
+                                          max_bytes=self.max_bytes, data_dir=self.data_dir)
+        # Durability (issue 9): the seen-store fsyncs the captures before it commits a seen-mark,
+        # so after a power cut no URL is "seen" without its WARC record and manifest line.
+        spider.store.before_commit = self.archive.sync  # type: ignore[union-attr]
 
     def close_spider(self) -> None:
-        if self.warc is not None:
-            self.warc.close()
-        if self.manifest is not None:
-            self.manifest.close()
+        if self.archive is not None:
+            self.archive.close()
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        assert self.warc is not None and self.manifest is not None
-        path, offset = self.warc.write_response(
-            item["final_url"],
-            item["status"],
-            item["headers"],
-            item["body"],
-            item["fetched_at"],
-            extra_warc_headers={"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None,
-        )
-        item["warc_file"] = self._relative(path)
-        item["warc_offset"] = offset
+        assert self.archive is not None
         entry = {k: item.get(k) for k in MANIFEST_KEYS}
         entry["fetched_at"] = item["fetched_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.manifest.append(entry)
+        line = self.archive.write(
+            entry,
+            url=item["final_url"],
+            status=item["status"],
+            headers=item["headers"],
+            body=item["body"],
+            fetched_at=item["fetched_at"],
+            extra_warc_headers={"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None,
+        )
+        item["warc_file"], item["warc_offset"] = line["warc_file"], line["warc_offset"]
         return item
-
-    def _relative(self, path: Path) -> str:
-        rel = self._rel.get(path)
-        if rel is None:
-            try:
-                rel = str(path.resolve().relative_to(self.data_dir.resolve()))
-            except ValueError:
-                rel = str(path)
-            self._rel[path] = rel
-        return rel

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.alerts.config import DeliverySettings, Watch
+from indexing.fileio import append_line_durable
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,7 @@ def deliver_file(payload: dict[str, Any], watch: Watch, settings: DeliverySettin
             with path.open(encoding="utf-8") as fh:
                 if any(marker in line for line in fh):
                     return
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_line_durable(path, json.dumps(payload, ensure_ascii=False))
     except OSError as exc:
         raise DeliveryError(f"cannot write {path}: {exc}") from exc
 

@@ -8,9 +8,7 @@ this run's and earlier failed ones). Delivery failures are counted and reported,
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +20,7 @@ from indexing.alerts.config import DeliverySettings, Watch, load_config
 from indexing.alerts.matching import Match, count_present, find_matches, run_doc_ids
 from indexing.alerts.state import AlertState
 from indexing.engine import Engine, EngineError
+from indexing.fileio import atomic_write_json
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -228,9 +227,7 @@ def _write_report(report: AlertReport) -> None:
     if not rdir.is_dir():
         return
     path = rdir / "alerts-report.json"
-    tmp = path.with_suffix(".json.tmp")
     try:
-        tmp.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_json(path, report.as_dict())
     except OSError as exc:
         log.warning("cannot write %s: %s", path, exc)

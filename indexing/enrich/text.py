@@ -1,9 +1,10 @@
 """Normalisation and tokenising shared by topics, entities, query expansion and dedup.
 
 One rule for text and for configured patterns alike, so both sides meet in the middle:
-NFC, apostrophe variants unified, casefold, ``ё`` -> ``е``, and Latin letters stripped of
-their diacritics (``Corée`` -> ``coree``, ``Südkorea`` -> ``sudkorea``). Cyrillic letters keep
-theirs: ``й``/``ї`` are letters of their own, not accented ``и``/``і``.
+NFC, apostrophe variants unified, casefold, ``ё`` -> ``е``, and accents folded by
+:func:`indexing.textfold.strip_marks` (``Corée`` -> ``coree``, ``Südkorea`` -> ``sudkorea``,
+``Łukaszenka`` -> ``lukaszenka``). Cyrillic letters keep theirs: ``й``/``ї`` are letters of
+their own, not accented ``и``/``і``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-#: Every apostrophe-like character found in news text (Ukrainian uses ʼ and ’ inside words).
-_APOSTROPHES = "'’ʼ‘`´ʹ′＇"
-_APOS_TABLE = str.maketrans({c: "'" for c in _APOSTROPHES})
-_OTHER_APOS_RE = re.compile("[" + re.escape(_APOSTROPHES.replace("'", "")) + "]")
+from indexing.textfold import has_other_apostrophes, strip_marks, unify_apostrophes
 
 # A word: letters (any script) and digits, optionally joined by apostrophes.
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -37,27 +35,21 @@ def is_cyrillic(word: str) -> bool:
     return bool(_CYRILLIC_RE.search(word))
 
 
-def _strip_latin_marks(word: str) -> str:
-    if word.isascii():
-        return word
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFD", word):
-        if unicodedata.combining(ch) and out and "a" <= out[-1] <= "z":
-            continue  # a mark on a Latin base letter: é -> e, ü -> u
-        out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
-
-
 @functools.lru_cache(maxsize=200_000)
 def normalize_word(word: str) -> str:
     """The matching form of one word."""
-    w = word.casefold().replace("ё", "е")
-    return _strip_latin_marks(w)
+    return strip_marks(word.casefold().replace("ё", "е"))
 
 
 def normalize_text(text: str) -> str:
     """Whole-text normalisation (NFC + apostrophes); offsets may shift, use for hashing only."""
-    return unicodedata.normalize("NFC", text).translate(_APOS_TABLE)
+    return unify_apostrophes(unicodedata.normalize("NFC", text))
+
+
+def _prepared(text: str) -> str:
+    """``nfc(text)`` with every apostrophe as ``'`` (same offsets: one code point for one)."""
+    prepared = nfc(text)
+    return unify_apostrophes(prepared) if has_other_apostrophes(prepared) else prepared
 
 
 def nfc(text: str) -> str:
@@ -68,10 +60,7 @@ def nfc(text: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """Words of ``text`` with offsets into ``nfc(text)``. Apostrophes stay inside Cyrillic words
     (``м'ясо``) and split Latin ones (``l'OTAN`` -> ``l``, ``otan``; ``Putin's`` -> ``putin``, ``s``)."""
-    prepared = nfc(text)
-    # Translation keeps offsets: every apostrophe variant is one code point, like "'".
-    if _OTHER_APOS_RE.search(prepared):
-        prepared = prepared.translate(_APOS_TABLE)
+    prepared = _prepared(text)
     make = Token._make  # tuple.__new__: much cheaper than the NamedTuple constructor
     out: list[Token] = []
     for m in _WORD_RE.finditer(prepared):
@@ -88,9 +77,7 @@ def tokenize(text: str) -> list[Token]:
 
 def words(text: str) -> list[str]:
     """Normalised words only (no offsets: cheaper than :func:`tokenize`)."""
-    prepared = nfc(text)
-    if _OTHER_APOS_RE.search(prepared):
-        prepared = prepared.translate(_APOS_TABLE)
+    prepared = _prepared(text)
     out: list[str] = []
     for word in _WORD_RE.findall(prepared):
         if "'" in word and not is_cyrillic(word):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnavailable
+from indexing.fileio import append_lines_durable
 from indexing.index import versions
 from indexing.index.setup import articles_alias, versions_index
 from indexing.settings import get_settings
@@ -64,12 +65,9 @@ def write_dead_letters(records: list[dict[str, Any]]) -> Path | None:
     """Append rejected documents with their reasons to today's dead-letter file."""
     if not records:
         return None
-    d = dead_letter_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
-    with path.open("a", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+    path = dead_letter_dir() / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    # Durable before the caller moves on (a pending offset past these documents, say).
+    append_lines_durable(path, (json.dumps(rec, ensure_ascii=False, default=str) for rec in records))
     log.warning("%d documents rejected by the search engine, written to %s", len(records), path)
     return path
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from indexing.engine import EngineUnavailable
+from indexing.fileio import atomic_write_text, atomic_writer
 from indexing.index.bulk import write_dead_letters
 from indexing.settings import get_settings
 
@@ -46,17 +46,12 @@ class PendingQueue:
 
     def add(self, run_id: str, docs: Iterable[Mapping[str, Any]]) -> int:
         """Store a run's documents (replacing any earlier file of the same run); returns their number."""
-        self.path.mkdir(parents=True, exist_ok=True)
         target = self._file(run_id)
-        tmp = target.with_suffix(".jsonl.tmp")
         n = 0
-        with tmp.open("w", encoding="utf-8") as fh:
+        with atomic_writer(target) as fh:
             for doc in docs:
                 fh.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
                 n += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
         self._offset_file(target).unlink(missing_ok=True)
         log.debug("%d documents pending in %s", n, target)
         return n
@@ -74,10 +69,7 @@ class PendingQueue:
             return 0
 
     def _set_done(self, path: Path, lines: int) -> None:
-        off = self._offset_file(path)
-        tmp = off.with_suffix(".offset.tmp")
-        tmp.write_text(str(lines))
-        os.replace(tmp, off)
+        atomic_write_text(self._offset_file(path), str(lines))
 
     def count(self) -> int:
         """Documents still waiting."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,9 +32,20 @@ def _committed_urls(path: Path) -> set[str]:
         db.close()
 
 
+class FakeClock:
+    """An injected monotonic clock: the test moves time, nothing sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_batched_marks_commit_by_count_by_time_and_before_other_writes(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
-    store = SeenStore(path, batch_size=3, batch_interval=3600)
+    clock = FakeClock()
+    store = SeenStore(path, batch_size=3, batch_interval=3600, clock=clock)
     store.add_pending([(f"https://e.com/{i}", "s", "feed", None) for i in range(8)])
     store.mark_stored(
         "https://e.com/0", "s", "fp0", NOW, None, aliases=["https://e.com/0-amp"], durable=False
@@ -54,11 +64,14 @@ def test_batched_marks_commit_by_count_by_time_and_before_other_writes(tmp_path:
     assert "https://e.com/3" in _committed_urls(path) and store.uncommitted == 0
 
     # A quiet batch is committed by the periodic flush once it is batch_interval old.
-    store.batch_interval = 0.05
+    store.batch_interval = 60
     store.mark_stored("https://e.com/4", "s", "fp4", NOW, None, durable=False)
     store.flush_if_due()
     assert "https://e.com/4" not in _committed_urls(path)
-    time.sleep(0.06)
+    clock.now += 59
+    store.flush_if_due()
+    assert "https://e.com/4" not in _committed_urls(path)  # not due a moment before the interval
+    clock.now += 1
     store.flush_if_due()
     assert "https://e.com/4" in _committed_urls(path)
 
@@ -80,6 +93,50 @@ def test_a_failed_mark_leaves_the_rest_of_the_batch(tmp_path: Path) -> None:
     store.mark_stored("https://e.com/c", "s", "fc", NOW, None, durable=False)
     store.close()
     assert _committed_urls(path) == {"https://e.com/a", "https://e.com/c"}
+
+
+def test_captures_are_fsynced_before_the_seen_mark_is_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Power-cut safety (issue 9): wired as the archive pipeline wires them, the WARC record and
+    the manifest line reach the disk before the seen-store commits the URL: never "seen" without
+    its capture."""
+    import os
+
+    from indexing.archive import ArchiveWriter
+
+    path = tmp_path / "s.sqlite"
+    store = SeenStore(path, batch_size=2, batch_interval=3600)
+    archive = ArchiveWriter.open(tmp_path / "warc", "run", tmp_path / "run" / "manifest.jsonl",
+                                 max_bytes=10**9, data_dir=tmp_path)
+    store.before_commit = archive.sync
+    synced: list[tuple[str, set[str]]] = []  # (file fsynced, URLs committed at that moment)
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        synced.append((name, _committed_urls(path)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    for i in range(2):
+        url = f"https://e.com/{i}"
+        archive.write({"url": url}, url=url, status=200, headers={"Content-Type": "text/html"},
+                      body=f"<p>{i}</p>".encode(), fetched_at=NOW)
+        assert not [n for n, _ in synced if n.endswith((".warc.gz", ".jsonl"))]  # no fsync per item
+        store.mark_stored(url, "s", f"f{i}", NOW, None, durable=False)  # the 2nd fills the batch
+    names = [n for n, _ in synced]
+    assert "run-00001.warc.gz" in names and "manifest.jsonl" in names
+    assert names.index("run-00001.warc.gz") < names.index("manifest.jsonl")  # records before lines
+    assert all(committed == set() for _, committed in synced)  # both before the commit...
+    assert _committed_urls(path) == {"https://e.com/0", "https://e.com/1"}  # ...which then happened
+
+    synced.clear()
+    store.flush()  # nothing new written: no fsync, no cost
+    store.add_pending([("https://e.com/p", "s", "feed", None)])
+    assert synced == []
+    archive.close()
+    store.close()
 
 
 _KILLED_WRITER = """
