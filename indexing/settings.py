@@ -1,26 +1,52 @@
-"""One typed settings object: code defaults < config/settings.yaml < environment (WARWATCH_*).
+"""One typed settings object: code defaults < settings.yaml < environment (WARWATCH_*).
 
 Built lazily by :func:`get_settings`; nothing reads the environment at import time.
 Secrets (passwords, API keys) come only from the environment.
+
+Where the configuration files are (:func:`default_config_dir`), first match wins:
+
+1. ``WARWATCH_CONFIG_DIR``, when set;
+2. ``./config``, when the current directory has one (a checkout, or a deployment's own files);
+3. the defaults shipped with the package (:mod:`indexing.defaults`: the repository's ``config/``
+   as package data), so an installed wheel works from any directory.
+
+``settings.yaml`` is read from that directory (or from ``WARWATCH_SETTINGS_FILE``); the sources
+file defaults to ``sources.yaml`` there (``config/sources.yaml`` in a checkout; ``WARWATCH_SOURCES``
+overrides); watches, topics, entities and boilerplate rules are read from it too.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-#: The repository (or installed tree) root: config/ and demo/ live here.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The environment variable naming the configuration directory.
+CONFIG_DIR_ENV = "WARWATCH_CONFIG_DIR"
+
+
+def packaged_config_dir() -> Path:
+    """The configuration shipped with the package (indexing/defaults/config)."""
+    return Path(str(resources.files("indexing.defaults").joinpath("config")))
+
+
+def default_config_dir() -> Path:
+    """``WARWATCH_CONFIG_DIR``, else ``./config`` if it exists, else the packaged defaults."""
+    explicit = os.environ.get(CONFIG_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    local = Path("config")
+    return local if local.is_dir() else packaged_config_dir()
 
 
 class ConfigError(ValueError):
@@ -78,7 +104,29 @@ class LocalNodeSettings(BaseModel):
     start_timeout: float = 300.0
 
 
-class Settings(BaseSettings):
+class LayeredSettings(BaseSettings):
+    """pydantic-settings whose value sources are named by :meth:`layers` (highest priority
+    first): arguments and the environment by default; no .env files, no secrets directory."""
+
+    @classmethod
+    def layers(
+        cls, init: PydanticBaseSettingsSource, env: PydanticBaseSettingsSource
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init, env)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return cls.layers(init_settings, env_settings)
+
+
+class Settings(LayeredSettings):
     """Everything configurable. Environment variables use the ``WARWATCH_`` prefix;
     nested values use ``__`` (``WARWATCH_CRAWL__DOWNLOAD_DELAY=1``)."""
 
@@ -98,8 +146,9 @@ class Settings(BaseSettings):
     es_request_timeout: float = 30.0
 
     data_dir: Path = Path("data")
-    sources: Path = Path("config/sources.yaml")
-    config_dir: Path = PROJECT_ROOT / "config"
+    #: the sources file; default: sources.yaml in ``config_dir`` (config/sources.yaml in a checkout)
+    sources: Path = Path()
+    config_dir: Path = Field(default_factory=default_config_dir)
     index_prefix: str = "warwatch-"
 
     bulk_chunk_size: int = 500
@@ -118,16 +167,17 @@ class Settings(BaseSettings):
             raise ValueError("index prefix must be non-empty, lowercase, without spaces or * \\ < | , > / ?")
         return v
 
+    @model_validator(mode="after")
+    def _default_sources_file(self) -> Settings:
+        if self.sources == Path():
+            self.sources = self.config_dir / "sources.yaml"
+        return self
+
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+    def layers(
+        cls, init: PydanticBaseSettingsSource, env: PydanticBaseSettingsSource
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls))
+        return (init, env, _YamlSource(cls))
 
     # Derived paths -------------------------------------------------------
     @property
@@ -158,32 +208,34 @@ class Settings(BaseSettings):
 
 
 def settings_file() -> Path:
-    """config/settings.yaml, or the file named by WARWATCH_SETTINGS_FILE."""
+    """settings.yaml in the configuration directory, or the file named by WARWATCH_SETTINGS_FILE."""
     explicit = os.environ.get("WARWATCH_SETTINGS_FILE")
-    if explicit:
-        return Path(explicit)
-    config_dir = os.environ.get("WARWATCH_CONFIG_DIR")
-    return Path(config_dir) / "settings.yaml" if config_dir else PROJECT_ROOT / "config" / "settings.yaml"
+    return Path(explicit) if explicit else default_config_dir() / "settings.yaml"
+
+
+def _read_settings_file(path: Path) -> tuple[Any, dict[str, Any]]:
+    """(root node, values) of a settings file through the strict YAML path (lines in errors)."""
+    from indexing.yamlconfig import compose, node_line, read_config  # yamlconfig imports this module
+
+    root, data = compose(read_config(path, "settings file"), path)
+    if root is None or data is None:
+        return None, {}
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+        raise ConfigError(f"{path}:{node_line(root)}: expected a mapping at the top level")
+    for key_node, _ in root.value:
+        if key_node.value in ("es_password", "es_api_key"):
+            raise ConfigError(f"{path}:{node_line(key_node)}: '{key_node.value}' must come from the "
+                              "environment, not a file")
+    return root, data
 
 
 class _YamlSource(PydanticBaseSettingsSource):
-    """Reads config/settings.yaml (lowest priority above code defaults)."""
+    """Reads settings.yaml (lowest priority above code defaults)."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
         path = settings_file()
-        self._data: dict[str, Any] = {}
-        if path.exists():
-            try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-            if not isinstance(loaded, dict):
-                raise ConfigError(f"{path}: expected a mapping at the top level")
-            for secret in ("es_password", "es_api_key"):
-                if secret in loaded:
-                    raise ConfigError(f"{path}: '{secret}' must come from the environment, not a file")
-            self._data = loaded
+        self._data: dict[str, Any] = _read_settings_file(path)[1] if path.exists() else {}
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
@@ -197,10 +249,12 @@ def get_settings() -> Settings:
     """The process-wide settings, built on first use."""
     try:
         return Settings()
-    except ConfigError:
-        raise
-    except Exception as exc:  # pydantic ValidationError: re-raise with the file named
-        raise ConfigError(f"invalid settings ({settings_file()} or WARWATCH_* environment): {exc}") from exc
+    except ValidationError as exc:  # named like every config error: file, line, key
+        from indexing.yamlconfig import validation_error
+
+        path = settings_file()
+        node = _read_settings_file(path)[0] if path.exists() else None
+        raise validation_error(exc, node, path, "settings (file or WARWATCH_* environment)") from exc
 
 
 def reset_settings() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing.settings import PROJECT_ROOT
+from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
 SEED_PATH = "/2024/10/28/nato-bestaetigt-praesenz-nordkoreanischer-soldaten-in-russland/"

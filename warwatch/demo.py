@@ -8,15 +8,16 @@ the same from one demo run to the next: running the demo twice must not duplicat
 from __future__ import annotations
 
 import logging
+from importlib import resources
 from pathlib import Path
 
-from indexing.settings import PROJECT_ROOT, get_settings
+from indexing.settings import get_settings
 from warwatch import console as out
 
 log = logging.getLogger(__name__)
 
 DEMO_PORT = 8765
-DEMO_SITE = PROJECT_ROOT / "demo" / "site"
+DEMO_SITE = Path(str(resources.files("demo").joinpath("site")))  # package data: found when installed too
 
 
 def _is_local(url: str) -> bool:

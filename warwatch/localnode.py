@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexing.settings import PROJECT_ROOT, get_settings
+from indexing.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ NODE_USER = "warwatch-search"
 #: cluster.name of every node started here; used to recognise our own nodes on a port.
 CLUSTER_NAME = "warwatch-local"
 #: Where distributions are unpacked (gitignored).
-CACHE_DIR = PROJECT_ROOT / ".local" / "search"
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".local" / "search"  # the checkout's .local/ (make install)
 HOST = "127.0.0.1"
 STATE_FILE = "node.json"
 LOG_TAIL_LINES = 12

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,14 +41,22 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import PydanticBaseSettingsSource, SettingsConfigDict
 
-from indexing.settings import ConfigError, get_settings
-from indexing.yamlconfig import check_http_url, compose, mapping_keys, node_line
+from indexing.settings import ConfigError, LayeredSettings, get_settings
+from indexing.yamlconfig import (
+    ItemId,
+    check_http_url,
+    load_document,
+    mapping_keys,
+    node_line,
+    read_config,
+    validate_items,
+    validation_error,
+)
 
 log = logging.getLogger(__name__)
 
-_ID_RE = re.compile(r"^[a-z0-9-]+$")
 _EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 WATCHES_FILE = "watches.yaml"
 
@@ -148,19 +155,12 @@ class Watch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: ItemId
     name: str = ""
     query: str
     filters: WatchFilters = Field(default_factory=WatchFilters)
     min_score: float | None = Field(default=None, gt=0)
     channels: Channels = Field(default_factory=Channels)
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, v: str) -> str:
-        if not _ID_RE.match(v):
-            raise ValueError(f"must match [a-z0-9-]+, got {v!r}")
-        return v
 
     @field_validator("query")
     @classmethod
@@ -174,7 +174,7 @@ class Watch(BaseModel):
         return self.name or self.id
 
 
-class DeliverySettings(BaseSettings):
+class DeliverySettings(LayeredSettings):
     """How alerts are delivered: the ``delivery`` section of the watches file, overridden by
     ``WARWATCH_ALERTS_*`` environment variables. SMTP credentials come only from the environment."""
 
@@ -192,16 +192,11 @@ class DeliverySettings(BaseSettings):
     smtp_password: SecretStr | None = None
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+    def layers(
+        cls, init: PydanticBaseSettingsSource, env: PydanticBaseSettingsSource
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values are passed as init arguments: the environment must win over them.
-        return (env_settings, init_settings)
+        return (env, init)
 
 
 _ENV_ONLY = ("smtp_user", "smtp_password")
@@ -220,41 +215,6 @@ class WatchConfig:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def _node_line(node: yaml.Node, loc: Sequence[Any]) -> int:
-    """The line of the deepest node along a pydantic error location (key lines for mappings)."""
-    line = node_line(node)
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if str(key_node.value) == str(part):
-                    line, node = node_line(key_node), value_node
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            line = node_line(node)
-        else:
-            return line
-    return line
-
-
-def _errors(exc: ValidationError, node: yaml.Node | None, path: Path, label: str) -> ConfigError:
-    messages = []
-    for err in exc.errors():
-        loc = list(err.get("loc", ()))
-        key = ".".join(str(p) for p in loc) or "?"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown key"
-        elif err.get("type") == "missing":
-            msg = "required key is missing"
-        where = f"{path}:{_node_line(node, loc)}" if node is not None else str(path)
-        messages.append(f"{where}: {label}: key '{key}': {msg}")
-    unique = list(dict.fromkeys(messages))
-    return ConfigError("; ".join(unique))
-
-
 def _known_topics() -> set[str] | None:
     try:
         from indexing.enrich import load_topics
@@ -267,50 +227,20 @@ def _known_topics() -> set[str] | None:
 
 def parse_watches(text: str, path: Path) -> WatchConfig:
     """Parse and validate the text of a watches file (``path`` is used in messages)."""
-    root, data = compose(text, path)
-    if root is None or data is None:
+    doc = load_document(text, path, ["watches", "delivery"])
+    if doc.empty:
         return WatchConfig(path)
-    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
-        raise ConfigError(f"{path}:{node_line(root)}: expected a mapping with a 'watches' list at the top level")
-    top = mapping_keys(root, path, "top level")
-    for key, (key_node, _) in top.items():
-        if key not in ("watches", "delivery"):
-            raise ConfigError(f"{path}:{node_line(key_node)}: top level: unknown key '{key}' "
-                              "(expected 'watches' or 'delivery')")
-    delivery = _parse_delivery(top.get("delivery"), data.get("delivery"), path)
-    if "watches" not in top or data["watches"] is None:
-        return WatchConfig(path, [], delivery)
-    seq_node, items = top["watches"][1], data["watches"]
-    if not isinstance(seq_node, yaml.SequenceNode) or not isinstance(items, list):
-        raise ConfigError(f"{path}:{node_line(seq_node)}: key 'watches': expected a list of watches")
-
-    watches: list[Watch] = []
-    seen: dict[str, int] = {}
+    delivery = _parse_delivery(doc.top.get("delivery"), doc.data.get("delivery"), path)
+    items = validate_items(doc, "watches", Watch, "watch")
     topics: set[str] | None = None
-    for index, (item_node, item) in enumerate(zip(seq_node.value, items, strict=True)):
-        label = f"watch #{index + 1}"
-        if not isinstance(item_node, yaml.MappingNode) or not isinstance(item, dict):
-            raise ConfigError(f"{path}:{node_line(item_node)}: {label}: expected a mapping of keys")
-        keys = mapping_keys(item_node, path, label)
-        if isinstance(item.get("id"), str):
-            label = f"watch '{item['id']}'"
-        try:
-            watch = Watch.model_validate(item)
-        except ValidationError as exc:
-            raise _errors(exc, item_node, path, label) from exc
-        if watch.id in seen:
-            raise ConfigError(f"{path}:{node_line(keys['id'][1])}: {label}: key 'id': duplicate id "
-                              f"(first used on line {seen[watch.id]})")
-        seen[watch.id] = node_line(keys["id"][1])
-        if watch.filters.topics:
+    for item in items:
+        if item.value.filters.topics:
             topics = _known_topics() if topics is None else topics
-            unknown = [t for t in watch.filters.topics if topics is not None and t not in topics]
+            unknown = [t for t in item.value.filters.topics if topics is not None and t not in topics]
             if unknown:
-                line = _node_line(item_node, ["filters", "topics"])
-                raise ConfigError(f"{path}:{line}: {label}: key 'filters.topics': unknown topic "
-                                  f"{unknown[0]!r} (see config/topics.yaml)")
-        watches.append(watch)
-    return WatchConfig(path, watches, delivery)
+                raise ConfigError(f"{path}:{item.line('filters', 'topics')}: {item.label}: key 'filters.topics': "
+                                  f"unknown topic {unknown[0]!r} (see config/topics.yaml)")
+    return WatchConfig(path, [item.value for item in items], delivery)
 
 
 def _parse_delivery(nodes: tuple[yaml.Node, yaml.Node] | None, data: Any, path: Path) -> DeliverySettings:
@@ -329,7 +259,8 @@ def _parse_delivery(nodes: tuple[yaml.Node, yaml.Node] | None, data: Any, path: 
     try:
         return DeliverySettings(**values)
     except ValidationError as exc:
-        raise _errors(exc, nodes[1] if nodes else None, path, "delivery (or WARWATCH_ALERTS_* environment)") from exc
+        raise validation_error(exc, nodes[1] if nodes else None, path,
+                               "delivery (or WARWATCH_ALERTS_* environment)") from exc
 
 
 def watches_path() -> Path:
@@ -342,16 +273,10 @@ def load_config(path: Path | None = None) -> WatchConfig:
     ``path`` must exist."""
     explicit = path is not None
     p = Path(path) if path is not None else watches_path()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        if not explicit:
-            log.info("no watches file at %s: no alerts", p)
-            return WatchConfig(None, [], _parse_delivery(None, None, p))
-        raise ConfigError(f"{p}: watches file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read watches file: {exc}") from exc
-    config = parse_watches(text, p)
+    if not explicit and not p.exists():
+        log.info("no watches file at %s: no alerts", p)
+        return WatchConfig(None, [], _parse_delivery(None, None, p))
+    config = parse_watches(read_config(p, "watches file"), p)
     log.debug("loaded %d watches from %s", len(config.watches), p)
     return config
 

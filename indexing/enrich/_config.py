@@ -1,74 +1,63 @@
-"""Reading and checking the enrichment YAML files; every error names the file and the key."""
+"""The enrichment YAML files (topics.yaml, entities.yaml) through the one strict path of
+:mod:`indexing.yamlconfig`: pydantic models, every error naming the file, line, item and key."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, StringConstraints
 
 from indexing.settings import ConfigError
+from indexing.yamlconfig import ConfigItem, load_document, read_config, validate_items
 
+M = TypeVar("M", bound=BaseModel)
 _LANG_RE = re.compile(r"^(?:[a-z]{2}|any)$")
-# libyaml's loader when PyYAML was built with it: the gazetteer is thousands of lines, which the
-# pure-Python scanner takes most of a second to read (same result, same yaml.YAMLError on errors).
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Ids of topics and entities (documents carry them): lowercase words joined by hyphens.
+EnrichId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 
 class EnrichConfigError(ConfigError):
     """topics.yaml or entities.yaml is wrong."""
 
 
-def read_yaml(path: Path, top_key: str) -> list[Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EnrichConfigError(f"{path}: cannot read: {exc}") from exc
-    try:
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or Python)
-    except yaml.YAMLError as exc:
-        raise EnrichConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or top_key not in data:
-        raise EnrichConfigError(f"{path}: expected a mapping with the key '{top_key}'")
-    unknown = [k for k in data if k != top_key and k != "version" and not str(k).startswith("x-")]
-    if unknown:
-        raise EnrichConfigError(f"{path}: unknown top-level key '{unknown[0]}' (allowed: {top_key}, version, x-*)")
-    items = data[top_key]
-    if not isinstance(items, list) or not items:
-        raise EnrichConfigError(f"{path}: '{top_key}' must be a non-empty list")
-    return items
+def _language(value: str) -> str:
+    if not _LANG_RE.match(value):
+        raise ValueError(f"{value!r} is not a language code (xx or 'any')")
+    return value
 
 
-def check_keys(path: Path, where: str, item: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise EnrichConfigError(f"{path}: {where}: expected a mapping, got {type(item).__name__}")
-    for key in item:
-        if key not in allowed:
-            raise EnrichConfigError(f"{path}: {where}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
-    for key in required:
-        if item.get(key) in (None, "", [], {}):
-            raise EnrichConfigError(f"{path}: {where}: missing key '{key}'")
-    return item
-
-
-def per_language(path: Path, where: str, value: Any, *, default_lang: str = "any") -> dict[str, list[str]]:
-    """A list of strings, or a mapping language -> string or list of strings."""
+def as_per_language(value: Any) -> Any:
+    """A string, a list of strings, or a mapping language -> string or list: as language -> list."""
     if value is None:
         return {}
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list):
-        value = {default_lang: value}
-    if not isinstance(value, dict):
-        raise EnrichConfigError(f"{path}: {where}: expected a list or a mapping language -> list")
-    out: dict[str, list[str]] = {}
-    for lang, items in value.items():
-        if not isinstance(lang, str) or not _LANG_RE.match(lang):
-            raise EnrichConfigError(f"{path}: {where}: '{lang}' is not a language code (xx or 'any')")
-        if isinstance(items, str):
-            items = [items]
-        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-            raise EnrichConfigError(f"{path}: {where}.{lang}: expected a list of non-empty strings")
-        out.setdefault(lang, []).extend(i.strip() for i in items)
-    return out
+    if isinstance(value, str | list):
+        value = {"any": value}
+    if isinstance(value, dict):
+        return {lang: [items] if isinstance(items, str) else items for lang, items in value.items()}
+    raise ValueError("expected a list or a mapping language -> list")
+
+
+def _stripped(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Language = Annotated[str, AfterValidator(_language)]
+Text = Annotated[str, AfterValidator(_stripped)]
+#: Strings per language (``any``: every language); a plain string or list means ``any``.
+PerLanguage = Annotated[dict[Language, list[Text]], BeforeValidator(as_per_language)]
+
+
+def load_items(path: Path, key: str, model: type[M], kind: str) -> list[ConfigItem[M]]:
+    """The validated items of the non-empty list ``key`` of an enrichment file (top-level keys:
+    ``key``, ``version`` and ``x-*`` anchors)."""
+    text = read_config(path, f"{kind}s file", EnrichConfigError)
+    doc = load_document(text, path, [key, "version"], extensions=True, error=EnrichConfigError)
+    if doc.empty:
+        raise EnrichConfigError(f"{path}: expected a mapping with the key '{key}'")
+    return validate_items(doc, key, model, kind, non_empty=True)
+

@@ -9,23 +9,23 @@ names overlap the longest wins (``North Korea`` over ``Korea``, ``Zaporizhzhia N
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from indexing.settings import get_settings
+from indexing.yamlconfig import cached_by_mtime
 
-from ._config import EnrichConfigError, check_keys, per_language, read_yaml
+from ._config import EnrichConfigError, EnrichId, PerLanguage, Text, load_items
 from .matcher import Match, PatternError, PhraseMatcher
 from .text import Token, nfc, tokenize
 
 log = logging.getLogger(__name__)
 
 ENTITY_TYPES = ("person", "org", "place")
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_ALLOWED = {"id", "type", "name", "labels", "aliases", "adjectives", "lat", "lon", "description"}
 
 
 @dataclass(frozen=True)
@@ -144,61 +144,50 @@ def _longest_leftmost(matches: list[Match]) -> list[Match]:
     return chosen
 
 
-def _parse_entity(path: Path, index: int, raw: object) -> Entity:
-    where = f"entities[{index}]"
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-        where = f"entity '{raw['id']}'"
-    item = check_keys(path, where, raw, _ALLOWED, {"id", "type", "name"})
-    eid, etype, name = item["id"], item["type"], item["name"]
-    if not isinstance(eid, str) or not _ID_RE.match(eid):
-        raise EnrichConfigError(f"{path}: {where}: key 'id' must match [a-z0-9-]+")
-    if etype not in ENTITY_TYPES:
-        raise EnrichConfigError(f"{path}: {where}: key 'type' must be one of {', '.join(ENTITY_TYPES)}")
-    if not isinstance(name, str):
-        raise EnrichConfigError(f"{path}: {where}: key 'name' must be a string")
-    labels_raw = item.get("labels") or {}
-    if not isinstance(labels_raw, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in labels_raw.items()
-    ):
-        raise EnrichConfigError(f"{path}: {where}: key 'labels' must map language -> name")
-    lat, lon = item.get("lat"), item.get("lon")
-    if etype == "place":
-        if not isinstance(lat, int | float) or not isinstance(lon, int | float):
-            raise EnrichConfigError(f"{path}: {where}: a place needs numeric 'lat' and 'lon'")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise EnrichConfigError(f"{path}: {where}: key 'lat'/'lon' out of range")
-    elif lat is not None or lon is not None:
-        raise EnrichConfigError(f"{path}: {where}: key 'lat'/'lon' is only for places")
-    return Entity(
-        id=eid,
-        type=etype,
-        name=name.strip(),
-        labels={k: v.strip() for k, v in labels_raw.items()},
-        aliases=per_language(path, f"{where}: aliases", item.get("aliases")),
-        adjectives=per_language(path, f"{where}: adjectives", item.get("adjectives")),
-        lat=float(lat) if lat is not None else None,
-        lon=float(lon) if lon is not None else None,
-    )
+def _range(low: float, high: float) -> Any:
+    return Field(default=None, ge=low, le=high, strict=True)
+
+
+class EntitySpec(BaseModel):
+    """One item of entities.yaml (see the file's header)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: EnrichId
+    type: Literal["person", "org", "place"]
+    name: Text
+    labels: dict[str, Text] = Field(default_factory=dict)
+    aliases: PerLanguage = Field(default_factory=dict)
+    adjectives: PerLanguage = Field(default_factory=dict)
+    lat: float | None = _range(-90, 90)
+    lon: float | None = _range(-180, 180)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _coordinates(self) -> EntitySpec:
+        has = (self.lat is not None, self.lon is not None)
+        if self.type == "place" and has != (True, True):
+            raise ValueError("a place needs numeric 'lat' and 'lon'")
+        if self.type != "place" and any(has):
+            raise ValueError("key 'lat'/'lon' is only for places")
+        return self
+
+    def entity(self) -> Entity:
+        return Entity(id=self.id, type=self.type, name=self.name, labels=dict(self.labels),
+                      aliases=dict(self.aliases), adjectives=dict(self.adjectives), lat=self.lat, lon=self.lon)
 
 
 def parse_gazetteer(path: Path) -> Gazetteer:
-    items = read_yaml(path, "entities")
-    entities = [_parse_entity(path, i, raw) for i, raw in enumerate(items)]
+    entities = [item.value.entity() for item in load_items(path, "entities", EntitySpec, "entity")]
     gz = Gazetteer(entities, source=str(path))
     log.debug("loaded %d entities from %s", len(gz), path)
     return gz
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(path: Path, mtime_ns: int) -> Gazetteer:
-    return parse_gazetteer(path)
+_load_gazetteer = cached_by_mtime(parse_gazetteer, error=EnrichConfigError)
 
 
 def load_gazetteer(path: Path | None = None) -> Gazetteer:
-    """The gazetteer in ``path`` (default: config/entities.yaml), parsed once per file version."""
-    p = Path(path) if path is not None else get_settings().config_file("entities.yaml")
-    try:
-        mtime = p.stat().st_mtime_ns
-    except OSError as exc:
-        raise EnrichConfigError(f"{p}: cannot read: {exc}") from exc
-    return _load_cached(p.resolve(), mtime)
+    """The gazetteer in ``path`` (default: entities.yaml in the config directory), parsed once per
+    file version."""
+    return _load_gazetteer(Path(path) if path is not None else get_settings().config_file("entities.yaml"))

@@ -15,16 +15,19 @@ the ``exclude`` score (same weights) stays below the term score.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from indexing.settings import get_settings
+from indexing.yamlconfig import cached_by_mtime
 
-from ._config import EnrichConfigError, check_keys, per_language, read_yaml
+from ._config import EnrichConfigError, EnrichId, Language, Text, as_per_language, load_items
 from .entities import Gazetteer, load_gazetteer
 from .matcher import Match, PatternError, PhraseMatcher
 from .text import Token, nfc, tokenize
@@ -34,9 +37,7 @@ log = logging.getLogger(__name__)
 TITLE_WEIGHT = 3
 CORE_LANGUAGES = ("de", "en", "fr", "uk", "ru")
 ROLES = ("terms", "require_any", "exclude")
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _NEAR_RE = re.compile(r"\s+NEAR/(\d+)\s+")
-_ALLOWED = {"id", "label", "description", "terms", "require_any", "exclude", "min_score"}
 
 
 @dataclass(frozen=True)
@@ -281,75 +282,71 @@ def _expand_groups(piece: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(results))
 
 
-def _parse_term(path: Path, where: str, lang: str, text: str) -> Term:
+def _parse_term(lang: str, text: str) -> Term:
     pieces = _NEAR_RE.split(text)
     if len(pieces) not in (1, 3):
-        raise EnrichConfigError(f"{path}: {where}: {text!r}: at most one NEAR/n per term")
+        raise ValueError(f"{text!r}: at most one NEAR/n per term")
     near = int(pieces[1]) if len(pieces) == 3 else None
     parts: list[tuple[str, ...]] = []
     for piece in (pieces[0], pieces[-1]) if near is not None else (pieces[0],):
         try:
-            alts = _expand_groups(piece.strip())
+            parts.append(_expand_groups(piece.strip()))
         except ValueError as exc:
-            raise EnrichConfigError(f"{path}: {where}: {text!r}: {exc}") from None
-        parts.append(alts)
+            raise ValueError(f"{text!r}: {exc}") from None
     return Term(text=text, language=lang, parts=tuple(parts), near=near)
 
 
-def _parse_topic(path: Path, index: int, raw: object) -> Topic:
-    where = f"topics[{index}]"
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-        where = f"topic '{raw['id']}'"
-    item = check_keys(path, where, raw, _ALLOWED, {"id", "label", "terms"})
-    tid = item["id"]
-    if not isinstance(tid, str) or not _ID_RE.match(tid):
-        raise EnrichConfigError(f"{path}: {where}: key 'id' must match [a-z0-9-]+")
-    label = item["label"]
-    if isinstance(label, str):
-        label = {"en": label}
-    if not isinstance(label, dict) or not all(isinstance(v, str) for v in label.values()):
-        raise EnrichConfigError(f"{path}: {where}: key 'label' must be a string or language -> string")
-    min_score = item.get("min_score", 1)
-    if not isinstance(min_score, int) or isinstance(min_score, bool) or min_score < 1:
-        raise EnrichConfigError(f"{path}: {where}: key 'min_score' must be an integer >= 1")
-    roles: dict[str, tuple[Term, ...]] = {}
-    for role in ROLES:
-        by_lang = per_language(path, f"{where}: {role}", item.get(role))
-        roles[role] = tuple(
-            _parse_term(path, f"{where}: {role}.{lang}", lang, t) for lang, ts in by_lang.items() for t in ts
-        )
-    missing = [lang for lang in CORE_LANGUAGES if not any(t.language == lang for t in roles["terms"])]
-    if missing:
-        log.warning("%s: topic '%s': no terms for %s", path, tid, ", ".join(missing))
-    return Topic(
-        id=tid,
-        label=dict(label),
-        terms=roles["terms"],
-        require_any=roles["require_any"],
-        exclude=roles["exclude"],
-        min_score=min_score,
-    )
+def _check_term(text: str) -> str:
+    _parse_term("any", text)  # raises ValueError naming the term
+    return text
+
+
+def _label(value: Any) -> Any:
+    return {"en": value} if isinstance(value, str) else value
+
+
+TermText = Annotated[Text, AfterValidator(_check_term)]
+#: Terms per language, each checked (groups, NEAR) where it is written.
+Terms = Annotated[dict[Language, list[TermText]], BeforeValidator(as_per_language)]
+
+
+class TopicSpec(BaseModel):
+    """One item of topics.yaml (see the file's header)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: EnrichId
+    label: Annotated[dict[str, Text], BeforeValidator(_label)]
+    description: str = ""
+    terms: Annotated[Terms, Field(min_length=1)]
+    require_any: Terms = Field(default_factory=dict)
+    exclude: Terms = Field(default_factory=dict)
+    min_score: int = Field(default=1, ge=1, strict=True)
+
+    def topic(self) -> Topic:
+        roles = {role: tuple(_parse_term(lang, t) for lang, ts in getattr(self, role).items() for t in ts)
+                 for role in ROLES}
+        return Topic(id=self.id, label=dict(self.label), terms=roles["terms"], require_any=roles["require_any"],
+                     exclude=roles["exclude"], min_score=self.min_score)
 
 
 def parse_topics(path: Path, gazetteer: Gazetteer | None = None) -> TopicSet:
-    items = read_yaml(path, "topics")
-    topics = [_parse_topic(path, i, raw) for i, raw in enumerate(items)]
+    topics: list[Topic] = []
+    for item in load_items(path, "topics", TopicSpec, "topic"):
+        topic = item.value.topic()
+        missing = [lang for lang in CORE_LANGUAGES if not any(t.language == lang for t in topic.terms)]
+        if missing:
+            log.warning("%s:%d: %s: no terms for %s", path, item.line(), item.label, ", ".join(missing))
+        topics.append(topic)
     ts = TopicSet(topics, gazetteer=gazetteer, source=str(path))
     log.debug("loaded %d topics from %s", len(ts), path)
     return ts
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(path: Path, mtime_ns: int) -> TopicSet:
-    return parse_topics(path)
+_load_topics = cached_by_mtime(parse_topics, error=EnrichConfigError)
 
 
 def load_topics(path: Path | None = None) -> TopicSet:
-    """The topics in ``path`` (default: config/topics.yaml), parsed once per file version.
-    ``@entity`` references resolve against the default gazetteer (config/entities.yaml)."""
-    p = Path(path) if path is not None else get_settings().config_file("topics.yaml")
-    try:
-        mtime = p.stat().st_mtime_ns
-    except OSError as exc:
-        raise EnrichConfigError(f"{p}: cannot read: {exc}") from exc
-    return _load_cached(p.resolve(), mtime)
+    """The topics in ``path`` (default: topics.yaml in the config directory), parsed once per
+    file version. ``@entity`` references resolve against the default gazetteer (entities.yaml)."""
+    return _load_topics(Path(path) if path is not None else get_settings().config_file("topics.yaml"))

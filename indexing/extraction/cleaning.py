@@ -8,14 +8,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
 from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+
+from indexing.settings import get_settings
+from indexing.yamlconfig import Regex, load_file
 
 logger = logging.getLogger(__name__)
-
-BOILERPLATE_FILE = Path(__file__).resolve().parents[2] / "config" / "boilerplate.yaml"
 
 # Elements a browser renders as their own block (or line): text on either side of them never
 # belongs to the same word.
@@ -89,28 +90,36 @@ def _line_key(text: str) -> str:
     return text.strip().strip(":…»«›>|•·-–— ").strip().casefold()
 
 
+class _RulesSpec(BaseModel):
+    """One language's rules in boilerplate.yaml (see the file's header)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lines: list[str] = Field(default_factory=list)
+    prefixes: list[str] = Field(default_factory=list)
+    patterns: list[Regex] = Field(default_factory=list)
+
+
+_BoilerplateFile = RootModel[dict[Annotated[str, StringConstraints(pattern=r"^(?:[a-z]{2}|any)$")], _RulesSpec | None]]
+
+
 @functools.lru_cache(maxsize=4)
 def load_boilerplate(path: str | None = None) -> dict[str, BoilerplateRules]:
-    """Rules per language code ("any" applies to every page)."""
-    source = Path(path) if path else BOILERPLATE_FILE
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        logger.warning("boilerplate rules unreadable (%s): %s", source, exc)
+    """Rules per language code ("any" applies to every page), from boilerplate.yaml in the
+    configuration directory by default. No file means no rules (logged); a malformed file is a
+    ConfigError naming the file, line and key."""
+    source = Path(path) if path else get_settings().config_file("boilerplate.yaml")
+    if not source.exists():
+        logger.warning("no boilerplate rules: %s not found", source)
         return {}
+    spec = load_file(source, _BoilerplateFile, "boilerplate rules")
     rules: dict[str, BoilerplateRules] = {}
-    for lang, spec in raw.items():
-        spec = spec or {}
-        patterns = []
-        for pattern in spec.get("patterns") or []:
-            try:
-                patterns.append(re.compile(pattern, re.I))
-            except re.error as exc:
-                logger.warning("bad boilerplate pattern %r in %s: %s", pattern, source, exc)
-        rules[str(lang)] = BoilerplateRules(
-            lines={_line_key(x) for x in spec.get("lines") or [] if _line_key(str(x))},
-            prefixes=tuple(str(x).casefold() for x in spec.get("prefixes") or []),
-            patterns=patterns,
+    for lang, lang_spec in (spec.root if spec is not None else {}).items():
+        lang_spec = lang_spec or _RulesSpec()
+        rules[lang] = BoilerplateRules(
+            lines={_line_key(x) for x in lang_spec.lines if _line_key(x)},
+            prefixes=tuple(x.casefold() for x in lang_spec.prefixes),
+            patterns=[re.compile(p, re.I) for p in lang_spec.patterns],
         )
     return rules
 

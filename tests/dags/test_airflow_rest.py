@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from indexing.settings import PROJECT_ROOT
+from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs, service_missing
 
 

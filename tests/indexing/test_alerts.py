@@ -27,7 +27,8 @@ from indexing.alerts import (
     run_doc_ids,
 )
 from indexing.extraction import extract
-from indexing.settings import PROJECT_ROOT, ConfigError, reset_settings
+from indexing.settings import ConfigError, reset_settings
+from tests.conftest import REPO_ROOT
 from tests.indexing.search_corpus import LOOKALIKES, STORIES
 from warwatch import pipeline
 
@@ -180,7 +181,7 @@ def _parse(text: str) -> list[Watch]:
 
 
 def test_shipped_watches_load_with_the_file_channel_only() -> None:
-    watches = {w.id: w for w in load_watches(PROJECT_ROOT / "config" / "watches.yaml")}
+    watches = {w.id: w for w in load_watches(REPO_ROOT / "config" / "watches.yaml")}
     assert set(watches) >= {NK, "kursk-offensive"}
     for watch in watches.values():
         assert watch.channels.names() == ["file"]
@@ -242,7 +243,7 @@ def test_missing_default_file_means_no_watches(tmp_path: Path, monkeypatch: pyte
 def test_once_per_story_not_per_copy(node: Path) -> None:
     data_dir = node
     # The shipped watches, and an explicit query (no expansion: the typed words decide).
-    watches = [*load_watches(PROJECT_ROOT / "config" / "watches.yaml"), Watch(id="nato-title", query="title:NATO")]
+    watches = [*load_watches(REPO_ROOT / "config" / "watches.yaml"), Watch(id="nato-title", query="title:NATO")]
     rid = _first_run()
 
     # The run's ids: from the index stage's file, or computed from cleaned.jsonl the same way.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexing.settings import PROJECT_ROOT, reset_settings
+from indexing.settings import reset_settings
+from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 from warwatch import pipeline
 
