@@ -164,26 +164,6 @@ class WarcWriter:
             self._close_file()
             self._open()
         assert self._fh is not None and self._writer is not None and self._path is not None
-        record = self._response_record(url, status, headers, body, fetched_at, reason, extra_warc_headers)
-        offset = self._fh.tell()
-        self._writer.write_record(record)
-        self._fh.flush()
-        if self.fsync:
-            self._fh.sync()
-        self.records += 1
-        return self._path, offset
-
-    def _response_record(
-        self,
-        url: str,
-        status: int,
-        headers: HeaderInput,
-        body: bytes,
-        fetched_at: datetime,
-        reason: str | None,
-        extra_warc_headers: Mapping[str, str] | None,
-    ) -> Any:
-        assert self._writer is not None
         pairs = _header_pairs(headers)
         pairs.append(("Content-Length", str(len(body))))
         status_line = f"{status} {reason or _REASONS.get(status, 'Response')}"
@@ -198,7 +178,7 @@ class WarcWriter:
         block.update(body)
         warc_headers["WARC-Payload-Digest"] = _sha1_label(hashlib.sha1(body).digest())
         warc_headers["WARC-Block-Digest"] = _sha1_label(block.digest())
-        return self._writer.create_warc_record(
+        record = self._writer.create_warc_record(
             url,
             "response",
             payload=io.BytesIO(body),
@@ -206,6 +186,13 @@ class WarcWriter:
             http_headers=http_headers,
             warc_headers_dict=warc_headers,
         )
+        offset = self._fh.tell()
+        self._writer.write_record(record)
+        self._fh.flush()
+        if self.fsync:
+            self._fh.sync()
+        self.records += 1
+        return self._path, offset
 
     def sync(self) -> None:
         """Make every record written so far durable (fsync; nothing to do when none is new)."""

@@ -331,6 +331,21 @@ def _secret(value: Any) -> str | None:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
+def _auth_and_tls(settings: Settings, basic_auth: str, api_key: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """Client arguments for the configured credentials and CA: the user and password under the
+    client's ``basic_auth`` name, the API key as ``api_key(key)`` gives it."""
+    kwargs: dict[str, Any] = {}
+    password = _secret(settings.es_password)
+    if settings.es_user and password is not None:
+        kwargs[basic_auth] = (settings.es_user, password)
+    key = _secret(settings.es_api_key)
+    if key:
+        kwargs.update(api_key(key))
+    if settings.es_ca_certs:
+        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    return kwargs
+
+
 def _opensearch_client(settings: Settings, url: str) -> Any:
     import opensearchpy
 
@@ -341,14 +356,7 @@ def _opensearch_client(settings: Settings, url: str) -> Any:
         "verify_certs": settings.es_verify_certs,
         "ssl_show_warn": settings.es_verify_certs,
     }
-    password = _secret(settings.es_password)
-    if settings.es_user and password is not None:
-        kwargs["http_auth"] = (settings.es_user, password)
-    api_key = _secret(settings.es_api_key)
-    if api_key:
-        kwargs["headers"] = {"Authorization": f"ApiKey {api_key}"}
-    if settings.es_ca_certs:
-        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    kwargs.update(_auth_and_tls(settings, "http_auth", lambda key: {"headers": {"Authorization": f"ApiKey {key}"}}))
     return opensearchpy.OpenSearch(**kwargs)
 
 
@@ -361,14 +369,7 @@ def _elasticsearch_client(settings: Settings, url: str) -> Any:
         "retry_on_timeout": False,
         "verify_certs": settings.es_verify_certs,
     }
-    password = _secret(settings.es_password)
-    if settings.es_user and password is not None:
-        kwargs["basic_auth"] = (settings.es_user, password)
-    api_key = _secret(settings.es_api_key)
-    if api_key:
-        kwargs["api_key"] = api_key
-    if settings.es_ca_certs:
-        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    kwargs.update(_auth_and_tls(settings, "basic_auth", lambda key: {"api_key": key}))
     if not settings.es_verify_certs:
         kwargs["ssl_show_warn"] = False
     return elasticsearch.Elasticsearch(url, **kwargs)

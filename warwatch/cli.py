@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,6 @@ def cmd_local_es(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from warwatch import pipeline
-    from warwatch.render import print_report
 
     with out.progress() as bar:
         tasks: dict[str, Any] = {}
@@ -155,22 +155,23 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress("crawl", int(event["fetched"]), event.get("discovered"))
 
         out.stage("crawling, cleaning and indexing every configured source")
-        try:
-            result = pipeline.run_cycle(args.sources, run_id=args.run_id, progress=progress,
-                                        on_crawl_line=on_crawl_line)
-        except pipeline.PipelineError as exc:
-            out.error(str(exc))
-            return 1
-    print_report(result.report)
-    return 0 if result.ok else 1
+        return _report(lambda: pipeline.run_cycle(args.sources, run_id=args.run_id, progress=progress,
+                                                  on_crawl_line=on_crawl_line))
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from warwatch import pipeline
+
+    return _report(lambda: pipeline.reprocess(since=args.since, source=args.source))
+
+
+def _report(cycle: Callable[[], Any]) -> int:
+    """Run a pipeline cycle, print its report; exit status 0 only when it completed."""
+    from warwatch import pipeline
     from warwatch.render import print_report
 
     try:
-        result = pipeline.reprocess(since=args.since, source=args.source)
+        result = cycle()
     except pipeline.PipelineError as exc:
         out.error(str(exc))
         return 1

@@ -112,19 +112,16 @@ class Gazetteer:
 
     def find_in(self, text: str, tokens: list[Token]) -> list[EntityMatch]:
         """:meth:`find` on an already tokenised (NFC) text: callers tokenise once for all."""
-        out: list[EntityMatch] = []
-        for m in _longest_leftmost(self._matcher.find(tokens)):
-            ent = self.entities[str(m.payload)]
-            start, end = tokens[m.start].start, tokens[m.end - 1].end
-            out.append(EntityMatch(ent.id, ent.name, ent.type, text[start:end], ent.lat, ent.lon, start, end))
-        return out
+        return self._mentions(self._matcher, text, tokens)
 
     def find_adjectives(self, text: str) -> list[EntityMatch]:
         """Adjectival mentions (``nordkoreanische``): used by query expansion only."""
         text = nfc(text)
-        tokens = tokenize(text)
+        return self._mentions(self._adjectives, text, tokenize(text))
+
+    def _mentions(self, matcher: PhraseMatcher, text: str, tokens: list[Token]) -> list[EntityMatch]:
         out: list[EntityMatch] = []
-        for m in _longest_leftmost(self._adjectives.find(tokens)):
+        for m in _longest_leftmost(matcher.find(tokens)):
             ent = self.entities[str(m.payload)]
             start, end = tokens[m.start].start, tokens[m.end - 1].end
             out.append(EntityMatch(ent.id, ent.name, ent.type, text[start:end], ent.lat, ent.lon, start, end))

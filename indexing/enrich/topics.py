@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -73,16 +74,17 @@ class Topic:
     min_score: int = 1
 
     def plain_terms(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
-        for t in self.terms:
-            if t.is_plain and t.parts[0][0] not in out[t.language]:
-                out[t.language].append(t.parts[0][0])
-        return dict(out)
+        """Literal phrases per language (usable as-is in a search query)."""
+        return self._single_patterns(lambda t: t.is_plain)
 
     def wildcard_terms(self) -> dict[str, list[str]]:
+        """Single ``*`` patterns per language (query_string syntax)."""
+        return self._single_patterns(lambda t: t.is_wildcard)
+
+    def _single_patterns(self, keep: Callable[[Term], bool]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = defaultdict(list)
         for t in self.terms:
-            if t.is_wildcard and t.parts[0][0] not in out[t.language]:
+            if keep(t) and t.parts[0][0] not in out[t.language]:
                 out[t.language].append(t.parts[0][0])
         return dict(out)
 

@@ -191,6 +191,67 @@ class BulkWriter:
         return dead
 
 
+def _split_valid(chunk: list[Any]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The chunk's documents by id (a later copy of the same id wins) and dead letters for the
+    ones without an id."""
+    dead: list[dict[str, Any]] = []
+    valid: dict[str, dict[str, Any]] = {}
+    for doc in chunk:
+        if not isinstance(doc, Mapping) or not doc.get("id"):
+            dead.append(_dead(doc, "document without an id"))
+            continue
+        valid[str(doc["id"])] = dict(doc)
+    return valid, dead
+
+
+def _operations(plan: versions.Plan, index: str, vindex: str, stamp: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Bulk operations for a plan: the previous versions first, then the documents."""
+    ops: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"index": {"_index": vindex, "_id": vid}}, record) for vid, record in plan.versions
+    ]
+    for doc in plan.documents:
+        doc["indexed_at"] = stamp
+        ops.append(({"index": {"_index": index, "_id": doc["id"]}}, doc))
+    return ops
+
+
+def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], dead: list[dict[str, Any]],
+           index: str, vindex: str) -> None:
+    """Add a written chunk to ``stats``: a rejected article is not created/updated after all,
+    nor is its previous version stored."""
+    rejected = {d["id"] for d in dead if d.get("index") == index}
+    stats.created += plan.created - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] not in existing)
+    stats.updated += plan.updated - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] in existing)
+    stats.unchanged += plan.unchanged
+    stats.versions += sum(1 for _, rec in plan.versions if rec["doc_id"] not in rejected)
+    stats.failed += sum(1 for d in dead if d.get("index") != vindex)
+
+
+@dataclass
+class _ChunkIndexer:
+    """Writes one chunk at a time: validate, fetch the current documents, plan versions, send."""
+
+    engine: Engine
+    writer: BulkWriter
+    index: str
+    vindex: str
+    track_versions: bool
+
+    def __call__(self, chunk: list[Any], stats: BulkStats) -> None:
+        valid, dead = _split_valid(chunk)
+        now = datetime.now(UTC)
+        existing: dict[str, dict[str, Any]] = {}
+        if self.track_versions and valid:
+            existing = self.writer.retrying("fetching current documents",
+                                            functools.partial(self.engine.mget, self.index, list(valid)))
+        plan = versions.plan(existing, list(valid.values()), now=now)
+        ops = _operations(plan, self.index, self.vindex, now.isoformat())
+        if ops:
+            dead.extend(self.writer.send(ops, stats))
+        _count(stats, plan, existing, dead, self.index, self.vindex)
+        write_dead_letters(dead)
+
+
 def index_documents(
     engine: Engine,
     docs: Iterable[Mapping[str, Any]],
@@ -213,55 +274,19 @@ def index_documents(
     """
     settings = get_settings()
     index = index or articles_alias()
-    chunk_size = chunk_size or settings.bulk_chunk_size
     writer = BulkWriter(
         engine,
         max_retries=settings.bulk_max_retries if max_retries is None else max_retries,
         initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
         refresh=refresh,
     )
-    vindex = versions_index()
+    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(), track_versions)
     if total is None and isinstance(docs, (list, tuple)):
         total = len(docs)
     stats = BulkStats()
     done = 0
-    for chunk in _chunks(docs, chunk_size):
-        dead: list[dict[str, Any]] = []
-        valid: dict[str, dict[str, Any]] = {}
-        for doc in chunk:
-            if not isinstance(doc, Mapping) or not doc.get("id"):
-                dead.append(_dead(doc, "document without an id"))
-                continue
-            valid[str(doc["id"])] = dict(doc)  # a later copy of the same id in a chunk wins
-        now = datetime.now(UTC)
-        existing: dict[str, dict[str, Any]] = {}
-        if track_versions and valid:
-            existing = writer.retrying("fetching current documents",
-                                       functools.partial(engine.mget, index, list(valid)))
-        plan = versions.plan(existing, list(valid.values()), now=now)
-        stats.created += plan.created
-        stats.updated += plan.updated
-        stats.unchanged += plan.unchanged
-        ops: list[tuple[dict[str, Any], dict[str, Any]]] = [
-            ({"index": {"_index": vindex, "_id": vid}}, record) for vid, record in plan.versions
-        ]
-        stamp = now.isoformat()
-        for doc in plan.documents:
-            doc["indexed_at"] = stamp
-            ops.append(({"index": {"_index": index, "_id": doc["id"]}}, doc))
-        if ops:
-            dead.extend(writer.send(ops, stats))
-        rejected_ids = {d["id"] for d in dead if d.get("index") == index}
-        # A rejected article is not created/updated after all.
-        for doc in plan.documents:
-            if doc["id"] in rejected_ids:
-                if doc["id"] in existing:
-                    stats.updated -= 1
-                else:
-                    stats.created -= 1
-        stats.versions += sum(1 for vid, rec in plan.versions if rec["doc_id"] not in rejected_ids)
-        stats.failed += sum(1 for d in dead if d.get("index") != vindex)
-        write_dead_letters(dead)
+    for chunk in _chunks(docs, chunk_size or settings.bulk_chunk_size):
+        write_chunk(chunk, stats)
         done += len(chunk)
         if progress:
             progress("index", done, total)

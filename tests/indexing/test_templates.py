@@ -106,19 +106,28 @@ def test_migrate_reindexes_and_flips_without_a_gap(engine: Engine, index_prefix:
         finally:
             eng.close()
 
+    def searches_after(n: int) -> None:
+        # searches are counted, not timed: wait (bounded) until the searcher has done n more
+        target = len(seen) + n
+        deadline = time.monotonic() + 60
+        while len(seen) < target and not errors and time.monotonic() < deadline:
+            stop.wait(0.01)
+
     t = threading.Thread(target=searcher)
     t.start()
     try:
-        time.sleep(0.2)
+        searches_after(3)
+        before = len(seen)
         v2 = migrate(engine, target_version=templates.MAPPING_VERSION + 1)
-        time.sleep(0.2)
+        searches_after(3)
     finally:
         stop.set()
         t.join()
     assert not errors, errors
     assert v2 == f"{index_prefix}articles-v{templates.MAPPING_VERSION + 1}"
     assert current_index(engine) == v2
-    assert len(seen) > 3 and min(seen) == 300, (len(seen), min(seen) if seen else None)
+    # searches before, during and after the flip all saw every document
+    assert before >= 3 and len(seen) >= before + 3 and min(seen) == 300, (before, len(seen), min(seen))
     assert engine.count(v2) == 300 and engine.count(v1) == 300
     # Idempotent: a second run changes nothing; setup keeps the newer index.
     assert migrate(engine, target_version=templates.MAPPING_VERSION + 1) == v2
