@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +45,8 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, cancelled_at)
 """
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,9 @@ class Pending:
 class AlertState:
     """The alert state file; use as a context manager (closes the connection)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.path = Path(path) if path is not None else get_settings().state_dir / STATE_FILE
+        self._clock = clock  # leases and timestamps (tests move it instead of waiting)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), so two
         # evaluations at once cannot both claim the same story.
@@ -78,6 +79,9 @@ class AlertState:
 
     def close(self) -> None:
         self._db.close()
+
+    def _now(self) -> str:
+        return self._clock().isoformat()
 
     # ------------------------------------------------------------------ deciding
     def claim(self, watch_id: str, story_key: str, doc_ids: Sequence[str], alert_id: str, run_id: str | None,
@@ -95,11 +99,11 @@ class AlertState:
                                    (watch_id, *doc_ids)).fetchone()
                 if known is not None:  # the story id of an alerted article changed: same story to us
                     db.execute("INSERT OR IGNORE INTO stories VALUES (?,?,?,?,?)",
-                               (watch_id, story_key, known[0], run_id, _now()))
+                               (watch_id, story_key, known[0], run_id, self._now()))
             new = known is None
             owner = alert_id if new else known[0]
             if new:
-                now = _now()
+                now = self._now()
                 db.execute("INSERT INTO stories VALUES (?,?,?,?,?)", (watch_id, story_key, alert_id, run_id, now))
                 text = json.dumps(payload, ensure_ascii=False)
                 db.executemany("INSERT OR IGNORE INTO outbox (alert_id, channel, watch_id, payload, created_at) "
@@ -116,7 +120,7 @@ class AlertState:
                      lease_seconds: float = LEASE_SECONDS) -> list[Pending]:
         """Undelivered, uncancelled deliveries, oldest first (of the given watches, or all), leased
         to the caller: an evaluation running at the same time (the DAG and the CLI) skips them."""
-        now = datetime.now(UTC)
+        now = self._clock()
         until = (now + timedelta(seconds=lease_seconds)).isoformat()
         wanted = set(watch_ids) if watch_ids is not None else None
         db = self._db
@@ -137,7 +141,7 @@ class AlertState:
 
     def delivered(self, alert_id: str, channel: str, attempts: int) -> None:
         self._db.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+?, last_error=NULL, leased_until=NULL "
-                         "WHERE alert_id=? AND channel=?", (_now(), attempts, alert_id, channel))
+                         "WHERE alert_id=? AND channel=?", (self._now(), attempts, alert_id, channel))
 
     def failed(self, alert_id: str, channel: str, attempts: int, error: str) -> None:
         self._db.execute("UPDATE outbox SET attempts=attempts+?, last_error=?, leased_until=NULL "
@@ -151,7 +155,7 @@ class AlertState:
         """A delivery whose watch or channel is no longer configured: kept, but not retried."""
         self._db.execute("UPDATE outbox SET cancelled_at=?, last_error=?, leased_until=NULL "
                          "WHERE alert_id=? AND channel=?",
-                         (_now(), reason, alert_id, channel))
+                         (self._now(), reason, alert_id, channel))
 
     def queued_count(self, watch_id: str) -> int:
         row = self._db.execute("SELECT COUNT(DISTINCT alert_id) FROM outbox WHERE watch_id=? "

@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -419,9 +419,15 @@ def test_about_explicit_queries_needs_the_typed_words() -> None:
 
 def test_state_claims_once_and_leases_deliveries(tmp_path: Path) -> None:
     from indexing.alerts import AlertState
+    from indexing.alerts.state import LEASE_SECONDS
 
     path = tmp_path / "alerts.sqlite"
-    with AlertState(path) as one, AlertState(path) as two:
+    now = [datetime(2024, 10, 28, 12, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        return now[0]
+
+    with AlertState(path, clock=clock) as one, AlertState(path, clock=clock) as two:
         payload = {"alert_id": "a1", "articles": []}
         assert one.claim(NK, "story-1", ["d1", "d2"], "a1", "run-1", ["file", "webhook"], payload)
         assert not two.claim(NK, "story-1", ["d3"], "a2", "run-2", ["file"], payload)  # same story
@@ -431,7 +437,10 @@ def test_state_claims_once_and_leases_deliveries(tmp_path: Path) -> None:
         assert two.take_pending() == []  # leased to the other evaluation
         one.delivered("a1", "file", 1)
         one.failed("a1", "webhook", 3, "HTTP 503")
-        assert [(p.channel, p.attempts) for p in two.take_pending(lease_seconds=0)] == [("webhook", 3)]
-    with AlertState(path) as again:  # the taker died; its lease (0 s here, 10 min by default) ran out
+        assert [(p.channel, p.attempts) for p in two.take_pending()] == [("webhook", 3)]  # failed: back
+    with AlertState(path, clock=clock) as again:  # the taker died; its lease runs out, not before
+        now[0] += timedelta(seconds=LEASE_SECONDS - 1)
+        assert again.take_pending() == []
+        now[0] += timedelta(seconds=1.001)
         assert [p.channel for p in again.take_pending()] == ["webhook"]
         assert again.queued_count(NK) == 1 and not again.fully_delivered("a1")
