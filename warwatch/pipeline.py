@@ -421,7 +421,7 @@ def reprocess(
     run_id = "reprocess-" + new_run_id()
     rdir = run_dir(run_id)
     entries = list(latest_manifests(since, source))
-    with (rdir / "manifest.jsonl").open("w", encoding="utf-8") as fh:
+    with atomic_writer(rdir / "manifest.jsonl") as fh:
         for entry in entries:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return _clean_index_report(run_id, progress)
