@@ -60,7 +60,7 @@ def check_id(value: str) -> str:
 def check_regex(pattern: str) -> str:
     try:
         re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:  # OverflowError: a{99999999999}
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return pattern
 
@@ -158,18 +158,30 @@ def read_config(path: Path, what: str, error: type[ConfigError] = ConfigError) -
         raise error(f"{path}: cannot read {what}: {exc}") from exc
 
 
+def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, error: type[ConfigError]) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f"{path}:{mark.line + 1}"
+    elif isinstance(exc, yaml.reader.ReaderError):  # refused before parsing: no mark, a position
+        where = f"{path}:{text.count(chr(10), 0, max(exc.position, 0)) + 1}"
+    else:
+        where = str(path)
+    return error(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
+
+
 def compose(text: str, path: Path, error: type[ConfigError] = ConfigError) -> tuple[yaml.Node | None, Any]:
     """The node tree (with line marks) and the constructed data of one YAML document."""
-    loader = _LOADER(text)
+    loader = None
     try:
+        # The pure-Python reader refuses control characters while it is being built.
+        loader = _LOADER(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise error(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+        raise _yaml_error(exc, text, path, error) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is not None:
         _refuse_duplicate_keys(node, path, error)
     return node, data
