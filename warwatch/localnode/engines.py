@@ -1,0 +1,114 @@
+"""The engines the local node can run, the constants every stage shares, and its error type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexing.settings import PROJECT_ROOT, get_settings
+
+#: The unprivileged system user that runs the node when we are root.
+NODE_USER = "warwatch-search"
+#: cluster.name of every node started here; used to recognise our own nodes on a port.
+CLUSTER_NAME = "warwatch-local"
+#: Where distributions are unpacked (gitignored; the project's own directory).
+CACHE_DIR = PROJECT_ROOT / ".local" / "search"
+#: Where the node's files go when the node user cannot reach the project or data dir (as root):
+#: a root-owned directory of our own; ancestors of the project are never made traversable.
+FALLBACK_ROOT = Path("/var/lib/warwatch-search")
+HOST = "127.0.0.1"
+STATE_FILE = "node.json"
+LOG_TAIL_LINES = 12
+
+
+class LocalNodeError(RuntimeError):
+    """The local node cannot be fetched, started or stopped; the message is one clear line,
+    optionally followed by the last lines of the node's log."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine distribution on Maven Central."""
+
+    name: str
+    version: str
+    group: str
+    artifact: str
+    #: SHA-256 of the zip; a download that does not match is refused before it is unpacked
+    sha256: str
+    launcher: str  # relative to the install dir
+    #: the Java main class of the server process (how a process is recognised as a node)
+    main_class: str
+    env_prefix: str  # OPENSEARCH_ / ES_ (…_JAVA_HOME, …_PATH_CONF, …_TMPDIR)
+    config_file: str
+    min_java: int
+    #: modules the product needs; fetch() fails if one is missing (empty: a bare engine)
+    required_modules: tuple[str, ...] = ()
+    #: extra lines for the node's yml
+    extra_settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}:zip"
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+ENGINES: dict[str, EngineSpec] = {
+    "opensearch": EngineSpec(
+        name="opensearch",
+        version="3.8.0",
+        group="org.opensearch.distribution.integ-test-zip",
+        artifact="opensearch",
+        # computed from the zip Maven Central served (its .sha1 matched), November 2026
+        sha256="196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f",
+        launcher="bin/opensearch",
+        main_class="org.opensearch.bootstrap.OpenSearch",
+        env_prefix="OPENSEARCH",
+        config_file="opensearch.yml",
+        min_java=21,
+        required_modules=("analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"),
+    ),
+    "elasticsearch": EngineSpec(
+        name="elasticsearch",
+        version="9.2.4",
+        group="org.elasticsearch.distribution.integ-test-zip",
+        artifact="elasticsearch",
+        sha256="af7b81fe31627c7523b2546351cd4e47310faa6a72c8db8dc8f7a191e871cfaf",
+        launcher="bin/elasticsearch",
+        main_class="org.elasticsearch.bootstrap.Elasticsearch",
+        env_prefix="ES",
+        config_file="elasticsearch.yml",
+        min_java=21,
+        required_modules=(),
+        extra_settings=(("xpack.security.enabled", "false"),),
+    ),
+}
+DEFAULT_ENGINE = "opensearch"
+
+
+def engine_spec(engine: str | None) -> EngineSpec:
+    name = (engine or getattr(get_settings().local_es, "engine", None) or DEFAULT_ENGINE).lower()
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise LocalNodeError(f"unknown engine {name!r}; choose one of {', '.join(sorted(ENGINES))}") from None
+
+
+def check_port(port: int | None) -> int:
+    p = int(port if port is not None else get_settings().local_es.port)
+    if not 1024 <= p <= 65535:
+        raise LocalNodeError(f"port {p} is out of range (1024-65535)")
+    return p
+
+
+def node_dir(port: int | None = None) -> Path:
+    """``<data_dir>/search-node/<port>``, absolute (data_dir is resolved against the cwd): the
+    node's state (``node.json``) and, when the node user can reach it, its files."""
+    return get_settings().data_dir.expanduser().resolve() / "search-node" / str(check_port(port))
+
+
+def url_of(port: int) -> str:
+    return f"http://{HOST}:{port}"
