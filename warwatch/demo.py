@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from indexing.settings import PROJECT_ROOT, get_settings
+from indexing.urls import redact_url
 from warwatch import console as out
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
             out.error(str(exc))
             return 1
     else:
-        out.stage(f"using the search cluster at {settings.es_url}")
+        out.stage(f"using the search cluster at {redact_url(settings.es_url)}")
 
     with serve(DEMO_SITE, port=port or DEMO_PORT) as server:
         out.stage(f"serving the bundled demo news site at {server.base_url}")
