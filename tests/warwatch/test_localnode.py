@@ -81,7 +81,7 @@ def node_data_dir() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def victim() -> Iterator[subprocess.Popen[bytes]]:
     """An unrelated process whose PID gets planted where the node's should be."""
-    p = subprocess.Popen(["sleep", "300"])  # noqa: S607
+    p = subprocess.Popen(["sleep", "3600"])  # noqa: S607 - killed at teardown
     try:
         yield p
     finally:

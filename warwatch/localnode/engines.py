@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexing.settings import PROJECT_ROOT, get_settings
 
@@ -56,34 +57,25 @@ class EngineSpec:
         return f"{self.name}-{self.version}"
 
 
+def _integ_test_zip(name: str, version: str, sha256: str, main_class: str, env_prefix: str,
+                    **extra: Any) -> EngineSpec:
+    """An engine's integration-test distribution: ``org.<name>.distribution.integ-test-zip:<name>``."""
+    return EngineSpec(name=name, version=version, group=f"org.{name}.distribution.integ-test-zip", artifact=name,
+                      sha256=sha256, launcher=f"bin/{name}", main_class=main_class, env_prefix=env_prefix,
+                      config_file=f"{name}.yml", min_java=21, **extra)  # fmt: skip
+
+
+# SHA-256 computed from the zips Maven Central served in November 2026 (OpenSearch's matched the
+# .sha1 published next to it).
 ENGINES: dict[str, EngineSpec] = {
-    "opensearch": EngineSpec(
-        name="opensearch",
-        version="3.8.0",
-        group="org.opensearch.distribution.integ-test-zip",
-        artifact="opensearch",
-        # computed from the zip Maven Central served (its .sha1 matched), November 2026
-        sha256="196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f",
-        launcher="bin/opensearch",
-        main_class="org.opensearch.bootstrap.OpenSearch",
-        env_prefix="OPENSEARCH",
-        config_file="opensearch.yml",
-        min_java=21,
+    "opensearch": _integ_test_zip(
+        "opensearch", "3.8.0", "196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f",
+        "org.opensearch.bootstrap.OpenSearch", "OPENSEARCH",
         required_modules=("analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"),
     ),
-    "elasticsearch": EngineSpec(
-        name="elasticsearch",
-        version="9.2.4",
-        group="org.elasticsearch.distribution.integ-test-zip",
-        artifact="elasticsearch",
-        sha256="af7b81fe31627c7523b2546351cd4e47310faa6a72c8db8dc8f7a191e871cfaf",
-        launcher="bin/elasticsearch",
-        main_class="org.elasticsearch.bootstrap.Elasticsearch",
-        env_prefix="ES",
-        config_file="elasticsearch.yml",
-        min_java=21,
-        required_modules=(),
-        extra_settings=(("xpack.security.enabled", "false"),),
+    "elasticsearch": _integ_test_zip(
+        "elasticsearch", "9.2.4", "af7b81fe31627c7523b2546351cd4e47310faa6a72c8db8dc8f7a191e871cfaf",
+        "org.elasticsearch.bootstrap.Elasticsearch", "ES", extra_settings=(("xpack.security.enabled", "false"),),
     ),
 }
 DEFAULT_ENGINE = "opensearch"
