@@ -486,6 +486,13 @@ def test_unreachable_data_dir_moves_the_node_files_and_changes_no_permission(
         assert base.stat().st_mode & 0o777 == 0o755
         assert user.runtime_dir(ndir, 9333, ids) == rundir  # the same place every time
         assert user.runtime_dir(base, 9333, ids) == base  # reachable: the node dir itself
+        home = _tiny_distribution(locked / "search" / "opensearch-3.8.0")
+        (home / "bin").mkdir()
+        (home / ".warwatch-fetched.json").write_text("{}")
+        copy = user.reachable_install(home, ids)  # the distribution, copied where the user can run it
+        assert copy == fallback / "dist" / "opensearch-3.8.0" and (copy / "config" / "jvm.options").is_file()
+        assert user.can_reach(copy / "bin", ids) and user.reachable_install(home, ids) == copy
+        assert locked.stat().st_mode & 0o777 == 0o700
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
