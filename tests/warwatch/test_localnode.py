@@ -567,6 +567,13 @@ def test_a_download_with_the_wrong_sha256_is_refused(tmp_path: Path, monkeypatch
     assert "refusing to unpack" in str(err.value)
     assert not (cache / "opensearch-3.8.0").exists()
     assert [p.name for p in cache.iterdir()] == [".fetch.lock"]  # nothing unpacked, no leftovers
+    # an install unpacked before the pin (its marker names no SHA-256) is not trusted either
+    old = cache / "opensearch-3.8.0"
+    old.mkdir()
+    (old / ".warwatch-fetched.json").write_text('{"engine": "opensearch", "version": "3.8.0"}')
+    with pytest.raises(LocalNodeError, match="refusing to unpack"):
+        localnode.fetch("opensearch")
+    assert (old / ".warwatch-fetched.json").is_file()  # left as it was until a verified one replaces it
 
 
 @pytest.mark.parametrize("name", sorted(localnode.ENGINES))

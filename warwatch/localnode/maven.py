@@ -111,6 +111,16 @@ def _checked_root(spec: EngineSpec, archive: Path, unpack: Path) -> tuple[Path, 
     return roots[0], modules
 
 
+def _verified_install(home: Path, spec: EngineSpec) -> bool:
+    """``home`` was unpacked from an archive with the pinned SHA-256 (an install from before the
+    pin, or from another archive, is fetched again)."""
+    try:
+        marker = json.loads((home / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("sha256") == spec.sha256
+
+
 def install_dir(engine: str | None = None) -> Path:
     """Where the engine's distribution is (or will be) unpacked."""
     return engines.CACHE_DIR / engine_spec(engine).dirname
@@ -122,11 +132,11 @@ def fetch(engine: str | None = None) -> Path:
     spec = engine_spec(engine)
     cache = engines.CACHE_DIR
     home = cache / spec.dirname
-    if (home / MARKER).exists():
+    if _verified_install(home, spec):
         return home
     cache.mkdir(parents=True, exist_ok=True)
     with file_lock(cache / ".fetch.lock"):
-        if (home / MARKER).exists():
+        if _verified_install(home, spec):
             return home
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache) as tmp:
             (Path(tmp) / "dl").mkdir()
