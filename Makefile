@@ -30,9 +30,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[airflow,dev]" > $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
-$(NODE_STAMP): $(STAMP) $(wildcard warwatch/localnode.py warwatch/localnode/*.py)
-	$(BIN)/python -m warwatch.localnode fetch
-	$(BIN)/python -m warwatch.localnode fetch --engine elasticsearch
+$(NODE_STAMP): $(STAMP) $(wildcard warwatch/localnode/*.py)
+	$(BIN)/warwatch local-es fetch
+	$(BIN)/warwatch local-es fetch --engine elasticsearch
 	@mkdir -p .local && touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from indexing.settings import Settings, get_settings
+from indexing.urls import redact_in, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class Engine:
         return self.server.flavor
 
     def __repr__(self) -> str:
-        return f"Engine({self.server.flavor} {self.server.version} at {self.url})"
+        return f"Engine({self.server.flavor} {self.server.version} at {redact_url(self.url)})"
 
     # -- plumbing ----------------------------------------------------------
     def _call(self, api: str, /, *, request_timeout: float | None = None, expect_404: bool = False,
@@ -398,7 +399,7 @@ def _raw_get(settings: Settings, url: str, path: str) -> tuple[int, Mapping[str,
     try:
         resp = pool.request("GET", url.rstrip("/") + path, headers=headers)
     except urllib3.exceptions.HTTPError as exc:
-        raise EngineUnavailable(f"search engine unreachable at {url}: {exc}") from exc
+        raise EngineUnavailable(f"search engine unreachable at {redact_url(url)}: {redact_in(str(exc), url)}") from exc
     finally:
         pool.clear()
     try:
@@ -416,7 +417,7 @@ def probe(settings: Settings | None = None, url: str | None = None) -> ServerInf
     url = (url or settings.es_url).rstrip("/")
     status, headers, info = _raw_get(settings, url, "/")
     if status in (401, 403):
-        raise EngineError(f"search engine at {url} refused the credentials ({status}); check "
+        raise EngineError(f"search engine at {redact_url(url)} refused the credentials ({status}); check "
                           "WARWATCH_ES_USER/WARWATCH_ES_PASSWORD or WARWATCH_ES_API_KEY", status=status, info=info)
     if status == 200 and isinstance(info, Mapping) and isinstance(info.get("version"), Mapping):
         version = info["version"]
@@ -425,11 +426,12 @@ def probe(settings: Settings | None = None, url: str | None = None) -> ServerInf
         return ServerInfo(flavor=flavor, version=str(version.get("number", "0")),
                           cluster_name=str(info.get("cluster_name", "")))
     if status in RETRYABLE_STATUSES:
-        raise EngineUnavailable(f"search engine at {url} answered {status}", status=status, info=info)
+        raise EngineUnavailable(f"search engine at {redact_url(url)} answered {status}", status=status, info=info)
     product = headers.get("X-Elastic-Product", "")
     status2, _, nodes = _raw_get(settings, url, "/_nodes/_local?filter_path=cluster_name,nodes.*.version")
     if status2 != 200 or not isinstance(nodes, Mapping) or not nodes.get("nodes"):
-        raise EngineError(f"no search engine recognised at {url} (GET / answered {status})", status=status, info=info)
+        raise EngineError(f"no search engine recognised at {redact_url(url)} (GET / answered {status})",
+                          status=status, info=info)
     node_version = str(next(iter(nodes["nodes"].values())).get("version", "0"))
     # OpenSearch always has GET /; a node without it that speaks the nodes API is Elasticsearch.
     flavor = "elasticsearch" if product or status in (404, 405) else "opensearch"
@@ -456,5 +458,5 @@ def connect(settings: Settings | None = None, *, url: str | None = None) -> Engi
                         "elasticsearch>=%d,<%d", elasticsearch.__versionstr__, server.version,
                         server.major, server.major + 1)
         client = _elasticsearch_client(settings, url)
-    log.debug("connected to %s %s at %s", server.flavor, server.version, url)
+    log.debug("connected to %s %s at %s", server.flavor, server.version, redact_url(url))
     return Engine(client, server, url)

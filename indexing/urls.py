@@ -274,3 +274,36 @@ def host_in_scope(url: str, source_url: str) -> bool:
 def unquote_path(url: str) -> str:
     """The decoded path of a URL (for matching human-readable allow/deny patterns)."""
     return unquote(urlsplit(url).path)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to be shown: the credentials inside it (``user:password@``, or a lone token
+    before ``@``) replaced by ``***``. Used wherever a configured URL is echoed (errors, logs,
+    run reports); an unparseable URL is hidden whole rather than echoed."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a malformed netloc
+    except ValueError:
+        return "<unparseable URL>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    shown = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+def redact_in(text: str, url: str) -> str:
+    """``text`` with ``url`` (and the password or token inside it) redacted wherever it occurs:
+    for messages that quote a URL through a third party's exception text."""
+    redacted = redact_url(url)
+    if redacted == url:
+        return text
+    text = text.replace(url, redacted).replace(url.rstrip("/"), redacted.rstrip("/"))
+    try:
+        parts = urlsplit(url)
+        secrets = [s for s in (parts.password, parts.username if parts.password is None else None) if s]
+    except ValueError:
+        secrets = []
+    for secret in secrets:
+        text = text.replace(secret, "***").replace(unquote(secret), "***")
+    return text

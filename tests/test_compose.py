@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,15 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err} and $VAR; $$ escapes a literal $.
 VAR_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
-ONE_SHOT = {"kibana-setup", "airflow-init", "warwatch-setup"}
+ONE_SHOT = {"secrets-check", "kibana-setup", "airflow-init", "warwatch-setup"}
+SECRETS = ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "KIBANA_ENCRYPTION_KEY", "POSTGRES_PASSWORD",
+           "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET")
+CHECK = ROOT / "scripts" / "check-secrets.sh"
+
+
+def required(name: str) -> str:
+    """How compose must reference a secret: refused when unset or empty."""
+    return f"${{{name}:?set {name} in .env (see .env.example)}}"
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
 
 
@@ -70,13 +80,124 @@ def test_var_regex_understands_compose_syntax() -> None:
 def test_env_example_has_no_real_secrets() -> None:
     values = env_example()
     secret_keys = [k for k in values if re.search(r"PASSWORD|SECRET|_KEY$", k)]
-    assert {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD"} <= set(secret_keys)
+    assert set(SECRETS) <= set(secret_keys)
     for key in secret_keys:
-        assert values[key] == "" or "changeme" in values[key], f"{key} looks like a real secret"
-    assert len(values["KIBANA_ENCRYPTION_KEY"]) >= 32  # Kibana refuses shorter keys
-    assert len(values["ELASTIC_PASSWORD"]) >= 6  # Elasticsearch refuses shorter passwords
+        assert values[key] == "", f"{key}: .env.example must not carry a usable (or placeholder) secret"
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert ".env" in ignored
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation, enough to tell whether it refuses: ${VAR:?err} fails when VAR is
+    unset or empty, ${VAR?err} when unset."""
+    def sub(m: re.Match[str]) -> str:
+        name, op = m.group(1) or m.group(3), m.group(2) or ""
+        value = env.get(name)
+        if op == ":?" and not value or op == "?" and value is None:
+            raise ValueError(f"required variable {name} is missing a value")
+        default = m.group(0)[len(name) + 2 + len(op):-1] if op in {":-", "-"} else ""
+        return value if value or (op == "-" and value is not None) else default if op else value or ""
+
+    return VAR_RE.sub(sub, _strip_escapes(text))
+
+
+def test_every_secret_is_required_by_compose() -> None:
+    refs = [(m.group(1) or m.group(3), m.group(2), m.group(0)) for s in _strings(COMPOSE)
+            for m in VAR_RE.finditer(_strip_escapes(s))]  # fmt: skip
+    for name in SECRETS:
+        uses = [full for var, _op, full in refs if var == name]
+        assert uses, f"{name} is never used"
+        assert all(full == required(name) for full in uses), (name, uses)
+
+
+def test_compose_refuses_the_unedited_env_example() -> None:
+    env = env_example()
+    for name in SECRETS:
+        with pytest.raises(ValueError, match=f"required variable {name} is missing"):
+            _interpolate(required(name), env)
+    with pytest.raises(ValueError, match="is missing a value"):
+        for text in _strings(COMPOSE):
+            _interpolate(text, env)
+    good = {**env, **{name: "Zq7-" + name.lower().replace("_", "-") + "-9xK2vLm" for name in SECRETS}}
+    assert [_interpolate(text, good) for text in _strings(COMPOSE)]  # filled in, nothing refused
+
+
+def _check(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run(["sh", str(CHECK), *args], capture_output=True, text=True, timeout=30,
+                          env={**clean, **env}, check=False)  # fmt: skip
+
+
+GOOD = {
+    "ELASTIC_PASSWORD": "q8Zr-Lm2vX_w9Tn", "KIBANA_PASSWORD": "u4Kc.Rb7yPq2Hs",
+    "KIBANA_ENCRYPTION_KEY": "N3v8Qf2LkR7wZc1XbT5mYh9JdG4sPa6E",
+    "POSTGRES_PASSWORD": "p9Wx-Ek3Rm7Tz", "AIRFLOW_ADMIN_PASSWORD": "h2Nd~Vq8Bw4Ly",
+    "AIRFLOW_FERNET_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+    "AIRFLOW_API_SECRET_KEY": "r5Tg_Yh8Uj2Ik9Ol", "AIRFLOW_JWT_SECRET": "c3Vb+Nm6Qw1Ez7Rt",
+}  # fmt: skip
+
+
+def test_check_script_refuses_the_unedited_env_example() -> None:
+    result = _check([str(ROOT / ".env.example")], {})
+    assert result.returncode == 1
+    for name in SECRETS:
+        assert f"refused: {name} is empty" in result.stderr
+    assert _check([], {}).returncode == 1  # nothing in the environment either
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("ELASTIC_PASSWORD", "changeme", "placeholder"),
+        ("POSTGRES_PASSWORD", "changeme-changeme", "placeholder"),
+        ("KIBANA_PASSWORD", "Password12345", "well-known"),
+        ("AIRFLOW_ADMIN_PASSWORD", "short", "shorter than 12"),
+        ("AIRFLOW_JWT_SECRET", 'abc"def$ghi jkl', "may contain only"),
+        ("KIBANA_ENCRYPTION_KEY", "N3v8Qf2LkR7wZc1", "at least 32"),
+        ("AIRFLOW_FERNET_KEY", "N3v8Qf2LkR7wZc1XbT5mYh9JdG4sPa6E", "not a Fernet key"),
+    ],
+)
+def test_check_script_refuses_bad_values(name: str, value: str, reason: str, tmp_path: Path) -> None:
+    assert _check([], GOOD).returncode == 0
+    result = _check([], {**GOOD, name: value})
+    assert result.returncode == 1 and f"refused: {name}" in result.stderr and reason in result.stderr
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**GOOD, name: value}.items()))
+    assert _check([str(env_file)], {}).returncode == 1
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in GOOD.items()))
+    assert _check([str(env_file)], {}).returncode == 0
+
+
+def test_every_service_waits_for_the_secrets_check() -> None:
+    check = SERVICES["secrets-check"]
+    assert check["command"] == ["sh", "/usr/local/bin/check-secrets.sh"]
+    assert check["configs"] == [{"source": "check-secrets", "target": "/usr/local/bin/check-secrets.sh"}]
+    assert COMPOSE["configs"]["check-secrets"]["file"] == "./scripts/check-secrets.sh" and CHECK.is_file()
+    assert _env(check) == {name: required(name) for name in SECRETS}
+
+    def reaches(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        deps = set(SERVICES[name].get("depends_on", {}))
+        return "secrets-check" in deps or any(reaches(d, seen | {name}) for d in deps - seen)
+
+    for name in set(SERVICES) - {"secrets-check"}:
+        assert reaches(name), f"{name} may start before the secrets are checked"
+
+
+def test_no_secret_on_a_command_line() -> None:
+    """A password in a process's argv is visible to everyone in `ps`: secrets reach commands
+    through printf (a shell builtin) into a pipe or a file, never as arguments."""
+    texts = []
+    for svc in SERVICES.values():
+        texts += [" ".join(svc.get("command", []))] if isinstance(svc.get("command"), list) else []
+        texts += [" ".join(svc.get("healthcheck", {}).get("test", [])[1:])]
+    joined = "\n".join(texts)
+    assert "printf" in joined
+    for text in texts:
+        assert not re.search(r"curl[^|;\n]*\s(-u|--user)\s", text), text
+        for segment in re.split(r"\||;|&&|\n|\$\(|<\(", text):
+            for name in SECRETS:
+                if re.search(rf"\$\$\{{?{name}\b", segment):
+                    assert segment.strip().startswith(("printf", "auth() { printf")), segment
 
 
 def test_services_and_images() -> None:
@@ -105,26 +226,26 @@ def test_services_and_images() -> None:
 def test_elasticsearch_security_on_and_kibana_uses_kibana_system() -> None:
     es = _env(SERVICES["elasticsearch"])
     assert es["xpack.security.enabled"] == "true"
-    assert es["ELASTIC_PASSWORD"] == "${ELASTIC_PASSWORD}"
+    assert es["ELASTIC_PASSWORD"] == required("ELASTIC_PASSWORD")
     assert es["discovery.type"] == "single-node"
     kb = _env(SERVICES["kibana"])
     assert kb["ELASTICSEARCH_USERNAME"] == "kibana_system"
-    assert kb["ELASTICSEARCH_PASSWORD"] == "${KIBANA_PASSWORD}"
-    assert _env(SERVICES["kibana-setup"])["KIBANA_PASSWORD"] == "${KIBANA_PASSWORD}"
+    assert kb["ELASTICSEARCH_PASSWORD"] == required("KIBANA_PASSWORD")
+    assert _env(SERVICES["kibana-setup"])["KIBANA_PASSWORD"] == required("KIBANA_PASSWORD")
 
 
 def test_warwatch_containers_get_engine_settings() -> None:
     for name in AIRFLOW | {"warwatch-setup", "airflow-init"}:
         env = _env(SERVICES[name])
         assert env["WARWATCH_ES_URL"] == "http://elasticsearch:9200", name
-        assert env["WARWATCH_ES_USER"] and env["WARWATCH_ES_PASSWORD"] == "${ELASTIC_PASSWORD}", name
+        assert env["WARWATCH_ES_USER"] and env["WARWATCH_ES_PASSWORD"] == required("ELASTIC_PASSWORD"), name
         assert "WARWATCH_ES_API_KEY" in env and "WARWATCH_INDEX_PREFIX" in env, name
     for name in AIRFLOW | {"airflow-init"}:
         env = _env(SERVICES[name])
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
         assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "${AIRFLOW_JWT_SECRET}"  # shared by all components
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == required("AIRFLOW_JWT_SECRET")  # shared by all components
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
 
 

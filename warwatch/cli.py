@@ -27,9 +27,27 @@ def _date(value: str) -> datetime:
 
 
 def _es_url() -> str:
+    """The configured search engine URL as it may be shown (credentials redacted)."""
     from indexing.settings import get_settings
+    from indexing.urls import redact_url
 
-    return get_settings().es_url
+    return redact_url(get_settings().es_url)
+
+
+def _scrub(text: str) -> str:
+    """A message with the credentials of the configured search engine URL redacted."""
+    from indexing.settings import get_settings
+    from indexing.urls import redact_in
+
+    try:
+        return redact_in(text, get_settings().es_url)
+    except ConfigError:
+        return text
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _scrub(super().format(record))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     es_local = sub.add_parser("local-es", help="a real local search node (no Docker), fetched from Maven Central")
-    es_local.add_argument("action", choices=["start", "stop", "status", "fetch"])
+    es_local.add_argument("action", choices=["start", "stop", "status", "fetch"],
+                          help="fetch: download (Maven), verify and unpack the engine without starting it")
     es_local.add_argument("--port", type=int, default=None)
     es_local.add_argument("--engine", default=None, help="opensearch or elasticsearch (default: the one installed)")
 
@@ -72,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("action", choices=["setup", "migrate", "status"])
 
     kb = sub.add_parser("kibana", help="Kibana saved objects")
-    kb.add_argument("action", choices=["import"])
-    kb.add_argument("--url", required=True)
+    kb.add_argument("action", choices=["import", "write"],
+                    help="import: post them to Kibana; write: regenerate config/kibana/warwatch.ndjson")
+    kb.add_argument("--url", default=None, help="Kibana's http(s) URL (import only)")
 
     al = sub.add_parser("alerts", help="evaluate topic watches for a run (or only retry queued deliveries)")
     al.add_argument("--run-id", default=None, help="a run under data/runs (default: retry queued deliveries)")
@@ -91,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # tracebacks and client logs may quote the URL
+        handler.setFormatter(_ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
     if not args.verbose:
         # The clients log every non-2xx answer (a 404 for a missing alias is expected): keep that for -v.
         for noisy in ("opensearch", "elasticsearch", "elastic_transport"):
@@ -109,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one clear line, details with -v
         if args.verbose:
             log.exception("failed")
-        out.error(f"{type(exc).__name__}: {exc}")
+        out.error(_scrub(f"{type(exc).__name__}: {exc}"))
         return 1
 
 
@@ -232,12 +254,19 @@ def cmd_es(args: argparse.Namespace) -> int:
 
 
 def cmd_kibana(args: argparse.Namespace) -> int:
-    from warwatch.kibana import KibanaError, import_saved_objects
+    from indexing.urls import redact_url
+    from warwatch.kibana import KibanaError, import_saved_objects, write_saved_objects
 
+    if args.action == "write":
+        out.info(str(write_saved_objects()))
+        return 0
+    if not args.url:
+        out.error("warwatch kibana import needs --url (Kibana's http(s) URL)")
+        return 2
     try:
         result = import_saved_objects(args.url)
     except KibanaError as exc:
-        out.error(f"Kibana at {args.url}: {exc}")
+        out.error(f"Kibana at {redact_url(args.url)}: {exc}")
         return 1
     out.info(json.dumps(result, indent=2, default=str))
     return 0

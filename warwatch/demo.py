@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from indexing.settings import get_settings
+from indexing.urls import redact_url
 from warwatch import console as out
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
             out.error(str(exc))
             return 1
     else:
-        out.stage(f"using the search cluster at {settings.es_url}")
+        out.stage(f"using the search cluster at {redact_url(settings.es_url)}")
 
     with serve(DEMO_SITE, port=port or DEMO_PORT) as server:
         out.stage(f"serving the bundled demo news site at {server.base_url}")

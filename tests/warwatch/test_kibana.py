@@ -31,7 +31,7 @@ def _objects() -> list[dict]:
 
 def test_checked_in_file_is_generated_from_the_code() -> None:
     assert ndjson_path().read_text(encoding="utf-8") == to_ndjson(build_saved_objects()), \
-        "regenerate with: python -m warwatch.kibana write"
+        "regenerate with: warwatch kibana write"
 
 
 def test_objects_cover_the_dashboard_and_every_topic() -> None:
@@ -134,3 +134,70 @@ def test_import_posts_multipart_with_prefix_and_auth(kibana: str, monkeypatch: p
 def test_import_reports_an_unreachable_kibana(tmp_path: Path) -> None:
     with pytest.raises(KibanaError, match="not reachable"):
         import_saved_objects("http://127.0.0.1:9", timeout=2)
+
+
+def test_cli_write_regenerates_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`warwatch kibana write` (no module main of its own) writes what build_saved_objects builds."""
+    import shutil
+
+    from indexing.settings import get_settings, reset_settings
+    from warwatch.cli import main
+
+    config = tmp_path / "config"
+    shutil.copytree(get_settings().config_dir, config)
+    (config / "kibana" / "warwatch.ndjson").unlink()
+    monkeypatch.setenv("WARWATCH_CONFIG_DIR", str(config))
+    reset_settings()
+    assert main(["kibana", "write"]) == 0
+    assert (config / "kibana" / "warwatch.ndjson").read_text(encoding="utf-8") == to_ndjson(build_saved_objects())
+    assert main(["kibana", "import"]) == 2  # import still needs --url
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    """A "Kibana" that sends every request to another host."""
+
+    target = ""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.send_response(307)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST  # noqa: N815
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_import_does_not_follow_a_redirect_with_credentials(
+    kibana: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexing.settings import reset_settings
+
+    monkeypatch.setenv("WARWATCH_ES_USER", "elastic")
+    monkeypatch.setenv("WARWATCH_ES_PASSWORD", "s3cret")
+    reset_settings()
+    _Redirect.target = kibana  # the other host: it must receive nothing
+    srv = HTTPServer(("127.0.0.1", 0), _Redirect)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(KibanaError, match="307.*not following it with credentials"):
+            import_saved_objects(f"http://127.0.0.1:{srv.server_address[1]}")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert _FakeKibana.received == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "127.0.0.1:5601", "http://"])
+def test_import_refuses_urls_that_are_not_http(url: str, kibana: str) -> None:
+    with pytest.raises(KibanaError, match="must be http:// or https://"):
+        import_saved_objects(url)
+    assert _FakeKibana.received == []
+
+
+def test_import_errors_do_not_show_credentials_in_the_url() -> None:
+    with pytest.raises(KibanaError) as err:
+        import_saved_objects("http://elastic:hunter2@127.0.0.1:9", timeout=2)
+    assert "hunter2" not in str(err.value) and "elastic:***@127.0.0.1:9" in str(err.value)

@@ -1,7 +1,9 @@
 """The local search node (warwatch.localnode): real nodes on spare ports, never on 9200.
 
 The node tests start a real OpenSearch (and a bare Elasticsearch) under a temporary data dir; they
-need Java 21+ and Maven (a missing one skips outside CI and fails in CI)."""
+need Java 21+ and Maven (a missing one skips outside CI and fails in CI). The hardening tests plant
+an unrelated process (``sleep``) where an older warwatch would have signalled it, symlinks where
+root would have written through them, and a wrong archive where it would have been unpacked."""
 
 from __future__ import annotations
 
@@ -9,11 +11,16 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +29,9 @@ import pytest
 from indexing.settings import reset_settings
 from tests.conftest import service_missing
 from warwatch import localnode
-from warwatch.localnode import LocalNodeError
+from warwatch.localnode import LocalNodeError, engines, maven, node_dir, proc, user
+from warwatch.localnode.nodeconfig import write_config
+from warwatch.localnode.probe import port_in_use
 
 START_TIMEOUT = "600"  # seconds; two cores shared with other work can make a JVM start slowly
 
@@ -70,10 +79,31 @@ def node_data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def node(node_data_dir: Path) -> Iterator[tuple[int, str]]:
-    """A real OpenSearch node on a spare port (9251 if free) for this module."""
+def victim() -> Iterator[subprocess.Popen[bytes]]:
+    """An unrelated process whose PID gets planted where the node's should be."""
+    p = subprocess.Popen(["sleep", "3600"])  # noqa: S607 - killed at teardown
+    try:
+        yield p
+    finally:
+        p.kill()
+        p.wait()
+
+
+def _plant(port: int, pid: int, *, identity: dict[str, Any] | None = None) -> None:
+    """A stale node.json naming ``pid`` (after a reboot, a PID is anybody's)."""
+    ndir = node_dir(port)
+    ndir.mkdir(parents=True, exist_ok=True)
+    state = {"pid": pid, "engine": "opensearch", "port": port, "launcher": identity, "server": identity}
+    (ndir / "node.json").write_text(json.dumps(state))
+
+
+@pytest.fixture(scope="module")
+def node(node_data_dir: Path, victim: subprocess.Popen[bytes]) -> Iterator[tuple[int, str]]:
+    """A real OpenSearch node on a spare port (9251 if free) for this module, started over a stale
+    node.json that names an unrelated live process."""
     _require_tools()
     port = _free_port(9251)
+    _plant(port, victim.pid)
     url = localnode.start(port)
     try:
         yield port, url
@@ -95,7 +125,7 @@ def test_port_out_of_range() -> None:
 
 
 def test_missing_maven_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(localnode, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(engines, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setenv("PATH", str(tmp_path))  # no mvn here
     with pytest.raises(LocalNodeError, match=r"Maven \(mvn\) is required"):
         localnode.fetch("opensearch")
@@ -131,7 +161,7 @@ def test_config_paths_are_absolute_and_heap_from_settings(
     monkeypatch.setenv("WARWATCH_LOCAL_ES__MAX_HEAP", "768m")
     reset_settings()
     ndir = tmp_path / "node"
-    conf = localnode._write_config(localnode.ENGINES["opensearch"], home, ndir, 9333)
+    conf = write_config(localnode.ENGINES["opensearch"], home, ndir, 9333)
     jvm = (conf / "jvm.options").read_text()
     assert "-Xms1g" not in jvm and "-Xmx1g" not in jvm
     assert f"HeapDumpPath={ndir}/data" in jvm
@@ -171,7 +201,16 @@ def test_start_answers_and_is_at_least_yellow(node: tuple[int, str], node_data_d
     assert Path(st["node_dir"]) == ndir
     assert (ndir / "data").is_dir() and any((ndir / "data").iterdir())
     assert (ndir / "logs" / "warwatch-local.log").stat().st_size > 0
-    assert (ndir / "node.pid").read_text().strip() == str(st["pid"])
+    assert (ndir / "run" / "node.pid").read_text().strip() == str(st["pid"])
+    assert st["runtime_dir"] == str(ndir)
+
+
+def test_start_over_a_stale_state_leaves_the_planted_process_alive(
+    node: tuple[int, str], victim: subprocess.Popen[bytes]
+) -> None:
+    port, _ = node
+    assert victim.poll() is None
+    assert localnode.status(port)["pid"] != victim.pid
 
 
 def test_node_binds_loopback_only(node: tuple[int, str]) -> None:
@@ -270,7 +309,7 @@ def test_a_node_that_dies_gives_a_clear_error_with_log_tail(
     assert f"search node on port {port} exited" in first
     assert rest and all(line.startswith("    | ") for line in rest)
     assert localnode.status(port)["running"] is False
-    assert not localnode._port_in_use(port)
+    assert not port_in_use(port)
 
 
 def test_stop_really_stops(node: tuple[int, str]) -> None:
@@ -279,8 +318,8 @@ def test_stop_really_stops(node: tuple[int, str]) -> None:
     st = localnode.status(port)
     pid = st["pid"]
     assert localnode.stop(port) is True
-    assert not localnode._pid_alive(pid)
-    assert not localnode._port_in_use(port)
+    assert not proc.alive(pid)
+    assert not port_in_use(port)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=3)  # noqa: S310
     assert localnode.status(port)["running"] is False
@@ -290,17 +329,32 @@ def test_stop_really_stops(node: tuple[int, str]) -> None:
 # --- a bare Elasticsearch node: the Elasticsearch client path --------------------------------
 
 
-def test_bare_elasticsearch_smoke(node_data_dir: Path) -> None:
+def test_bare_elasticsearch_smoke(node_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Elastic's integ-test distribution runs (without the analysis/percolator/reindex modules);
-    the official client indexes and searches with highlights against it."""
+    the official client indexes and searches with highlights against it. Its data dir is under a
+    0700 directory the node user cannot enter (as root): the node's files go to the fallback dir
+    and the 0700 directory stays 0700."""
     _require_tools()
     from elasticsearch import Elasticsearch
 
+    locked = node_data_dir.parent / "locked"
+    (locked / "data").mkdir(parents=True, exist_ok=True)
+    locked.chmod(0o700)
+    fallback = node_data_dir.parent / "fallback"
+    monkeypatch.setattr(engines, "FALLBACK_ROOT", fallback)
+    monkeypatch.setenv("WARWATCH_DATA_DIR", str(locked / "data"))
+    reset_settings()
     port = _free_port(9271)
     url = localnode.start(port, engine="elasticsearch")
     try:
         st = localnode.status(port)
         assert st["engine"] == "elasticsearch" and st["version"] == localnode.ENGINES["elasticsearch"].version
+        assert locked.stat().st_mode & 0o777 == 0o700
+        if os.geteuid() == 0:
+            assert Path(st["runtime_dir"]).parent == fallback / "nodes"
+        assert st["managed"] and st["ours"] and st["pid"]
+        family = [st["pid"], *proc.descendants(st["pid"])]
+        assert all(proc.identify(pid) for pid in family)
         es = Elasticsearch(url, request_timeout=60)
         assert es.cluster.health()["status"] in {"yellow", "green"}
         es.indices.create(index="smoke", mappings={"properties": {"title": {"type": "text"}}})
@@ -318,24 +372,7 @@ def test_bare_elasticsearch_smoke(node_data_dir: Path) -> None:
         assert localnode.stop(port) is True
 
 
-def test_unreachable_ancestor_gets_search_bit_only() -> None:
-    base = Path(tempfile.mkdtemp(prefix="ww-traverse-", dir="/tmp"))  # pytest's tmp_path is 0700 itself
-    try:
-        base.chmod(0o755)
-        locked = base / "locked"
-        target = locked / "data" / "search-node"
-        target.mkdir(parents=True)
-        locked.chmod(0o700)
-        localnode._ensure_traversable(target, uid=65533, gid=65533)  # a uid/gid owning nothing here
-        assert locked.stat().st_mode & 0o777 == 0o701  # may enter, may not list
-        assert base.stat().st_mode & 0o777 == 0o755
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def test_port_taken_by_a_non_http_service(data_dir: Path) -> None:
-    import threading
-
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)
@@ -354,3 +391,199 @@ def test_port_taken_by_a_non_http_service(data_dir: Path) -> None:
         with pytest.raises(LocalNodeError, match=f"port {port} on 127.0.0.1 is already in use"):
             localnode.start(port)
         assert localnode.status(port)["running"] is False
+
+
+# --- only its own processes -----------------------------------------------------------------
+
+
+class _FakeNode(BaseHTTPRequestHandler):
+    """Answers like a warwatch node on its port, naming somebody else's PID."""
+
+    port = 0
+    pid = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/_nodes/_local"):
+            body: dict[str, Any] = {"cluster_name": "warwatch-local", "nodes": {"x": {
+                "name": f"warwatch-{self.port}", "version": "3.8.0", "process": {"id": self.pid}}}}  # fmt: skip
+        else:
+            body = {"status": "green"}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-OpenSearch-Version", "3.8.0")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_planted_pid_is_never_signalled(data_dir: Path, victim: subprocess.Popen[bytes]) -> None:
+    """A stale node.json (old format, or one whose start time does not match) names a live
+    unrelated process: stop leaves it alone and forgets the state."""
+    port = _free_port(9291)
+    _plant(port, victim.pid)
+    assert localnode.status(port)["managed"] is False
+    assert localnode.stop(port) is False
+    real = proc.identify(victim.pid)
+    assert real is not None
+    for wrong in ({"start_ticks": real.start_ticks + 1}, {"boot_id": "another-boot"}, {"cmdline": ["java"]}):
+        _plant(port, victim.pid, identity={**real.as_json(), **wrong})
+        assert localnode.stop(port) is False
+    assert victim.poll() is None
+    assert not (node_dir(port) / "node.json").exists()
+    # the recorded identity itself is a proof
+    assert proc.same_process(real) and not proc.same_process(proc.Identity(**{**real.__dict__, "start_ticks": 1}))
+
+
+def test_a_fake_cluster_answer_does_not_get_a_victim_killed(
+    data_dir: Path, victim: subprocess.Popen[bytes]
+) -> None:
+    srv = HTTPServer(("127.0.0.1", 0), _FakeNode)
+    port = srv.server_address[1]
+    _FakeNode.port, _FakeNode.pid = port, victim.pid
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        _plant(port, victim.pid)
+        st = localnode.status(port)
+        assert st["running"] and not st["ours"] and not st["managed"] and st["pid"] is None
+        with pytest.raises(LocalNodeError, match="not a process this tool started"):
+            localnode.stop(port)
+        with pytest.raises(LocalNodeError, match="not a node this tool started"):
+            localnode.start(port)
+        from warwatch.cli import main
+
+        assert main(["local-es", "stop", "--port", str(port)]) == 1
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert victim.poll() is None
+
+
+# --- no permission changes outside the project, no writes through symlinks --------------------
+
+
+def test_unreachable_data_dir_moves_the_node_files_and_changes_no_permission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = Path(tempfile.mkdtemp(prefix="ww-traverse-", dir="/tmp"))  # pytest's tmp_path is 0700 itself
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        ndir = locked / "data" / "search-node" / "9333"
+        ndir.mkdir(parents=True)
+        locked.chmod(0o700)
+        fallback = base / "fallback"
+        monkeypatch.setattr(engines, "FALLBACK_ROOT", fallback)
+        ids = (65533, 65533)  # a uid/gid owning nothing here
+        assert not user.can_reach(ndir, ids)
+        rundir = user.runtime_dir(ndir, 9333, ids)
+        assert rundir.parent == fallback / "nodes" and rundir.name.startswith("9333-")
+        assert user.can_reach(rundir, ids)
+        assert locked.stat().st_mode & 0o777 == 0o700  # unchanged: no o+x
+        assert base.stat().st_mode & 0o777 == 0o755
+        assert user.runtime_dir(ndir, 9333, ids) == rundir  # the same place every time
+        assert user.runtime_dir(base, 9333, ids) == base  # reachable: the node dir itself
+        home = _tiny_distribution(locked / "search" / "opensearch-3.8.0")
+        (home / "bin").mkdir()
+        (home / ".warwatch-fetched.json").write_text("{}")
+        copy = user.reachable_install(home, ids)  # the distribution, copied where the user can run it
+        assert copy == fallback / "dist" / "opensearch-3.8.0" and (copy / "config" / "jvm.options").is_file()
+        assert user.can_reach(copy / "bin", ids) and user.reachable_install(home, ids) == copy
+        assert locked.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _tiny_distribution(home: Path) -> Path:
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "jvm.options").write_text("-Xms1g\n")
+    (home / "config" / "log4j2.properties").write_text("x=1\n")
+    return home
+
+
+def test_config_is_not_written_through_a_planted_symlink(tmp_path: Path) -> None:
+    victim_dir = tmp_path / "etc"
+    victim_dir.mkdir()
+    (victim_dir / "jvm.options").write_text("precious\n")
+    home = _tiny_distribution(tmp_path / "home")
+    rundir = tmp_path / "node"
+    rundir.mkdir()
+    (rundir / "config").symlink_to(victim_dir)  # what a node user could leave behind
+    conf = write_config(localnode.ENGINES["opensearch"], home, rundir, 9333)
+    assert not conf.is_symlink() and (conf / "opensearch.yml").is_file()
+    assert sorted(p.name for p in victim_dir.iterdir()) == ["jvm.options"]
+    assert (victim_dir / "jvm.options").read_text() == "precious\n"
+
+
+def test_console_log_and_logs_are_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:SECRET-HASH:19000::::::\n")
+    rundir = tmp_path / "node"
+    (rundir / "logs").mkdir(parents=True)
+    (rundir / "console.log").symlink_to(secret)
+    (rundir / "logs" / "warwatch-local.log").symlink_to(secret)
+    os.close(user.create_fresh(rundir / "console.log", b"fresh\n"))
+    assert secret.read_text() == "root:SECRET-HASH:19000::::::\n"  # not truncated, not appended to
+    assert not (rundir / "console.log").is_symlink()
+    (rundir / "console.log").unlink()
+    (rundir / "console.log").symlink_to(secret)
+    from warwatch.localnode.node import _log_tail
+
+    assert "SECRET" not in _log_tail(rundir)  # an error message never shows a file the link names
+    (rundir / "data").symlink_to(tmp_path)
+    with pytest.raises(LocalNodeError, match="is not a directory"):
+        user.ensure_node_subdir(rundir, "data", None)
+
+
+# --- the engine archive is verified before it is unpacked -----------------------------------
+
+
+def _fake_mvn(bin_dir: Path, archive: Path) -> None:
+    """An `mvn` that "downloads" ``archive`` into -DoutputDirectory (no network)."""
+    bin_dir.mkdir()
+    script = bin_dir / "mvn"
+    script.write_text(
+        f"#!{sys.executable}\nimport shutil, sys\n"
+        "out = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('-DoutputDirectory='))\n"
+        f"shutil.copy({str(archive)!r}, out)\n"
+    )
+    script.chmod(0o755)
+
+
+def test_a_download_with_the_wrong_sha256_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "opensearch-3.8.0.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("opensearch-3.8.0/bin/opensearch", "#!/bin/sh\necho substituted\n")
+        zf.writestr("opensearch-3.8.0/modules/analysis-common/x", "")
+    _fake_mvn(tmp_path / "bin", archive)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(engines, "CACHE_DIR", cache)
+    with pytest.raises(LocalNodeError, match="SHA-256 .* expected the pinned 196c3cf4") as err:
+        localnode.fetch("opensearch")
+    assert "refusing to unpack" in str(err.value)
+    assert not (cache / "opensearch-3.8.0").exists()
+    assert [p.name for p in cache.iterdir()] == [".fetch.lock"]  # nothing unpacked, no leftovers
+    # an install unpacked before the pin (its marker names no SHA-256) is not trusted either
+    old = cache / "opensearch-3.8.0"
+    old.mkdir()
+    (old / ".warwatch-fetched.json").write_text('{"engine": "opensearch", "version": "3.8.0"}')
+    with pytest.raises(LocalNodeError, match="refusing to unpack"):
+        localnode.fetch("opensearch")
+    assert (old / ".warwatch-fetched.json").is_file()  # left as it was until a verified one replaces it
+
+
+@pytest.mark.parametrize("name", sorted(localnode.ENGINES))
+def test_pinned_sha256_matches_the_maven_artifact(name: str) -> None:
+    """The pins are the artifacts Maven Central serves (checked on the copy `make install` put in ~/.m2)."""
+    spec = localnode.ENGINES[name]
+    jar = (Path.home() / ".m2" / "repository" / spec.group.replace(".", "/") / spec.artifact / spec.version
+           / f"{spec.artifact}-{spec.version}.zip")  # fmt: skip
+    if not jar.exists():
+        service_missing(f"{jar} not fetched yet (make install)")
+    maven.verify_sha256(jar, spec.sha256)
+    with pytest.raises(LocalNodeError, match="refusing to unpack"):
+        maven.verify_sha256(jar, "0" * 64)

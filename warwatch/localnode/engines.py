@@ -1,0 +1,106 @@
+"""The engines the local node can run, the constants every stage shares, and its error type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from indexing.settings import get_settings
+
+#: The unprivileged system user that runs the node when we are root.
+NODE_USER = "warwatch-search"
+#: cluster.name of every node started here; used to recognise our own nodes on a port.
+CLUSTER_NAME = "warwatch-local"
+#: Where distributions are unpacked (gitignored; the project's own directory).
+CACHE_DIR = Path(__file__).resolve().parents[2] / ".local" / "search"  # the checkout's .local/ (make install)
+#: Where the node's files go when the node user cannot reach the project or data dir (as root):
+#: a root-owned directory of our own; ancestors of the project are never made traversable.
+FALLBACK_ROOT = Path("/var/lib/warwatch-search")
+HOST = "127.0.0.1"
+STATE_FILE = "node.json"
+LOG_TAIL_LINES = 12
+
+
+class LocalNodeError(RuntimeError):
+    """The local node cannot be fetched, started or stopped; the message is one clear line,
+    optionally followed by the last lines of the node's log."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine distribution on Maven Central."""
+
+    name: str
+    version: str
+    group: str
+    artifact: str
+    #: SHA-256 of the zip; a download that does not match is refused before it is unpacked
+    sha256: str
+    launcher: str  # relative to the install dir
+    #: the Java main class of the server process (how a process is recognised as a node)
+    main_class: str
+    env_prefix: str  # OPENSEARCH_ / ES_ (…_JAVA_HOME, …_PATH_CONF, …_TMPDIR)
+    config_file: str
+    min_java: int
+    #: modules the product needs; fetch() fails if one is missing (empty: a bare engine)
+    required_modules: tuple[str, ...] = ()
+    #: extra lines for the node's yml
+    extra_settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}:zip"
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+def _integ_test_zip(name: str, version: str, sha256: str, main_class: str, env_prefix: str,
+                    **extra: Any) -> EngineSpec:
+    """An engine's integration-test distribution: ``org.<name>.distribution.integ-test-zip:<name>``."""
+    return EngineSpec(name=name, version=version, group=f"org.{name}.distribution.integ-test-zip", artifact=name,
+                      sha256=sha256, launcher=f"bin/{name}", main_class=main_class, env_prefix=env_prefix,
+                      config_file=f"{name}.yml", min_java=21, **extra)  # fmt: skip
+
+
+# SHA-256 computed from the zips Maven Central served in November 2026 (OpenSearch's matched the
+# .sha1 published next to it).
+ENGINES: dict[str, EngineSpec] = {
+    "opensearch": _integ_test_zip(
+        "opensearch", "3.8.0", "196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f",
+        "org.opensearch.bootstrap.OpenSearch", "OPENSEARCH",
+        required_modules=("analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"),
+    ),
+    "elasticsearch": _integ_test_zip(
+        "elasticsearch", "9.2.4", "af7b81fe31627c7523b2546351cd4e47310faa6a72c8db8dc8f7a191e871cfaf",
+        "org.elasticsearch.bootstrap.Elasticsearch", "ES", extra_settings=(("xpack.security.enabled", "false"),),
+    ),
+}
+DEFAULT_ENGINE = "opensearch"
+
+
+def engine_spec(engine: str | None) -> EngineSpec:
+    name = (engine or getattr(get_settings().local_es, "engine", None) or DEFAULT_ENGINE).lower()
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise LocalNodeError(f"unknown engine {name!r}; choose one of {', '.join(sorted(ENGINES))}") from None
+
+
+def check_port(port: int | None) -> int:
+    p = int(port if port is not None else get_settings().local_es.port)
+    if not 1024 <= p <= 65535:
+        raise LocalNodeError(f"port {p} is out of range (1024-65535)")
+    return p
+
+
+def node_dir(port: int | None = None) -> Path:
+    """``<data_dir>/search-node/<port>``, absolute (data_dir is resolved against the cwd): the
+    node's state (``node.json``) and, when the node user can reach it, its files."""
+    return get_settings().data_dir.expanduser().resolve() / "search-node" / str(check_port(port))
+
+
+def url_of(port: int) -> str:
+    return f"http://{HOST}:{port}"

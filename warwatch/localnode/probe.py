@@ -1,0 +1,76 @@
+"""What answers on a port: the node's HTTP API, cluster health, whether the port is taken."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import urllib.error
+import urllib.request
+from typing import Any
+
+from warwatch.localnode.engines import CLUSTER_NAME, HOST, url_of
+
+_ERRORS = (OSError, ValueError, urllib.error.URLError, http.client.HTTPException)
+
+
+def _engine_of(headers: Any) -> str:
+    if headers.get("X-OpenSearch-Version") or "opensearch" in str(headers.get("Server", "")).lower():
+        return "opensearch"
+    return "elasticsearch" if headers.get("X-elastic-product") else "unknown"
+
+
+def probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
+    """Who answers on the port: ``{"name", "cluster_name", "engine", "version", "pid"}``, or None
+    when no search node answers. Uses ``GET _nodes/_local`` because Elastic's integ-test
+    distribution has no ``GET /`` (its rest-root module is not included). What it says is a claim,
+    not a proof: any HTTP server can answer like this (see proc.py for the proof)."""
+    url = url_of(port) + "/_nodes/_local?filter_path=cluster_name,nodes.*.name,nodes.*.version,nodes.*.process.id"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            body = json.load(resp)
+            headers = resp.headers
+    except _ERRORS:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("nodes"), dict) or len(body["nodes"]) != 1:
+        return None
+    node = next(iter(body["nodes"].values()))
+    if not isinstance(node, dict):
+        return None
+    pid = (node.get("process") or {}).get("id")
+    return {
+        "name": node.get("name"),
+        "cluster_name": body.get("cluster_name"),
+        "engine": _engine_of(headers),
+        "version": node.get("version"),
+        "pid": pid if isinstance(pid, int) else None,
+    }
+
+
+def claims_ours(info: dict[str, Any] | None, port: int) -> bool:
+    """The answer says it is a node started here (cluster and node name); a claim only."""
+    return info is not None and info.get("cluster_name") == CLUSTER_NAME and info.get("name") == f"warwatch-{port}"
+
+
+def health(port: int, timeout: float = 3.0) -> str | None:
+    try:
+        with urllib.request.urlopen(url_of(port) + "/_cluster/health?timeout=1s", timeout=timeout) as resp:  # noqa: S310
+            body = json.load(resp)
+    except _ERRORS:
+        return None
+    return str(body.get("status")) if isinstance(body, dict) else None
+
+
+def port_in_use(port: int) -> bool:
+    """True when something listens on the port (on 127.0.0.1 or on all addresses)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        if s.connect_ex((HOST, port)) == 0:
+            return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return True
+    return False
