@@ -21,7 +21,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def is_html(response: Response) -> bool:
-    ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").split(";", 1)[0].strip().lower()
+    ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";", 1)[0].strip().lower()
     if ctype:
         return ctype in _HTML_TYPES
     head = response.body[:512].lstrip().lower()
@@ -74,7 +74,7 @@ def article_item(
         "fetched_at": fetched_at,
         "source": source.id,
         "fingerprint": fingerprint,
-        "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
+        "content_type": (response.headers.get(b"Content-Type") or b"").decode("latin-1"),
         "discovered_via": meta["via"],
         "published_hint": iso(published) if published else None,
         "change": change_of(known, fingerprint),

@@ -93,7 +93,7 @@ class SourceStats:
             "robots_denied": self.robots_denied,
             "not_modified": self.not_modified,
             "discovered_via": dict(sorted(self.discovered_via.items())),
-            "capped": dict(sorted(self.capped.items())),
+            "capped": {k: n for k, n in sorted(self.capped.items()) if n},
             "out_of_scope": self.out_of_scope,
             "bytes": self.bytes,
             "duration": round(duration, 3),

@@ -61,7 +61,7 @@ class RequestScheduler:
             errback=self.callbacks["error"],
             priority=priority,
             meta={"source": source.id, "kind": kind, SLOT_META: source_slot(source.id), **meta},
-            **({"dont_filter": True} if kind == "article" else {}),
+            dont_filter=kind == "article",
         )
 
     # --- discovery -------------------------------------------------------------------------

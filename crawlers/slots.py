@@ -16,6 +16,7 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
+from twisted.python.failure import Failure
 
 SLOT_META = Downloader.DOWNLOAD_SLOT
 
@@ -74,3 +75,20 @@ def _restore(slot: Slot, until: float) -> None:
         return  # a longer hold took over
     del _HOLDS[id(slot)]
     slot.delay, slot.jitter = held[0]
+
+
+def drain(downloader: Downloader, key: str | None, error: Callable[[Request], Exception]) -> int:
+    """Fail the requests waiting in slot ``key`` (every slot when None) with ``error(request)``,
+    at once: a closing crawl does not wait out their delays. Returns how many."""
+    drained = 0
+    for name, slot in list(downloader.slots.items()):
+        if key is not None and name != key:
+            continue
+        if slot.latercall is not None:
+            slot.latercall.cancel()
+            slot.latercall = None
+        while slot.queue:
+            request, deferred = slot.queue.popleft()
+            deferred.errback(Failure(error(request)))
+            drained += 1
+    return drained

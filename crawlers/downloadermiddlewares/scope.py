@@ -32,7 +32,7 @@ class SourceScopeMiddleware:
         # service); what they lead to must stay on the source's host.
         if request.meta.get("kind") not in ("article", "section"):
             return None
-        source = self.sources_by_id.get(request.meta.get("source"))
+        source = self.sources_by_id.get(request.meta.get("source", ""))
         if source is None or in_scope(source, request.url):
             return None
         logger.info("refusing off-site %s for source %s", request.url, source.id)

@@ -22,6 +22,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from crawlers.extensions.crawl_state import CrawlState
+from crawlers.slots import drain, source_slot
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ MIN_DOWNLOAD_TIMEOUT = 1.0
 
 class BudgetExhausted(IgnoreRequest):
     """The source's time budget ran out: the request is not made."""
+
+
+def _refused(request: Request) -> BudgetExhausted:
+    return BudgetExhausted(f"time budget used up: {request.url}")
 
 
 class TimeBudgetMiddleware:
@@ -51,7 +56,7 @@ class TimeBudgetMiddleware:
         self.default_timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
         self._opened = clock()
         self._source_started: dict[str, float] = {}
-        self._timer: Any = None
+        self._timers: list[Any] = []
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -69,16 +74,20 @@ class TimeBudgetMiddleware:
             float(source_budget) if source_budget is not None else None,
         )
 
+    def _call_later(self, seconds: float, fn: Callable[..., None], *args: Any) -> None:
+        from twisted.internet import reactor  # the crawl's reactor, installed by now
+
+        self._timers.append(reactor.callLater(max(0.0, seconds), fn, *args))  # type: ignore[attr-defined,arg-type]
+
     def spider_opened(self, spider: Spider) -> None:
         self._opened = self.clock()
         if self.crawl_budget is not None:
-            from twisted.internet import reactor  # the crawl's reactor, installed by now
-
-            self._timer = reactor.callLater(self.crawl_budget, self.crawl_budget_over)  # type: ignore[attr-defined]
+            self._call_later(self.crawl_budget, self.crawl_budget_over)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        for timer in self._timers:
+            if timer.active():
+                timer.cancel()
 
     def crawl_budget_over(self) -> None:
         logger.warning("crawl %s: time budget of %.0fs used up, closing", self.state.run_id, self.crawl_budget)
@@ -87,13 +96,26 @@ class TimeBudgetMiddleware:
             self.state.report[source_id].budget_exhausted = True
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:
+            # Requests waiting out a Crawl-delay or Retry-After are not waited for.
+            drain(engine.downloader, None, _refused)
             deferred_from_coro(engine.close_spider_async(reason=REASON))
+
+    def source_budget_over(self, source_id: str) -> None:
+        """Drop what the source has queued; its later requests are refused in process_request."""
+        self.state.report[source_id].budget_exhausted = True
+        logger.warning("source %s: time budget of %.0fs used up", source_id, self.source_budget)
+        engine = self.crawler.engine
+        if engine is not None:
+            drain(engine.downloader, source_slot(source_id), _refused)
 
     def remaining(self, source_id: str | None, now: float) -> float | None:
         """Seconds left of the tighter budget for a request of ``source_id`` (None: no budget)."""
         left = [self.crawl_budget - (now - self._opened)] if self.crawl_budget is not None else []
         if source_id is not None and self.source_budget is not None:
-            started = self._source_started.setdefault(source_id, now)
+            started = self._source_started.get(source_id)
+            if started is None:
+                started = self._source_started[source_id] = now
+                self._call_later(self.source_budget, self.source_budget_over, source_id)
             left.append(self.source_budget - (now - started))
         return min(left) if left else None
 
@@ -102,12 +124,10 @@ class TimeBudgetMiddleware:
         left = self.remaining(source_id, self.clock())
         if left is None:
             return
-        if left <= 0 and source_id is not None:
-            stats = self.state.report[source_id]
-            if not stats.budget_exhausted:
-                logger.warning("source %s: time budget of %.0fs used up", source_id, self.source_budget)
-            stats.budget_exhausted = True
-            raise BudgetExhausted(f"time budget of source {source_id} used up")
+        if left <= 0:
+            if source_id is not None:
+                self.state.report[source_id].budget_exhausted = True
+            raise _refused(request)
         timeout = float(request.meta.get("download_timeout", self.default_timeout))
         if left < timeout:
             request.meta["download_timeout"] = max(left, MIN_DOWNLOAD_TIMEOUT)

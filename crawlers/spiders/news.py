@@ -11,7 +11,7 @@ only turns responses into requests and items.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -47,7 +47,7 @@ class NewsSpider(scrapy.Spider):
         self.limits = limits
         #: kept for components that still look sources up on the spider
         self.sources_by_id = state.sources_by_id
-        callbacks = {
+        callbacks: dict[str, Callable[..., Any]] = {
             "robots": self.parse_robots,
             "feed": self.parse_feed,
             "sitemap": self.parse_sitemap,
