@@ -101,12 +101,17 @@ class TimeBudgetMiddleware:
             deferred_from_coro(engine.close_spider_async(reason=REASON))
 
     def source_budget_over(self, source_id: str) -> None:
-        """Drop what the source has queued; its later requests are refused in process_request."""
-        self.state.report[source_id].budget_exhausted = True
-        logger.warning("source %s: time budget of %.0fs used up", source_id, self.source_budget)
+        """Drop what the source has queued; its later requests are refused in process_request.
+        A source done before its budget ran out is not flagged."""
         engine = self.crawler.engine
-        if engine is not None:
-            drain(engine.downloader, source_slot(source_id), _refused)
+        if engine is None:
+            return
+        key = source_slot(source_id)
+        slot = engine.downloader.slots.get(key)
+        busy = slot is not None and bool(slot.active)
+        if drain(engine.downloader, key, _refused) or busy:
+            self.state.report[source_id].budget_exhausted = True
+            logger.warning("source %s: time budget of %.0fs used up", source_id, self.source_budget)
 
     def remaining(self, source_id: str | None, now: float) -> float | None:
         """Seconds left of the tighter budget for a request of ``source_id`` (None: no budget)."""
