@@ -37,7 +37,9 @@ class CrawlLimits:
         max_articles = settings.get("WARWATCH_MAX_ARTICLES_PER_SOURCE", d.max_articles_per_source)
         return cls(
             recrawl_window=timedelta(hours=settings.getfloat("WARWATCH_RECRAWL_WINDOW_HOURS", 48.0)),
-            recrawl_min_interval=timedelta(hours=settings.getfloat("WARWATCH_RECRAWL_MIN_INTERVAL_HOURS", 1.0)),
+            recrawl_min_interval=timedelta(
+                hours=settings.getfloat("WARWATCH_RECRAWL_MIN_INTERVAL_HOURS", 1.0)
+            ),
             max_age=timedelta(days=max_age) if max_age is not None else None,
             max_articles_per_source=int(max_articles) if max_articles is not None else None,
             section_depth=settings.getint("WARWATCH_SECTION_DEPTH", d.section_depth),

@@ -152,10 +152,14 @@ class RequestScheduler:
             if request is not None:
                 requests.append(request)
         limits = self.limits
-        for known in self.store.due_for_recrawl(source.id, now, limits.recrawl_window, limits.recrawl_min_interval):
+        for known in self.store.due_for_recrawl(
+            source.id, now, limits.recrawl_window, limits.recrawl_min_interval
+        ):
             if known.url not in self.scheduled:
                 self.scheduled.add(known.url)
-                requests.append(self.article(source, known.url, known.discovered_via, known.published, recrawl=True))
+                requests.append(
+                    self.article(source, known.url, known.discovered_via, known.published, recrawl=True)
+                )
         return requests
 
     def _filter(

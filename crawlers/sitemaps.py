@@ -65,9 +65,7 @@ def parse_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) 
     return list(iter_sitemap(body, base_url, max_size))
 
 
-def read_sitemap(
-    body: bytes, base_url: str, max_size: int, max_urls: int
-) -> tuple[list[SitemapEntry], bool]:
+def read_sitemap(body: bytes, base_url: str, max_size: int, max_urls: int) -> tuple[list[SitemapEntry], bool]:
     """The first ``max_urls`` entries, and whether the sitemap had more (the rest is not parsed)."""
     entries = iter_sitemap(body, base_url, max_size)
     head = list(itertools.islice(entries, max_urls))

@@ -345,7 +345,8 @@ class SeenStore:
             attempts = int(row[0]) + 1
             when = (now or datetime.now(UTC)) + self.retry.wait(attempts)
             self._db.execute(
-                "UPDATE pending SET attempts = ?, next_try = ? WHERE url = ?", (attempts, when.timestamp(), url)
+                "UPDATE pending SET attempts = ?, next_try = ? WHERE url = ?",
+                (attempts, when.timestamp(), url),
             )
 
     def drop_pending(self, url: str) -> None:

@@ -90,7 +90,9 @@ class TimeBudgetMiddleware:
                 timer.cancel()
 
     def crawl_budget_over(self) -> None:
-        logger.warning("crawl %s: time budget of %.0fs used up, closing", self.state.run_id, self.crawl_budget)
+        logger.warning(
+            "crawl %s: time budget of %.0fs used up, closing", self.state.run_id, self.crawl_budget
+        )
         # The crawl stopped for every source (one source per crawl: that source).
         for source_id in self.state.sources_by_id:
             self.state.report[source_id].budget_exhausted = True

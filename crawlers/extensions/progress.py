@@ -80,7 +80,12 @@ class ProgressExtension:
         for source in report.sources:
             self._emit_source(source)
         self._emit(
-            {"event": "done", "run_id": report.run_id, "report": str(self.state.report_path), "totals": report.totals()}
+            {
+                "event": "done",
+                "run_id": report.run_id,
+                "report": str(self.state.report_path),
+                "totals": report.totals(),
+            }
         )
         if self._out is not None and self._out is not sys.stdout:
             self._out.close()

@@ -113,7 +113,9 @@ class NewsSpider(scrapy.Spider):
             logger.warning("malformed feed %s: %s", response.url, exc)
             self.report[source.id].discovery_failed["feed:malformed"] += 1
             return
-        yield from self.requests.articles(source, ((e.url, e.published, e.published) for e in entries), "feed")
+        yield from self.requests.articles(
+            source, ((e.url, e.published, e.published) for e in entries), "feed"
+        )
         self._remember_validators(response)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
@@ -124,7 +126,9 @@ class NewsSpider(scrapy.Spider):
             return
         limits = self.limits
         try:
-            entries, cut = read_sitemap(response.body, response.url, limits.sitemap_max_bytes, limits.sitemap_max_urls)
+            entries, cut = read_sitemap(
+                response.body, response.url, limits.sitemap_max_bytes, limits.sitemap_max_urls
+            )
         except SitemapTooLarge as exc:
             logger.warning("sitemap %s refused: %s", response.url, exc)
             stats.discovery_failed["sitemap:gzip_bomb"] += 1
@@ -134,10 +138,18 @@ class NewsSpider(scrapy.Spider):
             stats.discovery_failed["sitemap:malformed"] += 1
             return
         if cut:
-            logger.warning("sitemap %s has more than %d URLs: the rest is not read", response.url, limits.sitemap_max_urls)
+            logger.warning(
+                "sitemap %s has more than %d URLs: the rest is not read",
+                response.url,
+                limits.sitemap_max_urls,
+            )
             stats.capped["sitemap_urls"] += 1
         now = datetime.now(UTC)
-        children = sorted((e for e in entries if e.is_sitemap), key=lambda e: e.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
+        children = sorted(
+            (e for e in entries if e.is_sitemap),
+            key=lambda e: e.lastmod or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
         if limits.max_age is not None:  # an index entry last changed before max_age holds only old articles
             children = [c for c in children if c.lastmod is None or now - c.lastmod <= limits.max_age]
         depth = int(response.meta.get("sitemap_depth", 0))
@@ -163,7 +175,11 @@ class NewsSpider(scrapy.Spider):
             url = canonical(link)
             if not in_scope(source, url) or looks_like_asset(url):
                 continue
-            if source.url_allowed(url) if source.allow else (looks_like_article(url) and source.url_allowed(url)):
+            if (
+                source.url_allowed(url)
+                if source.allow
+                else (looks_like_article(url) and source.url_allowed(url))
+            ):
                 articles.append((url, None, None))
             elif depth + 1 < self.limits.section_depth and not source.is_denied(url):
                 yield self.requests.section(source, url, depth + 1)
@@ -205,13 +221,21 @@ class NewsSpider(scrapy.Spider):
             self.store.add_alias(alias, key)
 
     def _canonical_hop(
-        self, response: Response, source: Source, key: str, known: Any, published: datetime | None, now: datetime
+        self,
+        response: Response,
+        source: Source,
+        key: str,
+        known: Any,
+        published: datetime | None,
+        now: datetime,
     ) -> Request | None | bool:
         """An AMP/print/tracking variant: fetch the publisher's canonical page instead (a
         request, or None when it is requested already); False to store this response."""
         meta = response.meta
         limits = self.limits
-        due = known is not None and known.due_for_recrawl(now, limits.recrawl_window, limits.recrawl_min_interval)
+        due = known is not None and known.due_for_recrawl(
+            now, limits.recrawl_window, limits.recrawl_min_interval
+        )
         if known is not None and not (due and not meta["recrawl"]):
             return False
         self.report[source.id].duplicates += 1

@@ -106,7 +106,12 @@ def test_count_caps_and_scope_are_counted(crawler: Crawler) -> None:
         hits = srv.paths()
     assert result.returncode == 0, result.stderr[-2000:]
     stats = result.source()
-    assert stats["capped"] == {"sitemap_children": 2, "sitemap_urls": 1, "section_links": 30, "robots_sitemaps": 3}
+    assert stats["capped"] == {
+        "sitemap_children": 2,
+        "sitemap_urls": 1,
+        "section_links": 30,
+        "robots_sitemaps": 3,
+    }
     assert stats["out_of_scope"] == 1
     assert sum(p.startswith("/child-") for p in hits) == 3
     assert sum(p.startswith("/robots-") for p in hits) == 2
@@ -138,7 +143,11 @@ def test_newest_first_when_the_article_cap_bites(crawler: Crawler) -> None:
 
 def test_a_200k_url_sitemap_is_read_streaming_up_to_the_cap() -> None:
     rows = b"".join(b"<url><loc>https://e.com/a/%d.html</loc></url>" % i for i in range(200_000))
-    body = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + rows + b"</urlset>"
+    body = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + rows
+        + b"</urlset>"
+    )
     tracemalloc.start()
     try:
         entries, cut = read_sitemap(body, "https://e.com/s.xml", 50 * 1024 * 1024, 50_000)

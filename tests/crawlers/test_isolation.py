@@ -16,7 +16,9 @@ from tests.crawlers.sitefixture import Route, SiteServer, article_html
 _XML = "application/xml"
 
 
-def _site(prefix: str, n: int, robots: bytes = b"User-agent: *\n", **article: object) -> tuple[dict[str, Route], list[str]]:
+def _site(
+    prefix: str, n: int, robots: bytes = b"User-agent: *\n", **article: object
+) -> tuple[dict[str, Route], list[str]]:
     paths = [f"/{prefix}/2024/05/story-{prefix}-{i}-report.html" for i in range(n)]
     routes = {p: Route(body=article_html(p, p, "Body text. " * 20), **article) for p in paths}  # type: ignore[arg-type]
     rows = "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in paths)
@@ -48,7 +50,9 @@ def test_a_long_crawl_delay_does_not_delay_another_source_and_the_budget_ends_th
     # Few global request slots: requests waiting out the delay must not hold them.
     crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS"] = "4"
     with SiteServer(slow_routes) as slow, SiteServer(fast_routes) as fast:
-        sources = crawler.sources("sources:\n" + _source("slow", slow.base_url) + _source("fast", fast.base_url))
+        sources = crawler.sources(
+            "sources:\n" + _source("slow", slow.base_url) + _source("fast", fast.base_url)
+        )
         started = time.monotonic()
         result = crawler.run("r1", sources, "--time-budget", "12", timeout=120)
         elapsed = time.monotonic() - started
@@ -72,7 +76,9 @@ def test_retry_after_holds_only_its_own_source(crawler: Crawler) -> None:
     crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS"] = "4"
     crawler.env["WARWATCH_CRAWL__MAX_RETRY_AFTER"] = "100"
     with SiteServer(busy_routes) as busy, SiteServer(fast_routes) as fast:
-        sources = crawler.sources("sources:\n" + _source("busy", busy.base_url) + _source("fast", fast.base_url))
+        sources = crawler.sources(
+            "sources:\n" + _source("busy", busy.base_url) + _source("fast", fast.base_url)
+        )
         started = time.monotonic()
         result = crawler.run("r1", sources, "--time-budget", "10", timeout=120)
         fast_hits = _article_hits(fast, fast_paths)
@@ -89,7 +95,9 @@ def test_a_source_budget_stops_that_source_only(crawler: Crawler) -> None:
     slow_routes, slow_paths = _site("slow", 30, robots=b"User-agent: *\nCrawl-delay: 1\n")
     fast_routes, fast_paths = _site("fast", 30)
     with SiteServer(slow_routes) as slow, SiteServer(fast_routes) as fast:
-        sources = crawler.sources("sources:\n" + _source("slow", slow.base_url) + _source("fast", fast.base_url))
+        sources = crawler.sources(
+            "sources:\n" + _source("slow", slow.base_url) + _source("fast", fast.base_url)
+        )
         result = crawler.run("r1", sources, "--source-time-budget", "4", timeout=120)
         slow_hits = _article_hits(slow, slow_paths)
         second = crawler.run("r2", sources, "--source-time-budget", "4", timeout=120)
