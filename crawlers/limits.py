@@ -20,7 +20,7 @@ class CrawlLimits:
     recrawl_min_interval: timedelta = timedelta(hours=1)
     max_age: timedelta | None = None
     #: new articles per source and run (None: no cap)
-    max_articles_per_source: int | None = 500
+    max_articles_per_source: int | None = 5000
     section_depth: int = 1
     section_max_links: int = 1000
     sitemap_max_depth: int = 3

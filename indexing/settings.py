@@ -48,7 +48,7 @@ class CrawlSettings(BaseModel):
     max_age_days: float | None = None
     section_depth: int = 1
     #: new articles fetched per source and run, newest first (None: no cap)
-    max_articles_per_source: int | None = Field(default=500, ge=1)
+    max_articles_per_source: int | None = Field(default=5000, ge=1)
     warc_max_bytes: int = 100 * 1024 * 1024
     failure_ratio_flag: float = 0.5
     # Discovery bounds: what a cap cut is counted per source in crawl-report.json ("capped").
@@ -69,9 +69,9 @@ class CrawlSettings(BaseModel):
     # Time budgets: when one runs out the crawl (or the source) stops cleanly, keeps what it
     # fetched, and the report says "budget_exhausted". None: no budget.
     #: seconds for one whole crawl process
-    time_budget_seconds: float | None = Field(default=3600.0, gt=0)
+    time_budget_seconds: float | None = Field(default=1800.0, gt=0)
     #: seconds per source, counted from its first request
-    source_time_budget_seconds: float | None = Field(default=1200.0, gt=0)
+    source_time_budget_seconds: float | None = Field(default=600.0, gt=0)
     # Transient failures (5xx, 429, timeouts) are retried on later runs after a backoff that
     # doubles from retry_backoff_minutes up to retry_backoff_max_hours; an article is given up
     # only after retry_max_attempts such failures (permanent ones, 404/410, at once).

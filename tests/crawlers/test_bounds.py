@@ -51,7 +51,7 @@ def test_defaults_are_bounded() -> None:
     crawl = CrawlSettings()
     assert crawl.sitemap_max_depth == 3 and crawl.sitemap_max_children == 200
     assert crawl.sitemap_max_urls == 50_000 and crawl.section_max_links == 1000
-    assert crawl.robots_max_sitemaps == 50 and crawl.max_articles_per_source == 500
+    assert crawl.robots_max_sitemaps == 50 and crawl.max_articles_per_source == 5000
     assert crawl.time_budget_seconds and crawl.source_time_budget_seconds
 
 
