@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crawlers.state import RetryPolicy, SeenStore
-from tests.crawlers.conftest import Crawler
+from tests.crawlers.conftest import Crawler, CrawlResult
 from tests.crawlers.sitefixture import Route, SiteServer, article_html
 
 _XML = "application/xml"
@@ -42,23 +42,31 @@ def _article_hits(srv: SiteServer, paths: list[str]) -> list[float]:
     return sorted(h.at for h in srv.hits if h.bare_path in wanted)
 
 
+def _crawl_two(
+    crawler: Crawler, sites: dict[str, tuple[dict[str, Route], list[str]]], *extra: str
+) -> tuple[CrawlResult, float, dict[str, list[float]]]:
+    """One crawl of two sources, each on its own server: (result, start, article hit times)."""
+    (a, (a_routes, a_paths)), (b, (b_routes, b_paths)) = sites.items()
+    with SiteServer(a_routes) as sa, SiteServer(b_routes) as sb:
+        sources = crawler.sources("sources:\n" + _source(a, sa.base_url) + _source(b, sb.base_url))
+        started = time.monotonic()
+        result = crawler.run("r1", sources, *extra, timeout=120)
+        hits = {a: _article_hits(sa, a_paths), b: _article_hits(sb, b_paths)}
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result, started, hits
+
+
 def test_a_long_crawl_delay_does_not_delay_another_source_and_the_budget_ends_the_crawl(
     crawler: Crawler,
 ) -> None:
-    slow_routes, slow_paths = _site("slow", 5, robots=b"User-agent: *\nCrawl-delay: 30\n")
-    fast_routes, fast_paths = _site("fast", 40)
+    slow = _site("slow", 5, robots=b"User-agent: *\nCrawl-delay: 30\n")
     # Few global request slots: requests waiting out the delay must not hold them.
     crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS"] = "4"
-    with SiteServer(slow_routes) as slow, SiteServer(fast_routes) as fast:
-        sources = crawler.sources(
-            "sources:\n" + _source("slow", slow.base_url) + _source("fast", fast.base_url)
-        )
-        started = time.monotonic()
-        result = crawler.run("r1", sources, "--time-budget", "12", timeout=120)
-        elapsed = time.monotonic() - started
-        fast_hits = _article_hits(fast, fast_paths)
-        slow_hits = _article_hits(slow, slow_paths)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result, started, hits = _crawl_two(
+        crawler, {"slow": slow, "fast": _site("fast", 40)}, "--time-budget", "12"
+    )
+    elapsed = time.monotonic() - started
+    fast_hits, slow_hits = hits["fast"], hits["slow"]
     # every fast article, each within seconds of the crawl's start, while the slow source waits
     assert len(fast_hits) == 40 and fast_hits[-1] - started < 10, fast_hits[-1] - started
     assert len(slow_hits) <= 1
@@ -71,19 +79,13 @@ def test_a_long_crawl_delay_does_not_delay_another_source_and_the_budget_ends_th
 
 
 def test_retry_after_holds_only_its_own_source(crawler: Crawler) -> None:
-    busy_routes, busy_paths = _site("busy", 3, status=429, headers={"Retry-After": "60"})
-    fast_routes, fast_paths = _site("fast", 30)
+    busy = _site("busy", 3, status=429, headers={"Retry-After": "60"})
     crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS"] = "4"
     crawler.env["WARWATCH_CRAWL__MAX_RETRY_AFTER"] = "100"
-    with SiteServer(busy_routes) as busy, SiteServer(fast_routes) as fast:
-        sources = crawler.sources(
-            "sources:\n" + _source("busy", busy.base_url) + _source("fast", fast.base_url)
-        )
-        started = time.monotonic()
-        result = crawler.run("r1", sources, "--time-budget", "10", timeout=120)
-        fast_hits = _article_hits(fast, fast_paths)
-        busy_hits = _article_hits(busy, busy_paths)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result, started, hits = _crawl_two(
+        crawler, {"busy": busy, "fast": _site("fast", 30)}, "--time-budget", "10"
+    )
+    fast_hits, busy_hits = hits["fast"], hits["busy"]
     assert len(fast_hits) == 30 and fast_hits[-1] - started < 9
     # the first 429 held the busy source's slot: no retry hammered it within the 60 s asked for
     assert 1 <= len(busy_hits) <= 3 and busy_hits[-1] - busy_hits[0] < 5
