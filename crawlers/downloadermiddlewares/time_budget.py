@@ -47,12 +47,14 @@ class TimeBudgetMiddleware:
         crawl_budget: float | None,
         source_budget: float | None,
         clock: Callable[[], float] = time.monotonic,
+        call_later: Callable[..., Any] | None = None,
     ) -> None:
         self.crawler = crawler
         self.state = state
         self.crawl_budget = crawl_budget
         self.source_budget = source_budget
         self.clock = clock
+        self._call_later_fn = call_later  # None: the reactor's callLater
         self.default_timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
         self._opened = clock()
         self._source_started: dict[str, float] = {}
@@ -75,9 +77,12 @@ class TimeBudgetMiddleware:
         )
 
     def _call_later(self, seconds: float, fn: Callable[..., None], *args: Any) -> None:
-        from twisted.internet import reactor  # the crawl's reactor, installed by now
+        call_later = self._call_later_fn
+        if call_later is None:
+            from twisted.internet import reactor  # the crawl's reactor, installed by now
 
-        self._timers.append(reactor.callLater(max(0.0, seconds), fn, *args))  # type: ignore[attr-defined,arg-type]
+            call_later = reactor.callLater  # type: ignore[attr-defined]
+        self._timers.append(call_later(max(0.0, seconds), fn, *args))  # type: ignore[arg-type]
 
     def spider_opened(self, spider: Spider) -> None:
         self._opened = self.clock()

@@ -167,3 +167,57 @@ def test_a_503_is_retried_in_a_later_run_after_its_backoff(crawler: Crawler) -> 
     assert second.source()["skipped_backoff"] == 1 and second.source()["failed"] == {}
     assert srv.count(paths[0]) == 2
     assert third.source()["new"] == 1 and third.manifest[0]["url"].endswith(paths[0])
+
+
+def test_time_budget_middleware_refuses_and_clamps_by_an_injected_clock(tmp_path: Path) -> None:
+    import pytest
+    from scrapy import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.downloadermiddlewares.time_budget import BudgetExhausted, TimeBudgetMiddleware
+    from crawlers.extensions.crawl_state import CrawlState
+    from indexing.sources import Source
+
+    sources = [Source(id=s, name=s, url=f"https://{s}.example.com/", feeds=[]) for s in ("a", "b")]
+    crawler = get_crawler(
+        settings_dict={
+            "WARWATCH_RUN_ID": "t",
+            "WARWATCH_SOURCES": sources,
+            "WARWATCH_RUNS_DIR": str(tmp_path / "runs"),
+            "WARWATCH_STATE_DIR": str(tmp_path / "state"),
+            "DOWNLOAD_TIMEOUT": 30,
+        }
+    )
+    state = CrawlState.from_crawler(crawler)
+    now = [100.0]
+    timers: list[tuple[float, object, tuple[object, ...]]] = []
+
+    def call_later(seconds: float, fn: object, *args: object) -> None:
+        timers.append((seconds, fn, args))
+
+    mw = TimeBudgetMiddleware(
+        crawler, state, crawl_budget=60.0, source_budget=20.0, clock=lambda: now[0], call_later=call_later
+    )
+
+    def request(source: str) -> Request:
+        return Request(f"https://{source}.example.com/x", meta={"source": source})
+
+    first = request("a")
+    mw.process_request(first)  # a's budget starts now; 20 s left < 30 s timeout
+    assert first.meta["download_timeout"] == 20.0
+    assert timers == [(20.0, mw.source_budget_over, ("a",))]  # drops what a has queued then
+    now[0] += 15
+    late = request("a")
+    mw.process_request(late)
+    assert late.meta["download_timeout"] == 5.0
+    now[0] += 10  # a: 25 s > 20 s
+    with pytest.raises(BudgetExhausted):
+        mw.process_request(request("a"))
+    assert state.report["a"].budget_exhausted and not state.report["b"].budget_exhausted
+    other = request("b")  # b's own budget starts only now
+    mw.process_request(other)
+    assert other.meta["download_timeout"] == 20.0
+    now[0] += 30  # the crawl's 60 s are over for everyone
+    with pytest.raises(BudgetExhausted):
+        mw.process_request(request("b"))
+    state.store.close()
