@@ -41,6 +41,8 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "*",
 }
 
+# Enforces CONCURRENT_REQUESTS_PER_DOMAIN per (source) slot, which Scrapy 2.19 does not under asyncio.
+DOWNLOADER = "crawlers.downloader.SlotDownloader"
 DOWNLOADER_MIDDLEWARES = {
     "crawlers.downloadermiddlewares.private_network.PrivateNetworkMiddleware": 50,
     "crawlers.downloadermiddlewares.scope.SourceScopeMiddleware": 60,
