@@ -82,6 +82,8 @@ def _once(site: NewsSite, args: argparse.Namespace, run: int) -> dict[str, float
                 "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0",
                 "WARWATCH_CRAWL__AUTOTHROTTLE": "false",
                 "WARWATCH_CRAWL__CONCURRENT_REQUESTS_PER_DOMAIN": str(args.concurrency),
+                # every article of the site is new: the per-run cap must not cut them
+                "WARWATCH_CRAWL__MAX_ARTICLES_PER_SOURCE": str(10 * args.articles),
                 "PYTHONPATH": str(REPO),
             }
         )

@@ -18,9 +18,12 @@ from twisted.python.failure import Failure
 from crawlers.downloadermiddlewares.known_redirect import KnownRedirectTarget
 from crawlers.downloadermiddlewares.private_network import PrivateAddressRefused
 from crawlers.downloadermiddlewares.scope import OffsiteRefused
+from crawlers.downloadermiddlewares.time_budget import BudgetExhausted
 
 ROBOTS_DENIED = "robots_denied"
 DUPLICATE = "duplicate"
+#: The request was not made: its source's (or the crawl's) time budget ran out.
+BUDGET_EXHAUSTED = "budget_exhausted"
 #: Reasons that will not change on a retry in the next run: the URL is given up.
 PERMANENT = {
     "http_404",
@@ -44,6 +47,8 @@ def failure_reason(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
+    if isinstance(exc, BudgetExhausted):
+        return BUDGET_EXHAUSTED
     if isinstance(exc, KnownRedirectTarget):
         return DUPLICATE
     if isinstance(exc, PrivateAddressRefused):

@@ -1,9 +1,13 @@
 """Run one crawl of all (or the named) sources in this process, then exit.
 
-    python -m crawlers.run --run-id RUN_ID [--sources PATH] [--source ID ...] [--progress FILE|-]
+    warwatch-crawl --run-id RUN_ID [--sources PATH] [--source ID ...] [--progress FILE|-]
+                   [--time-budget SECONDS] [--source-time-budget SECONDS]
 
 Writes ``<data_dir>/runs/<RUN_ID>/manifest.jsonl`` and ``crawl-report.json``; WARC files go to
 ``<data_dir>/warc/``. Logs go to stderr; stdout stays quiet unless ``--progress -``.
+The time budgets default to ``crawl.time_budget_seconds`` / ``crawl.source_time_budget_seconds``
+(0 on the command line: no budget); a crawl that uses its budget up stops cleanly, keeps what
+it fetched and exits 0 with ``finish_reason: budget_exhausted`` in its report.
 Exit status: 0 when the crawl ran (per-source failures are in the report), 2 for bad
 configuration or arguments, 1 when the crawl itself could not run.
 """
@@ -29,8 +33,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sources", type=Path, default=None, help="sources file (default: settings)")
     parser.add_argument("--source", action="append", default=[], metavar="ID", help="crawl only this source")
     parser.add_argument("--progress", default=None, metavar="FILE|-", help="write JSON progress lines here")
+    parser.add_argument(
+        "--time-budget", type=float, default=None, metavar="SECONDS", help="budget of the whole crawl"
+    )
+    parser.add_argument(
+        "--source-time-budget", type=float, default=None, metavar="SECONDS", help="budget of each source"
+    )
     parser.add_argument("--log-level", default=os.environ.get("WARWATCH_CRAWL_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
+
+
+def _budget(value: float | None, default: float | None) -> float | None:
+    if value is None:
+        return default
+    return value if value > 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,18 +79,31 @@ def main(argv: list[str] | None = None) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
+    from crawlers.settings import from_warwatch
     from crawlers.spiders.news import NewsSpider
 
     scrapy_settings = get_project_settings()
-    scrapy_settings.set("LOG_LEVEL", args.log_level.upper())
-    scrapy_settings.set("LOG_STDOUT", False)
-    if args.progress:
-        scrapy_settings.set("WARWATCH_PROGRESS", args.progress)
+    # warwatch's settings enter Scrapy's once, here; components read crawler.settings.
+    scrapy_settings.setdict(from_warwatch(settings), priority="project")
+    scrapy_settings.setdict(
+        {
+            "WARWATCH_RUN_ID": args.run_id,
+            "WARWATCH_SOURCES": sources,
+            "WARWATCH_PROGRESS": args.progress,
+            "WARWATCH_TIME_BUDGET_SECONDS": _budget(args.time_budget, settings.crawl.time_budget_seconds),
+            "WARWATCH_SOURCE_TIME_BUDGET_SECONDS": _budget(
+                args.source_time_budget, settings.crawl.source_time_budget_seconds
+            ),
+            "LOG_LEVEL": args.log_level.upper(),
+            "LOG_STDOUT": False,
+        },
+        priority="cmdline",
+    )
     run_dir = settings.runs_dir / args.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         process = CrawlerProcess(scrapy_settings, install_root_handler=True)
-        process.crawl(NewsSpider, sources=sources, run_id=args.run_id)
+        process.crawl(NewsSpider)
         # Modules, settings and classes live as long as the process: keep them out of the
         # cyclic collector so its full passes during the crawl only walk crawl objects.
         gc.collect()

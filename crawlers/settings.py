@@ -1,42 +1,33 @@
-"""Scrapy settings, derived from ``indexing.settings.get_settings().crawl``.
+"""Scrapy settings of the warwatch crawler.
+
+The static part (components, queues, protocol choices) is below. warwatch's own settings
+(``indexing.settings.Settings.crawl`` and the data directories) enter the Scrapy settings once,
+through :func:`from_warwatch`, which ``crawlers.run`` applies; every component then reads its
+configuration from ``crawler.settings`` in ``from_crawler``. Nothing here reads the
+environment or config files at import time.
 
 Politeness lives here, not in the spider: robots.txt (plus Crawl-delay, which Scrapy itself
-does not apply), AutoThrottle, per-domain concurrency, an identifiable User-Agent with a contact
-URL, a body size cap and retries that honour Retry-After.
+does not apply), AutoThrottle, per-source download slots and concurrency, an identifiable
+User-Agent with a contact URL, a body size cap and retries that honour Retry-After.
 """
 
 from __future__ import annotations
 
-from indexing.settings import get_settings
+from typing import Any
 
-_crawl = get_settings().crawl
+from indexing.settings import Settings
 
 BOT_NAME = "warwatch"
 SPIDER_MODULES = ["crawlers.spiders"]
 NEWSPIDER_MODULE = "crawlers.spiders"
 
-USER_AGENT = _crawl.user_agent.format(contact_url=_crawl.contact_url)
-ROBOTSTXT_OBEY = _crawl.obey_robots
 ROBOTSTXT_USER_AGENT = "warwatch"
-
-CONCURRENT_REQUESTS = _crawl.concurrent_requests
-CONCURRENT_REQUESTS_PER_DOMAIN = _crawl.concurrent_requests_per_domain
-DOWNLOAD_DELAY = _crawl.download_delay
-RANDOMIZE_DOWNLOAD_DELAY = True
-DOWNLOAD_TIMEOUT = _crawl.download_timeout
-DOWNLOAD_MAXSIZE = _crawl.max_body_bytes
+DOWNLOAD_DELAY_JITTER = 0.5
 DOWNLOAD_WARNSIZE = 0
-
-AUTOTHROTTLE_ENABLED = _crawl.autothrottle
-AUTOTHROTTLE_START_DELAY = max(_crawl.download_delay, 0.5)
 AUTOTHROTTLE_MAX_DELAY = 60.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = _crawl.autothrottle_target_concurrency
 
 RETRY_ENABLED = True
-RETRY_TIMES = _crawl.retry_times
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
-#: Longest Retry-After we wait for; beyond it the request fails as http_429/http_503.
-WARWATCH_MAX_RETRY_AFTER = _crawl.max_retry_after
 REDIRECT_MAX_TIMES = 10
 METAREFRESH_ENABLED = False
 COOKIES_ENABLED = False
@@ -50,9 +41,12 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "*",
 }
 
+# Enforces CONCURRENT_REQUESTS_PER_DOMAIN per (source) slot, which Scrapy 2.19 does not under asyncio.
+DOWNLOADER = "crawlers.downloader.SlotDownloader"
 DOWNLOADER_MIDDLEWARES = {
     "crawlers.downloadermiddlewares.private_network.PrivateNetworkMiddleware": 50,
     "crawlers.downloadermiddlewares.scope.SourceScopeMiddleware": 60,
+    "crawlers.downloadermiddlewares.time_budget.TimeBudgetMiddleware": 70,
     "crawlers.downloadermiddlewares.crawl_delay.CrawlDelayMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.downloadermiddlewares.retry_after.RetryAfterMiddleware": 550,
@@ -64,11 +58,15 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.seen.SeenStorePipeline": 200,
 }
 EXTENSIONS = {
-    "crawlers.extensions.run_report.RunReportExtension": 500,
+    # The crawl state (sources, seen-store, crawl report) opens first and closes last.
+    "crawlers.extensions.crawl_state.CrawlState": 100,
+    "crawlers.extensions.progress.ProgressExtension": 500,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
 
 # Breadth-first-ish memory queues; the spider sets priorities (discovery first, newest first).
+# The downloader-aware queue hands out requests of the slot with the fewest active downloads
+# first: with one slot per source, a slow source cannot take every global request slot.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 DEPTH_PRIORITY = 0
 REACTOR_THREADPOOL_MAXSIZE = 10
@@ -83,3 +81,31 @@ LOG_LEVEL = "INFO"
 # aid only; tests/crawlers cover the callbacks.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 FEED_EXPORT_ENCODING = "utf-8"
+
+
+def from_warwatch(settings: Settings) -> dict[str, Any]:
+    """Scrapy settings from warwatch's settings: Scrapy's own names where Scrapy has the knob,
+    ``WARWATCH_<FIELD>`` for every field of ``settings.crawl`` (``WARWATCH_SITEMAP_MAX_DEPTH``,
+    ``WARWATCH_TIME_BUDGET_SECONDS``, ...) and ``WARWATCH_{DATA,RUNS,STATE,WARC}_DIR``."""
+    crawl = settings.crawl
+    out: dict[str, Any] = {f"WARWATCH_{name.upper()}": value for name, value in crawl.model_dump().items()}
+    out.update(
+        {
+            "WARWATCH_DATA_DIR": str(settings.data_dir),
+            "WARWATCH_RUNS_DIR": str(settings.runs_dir),
+            "WARWATCH_STATE_DIR": str(settings.state_dir),
+            "WARWATCH_WARC_DIR": str(settings.warc_dir),
+            "USER_AGENT": crawl.user_agent.format(contact_url=crawl.contact_url),
+            "ROBOTSTXT_OBEY": crawl.obey_robots,
+            "CONCURRENT_REQUESTS": crawl.concurrent_requests,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_domain,
+            "DOWNLOAD_DELAY": crawl.download_delay,
+            "DOWNLOAD_TIMEOUT": crawl.download_timeout,
+            "DOWNLOAD_MAXSIZE": crawl.max_body_bytes,
+            "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+            "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.5),
+            "AUTOTHROTTLE_TARGET_CONCURRENCY": crawl.autothrottle_target_concurrency,
+            "RETRY_TIMES": crawl.retry_times,
+        }
+    )
+    return out

@@ -6,10 +6,14 @@ no entity expansion; gzip is inflated with a size cap so a gzip bomb is refused,
 
 from __future__ import annotations
 
+import io
+import itertools
 import logging
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -36,7 +40,8 @@ class SitemapEntry:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+    # "{namespace}name" -> "name": cheaper than etree.QName on every element of a big sitemap
+    return tag.rpartition("}")[2].lower() if isinstance(tag, str) else ""
 
 
 def maybe_gunzip(body: bytes, max_size: int) -> bytes:
@@ -57,52 +62,86 @@ def maybe_gunzip(body: bytes, max_size: int) -> bytes:
 
 def parse_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) -> list[SitemapEntry]:
     """Entries of a urlset or a sitemapindex (gzipped or not)."""
+    return list(iter_sitemap(body, base_url, max_size))
+
+
+def read_sitemap(body: bytes, base_url: str, max_size: int, max_urls: int) -> tuple[list[SitemapEntry], bool]:
+    """The first ``max_urls`` entries, and whether the sitemap had more (the rest is not parsed)."""
+    entries = iter_sitemap(body, base_url, max_size)
+    head = list(itertools.islice(entries, max_urls))
+    return head, next(entries, None) is not None
+
+
+def iter_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) -> Iterator[SitemapEntry]:
+    """Entries of a urlset or a sitemapindex, parsed as a stream: each ``<url>`` is read and
+    dropped from the tree at once, so a 200,000-URL sitemap never sits in memory as a tree;
+    a caller that stops iterating stops the parsing."""
     data = maybe_gunzip(body, max_size).lstrip()
     if not data:
         raise MalformedSitemap("empty document")
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("start", "end"),
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+    )
+    root: Any = None
+    kind = ""
     try:
-        root = etree.fromstring(data, parser=parser)
+        for event, el in events:
+            if root is None:
+                root, kind = el, _local(el.tag)
+                if kind not in ("urlset", "sitemapindex"):
+                    raise MalformedSitemap(f"root element <{kind}> is not urlset/sitemapindex")
+                continue
+            if event != "end" or el.getparent() is not root:
+                continue
+            entry = _entry(el, kind, base_url)
+            el.clear()
+            while el.getprevious() is not None:
+                del root[0]
+            if entry is not None:
+                yield entry
     except etree.XMLSyntaxError as exc:
-        raise MalformedSitemap(f"not XML: {exc}") from exc
+        if root is None:
+            raise MalformedSitemap(f"not XML: {exc}") from exc
+        logger.debug("sitemap %s ends early: %s", base_url, exc)
     if root is None:
         raise MalformedSitemap("not XML")
-    kind = _local(root.tag)
-    if kind not in ("urlset", "sitemapindex"):
-        raise MalformedSitemap(f"root element <{kind}> is not urlset/sitemapindex")
-    entries: list[SitemapEntry] = []
-    for el in root:
-        name = _local(el.tag)
-        if name not in ("url", "sitemap"):
-            continue
-        loc = lastmod = published = None
-        for child in el.iter():
-            cname = _local(child.tag)
-            text = (child.text or "").strip()
-            if cname == "loc" and text and loc is None and child.getparent() is el:
-                loc = text
-            elif cname == "lastmod" and text:
-                lastmod = text
-            elif cname == "publication_date" and text:
-                published = text
-        if not loc:
-            continue
-        url = urljoin(base_url, loc)
-        if not url.startswith(("http://", "https://")):
-            continue
-        entries.append(
-            SitemapEntry(
-                url=url,
-                lastmod=parse_date(lastmod),
-                published=parse_date(published),
-                is_sitemap=(kind == "sitemapindex" or name == "sitemap"),
-            )
-        )
-    return entries
+
+
+def _entry(el: Any, kind: str, base_url: str) -> SitemapEntry | None:
+    name = _local(el.tag)
+    if name not in ("url", "sitemap"):
+        return None
+    loc = lastmod = published = None
+    for child in el.iter():
+        cname = _local(child.tag)
+        text = (child.text or "").strip()
+        if cname == "loc" and text and loc is None and child.getparent() is el:
+            loc = text
+        elif cname == "lastmod" and text:
+            lastmod = text
+        elif cname == "publication_date" and text:
+            published = text
+    if not loc:
+        return None
+    # An absolute <loc> (nearly all of them) needs no join; canonicalisation comes later.
+    url = loc if loc.startswith(("http://", "https://")) else urljoin(base_url, loc)
+    if not url.startswith(("http://", "https://")):
+        return None
+    return SitemapEntry(
+        url=url,
+        lastmod=parse_date(lastmod),
+        published=parse_date(published),
+        is_sitemap=(kind == "sitemapindex" or name == "sitemap"),
+    )
 
 
 def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
-    """URLs of the ``Sitemap:`` lines of a robots.txt."""
+    """URLs of the ``Sitemap:`` lines of a robots.txt (the caller caps how many it follows)."""
     urls = []
     for raw in robots_txt.decode("utf-8", errors="replace").splitlines():
         line = raw.split("#", 1)[0].strip()

@@ -4,7 +4,10 @@ Tables:
 - ``articles``: one row per stored article (canonical URL): fingerprint, publication, fetch times.
 - ``aliases``: every URL known to lead to a stored article (request URL, final URL, rel=canonical).
 - ``pending``: discovered article URLs not stored yet, so a crawl killed half-way resumes them
-  even when the feed answers 304 the next time.
+  even when the feed answers 304 the next time. A failed fetch is recorded there: a permanent
+  failure (404, 410, not HTML) gives the URL up at once; a transient one (5xx, 429, timeout)
+  sets ``next_try`` after a backoff that doubles per attempt (:class:`RetryPolicy`), and only
+  ``RetryPolicy.max_attempts`` transient failures give it up (days, not three bad hours).
 - ``validators``: ETag / Last-Modified per feed or sitemap URL (conditional GET).
 - ``runs``: which runs finished; manifests of unfinished runs are reconciled at start-up.
 
@@ -31,7 +34,6 @@ from indexing.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-MAX_PENDING_ATTEMPTS = 3
 #: Defaults for batched seen-marks (see the module docstring).
 BATCH_SIZE = 256
 BATCH_INTERVAL = 0.1
@@ -46,7 +48,8 @@ CREATE INDEX IF NOT EXISTS articles_source ON articles(source, last_fetched);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, url TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (
     url TEXT PRIMARY KEY, source TEXT NOT NULL, discovered_via TEXT NOT NULL,
-    published REAL, discovered_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0
+    published REAL, discovered_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL, permanent INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS pending_source ON pending(source);
 CREATE TABLE IF NOT EXISTS validators (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, updated REAL);
@@ -103,6 +106,26 @@ def _known(row: tuple) -> KnownArticle:
     )
 
 
+#: Columns added to ``pending`` after its first release (stores created earlier gain them).
+_PENDING_MIGRATIONS = {
+    "next_try": "ALTER TABLE pending ADD COLUMN next_try REAL",
+    "permanent": "ALTER TABLE pending ADD COLUMN permanent INTEGER NOT NULL DEFAULT 0",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a transiently failed article is tried again (in a later run) and when it is given up."""
+
+    base: timedelta = timedelta(minutes=30)
+    cap: timedelta = timedelta(hours=24)
+    max_attempts: int = 10
+
+    def wait(self, attempts: int) -> timedelta:
+        """Backoff after the ``attempts``-th failure: base, 2 x base, 4 x base, ... up to cap."""
+        return min(self.cap, self.base * (2 ** min(max(attempts - 1, 0), 30)))
+
+
 @dataclass(frozen=True)
 class PendingArticle:
     url: str
@@ -113,7 +136,11 @@ class PendingArticle:
 
 class SeenStore:
     def __init__(
-        self, path: Path, batch_size: int = BATCH_SIZE, batch_interval: float = BATCH_INTERVAL,
+        self,
+        path: Path,
+        batch_size: int = BATCH_SIZE,
+        batch_interval: float = BATCH_INTERVAL,
+        retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1 or batch_interval < 0:
@@ -125,10 +152,15 @@ class SeenStore:
         self.batch_size = batch_size
         self.batch_interval = batch_interval
         self._clock = clock  # seconds, for the batch age (tests inject one instead of sleeping)
+        self.retry = retry or RetryPolicy()
         self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(pending)")}
+        for column, ddl in _PENDING_MIGRATIONS.items():
+            if column not in columns:
+                self._db.execute(ddl)
         self._batched = 0  # uncommitted marks in the open batch transaction (0: none open)
         self._batch_started = 0.0
         #: called before a seen-mark is committed: the archive fsyncs the captures (issue 9)
@@ -286,26 +318,44 @@ class SeenStore:
                 [(u, s, via, _ts(p), now) for u, s, via, p in items],
             )
 
-    def pending(self, source: str) -> list[PendingArticle]:
+    def pending(self, source: str, now: datetime | None = None) -> list[PendingArticle]:
+        """Pending URLs of ``source`` to fetch now: not given up, backoff (if any) passed."""
+        now_ts = (now or datetime.now(UTC)).timestamp()
         rows = self._db.execute(
-            "SELECT url, source, discovered_via, published FROM pending WHERE source = ? AND attempts < ? "
-            "ORDER BY published DESC",
-            (source, MAX_PENDING_ATTEMPTS),
+            "SELECT url, source, discovered_via, published FROM pending WHERE source = ? AND permanent = 0 "
+            "AND attempts < ? AND (next_try IS NULL OR next_try <= ?) ORDER BY published DESC",
+            (source, self.retry.max_attempts, now_ts),
         ).fetchall()
         return [PendingArticle(r[0], r[1], r[2], _dt(r[3])) for r in rows]
 
     def gave_up(self, url: str) -> bool:
         """True when fetching ``url`` failed permanently or too often in earlier runs."""
-        row = self._db.execute("SELECT attempts FROM pending WHERE url = ?", (url,)).fetchone()
-        return row is not None and row[0] >= MAX_PENDING_ATTEMPTS
+        row = self._db.execute("SELECT attempts, permanent FROM pending WHERE url = ?", (url,)).fetchone()
+        return row is not None and (bool(row[1]) or row[0] >= self.retry.max_attempts)
 
-    def pending_failed(self, url: str, permanent: bool = False) -> None:
-        """Count a failed attempt; a permanent failure (404, 410, not HTML) gives up at once."""
+    def next_try(self, url: str) -> datetime | None:
+        """When a transiently failed ``url`` may be fetched again (None: no backoff recorded)."""
+        row = self._db.execute("SELECT next_try FROM pending WHERE url = ?", (url,)).fetchone()
+        return _dt(row[0]) if row is not None else None
+
+    def pending_failed(self, url: str, permanent: bool = False, now: datetime | None = None) -> None:
+        """Count a failed attempt. A permanent failure (404, 410, not HTML) gives up at once;
+        a transient one is tried again in a later run, after ``self.retry.wait(attempts)``."""
         with self._tx():
             if permanent:
-                self._db.execute("UPDATE pending SET attempts = ? WHERE url = ?", (MAX_PENDING_ATTEMPTS, url))
-            else:
-                self._db.execute("UPDATE pending SET attempts = attempts + 1 WHERE url = ?", (url,))
+                self._db.execute(
+                    "UPDATE pending SET attempts = attempts + 1, permanent = 1 WHERE url = ?", (url,)
+                )
+                return
+            row = self._db.execute("SELECT attempts FROM pending WHERE url = ?", (url,)).fetchone()
+            if row is None:
+                return
+            attempts = int(row[0]) + 1
+            when = (now or datetime.now(UTC)) + self.retry.wait(attempts)
+            self._db.execute(
+                "UPDATE pending SET attempts = ?, next_try = ? WHERE url = ?",
+                (attempts, when.timestamp(), url),
+            )
 
     def drop_pending(self, url: str) -> None:
         with self._tx():

@@ -73,9 +73,37 @@ class CrawlSettings(BaseModel):
     recrawl_min_interval_hours: float = Field(default=1.0, ge=0)
     max_age_days: float | None = None
     section_depth: int = 1
-    max_articles_per_source: int | None = None
+    #: new articles fetched per source and run, newest first (None: no cap)
+    max_articles_per_source: int | None = Field(default=5000, ge=1)
     warc_max_bytes: int = 100 * 1024 * 1024
     failure_ratio_flag: float = 0.5
+    # Discovery bounds: what a cap cut is counted per source in crawl-report.json ("capped").
+    #: sitemap-index nesting followed below a configured or robots.txt sitemap
+    sitemap_max_depth: int = Field(default=3, ge=0)
+    #: child sitemaps (of sitemap indexes) fetched per source and run
+    sitemap_max_children: int = Field(default=200, ge=0)
+    #: URLs read from one sitemap (50,000 is the sitemap protocol's own limit)
+    sitemap_max_urls: int = Field(default=50_000, ge=1)
+    #: bytes of one (inflated) sitemap
+    sitemap_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    #: links read from one section page
+    section_max_links: int = Field(default=1000, ge=1)
+    #: robots.txt ``Sitemap:`` lines followed per source
+    robots_max_sitemaps: int = Field(default=50, ge=0)
+    #: longest robots.txt Crawl-delay applied (seconds); longer ones are clamped
+    max_crawl_delay: float = Field(default=60.0, ge=0)
+    # Time budgets: when one runs out the crawl (or the source) stops cleanly, keeps what it
+    # fetched, and the report says "budget_exhausted". None: no budget.
+    #: seconds for one whole crawl process
+    time_budget_seconds: float | None = Field(default=1800.0, gt=0)
+    #: seconds per source, counted from its first request
+    source_time_budget_seconds: float | None = Field(default=600.0, gt=0)
+    # Transient failures (5xx, 429, timeouts) are retried on later runs after a backoff that
+    # doubles from retry_backoff_minutes up to retry_backoff_max_hours; an article is given up
+    # only after retry_max_attempts such failures (permanent ones, 404/410, at once).
+    retry_backoff_minutes: float = Field(default=30.0, gt=0)
+    retry_backoff_max_hours: float = Field(default=24.0, gt=0)
+    retry_max_attempts: int = Field(default=10, ge=1)
 
 
 class DedupSettings(BaseModel):

@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
+from crawlers.extensions.crawl_state import CrawlState
 from crawlers.urlcache import canonical
 
 logger = logging.getLogger(__name__)
@@ -27,12 +28,12 @@ class KnownRedirectTarget(IgnoreRequest):
 
 
 class KnownRedirectMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, state: CrawlState) -> None:
+        self.state = state
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+        return cls(CrawlState.from_crawler(crawler))
 
     def process_response(self, request: Request, response: Response) -> Response:
         if (
@@ -45,12 +46,10 @@ class KnownRedirectMiddleware:
         if not location:
             return response
         target = canonical(urljoin(request.url, location.decode("latin-1")))
-        spider = self.crawler.spider
-        claimed = getattr(spider, "_claimed", set())
-        store = getattr(spider, "store", None)
-        if store is None or target == canonical(request.url):
+        if target == canonical(request.url):
             return response
-        if target in claimed or store.lookup(target) is not None:
+        store = self.state.store
+        if target in self.state.claimed or store.lookup(target) is not None:
             requested = request.meta.get("requested", canonical(request.url))
             store.add_alias(requested, target)
             logger.debug("%s redirects to known article %s", request.url, target)

@@ -1,22 +1,24 @@
 """Retries that back off as the server asks: 429/503 with ``Retry-After`` (seconds or an HTTP
 date) wait that long (capped at WARWATCH_MAX_RETRY_AFTER) before the retry; without it the
 wait grows exponentially. A Retry-After beyond the cap gives up at once (the failure is
-reported as http_429/http_503 instead of stalling the crawl)."""
+reported as http_429/http_503 and the article is retried in a later run).
+
+The wait holds the source's download slot (``crawlers.slots.hold``): the retry and every other
+request of that source queue in the downloader until it passes, while other sources go on.
+Nothing sleeps in this middleware (a sleeping request would hold a global request slot)."""
 
 from __future__ import annotations
 
 import email.utils
 import logging
-import time
 from datetime import UTC, datetime
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet import reactor, task
+
+from crawlers.slots import hold, slot_key
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +49,10 @@ class RetryAfterMiddleware(RetryMiddleware):
         super().__init__(crawler.settings)
         self.crawler = crawler
         self.max_retry_after = crawler.settings.getfloat("WARWATCH_MAX_RETRY_AFTER", 120.0)
-        self._blocked_until: dict[str, float] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
         return cls(crawler)
-
-    async def process_request(self, request: Request) -> None:
-        # Other requests to a host that asked us to wait, wait too.
-        until = self._blocked_until.get(urlparse_cached(request).netloc)
-        if until:
-            wait = until - time.monotonic()
-            if wait > 0:
-                await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
 
     def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
@@ -78,8 +71,11 @@ class RetryAfterMiddleware(RetryMiddleware):
                     self.max_retry_after,
                 )
                 return response
-            netloc = urlparse_cached(request).netloc
-            self._blocked_until[netloc] = max(self._blocked_until.get(netloc, 0.0), time.monotonic() + delay)
-            # The retry (and every other request to this host) waits in process_request.
+            key = slot_key(request)
+            if key is not None and self.crawler.engine is not None:
+                from twisted.internet import reactor  # the crawl's reactor, installed by now
+
+                # The retry (and every other request of this source) waits in its slot.
+                hold(self.crawler.engine.downloader, key, delay, reactor.callLater)  # type: ignore[attr-defined]
             return self._retry(request, f"{response.status} (retry after {delay:.1f}s)") or response
         return self._retry(request, f"{response.status}") or response

@@ -9,6 +9,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
+from crawlers.extensions.crawl_state import CrawlState
 from crawlers.urlcache import in_scope
 
 logger = logging.getLogger(__name__)
@@ -19,20 +20,19 @@ class OffsiteRefused(IgnoreRequest):
 
 
 class SourceScopeMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, state: CrawlState) -> None:
+        self.sources_by_id = state.sources_by_id
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+        return cls(CrawlState.from_crawler(crawler))
 
     def process_request(self, request: Request) -> None:
         # Feeds and sitemaps named in the sources file may live elsewhere (a CDN, a feed
         # service); what they lead to must stay on the source's host.
         if request.meta.get("kind") not in ("article", "section"):
             return None
-        spider = self.crawler.spider
-        source = getattr(spider, "sources_by_id", {}).get(request.meta.get("source"))
+        source = self.sources_by_id.get(request.meta.get("source", ""))
         if source is None or in_scope(source, request.url):
             return None
         logger.info("refusing off-site %s for source %s", request.url, source.id)

@@ -13,8 +13,8 @@ from typing import Any, Self
 
 from scrapy.crawler import Crawler
 
+from crawlers.extensions.crawl_state import CrawlState
 from indexing.archive import ArchiveWriter
-from indexing.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,27 +37,30 @@ MANIFEST_KEYS = (
 
 
 class ArchivePipeline:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-        settings = get_settings()
-        self.data_dir = settings.data_dir
-        self.warc_dir = settings.warc_dir
-        self.max_bytes = settings.crawl.warc_max_bytes
+    def __init__(self, state: CrawlState, data_dir: Path, warc_dir: Path, max_bytes: int) -> None:
+        self.state = state
+        self.data_dir = data_dir
+        self.warc_dir = warc_dir
+        self.max_bytes = max_bytes
         self.archive: ArchiveWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+        settings = crawler.settings
+        return cls(
+            CrawlState.from_crawler(crawler),
+            Path(settings["WARWATCH_DATA_DIR"]),
+            Path(settings["WARWATCH_WARC_DIR"]),
+            settings.getint("WARWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024),
+        )
 
     def open_spider(self) -> None:
-        spider = self.crawler.spider
-        run_id = spider.run_id  # type: ignore[union-attr]
-        self.archive = ArchiveWriter.open(self.warc_dir, f"warwatch-{run_id}",
-                                          Path(spider.run_dir) / "manifest.jsonl",  # type: ignore[union-attr]
+        run_id = self.state.run_id
+        self.archive = ArchiveWriter.open(self.warc_dir, f"warwatch-{run_id}", self.state.run_dir / "manifest.jsonl",
                                           max_bytes=self.max_bytes, data_dir=self.data_dir)
         # Durability (issue 9): the seen-store fsyncs the captures before it commits a seen-mark,
         # so after a power cut no URL is "seen" without its WARC record and manifest line.
-        spider.store.before_commit = self.archive.sync  # type: ignore[union-attr]
+        self.state.store.before_commit = self.archive.sync
 
     def close_spider(self) -> None:
         if self.archive is not None:

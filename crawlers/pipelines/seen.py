@@ -16,28 +16,30 @@ from scrapy.crawler import Crawler
 from twisted.internet import task
 
 from crawlers.dates import parse_date
+from crawlers.extensions.crawl_state import CrawlState
 
 logger = logging.getLogger(__name__)
 
 
 class SeenStorePipeline:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, state: CrawlState) -> None:
+        self.state = state
+        self.store = state.store
         self._timer: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+        return cls(CrawlState.from_crawler(crawler))
 
     def open_spider(self) -> None:
-        store = self.crawler.spider.store  # type: ignore[union-attr]
+        store = self.store
         if store.batch_interval > 0:
             self._timer = task.LoopingCall(self._tick)
             self._timer.start(store.batch_interval, now=False)
 
     def _tick(self) -> None:
         try:
-            self.crawler.spider.store.flush_if_due()  # type: ignore[union-attr]
+            self.store.flush_if_due()
         except sqlite3.Error:
             # The marks stay in the open batch (the next write retries the commit) and in the
             # manifest, which the next start replays.
@@ -46,11 +48,10 @@ class SeenStorePipeline:
     def close_spider(self) -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        self.crawler.spider.store.flush()  # type: ignore[union-attr]
+        self.store.flush()
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        spider = self.crawler.spider
-        spider.store.mark_stored(  # type: ignore[union-attr]
+        self.store.mark_stored(
             item["url"],
             item["source"],
             item["fingerprint"],
@@ -62,7 +63,7 @@ class SeenStorePipeline:
             # The archive pipeline flushed the manifest line: replayed at start-up if lost.
             durable="warc_offset" not in item,
         )
-        stats = spider.report[item["source"]]  # type: ignore[union-attr]
+        stats = self.state.report[item["source"]]
         setattr(stats, item["change"], getattr(stats, item["change"]) + 1)
         # The body is in the WARC now; do not keep it alive in signals and logs.
         item.pop("body", None)

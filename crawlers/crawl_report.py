@@ -1,4 +1,5 @@
-"""Per-source counters of one crawl run and the crawl-report.json they become."""
+"""The crawl report: per-source counters of one crawl run and the ``crawl-report.json`` they
+become (written by the ``CrawlState`` extension when the crawl closes)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class SourceStats:
     skipped_known: int = 0  # already stored and not due for a recrawl: not fetched
     skipped_old: int = 0  # older than crawl.max_age_days: not fetched
     skipped_failed: int = 0  # failed permanently (or too often) in earlier runs: not retried
+    skipped_backoff: int = 0  # failed transiently in earlier runs, next try not due yet
     fetched: int = 0  # article responses received (HTML, 2xx)
     new: int = 0
     updated: int = 0
@@ -34,6 +36,11 @@ class SourceStats:
     failed: Counter[str] = field(default_factory=Counter)  # article failures by reason
     discovery_failed: Counter[str] = field(default_factory=Counter)  # feeds/sitemaps/sections
     discovered_via: Counter[str] = field(default_factory=Counter)
+    #: what a discovery bound cut, by bound (sitemap_depth, sitemap_children, sitemap_urls,
+    #: section_links, robots_sitemaps, articles): entries not followed
+    capped: Counter[str] = field(default_factory=Counter)
+    out_of_scope: int = 0  # child/robots sitemaps off the source's host: not fetched
+    budget_exhausted: bool = False  # the source's (or the crawl's) time budget ran out
     started: float | None = None
     finished: float | None = None
 
@@ -49,6 +56,8 @@ class SourceStats:
         failures = sum(self.failed.values())
         if self.discovered == 0:
             flags.append("no_articles")
+        if self.budget_exhausted:
+            flags.append("budget_exhausted")
         attempts = stored + failures + self.duplicates
         if attempts >= _MIN_ATTEMPTS_FOR_FLAG and failures / attempts > failure_ratio:
             flags.append("mostly_failed")
@@ -72,6 +81,7 @@ class SourceStats:
             "skipped_known": self.skipped_known,
             "skipped_old": self.skipped_old,
             "skipped_failed": self.skipped_failed,
+            "skipped_backoff": self.skipped_backoff,
             "fetched": self.fetched,
             "new": self.new,
             "updated": self.updated,
@@ -83,6 +93,8 @@ class SourceStats:
             "robots_denied": self.robots_denied,
             "not_modified": self.not_modified,
             "discovered_via": dict(sorted(self.discovered_via.items())),
+            "capped": {k: n for k, n in sorted(self.capped.items()) if n},
+            "out_of_scope": self.out_of_scope,
             "bytes": self.bytes,
             "duration": round(duration, 3),
             "flags": self.flags(failure_ratio),

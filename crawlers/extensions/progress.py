@@ -1,5 +1,5 @@
-"""Writes ``<data_dir>/runs/<RUN_ID>/crawl-report.json`` when the crawl closes and, when
-WARWATCH_PROGRESS names a file (or ``-`` for stdout), JSON progress lines while it runs:
+"""JSON progress lines of a running crawl, when WARWATCH_PROGRESS names a file (or ``-`` for
+stdout); the report itself is written by :class:`crawlers.extensions.crawl_state.CrawlState`.
 
     {"event": "start", "run_id": ..., "sources": [...]}
     {"event": "progress", "source": ..., "discovered": n, "fetched": n, "stored": n, "failed": n}
@@ -9,23 +9,23 @@ WARWATCH_PROGRESS names a file (or ``-`` for stdout), JSON progress lines while 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from typing import IO, Any, Self
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 
-logger = logging.getLogger(__name__)
+from crawlers.extensions.crawl_state import CrawlState
 
 PROGRESS_INTERVAL = 1.0
 
 
-class RunReportExtension:
-    def __init__(self, crawler: Crawler, progress_target: str | None) -> None:
-        self.crawler = crawler
-        self.progress_target = progress_target
+class ProgressExtension:
+    def __init__(self, crawler: Crawler, target: str, state: CrawlState) -> None:
+        self.target = target
+        self.state = state
         self._out: IO[str] | None = None
         self._last: dict[str, float] = {}
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -34,7 +34,10 @@ class RunReportExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler, crawler.settings.get("WARWATCH_PROGRESS"))
+        target = crawler.settings.get("WARWATCH_PROGRESS")
+        if not target:
+            raise NotConfigured
+        return cls(crawler, target, CrawlState.from_crawler(crawler))
 
     def _emit(self, event: dict[str, Any]) -> None:
         if self._out is None:
@@ -43,17 +46,11 @@ class RunReportExtension:
         self._out.flush()
 
     def spider_opened(self, spider: Spider) -> None:
-        if self.progress_target == "-":
+        if self.target == "-":
             self._out = sys.stdout
-        elif self.progress_target:
-            self._out = open(self.progress_target, "a", encoding="utf-8")  # noqa: SIM115
-        self._emit(
-            {
-                "event": "start",
-                "run_id": getattr(spider, "run_id", None),
-                "sources": [s.id for s in getattr(spider, "sources", [])],
-            }
-        )
+        else:
+            self._out = open(self.target, "a", encoding="utf-8")  # noqa: SIM115
+        self._emit({"event": "start", "run_id": self.state.run_id, "sources": list(self.state.sources_by_id)})
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         source = item.get("source") if isinstance(item, dict) else None
@@ -63,10 +60,10 @@ class RunReportExtension:
         if now - self._last.get(source, 0.0) < PROGRESS_INTERVAL:
             return
         self._last[source] = now
-        self._emit_source(spider, source)
+        self._emit_source(source)
 
-    def _emit_source(self, spider: Spider, source: str) -> None:
-        stats = spider.report[source]  # type: ignore[attr-defined]
+    def _emit_source(self, source: str) -> None:
+        stats = self.state.report[source]
         self._emit(
             {
                 "event": "progress",
@@ -79,17 +76,16 @@ class RunReportExtension:
         )
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        report = spider.report  # type: ignore[attr-defined]
-        report.finished_at = time.time()
-        report.finish_reason = reason
-        path = spider.run_dir / "crawl-report.json"  # type: ignore[attr-defined]
-        report.write(path)
+        report = self.state.report
         for source in report.sources:
-            self._emit_source(spider, source)
-        self._emit({"event": "done", "run_id": report.run_id, "report": str(path), "totals": report.totals()})
+            self._emit_source(source)
+        self._emit(
+            {
+                "event": "done",
+                "run_id": report.run_id,
+                "report": str(self.state.report_path),
+                "totals": report.totals(),
+            }
+        )
         if self._out is not None and self._out is not sys.stdout:
             self._out.close()
-        store = spider.store  # type: ignore[attr-defined]
-        store.run_finished(report.run_id)
-        store.close()
-        logger.info("crawl %s %s: %s", report.run_id, reason, report.totals())

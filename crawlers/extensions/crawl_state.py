@@ -1,0 +1,88 @@
+"""The crawl's shared state, as a Scrapy extension: the sources, the run directory, the
+seen-store (:class:`crawlers.state.SeenStore`) and the crawl report
+(:class:`crawlers.crawl_report.CrawlReport`).
+
+Spider, pipelines and middlewares obtain the one instance of a crawl with
+``CrawlState.from_crawler(crawler)`` (it is also listed in ``EXTENSIONS``, which builds it
+the same way), never through the spider. On ``spider_opened`` it replays interrupted runs
+into the seen-store and marks this run started; on ``spider_closed`` it writes
+``<runs_dir>/<run_id>/crawl-report.json``, marks the run finished and closes the store.
+
+Settings: ``WARWATCH_RUN_ID``, ``WARWATCH_SOURCES`` (a list of ``indexing.sources.Source``),
+``WARWATCH_RUNS_DIR``, ``WARWATCH_STATE_DIR``, ``WARWATCH_FAILURE_RATIO_FLAG`` and the
+``WARWATCH_RETRY_*`` backoff (see ``crawlers.settings.from_warwatch``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from datetime import timedelta
+from pathlib import Path
+from typing import Self
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from crawlers.crawl_report import CrawlReport
+from crawlers.replay import replay_unfinished_runs
+from crawlers.state import RetryPolicy, SeenStore
+from indexing.sources import Source
+
+logger = logging.getLogger(__name__)
+
+_INSTANCES: weakref.WeakKeyDictionary[Crawler, CrawlState] = weakref.WeakKeyDictionary()
+
+
+class CrawlState:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        run_id = settings.get("WARWATCH_RUN_ID")
+        if not run_id:
+            raise NotConfigured("WARWATCH_RUN_ID is not set")
+        self.run_id: str = run_id
+        self.sources: list[Source] = list(settings.getlist("WARWATCH_SOURCES"))
+        self.sources_by_id: dict[str, Source] = {s.id: s for s in self.sources}
+        self.runs_dir = Path(settings["WARWATCH_RUNS_DIR"])
+        self.run_dir = self.runs_dir / run_id
+        self.report = CrawlReport(
+            run_id, [s.id for s in self.sources], settings.getfloat("WARWATCH_FAILURE_RATIO_FLAG", 0.5)
+        )
+        retry = RetryPolicy(
+            base=timedelta(minutes=settings.getfloat("WARWATCH_RETRY_BACKOFF_MINUTES", 30.0)),
+            cap=timedelta(hours=settings.getfloat("WARWATCH_RETRY_BACKOFF_MAX_HOURS", 24.0)),
+            max_attempts=settings.getint("WARWATCH_RETRY_MAX_ATTEMPTS", 10),
+        )
+        self.store = SeenStore(Path(settings["WARWATCH_STATE_DIR"]) / "crawl.sqlite", retry=retry)
+        #: canonical URLs of articles stored in this run (the spider and redirects consult it)
+        self.claimed: set[str] = set()
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """The crawl's one instance (built on first use)."""
+        state = _INSTANCES.get(crawler)
+        if state is None:
+            state = _INSTANCES[crawler] = cls(crawler)
+        return state  # type: ignore[return-value]
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "crawl-report.json"
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        replay_unfinished_runs(self.store, self.runs_dir, self.run_id)
+        self.store.run_started(self.run_id)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        report = self.report
+        report.finished_at = time.time()
+        report.finish_reason = reason
+        report.write(self.report_path)
+        self.store.run_finished(self.run_id)
+        self.store.close()
+        logger.info("crawl %s %s: %s", self.run_id, reason, report.totals())
