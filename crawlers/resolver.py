@@ -213,13 +213,17 @@ class PrivateNetworkResolver:
                     receiver.addressResolved(kind("TCP", ip, port))
             receiver.resolutionComplete()
 
-    def _note_refusal(self, host: str, addresses: list[tuple[type, str]], allowed: list[tuple[type, str]]) -> None:
+    def _note_refusal(
+        self, host: str, addresses: list[tuple[type, str]], allowed: list[tuple[type, str]]
+    ) -> None:
         if allowed:
             self.refused.pop(host, None)
             return
         reason = "private_address" if addresses else "dns"
         if reason == "private_address":
-            logger.warning("refusing %s: it resolves to non-public addresses only %s", host, [a[1] for a in addresses])
+            logger.warning(
+                "refusing %s: it resolves to non-public addresses only %s", host, [a[1] for a in addresses]
+            )
         self.refused[host] = reason
         self.refused.move_to_end(host)
         while len(self.refused) > _CACHE_SIZE:
