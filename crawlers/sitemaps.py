@@ -10,11 +10,11 @@ import logging
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from crawlers.dates import parse_date
+from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class SitemapEntry:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+    return local_name(tag)
 
 
 def maybe_gunzip(body: bytes, max_size: int) -> bytes:
@@ -57,7 +57,7 @@ def maybe_gunzip(body: bytes, max_size: int) -> bytes:
 
 def parse_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) -> list[SitemapEntry]:
     """Entries of a urlset or a sitemapindex (gzipped or not)."""
-    data = maybe_gunzip(body, max_size).lstrip()
+    data = repair_utf8(maybe_gunzip(body, max_size).lstrip())
     if not data:
         raise MalformedSitemap("empty document")
     parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
@@ -87,8 +87,8 @@ def parse_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) 
                 published = text
         if not loc:
             continue
-        url = urljoin(base_url, loc)
-        if not url.startswith(("http://", "https://")):
+        url = absolute_http_url(base_url, loc)
+        if url is None:
             continue
         entries.append(
             SitemapEntry(
@@ -109,8 +109,8 @@ def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
         if line.lower().startswith("sitemap:"):
             value = line.split(":", 1)[1].strip()
             if value:
-                url = urljoin(base_url, value)
-                if url.startswith(("http://", "https://")):
+                url = absolute_http_url(base_url, value)
+                if url is not None:
                     urls.append(url)
     return urls
 

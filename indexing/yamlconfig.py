@@ -53,15 +53,28 @@ def error_line(keys: dict[str, tuple[yaml.Node, yaml.Node]], loc: Iterable[Any],
     return node_line(key_node)
 
 
+def _yaml_error(exc: yaml.YAMLError, text: str, path: Path) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f"{path}:{mark.line + 1}"
+    elif isinstance(exc, yaml.reader.ReaderError):  # refused before parsing: no mark, a position
+        where = f"{path}:{text.count(chr(10), 0, max(exc.position, 0)) + 1}"
+    else:
+        where = str(path)
+    return ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
+
+
 def compose(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader refuses control characters while it is being built, before parsing.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, path) from exc
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise _yaml_error(exc, text, path) from exc
     finally:
         loader.dispose()
     return node, data
