@@ -36,7 +36,7 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 def _check_regex(pattern: str) -> str:
     try:
         re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:  # OverflowError: a{99999999999}
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return pattern
 

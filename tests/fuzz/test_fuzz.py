@@ -124,3 +124,10 @@ def test_poisoned_dates_keep_their_entries() -> None:
         for i, d in enumerate(poisoned)
     )
     assert len(parse_sitemap(f"<urlset>{urls}</urlset>".encode(), "https://news.example/")) == len(poisoned)
+
+
+def test_regex_with_huge_repetition_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - id: a\n    url: https://a.example/\n    allow: ['\\d{99999999999}']\n")
+    with pytest.raises(ConfigError, match="invalid regular expression"):
+        load_sources(path)
