@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     # The parsers log every bad input they skip; thousands of warnings are noise here.
     logging.disable(logging.CRITICAL)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, target in targets().items():
         if args.only and name not in args.only:
             continue

@@ -272,7 +272,7 @@ def _gz_route(xml: bytes) -> Callable[[BaseHTTPRequestHandler], Route]:
         return gzip.compress(xml.replace(b"{{BASE}}", base.encode()), compresslevel=6)
 
     def handler(req: BaseHTTPRequestHandler) -> Route:
-        base = f"http://127.0.0.1:{req.server.server_address[1]}"
+        base = f"http://127.0.0.1:{req.server.server_address[1]}"  # type: ignore[index]
         return Route(body=packed(base), content_type="application/x-gzip")
 
     return handler
@@ -415,7 +415,7 @@ def _rss(pid: int) -> int:
 
 def tree_rss(pid: int) -> int:
     """Resident memory of ``pid`` and all its descendants (bounded walk)."""
-    total, todo, seen = 0, [pid], set()
+    total, todo, seen = 0, [pid], set[int]()
     while todo and len(seen) < 10_000:
         p = todo.pop()
         if p in seen:

@@ -209,7 +209,12 @@ def test_warwatch_run_indexes_every_good_article(
         cmd = [sys.executable, "-m", "warwatch.cli", "run", "--sources", str(sources)]
         measured = run_measured(cmd, env, PROJECT_ROOT, timeout=MAX_SECONDS + 120, log=tmp_path / "run.log")
     log = (tmp_path / "run.log").read_text(encoding="utf-8", errors="replace")
-    assert not measured.timed_out and measured.returncode == 0, log[-3000:]
+    assert not measured.timed_out, log[-3000:]
+    # The traps make most article attempts fail: the run completes and says so (exit 1 with the
+    # source flagged mostly_failed, CONTRACT: per-source failures are reported, not hidden).
+    problems = [line.strip(" •") for line in log.split("Problems:", 1)[-1].splitlines() if "•" in line]
+    assert measured.returncode == 0 or problems == ["source fixture: mostly_failed"], log[-3000:]
+    assert "index: created=" in log
     assert measured.peak_rss_bytes < MAX_RSS + 400 * 1024 * 1024, "crawl + processing"
     missing = set(site.good_paths) - _indexed_paths(es_url, f"{index_prefix}articles")
     assert not missing, f"{len(missing)} good articles not indexed, e.g. {sorted(missing)[:5]}"

