@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from crawlers.dates import parse_date
+from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class FeedEntry:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+    return local_name(tag)
 
 
 def _child_text(el: etree._Element, *names: str) -> str | None:
@@ -46,7 +46,7 @@ def _parser() -> etree.XMLParser:
 
 def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
     """Entries of an RSS or Atom feed (absolute URLs, in document order)."""
-    body = body.lstrip()
+    body = repair_utf8(body.lstrip())
     if not body:
         raise MalformedFeed("empty document")
     try:
@@ -86,8 +86,8 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedEntry]:
             continue
         if not link:
             continue
-        url = urljoin(base_url, link.strip())
-        if not url.startswith(("http://", "https://")):
+        url = absolute_http_url(base_url, link.strip())
+        if url is None:
             continue
         entries.append(FeedEntry(url=url, published=parse_date(date), title=_child_text(el, "title")))
     return entries

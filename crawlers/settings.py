@@ -52,6 +52,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.downloadermiddlewares.retry_after.RetryAfterMiddleware": 550,
     # process_response runs before RedirectMiddleware (600) sees the 3xx.
     "crawlers.downloadermiddlewares.known_redirect.KnownRedirectMiddleware": 650,
+    # Next to the downloader: sees the peer address of every response, each redirect hop too.
+    "crawlers.downloadermiddlewares.private_network.ConnectedPeerMiddleware": 990,
 }
 ITEM_PIPELINES = {
     "crawlers.pipelines.archive.ArchivePipeline": 100,
@@ -75,6 +77,10 @@ REACTOR_THREADPOOL_MAXSIZE = 10
 # the task churn costs ~15% of the crawl's CPU.
 CONCURRENT_ITEMS = 4
 DNS_TIMEOUT = 20
+# Lookups in the thread pool with DNS_TIMEOUT, short cache, non-public addresses refused at
+# connect time (crawlers/downloadermiddlewares/private_network.py).
+TWISTED_DNS_RESOLVER = "crawlers.resolver.PrivateNetworkResolver"
+WARWATCH_DNS_CACHE_SECONDS = 60
 LOG_LEVEL = "INFO"
 # Scrapy re-parses the source of generator callbacks (inspect + ast) to warn about `return value`
 # whenever its small weak cache misses - in a long crawl, every few responses. A development

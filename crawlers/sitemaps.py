@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from crawlers.dates import parse_date
+from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
+from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,7 @@ class SitemapEntry:
 
 
 def _local(tag: object) -> str:
-    # "{namespace}name" -> "name": cheaper than etree.QName on every element of a big sitemap
-    return tag.rpartition("}")[2].lower() if isinstance(tag, str) else ""
+    return local_name(tag)
 
 
 def maybe_gunzip(body: bytes, max_size: int) -> bytes:
@@ -76,7 +76,7 @@ def iter_sitemap(body: bytes, base_url: str, max_size: int = 50 * 1024 * 1024) -
     """Entries of a urlset or a sitemapindex, parsed as a stream: each ``<url>`` is read and
     dropped from the tree at once, so a 200,000-URL sitemap never sits in memory as a tree;
     a caller that stops iterating stops the parsing."""
-    data = maybe_gunzip(body, max_size).lstrip()
+    data = repair_utf8(maybe_gunzip(body, max_size).lstrip())
     if not data:
         raise MalformedSitemap("empty document")
     events = etree.iterparse(
@@ -128,9 +128,8 @@ def _entry(el: Any, kind: str, base_url: str) -> SitemapEntry | None:
             published = text
     if not loc:
         return None
-    # An absolute <loc> (nearly all of them) needs no join; canonicalisation comes later.
-    url = loc if loc.startswith(("http://", "https://")) else urljoin(base_url, loc)
-    if not url.startswith(("http://", "https://")):
+    url = absolute_http_url(base_url, loc)
+    if url is None:
         return None
     return SitemapEntry(
         url=url,
@@ -148,8 +147,8 @@ def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
         if line.lower().startswith("sitemap:"):
             value = line.split(":", 1)[1].strip()
             if value:
-                url = urljoin(base_url, value)
-                if url.startswith(("http://", "https://")):
+                url = absolute_http_url(base_url, value)
+                if url is not None:
                     urls.append(url)
     return urls
 

@@ -199,7 +199,10 @@ def _to_datetime(value: str | date | datetime, *, end: bool) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     if end and day_only:
-        dt = dt + timedelta(days=1)
+        try:
+            dt = dt + timedelta(days=1)
+        except OverflowError:  # until 9999-12-31: the last representable day, up to its end
+            dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
     return dt.isoformat()
 
 

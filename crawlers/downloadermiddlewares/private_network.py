@@ -2,51 +2,143 @@
 
 A source may opt in with ``allow_private_network: true`` (test and intranet sites). Requests
 without a source (robots.txt) are allowed only on the hosts of sources that opted in.
+
+Three checks, none of which blocks the reactor on DNS:
+
+1. :class:`PrivateNetworkMiddleware` (``process_request``, early): hosts that are private
+   without a lookup - IP literals (IPv4, IPv6, IPv4-mapped, any ``inet_aton`` spelling such as
+   ``127.1`` or ``0``), ``localhost`` - and names the resolver already refused.
+2. :class:`crawlers.resolver.PrivateNetworkResolver` (at connect time): names resolve in the
+   thread pool with a timeout, and only allowed addresses are handed to the connection - the
+   address checked is the address connected to, on every hop. A lookup that fails or times
+   out yields no address (fail closed). The middleware turns that refusal into
+   :class:`PrivateAddressRefused` so the report counts it as ``private_address``.
+3. :class:`ConnectedPeerMiddleware` (``process_response``, next to the downloader): the peer
+   address of every response, redirects included, must be allowed; if the resolver is not
+   installed or a connection went elsewhere anyway, the response is dropped and counted.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Self
+from typing import Any, Self
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawlers.urlcache import host_is_private, normalised_host
-from indexing.urls import url_host
+from crawlers.resolver import PrivateNetworkResolver, address_is_private, numeric_host
+from crawlers.urlcache import normalised_host
+from indexing.sources import Source
+from indexing.urls import is_private_address, url_host
 
 logger = logging.getLogger(__name__)
 
 
 class PrivateAddressRefused(IgnoreRequest):
-    """The request's host is (or resolves to) a non-public address."""
+    """The request's host is (or resolves to, or answered from) a non-public address."""
 
 
-class PrivateNetworkMiddleware:
+def host_is_literally_private(host: str) -> bool:
+    """Private without a DNS lookup: an IP literal in any spelling, or ``localhost``."""
+    numeric = numeric_host(host)
+    if numeric is not None:
+        return address_is_private(numeric)
+    if ":" in host.strip("[]"):
+        return address_is_private(host)
+    return is_private_address(host, resolve=False)
+
+
+class _PrivateNetworkRule:
+    """Which requests may reach a non-public address (shared by both middlewares)."""
+
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.stats = crawler.stats
+
+    def _sources(self) -> dict[str, Source]:
+        spider = self.crawler.spider
+        return getattr(spider, "sources_by_id", {}) if spider is not None else {}
+
+    def allowed(self, request: Request, host: str) -> bool:
+        sources = self._sources()
+        source = sources.get(str(request.meta.get("source", "")))
+        if source is not None:
+            return bool(source.allow_private_network)
+        return any(s.allow_private_network and url_host(s.url) == host for s in sources.values())
+
+    def refuse(self, request: Request, host: str, where: str) -> PrivateAddressRefused:
+        if self.stats is not None:
+            self.stats.inc_value(f"private_network/refused/{where}")
+        logger.warning("refusing %s: %s is a private/loopback address (%s)", request.url, host, where)
+        return PrivateAddressRefused(f"private address: {host}")
+
+
+def _installed_resolver() -> PrivateNetworkResolver | None:
+    from twisted.internet import reactor
+
+    resolver = getattr(reactor, "nameResolver", None)
+    return resolver if isinstance(resolver, PrivateNetworkResolver) else None
+
+
+class PrivateNetworkMiddleware(_PrivateNetworkRule):
+    def __init__(self, crawler: Crawler, resolver: PrivateNetworkResolver | None = None) -> None:
+        super().__init__(crawler)
+        self.resolver = resolver
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        mw = cls(crawler)
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        return mw
+
+    def spider_opened(self, spider: Any) -> None:
+        # The reactor (and its resolver) is set up after the middlewares are built.
+        self.resolver = self.resolver or _installed_resolver()
+        if self.resolver is None:
+            logger.warning(
+                "TWISTED_DNS_RESOLVER is not crawlers.resolver.PrivateNetworkResolver: host names are "
+                "checked only after connecting (ConnectedPeerMiddleware)"
+            )
+            return
+        opted_in = [s for s in self._sources().values() if s.allow_private_network]
+        self.resolver.allow_private(u for s in opted_in for u in (s.url, *s.feeds, *s.sitemaps, *s.sections))
+
+    def _host(self, request: Request) -> str:
+        return normalised_host(urlparse_cached(request).hostname or "")
+
+    def process_request(self, request: Request) -> None:
+        host = self._host(request)
+        known = self.resolver.refused.get(host) if self.resolver is not None else None
+        if known == "private_address" or host_is_literally_private(host):
+            if not self.allowed(request, host):
+                raise self.refuse(request, host, "request")
+        return None
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        host = self._host(request)
+        if self.resolver is not None and self.resolver.refused.get(host) == "private_address":
+            if not self.allowed(request, host):
+                raise self.refuse(request, host, "resolver") from exception
+        return None
+
+
+class ConnectedPeerMiddleware(_PrivateNetworkRule):
+    """The authoritative check: the address the response actually came from."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def _sources(self) -> dict:
-        spider = self.crawler.spider
-        return getattr(spider, "sources_by_id", {}) if spider is not None else {}
-
-    def process_request(self, request: Request) -> None:
+    def process_response(self, request: Request, response: Response) -> Response:
+        if urlparse_cached(request).scheme not in ("http", "https"):
+            return response
+        peer = response.ip_address
+        if peer is not None and not address_is_private(peer):
+            return response
         host = normalised_host(urlparse_cached(request).hostname or "")
-        if not host_is_private(host):
-            return None
-        sources = self._sources()
-        source = sources.get(request.meta.get("source"))
-        if source is not None:
-            allowed = source.allow_private_network
-        else:
-            allowed = any(s.allow_private_network and url_host(s.url) == host for s in sources.values())
-        if allowed:
-            return None
-        logger.warning("refusing %s: %s is a private/loopback address", request.url, host)
-        raise PrivateAddressRefused(f"private address: {host}")
+        if peer is not None and self.allowed(request, host):
+            return response
+        raise self.refuse(request, f"{host} ({peer or 'unknown peer'})", "connected")
