@@ -162,6 +162,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.error(str(exc))
             return 1
     print_report(result.report)
+    for other in result.others:  # batches earlier runs left unprocessed, done by this one
+        print_report(other)
     return 0 if result.ok else 1
 
 
