@@ -83,7 +83,7 @@ def warwatch_process() -> None:
 
         return alert_batches(batch_ids, owner_of(DAG_ID, str(run_id)))
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", retries=0)
     def finish(batch_ids: list[str], run_id: str | None = None) -> dict:
         """Reports, processed markers, leases back."""
         from warwatch.pipeline.tasks import finish_batches, owner_of

@@ -224,7 +224,7 @@ def unprocessed() -> list[str]:
     return [b for b in all_batches() if not is_processed(b)]
 
 
-def claim(owner: str, *, stage: str = "claimed", bind_pid: bool = True, limit: int = MAX_CLAIM,
+def claim(owner: str, *, stage: str = "claimed:done", bind_pid: bool = True, limit: int = MAX_CLAIM,
           ttl: float | None = None, now: Clock = _utcnow) -> list[Lease]:
     """Lease every unprocessed batch nobody else has (up to ``limit``), oldest first."""
     leases: list[Lease] = []
