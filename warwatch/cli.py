@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", default=None)
 
     rep = sub.add_parser("reprocess", help="re-run cleaning and indexing from the WARC archive (no network)")
-    rep.add_argument("--since", type=_date, default=None)
-    rep.add_argument("--source", default=None)
+    rep.add_argument("--since", type=_date, default=None, help="first fetch time (ISO date)")
+    rep.add_argument("--until", type=_date, default=None, help="last fetch time (ISO date)")
+    rep.add_argument("--source", action="append", default=None, help="only this source (repeatable)")
 
     s = sub.add_parser("search", help="full-text search across languages")
     s.add_argument("query")
@@ -172,7 +173,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     from warwatch.render import print_report
 
     try:
-        result = pipeline.reprocess(since=args.since, source=args.source)
+        result = pipeline.reprocess(since=args.since, source=args.source, until=args.until)
     except pipeline.PipelineError as exc:
         out.error(str(exc))
         return 1

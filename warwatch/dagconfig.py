@@ -44,10 +44,18 @@ def source_ids() -> list[str]:
     return list(_ids(str(path.resolve()), stat.st_size, stat.st_mtime_ns))
 
 
-def sources_param_schema() -> dict[str, Any]:
-    """JSON schema of the ``sources`` Param: a multi-select of the configured ids."""
+def sources_param(description: str) -> Any:
+    """The ``sources`` Param of a trigger form: a list of source ids, validated against the sources
+    file. The Airflow 3 UI draws a multi-select for an array with ``examples`` (a list without
+    them is a plain text box, one value per line); ``items.enum`` makes the server refuse an
+    unknown id. Empty or cleared (the UI sends null): every source."""
+    from airflow.sdk import Param
+
     ids = source_ids()
-    return {"type": "string", "enum": ids} if ids else {"type": "string", "pattern": "^[a-z0-9-]+$"}
+    items: dict[str, Any] = {"type": "string", "enum": ids} if ids else {"type": "string", "pattern": "^[a-z0-9-]+$"}
+    extra: dict[str, Any] = {"examples": ids} if ids else {}
+    return Param([], type=["array", "null"], items=items, uniqueItems=True, title="Sources",
+                 description=description, **extra)
 
 
 def feeds_interval() -> timedelta:
