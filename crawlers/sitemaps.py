@@ -19,7 +19,6 @@ from lxml import etree
 
 from crawlers.dates import parse_date
 from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
-from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
 
 logger = logging.getLogger(__name__)
 

@@ -132,6 +132,32 @@ class LocalNodeSettings(BaseModel):
     start_timeout: float = 300.0
 
 
+class PipelineSettings(BaseModel):
+    """Scheduling and safety bounds of the orchestrated pipeline (Airflow DAGs and ``warwatch run``)."""
+
+    model_config = {"extra": "forbid"}
+
+    #: warwatch_crawl runs this often and polls feeds (conditional GETs) ...
+    feeds_interval_minutes: float = Field(default=5.0, gt=0)
+    #: ... and a source's sitemaps and sections are walked again when its last full discovery is older
+    discovery_interval_hours: float = Field(default=6.0, gt=0)
+    #: a crawl stops cleanly after this long, keeping what it fetched (per source in the DAG)
+    crawl_budget_seconds: float = Field(default=600.0, gt=0)
+    #: past budget + grace the crawler's process group is terminated, then killed after grace again
+    crawl_grace_seconds: float = Field(default=30.0, gt=0)
+    #: crawl tasks running at once (warwatch_crawl's mapped task)
+    max_parallel_crawls: int = Field(default=4, ge=1)
+    #: warwatch_process also runs this often, whatever the asset events (catch-up of left batches)
+    process_catchup_minutes: float = Field(default=30.0, gt=0)
+    #: a batch lease held by a scheduled task expires after this long without renewal
+    lease_seconds: float = Field(default=1800.0, gt=0)
+    #: how long a stage waits for a data-directory lock (another run indexing) before failing
+    lock_timeout_seconds: float = Field(default=900.0, gt=0)
+    #: WARC captures older than this are deleted by warwatch_maintenance once every batch that
+    #: references them is processed; None keeps them for ever
+    raw_retention_days: float | None = Field(default=30.0, gt=0)
+
+
 class LayeredSettings(BaseSettings):
     """pydantic-settings whose value sources are named by :meth:`layers` (highest priority
     first): arguments and the environment by default; no .env files, no secrets directory."""
@@ -187,6 +213,7 @@ class Settings(LayeredSettings):
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     local_es: LocalNodeSettings = Field(default_factory=LocalNodeSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @field_validator("index_prefix")
     @classmethod

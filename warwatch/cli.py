@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", default=None)
 
     rep = sub.add_parser("reprocess", help="re-run cleaning and indexing from the WARC archive (no network)")
-    rep.add_argument("--since", type=_date, default=None)
-    rep.add_argument("--source", default=None)
+    rep.add_argument("--since", type=_date, default=None, help="first fetch time (ISO date)")
+    rep.add_argument("--until", type=_date, default=None, help="last fetch time (ISO date)")
+    rep.add_argument("--source", action="append", default=None, help="only this source (repeatable)")
 
     s = sub.add_parser("search", help="full-text search across languages")
     s.add_argument("query")
@@ -184,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from warwatch import pipeline
 
-    return _report(lambda: pipeline.reprocess(since=args.since, source=args.source))
+    return _report(lambda: pipeline.reprocess(since=args.since, source=args.source, until=args.until))
 
 
 def _report(cycle: Callable[[], Any]) -> int:
@@ -198,6 +199,8 @@ def _report(cycle: Callable[[], Any]) -> int:
         out.error(str(exc))
         return 1
     print_report(result.report)
+    for other in getattr(result, "others", ()):  # batches earlier runs left unprocessed, done by this one
+        print_report(other)
     return 0 if result.ok else 1
 
 

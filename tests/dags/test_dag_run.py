@@ -1,4 +1,6 @@
-"""dag.test() of the cycle DAG against the real local search node and the demo site on 127.0.0.1."""
+"""dag.test() of warwatch_crawl then warwatch_process against the demo site on 127.0.0.1 and the
+real local search node: the CONTRACT's `airflow dags test warwatch_crawl -c '{"sources": [id]}'`
+followed by `airflow dags test warwatch_process`."""
 
 from __future__ import annotations
 
@@ -11,23 +13,43 @@ from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
 
+def _succeeded(dagrun: object) -> bool:
+    return str(getattr(dagrun, "state", "")) in {"success", "DagRunState.SUCCESS"}
+
+
 @pytest.mark.es
 @pytest.mark.airflow
-def test_cycle_dag_indexes_the_demo_site(airflow_db: Path, index_prefix: str, data_dir: Path, es_url: str) -> None:
+def test_crawl_then_process_indexes_the_chosen_source(airflow_db: Path, index_prefix: str, data_dir: Path,
+                                                      es_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     from demo.server import render_sources, serve
+    from indexing.sources import load_sources
+    from warwatch.pipeline import batches
 
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
-    dag = bag.dags["warwatch_cycle"]
     with serve(PROJECT_ROOT / "demo" / "site", port=0) as server:
         sources = render_sources(server.base_url, data_dir / "sources.yaml")
-        dagrun = dag.test(run_conf={"sources": str(sources)})
-    assert str(dagrun.state) in {"success", "DagRunState.SUCCESS"}, dagrun.state
+        monkeypatch.setenv("WARWATCH_SOURCES", str(sources))
+        ids = [s.id for s in load_sources(sources)]
+        chosen = ids[0]
+        bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+        crawl_run = bag.dags["warwatch_crawl"].test(run_conf={"sources": [chosen]})
+    assert _succeeded(crawl_run), crawl_run.state
+    crawled = batches.unprocessed()
+    assert len(crawled) == 1 and chosen in crawled[0]
+    manifest = [json.loads(line) for line in (data_dir / "runs" / crawled[0] / "manifest.jsonl").open()]
+    assert manifest and {e["source"] for e in manifest} == {chosen}
 
+    process_run = bag.dags["warwatch_process"].test()
+    assert _succeeded(process_run), process_run.state
+    assert batches.unprocessed() == []
     alias = f"{index_prefix}articles"
-    count = count_docs(es_url, alias)
-    articles = json.loads((PROJECT_ROOT / "demo" / "site" / "articles.json").read_text())["articles"]
-    assert count == len(articles)  # syndicated copies are documents too, grouped by story_id
-    reports = list((data_dir / "reports").glob("*.json"))
-    assert len(reports) == 1
+    indexed = count_docs(es_url, alias)
+    articles = {json.loads(line)["url"] for line in (data_dir / "runs" / crawled[0] / "documents.jsonl").open()}
+    assert indexed == len(articles) > 0
+    assert (data_dir / "reports" / f"{crawled[0]}.json").exists()
+
+    # Nothing left: a second processing run claims nothing and changes nothing.
+    again = bag.dags["warwatch_process"].test()
+    assert _succeeded(again)
+    assert count_docs(es_url, alias) == indexed

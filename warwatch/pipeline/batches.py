@@ -1,0 +1,266 @@
+"""Batches: one crawl's output (``data/runs/<id>/manifest.jsonl``), who works on it, and whether it
+is done.
+
+A batch is *processed* once ``processed.json`` exists in its directory: clean, enrich, index and
+alerts all ran. Every other batch -- a finished crawl, a crawl interrupted by Ctrl-C, SIGKILL or
+an Airflow timeout, a processing run that died half-way -- is picked up by the next
+``warwatch run`` or ``warwatch_process``, whoever left it.
+
+Two runs never work on one batch at once:
+
+- a *lease* (``lease.json``: owner, host, pid, stage, expiry) says who has it. Airflow tasks hand
+  a lease from task to task (pid is None: it lives until it expires or is released); a CLI run's
+  lease is bound to its process;
+- a *lock* (``fcntl.flock`` on ``data/locks/batch-<id>.lock``) is held by whichever process is
+  working on the batch right now, including the crawler child, which inherits it. The kernel drops
+  it when the process dies, however it dies, so a batch left by a killed process is free at once
+  while one that a live crawler still writes to is never touched.
+
+Stages that must not overlap across batches (flushing the pending queue into the index) take a
+lock per data directory: :func:`data_lock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from indexing.settings import get_settings
+from warwatch.pipeline.common import PipelineError, batch_path, check_run_id, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+LEASE_FILE = "lease.json"
+PROCESSED_FILE = "processed.json"
+META_FILE = "batch.json"
+#: Upper bound on batches one claim looks at (a data directory of years of 5-minute batches).
+MAX_CLAIM = 500
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LockTimeout(PipelineError):
+    """A data-directory lock stayed taken longer than ``pipeline.lock_timeout_seconds``."""
+
+
+class LeaseLost(PipelineError):
+    """Another run took this batch over (our lease expired): stop, it is theirs now."""
+
+
+def locks_dir() -> Path:
+    path = get_settings().data_dir / "locks"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _try_flock(path: Path) -> int | None:
+    """An fd holding an exclusive flock on ``path``, or None when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def data_lock(name: str, timeout: float | None = None) -> Iterator[None]:
+    """Hold ``data/locks/<name>.lock`` (waits up to ``timeout``, default the setting)."""
+    wait = get_settings().pipeline.lock_timeout_seconds if timeout is None else timeout
+    path = locks_dir() / f"{name}.lock"
+    deadline = time.monotonic() + wait
+    while (fd := _try_flock(path)) is None:
+        if time.monotonic() >= deadline:
+            raise LockTimeout(f"{path} is held by another run for more than {wait:.0f} s")
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing the last fd of the open file description drops the flock
+
+
+def batch_lock_path(batch_id: str) -> Path:
+    return locks_dir() / f"batch-{check_run_id(batch_id)}.lock"
+
+
+def is_processed(batch_id: str) -> bool:
+    rdir = batch_path(batch_id)
+    # Batches processed before processed.json existed ran their alerts last.
+    return (rdir / PROCESSED_FILE).exists() or (rdir / "alerts-report.json").exists()
+
+
+def read_lease(batch_id: str) -> dict[str, Any]:
+    return read_json(batch_path(batch_id) / LEASE_FILE)
+
+
+def _expired(lease: dict[str, Any], now: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(lease["expires"])) <= now
+    except (KeyError, ValueError):
+        return True
+
+
+def _lease_alive(lease: dict[str, Any], now: datetime) -> bool:
+    """Taken by someone, as far as the lease file says (the flock is checked separately)."""
+    if not lease or _expired(lease, now):
+        return False
+    # A process-bound lease on this host is alive exactly as long as its flock: we got the flock.
+    return lease.get("pid") is None or lease.get("host") != socket.gethostname()
+
+
+@dataclass
+class Lease:
+    """A batch leased to ``owner``; ``fd`` holds the batch lock while this process works on it."""
+
+    batch_id: str
+    owner: str
+    fd: int | None
+
+    def close(self) -> None:
+        """Drop the lock (the lease file stays: the next task of the same owner takes it on)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def acquire(batch_id: str, owner: str, *, stage: str, ttl: float | None = None, bind_pid: bool = True,
+            create: bool = False, now: Clock = _utcnow) -> Lease | None:
+    """Lease ``batch_id`` to ``owner`` for ``stage`` and lock it; None when someone else has it or it
+    is processed already. ``create``: a new batch (its directory is made under the lease)."""
+    fd = _try_flock(batch_lock_path(batch_id))
+    if fd is None:
+        return None
+    try:
+        with data_lock("leases", timeout=60):
+            rdir = batch_path(batch_id)
+            if not create and not rdir.is_dir():
+                os.close(fd)
+                return None
+            if is_processed(batch_id) if rdir.is_dir() else False:
+                os.close(fd)
+                return None
+            current = read_lease(batch_id)
+            if current.get("owner") != owner and _lease_alive(current, now()):
+                os.close(fd)
+                return None
+            rdir.mkdir(parents=True, exist_ok=True)
+            _write_lease(batch_id, owner, stage, ttl, bind_pid, now())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return Lease(batch_id, owner, fd)
+
+
+def _write_lease(batch_id: str, owner: str, stage: str, ttl: float | None, bind_pid: bool, now: datetime) -> None:
+    seconds = get_settings().pipeline.lease_seconds if ttl is None else ttl
+    write_json(batch_path(batch_id) / LEASE_FILE, {
+        "owner": owner, "stage": stage, "host": socket.gethostname(),
+        "pid": os.getpid() if bind_pid else None,
+        "taken": now.isoformat(), "expires": (now + timedelta(seconds=seconds)).isoformat(),
+    })
+
+
+def renew(lease: Lease, stage: str, *, ttl: float | None = None, bind_pid: bool = True,
+          now: Clock = _utcnow) -> None:
+    """Extend the lease before the next stage; :class:`LeaseLost` if another run took it over."""
+    with data_lock("leases", timeout=60):
+        current = read_lease(lease.batch_id)
+        if current.get("owner") != lease.owner:
+            raise LeaseLost(f"batch {lease.batch_id} is now leased to {current.get('owner')!r}, "
+                            f"not {lease.owner!r}: leaving it to them")
+        _write_lease(lease.batch_id, lease.owner, stage, ttl, bind_pid, now())
+
+
+def release(lease: Lease) -> None:
+    """Give the batch back (done or not): the lease file goes, then the lock."""
+    try:
+        with data_lock("leases", timeout=60):
+            if read_lease(lease.batch_id).get("owner") == lease.owner:
+                (batch_path(lease.batch_id) / LEASE_FILE).unlink(missing_ok=True)
+    finally:
+        lease.close()
+
+
+def mark_processed(batch_id: str, summary: dict[str, Any], now: Clock = _utcnow) -> None:
+    write_json(batch_path(batch_id) / PROCESSED_FILE, {"processed_at": now().isoformat(), **summary})
+
+
+def write_meta(batch_id: str, meta: dict[str, Any]) -> None:
+    write_json(batch_path(batch_id) / META_FILE, meta)
+
+
+def read_meta(batch_id: str) -> dict[str, Any]:
+    return read_json(batch_path(batch_id) / META_FILE)
+
+
+def all_batches() -> list[str]:
+    """Every batch id under ``data/runs``, oldest first (ids start with their UTC time)."""
+    runs = get_settings().runs_dir
+    if not runs.is_dir():
+        return []
+    return sorted(p.name for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def unprocessed() -> list[str]:
+    """Batches without ``processed.json``, oldest first, leased or not."""
+    return [b for b in all_batches() if not is_processed(b)]
+
+
+def claim(owner: str, *, stage: str = "claimed:done", bind_pid: bool = True, limit: int = MAX_CLAIM,
+          ttl: float | None = None, now: Clock = _utcnow) -> list[Lease]:
+    """Lease every unprocessed batch nobody else has (up to ``limit``), oldest first."""
+    leases: list[Lease] = []
+    for batch_id in unprocessed():
+        if len(leases) >= limit:
+            log.warning("claim: %d batches taken, the rest wait for the next run", limit)
+            break
+        lease = acquire(batch_id, owner, stage=stage, ttl=ttl, bind_pid=bind_pid, now=now)
+        if lease is None:
+            log.info("batch %s is taken by another run: skipped", batch_id)
+            continue
+        leases.append(lease)
+    return leases
+
+
+def recover_stuck(now: Clock = _utcnow) -> dict[str, list[str]]:
+    """Remove expired leases of batches nobody works on (their owner died or gave up); name the
+    batches whose lease expired while a live process still holds the lock (a hung run)."""
+    freed: list[str] = []
+    hung: list[str] = []
+    for batch_id in unprocessed():
+        lease = read_lease(batch_id)
+        if not lease or _lease_alive(lease, now()):
+            continue
+        fd = _try_flock(batch_lock_path(batch_id))
+        if fd is None:
+            if lease.get("pid") is None or _expired(lease, now()):
+                hung.append(batch_id)
+            continue
+        try:
+            with data_lock("leases", timeout=60):
+                if read_lease(batch_id) == lease:
+                    (batch_path(batch_id) / LEASE_FILE).unlink(missing_ok=True)
+                    freed.append(batch_id)
+        finally:
+            os.close(fd)
+    if freed or hung:
+        log.warning("stuck batches: %d freed %s, %d held by a hung process %s", len(freed), freed, len(hung), hung)
+    return {"freed": freed, "hung": hung}

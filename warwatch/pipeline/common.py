@@ -1,0 +1,121 @@
+"""What every stage shares: batch directories, errors, stage counts, JSONL and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexing.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int | None], None]
+
+#: What a batch (run) id may contain: it names a directory and the crawler checks the same set.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class PipelineError(RuntimeError):
+    """A stage could not run at all (as opposed to per-record failures, which are counted)."""
+
+
+class CrawlError(PipelineError):
+    pass
+
+
+class IndexingError(PipelineError):
+    pass
+
+
+@dataclass
+class StageCounts:
+    stage: str
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "seconds": round(self.seconds, 3), **dict(self.counts)}
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def safe_id(text: str, limit: int = 128) -> str:
+    """``text`` made usable as a batch id (Airflow run ids contain ``:`` and ``+``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:limit].strip(".") or "batch"
+
+
+def check_run_id(run_id: str) -> str:
+    if not run_id or not _SAFE_ID.match(run_id) or run_id.startswith("."):
+        raise PipelineError(f"bad run id {run_id!r}")
+    return run_id
+
+
+def batch_path(run_id: str) -> Path:
+    """``data/runs/<run_id>`` (not created)."""
+    return get_settings().runs_dir / check_run_id(run_id)
+
+
+def run_dir(run_id: str) -> Path:
+    path = batch_path(run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or unreadable (a killed writer never leaves
+    half a file: writes are atomic, but a hand-edited one may be broken)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable (%s); treated as empty", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def jsonl_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a JSONL file; a truncated last line (a killed writer) is skipped with a warning."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s:%d: unreadable line skipped", path, lineno)
+
+
+def parse_dt(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt

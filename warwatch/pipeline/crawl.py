@@ -1,0 +1,262 @@
+"""The crawl stage: one ``warwatch-crawl`` child process per batch, bounded in time, never outliving
+the process that started it.
+
+- Scrapy's reactor cannot restart in-process (ENVIRONMENT.md), so every crawl is a child process.
+- The child runs in its own process group. Whatever stops the parent -- the budget running out,
+  Ctrl-C, SIGTERM from Airflow, an exception -- stops the whole group: SIGTERM first (Scrapy
+  closes cleanly and writes its report), SIGKILL after ``pipeline.crawl_grace_seconds``.
+  If the parent is SIGKILLed, the kernel kills the child too (``PR_SET_PDEATHSIG``).
+- The child inherits the batch lock (:mod:`warwatch.pipeline.batches`): nobody processes a batch
+  that a crawler still writes to, and the lock drops the moment the crawler is gone.
+- Nothing fetched is lost when a crawl is cut short: the crawler writes each manifest line before
+  it marks the article seen, and the batch stays unprocessed until a processing run takes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import yaml
+
+from indexing.settings import get_settings
+from warwatch.pipeline import batches
+from warwatch.pipeline.common import CrawlError, read_json, run_dir, write_json
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def crawler_command() -> list[str]:
+    """The crawler's entry point (the ``warwatch-crawl`` console script installed beside this
+    interpreter), or the same module through this interpreter where scripts are not installed."""
+    script = Path(sys.executable).with_name("warwatch-crawl")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "crawlers.run"]
+
+
+def process_owner() -> str:
+    """The lease owner name of a run bound to this process (the CLI)."""
+    import socket
+
+    return f"cli:{socket.gethostname()}:{os.getpid()}"
+
+
+def crawl(
+    run_id: str,
+    sources_path: Path | None = None,
+    source_ids: Iterable[str] = (),
+    on_line: Callable[[str], None] | None = None,
+    *,
+    owner: str | None = None,
+    budget: float | None = None,
+    full_discovery: bool = True,
+) -> dict[str, Any]:
+    """Crawl the configured sources (or ``source_ids``) into the new batch ``run_id``.
+
+    Returns the crawl report (per-source counts). Raises :class:`CrawlError` when the crawl could
+    not run, failed, or had to be stopped past its budget; what it fetched stays in the batch.
+    """
+    from indexing.sources import load_sources
+
+    settings = get_settings()
+    sources = Path(sources_path or settings.sources)
+    loaded = load_sources(sources)  # fail fast, in this process, with the file/line/key message
+    wanted = list(source_ids) or [s.id for s in loaded]
+    budget = settings.pipeline.crawl_budget_seconds if budget is None else budget
+    grace = settings.pipeline.crawl_grace_seconds
+    owner = owner or process_owner()
+    lease = batches.acquire(run_id, owner, stage="crawl", ttl=budget + 3 * grace + 60, create=True)
+    if lease is None or batches.read_meta(run_id):
+        if lease is not None:
+            batches.release(lease)
+        raise CrawlError(f"batch {run_id} exists already: a crawl never writes into an earlier batch")
+    try:
+        rdir = run_dir(run_id)
+        started = datetime.now(UTC)
+        meta = {"batch_id": run_id, "sources": wanted, "full_discovery": full_discovery,
+                "owner": owner, "started": started.isoformat(), "budget_seconds": budget}
+        batches.write_meta(run_id, meta)
+        if not full_discovery:
+            sources = feeds_only_sources(sources, wanted, rdir / "sources-feeds.yaml")
+        cmd = [*crawler_command(), "--run-id", run_id, "--sources", str(sources.resolve())]
+        for sid in source_ids:
+            cmd += ["--source", sid]
+        assert lease.fd is not None
+        code, timed_out = _run_child(cmd, _child_env(budget), rdir / "crawl.log", on_line,
+                                     lease.fd, budget, grace)
+        batches.write_meta(run_id, {**meta, "finished": datetime.now(UTC).isoformat(), "exit": code,
+                                    "timed_out": timed_out})
+    finally:
+        batches.release(lease)
+    return _crawl_result(run_id, rdir, code, timed_out, budget, full_discovery, wanted)
+
+
+def _crawl_result(run_id: str, rdir: Path, code: int, timed_out: bool, budget: float,
+                  full_discovery: bool, wanted: list[str]) -> dict[str, Any]:
+    log_path = rdir / "crawl.log"
+    if timed_out:
+        raise CrawlError(f"crawl {run_id} ran past its budget of {budget:.0f} s and was stopped; what it "
+                         f"fetched is kept and processed with the batch. Last log lines:\n{_tail(log_path, 8)}")
+    if code != 0:
+        raise CrawlError(f"crawl {run_id} exited with status {code}; last log lines:\n{_tail(log_path, 8)}")
+    report = read_json(rdir / "crawl-report.json")
+    if not report:
+        raise CrawlError(f"crawl {run_id} wrote no report ({rdir / 'crawl-report.json'})")
+    if full_discovery:
+        record_full_discovery(wanted)
+    return report
+
+
+def _child_env(budget: float) -> dict[str, str]:
+    from indexing.settings import CrawlSettings
+
+    env = dict(os.environ)
+    env["WARWATCH_DATA_DIR"] = str(get_settings().data_dir.resolve())
+    if "time_budget_seconds" in CrawlSettings.model_fields:
+        # The crawler stops itself cleanly at the budget; the parent only enforces budget + grace.
+        env["WARWATCH_CRAWL__TIME_BUDGET_SECONDS"] = str(budget)
+    return env
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGKILL when the parent dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _pump(stream: IO[bytes], on_line: Callable[[str], None] | None) -> None:
+    for raw in stream:
+        if on_line:
+            on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+
+
+def _run_child(cmd: list[str], env: dict[str, str], log_path: Path, on_line: Callable[[str], None] | None,
+               lock_fd: int, budget: float, grace: float) -> tuple[int, bool]:
+    """Run the crawler; returns (exit status, stopped past budget + grace)."""
+    log.info("crawl: %s", " ".join(cmd))
+    with log_path.open("ab") as log_fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log_fh, start_new_session=True,
+                                pass_fds=(lock_fd,), preexec_fn=_die_with_parent)  # noqa: PLW1509
+    assert proc.stdout is not None
+    reader = threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True)
+    reader.start()
+    timed_out = False
+    with _stop_child_on_sigterm(proc, grace):
+        try:
+            proc.wait(timeout=budget + grace)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            log.warning("crawl past its budget (%.0f s + %.0f s grace): stopping it", budget, grace)
+        finally:
+            # Budget exceeded, Ctrl-C, Airflow's timeout exception: the crawler never outlives us.
+            if proc.poll() is None:
+                stop_process_group(proc, grace)
+    reader.join(timeout=5)
+    return int(proc.returncode), timed_out
+
+
+def stop_process_group(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM to the child's process group, SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextlib.contextmanager
+def _stop_child_on_sigterm(proc: subprocess.Popen[Any], grace: float) -> Iterator[None]:
+    """While the crawl runs, SIGTERM to this process (Airflow killing the task, ``kill``) stops the
+    crawler's group first, then does what it did before (Airflow's handler, or exit 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop_process_group(proc, grace)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(lines[-n:])
+
+
+# --------------------------------------------------------------------------- feeds vs discovery
+def feeds_only_sources(path: Path, source_ids: list[str], out: Path) -> Path:
+    """A copy of the sources file with only ``source_ids`` and without sitemaps and sections: a
+    feed poll (conditional GETs; articles already discovered and still pending are resumed)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    kept = []
+    for entry in data.get("sources") or []:
+        if isinstance(entry, dict) and entry.get("id") in source_ids:
+            kept.append({**entry, "sitemaps": [], "sections": []})
+    out.write_text(yaml.safe_dump({"sources": kept}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def _discovery_file() -> Path:
+    return get_settings().state_dir / "discovery.json"
+
+
+def record_full_discovery(source_ids: Iterable[str], now: datetime | None = None) -> None:
+    """Remember when each source's sitemaps and sections were last walked."""
+    stamp = (now or datetime.now(UTC)).isoformat()
+    path = _discovery_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with batches.data_lock("discovery", timeout=60):
+        state = read_json(path)
+        state.update({sid: stamp for sid in source_ids})
+        write_json(path, state)
+
+
+def full_discovery_due(source_id: str, now: datetime | None = None) -> bool:
+    """True when ``source_id`` has not had a full discovery for ``pipeline.discovery_interval_hours``."""
+    now = now or datetime.now(UTC)
+    last = read_json(_discovery_file()).get(source_id)
+    try:
+        when = datetime.fromisoformat(str(last)) if last else None
+    except ValueError:
+        when = None
+    interval = timedelta(hours=get_settings().pipeline.discovery_interval_hours)
+    return when is None or now - when >= interval
+
+
+def crawl_progress(line: str) -> dict[str, Any] | None:
+    """A progress event of the crawler's stdout, or None for any other line."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None

@@ -1,0 +1,170 @@
+"""Whole runs: process every unprocessed batch, one crawl-and-process cycle (``warwatch run``), and
+reprocessing from the archive (``warwatch reprocess``, ``warwatch_backfill``).
+
+``warwatch run`` = crawl one new batch, then process *every* unprocessed batch, its own and any an
+earlier run left (interrupted, killed, failed). Each batch is leased while it is processed and
+marked processed only after its alerts ran, so a kill at any moment leaves it for the next run;
+every stage is idempotent, so doing part of it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from indexing.settings import get_settings
+from warwatch.pipeline import batches
+from warwatch.pipeline.clean import clean
+from warwatch.pipeline.common import (
+    CrawlError,
+    IndexingError,
+    PipelineError,
+    ProgressCallback,
+    new_run_id,
+    parse_dt,
+    run_dir,
+)
+from warwatch.pipeline.crawl import crawl, process_owner
+from warwatch.pipeline.index import enrich, index
+from warwatch.pipeline.report import alerts, report
+
+log = logging.getLogger(__name__)
+
+#: The stages of one batch after its crawl, in order (``warwatch_process`` runs the same).
+STAGES: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("clean", clean), ("enrich", enrich), ("index", index), ("alerts", lambda rid, progress=None: alerts(rid)),
+)
+
+
+@dataclass
+class CycleResult:
+    run_id: str
+    report: dict[str, Any]
+    #: reports of the other batches this run processed (left by earlier runs)
+    others: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.report.get("problems") and not any(o.get("problems") for o in self.others)
+
+
+def process_batch(lease: batches.Lease, progress: ProgressCallback | None = None,
+                  bind_pid: bool = True) -> dict[str, Any]:
+    """clean -> enrich -> index -> alerts -> report for one leased batch, then mark it processed.
+    The report is written even when a stage fails (and the batch stays unprocessed)."""
+    rid = lease.batch_id
+    try:
+        for name, stage in STAGES:
+            batches.renew(lease, name, bind_pid=bind_pid)
+            stage(rid, progress=progress)
+    finally:
+        merged = report(rid)
+    batches.mark_processed(rid, {"owner": lease.owner, "problems": merged["problems"]})
+    return merged
+
+
+def process_pending(progress: ProgressCallback | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+    """Process every unprocessed batch nobody else is working on, oldest first; their reports.
+
+    A batch whose stage fails is released (the next run retries it); an unreachable engine stops
+    the loop (every later batch would fail the same way) and is raised after the leases are back.
+    """
+    owner = owner or process_owner()
+    leases = batches.claim(owner)
+    reports: list[dict[str, Any]] = []
+    failure: PipelineError | None = None
+    try:
+        for lease in leases:
+            if failure is not None:
+                break
+            try:
+                reports.append(process_batch(lease, progress))
+            except IndexingError as exc:
+                failure = exc
+            except PipelineError as exc:
+                log.error("batch %s: %s (left for the next run)", lease.batch_id, exc)
+                reports.append({"run_id": lease.batch_id, "problems": [str(exc)]})
+    finally:
+        for lease in leases:
+            batches.release(lease)
+    if failure is not None:
+        raise failure
+    return reports
+
+
+def run_cycle(
+    sources_path: Path | None = None,
+    run_id: str | None = None,
+    progress: ProgressCallback | None = None,
+    on_crawl_line: Callable[[str], None] | None = None,
+) -> CycleResult:
+    """crawl -> clean -> enrich -> index -> alerts for every configured source, then for every
+    batch an earlier run left unprocessed. A failed crawl still has what it fetched processed,
+    then raises."""
+    from indexing.alerts import load_config
+
+    run_id = run_id or new_run_id()
+    load_config()  # a broken watches file fails the cycle before anything is fetched
+    crawl_error: CrawlError | None = None
+    try:
+        crawl(run_id, sources_path, on_line=on_crawl_line)
+    except CrawlError as exc:
+        crawl_error = exc
+    reports = process_pending(progress)
+    if crawl_error is not None:
+        raise crawl_error
+    own = next((r for r in reports if r.get("run_id") == run_id), None)
+    if own is None:  # taken by a concurrent run (it processes it): report what we know
+        own = {"run_id": run_id, "problems": [f"batch {run_id} is being processed by another run"]}
+    return CycleResult(run_id, own, [r for r in reports if r is not own])
+
+
+# --------------------------------------------------------------------------- reprocess
+def latest_manifests(since: datetime | None = None, source: str | list[str] | None = None,
+                     until: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The newest archived entry per URL across all batches (for reprocessing without the network)."""
+    from indexing.archive import iter_manifest
+
+    wanted = {source} if isinstance(source, str) else set(source or [])
+    newest: dict[str, dict[str, Any]] = {}
+    runs = get_settings().runs_dir
+    if not runs.exists():
+        return
+    for manifest in sorted(runs.glob("*/manifest.jsonl")):
+        for entry in iter_manifest(manifest):
+            if wanted and entry.get("source") not in wanted:
+                continue
+            fetched = parse_dt(entry.get("fetched_at"))
+            if fetched and ((since and fetched < since) or (until and fetched > until)):
+                continue
+            prev = newest.get(entry["url"])
+            if prev is None or str(entry.get("fetched_at")) >= str(prev.get("fetched_at")):
+                newest[entry["url"]] = entry
+    yield from newest.values()
+
+
+def reprocess(
+    since: datetime | None = None, source: str | list[str] | None = None,
+    progress: ProgressCallback | None = None, until: datetime | None = None, owner: str | None = None,
+) -> CycleResult:
+    """Re-run cleaning, enrichment, indexing (and alerts, once per story) from the archive,
+    without touching the network: a new batch of the newest capture of each URL."""
+    run_id = "reprocess-" + new_run_id()
+    lease = batches.acquire(run_id, owner or process_owner(), stage="reprocess", create=True)
+    if lease is None:
+        raise PipelineError(f"batch {run_id} is taken")
+    try:
+        rdir = run_dir(run_id)
+        entries = list(latest_manifests(since, source, until))
+        with (rdir / "manifest.jsonl").open("w", encoding="utf-8") as fh:
+            for entry in entries:
+                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        merged = process_batch(lease, progress)
+    finally:
+        batches.release(lease)
+    return CycleResult(run_id, merged)

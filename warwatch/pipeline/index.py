@@ -1,0 +1,177 @@
+"""Enrich and index a batch, as named steps:
+
+1. :func:`enrich` -- ``cleaned.jsonl`` -> ``documents.jsonl``: publication date resolved, topics and
+   entities added, search documents built, each assigned to its story (cross-outlet duplicates);
+2. :func:`index` -- ``documents.jsonl`` into the pending queue, then the whole queue (documents an
+   earlier run could not index first) flushed into the engine under the data directory's index
+   lock, then a refresh so the batch is searchable at once.
+
+Both are idempotent: document ids come from the canonical URL and story assignment is keyed by
+document id, so re-running a step (a retry, a batch taken over after a kill) changes nothing that
+was right.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from indexing.settings import get_settings
+from warwatch.pipeline.batches import data_lock
+from warwatch.pipeline.common import (
+    IndexingError,
+    ProgressCallback,
+    StageCounts,
+    atomic_write_text,
+    jsonl_lines,
+    parse_dt,
+    run_dir,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+
+#: How far past the fetch time a publication date may lie (time zones, clock skew) before it is wrong.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- enrich
+def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
+    """Turn the batch's cleaned articles into search documents with their story (documents.jsonl)."""
+    from indexing.dedup import StoryIndex
+
+    rdir = run_dir(run_id)
+    result = StageCounts("enrich")
+    started = time.monotonic()
+    stories = StoryIndex.open()
+    tmp = rdir / "documents.jsonl.tmp"
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for doc in _documents(rdir / "cleaned.jsonl", stories, result):
+                out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+                result.counts["documents"] += 1
+        stories.save()
+    finally:
+        stories.close()
+    tmp.replace(rdir / "documents.jsonl")
+    result.seconds = time.monotonic() - started
+    write_json(rdir / "enrich-report.json", result.as_dict())
+    return result
+
+
+def _documents(cleaned: Path, stories: Any, result: StageCounts) -> Iterator[dict[str, Any]]:
+    from indexing.enrich import enrich as enrich_article
+    from indexing.index.documents import DocumentError, article_to_document
+
+    for rec in jsonl_lines(cleaned):
+        article, crawl_entry = rec["article"], rec["crawl"]
+        article["published"] = resolve_published(article.get("published"), crawl_entry)
+        try:
+            doc = article_to_document(
+                article,
+                source=crawl_entry["source"],
+                # CONTRACT: `url` is where it was fetched from (canonicalised); the id comes
+                # from the canonical URL.
+                url=crawl_entry.get("final_url") or crawl_entry["url"],
+                fetched_at=crawl_entry.get("fetched_at"),
+                enrichment=enrich_article(article),
+            )
+        except DocumentError as exc:
+            log.warning("not indexed: %s", exc)
+            result.counts["failed:no_usable_url"] += 1
+            continue
+        story = stories.assign(doc.get("_id") or doc["id"], article.get("body") or "",
+                               parse_dt(article.get("published")))
+        doc["story_id"] = story.story_id
+        doc["duplicate_of"] = story.duplicate_of
+        yield doc
+
+
+def resolve_published(extracted: Any, crawl_entry: dict[str, Any]) -> str | None:
+    """The page's own publication date unless it is missing or lies in the future; then the date
+    the feed or news sitemap gave (``published_hint``), if that one is plausible."""
+    fetched = parse_dt(crawl_entry.get("fetched_at")) or datetime.now(UTC)
+    for candidate in (extracted, crawl_entry.get("published_hint")):
+        dt = parse_dt(candidate)
+        if dt is None:
+            continue
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        if dt <= fetched + FUTURE_TOLERANCE:
+            return dt.astimezone(UTC).isoformat()
+        log.info("publication date %s of %s is in the future: ignored", dt, crawl_entry.get("url"))
+    return None
+
+
+# --------------------------------------------------------------------------- index
+def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
+    """Index the batch's documents (and everything an earlier run left pending)."""
+    rdir = run_dir(run_id)
+    if (rdir / "cleaned.jsonl").exists() and not (rdir / "documents.jsonl").exists():
+        enrich(run_id, progress)  # the step before, for callers that go clean -> index
+    result = StageCounts("index")
+    started = time.monotonic()
+    with data_lock("index"):
+        pending = _queue_documents(run_id, rdir)
+        engine = _engine(pending, result)
+        indexed_ids: list[str] = []
+        try:
+            stats = _flush(engine, pending, indexed_ids, progress)
+        finally:
+            # What this run put into the index (documents left pending by an earlier run
+            # included): the alerts stage looks at exactly these.
+            atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{i}\n" for i in dict.fromkeys(indexed_ids)))
+        # A finished batch is searchable at once (the next scheduled refresh could be a second away).
+        engine.refresh(get_settings().articles_alias)
+    result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
+    result.seconds = time.monotonic() - started
+    write_json(rdir / "index-report.json", result.as_dict())
+    return result
+
+
+def _queue_documents(run_id: str, rdir: Path) -> Any:
+    """Step 1: the batch's documents into the on-disk pending queue (replacing an earlier copy)."""
+    from indexing.index.pending import PendingQueue
+
+    pending = PendingQueue()
+    pending.add(run_id, jsonl_lines(rdir / "documents.jsonl"))
+    return pending
+
+
+def _engine(pending: Any, result: StageCounts) -> Any:
+    """Step 2: the engine, its templates and alias in place -- or a loud error, documents kept."""
+    from indexing.engine import EngineUnavailable, connect
+    from indexing.index.setup import setup_indices
+
+    try:
+        engine = connect()
+        setup_indices(engine)
+    except EngineUnavailable as exc:
+        result.counts["pending"] = pending.count()
+        raise IndexingError(
+            f"search engine unavailable ({exc}); {pending.count()} documents kept pending in "
+            f"{pending.path} and indexed by the next run"
+        ) from exc
+    return engine
+
+
+def _flush(engine: Any, pending: Any, indexed_ids: list[str], progress: ProgressCallback | None) -> dict[str, Any]:
+    """Step 3: the whole pending queue, oldest first, in bulk."""
+    from indexing.engine import EngineUnavailable
+    from indexing.index.bulk import index_documents
+
+    def index_batch(batch: list[dict[str, Any]]) -> Any:
+        counts = index_documents(engine, batch, progress=progress)
+        indexed_ids.extend(str(d["id"]) for d in batch)
+        return counts
+
+    try:
+        stats: dict[str, Any] = pending.flush(index_batch)
+    except EngineUnavailable as exc:  # the node went away mid-run: what is left stays pending
+        raise IndexingError(f"{exc}; the rest stays pending in {pending.path} for the next run") from exc
+    return stats
