@@ -78,6 +78,27 @@ class LocalNodeSettings(BaseModel):
     start_timeout: float = 300.0
 
 
+class HealthSettings(BaseModel):
+    """Pipeline health rules (``indexing/health``): when a source's runs raise a health alert."""
+
+    model_config = {"extra": "forbid"}
+
+    #: a source that published before is "silent" after this many runs in a row without a new article
+    silent_runs: int = Field(default=24, ge=1)
+    #: failures / (fetched + failures) of a source's last run above this is an "errors" finding
+    max_error_ratio: float = Field(default=0.5, ge=0, le=1)
+    #: ... once the run tried at least this many requests (one 404 out of one is not a trend)
+    min_attempts: int = Field(default=5, ge=1)
+    #: median of fetched_at - published over a run's new articles above this is "stale" (minutes)
+    max_freshness_lag_minutes: float = Field(default=360.0, gt=0)
+    #: how many recent runs per source the rules and `warwatch health` read (the engine caps it at 100)
+    history_runs: int = Field(default=50, ge=1, le=100)
+    #: where health alerts go: the topic watches' channels (``file`` is always on;
+    #: ``webhook: {url | url_env}``, ``email: {to: [...]}``), delivered with the watches file's
+    #: ``delivery`` settings
+    channels: dict[str, Any] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """Everything configurable. Environment variables use the ``WARWATCH_`` prefix;
     nested values use ``__`` (``WARWATCH_CRAWL__DOWNLOAD_DELAY=1``)."""
@@ -110,6 +131,7 @@ class Settings(BaseSettings):
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     local_es: LocalNodeSettings = Field(default_factory=LocalNodeSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @field_validator("index_prefix")
     @classmethod
@@ -152,6 +174,11 @@ class Settings(BaseSettings):
     @property
     def articles_alias(self) -> str:
         return self.index_name("articles")
+
+    @property
+    def runs_index(self) -> str:
+        """Per-run, per-source pipeline figures (``indexing/health``)."""
+        return self.index_name("runs")
 
     def config_file(self, name: str) -> Path:
         return self.config_dir / name
