@@ -245,7 +245,7 @@ def test_health_alerts_once_per_episode(health_env: Path, monkeypatch: pytest.Mo
     engine = connect()
     setup_indices(engine)
     bad = _counts(fetched=1, new=0, failed={"http_503": 4})
-    series = [{"quiet": _counts(new=2), "broken": _counts(), "fine": _counts()}] + \
+    series = [{"quiet": _counts(new=2), "broken": _counts(new=0), "fine": _counts()}] + \
              [{"quiet": _counts(new=0), "broken": bad, "fine": _counts()}] * 3
     _record_series(health_env, engine, series)
     with _Webhook(plan=[500]) as hook:  # the first delivery fails: queued, retried by the next check
@@ -258,7 +258,8 @@ def test_health_alerts_once_per_episode(health_env: Path, monkeypatch: pytest.Mo
         second = check_health(engine=engine, sleep=lambda s: None)
         assert second.alerts is not None and second.alerts.opened == [] and second.alerts.delivered == 1
         texts = sorted(r["text"] for r in hook.requests)
-    assert len(texts) == 2 and "broken: 80% of 5 requests failed in run run001" in texts[0]
+        assert sorted(r["since"] for r in hook.requests if r["rule"] == "errors") == ["run001"]  # the episode's start
+    assert len(texts) == 2 and "broken: 80% of 5 requests failed in run run003 (http_503=4)" in texts[0]
     assert "quiet: no new article in its last 3 runs" in texts[1]
     assert len(_file_alerts(health_env)) == 2
 
@@ -272,7 +273,7 @@ def test_health_alerts_once_per_episode(health_env: Path, monkeypatch: pytest.Mo
         fourth = check_health(engine=engine, sleep=lambda s: None)
         assert fourth.alerts is not None and fourth.alerts.opened == ["broken/errors"]
         assert [r["since"] for r in hook.requests] == ["run005"]
-    assert [a["rule"] for a in _file_alerts(health_env)] == ["errors", "silent", "errors"]
+    assert sorted(a["rule"] for a in _file_alerts(health_env)) == ["errors", "errors", "silent"]
 
 
 def test_cli_health_table_and_json(health_env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,7 @@ import pytest
 
 from indexing.engine import connect
 from indexing.index import templates
-from indexing.index.setup import setup_indices
-from indexing.index.setup import runs_index
+from indexing.index.setup import runs_index, setup_indices
 from warwatch.kibana import (
     DASHBOARD_ID,
     DATA_VIEW_ID,
