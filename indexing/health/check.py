@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 #: written into the run directory once its figures are in the index
 RECORDED_MARKER = "runs-recorded.json"
 #: the files a run's figures come from: one newer than the marker means "record again"
-INPUT_FILES = ("crawl-report.json", "manifest.jsonl", "cleaned.jsonl", "clean-report.json", "index-report.json")
+INPUT_FILES = ("crawl-report.json", "manifest.jsonl", "cleaned.jsonl", "clean-report.json", "enrich-report.json",
+               "index-report.json")
 
 
 def _with_engine(engine: Engine | None, fn: Callable[[Engine], Any]) -> Any:

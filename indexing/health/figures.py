@@ -4,7 +4,8 @@
 * ``manifest.jsonl`` / ``cleaned.jsonl`` (archive and cleaning): extraction failures per source
   (responses archived for a source that did not give an article) and the freshness lag of new
   articles (``fetched_at - published``: the page's date, else the feed's or news sitemap's);
-* ``clean-report.json`` / ``index-report.json``: the stages' durations (they are per run).
+* ``clean-report.json`` / ``enrich-report.json`` / ``index-report.json``: the stages' durations
+  (per run or batch, not per source).
 
 A stage that did not run (yet) leaves its figures out; nothing here needs the network.
 """
@@ -157,7 +158,7 @@ def run_figures(run_id: str, *, now: datetime | None = None) -> list[dict[str, A
     if not crawl:
         raise RunNotFound(f"run {run_id}: no crawl report in {rdir}")
     now = now or datetime.now(UTC)
-    clean, index = _load_json(rdir / "clean-report.json"), _load_json(rdir / "index-report.json")
+    clean, enrich, index = (_load_json(rdir / f"{stage}-report.json") for stage in ("clean", "enrich", "index"))
     run = {
         "started_at": crawl.get("started_at"),
         # a killed crawl has no finish time: the time of recording stands in for it
@@ -165,6 +166,7 @@ def run_figures(run_id: str, *, now: datetime | None = None) -> list[dict[str, A
         "recorded_at": now.isoformat(),
         "finish_reason": crawl.get("finish_reason"),
         "clean_seconds": clean.get("seconds"),
+        "enrich_seconds": enrich.get("seconds"),
         "index_seconds": index.get("seconds"),
     }
     per_source = _from_files(rdir)

@@ -224,7 +224,7 @@ def runs_mappings() -> dict[str, Any]:
     counts = ("found", "fetched", "new", "updated", "unchanged", "duplicates", "skipped_known", "not_modified",
               "robots_denied", "failed", "discovery_failed", "attempts", "archived", "extracted",
               "extraction_failed", "freshness_samples", "freshness_undated")
-    seconds = ("crawl_seconds", "clean_seconds", "index_seconds", "freshness_lag_median_seconds",
+    seconds = ("crawl_seconds", "clean_seconds", "enrich_seconds", "index_seconds", "freshness_lag_median_seconds",
                "freshness_lag_max_seconds")
     return {
         "dynamic": False,
