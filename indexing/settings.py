@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -83,8 +83,9 @@ class HealthSettings(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    #: a source that published before is "silent" after this many runs in a row without a new article
-    silent_runs: int = Field(default=24, ge=1)
+    #: a source that published before is "silent" after this many runs in a row without a new
+    #: article (72: six hours of the crawl DAG's five-minute polls)
+    silent_runs: int = Field(default=72, ge=1)
     #: failures / (fetched + failures) of a source's last run above this is an "errors" finding
     max_error_ratio: float = Field(default=0.5, ge=0, le=1)
     #: ... once the run tried at least this many requests (one 404 out of one is not a trend)
@@ -92,11 +93,18 @@ class HealthSettings(BaseModel):
     #: median of fetched_at - published over a run's new articles above this is "stale" (minutes)
     max_freshness_lag_minutes: float = Field(default=360.0, gt=0)
     #: how many recent runs per source the rules and `warwatch health` read (the engine caps it at 100)
-    history_runs: int = Field(default=50, ge=1, le=100)
+    history_runs: int = Field(default=100, ge=1, le=100)
     #: where health alerts go: the topic watches' channels (``file`` is always on;
     #: ``webhook: {url | url_env}``, ``email: {to: [...]}``), delivered with the watches file's
     #: ``delivery`` settings
     channels: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _silence_fits_history(self) -> HealthSettings:
+        if self.silent_runs > self.history_runs:
+            raise ValueError(f"health.silent_runs ({self.silent_runs}) cannot exceed health.history_runs "
+                             f"({self.history_runs}): the rule only sees that many runs")
+        return self
 
 
 class Settings(BaseSettings):

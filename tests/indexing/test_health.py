@@ -154,13 +154,17 @@ def test_health_settings_from_the_file_and_channels_checked(tmp_path: Path, monk
     monkeypatch.setenv("WARWATCH_HEALTH__MAX_ERROR_RATIO", "0.25")
     reset_settings()
     h = get_settings().health
-    assert (h.silent_runs, h.max_error_ratio, h.history_runs) == (7, 0.25, 50)
+    assert (h.silent_runs, h.max_error_ratio, h.history_runs) == (7, 0.25, 100)
     assert health_watch().channels.names() == ["file", "webhook"]
     with pytest.raises(ConfigError, match="health.channels"):
         health_watch({"slack": {}})
     f.write_text("health:\n  silent_run: 7\n", encoding="utf-8")
     reset_settings()
     with pytest.raises(ConfigError, match="silent_run"):
+        get_settings()
+    f.write_text("health:\n  silent_runs: 80\n  history_runs: 60\n", encoding="utf-8")
+    reset_settings()
+    with pytest.raises(ConfigError, match="cannot exceed health.history_runs"):
         get_settings()
 
 
