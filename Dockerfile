@@ -19,13 +19,14 @@ RUN useradd --uid "${WARWATCH_UID}" --gid 0 --create-home --home-dir /home/warwa
 WORKDIR /opt/warwatch
 
 # Dependencies first (only the packaging files and the packages), so code edits to dags/ and config/
-# do not reinstall them. psycopg2 is Airflow's driver for the Postgres metadata DB.
+# do not reinstall them. psycopg2 is Airflow's driver for the Postgres metadata DB; the Celery
+# provider (with redis) serves compose's `celery` profile and is idle under LocalExecutor.
 COPY pyproject.toml README.md ./
 COPY indexing ./indexing
 COPY crawlers ./crawlers
 RUN python -m venv /opt/venv \
     && pip install --upgrade pip \
-    && pip install ".[airflow]" "psycopg2-binary>=2.9,<3" \
+    && pip install ".[airflow]" "psycopg2-binary>=2.9,<3" "apache-airflow-providers-celery>=3.26,<4" \
     && rm -rf build *.egg-info
 
 # DAGs, configuration, Scrapy project file and the demo site (used by `warwatch demo`)

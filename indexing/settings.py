@@ -132,6 +132,35 @@ class LocalNodeSettings(BaseModel):
     start_timeout: float = 300.0
 
 
+class HealthSettings(BaseModel):
+    """Pipeline health rules (``indexing/health``): when a source's runs raise a health alert."""
+
+    model_config = {"extra": "forbid"}
+
+    #: a source that published before is "silent" after this many runs in a row without a new
+    #: article (72: six hours of the crawl DAG's five-minute polls)
+    silent_runs: int = Field(default=72, ge=1)
+    #: failures / (fetched + failures) of a source's last run above this is an "errors" finding
+    max_error_ratio: float = Field(default=0.5, ge=0, le=1)
+    #: ... once the run tried at least this many requests (one 404 out of one is not a trend)
+    min_attempts: int = Field(default=5, ge=1)
+    #: median of fetched_at - published over a run's new articles above this is "stale" (minutes)
+    max_freshness_lag_minutes: float = Field(default=360.0, gt=0)
+    #: how many recent runs per source the rules and `warwatch health` read (the engine caps it at 100)
+    history_runs: int = Field(default=100, ge=1, le=100)
+    #: where health alerts go: the topic watches' channels (``file`` is always on;
+    #: ``webhook: {url | url_env}``, ``email: {to: [...]}``), delivered with the watches file's
+    #: ``delivery`` settings
+    channels: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _silence_fits_history(self) -> HealthSettings:
+        if self.silent_runs > self.history_runs:
+            raise ValueError(f"health.silent_runs ({self.silent_runs}) cannot exceed health.history_runs "
+                             f"({self.history_runs}): the rule only sees that many runs")
+        return self
+
+
 class PipelineSettings(BaseModel):
     """Scheduling and safety bounds of the orchestrated pipeline (Airflow DAGs and ``warwatch run``)."""
 
@@ -214,6 +243,7 @@ class Settings(LayeredSettings):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     local_es: LocalNodeSettings = Field(default_factory=LocalNodeSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @field_validator("index_prefix")
     @classmethod
@@ -257,6 +287,11 @@ class Settings(LayeredSettings):
     @property
     def articles_alias(self) -> str:
         return self.index_name("articles")
+
+    @property
+    def runs_index(self) -> str:
+        """Per-run, per-source pipeline figures (``indexing/health``)."""
+        return self.index_name("runs")
 
     def config_file(self, name: str) -> Path:
         return self.config_dir / name

@@ -27,6 +27,7 @@ def required(name: str) -> str:
     """How compose must reference a secret: refused when unset or empty."""
     return f"${{{name}:?set {name} in .env (see .env.example)}}"
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
+CELERY_WORKERS = {"airflow-worker", "airflow-worker-crawl"}
 
 
 def env_example() -> dict[str, str]:
@@ -235,12 +236,12 @@ def test_elasticsearch_security_on_and_kibana_uses_kibana_system() -> None:
 
 
 def test_warwatch_containers_get_engine_settings() -> None:
-    for name in AIRFLOW | {"warwatch-setup", "airflow-init"}:
+    for name in AIRFLOW | CELERY_WORKERS | {"warwatch-setup", "airflow-init"}:
         env = _env(SERVICES[name])
         assert env["WARWATCH_ES_URL"] == "http://elasticsearch:9200", name
         assert env["WARWATCH_ES_USER"] and env["WARWATCH_ES_PASSWORD"] == required("ELASTIC_PASSWORD"), name
         assert "WARWATCH_ES_API_KEY" in env and "WARWATCH_INDEX_PREFIX" in env, name
-    for name in AIRFLOW | {"airflow-init"}:
+    for name in AIRFLOW | CELERY_WORKERS | {"airflow-init"}:
         env = _env(SERVICES[name])
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
         assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
@@ -344,3 +345,74 @@ def test_dockerfile_installs_project_as_non_root() -> None:
     for entry in (".venv", ".env", "data", ".git"):
         assert entry in ignore, f".dockerignore lacks {entry}"
     assert "!.env.example" in ignore or ".env.*" not in ignore
+
+
+# --------------------------------------------------------------------------- profile "celery"
+def _profiles(name: str) -> list[str]:
+    return list(SERVICES[name].get("profiles", []))
+
+
+def test_one_machine_by_default_celery_only_in_its_profile() -> None:
+    celery_side = {"redis", *CELERY_WORKERS}
+    assert {name for name in SERVICES if _profiles(name)} == celery_side
+    for name in celery_side:
+        assert _profiles(name) == ["celery"], name
+    # every service without a profile starts with a plain `docker compose up` and must not need
+    # one that only the profile starts
+    for name, svc in SERVICES.items():
+        if not _profiles(name):
+            assert not set(svc.get("depends_on", {})) & celery_side, name
+    # the executor comes from .env: LocalExecutor unless the user switches (one knob, checked by the workers)
+    assert env_example()["AIRFLOW_EXECUTOR"] == "LocalExecutor"
+    for name in AIRFLOW | CELERY_WORKERS:
+        assert _env(SERVICES[name])["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}", name
+
+
+def test_celery_broker_and_result_backend_shared_by_scheduler_and_workers() -> None:
+    for name in CELERY_WORKERS | {"airflow-scheduler", "airflow-apiserver"}:
+        env = _env(SERVICES[name])
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:${REDIS_PASSWORD}@redis:6379/0", name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://"), name
+        assert "@postgres:5432/" in env["AIRFLOW__CELERY__RESULT_BACKEND"]
+    redis = SERVICES["redis"]
+    assert redis["image"] == "redis:${REDIS_VERSION}" and "ports" not in redis  # the broker stays inside
+    command = " ".join(redis["command"])
+    assert "--requirepass" in command and "$${REDIS_PASSWORD}" in command
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])
+    assert "redis-data:/data" in redis["volumes"]
+
+
+def test_crawl_tasks_have_their_own_workers() -> None:
+    queues = {name: _env(SERVICES[name])["WARWATCH_CELERY_QUEUES"] for name in CELERY_WORKERS}
+    assert queues == {"airflow-worker": "default", "airflow-worker-crawl": "crawl"}
+    crawl = SERVICES["airflow-worker-crawl"]
+    assert crawl["deploy"]["replicas"] >= 2  # several workers share the crawls
+    for name in CELERY_WORKERS:
+        svc = SERVICES[name]
+        script = svc["command"][-1]
+        assert svc["command"][:2] == ["bash", "-c"], name
+        assert 'exec airflow celery worker --queues "$${WARWATCH_CELERY_QUEUES}"' in script
+        # a worker started without CeleryExecutor fails loudly instead of idling
+        assert "!= CeleryExecutor" in script and "exit 1" in script
+        assert svc["image"] == "warwatch:${WARWATCH_IMAGE_TAG}"
+        assert "warwatch-data:/opt/warwatch/data" in svc["volumes"], name  # the crawls' raw captures
+        assert "inspect ping" in " ".join(svc["healthcheck"]["test"])
+        deps = svc["depends_on"]
+        assert deps["redis"]["condition"] == "service_healthy"
+        assert deps["airflow-apiserver"]["condition"] == "service_healthy"  # the execution API
+        assert deps["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_image_has_the_celery_provider() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r'"apache-airflow-providers-celery>=[\d.]+,<\d+"', text)
+
+
+def test_readme_explains_the_celery_profile() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    heading = re.search(r"^#+ When one machine is not enough$", readme, re.M | re.I)
+    assert heading, "README lacks the 'When one machine is not enough' section"
+    section = readme[heading.end():].split("\n## ", 1)[0]
+    for needle in ("--profile celery", "AIRFLOW_EXECUTOR=CeleryExecutor", "--scale airflow-worker-crawl",
+                   'queue="crawl"'):
+        assert needle in section, needle

@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("watches", help="list the configured topic watches")
 
+    hl = sub.add_parser("health", help="per-source pipeline health: last run, found/fetched/new, errors, freshness")
+    hl.add_argument("--json", action="store_true")
+    hl.add_argument("--record", action="store_true",
+                    help="first record the runs whose figures are not in the runs index yet")
+    hl.add_argument("--alert", action="store_true",
+                    help="also raise health alerts for new problems (what the maintenance DAG does)")
+
     demo = sub.add_parser("demo", help="serve the bundled demo site, run one cycle, search it")
     demo.add_argument("--query", default="nordkoreanische Truppen")
     demo.add_argument("--port", type=int, default=0)
@@ -297,6 +304,24 @@ def cmd_watches(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit status 0 when every source is healthy, 1 when a rule found a problem."""
+    from indexing import health
+
+    if args.record:
+        recorded = health.record_pending_runs()
+        if not args.json:
+            out.info(f"recorded {len(recorded)} runs")
+    report = health.check_health() if args.alert else health.source_health()
+    if args.json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        from warwatch.render import print_health
+
+        print_health(report.as_dict())
+    return 0 if report.ok else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from warwatch.demo import run_demo
 
@@ -313,6 +338,7 @@ COMMANDS = {
     "kibana": cmd_kibana,
     "alerts": cmd_alerts,
     "watches": cmd_watches,
+    "health": cmd_health,
     "demo": cmd_demo,
 }
 

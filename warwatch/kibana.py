@@ -8,7 +8,10 @@ with the code and checks that every field it references exists in the mapping. I
 * one saved search per topic, plus "Latest articles";
 * aggregation-based visualizations (articles per day by topic, top sources, top entities,
   language split) and a Maps map of the places mentioned (``locations``);
-* the dashboard "warwatch: war coverage" with all of them.
+* the dashboard "warwatch: war coverage" with all of them;
+* pipeline health: a data view on ``{prefix}runs`` (time field ``finished_at``), the latest runs,
+  new articles, failures and freshness lag per source, failure reasons, and the dashboard
+  "warwatch: pipeline health" (``indexing/health``).
 
 The files use the default prefix ``warwatch-``; :func:`import_saved_objects` rewrites it to the
 configured prefix before posting to ``/api/saved_objects/_import?overwrite=true``. Credentials go
@@ -41,6 +44,8 @@ DEFAULT_PREFIX = "warwatch-"
 NDJSON_NAME = "warwatch.ndjson"
 DATA_VIEW_ID = "warwatch-articles"
 DASHBOARD_ID = "warwatch-dashboard"
+RUNS_VIEW_ID = "warwatch-runs"
+RUNS_DASHBOARD_ID = "warwatch-runs-dashboard"
 _INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 _NS = uuid.UUID("6f1d8c1e-3d5a-4b59-9a55-3f3f9b1f2a10")
 
@@ -78,27 +83,31 @@ def _search_source(query: str = "", *, with_index: bool = True) -> dict[str, Any
     return {"searchSourceJSON": json.dumps(src, ensure_ascii=False)}
 
 
-def _index_ref() -> list[dict[str, str]]:
-    return [{"name": _INDEX_REF, "type": "index-pattern", "id": DATA_VIEW_ID}]
+def _index_ref(view: str = DATA_VIEW_ID) -> list[dict[str, str]]:
+    return [{"name": _INDEX_REF, "type": "index-pattern", "id": view}]
 
 
-def _saved_search(obj_id: str, title: str, query: str) -> dict[str, Any]:
+ARTICLE_COLUMNS = ["title", "source", "language", "topics", "canonical_url"]
+
+
+def _saved_search(obj_id: str, title: str, query: str, *, view: str = DATA_VIEW_ID,
+                  columns: list[str] = ARTICLE_COLUMNS, sort_field: str = "published") -> dict[str, Any]:
     return {
         "type": "search",
         "id": obj_id,
         "attributes": {
             "title": title,
             "description": "",
-            "columns": ["title", "source", "language", "topics", "canonical_url"],
-            "sort": [["published", "desc"]],
+            "columns": columns,
+            "sort": [[sort_field, "desc"]],
             "kibanaSavedObjectMeta": _search_source(query),
         },
-        "references": _index_ref(),
+        "references": _index_ref(view),
     }
 
 
 def _vis(obj_id: str, title: str, vis_type: str, aggs: list[dict[str, Any]],
-         params: dict[str, Any] | None = None) -> dict[str, Any]:
+         params: dict[str, Any] | None = None, *, view: str = DATA_VIEW_ID) -> dict[str, Any]:
     vis_state = {"title": title, "type": vis_type, "aggs": aggs, "params": params or {}}
     return {
         "type": "visualization",
@@ -111,12 +120,16 @@ def _vis(obj_id: str, title: str, vis_type: str, aggs: list[dict[str, Any]],
             "visState": json.dumps(vis_state, ensure_ascii=False),
             "kibanaSavedObjectMeta": _search_source(),
         },
-        "references": _index_ref(),
+        "references": _index_ref(view),
     }
 
 
 def _count() -> dict[str, Any]:
     return {"id": "1", "enabled": True, "type": "count", "schema": "metric", "params": {}}
+
+
+def _metric(agg_id: str, kind: str, fld: str) -> dict[str, Any]:
+    return {"id": agg_id, "enabled": True, "type": kind, "schema": "metric", "params": {"field": fld}}
 
 
 def _terms(agg_id: str, fld: str, schema: str, size: int) -> dict[str, Any]:
@@ -181,29 +194,71 @@ def build_saved_objects(topics: Iterable[dict[str, str]] | None = None,
                      [_count(), _terms("2", "language", "segment", 10)],
                      {"type": "pie", "addLegend": True, "isDonut": True, "legendPosition": "right"})
     places = _map(_id("map-places"), "warwatch: places mentioned")
-    panels_src = [per_day, top_sources, top_entities, languages, places, latest]
+    objects += [per_day, top_sources, top_entities, languages, places]
     grid = [(0, 0, 48, 15), (0, 15, 16, 15), (16, 15, 16, 15), (32, 15, 16, 15), (0, 30, 24, 20), (24, 30, 24, 20)]
+    objects.append(_dashboard(
+        DASHBOARD_ID, "warwatch: war coverage",
+        "Articles per day by topic, sources, entities, languages, places and the latest articles",
+        list(zip([per_day, top_sources, top_entities, languages, places, latest], grid, strict=True)), "now-30d"))
+    return objects + runs_saved_objects(prefix)
+
+
+def _dashboard(obj_id: str, title: str, description: str,
+               panels_at: list[tuple[dict[str, Any], tuple[int, int, int, int]]], time_from: str) -> dict[str, Any]:
     panels, refs = [], []
-    for i, (obj, (x, y, w, h)) in enumerate(zip(panels_src, grid, strict=True)):
+    for i, (obj, (x, y, w, h)) in enumerate(panels_at):
         ref = f"panel_{i}"
         panels.append({"panelIndex": str(i + 1), "gridData": {"x": x, "y": y, "w": w, "h": h, "i": str(i + 1)},
                        "embeddableConfig": {}, "panelRefName": ref, "version": "8.0.0"})
         refs.append({"name": ref, "type": obj["type"], "id": obj["id"]})
-    objects += [per_day, top_sources, top_entities, languages, places]
-    objects.append({
+    return {
         "type": "dashboard",
-        "id": DASHBOARD_ID,
+        "id": obj_id,
         "attributes": {
-            "title": "warwatch: war coverage",
-            "description": "Articles per day by topic, sources, entities, languages, places and the latest articles",
+            "title": title,
+            "description": description,
             "panelsJSON": json.dumps(panels),
             "optionsJSON": json.dumps({"useMargins": True, "hidePanelTitles": False}),
-            "timeRestore": True, "timeFrom": "now-30d", "timeTo": "now", "refreshInterval": {"pause": True, "value": 0},
+            "timeRestore": True, "timeFrom": time_from, "timeTo": "now", "refreshInterval": {"pause": True, "value": 0},
             "kibanaSavedObjectMeta": _search_source(with_index=False),
         },
         "references": refs,
-    })
-    return objects
+    }
+
+
+#: the columns of "warwatch runs: latest runs" (fields of ``{prefix}runs``, indexing/health)
+RUN_COLUMNS = ["source", "run_id", "found", "fetched", "new", "failed", "extraction_failed", "error_ratio",
+               "freshness_lag_median_seconds", "flags"]
+
+
+def runs_saved_objects(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
+    """The pipeline health objects: data view on ``{prefix}runs``, four charts, the latest runs and
+    their dashboard."""
+    view = {"type": "index-pattern", "id": RUNS_VIEW_ID, "references": [],
+            "attributes": {"title": f"{prefix}runs", "name": "warwatch pipeline runs", "timeFieldName": "finished_at"}}
+    per_run = {"id": "2", "enabled": True, "type": "date_histogram", "schema": "segment",
+               "params": {"field": "finished_at", "interval": "auto", "min_doc_count": 1, "extended_bounds": {}}}
+    line = {"type": "line", "addLegend": True, "legendPosition": "right", "addTooltip": True}
+    new = _vis(_id("vis-runs-new"), "warwatch runs: new articles per source", "histogram",
+               [_metric("1", "sum", "new"), per_run, _terms("3", "source", "group", 20)],
+               {"type": "histogram", "addLegend": True, "legendPosition": "right", "addTooltip": True}, view=RUNS_VIEW_ID)
+    lag = _vis(_id("vis-runs-lag"), "warwatch runs: freshness lag, median seconds (publication to fetch)", "line",
+               [_metric("1", "max", "freshness_lag_median_seconds"), per_run, _terms("3", "source", "group", 20)],
+               line, view=RUNS_VIEW_ID)
+    failures = _vis(_id("vis-runs-failures"), "warwatch runs: failures per source", "table",
+                    [_metric("1", "sum", "failed"), _terms("2", "source", "bucket", 50),
+                     _metric("3", "sum", "extraction_failed"), _metric("4", "max", "error_ratio"),
+                     _metric("5", "sum", "fetched")], {"perPage": 25}, view=RUNS_VIEW_ID)
+    reasons = _vis(_id("vis-runs-reasons"), "warwatch runs: failure reasons (runs)", "pie",
+                   [_count(), _terms("2", "failure_reasons", "segment", 15)],
+                   {"type": "pie", "addLegend": True, "isDonut": True, "legendPosition": "right"}, view=RUNS_VIEW_ID)
+    latest = _saved_search(_id("search-runs-latest"), "warwatch runs: latest runs", "", view=RUNS_VIEW_ID,
+                           columns=RUN_COLUMNS, sort_field="finished_at")
+    grid = [(0, 0, 24, 15), (24, 0, 24, 15), (0, 15, 24, 15), (24, 15, 24, 15), (0, 30, 48, 20)]
+    dashboard = _dashboard(RUNS_DASHBOARD_ID, "warwatch: pipeline health",
+                           f"New articles, freshness lag and failures per source and run ({prefix}runs)",
+                           list(zip([new, lag, failures, reasons, latest], grid, strict=True)), "now-7d")
+    return [view, new, lag, failures, reasons, latest, dashboard]
 
 
 def to_ndjson(objects: Iterable[dict[str, Any]]) -> str:
@@ -244,6 +299,24 @@ def referenced_fields(objects: Iterable[dict[str, Any]]) -> set[str]:
                 if geo:
                     fields.add(geo)
     return fields
+
+
+def data_view_of(obj: dict[str, Any]) -> str | None:
+    """The data view an object reads (its own id for a data view; None for a dashboard)."""
+    if obj["type"] == "index-pattern":
+        return str(obj["id"])
+    views = {r["id"] for r in obj.get("references", []) if r["type"] == "index-pattern"}
+    return views.pop() if len(views) == 1 else None
+
+
+def referenced_fields_by_view(objects: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
+    """:func:`referenced_fields` per data view: each set must be mapped in that view's index."""
+    by_view: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        view = data_view_of(obj)
+        if view is not None:
+            by_view.setdefault(view, []).append(obj)
+    return {view: referenced_fields(objs) for view, objs in by_view.items()}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -325,7 +398,8 @@ def import_saved_objects(kibana_url: str, *, path: Path | None = None, prefix: s
     path = path or ndjson_path()
     text = path.read_text(encoding="utf-8")
     if prefix != DEFAULT_PREFIX:
-        text = text.replace(f'"title": "{DEFAULT_PREFIX}articles"', f'"title": "{prefix}articles"')
+        for index in ("articles", "runs"):
+            text = text.replace(f'"title": "{DEFAULT_PREFIX}{index}"', f'"title": "{prefix}{index}"')
     body, content_type = _multipart(path, text)
     base = kibana_url.rstrip("/") + (f"/s/{space}" if space else "")
     req = urllib.request.Request(f"{base}/api/saved_objects/_import?overwrite=true", data=body, method="POST")

@@ -98,3 +98,37 @@ def print_alerts(alerts: dict[str, Any]) -> None:
         if c.get("error"):
             line += f" [red]error: {c['error']}[/]"
         console.print(line)
+
+
+def _minutes(seconds: Any) -> str:
+    return "-" if seconds is None else f"{float(seconds) / 60:.1f}"
+
+
+def print_health(report: dict[str, Any]) -> None:
+    """`warwatch health`: one row per source (its last run), then the problems the rules found."""
+    table = Table(title=f"Pipeline health at {str(report.get('checked_at', ''))[:19]}")
+    table.add_column("source", style="bold", overflow="fold")
+    table.add_column("last run (UTC)")
+    for header in ("found", "fetched", "new", "errors", "lag med", "lag max"):
+        table.add_column(header, justify="right")
+    table.add_column("status")
+    for s in report.get("sources") or []:
+        ratio = s.get("error_ratio")
+        status = s.get("status") or "-"
+        style = "green" if status == "ok" else "yellow" if status == "no runs" else "red"
+        table.add_row(
+            s["source"], (s.get("finished_at") or "-")[:16].replace("T", " "),
+            _fmt(s.get("found")), _fmt(s.get("fetched")), _fmt(s.get("new")),
+            "-" if ratio is None else f"{ratio:.0%}",
+            _minutes(s.get("freshness_lag_median_seconds")), _minutes(s.get("freshness_lag_max_seconds")),
+            f"[{style}]{status}[/]",
+        )
+    console.print(table)
+    console.print("[dim]lag: minutes from publication to fetch (median and max of the newest run with new "
+                  "articles); run ids: --json[/]")
+    for finding in report.get("findings") or []:
+        console.print(f"  [red]•[/] {finding['message']}")
+    alerts = report.get("alerts")
+    if alerts:
+        console.print(f"[bold]health alerts[/]: opened {alerts['opened'] or 'none'}, closed {alerts['closed'] or 'none'}, "
+                      f"{alerts['delivered']} delivered, {len(alerts['failures'])} failed")

@@ -42,7 +42,10 @@ def alerts_dir() -> Path:
 
 
 def alert_text(payload: dict[str, Any]) -> str:
-    """One line for chat, the first line of an e-mail: watch, title, link, how many copies."""
+    """One line for chat, the first line of an e-mail: watch, title, link, how many copies
+    (or the payload's own ``text``: a pipeline health alert, indexing/health)."""
+    if payload.get("text"):
+        return str(payload["text"])
     articles = payload.get("articles") or []
     lead = articles[0] if articles else {}
     copies = len(articles)
@@ -109,7 +112,8 @@ def email_message(payload: dict[str, Any], watch: Watch, settings: DeliverySetti
     articles = payload.get("articles") or []
     lead = articles[0] if articles else {}
     msg = EmailMessage()
-    msg["Subject"] = f"{channel.subject_prefix} {watch.display_name}: {lead.get('title') or '(untitled)'}".strip()
+    subject = payload.get("subject") or f"{watch.display_name}: {lead.get('title') or '(untitled)'}"
+    msg["Subject"] = f"{channel.subject_prefix} {subject}".strip()
     msg["From"] = settings.smtp_sender
     msg["To"] = ", ".join(channel.to)
     msg["X-Warwatch-Alert"] = payload["alert_id"]

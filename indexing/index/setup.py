@@ -33,6 +33,11 @@ def versions_index(prefix: str | None = None) -> str:
     return f"{prefix if prefix is not None else get_settings().index_prefix}article-versions"
 
 
+def runs_index(prefix: str | None = None) -> str:
+    """Per-run, per-source pipeline figures (``indexing/health``)."""
+    return f"{prefix if prefix is not None else get_settings().index_prefix}runs"
+
+
 def versioned_index(version: int, prefix: str | None = None) -> str:
     return f"{articles_alias(prefix)}-v{version}"
 
@@ -67,8 +72,9 @@ def setup_indices(engine: Engine, prefix: str | None = None) -> str:
     prefix = prefix if prefix is not None else get_settings().index_prefix
     install_templates(engine, prefix)
     alias = articles_alias(prefix)
-    if engine.create_index(versions_index(prefix)):
-        log.info("created %s", versions_index(prefix))
+    for extra in (versions_index(prefix), runs_index(prefix)):
+        if engine.create_index(extra):
+            log.info("created %s", extra)
     current = current_index(engine, prefix)
     if current is None:
         if engine.index_exists(alias):

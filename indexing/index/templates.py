@@ -4,7 +4,8 @@ Design
 ------
 * Composable templates: component ``{prefix}index-settings``, ``{prefix}articles-mappings`` and
   ``{prefix}article-versions-mappings`` (each with the analysis it uses); index templates ``{prefix}articles`` (pattern
-  ``{prefix}articles-v*``) and ``{prefix}article-versions``. Installing them is idempotent (PUT).
+  ``{prefix}articles-v*``) and ``{prefix}article-versions``; ``{prefix}runs`` (pipeline figures per
+  run and source, ``indexing/health``) has its own. Installing them is idempotent (PUT).
 * Per-language fields, chosen by the article's language at index time (documents.py copies the
   text into ``title_de``/``lead_de``/``body_de`` and so on): each language gets its own analyzer,
   so a query is stemmed the way each language's documents were. Multi-fields would run every
@@ -218,6 +219,35 @@ def version_mappings() -> dict[str, Any]:
     }
 
 
+def runs_mappings() -> dict[str, Any]:
+    """``{prefix}runs``: one document per run and source (``indexing/health/figures.py``)."""
+    counts = ("found", "fetched", "new", "updated", "unchanged", "duplicates", "skipped_known", "not_modified",
+              "robots_denied", "failed", "discovery_failed", "attempts", "archived", "extracted",
+              "extraction_failed", "freshness_samples", "freshness_undated")
+    seconds = ("crawl_seconds", "clean_seconds", "enrich_seconds", "index_seconds", "freshness_lag_median_seconds",
+               "freshness_lag_max_seconds")
+    return {
+        "dynamic": False,
+        "_meta": {"owner": "warwatch"},
+        "properties": {
+            "run_id": _keyword(),
+            "source": _keyword(),
+            "started_at": {"type": "date"},
+            "finished_at": {"type": "date"},
+            "recorded_at": {"type": "date"},
+            "finish_reason": _keyword(),
+            **{name: {"type": "integer"} for name in counts},
+            "bytes": {"type": "long"},
+            "error_ratio": {"type": "float"},
+            **{name: {"type": "float"} for name in seconds},
+            # {reason: count}: kept for reading, not indexed (reasons are open-ended: http_503, ...)
+            "failures": {"type": "object", "enabled": False},
+            "failure_reasons": _keyword(),
+            "flags": _keyword(),
+        },
+    }
+
+
 def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
     """``{name: body}`` of the component templates.
 
@@ -246,6 +276,10 @@ def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
             "template": {"settings": analysis, "mappings": version_mappings()},
             "_meta": {"owner": "warwatch"},
         },
+        f"{prefix}runs-mappings": {
+            "template": {"mappings": runs_mappings()},
+            "_meta": {"owner": "warwatch"},
+        },
     }
 
 
@@ -261,6 +295,12 @@ def index_templates(prefix: str) -> dict[str, dict[str, Any]]:
         f"{prefix}article-versions": {
             "index_patterns": [f"{prefix}article-versions*"],
             "composed_of": [f"{prefix}index-settings", f"{prefix}article-versions-mappings"],
+            "priority": 200,
+            "_meta": {"owner": "warwatch"},
+        },
+        f"{prefix}runs": {
+            "index_patterns": [f"{prefix}runs"],
+            "composed_of": [f"{prefix}index-settings", f"{prefix}runs-mappings"],
             "priority": 200,
             "_meta": {"owner": "warwatch"},
         },

@@ -12,15 +12,20 @@ import pytest
 
 from indexing.engine import connect
 from indexing.index import templates
-from indexing.index.setup import setup_indices
+from indexing.index.setup import runs_index, setup_indices
 from warwatch.kibana import (
+    DASHBOARD_ID,
     DATA_VIEW_ID,
+    RUNS_DASHBOARD_ID,
+    RUNS_VIEW_ID,
     KibanaError,
     build_saved_objects,
+    data_view_of,
     import_saved_objects,
     load_topics,
     ndjson_path,
     referenced_fields,
+    referenced_fields_by_view,
     to_ndjson,
 )
 
@@ -39,15 +44,17 @@ def test_objects_cover_the_dashboard_and_every_topic() -> None:
     by_type: dict[str, list[dict]] = {}
     for o in objs:
         by_type.setdefault(o["type"], []).append(o)
-    (view,) = by_type["index-pattern"]
-    assert view["attributes"]["title"] == "warwatch-articles"
-    assert view["attributes"]["timeFieldName"] == "published"
+    views = {v["id"]: v["attributes"] for v in by_type["index-pattern"]}
+    assert set(views) == {DATA_VIEW_ID, RUNS_VIEW_ID}
+    assert (views[DATA_VIEW_ID]["title"], views[DATA_VIEW_ID]["timeFieldName"]) == ("warwatch-articles", "published")
     topic_ids = {t["id"] for t in load_topics()}
     assert len(topic_ids) >= 7
     queries = {json.loads(s["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"]
                for s in by_type["search"]}
     assert {f'topics : "{t}"' for t in topic_ids} <= queries
-    (dash,) = by_type["dashboard"]
+    dashboards = {d["id"]: d for d in by_type["dashboard"]}
+    assert set(dashboards) == {DASHBOARD_ID, RUNS_DASHBOARD_ID}
+    dash = dashboards[DASHBOARD_ID]
     ids = {o["id"] for o in objs}
     panel_refs = dash["references"]
     assert len(panel_refs) == len(json.loads(dash["attributes"]["panelsJSON"])) == 6
@@ -57,17 +64,47 @@ def test_objects_cover_the_dashboard_and_every_topic() -> None:
         assert all(r["id"] in ids for r in o["references"]), o["id"]
 
 
+def test_runs_dashboard_reads_the_runs_data_view() -> None:
+    objs = {o["id"]: o for o in _objects()}
+    view = objs[RUNS_VIEW_ID]["attributes"]
+    assert (view["title"], view["timeFieldName"]) == ("warwatch-runs", "finished_at")
+    dash = objs[RUNS_DASHBOARD_ID]
+    assert dash["attributes"]["title"] == "warwatch: pipeline health"
+    panels = json.loads(dash["attributes"]["panelsJSON"])
+    assert len(panels) == len(dash["references"]) >= 5
+    kinds = {objs[r["id"]]["type"] for r in dash["references"]}
+    assert kinds == {"visualization", "search"}
+    for ref in dash["references"]:  # every panel reads the runs, none the articles
+        assert data_view_of(objs[ref["id"]]) == RUNS_VIEW_ID, ref["id"]
+    titles = " ".join(objs[r["id"]]["attributes"]["title"] for r in dash["references"])
+    for what in ("new articles", "freshness lag", "failures", "failure reasons", "latest runs"):
+        assert what in titles, what
+
+
+def _mapped(properties: dict) -> set[str]:
+    return {name for name in properties} | {f"{name}.{sub}" for name, spec in properties.items()
+                                            for sub in spec.get("fields", {})}
+
+
 def test_every_referenced_field_is_in_the_mapping() -> None:
-    fields = referenced_fields(_objects())
+    by_view = referenced_fields_by_view(_objects())
+    assert set(by_view) == {DATA_VIEW_ID, RUNS_VIEW_ID}
+    fields = by_view[DATA_VIEW_ID]
     assert {"published", "topics", "source", "language", "entity_canonical", "locations"} <= fields
     assert fields <= templates.mapped_fields(), fields - templates.mapped_fields()
+    runs = by_view[RUNS_VIEW_ID]
+    assert {"finished_at", "source", "new", "failed", "error_ratio", "freshness_lag_median_seconds",
+            "failure_reasons"} <= runs
+    runs_mapped = _mapped(templates.runs_mappings()["properties"])
+    assert runs <= runs_mapped, runs - runs_mapped
+    assert referenced_fields(_objects()) == fields | runs
 
 
 def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> None:
     engine = connect()
     index = setup_indices(engine)
     mapping = engine.get_mapping(index)[index]["mappings"]["properties"]
-    for f in referenced_fields(_objects()):
+    for f in referenced_fields_by_view(_objects())[DATA_VIEW_ID]:
         node = mapping
         parts = f.split(".")
         for part in parts:
@@ -79,6 +116,10 @@ def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> N
     # aggregated fields must be aggregatable: keyword or date
     for f in ("topics", "source", "language", "entity_canonical"):
         assert mapping[f]["type"] == "keyword"
+    runs = engine.get_mapping(runs_index())[runs_index()]["mappings"]["properties"]
+    aggregatable = {"keyword", "date", "integer", "long", "float"}
+    for f in referenced_fields_by_view(_objects())[RUNS_VIEW_ID]:
+        assert runs[f]["type"] in aggregatable, f
 
 
 class _FakeKibana(BaseHTTPRequestHandler):
@@ -128,6 +169,7 @@ def test_import_posts_multipart_with_prefix_and_auth(kibana: str, monkeypatch: p
     assert req["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
     assert req["headers"]["Authorization"].startswith("Basic ")
     assert b'"title": "prod-articles"' in req["body"] and b'"title": "warwatch-articles"' not in req["body"]
+    assert b'"title": "prod-runs"' in req["body"] and b'"title": "warwatch-runs"' not in req["body"]
     assert DATA_VIEW_ID.encode() in req["body"]
 
 

@@ -1,0 +1,160 @@
+"""Health alerts: once per (source, rule) episode, through the topic watches' channels.
+
+An episode opens when a rule first finds a problem with a source and closes when a later check
+no longer finds it; only opening alerts. The open episodes live in ``state/health.sqlite``; the
+alerts go through the same outbox as topic alerts (:class:`~indexing.alerts.state.AlertState`,
+in that file), so a delivery that fails is retried by the next check and a check killed between
+deciding and delivering loses nothing.
+
+The channels are ``settings.health.channels`` (the shape of a watch's ``channels``: the file
+channel, ``data/alerts/warwatch-health.jsonl``, is always on) with the watches file's
+``delivery`` settings (SMTP server, retries).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from indexing.alerts.channels import DeliveryError, deliver
+from indexing.alerts.config import Channels, DeliverySettings, Watch
+from indexing.alerts.evaluate import alert_id
+from indexing.alerts.state import AlertState
+from indexing.health.rules import Finding
+from indexing.settings import ConfigError, get_settings
+
+log = logging.getLogger(__name__)
+
+#: the pseudo-watch health alerts are filed under (reserved: a topic watch may not use it)
+HEALTH_WATCH_ID = "warwatch-health"
+STATE_FILE = "health.sqlite"
+
+
+def health_watch(channels: dict[str, Any] | None = None) -> Watch:
+    """The pseudo-watch carrying ``settings.health.channels``; a ConfigError names a bad key."""
+    raw = get_settings().health.channels if channels is None else channels
+    try:
+        parsed = Channels.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"settings health.channels (settings.yaml or WARWATCH_HEALTH__CHANNELS): {exc}") from exc
+    return Watch(id=HEALTH_WATCH_ID, name="warwatch pipeline health", query="pipeline health", channels=parsed)
+
+
+@dataclass
+class AlertOutcome:
+    #: episodes opened by this check: "source/rule"
+    opened: list[str] = field(default_factory=list)
+    #: episodes closed (the problem is gone)
+    closed: list[str] = field(default_factory=list)
+    #: deliveries made (one per alert and channel), earlier failed ones included
+    delivered: int = 0
+    #: {"alert_id", "channel", "attempts", "error"} per failed delivery (queued for the next check)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Episodes:
+    """The open episodes: ``(source, rule) -> story key`` of the alert that opened it."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("CREATE TABLE IF NOT EXISTS episodes (source TEXT NOT NULL, rule TEXT NOT NULL, "
+                         "story_key TEXT NOT NULL, alert_id TEXT NOT NULL, opened_at TEXT NOT NULL, "
+                         "PRIMARY KEY (source, rule))")
+
+    def open_keys(self) -> set[tuple[str, str]]:
+        return {(s, r) for s, r in self._db.execute("SELECT source, rule FROM episodes")}
+
+    def open(self, finding: Finding, story_key: str, aid: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO episodes VALUES (?,?,?,?,?)",
+                         (finding.source, finding.rule, story_key, aid, datetime.now(UTC).isoformat()))
+
+    def close(self, key: tuple[str, str]) -> None:
+        self._db.execute("DELETE FROM episodes WHERE source=? AND rule=?", key)
+
+    def shut(self) -> None:
+        self._db.close()
+
+
+def payload(finding: Finding, aid: str, watch: Watch) -> dict[str, Any]:
+    return {
+        "alert_id": aid,
+        "kind": "health",
+        "watch": {"id": watch.id, "name": watch.display_name, "query": watch.query},
+        "story_id": f"{finding.source}/{finding.rule}/{finding.since}",
+        "source": finding.source,
+        "rule": finding.rule,
+        "since": finding.since,
+        "value": finding.value,
+        "threshold": finding.threshold,
+        "message": finding.message,
+        # what the channels print (alert_text, the e-mail subject) in place of an article title
+        "text": f"warwatch · pipeline health: {finding.message}",
+        "subject": f"pipeline health: {finding.source} {finding.rule}",
+        "created_at": datetime.now(UTC).isoformat(),
+        "articles": [],
+    }
+
+
+def _decide(findings: Iterable[Finding], state: AlertState, episodes: _Episodes, watch: Watch,
+            outcome: AlertOutcome) -> None:
+    active = {(f.source, f.rule): f for f in findings}
+    already = episodes.open_keys()
+    for key, finding in active.items():
+        if key in already:
+            continue  # the same episode: alerted when it opened
+        story_key = f"{finding.source}/{finding.rule}/{finding.since}"
+        aid = alert_id(HEALTH_WATCH_ID, story_key)
+        # claim() first: a check killed before open() finds the alert claimed and only opens.
+        state.claim(HEALTH_WATCH_ID, story_key, [], aid, None, watch.channels.names(), payload(finding, aid, watch))
+        episodes.open(finding, story_key, aid)
+        outcome.opened.append("/".join(key))
+    for key in sorted(already - active.keys()):
+        episodes.close(key)
+        outcome.closed.append("/".join(key))
+
+
+def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcome: AlertOutcome,
+             sleep: Callable[[float], None]) -> None:
+    for item in state.take_pending([HEALTH_WATCH_ID]):
+        if item.channel not in watch.channels.names():
+            state.cancel(item.alert_id, item.channel, f"health channel {item.channel} no longer configured")
+            continue
+        try:
+            attempts = deliver(item.channel, item.payload, watch, delivery, sleep=sleep)
+        except DeliveryError as exc:
+            state.failed(item.alert_id, item.channel, exc.attempts, str(exc))
+            outcome.failures.append({"alert_id": item.alert_id, "channel": item.channel,
+                                     "attempts": exc.attempts, "error": str(exc)})
+            log.warning("health alert %s not delivered to %s: %s (kept queued)", item.alert_id, item.channel, exc)
+            continue
+        state.delivered(item.alert_id, item.channel, attempts)
+        outcome.delivered += 1
+
+
+def raise_alerts(findings: Iterable[Finding], *, watch: Watch | None = None,
+                 delivery: DeliverySettings | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> AlertOutcome:
+    """Open an episode (and queue its alert) for each new finding, close the episodes no finding
+    holds any more, then deliver every queued health alert."""
+    from indexing.alerts import load_config
+
+    watch = watch or health_watch()
+    delivery = delivery or load_config().delivery
+    path = get_settings().state_dir / STATE_FILE
+    outcome = AlertOutcome()
+    with AlertState(path) as state:
+        episodes = _Episodes(path)
+        try:
+            _decide(findings, state, episodes, watch, outcome)
+        finally:
+            episodes.shut()
+        _deliver(state, watch, delivery, outcome, sleep)
+    return outcome
