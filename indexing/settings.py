@@ -113,6 +113,9 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=16, ge=1, le=512)
     #: characters of title + lead/body embedded per article
     max_chars: int = Field(default=600, ge=50)
+    #: articles the pipeline's embedding stage embeds per run (the rest waits for the next run:
+    #: a new model over a large index must not hold a cycle for hours); None: no bound
+    max_per_run: int | None = Field(default=300, ge=0)
     request_timeout: float = Field(default=60.0, gt=0)
 
 

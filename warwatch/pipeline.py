@@ -391,10 +391,13 @@ def run_cycle(
 
 def _clean_index_report(run_id: str, progress: ProgressCallback | None) -> CycleResult:
     """The stages after the crawl; the report is written even when indexing fails."""
+    from indexing.embeddings.stage import embed_new_articles
+
     clean(run_id, progress=progress)
     try:
         index(run_id, progress=progress)
         alerts(run_id)
+        embed_new_articles()  # vectors for hybrid search: after keyword search and alerts are done
     finally:
         merged = report(run_id)
     return CycleResult(run_id, merged)

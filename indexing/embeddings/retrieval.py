@@ -9,8 +9,8 @@ its keyword half and a logged warning: vectors are a bonus, never a new way to f
 
 from __future__ import annotations
 
-import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: Weight of the keyword side in :func:`fuse`: low when its hits are all in one language (it
 #: matched words, and look-alikes share words), high when its best hits span several languages
 #: (a topic, an entity or a name bridged the languages: the keyword side knows the story).
-KEYWORD_WEIGHT = 0.3
+KEYWORD_WEIGHT = 0.1
 CONFIDENT_KEYWORD_WEIGHT = 3.0
 #: how many of the keyword side's best hits are looked at, and how many languages among them
 #: make it confident
@@ -72,9 +72,21 @@ def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60,
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-@functools.lru_cache(maxsize=512)
+#: recent query vectors by (model, query): watches and repeated searches ask the same
+_QUERY_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+QUERY_CACHE_SIZE = 512
+
+
 def _query_vector(embedder: Embedder, query: str) -> np.ndarray:
-    return embedder.embed([query], query=True)[0]
+    key = (embedder.name, query)
+    vec = _QUERY_CACHE.get(key)
+    if vec is None:
+        vec = _QUERY_CACHE[key] = embedder.embed([query], query=True)[0]
+        while len(_QUERY_CACHE) > QUERY_CACHE_SIZE:
+            _QUERY_CACHE.popitem(last=False)
+    else:
+        _QUERY_CACHE.move_to_end(key)
+    return vec
 
 
 def query_vector(query: str, embedder: Embedder | None = None) -> np.ndarray | None:
@@ -103,8 +115,8 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
     try:
         if engine.native_knn:
             vec = query_vector(query, embedder)
-            return [] if vec is None else engine.knn(index, EMBEDDING_FIELD, vec, k=k, filters=filters,
-                                                     timeout=timeout)
+            return [] if vec is None else engine.knn(index, EMBEDDING_FIELD, vec.tolist(), k=k,
+                                                     filters=filters, timeout=timeout)
         from indexing.embeddings.matrix import matrix_for
 
         matrix = matrix_for(engine, index, embedder.name, embedder.dim)

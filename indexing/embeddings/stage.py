@@ -116,3 +116,22 @@ def embed_pending(engine: Engine, index: str | None = None, *, embedder: Embedde
 
 
 __all__ = ["EmbedReport", "EngineError", "embed_pending", "pending_query"]
+
+
+def embed_new_articles(engine: Engine | None = None) -> EmbedReport:
+    """The pipeline's embedding stage (after indexing and alerts): :func:`embed_pending` on the
+    articles alias with the configured model, at most ``embeddings.max_per_run`` articles. A model that cannot be loaded is logged and
+    reported (``failed: {"model": 1}``), not raised: keyword search and alerts are done already."""
+    from indexing.embeddings import EmbeddingError
+    from indexing.engine import connect
+
+    engine = engine or connect()
+    try:
+        report = embed_pending(engine, limit=get_settings().embeddings.max_per_run)
+    except EmbeddingError as exc:
+        log.warning("embedding stage skipped: %s", exc)
+        return EmbedReport(failed={"model": 1})
+    if report.capped:
+        log.info("embedding stage capped at %d articles (embeddings.max_per_run); the rest next run",
+                 report.embedded)
+    return report

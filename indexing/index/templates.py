@@ -39,7 +39,7 @@ import functools
 from typing import Any
 
 #: The version of the articles mapping; the concrete index is ``{prefix}articles-v{MAPPING_VERSION}``.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 #: Languages with their own analysed fields; anything else goes to ``*_other``.
 LANGUAGES: tuple[str, ...] = ("de", "en", "fr", "ru", "uk", "pl", "es")
