@@ -102,6 +102,25 @@ def generate(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         )
 
 
+def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13) -> Iterator[dict[str, Any]]:
+    """``docs`` with random unit vectors under the configured model's name (the docstring says why)."""
+    import numpy as np
+
+    from indexing.embeddings import get_embedder
+    from indexing.index.setup import articles_alias
+    from indexing.index.templates import EMBEDDING_FIELD
+
+    embedder = get_embedder()
+    assert embedder is not None, "--hybrid needs an embeddings backend"
+    engine.ensure_vector_field(articles_alias(), EMBEDDING_FIELD, embedder.dim)
+    rnd = np.random.default_rng(seed)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+    for i, doc in enumerate(docs):
+        v = rnd.standard_normal(embedder.dim).astype(np.float32)
+        yield {**doc, EMBEDDING_FIELD: engine.encode_vector(v / np.linalg.norm(v)), "embedding_model": embedder.name,
+               "embedded_at": (start + timedelta(seconds=i)).isoformat()}
+
+
 def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000) -> int:
     """Random unit vectors for every article without one (see the module docstring)."""
     import numpy as np
@@ -191,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     have = engine.count(alias)
     if have < args.docs:
         t0 = time.perf_counter()
-        counts = index_documents(engine, generate(args.docs), track_versions=False, chunk_size=1000)
+        docs = with_vectors(engine, generate(args.docs)) if args.hybrid else generate(args.docs)
+        counts = index_documents(engine, docs, track_versions=False, chunk_size=1000)
         engine.refresh(alias)
         print(f"indexed {counts['indexed']} generated articles in {time.perf_counter() - t0:.0f}s "
               f"({counts['failed']} failed)")

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Iterable
 
 from indexing.index.templates import LANG_FIELDS
+from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +68,28 @@ def _entity_labels(gazetteer: object, entity_id: str) -> tuple[tuple[str, tuple[
     return tuple((k, tuple(v)) for k, v in out.items())
 
 
+#: (loaded at, (topics, gazetteer)): the loaders check the files' mtimes on every call, which
+#: costs more than the labels themselves; a few seconds' delay in seeing an edited file is fine.
+_CONFIG: list[tuple[float, object, tuple[object | None, object | None]]] = []
+_CONFIG_TTL = 5.0
+
+
 def _config() -> tuple[object | None, object | None]:
-    """The loaded topic set and gazetteer (mtime-cached by enrich), or None where unavailable."""
+    """The loaded topic set and gazetteer, or None where unavailable."""
+    now, where = time.monotonic(), get_settings().config_dir
+    if _CONFIG and now - _CONFIG[0][0] < _CONFIG_TTL and _CONFIG[0][1] == where:
+        return _CONFIG[0][2]
     try:
         from indexing.enrich import load_gazetteer, load_topics
+
+        loaded: tuple[object | None, object | None] = (load_topics(), load_gazetteer())
     except ImportError:
-        return None, None
-    try:
-        return load_topics(), load_gazetteer()
+        loaded = (None, None)
     except (OSError, ValueError) as exc:  # a broken config file is reported by enrichment itself
         log.debug("labels unavailable: %s", exc)
-        return None, None
+        loaded = (None, None)
+    _CONFIG[:] = [(now, where, loaded)]
+    return loaded
 
 
 def label_fields(topic_ids: Iterable[str], entity_ids: Iterable[str]) -> dict[str, list[str]]:
