@@ -324,6 +324,57 @@ class Engine:
                                refresh=refresh, wait_for_completion=True, timeout=timeout))
 
 
+    # -- vectors (indexing/embeddings) -------------------------------------
+    @property
+    def native_knn(self) -> bool:
+        """Elasticsearch has ``dense_vector`` and kNN search in the server. Core OpenSearch 3.8
+        has no vector type (its k-NN plugin is not published for 3.8.0): there vectors are kept
+        in ``_source`` as a non-indexed ``binary`` field and ranked client-side
+        (:mod:`indexing.embeddings.matrix`)."""
+        return self.flavor == "elasticsearch"
+
+    def vector_mapping(self, dim: int) -> dict[str, Any]:
+        if self.native_knn:
+            return {"type": "dense_vector", "dims": dim, "index": True, "similarity": "cosine"}
+        return {"type": "binary"}
+
+    def encode_vector(self, vector: Sequence[float]) -> Any:
+        """A vector as the document stores it: floats for ``dense_vector``, else base64 of
+        little-endian float16 (768 bytes for 384 dimensions)."""
+        import base64
+
+        import numpy as np
+
+        if self.native_knn:
+            return [round(float(x), 6) for x in vector]
+        return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+
+    def ensure_vector_field(self, index: str, field: str, dim: int) -> None:
+        """Map ``field`` for vectors of ``dim`` dimensions in ``index`` (and every index behind
+        it, for an alias) unless it is mapped already; a different size is an error (a new model
+        needs a new index: ``warwatch es migrate``)."""
+        for name, spec in self.get_mapping(index).items():
+            live = (spec.get("mappings", {}).get("properties") or {}).get(field)
+            if live is None:
+                self.put_mapping(name, {"properties": {field: self.vector_mapping(dim)}})
+            elif live.get("type") == "dense_vector" and int(live.get("dims") or dim) != dim:
+                raise EngineError(f"{name}.{field} holds {live.get('dims')}-dimensional vectors, the embedder "
+                                  f"makes {dim}: migrate to a new index for the new model")
+
+    def knn(self, index: str, field: str, vector: Sequence[float], *, k: int,
+            filters: Sequence[Mapping[str, Any]] = (), timeout: float | None = None) -> list[tuple[str, float]]:
+        """The ``k`` nearest documents by the engine's kNN search (Elasticsearch only)."""
+        if not self.native_knn:
+            raise EngineError(f"{self.flavor} {self.server.version} has no vector search in the server")
+        knn: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
+                               "num_candidates": max(k * 4, 100)}
+        if filters:
+            knn["filter"] = list(filters)
+        resp = self._call("search", request_timeout=timeout, index=index,
+                          body={"knn": knn, "size": k, "_source": False})
+        return [(str(h["_id"]), float(h.get("_score") or 0.0)) for h in resp.get("hits", {}).get("hits", [])]
+
+
 # -- construction ------------------------------------------------------------
 
 def _secret(value: Any) -> str | None:

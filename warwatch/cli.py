@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.engine import EngineError
+from indexing.search import QueryError
 from indexing.settings import ConfigError
 from warwatch import console as out
 
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args) or 0)
     except ConfigError as exc:
+        out.error(str(exc))
+        return 2
+    except QueryError as exc:  # the user's query, not the engine: one line, exit 2 like bad config
         out.error(str(exc))
         return 2
     except EngineError as exc:

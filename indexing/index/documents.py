@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from indexing.index.labels import label_fields
 from indexing.index.templates import TEXT_FIELDS, lang_field
 from indexing.translit import name_tokens
 from indexing.urls import canonicalize_url, doc_id
@@ -201,6 +202,77 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     raise TypeError(f"cannot read {type(obj).__name__} as an article")
 
 
+def _urls(article: Mapping[str, Any], url: str) -> tuple[str | None, str]:
+    """The fetched URL (canonicalised) and the canonical URL (the page's own, else the fetched one)."""
+    try:
+        fetched_url = canonicalize_url(url) if url else None
+    except ValueError:
+        fetched_url = None
+    canonical: str | None = None
+    raw_canonical = article.get("canonical_url")
+    if isinstance(raw_canonical, str) and raw_canonical.startswith(("http://", "https://")):
+        try:
+            canonical = canonicalize_url(raw_canonical)
+        except ValueError:
+            canonical = None
+    canonical = canonical or fetched_url
+    if not canonical:
+        raise DocumentError(f"article without a usable URL (url={url!r}, canonical={raw_canonical!r})")
+    return fetched_url, canonical
+
+
+def _record(article: Mapping[str, Any], texts: Mapping[str, str | None], *, source: str,
+            fetched_url: str | None, canonical: str, fetched_at: Any) -> dict[str, Any]:
+    """The article's own fields: ids, URLs, dates, metadata."""
+    return {
+        "id": doc_id(canonical),
+        "url": fetched_url or canonical,
+        "canonical_url": canonical,
+        "source": source,
+        "site_name": article.get("site_name"),
+        "section": article.get("section"),
+        "tags": _str_list(article.get("tags")),
+        "authors": _str_list(article.get("authors")),
+        "language": (article.get("language") or "").lower() or None,
+        "published": iso_datetime(article.get("published")),
+        "modified": iso_datetime(article.get("modified")),
+        "fetched_at": iso_datetime(fetched_at) or datetime.now(UTC).isoformat(),
+        "images": _images(article.get("images")),
+        "word_count": len((texts["body"] or "").split()),
+        "access": "paywall_teaser" if article.get("status_reason") == "paywall" else "full",
+        "content_hash": content_hash(texts["title"], texts["lead"], texts["body"]),
+    }
+
+
+def _text(doc: dict[str, Any], texts: Mapping[str, str | None]) -> None:
+    """title/lead/body, their copies in the language's fields, the names' skeletons."""
+    lf = lang_field(doc["language"])
+    for name, text in texts.items():
+        doc[name] = text
+        if text:
+            doc[f"{name}_{lf}"] = text
+    # Names in a script-independent form (translit.py), for names the gazetteer does not know.
+    doc["names_translit"] = " ".join(name_tokens(texts.values()))
+
+
+def _tags(doc: dict[str, Any], article: Mapping[str, Any], enrichment: Mapping[str, Any],
+          texts: Mapping[str, str | None]) -> None:
+    """Topics, entities, story, their ranking signals and their labels in every language."""
+    doc["topics"] = _str_list(enrichment.get("topics", article.get("topics")))
+    doc["story_id"] = enrichment.get("story_id") or article.get("story_id")
+    doc.update(entity_fields(enrichment if "entities" in enrichment else article))
+    scores = _topic_scores(doc["topics"], enrichment.get("topic_scores"), texts)
+    if scores:
+        doc["topic_scores"] = scores
+    doc.update(label_fields(doc["topics"], doc.get("entity_ids") or []))
+
+
+#: CONTRACT fields: kept as null when unknown; other empty values are dropped (a smaller
+#: _source, and "missing" means missing in Kibana too).
+_ALWAYS = frozenset({"url", "canonical_url", "title", "body", "language", "source", "published", "fetched_at",
+                     "topics", "entities", "story_id"})
+
+
 def article_to_document(
     article_dict: Mapping[str, Any] | Any,
     *,
@@ -216,56 +288,10 @@ def article_to_document(
     """
     article = _as_dict(article_dict)
     enrichment = dict(enrichment or {})
-    try:
-        fetched_url = canonicalize_url(url) if url else None
-    except ValueError:
-        fetched_url = None
-    canonical: str | None = None
-    raw_canonical = article.get("canonical_url")
-    if isinstance(raw_canonical, str) and raw_canonical.startswith(("http://", "https://")):
-        try:
-            canonical = canonicalize_url(raw_canonical)
-        except ValueError:
-            canonical = None
-    canonical = canonical or fetched_url
-    if not canonical:
-        raise DocumentError(f"article without a usable URL (url={url!r}, canonical={raw_canonical!r})")
-
-    language = (article.get("language") or "").lower() or None
+    fetched_url, canonical = _urls(article, url)
     texts = {f: (article.get(f) or None) for f in TEXT_FIELDS}
-    lf = lang_field(language)
-    doc: dict[str, Any] = {
-        "id": doc_id(canonical),
-        "url": fetched_url or canonical,
-        "canonical_url": canonical,
-        "source": source,
-        "site_name": article.get("site_name"),
-        "section": article.get("section"),
-        "tags": _str_list(article.get("tags")),
-        "authors": _str_list(article.get("authors")),
-        "language": language,
-        "published": iso_datetime(article.get("published")),
-        "modified": iso_datetime(article.get("modified")),
-        "fetched_at": iso_datetime(fetched_at) or datetime.now(UTC).isoformat(),
-        "images": _images(article.get("images")),
-        "word_count": len((texts["body"] or "").split()),
-        "access": "paywall_teaser" if article.get("status_reason") == "paywall" else "full",
-        "content_hash": content_hash(texts["title"], texts["lead"], texts["body"]),
-        "topics": _str_list(enrichment.get("topics", article.get("topics"))),
-        "story_id": enrichment.get("story_id") or article.get("story_id"),
-    }
-    for name, text in texts.items():
-        doc[name] = text
-        if text:
-            doc[f"{name}_{lf}"] = text
-    # Names in a script-independent form (translit.py), for names the gazetteer does not know.
-    doc["names_translit"] = " ".join(name_tokens(texts.values()))
-    doc.update(entity_fields(enrichment if "entities" in enrichment else article))
-    scores = _topic_scores(doc["topics"], enrichment.get("topic_scores"), texts)
-    if scores:
-        doc["topic_scores"] = scores
-    # Drop empty values: a smaller _source, and "missing" means missing in Kibana too.
-    # The CONTRACT fields stay, as null when unknown.
-    keep = {"url", "canonical_url", "title", "body", "language", "source", "published", "fetched_at",
-            "topics", "entities", "story_id"}
-    return {k: v for k, v in doc.items() if k in keep or v not in (None, "", [], {})}
+    doc = _record(article, texts, source=source, fetched_url=fetched_url, canonical=canonical,
+                  fetched_at=fetched_at)
+    _text(doc, texts)
+    _tags(doc, article, enrichment, texts)
+    return {k: v for k, v in doc.items() if k in _ALWAYS or v not in (None, "", [], {})}

@@ -40,10 +40,10 @@ import functools
 from typing import Any
 
 #: The version of the articles mapping; the concrete index is ``{prefix}articles-v{MAPPING_VERSION}``.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 #: Languages with their own analysed fields; anything else goes to ``*_other``.
-LANGUAGES: tuple[str, ...] = ("de", "en", "fr", "ru", "uk")
+LANGUAGES: tuple[str, ...] = ("de", "en", "fr", "ru", "uk", "pl", "es")
 LANG_FIELDS: tuple[str, ...] = (*LANGUAGES, "other")
 TEXT_FIELDS: tuple[str, ...] = ("title", "lead", "body")
 
@@ -58,6 +58,19 @@ _UK_ENDINGS = [
     "ся", "сь", "а", "я", "у", "ю", "і", "ї", "и", "о", "е", "є", "ь",
 ]
 UK_STEM_PATTERN = "^(.{3,}?)(?:" + "|".join(dict.fromkeys(_UK_ENDINGS)) + ")$"
+
+# Polish: core OpenSearch/Elasticsearch have no Polish analyzer (Stempel is a plugin, published
+# for OpenSearch 3.8 as a bare jar only). ``ww_pl`` strips the commonest case endings the same way
+# as ``ww_uk`` (a stem of >= 4 letters stays): kraj/kraju/krajem, uchodźców/uchodźcy.
+_PL_ENDINGS = [
+    "owego", "owych", "owymi", "ami", "ach", "owi", "ego", "emu", "ymi", "imi", "ych", "ich", "iem",
+    "ów", "om", "em", "ie", "ia", "iu", "ej", "ym", "im", "ą", "ę", "a", "y", "i", "u", "o", "e",
+]
+PL_STEM_PATTERN = "^(.{4,}?)(?:" + "|".join(dict.fromkeys(_PL_ENDINGS)) + ")$"
+PL_STOPWORDS = [
+    "i", "w", "z", "na", "do", "się", "że", "nie", "to", "jest", "o", "od", "po", "za", "dla", "jak",
+    "oraz", "ze", "a", "przez", "ale", "czy", "już", "jego", "jej", "ich", "tym", "ten", "ta", "te",
+]
 
 UK_STOPWORDS = [
     "і", "й", "та", "в", "у", "на", "з", "із", "зі", "до", "за", "що", "як", "не", "ні", "по", "про",
@@ -76,6 +89,8 @@ def analysis_settings() -> dict[str, Any]:
         "filter": {
             "ww_uk_stop": {"type": "stop", "stopwords": UK_STOPWORDS},
             "ww_uk_stem": {"type": "pattern_replace", "pattern": UK_STEM_PATTERN, "replacement": "$1"},
+            "ww_pl_stop": {"type": "stop", "stopwords": PL_STOPWORDS},
+            "ww_pl_stem": {"type": "pattern_replace", "pattern": PL_STEM_PATTERN, "replacement": "$1"},
         },
         "analyzer": {
             "ww_default": {
@@ -89,6 +104,11 @@ def analysis_settings() -> dict[str, Any]:
                 "tokenizer": "standard",
                 "char_filter": ["ww_apostrophes"],
                 "filter": ["lowercase", "ww_uk_stop", "ww_uk_stem"],
+            },
+            "ww_pl": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "ww_pl_stop", "ww_pl_stem"],
             },
         },
         "normalizer": {
@@ -109,12 +129,24 @@ LANGUAGE_ANALYZERS: dict[str, str] = {
     "fr": "french",
     "ru": "russian",
     "uk": "ww_uk",
+    "pl": "ww_pl",
+    "es": "spanish",
     "other": "ww_default",
 }
 
 
 def _keyword(**extra: Any) -> dict[str, Any]:
     return {"type": "keyword", "ignore_above": 1024, **extra}
+
+
+def _language_field(lang: str, *, body: bool = False) -> dict[str, Any]:
+    field: dict[str, Any] = {"type": "text", "analyzer": LANGUAGE_ANALYZERS[lang]}
+    if body:
+        # Offsets in the postings make highlighting long bodies cheap; weaker length
+        # normalisation keeps full reports from losing against two-line briefs.
+        field["index_options"] = "offsets"
+        field["similarity"] = "ww_body"
+    return field
 
 
 def _text_fields() -> dict[str, Any]:
@@ -125,13 +157,7 @@ def _text_fields() -> dict[str, Any]:
             generic["fields"] = {"raw": _keyword(ignore_above=512)}
         props[name] = generic
         for lang in LANG_FIELDS:
-            field: dict[str, Any] = {"type": "text", "analyzer": LANGUAGE_ANALYZERS[lang]}
-            if name == "body":
-                # Offsets in the postings make highlighting long bodies cheap; weaker length
-                # normalisation keeps full reports from losing against two-line briefs.
-                field["index_options"] = "offsets"
-                field["similarity"] = "ww_body"
-            props[f"{name}_{lang}"] = field
+            props[f"{name}_{lang}"] = _language_field(lang, body=name == "body")
     props["text_all"] = {"type": "text", "analyzer": "ww_default"}
     # Proper names as script-independent skeletons (indexing/translit.py), computed in Python and
     # joined by spaces: the built-in whitespace analyzer needs no analysis settings (so the field
@@ -142,17 +168,26 @@ def _text_fields() -> dict[str, Any]:
     return props
 
 
-def article_mappings() -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "id": _keyword(),
-        "url": _keyword(),
-        "canonical_url": _keyword(),
-        "source": _keyword(),
-        "site_name": _keyword(),
-        "section": _keyword(),
-        "tags": _keyword(),
-        "authors": _keyword(),
-        "language": _keyword(),
+def _label_fields() -> dict[str, Any]:
+    """``labels_{lang}``: the article's topic and entity labels in every language (labels.py),
+    each analysed the way its language is; no norms (many tags are no reason to rank lower)."""
+    return {f"labels_{lang}": {**_language_field(lang), "norms": False} for lang in LANG_FIELDS}
+
+
+#: The fields a query without field names searches (``index.query.default_field``): what
+#: Kibana's search bar sends. Article text in every language, and the labels of its topics and
+#: entities, so "North Korean troops" finds German coverage tagged with that topic.
+DEFAULT_QUERY_FIELDS: tuple[str, ...] = (
+    *TEXT_FIELDS, *(f"{name}_*" for name in TEXT_FIELDS), "labels_*",
+)
+
+#: Where vectors live (indexing/embeddings): ``embedding`` itself is mapped by the engine adapter
+#: when vectors are first written (its size depends on the model, its type on the engine).
+EMBEDDING_FIELD = "embedding"
+
+
+def _tag_fields() -> dict[str, Any]:
+    return {
         "topics": _keyword(),
         "entity_ids": _keyword(),
         "entities": _keyword(copy_to="text_all"),
@@ -169,15 +204,21 @@ def article_mappings() -> dict[str, Any]:
         "locations": {"type": "geo_point"},
         "story_id": _keyword(),
         "duplicate_of": _keyword(),
-        "content_hash": _keyword(),
+        # Which model embedded the article and when (indexing/embeddings): articles without a
+        # vector of the configured model are the embedding stage's work list.
+        "embedding_model": _keyword(),
+        "embedded_at": {"type": "date"},
+    }
+
+
+def _record_fields() -> dict[str, Any]:
+    return {
+        **{name: _keyword() for name in ("id", "url", "canonical_url", "source", "site_name", "section",
+                                         "tags", "authors", "language", "content_hash", "access")},
+        # access: "full", or "paywall_teaser": the page showed only the start of the article.
         "version": {"type": "integer"},
         "word_count": {"type": "integer"},
-        # "full", or "paywall_teaser": the page showed only the start of the article.
-        "access": _keyword(),
-        "published": {"type": "date"},
-        "modified": {"type": "date"},
-        "fetched_at": {"type": "date"},
-        "indexed_at": {"type": "date"},
+        **{name: {"type": "date"} for name in ("published", "modified", "fetched_at", "indexed_at")},
         "images": {
             "type": "object",
             "properties": {
@@ -186,8 +227,11 @@ def article_mappings() -> dict[str, Any]:
                 "credit": _keyword(),
             },
         },
-        **_text_fields(),
     }
+
+
+def article_mappings() -> dict[str, Any]:
+    props: dict[str, Any] = {**_record_fields(), **_tag_fields(), **_text_fields(), **_label_fields()}
     return {
         "dynamic": False,
         "_meta": {"mapping_version": MAPPING_VERSION, "owner": "warwatch"},
@@ -269,7 +313,8 @@ def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
             "_meta": {"owner": "warwatch"},
         },
         f"{prefix}articles-mappings": {
-            "template": {"settings": analysis, "mappings": article_mappings()},
+            "template": {"settings": {**analysis, "index": {"query": {"default_field": list(DEFAULT_QUERY_FIELDS)}}},
+                         "mappings": article_mappings()},
             "_meta": {"owner": "warwatch", "mapping_version": MAPPING_VERSION},
         },
         f"{prefix}article-versions-mappings": {

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.embeddings.stage import embed_new_articles
 from indexing.settings import get_settings
 from warwatch.pipeline import batches
 from warwatch.pipeline.clean import clean
@@ -116,6 +117,7 @@ def run_cycle(
     except CrawlError as exc:
         crawl_error = exc
     reports = process_pending(progress)
+    embed_new_articles()  # vectors for hybrid search, once keyword search and alerts are done
     if crawl_error is not None:
         raise crawl_error
     own = next((r for r in reports if r.get("run_id") == run_id), None)

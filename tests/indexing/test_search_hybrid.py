@@ -1,0 +1,96 @@
+"""Hybrid retrieval on the real node: stories outside the topic list, written natively in seven
+languages with look-alikes (tests/fixtures/crosslingual), found from a query in any of them."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from indexing.settings import reset_settings
+from tests.conftest import _cleanup_prefix
+from tests.indexing import crosslingual_corpus as xc
+
+pytestmark = pytest.mark.es
+
+
+@pytest.fixture(scope="module")
+def corpus(es_url: str) -> Iterator[tuple[Any, list[dict[str, Any]], dict[str, Any], str]]:
+    """The fixture indexed and embedded once for the module (as the pipeline does it)."""
+    from indexing.embeddings.matrix import forget_matrices
+    from indexing.embeddings.stage import embed_pending
+    from indexing.engine import connect
+    from indexing.index.setup import setup_indices
+    from tests.indexing.search_corpus import index_articles
+
+    prefix = f"ww-test-{uuid.uuid4().hex[:8]}-"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WARWATCH_ES_URL", es_url)
+        mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
+        reset_settings()
+        engine = connect()
+        setup_indices(engine)
+        articles, queries = xc.load()
+        assert index_articles(engine, articles)["indexed"] == len(articles)
+        assert embed_pending(engine).embedded == len(articles)
+        try:
+            yield engine, articles, queries, prefix
+        finally:
+            forget_matrices()
+            _cleanup_prefix(es_url, prefix)
+            reset_settings()
+
+
+@pytest.fixture
+def env(corpus: Any, es_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The module's corpus, with the settings pointing at it for this test."""
+    monkeypatch.setenv("WARWATCH_ES_URL", es_url)
+    monkeypatch.setenv("WARWATCH_INDEX_PREFIX", corpus[3])
+    reset_settings()
+    return corpus[:3]
+
+
+def test_any_story_in_any_language(env: Any) -> None:
+    engine, articles, queries = env
+    keyword = xc.evaluate(engine, articles, queries, hybrid=False)
+    hybrid = xc.evaluate(engine, articles, queries, hybrid=True)
+    got, before = xc.summary(hybrid), xc.summary(keyword)
+    misses = [(r["query"], round(r["recall"], 2), round(r["precision"], 2)) for r in hybrid
+              if r["recall"] < 1 or r["precision"] < 1]
+    assert got["recall"] >= 0.9 and got["precision"] >= 0.8, (got, misses)
+    assert got["recall"] > before["recall"] + 0.3  # what the vectors add to the keyword search
+    for lang in xc.LANGUAGES:  # every query language gets there, not only on average
+        rows = [r for r in hybrid if r["lang"] == lang]
+        assert statistics.mean(r["recall"] for r in rows) >= 0.8, (lang, rows)
+
+
+def test_filters_apply_to_vector_hits(env: Any) -> None:
+    from indexing.search import search
+
+    engine, _, _ = env
+    res = search("underground school", engine=engine, lang="pl,es")
+    assert res.retrieval == "hybrid"
+    assert res.hits and {h.language for h in res.hits} <= {"pl", "es"}
+    assert res.hits[0].url in {"https://pl.xl.example/underground-school", "https://es.xl.example/underground-school"}
+
+
+def test_explicit_queries_and_date_order_stay_keyword(env: Any) -> None:
+    from indexing.search import search
+
+    engine, _, _ = env
+    assert search("title:Kharkiv", engine=engine).retrieval == "keyword"
+    assert search("underground school", engine=engine, order="date").retrieval == "keyword"
+    assert search("underground school", engine=engine, hybrid=False).retrieval == "keyword"
+
+
+def test_without_a_model_search_is_keyword_only(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.search import search
+
+    engine, _, _ = env
+    monkeypatch.setenv("WARWATCH_EMBEDDINGS__BACKEND", "none")
+    reset_settings()
+    res = search("underground school Kharkiv", engine=engine)
+    assert res.retrieval == "keyword" and res.hits
