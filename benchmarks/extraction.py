@@ -14,48 +14,17 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
-import statistics
 import sys
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-_TOKEN = re.compile(r"\w+")
-
-
-def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
-    tokens = _TOKEN.findall(text or "")
-    return Counter(tuple(tokens[i : i + n]) for i in range(max(0, len(tokens) - n + 1)))
-
-
-def shingle_match(truth: str, pred: str, n: int = 4) -> tuple[float, float, float]:
-    """Normalised (tp, fp, fn) of one page."""
-    t, p = shingles(truth, n), shingles(pred, n)
-    tp = sum((t & p).values())
-    fp = sum((p - t).values())
-    fn = sum((t - p).values())
-    total = tp + fp + fn
-    if total == 0:
-        return 0.0, 0.0, 0.0
-    return tp / total, fp / total, fn / total
+from indexing.extraction.evaluation import shingle_match, shingle_scores  # noqa: E402
 
 
 def score(pairs: list[tuple[str, str]]) -> dict[str, float]:
-    precisions: list[float] = []
-    recalls: list[float] = []
-    for truth, pred in pairs:
-        tp, fp, fn = shingle_match(truth, pred)
-        if tp + fp > 0:
-            precisions.append(tp / (tp + fp))
-        if tp + fn > 0:
-            recalls.append(tp / (tp + fn))
-    p = statistics.mean(precisions) if precisions else 0.0
-    r = statistics.mean(recalls) if recalls else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"f1": f1, "precision": p, "recall": r}
+    return shingle_scores(pairs)
 
 
 def load_dataset(root: Path) -> list[tuple[str, str, str, str]]:
@@ -87,14 +56,17 @@ EXTRACTORS: dict[str, Callable[[str, str], str]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def benchmark_parser(doc: str | None, extractors: Iterable[str]) -> argparse.ArgumentParser:
+    """The arguments every extraction quality benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--show-worst", type=int, default=0, help="list the N worst warwatch pages")
-    parser.add_argument("--only", choices=sorted(EXTRACTORS), action="append")
-    args = parser.parse_args(argv)
+    parser.add_argument("--only", choices=sorted(extractors), action="append")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = benchmark_parser(__doc__, EXTRACTORS).parse_args(argv)
     pages = load_dataset(args.dataset)
     names = args.only or list(EXTRACTORS)
     results: dict[str, dict[str, float]] = {}

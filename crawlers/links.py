@@ -8,6 +8,8 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from indexing.urls import rel_canonical
+
 # Listing, taxonomy and utility paths of news sites (any CMS): followed as sections, never
 # stored as articles.
 _NON_ARTICLE_SEGMENTS = {
@@ -122,17 +124,6 @@ def extract_links(body: bytes | str, base_url: str) -> list[str]:
 
 
 def extract_canonical(body: bytes | str, base_url: str) -> str | None:
-    """The page's ``<link rel=canonical>`` (absolute) or None."""
+    """The page's ``<link rel=canonical>`` (absolute) or None (rule: ``indexing.urls.rel_canonical``)."""
     doc = _parse(body, base_url)
-    if doc is None:
-        return None
-    for link in doc.iter("link"):
-        rels = (link.get("rel") or "").lower().split()
-        href = (link.get("href") or "").strip()
-        if "canonical" in rels and href:
-            try:
-                url = urljoin(base_url, href)
-            except ValueError:
-                return None
-            return url if url.startswith(("http://", "https://")) else None
-    return None
+    return rel_canonical(doc.iter("link"), base_url) if doc is not None else None

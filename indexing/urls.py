@@ -15,7 +15,9 @@ import logging
 import posixpath
 import re
 import socket
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 logger = logging.getLogger(__name__)
 
@@ -307,3 +309,35 @@ def redact_in(text: str, url: str) -> str:
     for secret in secrets:
         text = text.replace(secret, "***").replace(unquote(secret), "***")
     return text
+
+
+def absolute_url(href: str | None, base: str | None) -> str | None:
+    """``href`` resolved against ``base``; None unless the result is an http(s) URL."""
+    if not href or not isinstance(href, str):
+        return None
+    href = href.strip()
+    if not href or href.startswith(("javascript:", "data:", "mailto:", "tel:", "#")):
+        return None
+    try:
+        joined = urljoin(base, href) if base else href
+        scheme = urlsplit(joined).scheme
+    except ValueError:
+        return None
+    return joined if scheme in {"http", "https"} else None
+
+
+def rel_canonical(links: Iterable[Any], base_url: str | None) -> str | None:
+    """The one ``rel=canonical`` rule, for the crawler and the extractor alike.
+
+    ``links``: the page's ``<link>`` elements (anything with ``.get(attr)``), in document order.
+    The first whose ``rel`` tokens include ``canonical`` (any case) and whose ``href`` resolves
+    against ``base_url`` to an http(s) URL wins; a canonical with an unusable href is skipped.
+    """
+    for link in links:
+        rels = (link.get("rel") or "").lower().split()
+        if "canonical" not in rels:
+            continue
+        url = absolute_url(link.get("href"), base_url)
+        if url is not None:
+            return url
+    return None

@@ -16,6 +16,7 @@ from .cleaning import (
     clean_paragraphs,
     drop_dek,
     drop_link_runs,
+    drop_trailing_labels,
     fix_mojibake,
     insert_block_boundaries,
     link_texts,
@@ -36,6 +37,10 @@ MAX_NODES = 30_000
 _LOOKS_LIKE_HTML = re.compile(
     r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6]|title|meta|table)\b", re.I
 )
+# lxml refuses a str that declares its encoding, and text with C0 controls other than
+# tab/newline/CR (it cannot be stored in a tree): both are dropped before parsing.
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
 # Interactive furniture that never carries article text.
 _NOT_TEXT = {"consent_wall", "listing_page"}
@@ -124,13 +129,15 @@ def extract(html: str | bytes, url: str | None = None) -> Article:
         return _no_article(url, "error")
 
 
-def _extract(html: str | bytes, url: str | None) -> Article:
+def _page_tree(html: str | bytes, url: str | None) -> tuple[str, Any] | Article:
+    """Decoded, bounded and parsed page, or the no-article verdict of why not."""
     if html is None or not isinstance(html, str | bytes):
         return _no_article(url, "not_html")
     text = decode_html(html)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
-    text = repair_mojibake(text.replace("\x00", ""))
+    text = _CONTROL_CHARS.sub("", repair_mojibake(text.replace("\x00", "")))
+    text = _XML_DECLARATION.sub("", text, count=1)
     if not text.strip():
         return _no_article(url, "empty")
     if not _LOOKS_LIKE_HTML.search(text[:100_000]):
@@ -138,39 +145,34 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     tree = parse_html(text)
     if tree is None:
         return _no_article(url, "not_html")
+    return text, tree
 
+
+def _extract(html: str | bytes, url: str | None) -> Article:
+    parsed = _page_tree(html, url)
+    if isinstance(parsed, Article):
+        return parsed
+    text, tree = parsed
     meta: Metadata = extract_metadata(tree, url)
     # Metadata is read first; from here on the tree is edited in place (no copy: speed).
-    work = tree
-    og_image = _og_image(tree)
-    images = extract_images(work, meta.canonical_url or url, og_image)
-    _strip_furniture(work)
-    insert_block_boundaries(work)
-
+    images = extract_images(tree, meta.canonical_url or url, _og_image(tree))
+    _strip_furniture(tree)
+    insert_block_boundaries(tree)
     # every element starts with "<": a cheap upper bound spares counting on ordinary pages
-    nodes = text.count("<") if text.count("<") <= MAX_NODES else bound_tree(work, MAX_NODES)
-    result = extract_body(work, url, meta.jsonld_body, nodes)
-    hint = normalise_hint(meta.lang_hint)
-    language = detect_language(" ".join(result.paragraphs[:30]) or (meta.title or ""), hint)
-    drop = {meta.title or ""}
-    for img in images:
-        drop.update(x for x in (img.caption, img.credit) if x)
-    paragraphs = clean_paragraphs(_drop_kicker(result.paragraphs, meta.title), language, drop)
-    links = link_texts(work)
-    paragraphs = drop_dek(drop_link_runs(trim_link_tail(paragraphs, links), links), meta.lead)
+    nodes = text.count("<") if text.count("<") <= MAX_NODES else bound_tree(tree, MAX_NODES)
+    result = extract_body(tree, url, meta.jsonld_body, nodes)
+    language = detect_language(" ".join(result.paragraphs[:30]) or (meta.title or ""), normalise_hint(meta.lang_hint))
+    paragraphs = _clean_body(tree, result.paragraphs, meta, images, language)
     words = word_count(paragraphs)
-    status, reason = classify(work, meta, words, paragraphs)
+    status, reason = classify(tree, meta, words, paragraphs)
     if reason in _NOT_TEXT:
         # A consent dialog or a list of teasers must not be indexed as article text;
         # a paywall teaser is kept (it is the article's own beginning).
         paragraphs, words = [], 0
-
-    title = fix_mojibake(meta.title) if meta.title else None
-    lead = fix_mojibake(meta.lead) if meta.lead else None
     return Article(
         url=url,
-        title=title,
-        lead=lead,
+        title=fix_mojibake(meta.title) if meta.title else None,
+        lead=fix_mojibake(meta.lead) if meta.lead else None,
         body="\n\n".join(paragraphs),
         authors=meta.authors,
         published=meta.published,
@@ -185,6 +187,17 @@ def _extract(html: str | bytes, url: str | None) -> Article:
         status=status,
         status_reason=reason,
     )
+
+
+def _clean_body(tree: Any, paragraphs: list[str], meta: Metadata, images: list[Image], language: str | None) -> list[str]:
+    """Body paragraphs without the kicker, title, captions, credits, boilerplate and link runs."""
+    drop = {meta.title or ""}
+    for img in images:
+        drop.update(x for x in (img.caption, img.credit) if x)
+    paragraphs = clean_paragraphs(_drop_kicker(paragraphs, meta.title), language, drop)
+    links = link_texts(tree)
+    paragraphs = drop_trailing_labels(trim_link_tail(paragraphs, links))
+    return drop_dek(drop_link_runs(paragraphs, links), meta.lead)
 
 
 def bound_tree(tree: Any, max_nodes: int) -> int:

@@ -73,20 +73,22 @@ def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
     if len(paragraphs) < 2:
         return paragraphs
     wanted = {_norm(p): i for i, p in enumerate(paragraphs)}
-    matched: list[tuple[int, Any]] = []
-    for el in tree.iter(*_PARA_TAGS):
-        key = _norm(_text(el))
-        if key in wanted:
-            matched.append((wanted[key], el))
+    matched = [(wanted[key], el) for el in tree.iter(*_PARA_TAGS) if (key := _norm(_text(el))) in wanted]
     if len(matched) < 2:
         return paragraphs
     parents = Counter(el.getparent() for _, el in matched if el.getparent() is not None)
     if not parents:
         return paragraphs
-    container = parents.most_common(1)[0][0]
+    additions = _sibling_additions(parents.most_common(1)[0][0], set(wanted))
+    if not additions:
+        return paragraphs
+    logger.debug("sibling chunks added %d paragraphs", sum(len(t) for _, t in additions))
+    return _merge_in_order(tree, paragraphs, matched, additions)
 
-    base_keys = set(wanted)
-    additions: list[tuple[int, list[str]]] = []
+
+def _sibling_additions(container: Any, known: set[str]) -> list[tuple[Any, list[str]]]:
+    """New prose of same-tag-and-class siblings of ``container`` or of one of its near ancestors."""
+    additions: list[tuple[Any, list[str]]] = []
     node = container
     for _ in range(_MAX_LEVELS):
         parent = node.getparent()
@@ -97,28 +99,29 @@ def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
             for sib in parent:
                 if sib is node or not isinstance(sib.tag, str) or _signature(sib) != sig:
                     continue
-                new = _new_prose(sib, base_keys)
+                new = _new_prose(sib, known)
                 if new:
                     additions.append((sib, new))
         if additions:
             break
         node = parent
-    if not additions:
-        return paragraphs
+    return additions
+
+
+def _merge_in_order(
+    tree: Any, paragraphs: list[str], matched: list[tuple[int, Any]], additions: list[tuple[Any, list[str]]]
+) -> list[str]:
+    """Each addition after the last base paragraph that precedes it in the page."""
     order = {el: pos for pos, el in enumerate(tree.iter())}
-    # Anchor each addition after the last base paragraph that precedes it in the page.
     anchors = sorted((order.get(el, 0), idx) for idx, el in matched)
-    result = list(paragraphs)
     inserts: dict[int, list[str]] = {}
     for pos, texts in sorted(((order.get(sib, 0), new) for sib, new in additions), key=lambda a: a[0]):
         before = [idx for p, idx in anchors if p < pos]
-        after_idx = max(before) if before else -1
-        inserts.setdefault(after_idx, []).extend(texts)
+        inserts.setdefault(max(before) if before else -1, []).extend(texts)
     out: list[str] = list(inserts.get(-1, []))
-    for i, para in enumerate(result):
+    for i, para in enumerate(paragraphs):
         out.append(para)
         out.extend(inserts.get(i, []))
-    logger.debug("sibling chunks added %d paragraphs", sum(len(t) for t in inserts.values()))
     return out
 
 

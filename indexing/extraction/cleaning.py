@@ -238,6 +238,15 @@ def drop_link_runs(paragraphs: list[str], links: set[str]) -> list[str]:
     return [p for p, d in zip(paragraphs, drop, strict=True) if not d]
 
 
+def drop_trailing_labels(paragraphs: list[str]) -> list[str]:
+    """Drop short label lines ending in ":" at the very end ("Weitere Informationen:",
+    "Kontakt:", "Share this:"): what they announced was furniture and is gone already."""
+    end = len(paragraphs)
+    while end > 1 and paragraphs[end - 1].rstrip().endswith(":") and len(paragraphs[end - 1].split()) <= 5:
+        end -= 1
+    return paragraphs[:end]
+
+
 def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
 

@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from indexing.urls import absolute_url
+
 from .cleaning import normalise_whitespace
-from .metadata import absolute_url
 
 logger = logging.getLogger(__name__)
 

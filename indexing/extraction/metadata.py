@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from .dates import date_from_url, parse_date, parse_text_date
+from indexing.dates import date_from_url, parse_date, parse_text_date
+from indexing.urls import absolute_url, rel_canonical
 
 logger = logging.getLogger(__name__)
 
@@ -194,111 +195,155 @@ def strip_title(title: str, site_name: str | None, section: str | None) -> str:
     return title[spans[0][0] : spans[-1][1]].strip()
 
 
-def extract_metadata(tree: Any, url: str | None) -> Metadata:
-    meta = Metadata()
-    metas = _meta_map(tree)
-    objects = jsonld_objects(tree)
+@dataclass
+class _Sources:
+    """What every field reads: the page tree, its <meta> map and its main JSON-LD article."""
+
+    tree: Any
+    url: str | None
+    metas: dict[str, list[str]]
+    art: dict[str, Any]
+    h1: Any
+
+
+def _sources(tree: Any, url: str | None, objects: list[dict[str, Any]]) -> _Sources:
     articles = [o for o in objects if any(_ARTICLE_TYPES.search(t) for t in _types(o))]
     # Prefer the most specific article object (NewsArticle over a WebPage wrapper).
     articles.sort(key=lambda o: 0 if any("Article" in t or "Posting" in t for t in _types(o)) else 1)
-    art = articles[0] if articles else {}
-    meta.jsonld_types = [t for o in objects for t in _types(o)]
+    return _Sources(tree, url, _meta_map(tree), articles[0] if articles else {}, tree.find(".//h1"))
 
+
+def extract_metadata(tree: Any, url: str | None) -> Metadata:
+    """Every metadata field of the page, each read by its own function below."""
+    objects = jsonld_objects(tree)
+    src = _sources(tree, url, objects)
+    meta = Metadata(jsonld_types=[t for o in objects for t in _types(o)])
     # site name and section first: the title depends on them
-    publisher = art.get("publisher")
-    meta.site_name = _clean(_first(metas, "og:site_name", "application-name", "twitter:site:name")) or (
+    meta.site_name = extract_site_name(src)
+    meta.section = extract_section(src)
+    meta.title = extract_title(src, meta.site_name, meta.section)
+    meta.lead = extract_lead(src)
+    meta.authors = extract_authors(src)
+    meta.published = extract_published(src)
+    meta.modified = extract_modified(src)
+    meta.tags = extract_tags(src)
+    meta.canonical_url = extract_canonical_url(src)
+    meta.lang_hint = extract_lang_hint(src)
+    body = src.art.get("articleBody")
+    meta.jsonld_body = body if isinstance(body, str) and len(body) > 200 else None
+    meta.og_type = _first(src.metas, "og:type")
+    meta.accessible_for_free = extract_accessible_for_free(src)
+    return meta
+
+
+def extract_site_name(src: _Sources) -> str | None:
+    publisher = src.art.get("publisher")
+    return _clean(_first(src.metas, "og:site_name", "application-name", "twitter:site:name")) or (
         _clean(publisher.get("name")) if isinstance(publisher, dict) else None
     )
-    section = art.get("articleSection")
+
+
+def extract_section(src: _Sources) -> str | None:
+    section = src.art.get("articleSection")
     if isinstance(section, list):
         section = next((s for s in section if isinstance(s, str)), None)
-    meta.section = _clean(section) or _clean(_first(metas, "article:section", "section", "parsely-section"))
+    return _clean(section) or _clean(_first(src.metas, "article:section", "section", "parsely-section"))
 
-    headline = _clean(art.get("headline")) or _clean(
-        art.get("name") if art.get("@type") != "WebPage" else None
-    )
-    og_title = _clean(_first(metas, "og:title", "twitter:title"))
-    title_el = tree.find(".//title")
+
+def extract_title(src: _Sources, site_name: str | None, section: str | None) -> str | None:
+    art = src.art
+    headline = _clean(art.get("headline")) or _clean(art.get("name") if art.get("@type") != "WebPage" else None)
+    og_title = _clean(_first(src.metas, "og:title", "twitter:title"))
+    title_el = src.tree.find(".//title")
     html_title = _clean(title_el.text_content()) if title_el is not None else None
-    h1 = tree.find(".//h1")
-    h1_text = _clean(h1.text_content()) if h1 is not None else None
+    h1_text = _clean(src.h1.text_content()) if src.h1 is not None else None
     raw_title = headline or og_title or html_title or h1_text
-    if raw_title:
-        meta.title = strip_title(raw_title, meta.site_name, meta.section)
-        # "<h1> – Kicker – Site" with an unknown kicker: the visible headline is the title.
-        if h1_text and meta.title != h1_text and meta.title.casefold().startswith(h1_text.casefold()):
-            rest = meta.title[len(h1_text) :]
-            if _TITLE_SEPARATORS.match(rest):
-                meta.title = h1_text
+    if not raw_title:
+        return None
+    title = strip_title(raw_title, site_name, section)
+    # "<h1> – Kicker – Site" with an unknown kicker: the visible headline is the title.
+    if h1_text and title != h1_text and title.casefold().startswith(h1_text.casefold()):
+        if _TITLE_SEPARATORS.match(title[len(h1_text) :]):
+            return h1_text
+    return title
 
-    description = _clean(art.get("description")) or _clean(
-        _first(metas, "og:description", "description", "twitter:description")
+
+def extract_lead(src: _Sources) -> str | None:
+    description = _clean(src.art.get("description")) or _clean(
+        _first(src.metas, "og:description", "description", "twitter:description")
     )
-    meta.lead = description or _lead_in_page(tree)
+    return description or _lead_in_page(src.tree)
 
-    authors = _names(art.get("author"))
+
+def extract_authors(src: _Sources) -> list[str]:
+    authors = _names(src.art.get("author"))
     if not authors:
         for key in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator"):
             authors.extend(
-                a for a in (_clean(v) for v in metas.get(key, [])) if a and not a.startswith("http")
+                a for a in (_clean(v) for v in src.metas.get(key, [])) if a and not a.startswith("http")
             )
     if not authors:
-        for el in tree.xpath('//a[@rel="author"] | //*[@itemprop="author"]//*[@itemprop="name"]')[:5]:
+        for el in src.tree.xpath('//a[@rel="author"] | //*[@itemprop="author"]//*[@itemprop="name"]')[:5]:
             name = _clean(el.text_content())
             if name and len(name) < 80:
                 authors.append(name)
-    meta.authors = _dedupe([re.sub(r"^(by|von|par|автор:?)\s+", "", a, flags=re.I) for a in authors])
+    return _dedupe([re.sub(r"^(by|von|par|автор:?)\s+", "", a, flags=re.I) for a in authors])
 
-    published = parse_date(art.get("datePublished")) or parse_date(art.get("dateCreated"))
+
+def extract_published(src: _Sources) -> datetime | None:
+    """JSON-LD, then <meta>, then the first <time datetime>, the URL, a date by the headline."""
+    published = parse_date(src.art.get("datePublished")) or parse_date(src.art.get("dateCreated"))
     if published is None:
-        published = parse_date(_first(metas, *_PUBLISHED_META))
+        published = parse_date(_first(src.metas, *_PUBLISHED_META))
     if published is None:
-        for el in tree.xpath("//time[@datetime][1] | //*[@itemprop='datePublished'][1]"):
+        for el in src.tree.xpath("//time[@datetime][1] | //*[@itemprop='datePublished'][1]"):
             published = parse_date(el.get("datetime") or el.get("content") or el.text_content())
             if published:
                 break
-    if published is None:
-        published = date_from_url(url)
-    if published is None:
-        published = _date_near_headline(h1)
-    meta.published = published
-    meta.modified = parse_date(art.get("dateModified")) or parse_date(_first(metas, *_MODIFIED_META))
+    return published or date_from_url(src.url) or _date_near_headline(src.h1)
 
+
+def extract_modified(src: _Sources) -> datetime | None:
+    return parse_date(src.art.get("dateModified")) or parse_date(_first(src.metas, *_MODIFIED_META))
+
+
+def extract_tags(src: _Sources) -> list[str]:
+    art, metas = src.art, src.metas
     tags = _split_keywords(art.get("keywords")) if art.get("keywords") else []
     tags = [t for t in (_clean(v) for v in metas.get("article:tag", [])) if t] or tags
     if not tags:
         tags = _split_keywords(_first(metas, "news_keywords", "parsely-tags"))
     if not tags:
-        tags = [t for t in (_clean(a.text_content()) for a in tree.xpath('//a[@rel="tag"]')[:30]) if t]
-    meta.tags = _dedupe(tags)
+        tags = [t for t in (_clean(a.text_content()) for a in src.tree.xpath('//a[@rel="tag"]')[:30]) if t]
+    return _dedupe(tags)
 
-    canonical = None
-    for link in tree.iter("link"):
-        if (link.get("rel") or "").lower().strip() == "canonical" and link.get("href"):
-            canonical = link.get("href").strip()
-            break
-    canonical = canonical or _first(metas, "og:url")
+
+def extract_canonical_url(src: _Sources) -> str | None:
+    """``rel=canonical`` (the library's one rule), then og:url, then JSON-LD, then the page URL."""
+    url = src.url
+    found = rel_canonical(src.tree.iter("link"), url)
+    if found:
+        return found
+    canonical = _first(src.metas, "og:url")
     if not canonical:
-        entity = art.get("mainEntityOfPage")
-        canonical = (
-            entity.get("@id") if isinstance(entity, dict) else entity if isinstance(entity, str) else None
-        )
-        canonical = canonical or (art.get("url") if isinstance(art.get("url"), str) else None)
-    meta.canonical_url = absolute_url(canonical, url) or (url if url and urlsplit(url).scheme else None)
+        entity = src.art.get("mainEntityOfPage")
+        canonical = entity.get("@id") if isinstance(entity, dict) else entity if isinstance(entity, str) else None
+        canonical = canonical or (src.art.get("url") if isinstance(src.art.get("url"), str) else None)
+    return absolute_url(canonical, url) or (url if url and urlsplit(url).scheme else None)
 
+
+def extract_lang_hint(src: _Sources) -> str | None:
+    tree = src.tree
     html_el = tree if tree.tag == "html" else tree.find(".//html")
     lang = (html_el.get("lang") or html_el.get("xml:lang")) if html_el is not None else None
-    lang = lang or _clean(art.get("inLanguage")) or _first(metas, "og:locale", "content-language", "language")
-    meta.lang_hint = lang
+    return lang or _clean(src.art.get("inLanguage")) or _first(src.metas, "og:locale", "content-language", "language")
 
-    body = art.get("articleBody")
-    meta.jsonld_body = body if isinstance(body, str) and len(body) > 200 else None
-    meta.og_type = _first(metas, "og:type")
-    free = art.get("isAccessibleForFree")
+
+def extract_accessible_for_free(src: _Sources) -> bool | None:
+    free = src.art.get("isAccessibleForFree")
     if isinstance(free, str):
         free = free.strip().lower() not in {"false", "0", "no"}
-    meta.accessible_for_free = free if isinstance(free, bool) else None
-    return meta
+    return free if isinstance(free, bool) else None
 
 
 _LEAD_CLASS = re.compile(
@@ -336,20 +381,3 @@ def _date_near_headline(h1: Any) -> datetime | None:
         region = region.getparent()
     start = text.find(" ".join(h1.text_content().split()))
     return parse_text_date(text[max(start, 0) : max(start, 0) + 1500])
-
-
-def absolute_url(href: str | None, base: str | None) -> str | None:
-    if not href:
-        return None
-    href = href.strip()
-    if href.startswith(("javascript:", "data:", "mailto:", "#")):
-        return None
-    try:
-        joined = urljoin(base, href) if base else href
-    except ValueError:
-        return None
-    return joined if urlsplit(joined).scheme in {"http", "https"} else None
-
-
-def text_date(text: str) -> datetime | None:
-    return parse_text_date(text)

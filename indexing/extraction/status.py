@@ -84,7 +84,9 @@ def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[st
         if _CONSENT.search(body_text) or (
             _CONSENT.search(sample) and _markup_hits(raw_tree, _CONSENT_MARKUP)
         ):
-            if body_words < MIN_ARTICLE_WORDS or _CONSENT.search(body_text):
+            # A short post on a page with a cookie banner is still a post: the wall is when the
+            # text itself asks for consent, or when next to nothing is left besides the banner.
+            if body_words < MIN_ARTICLE_WORDS // 3 or _CONSENT.search(body_text):
                 return "no_article", "consent_wall"
     if body_words >= _LISTING_MAX_WORDS:
         return "ok", None
