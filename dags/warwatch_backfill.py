@@ -34,7 +34,7 @@ from warwatch import dagconfig
         "action": Param("reprocess", type="string", enum=["reprocess", "migrate"], title="Action",
                         description="reprocess: the archive again into the index; migrate: the index "
                                     "to the current template"),
-        "sources": dagconfig.sources_param("Only these sources (reprocess); empty: all."),
+        "sources": Param(**dagconfig.sources_param("Only these sources (reprocess); empty: all.")),
         "since": Param(None, type=["null", "string"], format="date", title="Since",
                        description="First fetch day to reprocess (YYYY-MM-DD, UTC); empty: the beginning."),
         "until": Param(None, type=["null", "string"], format="date", title="Until",

@@ -42,7 +42,7 @@ BATCHES = Asset(name="warwatch_batches", uri="warwatch://batches")
     tags=["warwatch"],
     default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
     params={
-        "sources": dagconfig.sources_param("Source ids to crawl (from the sources file); empty: every source."),
+        "sources": Param(**dagconfig.sources_param("Source ids to crawl (from the sources file); empty: every source.")),
         "full_discovery": Param(
             False, type="boolean", title="Full discovery",
             description="Walk sitemaps and sections now, not only the feeds.",

@@ -19,7 +19,7 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 VAR_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
 ONE_SHOT = {"secrets-check", "kibana-setup", "airflow-init", "warwatch-setup"}
 SECRETS = ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "KIBANA_ENCRYPTION_KEY", "POSTGRES_PASSWORD",
-           "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET")
+           "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET", "REDIS_PASSWORD")
 CHECK = ROOT / "scripts" / "check-secrets.sh"
 
 
@@ -135,6 +135,7 @@ GOOD = {
     "POSTGRES_PASSWORD": "p9Wx-Ek3Rm7Tz", "AIRFLOW_ADMIN_PASSWORD": "h2Nd~Vq8Bw4Ly",
     "AIRFLOW_FERNET_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
     "AIRFLOW_API_SECRET_KEY": "r5Tg_Yh8Uj2Ik9Ol", "AIRFLOW_JWT_SECRET": "c3Vb+Nm6Qw1Ez7Rt",
+    "REDIS_PASSWORD": "h7Jd-Pq3Wz8Lm2Xk",
 }  # fmt: skip
 
 
@@ -371,13 +372,15 @@ def test_one_machine_by_default_celery_only_in_its_profile() -> None:
 def test_celery_broker_and_result_backend_shared_by_scheduler_and_workers() -> None:
     for name in CELERY_WORKERS | {"airflow-scheduler", "airflow-apiserver"}:
         env = _env(SERVICES[name])
-        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:${REDIS_PASSWORD}@redis:6379/0", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{required('REDIS_PASSWORD')}@redis:6379/0", name
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://"), name
         assert "@postgres:5432/" in env["AIRFLOW__CELERY__RESULT_BACKEND"]
     redis = SERVICES["redis"]
     assert redis["image"] == "redis:${REDIS_VERSION}" and "ports" not in redis  # the broker stays inside
     command = " ".join(redis["command"])
-    assert "--requirepass" in command and "$${REDIS_PASSWORD}" in command
+    # the password reaches redis-server through a config file, never its command line
+    assert "requirepass" in command and "$${REDIS_PASSWORD}" in command and "redis-server /tmp/redis.conf" in command
+    assert "--requirepass" not in command and " -a " not in " ".join(redis["healthcheck"]["test"])
     assert "PONG" in " ".join(redis["healthcheck"]["test"])
     assert "redis-data:/data" in redis["volumes"]
 

@@ -44,18 +44,17 @@ def source_ids() -> list[str]:
     return list(_ids(str(path.resolve()), stat.st_size, stat.st_mtime_ns))
 
 
-def sources_param(description: str) -> Any:
-    """The ``sources`` Param of a trigger form: a list of source ids, validated against the sources
-    file. The Airflow 3 UI draws a multi-select for an array with ``examples`` (a list without
-    them is a plain text box, one value per line); ``items.enum`` makes the server refuse an
-    unknown id. Empty or cleared (the UI sends null): every source."""
-    from airflow.sdk import Param
-
+def sources_param(description: str) -> dict[str, Any]:
+    """The keyword arguments of the ``sources`` Param of a trigger form (the DAG file wraps them in
+    ``airflow.sdk.Param``: this layer does not import Airflow): a list of source ids, validated
+    against the sources file. The Airflow 3 UI draws a multi-select for an array with ``examples``
+    (a list without them is a plain text box, one value per line); ``items.enum`` makes the server
+    refuse an unknown id. Empty or cleared (the UI sends null): every source."""
     ids = source_ids()
     items: dict[str, Any] = {"type": "string", "enum": ids} if ids else {"type": "string", "pattern": "^[a-z0-9-]+$"}
     extra: dict[str, Any] = {"examples": ids} if ids else {}
-    return Param([], type=["array", "null"], items=items, uniqueItems=True, title="Sources",
-                 description=description, **extra)
+    return {"default": [], "type": ["array", "null"], "items": items, "uniqueItems": True, "title": "Sources",
+            "description": description, **extra}
 
 
 def feeds_interval() -> timedelta:
