@@ -221,3 +221,14 @@ def test_time_budget_middleware_refuses_and_clamps_by_an_injected_clock(tmp_path
     with pytest.raises(BudgetExhausted):
         mw.process_request(request("b"))
     state.store.close()
+
+
+def test_a_source_never_gets_more_parallel_requests_than_configured(crawler: Crawler) -> None:
+    routes, paths = _site("s", 10, delay=0.5)
+    crawler.env["WARWATCH_CRAWL__CONCURRENT_REQUESTS_PER_DOMAIN"] = "2"
+    with SiteServer(routes) as srv:
+        result = crawler.run("r1", crawler.sources("sources:\n" + _source("fixture", srv.base_url)))
+        arrivals = _article_hits(srv, paths)
+    assert result.returncode == 0 and result.source()["new"] == 10
+    # each answer takes 0.5 s: at most 2 requests may arrive within any 0.45 s
+    assert max(sum(t - 0.45 < u <= t for u in arrivals) for t in arrivals) <= 2, arrivals
