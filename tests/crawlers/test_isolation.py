@@ -76,6 +76,7 @@ def test_a_long_crawl_delay_does_not_delay_another_source_and_the_budget_ends_th
     assert report["finish_reason"] == "budget_exhausted"
     assert report["sources"]["fast"]["new"] == 40 and len(result.manifest) == 40 + len(slow_hits)
     assert "budget_exhausted" in report["sources"]["slow"]["flags"]
+    assert "budget_exhausted" not in report["sources"]["fast"]["flags"]  # it had finished
 
 
 def test_retry_after_holds_only_its_own_source(crawler: Crawler) -> None:
