@@ -5,7 +5,8 @@ cleanly with the reason ``budget_exhausted``: what was fetched is archived and m
 report is written, undone discovered URLs stay pending for the next run. When a source's
 budget (``WARWATCH_SOURCE_TIME_BUDGET_SECONDS``) runs out, its further requests are dropped
 (:class:`BudgetExhausted`, counted as ``capped.time_budget``) while other sources go on.
-Either way the source is flagged ``budget_exhausted`` in the report. A request never gets a
+Either way a source with work left (requests under way or queued, discovered articles not
+stored yet) is flagged ``budget_exhausted`` in the report. A request never gets a
 download timeout beyond what is left of its budgets, so a hung server cannot outlast them.
 """
 
@@ -98,14 +99,21 @@ class TimeBudgetMiddleware:
         logger.warning(
             "crawl %s: time budget of %.0fs used up, closing", self.state.run_id, self.crawl_budget
         )
-        # The crawl stopped for every source (one source per crawl: that source).
-        for source_id in self.state.sources_by_id:
-            self.state.report[source_id].budget_exhausted = True
         engine = self.crawler.engine
+        for source_id in self.state.sources_by_id:
+            if engine is None or self._work_left(engine.downloader, source_id):
+                self.state.report[source_id].budget_exhausted = True
         if engine is not None and engine.spider is not None:
             # Requests waiting out a Crawl-delay or Retry-After are not waited for.
             drain(engine.downloader, None, _refused)
             deferred_from_coro(engine.close_spider_async(reason=REASON))
+
+    def _work_left(self, downloader: Any, source_id: str) -> bool:
+        """Requests of the source under way or queued, or discovered articles not stored yet."""
+        slot = downloader.slots.get(source_slot(source_id))
+        if slot is not None and (slot.active or slot.queue):
+            return True
+        return bool(self.state.store.pending(source_id))
 
     def source_budget_over(self, source_id: str) -> None:
         """Drop what the source has queued; its later requests are refused in process_request.

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from indexing.archive import iter_manifest
-from indexing.settings import PROJECT_ROOT
 from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.crawlers.hostile_site import (
     HUGE_SECTION_LINKS,
     POISON_DATES,

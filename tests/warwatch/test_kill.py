@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing.settings import PROJECT_ROOT
+from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
 DEMO_SITE = PROJECT_ROOT / "demo" / "site"
