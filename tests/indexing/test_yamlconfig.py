@@ -4,12 +4,14 @@ topics.yaml, entities.yaml, boilerplate.yaml or settings.yaml names the file, th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from indexing.enrich import load_gazetteer, load_topics
+from indexing.enrich import Gazetteer, TopicSet, load_gazetteer, load_topics
 from indexing.enrich._config import EnrichConfigError
+from indexing.enrich.topics import parse_topics
 from indexing.extraction.cleaning import load_boilerplate
 from indexing.settings import ConfigError, get_settings, reset_settings
 from indexing.yamlconfig import cached_by_mtime
@@ -46,32 +48,33 @@ entities:
 """
 
 
-def _error(tmp_path: Path, name: str, text: str, load) -> str:  # type: ignore[no-untyped-def]
+def assert_named(tmp_path: Path, name: str, text: str, load: Callable[[Path], object], line: int,
+                 fragments: list[str]) -> None:
+    """Loading ``text`` as ``name`` fails with ``path:line:`` and every fragment in the message."""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load(path)
-    return str(info.value)
+    message = str(info.value)
+    assert f"{path}:{line}:" in message, message
+    for fragment in fragments:
+        assert fragment in message, message
 
 
-def _topics(path: Path) -> object:
-    gz = tmp_gazetteer(path.parent)
-    from indexing.enrich.topics import parse_topics
-
-    return parse_topics(path, gz)
-
-
-def tmp_gazetteer(directory: Path):  # type: ignore[no-untyped-def]
+def tmp_gazetteer(directory: Path) -> Gazetteer:
     path = directory / "entities.yaml"
     if not path.exists():
         path.write_text(ENTITIES, encoding="utf-8")
     return load_gazetteer(path)
 
 
+def _topics(path: Path) -> TopicSet:
+    return parse_topics(path, tmp_gazetteer(path.parent))
+
+
 def test_the_sample_files_load(tmp_path: Path) -> None:
     (tmp_path / "topics.yaml").write_text(TOPICS, encoding="utf-8")
-    topics = _topics(tmp_path / "topics.yaml")
-    assert len(topics) == 2  # type: ignore[arg-type]
+    assert len(_topics(tmp_path / "topics.yaml")) == 2
     assert len(tmp_gazetteer(tmp_path)) == 2
 
 
@@ -91,11 +94,7 @@ def test_the_sample_files_load(tmp_path: Path) -> None:
 def test_a_typo_in_topics_names_file_line_and_key(tmp_path: Path, old: str, new: str, line: int,
                                                   fragments: list[str]) -> None:
     assert old in TOPICS
-    path = tmp_path / "topics.yaml"
-    message = _error(tmp_path, "topics.yaml", TOPICS.replace(old, new), _topics)
-    assert f"{path}:{line}:" in message, message
-    for fragment in fragments:
-        assert fragment in message, message
+    assert_named(tmp_path, "topics.yaml", TOPICS.replace(old, new), _topics, line, fragments)
 
 
 @pytest.mark.parametrize(("old", "new", "line", "fragments"), [
@@ -110,11 +109,7 @@ def test_a_typo_in_topics_names_file_line_and_key(tmp_path: Path, old: str, new:
 def test_a_typo_in_entities_names_file_line_and_key(tmp_path: Path, old: str, new: str, line: int,
                                                     fragments: list[str]) -> None:
     assert old in ENTITIES
-    path = tmp_path / "entities.yaml"
-    message = _error(tmp_path, "entities.yaml", ENTITIES.replace(old, new), load_gazetteer)
-    assert f"{path}:{line}:" in message, message
-    for fragment in fragments:
-        assert fragment in message, message
+    assert_named(tmp_path, "entities.yaml", ENTITIES.replace(old, new), load_gazetteer, line, fragments)
 
 
 def test_enrichment_errors_keep_their_class(tmp_path: Path) -> None:
@@ -134,11 +129,7 @@ def test_enrichment_errors_keep_their_class(tmp_path: Path) -> None:
 ])
 def test_a_typo_in_boilerplate_names_file_line_and_key(tmp_path: Path, text: str, line: int,
                                                        fragments: list[str]) -> None:
-    path = tmp_path / "boilerplate.yaml"
-    message = _error(tmp_path, "boilerplate.yaml", text, lambda p: load_boilerplate(str(p)))
-    assert f"{path}:{line}:" in message, message
-    for fragment in fragments:
-        assert fragment in message, message
+    assert_named(tmp_path, "boilerplate.yaml", text, lambda p: load_boilerplate(str(p)), line, fragments)
 
 
 def test_boilerplate_rules_load_from_the_config_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,13 +146,14 @@ def test_boilerplate_rules_load_from_the_config_directory(tmp_path: Path, monkey
 
 
 def test_a_typo_in_settings_names_file_line_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "settings.yaml"
-    path.write_text("es_url: http://127.0.0.1:9200\ncrawl:\n  download_delay: 0\n  obey_robot: true\n")
-    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(path))
-    reset_settings()
-    with pytest.raises(ConfigError) as info:
-        get_settings()
-    assert f"{path}:4:" in str(info.value) and "key 'crawl.obey_robot': unknown key" in str(info.value)
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(tmp_path / "settings.yaml"))
+
+    def load(path: Path) -> object:
+        reset_settings()
+        return get_settings()
+
+    assert_named(tmp_path, "settings.yaml", "es_url: http://127.0.0.1:9200\ncrawl:\n  download_delay: 0\n"
+                 "  obey_robot: true\n", load, 4, ["key 'crawl.obey_robot': unknown key"])
 
 
 def test_cached_by_mtime_parses_each_version_once(tmp_path: Path) -> None:
