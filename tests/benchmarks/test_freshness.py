@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.freshness import (
+from benchmarks.freshness import percentile, summarise
+from benchmarks.publishing_site import (
     FEED_ITEMS,
     PublishingSite,
     WebhookReceiver,
     make_articles,
-    percentile,
     publication_offsets,
-    summarise,
 )
 from indexing.dedup import StoryIndex
 from indexing.extraction import extract
