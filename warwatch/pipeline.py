@@ -16,10 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.dates import clamp, parse_iso
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -283,32 +284,23 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
 
 
 #: How far past the fetch time a publication date may lie (time zones, clock skew) before it is wrong.
-FUTURE_TOLERANCE = timedelta(days=1)
-
-
 def resolve_published(extracted: Any, crawl_entry: dict[str, Any]) -> str | None:
-    """The page's own publication date unless it is missing or lies in the future; then the date
-    the feed or news sitemap gave (``published_hint``), if that one is plausible."""
+    """The page's own publication date unless it is missing or implausible (in the future, see
+    ``indexing.dates``); then the date the feed or news sitemap gave (``published_hint``)."""
     fetched = _parse_dt(crawl_entry.get("fetched_at")) or datetime.now(UTC)
     for candidate in (extracted, crawl_entry.get("published_hint")):
         dt = _parse_dt(candidate)
         if dt is None:
             continue
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        if dt <= fetched + FUTURE_TOLERANCE:
-            return dt.astimezone(UTC).isoformat()
-        log.info("publication date %s of %s is in the future: ignored", dt, crawl_entry.get("url"))
+        plausible = clamp(dt, now=fetched)
+        if plausible is not None:
+            return plausible.isoformat()
+        log.info("publication date %s of %s is implausible: ignored", dt, crawl_entry.get("url"))
     return None
 
 
 def _parse_dt(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_iso(value) if value else None
 
 
 # --------------------------------------------------------------------------- alerts
