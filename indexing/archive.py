@@ -27,6 +27,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from indexing.dates import parse_iso
 from indexing.fileio import DurableAppender
 from indexing.settings import get_settings
 
@@ -86,13 +87,7 @@ def _iso(dt: datetime) -> str:
 
 
 def _parse_iso(value: str | None) -> datetime:
-    if not value:
-        return datetime.fromtimestamp(0, UTC)
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.fromtimestamp(0, UTC)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return parse_iso(value) or datetime.fromtimestamp(0, UTC)
 
 
 class WarcWriter:

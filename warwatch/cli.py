@@ -7,10 +7,11 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.dates import parse_iso
 from indexing.engine import EngineError
 from indexing.search import QueryError
 from indexing.settings import ConfigError
@@ -20,11 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def _date(value: str) -> datetime:
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}") from exc
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = parse_iso(value)
+    if dt is None:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}")
+    return dt
 
 
 def _es_url() -> str:

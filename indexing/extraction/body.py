@@ -2,6 +2,9 @@
 
 Candidates:
 - trafilatura tuned for precision (with its own readability/jusText fallback): the base;
+- trafilatura with its balanced defaults: its paragraphs that sit between two paragraphs of the
+  base fill the gaps precision mode leaves inside an article (list items, subheadings, short
+  lines, quotes, paragraphs with inline links);
 - trafilatura tuned for recall, run only when the base looks thin;
 - sibling chunks: CMSs split long articles into repeated blocks with ads between them
   (``<div class="body-chunk">`` x N); trafilatura keeps the first one. Paragraphs from
@@ -20,7 +23,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from .chunks import expand_with_siblings
+from .chunks import article_region, expand_with_siblings
 from .cleaning import insert_block_boundaries, normalise_whitespace
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,13 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         recall = _trafilatura(tree, url, favor_recall=True, fast=True)
         if word_count(recall) > word_count(base):
             base, method = recall, "trafilatura-recall"
+    if method == "trafilatura-precision":
+        # A second, balanced pass fills what precision mode dropped inside the article.
+        # Run on the article's own region only: a fraction of the page, a fraction of the cost.
+        region = article_region(tree, base)
+        filled = fill_gaps(base, _trafilatura(region, url, fast=True)) if region is not None else base
+        if filled != base:
+            base, method = filled, method + "+gaps"
     expanded = expand_with_siblings(tree, base)
     if len(expanded) > len(base):
         base, method = expanded, method + "+siblings"
@@ -96,6 +106,64 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         if word_count(base) < 0.5 * word_count(paragraphs):
             return BodyResult(paragraphs, "jsonld")
     return BodyResult(base, method)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
+    """``precise`` plus the paragraphs of a less strict pass that sit *between* two paragraphs
+    the precise pass kept: precision mode drops short lines, list items, subheadings and quotes
+    inside the article; furniture mostly sits before its first or after its last paragraph.
+    Inside, a gap line shouted in capitals (teaser links) or already part of a kept paragraph
+    is left out."""
+    anchors = {_key(p): i for i, p in enumerate(precise)}
+    found = [j for j, p in enumerate(balanced) if _key(p) in anchors]
+    if len(found) < 2:
+        return precise
+    candidates: list[tuple[int, str]] = []
+    anchor = -1
+    for para in balanced[found[0] : found[-1] + 1]:
+        key = _key(para)
+        if key in anchors:
+            anchor = anchors[key]
+        elif anchor >= 0:
+            candidates.append((anchor, para))
+    if not candidates:
+        return precise
+    kept_text = "\n".join(anchors)
+    result = list(precise)
+    inserts: dict[int, list[str]] = {}
+    for anchor, para in candidates:
+        key = _key(para)
+        if key in kept_text or _shouted(para):
+            continue
+        twin = next((i for i in (anchor, anchor + 1) if i < len(result) and _variant_of(para, result[i])), None)
+        if twin is not None:
+            # the same paragraph with its inline link texts, which the precise pass lost
+            result[twin] = para
+            continue
+        inserts.setdefault(anchor, []).append(para)
+    out: list[str] = []
+    for i, para in enumerate(result):
+        out.append(para)
+        out.extend(inserts.get(i, []))
+    return out
+
+
+def _variant_of(longer: str, shorter: str) -> bool:
+    """``longer`` holds nearly every word of ``shorter`` and more: one paragraph, two renderings."""
+    words = _WORD.findall(shorter.casefold())
+    if len(words) < 8 or len(longer) <= len(shorter):
+        return False
+    have = set(_WORD.findall(longer.casefold()))
+    return sum(w in have for w in words) >= 0.9 * len(words)
+
+
+def _shouted(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(text.split()) >= 3 and len(letters) >= 10 and all(c.isupper() for c in letters)
 
 
 def jsonld_paragraphs(body: str) -> list[str]:

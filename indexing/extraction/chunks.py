@@ -9,10 +9,13 @@ then, up to a few levels up, siblings with the *same tag and class* that contain
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections import Counter
 from typing import Any
+
+import lxml.html
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,32 @@ def _blocks(container: Any) -> list[Any]:
             continue
         out.append(el)
     return out
+
+
+def article_region(tree: Any, paragraphs: list[str]) -> Any | None:
+    """A standalone copy of the smallest element holding the first and the last of
+    ``paragraphs`` (as found in the page), or None when they cannot both be found."""
+    if len(paragraphs) < 2:
+        return None
+    first, last = _norm(paragraphs[0]), _norm(paragraphs[-1])
+    start = end = None
+    for el in tree.iter(*_PARA_TAGS):
+        key = _norm(_text(el))
+        if start is None and key == first:
+            start = el
+        if key == last:
+            end = el
+    if start is None or end is None:
+        return None
+    ancestors = set(start.iterancestors())
+    region = next((a for a in end.iterancestors() if a in ancestors), None)
+    if region is None or region.tag in {"html", "body"}:
+        return None
+    page = lxml.html.Element("html")
+    body = lxml.html.Element("body")
+    page.append(body)
+    body.append(copy.deepcopy(region))
+    return page
 
 
 def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:

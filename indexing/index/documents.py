@@ -13,9 +13,10 @@ import hashlib
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from indexing.dates import parse_iso
 from indexing.index.labels import label_fields
 from indexing.index.templates import TEXT_FIELDS, lang_field
 from indexing.translit import name_tokens
@@ -29,21 +30,14 @@ class DocumentError(ValueError):
 
 
 def iso_datetime(value: Any) -> str | None:
-    """ISO 8601 with a time zone (UTC assumed when absent), or None for unusable values."""
+    """ISO 8601 in UTC (UTC assumed when the value has no zone), or None for unusable values
+    (``indexing.dates.parse_iso``)."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            log.debug("unparseable date %r dropped", value)
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+    dt = parse_iso(value)
+    if dt is None:
+        log.debug("unparseable date %r dropped", value)
+        return None
     return dt.isoformat()
 
 

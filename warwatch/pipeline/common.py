@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.dates import parse_iso
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,4 @@ def jsonl_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def parse_dt(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt
+    return parse_iso(value) if value else None

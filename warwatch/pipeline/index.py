@@ -17,10 +17,11 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.dates import clamp
 from indexing.settings import get_settings
 from warwatch.pipeline.batches import data_lock
 from warwatch.pipeline.common import (
@@ -37,7 +38,6 @@ from warwatch.pipeline.common import (
 log = logging.getLogger(__name__)
 
 #: How far past the fetch time a publication date may lie (time zones, clock skew) before it is wrong.
-FUTURE_TOLERANCE = timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- enrich
@@ -93,18 +93,17 @@ def _documents(cleaned: Path, stories: Any, result: StageCounts) -> Iterator[dic
 
 
 def resolve_published(extracted: Any, crawl_entry: dict[str, Any]) -> str | None:
-    """The page's own publication date unless it is missing or lies in the future; then the date
-    the feed or news sitemap gave (``published_hint``), if that one is plausible."""
+    """The page's own publication date unless it is missing or implausible (in the future, see
+    ``indexing.dates``); then the date the feed or news sitemap gave (``published_hint``)."""
     fetched = parse_dt(crawl_entry.get("fetched_at")) or datetime.now(UTC)
     for candidate in (extracted, crawl_entry.get("published_hint")):
         dt = parse_dt(candidate)
         if dt is None:
             continue
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        if dt <= fetched + FUTURE_TOLERANCE:
-            return dt.astimezone(UTC).isoformat()
-        log.info("publication date %s of %s is in the future: ignored", dt, crawl_entry.get("url"))
+        plausible = clamp(dt, now=fetched)
+        if plausible is not None:
+            return plausible.isoformat()
+        log.info("publication date %s of %s is implausible: ignored", dt, crawl_entry.get("url"))
     return None
 
 
