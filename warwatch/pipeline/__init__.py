@@ -7,6 +7,7 @@ Each stage reads and writes files under ``data/runs/<batch_id>/`` so it can be r
 ``cycle`` (whole runs), ``maintenance`` (retention, index health, stuck batches).
 """
 
+from indexing.dates import FUTURE_TOLERANCE
 from warwatch.pipeline.batches import LeaseLost, LockTimeout
 from warwatch.pipeline.clean import HTML_TYPES, _skip_reason, clean
 from warwatch.pipeline.common import (
@@ -28,7 +29,7 @@ from warwatch.pipeline.cycle import (
     reprocess,
     run_cycle,
 )
-from warwatch.pipeline.index import FUTURE_TOLERANCE, enrich, index, resolve_published
+from warwatch.pipeline.index import enrich, index, resolve_published
 from warwatch.pipeline.report import alerts, problems, report
 
 __all__ = [
