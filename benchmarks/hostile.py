@@ -82,6 +82,8 @@ def run_one(name: str, traps: bool, good: int, es_url: str, work: Path, timeout:
             "WARWATCH_DATA_DIR": str(data_dir),
             "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0",
             "WARWATCH_CRAWL__AUTOTHROTTLE": "false",
+            # the crawler subprocess imports this checkout too, not whatever the venv points at
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         }
     )
     try:
