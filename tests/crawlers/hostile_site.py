@@ -325,7 +325,8 @@ def build_hostile_site(n_good: int = 50, now: datetime | None = None, traps: boo
     poisoned = feed_only + sitemap_only
     routes["/feed.xml"] = Route(body=_feed(feed_items), content_type="application/rss+xml")
     routes["/sitemap-good.xml"] = Route(body=_sitemap_xml(sitemap_items), content_type="application/xml")
-    section = "".join(f'<a href="{p}">{i}</a>' for i, p in enumerate(rest[:50]))
+    # Most good articles are found only through the sitemap (listed after the traps).
+    section = "".join(f'<a href="{p}">{i}</a>' for i, p in enumerate(rest[: max(10, len(rest) // 5)]))
     children = ["/sitemap-good.xml"]
     robots = "User-agent: *\nDisallow: /private/\nSitemap: {{BASE}}/sitemap-index.xml\n"
     raw: dict[str, Callable[[BaseHTTPRequestHandler, threading.Event], None]] = {}

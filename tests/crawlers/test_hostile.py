@@ -46,6 +46,9 @@ def _env(data_dir: Path) -> dict[str, str]:
             "WARWATCH_CRAWL__CONCURRENT_REQUESTS_PER_DOMAIN": "8",
             # The one-byte-per-second page costs this (times its retries), not the default 30 s.
             "WARWATCH_CRAWL__DOWNLOAD_TIMEOUT": "10",
+            # Below the junk the traps offer (1,000+ dead links), above the good articles: the
+            # cap must bite on the junk, newest (dated, good) first.
+            "WARWATCH_CRAWL__MAX_ARTICLES_PER_SOURCE": "300",
             "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         }
     )

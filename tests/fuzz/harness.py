@@ -9,6 +9,7 @@ hundred inputs per parser, fixed seed) and by ``benchmarks/fuzz.py`` (10,000+ pe
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import random
@@ -344,21 +345,29 @@ def call_sitemap(data: bytes) -> None:
         assert entry.url.startswith(("http://", "https://"))
 
 
+@functools.lru_cache(maxsize=1)
+def _crawl_delay_hook() -> Any:
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.downloadermiddlewares.crawl_delay import CrawlDelayMiddleware
+
+    crawler = get_crawler(settings_dict={"ROBOTSTXT_OBEY": True, "ROBOTSTXT_USER_AGENT": "warwatch"})
+    return CrawlDelayMiddleware.from_crawler(crawler)
+
+
 def call_robots(data: bytes) -> None:
     """As the crawler uses robots.txt: Scrapy's parser (allowed, Crawl-delay through the
     crawl-delay middleware's hook) and the sitemap lines."""
+    from scrapy import Request
     from scrapy.robotstxt import ProtegoRobotParser
 
-    from crawlers.downloadermiddlewares.crawl_delay import CrawlDelayMiddleware
     from crawlers.sitemaps import robots_sitemaps
 
     parser = ProtegoRobotParser(data, None)
     for path in ("/", "/private/x", "/a?sort=1", "/%E2%82%AC", "/ü"):
         parser.allowed("https://news.example" + path, "warwatch")
-    hook = CrawlDelayMiddleware.__new__(CrawlDelayMiddleware)
-    hook.user_agent, hook.delays = "warwatch", {}
-    from scrapy import Request
-
+    hook = _crawl_delay_hook()
+    hook.delays.clear()
     hook.robots_parsed(parser, Request("https://news.example/robots.txt"))
     assert all(0 <= d <= 60 for d in hook.delays.values())
     robots_sitemaps(data, "https://news.example/robots.txt")
