@@ -35,13 +35,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from indexing.engine import Engine, EngineError, connect
 from indexing.index.setup import articles_alias
-from indexing.index.templates import LANG_FIELDS, lang_field
+from indexing.index.templates import LANG_FIELDS, TEXT_FIELDS, lang_field
 from indexing.settings import get_settings
 from indexing.translit import query_words
 
@@ -64,6 +65,8 @@ EXPANSION_BOOST = 1.5
 TRANSLIT_BOOST = 2.0
 TRANSLIT_FIELD = "names_translit"
 FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
+#: queries with more words than this are searched in title and body only (see _typed_clauses)
+LONG_QUERY_WORDS = 8
 #: Facets: name -> field (day is a date histogram on ``published``).
 FACET_FIELDS = {"source": "source", "language": "language", "topic": "topics", "entity": "entity_canonical"}
 _SOURCE_FIELDS = ["id", "url", "canonical_url", "title", "source", "language", "published", "topics",
@@ -321,7 +324,10 @@ def translit_clause(query: str, expansion: Expansion) -> dict[str, Any] | None:
     words = query_words(query, skip=expansion.surface_forms)
     if not words:
         return None
-    fields = _fields()
+    # The article's own text through the generic fields (lowercased, accents folded, not stemmed):
+    # a name is not inflected the way the language fields stem, and three fields instead of one
+    # per language keep a long headline under the engine's clause limit (1024 on OpenSearch).
+    fields = list(TEXT_FIELDS)
     parts = [{"bool": {"must": [{"match": {TRANSLIT_FIELD: {"query": " ".join(skeletons)}}}],
                        "must_not": [{"multi_match": {"query": word, "fields": fields}}]}}
              for word, skeletons in words]
@@ -333,7 +339,10 @@ def _typed_clauses(query: str, syntax: str) -> list[dict[str, Any]]:
     fixed bonus for all of them."""
     # The typed words must occur in the article's own text (not only in its entity labels,
     # which text_all also holds): that is what the expansion and bonuses cannot tell apart.
-    fields = _fields()
+    # Each word becomes one clause per field, three times over: a long query (a pasted headline)
+    # leaves out the lead fields to stay under the engine's clause limit (1024 on OpenSearch).
+    long_query = len(query.split()) > LONG_QUERY_WORDS
+    fields = _fields(("title", "body") if long_query else ("title", "lead", "body"))
     loose_fields = fields + ["text_all^0.5"]
     typed: dict[str, Any]
     loose: dict[str, Any]
@@ -415,7 +424,8 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
         should.append(names)
     should += _phrase_clauses(expansion)
     should += _tag_clauses(expansion)
-    complete = complete_clause(expansion, _fields(), translit=translit)
+    # the remaining words in the article's own text: the generic fields (not stemmed) suffice
+    complete = complete_clause(expansion, list(TEXT_FIELDS), translit=translit)
     if complete:
         should.append(complete)
     return {"bool": {"should": should, "minimum_should_match": 1}}
@@ -584,16 +594,21 @@ def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
 
 def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> SearchResult | None:
     """Keyword ranking fused with the vector neighbours (None when there are no neighbours)."""
-    from indexing.embeddings.retrieval import fuse, neighbours, rrf  # numpy and the model: only when used
+    from indexing.embeddings.retrieval import fuse, has_vectors, neighbours, rrf  # numpy, the model: if used
 
     limits = get_settings().search
+    if not has_vectors(engine, index):
+        return None
     filters = _filters(*(kwargs[k] for k in ("lang", "source", "topic", "entity", "since", "until")))
-    near = neighbours(engine, index, query, k=limits.vector_candidates, filters=filters,
-                      timeout=limits.request_timeout)
+    # The vector side (model, matrix product or kNN request) runs while the engine ranks by keyword.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        vector_side = pool.submit(neighbours, engine, index, query, k=limits.vector_candidates, filters=filters,
+                                  timeout=limits.request_timeout)
+        first, syntax = _run(engine, index, query,
+                             {**kwargs, "size": max(kwargs["size"], limits.vector_candidates)}, shape=_light)
+        near = vector_side.result()
     if not near:
         return None
-    first, syntax = _run(engine, index, query, {**kwargs, "size": max(kwargs["size"], limits.vector_candidates)},
-                         shape=_light)
     keyword = [(str(h["_id"]), float(h.get("_score") or 0.0), (h.get("_source") or {}).get("language"))
                for h in first.get("hits", {}).get("hits", [])]
     keyword_ids = {i for i, _, _ in keyword}

@@ -147,7 +147,7 @@ class SearchSettings(BaseModel):
     #: hybrid retrieval: fuse a vector search with the keyword search when vectors exist
     hybrid: bool = True
     #: candidates each side contributes (keyword hits, nearest neighbours)
-    vector_candidates: int = Field(default=50, ge=1, le=1000)
+    vector_candidates: int = Field(default=30, ge=1, le=1000)
     #: "scores" (indexing/embeddings/retrieval.py: fuse) or "rrf" (reciprocal rank fusion, constant rrf_k)
     fusion: str = Field(default="scores", pattern="^(scores|rrf)$")
     rrf_k: int = Field(default=60, ge=1)

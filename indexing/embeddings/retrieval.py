@@ -99,6 +99,26 @@ def query_vector(query: str, embedder: Embedder | None = None) -> np.ndarray | N
         return None
 
 
+def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) -> bool:
+    """Whether ``index`` may have vectors of the configured model (cheap: no model run)."""
+    try:
+        embedder = embedder if embedder is not None else get_embedder()
+    except EmbeddingError as exc:
+        log.warning("no vector search: %s", exc)
+        return False
+    if embedder is None:
+        return False
+    if engine.native_knn:
+        return True  # the kNN search itself says so
+    from indexing.embeddings.matrix import matrix_for
+
+    try:
+        return len(matrix_for(engine, index, embedder.name, embedder.dim)) > 0
+    except EngineError as exc:
+        log.warning("vector search unavailable on %s: %s", index, exc)
+        return False
+
+
 def neighbours(engine: Engine, index: str, query: str, *, k: int,
                filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder | None = None,
                timeout: float | None = None) -> list[tuple[str, float]]:

@@ -23,7 +23,7 @@ def _doc(article: dict[str, Any], url: str) -> dict[str, Any]:
 
 def test_labels_carry_topics_and_entities_in_every_language() -> None:
     doc = _doc({"title": "Nordkoreanische Soldaten in Russland eingetroffen", "language": "de",
-                "body": "Tausende nordkoreanische Soldaten sind in Russland angekommen, sagt Seoul."},
+                "body": "Tausende nordkoreanische Soldaten sind in Russland angekommen. Nordkorea schweigt."},
                "https://de.example/nk")
     assert "north-korean-troops-in-russia" in doc["topics"]
     assert "North Korean troops in Russia" in doc["labels_en"]
