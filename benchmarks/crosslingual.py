@@ -40,7 +40,6 @@ with and without the bridge alternately (same index, same load), and prints p50/
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import time
@@ -273,16 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-vectors", action="store_true", help="skip the embedding stage and hybrid retrieval")
     parser.add_argument("--show-misses", action="store_true", help="list every query with its misses")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    import os
-
-    os.environ["WARWATCH_INDEX_PREFIX"] = args.prefix
-    from indexing.engine import connect
+    from benchmarks.common import engine_for_prefix
     from indexing.index.setup import articles_alias, setup_indices, versions_index
-    from indexing.settings import reset_settings
 
-    reset_settings()
-    engine = connect()
+    engine = engine_for_prefix(args.prefix)
     articles, queries = build_corpus()
     xl_articles, xl_queries = crosslingual_corpus.load()
     vectors = not args.no_vectors

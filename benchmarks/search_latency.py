@@ -22,7 +22,6 @@ with the model run for every query (the cache emptied before each search).
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import sys
 import time
@@ -194,17 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the index (re-use it on the next run)")
     parser.add_argument("--hybrid", action="store_true", help="also time hybrid retrieval (see the docstring)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    import os
-
-    os.environ["WARWATCH_INDEX_PREFIX"] = args.prefix
-    from indexing.engine import connect
+    from benchmarks.common import engine_for_prefix
     from indexing.index.bulk import index_documents
     from indexing.index.setup import articles_alias, setup_indices
-    from indexing.settings import reset_settings
 
-    reset_settings()
-    engine = connect()
+    engine = engine_for_prefix(args.prefix)
     setup_indices(engine)
     alias = articles_alias()
     have = engine.count(alias)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -190,3 +191,16 @@ class DurableAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_json(path: Path | str) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or unreadable (writes here are atomic, so a
+    killed writer never leaves half a file; a hand-edited one may still be broken: logged)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logging.getLogger(__name__).warning("%s: unreadable (%s); treated as empty", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -290,12 +290,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from indexing.alerts import evaluate
 
     report = evaluate(args.run_id)
-    if args.json:
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        from warwatch.render import print_alerts
-
-        print_alerts(report.as_dict())
+    _show(report.as_dict(), args.json, "print_alerts")
     return 0 if report.ok else 1
 
 
@@ -317,13 +312,18 @@ def cmd_health(args: argparse.Namespace) -> int:
         if not args.json:
             out.info(f"recorded {len(recorded)} runs")
     report = health.check_health() if args.alert else health.source_health()
-    if args.json:
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        from warwatch.render import print_health
-
-        print_health(report.as_dict())
+    _show(report.as_dict(), args.json, "print_health")
     return 0 if report.ok else 1
+
+
+def _show(payload: dict[str, Any], as_json: bool, printer: str) -> None:
+    """A report as JSON on stdout, or through one of warwatch.render's printers."""
+    if as_json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    from warwatch import render
+
+    getattr(render, printer)(payload)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from indexing.fileio import read_json
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -104,17 +105,6 @@ def _from_files(rdir: Path) -> dict[str, _SourceFiles]:
     return per
 
 
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("%s unreadable (%s): its figures are left out", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def source_document(run_id: str, source: str, counts: dict[str, Any], files: _SourceFiles,
                     run: dict[str, Any]) -> dict[str, Any]:
     """The ``{prefix}runs`` document of one source in one run."""
@@ -154,11 +144,11 @@ def run_figures(run_id: str, *, now: datetime | None = None) -> list[dict[str, A
     if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
         raise RunNotFound(f"bad run id {run_id!r}")
     rdir = get_settings().runs_dir / run_id
-    crawl = _load_json(rdir / "crawl-report.json")
+    crawl = read_json(rdir / "crawl-report.json")
     if not crawl:
         raise RunNotFound(f"run {run_id}: no crawl report in {rdir}")
     now = now or datetime.now(UTC)
-    clean, enrich, index = (_load_json(rdir / f"{stage}-report.json") for stage in ("clean", "enrich", "index"))
+    clean, enrich, index = (read_json(rdir / f"{stage}-report.json") for stage in ("clean", "enrich", "index"))
     run = {
         "started_at": crawl.get("started_at"),
         # a killed crawl has no finish time: the time of recording stands in for it

@@ -35,8 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from indexing.fileio import read_json
 from indexing.settings import get_settings
-from warwatch.pipeline.common import PipelineError, batch_path, check_run_id, read_json, write_json
+from warwatch.pipeline.common import PipelineError, batch_path, check_run_id, write_json
 
 log = logging.getLogger(__name__)
 

@@ -84,19 +84,6 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object file, or {} when it is missing or unreadable (a killed writer never leaves
-    half a file: writes are atomic, but a hand-edited one may be broken)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("%s: unreadable (%s); treated as empty", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def jsonl_lines(path: Path) -> Iterator[dict[str, Any]]:
     """Records of a JSONL file; a truncated last line (a killed writer) is skipped with a warning."""
     if not path.exists():

@@ -31,9 +31,10 @@ from typing import IO, Any
 
 import yaml
 
+from indexing.fileio import read_json
 from indexing.settings import get_settings
 from warwatch.pipeline import batches
-from warwatch.pipeline.common import CrawlError, read_json, run_dir, write_json
+from warwatch.pipeline.common import CrawlError, run_dir, write_json
 
 log = logging.getLogger(__name__)
 

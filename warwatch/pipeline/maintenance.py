@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.fileio import read_json
 from indexing.settings import get_settings
 from warwatch.pipeline import batches
-from warwatch.pipeline.common import read_json
 
 log = logging.getLogger(__name__)
 

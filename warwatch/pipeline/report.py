@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from indexing.fileio import read_json
 from indexing.settings import get_settings
-from warwatch.pipeline.common import read_json, run_dir, write_json
+from warwatch.pipeline.common import run_dir, write_json
 
 
 def alerts(run_id: str) -> dict[str, Any]:
