@@ -56,7 +56,8 @@ def call(method: str, url: str, body: Any = None, token: str | None = None) -> A
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback server
+    # Generous: on a loaded shared machine the api-server may take a while to answer.
+    with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310 - loopback server
         raw = resp.read()
         return json.loads(raw) if raw and resp.headers.get_content_type() == "application/json" else raw
 
@@ -84,7 +85,7 @@ class Standalone:
             try:
                 call("GET", f"{self.base}/api/v2/dags/{dag_id}", token=token)
                 return
-            except urllib.error.HTTPError:
+            except (urllib.error.HTTPError, TimeoutError):
                 time.sleep(2)
         pytest.fail(f"{dag_id} never appeared in the API")
 
@@ -92,7 +93,10 @@ class Standalone:
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
-            state = call("GET", f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", token=token)["state"]
+            try:
+                state = call("GET", f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", token=token)["state"]
+            except (TimeoutError, urllib.error.URLError):  # a slow answer is not an answer: ask again
+                continue
             if state in {"success", "failed"}:
                 return str(state)
             time.sleep(3)
@@ -143,7 +147,8 @@ def standalone(tmp_path: Path, index_prefix: str, data_dir: Path, demo_sources: 
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        # ~15 s on an idle machine; minutes on a busy shared one.
+        deadline = time.monotonic() + 480
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"airflow standalone exited: {log_path.read_text()[-2000:]}")
@@ -155,7 +160,7 @@ def standalone(tmp_path: Path, index_prefix: str, data_dir: Path, demo_sources: 
                 pass
             time.sleep(2)
         else:
-            pytest.fail("airflow standalone did not become healthy in 180 s")
+            pytest.fail("airflow standalone did not become healthy in 480 s")
         yield Standalone(base, home)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -68,7 +68,9 @@ def _login(driver: Any, standalone: Standalone) -> None:
     user = _wait(driver, ec.presence_of_element_located((By.NAME, "username")))
     user.send_keys("admin")
     driver.find_element(By.NAME, "password").send_keys(standalone.password() + Keys.ENTER)
-    _wait(driver, lambda d: "login" not in d.current_url and d.find_elements(By.XPATH, "//nav|//aside"))
+    # Logged in: the login form is gone and the navigation (a link to the Dags list) is there.
+    _wait(driver, lambda d: not d.find_elements(By.NAME, "password")
+          and d.find_elements(By.XPATH, "//a[contains(@href, 'dags')]"))
 
 
 def _trigger_with_source(driver: Any, standalone: Standalone, source_id: str, out: Path) -> None:
@@ -80,11 +82,12 @@ def _trigger_with_source(driver: Any, standalone: Standalone, source_id: str, ou
     trigger = _wait(driver, ec.element_to_be_clickable(
         (By.XPATH, "//button[normalize-space(.)='Trigger' or @aria-label='Trigger Dag']")))
     trigger.click()
-    dialog = _wait(driver, ec.visibility_of_element_located((By.XPATH, "//*[@role='dialog']")))
+    dialog = _wait(driver, ec.visibility_of_element_located(
+        (By.XPATH, "//*[@data-scope='dialog' and @data-part='content'][.//*[contains(., 'warwatch_crawl')]]")))
     # The sources multi-select (react-select, id element_sources): type the id, pick it.
     select = _wait(driver, ec.presence_of_element_located((By.ID, "element_sources")))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", select)
-    field = select.find_element(By.XPATH, ".//input")
+    field = select.find_element(By.XPATH, ".//input[@role='combobox']")
     driver.execute_script("arguments[0].focus()", field)
     field.send_keys(source_id)
     _wait(driver, ec.presence_of_element_located((By.XPATH, f"//*[@role='option' and normalize-space(.)='{source_id}']")))
@@ -103,8 +106,7 @@ def test_trigger_form_in_a_real_browser(standalone: Standalone, browser: Any, de
                                         tmp_path: Path, es_url: str, index_prefix: str) -> None:
     out = tmp_path / "screenshots"
     token = standalone.token()
-    standalone.wait_for_dag("warwatch_crawl", token)
-    call("PATCH", f"{standalone.base}/api/v2/dags/warwatch_crawl", {"is_paused": False}, token=token)
+    standalone.wait_for_dag("warwatch_crawl", token)  # the form's "Unpause on trigger" (on by default) unpauses it
     chosen = load_sources(demo_sources)[-1].id
     try:
         _login(browser, standalone)

@@ -149,3 +149,108 @@ def test_published_falls_back_to_the_feed_date_and_refuses_the_future() -> None:
     assert pipeline.resolve_published("2031-01-01T00:00:00+00:00", entry) == "2025-02-28T08:00:00+00:00"
     assert pipeline.resolve_published("2031-01-01T00:00:00+00:00", {"fetched_at": entry["fetched_at"]}) is None
     assert pipeline.resolve_published("2025-03-02T06:00:00+00:00", entry) == "2025-03-02T06:00:00+00:00"
+
+
+# --------------------------------------------------------------------------- batches and leases
+def _clock(start: str) -> list:
+    from datetime import datetime
+
+    return [datetime.fromisoformat(start)]
+
+
+def test_a_leased_batch_is_not_claimed_twice_and_expired_scheduled_leases_come_back(data_dir: Path) -> None:
+    from datetime import timedelta
+
+    from warwatch.pipeline import batches
+
+    now = _clock("2026-01-01T00:00:00+00:00")
+    (data_dir / "runs" / "b1").mkdir(parents=True)
+    (data_dir / "runs" / "b2").mkdir(parents=True)
+    first = batches.claim("airflow:run-1", bind_pid=False, ttl=600, now=lambda: now[0])
+    assert [lease.batch_id for lease in first] == ["b1", "b2"]
+    for lease in first:
+        lease.close()  # the task ends; the lease file stays for the run's next task
+    assert batches.claim("airflow:run-2", bind_pid=False, ttl=600, now=lambda: now[0]) == []
+    # The same owner takes its batch on again (the next task of the same run).
+    again = batches.acquire("b1", "airflow:run-1", stage="clean", bind_pid=False, ttl=600, now=lambda: now[0])
+    assert again is not None
+    again.close()
+    # The run died: after its lease expired another run takes the batches, and the late one is told.
+    now[0] += timedelta(seconds=601)
+    taken = batches.claim("airflow:run-2", bind_pid=False, ttl=600, now=lambda: now[0])
+    assert [lease.batch_id for lease in taken] == ["b1", "b2"]
+    stale = batches.Lease("b1", "airflow:run-1", None)
+    with pytest.raises(batches.LeaseLost):
+        batches.renew(stale, "index", now=lambda: now[0])
+    batches.mark_processed("b1", {}, now=lambda: now[0])
+    for lease in taken:
+        batches.release(lease)
+    assert batches.unprocessed() == ["b2"]
+    assert batches.claim("airflow:run-3", bind_pid=False, now=lambda: now[0])[0].batch_id == "b2"
+
+
+def test_a_process_bound_lease_dies_with_its_lock(data_dir: Path) -> None:
+    from warwatch.pipeline import batches
+
+    (data_dir / "runs" / "b1").mkdir(parents=True)
+    lease = batches.acquire("b1", "cli:host:1", stage="clean")
+    assert lease is not None
+    # Held by a live process (this one): nobody else gets it, whatever the lease file says.
+    assert batches.acquire("b1", "cli:host:2", stage="clean") is None
+    lease.close()  # what the kernel does when the holder dies, SIGKILL included
+    other = batches.acquire("b1", "cli:host:2", stage="clean")
+    assert other is not None and batches.read_lease("b1")["owner"] == "cli:host:2"
+    batches.release(other)
+    assert batches.read_lease("b1") == {}
+
+
+def test_recover_stuck_frees_expired_leases_of_dead_owners(data_dir: Path) -> None:
+    from datetime import timedelta
+
+    from warwatch.pipeline import batches
+
+    now = _clock("2026-01-01T00:00:00+00:00")
+    (data_dir / "runs" / "b1").mkdir(parents=True)
+    lease = batches.acquire("b1", "airflow:dead-run", stage="index", bind_pid=False, ttl=60, now=lambda: now[0])
+    assert lease is not None
+    lease.close()
+    assert batches.recover_stuck(now=lambda: now[0]) == {"freed": [], "hung": []}
+    now[0] += timedelta(seconds=61)
+    assert batches.recover_stuck(now=lambda: now[0]) == {"freed": ["b1"], "hung": []}
+    assert batches.read_lease("b1") == {}
+
+
+def test_feed_polls_drop_sitemaps_and_sections_and_discovery_comes_due(data_dir: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import yaml
+
+    from warwatch.pipeline.crawl import feeds_only_sources, full_discovery_due, record_full_discovery
+
+    src = tmp_path / "sources.yaml"
+    src.write_text("sources:\n"
+                   "  - {id: a, name: A, url: 'http://127.0.0.1:1/', feeds: ['http://127.0.0.1:1/f'],"
+                   " sitemaps: ['http://127.0.0.1:1/s'], sections: ['http://127.0.0.1:1/w/']}\n"
+                   "  - {id: b, name: B, url: 'http://127.0.0.1:2/'}\n")
+    out = feeds_only_sources(src, ["a"], tmp_path / "feeds.yaml")
+    data = yaml.safe_load(out.read_text())["sources"]
+    assert [s["id"] for s in data] == ["a"]
+    assert data[0]["feeds"] == ["http://127.0.0.1:1/f"] and data[0]["sitemaps"] == [] and data[0]["sections"] == []
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert full_discovery_due("a", now=t0)
+    record_full_discovery(["a"], now=t0)
+    assert not full_discovery_due("a", now=t0 + timedelta(hours=5))
+    assert full_discovery_due("a", now=t0 + timedelta(hours=6))
+    assert full_discovery_due("b", now=t0)
+
+
+def test_backfill_dates_are_whole_days() -> None:
+    from warwatch.pipeline.tasks import day_bounds
+
+    since, until = day_bounds("2026-01-01", "2026-01-02")
+    assert since is not None and until is not None
+    assert since.isoformat() == "2026-01-01T00:00:00+00:00"
+    assert until.isoformat() == "2026-01-02T23:59:59.999999+00:00"
+    assert day_bounds(None, None) == (None, None)
+    with pytest.raises(pipeline.PipelineError):
+        day_bounds("2026-01-03", "2026-01-02")
