@@ -8,6 +8,9 @@
 * `recover_stuck`: frees batches whose lease expired with nobody working on them (so the next
   `warwatch_process` takes them) and names batches held by a hung process.
 * `freshness`: per source, the last crawl and the last crawl that brought articles.
+* `pipeline_health`: records every batch's per-source figures not yet in `{prefix}runs`, evaluates
+  the health rules (`health.*` settings: a source gone silent, an error ratio, a freshness lag)
+  and sends health alerts through the topic watches' channels, once per episode.
 
 **Trigger form**: `dry_run` reports what retention would delete without deleting.
 """
@@ -58,9 +61,16 @@ def warwatch_maintenance() -> None:
 
         return per_source()
 
+    @task
+    def pipeline_health() -> dict:
+        from warwatch.pipeline.maintenance import pipeline_health as check
+
+        return check()
+
     recover_stuck() >> retention()
     index_health()
     freshness()
+    pipeline_health()
 
 
 warwatch_maintenance()

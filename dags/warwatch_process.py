@@ -13,6 +13,9 @@ after its crawl, of processing runs that failed.
   directory's index lock; `alerts` notifies each watch once per story.
 * `finish` (runs whatever happened upstream) writes the reports, marks finished batches
   processed and hands the others back for the next run — it fails the run if any were left.
+  Each batch's report also goes to the `{prefix}runs` index (pipeline health).
+* `embed` gives new articles their vectors for hybrid search (`embeddings.*` settings, at most
+  `embeddings.max_per_run` a run): keyword search and alerts never wait for it.
 
 **Trigger form**: `dry_run` only lists the unprocessed batches.
 """
@@ -90,11 +93,18 @@ def warwatch_process() -> None:
 
         return finish_batches(batch_ids, owner_of(DAG_ID, str(run_id)))
 
+    @task(trigger_rule="all_done")
+    def embed() -> dict:
+        """Vectors for hybrid search (its own stage: keyword search and alerts never wait for it)."""
+        from indexing.embeddings.stage import embed_new_articles
+
+        return embed_new_articles().to_dict()
+
     claimed = claim()
     enriched = enrich.expand(batch_id=clean.expand(batch_id=claimed))
     indexed = index(claimed)
     alerted = alerts(claimed)
-    enriched >> indexed >> alerted >> finish(claimed)
+    enriched >> indexed >> alerted >> finish(claimed) >> embed()
 
 
 warwatch_process()

@@ -100,3 +100,13 @@ def freshness(now: datetime | None = None) -> dict[str, dict[str, Any]]:
             if int(counts.get("fetched") or 0) > 0:
                 entry["last_new"] = max(filter(None, [entry["last_new"], started]))
     return out
+
+
+def pipeline_health() -> dict[str, Any]:
+    """Record the figures of every batch not yet in ``{prefix}runs``, evaluate the health rules
+    and deliver health alerts for new episodes (through the topic watches' channels)."""
+    from indexing import health
+
+    recorded = health.record_pending_runs()
+    report = health.check_health()
+    return {"recorded": len(recorded), **report.as_dict()}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from indexing.fileio import read_json
 from indexing.settings import get_settings
 from warwatch.pipeline.common import run_dir, write_json
+
+log = logging.getLogger(__name__)
 
 
 def alerts(run_id: str) -> dict[str, Any]:
@@ -31,7 +34,25 @@ def report(run_id: str) -> dict[str, Any]:
     merged["problems"] = problems(merged)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     write_json(settings.reports_dir / f"{run_id}.json", merged)
+    record_health(run_id)
     return merged
+
+
+def record_health(run_id: str) -> bool:
+    """The batch's per-source figures into ``{prefix}runs`` (idempotent: keyed by batch and
+    source). A batch without a crawl report has none; an engine that refuses is logged here and
+    caught up by the maintenance DAG (``record_pending_runs``), never a reason to fail the batch."""
+    from indexing import health
+    from indexing.engine import EngineError
+
+    try:
+        health.record_run(run_id)
+    except health.RunNotFound:
+        return False
+    except EngineError as exc:
+        log.warning("health figures of %s not recorded (%s): the maintenance DAG catches up", run_id, exc)
+        return False
+    return True
 
 
 def problems(merged: dict[str, Any]) -> list[str]:
