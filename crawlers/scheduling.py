@@ -53,6 +53,9 @@ class RequestScheduler:
         self.scheduled: set[str] = set()  # canonical article URLs requested this run
         self._new: Counter[str] = Counter()  # new articles scheduled per source
         self._children: Counter[str] = Counter()  # child sitemaps requested per source
+        #: undated discoveries per source (url -> via), held back while a cap could bite: they
+        #: are scheduled when the spider idles, after every dated one (bounded by the cap)
+        self._undated: dict[str, dict[str, str]] = {}
 
     def _request(self, source: Source, url: str, kind: str, priority: int, **meta: Any) -> Request:
         return Request(
@@ -133,6 +136,8 @@ class RequestScheduler:
         now = datetime.now(UTC)
         requests = []
         for url, published, order in sorted(found, key=lambda f: f[2] or f[1] or _OLDEST, reverse=True):
+            if order is None and published is None and self._defer(source, url, via):
+                continue
             request = self._filter(source, url, via, published, now)
             if request is not None:
                 if order is not None and published is None:
@@ -141,6 +146,43 @@ class RequestScheduler:
         new = [r for r in requests if not r.meta["recrawl"]]
         if new:
             self.store.add_pending((r.url, source.id, via, parse_date(r.meta["published"])) for r in new)
+        return requests
+
+    def _defer(self, source: Source, url: str, via: str) -> bool:
+        """Hold an undated discovery back while the source's article cap could bite, so that
+        thousands of undated links (a huge undated sitemap, a section page of dead links) cannot
+        take the places of dated articles discovered later in the run. At most ``cap`` are held;
+        the rest are counted as capped."""
+        cap = self.limits.max_articles_per_source
+        if cap is None:
+            return False
+        held = self._undated.setdefault(source.id, {})
+        if url in held:
+            return True
+        if len(held) >= cap:
+            stats = self.state.report[source.id]
+            stats.discovered += 1
+            stats.discovered_via[via] += 1
+            stats.capped["articles"] += 1
+            return True
+        held[url] = via
+        return True
+
+    def release_undated(self) -> list[Request]:
+        """The held-back undated discoveries, in discovery order, within what is left of each
+        source's cap (called when the spider idles: every dated discovery is scheduled)."""
+        now = datetime.now(UTC)
+        requests = []
+        for source_id, held in self._undated.items():
+            source = self.state.sources_by_id[source_id]
+            for url, via in held.items():
+                request = self._filter(source, url, via, None, now)
+                if request is not None:
+                    requests.append(request)
+            held.clear()
+        new = [r for r in requests if not r.meta["recrawl"]]
+        if new:
+            self.store.add_pending((r.url, r.meta["source"], r.meta["via"], None) for r in new)
         return requests
 
     def resumed(self, source: Source, now: datetime) -> list[Request]:

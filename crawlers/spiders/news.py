@@ -17,7 +17,9 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
@@ -61,7 +63,19 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = cls(CrawlState.from_crawler(crawler), CrawlLimits.from_settings(crawler.settings), **kwargs)
         spider._set_crawler(crawler)
+        crawler.signals.connect(spider.release_undated, signal=signals.spider_idle)
         return spider
+
+    def release_undated(self) -> None:
+        """When everything else is done: the undated article links held back (see
+        ``RequestScheduler._defer``), within what is left of each source's cap."""
+        requests = self.requests.release_undated()
+        if not requests:
+            return
+        assert self.crawler.engine is not None
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
 
     async def start(self) -> AsyncIterator[Request]:
         now = datetime.now(UTC)
@@ -113,8 +127,10 @@ class NewsSpider(scrapy.Spider):
             logger.warning("malformed feed %s: %s", response.url, exc)
             self.report[source.id].discovery_failed["feed:malformed"] += 1
             return
+        # An entry whose date is missing or unreadable is ordered with its feed's newest entry.
+        newest = max((e.published for e in entries if e.published), default=None)
         yield from self.requests.articles(
-            source, ((e.url, e.published, e.published) for e in entries), "feed"
+            source, ((e.url, e.published, e.published or newest) for e in entries), "feed"
         )
         self._remember_validators(response)
 
@@ -155,7 +171,11 @@ class NewsSpider(scrapy.Spider):
         depth = int(response.meta.get("sitemap_depth", 0))
         yield from self.requests.child_sitemaps(source, [c.url for c in children], depth)
         # Only news:publication_date is a publication date; lastmod only orders.
-        urls = ((e.url, e.published, e.published or e.lastmod) for e in entries if not e.is_sitemap)
+        # An entry whose dates are missing or unreadable is ordered with its sitemap's newest
+        # entry: one bad date among good ones must not send it behind thousands of undated links.
+        pages = [e for e in entries if not e.is_sitemap]
+        newest = max((d for e in pages if (d := e.published or e.lastmod) is not None), default=None)
+        urls = ((e.url, e.published, e.published or e.lastmod or newest) for e in pages)
         yield from self.requests.articles(source, urls, "sitemap")
         self._remember_validators(response)
 
