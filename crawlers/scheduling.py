@@ -25,6 +25,8 @@ from crawlers.urlcache import canonical, in_scope
 from indexing.sources import Source
 
 DISCOVERY_PRIORITY = 10_000_000
+#: request kinds that discover articles: a source's held-back undated links wait for these
+DISCOVERY_KINDS = frozenset({"robots", "feed", "sitemap", "section"})
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 #: (url, publication date, order date): the publication date comes from a feed or a news
 #: sitemap; the order date (publication or lastmod) only sets the fetch order.
@@ -56,8 +58,11 @@ class RequestScheduler:
         #: undated discoveries per source (url -> via), held back while a cap could bite: they
         #: are scheduled when the spider idles, after every dated one (bounded by the cap)
         self._undated: dict[str, dict[str, str]] = {}
+        self._discovering: Counter[str] = Counter()  # discovery requests of a source not answered yet
 
     def _request(self, source: Source, url: str, kind: str, priority: int, **meta: Any) -> Request:
+        if kind in DISCOVERY_KINDS:
+            self._discovering[source.id] += 1
         return Request(
             url,
             callback=self.callbacks[kind],
@@ -168,13 +173,21 @@ class RequestScheduler:
         held[url] = via
         return True
 
-    def release_undated(self) -> list[Request]:
-        """The held-back undated discoveries, in discovery order, within what is left of each
-        source's cap (called when the spider idles: every dated discovery is scheduled)."""
+    def discovery_done(self, source_id: str) -> list[Request]:
+        """One discovery request of the source was answered (or failed); when it was the last
+        one, the source's held-back undated links (every dated one is scheduled by now)."""
+        self._discovering[source_id] -= 1
+        return self.release_undated(source_id) if self._discovering[source_id] <= 0 else []
+
+    def release_undated(self, source_id: str | None = None) -> list[Request]:
+        """The held-back undated discoveries of one source (or of all, when the spider idles),
+        in discovery order, within what is left of each source's cap."""
         now = datetime.now(UTC)
         requests = []
-        for source_id, held in self._undated.items():
-            source = self.state.sources_by_id[source_id]
+        for sid, held in self._undated.items():
+            if source_id is not None and sid != source_id:
+                continue
+            source = self.state.sources_by_id[sid]
             for url, via in held.items():
                 request = self._filter(source, url, via, None, now)
                 if request is not None:

@@ -30,7 +30,7 @@ from crawlers.failures import BUDGET_EXHAUSTED, DUPLICATE, PERMANENT, ROBOTS_DEN
 from crawlers.feeds import MalformedFeed, parse_feed
 from crawlers.limits import CrawlLimits
 from crawlers.links import extract_links, looks_like_article, looks_like_asset
-from crawlers.scheduling import Found, RequestScheduler
+from crawlers.scheduling import DISCOVERY_KINDS, Found, RequestScheduler
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, read_sitemap, robots_sitemaps
 from crawlers.urlcache import canonical, in_scope
 from indexing.sources import Source
@@ -50,10 +50,10 @@ class NewsSpider(scrapy.Spider):
         #: kept for components that still look sources up on the spider
         self.sources_by_id = state.sources_by_id
         callbacks: dict[str, Callable[..., Any]] = {
-            "robots": self.parse_robots,
-            "feed": self.parse_feed,
-            "sitemap": self.parse_sitemap,
-            "section": self.parse_section,
+            "robots": self._discovery(self.parse_robots),
+            "feed": self._discovery(self.parse_feed),
+            "sitemap": self._discovery(self.parse_sitemap),
+            "section": self._discovery(self.parse_section),
             "article": self.parse_article,
             "error": self.on_error,
         }
@@ -65,6 +65,17 @@ class NewsSpider(scrapy.Spider):
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.release_undated, signal=signals.spider_idle)
         return spider
+
+    def _discovery(self, parse: Callable[[Response], Iterator[Request]]) -> Callable[[Response], Iterator[Request]]:
+        """``parse``, then the source's held-back undated links when this was its last
+        outstanding discovery request (``RequestScheduler.discovery_done``)."""
+
+        def run(response: Response) -> Iterator[Request]:
+            yield from parse(response)
+            yield from self.requests.discovery_done(response.meta["source"])
+
+        run.__name__ = parse.__name__
+        return run
 
     def release_undated(self) -> None:
         """When everything else is done: the undated article links held back (see
@@ -268,7 +279,13 @@ class NewsSpider(scrapy.Spider):
         request.meta["canonical_hop"] = True
         return request
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[Request]:
+        self._record_failure(failure)
+        meta = failure.request.meta  # type: ignore[attr-defined]
+        if meta.get("kind") in DISCOVERY_KINDS and meta.get("source") in self.state.sources_by_id:
+            yield from self.requests.discovery_done(meta["source"])
+
+    def _record_failure(self, failure: Failure) -> None:
         request: Request = failure.request  # type: ignore[attr-defined]
         meta = request.meta
         source_id = meta.get("source")
