@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -12,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from indexing.engine import Engine, connect
+from indexing.fileio import atomic_write_json
 from indexing.health.alerting import AlertOutcome, raise_alerts
 from indexing.health.figures import run_figures
 from indexing.health.rules import Finding, evaluate_rules
@@ -45,10 +44,8 @@ def record_run(run_id: str, *, engine: Engine | None = None, now: datetime | Non
     docs = run_figures(run_id, now=now)
     _with_engine(engine, lambda e: write_figures(e, docs))
     marker = get_settings().runs_dir / run_id / RECORDED_MARKER
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"recorded_at": docs[0]["recorded_at"] if docs else None,
-                               "sources": len(docs)}) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
+    atomic_write_json(marker, {"recorded_at": docs[0]["recorded_at"] if docs else None, "sources": len(docs)},
+                      indent=None)
     log.info("run %s: figures of %d sources recorded", run_id, len(docs))
     return docs
 

@@ -21,7 +21,7 @@ def test_dags_import_without_errors(airflow_db: Path) -> None:
         assert "warwatch" in dag.tags
         assert dag.doc_md and dag_id in dag.doc_md
     process = bag.dags["warwatch_process"]
-    assert {t.task_id for t in process.tasks} == {"claim", "clean", "enrich", "index", "alerts", "finish"}
+    assert {t.task_id for t in process.tasks} == {"claim", "clean", "enrich", "index", "alerts", "finish", "embed"}
     crawl = bag.dags["warwatch_crawl"].get_task("crawl")
     assert crawl.execution_timeout is not None
     assert [o.uri for o in crawl.outlets] == ["warwatch://batches/"]

@@ -439,8 +439,11 @@ def call_query(args: dict[str, Any]) -> None:
 
 
 def _query_error() -> tuple[type[BaseException], ...]:
-    # A malformed --since/--until is the caller's error: a ValueError with the value in it.
-    return (ValueError,)
+    # A malformed --since/--until is the caller's error: a ValueError with the value in it; an
+    # expensive query (leading or one-letter wildcards, too long) is refused with a QueryError.
+    from indexing.search import QueryError
+
+    return (ValueError, QueryError)
 
 
 POISON = re.compile(rb"<(pubDate|lastmod)>[^<]*</(pubDate|lastmod)>")

@@ -138,6 +138,7 @@ def test_no_other_module_writes_its_own_temporary_files() -> None:
             for needle in ("os.replace(", "os.fsync(", '.tmp"'):
                 if needle in text:
                     offenders.append(f"{path.relative_to(root)}: {needle}")
-    # warwatch/localnode.py moves a whole unpacked engine directory into place (a rename of a
-    # directory, not a file write).
-    assert [o for o in offenders if not o.startswith("warwatch/localnode.py: os.replace")] == []
+    # warwatch/localnode/ moves whole directories into place (an unpacked engine, a node's
+    # config) and writes its state as root without following links (user.create_fresh): renames
+    # of its own, not file writes this module could do for it.
+    assert [o for o in offenders if not o.startswith("warwatch/localnode/") or "os.replace(" not in o] == []

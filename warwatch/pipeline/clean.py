@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from typing import Any
 
+from indexing.fileio import atomic_writer
 from indexing.settings import get_settings
 from warwatch.pipeline.common import ProgressCallback, StageCounts, run_dir, write_json
 
@@ -30,8 +30,7 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     result = StageCounts("clean")
     started = time.monotonic()
     entries = list(iter_manifest(manifest)) if manifest.exists() else []
-    out_tmp = rdir / "cleaned.jsonl.tmp"
-    with out_tmp.open("w", encoding="utf-8") as out:
+    with atomic_writer(rdir / "cleaned.jsonl") as out:
         for i, entry in enumerate(entries, 1):
             if progress:
                 progress("clean", i, len(entries))
@@ -56,7 +55,6 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
                     continue
             out.write(json.dumps({"article": article.to_dict(), "crawl": entry}, ensure_ascii=False) + "\n")
             result.counts["articles"] += 1
-    os.replace(out_tmp, rdir / "cleaned.jsonl")
     result.seconds = time.monotonic() - started
     write_json(rdir / "clean-report.json", result.as_dict())
     return result

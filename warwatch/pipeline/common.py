@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 from collections import Counter
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.dates import parse_iso
+from indexing.fileio import atomic_write_text
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,6 @@ def run_dir(run_id: str) -> Path:
     path = batch_path(run_id)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from indexing.dates import clamp
+from indexing.fileio import atomic_write_text, atomic_writer
 from indexing.settings import get_settings
 from warwatch.pipeline.batches import data_lock
 from warwatch.pipeline.common import (
     IndexingError,
     ProgressCallback,
     StageCounts,
-    atomic_write_text,
     jsonl_lines,
     parse_dt,
     run_dir,
@@ -49,16 +49,14 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
     result = StageCounts("enrich")
     started = time.monotonic()
     stories = StoryIndex.open()
-    tmp = rdir / "documents.jsonl.tmp"
     try:
-        with tmp.open("w", encoding="utf-8") as out:
+        with atomic_writer(rdir / "documents.jsonl") as out:
             for doc in _documents(rdir / "cleaned.jsonl", stories, result):
                 out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
                 result.counts["documents"] += 1
         stories.save()
     finally:
         stories.close()
-    tmp.replace(rdir / "documents.jsonl")
     result.seconds = time.monotonic() - started
     write_json(rdir / "enrich-report.json", result.as_dict())
     return result
