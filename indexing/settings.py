@@ -167,6 +167,10 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=16, ge=1, le=512)
     #: characters of title + lead/body embedded per article
     max_chars: int = Field(default=600, ge=50)
+    #: embed articles as queries too (E5's ``query: `` prefix on both sides): measured better
+    #: for finding a story's coverage across languages (benchmarks/README.md, "Cross-lingual
+    #: recall"); false for the model's passage embedding. Part of the model name: a change re-embeds.
+    symmetric: bool = True
     #: articles the pipeline's embedding stage embeds per run (the rest waits for the next run:
     #: a new model over a large index must not hold a cycle for hours); None: no bound
     max_per_run: int | None = Field(default=300, ge=0)

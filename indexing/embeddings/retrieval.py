@@ -24,10 +24,13 @@ log = logging.getLogger(__name__)
 
 
 #: Weight of the keyword side in :func:`fuse`: low when its hits are all in one language (it
-#: matched words, and look-alikes share words), high when its best hits span several languages
-#: (a topic, an entity or a name bridged the languages: the keyword side knows the story).
+#: matched words, and look-alikes share words), as high as the whole vector scale when its best
+#: hits span several languages (a topic, an entity or a name bridged the languages: the keyword
+#: side knows the story). Not higher: a place name bridges languages too, and so do the
+#: look-alikes that share it (3.0 before the vector side was centred and refined, see
+#: benchmarks/README.md "Cross-lingual recall").
 KEYWORD_WEIGHT = 0.1
-CONFIDENT_KEYWORD_WEIGHT = 3.0
+CONFIDENT_KEYWORD_WEIGHT = 1.0
 #: how many of the keyword side's best hits are looked at, and how many languages among them
 #: make it confident
 CONFIDENCE_DEPTH = 5
@@ -42,10 +45,10 @@ def keyword_weight(keyword: Sequence[tuple[str, float, str | None]]) -> float:
 
 def fuse(keyword: Sequence[tuple[str, float, str | None]],
          vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Hybrid ranking: each candidate's cosine, rescaled to 0..1 over the vector candidates, plus
+    """Hybrid ranking: each candidate's vector score, rescaled to 0..1 over the vector candidates, plus
     the keyword score relative to the best keyword hit times :func:`keyword_weight`. Best first.
 
-    ``keyword``: (id, score, language) best first; ``vector``: (id, cosine) best first.
+    ``keyword``: (id, score, language) best first; ``vector``: (id, score) best first.
     Scores rather than ranks (reciprocal rank fusion, :func:`rrf`, is the alternative): a
     look-alike ranked high on both sides for sharing the query's words would beat the story's
     other-language coverage, which only the vector side finds, under any rank fusion.
@@ -122,9 +125,11 @@ def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) ->
 def neighbours(engine: Engine, index: str, query: str, *, k: int,
                filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder | None = None,
                timeout: float | None = None) -> list[tuple[str, float]]:
-    """The ``k`` articles nearest to ``query`` as (id, cosine), best first; [] when there is no
-    vector side. With client-side ranking ``filters`` are left to the caller (it fetches the
-    candidates through the index with its filters)."""
+    """The ``k`` articles nearest to ``query`` as (id, score), best first; [] when there is no
+    vector side. The score is the engine's cosine with native kNN, the refined cosine of
+    :meth:`VectorMatrix.nearest` (language-centred, with pseudo-relevance feedback) with the
+    client-side matrix. With client-side ranking ``filters`` are left to the caller (it fetches
+    the candidates through the index with its filters)."""
     try:
         embedder = embedder if embedder is not None else get_embedder()
     except EmbeddingError as exc:

@@ -11,21 +11,26 @@ from typing import Any
 
 import yaml
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "crosslingual" / "stories.yaml"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "crosslingual"
+#: the dev fixture (tuned on) and the validation fixture (written before tuning, never tuned to)
+FIXTURE = FIXTURES / "stories.yaml"
+VALIDATION = FIXTURES / "stories-validation.yaml"
 LANGUAGES = ("de", "en", "fr", "uk", "ru", "pl", "es")
 
 
-def load() -> tuple[list[dict[str, Any]], dict[str, dict[str, list[str]]]]:
-    """Articles (``story`` None for look-alikes, ``url`` unique) and queries: story -> language -> queries."""
-    data = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
+def load(path: Path = FIXTURE) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[str]]]]:
+    """Articles (``story`` None for look-alikes, ``url`` unique across fixtures) and queries:
+    story -> language -> queries."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    host = "xl.example" if path == FIXTURE else f"{path.stem}.xl.example"
     articles: list[dict[str, Any]] = []
     for story, langs in data["stories"].items():
         for lang, art in langs.items():
             articles.append({**art, "language": lang, "story": story, "source": f"xl-{lang}",
-                             "published": "2025-03-01T08:00:00+00:00", "url": f"https://{lang}.xl.example/{story}"})
+                             "published": "2025-03-01T08:00:00+00:00", "url": f"https://{lang}.{host}/{story}"})
     for i, art in enumerate(data["lookalikes"]):
         articles.append({**art, "story": None, "source": "xl-lookalikes", "published": "2025-03-01T09:00:00+00:00",
-                         "url": f"https://{art['language']}.xl.example/lookalike-{i}"})
+                         "url": f"https://{art['language']}.{host}/lookalike-{i}"})
     return articles, data["queries"]
 
 

