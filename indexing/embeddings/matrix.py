@@ -164,8 +164,8 @@ class VectorMatrix:
                     break
             if new_rows:
                 rows, langs = np.stack(new_rows), np.asarray(new_langs, dtype=np.int32)
+                self._lang = np.concatenate([self._lang, langs])  # before the rows: see nearest()
                 self._rows = np.vstack([self._rows, rows])
-                self._lang = np.concatenate([self._lang, langs])
                 np.add.at(self._sums, langs, rows)
                 np.add.at(self._counts, langs, 1.0)
                 self._means = None
@@ -181,27 +181,29 @@ class VectorMatrix:
             self._means = means.astype(np.float32)
         return self._means
 
-    def scores(self, query: np.ndarray, rows: np.ndarray | None = None, *, centred: bool = True) -> np.ndarray:
-        """Cosines of ``query`` with every row (or the rows numbered ``rows``), language-centred
-        unless told otherwise."""
-        langs = self._lang if rows is None else self._lang[rows]
-        scores = (self._rows if rows is None else self._rows[rows]) @ query
-        return scores - (self.language_means() @ query)[langs] if centred else scores
+    def _centring(self, query: np.ndarray, langs: np.ndarray) -> np.ndarray:
+        """Per row of ``langs``: the query's mean cosine to that row's language."""
+        return (self.language_means() @ query)[langs]
 
     def nearest(self, query: np.ndarray, k: int, *, feedback: int = FEEDBACK,
                 centred: bool = True) -> list[tuple[str, float]]:
         """The ``k`` rows most similar to ``query`` (a unit vector), best first, by language-centred
         cosine refined by ``feedback`` rows of pseudo-relevance feedback: (id, score).
         ``feedback=0, centred=False``: plain cosine (benchmarks and tests compare)."""
-        if not self._ids or k <= 0:
+        # One consistent view while a sync may be adding rows: sync assigns the languages before
+        # the rows, so the languages read after the rows cover them.
+        data = self._rows
+        langs = self._lang[: len(data)]
+        if not len(data) or k <= 0:
             return []
         query = np.asarray(query, dtype=np.float32)
-        rows = np.arange(len(self._ids))
-        scores = self.scores(query, centred=centred)
+        rows = np.arange(len(data))
+        scores = data @ query - (self._centring(query, langs) if centred else 0.0)
         if feedback > 0:
             rows = _best(scores, FEEDBACK_POOL)
-            refined = query + FEEDBACK_WEIGHT * self._rows[rows[:feedback]].mean(axis=0)
-            scores = self.scores(refined / (np.linalg.norm(refined) or 1.0), rows, centred=centred)
+            refined = query + FEEDBACK_WEIGHT * data[rows[:feedback]].mean(axis=0)
+            refined /= np.linalg.norm(refined) or 1.0
+            scores = data[rows] @ refined - (self._centring(refined, langs[rows]) if centred else 0.0)
         top = _best(scores, k)
         return [(self._ids[rows[i]], float(scores[i])) for i in top]
 
