@@ -173,5 +173,24 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     later = lambda: datetime(2025, 3, 1, 13, 0, tzinfo=UTC)  # noqa: E731
     assert embed_pending(engine, embedder=e5, clock=later).embedded == 1  # type: ignore[arg-type]
     assert matrix.sync(engine, force=True) >= 1 and len(matrix) == 3  # replaced in place
+    _assert_language_means(engine, alias, matrix)
     assert {i for i, _ in matrix.nearest(school, 3)} == {d["id"] for d in docs}
     assert matrix.nearest(school, 1)[0][0] in {docs[0]["id"], docs[1]["id"], changed["id"]}
+
+
+def _assert_language_means(engine: object, alias: str, matrix: object) -> None:
+    """The matrix's per-language means (kept incrementally, re-embedded rows included) are what
+    the index's vectors give, shrunk towards the overall mean by CENTRING_PRIOR."""
+    from indexing.embeddings.matrix import CENTRING_PRIOR, decode
+
+    hits = engine.search(alias, {"query": {"match_all": {}}, "size": 100,  # type: ignore[attr-defined]
+                                 "_source": ["embedding", "language"]})["hits"]["hits"]
+    by_lang: dict[str, list[np.ndarray]] = {}
+    for h in hits:
+        by_lang.setdefault(h["_source"]["language"], []).append(decode(h["_source"]["embedding"], 384))
+    overall = np.mean([v for vs in by_lang.values() for v in vs], axis=0)
+    means = matrix.language_means()  # type: ignore[attr-defined]
+    assert len(means) == len(by_lang)
+    for lang, vs in by_lang.items():
+        want = (np.sum(vs, axis=0) + CENTRING_PRIOR * overall) / (len(vs) + CENTRING_PRIOR)
+        assert np.allclose(means[matrix._languages[lang]], want, atol=1e-5), lang  # type: ignore[attr-defined]
