@@ -1,27 +1,37 @@
 """Client-side nearest neighbours for an engine without vector search (core OpenSearch 3.8).
 
 The vectors live in the index (``embedding``, a non-indexed ``binary`` field: base64 float16);
-:class:`VectorMatrix` mirrors them in memory as one float32 matrix per index and model (numpy
-has no fast float16 product), and ranks all of them against a query by one matrix-vector product
-(100,000 articles x 384 dimensions: 154 MB, a few milliseconds on an idle core). It catches up incrementally: each sync asks only for articles
-embedded since the newest one it holds (``embedded_at``), at most every ``sync_interval``
-seconds. Rows of deleted articles stay until the process restarts; search checks every
-candidate against the index (filters included), so they are never shown.
+:class:`VectorMatrix` mirrors them in memory, one matrix per index and model, and catches up
+incrementally: each sync asks only for articles embedded since the newest one it holds
+(``embedded_at``), at most every ``sync_interval`` seconds. Rows of deleted articles stay until
+the process restarts; search checks every candidate against the index (filters included), so
+they are never shown.
 
-Ranking (:meth:`VectorMatrix.nearest`) is the cosine refined twice, both cheap next to the
-matrix product itself:
+Ranking is two-step, as the engines' own vector search does it (cheap candidates, then exact
+scores): a product of all rows with the query reads the whole matrix (100,000 articles x 384
+dimensions x 4 bytes = 154 MB: 14 ms on this 2-core machine at a load of 4, memory-bound), so
+each row is also kept as its projection on the 128 main axes of the rows (a third of the bytes;
+the axes carry about 70% of the variance of multilingual-e5 vectors), the ``candidates`` rows
+nearest to the query there are picked, and only they are scored exactly. With no more rows than
+candidates every row is scored exactly. ``benchmarks/vector_recall.py`` measures what the two
+steps find of the exact top rows, and what each costs.
+
+The score is the cosine refined twice, both cheap next to the candidate step:
 
 * **language centring**: from each article's cosine the mean cosine of the query to the
   articles of that article's language is subtracted (``mean vector of the language . query``;
-  the mean vectors are kept per sync). A small multilingual model places a query nearer to
-  anything in the query's own language, so a look-alike sharing the query's words outranks the
-  story's coverage in other languages; centring removes that offset and compares each article
-  with its own language's background (Libovický et al., 2020, on the language-specific
-  component of multilingual embeddings).
+  per-language sums are kept as rows come and change). A small multilingual model places a query
+  nearer to anything in the query's own language, so a look-alike sharing the query's words
+  outranks the story's coverage in other languages; centring removes that offset and compares
+  each article with its own language's background (Libovický et al., 2020, on the
+  language-specific component of multilingual embeddings). Candidates are picked by the centred
+  score too.
 * **pseudo-relevance feedback** (Rocchio): the query vector plus the mean of its
-  :data:`FEEDBACK` best articles, re-scored over the first pass's :data:`FEEDBACK_POOL` best.
-  Coverage of one story in several languages clusters tightly; look-alikes share a word or a
-  name with the query, not the whole story, so the feedback pulls the rest of the coverage up.
+  :data:`FEEDBACK` best articles re-scores the candidates. Coverage of one story in several
+  languages clusters tightly; look-alikes share a word or a name with the query, not the whole
+  story, so the feedback pulls the rest of the coverage up.
+
+benchmarks/crosslingual.py measures both, step by step, on the cross-lingual fixtures.
 """
 
 from __future__ import annotations
@@ -43,11 +53,18 @@ log = logging.getLogger(__name__)
 #: articles fetched per sync request, and the most one matrix holds (memory bound: 1M x 384 x 4 bytes)
 PAGE = 2000
 MAX_ROWS = 1_000_000
-#: pseudo-relevance feedback: best articles of the first pass added to the query (0: none), their
-#: weight against the query, and how many first-pass articles the refined query re-scores
+#: rows scored exactly per query: at least this many, and at least OVERSAMPLE x k
+#: (benchmarks/vector_recall.py: what these find of the exact top k)
+MIN_CANDIDATES = 4000
+OVERSAMPLE = 100
+#: rows the main axes are fitted on (a sample of the matrix beyond that)
+FIT_SAMPLE = 20_000
+#: fewer rows are always scored exactly: no axes are fitted for them
+FIT_MIN = 256
+#: pseudo-relevance feedback: best articles of the first scoring added to the query (0: none),
+#: and their weight against the query
 FEEDBACK = 3
 FEEDBACK_WEIGHT = 1.0
-FEEDBACK_POOL = 1000
 #: language centring: a language's mean vector is shrunk towards the mean of all rows as if it
 #: had this many more articles (a language with a handful of articles has no reliable mean)
 CENTRING_PRIOR = 5
@@ -66,24 +83,118 @@ def decode(value: Any, dim: int) -> np.ndarray | None:
     return vec if vec.shape == (dim,) else None
 
 
+class RowStore:
+    """Float32 rows and their projections on the main axes of the rows, grown by doubling (no
+    copy of everything per sync); per row its language (a small int), per language the sum of its
+    rows and their number (for centring).
+
+    The axes (``AXES`` of them, from the covariance of up to ``FIT_SAMPLE`` rows) are refitted
+    whenever the store has doubled since the last fit, so they follow what is indexed."""
+
+    def __init__(self, dim: int, axes: int = 128) -> None:
+        self.dim, self.n = dim, 0
+        self.rows = np.zeros((0, dim), dtype=np.float32)
+        self.axes = min(axes, dim)
+        self.mean = np.zeros(dim, dtype=np.float32)
+        self.basis = np.eye(dim, self.axes, dtype=np.float32)
+        self.proj = np.zeros((0, self.axes), dtype=np.float32)
+        self.lang = np.zeros(0, dtype=np.int32)
+        self.sums = np.zeros((0, dim), dtype=np.float64)
+        self.counts = np.zeros(0, dtype=np.float64)
+        self._means: np.ndarray | None = None  # language_means(), until rows change
+        self._fitted_at = 0
+
+    def _count(self, vecs: np.ndarray, langs: np.ndarray, sign: float) -> None:
+        if len(langs) and langs.max() >= len(self.counts):
+            grow = int(langs.max()) + 1 - len(self.counts)
+            self.sums = np.vstack([self.sums, np.zeros((grow, self.dim))])
+            self.counts = np.concatenate([self.counts, np.zeros(grow)])
+        np.add.at(self.sums, langs, sign * vecs)
+        np.add.at(self.counts, langs, sign)
+        self._means = None
+
+    def set(self, row: int, vec: np.ndarray, lang: int = 0) -> None:
+        self._count(self.rows[row: row + 1], self.lang[row: row + 1], -1.0)
+        self.rows[row], self.lang[row] = vec, lang
+        self.proj[row] = (vec - self.mean) @ self.basis
+        self._count(vec[None, :], np.array([lang], dtype=np.int32), 1.0)
+
+    def extend(self, vecs: np.ndarray, langs: np.ndarray | None = None) -> None:
+        need = self.n + len(vecs)
+        langs = np.zeros(len(vecs), dtype=np.int32) if langs is None else np.asarray(langs, dtype=np.int32)
+        if need > len(self.rows):
+            cap = max(need, 2 * len(self.rows), 1024)
+            self.rows = _grown(self.rows, self.n, cap)
+            self.proj = _grown(self.proj, self.n, cap)
+            self.lang = _grown(self.lang[:, None], self.n, cap)[:, 0]
+        self.rows[self.n: need] = vecs
+        self.proj[self.n: need] = (vecs - self.mean) @ self.basis
+        self.lang[self.n: need] = langs
+        self._count(vecs, langs, 1.0)
+        self.n = need
+        if self.n >= max(2 * self._fitted_at, FIT_MIN):
+            self._fit()
+
+    def _fit(self) -> None:
+        step = max(1, self.n // FIT_SAMPLE)
+        sample = self.rows[: self.n: step]
+        self.mean = sample.mean(axis=0)
+        _, vectors = np.linalg.eigh(np.cov(sample - self.mean, rowvar=False).reshape(self.dim, self.dim))
+        self.basis = np.ascontiguousarray(vectors[:, ::-1][:, : self.axes], dtype=np.float32)
+        self.proj[: self.n] = (self.rows[: self.n] - self.mean) @ self.basis
+        self._fitted_at = self.n
+
+    def language_means(self) -> np.ndarray:
+        """Per language: the mean of its rows, shrunk towards the mean of all rows
+        (:data:`CENTRING_PRIOR`)."""
+        if self._means is None or len(self._means) != len(self.counts):
+            overall = self.sums.sum(axis=0) / max(self.counts.sum(), 1.0)
+            means = (self.sums + CENTRING_PRIOR * overall) / (self.counts[:, None] + CENTRING_PRIOR)
+            self._means = means.astype(np.float32)
+        return self._means
+
+    def offsets(self, query: np.ndarray, n: int, rows: np.ndarray | None) -> np.ndarray:
+        """Per row (of the first ``n``, or ``rows``): the query's mean cosine to its language."""
+        return (self.language_means() @ query)[self.lang[:n] if rows is None else self.lang[rows]]
+
+    def candidates(self, query: np.ndarray, count: int, *, centred: bool = True) -> np.ndarray | None:
+        """Row numbers of the ``count`` rows nearest to the query on the main axes (None: every row)."""
+        n = self.n
+        if count >= n:
+            return None
+        # q.x and q.(x - mean) rank rows alike
+        approx = self.proj[:n] @ (self.basis.T @ query)
+        if centred:
+            approx -= self.offsets(query, n, None)
+        return np.argpartition(-approx, count - 1)[:count]
+
+    def scores(self, rows: np.ndarray | None, query: np.ndarray, *, centred: bool = True) -> np.ndarray:
+        n = self.n
+        scores = (self.rows[:n] if rows is None else self.rows[rows]) @ query
+        return scores - self.offsets(query, n, rows) if centred else scores
+
+
+def _grown(array: np.ndarray, used: int, capacity: int) -> np.ndarray:
+    out = np.zeros((capacity, array.shape[1]), dtype=array.dtype)
+    out[:used] = array[:used]
+    return out
+
+
 class VectorMatrix:
-    """The vectors of one index and model, for brute-force cosine ranking."""
+    """The vectors of one index and model, for cosine ranking (see the module docstring)."""
 
     def __init__(self, index: str, model: str, dim: int, *, sync_interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, min_candidates: int = MIN_CANDIDATES,
+                 oversample: int = OVERSAMPLE) -> None:
         self.index, self.model, self.dim = index, model, dim
         self.sync_interval = sync_interval
+        self.min_candidates, self.oversample = min_candidates, oversample
         self._clock = clock
-        self._rows = np.zeros((0, dim), dtype=np.float32)
+        self._store = RowStore(dim)
         self._ids: list[str] = []
-        #: per row: its article's language as an index into ``self._languages``; per language: the
-        #: sum of its rows and their number (kept as rows come and change: centring costs nothing)
-        self._lang = np.zeros(0, dtype=np.int32)
-        self._languages: dict[str | None, int] = {}
-        self._sums = np.zeros((0, dim), dtype=np.float64)
-        self._counts = np.zeros(0, dtype=np.float64)
-        self._means: np.ndarray | None = None  # language_means(), until rows change
         self._row_of: dict[str, int] = {}
+        #: language -> the small int the store keeps per row
+        self._languages: dict[str | None, int] = {None: 0}
         self._watermark: str | None = None
         self._synced_at: float | None = None
         self._lock = threading.Lock()
@@ -101,38 +212,23 @@ class VectorMatrix:
             body["search_after"] = after
         return list(engine.search(self.index, body).get("hits", {}).get("hits", []))
 
-    def _language(self, src: dict[str, Any]) -> int:
-        lang = src.get("language") if isinstance(src.get("language"), str) else None
-        code = self._languages.setdefault(lang, len(self._languages))
-        if code >= len(self._counts):
-            self._sums = np.vstack([self._sums, np.zeros((1, self.dim))])
-            self._counts = np.append(self._counts, 0.0)
-        return code
-
-    def _replace(self, row: int, vec: np.ndarray, code: int) -> None:
-        """A re-embedded row, in place (its language's sum follows)."""
-        self._sums[self._lang[row]] -= self._rows[row]
-        self._counts[self._lang[row]] -= 1
-        self._rows[row], self._lang[row] = vec, code
-        self._sums[code] += vec
-        self._counts[code] += 1
-        self._means = None
+    def _language(self, lang: Any) -> int:
+        return self._languages.setdefault(lang if isinstance(lang, str) else None, len(self._languages))
 
     def _add(self, hits: list[dict[str, Any]], new_rows: list[np.ndarray], new_langs: list[int]) -> None:
-        """Replace re-embedded rows in place; collect new ones into ``new_rows`` (and their
-        languages into ``new_langs``)."""
+        """Replace re-embedded rows in place; collect new ones into ``new_rows`` (their languages
+        into ``new_langs``)."""
         for h in hits:
             src = h.get("_source") or {}
             vec = decode(src.get(EMBEDDING_FIELD), self.dim)
             if vec is None:
                 continue
-            row = self._row_of.get(h["_id"])
+            row, lang = self._row_of.get(h["_id"]), self._language(src.get("language"))
             if row is not None:  # re-embedded
-                if row < len(self._rows):
-                    self._replace(row, vec, self._language(src))
+                if row < self._store.n:
+                    self._store.set(row, vec, lang)
                 else:
-                    new_rows[row - len(self._rows)] = vec
-                    new_langs[row - len(self._rows)] = self._language(src)
+                    new_rows[row - self._store.n], new_langs[row - self._store.n] = vec, lang
                 continue
             if len(self._ids) >= MAX_ROWS:
                 log.warning("vector matrix of %s is full (%d rows): newer articles are not ranked by vector",
@@ -141,7 +237,7 @@ class VectorMatrix:
             self._row_of[h["_id"]] = len(self._ids)
             self._ids.append(h["_id"])
             new_rows.append(vec)
-            new_langs.append(self._language(src))
+            new_langs.append(lang)
 
     def sync(self, engine: Engine, *, force: bool = False) -> int:
         """Fetch what was embedded since the last sync; returns the rows added or replaced."""
@@ -163,49 +259,43 @@ class VectorMatrix:
                 if len(hits) < PAGE or len(self._ids) >= MAX_ROWS:
                     break
             if new_rows:
-                rows, langs = np.stack(new_rows), np.asarray(new_langs, dtype=np.int32)
-                self._lang = np.concatenate([self._lang, langs])  # before the rows: see nearest()
-                self._rows = np.vstack([self._rows, rows])
-                np.add.at(self._sums, langs, rows)
-                np.add.at(self._counts, langs, 1.0)
-                self._means = None
+                self._store.extend(np.stack(new_rows), np.asarray(new_langs, dtype=np.int32))
             self._synced_at = now
         return count
 
+    def load(self, ids: list[str], vectors: np.ndarray, languages: list[str | None] | None = None) -> None:
+        """Add rows held elsewhere (benchmarks, tests): ``ids`` new to the matrix, one row each
+        (and its language, if given)."""
+        with self._lock:
+            for doc_id in ids:
+                self._row_of[doc_id] = len(self._ids)
+                self._ids.append(doc_id)
+            langs = [self._language(lang) for lang in languages or [None] * len(ids)]
+            self._store.extend(np.asarray(vectors, dtype=np.float32), np.asarray(langs, dtype=np.int32))
+
     def language_means(self) -> np.ndarray:
-        """Per language: the mean of its rows, shrunk towards the mean of all rows
-        (:data:`CENTRING_PRIOR`)."""
-        if self._means is None or len(self._means) != len(self._counts):
-            overall = self._sums.sum(axis=0) / max(self._counts.sum(), 1.0)
-            means = (self._sums + CENTRING_PRIOR * overall) / (self._counts[:, None] + CENTRING_PRIOR)
-            self._means = means.astype(np.float32)
-        return self._means
+        """Per language (``self._languages`` numbers them): its mean vector, for centring."""
+        return self._store.language_means()
 
-    def _centring(self, query: np.ndarray, langs: np.ndarray) -> np.ndarray:
-        """Per row of ``langs``: the query's mean cosine to that row's language."""
-        return (self.language_means() @ query)[langs]
-
-    def nearest(self, query: np.ndarray, k: int, *, feedback: int = FEEDBACK,
+    def nearest(self, query: np.ndarray, k: int, *, exact: bool = False, feedback: int = FEEDBACK,
                 centred: bool = True) -> list[tuple[str, float]]:
-        """The ``k`` rows most similar to ``query`` (a unit vector), best first, by language-centred
-        cosine refined by ``feedback`` rows of pseudo-relevance feedback: (id, score).
-        ``feedback=0, centred=False``: plain cosine (benchmarks and tests compare)."""
-        # One consistent view while a sync may be adding rows: sync assigns the languages before
-        # the rows, so the languages read after the rows cover them.
-        data = self._rows
-        langs = self._lang[: len(data)]
-        if not len(data) or k <= 0:
+        """The ``k`` rows most similar to ``query`` (a unit vector), best first: (id, score), the
+        score a language-centred cosine refined by ``feedback`` rows of pseudo-relevance feedback.
+        ``exact`` scores every row (for measuring what the candidate step finds);
+        ``feedback=0, centred=False`` is the plain cosine (benchmarks and tests compare)."""
+        n = self._store.n
+        if not n or k <= 0:
             return []
+        k = min(k, n)
         query = np.asarray(query, dtype=np.float32)
-        rows = np.arange(len(data))
-        scores = data @ query - (self._centring(query, langs) if centred else 0.0)
+        count = n if exact else max(self.min_candidates, self.oversample * k)
+        rows = self._store.candidates(query, count, centred=centred)
+        scores = self._store.scores(rows, query, centred=centred)
         if feedback > 0:
-            rows = _best(scores, FEEDBACK_POOL)
-            refined = query + FEEDBACK_WEIGHT * data[rows[:feedback]].mean(axis=0)
-            refined /= np.linalg.norm(refined) or 1.0
-            scores = data[rows] @ refined - (self._centring(refined, langs[rows]) if centred else 0.0)
-        top = _best(scores, k)
-        return [(self._ids[rows[i]], float(scores[i])) for i in top]
+            best = _best(scores, feedback)
+            refined = query + FEEDBACK_WEIGHT * self._store.rows[best if rows is None else rows[best]].mean(axis=0)
+            scores = self._store.scores(rows, refined / (np.linalg.norm(refined) or 1.0), centred=centred)
+        return [(self._ids[i if rows is None else rows[i]], float(scores[i])) for i in _best(scores, k)]
 
 
 def _best(scores: np.ndarray, k: int) -> np.ndarray:
