@@ -153,9 +153,17 @@ class RowStore:
             self._means = means.astype(np.float32)
         return self._means
 
-    def offsets(self, query: np.ndarray, n: int, rows: np.ndarray | None) -> np.ndarray:
-        """Per row (of the first ``n``, or ``rows``): the query's mean cosine to its language."""
-        return (self.language_means() @ query)[self.lang[:n] if rows is None else self.lang[rows]]
+    def view(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors and languages of ``rows`` (None: every row), gathered once per query."""
+        n = self.n
+        return (self.rows[:n], self.lang[:n]) if rows is None else (self.rows[rows], self.lang[rows])
+
+    def scores(self, view: tuple[np.ndarray, np.ndarray], query: np.ndarray, *, centred: bool = True) -> np.ndarray:
+        """Cosines of ``query`` with the rows of ``view``, minus the query's mean cosine to each
+        row's language when ``centred``."""
+        data, langs = view
+        scores = data @ query
+        return scores - (self.language_means() @ query)[langs] if centred else scores
 
     def candidates(self, query: np.ndarray, count: int, *, centred: bool = True) -> np.ndarray | None:
         """Row numbers of the ``count`` rows nearest to the query on the main axes (None: every row)."""
@@ -165,13 +173,8 @@ class RowStore:
         # q.x and q.(x - mean) rank rows alike
         approx = self.proj[:n] @ (self.basis.T @ query)
         if centred:
-            approx -= self.offsets(query, n, None)
+            approx -= (self.language_means() @ query)[self.lang[:n]]
         return np.argpartition(-approx, count - 1)[:count]
-
-    def scores(self, rows: np.ndarray | None, query: np.ndarray, *, centred: bool = True) -> np.ndarray:
-        n = self.n
-        scores = (self.rows[:n] if rows is None else self.rows[rows]) @ query
-        return scores - self.offsets(query, n, rows) if centred else scores
 
 
 def _grown(array: np.ndarray, used: int, capacity: int) -> np.ndarray:
@@ -290,11 +293,11 @@ class VectorMatrix:
         query = np.asarray(query, dtype=np.float32)
         count = n if exact else max(self.min_candidates, self.oversample * k)
         rows = self._store.candidates(query, count, centred=centred)
-        scores = self._store.scores(rows, query, centred=centred)
+        view = self._store.view(rows)
+        scores = self._store.scores(view, query, centred=centred)
         if feedback > 0:
-            best = _best(scores, feedback)
-            refined = query + FEEDBACK_WEIGHT * self._store.rows[best if rows is None else rows[best]].mean(axis=0)
-            scores = self._store.scores(rows, refined / (np.linalg.norm(refined) or 1.0), centred=centred)
+            refined = query + FEEDBACK_WEIGHT * view[0][_best(scores, feedback)].mean(axis=0)
+            scores = self._store.scores(view, refined / (np.linalg.norm(refined) or 1.0), centred=centred)
         return [(self._ids[i if rows is None else rows[i]], float(scores[i])) for i in _best(scores, k)]
 
 
