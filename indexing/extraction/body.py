@@ -25,6 +25,7 @@ from lxml import etree
 
 from .chunks import article_region, expand_with_siblings
 from .cleaning import insert_block_boundaries, normalise_whitespace
+from .standfirst import find_standfirst
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,9 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
     expanded = expand_with_siblings(tree, base)
     if len(expanded) > len(base):
         base, method = expanded, method + "+siblings"
+    intro = find_standfirst(tree, base)
+    if intro:
+        base, method = intro + base, method + "+standfirst"
     if jsonld_body:
         paragraphs = jsonld_paragraphs(jsonld_body)
         # The page's own structured copy of the text, used when the visible extraction is

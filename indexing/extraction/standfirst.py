@@ -1,0 +1,99 @@
+"""The standfirst: an article's intro paragraph in its own container just above the body.
+
+News and magazine templates put the intro (standfirst, chapô, Vorspann, teaser text) in a block
+of its own (``<div class="article__intro">``, ``<p class="lead">``, ``field-abstract``) next to
+the body container; content extractors score the two containers apart and keep only the body.
+Measurable rule: from the element holding the first body paragraph, walk up a few levels; among
+the element siblings just before each ancestor, the nearest block whose class or id names an
+intro and whose text is short prose (a sentence or a few, few links) is put back above the body.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .cleaning import text_of
+
+_PARA_TAGS = ("p", "h2", "h3", "h4", "h5", "blockquote", "li", "div")
+_INTRO = re.compile(
+    r"(?<![a-z])(intro\w*|lead|leadtext|lede|teaser|teaser-?text|standfirst|chapo|chapeau|abstract|summary|excerpt|"
+    r"dek|deck|subtitle|sub-?headline|short-?info|einleitung|vorspann|anriss|kurztext)(?![a-z])",
+    re.I,
+)
+# boxes of other articles: their excerpts read like an intro but belong to another page
+_ELSEWHERE = re.compile(r"related|see-?also|more-?on|recommend|promo|sponsor|advert|newsletter|comment", re.I)
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"[.!?\"'”“»)]\s*$")
+_TRUNCATED = re.compile(r"(\.\.\.|…)\W*$")
+_MAX_LEVELS = 6
+_NEAR_SIBLINGS = 3
+# a one-line subtitle (dek) is the article's lead, not body text (see cleaning.drop_dek)
+_MIN_WORDS = 15
+_MAX_WORDS = 160
+_MAX_LINK_SHARE = 0.25
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _first_element(tree: Any, paragraphs: list[str]) -> Any | None:
+    """The innermost element whose whole text is one of the first body paragraphs."""
+    wanted = {_key(p) for p in paragraphs[:3]}
+    for el in tree.iter(*_PARA_TAGS):
+        if _key(el.text_content()) in wanted:
+            return el
+    return None
+
+
+def _names(el: Any, pattern: re.Pattern[str]) -> bool:
+    return bool(pattern.search(f"{el.get('class') or ''} {el.get('id') or ''}"))
+
+
+def _intro_text(el: Any) -> list[str] | None:
+    """The block's lines when it reads as a standfirst: short prose, few links."""
+    lines = [line for line in text_of(el).split("\n") if line.strip()]
+    text = " ".join(lines)
+    words = len(_WORD.findall(text))
+    if not _MIN_WORDS <= words <= _MAX_WORDS or not _SENTENCE_END.search(text) or _TRUNCATED.search(text):
+        return None
+    linked = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+    if linked > _MAX_LINK_SHARE * len(text):
+        return None
+    return lines
+
+
+def _candidate(sibling: Any) -> Any | None:
+    """The innermost-last block of ``sibling`` (itself included) that names an intro, unless it
+    sits in a box of other articles."""
+    found = None
+    for el in sibling.iter():
+        if isinstance(el.tag, str) and _names(el, _INTRO):
+            found = el
+    if found is None:
+        return None
+    chain = [found, *found.iterancestors()]
+    if any(_names(el, _ELSEWHERE) for el in chain[: chain.index(sibling) + 1]):
+        return None
+    return found
+
+
+def find_standfirst(tree: Any, paragraphs: list[str]) -> list[str]:
+    """The intro lines above the body that ``paragraphs`` do not hold yet ([] when none)."""
+    if not paragraphs:
+        return []
+    node = _first_element(tree, paragraphs)
+    body_text = _key(" ".join(paragraphs))
+    for _ in range(_MAX_LEVELS):
+        if node is None or node.tag in {"body", "html"}:
+            return []
+        for sibling in list(node.itersiblings(preceding=True))[:_NEAR_SIBLINGS]:
+            if not isinstance(sibling.tag, str):
+                continue
+            block = _candidate(sibling)
+            lines = _intro_text(block) if block is not None else None
+            if lines:
+                return [] if _key(" ".join(lines)) in body_text else lines
+        node = node.getparent()
+    return []
