@@ -26,11 +26,12 @@ _ELSEWHERE = re.compile(r"related|see-?also|more-?on|recommend|promo|sponsor|adv
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?\"'”“»)]\s*$")
 _TRUNCATED = re.compile(r"(\.\.\.|…)\W*$")
-_MAX_LEVELS = 6
+_MAX_LEVELS = 8
 _NEAR_SIBLINGS = 3
 # a one-line subtitle (dek) is the article's lead, not body text (see cleaning.drop_dek)
 _MIN_WORDS = 15
 _MAX_WORDS = 160
+_LABEL_WORDS = 4
 _MAX_LINK_SHARE = 0.25
 
 
@@ -38,13 +39,24 @@ def _key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _first_element(tree: Any, paragraphs: list[str]) -> Any | None:
-    """The innermost element whose whole text is one of the first body paragraphs."""
-    wanted = {_key(p) for p in paragraphs[:3]}
+def _element_of(tree: Any, paragraph: str) -> Any | None:
+    """The first innermost element whose whole text is ``paragraph`` (or, for a paragraph split
+    at ``<br>`` into several lines, the ``<p>`` that starts with it)."""
+    wanted = _key(paragraph)
     for el in tree.iter(*_PARA_TAGS):
-        if _key(el.text_content()) in wanted:
+        if _key(el.text_content()) == wanted:
+            return el
+    for el in tree.iter("p"):
+        if _key(el.text_content()).startswith(wanted):
             return el
     return None
+
+
+def _anchors(paragraphs: list[str]) -> list[str]:
+    """Body paragraphs to start the walk from: the first few that read as prose (a headline
+    above the body can repeat in a breadcrumb, a boxed link open the body), then the very first."""
+    prose = [p for p in paragraphs[:6] if len(_WORD.findall(p)) >= _MIN_WORDS][:3]
+    return list(dict.fromkeys([*prose, paragraphs[0]]))
 
 
 def _names(el: Any, pattern: re.Pattern[str]) -> bool:
@@ -52,8 +64,13 @@ def _names(el: Any, pattern: re.Pattern[str]) -> bool:
 
 
 def _intro_text(el: Any) -> list[str] | None:
-    """The block's lines when it reads as a standfirst: short prose, few links."""
-    lines = [line for line in text_of(el).split("\n") if line.strip()]
+    """The block's lines when it reads as a standfirst: short prose, few links. Short lines that
+    are not sentences (a date, a byline next to the intro) are left out."""
+    lines = [
+        line
+        for line in (x.strip() for x in text_of(el).split("\n"))
+        if len(line.split()) > _LABEL_WORDS or (line and _SENTENCE_END.search(line))
+    ]
     text = " ".join(lines)
     words = len(_WORD.findall(text))
     if not _MIN_WORDS <= words <= _MAX_WORDS or not _SENTENCE_END.search(text) or _TRUNCATED.search(text):
@@ -83,17 +100,23 @@ def find_standfirst(tree: Any, paragraphs: list[str]) -> list[str]:
     """The intro lines above the body that ``paragraphs`` do not hold yet ([] when none)."""
     if not paragraphs:
         return []
-    node = _first_element(tree, paragraphs)
     body_text = _key(" ".join(paragraphs))
+    for anchor in _anchors(paragraphs):
+        lines = _nearest_intro(_element_of(tree, anchor))
+        if lines:
+            return [] if _key(" ".join(lines)) in body_text else lines
+    return []
+
+
+def _nearest_intro(node: Any | None) -> list[str] | None:
+    """The intro lines of the nearest intro block before ``node`` or one of its ancestors."""
     for _ in range(_MAX_LEVELS):
         if node is None or node.tag in {"body", "html"}:
-            return []
+            return None
         for sibling in list(node.itersiblings(preceding=True))[:_NEAR_SIBLINGS]:
-            if not isinstance(sibling.tag, str):
-                continue
-            block = _candidate(sibling)
+            block = _candidate(sibling) if isinstance(sibling.tag, str) else None
             lines = _intro_text(block) if block is not None else None
             if lines:
-                return [] if _key(" ".join(lines)) in body_text else lines
+                return lines
         node = node.getparent()
-    return []
+    return None
