@@ -18,16 +18,20 @@ from .cleaning import text_of
 _PARA_TAGS = ("p", "h2", "h3", "h4", "h5", "blockquote", "li", "div")
 _INTRO = re.compile(
     r"(?<![a-z])(intro\w*|lead|leadtext|lede|teaser|teaser-?text|standfirst|chapo|chapeau|abstract|summary|excerpt|"
-    r"dek|deck|subtitle|sub-?headline|short-?info|einleitung|vorspann|anriss|kurztext)(?![a-z])",
+    r"dek|deck|description|subtitle|sub-?headline|short-?info|einleitung|vorspann|anriss|kurztext)(?![a-z])",
     re.I,
 )
 # boxes of other articles: their excerpts read like an intro but belong to another page
 _ELSEWHERE = re.compile(r"related|see-?also|more-?on|recommend|promo|sponsor|advert|newsletter|comment", re.I)
+# a picture's description is not the article's
+_PICTURE = {"figure", "figcaption", "picture"}
+_PICTURE_NAME = re.compile(r"img|image|photo|gallery", re.I)
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?\"'”“»)]\s*$")
+_SENTENCE = re.compile(r"\w[.!?…][\"'”“»)]?(\s|$)")
 _TRUNCATED = re.compile(r"(\.\.\.|…)\W*$")
 _MAX_LEVELS = 8
-_NEAR_SIBLINGS = 3
+_NEAR_SIBLINGS = 5
 # a one-line subtitle (dek) is the article's lead, not body text (see cleaning.drop_dek)
 _MIN_WORDS = 15
 _MAX_WORDS = 160
@@ -63,9 +67,10 @@ def _names(el: Any, pattern: re.Pattern[str]) -> bool:
     return bool(pattern.search(f"{el.get('class') or ''} {el.get('id') or ''}"))
 
 
-def _intro_text(el: Any) -> list[str] | None:
+def _intro_text(el: Any, by_headline: bool) -> list[str] | None:
     """The block's lines when it reads as a standfirst: short prose, few links. Short lines that
-    are not sentences (a date, a byline next to the intro) are left out."""
+    are not sentences (a date, a byline next to the intro) are left out. One sentence in the
+    headline's own block is the subtitle (dek): the article's lead, not its body."""
     lines = [
         line
         for line in (x.strip() for x in text_of(el).split("\n"))
@@ -75,25 +80,28 @@ def _intro_text(el: Any) -> list[str] | None:
     words = len(_WORD.findall(text))
     if not _MIN_WORDS <= words <= _MAX_WORDS or not _SENTENCE_END.search(text) or _TRUNCATED.search(text):
         return None
+    if by_headline and len(_SENTENCE.findall(text)) < 2:
+        return None
     linked = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
     if linked > _MAX_LINK_SHARE * len(text):
         return None
     return lines
 
 
-def _candidate(sibling: Any) -> Any | None:
-    """The innermost-last block of ``sibling`` (itself included) that names an intro, unless it
-    sits in a box of other articles."""
-    found = None
-    for el in sibling.iter():
-        if isinstance(el.tag, str) and _names(el, _INTRO):
-            found = el
-    if found is None:
-        return None
-    chain = [found, *found.iterancestors()]
-    if any(_names(el, _ELSEWHERE) for el in chain[: chain.index(sibling) + 1]):
-        return None
-    return found
+def _candidates(sibling: Any) -> list[Any]:
+    """Blocks of ``sibling`` (itself included) that name an intro, innermost-last first, leaving
+    out those in a box of other articles or about a picture, and those holding a block already
+    listed (a header around the headline, the byline and a one-line dek is not a standfirst)."""
+    named = [el for el in sibling.iter() if isinstance(el.tag, str) and _names(el, _INTRO)]
+    out: list[Any] = []
+    for el in reversed(named):
+        chain = [el, *el.iterancestors()]
+        chain = chain[: chain.index(sibling) + 1]
+        if _names(el, _PICTURE_NAME) or any(_names(a, _ELSEWHERE) or a.tag in _PICTURE for a in chain):
+            continue
+        if not any(el in inner.iterancestors() for inner in out):
+            out.append(el)
+    return out
 
 
 def find_standfirst(tree: Any, paragraphs: list[str]) -> list[str]:
@@ -114,9 +122,11 @@ def _nearest_intro(node: Any | None) -> list[str] | None:
         if node is None or node.tag in {"body", "html"}:
             return None
         for sibling in list(node.itersiblings(preceding=True))[:_NEAR_SIBLINGS]:
-            block = _candidate(sibling) if isinstance(sibling.tag, str) else None
-            lines = _intro_text(block) if block is not None else None
-            if lines:
-                return lines
+            blocks = _candidates(sibling) if isinstance(sibling.tag, str) else []
+            by_headline = bool(blocks) and next(sibling.iter("h1"), None) is not None
+            for block in blocks:
+                lines = _intro_text(block, by_headline)
+                if lines:
+                    return lines
         node = node.getparent()
     return None
