@@ -23,7 +23,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from .chunks import article_region, expand_with_siblings
+from .chunks import TextIndex, article_region, expand_with_siblings
 from .cleaning import insert_block_boundaries, normalise_whitespace
 from .standfirst import find_standfirst
 
@@ -90,17 +90,18 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         recall = _trafilatura(tree, url, favor_recall=True, fast=True)
         if word_count(recall) > word_count(base):
             base, method = recall, "trafilatura-recall"
+    index = TextIndex(tree)
     if method == "trafilatura-precision":
         # A second, balanced pass fills what precision mode dropped inside the article.
         # Run on the article's own region only: a fraction of the page, a fraction of the cost.
-        region = article_region(tree, base)
+        region = article_region(index, base)
         filled = fill_gaps(base, _trafilatura(region, url, fast=True)) if region is not None else base
         if filled != base:
             base, method = filled, method + "+gaps"
-    expanded = expand_with_siblings(tree, base)
+    expanded = expand_with_siblings(index, base)
     if len(expanded) > len(base):
         base, method = expanded, method + "+siblings"
-    intro = find_standfirst(tree, base)
+    intro = find_standfirst(index, base)
     if intro:
         base, method = intro + base, method + "+standfirst"
     if jsonld_body:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .chunks import TextIndex
 from .cleaning import text_of
 
-_PARA_TAGS = ("p", "h2", "h3", "h4", "h5", "blockquote", "li", "div")
 _INTRO = re.compile(
     r"(?<![a-z])(intro\w*|lead|leadtext|lede|teaser|teaser-?text|standfirst|chapo|chapeau|abstract|summary|excerpt|"
     r"dek|deck|description|subtitle|sub-?headline|short-?info|einleitung|vorspann|anriss|kurztext)(?![a-z])",
@@ -41,19 +41,6 @@ _MAX_LINK_SHARE = 0.25
 
 def _key(text: str) -> str:
     return " ".join(text.split()).casefold()
-
-
-def _element_of(tree: Any, paragraph: str) -> Any | None:
-    """The first innermost element whose whole text is ``paragraph`` (or, for a paragraph split
-    at ``<br>`` into several lines, the ``<p>`` that starts with it)."""
-    wanted = _key(paragraph)
-    for el in tree.iter(*_PARA_TAGS):
-        if _key(el.text_content()) == wanted:
-            return el
-    for el in tree.iter("p"):
-        if _key(el.text_content()).startswith(wanted):
-            return el
-    return None
 
 
 def _anchors(paragraphs: list[str]) -> list[str]:
@@ -104,24 +91,29 @@ def _candidates(sibling: Any) -> list[Any]:
     return out
 
 
-def find_standfirst(tree: Any, paragraphs: list[str]) -> list[str]:
+def find_standfirst(index: TextIndex, paragraphs: list[str]) -> list[str]:
     """The intro lines above the body that ``paragraphs`` do not hold yet ([] when none)."""
     if not paragraphs:
         return []
     body_text = _key(" ".join(paragraphs))
+    seen: set[Any] = set()
     for anchor in _anchors(paragraphs):
-        lines = _nearest_intro(_element_of(tree, anchor))
+        lines = _nearest_intro(index.find(anchor), seen)
         if lines:
             return [] if _key(" ".join(lines)) in body_text else lines
     return []
 
 
-def _nearest_intro(node: Any | None) -> list[str] | None:
-    """The intro lines of the nearest intro block before ``node`` or one of its ancestors."""
+def _nearest_intro(node: Any | None, seen: set[Any]) -> list[str] | None:
+    """The intro lines of the nearest intro block before ``node`` or one of its ancestors
+    (``seen``: siblings another walk already looked at, in vain)."""
     for _ in range(_MAX_LEVELS):
         if node is None or node.tag in {"body", "html"}:
             return None
         for sibling in list(node.itersiblings(preceding=True))[:_NEAR_SIBLINGS]:
+            if sibling in seen:
+                continue
+            seen.add(sibling)
             blocks = _candidates(sibling) if isinstance(sibling.tag, str) else []
             by_headline = bool(blocks) and next(sibling.iter("h1"), None) is not None
             for block in blocks:
