@@ -79,6 +79,8 @@ def _candidates(sibling: Any) -> list[Any]:
     """Blocks of ``sibling`` (itself included) that name an intro, innermost-last first, leaving
     out those in a box of other articles or about a picture, and those holding a block already
     listed (a header around the headline, the byline and a one-line dek is not a standfirst)."""
+    if _set_in_bold(sibling):
+        return [sibling]
     named = [el for el in sibling.iter() if isinstance(el.tag, str) and _names(el, _INTRO)]
     out: list[Any] = []
     for el in reversed(named):
@@ -89,6 +91,17 @@ def _candidates(sibling: Any) -> list[Any]:
         if not any(el in inner.iterancestors() for inner in out):
             out.append(el)
     return out
+
+
+def _set_in_bold(el: Any) -> bool:
+    """A paragraph set wholly in bold (alone in its wrappers): the typographic standfirst of
+    templates without classes."""
+    while el.tag not in {"p", "strong", "b"} and len(el) == 1 and isinstance(el[0].tag, str):
+        el = el[0]
+    if el.tag not in {"p", "strong", "b"}:
+        return False
+    bold = el if el.tag != "p" else next((c for c in el if c.tag in {"strong", "b"}), None)
+    return bold is not None and _key(bold.text_content()) == _key(el.text_content())
 
 
 def find_standfirst(index: TextIndex, paragraphs: list[str]) -> list[str]:
