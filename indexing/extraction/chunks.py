@@ -118,10 +118,14 @@ def article_region(index: TextIndex, paragraphs: list[str]) -> Any | None:
     region = next((a for a in end.iterancestors() if a in ancestors), None)
     if region is None or region.tag in {"html", "body"}:
         return None
+    # inside an <article>, where extractors look for the main text first: a region that is an
+    # odd element (a <span>, a <td>) is otherwise read by their last-resort pass, paragraphs only
     page = lxml.html.Element("html")
     body = lxml.html.Element("body")
+    article = lxml.html.Element("article")
     page.append(body)
-    body.append(copy.deepcopy(region))
+    body.append(article)
+    article.append(copy.deepcopy(region))
     return page
 
 
