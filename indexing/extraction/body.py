@@ -34,6 +34,9 @@ _WORD = re.compile(r"\w+")
 _THIN_WORDS = 120
 # Real article pages have a few thousand elements; jusText's neighbour search is quadratic.
 _FALLBACK_MAX_NODES = 15_000
+# A paragraph above the first kept one is taken back when it is prose of this many words or more.
+_LEAD_WORDS = 20
+_SENTENCE_END = re.compile(r"[.!?…\"'”“»)]\s*$")
 
 
 @dataclass
@@ -127,6 +130,9 @@ def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
     found = [j for j, p in enumerate(balanced) if _key(p) in anchors]
     if len(found) < 2:
         return precise
+    kept_text = "\n".join(anchors)
+    # before the first kept paragraph, inside the article's region: an intro written as prose
+    lead = [p for p in balanced[: found[0]] if _lead_prose(p) and _key(p) not in kept_text]
     candidates: list[tuple[int, str]] = []
     anchor = -1
     for para in balanced[found[0] : found[-1] + 1]:
@@ -136,8 +142,7 @@ def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
         elif anchor >= 0:
             candidates.append((anchor, para))
     if not candidates:
-        return precise
-    kept_text = "\n".join(anchors)
+        return lead + precise
     result = list(precise)
     inserts: dict[int, list[str]] = {}
     for anchor, para in candidates:
@@ -150,11 +155,15 @@ def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
             result[twin] = para
             continue
         inserts.setdefault(anchor, []).append(para)
-    out: list[str] = []
+    out: list[str] = list(lead)
     for i, para in enumerate(result):
         out.append(para)
         out.extend(inserts.get(i, []))
     return out
+
+
+def _lead_prose(text: str) -> bool:
+    return len(_WORD.findall(text)) >= _LEAD_WORDS and bool(_SENTENCE_END.search(text)) and not _shouted(text)
 
 
 def _variant_of(longer: str, shorter: str) -> bool:
