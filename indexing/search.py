@@ -578,12 +578,13 @@ def _light(body: dict[str, Any]) -> None:
 
 def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
     """The last request of a hybrid search: sources and highlights of the fused ``ids``, through
-    the index with the search's filters (a deleted or filtered-out neighbour drops out). The
-    keyword query only picks the highlights here: it must not exclude vector-only hits."""
+    the index with the search's filters (a deleted or filtered-out neighbour drops out). Nothing
+    is scored: the highlights bring their own queries (:func:`_highlight`), and the keyword
+    query must not exclude vector-only hits."""
 
     def shape(body: dict[str, Any]) -> None:
         bool_query = body["query"]["bool"]
-        bool_query["should"] = bool_query.pop("must")
+        bool_query.pop("must")
         bool_query["filter"] = [*bool_query["filter"], {"ids": {"values": ids}}]
         body.pop("aggs", None)
         body["track_total_hits"] = False

@@ -1,12 +1,20 @@
 """Client-side nearest neighbours for an engine without vector search (core OpenSearch 3.8).
 
 The vectors live in the index (``embedding``, a non-indexed ``binary`` field: base64 float16);
-:class:`VectorMatrix` mirrors them in memory as one float32 matrix per index and model (numpy
-has no fast float16 product), and ranks all of them against a query by one matrix-vector product
-(100,000 articles x 384 dimensions: 154 MB, a few milliseconds on an idle core). It catches up incrementally: each sync asks only for articles
-embedded since the newest one it holds (``embedded_at``), at most every ``sync_interval``
-seconds. Rows of deleted articles stay until the process restarts; search checks every
-candidate against the index (filters included), so they are never shown.
+:class:`VectorMatrix` mirrors them in memory, one matrix per index and model, and catches up
+incrementally: each sync asks only for articles embedded since the newest one it holds
+(``embedded_at``), at most every ``sync_interval`` seconds. Rows of deleted articles stay until
+the process restarts; search checks every candidate against the index (filters included), so
+they are never shown.
+
+Ranking is two-step, as the engines' own vector search does it (cheap candidates, then exact
+scores): a product of all rows with the query reads the whole matrix (100,000 articles x 384
+dimensions x 4 bytes = 154 MB: 14 ms on this 2-core machine at a load of 4, memory-bound), so
+each row is also kept as its projection on the 128 main axes of the rows (a third of the bytes;
+the axes carry about 70% of the variance of multilingual-e5 vectors), the ``candidates`` rows
+nearest to the query there are picked, and only they are scored exactly. With no more rows than
+candidates every row is scored exactly. ``benchmarks/vector_recall.py`` measures what the two
+steps find of the exact top rows, and what each costs.
 """
 
 from __future__ import annotations
@@ -28,6 +36,14 @@ log = logging.getLogger(__name__)
 #: articles fetched per sync request, and the most one matrix holds (memory bound: 1M x 384 x 4 bytes)
 PAGE = 2000
 MAX_ROWS = 1_000_000
+#: rows scored exactly per query: at least this many, and at least OVERSAMPLE x k
+#: (benchmarks/vector_recall.py: what these find of the exact top k)
+MIN_CANDIDATES = 4000
+OVERSAMPLE = 100
+#: rows the main axes are fitted on (a sample of the matrix beyond that)
+FIT_SAMPLE = 20_000
+#: fewer rows are always scored exactly: no axes are fitted for them
+FIT_MIN = 256
 
 
 def decode(value: Any, dim: int) -> np.ndarray | None:
@@ -43,15 +59,76 @@ def decode(value: Any, dim: int) -> np.ndarray | None:
     return vec if vec.shape == (dim,) else None
 
 
+class RowStore:
+    """Float32 rows and their projections on the main axes of the rows, grown by doubling (no
+    copy of everything per sync).
+
+    The axes (``AXES`` of them, from the covariance of up to ``FIT_SAMPLE`` rows) are refitted
+    whenever the store has doubled since the last fit, so they follow what is indexed."""
+
+    def __init__(self, dim: int, axes: int = 128) -> None:
+        self.dim, self.n = dim, 0
+        self.rows = np.zeros((0, dim), dtype=np.float32)
+        self.axes = min(axes, dim)
+        self.mean = np.zeros(dim, dtype=np.float32)
+        self.basis = np.eye(dim, self.axes, dtype=np.float32)
+        self.proj = np.zeros((0, self.axes), dtype=np.float32)
+        self._fitted_at = 0
+
+    def set(self, row: int, vec: np.ndarray) -> None:
+        self.rows[row] = vec
+        self.proj[row] = (vec - self.mean) @ self.basis
+
+    def extend(self, vecs: np.ndarray) -> None:
+        need = self.n + len(vecs)
+        if need > len(self.rows):
+            cap = max(need, 2 * len(self.rows), 1024)
+            self.rows = _grown(self.rows, self.n, cap)
+            self.proj = _grown(self.proj, self.n, cap)
+        self.rows[self.n: need] = vecs
+        self.proj[self.n: need] = (vecs - self.mean) @ self.basis
+        self.n = need
+        if self.n >= max(2 * self._fitted_at, FIT_MIN):
+            self._fit()
+
+    def _fit(self) -> None:
+        step = max(1, self.n // FIT_SAMPLE)
+        sample = self.rows[: self.n: step]
+        self.mean = sample.mean(axis=0)
+        _, vectors = np.linalg.eigh(np.cov(sample - self.mean, rowvar=False).reshape(self.dim, self.dim))
+        self.basis = np.ascontiguousarray(vectors[:, ::-1][:, : self.axes], dtype=np.float32)
+        self.proj[: self.n] = (self.rows[: self.n] - self.mean) @ self.basis
+        self._fitted_at = self.n
+
+    def candidates(self, query: np.ndarray, count: int) -> np.ndarray | None:
+        """Row numbers of the ``count`` rows nearest to the query on the main axes (None: every row)."""
+        if count >= self.n:
+            return None
+        # q.x and q.(x - mean) rank rows alike
+        approx = self.proj[: self.n] @ (self.basis.T @ np.asarray(query, dtype=np.float32))
+        return np.argpartition(-approx, count - 1)[:count]
+
+    def scores(self, rows: np.ndarray | None, query: np.ndarray) -> np.ndarray:
+        return (self.rows[: self.n] if rows is None else self.rows[rows]) @ np.asarray(query, dtype=np.float32)
+
+
+def _grown(array: np.ndarray, used: int, capacity: int) -> np.ndarray:
+    out = np.zeros((capacity, array.shape[1]), dtype=array.dtype)
+    out[:used] = array[:used]
+    return out
+
+
 class VectorMatrix:
-    """The vectors of one index and model, for brute-force cosine ranking."""
+    """The vectors of one index and model, for cosine ranking (see the module docstring)."""
 
     def __init__(self, index: str, model: str, dim: int, *, sync_interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, min_candidates: int = MIN_CANDIDATES,
+                 oversample: int = OVERSAMPLE) -> None:
         self.index, self.model, self.dim = index, model, dim
         self.sync_interval = sync_interval
+        self.min_candidates, self.oversample = min_candidates, oversample
         self._clock = clock
-        self._rows = np.zeros((0, dim), dtype=np.float32)
+        self._store = RowStore(dim)
         self._ids: list[str] = []
         self._row_of: dict[str, int] = {}
         self._watermark: str | None = None
@@ -80,10 +157,10 @@ class VectorMatrix:
                 continue
             row = self._row_of.get(h["_id"])
             if row is not None:  # re-embedded
-                if row < len(self._rows):
-                    self._rows[row] = vec
+                if row < self._store.n:
+                    self._store.set(row, vec)
                 else:
-                    new_rows[row - len(self._rows)] = vec
+                    new_rows[row - self._store.n] = vec
                 continue
             if len(self._ids) >= MAX_ROWS:
                 log.warning("vector matrix of %s is full (%d rows): newer articles are not ranked by vector",
@@ -112,19 +189,31 @@ class VectorMatrix:
                 if len(hits) < PAGE or len(self._ids) >= MAX_ROWS:
                     break
             if new_rows:
-                self._rows = np.vstack([self._rows, np.stack(new_rows)])
+                self._store.extend(np.stack(new_rows))
             self._synced_at = now
         return count
 
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The ``k`` rows most similar to ``query`` (a unit vector), best first: (id, cosine)."""
-        if not self._ids or k <= 0:
+    def load(self, ids: list[str], vectors: np.ndarray) -> None:
+        """Add rows held elsewhere (benchmarks, tests): ``ids`` new to the matrix, one row each."""
+        with self._lock:
+            for doc_id in ids:
+                self._row_of[doc_id] = len(self._ids)
+                self._ids.append(doc_id)
+            self._store.extend(np.asarray(vectors, dtype=np.float32))
+
+    def nearest(self, query: np.ndarray, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
+        """The ``k`` rows most similar to ``query`` (a unit vector), best first: (id, cosine).
+        ``exact`` scores every row (for measuring what the candidate step finds)."""
+        n = self._store.n
+        if not n or k <= 0:
             return []
-        scores = self._rows @ np.asarray(query, dtype=np.float32)
-        k = min(k, len(self._ids))
+        k = min(k, n)
+        count = n if exact else max(self.min_candidates, self.oversample * k)
+        rows = self._store.candidates(query, count)
+        scores = self._store.scores(rows, query)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self._ids[i], float(scores[i])) for i in top]
+        return [(self._ids[i if rows is None else rows[i]], float(scores[i])) for i in top]
 
 
 _MATRICES: dict[tuple[str, str, str], VectorMatrix] = {}

@@ -161,3 +161,43 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     assert matrix.sync(engine, force=True) >= 1 and len(matrix) == 3  # replaced in place
     assert {i for i, _ in matrix.nearest(school, 3)} == {d["id"] for d in docs}
     assert matrix.nearest(school, 1)[0][0] in {docs[0]["id"], docs[1]["id"], changed["id"]}
+
+
+def _clustered(n: int, dim: int, clusters: int, seed: int = 3) -> np.ndarray:
+    """Unit vectors around a few directions that share a common one (as embeddings do)."""
+    rng = np.random.default_rng(seed)
+    common = rng.standard_normal(dim)
+    centers = common + 0.6 * rng.standard_normal((clusters, dim))
+    rows = centers[rng.integers(0, clusters, n)] + 0.35 * rng.standard_normal((n, dim))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_two_step_ranking_finds_what_scoring_every_row_finds() -> None:
+    from indexing.embeddings.matrix import VectorMatrix
+
+    rows = _clustered(20_000, 384, 40)
+    matrix = VectorMatrix("i", "m", 384, min_candidates=1000, oversample=20)
+    matrix.load([f"d{i}" for i in range(len(rows))], rows)
+    rng = np.random.default_rng(9)
+    overlap = []
+    for j in rng.integers(0, len(rows), 25):
+        query = rows[j] + 0.05 * rng.standard_normal(384).astype(np.float32)
+        query /= np.linalg.norm(query)
+        exact = matrix.nearest(query, 10, exact=True)
+        quick = matrix.nearest(query, 10)
+        assert quick[0][0] == exact[0][0] == f"d{j}"
+        assert [s for _, s in quick] == sorted((s for _, s in quick), reverse=True)
+        overlap.append(len({i for i, _ in quick} & {i for i, _ in exact}) / 10)
+    assert np.mean(overlap) >= 0.95
+
+
+def test_a_small_matrix_is_scored_exactly() -> None:
+    from indexing.embeddings.matrix import VectorMatrix
+
+    rows = _clustered(300, 16, 4)
+    matrix = VectorMatrix("i", "m", 16, min_candidates=500)
+    matrix.load([f"d{i}" for i in range(300)], rows)
+    scores = rows @ rows[7]
+    want = [f"d{i}" for i in np.argsort(-scores)[:5]]
+    assert [i for i, _ in matrix.nearest(rows[7], 5)] == want
+    assert matrix.nearest(rows[7], 0) == [] and len(matrix.nearest(rows[7], 1000)) == 300
