@@ -23,8 +23,9 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from .chunks import article_region, expand_with_siblings
+from .chunks import TextIndex, article_region, expand_with_siblings
 from .cleaning import insert_block_boundaries, normalise_whitespace
+from .standfirst import find_standfirst
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ _WORD = re.compile(r"\w+")
 _THIN_WORDS = 120
 # Real article pages have a few thousand elements; jusText's neighbour search is quadratic.
 _FALLBACK_MAX_NODES = 15_000
+# A paragraph above the first kept one is taken back when it is prose of this many words or more.
+_LEAD_WORDS = 20
+_SENTENCE_END = re.compile(r"[.!?…\"'”“»)]\s*$")
 
 
 @dataclass
@@ -89,16 +93,20 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         recall = _trafilatura(tree, url, favor_recall=True, fast=True)
         if word_count(recall) > word_count(base):
             base, method = recall, "trafilatura-recall"
+    index = TextIndex(tree)
     if method == "trafilatura-precision":
         # A second, balanced pass fills what precision mode dropped inside the article.
         # Run on the article's own region only: a fraction of the page, a fraction of the cost.
-        region = article_region(tree, base)
+        region = article_region(index, base)
         filled = fill_gaps(base, _trafilatura(region, url, fast=True)) if region is not None else base
         if filled != base:
             base, method = filled, method + "+gaps"
-    expanded = expand_with_siblings(tree, base)
+    expanded = expand_with_siblings(index, base)
     if len(expanded) > len(base):
         base, method = expanded, method + "+siblings"
+    intro = find_standfirst(index, base)
+    if intro:
+        base, method = intro + base, method + "+standfirst"
     if jsonld_body:
         paragraphs = jsonld_paragraphs(jsonld_body)
         # The page's own structured copy of the text, used when the visible extraction is
@@ -122,6 +130,9 @@ def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
     found = [j for j, p in enumerate(balanced) if _key(p) in anchors]
     if len(found) < 2:
         return precise
+    kept_text = "\n".join(anchors)
+    # before the first kept paragraph, inside the article's region: an intro written as prose
+    lead = [p for p in balanced[: found[0]] if _lead_prose(p) and _key(p) not in kept_text]
     candidates: list[tuple[int, str]] = []
     anchor = -1
     for para in balanced[found[0] : found[-1] + 1]:
@@ -131,8 +142,7 @@ def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
         elif anchor >= 0:
             candidates.append((anchor, para))
     if not candidates:
-        return precise
-    kept_text = "\n".join(anchors)
+        return lead + precise
     result = list(precise)
     inserts: dict[int, list[str]] = {}
     for anchor, para in candidates:
@@ -145,11 +155,15 @@ def fill_gaps(precise: list[str], balanced: list[str]) -> list[str]:
             result[twin] = para
             continue
         inserts.setdefault(anchor, []).append(para)
-    out: list[str] = []
+    out: list[str] = list(lead)
     for i, para in enumerate(result):
         out.append(para)
         out.extend(inserts.get(i, []))
     return out
+
+
+def _lead_prose(text: str) -> bool:
+    return len(_WORD.findall(text)) >= _LEAD_WORDS and bool(_SENTENCE_END.search(text)) and not _shouted(text)
 
 
 def _variant_of(longer: str, shorter: str) -> bool:

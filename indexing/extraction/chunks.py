@@ -10,6 +10,7 @@ then, up to a few levels up, siblings with the *same tag and class* that contain
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
 from collections import Counter
@@ -71,15 +72,42 @@ def _blocks(container: Any) -> list[Any]:
     return out
 
 
-def article_region(tree: Any, paragraphs: list[str]) -> Any | None:
+class TextIndex:
+    """The page's paragraph-level elements with their normalised texts, in document order:
+    computed once per page and shared by every rule that looks paragraphs up in the page."""
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+
+    @functools.cached_property
+    def blocks(self) -> list[tuple[Any, str]]:
+        return [(el, _norm(_text(el))) for el in self.tree.iter(*_PARA_TAGS)]
+
+    def find(self, paragraph: str) -> Any | None:
+        """The first element whose whole text is ``paragraph``: a paragraph-level element, the
+        first ``<p>`` that starts with it (a paragraph split at ``<br>`` comes out as several
+        lines), or a ``<div>`` holding the text itself (articles written in divs, no <p>)."""
+        key = _norm(paragraph)
+        hit = next((el for el, text in self.blocks if text == key), None)
+        if hit is None:
+            hit = next((el for el, text in self.blocks if el.tag == "p" and text.startswith(key)), None)
+        if hit is None:
+            head = key[:20]
+            for el in self.tree.iter("div"):
+                # cheap test first: a div holding the text itself starts with it
+                if _norm(el.text or "")[:20] == head and _norm(_text(el)) == key:
+                    return el
+        return hit
+
+
+def article_region(index: TextIndex, paragraphs: list[str]) -> Any | None:
     """A standalone copy of the smallest element holding the first and the last of
     ``paragraphs`` (as found in the page), or None when they cannot both be found."""
     if len(paragraphs) < 2:
         return None
     first, last = _norm(paragraphs[0]), _norm(paragraphs[-1])
     start = end = None
-    for el in tree.iter(*_PARA_TAGS):
-        key = _norm(_text(el))
+    for el, key in index.blocks:
         if start is None and key == first:
             start = el
         if key == last:
@@ -90,19 +118,23 @@ def article_region(tree: Any, paragraphs: list[str]) -> Any | None:
     region = next((a for a in end.iterancestors() if a in ancestors), None)
     if region is None or region.tag in {"html", "body"}:
         return None
+    # inside an <article>, where extractors look for the main text first: a region that is an
+    # odd element (a <span>, a <td>) is otherwise read by their last-resort pass, paragraphs only
     page = lxml.html.Element("html")
     body = lxml.html.Element("body")
+    article = lxml.html.Element("article")
     page.append(body)
-    body.append(copy.deepcopy(region))
+    body.append(article)
+    article.append(copy.deepcopy(region))
     return page
 
 
-def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
+def expand_with_siblings(index: TextIndex, paragraphs: list[str]) -> list[str]:
     """``paragraphs`` plus prose from same-signature sibling blocks, in document order."""
     if len(paragraphs) < 2:
         return paragraphs
     wanted = {_norm(p): i for i, p in enumerate(paragraphs)}
-    matched = [(wanted[key], el) for el in tree.iter(*_PARA_TAGS) if (key := _norm(_text(el))) in wanted]
+    matched = [(wanted[key], el) for el, key in index.blocks if key in wanted]
     if len(matched) < 2:
         return paragraphs
     parents = Counter(el.getparent() for _, el in matched if el.getparent() is not None)
@@ -112,7 +144,7 @@ def expand_with_siblings(tree: Any, paragraphs: list[str]) -> list[str]:
     if not additions:
         return paragraphs
     logger.debug("sibling chunks added %d paragraphs", sum(len(t) for _, t in additions))
-    return _merge_in_order(tree, paragraphs, matched, additions)
+    return _merge_in_order(index.tree, paragraphs, matched, additions)
 
 
 def _sibling_additions(container: Any, known: set[str]) -> list[tuple[Any, list[str]]]:

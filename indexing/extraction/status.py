@@ -70,6 +70,14 @@ def _page_text(tree: Any) -> str:
         return ""
 
 
+_SENTENCE = re.compile(r"\w[.!?…][\"'”“»)]?(\s|$)")
+
+
+def _is_prose_paragraph(paragraph: str) -> bool:
+    """Two sentences or more and 25 words or more: text written to be read, not a teaser line."""
+    return len(paragraph.split()) >= 25 and len(_SENTENCE.findall(paragraph)) >= 2
+
+
 def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[str]) -> tuple[str, str | None]:
     """('ok', None) or ('no_article', reason)."""
     body_text = " ".join(paragraphs)
@@ -95,7 +103,9 @@ def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[st
     if linked_paras >= 4 and linked_paras >= 0.35 * len(paragraphs):
         return "no_article", "listing_page"
     if body_words < MIN_ARTICLE_WORDS and (linked_headings >= 5 or len(link_texts) >= 15):
-        return "no_article", "listing_page"
+        # a short post on a page full of links is still a post when it is written prose
+        if linked_paras or not any(_is_prose_paragraph(p) for p in paragraphs):
+            return "no_article", "listing_page"
     if body_words == 0:
         return "no_article", "empty"
     if body_words < MIN_ARTICLE_WORDS // 3:
