@@ -11,6 +11,9 @@ collapsed on both sides before matching (a snippet that spans a line break still
 
 A page's language is that of its `with` snippets (py3langid, the page's lang attribute as a
 hint): the ground truth decides, not either extractor.
+
+Both extractors get the page as saved (bytes): each finds the encoding itself, as it must on the
+web (21 of the 913 dev pages are not UTF-8; decoding them as UTF-8 first broke their text for both).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ _LANG_ATTR = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.I)
 class SnippetPage:
     key: str
     url: str
-    html: str
+    html: bytes
     with_: list[str]
     without: list[str]
     language: str
@@ -62,8 +65,7 @@ def load_snippets(root: Path, keys: list[str] | None = None) -> list[SnippetPage
         with_ = [s for s in item.get("with") or [] if s.strip()]
         without = [s for s in item.get("without") or [] if s.strip()]
         lang = item.get("language") or page_language(raw, with_)
-        html = raw.decode("utf-8", errors="replace")
-        pages.append(SnippetPage(key, item.get("url") or "", html, with_, without, lang))
+        pages.append(SnippetPage(key, item.get("url") or "", raw, with_, without, lang))
     return pages
 
 
@@ -72,13 +74,13 @@ def page_score(page: SnippetPage, text: str) -> PageScore:
     return snippet_page_score(text, page.with_, page.without)
 
 
-def warwatch_text(html: str, url: str) -> str:
+def warwatch_text(html: bytes, url: str) -> str:
     from indexing.extraction import extract
 
     return extract(html, url=url or None).body
 
 
-def warwatch_full_text(html: str, url: str) -> str:
+def warwatch_full_text(html: bytes, url: str) -> str:
     """Headline, lead and body: what a reader of the document sees."""
     from indexing.extraction import extract
 
@@ -86,13 +88,13 @@ def warwatch_full_text(html: str, url: str) -> str:
     return "\n".join(x for x in (art.title, art.lead, art.body) if x)
 
 
-def trafilatura_text(html: str, url: str) -> str:
+def trafilatura_text(html: bytes, url: str) -> str:
     import trafilatura
 
     return trafilatura.extract(html, url=url or None) or ""
 
 
-EXTRACTORS: dict[str, Callable[[str, str], str]] = {
+EXTRACTORS: dict[str, Callable[[bytes, str], str]] = {
     "warwatch": warwatch_text,
     "trafilatura": trafilatura_text,
     "warwatch-full": warwatch_full_text,
