@@ -650,8 +650,9 @@ def search(
 
     Hybrid retrieval (relevance order, queries without explicit syntax, when articles have
     vectors): the keyword ranking above and the query's nearest articles by multilingual
-    embedding (:mod:`indexing.embeddings.retrieval`) are fused by reciprocal rank; scores are
-    then fusion scores.
+    embedding (:mod:`indexing.embeddings.retrieval`) are fused (``fuse``: the rescaled vector
+    score plus the weighted keyword score; ``search.fusion: rrf`` for reciprocal rank fusion);
+    scores are then fusion scores.
 
     ``until`` given as a bare day includes that whole day. Raises :class:`QueryError` for a query
     too expensive or malformed to run, :class:`EngineUnavailable` when the engine cannot be
