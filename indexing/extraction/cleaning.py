@@ -87,7 +87,7 @@ class BoilerplateRules:
 
 
 def _line_key(text: str) -> str:
-    return text.strip().strip(":…»«›>|•·-–— ").strip().casefold()
+    return text.strip().strip(":…»«›>|•·-–—.() ").strip().casefold()
 
 
 class _RulesSpec(BaseModel):
