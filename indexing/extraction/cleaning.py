@@ -247,6 +247,24 @@ def drop_trailing_labels(paragraphs: list[str]) -> list[str]:
     return paragraphs[:end]
 
 
+# The heading of an author's (or a series') box under the article: what follows is a bio.
+_ABOUT_HEADING = re.compile(
+    r"(über (den|die) (autor|autorin|autoren)|zum autor|zur autorin|autor|autorin|über diese reihe|"
+    r"about the authors?|about the series|author|à propos de l'auteur|à propos de l'autrice|l'auteur|l'autrice)\s*:?",
+    re.I,
+)
+_ABOUT_TAIL = 3
+
+
+def drop_about_box(paragraphs: list[str]) -> list[str]:
+    """Cut an "About the author" / "Über diese Reihe" heading among the last few paragraphs and the
+    bio after it: a box under the article, not its text (further up, "Zur Person" is part of it)."""
+    for i in range(max(1, len(paragraphs) - _ABOUT_TAIL), len(paragraphs)):
+        if _ABOUT_HEADING.fullmatch(paragraphs[i].strip()):
+            return paragraphs[:i]
+    return paragraphs
+
+
 def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
 

@@ -8,6 +8,7 @@ import pytest
 from indexing.extraction import extract
 from indexing.extraction.cleaning import (
     clean_paragraphs,
+    drop_about_box,
     drop_dek,
     drop_link_runs,
     insert_block_boundaries,
@@ -199,3 +200,48 @@ def test_dateline_and_credit_lines(line: str) -> None:
 @pytest.mark.parametrize("line", ["Stand der Dinge ist klar.", "Published reports say 5 died."])
 def test_sentences_starting_like_datelines_stay(line: str) -> None:
     assert not is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Weitere Tourentipps in Schweden",
+        "Weitere aktuelle Themen aus der Arbeitswelt",
+        "Top-Themen bei FIT FOR FUN",
+        "Mehr zum Thema auf UEPO.de",
+        "Beiträge aus dem Forum",
+        "Zum Weiterlesen:",
+        "Unterstütze RosaMag bereits mit 2,50!",
+        "Gefällt Ihnen dieser Artikel?",
+        "Der Artikel gefällt dir?",
+        "Sie lesen gern Achgut.com?",
+        "Eileen Gu, Freestylerin. © AFP / MADDIE MEYER",
+        "(Alle Angaben ohne Gewähr)",
+        "Sie sind aktuell nicht eingeloggt.",
+        "Sieh dir diesen Beitrag auf Instagram an",
+    ],
+)
+def test_box_headings_appeals_and_credits(line: str) -> None:
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Weitere US-Zellprojekte im Aufbau",
+        "Weitere Informationen rund um das Thema",
+        "Wie gefallen Euch die neuen Modelle?",
+        "Die Marke © 2019 gehört seitdem der Firma Beispiel.",
+        "Unter den Unterstützern sind viele Vereine.",
+    ],
+)
+def test_article_lines_like_box_headings_stay(line: str) -> None:
+    assert not is_boilerplate(line)
+
+
+def test_about_the_author_box_cut_at_the_tail_only() -> None:
+    body = ["Erster Absatz.", "Zweiter Absatz.", "Dritter Absatz.", "Vierter Absatz."]
+    bio = ["Über die Autorin:", "Erika Muster ist Coach und Gründerin."]
+    assert drop_about_box(body + bio) == body
+    inside = ["Erster Absatz.", "Zur Person", "Autor", "Erika Muster ist Coach.", *body]
+    assert drop_about_box(inside) == inside
