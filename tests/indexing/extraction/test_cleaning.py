@@ -219,6 +219,10 @@ def test_sentences_starting_like_datelines_stay(line: str) -> None:
         "(Alle Angaben ohne Gewähr)",
         "Sie sind aktuell nicht eingeloggt.",
         "Sieh dir diesen Beitrag auf Instagram an",
+        "Pressesprecher*in Markus Ulrich",
+        "Ansprechpartnerin zum Thema:",
+        "Inhaltsverzeichnis",
+        "Sommaire",
     ],
 )
 def test_box_headings_appeals_and_credits(line: str) -> None:
@@ -233,6 +237,7 @@ def test_box_headings_appeals_and_credits(line: str) -> None:
         "Wie gefallen Euch die neuen Modelle?",
         "Die Marke © 2019 gehört seitdem der Firma Beispiel.",
         "Unter den Unterstützern sind viele Vereine.",
+        "Der Pressesprecher der Polizei bestätigte den Einsatz.",
     ],
 )
 def test_article_lines_like_box_headings_stay(line: str) -> None:
