@@ -16,6 +16,7 @@ from .cleaning import (
     clean_paragraphs,
     drop_about_box,
     drop_dek,
+    drop_head_datelines,
     drop_link_runs,
     drop_trailing_labels,
     fix_mojibake,
@@ -198,7 +199,7 @@ def _clean_body(tree: Any, paragraphs: list[str], meta: Metadata, images: list[I
     paragraphs = clean_paragraphs(_drop_kicker(paragraphs, meta.title), language, drop)
     links = link_texts(tree)
     paragraphs = drop_trailing_labels(drop_about_box(trim_link_tail(paragraphs, links)))
-    return drop_dek(drop_link_runs(paragraphs, links), meta.lead)
+    return drop_dek(drop_head_datelines(drop_link_runs(paragraphs, links)), meta.lead)
 
 
 def bound_tree(tree: Any, max_nodes: int) -> int:

@@ -265,6 +265,35 @@ def drop_about_box(paragraphs: list[str]) -> list[str]:
     return paragraphs
 
 
+_MONTHS = (
+    "januar|jänner|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
+)
+_DATE = re.compile(
+    rf"\b(\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{4}}|"
+    rf"\d{{1,2}}\.?\s(?:{_MONTHS})\s\d{{4}})(\s*[,|•·–-]?\s*\d{{1,2}}[:.h]\d{{2}}(\s*uhr)?)?",
+    re.I,
+)
+_HEAD = 3
+_DATELINE_WORDS = 3
+
+
+def drop_head_datelines(paragraphs: list[str]) -> list[str]:
+    """Date lines among the first few paragraphs, with at most a label, a category or a name
+    beside the date ("24. April 2020 | Pressemitteilungen", "Datum 25.01.2022", "11.12.2019 -
+    Amelie Loevenich"): the page's metadata above the article, not its text."""
+    head = paragraphs[:_HEAD]
+    kept = [p for p in head if not _is_dateline(p)]
+    return paragraphs if len(kept) == len(head) else kept + paragraphs[_HEAD:]
+
+
+def _is_dateline(paragraph: str) -> bool:
+    rest, dates = _DATE.subn(" ", paragraph)
+    if not dates or re.search(r"[.!?]", rest):
+        return False
+    return len(_WORDS.findall(rest)) <= _DATELINE_WORDS
+
+
 def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
 

@@ -10,6 +10,7 @@ from indexing.extraction.cleaning import (
     clean_paragraphs,
     drop_about_box,
     drop_dek,
+    drop_head_datelines,
     drop_link_runs,
     insert_block_boundaries,
     is_boilerplate,
@@ -250,3 +251,14 @@ def test_about_the_author_box_cut_at_the_tail_only() -> None:
     assert drop_about_box(body + bio) == body
     inside = ["Erster Absatz.", "Zur Person", "Autor", "Erika Muster ist Coach.", *body]
     assert drop_about_box(inside) == inside
+
+
+def test_datelines_dropped_at_the_head_only() -> None:
+    body = ["Der erste Absatz des Artikels.", "Der zweite Absatz."]
+    head = ["24. April 2020 | Pressemitteilungen", "11.12.2019 - Amelie Loevenich"]
+    assert drop_head_datelines(head + body) == body
+    assert drop_head_datelines(["mercredi 11 septembre 2019", *body]) == body
+    kept = ["Die wichtigsten Ticketpreise ab 01.01.2024", "Am 5. März 2021 starb er.", *body]
+    assert drop_head_datelines(kept) == kept
+    later = [*body, "Eine Zeile.", "19. November 2021"]
+    assert drop_head_datelines(later) == later
