@@ -160,7 +160,7 @@ def clean_paragraphs(
             continue
         if _line_key(para) in drop_keys:
             continue
-        if rules.is_boilerplate(para) or is_shortcode(para):
+        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para):
             continue
         if out and out[-1] == para:
             continue
@@ -306,6 +306,24 @@ def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     if first == " ".join(description.split()).casefold() and not _TERMINAL.search(paragraphs[0]):
         return paragraphs[1:]
     return paragraphs
+
+
+# The site's note on its affiliate links and paid placements: about the page, not the story.
+_DISCLOSURE = re.compile(
+    r"(enthält|enthalten|sind|handelt es sich um|kann)( sogenannte)? [»„\"]?affiliate[- ]?links?|"
+    r"affiliate[- ]?links?[«“\"]? (sind|gekennzeichnet|markiert)|(eine|kleine) provision (erhält|erhalten)|"
+    r"product advertising api|we (may|might) (receive|earn)( a)? (compensation|commission)|advertising disclosure|"
+    r"this (post|article|page) (contains|may contain) (affiliate links|references to products)|"
+    r"liens? (d'affiliation|affiliés?)",
+    re.I,
+)
+_DISCLOSURE_WORDS = 60
+
+
+def is_disclosure(paragraph: str) -> bool:
+    """An affiliate or advertising disclosure ("Bei den Verlinkungen handelt es sich um Affiliate
+    Links", "We may receive compensation when you click ...")."""
+    return len(paragraph.split()) <= _DISCLOSURE_WORDS and bool(_DISCLOSURE.search(paragraph))
 
 
 def is_shortcode(paragraph: str) -> bool:

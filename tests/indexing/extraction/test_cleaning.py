@@ -14,6 +14,7 @@ from indexing.extraction.cleaning import (
     drop_link_runs,
     insert_block_boundaries,
     is_boilerplate,
+    is_disclosure,
     is_shortcode,
     load_boilerplate,
     trim_link_tail,
@@ -262,3 +263,18 @@ def test_datelines_dropped_at_the_head_only() -> None:
     assert drop_head_datelines(kept) == kept
     later = [*body, "Eine Zeile.", "19. November 2021"]
     assert drop_head_datelines(later) == later
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "expected"),
+    [
+        ("Letzte Aktualisierung am 2.02.2022 / Bei den Verlinkungen handelt es sich um Affiliate Links", True),
+        ("Dieser Artikel kann Links zu Anbietern enthalten, von denen das Magazin eine Provision erhält.", True),
+        ("Advertising disclosure: We may receive compensation for some of the links in our stories.", True),
+        ("Cet article contient des liens affiliés.", True),
+        ("Affiliate-Marketing wächst: Händler zahlen Bloggern immer mehr für ihre Empfehlungen.", False),
+        ("The commission may receive new powers, the minister said.", False),
+    ],
+)
+def test_affiliate_disclosures(paragraph: str, expected: bool) -> None:
+    assert is_disclosure(paragraph) is expected
