@@ -38,8 +38,19 @@ def insert_block_boundaries(tree: Any) -> None:
     """
     for el in tree.iter("br", *BLOCK_TAGS):
         el.tail = "\n" + el.tail if el.tail else "\n"
-        if el.text is None and el.tag != "br" and len(el):
-            el.text = "\n"
+        if el.tag == "br":
+            continue
+        # the text just before a block ends its line there: the previous sibling's tail, or the
+        # parent's own text. Never an empty block's text: extractors read a block that has text
+        # as a paragraph, not as a container (a live ticker's entries were lost that way).
+        prev = el.getprevious()
+        if prev is not None:
+            if not (prev.tail or "").endswith("\n"):
+                prev.tail = (prev.tail or "") + "\n"
+            continue
+        parent = el.getparent()
+        if parent is not None and parent.text and not parent.text.endswith("\n"):
+            parent.text += "\n"
 
 
 def normalise_whitespace(text: str) -> str:

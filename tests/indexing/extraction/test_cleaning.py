@@ -91,6 +91,8 @@ def test_whitespace_normalised() -> None:
         "<li>Sicherheit dar</li><li>sagte er</li>",
         "<td>Sicherheit dar</td><td>sagte er</td>",
         "<h2>Sicherheit dar</h2><p>sagte er</p>",
+        "<a>Sicherheit dar</a><div><span>sagte er</span></div>",
+        "Sicherheit dar<div><span>sagte er</span></div>",
     ],
 )
 def test_block_boundaries_never_glue(html: str) -> None:
@@ -278,3 +280,11 @@ def test_datelines_dropped_at_the_head_only() -> None:
 )
 def test_affiliate_disclosures(paragraph: str, expected: bool) -> None:
     assert is_disclosure(paragraph) is expected
+
+
+def test_empty_blocks_get_no_text_of_their_own() -> None:
+    """A container without text of its own stays so: extractors read a block that has text as a
+    paragraph, and a live ticker's entries (divs of divs) were lost when it got a newline."""
+    tree = lxml.html.fromstring("<div><div><span>Eins</span></div><div><p>Zwei</p></div></div>")
+    insert_block_boundaries(tree)
+    assert all(el.text is None for el in tree.iter("div"))
