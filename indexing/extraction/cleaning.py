@@ -171,12 +171,20 @@ def clean_paragraphs(
             continue
         if _line_key(para) in drop_keys:
             continue
-        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para):
+        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para) or _furniture_row(para, rules):
             continue
         if out and out[-1] == para:
             continue
         out.append(para)
     return out
+
+
+def _furniture_row(paragraph: str, rules: BoilerplateRules) -> bool:
+    """A table row ("| a | b |") whose every non-empty cell is furniture ("| Quelle: Wikipedia |")."""
+    if not paragraph.startswith("|"):
+        return False
+    cells = [c.strip() for c in paragraph.strip("| ").split("|") if c.strip()]
+    return bool(cells) and all(rules.is_boilerplate(c) for c in cells)
 
 
 def text_of(el: Any) -> str:

@@ -288,3 +288,8 @@ def test_empty_blocks_get_no_text_of_their_own() -> None:
     tree = lxml.html.fromstring("<div><div><span>Eins</span></div><div><p>Zwei</p></div></div>")
     insert_block_boundaries(tree)
     assert all(el.text is None for el in tree.iter("div"))
+
+
+def test_table_rows_of_furniture_cells_dropped() -> None:
+    rows = ["| Weitere Artikel zum Thema | |", "| Quelle: Wikipedia |", "| Zinssatz | 3,5 % |"]
+    assert clean_paragraphs(rows) == ["| Zinssatz | 3,5 % |"]
