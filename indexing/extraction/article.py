@@ -14,7 +14,9 @@ from lxml import etree
 from .body import extract_body, word_count
 from .cleaning import (
     clean_paragraphs,
+    drop_about_box,
     drop_dek,
+    drop_head_datelines,
     drop_link_runs,
     drop_trailing_labels,
     fix_mojibake,
@@ -196,8 +198,8 @@ def _clean_body(tree: Any, paragraphs: list[str], meta: Metadata, images: list[I
         drop.update(x for x in (img.caption, img.credit) if x)
     paragraphs = clean_paragraphs(_drop_kicker(paragraphs, meta.title), language, drop)
     links = link_texts(tree)
-    paragraphs = drop_trailing_labels(trim_link_tail(paragraphs, links))
-    return drop_dek(drop_link_runs(paragraphs, links), meta.lead)
+    paragraphs = drop_trailing_labels(drop_about_box(trim_link_tail(paragraphs, links)))
+    return drop_dek(drop_head_datelines(drop_link_runs(paragraphs, links)), meta.lead)
 
 
 def bound_tree(tree: Any, max_nodes: int) -> int:

@@ -38,8 +38,19 @@ def insert_block_boundaries(tree: Any) -> None:
     """
     for el in tree.iter("br", *BLOCK_TAGS):
         el.tail = "\n" + el.tail if el.tail else "\n"
-        if el.text is None and el.tag != "br" and len(el):
-            el.text = "\n"
+        if el.tag == "br":
+            continue
+        # the text just before a block ends its line there: the previous sibling's tail, or the
+        # parent's own text. Never an empty block's text: extractors read a block that has text
+        # as a paragraph, not as a container (a live ticker's entries were lost that way).
+        prev = el.getprevious()
+        if prev is not None:
+            if not (prev.tail or "").endswith("\n"):
+                prev.tail = (prev.tail or "") + "\n"
+            continue
+        parent = el.getparent()
+        if parent is not None and parent.text and not parent.text.endswith("\n"):
+            parent.text += "\n"
 
 
 def normalise_whitespace(text: str) -> str:
@@ -87,7 +98,7 @@ class BoilerplateRules:
 
 
 def _line_key(text: str) -> str:
-    return text.strip().strip(":…»«›>|•·-–— ").strip().casefold()
+    return text.strip().strip(":…»«›>|•·-–—.() ").strip().casefold()
 
 
 class _RulesSpec(BaseModel):
@@ -160,12 +171,20 @@ def clean_paragraphs(
             continue
         if _line_key(para) in drop_keys:
             continue
-        if rules.is_boilerplate(para) or is_shortcode(para):
+        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para) or _furniture_row(para, rules):
             continue
         if out and out[-1] == para:
             continue
         out.append(para)
     return out
+
+
+def _furniture_row(paragraph: str, rules: BoilerplateRules) -> bool:
+    """A table row ("| a | b |") whose every non-empty cell is furniture ("| Quelle: Wikipedia |")."""
+    if not paragraph.startswith("|"):
+        return False
+    cells = [c.strip() for c in paragraph.strip("| ").split("|") if c.strip()]
+    return bool(cells) and all(rules.is_boilerplate(c) for c in cells)
 
 
 def text_of(el: Any) -> str:
@@ -247,6 +266,53 @@ def drop_trailing_labels(paragraphs: list[str]) -> list[str]:
     return paragraphs[:end]
 
 
+# The heading of an author's (or a series') box under the article: what follows is a bio.
+_ABOUT_HEADING = re.compile(
+    r"(über (den|die) (autor|autorin|autoren)|zum autor|zur autorin|autor|autorin|über diese reihe|"
+    r"about the authors?|about the series|author|à propos de l'auteur|à propos de l'autrice|l'auteur|l'autrice)\s*:?",
+    re.I,
+)
+_ABOUT_TAIL = 3
+
+
+def drop_about_box(paragraphs: list[str]) -> list[str]:
+    """Cut an "About the author" / "Über diese Reihe" heading among the last few paragraphs and the
+    bio after it: a box under the article, not its text (further up, "Zur Person" is part of it)."""
+    for i in range(max(1, len(paragraphs) - _ABOUT_TAIL), len(paragraphs)):
+        if _ABOUT_HEADING.fullmatch(paragraphs[i].strip()):
+            return paragraphs[:i]
+    return paragraphs
+
+
+_MONTHS = (
+    "januar|jänner|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
+)
+_DATE = re.compile(
+    rf"\b(\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{4}}|"
+    rf"\d{{1,2}}\.?\s(?:{_MONTHS})\s\d{{4}})(\s*[,|•·–-]?\s*\d{{1,2}}[:.h]\d{{2}}(\s*uhr)?)?",
+    re.I,
+)
+_HEAD = 3
+_DATELINE_WORDS = 3
+
+
+def drop_head_datelines(paragraphs: list[str]) -> list[str]:
+    """Date lines among the first few paragraphs, with at most a label, a category or a name
+    beside the date ("24. April 2020 | Pressemitteilungen", "Datum 25.01.2022", "11.12.2019 -
+    Amelie Loevenich"): the page's metadata above the article, not its text."""
+    head = paragraphs[:_HEAD]
+    kept = [p for p in head if not _is_dateline(p)]
+    return paragraphs if len(kept) == len(head) else kept + paragraphs[_HEAD:]
+
+
+def _is_dateline(paragraph: str) -> bool:
+    rest, dates = _DATE.subn(" ", paragraph)
+    if not dates or re.search(r"[.!?]", rest):
+        return False
+    return len(_WORDS.findall(rest)) <= _DATELINE_WORDS
+
+
 def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
 
@@ -259,6 +325,24 @@ def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     if first == " ".join(description.split()).casefold() and not _TERMINAL.search(paragraphs[0]):
         return paragraphs[1:]
     return paragraphs
+
+
+# The site's note on its affiliate links and paid placements: about the page, not the story.
+_DISCLOSURE = re.compile(
+    r"(enthält|enthalten|sind|handelt es sich um|kann)( sogenannte)? [»„\"]?affiliate[- ]?links?|"
+    r"affiliate[- ]?links?[«“\"]? (sind|gekennzeichnet|markiert)|(eine|kleine) provision (erhält|erhalten)|"
+    r"product advertising api|we (may|might) (receive|earn)( a)? (compensation|commission)|advertising disclosure|"
+    r"this (post|article|page) (contains|may contain) (affiliate links|references to products)|"
+    r"liens? (d'affiliation|affiliés?)",
+    re.I,
+)
+_DISCLOSURE_WORDS = 60
+
+
+def is_disclosure(paragraph: str) -> bool:
+    """An affiliate or advertising disclosure ("Bei den Verlinkungen handelt es sich um Affiliate
+    Links", "We may receive compensation when you click ...")."""
+    return len(paragraph.split()) <= _DISCLOSURE_WORDS and bool(_DISCLOSURE.search(paragraph))
 
 
 def is_shortcode(paragraph: str) -> bool:

@@ -8,10 +8,13 @@ import pytest
 from indexing.extraction import extract
 from indexing.extraction.cleaning import (
     clean_paragraphs,
+    drop_about_box,
     drop_dek,
+    drop_head_datelines,
     drop_link_runs,
     insert_block_boundaries,
     is_boilerplate,
+    is_disclosure,
     is_shortcode,
     load_boilerplate,
     trim_link_tail,
@@ -88,6 +91,8 @@ def test_whitespace_normalised() -> None:
         "<li>Sicherheit dar</li><li>sagte er</li>",
         "<td>Sicherheit dar</td><td>sagte er</td>",
         "<h2>Sicherheit dar</h2><p>sagte er</p>",
+        "<a>Sicherheit dar</a><div><span>sagte er</span></div>",
+        "Sicherheit dar<div><span>sagte er</span></div>",
     ],
 )
 def test_block_boundaries_never_glue(html: str) -> None:
@@ -199,3 +204,92 @@ def test_dateline_and_credit_lines(line: str) -> None:
 @pytest.mark.parametrize("line", ["Stand der Dinge ist klar.", "Published reports say 5 died."])
 def test_sentences_starting_like_datelines_stay(line: str) -> None:
     assert not is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Weitere Tourentipps in Schweden",
+        "Weitere aktuelle Themen aus der Arbeitswelt",
+        "Top-Themen bei FIT FOR FUN",
+        "Mehr zum Thema auf UEPO.de",
+        "Beiträge aus dem Forum",
+        "Zum Weiterlesen:",
+        "Unterstütze RosaMag bereits mit 2,50!",
+        "Gefällt Ihnen dieser Artikel?",
+        "Der Artikel gefällt dir?",
+        "Sie lesen gern Achgut.com?",
+        "Eileen Gu, Freestylerin. © AFP / MADDIE MEYER",
+        "(Alle Angaben ohne Gewähr)",
+        "Sie sind aktuell nicht eingeloggt.",
+        "Sieh dir diesen Beitrag auf Instagram an",
+        "Pressesprecher*in Markus Ulrich",
+        "Ansprechpartnerin zum Thema:",
+        "Inhaltsverzeichnis",
+        "Sommaire",
+    ],
+)
+def test_box_headings_appeals_and_credits(line: str) -> None:
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Weitere US-Zellprojekte im Aufbau",
+        "Weitere Informationen rund um das Thema",
+        "Wie gefallen Euch die neuen Modelle?",
+        "Die Marke © 2019 gehört seitdem der Firma Beispiel.",
+        "Unter den Unterstützern sind viele Vereine.",
+        "Der Pressesprecher der Polizei bestätigte den Einsatz.",
+    ],
+)
+def test_article_lines_like_box_headings_stay(line: str) -> None:
+    assert not is_boilerplate(line)
+
+
+def test_about_the_author_box_cut_at_the_tail_only() -> None:
+    body = ["Erster Absatz.", "Zweiter Absatz.", "Dritter Absatz.", "Vierter Absatz."]
+    bio = ["Über die Autorin:", "Erika Muster ist Coach und Gründerin."]
+    assert drop_about_box(body + bio) == body
+    inside = ["Erster Absatz.", "Zur Person", "Autor", "Erika Muster ist Coach.", *body]
+    assert drop_about_box(inside) == inside
+
+
+def test_datelines_dropped_at_the_head_only() -> None:
+    body = ["Der erste Absatz des Artikels.", "Der zweite Absatz."]
+    head = ["24. April 2020 | Pressemitteilungen", "11.12.2019 - Amelie Loevenich"]
+    assert drop_head_datelines(head + body) == body
+    assert drop_head_datelines(["mercredi 11 septembre 2019", *body]) == body
+    kept = ["Die wichtigsten Ticketpreise ab 01.01.2024", "Am 5. März 2021 starb er.", *body]
+    assert drop_head_datelines(kept) == kept
+    later = [*body, "Eine Zeile.", "19. November 2021"]
+    assert drop_head_datelines(later) == later
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "expected"),
+    [
+        ("Letzte Aktualisierung am 2.02.2022 / Bei den Verlinkungen handelt es sich um Affiliate Links", True),
+        ("Dieser Artikel kann Links zu Anbietern enthalten, von denen das Magazin eine Provision erhält.", True),
+        ("Advertising disclosure: We may receive compensation for some of the links in our stories.", True),
+        ("Cet article contient des liens affiliés.", True),
+        ("Affiliate-Marketing wächst: Händler zahlen Bloggern immer mehr für ihre Empfehlungen.", False),
+        ("The commission may receive new powers, the minister said.", False),
+    ],
+)
+def test_affiliate_disclosures(paragraph: str, expected: bool) -> None:
+    assert is_disclosure(paragraph) is expected
+
+
+def test_empty_blocks_get_no_text_of_their_own() -> None:
+    """A container without text of its own stays so: extractors read a block that has text as a
+    paragraph, and a live ticker's entries (divs of divs) were lost when it got a newline."""
+    tree = lxml.html.fromstring("<div><div><span>Eins</span></div><div><p>Zwei</p></div></div>")
+    insert_block_boundaries(tree)
+    assert all(el.text is None for el in tree.iter("div"))
+
+
+def test_table_rows_of_furniture_cells_dropped() -> None:
+    rows = ["| Weitere Artikel zum Thema | |", "| Quelle: Wikipedia |", "| Zinssatz | 3,5 % |"]
+    assert clean_paragraphs(rows) == ["| Zinssatz | 3,5 % |"]
