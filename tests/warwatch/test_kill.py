@@ -61,6 +61,18 @@ def _reached(data_dir: Path, point: str) -> bool:
     return False
 
 
+def _spawn(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """Popen with Ctrl-C's default meaning in the child, however pytest was started: a process
+    started in the background by a non-interactive shell (a CI runner, ``cmd &``) ignores SIGINT,
+    children inherit an ignored signal, and Python then never raises KeyboardInterrupt. A handler
+    (unlike an ignored signal) is reset to the default when the child execs."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(args, **kwargs)  # type: ignore[call-overload,no-any-return]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _locks_free(data_dir: Path) -> bool:
     import fcntl
 
@@ -105,8 +117,8 @@ def test_interrupted_run_then_next_run_indexes_everything_once(point: str, sig: 
     with serve(DEMO_SITE, port=0, latency=0.25 if point == "crawl" else 0.0) as server:
         sources = render_sources(server.base_url, data_dir / "sources.yaml")
         env = _env(data_dir, sources)
-        proc = subprocess.Popen([str(WARWATCH), "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = _spawn([str(WARWATCH), "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 180
         try:
             while not _reached(data_dir, point):
