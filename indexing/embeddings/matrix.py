@@ -89,7 +89,7 @@ class RowStore:
     copy of everything per sync); per row its language (a small int), per language the sum of its
     rows and their number (for centring).
 
-    The axes (``AXES`` of them, from the covariance of up to ``FIT_SAMPLE`` rows) are refitted
+    The axes (``axes`` of them, 128 by default, from the covariance of up to ``FIT_SAMPLE`` rows) are refitted
     whenever the store has doubled since the last fit, so they follow what is indexed."""
 
     def __init__(self, dim: int, axes: int = 128) -> None:
