@@ -18,6 +18,7 @@ from scrapy.http import Request
 
 from crawlers.dates import iso, parse_date
 from crawlers.extensions.crawl_state import CrawlState
+from crawlers.held import HeldLinks
 from crawlers.limits import CrawlLimits
 from crawlers.links import looks_like_asset
 from crawlers.slots import SLOT_META, source_slot
@@ -55,9 +56,9 @@ class RequestScheduler:
         self.scheduled: set[str] = set()  # canonical article URLs requested this run
         self._new: Counter[str] = Counter()  # new articles scheduled per source
         self._children: Counter[str] = Counter()  # child sitemaps requested per source
-        #: undated discoveries per source (url -> via), held back while a cap could bite: they
-        #: are scheduled when the spider idles, after every dated one (bounded by the cap)
-        self._undated: dict[str, dict[str, str]] = {}
+        #: undated discoveries per source, held back while a cap could bite: they are scheduled
+        #: when the source's discovery is done, after every dated one (crawlers.held)
+        self._undated: dict[str, HeldLinks] = {}
         self._discovering: Counter[str] = Counter()  # discovery requests of a source not answered yet
 
     def _request(self, source: Source, url: str, kind: str, priority: int, **meta: Any) -> Request:
@@ -135,43 +136,45 @@ class RequestScheduler:
             requested=url,
         )
 
-    def articles(self, source: Source, found: Iterable[Found], via: str) -> list[Request]:
+    def articles(self, source: Source, found: Iterable[Found], via: str, document: str = "") -> list[Request]:
         """Requests for discovered articles, newest first; the new ones are persisted as
-        pending before they are fetched (a kill -9 from here on loses nothing discovered)."""
+        pending before they are fetched (a kill -9 from here on loses nothing discovered).
+        Undated ones are held back while the source's cap could bite (``_defer``); ``document``
+        is where they were found (a sitemap's or section page's URL)."""
         now = datetime.now(UTC)
-        requests = []
+        requests, undated = [], []
         for url, published, order in sorted(found, key=lambda f: f[2] or f[1] or _OLDEST, reverse=True):
-            if order is None and published is None and self._defer(source, url, via):
+            if order is None and published is None and self.limits.max_articles_per_source is not None:
+                undated.append(url)
                 continue
             request = self._filter(source, url, via, published, now)
             if request is not None:
                 if order is not None and published is None:
                     request.priority = article_priority(order, now)
                 requests.append(request)
+        if undated:
+            self._defer(source, undated, via, document)
         new = [r for r in requests if not r.meta["recrawl"]]
         if new:
             self.store.add_pending((r.url, source.id, via, parse_date(r.meta["published"])) for r in new)
         return requests
 
-    def _defer(self, source: Source, url: str, via: str) -> bool:
-        """Hold an undated discovery back while the source's article cap could bite, so that
+    def _defer(self, source: Source, urls: list[str], via: str, document: str) -> None:
+        """Hold undated discoveries back while the source's article cap could bite, so that
         thousands of undated links (a huge undated sitemap, a section page of dead links) cannot
-        take the places of dated articles discovered later in the run. At most ``cap`` are held;
-        the rest are counted as capped."""
+        take the places of dated articles discovered later in the run, nor of the undated links
+        of other documents (``crawlers.held``: fair by kind, then by document). At most twice
+        the cap are held; the links dropped for that are counted as capped."""
         cap = self.limits.max_articles_per_source
-        if cap is None:
-            return False
-        held = self._undated.setdefault(source.id, {})
-        if url in held:
-            return True
-        if len(held) >= cap:
+        assert cap is not None
+        held = self._undated.setdefault(source.id, HeldLinks(2 * cap))
+        fresh = [u for u in urls if canonical(u) not in self.scheduled]
+        dropped = held.add(fresh, via, document)
+        if dropped:
             stats = self.state.report[source.id]
-            stats.discovered += 1
-            stats.discovered_via[via] += 1
-            stats.capped["articles"] += 1
-            return True
-        held[url] = via
-        return True
+            stats.discovered += dropped.total()
+            stats.discovered_via.update(dropped)
+            stats.capped["articles"] += dropped.total()
 
     def discovery_done(self, source_id: str) -> list[Request]:
         """One discovery request of the source was answered (or failed); when it was the last
@@ -181,18 +184,17 @@ class RequestScheduler:
 
     def release_undated(self, source_id: str | None = None) -> list[Request]:
         """The held-back undated discoveries of one source (or of all, when the spider idles),
-        in discovery order, within what is left of each source's cap."""
+        fairly interleaved by kind and document, within what is left of each source's cap."""
         now = datetime.now(UTC)
         requests = []
         for sid, held in self._undated.items():
             if source_id is not None and sid != source_id:
                 continue
             source = self.state.sources_by_id[sid]
-            for url, via in held.items():
+            for url, via in held.release():
                 request = self._filter(source, url, via, None, now)
                 if request is not None:
                     requests.append(request)
-            held.clear()
         new = [r for r in requests if not r.meta["recrawl"]]
         if new:
             self.store.add_pending((r.url, r.meta["source"], r.meta["via"], None) for r in new)

@@ -203,9 +203,17 @@ class SeenStore:
         if self._batched >= self.batch_size or self._clock() - self._batch_started >= self.batch_interval:
             self.flush()
 
-    def _write_stored(self, url: str, source: str, fingerprint: str, fetched_at: datetime,
-                      published: datetime | None, aliases: Iterable[str], final_url: str | None,
-                      discovered_via: str | None) -> None:
+    def _write_stored(
+        self,
+        url: str,
+        source: str,
+        fingerprint: str,
+        fetched_at: datetime,
+        published: datetime | None,
+        aliases: Iterable[str],
+        final_url: str | None,
+        discovered_via: str | None,
+    ) -> None:
         ts = fetched_at.timestamp()
         alias_set = {a for a in aliases if a and a != url}
         self._db.execute(

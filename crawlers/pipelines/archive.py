@@ -56,8 +56,13 @@ class ArchivePipeline:
 
     def open_spider(self) -> None:
         run_id = self.state.run_id
-        self.archive = ArchiveWriter.open(self.warc_dir, f"warwatch-{run_id}", self.state.run_dir / "manifest.jsonl",
-                                          max_bytes=self.max_bytes, data_dir=self.data_dir)
+        self.archive = ArchiveWriter.open(
+            self.warc_dir,
+            f"warwatch-{run_id}",
+            self.state.run_dir / "manifest.jsonl",
+            max_bytes=self.max_bytes,
+            data_dir=self.data_dir,
+        )
         # Durability (issue 9): the seen-store fsyncs the captures before it commits a seen-mark,
         # so after a power cut no URL is "seen" without its WARC record and manifest line.
         self.state.store.before_commit = self.archive.sync

@@ -66,7 +66,9 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.release_undated, signal=signals.spider_idle)
         return spider
 
-    def _discovery(self, parse: Callable[[Response], Iterator[Request]]) -> Callable[[Response], Iterator[Request]]:
+    def _discovery(
+        self, parse: Callable[[Response], Iterator[Request]]
+    ) -> Callable[[Response], Iterator[Request]]:
         """``parse``, then the source's held-back undated links when this was its last
         outstanding discovery request (``RequestScheduler.discovery_done``)."""
 
@@ -141,7 +143,7 @@ class NewsSpider(scrapy.Spider):
         # An entry whose date is missing or unreadable is ordered with its feed's newest entry.
         newest = max((e.published for e in entries if e.published), default=None)
         yield from self.requests.articles(
-            source, ((e.url, e.published, e.published or newest) for e in entries), "feed"
+            source, ((e.url, e.published, e.published or newest) for e in entries), "feed", response.url
         )
         self._remember_validators(response)
 
@@ -187,7 +189,7 @@ class NewsSpider(scrapy.Spider):
         pages = [e for e in entries if not e.is_sitemap]
         newest = max((d for e in pages if (d := e.published or e.lastmod) is not None), default=None)
         urls = ((e.url, e.published, e.published or e.lastmod or newest) for e in pages)
-        yield from self.requests.articles(source, urls, "sitemap")
+        yield from self.requests.articles(source, urls, "sitemap", response.url)
         self._remember_validators(response)
 
     def parse_section(self, response: Response) -> Iterator[Request]:
@@ -214,7 +216,7 @@ class NewsSpider(scrapy.Spider):
                 articles.append((url, None, None))
             elif depth + 1 < self.limits.section_depth and not source.is_denied(url):
                 yield self.requests.section(source, url, depth + 1)
-        yield from self.requests.articles(source, articles, "section")
+        yield from self.requests.articles(source, articles, "section", response.url)
 
     # --- articles ----------------------------------------------------------------------------
     def parse_article(self, response: Response) -> Iterator[Any]:
