@@ -364,15 +364,25 @@ class Engine:
     def knn(self, index: str, field: str, vector: Sequence[float], *, k: int,
             filters: Sequence[Mapping[str, Any]] = (), timeout: float | None = None) -> list[tuple[str, float]]:
         """The ``k`` nearest documents by the engine's kNN search (Elasticsearch only)."""
+        return [(str(h["_id"]), float(h.get("_score") or 0.0))
+                for h in self.knn_hits(index, field, vector, k=k, filters=filters, timeout=timeout)]
+
+    def knn_hits(self, index: str, field: str, vector: Sequence[float], *, k: int,
+                 filters: Sequence[Mapping[str, Any]] = (), source: Sequence[str] = (),
+                 timeout: float | None = None) -> list[dict[str, Any]]:
+        """The hits of the engine's kNN search, with the ``source`` fields of each (vector fields
+        included: Elasticsearch 9.2 leaves vectors out of ``_source`` unless asked)."""
         if not self.native_knn:
             raise EngineError(f"{self.flavor} {self.server.version} has no vector search in the server")
         knn: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
                                "num_candidates": max(k * 4, 100)}
         if filters:
             knn["filter"] = list(filters)
-        resp = self._call("search", request_timeout=timeout, index=index,
-                          body={"knn": knn, "size": k, "_source": False})
-        return [(str(h["_id"]), float(h.get("_score") or 0.0)) for h in resp.get("hits", {}).get("hits", [])]
+        body: dict[str, Any] = {"knn": knn, "size": k, "_source": False}
+        if source:
+            body["_source"] = {"includes": list(source), "exclude_vectors": False}
+        resp = self._call("search", request_timeout=timeout, index=index, body=body)
+        return list(resp.get("hits", {}).get("hits", []))
 
 
 # -- construction ------------------------------------------------------------
