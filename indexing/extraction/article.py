@@ -18,6 +18,7 @@ from .cleaning import (
     drop_dek,
     drop_head_datelines,
     drop_link_runs,
+    drop_tail_appeals,
     drop_trailing_labels,
     fix_mojibake,
     insert_block_boundaries,
@@ -198,7 +199,7 @@ def _clean_body(tree: Any, paragraphs: list[str], meta: Metadata, images: list[I
         drop.update(x for x in (img.caption, img.credit) if x)
     paragraphs = clean_paragraphs(_drop_kicker(paragraphs, meta.title), language, drop)
     links = link_texts(tree)
-    paragraphs = drop_trailing_labels(drop_about_box(trim_link_tail(paragraphs, links)))
+    paragraphs = drop_trailing_labels(drop_tail_appeals(drop_about_box(trim_link_tail(paragraphs, links))))
     return drop_dek(drop_head_datelines(drop_link_runs(paragraphs, links)), meta.lead)
 
 

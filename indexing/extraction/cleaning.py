@@ -284,6 +284,33 @@ def drop_about_box(paragraphs: list[str]) -> list[str]:
     return paragraphs
 
 
+# The site speaking to its reader under the article: a call to comment, to sign up, to click,
+# to try the house's own newsletter, magazine, shop or job board. German and French, as the
+# site words it ("Verraten Sie gerne in den Kommentaren: ...", "DHB jetzt auch digital! Einfach
+# hier klicken ...", "Schauen Sie mal in unseren Musiknewsletter!", "Dites-le nous en commentaire").
+_APPEAL = re.compile(
+    r"\b((gerne|uns|mir) in (den|die) kommentare(n)?|(einen|deinen|ihren) kommentar (unter|zu)|hier klicken|"
+    r"jetzt (registrieren|anmelden|abonnieren|bestellen)|reinschauen und entdecken|"
+    r"unser(en|em)? \w*(newsletter|jobbörse)\b|unser \w*magazin\b|in unser(em|en) \w*shop\b|"
+    r"(dites|dîtes)[- ]nous en commentaires?|en commentaires? ci-dessous|laissez[- ](nous )?un commentaire|"
+    r"abonnez-vous|inscrivez-vous|(à|a) notre (newsletter|lettre d'information))",
+    re.I,
+)
+_APPEAL_TAIL = 3
+_APPEAL_WORDS = 60
+
+
+def drop_tail_appeals(paragraphs: list[str]) -> list[str]:
+    """Drop the site's appeals to the reader among the last few paragraphs (a short paragraph
+    asking for a comment, a sign-up, a click on the house's newsletter or magazine): furniture
+    under the article. Further up, a sentence quoting such words is article text."""
+    start = max(1, len(paragraphs) - _APPEAL_TAIL)
+    tail = [
+        p for p in paragraphs[start:] if len(p.split()) > _APPEAL_WORDS or not _APPEAL.search(p)
+    ]
+    return paragraphs[:start] + tail
+
+
 _MONTHS = (
     "januar|jänner|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
     "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
