@@ -6,6 +6,8 @@ the body container; content extractors score the two containers apart and keep o
 Measurable rule: from the element holding the first body paragraph, walk up a few levels; among
 the element siblings just before each ancestor, the nearest block whose class or id names an
 intro and whose text is short prose (a sentence or a few, few links) is put back above the body.
+A paragraph of the article's own ``<header>`` counts as naming one: templates that style the
+standfirst by typography only (``<p class="text-xl">`` under the headline) put it there.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _candidates(sibling: Any) -> list[Any]:
     listed (a header around the headline, the byline and a one-line dek is not a standfirst)."""
     if _set_in_bold(sibling):
         return [sibling]
-    named = [el for el in sibling.iter() if isinstance(el.tag, str) and _names(el, _INTRO)]
+    named = [el for el in sibling.iter() if isinstance(el.tag, str) and (_names(el, _INTRO) or _header_prose(el))]
     out: list[Any] = []
     for el in reversed(named):
         chain = [el, *el.iterancestors()]
@@ -91,6 +93,13 @@ def _candidates(sibling: Any) -> list[Any]:
         if not any(el in inner.iterancestors() for inner in out):
             out.append(el)
     return out
+
+
+def _header_prose(el: Any) -> bool:
+    """A paragraph of the article's own ``<header>`` (next to its headline): the standfirst of
+    templates that name it by typography only (``<p class="text-xl">``)."""
+    parent = el.getparent()
+    return el.tag == "p" and parent is not None and parent.tag == "header"
 
 
 def _set_in_bold(el: Any) -> bool:

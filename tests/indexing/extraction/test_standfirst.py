@@ -77,3 +77,16 @@ def test_short_prose_post_on_a_page_full_of_links_is_not_a_listing() -> None:
     art = extract(html, url=URL)
     assert art.status == "ok", art.status_reason
     assert post in art.body
+
+
+def test_intro_paragraph_of_the_article_header_named_by_typography_only() -> None:
+    # the template styles the standfirst (``text-xl``) but names it nowhere
+    art = extract(_page("", header_extra=f'<p class="text-xl leading-snug">{INTRO}</p>'), url=URL)
+    paragraphs = art.body.split("\n\n")
+    assert paragraphs[0] == INTRO
+    assert paragraphs[1] == BODY[0]
+    # one sentence there is still the dek, and a byline line is no intro
+    dek = "Die Stadtwerke beginnen nach langer Debatte im Stadtrat mit dem Umbau des alten Wasserwerks am Nordufer."
+    art = extract(_page("", header_extra=f"<p>{dek}</p><p>Von Anna Beispiel</p>"), url=URL)
+    assert art.body.split("\n\n")[0] == BODY[0]
+    assert dek not in art.body
