@@ -171,7 +171,9 @@ def clean_paragraphs(
             continue
         if _line_key(para) in drop_keys:
             continue
-        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para) or _furniture_row(para, rules):
+        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para) or is_reader_appeal(para):
+            continue
+        if _furniture_row(para, rules):
             continue
         if out and out[-1] == para:
             continue
@@ -313,6 +315,29 @@ def _is_dateline(paragraph: str) -> bool:
     return len(_WORDS.findall(rest)) <= _DATELINE_WORDS
 
 
+_HEADLINE_HEAD = 2
+# the headline is dropped above an article only: a short page may be little more than its heading
+_HEADLINE_BODY_WORDS = 80
+# share of the headline's words the metadata title must have for the two to be one headline
+_HEADLINE_OVERLAP = 0.3
+
+
+def drop_headline(paragraphs: list[str], headline: str | None, title: str | None) -> list[str]:
+    """The page's visible headline (its first ``<h1>``) among the first paragraphs when the
+    metadata title is another wording of it (the SEO one): the headline, not body text. An
+    ``<h1>`` that shares no words with the title is some other heading and stays."""
+    key = _line_key(headline or "")
+    words = set(_WORDS.findall(key))
+    if not words or len(words & set(_WORDS.findall((title or "").casefold()))) < _HEADLINE_OVERLAP * len(words):
+        return paragraphs
+    head = paragraphs[:_HEADLINE_HEAD]
+    kept = [p for p in head if _line_key(p) != key]
+    if len(kept) == len(head):
+        return paragraphs
+    rest = kept + paragraphs[_HEADLINE_HEAD:]
+    return rest if sum(len(_WORDS.findall(p)) for p in rest) >= _HEADLINE_BODY_WORDS else paragraphs
+
+
 def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
 
@@ -343,6 +368,28 @@ def is_disclosure(paragraph: str) -> bool:
     """An affiliate or advertising disclosure ("Bei den Verlinkungen handelt es sich um Affiliate
     Links", "We may receive compensation when you click ...")."""
     return len(paragraph.split()) <= _DISCLOSURE_WORDS and bool(_DISCLOSURE.search(paragraph))
+
+
+# The site speaking to its reader: newsletter and app pitches, "follow us", "tell us what you
+# think", the reporter's contact line, a subscription wall's notice. Never the story's own words.
+_APPEAL = re.compile(
+    r"\b(subscribe|sign up|signup|register)\b(?![^.!?]{0,60}\bthis newsletter)[^.!?]{0,60}"
+    r"\b(newsletters?|inbox|e-?mails?|updates)\b|"
+    r"\b(get|delivered|straight|directly|right)\b[^.!?]{0,40}\b(to|in|into|through) your (inbox|letterbox|mailbox)\b|"
+    r"\b(may|can) be reached at\b|\breach (the |this )?(reporters?|writers?|authors?|editors?|columnists?)\b|"
+    r"\bfollow (him|her|them|us|me|the [\w ]{1,30}|@?(?-i:[A-Z])[\w.]+( (?-i:[A-Z])[\w.]+)?) on (twitter|facebook|instagram)\b|"
+    r"\bhave a (news )?tip\b|\b(tell|let) us (know )?what you think\b|\bwe want to hear (from you|what you think)\b|"
+    r"\bdownload (the|our) [^.!?]{0,40}\bapps?\b|\b\d+ issues for\b|"
+    r"\bto (view|read|continue reading) (the|this) (full|rest of the|entire) (story|article)\b[^.!?]{0,20}\bsubscri",
+    re.I,
+)
+_APPEAL_WORDS = 45
+
+
+def is_reader_appeal(paragraph: str) -> bool:
+    """The site addressing its reader ("Get the latest updates right in your inbox", "Reach the
+    reporter on Twitter at ...", "Tell us what you think"): furniture around the article."""
+    return len(paragraph.split()) <= _APPEAL_WORDS and bool(_APPEAL.search(paragraph))
 
 
 def is_shortcode(paragraph: str) -> bool:
