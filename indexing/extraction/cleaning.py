@@ -89,7 +89,8 @@ class BoilerplateRules:
         if key in self.lines:
             return True
         if len(_WORDS.findall(paragraph)) <= _SHORT_WORDS:
-            low = paragraph.casefold()
+            # "(Credit: ...)", "[Related: ...]": a bracket does not hide the label
+            low = paragraph.casefold().lstrip("([ ")
             if low.startswith(self.prefixes):
                 return True
             if any(p.match(paragraph) for p in self.patterns):
@@ -380,6 +381,8 @@ _APPEAL = re.compile(
     r"\bfollow (him|her|them|us|me|the [\w ]{1,30}|@?(?-i:[A-Z])[\w.]+( (?-i:[A-Z])[\w.]+)?) on (twitter|facebook|instagram)\b|"
     r"\bhave a (news )?tip\b|\b(tell|let) us (know )?what you think\b|\bwe want to hear (from you|what you think)\b|"
     r"\bdownload (the|our) [^.!?]{0,40}\bapps?\b|\b\d+ issues for\b|"
+    r"\bnever miss (a|an|our|the)( \w+)? (stor(y|ies)|posts?|updates?|news|headlines|issues?|beats?)\b|"
+    r"\bsign up (here|now|today|to (get|receive))\b|\bsubmit (your|a) letter\b|"
     r"\bto (view|read|continue reading) (the|this) (full|rest of the|entire) (story|article)\b[^.!?]{0,20}\bsubscri",
     re.I,
 )

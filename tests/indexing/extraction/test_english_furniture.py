@@ -33,6 +33,10 @@ _PARAGRAPHS = [
         "Get Cycling Weekly delivered through your letterbox every month. 12 issues for £11.99.",
         "To view the full story, please subscribe to The Island Times.",
         "Follow The Gazette on Twitter and Instagram.",
+        "Get The Gazette's Daily Edition by email and never miss our top stories",
+        "Do you want to hear about our campaigns? Sign up here",
+        "Sign up to get the best stories of the week, as picked by the editors.",
+        "Submit your letter to the editor via this form.",
     ],
 )
 def test_reader_appeals(paragraph: str) -> None:
@@ -46,6 +50,8 @@ def test_reader_appeals(paragraph: str) -> None:
         "The agency said it had reached an agreement with the reporters' union on Monday.",
         "Customers who signed up for the service were charged twice, the company said.",
         "Residents can follow the progress of the works on the council's website.",
+        "He said he would never miss the old ferry.",
+        "In a letter to the editor, the mayor defended the plan.",
         # long prose that mentions a newsletter is the story's own text
         "The company, which began as an email newsletter for investors in 2015, said it would ask its "
         "readers to sign up for a paid tier with more updates, a move that analysts said was overdue "
@@ -59,7 +65,14 @@ def test_article_sentences_are_not_appeals(paragraph: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["[Related: Ten things we learned at the keynote]", "Related post: Pickled sprouts recipe", "Also:", "More:"],
+    [
+        "[Related: Ten things we learned at the keynote]",
+        "Related post: Pickled sprouts recipe",
+        "Also:",
+        "More:",
+        "(Credit: Jane Roe / The Gazette)",
+        "(Foto: Erika Muster)",
+    ],
 )
 def test_teaser_links_are_furniture(line: str) -> None:
     assert is_boilerplate(line)
