@@ -368,31 +368,41 @@ _DISCLOSURE_WORDS = 60
 def is_disclosure(paragraph: str) -> bool:
     """An affiliate or advertising disclosure ("Bei den Verlinkungen handelt es sich um Affiliate
     Links", "We may receive compensation when you click ...")."""
-    return len(paragraph.split()) <= _DISCLOSURE_WORDS and bool(_DISCLOSURE.search(paragraph))
+    return _short_match(_DISCLOSURE, paragraph, _DISCLOSURE_WORDS)
 
 
 # The site speaking to its reader: newsletter and app pitches, "follow us", "tell us what you
 # think", the reporter's contact line, a subscription wall's notice. Never the story's own words.
-_APPEAL = re.compile(
+_APPEALS = (
     r"\b(subscribe|sign up|signup|register)\b(?![^.!?]{0,60}\bthis newsletter)[^.!?]{0,60}"
-    r"\b(newsletters?|inbox|e-?mails?|updates)\b|"
-    r"\b(get|delivered|straight|directly|right)\b[^.!?]{0,40}\b(to|in|into|through) your (inbox|letterbox|mailbox)\b|"
-    r"\b(may|can) be reached at\b|\breach (the |this )?(reporters?|writers?|authors?|editors?|columnists?)\b|"
-    r"\bfollow (him|her|them|us|me|the [\w ]{1,30}|@?(?-i:[A-Z])[\w.]+( (?-i:[A-Z])[\w.]+)?) on (twitter|facebook|instagram)\b|"
-    r"\bhave a (news )?tip\b|\b(tell|let) us (know )?what you think\b|\bwe want to hear (from you|what you think)\b|"
-    r"\bdownload (the|our) [^.!?]{0,40}\bapps?\b|\b\d+ issues for\b|"
-    r"\bnever miss (a|an|our|the)( \w+)? (stor(y|ies)|posts?|updates?|news|headlines|issues?|beats?)\b|"
-    r"\bsign up (here|now|today|to (get|receive))\b|\bsubmit (your|a) letter\b|"
+    r"\b(newsletters?|inbox|e-?mails?|updates)\b",
+    r"\b(get|delivered|straight|directly|right)\b[^.!?]{0,40}\b(to|in|into|through) your (inbox|letterbox|mailbox)\b",
+    r"\b(may|can) be reached at\b",
+    r"\breach (the |this )?(reporters?|writers?|authors?|editors?|columnists?)\b",
+    r"\bfollow (him|her|them|us|me|the [\w ]{1,30}|@?(?-i:[A-Z])[\w.]+( (?-i:[A-Z])[\w.]+)?) on (twitter|facebook|instagram)\b",
+    r"\bhave a (news )?tip\b",
+    r"\b(tell|let) us (know )?what you think\b",
+    r"\bwe want to hear (from you|what you think)\b",
+    r"\bdownload (the|our) [^.!?]{0,40}\bapps?\b",
+    r"\b\d+ issues for\b",
+    r"\bnever miss (a|an|our|the)( \w+)? (stor(y|ies)|posts?|updates?|news|headlines|issues?|beats?)\b",
+    r"\bsign up (here|now|today|to (get|receive))\b",
+    r"\bsubmit (your|a) letter\b",
     r"\bto (view|read|continue reading) (the|this) (full|rest of the|entire) (story|article)\b[^.!?]{0,20}\bsubscri",
-    re.I,
 )
+_APPEAL = re.compile("|".join(_APPEALS), re.I)
+# a long paragraph that mentions a newsletter is the story's own text
 _APPEAL_WORDS = 45
 
 
 def is_reader_appeal(paragraph: str) -> bool:
     """The site addressing its reader ("Get the latest updates right in your inbox", "Reach the
     reporter on Twitter at ...", "Tell us what you think"): furniture around the article."""
-    return len(paragraph.split()) <= _APPEAL_WORDS and bool(_APPEAL.search(paragraph))
+    return _short_match(_APPEAL, paragraph, _APPEAL_WORDS)
+
+
+def _short_match(pattern: re.Pattern[str], paragraph: str, max_words: int) -> bool:
+    return len(paragraph.split()) <= max_words and bool(pattern.search(paragraph))
 
 
 def is_shortcode(paragraph: str) -> bool:
