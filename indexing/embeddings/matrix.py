@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from indexing.embeddings.refine import FEEDBACK, best, rescore, shrunk_means
 from indexing.engine import Engine
 from indexing.index.templates import EMBEDDING_FIELD
 
@@ -62,15 +63,6 @@ OVERSAMPLE = 100
 FIT_SAMPLE = 20_000
 #: fewer rows are always scored exactly: no axes are fitted for them
 FIT_MIN = 256
-#: pseudo-relevance feedback: best articles of the first scoring added to the query (0: none),
-#: and their weight against the query
-FEEDBACK = 3
-FEEDBACK_WEIGHT = 1.0
-#: language centring: a language's mean vector is shrunk towards the mean of all rows as if it
-#: had this many more articles (a language with a handful of articles has no reliable mean)
-CENTRING_PRIOR = 5
-
-
 def decode(value: Any, dim: int) -> np.ndarray | None:
     if isinstance(value, str):
         try:
@@ -147,11 +139,9 @@ class RowStore:
 
     def language_means(self) -> np.ndarray:
         """Per language: the mean of its rows, shrunk towards the mean of all rows
-        (:data:`CENTRING_PRIOR`)."""
+        (:data:`refine.CENTRING_PRIOR`)."""
         if self._means is None or len(self._means) != len(self.counts):
-            overall = self.sums.sum(axis=0) / max(self.counts.sum(), 1.0)
-            means = (self.sums + CENTRING_PRIOR * overall) / (self.counts[:, None] + CENTRING_PRIOR)
-            self._means = means.astype(np.float32)
+            self._means = shrunk_means(self.sums, self.counts)
         return self._means
 
     def view(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -159,12 +149,11 @@ class RowStore:
         n = self.n
         return (self.rows[:n], self.lang[:n]) if rows is None else (self.rows[rows], self.lang[rows])
 
-    def scores(self, view: tuple[np.ndarray, np.ndarray], query: np.ndarray, *, centred: bool = True) -> np.ndarray:
-        """Cosines of ``query`` with the rows of ``view``, minus the query's mean cosine to each
-        row's language when ``centred``."""
+    def scores(self, view: tuple[np.ndarray, np.ndarray], query: np.ndarray, *, centred: bool = True,
+               feedback: int = 0) -> np.ndarray:
+        """The refined cosines of ``query`` with the rows of ``view`` (:func:`refine.rescore`)."""
         data, langs = view
-        scores = data @ query
-        return scores - (self.language_means() @ query)[langs] if centred else scores
+        return rescore(data, langs, self.language_means(), query, centred=centred, feedback=feedback)
 
     def candidates(self, query: np.ndarray, count: int, *, centred: bool = True) -> np.ndarray | None:
         """Row numbers of the ``count`` rows nearest to the query on the main axes (None: every row)."""
@@ -301,19 +290,8 @@ class VectorMatrix:
         n = self._store.n
         count = n if exact else max(self.min_candidates, self.oversample * k)
         rows = self._store.candidates(query, count, centred=centred)
-        view = self._store.view(rows)
-        scores = self._store.scores(view, query, centred=centred)
-        if feedback > 0:
-            refined = query + FEEDBACK_WEIGHT * view[0][_best(scores, feedback)].mean(axis=0)
-            scores = self._store.scores(view, refined / (np.linalg.norm(refined) or 1.0), centred=centred)
-        return [(self._ids[i if rows is None else rows[i]], float(scores[i])) for i in _best(scores, k)]
-
-
-def _best(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest ``scores``, best first."""
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.argsort(-scores[top], kind="stable")]
+        scores = self._store.scores(self._store.view(rows), query, centred=centred, feedback=feedback)
+        return [(self._ids[i if rows is None else rows[i]], float(scores[i])) for i in best(scores, k)]
 
 
 _BLAS = ThreadpoolController()

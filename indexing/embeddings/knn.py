@@ -1,0 +1,126 @@
+"""The vector side on an engine with kNN search in the server (Elasticsearch): the engine finds
+the candidates by plain cosine, the client refines them as the client-side matrix does
+(:func:`indexing.embeddings.refine.rescore`: language centring, pseudo-relevance feedback).
+
+The engine returns each candidate's vector and language with the hit. Centring needs each
+language's mean vector over the index, which a kNN response cannot give: it is estimated from the
+:data:`MEANS_SAMPLE` most recently embedded articles (one request, repeated at most every
+:data:`MEANS_TTL` seconds per index and model), shrunk towards the overall mean as the matrix does.
+Without vectors in the response (an older engine that cannot return them), the engine's own
+ranking is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from indexing.embeddings.refine import best, rescore, shrunk_means
+from indexing.engine import Engine
+from indexing.index.templates import EMBEDDING_FIELD
+
+log = logging.getLogger(__name__)
+
+#: candidates the engine returns per query, re-ranked client-side (at least the k asked for)
+CANDIDATES = 200
+#: articles the language means are estimated from, and how long an estimate is kept (seconds)
+MEANS_SAMPLE = 1000
+MEANS_TTL = 600.0
+_SOURCE = [EMBEDDING_FIELD, "language"]
+
+
+def _decode(hit: Mapping[str, Any], dim: int) -> tuple[np.ndarray | None, str | None]:
+    from indexing.embeddings.matrix import decode
+
+    src = hit.get("_source") or {}
+    lang = src.get("language")
+    return decode(src.get(EMBEDDING_FIELD), dim), lang if isinstance(lang, str) else None
+
+
+class LanguageMeans:
+    """Per language, the mean vector of a recent sample of the index's articles (cached)."""
+
+    def __init__(self, ttl: float = MEANS_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._clock = ttl, clock
+        self._cache: dict[tuple[str, str], tuple[float, dict[str | None, int], np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, engine: Engine, index: str, model: str, dim: int
+    ) -> tuple[dict[str | None, int], np.ndarray]:
+        """(language -> row, means): row 0 (language None, or one the sample lacks) is the overall mean."""
+        key, now = (index, model), self._clock()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is None or now - cached[0] >= self.ttl:
+                cached = self._cache[key] = (now, *self._estimate(engine, index, model, dim))
+        return cached[1], cached[2]
+
+    @staticmethod
+    def _estimate(
+        engine: Engine, index: str, model: str, dim: int
+    ) -> tuple[dict[str | None, int], np.ndarray]:
+        body = {
+            "query": {"bool": {"filter": [{"term": {"embedding_model": model}}]}},
+            "size": MEANS_SAMPLE,
+            "sort": [{"embedded_at": "desc"}],
+            "track_total_hits": False,
+        }
+        rows: dict[str | None, int] = {None: 0}
+        sums, counts = [np.zeros(dim)], [0.0]
+        for hit in engine.search_with_vectors(index, body, _SOURCE).get("hits", {}).get("hits", []):
+            vec, lang = _decode(hit, dim)
+            if vec is None:
+                continue
+            if lang not in rows:
+                rows[lang] = len(sums)
+                sums.append(np.zeros(dim))
+                counts.append(0.0)
+            sums[rows[lang]] += vec
+            counts[rows[lang]] += 1.0
+        return rows, shrunk_means(np.stack(sums), np.asarray(counts))
+
+
+_MEANS = LanguageMeans()
+
+
+def refined_knn(
+    engine: Engine,
+    index: str,
+    model: str,
+    vector: np.ndarray,
+    *,
+    k: int,
+    filters: Sequence[Mapping[str, Any]] = (),
+    timeout: float | None = None,
+    means: LanguageMeans = _MEANS,
+) -> list[tuple[str, float]]:
+    """The ``k`` articles nearest to ``vector`` as (id, score), best first: the engine's
+    :data:`CANDIDATES` nearest by cosine (within ``filters``), re-scored with centring and feedback."""
+    dim = len(vector)
+    hits = engine.knn_hits(
+        index,
+        EMBEDDING_FIELD,
+        vector.tolist(),
+        k=max(k, CANDIDATES),
+        filters=filters,
+        source=_SOURCE,
+        timeout=timeout,
+    )
+    decoded = [(str(h["_id"]), *_decode(h, dim)) for h in hits]
+    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
+    if len(usable) < len(decoded):  # vectors not returned: the engine's ranking as it is
+        log.warning("kNN hits of %s came without their vectors: engine ranking, not refined", index)
+        return [(str(h["_id"]), float(h.get("_score") or 0.0)) for h in hits[:k]]
+    if not usable:
+        return []
+    rows, lang_means = means.get(engine, index, model, dim)
+    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
+    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
+    scores = rescore(data, langs, lang_means, np.asarray(vector, dtype=np.float32))
+    return [(usable[i][0], float(scores[i])) for i in best(scores, k)]
