@@ -12,7 +12,7 @@ feeds) gets an equal share, and within a kind every document an equal share.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -104,14 +104,15 @@ class HeldLinks:
                 del bucket[keep:]
         return dropped
 
-    def release(self) -> list[tuple[str, str]]:
-        """Every held link with its kind, fairly interleaved (one kind in turn, within it one
-        document in turn); the buffer is empty afterwards."""
-        order = list(round_robin(_by_document(kind, docs) for kind, docs in self._kinds.items()))
+    def release(self, skip: Callable[[str], bool] = lambda url: False) -> list[tuple[str, str]]:
+        """Every held link with its kind but those ``skip`` names (requested meanwhile), fairly
+        interleaved (one kind in turn, within it one document in turn); the buffer is empty
+        afterwards."""
+        order = list(round_robin(_by_document(kind, docs, skip) for kind, docs in self._kinds.items()))
         self._kinds.clear()
         self._held.clear()
         return order
 
 
-def _by_document(kind: str, docs: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
-    return round_robin([(url, kind) for url in urls] for urls in docs.values())
+def _by_document(kind: str, docs: dict[str, list[str]], skip: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
+    return round_robin([(url, kind) for url in urls if not skip(url)] for urls in docs.values())

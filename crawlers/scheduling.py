@@ -191,7 +191,7 @@ class RequestScheduler:
             if source_id is not None and sid != source_id:
                 continue
             source = self.state.sources_by_id[sid]
-            for url, via in held.release():
+            for url, via in held.release(skip=lambda u: canonical(u) in self.scheduled):
                 request = self._filter(source, url, via, None, now)
                 if request is not None:
                     requests.append(request)

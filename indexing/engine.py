@@ -371,18 +371,33 @@ class Engine:
                  filters: Sequence[Mapping[str, Any]] = (), source: Sequence[str] = (),
                  timeout: float | None = None) -> list[dict[str, Any]]:
         """The hits of the engine's kNN search, with the ``source`` fields of each (vector fields
-        included: Elasticsearch 9.2 leaves vectors out of ``_source`` unless asked)."""
+        included: :meth:`search_with_vectors`)."""
         if not self.native_knn:
             raise EngineError(f"{self.flavor} {self.server.version} has no vector search in the server")
         knn: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
                                "num_candidates": max(k * 4, 100)}
         if filters:
             knn["filter"] = list(filters)
-        body: dict[str, Any] = {"knn": knn, "size": k, "_source": False}
+        body: dict[str, Any] = {"knn": knn, "size": k}
         if source:
-            body["_source"] = {"includes": list(source), "exclude_vectors": False}
-        resp = self._call("search", request_timeout=timeout, index=index, body=body)
+            resp = self.search_with_vectors(index, body, source, timeout=timeout)
+        else:
+            resp = self._call("search", request_timeout=timeout, index=index, body={**body, "_source": False})
         return list(resp.get("hits", {}).get("hits", []))
+
+    def search_with_vectors(self, index: str, body: Mapping[str, Any], fields: Sequence[str], *,
+                            timeout: float | None = None) -> dict[str, Any]:
+        """``search`` with ``fields`` in each hit's ``_source``, vector fields included:
+        Elasticsearch 9.2 leaves vectors out of ``_source`` unless the request says
+        ``exclude_vectors: false``, which an engine before that option refuses (there the vectors
+        are in ``_source`` as sent)."""
+        try:
+            return dict(self._call("search", request_timeout=timeout, index=index,
+                                   body={**body, "_source": {"includes": list(fields), "exclude_vectors": False}}))
+        except EngineError as exc:
+            if exc.status != 400 or "exclude_vectors" not in f"{exc} {exc.info}":
+                raise
+        return dict(self._call("search", request_timeout=timeout, index=index, body={**body, "_source": list(fields)}))
 
 
 # -- construction ------------------------------------------------------------

@@ -70,11 +70,10 @@ class LanguageMeans:
             "size": MEANS_SAMPLE,
             "sort": [{"embedded_at": "desc"}],
             "track_total_hits": False,
-            "_source": {"includes": _SOURCE, "exclude_vectors": False},
         }
         rows: dict[str | None, int] = {None: 0}
         sums, counts = [np.zeros(dim)], [0.0]
-        for hit in engine.search(index, body).get("hits", {}).get("hits", []):
+        for hit in engine.search_with_vectors(index, body, _SOURCE).get("hits", {}).get("hits", []):
             vec, lang = _decode(hit, dim)
             if vec is None:
                 continue

@@ -17,12 +17,14 @@ from .cleaning import (
     drop_about_box,
     drop_dek,
     drop_head_datelines,
+    drop_headline,
     drop_link_runs,
     drop_tail_appeals,
     drop_trailing_labels,
     fix_mojibake,
     insert_block_boundaries,
     link_texts,
+    text_of,
     trim_link_tail,
 )
 from .decoding import decode_html, repair_mojibake
@@ -200,6 +202,8 @@ def _clean_body(tree: Any, paragraphs: list[str], meta: Metadata, images: list[I
     paragraphs = clean_paragraphs(_drop_kicker(paragraphs, meta.title), language, drop)
     links = link_texts(tree)
     paragraphs = drop_trailing_labels(drop_tail_appeals(drop_about_box(trim_link_tail(paragraphs, links))))
+    h1 = next(tree.iter("h1"), None)
+    paragraphs = drop_headline(paragraphs, text_of(h1) if h1 is not None else None, meta.title)
     return drop_dek(drop_head_datelines(drop_link_runs(paragraphs, links)), meta.lead)
 
 

@@ -89,7 +89,8 @@ class BoilerplateRules:
         if key in self.lines:
             return True
         if len(_WORDS.findall(paragraph)) <= _SHORT_WORDS:
-            low = paragraph.casefold()
+            # "(Credit: ...)", "[Related: ...]": a bracket does not hide the label
+            low = paragraph.casefold().lstrip("([ ")
             if low.startswith(self.prefixes):
                 return True
             if any(p.match(paragraph) for p in self.patterns):
@@ -171,7 +172,9 @@ def clean_paragraphs(
             continue
         if _line_key(para) in drop_keys:
             continue
-        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para) or _furniture_row(para, rules):
+        if rules.is_boilerplate(para) or is_shortcode(para) or is_disclosure(para) or is_reader_appeal(para):
+            continue
+        if _furniture_row(para, rules):
             continue
         if out and out[-1] == para:
             continue
@@ -288,7 +291,7 @@ def drop_about_box(paragraphs: list[str]) -> list[str]:
 # to try the house's own newsletter, magazine, shop or job board. German and French, as the
 # site words it ("Verraten Sie gerne in den Kommentaren: ...", "DHB jetzt auch digital! Einfach
 # hier klicken ...", "Schauen Sie mal in unseren Musiknewsletter!", "Dites-le nous en commentaire").
-_APPEAL = re.compile(
+_TAIL_APPEAL = re.compile(
     r"\b((gerne|uns|mir) in (den|die) kommentare(n)?|(einen|deinen|ihren) kommentar (unter|zu)|hier klicken|"
     r"jetzt (registrieren|anmelden|abonnieren|bestellen)|reinschauen und entdecken|"
     r"unser(en|em)? \w*(newsletter|jobbörse)\b|unser \w*magazin\b|in unser(em|en) \w*shop\b|"
@@ -296,18 +299,16 @@ _APPEAL = re.compile(
     r"abonnez-vous|inscrivez-vous|(à|a) notre (newsletter|lettre d'information))",
     re.I,
 )
-_APPEAL_TAIL = 3
-_APPEAL_WORDS = 60
+_TAIL_APPEAL_SPAN = 3
+_TAIL_APPEAL_WORDS = 60
 
 
 def drop_tail_appeals(paragraphs: list[str]) -> list[str]:
     """Drop the site's appeals to the reader among the last few paragraphs (a short paragraph
     asking for a comment, a sign-up, a click on the house's newsletter or magazine): furniture
     under the article. Further up, a sentence quoting such words is article text."""
-    start = max(1, len(paragraphs) - _APPEAL_TAIL)
-    tail = [
-        p for p in paragraphs[start:] if len(p.split()) > _APPEAL_WORDS or not _APPEAL.search(p)
-    ]
+    start = max(1, len(paragraphs) - _TAIL_APPEAL_SPAN)
+    tail = [p for p in paragraphs[start:] if not _short_match(_TAIL_APPEAL, p, _TAIL_APPEAL_WORDS)]
     return paragraphs[:start] + tail
 
 
@@ -340,6 +341,29 @@ def _is_dateline(paragraph: str) -> bool:
     return len(_WORDS.findall(rest)) <= _DATELINE_WORDS
 
 
+_HEADLINE_HEAD = 2
+# the headline is dropped above an article only: a short page may be little more than its heading
+_HEADLINE_BODY_WORDS = 80
+# share of the headline's words the metadata title must have for the two to be one headline
+_HEADLINE_OVERLAP = 0.3
+
+
+def drop_headline(paragraphs: list[str], headline: str | None, title: str | None) -> list[str]:
+    """The page's visible headline (its first ``<h1>``) among the first paragraphs when the
+    metadata title is another wording of it (the SEO one): the headline, not body text. An
+    ``<h1>`` that shares no words with the title is some other heading and stays."""
+    key = _line_key(headline or "")
+    words = set(_WORDS.findall(key))
+    if not words or len(words & set(_WORDS.findall((title or "").casefold()))) < _HEADLINE_OVERLAP * len(words):
+        return paragraphs
+    head = paragraphs[:_HEADLINE_HEAD]
+    kept = [p for p in head if _line_key(p) != key]
+    if len(kept) == len(head):
+        return paragraphs
+    rest = kept + paragraphs[_HEADLINE_HEAD:]
+    return rest if sum(len(_WORDS.findall(p)) for p in rest) >= _HEADLINE_BODY_WORDS else paragraphs
+
+
 def drop_dek(paragraphs: list[str], description: str | None) -> list[str]:
     """The subtitle (dek) repeated above the body: it is the article's `lead`, not body text.
 
@@ -369,7 +393,41 @@ _DISCLOSURE_WORDS = 60
 def is_disclosure(paragraph: str) -> bool:
     """An affiliate or advertising disclosure ("Bei den Verlinkungen handelt es sich um Affiliate
     Links", "We may receive compensation when you click ...")."""
-    return len(paragraph.split()) <= _DISCLOSURE_WORDS and bool(_DISCLOSURE.search(paragraph))
+    return _short_match(_DISCLOSURE, paragraph, _DISCLOSURE_WORDS)
+
+
+# The site speaking to its reader: newsletter and app pitches, "follow us", "tell us what you
+# think", the reporter's contact line, a subscription wall's notice. Never the story's own words.
+_APPEALS = (
+    r"\b(subscribe|sign up|signup|register)\b(?![^.!?]{0,60}\bthis newsletter)[^.!?]{0,60}"
+    r"\b(newsletters?|inbox|e-?mails?|updates)\b",
+    r"\b(get|delivered|straight|directly|right)\b[^.!?]{0,40}\b(to|in|into|through) your (inbox|letterbox|mailbox)\b",
+    r"\b(may|can) be reached at\b",
+    r"\breach (the |this )?(reporters?|writers?|authors?|editors?|columnists?)\b",
+    r"\bfollow (him|her|them|us|me|the [\w ]{1,30}|@?(?-i:[A-Z])[\w.]+( (?-i:[A-Z])[\w.]+)?) on (twitter|facebook|instagram)\b",
+    r"\bhave a (news )?tip\b",
+    r"\b(tell|let) us (know )?what you think\b",
+    r"\bwe want to hear (from you|what you think)\b",
+    r"\bdownload (the|our) [^.!?]{0,40}\bapps?\b",
+    r"\b\d+ issues for\b",
+    r"\bnever miss (a|an|our|the)( \w+)? (stor(y|ies)|posts?|updates?|news|headlines|issues?|beats?)\b",
+    r"\bsign up (here|now|today|to (get|receive))\b",
+    r"\bsubmit (your|a) letter\b",
+    r"\bto (view|read|continue reading) (the|this) (full|rest of the|entire) (story|article)\b[^.!?]{0,20}\bsubscri",
+)
+_APPEAL = re.compile("|".join(_APPEALS), re.I)
+# a long paragraph that mentions a newsletter is the story's own text
+_APPEAL_WORDS = 45
+
+
+def is_reader_appeal(paragraph: str) -> bool:
+    """The site addressing its reader ("Get the latest updates right in your inbox", "Reach the
+    reporter on Twitter at ...", "Tell us what you think"): furniture around the article."""
+    return _short_match(_APPEAL, paragraph, _APPEAL_WORDS)
+
+
+def _short_match(pattern: re.Pattern[str], paragraph: str, max_words: int) -> bool:
+    return len(paragraph.split()) <= max_words and bool(pattern.search(paragraph))
 
 
 def is_shortcode(paragraph: str) -> bool:

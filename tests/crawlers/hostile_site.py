@@ -364,7 +364,9 @@ def build_hostile_site(n_good: int = 50, now: datetime | None = None, traps: boo
         for k, (path, (declared, sent)) in enumerate(CHARSET_PAGES.items()):
             routes[path] = _charset_page(10_000 + k, path, declared, sent, now)
             charset_paths.append(path)
-    routes["/world/"] = Route(body=f"<html><body>{section}</body></html>".encode())
+    # With traps the front page is slow: it is answered after the sitemaps, whose thousands of
+    # undated dead links must not take the places its links need (held links are shared fairly).
+    routes["/world/"] = Route(body=f"<html><body>{section}</body></html>".encode(), delay=2.0 if traps else 0.0)
     routes["/sitemap-index.xml"] = Route(body=_index_xml(children), content_type="application/xml")
     routes["/robots.txt"] = Route(body=robots.encode(), content_type="text/plain")
     return HostileSite(DynamicRoutes(routes, prefixes), raw, good, charset_paths, poisoned)

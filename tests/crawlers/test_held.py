@@ -63,3 +63,13 @@ def test_release_interleaves_kinds_then_documents() -> None:
     held.add(["/t1"], "sitemap", "/b.xml")
     held.add(["/w1", "/w2"], "section", "/world/")
     assert [url for url, _ in held.release()] == ["/s1", "/w1", "/t1", "/w2", "/s2", "/s3"]
+
+
+def test_links_requested_meanwhile_take_no_turn() -> None:
+    """A section page listed the dated articles too (held before the feed dated them): they are
+    left out of the interleaving, so the links after them are not pushed back."""
+    held = HeldLinks(100)
+    held.add(["/dated-1", "/dated-2", "/dated-3", "/live"], "section", "/world/")
+    held.add(["/dead-1", "/dead-2", "/dead-3"], "sitemap", "/old.xml")
+    order = [url for url, _ in held.release(skip=lambda url: url.startswith("/dated"))]
+    assert order == ["/live", "/dead-1", "/dead-2", "/dead-3"]

@@ -56,6 +56,21 @@ def test_index_lifecycle_and_not_found(engine: Engine, index_prefix: str) -> Non
     assert engine.delete_index(name) is False
 
 
+def test_search_with_vectors_returns_the_vector_fields(engine: Engine, index_prefix: str) -> None:
+    """Elasticsearch 9.2 needs ``exclude_vectors: false`` to return vectors; an engine that does
+    not know the option (OpenSearch 3.8, Elasticsearch before it) refuses it with a 400, and the
+    request is made again without it. Either way the fields asked for come back, the rest not."""
+    name = f"{index_prefix}vectors"
+    engine.create_index(name, {"mappings": {"properties": {"language": {"type": "keyword"}}}})
+    engine.bulk([{"index": {"_index": name, "_id": "1"}}, {"language": "de", "embedding": "AAAA", "body": "x"}],
+                refresh=True)
+    hits = engine.search_with_vectors(name, {"query": {"match_all": {}}}, ["language", "embedding"])["hits"]["hits"]
+    assert [h["_source"] for h in hits] == [{"language": "de", "embedding": "AAAA"}]
+    with pytest.raises(EngineError) as bad:  # any other bad request is not retried away
+        engine.search_with_vectors(name, {"query": {"no_such_query": {}}}, ["language"])
+    assert bad.value.status == 400
+
+
 def test_documents_roundtrip(engine: Engine, index_prefix: str) -> None:
     name = f"{index_prefix}docs"
     engine.create_index(name)
