@@ -292,12 +292,10 @@ def drop_about_box(paragraphs: list[str]) -> list[str]:
 # site words it ("Verraten Sie gerne in den Kommentaren: ...", "DHB jetzt auch digital! Einfach
 # hier klicken ...", "Schauen Sie mal in unseren Musiknewsletter!", "Dites-le nous en commentaire").
 _TAIL_APPEAL = re.compile(
-    r"\b((gerne|uns|mir) in (den|die) kommentare(n)?|(einen|deinen|ihren) kommentar (unter|zu)|hier klicken|"
-    r"jetzt (registrieren|anmelden|abonnieren|bestellen)|reinschauen und entdecken|"
-    r"unser(en|em)? \w*(newsletter|jobbörse)\b|unser \w*magazin\b|in unser(em|en) \w*shop\b|"
-    r"(dites|dîtes)[- ]nous en commentaires?|en commentaires? ci-dessous|laissez[- ](nous )?un commentaire|"
-    r"abonnez-vous|inscrivez-vous|(à|a) notre (newsletter|lettre d'information))",
-    re.I,
+    r"\b((gerne|uns|mir) in (den|die) kommentare(n)?|(einen|deinen|ihren) kommentar (unter|zu)|hier klicken|jetzt "
+    r"(registrieren|anmelden|abonnieren|bestellen)|reinschauen und entdecken|unser(en|em)? \w*(newsletter|jobbörse)\b|"
+    r"unser \w*magazin\b|in unser(em|en) \w*shop\b|(dites|dîtes)[- ]nous en commentaires?|en commentaires? ci-dessous|"
+    r"laissez[- ](nous )?un commentaire|abonnez-vous|inscrivez-vous|(à|a) notre (newsletter|lettre d'information))", re.I
 )
 _TAIL_APPEAL_SPAN = 3
 _TAIL_APPEAL_WORDS = 60
