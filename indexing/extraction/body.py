@@ -112,9 +112,7 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         # The page's own structured copy of the text, used when the visible extraction is
         # clearly missing most of it (script-rendered bodies, unusual markup).
         if word_count(base) < 0.5 * word_count(paragraphs):
-            # a paywalled page's structured copy often starts after the visible standfirst
-            lead = find_standfirst(index, paragraphs)
-            return BodyResult(lead + paragraphs, "jsonld+standfirst" if lead else "jsonld")
+            return BodyResult(paragraphs, "jsonld")
     return BodyResult(base, method)
 
 

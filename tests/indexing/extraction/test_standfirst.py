@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from indexing.extraction import extract
 
 URL = "https://news.example/story"
@@ -92,16 +90,3 @@ def test_intro_paragraph_of_the_article_header_named_by_typography_only() -> Non
     art = extract(_page("", header_extra=f"<p>{dek}</p><p>Von Anna Beispiel</p>"), url=URL)
     assert art.body.split("\n\n")[0] == BODY[0]
     assert dek not in art.body
-
-
-def test_intro_kept_when_the_structured_copy_replaces_a_paywalled_body() -> None:
-    # the visible page shows the intro and one paragraph; JSON-LD carries the whole text, without the intro
-    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Umbau des Wasserwerks beginnt",
-          "articleBody": "\n".join(BODY * 2)}
-    page = _page(f'<div class="article__intro"><p>{INTRO}</p></div>').replace(
-        "</head>", f'<script type="application/ld+json">{json.dumps(ld, ensure_ascii=False)}</script></head>'
-    ).replace("\n".join(f"<p>{p}</p>" for p in BODY), f"<p>{BODY[0]}</p><p>Mit Abo weiterlesen</p>")
-    paragraphs = extract(page, url=URL).body.split("\n\n")
-    assert paragraphs[0] == INTRO
-    assert paragraphs[1] == BODY[0]
-    assert BODY[4] in paragraphs
