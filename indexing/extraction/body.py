@@ -14,6 +14,7 @@ Candidates:
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from dataclasses import dataclass
@@ -180,8 +181,14 @@ def _shouted(text: str) -> bool:
     return len(text.split()) >= 3 and len(letters) >= 10 and all(c.isupper() for c in letters)
 
 
+_ENTITY = re.compile(r"&(?:#[0-9]{2,6}|#x[0-9a-f]{2,5}|[a-z]{2,8});", re.I)
+
+
 def jsonld_paragraphs(body: str) -> list[str]:
-    """JSON-LD articleBody as paragraphs; some CMSs put HTML in it."""
+    """JSON-LD articleBody as paragraphs; some CMSs put HTML in it, some HTML with its markup
+    escaped once more (``&lt;p&gt;``), some entities (``&amp;``, ``&#8217;``) in plain text."""
+    if "&" in body and _ENTITY.search(body):
+        body = html.unescape(body)
     if "<" in body and re.search(r"<(p|br|div|h[1-6])\b", body, re.I):
         try:
             fragment = lxml.html.fragment_fromstring(body, create_parent="div")

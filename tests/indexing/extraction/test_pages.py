@@ -200,3 +200,34 @@ def test_lead_from_description_or_page() -> None:
     assert load("paywall-teaser.html").lead == (
         "Engineers work through the night to keep the lights on as attacks continue."
     )
+
+
+@pytest.mark.parametrize(
+    "article_body",
+    [
+        # markup escaped once more by the CMS: the tags must not end up as text
+        "&lt;p&gt;{0}&lt;/p&gt;&lt;p&gt;Zweiter Absatz&amp;nbsp;mit Zitat.&lt;/p&gt;",
+        # plain text with entities
+        "{0}\nZweiter Absatz&#160;mit Zitat.",
+    ],
+)
+def test_jsonld_article_body_with_escaped_markup_or_entities(article_body: str) -> None:
+    sentences = " ".join(f"Satz Nummer {i} über die Lage an der Front im Osten." for i in range(60))
+    body = article_body.format(sentences)
+    html = (
+        '<html lang="de"><head><title>Lage im Osten</title><script type="application/ld+json">'
+        + json.dumps({"@type": "NewsArticle", "headline": "Lage im Osten", "articleBody": body})
+        + "</script></head><body><article><h1>Lage im Osten</h1>"
+        # a teaser of ~150 words: enough to be the page's text, not half of the structured copy
+        + "".join(
+            f"<p>Sichtbarer Absatz {i} des Anrisses über die Front, den Winter und die Versorgung der Städte "
+            "im Osten, der Rest steht nur für Abonnenten bereit, so die Redaktion.</p>"
+            for i in range(6)
+        )
+        + "</article></body></html>"
+    )
+    art = extract(html, url=URL)
+    assert art.status == "ok"
+    assert art.body.startswith("Satz Nummer 0 über die Lage")
+    assert "Zweiter Absatz mit Zitat." in art.body
+    assert "&lt;" not in art.body and "<p>" not in art.body and "&" not in art.body
