@@ -68,9 +68,6 @@ class HeldLinks:
     def __len__(self) -> int:
         return len(self._held)
 
-    def __contains__(self, url: object) -> bool:
-        return url in self._held
-
     def add(self, urls: Iterable[str], kind: str, document: str) -> Counter[str]:
         """Hold ``urls`` found by ``kind`` in ``document`` (those already held are skipped);
         returns how many links, of these or of those held before, were dropped by kind to stay

@@ -127,6 +127,8 @@ class Engine:
         self.client = client
         self.server = server
         self.url = url
+        #: False once the engine refused ``_source.exclude_vectors`` (search_with_vectors)
+        self._exclude_vectors_option = True
 
     @property
     def flavor(self) -> Flavor:
@@ -390,13 +392,15 @@ class Engine:
         """``search`` with ``fields`` in each hit's ``_source``, vector fields included:
         Elasticsearch 9.2 leaves vectors out of ``_source`` unless the request says
         ``exclude_vectors: false``, which an engine before that option refuses (there the vectors
-        are in ``_source`` as sent)."""
-        try:
-            return dict(self._call("search", request_timeout=timeout, index=index,
-                                   body={**body, "_source": {"includes": list(fields), "exclude_vectors": False}}))
-        except EngineError as exc:
-            if exc.status != 400 or "exclude_vectors" not in f"{exc} {exc.info}":
-                raise
+        are in ``_source`` as sent; the refusal is remembered, one extra request per engine)."""
+        if self._exclude_vectors_option:
+            try:
+                return dict(self._call("search", request_timeout=timeout, index=index,
+                                       body={**body, "_source": {"includes": list(fields), "exclude_vectors": False}}))
+            except EngineError as exc:
+                if exc.status != 400 or "exclude_vectors" not in f"{exc} {exc.info}":
+                    raise
+                self._exclude_vectors_option = False
         return dict(self._call("search", request_timeout=timeout, index=index, body={**body, "_source": list(fields)}))
 
 

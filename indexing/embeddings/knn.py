@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from indexing.embeddings.matrix import decode
 from indexing.embeddings.refine import best, rescore, shrunk_means
 from indexing.engine import Engine
 from indexing.index.templates import EMBEDDING_FIELD
@@ -35,8 +36,6 @@ _SOURCE = [EMBEDDING_FIELD, "language"]
 
 
 def _decode(hit: Mapping[str, Any], dim: int) -> tuple[np.ndarray | None, str | None]:
-    from indexing.embeddings.matrix import decode
-
     src = hit.get("_source") or {}
     lang = src.get("language")
     return decode(src.get(EMBEDDING_FIELD), dim), lang if isinstance(lang, str) else None
