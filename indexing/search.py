@@ -38,13 +38,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from indexing.engine import Engine, EngineError, connect
 from indexing.index.setup import articles_alias
 from indexing.index.templates import LANG_FIELDS, TEXT_FIELDS, lang_field
 from indexing.settings import get_settings
 from indexing.translit import query_words
+
+if TYPE_CHECKING:
+    from indexing.embeddings.fusion import Fused
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,11 @@ class Expansion:
     @property
     def surface_forms(self) -> list[str]:
         return list(dict.fromkeys(f for g in self.groups for forms in g.values() for f in forms))
+
+    @property
+    def one_concept(self) -> bool:
+        """The query is one topic, entity or word: its tag, names or phrase are the whole of it."""
+        return len(self.groups) + len(query_words(self.residual) if self.residual else []) <= 1
 
 
 _EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.*]+:|[+-]\S)|\b(AND|OR|NOT)\b")
@@ -161,6 +169,9 @@ class SearchHit:
     topics: list[str]
     highlights: list[str]
     entities: list[str] = field(default_factory=list)
+    #: the keyword clauses the hit matched (``all``, ``some``, ``names``, ``phrase``, ``topic``,
+    #: ``entity``, ``complete``): why the keyword side found it
+    matched: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,9 +189,14 @@ class SearchResult:
     took_ms: int | None = None
     query_syntax: str = "query_string"  # or "simple_query_string" after a syntax error
     retrieval: str = "keyword"  # or "hybrid": fused with the vector neighbours
+    #: no good match: neither the keyword nor the vector side is confident (the hits are the
+    #: nearest articles, not answers; indexing/embeddings/fusion.py)
+    weak: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
+        if self.weak:
+            out["match"] = "weak"
         if self.facets is not None:
             out["facets"] = self.facets
         return out
@@ -299,6 +315,12 @@ def is_too_expensive(exc: EngineError) -> bool:
     return any(k in text for k in _TOO_EXPENSIVE)
 
 
+def _named(clause: dict[str, Any], name: str) -> dict[str, Any]:
+    """``clause`` (one query type) with ``_name``: hits list the clauses they matched
+    (``matched_queries``), the keyword side's evidence for hybrid fusion (:data:`EVIDENCE`)."""
+    return {kind: {**params, "_name": name} for kind, params in clause.items()}
+
+
 def _phrase_clause(form: str, fields: list[str]) -> dict[str, Any] | None:
     form = form.strip()
     if not form or form.startswith("*"):
@@ -331,7 +353,7 @@ def translit_clause(query: str, expansion: Expansion) -> dict[str, Any] | None:
     parts = [{"bool": {"must": [{"match": {TRANSLIT_FIELD: {"query": " ".join(skeletons)}}}],
                        "must_not": [{"multi_match": {"query": word, "fields": fields}}]}}
              for word, skeletons in words]
-    return {"bool": {"should": parts, "boost": TRANSLIT_BOOST}}
+    return {"bool": {"should": parts, "boost": TRANSLIT_BOOST, "_name": "names"}}
 
 
 def _typed_clauses(query: str, syntax: str) -> list[dict[str, Any]]:
@@ -363,7 +385,8 @@ def _typed_clauses(query: str, syntax: str) -> list[dict[str, Any]]:
     # whose scale depends on the corpus: comparable to one entity the article is about, so among
     # equally on-topic articles those in the query's own words come first.
     typed_filter = {k: {**v, "boost": 1.0} for k, v in typed.items()}
-    return [typed, loose, {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS}}]
+    return [_named(typed, "all"), _named(loose, "some"),
+            {"constant_score": {"filter": typed_filter, "boost": TYPED_BONUS, "_name": "all"}}]
 
 
 def _phrase_clauses(expansion: Expansion) -> list[dict[str, Any]]:
@@ -385,7 +408,7 @@ def _phrase_clauses(expansion: Expansion) -> list[dict[str, Any]]:
             phrase_fields = _fields(("title", "body"), langs)
             alternatives.extend(c for c in (_phrase_clause(f, phrase_fields) for f in forms) if c)
         if alternatives:
-            out.append({"dis_max": {"queries": alternatives, "boost": EXPANSION_BOOST}})
+            out.append({"dis_max": {"queries": alternatives, "boost": EXPANSION_BOOST, "_name": "phrase"}})
     return out
 
 
@@ -393,14 +416,16 @@ def _tag_clauses(expansion: Expansion) -> list[dict[str, Any]]:
     """Bonuses for articles tagged with the query's topics and entities (4. in the docstring)."""
     out: list[dict[str, Any]] = []
     if expansion.topics:
-        out.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}}, "boost": TOPIC_BONUS}})
+        out.append({"constant_score": {"filter": {"terms": {"topics": expansion.topics}}, "boost": TOPIC_BONUS,
+                                       "_name": "topic"}})
         for tid in dict.fromkeys(expansion.topics):
             # Graded: an article full of the topic's terms is coverage; one that mentions the
             # topic once in passing is not, even if tagged.
             out.append({"rank_feature": {"field": f"topic_scores.{tid}", "saturation": {"pivot": 3},
                                          "boost": TOPIC_SCORE_BONUS}})
     for eid in dict.fromkeys(expansion.entities):
-        out.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS}})
+        out.append({"constant_score": {"filter": {"term": {"entity_ids": eid}}, "boost": ENTITY_BONUS,
+                                       "_name": "entity"}})
         # ... and more the more often the article mentions it (saturating: 2 mentions -> half).
         out.append({"rank_feature": {"field": f"entity_mentions.{eid}", "saturation": {"pivot": 2},
                                      "boost": ENTITY_MENTION_BONUS}})
@@ -448,7 +473,7 @@ def complete_clause(expansion: Expansion, fields: list[str], *, translit: bool =
         parts.append({"bool": {"should": either, "minimum_should_match": 1}})
     if len(parts) < 2:
         return None
-    return {"constant_score": {"filter": {"bool": {"must": parts}}, "boost": COMPLETE_BONUS}}
+    return {"constant_score": {"filter": {"bool": {"must": parts}}, "boost": COMPLETE_BONUS, "_name": "complete"}}
 
 
 def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:
@@ -523,6 +548,7 @@ def parse_hit(h: Mapping[str, Any]) -> SearchHit:
         title=src.get("title"), source=src.get("source"), language=src.get("language"),
         published=src.get("published"), score=h.get("_score"), topics=list(src.get("topics") or []),
         highlights=snippets, entities=list(src.get("entities") or []),
+        matched=sorted(set(h.get("matched_queries") or ())),  # a list, or a dict name -> score
     )
 
 
@@ -593,9 +619,32 @@ def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
     return shape
 
 
+#: fused candidates fetched beyond ``size`` when nothing but a deletion can drop one
+HYDRATE_SLACK = 5
+
+
+def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion) -> Fused:
+    """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``)."""
+    from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, fuse
+    from indexing.embeddings.retrieval import rrf
+
+    limits = get_settings().search
+    keyword = [KeywordHit(str(h["_id"]), float(h.get("_score") or 0.0), frozenset(h.get("matched_queries") or ()))
+               for h in first.get("hits", {}).get("hits", [])]
+    if limits.fusion == "rrf":
+        return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
+    params = FusionParams(strong=limits.fusion_strong, weak=limits.fusion_weak,
+                          vector_confidence=limits.vector_confidence, admit=limits.vector_admit)
+    return fuse(keyword, near, one_concept=expansion.one_concept, params=params)
+
+
 def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> SearchResult | None:
-    """Keyword ranking fused with the vector neighbours (None when there are no neighbours)."""
-    from indexing.embeddings.retrieval import fuse, has_vectors, neighbours, rrf  # numpy, the model: if used
+    """Keyword ranking fused with the vector neighbours (None when there are no neighbours).
+
+    Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
+    client-side matrix's neighbours (which know no filters) are all looked up through the
+    index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
+    from indexing.embeddings.retrieval import has_vectors, neighbours
 
     limits = get_settings().search
     if not has_vectors(engine, index):
@@ -610,21 +659,21 @@ def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> S
         near = vector_side.result()
     if not near:
         return None
-    keyword = [(str(h["_id"]), float(h.get("_score") or 0.0), (h.get("_source") or {}).get("language"))
-               for h in first.get("hits", {}).get("hits", [])]
-    keyword_ids = {i for i, _, _ in keyword}
-    if limits.fusion == "rrf":
-        fused = rrf([[i for i, _, _ in keyword], [i for i, _ in near]], k=limits.rrf_k)[: kwargs["size"]]
-    else:
-        fused = fuse(keyword, near)[: kwargs["size"]]
-    resp, _ = _run(engine, index, query, {**kwargs, "facets": False}, shape=_hydrate([i for i, _ in fused]))
+    fused = _fused(first, near, kwargs["expansion"])
+    keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
+    checked = bool(filters) and not engine.native_knn  # every candidate must pass the filters
+    wanted = fused.ranking if checked else fused.ranking[: kwargs["size"] + HYDRATE_SLACK]
+    resp, _ = _run(engine, index, query, {**kwargs, "facets": False}, shape=_hydrate([i for i, _ in wanted]))
     by_id = {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
-    hits = [parse_hit({**by_id[i], "_score": score}) for i, score in fused if i in by_id]
-    extra = sum(1 for i, _ in fused if i in by_id and i not in keyword_ids)
+    fetched = {i for i, _ in wanted}
+    present = [i for i, _ in fused.ranking if i in by_id or i not in fetched]
+    score = dict(fused.ranking)
+    hits = [parse_hit({**by_id[i], "_score": score[i]}) for i in present if i in by_id][: kwargs["size"]]
+    extra = sum(1 for i in present if i not in keyword_ids)
     return SearchResult(total=_total(first) + extra, hits=hits,
                         facets=_facets(first.get("aggregations") or {}) if kwargs["facets"] else None,
                         took_ms=int(first.get("took") or 0) + int(resp.get("took") or 0), query_syntax=syntax,
-                        retrieval="hybrid")
+                        retrieval="hybrid", weak=fused.weak)
 
 
 def search(

@@ -151,6 +151,16 @@ class SearchSettings(BaseModel):
     #: "scores" (indexing/embeddings/retrieval.py: fuse) or "rrf" (reciprocal rank fusion, constant rrf_k)
     fusion: str = Field(default="scores", pattern="^(scores|rrf)$")
     rrf_k: int = Field(default=60, ge=1)
+    #: fusion by scores (indexing/embeddings/fusion.py; chosen by cross-validation across query
+    #: classes, benchmarks/fusion_tune.py): weight of a keyword hit that carries the whole query
+    #: and of one that shares only some of its words (the vector side weighs 1) ...
+    fusion_strong: float = Field(default=1.5, ge=0)
+    fusion_weak: float = Field(default=0.4, ge=0)
+    #: ... the best refined vector score under which the vector side is not confident ("no good
+    #: match" when the keyword side is not either), and the refined score a neighbour the keyword
+    #: side did not find needs to be a hit
+    vector_confidence: float = 0.09
+    vector_admit: float = 0.0
 
 
 class EmbeddingSettings(BaseModel):

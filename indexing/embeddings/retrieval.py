@@ -1,4 +1,5 @@
-"""The vector half of hybrid retrieval: a query's nearest articles, and reciprocal rank fusion.
+"""The vector half of hybrid retrieval: a query's nearest articles, and reciprocal rank fusion
+(``search.fusion: rrf``; the default fusion by scores is :mod:`indexing.embeddings.fusion`).
 
 ``neighbours()`` embeds the query (cached: watches and repeated searches ask the same) and asks
 the engine's kNN search for candidates where it has one (Elasticsearch ``dense_vector``:
@@ -21,47 +22,6 @@ from indexing.embeddings import Embedder, EmbeddingError, get_embedder
 from indexing.engine import Engine, EngineError
 
 log = logging.getLogger(__name__)
-
-
-#: Weight of the keyword side in :func:`fuse`: low when its hits are all in one language (it
-#: matched words, and look-alikes share words), as high as the whole vector scale when its best
-#: hits span several languages (a topic, an entity or a name bridged the languages: the keyword
-#: side knows the story). Not higher: a place name bridges languages too, and so do the
-#: look-alikes that share it (3.0 before the vector side was centred and refined, see
-#: benchmarks/README.md "Cross-lingual recall").
-KEYWORD_WEIGHT = 0.1
-CONFIDENT_KEYWORD_WEIGHT = 1.0
-#: how many of the keyword side's best hits are looked at, and how many languages among them
-#: make it confident
-CONFIDENCE_DEPTH = 5
-CONFIDENT_LANGUAGES = 4
-
-
-def keyword_weight(keyword: Sequence[tuple[str, float, str | None]]) -> float:
-    """The keyword side's weight for one query (see :data:`KEYWORD_WEIGHT`)."""
-    languages = {lang for _, _, lang in keyword[:CONFIDENCE_DEPTH]}
-    return CONFIDENT_KEYWORD_WEIGHT if len(languages) >= CONFIDENT_LANGUAGES else KEYWORD_WEIGHT
-
-
-def fuse(keyword: Sequence[tuple[str, float, str | None]],
-         vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Hybrid ranking: each candidate's vector score, rescaled to 0..1 over the vector candidates, plus
-    the keyword score relative to the best keyword hit times :func:`keyword_weight`. Best first.
-
-    ``keyword``: (id, score, language) best first; ``vector``: (id, score) best first.
-    Scores rather than ranks (reciprocal rank fusion, :func:`rrf`, is the alternative): a
-    look-alike ranked high on both sides for sharing the query's words would beat the story's
-    other-language coverage, which only the vector side finds, under any rank fusion.
-    """
-    cosines = dict(vector)
-    lo = min(cosines.values(), default=0.0)
-    spread = (max(cosines.values(), default=1.0) - lo) or 1.0
-    best = max((s for _, s, _ in keyword), default=0.0) or 1.0
-    weight = keyword_weight(keyword)
-    scores = {i: (c - lo) / spread for i, c in cosines.items()}
-    for i, s, _ in keyword:
-        scores[i] = scores.get(i, 0.0) + weight * s / best
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60,

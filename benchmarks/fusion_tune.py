@@ -1,0 +1,119 @@
+"""Replay hybrid fusion offline on the candidates benchmarks/search_world.py dumped, to choose its
+constants by cross-validation across query classes and to compare fusion rules.
+
+Usage: python benchmarks/fusion_tune.py DUMP.json [--grid] [--show CLASS]
+
+For each query the dump holds the keyword side's hits (score, language) and the vector side's
+(refined score), as the engine and the vector matrix returned them. Every rule here is the
+function indexing/embeddings/retrieval.py runs (``fuse``), called with other constants, so what
+is measured is what ships. ``--grid`` searches the constants: for each class in turn it picks the
+constants that do best on the other classes (by the mean of precision@|relevant| and nDCG@10 over
+them, each class weighted alike) and reports them on the held-out class (leave-one-class-out);
+validation-split queries are never used to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.search_world import measure  # noqa: E402
+from indexing.embeddings import fusion  # noqa: E402
+
+DEPTH = 30  # search.vector_candidates: what each side contributes
+
+
+def ranked(rec: dict[str, Any], params: dict[str, float] | None) -> tuple[list[str], bool]:
+    """The fused ranking of one dumped query (urls, best first) and whether it is 'no good match'."""
+    cand = rec["candidates"]
+    kw = [fusion.KeywordHit(h["url"], float(h["score"] or 0.0), frozenset(h.get("matched") or ()))
+          for h in cand["keyword"][:DEPTH]]
+    vec = [(h["url"], float(h["score"])) for h in cand["vector"][:DEPTH]]
+    fused = fusion.fuse(kw, vec, one_concept=bool(cand.get("one_concept")),
+                        params=fusion.FusionParams(**params) if params else fusion.FusionParams())
+    return [u for u, _ in fused.ranking][:10], fused.weak
+
+
+def evaluate(results: list[dict[str, Any]], params: dict[str, float] | None) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[dict[str, float]]] = {}
+    for rec in results:
+        urls, weak = ranked(rec, params)
+        key = f"{rec['class']} {rec['split']}"
+        if rec["story"] is None:
+            groups.setdefault(key, []).append({"weak": float(weak or not urls)})
+            continue
+        m = measure(urls, set(rec["coverage"]))
+        groups.setdefault(key, []).append({**m, "weak": float(weak)})
+    return {k: {m: statistics.mean(r[m] for r in rs) for m in rs[0]} | {"n": float(len(rs))}
+            for k, rs in sorted(groups.items())}
+
+
+def objective(table: dict[str, dict[str, float]], classes: set[str]) -> float:
+    """Mean over ``classes`` (each alike) of (precision + nDCG) / 2; for (g) the 'no good match' share."""
+    vals = []
+    for key, row in table.items():
+        cls, split = key.split()
+        if cls not in classes or split == "validation":
+            continue
+        vals.append(row["weak"] if cls == "g" else (row["precision"] + row["ndcg"]) / 2 - 0.5 * row["weak"])
+    return statistics.mean(vals) if vals else 0.0
+
+
+#: the constants searched (FusionParams' fields)
+GRID: dict[str, list[float]] = {
+    "strong": [0.6, 1.0, 1.5, 2.0, 3.0, 5.0],
+    "weak": [0.2, 0.4, 0.6, 0.8, 1.0, 1.5],
+    "vector_confidence": [0.08, 0.09, 0.1, 0.11, 0.12, 0.13],
+    "admit": [0.0, 0.04, 0.05, 0.06, 0.07, 0.08],
+}
+
+
+def grid() -> list[dict[str, float]]:
+    space = GRID
+    keys = list(space)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(space[k] for k in keys))]
+
+
+def show(table: dict[str, dict[str, float]], label: str) -> None:
+    print(label)
+    for key, row in table.items():
+        if key.startswith("g"):
+            print(f"  {key:16} n={int(row['n']):3}  no-good-match {row['weak']:.2f}")
+        else:
+            print(f"  {key:16} n={int(row['n']):3}  R {row['recall']:.3f}  P {row['precision']:.3f}  "
+                  f"nDCG {row['ndcg']:.3f}  weak {row['weak']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dump")
+    parser.add_argument("--grid", action="store_true")
+    args = parser.parse_args(argv)
+    results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
+    show(evaluate(results, None), "shipped constants:")
+    if not args.grid:
+        return 0
+    combos = grid()
+    tables = [evaluate(results, p) for p in combos]
+    classes = sorted({r["class"] for r in results})
+    for held in classes:
+        train = set(classes) - {held}
+        best = max(range(len(combos)), key=lambda i: objective(tables[i], train))
+        row = {k: v for k, v in tables[best].items() if k.startswith(held)}
+        print(f"held out {held}: chosen {combos[best]}")
+        show(row, "  on the held-out class:")
+    best = max(range(len(combos)), key=lambda i: objective(tables[i], set(classes)))
+    print(f"all classes: chosen {combos[best]}")
+    show(tables[best], "  every class (validation rows never used to choose):")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Hybrid ranking: the keyword side's hits fused with the vector side's neighbours.
+
+Each side is trusted as far as its own evidence goes, per hit and per query, never by a property
+of the corpus (how many languages a story has):
+
+* **vector side**: every candidate's refined cosine, rescaled to 0..1 over the candidates (the
+  best neighbour 1, the worst 0): it knows what a story is about in any language, and knows it
+  only roughly (a small model places "Korea" near "Nordkorea").
+* **keyword side**: a hit's score relative to the best keyword hit, weighted by *what it
+  matched* (the named clauses of the keyword query, :attr:`SearchHit.matched`): a hit with
+  **strong evidence** (:func:`is_strong`) - every typed word in its own text (``all``), every
+  part of the query in any language through tags, names and words (``complete``) with a tag
+  among them, or, for a query of one concept, the concept's topic or entity tag, its names or
+  its phrase - is what the keyword side knows, and
+  weighs :attr:`FusionParams.strong`; a hit that shares only some words (``some``) is what a
+  look-alike looks like, and weighs :attr:`FusionParams.weak`.
+
+So a story the keyword side knows with overwhelming confidence (the German seed for "North
+Korean troops", through its topic tag) stays first however near a look-alike is to the query's
+vector, and a look-alike that shares a word with the query cannot overturn the story's coverage
+in other languages, which only the vector side finds.
+
+A neighbour the keyword side did not find is a hit only with a refined score of at least
+:attr:`FusionParams.admit`: the vector side always has nearest articles, even for a query
+nothing answers, and a filter (``--lang de``) leaves it the nearest of whatever remains.
+
+**No good match**: when no keyword hit has strong evidence and the best vector score is under
+:attr:`FusionParams.vector_confidence`, neither side is confident: the ranking is still returned
+(the nearest articles), marked ``weak`` for the caller to say so.
+
+The constants were chosen by cross-validation across query classes (one class held out at a
+time) on benchmarks/search_world.py's corpus (real pages as background, stories covered in one,
+two, three and seven languages, names, unanswerable queries): benchmarks/fusion_tune.py,
+figures in benchmarks/README.md, "Search quality on a corpus that looks like the world".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+#: the tag clauses: the article was tagged with the query's topic or entity at indexing
+TAGS = frozenset({"topic", "entity"})
+#: ... and, for a query of one concept (a topic, an entity, a name), these too
+WHOLE_CONCEPT = frozenset({"topic", "entity", "names", "phrase"})
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    #: weight of a strong-evidence keyword hit's relative score (the vector side's is 1)
+    strong: float = 1.5
+    #: weight of a hit that matched only some of the query's words
+    weak: float = 0.4
+    #: the best refined vector score under which the vector side is not confident
+    vector_confidence: float = 0.09
+    #: the refined vector score a neighbour the keyword side did not find needs to be a hit
+    admit: float = 0.0
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    id: str
+    score: float
+    matched: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class Fused:
+    #: (id, fused score), best first
+    ranking: list[tuple[str, float]]
+    #: neither side is confident: "no good match" (the ranking holds the nearest articles)
+    weak: bool = False
+
+
+def is_strong(matched: frozenset[str], *, one_concept: bool) -> bool:
+    """Whether a keyword hit that matched the clauses ``matched`` carries the whole query: every
+    typed word in its own text, or every part of the query with at least one of them through a
+    topic or entity tag (parts bridged by name skeletons alone collide on real pages: German
+    nouns are capitalised, and a skeleton keeps only sound classes), or the one concept of a
+    one-concept query."""
+    if "all" in matched or (one_concept and matched & WHOLE_CONCEPT):
+        return True
+    return "complete" in matched and bool(matched & TAGS)
+
+
+def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
+         params: FusionParams = FusionParams()) -> Fused:
+    """Fuse the keyword side's hits (best first) with the vector side's (id, refined score),
+    best first. ``one_concept``: the query is one topic, entity or name (its tag is the whole
+    query). Ties go by id, so equal inputs give equal rankings."""
+    found = {h.id for h in keyword}
+    cosines = {i: c for i, c in vector if c >= params.admit or i in found}
+    lo = min(cosines.values(), default=0.0)
+    spread = (max(cosines.values(), default=1.0) - lo) or 1.0
+    scores = {i: (c - lo) / spread for i, c in cosines.items()}
+    best = max((h.score for h in keyword), default=0.0) or 1.0
+    strong_any = False
+    for h in keyword:
+        strong = is_strong(h.matched, one_concept=one_concept)
+        strong_any = strong_any or strong
+        scores[h.id] = scores.get(h.id, 0.0) + (params.strong if strong else params.weak) * h.score / best
+    ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    confident_vector = max((c for _, c in vector), default=0.0) >= params.vector_confidence
+    return Fused(ranking=ranking, weak=not strong_any and not confident_vector)
