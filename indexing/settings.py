@@ -116,6 +116,9 @@ class DedupSettings(BaseModel):
     near_duplicate_threshold: float = 0.5
     #: bodies with fewer words get exact-duplicate detection only (stubs look alike)
     min_words: int = 30
+    #: the MinHash signature covers a body's first this many words (a long read is ~10,000; a page
+    #: of megabytes costs no more than this); the exact-duplicate hash covers every word
+    signature_max_words: int = Field(default=100_000, ge=100)
     #: compare a dated copy only with copies published at most this many days before or after it
     #: (copies without a date are always compared); None: no limit. Bounds the candidates a
     #: long-running index verifies, and keeps a years-later rerun of a story out of the old story.
