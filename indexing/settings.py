@@ -233,6 +233,12 @@ class PipelineSettings(BaseModel):
     #: WARC captures older than this are deleted by warwatch_maintenance once every batch that
     #: references them is processed; None keeps them for ever
     raw_retention_days: float | None = Field(default=30.0, gt=0)
+    #: a processed batch's derived files (cleaned.jsonl, documents.jsonl, indexed-ids.txt), its
+    #: merged report in reports/ and the dead-letter files are deleted after this long; shorter than
+    #: raw_retention_days, so they can be made again from the captures while those are kept.
+    #: Manifests, crawl and stage reports (small: the evidence, the health figures) are kept.
+    #: None keeps them for ever
+    batch_files_retention_days: float | None = Field(default=14.0, gt=0)
 
 
 class LayeredSettings(BaseSettings):

@@ -58,3 +58,65 @@ def test_unprocessed_does_not_stat_every_processed_batch(data_dir: Path, stat_ca
     # a batch without processed.json is never hidden by the markers of others
     (runs / "2026000003").mkdir()
     assert batches.unprocessed() == [*expected, "2026000003"]
+
+
+# --------------------------------------------------------------------------- retention
+DAY = 86400.0
+NOW = 1_800_000_000.0
+#: what reprocessing makes again from the manifest and the captures
+BATCH_FILES = ("cleaned.jsonl", "documents.jsonl", "indexed-ids.txt")
+
+
+def _batch(runs: Path, bid: str, *, age_days: float, processed: bool, recorded: bool) -> Path:
+    rdir = runs / bid
+    rdir.mkdir(parents=True)
+    for name in ("manifest.jsonl", "crawl-report.json", "cleaned.jsonl", "documents.jsonl", "indexed-ids.txt",
+                 "clean-report.json", "index-report.json"):
+        (rdir / name).write_text("x" * 100)
+    if processed:
+        batches.mark_processed(bid, {})
+    if recorded:
+        (rdir / "runs-recorded.json").write_text("{}")
+    stamp = NOW - age_days * DAY
+    for path in rdir.iterdir():
+        os.utime(path, (stamp, stamp))
+    return rdir
+
+
+def test_retention_deletes_derived_files_of_old_processed_batches_only(data_dir: Path) -> None:
+    from warwatch.pipeline.maintenance import retention
+
+    runs, reports, dead = data_dir / "runs", data_dir / "reports", data_dir / "dead-letter"
+    old = _batch(runs, "b-old", age_days=20, processed=True, recorded=True)
+    pending = _batch(runs, "b-pending", age_days=20, processed=False, recorded=True)
+    unrecorded = _batch(runs, "b-unrecorded", age_days=20, processed=True, recorded=False)
+    recent = _batch(runs, "b-recent", age_days=3, processed=True, recorded=True)
+    reports.mkdir()
+    for bid in ("b-old", "b-recent"):
+        (reports / f"{bid}.json").write_text("{}")
+    dead.mkdir()
+    (dead / "2026-01-01.jsonl").write_text("{}\n")
+    (dead / "2027-01-01.jsonl").write_text("{}\n")
+    os.utime(dead / "2026-01-01.jsonl", (NOW - 30 * DAY, NOW - 30 * DAY))
+    os.utime(dead / "2027-01-01.jsonl", (NOW - DAY, NOW - DAY))
+
+    dry = retention(now=lambda: NOW, dry_run=True)
+    assert all((old / n).exists() for n in BATCH_FILES) and (dead / "2026-01-01.jsonl").exists()
+
+    done = retention(now=lambda: NOW)
+    assert not any((old / n).exists() for n in BATCH_FILES) and not (reports / "b-old.json").exists()
+    assert done["batch_files"] == {"retention_days": 14.0, "batches": 1, "files": 4, "bytes": 302,
+                                   "kept_unrecorded": 1}
+    assert dry["batch_files"] == done["batch_files"] and dry["dead_letters"] == done["dead_letters"]
+    assert done["dead_letters"]["files"] == 1
+    # the evidence and the figures' sources stay; so does everything of the other batches
+    assert {p.name for p in old.iterdir()} == {"manifest.jsonl", "crawl-report.json", "clean-report.json",
+                                               "index-report.json", "processed.json", "runs-recorded.json"}
+    for rdir in (pending, unrecorded, recent):
+        assert all((rdir / n).exists() for n in BATCH_FILES), rdir
+    assert (reports / "b-recent.json").exists()
+    assert sorted(p.name for p in dead.iterdir()) == ["2027-01-01.jsonl"]
+    assert batches.unprocessed() == ["b-pending"]
+
+    again = retention(now=lambda: NOW)  # idempotent: nothing left, and the pruned batch is not looked at
+    assert again["batch_files"]["batches"] == 0 and again["dead_letters"]["files"] == 0

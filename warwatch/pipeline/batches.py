@@ -238,6 +238,11 @@ def all_batches() -> list[str]:
     return sorted(p.name for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def list_names(path: Path) -> list[str]:
+    """Names of the markers in ``path`` (a ``.done``-style directory), without a stat each."""
+    return _listdir(path, dirs=False)
+
+
 def _listdir(path: Path, *, dirs: bool) -> list[str]:
     """Names in ``path`` (directories only when ``dirs``) from the directory listing alone: no
     stat per entry (``DirEntry.is_dir`` answers from the listing's file type)."""
