@@ -64,14 +64,13 @@ def test_unprocessed_does_not_stat_every_processed_batch(data_dir: Path, stat_ca
 DAY = 86400.0
 NOW = 1_800_000_000.0
 #: what reprocessing makes again from the manifest and the captures
-BATCH_FILES = ("cleaned.jsonl", "documents.jsonl", "indexed-ids.txt")
+BATCH_FILES = ("cleaned.jsonl", "documents.jsonl", "indexed-ids.txt", "crawl.log")
 
 
 def _batch(runs: Path, bid: str, *, age_days: float, processed: bool, recorded: bool) -> Path:
     rdir = runs / bid
     rdir.mkdir(parents=True)
-    for name in ("manifest.jsonl", "crawl-report.json", "cleaned.jsonl", "documents.jsonl", "indexed-ids.txt",
-                 "clean-report.json", "index-report.json"):
+    for name in ("manifest.jsonl", "crawl-report.json", *BATCH_FILES, "clean-report.json", "index-report.json"):
         (rdir / name).write_text("x" * 100)
     if processed:
         batches.mark_processed(bid, {})
@@ -105,7 +104,7 @@ def test_retention_deletes_derived_files_of_old_processed_batches_only(data_dir:
 
     done = retention(now=lambda: NOW)
     assert not any((old / n).exists() for n in BATCH_FILES) and not (reports / "b-old.json").exists()
-    assert done["batch_files"] == {"retention_days": 14.0, "batches": 1, "files": 4, "bytes": 302,
+    assert done["batch_files"] == {"retention_days": 14.0, "batches": 1, "files": 5, "bytes": 402,
                                    "kept_unrecorded": 1}
     assert dry["batch_files"] == done["batch_files"] and dry["dead_letters"] == done["dead_letters"]
     assert done["dead_letters"]["files"] == 1

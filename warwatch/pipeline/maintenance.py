@@ -18,10 +18,11 @@ from warwatch.pipeline import batches
 log = logging.getLogger(__name__)
 
 #: what a processed batch holds that ``warwatch reprocess`` makes again from its manifest and
-#: captures (the full text, once per batch): deleted after ``pipeline.batch_files_retention_days``.
-#: Kept for good: the manifest (the evidence: what was fetched, where its capture is), batch.json,
-#: processed.json and the stage reports (a few KB: freshness and the health figures read them).
-BATCH_FILES = ("cleaned.jsonl", "documents.jsonl", "indexed-ids.txt")
+#: captures (the full text, once per batch), and the crawler's log: deleted after
+#: ``pipeline.batch_files_retention_days``. Kept for good: the manifest (the evidence: what was
+#: fetched, where its capture is), batch.json, processed.json and the stage reports (a few KB:
+#: freshness and the health figures read them).
+BATCH_FILES = ("cleaned.jsonl", "documents.jsonl", "indexed-ids.txt", "crawl.log")
 #: under ``runs_dir``: one empty file per batch whose files were pruned (never looked at again)
 PRUNED_DIR = ".pruned"
 
