@@ -29,6 +29,8 @@ DISCOVERY_PRIORITY = 10_000_000
 #: request kinds that discover articles: a source's held-back undated links wait for these
 DISCOVERY_KINDS = frozenset({"robots", "feed", "sitemap", "section"})
 _OLDEST = datetime.min.replace(tzinfo=UTC)
+#: URLs a source's filter turned down that are remembered (not counted twice), without a cap
+PASSED_MEMORY = 10_000
 #: (url, publication date, order date): the publication date comes from a feed or a news
 #: sitemap; the order date (publication or lastmod) only sets the fetch order.
 Found = tuple[str, datetime | None, datetime | None]
@@ -53,7 +55,12 @@ class RequestScheduler:
         self.store = state.store
         self.limits = limits
         self.callbacks = callbacks  # kind -> spider callback; "error" -> errback
-        self.scheduled: set[str] = set()  # canonical article URLs requested this run
+        #: canonical article URLs requested this run: at most the cap's new articles per source
+        #: and the recrawls due (a URL turned down is not kept here, see ``_passed``)
+        self.scheduled: set[str] = set()
+        #: per source, the latest URLs turned down (known, too old, capped, ...), so a URL listed
+        #: twice (feed and sitemap) is counted once; bounded (``_remember_passed``)
+        self._passed: dict[str, dict[str, None]] = {}
         self._new: Counter[str] = Counter()  # new articles scheduled per source
         self._children: Counter[str] = Counter()  # child sitemaps requested per source
         #: undated discoveries per source, held back while a cap could bite: they are scheduled
@@ -168,7 +175,8 @@ class RequestScheduler:
         cap = self.limits.max_articles_per_source
         assert cap is not None
         held = self._undated.setdefault(source.id, HeldLinks(2 * cap))
-        fresh = [u for u in urls if canonical(u) not in self.scheduled]
+        passed = self._passed.get(source.id, {})
+        fresh = [u for u in urls if canonical(u) not in self.scheduled and canonical(u) not in passed]
         dropped = held.add(fresh, via, document)
         if dropped:
             stats = self.state.report[source.id]
@@ -226,9 +234,29 @@ class RequestScheduler:
         url = canonical(raw_url)
         if not in_scope(source, url) or not source.url_allowed(url) or looks_like_asset(url):
             return None
-        if url in self.scheduled:
+        if url in self.scheduled or url in self._passed.get(source.id, ()):
             return None
-        self.scheduled.add(url)
+        request = self._decide(source, url, via, published, now)
+        if request is None:
+            self._remember_passed(source.id, url)
+        else:
+            self.scheduled.add(url)
+        return request
+
+    def _remember_passed(self, source_id: str, url: str) -> None:
+        """Keep ``url`` among the source's turned-down URLs: the latest ``2 x cap`` of them (as
+        many as :class:`crawlers.held.HeldLinks` holds back), PASSED_MEMORY without a cap. One
+        listed again after it was forgotten is looked up and counted again."""
+        cap = self.limits.max_articles_per_source
+        passed = self._passed.setdefault(source_id, {})
+        passed[url] = None
+        if len(passed) > (2 * cap if cap is not None else PASSED_MEMORY):
+            del passed[next(iter(passed))]
+
+    def _decide(
+        self, source: Source, url: str, via: str, published: datetime | None, now: datetime
+    ) -> Request | None:
+        """Count a newly discovered URL and make its request; None when it is not fetched now."""
         stats = self.state.report[source.id]
         stats.discovered += 1
         stats.discovered_via[via] += 1

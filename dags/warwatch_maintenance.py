@@ -3,6 +3,8 @@
 
 * `retention`: deletes raw captures (WARC files) older than `pipeline.raw_retention_days`
   (default 30; `null` keeps them), never one that a batch not processed yet still references.
+  Then the derived files of processed batches (cleaned/documents files, crawl logs), merged reports
+  and dead letters older than `pipeline.batch_files_retention_days` (default 14).
 * `index_health`: cluster status, the articles alias and the index it points to, document count;
   fails on a red cluster or a missing alias.
 * `recover_stuck`: frees batches whose lease expired with nobody working on them (so the next

@@ -39,7 +39,7 @@ from types import TracebackType
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from indexing.enrich.text import normalize_text, words
+from indexing.fingerprint import Fingerprint, fingerprint
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,7 @@ class _Banding:
 
 def body_hash(text: str) -> str:
     """Hash of the normalised body: equal for copies differing in case, spacing or punctuation."""
-    return _hash_words(words(normalize_text(text or "")))
-
-
-def _hash_words(toks: list[str]) -> str:
-    return hashlib.sha256(" ".join(toks).encode("utf-8")).hexdigest()
+    return fingerprint(text, shingle_size=1, min_words=0, max_words=0, minhash=None).body_hash
 
 
 def _utc(dt: datetime) -> datetime:
@@ -188,12 +184,14 @@ class StoryIndex:
         threshold: float,
         min_words: int,
         window_days: float | None = None,
+        max_words: int = 100_000,
     ):
         self.path = path
         self.num_perm = num_perm
         self.shingle_size = shingle_size
         self.threshold = threshold
         self.min_words = min_words
+        self.max_words = max_words  # words of a body its signature covers (indexing.fingerprint)
         self.window = timedelta(days=window_days) if window_days else None
         #: candidate rows read for verification since opening (diagnostics and tests)
         self.candidates_checked = 0
@@ -229,6 +227,7 @@ class StoryIndex:
             threshold=d.near_duplicate_threshold,
             min_words=d.min_words,
             window_days=d.near_duplicate_window_days,
+            max_words=d.signature_max_words,
         )
 
     # State ---------------------------------------------------------------------------
@@ -301,21 +300,17 @@ class StoryIndex:
                      self.path, "rebuilt" if previous else "built", n, banding.bands, banding.rows,
                      f"{previous.bands}x{previous.rows}" if previous else "none", time.monotonic() - started)
 
-    def _signature(self, toks: list[str]) -> np.ndarray | None:
-        if len(toks) < self.min_words:
-            return None
-        k = self.shingle_size
-        shingles = {" ".join(toks[i : i + k]) for i in range(max(1, len(toks) - k + 1))}
+    def _fingerprint(self, body: str) -> Fingerprint:
+        """Body hash and signature, streamed in bounded memory (:mod:`indexing.fingerprint`)."""
         mh = MinHash(num_perm=self.num_perm, permutations=self._perms, scheme=MINHASH_SCHEME)
-        mh.update_batch([s.encode("utf-8") for s in shingles])
-        return np.asarray(mh.hashvalues, dtype=np.uint64)
+        return fingerprint(body, shingle_size=self.shingle_size, min_words=self.min_words,
+                           max_words=self.max_words, minhash=mh)
 
     # Assigning -----------------------------------------------------------------------
     def assign(self, doc_id: str, body: str, published: datetime | None = None) -> StoryAssignment:
         """The story of ``doc_id``; idempotent for a known doc id."""
-        toks = words(normalize_text(body or ""))
-        h = _hash_words(toks)
-        sig = self._signature(toks)  # outside the lock: the expensive part
+        found = self._fingerprint(body or "")  # outside the lock: the expensive part
+        h, sig = found.body_hash, found.signature
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._follow_banding()

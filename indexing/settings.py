@@ -116,6 +116,9 @@ class DedupSettings(BaseModel):
     near_duplicate_threshold: float = 0.5
     #: bodies with fewer words get exact-duplicate detection only (stubs look alike)
     min_words: int = 30
+    #: the MinHash signature covers a body's first this many words (a long read is ~10,000; a page
+    #: of megabytes costs no more than this); the exact-duplicate hash covers every word
+    signature_max_words: int = Field(default=100_000, ge=100)
     #: compare a dated copy only with copies published at most this many days before or after it
     #: (copies without a date are always compared); None: no limit. Bounds the candidates a
     #: long-running index verifies, and keeps a years-later rerun of a story out of the old story.
@@ -240,6 +243,12 @@ class PipelineSettings(BaseModel):
     #: WARC captures older than this are deleted by warwatch_maintenance once every batch that
     #: references them is processed; None keeps them for ever
     raw_retention_days: float | None = Field(default=30.0, gt=0)
+    #: a processed batch's derived files (cleaned.jsonl, documents.jsonl, indexed-ids.txt), its
+    #: merged report in reports/ and the dead-letter files are deleted after this long; shorter than
+    #: raw_retention_days, so they can be made again from the captures while those are kept.
+    #: Manifests, crawl and stage reports (small: the evidence, the health figures) are kept.
+    #: None keeps them for ever
+    batch_files_retention_days: float | None = Field(default=14.0, gt=0)
 
 
 class LayeredSettings(BaseSettings):

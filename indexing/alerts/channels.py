@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import smtplib
+import sqlite3
 import ssl
 import time
 import urllib.error
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.alerts.config import DeliverySettings, Watch
+from indexing.alerts.filelog import open_index
 from indexing.fileio import append_line_durable
 from indexing.settings import get_settings
 
@@ -57,18 +59,17 @@ def alert_text(payload: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- channels
 def deliver_file(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
-    """Append the alert to ``alerts/<watch>.jsonl`` unless a retry finds it already there."""
+    """Append the alert to ``alerts/<watch>.jsonl`` unless a retry finds it already there (a run
+    killed between the write and the outbox update writes again: once per alert). The ids the file
+    holds are looked up in its index (:mod:`indexing.alerts.filelog`), not by reading the file."""
     path = alerts_dir() / f"{watch.id}.jsonl"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        marker = f'"alert_id": "{payload["alert_id"]}"'
-        if path.exists():
-            # A run killed between the write and the outbox update retries the write: once per alert.
-            with path.open(encoding="utf-8") as fh:
-                if any(marker in line for line in fh):
-                    return
-        append_line_durable(path, json.dumps(payload, ensure_ascii=False))
-    except OSError as exc:
+        with open_index(path) as delivered:
+            if str(payload["alert_id"]) in delivered:
+                return
+            append_line_durable(path, json.dumps(payload, ensure_ascii=False))
+    except (OSError, sqlite3.Error) as exc:
         raise DeliveryError(f"cannot write {path}: {exc}") from exc
 
 

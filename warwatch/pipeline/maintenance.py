@@ -3,6 +3,7 @@ per-source freshness."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +16,15 @@ from indexing.settings import get_settings
 from warwatch.pipeline import batches
 
 log = logging.getLogger(__name__)
+
+#: what a processed batch holds that ``warwatch reprocess`` makes again from its manifest and
+#: captures (the full text, once per batch), and the crawler's log: deleted after
+#: ``pipeline.batch_files_retention_days``. Kept for good: the manifest (the evidence: what was
+#: fetched, where its capture is), batch.json, processed.json and the stage reports (a few KB:
+#: freshness and the health figures read them).
+BATCH_FILES = ("cleaned.jsonl", "documents.jsonl", "indexed-ids.txt", "crawl.log")
+#: under ``runs_dir``: one empty file per batch whose files were pruned (never looked at again)
+PRUNED_DIR = ".pruned"
 
 
 def referenced_warcs(batch_ids: list[str]) -> set[Path]:
@@ -32,7 +42,17 @@ def referenced_warcs(batch_ids: list[str]) -> set[Path]:
 
 def retention(now: Callable[[], float] = time.time, dry_run: bool = False) -> dict[str, Any]:
     """Delete WARC files older than ``pipeline.raw_retention_days`` unless a batch that is not
-    processed yet (or is being crawled) still needs them."""
+    processed yet (or is being crawled) still needs them; then the derived files of processed
+    batches, merged reports and dead letters older than ``pipeline.batch_files_retention_days``
+    (``batch_files``, ``dead_letters`` in the result)."""
+    result = _warc_retention(now, dry_run)
+    result["batch_files"] = prune_batch_files(now, dry_run)
+    result["dead_letters"] = prune_dead_letters(now, dry_run)
+    log.info("retention: %s", result)
+    return result
+
+
+def _warc_retention(now: Callable[[], float], dry_run: bool) -> dict[str, Any]:
     days = get_settings().pipeline.raw_retention_days
     warc_dir = get_settings().warc_dir
     result: dict[str, Any] = {"retention_days": days, "deleted": 0, "bytes": 0, "kept_unprocessed": 0, "dry_run": dry_run}
@@ -54,8 +74,91 @@ def retention(now: Callable[[], float] = time.time, dry_run: bool = False) -> di
             path.unlink(missing_ok=True)
         result["deleted"] += 1
         result["bytes"] += stat.st_size
-    log.info("retention: %s", result)
     return result
+
+
+def _recorded(rdir: Path) -> bool:
+    """The batch's health figures are in ``{prefix}runs`` from its files as they are now (the
+    figures read cleaned.jsonl: it must not go before they are recorded)."""
+    from indexing.health.check import INPUT_FILES, RECORDED_MARKER
+
+    try:
+        stamp = (rdir / RECORDED_MARKER).stat().st_mtime
+    except FileNotFoundError:
+        return False
+    for name in INPUT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            if (rdir / name).stat().st_mtime > stamp:
+                return False
+    return True
+
+
+def _delete(paths: list[Path], dry_run: bool) -> tuple[int, int]:
+    """(files, bytes) of ``paths`` that exist, deleted unless ``dry_run``."""
+    files = size = 0
+    for path in paths:
+        try:
+            size += path.stat().st_size
+        except FileNotFoundError:
+            continue
+        files += 1
+        if not dry_run:
+            path.unlink(missing_ok=True)
+    return files, size
+
+
+def prune_batch_files(now: Callable[[], float] = time.time, dry_run: bool = False) -> dict[str, Any]:
+    """Delete :data:`BATCH_FILES` and the merged report (``reports/<id>.json``, made again by
+    ``pipeline.report``) of batches processed more than ``batch_files_retention_days`` ago whose
+    health figures are recorded. A batch not processed (leased, crawling, failed, waiting) is never
+    touched. Looks only at processed batches not pruned yet (``runs/.done`` minus ``runs/.pruned``)."""
+    settings = get_settings()
+    days = settings.pipeline.batch_files_retention_days
+    out: dict[str, Any] = {"retention_days": days, "batches": 0, "files": 0, "bytes": 0, "kept_unrecorded": 0}
+    if days is None:
+        return out
+    cutoff = now() - days * 86400
+    runs = settings.runs_dir
+    batches.unprocessed()  # gives batches processed before the .done markers theirs
+    todo = set(batches.list_names(runs / batches.DONE_DIR)) - set(batches.list_names(runs / PRUNED_DIR))
+    for bid in sorted(todo):
+        rdir = runs / bid
+        try:
+            if (rdir / batches.PROCESSED_FILE).stat().st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue  # a marker without processed.json (handed back for processing): not done
+        if not _recorded(rdir):
+            out["kept_unrecorded"] += 1
+            continue
+        files, size = _delete([rdir / n for n in BATCH_FILES] + [settings.reports_dir / f"{bid}.json"], dry_run)
+        out["batches"] += 1
+        out["files"] += files
+        out["bytes"] += size
+        if not dry_run:
+            (runs / PRUNED_DIR).mkdir(exist_ok=True)
+            (runs / PRUNED_DIR / bid).touch()
+    return out
+
+
+def prune_dead_letters(now: Callable[[], float] = time.time, dry_run: bool = False) -> dict[str, Any]:
+    """Delete dead-letter files (``dead-letter/YYYY-MM-DD.jsonl``: documents the engine refused,
+    with the reason) older than ``batch_files_retention_days``."""
+    from indexing.index.bulk import dead_letter_dir
+
+    days = get_settings().pipeline.batch_files_retention_days
+    out: dict[str, Any] = {"retention_days": days, "files": 0, "bytes": 0}
+    folder = dead_letter_dir()
+    if days is None or not folder.is_dir():
+        return out
+    cutoff = now() - days * 86400
+    old = []
+    for path in sorted(folder.glob("*.jsonl")):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                old.append(path)
+    out["files"], out["bytes"] = _delete(old, dry_run)
+    return out
 
 
 def index_health() -> dict[str, Any]:
