@@ -26,6 +26,17 @@ def test_regular_expressions_become_literal_slashes() -> None:
     assert check_query("already\\/escaped") == "already\\/escaped"
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    # an escaped backslash does not escape the slash after it: that slash opens a regexp
+    ("kursk\\\\/.*ab.*\\\\/", "kursk\\\\\\/.*ab.*\\\\\\/"),
+    ("a\\\\\\\\/.*b/", "a\\\\\\\\\\/.*b\\/"),
+    # an odd run of backslashes: the last one escapes the slash already
+    ("a\\\\\\/b", "a\\\\\\/b"),
+])
+def test_escaped_backslashes_do_not_hide_a_regexp(query: str, expected: str) -> None:
+    assert check_query(query) == expected
+
+
 def test_too_many_expansive_terms_and_too_long_queries_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(QueryError, match="5 wildcard or fuzzy terms"):
         check_query("ab* cd* ef~ gh~2 ij?k")
