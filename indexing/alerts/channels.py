@@ -10,20 +10,22 @@ import os
 import smtplib
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from indexing.alerts import webhook
 from indexing.alerts.config import DeliverySettings, Watch
+from indexing.alerts.state import LEASE_SECONDS
 from indexing.fileio import append_line_durable
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "warwatch-alerts/0.1"
+#: added to a delivery's worst case when its lease is renewed (SQLite writes, a busy machine)
+LEASE_MARGIN_SECONDS = 60.0
 
 
 class DeliveryError(RuntimeError):
@@ -87,22 +89,17 @@ def webhook_url(watch: Watch) -> str:
 
 
 def deliver_webhook(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
+    """One POST (indexing/alerts/webhook.py): no redirects, no proxies, the crawler's address rule
+    unless the channel opts in to private addresses, one deadline of ``timeout_seconds``."""
     url = webhook_url(watch)
-    if not url.startswith(("http://", "https://")):
-        raise DeliveryError("webhook URL is not http(s)", permanent=True)
+    hook = watch.channels.webhook
     body = json.dumps({"text": alert_text(payload), **payload}, ensure_ascii=False).encode("utf-8")
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT})
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
     try:
-        with urllib.request.urlopen(req, timeout=settings.timeout_seconds) as resp:  # noqa: S310 - http(s) only
-            resp.read()
-    except urllib.error.HTTPError as exc:
-        # 408/429 and 5xx are the receiver's passing trouble; other 4xx will not change by retrying now.
-        permanent = 400 <= exc.code < 500 and exc.code not in (408, 425, 429)
-        raise DeliveryError(f"webhook answered HTTP {exc.code}", permanent=permanent) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"webhook unreachable: {reason}") from exc
+        webhook.post(url, body, headers, timeout=settings.timeout_seconds,
+                     allow_private=bool(hook is not None and hook.allow_private_network))
+    except webhook.WebhookError as exc:
+        raise DeliveryError(str(exc), permanent=exc.permanent) from exc
 
 
 def email_message(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> EmailMessage:
@@ -149,6 +146,14 @@ def deliver_email(payload: dict[str, Any], watch: Watch, settings: DeliverySetti
                             f"{exc.smtp_error!r}", permanent=permanent) from exc
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
+
+
+def delivery_lease_seconds(settings: DeliverySettings) -> float:
+    """How long one :func:`deliver` may take at most: every attempt's deadline and the backoff
+    between them, plus a margin; a delivery's outbox lease is renewed to this before it starts
+    (a lease that ran out while a receiver was slow would let a second evaluation send it again)."""
+    backoff = sum(settings.backoff_seconds * 2 ** i for i in range(settings.retries - 1))
+    return max(LEASE_SECONDS, settings.retries * settings.timeout_seconds + backoff + LEASE_MARGIN_SECONDS)
 
 
 Deliverer = Callable[[dict[str, Any], Watch, DeliverySettings], None]
