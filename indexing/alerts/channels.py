@@ -43,18 +43,31 @@ def alerts_dir() -> Path:
     return get_settings().data_dir / "alerts"
 
 
-def alert_text(payload: dict[str, Any]) -> str:
+def alert_text(payload: dict[str, Any], *, chat: bool = False) -> str:
     """One line for chat, the first line of an e-mail: watch, title, link, how many copies
-    (or the payload's own ``text``: a pipeline health alert, indexing/health)."""
+    (or the payload's own ``text``: a pipeline health alert, indexing/health).
+
+    ``chat``: the line for a Slack-style ``text``, where ``<...>`` is markup (``<!channel>``
+    pings everyone, ``<https://evil|Reuters>`` is a link labelled as something else): crawled
+    titles and URLs get ``&``, ``<`` and ``>`` escaped, and only the one link is markup."""
+    esc = slack_escape if chat else str
     if payload.get("text"):
-        return str(payload["text"])
+        return esc(str(payload["text"]))
     articles = payload.get("articles") or []
     lead = articles[0] if articles else {}
     copies = len(articles)
     sources = sorted({str(a.get("source")) for a in articles if a.get("source")})
     more = f" ({copies} copies: {', '.join(sources)})" if copies > 1 else ""
-    return (f"warwatch · {payload['watch']['name']}: {lead.get('title') or '(untitled)'} "
-            f"<{lead.get('url') or lead.get('canonical_url') or ''}>{more}")
+    url = str(lead.get("url") or lead.get("canonical_url") or "")
+    if chat:
+        url = url.replace("|", "%7C")  # a | in a link would start its label
+    return (f"warwatch · {esc(str(payload['watch']['name']))}: {esc(str(lead.get('title') or '(untitled)'))} "
+            f"<{esc(url)}>{esc(more)}")
+
+
+def slack_escape(text: str) -> str:
+    """Slack's escaping of message text: the three characters its markup is made of."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --------------------------------------------------------------------------- channels
@@ -93,7 +106,7 @@ def deliver_webhook(payload: dict[str, Any], watch: Watch, settings: DeliverySet
     unless the channel opts in to private addresses, one deadline of ``timeout_seconds``."""
     url = webhook_url(watch)
     hook = watch.channels.webhook
-    body = json.dumps({"text": alert_text(payload), **payload}, ensure_ascii=False).encode("utf-8")
+    body = json.dumps({"text": alert_text(payload, chat=True), **payload}, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
     try:
         webhook.post(url, body, headers, timeout=settings.timeout_seconds,

@@ -263,3 +263,28 @@ def test_a_slow_receiver_does_not_get_an_alert_twice(tmp_path: Path) -> None:
     assert sent == ["a1", "a2"]
     assert taken_by_other == ["a3"]
     assert not set(sent) & set(taken_by_other)
+
+
+# --------------------------------------------------------------------------- crawled text in chat
+def test_crawled_titles_and_urls_are_not_chat_markup(data: Path) -> None:
+    import json
+
+    from indexing.alerts import alert_text
+
+    title = "<!channel> Kursk & <https://evil.example/|Reuters> <@U123>"
+    url = "https://news.example/a?x=1&y=<2>|z"
+    payload = _payload()
+    payload["watch"]["name"] = "NK <!here>"
+    payload["articles"] = [{"title": title, "url": url, "source": "s"}, {"title": "copy", "url": url, "source": "t>"}]
+    with Receiver(ok) as hook:
+        deliver("webhook", payload, _watch(hook.url, allow_private_network=True), ONE_TRY)
+    body = json.loads(hook.requests[0].split(b"\r\n\r\n", 1)[1])
+    text = body["text"]
+    assert "<!channel>" not in text and "<!here>" not in text and "<@U123>" not in text
+    assert "&lt;!channel&gt; Kursk &amp; &lt;https://evil.example/|Reuters&gt;" in text
+    # the one piece of markup is our link, and its URL cannot end it or give it a label
+    assert text.count("<") == 1 and text.count(">") == 1
+    assert "<https://news.example/a?x=1&amp;y=&lt;2&gt;%7Cz>" in text
+    assert "(2 copies: s, t&gt;)" in text
+    assert body["articles"][0]["title"] == title  # the data itself is not changed
+    assert title in alert_text(payload)  # e-mail is plain text: nothing to escape
