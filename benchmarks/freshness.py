@@ -188,7 +188,7 @@ def prepare_workdir(work: Path, site_url: str, hook_url: str) -> Path:
     (config / "watches.yaml").write_text(
         "delivery:\n  retries: 3\n  backoff_seconds: 1\n"
         f"watches:\n  - id: {WATCH_ID}\n    name: Freshness probe\n    query: freshness probe\n"
-        f"    channels:\n      webhook: {{url: {hook_url}}}\n", encoding="utf-8")
+        f"    channels:\n      webhook: {{url: {hook_url}, allow_private_network: true}}\n", encoding="utf-8")
     (config / "sources.yaml").write_text(
         f"sources:\n  - id: {SOURCE_ID}\n    name: Freshness site\n    url: {site_url}/\n    language: en\n"
         f"    feeds: [{site_url}/feed.xml]\n    allow_private_network: true\n", encoding="utf-8")

@@ -18,9 +18,7 @@ to (no second lookup that a rebinding name could answer differently).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -30,49 +28,13 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress, IHostnameResolver, IHostResolution, IResolutionReceiver
 from zope.interface import implementer
 
-from indexing.urls import host_in_scope, is_private_address, url_host
+# address_is_private: the one rule (indexing.urls), shared with the alert webhook
+from indexing.urls import address_is_private, host_in_scope, url_host
 
 logger = logging.getLogger(__name__)
 
-IP = ipaddress.IPv4Address | ipaddress.IPv6Address
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CACHE_SIZE = 4096
 _DEFAULT_TTL = 60.0
-
-
-def _embedded_ipv4(ip: IP) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64)."""
-    if not isinstance(ip, ipaddress.IPv6Address):
-        return []
-    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
-    if ip.teredo is not None:
-        found.extend(ip.teredo)
-    if ip in _NAT64:
-        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return found
-
-
-def address_is_private(address: str | IP) -> bool:
-    """True when connecting to ``address`` (an IP, with or without an IPv6 zone) may reach a
-    non-public network. Anything that is not an IP address counts as private (fail closed)."""
-    try:
-        ip = ipaddress.ip_address(str(address).split("%", 1)[0].strip("[]"))
-    except ValueError:
-        return True
-    if is_private_address(str(ip), resolve=False):
-        return True
-    return any(is_private_address(str(v4), resolve=False) for v4 in _embedded_ipv4(ip))
-
-
-def numeric_host(host: str) -> str | None:
-    """The IPv4 address a numeric host spells in any form ``inet_aton`` accepts (``127.1``,
-    ``0x7f.1``, ``2130706433``, ``0``), else None. These never reach DNS: the OS parses them."""
-    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host):
-        return None
-    try:
-        return socket.inet_ntoa(socket.inet_aton(host))
-    except OSError:
-        return None
 
 
 @implementer(IHostResolution)

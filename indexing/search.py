@@ -265,7 +265,8 @@ class QueryError(EngineError):
 #: simple_query_string operators allowed in the fallback: no fuzzy, no slop.
 _SIMPLE_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|ESCAPE|WHITESPACE|PREFIX"
 _TOKEN = re.compile(r'"(?:\\.|[^"\\])*"~?\d*|\S+')
-_UNESCAPED_SLASH = re.compile(r"(?<!\\)/")
+# a slash after an even run of backslashes (none, or escaped backslashes) opens a regexp
+_UNESCAPED_SLASH = re.compile(r"(?<!\\)((?:\\\\)*)/")
 _TOO_EXPENSIVE = ("too_complex_to_determinize", "too_many_clauses", "too_many_nested_clauses",
                   "maxclausecount", "toomanyclauses", "determinizedstates")
 
@@ -302,7 +303,7 @@ def check_query(query: str) -> str:
     limits = get_settings().search
     if len(query) > limits.max_query_chars:
         raise QueryError(f"query too long: {len(query)} characters (at most {limits.max_query_chars})")
-    text = _UNESCAPED_SLASH.sub(r"\\/", query)
+    text = _UNESCAPED_SLASH.sub(r"\1\\/", query)
     expansive = sum(1 for tok in _TOKEN.findall(text) if _expansive(tok))
     if expansive > limits.max_expansive_terms:
         raise QueryError(f"query too expensive: {expansive} wildcard or fuzzy terms "
@@ -489,6 +490,7 @@ def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:
         for kind in ("title", "body"):
             fields[f"{kind}_{lang}"] = {"highlight_query": {"match": {f"{kind}_{lang}": {"query": text}}}}
     return {
+        "encoder": "html",  # the page's own text HTML-escaped around the tags: only <em> is markup
         "pre_tags": ["<em>"],
         "post_tags": ["</em>"],
         "fragment_size": 160,

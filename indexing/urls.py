@@ -251,6 +251,45 @@ def is_private_address(host: str, resolve: bool = True) -> bool:
     return any(_ip_is_private(ipaddress.ip_address(a.split("%", 1)[0])) for a in addresses)
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if ip in _NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def address_is_private(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True when connecting to ``address`` (an IP, with or without an IPv6 zone) may reach a
+    non-public network. Anything that is not an IP address counts as private (fail closed).
+    The one rule for addresses connected to: the crawler's resolver and the alert webhook."""
+    try:
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return True
+    if is_private_address(str(ip), resolve=False):
+        return True
+    return any(is_private_address(str(v4), resolve=False) for v4 in _embedded_ipv4(ip))
+
+
+def numeric_host(host: str) -> str | None:
+    """The IPv4 address a numeric host spells in any form ``inet_aton`` accepts (``127.1``,
+    ``0x7f.1``, ``2130706433``, ``0``), else None. These never reach DNS: the OS parses them."""
+    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def _scope_base(host: str) -> str:
     return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host
 

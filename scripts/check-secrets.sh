@@ -1,5 +1,5 @@
 #!/bin/sh
-# Refuse to start the compose stack on empty, placeholder, short or unsafe secrets.
+# Refuse to start the compose stack on empty, placeholder, short, low-entropy or unsafe secrets.
 #
 #   scripts/check-secrets.sh [ENV_FILE]     # on the host, e.g. scripts/check-secrets.sh .env
 #   (in compose: the one-shot service `secrets-check`, which every other service waits for)
@@ -8,8 +8,9 @@
 # Exit 0 when every secret is usable, 1 (with one line per problem) otherwise.
 set -u
 
-SECRETS="ELASTIC_PASSWORD KIBANA_PASSWORD KIBANA_ENCRYPTION_KEY POSTGRES_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_FERNET_KEY AIRFLOW_API_SECRET_KEY AIRFLOW_JWT_SECRET REDIS_PASSWORD"
+SECRETS="ELASTIC_PASSWORD KIBANA_PASSWORD KIBANA_ENCRYPTION_KEY POSTGRES_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_FERNET_KEY AIRFLOW_API_SECRET_KEY AIRFLOW_JWT_SECRET REDIS_PASSWORD WARWATCH_ES_PASSWORD"
 MIN_LENGTH=12
+MIN_DISTINCT=8
 TOKEN='python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 FERNET='python3 -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
@@ -47,7 +48,17 @@ for name in $SECRETS; do
     refuse "$name" "may contain only letters, digits and . _ ~ + = - (generate one: $GENERATE)"; continue
   fi
   length=$(printf '%s' "$value" | wc -c | tr -d ' ')
-  [ "$length" -ge "$MIN_LENGTH" ] || refuse "$name" "is shorter than $MIN_LENGTH characters"
+  if [ "$length" -lt "$MIN_LENGTH" ]; then
+    refuse "$name" "is shorter than $MIN_LENGTH characters"; continue
+  fi
+  # low entropy (aaaaaaaaaaaa, abababababab, 111111111111...): too few distinct characters for its
+  # length; a generated token of 43 characters has about 30
+  distinct=$(printf '%s' "$value" | fold -w1 | LC_ALL=C sort -u | wc -l | tr -d ' ')
+  need=$((length / 3))
+  [ "$need" -ge "$MIN_DISTINCT" ] || need=$MIN_DISTINCT
+  if [ "$distinct" -lt "$need" ]; then
+    refuse "$name" "has too little entropy: $distinct distinct characters in $length (at least $need; generate one: $GENERATE)"
+  fi
 done
 
 eval "key=\${KIBANA_ENCRYPTION_KEY-}"

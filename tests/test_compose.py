@@ -19,7 +19,8 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 VAR_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
 ONE_SHOT = {"secrets-check", "kibana-setup", "airflow-init", "warwatch-setup"}
 SECRETS = ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "KIBANA_ENCRYPTION_KEY", "POSTGRES_PASSWORD",
-           "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET", "REDIS_PASSWORD")
+           "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET", "REDIS_PASSWORD",
+           "WARWATCH_ES_PASSWORD")
 CHECK = ROOT / "scripts" / "check-secrets.sh"
 
 
@@ -135,7 +136,7 @@ GOOD = {
     "POSTGRES_PASSWORD": "p9Wx-Ek3Rm7Tz", "AIRFLOW_ADMIN_PASSWORD": "h2Nd~Vq8Bw4Ly",
     "AIRFLOW_FERNET_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
     "AIRFLOW_API_SECRET_KEY": "r5Tg_Yh8Uj2Ik9Ol", "AIRFLOW_JWT_SECRET": "c3Vb+Nm6Qw1Ez7Rt",
-    "REDIS_PASSWORD": "h7Jd-Pq3Wz8Lm2Xk",
+    "REDIS_PASSWORD": "h7Jd-Pq3Wz8Lm2Xk", "WARWATCH_ES_PASSWORD": "w4Rt-Gy7Ui1Op5As",
 }  # fmt: skip
 
 
@@ -154,6 +155,10 @@ def test_check_script_refuses_the_unedited_env_example() -> None:
         ("POSTGRES_PASSWORD", "changeme-changeme", "placeholder"),
         ("KIBANA_PASSWORD", "Password12345", "well-known"),
         ("AIRFLOW_ADMIN_PASSWORD", "short", "shorter than 12"),
+        ("ELASTIC_PASSWORD", "aaaaaaaaaaaa", "too little entropy: 1 distinct"),
+        ("REDIS_PASSWORD", "abababababababab", "too little entropy: 2 distinct"),
+        ("AIRFLOW_API_SECRET_KEY", "Aa1-Aa1-Aa1-Aa1-", "too little entropy: 4 distinct"),
+        ("KIBANA_ENCRYPTION_KEY", "0123456789" * 4, "10 distinct characters in 40 (at least 13"),
         ("AIRFLOW_JWT_SECRET", 'abc"def$ghi jkl', "may contain only"),
         ("KIBANA_ENCRYPTION_KEY", "N3v8Qf2LkR7wZc1", "at least 32"),
         ("AIRFLOW_FERNET_KEY", "N3v8Qf2LkR7wZc1XbT5mYh9JdG4sPa6E", "not a Fernet key"),
@@ -240,7 +245,10 @@ def test_warwatch_containers_get_engine_settings() -> None:
     for name in AIRFLOW | CELERY_WORKERS | {"warwatch-setup", "airflow-init"}:
         env = _env(SERVICES[name])
         assert env["WARWATCH_ES_URL"] == "http://elasticsearch:9200", name
-        assert env["WARWATCH_ES_USER"] and env["WARWATCH_ES_PASSWORD"] == required("ELASTIC_PASSWORD"), name
+        # the pipeline's own user, not the elastic superuser (whose password it never gets)
+        assert env["WARWATCH_ES_USER"] == required("WARWATCH_ES_USER"), name
+        assert env["WARWATCH_ES_PASSWORD"] == required("WARWATCH_ES_PASSWORD"), name
+        assert "ELASTIC_PASSWORD" not in "".join(env.values()), name
         assert "WARWATCH_ES_API_KEY" in env and "WARWATCH_INDEX_PREFIX" in env, name
     for name in AIRFLOW | CELERY_WORKERS | {"airflow-init"}:
         env = _env(SERVICES[name])
@@ -249,6 +257,33 @@ def test_warwatch_containers_get_engine_settings() -> None:
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == required("AIRFLOW_JWT_SECRET")  # shared by all components
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+
+
+def _setup_script_json(script: str, marker: str) -> dict[str, Any]:
+    """The JSON document a heredoc of the setup script writes (``cat > FILE <<MARKER``)."""
+    import json
+
+    body = script.split(f"<<{marker}\n", 1)[1].split(f"\n{marker}\n", 1)[0]
+    return dict(json.loads(body.replace("$${WARWATCH_INDEX_PREFIX}", "warwatch-")))
+
+
+def test_the_pipeline_user_has_a_role_limited_to_its_indices() -> None:
+    assert env_example()["WARWATCH_ES_USER"] not in ("", "elastic")
+    setup = SERVICES["kibana-setup"]
+    script = setup["command"][-1]
+    for name in ("WARWATCH_ES_USER", "WARWATCH_ES_PASSWORD", "WARWATCH_INDEX_PREFIX"):
+        assert _env(setup)[name] == required(name)
+    role = _setup_script_json(script, "ROLE")
+    assert set(role["cluster"]) <= {"monitor", "manage_index_templates", "manage_ilm"}
+    (indices,) = role["indices"]
+    assert indices["names"] == ["warwatch-*"]
+    assert {"create_index", "index", "read", "write", "manage"} <= set(indices["privileges"])
+    assert "all" not in indices["privileges"] and not role.get("run_as")
+    assert all(not p.startswith("all") for app in role["applications"] for p in app["privileges"])
+    assert "/_security/role/warwatch_pipeline" in script
+    assert '"roles":["warwatch_pipeline"]' in script and "/_security/user/$${WARWATCH_ES_USER}" in script
+    # the pipeline services wait for it
+    assert "kibana" in SERVICES["warwatch-setup"]["depends_on"] and "kibana-setup" in SERVICES["kibana"]["depends_on"]
 
 
 @pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT))

@@ -232,6 +232,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
     from indexing.extraction import extract
 
     if args.path == "-":
@@ -247,9 +249,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     else:
-        out.console.print(f"[bold]{doc.get('title') or '(no title)'}[/]")
-        out.console.print(f"{doc.get('language')} · {doc.get('published')} · {doc.get('canonical_url')}\n")
-        out.console.print(doc.get("body") or f"(no article: {doc.get('status_reason')})")
+        out.console.print(Text(doc.get("title") or "(no title)", style="bold"))
+        out.console.print(Text(f"{doc.get('language')} · {doc.get('published')} · {doc.get('canonical_url')}\n"))
+        out.console.print(Text(doc.get("body") or f"(no article: {doc.get('status_reason')})"))
     return 0 if article.status == "ok" else 1
 
 

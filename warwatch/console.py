@@ -1,4 +1,9 @@
-"""The one place user-facing output goes through (rich): tables, progress, errors."""
+"""The one place user-facing output goes through (rich): tables, progress, errors.
+
+Messages are text, never rich markup: an error quoting a URL, a regex (``[a-z0-9-]+``) or a
+crawled title (a WordPress ``[/caption]`` leftover) is printed as it is. :func:`error`,
+:func:`info` and :func:`stage` escape what they are given; the few fixed strings that style
+themselves go to ``console.print`` directly. Emoji codes (``:fire:``) are not replaced either."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,16 +23,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
 
 
 def info(message: str) -> None:
-    console.print(message)
+    console.print(escape(message))
 
 
 @contextmanager
@@ -34,7 +40,7 @@ def progress() -> Iterator[Progress]:
     """A progress display; quiet (no live bars) when stdout is not a terminal."""
     bar = Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -48,15 +54,16 @@ def progress() -> Iterator[Progress]:
 
 def stage(message: str) -> None:
     """One line per pipeline stage, so logs read well without a terminal too."""
-    console.print(f"[cyan]→[/] {message}")
+    console.print(f"[cyan]→[/] {escape(message)}")
 
 
 def kv_table(title: str, rows: list[tuple[str, Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, show_header=False)
+    table = Table(title=Text(title, style="italic"), show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(Text(str(key)), Text(str(value)))
     console.print(table)

@@ -74,7 +74,7 @@ def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
     hits = search(query, size=10).to_json()
     print_hits(query, hits)
     out.console.rule()
-    out.info(
+    out.console.print(
         "Try: [bold].venv/bin/warwatch search \"North Korean troops\"[/], "
         "[bold]--lang fr[/], [bold]--json[/], [bold]--facets[/]"
     )

@@ -29,10 +29,10 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawlers.resolver import PrivateNetworkResolver, address_is_private, numeric_host
+from crawlers.resolver import PrivateNetworkResolver
 from crawlers.urlcache import normalised_host
 from indexing.sources import Source
-from indexing.urls import is_private_address, url_host
+from indexing.urls import address_is_private, is_private_address, numeric_host, url_host
 
 logger = logging.getLogger(__name__)
 

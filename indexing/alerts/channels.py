@@ -11,21 +11,23 @@ import smtplib
 import sqlite3
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from indexing.alerts import webhook
 from indexing.alerts.config import DeliverySettings, Watch
 from indexing.alerts.filelog import open_index
+from indexing.alerts.state import LEASE_SECONDS
 from indexing.fileio import append_line_durable
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "warwatch-alerts/0.1"
+#: added to a delivery's worst case when its lease is renewed (SQLite writes, a busy machine)
+LEASE_MARGIN_SECONDS = 60.0
 
 
 class DeliveryError(RuntimeError):
@@ -43,18 +45,31 @@ def alerts_dir() -> Path:
     return get_settings().data_dir / "alerts"
 
 
-def alert_text(payload: dict[str, Any]) -> str:
+def alert_text(payload: dict[str, Any], *, chat: bool = False) -> str:
     """One line for chat, the first line of an e-mail: watch, title, link, how many copies
-    (or the payload's own ``text``: a pipeline health alert, indexing/health)."""
+    (or the payload's own ``text``: a pipeline health alert, indexing/health).
+
+    ``chat``: the line for a Slack-style ``text``, where ``<...>`` is markup (``<!channel>``
+    pings everyone, ``<https://evil|Reuters>`` is a link labelled as something else): crawled
+    titles and URLs get ``&``, ``<`` and ``>`` escaped, and only the one link is markup."""
+    esc = slack_escape if chat else str
     if payload.get("text"):
-        return str(payload["text"])
+        return esc(str(payload["text"]))
     articles = payload.get("articles") or []
     lead = articles[0] if articles else {}
     copies = len(articles)
     sources = sorted({str(a.get("source")) for a in articles if a.get("source")})
     more = f" ({copies} copies: {', '.join(sources)})" if copies > 1 else ""
-    return (f"warwatch · {payload['watch']['name']}: {lead.get('title') or '(untitled)'} "
-            f"<{lead.get('url') or lead.get('canonical_url') or ''}>{more}")
+    url = str(lead.get("url") or lead.get("canonical_url") or "")
+    if chat:
+        url = url.replace("|", "%7C")  # a | in a link would start its label
+    return (f"warwatch · {esc(str(payload['watch']['name']))}: {esc(str(lead.get('title') or '(untitled)'))} "
+            f"<{esc(url)}>{esc(more)}")
+
+
+def slack_escape(text: str) -> str:
+    """Slack's escaping of message text: the three characters its markup is made of."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --------------------------------------------------------------------------- channels
@@ -88,22 +103,17 @@ def webhook_url(watch: Watch) -> str:
 
 
 def deliver_webhook(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
+    """One POST (indexing/alerts/webhook.py): no redirects, no proxies, the crawler's address rule
+    unless the channel opts in to private addresses, one deadline of ``timeout_seconds``."""
     url = webhook_url(watch)
-    if not url.startswith(("http://", "https://")):
-        raise DeliveryError("webhook URL is not http(s)", permanent=True)
-    body = json.dumps({"text": alert_text(payload), **payload}, ensure_ascii=False).encode("utf-8")
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT})
+    hook = watch.channels.webhook
+    body = json.dumps({"text": alert_text(payload, chat=True), **payload}, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
     try:
-        with urllib.request.urlopen(req, timeout=settings.timeout_seconds) as resp:  # noqa: S310 - http(s) only
-            resp.read()
-    except urllib.error.HTTPError as exc:
-        # 408/429 and 5xx are the receiver's passing trouble; other 4xx will not change by retrying now.
-        permanent = 400 <= exc.code < 500 and exc.code not in (408, 425, 429)
-        raise DeliveryError(f"webhook answered HTTP {exc.code}", permanent=permanent) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"webhook unreachable: {reason}") from exc
+        webhook.post(url, body, headers, timeout=settings.timeout_seconds,
+                     allow_private=bool(hook is not None and hook.allow_private_network))
+    except webhook.WebhookError as exc:
+        raise DeliveryError(str(exc), permanent=exc.permanent) from exc
 
 
 def email_message(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> EmailMessage:
@@ -150,6 +160,14 @@ def deliver_email(payload: dict[str, Any], watch: Watch, settings: DeliverySetti
                             f"{exc.smtp_error!r}", permanent=permanent) from exc
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
+
+
+def delivery_lease_seconds(settings: DeliverySettings) -> float:
+    """How long one :func:`deliver` may take at most: every attempt's deadline and the backoff
+    between them, plus a margin; a delivery's outbox lease is renewed to this before it starts
+    (a lease that ran out while a receiver was slow would let a second evaluation send it again)."""
+    backoff = sum(settings.backoff_seconds * 2 ** i for i in range(settings.retries - 1))
+    return max(LEASE_SECONDS, settings.retries * settings.timeout_seconds + backoff + LEASE_MARGIN_SECONDS)
 
 
 Deliverer = Callable[[dict[str, Any], Watch, DeliverySettings], None]

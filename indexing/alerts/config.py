@@ -5,7 +5,7 @@ in every error (the same rules and helpers as the sources file, indexing/sources
 delivery:                       # optional; every key also from WARWATCH_ALERTS_<KEY> (which wins)
   retries: 3                    # attempts per channel and evaluation (webhook, email)
   backoff_seconds: 1.0          # doubled after each failed attempt
-  timeout_seconds: 10.0
+  timeout_seconds: 10.0         # one deadline for a whole delivery attempt (lookup to answer)
   smtp_host: 127.0.0.1
   smtp_port: 25
   smtp_sender: warwatch@localhost
@@ -18,7 +18,8 @@ watches:
     filters: {topics: [], entities: [], languages: [], sources: []}   # optional
     min_score: 40                 # optional: replaces the default "about the query" test
     channels:                     # file (data/alerts/<id>.jsonl) is always on
-      webhook: {url: https://hooks.example/..., url_env: NAME_OF_ENV_VAR_WITH_THE_URL}
+      webhook: {url: https://hooks.example/..., url_env: NAME_OF_ENV_VAR_WITH_THE_URL,
+                allow_private_network: false}   # true: the receiver may be on 127.0.0.1/10.x/...
       email: {to: [desk@example.org]}
 ```
 """
@@ -93,6 +94,9 @@ class WebhookChannel(BaseModel):
 
     url: str | None = None
     url_env: str | None = None
+    #: the receiver may be on a loopback/private/link-local address (an intranet receiver, a
+    #: test on 127.0.0.1); off, such addresses are refused like the crawler refuses them
+    allow_private_network: bool = False
 
     @field_validator("url")
     @classmethod

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from indexing.alerts.channels import DeliveryError, deliver
+from indexing.alerts.channels import DeliveryError, deliver, delivery_lease_seconds
 from indexing.alerts.config import DeliverySettings, Watch, load_config
 from indexing.alerts.matching import Match, count_present, find_matches, run_doc_ids
 from indexing.alerts.state import AlertState
@@ -167,6 +167,9 @@ def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch
             counts.delivery_failed += 1
             report.failures.append({"watch": watch.id, "alert_id": item.alert_id, "channel": item.channel,
                                     "attempts": 0, "error": f"not tried: {broken[key]}"})
+            continue
+        if not state.renew(item, delivery_lease_seconds(delivery)):
+            log.info("alert %s to %s: taken by another evaluation meanwhile", item.alert_id, item.channel)
             continue
         try:
             attempts = deliver(item.channel, item.payload, watch, delivery, sleep=sleep)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE TABLE IF NOT EXISTS outbox (
     alert_id TEXT NOT NULL, channel TEXT NOT NULL, watch_id TEXT NOT NULL, payload TEXT NOT NULL,
     created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-    delivered_at TEXT, cancelled_at TEXT, leased_until TEXT,
+    delivered_at TEXT, cancelled_at TEXT, leased_until TEXT, lease_owner TEXT,
     PRIMARY KEY (alert_id, channel));
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, cancelled_at);
 """
@@ -56,6 +57,9 @@ class Pending:
     watch_id: str
     payload: dict[str, Any]
     attempts: int
+    #: who holds the lease (one token per :meth:`AlertState.take_pending`): :meth:`AlertState.renew`
+    #: extends it only while nobody else has taken the delivery since
+    lease: str = ""
 
 
 class AlertState:
@@ -70,6 +74,18 @@ class AlertState:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._add_lease_owner()
+
+    def _add_lease_owner(self) -> None:
+        """State files written before lease owners existed get the column."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "lease_owner" in columns:
+            return
+        try:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc).lower():
+                raise
 
     def __enter__(self) -> AlertState:
         return self
@@ -122,6 +138,7 @@ class AlertState:
         to the caller: an evaluation running at the same time (the DAG and the CLI) skips them."""
         now = self._clock()
         until = (now + timedelta(seconds=lease_seconds)).isoformat()
+        owner = uuid.uuid4().hex
         wanted = set(watch_ids) if watch_ids is not None else None
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -130,14 +147,26 @@ class AlertState:
                 "SELECT alert_id, channel, watch_id, payload, attempts FROM outbox "
                 "WHERE delivered_at IS NULL AND cancelled_at IS NULL AND (leased_until IS NULL OR leased_until < ?) "
                 "ORDER BY created_at, alert_id, channel", (now.isoformat(),)).fetchall()
-            taken = [Pending(a, c, w, json.loads(p), n) for a, c, w, p, n in rows if wanted is None or w in wanted]
-            db.executemany("UPDATE outbox SET leased_until=? WHERE alert_id=? AND channel=?",
-                           [(until, t.alert_id, t.channel) for t in taken])
+            taken = [Pending(a, c, w, json.loads(p), n, owner) for a, c, w, p, n in rows
+                     if wanted is None or w in wanted]
+            db.executemany("UPDATE outbox SET leased_until=?, lease_owner=? WHERE alert_id=? AND channel=?",
+                           [(until, owner, t.alert_id, t.channel) for t in taken])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return taken
+
+    def renew(self, item: Pending, lease_seconds: float) -> bool:
+        """Extend the lease of a taken delivery to ``lease_seconds`` from now, just before it is
+        tried (deliveries taken together are tried one after another: the last ones' leases may
+        have run out meanwhile). False when another evaluation has taken it since, or it is
+        delivered or cancelled: the caller must not try it."""
+        until = (self._clock() + timedelta(seconds=lease_seconds)).isoformat()
+        cur = self._db.execute("UPDATE outbox SET leased_until=? WHERE alert_id=? AND channel=? AND lease_owner=? "
+                               "AND delivered_at IS NULL AND cancelled_at IS NULL",
+                               (until, item.alert_id, item.channel, item.lease))
+        return cur.rowcount == 1
 
     def delivered(self, alert_id: str, channel: str, attempts: int) -> None:
         self._db.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+?, last_error=NULL, leased_until=NULL "

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from indexing.alerts.channels import DeliveryError, deliver
+from indexing.alerts.channels import DeliveryError, deliver, delivery_lease_seconds
 from indexing.alerts.config import Channels, DeliverySettings, Watch
 from indexing.alerts.evaluate import alert_id
 from indexing.alerts.state import AlertState
@@ -127,6 +127,8 @@ def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcom
         if item.channel not in watch.channels.names():
             state.cancel(item.alert_id, item.channel, f"health channel {item.channel} no longer configured")
             continue
+        if not state.renew(item, delivery_lease_seconds(delivery)):
+            continue  # another check took it meanwhile (its lease ran out while earlier ones were sent)
         try:
             attempts = deliver(item.channel, item.payload, watch, delivery, sleep=sleep)
         except DeliveryError as exc:

@@ -24,8 +24,9 @@ from crawlers.downloadermiddlewares.private_network import (
     host_is_literally_private,
 )
 from crawlers.failures import failure_reason
-from crawlers.resolver import PrivateNetworkResolver, address_is_private
+from crawlers.resolver import PrivateNetworkResolver
 from indexing.sources import Source
+from indexing.urls import address_is_private
 from tests.conftest import REPO_ROOT
 
 PRIVATE = [

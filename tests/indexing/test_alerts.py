@@ -299,7 +299,7 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
 def test_webhook_retries_after_a_server_error(node: Path) -> None:
     rid = _first_run()
     with _Webhook(plan=[500]) as hook:
-        report = evaluate(rid, watches=[_watch(webhook={"url": hook.url})], delivery=FAST)
+        report = evaluate(rid, watches=[_watch(webhook={"url": hook.url, "allow_private_network": True})], delivery=FAST)
     counts = report.watches[NK]
     assert (counts.new_stories, counts.alerted, counts.delivery_failed, counts.queued) == (1, 1, 0, 0)
     assert hook.statuses == [500, 200]
@@ -338,7 +338,7 @@ def test_failed_delivery_stays_queued_until_delivered(node: Path) -> None:
                       (_other_nk_story()["url"], "corpus-en", _other_nk_story())])
     sleeps: list[float] = []
     with _Webhook(default=503) as hook:
-        watches = [_watch(webhook={"url": hook.url})]
+        watches = [_watch(webhook={"url": hook.url, "allow_private_network": True})]
         failed = evaluate(rid, watches=watches, delivery=FAST, sleep=sleeps.append)
         counts = failed.watches[NK]
         assert not failed.ok

@@ -236,7 +236,7 @@ def health_env(index_prefix: str, data_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def _set_hook(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    monkeypatch.setenv("WARWATCH_HEALTH__CHANNELS", json.dumps({"webhook": {"url": url}}))
+    monkeypatch.setenv("WARWATCH_HEALTH__CHANNELS", json.dumps({"webhook": {"url": url, "allow_private_network": True}}))
     reset_settings()
 
 

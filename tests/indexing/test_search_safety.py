@@ -26,6 +26,17 @@ def test_regular_expressions_become_literal_slashes() -> None:
     assert check_query("already\\/escaped") == "already\\/escaped"
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    # an escaped backslash does not escape the slash after it: that slash opens a regexp
+    ("kursk\\\\/.*ab.*\\\\/", "kursk\\\\\\/.*ab.*\\\\\\/"),
+    ("a\\\\\\\\/.*b/", "a\\\\\\\\\\/.*b\\/"),
+    # an odd run of backslashes: the last one escapes the slash already
+    ("a\\\\\\/b", "a\\\\\\/b"),
+])
+def test_escaped_backslashes_do_not_hide_a_regexp(query: str, expected: str) -> None:
+    assert check_query(query) == expected
+
+
 def test_too_many_expansive_terms_and_too_long_queries_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(QueryError, match="5 wildcard or fuzzy terms"):
         check_query("ab* cd* ef~ gh~2 ij?k")
@@ -88,3 +99,26 @@ def test_the_cli_prints_a_refused_query_in_one_line(capsys: pytest.CaptureFixtur
     # one message (the console may wrap it at its width), no traceback
     assert err.startswith("error: wildcard '*krieg'") and "Traceback" not in err
     assert err.count("error:") == 1
+
+
+@pytest.mark.es
+def test_highlights_carry_page_text_escaped(index_prefix: str) -> None:
+    """Only the engine's <em> tags are markup in a highlight; the page's own text (here a
+    literal <script> and &) comes HTML-escaped (the engine's encoder "html")."""
+    from indexing.engine import connect
+    from indexing.index.bulk import index_documents
+    from indexing.index.documents import article_to_document
+    from indexing.index.setup import articles_alias, setup_indices
+    from indexing.search import search
+
+    engine = connect()
+    setup_indices(engine)
+    doc = article_to_document({"title": "Kursk <b>raid</b>", "body": "Troops near Kursk <script>x()</script> & co.",
+                               "language": "en"}, source="t", url="https://en.example/h")
+    index_documents(engine, [doc])
+    engine.refresh(articles_alias())
+    (hit,) = search("Kursk", engine=engine, hybrid=False).hits
+    joined = " ".join(hit.highlights)
+    assert "<em>Kursk</em>" in joined
+    assert "&lt;script&gt;" in joined and "&amp; co" in joined and "&lt;b&gt;" in joined
+    assert "<script>" not in joined and "<b>" not in joined

@@ -19,11 +19,12 @@ import ctypes
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -123,10 +124,32 @@ def _crawl_result(run_id: str, rdir: Path, code: int, timed_out: bool, budget: f
     return report
 
 
+#: What the crawler child (the process that parses hostile pages) inherits: an allow-list. It
+#: never sees engine or SMTP credentials, webhook URLs, or Airflow's secrets (AIRFLOW__*: Fernet
+#: key, JWT secret, database URL); it needs none of them.
+CHILD_ENV_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "VIRTUAL_ENV", "SYSTEMROOT",
+    # proxies pass only where they are configured, for the crawl's own requests
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+})
+CHILD_ENV_PREFIXES = ("LC_", "PYTHON", "WARWATCH_")
+#: WARWATCH_* settings withheld all the same: the engine's and the alerts' (credentials, URLs with
+#: credentials, webhook URLs), and anything named like a secret
+_WITHHELD = re.compile(r"^WARWATCH_(ES_|ALERTS_|HEALTH__CHANNELS|EMBEDDINGS__)|PASSW|SECRET|TOKEN|API_?KEY|"
+                       r"CREDENTIAL|WEBHOOK|COOKIE|AUTH", re.IGNORECASE)
+
+
+def child_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``parent`` the crawler child may see (see :data:`CHILD_ENV_NAMES`)."""
+    return {k: v for k, v in parent.items()
+            if (k in CHILD_ENV_NAMES or k.startswith(CHILD_ENV_PREFIXES)) and not _WITHHELD.search(k)}
+
+
 def _child_env(budget: float) -> dict[str, str]:
     from indexing.settings import CrawlSettings
 
-    env = dict(os.environ)
+    env = child_environment(os.environ)
     env["WARWATCH_DATA_DIR"] = str(get_settings().data_dir.resolve())
     if "time_budget_seconds" in CrawlSettings.model_fields:
         # The crawler stops itself cleanly at the budget; the parent only enforces budget + grace.
