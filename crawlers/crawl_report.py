@@ -12,7 +12,7 @@ from typing import Any
 from indexing.fileio import atomic_write_json
 
 #: Failure reasons that mean "the site refuses us", reported as the flag "blocked".
-_BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451"}
+_BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451", "challenge"}
 #: A source needs this many article attempts before "mostly_failed" can be judged.
 _MIN_ATTEMPTS_FOR_FLAG = 3
 
