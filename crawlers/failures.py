@@ -18,7 +18,7 @@ from twisted.internet import error as twisted_error
 from twisted.python.failure import Failure
 
 from crawlers.downloadermiddlewares.known_redirect import KnownRedirectTarget
-from crawlers.downloadermiddlewares.private_network import PrivateAddressRefused
+from crawlers.downloadermiddlewares.private_network import PrivateAddressRefused, ProxyRefused
 from crawlers.downloadermiddlewares.scope import OffsiteRefused
 from crawlers.downloadermiddlewares.time_budget import BudgetExhausted
 
@@ -83,6 +83,8 @@ def failure_reason(failure: Failure) -> str:
         return BUDGET_EXHAUSTED
     if isinstance(exc, KnownRedirectTarget):
         return DUPLICATE
+    if isinstance(exc, ProxyRefused):
+        return "proxy_refused"
     if isinstance(exc, PrivateAddressRefused):
         return "private_address"
     if isinstance(exc, OffsiteRefused):
