@@ -64,7 +64,8 @@ class CrawlLocks:
 
     def hold_sources(self, source_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Lock each source: (held, locked by another crawl)."""
-        held, locked = [], []
+        held: list[str] = []
+        locked: list[str] = []
         for sid in source_ids:
             (held if self._hold(self.dir / f"crawl-source-{sid}.lock") else locked).append(sid)
         if locked:
