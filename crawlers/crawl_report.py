@@ -12,7 +12,7 @@ from typing import Any
 from indexing.fileio import atomic_write_json
 
 #: Failure reasons that mean "the site refuses us", reported as the flag "blocked".
-_BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451"}
+_BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451", "challenge"}
 #: A source needs this many article attempts before "mostly_failed" can be judged.
 _MIN_ATTEMPTS_FOR_FLAG = 3
 
@@ -109,6 +109,8 @@ class CrawlReport:
         self.started_at = time.time()
         self.finished_at: float | None = None
         self.finish_reason: str | None = None
+        #: sources not crawled: another crawl process held their lock (``crawlers.locks``)
+        self.locked: list[str] = []
 
     def __getitem__(self, source_id: str) -> SourceStats:
         if source_id not in self.sources:
@@ -119,6 +121,7 @@ class CrawlReport:
         keys = ("discovered", "fetched", "new", "updated", "unchanged", "robots_denied", "bytes")
         out = {k: sum(getattr(s, k) for s in self.sources.values()) for k in keys}
         out["failed"] = sum(sum(s.failed.values()) for s in self.sources.values())
+        out["locked"] = len(self.locked)
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +132,7 @@ class CrawlReport:
             "finish_reason": self.finish_reason,
             "duration": round((self.finished_at or time.time()) - self.started_at, 3),
             "totals": self.totals(),
+            "locked": sorted(self.locked),
             "sources": {sid: s.as_dict(self.failure_ratio) for sid, s in self.sources.items()},
         }
 

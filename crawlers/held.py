@@ -64,6 +64,7 @@ class HeldLinks:
         self.limit = max(0, limit)
         self._kinds: dict[str, dict[str, list[str]]] = {}  # kind -> document -> urls, in order
         self._held: set[str] = set()
+        self._dropped: list[tuple[str, str]] = []  # (url, kind) dropped since take_dropped()
 
     def __len__(self) -> int:
         return len(self._held)
@@ -79,6 +80,7 @@ class HeldLinks:
                 continue
             if len(bucket) >= self.limit:  # one document alone never keeps more than the limit
                 dropped[kind] += 1
+                self._dropped.append((url, kind))
                 continue
             self._held.add(url)
             bucket.append(url)
@@ -98,7 +100,13 @@ class HeldLinks:
             for bucket, keep in zip(buckets, water_fill([len(b) for b in buckets], quota), strict=True):
                 self._held.difference_update(bucket[keep:])
                 dropped[kind] += len(bucket) - keep
+                self._dropped.extend((url, kind) for url in bucket[keep:])
                 del bucket[keep:]
+        return dropped
+
+    def take_dropped(self) -> list[tuple[str, str]]:
+        """The (url, kind) links dropped since the last call (the caller keeps them for later)."""
+        dropped, self._dropped = self._dropped, []
         return dropped
 
     def release(self, skip: Callable[[str], bool] = lambda url: False) -> list[tuple[str, str]]:

@@ -60,3 +60,4 @@ class PendingArticle:
     source: str
     discovered_via: str
     published: datetime | None
+    ordered: datetime | None = None  # the order date (a sitemap's lastmod) when unpublished

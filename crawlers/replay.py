@@ -7,6 +7,7 @@ The manifest is the source of truth; this makes the seen-store agree with it aga
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,20 @@ from indexing.archive import iter_manifest
 logger = logging.getLogger(__name__)
 
 
-def replay_unfinished_runs(store: SeenStore, runs_dir: Path, current_run_id: str) -> int:
+def replay_unfinished_runs(
+    store: SeenStore,
+    runs_dir: Path,
+    current_run_id: str,
+    is_live: Callable[[str], bool] = lambda run_id: False,
+) -> int:
     """Mark seen what unfinished runs stored but never marked; close those runs (all but
-    ``current_run_id``). Returns the number of articles marked."""
+    ``current_run_id``). A run another process is still crawling (``is_live``: its run lock is
+    held, see ``crawlers.locks``) is not touched. Returns the number of articles marked."""
     fixed = 0
     for run_id in store.unfinished_runs():
+        if run_id != current_run_id and is_live(run_id):
+            logger.info("run %s is still crawling in another process: not replayed", run_id)
+            continue
         for entry in iter_manifest(runs_dir / run_id / "manifest.jsonl"):
             fixed += _replay_entry(store, entry)
         store.flush()

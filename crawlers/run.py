@@ -8,8 +8,11 @@ Writes ``<data_dir>/runs/<RUN_ID>/manifest.jsonl`` and ``crawl-report.json``; WA
 The time budgets default to ``crawl.time_budget_seconds`` / ``crawl.source_time_budget_seconds``
 (0 on the command line: no budget); a crawl that uses its budget up stops cleanly, keeps what
 it fetched and exits 0 with ``finish_reason: budget_exhausted`` in its report.
+One crawl per source at a time (``crawlers.locks``): a source another crawl process is crawling
+right now is skipped and listed under ``locked`` in the report (counted in ``totals.locked``).
 Exit status: 0 when the crawl ran (per-source failures are in the report), 2 for bad
-configuration or arguments, 1 when the crawl itself could not run.
+configuration or arguments, 1 when the crawl itself could not run (or a crawl of the same run
+id is still running in another process).
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crawlers.locks import CrawlLocks
+
+if TYPE_CHECKING:
+    from indexing.settings import Settings
+    from indexing.sources import Source
 
 logger = logging.getLogger("crawlers.run")
 
@@ -76,6 +86,20 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         sources = [s for s in sources if s.id in set(args.source)]
 
+    locks = CrawlLocks(settings.data_dir / "locks")
+    try:
+        return _crawl(args, settings, sources, locks)
+    finally:
+        locks.release()
+
+
+def _crawl(args: argparse.Namespace, settings: Settings, sources: list[Source], locks: CrawlLocks) -> int:
+    if not locks.hold_run(args.run_id):
+        print(f"error: run {args.run_id} is being crawled by another process", file=sys.stderr)
+        return 1
+    held, locked = locks.hold_sources(s.id for s in sources)
+    sources = [s for s in sources if s.id in set(held)]
+
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
@@ -89,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "WARWATCH_RUN_ID": args.run_id,
             "WARWATCH_SOURCES": sources,
+            "WARWATCH_LOCKED_SOURCES": locked,
             "WARWATCH_PROGRESS": args.progress,
             "WARWATCH_TIME_BUDGET_SECONDS": _budget(args.time_budget, settings.crawl.time_budget_seconds),
             "WARWATCH_SOURCE_TIME_BUDGET_SECONDS": _budget(

@@ -21,8 +21,11 @@ from crawlers.extensions.crawl_state import CrawlState
 from crawlers.held import HeldLinks
 from crawlers.limits import CrawlLimits
 from crawlers.links import looks_like_asset
+from crawlers.policies import PendingArticle
 from crawlers.slots import SLOT_META, source_slot
+from crawlers.state import PendingRow
 from crawlers.urlcache import canonical, in_scope
+from crawlers.validators import DOC_META, DocumentValidators
 from indexing.sources import Source
 
 DISCOVERY_PRIORITY = 10_000_000
@@ -67,6 +70,12 @@ class RequestScheduler:
         #: when the source's discovery is done, after every dated one (crawlers.held)
         self._undated: dict[str, HeldLinks] = {}
         self._discovering: Counter[str] = Counter()  # discovery requests of a source not answered yet
+        #: pending URLs of earlier runs per source, scheduled when the source's discovery is done:
+        #: what this run discovers takes the article cap first, the backlog what is left
+        self._backlog: dict[str, list[PendingArticle]] = {}
+        #: new article URLs the article cap left over, persisted as pending for a later run
+        self._leftover: list[PendingRow] = []
+        self.validators = DocumentValidators(state.store)
 
     def _request(self, source: Source, url: str, kind: str, priority: int, **meta: Any) -> Request:
         if kind in DISCOVERY_KINDS:
@@ -84,8 +93,11 @@ class RequestScheduler:
     def robots(self, source: Source, url: str) -> Request:
         return self._request(source, url, "robots", DISCOVERY_PRIORITY + 1, dont_obey_robotstxt=True)
 
-    def discovery(self, source: Source, url: str, kind: str, depth: int = 0) -> Request:
-        """A feed or sitemap request, conditional (ETag / Last-Modified) when we have validators."""
+    def discovery(
+        self, source: Source, url: str, kind: str, depth: int = 0, parent: str | None = None
+    ) -> Request:
+        """A feed or sitemap request, conditional (ETag / Last-Modified) when we have validators
+        (``parent``: the sitemap index listing it, whose validators wait for it)."""
         headers = {}
         etag, last_modified = self.store.validators(url)
         if etag:
@@ -98,6 +110,8 @@ class RequestScheduler:
             meta["sitemap_depth"] = depth
         request = self._request(source, url, kind, DISCOVERY_PRIORITY - depth, **meta)
         request.headers.update(headers)
+        request.meta[DOC_META] = request.url
+        self.validators.requested(request.url, parent)
         return request
 
     def robots_sitemaps(self, source: Source, urls: list[str]) -> list[Request]:
@@ -109,19 +123,33 @@ class RequestScheduler:
         stats.capped["robots_sitemaps"] += max(0, len(ours) - cap)
         return [self.discovery(source, u, "sitemap") for u in ours[:cap]]
 
-    def child_sitemaps(self, source: Source, urls: list[str], depth: int) -> list[Request]:
-        """Requests for the children of a sitemap index at ``depth``: on the source's host, not
-        deeper than ``sitemap_max_depth``, at most ``sitemap_max_children`` per source and run."""
+    def child_sitemaps(
+        self, source: Source, children: list[tuple[str, datetime | None]], depth: int, parent: str
+    ) -> list[Request]:
+        """Requests for the children (url, lastmod; newest first) of the sitemap index
+        ``parent`` at ``depth``: on the source's host, not deeper than ``sitemap_max_depth``, at
+        most ``sitemap_max_children`` per source and run. An index whose children a bound cut
+        keeps no validators, and children read completely before and unchanged since go after
+        the others, so that the next run reaches the children this one left."""
         stats = self.state.report[source.id]
-        ours = [u for u in urls if in_scope(source, u)]
-        stats.out_of_scope += len(urls) - len(ours)
-        if depth + 1 > self.limits.sitemap_max_depth:
+        ranked = sorted(((u, self._read_before(u, m)) for u, m in children), key=lambda c: c[1])
+        ours = [(u, read) for u, read in ranked if in_scope(source, u)]
+        stats.out_of_scope += len(children) - len(ours)
+        if ours and depth + 1 > self.limits.sitemap_max_depth:
             stats.capped["sitemap_depth"] += len(ours)
+            self.validators.incomplete(parent)
             return []
         room = max(0, self.limits.sitemap_max_children - self._children[source.id])
-        stats.capped["sitemap_children"] += max(0, len(ours) - room)
+        if len(ours) > room:
+            stats.capped["sitemap_children"] += len(ours) - room
+            if not all(read for _, read in ours[room:]):  # a child never read completely is left
+                self.validators.incomplete(parent)
         self._children[source.id] += min(room, len(ours))
-        return [self.discovery(source, u, "sitemap", depth + 1) for u in ours[:room]]
+        return [self.discovery(source, u, "sitemap", depth + 1, parent) for u, _ in ours[:room]]
+
+    def _read_before(self, url: str, lastmod: datetime | None) -> bool:
+        read = self.store.validated_at(url)
+        return read is not None and (lastmod is None or lastmod <= read)
 
     def section(self, source: Source, url: str, depth: int) -> Request:
         return self._request(source, canonical(url), "section", DISCOVERY_PRIORITY - 100 - depth, depth=depth)
@@ -154,17 +182,28 @@ class RequestScheduler:
             if order is None and published is None and self.limits.max_articles_per_source is not None:
                 undated.append(url)
                 continue
-            request = self._filter(source, url, via, published, now)
+            request = self._filter(source, url, via, published, now, order)
             if request is not None:
                 if order is not None and published is None:
                     request.priority = article_priority(order, now)
                 requests.append(request)
         if undated:
             self._defer(source, undated, via, document)
-        new = [r for r in requests if not r.meta["recrawl"]]
-        if new:
-            self.store.add_pending((r.url, source.id, via, parse_date(r.meta["published"])) for r in new)
+        self._persist(requests)
         return requests
+
+    def _persist(self, requests: list[Request]) -> None:
+        """New article URLs become pending before they are fetched, and so do those the
+        article cap left over (fetched by a later run): nothing discovered is lost."""
+        rows: list[PendingRow] = [
+            (r.url, r.meta["source"], r.meta["via"], parse_date(r.meta["published"]))
+            for r in requests
+            if not r.meta["recrawl"]
+        ]
+        rows += self._leftover
+        self._leftover = []
+        if rows:
+            self.store.add_pending(rows)
 
     def _defer(self, source: Source, urls: list[str], via: str, document: str) -> None:
         """Hold undated discoveries back while the source's article cap could bite, so that
@@ -183,6 +222,17 @@ class RequestScheduler:
             stats.discovered += dropped.total()
             stats.discovered_via.update(dropped)
             stats.capped["articles"] += dropped.total()
+            # left for a later run (pending), unless a later run would not fetch them anyway
+            self.store.add_pending(
+                (url, source.id, kind, None)
+                for url, kind in ((canonical(u), k) for u, k in held.take_dropped())
+                if self._worth_keeping(source, url)
+            )
+
+    def _worth_keeping(self, source: Source, url: str) -> bool:
+        if not in_scope(source, url) or not source.url_allowed(url) or looks_like_asset(url):
+            return False
+        return self.store.lookup(url) is None and not self.store.gave_up(url)
 
     def discovery_done(self, source_id: str) -> list[Request]:
         """One discovery request of the source was answered (or failed); when it was the last
@@ -191,10 +241,19 @@ class RequestScheduler:
         return self.release_undated(source_id) if self._discovering[source_id] <= 0 else []
 
     def release_undated(self, source_id: str | None = None) -> list[Request]:
-        """The held-back undated discoveries of one source (or of all, when the spider idles),
-        fairly interleaved by kind and document, within what is left of each source's cap."""
+        """Within what is left of each source's cap, for one source (or all, when the spider
+        idles): the pending backlog of earlier runs, newest first, then the held-back undated
+        discoveries, fairly interleaved by kind and document."""
         now = datetime.now(UTC)
         requests = []
+        for sid in [s for s in self._backlog if source_id is None or s == source_id]:
+            source = self.state.sources_by_id[sid]
+            for pending in self._backlog.pop(sid):
+                request = self._filter(source, pending.url, pending.discovered_via, pending.published, now)
+                if request is not None:
+                    request.priority = article_priority(pending.published or pending.ordered, now)
+                    requests.append(request)
+            self._leftover.clear()  # what the cap left of the backlog is pending already
         for sid, held in self._undated.items():
             if source_id is not None and sid != source_id:
                 continue
@@ -203,19 +262,20 @@ class RequestScheduler:
                 request = self._filter(source, url, via, None, now)
                 if request is not None:
                     requests.append(request)
-        new = [r for r in requests if not r.meta["recrawl"]]
-        if new:
-            self.store.add_pending((r.url, r.meta["source"], r.meta["via"], None) for r in new)
+        self._persist(requests)
         return requests
 
     def resumed(self, source: Source, now: datetime) -> list[Request]:
-        """What earlier (possibly killed) runs discovered but did not store, and stored
-        articles due for a recrawl."""
+        """Stored articles due for a recrawl. What earlier (possibly killed, or capped) runs
+        discovered but did not store waits until the source's discovery is done
+        (``release_undated``): this run's discoveries, newest first, take the cap first."""
+        limits = self.limits
         requests = []
-        for pending in self.store.pending(source.id, now):
-            request = self._filter(source, pending.url, pending.discovered_via, pending.published, now)
-            if request is not None:
-                requests.append(request)
+        cap = limits.max_articles_per_source
+        # newest first; more than twice the cap cannot be fetched now (the rest waits its turn)
+        backlog = self.store.pending(source.id, now, limit=2 * cap if cap is not None else None)
+        if backlog:
+            self._backlog[source.id] = backlog
         limits = self.limits
         for known in self.store.due_for_recrawl(
             source.id, now, limits.recrawl_window, limits.recrawl_min_interval
@@ -228,7 +288,13 @@ class RequestScheduler:
         return requests
 
     def _filter(
-        self, source: Source, raw_url: str, via: str, published: datetime | None, now: datetime
+        self,
+        source: Source,
+        raw_url: str,
+        via: str,
+        published: datetime | None,
+        now: datetime,
+        order: datetime | None = None,
     ) -> Request | None:
         """The request for a discovered article URL; None when it is not to be fetched now."""
         url = canonical(raw_url)
@@ -280,6 +346,7 @@ class RequestScheduler:
         cap = limits.max_articles_per_source
         if cap is not None and self._new[source.id] >= cap:
             stats.capped["articles"] += 1
+            self._leftover.append((url, source.id, via, published, order))
             return None
         self._new[source.id] += 1
         return self.article(source, url, via, published)

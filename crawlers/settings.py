@@ -31,6 +31,9 @@ RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 REDIRECT_MAX_TIMES = 10
 METAREFRESH_ENABLED = False
 COOKIES_ENABLED = False
+# No proxies (not even http_proxy/https_proxy from the environment): through a proxy the
+# private-network check would see the proxy's address, not the target's (private_network.py).
+HTTPPROXY_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 HTTPCACHE_ENABLED = False
 # 304 reaches the spider (conditional GET of feeds and sitemaps).

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, url TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (
     url TEXT PRIMARY KEY, source TEXT NOT NULL, discovered_via TEXT NOT NULL,
     published REAL, discovered_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    next_try REAL, permanent INTEGER NOT NULL DEFAULT 0
+    next_try REAL, permanent INTEGER NOT NULL DEFAULT 0, ordered REAL
 );
 CREATE INDEX IF NOT EXISTS pending_source ON pending(source);
 CREATE TABLE IF NOT EXISTS validators (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, updated REAL);
@@ -78,7 +78,12 @@ def _known(row: tuple) -> KnownArticle:
 _PENDING_MIGRATIONS = {
     "next_try": "ALTER TABLE pending ADD COLUMN next_try REAL",
     "permanent": "ALTER TABLE pending ADD COLUMN permanent INTEGER NOT NULL DEFAULT 0",
+    "ordered": "ALTER TABLE pending ADD COLUMN ordered REAL",
 }
+
+#: (url, source, discovered_via, published[, order date]): the order date (a sitemap's lastmod)
+#: only sets the fetch order of a URL left for a later run.
+PendingRow = tuple[str, str, str, datetime | None] | tuple[str, str, str, datetime | None, datetime | None]
 
 
 class SeenStore:
@@ -255,25 +260,32 @@ class SeenStore:
         )
 
     # --- pending ---------------------------------------------------------------------------
-    def add_pending(self, items: Iterable[tuple[str, str, str, datetime | None]]) -> None:
-        """(url, source, discovered_via, published) rows; existing rows keep their attempts."""
+    def add_pending(self, items: Iterable[PendingRow]) -> None:
+        """New pending URLs; existing rows keep their attempts (and gain a date they lacked)."""
         now = time.time()
+        rows = [(r[0], r[1], r[2], _ts(r[3]), now, _ts(r[4]) if len(r) > 4 else None) for r in items]
         with self._tx():
             self._db.executemany(
-                "INSERT INTO pending (url, source, discovered_via, published, discovered_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(url) DO UPDATE SET published = COALESCE(excluded.published, pending.published)",
-                [(u, s, via, _ts(p), now) for u, s, via, p in items],
+                "INSERT INTO pending (url, source, discovered_via, published, discovered_at, ordered) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+                "published = COALESCE(excluded.published, pending.published), "
+                "ordered = COALESCE(excluded.ordered, pending.ordered)",
+                rows,
             )
 
-    def pending(self, source: str, now: datetime | None = None) -> list[PendingArticle]:
-        """Pending URLs of ``source`` to fetch now: not given up, backoff (if any) passed."""
+    def pending(
+        self, source: str, now: datetime | None = None, limit: int | None = None
+    ) -> list[PendingArticle]:
+        """Pending URLs of ``source`` to fetch now (not given up, backoff passed), newest first
+        (at most ``limit``)."""
         now_ts = (now or datetime.now(UTC)).timestamp()
         rows = self._db.execute(
-            "SELECT url, source, discovered_via, published FROM pending WHERE source = ? AND permanent = 0 "
-            "AND attempts < ? AND (next_try IS NULL OR next_try <= ?) ORDER BY published DESC",
-            (source, self.retry.max_attempts, now_ts),
+            "SELECT url, source, discovered_via, published, ordered FROM pending WHERE source = ? "
+            "AND permanent = 0 AND attempts < ? AND (next_try IS NULL OR next_try <= ?) "
+            "ORDER BY COALESCE(published, ordered) DESC LIMIT ?",
+            (source, self.retry.max_attempts, now_ts, -1 if limit is None else limit),
         ).fetchall()
-        return [PendingArticle(r[0], r[1], r[2], _dt(r[3])) for r in rows]
+        return [PendingArticle(r[0], r[1], r[2], _dt(r[3]), _dt(r[4])) for r in rows]
 
     def gave_up(self, url: str) -> bool:
         """True when fetching ``url`` failed permanently or too often in earlier runs."""
@@ -312,6 +324,11 @@ class SeenStore:
     def validators(self, url: str) -> tuple[str | None, str | None]:
         row = self._db.execute("SELECT etag, last_modified FROM validators WHERE url = ?", (url,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
+
+    def validated_at(self, url: str) -> datetime | None:
+        """When validators of ``url`` were saved (it was read completely then), or None."""
+        row = self._db.execute("SELECT updated FROM validators WHERE url = ?", (url,)).fetchone()
+        return _dt(row[0]) if row else None
 
     def set_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         with self._tx():

@@ -219,6 +219,9 @@ def _ip_is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         or ip.is_reserved
         or ip.is_unspecified
         or (isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"))
+        # fec0::/10, deprecated site-local (RFC 3879): still routed inside some networks, and
+        # Python counts it neither private nor reserved
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
     )
 
 

@@ -1,7 +1,17 @@
 """Refuse loopback, private, link-local and other non-public addresses (SSRF guard).
 
-A source may opt in with ``allow_private_network: true`` (test and intranet sites). Requests
-without a source (robots.txt) are allowed only on the hosts of sources that opted in.
+A source may opt in with ``allow_private_network: true`` (test and intranet sites). The opt-in
+belongs to the source, not to its hosts: the request's source decides, on every redirect hop.
+A request of a source that did not opt in is refused before it is sent when its host is one an
+opted-in source names (the resolver lets such hosts resolve to private addresses, and a public
+source's redirect must not reach an intranet host that way). Requests without a source
+(Scrapy's own robots.txt requests) are allowed only on the hosts of sources that opted in.
+
+HTTP(S) proxies are refused: through a proxy the connection goes to the proxy, which resolves
+the target itself, so no check here would see the target's address. Scrapy's proxy middleware
+is switched off (``HTTPPROXY_ENABLED = False`` in ``crawlers.settings``: ``http_proxy`` /
+``https_proxy`` in the environment are ignored, the crawler connects directly) and a request
+that carries ``meta["proxy"]`` anyway is refused (:class:`ProxyRefused`, ``proxy_refused``).
 
 Three checks, none of which blocks the reactor on DNS:
 
@@ -39,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 class PrivateAddressRefused(IgnoreRequest):
     """The request's host is (or resolves to, or answered from) a non-public address."""
+
+
+class ProxyRefused(PrivateAddressRefused):
+    """The request was to go through a proxy, where the address check cannot see the target."""
 
 
 def host_is_literally_private(host: str) -> bool:
@@ -111,8 +125,14 @@ class PrivateNetworkMiddleware(_PrivateNetworkRule):
 
     def process_request(self, request: Request) -> None:
         host = self._host(request)
+        if request.meta.get("proxy"):
+            if self.stats is not None:
+                self.stats.inc_value("private_network/refused/proxy")
+            logger.warning("refusing %s: requests through a proxy are not checked, so not made", request.url)
+            raise ProxyRefused(f"proxy refused: {host}")
         known = self.resolver.refused.get(host) if self.resolver is not None else None
-        if known == "private_address" or host_is_literally_private(host):
+        opted_in_host = self.resolver is not None and self.resolver.host_allows_private(host)
+        if known == "private_address" or opted_in_host or host_is_literally_private(host):
             if not self.allowed(request, host):
                 raise self.refuse(request, host, "request")
         return None

@@ -113,7 +113,7 @@ class TimeBudgetMiddleware:
         slot = downloader.slots.get(source_slot(source_id))
         if slot is not None and (slot.active or slot.queue):
             return True
-        return bool(self.state.store.pending(source_id))
+        return bool(self.state.store.pending(source_id, limit=1))
 
     def source_budget_over(self, source_id: str) -> None:
         """Drop what the source has queued; its later requests are refused in process_request.

@@ -9,8 +9,10 @@ into the seen-store and marks this run started; on ``spider_closed`` it writes
 ``<runs_dir>/<run_id>/crawl-report.json``, marks the run finished and closes the store.
 
 Settings: ``WARWATCH_RUN_ID``, ``WARWATCH_SOURCES`` (a list of ``indexing.sources.Source``),
-``WARWATCH_RUNS_DIR``, ``WARWATCH_STATE_DIR``, ``WARWATCH_FAILURE_RATIO_FLAG`` and the
-``WARWATCH_RETRY_*`` backoff (see ``crawlers.settings.from_warwatch``).
+``WARWATCH_RUNS_DIR``, ``WARWATCH_STATE_DIR``, ``WARWATCH_FAILURE_RATIO_FLAG``, the
+``WARWATCH_RETRY_*`` backoff (see ``crawlers.settings.from_warwatch``), ``WARWATCH_LOCKED_SOURCES``
+(sources skipped because another crawl holds their lock, ``crawlers.locks``) and
+``WARWATCH_DATA_DIR`` (its ``locks/`` tell which unfinished runs are still crawling).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawlers.crawl_report import CrawlReport
+from crawlers.locks import run_is_live
 from crawlers.replay import replay_unfinished_runs
 from crawlers.state import RetryPolicy, SeenStore
 from indexing.sources import Source
@@ -50,6 +53,9 @@ class CrawlState:
         self.report = CrawlReport(
             run_id, [s.id for s in self.sources], settings.getfloat("WARWATCH_FAILURE_RATIO_FLAG", 0.5)
         )
+        self.report.locked = list(settings.getlist("WARWATCH_LOCKED_SOURCES"))
+        data_dir = settings.get("WARWATCH_DATA_DIR")
+        self.locks_dir = Path(data_dir) / "locks" if data_dir else None
         retry = RetryPolicy(
             base=timedelta(minutes=settings.getfloat("WARWATCH_RETRY_BACKOFF_MINUTES", 30.0)),
             cap=timedelta(hours=settings.getfloat("WARWATCH_RETRY_BACKOFF_MAX_HOURS", 24.0)),
@@ -75,7 +81,9 @@ class CrawlState:
 
     def spider_opened(self, spider: Spider) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        replay_unfinished_runs(self.store, self.runs_dir, self.run_id)
+        locks_dir = self.locks_dir
+        live = (lambda run_id: run_is_live(locks_dir, run_id)) if locks_dir is not None else (lambda _: False)
+        replay_unfinished_runs(self.store, self.runs_dir, self.run_id, is_live=live)
         self.store.run_started(self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:

@@ -33,6 +33,7 @@ from crawlers.links import extract_links, looks_like_article, looks_like_asset
 from crawlers.scheduling import DISCOVERY_KINDS, Found, RequestScheduler
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, read_sitemap, robots_sitemaps
 from crawlers.urlcache import canonical, in_scope
+from crawlers.validators import DOC_META
 from indexing.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -116,14 +117,23 @@ class NewsSpider(scrapy.Spider):
         stats.touch()
         return source
 
-    def _remember_validators(self, response: Response) -> None:
+    def _read_completely(self, response: Response) -> None:
+        """Every URL the feed or sitemap lists is scheduled or pending: its validators are
+        saved once its children (if any) are read completely too (``crawlers.validators``)."""
         etag = response.headers.get(b"ETag")
         last_modified = response.headers.get(b"Last-Modified")
-        self.store.set_validators(
-            response.request.url if response.request is not None else response.url,
+        self.requests.validators.parsed(
+            response.meta.get(DOC_META, response.url),
             etag.decode("latin-1") if etag else None,
             last_modified.decode("latin-1") if last_modified else None,
         )
+
+    def _not_read(self, response: Response, not_modified: bool = False) -> None:
+        doc = response.meta.get(DOC_META, response.url)
+        if not_modified:
+            self.requests.validators.not_modified(doc)
+        else:
+            self.requests.validators.failed(doc, permanent=False)
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         source = self._account(response)
@@ -133,25 +143,28 @@ class NewsSpider(scrapy.Spider):
         source = self._account(response)
         if response.status == 304:
             self.report[source.id].not_modified += 1
+            self._not_read(response, not_modified=True)
             return
         try:
             entries = parse_feed(response.body, response.url)
         except MalformedFeed as exc:
             logger.warning("malformed feed %s: %s", response.url, exc)
             self.report[source.id].discovery_failed["feed:malformed"] += 1
+            self._not_read(response)
             return
         # An entry whose date is missing or unreadable is ordered with its feed's newest entry.
         newest = max((e.published for e in entries if e.published), default=None)
         yield from self.requests.articles(
             source, ((e.url, e.published, e.published or newest) for e in entries), "feed", response.url
         )
-        self._remember_validators(response)
+        self._read_completely(response)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         source = self._account(response)
         stats = self.report[source.id]
         if response.status == 304:
             stats.not_modified += 1
+            self._not_read(response, not_modified=True)
             return
         limits = self.limits
         try:
@@ -161,10 +174,12 @@ class NewsSpider(scrapy.Spider):
         except SitemapTooLarge as exc:
             logger.warning("sitemap %s refused: %s", response.url, exc)
             stats.discovery_failed["sitemap:gzip_bomb"] += 1
+            self._not_read(response)
             return
         except MalformedSitemap as exc:
             logger.warning("malformed sitemap %s: %s", response.url, exc)
             stats.discovery_failed["sitemap:malformed"] += 1
+            self._not_read(response)
             return
         if cut:
             logger.warning(
@@ -173,6 +188,7 @@ class NewsSpider(scrapy.Spider):
                 limits.sitemap_max_urls,
             )
             stats.capped["sitemap_urls"] += 1
+            self.requests.validators.incomplete(response.meta.get(DOC_META, response.url))
         now = datetime.now(UTC)
         children = sorted(
             (e for e in entries if e.is_sitemap),
@@ -182,7 +198,8 @@ class NewsSpider(scrapy.Spider):
         if limits.max_age is not None:  # an index entry last changed before max_age holds only old articles
             children = [c for c in children if c.lastmod is None or now - c.lastmod <= limits.max_age]
         depth = int(response.meta.get("sitemap_depth", 0))
-        yield from self.requests.child_sitemaps(source, [c.url for c in children], depth)
+        doc = response.meta.get(DOC_META, response.url)
+        yield from self.requests.child_sitemaps(source, [(c.url, c.lastmod) for c in children], depth, doc)
         # Only news:publication_date is a publication date; lastmod only orders.
         # An entry whose dates are missing or unreadable is ordered with its sitemap's newest
         # entry: one bad date among good ones must not send it behind thousands of undated links.
@@ -190,7 +207,7 @@ class NewsSpider(scrapy.Spider):
         newest = max((d for e in pages if (d := e.published or e.lastmod) is not None), default=None)
         urls = ((e.url, e.published, e.published or e.lastmod or newest) for e in pages)
         yield from self.requests.articles(source, urls, "sitemap", response.url)
-        self._remember_validators(response)
+        self._read_completely(response)
 
     def parse_section(self, response: Response) -> Iterator[Request]:
         source = self._account(response)
@@ -284,6 +301,8 @@ class NewsSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> Iterator[Request]:
         self._record_failure(failure)
         meta = failure.request.meta  # type: ignore[attr-defined]
+        if DOC_META in meta:  # a feed or sitemap not read: its ancestors keep no validators
+            self.requests.validators.failed(meta[DOC_META], permanent=failure_reason(failure) in PERMANENT)
         if meta.get("kind") in DISCOVERY_KINDS and meta.get("source") in self.state.sources_by_id:
             yield from self.requests.discovery_done(meta["source"])
 

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 #: A publication date this far past the fetch is wrong (time zones and clock skew stay below it).
 FUTURE_TOLERANCE = timedelta(days=1)
 
+#: Failure reasons that are the site refusing us rather than failing: 401/403 answers and bot
+#: challenge pages (article fetches and feeds/sitemaps alike); counted as ``blocked``.
+BLOCK_REASONS = frozenset({"http_401", "http_403", "challenge"})
+
 #: crawl-report keys copied as they are (``discovered`` becomes ``found``)
 _CRAWL_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "skipped_known",
                  "not_modified", "robots_denied", "bytes")
@@ -112,6 +116,7 @@ def source_document(run_id: str, source: str, counts: dict[str, Any], files: _So
     discovery = {f"discovery:{k}": int(v) for k, v in (counts.get("discovery_failed") or {}).items()}
     failed, discovery_failed = sum(failures.values()), sum(discovery.values())
     attempts = int(counts.get("fetched") or 0) + failed + discovery_failed
+    blocked = sum(n for reason, n in {**failures, **discovery}.items() if reason.rsplit(":", 1)[-1] in BLOCK_REASONS)
     lags = files.lags
     doc: dict[str, Any] = {
         "run_id": run_id,
@@ -125,6 +130,8 @@ def source_document(run_id: str, source: str, counts: dict[str, Any], files: _So
         "failure_reasons": sorted({*failures, *discovery}),
         "attempts": attempts,
         "error_ratio": round((failed + discovery_failed) / attempts, 4) if attempts else None,
+        "blocked": blocked,
+        "blocked_ratio": round(blocked / attempts, 4) if attempts else None,
         "archived": files.archived,
         "extracted": files.extracted,
         "extraction_failed": max(0, files.archived - files.extracted),

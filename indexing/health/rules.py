@@ -2,8 +2,11 @@
 
 * ``silent``: a source that found new articles before has found none in its last
   ``silent_runs`` runs (a feed that moved, a changed page layout, a block);
+* ``blocked``: most of the last run's answers were refusals - 401, 403 or a bot challenge page
+  (``blocked_ratio`` above ``max_error_ratio``, once it made ``min_attempts`` requests): the
+  site turns us away (rate limit, bot wall) rather than failing; reported instead of ``errors``;
 * ``errors``: the last run's failures / (fetched + failures) is above ``max_error_ratio``
-  (once it made ``min_attempts`` requests);
+  (once it made ``min_attempts`` requests) and the source is not ``blocked``;
 * ``stale``: the median freshness lag (``fetched_at - published``) of the newest run that found
   dated new articles is above ``max_freshness_lag_minutes``.
 
@@ -20,7 +23,7 @@ from typing import Any
 from indexing.health.store import SourceHistory
 from indexing.settings import HealthSettings
 
-RULES = ("silent", "errors", "stale")
+RULES = ("silent", "blocked", "errors", "stale")
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,29 @@ def silent(h: SourceHistory, cfg: HealthSettings) -> Finding | None:
                    since=h.last_new_at, value=float(quiet), threshold=float(cfg.silent_runs))
 
 
+def _over(run: dict[str, Any], key: str, cfg: HealthSettings) -> bool:
+    ratio = run.get(key)
+    return int(run.get("attempts") or 0) >= cfg.min_attempts and ratio is not None and ratio > cfg.max_error_ratio
+
+
+def blocked(h: SourceHistory, cfg: HealthSettings) -> Finding | None:
+    def refused(run: dict[str, Any]) -> bool:
+        return _over(run, "blocked_ratio", cfg)
+
+    if not h.runs or not refused(h.runs[0]):
+        return None
+    last = h.runs[0]
+    return Finding(h.source, "blocked", f"{h.source}: {last['blocked_ratio']:.0%} of {last['attempts']} requests "
+                   f"were refused (401/403/challenge pages) in run {last['run_id']}: the site blocks us",
+                   since=_streak_start(h.runs, refused), value=float(last["blocked_ratio"]),
+                   threshold=cfg.max_error_ratio)
+
+
 def errors(h: SourceHistory, cfg: HealthSettings) -> Finding | None:
     def bad(run: dict[str, Any]) -> bool:
-        ratio = run.get("error_ratio")
-        return int(run.get("attempts") or 0) >= cfg.min_attempts and ratio is not None and ratio > cfg.max_error_ratio
+        return _over(run, "error_ratio", cfg)
 
-    if not h.runs or not bad(h.runs[0]):
+    if not h.runs or not bad(h.runs[0]) or _over(h.runs[0], "blocked_ratio", cfg):
         return None
     last = h.runs[0]
     reasons = sorted((last.get("failures") or {}).items(), key=lambda kv: -int(kv[1]))[:3]
@@ -89,7 +109,7 @@ def stale(h: SourceHistory, cfg: HealthSettings) -> Finding | None:
 
 
 CHECKS: dict[str, Callable[[SourceHistory, HealthSettings], Finding | None]] = {
-    "silent": silent, "errors": errors, "stale": stale,
+    "silent": silent, "blocked": blocked, "errors": errors, "stale": stale,
 }
 
 

@@ -267,7 +267,7 @@ def runs_mappings() -> dict[str, Any]:
     """``{prefix}runs``: one document per run and source (``indexing/health/figures.py``)."""
     counts = ("found", "fetched", "new", "updated", "unchanged", "duplicates", "skipped_known", "not_modified",
               "robots_denied", "failed", "discovery_failed", "attempts", "archived", "extracted",
-              "extraction_failed", "freshness_samples", "freshness_undated")
+              "extraction_failed", "freshness_samples", "freshness_undated", "blocked")
     seconds = ("crawl_seconds", "clean_seconds", "enrich_seconds", "index_seconds", "freshness_lag_median_seconds",
                "freshness_lag_max_seconds")
     return {
@@ -283,6 +283,7 @@ def runs_mappings() -> dict[str, Any]:
             **{name: {"type": "integer"} for name in counts},
             "bytes": {"type": "long"},
             "error_ratio": {"type": "float"},
+            "blocked_ratio": {"type": "float"},
             **{name: {"type": "float"} for name in seconds},
             # {reason: count}: kept for reading, not indexed (reasons are open-ended: http_503, ...)
             "failures": {"type": "object", "enabled": False},

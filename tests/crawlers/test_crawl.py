@@ -198,3 +198,19 @@ def test_old_articles_limit(crawler: Crawler) -> None:
     assert result.returncode == 0
     assert result.source()["skipped_old"] >= 6
     assert timedelta(days=1)  # keep import used
+
+
+def test_proxies_from_the_environment_are_not_used(crawler: Crawler) -> None:
+    """Through a proxy the address check would see the proxy, not the target: the crawler
+    ignores http_proxy/https_proxy and connects directly (where the check applies)."""
+    site = build_news_site(3)
+    with SiteServer({}) as proxy, SiteServer(site.routes) as srv:
+        for name in ("no_proxy", "NO_PROXY"):
+            crawler.env.pop(name, None)
+        crawler.env.update({"http_proxy": proxy.base_url, "https_proxy": proxy.base_url,
+                            "HTTP_PROXY": proxy.base_url})
+        result = crawler.run("r1", crawler.sources(sources_yaml(srv.base_url)))
+        proxied = proxy.paths()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert proxied == []
+    assert result.source()["new"] == 3

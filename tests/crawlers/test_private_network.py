@@ -21,6 +21,7 @@ from crawlers.downloadermiddlewares.private_network import (
     ConnectedPeerMiddleware,
     PrivateAddressRefused,
     PrivateNetworkMiddleware,
+    ProxyRefused,
     host_is_literally_private,
 )
 from crawlers.failures import failure_reason
@@ -47,6 +48,8 @@ PRIVATE = [
     "fe80::1",
     "fe80::1%eth0",
     "fd12:3456::1",  # unique-local
+    "fec0::1",  # deprecated site-local (fec0::/10)
+    "feff:ffff::1",  # the top of fec0::/10
     "2002:7f00:1::",  # 6to4 wrapping 127.0.0.1
     "2002:a9fe:a9fe::",  # 6to4 wrapping 169.254.169.254
     "64:ff9b::7f00:1",  # NAT64 wrapping 127.0.0.1
@@ -383,3 +386,34 @@ def test_spider_opened_registers_opted_in_hosts() -> None:
     mw.spider_opened(None)
     assert resolve(resolver, "intranet.test").addresses == ["127.0.0.1:80"]
     assert resolve(resolver, "news.example").addresses == []
+
+
+def test_the_opt_in_is_the_sources_not_the_hosts() -> None:
+    """A public source's request (a redirect hop included) to a host an opted-in source names is
+    refused before it is sent: the resolver would hand it the intranet address."""
+    resolver, _, _ = make_resolver(ScriptedUpstream(["10.1.2.3"], ["10.1.2.3"]))
+    lan = Source(id="lan", name="L", url="http://intranet.test/", allow_private_network=True)
+    crawler = crawler_with(PUBLIC_SOURCE, lan)
+    mw = PrivateNetworkMiddleware(crawler, resolver)
+    mw.spider_opened(None)
+    hop = Request("http://intranet.test/admin", meta={"source": "pub", "redirect_times": 1})
+    with pytest.raises(PrivateAddressRefused):
+        mw.process_request(hop)
+    with pytest.raises(PrivateAddressRefused):
+        mw.process_request(Request("http://www.intranet.test/x", meta={"source": "pub"}))
+    assert crawler.stats.get_value("private_network/refused/request") == 2
+    assert mw.process_request(Request("http://intranet.test/story", meta={"source": "lan"})) is None
+    assert mw.process_request(Request("http://news.example/story", meta={"source": "pub"})) is None
+    assert resolver.original.calls == [], "nothing was looked up, let alone connected to"
+
+
+def test_a_request_through_a_proxy_is_refused() -> None:
+    crawler = crawler_with(PUBLIC_SOURCE, OPTED_IN)
+    mw = PrivateNetworkMiddleware.from_crawler(crawler)
+    for source in ("pub", "lan"):
+        request = Request("http://news.example/a-story", meta={"source": source, "proxy": "http://10.0.0.9:3128"})
+        with pytest.raises(ProxyRefused) as err:
+            mw.process_request(request)
+        from twisted.python.failure import Failure
+
+        assert failure_reason(Failure(err.value)) == "proxy_refused"

@@ -119,8 +119,8 @@ def _crawl_result(run_id: str, rdir: Path, code: int, timed_out: bool, budget: f
     report = read_json(rdir / "crawl-report.json")
     if not report:
         raise CrawlError(f"crawl {run_id} wrote no report ({rdir / 'crawl-report.json'})")
-    if full_discovery:
-        record_full_discovery(wanted)
+    if full_discovery:  # not for a source skipped because another crawl had it (crawlers.locks)
+        record_full_discovery([s for s in wanted if s not in set(report.get("locked") or [])])
     return report
 
 
