@@ -302,7 +302,7 @@ class RequestScheduler:
             return None
         if url in self.scheduled or url in self._passed.get(source.id, ()):
             return None
-        request = self._decide(source, url, via, published, now)
+        request = self._decide(source, url, via, published, now, order)
         if request is None:
             self._remember_passed(source.id, url)
         else:
@@ -320,7 +320,8 @@ class RequestScheduler:
             del passed[next(iter(passed))]
 
     def _decide(
-        self, source: Source, url: str, via: str, published: datetime | None, now: datetime
+        self, source: Source, url: str, via: str, published: datetime | None, now: datetime,
+        order: datetime | None = None,
     ) -> Request | None:
         """Count a newly discovered URL and make its request; None when it is not fetched now."""
         stats = self.state.report[source.id]
