@@ -230,6 +230,13 @@ class PipelineSettings(BaseModel):
     #: WARC captures older than this are deleted by warwatch_maintenance once every batch that
     #: references them is processed; None keeps them for ever
     raw_retention_days: float | None = Field(default=30.0, gt=0)
+    #: a batch whose alerts could not all be evaluated (engine away, a search timed out) is
+    #: evaluated again after this long, doubling per failed attempt ...
+    alerts_retry_seconds: float = Field(default=60.0, ge=0)
+    #: ... up to this
+    alerts_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    #: a batch whose alerts are still pending after this long raises a pipeline health alert
+    alerts_pending_limit_minutes: float = Field(default=180.0, gt=0)
 
 
 class LayeredSettings(BaseSettings):
