@@ -237,6 +237,10 @@ class PipelineSettings(BaseModel):
     alerts_retry_max_seconds: float = Field(default=3600.0, ge=0)
     #: a batch whose alerts are still pending after this long raises a pipeline health alert
     alerts_pending_limit_minutes: float = Field(default=180.0, gt=0)
+    #: the clean stage gives one page at most this long (extraction runs in a worker process that
+    #: is killed past it; the page is counted ``extraction_timeout`` and listed in the clean
+    #: report); None: extraction in the stage's own process, unbounded
+    clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
 
 
 class LayeredSettings(BaseSettings):
