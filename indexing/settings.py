@@ -249,6 +249,17 @@ class PipelineSettings(BaseModel):
     #: Manifests, crawl and stage reports (small: the evidence, the health figures) are kept.
     #: None keeps them for ever
     batch_files_retention_days: float | None = Field(default=14.0, gt=0)
+    #: a batch whose alerts could not all be evaluated (engine away, a search timed out) is
+    #: evaluated again after this long, doubling per failed attempt ...
+    alerts_retry_seconds: float = Field(default=60.0, ge=0)
+    #: ... up to this
+    alerts_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    #: a batch whose alerts are still pending after this long raises a pipeline health alert
+    alerts_pending_limit_minutes: float = Field(default=180.0, gt=0)
+    #: the clean stage gives one page at most this long (extraction runs in a worker process that
+    #: is killed past it; the page is counted ``extraction_timeout`` and listed in the clean
+    #: report); None: extraction in the stage's own process, unbounded
+    clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
 
 
 class LayeredSettings(BaseSettings):

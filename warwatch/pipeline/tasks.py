@@ -3,8 +3,10 @@
 A scheduled processing run leases its batches to an owner named after the DAG run, so the lease
 passes from task to task (each task process is gone when the next starts) and expires if the run
 dies. The lease's ``stage`` records the last stage done (``"enrich:done"``): a task only works on
-batches whose previous stage this run completed, and ``finish`` marks processed only the batches
-that reached ``"alerts:done"``; the others go back for the next run.
+batches whose previous stage this run completed (and skips a stage already done: a batch whose
+alerts are pending is claimed at ``"index:done"``), and ``finish`` marks processed only the
+batches that reached ``"alerts:done"`` with their alerts complete; the others go back for the
+next run.
 """
 
 from __future__ import annotations
@@ -84,7 +86,11 @@ def run_stage(batch_id: str, owner: str, name: str, fn: Callable[[str], Any]) ->
     lease_info = batches.read_lease(batch_id)
     if lease_info.get("owner") != owner:
         raise LeaseLost(f"batch {batch_id} is leased to {lease_info.get('owner')!r}, not this run")
-    if _done_level(str(lease_info.get("stage", ""))) < ORDER.index(name) - 1:
+    level = _done_level(str(lease_info.get("stage", "")))
+    if level >= ORDER.index(name):
+        log.info("batch %s: %s already done (%s)", batch_id, name, lease_info.get("stage"))
+        return True
+    if level < ORDER.index(name) - 1:
         log.warning("batch %s: %s skipped, its earlier stage did not finish (%s)", batch_id, name,
                     lease_info.get("stage"))
         return False
@@ -129,7 +135,7 @@ def finish_batches(batch_ids: Iterable[str], owner: str) -> dict[str, Any]:
         merged = report(bid)
         if merged["problems"]:
             problems[bid] = merged["problems"]
-        if info.get("owner") == owner and info.get("stage") == "alerts:done":
+        if info.get("owner") == owner and info.get("stage") == "alerts:done" and not batches.alerts_pending(bid):
             batches.mark_processed(bid, {"owner": owner, "problems": merged["problems"]})
             done.append(bid)
         else:
