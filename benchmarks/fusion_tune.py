@@ -38,7 +38,7 @@ def ranked(rec: dict[str, Any], params: dict[str, float] | None) -> tuple[list[s
     vec = [(h["url"], float(h["score"])) for h in cand["vector"][:DEPTH]]
     fused = fusion.fuse(kw, vec, one_concept=bool(cand.get("one_concept")),
                         params=fusion.FusionParams(**params) if params else fusion.FusionParams())
-    return [u for u, _ in fused.ranking][:10], fused.weak
+    return [u for u, _ in fused.page(10)][:10], fused.weak
 
 
 def evaluate(results: list[dict[str, Any]], params: dict[str, float] | None) -> dict[str, dict[str, float]]:

@@ -662,16 +662,16 @@ def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> S
     if not near:
         return None
     fused = _fused(first, near, kwargs["expansion"])
+    size = kwargs["size"]
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not engine.native_knn  # every candidate must pass the filters
-    wanted = fused.ranking if checked else fused.ranking[: kwargs["size"] + HYDRATE_SLACK]
+    wanted = fused.ranking if checked else fused.page(size)[: size + HYDRATE_SLACK]
     resp, _ = _run(engine, index, query, {**kwargs, "facets": False}, shape=_hydrate([i for i, _ in wanted]))
     by_id = {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
     fetched = {i for i, _ in wanted}
-    present = [i for i, _ in fused.ranking if i in by_id or i not in fetched]
-    score = dict(fused.ranking)
-    hits = [parse_hit({**by_id[i], "_score": score[i]}) for i in present if i in by_id][: kwargs["size"]]
-    extra = sum(1 for i in present if i not in keyword_ids)
+    present = fused.page(size, lambda i: i in by_id or i not in fetched)
+    hits = [parse_hit({**by_id[i], "_score": score}) for i, score in present if i in by_id][:size]
+    extra = sum(1 for i, _ in present if i not in keyword_ids)
     return SearchResult(total=_total(first) + extra, hits=hits,
                         facets=_facets(first.get("aggregations") or {}) if kwargs["facets"] else None,
                         took_ms=int(first.get("took") or 0) + int(resp.get("took") or 0), query_syntax=syntax,

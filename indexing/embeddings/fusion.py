@@ -36,7 +36,7 @@ figures in benchmarks/README.md, "Search quality on a corpus that looks like the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 #: the tag clauses: the article was tagged with the query's topic or entity at indexing
@@ -64,12 +64,44 @@ class KeywordHit:
     matched: frozenset[str] = field(default_factory=frozenset)
 
 
+#: each side's best this many are never pushed off the first page (:func:`first_page`)
+FLOOR = 2
+
+
 @dataclass
 class Fused:
     #: (id, fused score), best first
     ranking: list[tuple[str, float]]
     #: neither side is confident: "no good match" (the ranking holds the nearest articles)
     weak: bool = False
+    #: each side's best :data:`FLOOR` (vector side: admitted ones), for :func:`first_page`
+    floor: list[str] = field(default_factory=list)
+
+    def page(self, size: int, present: Callable[[str], bool] = lambda _: True) -> list[tuple[str, float]]:
+        """The ranking of the ids ``present`` allows (a filter, a deleted article), with
+        :func:`first_page` applied for a page of ``size``."""
+        return first_page([kv for kv in self.ranking if present(kv[0])],
+                          [i for i in self.floor if present(i)], size)
+
+
+def first_page(ranking: list[tuple[str, float]], floor: Sequence[str], size: int) -> list[tuple[str, float]]:
+    """``ranking`` with every id of ``floor`` inside its first ``size`` places: they take the
+    places of the lowest others there; the page keeps the ranking's order. Each side's very best
+    stays visible however the other side ranks it (a story the keyword side finds only through a
+    name, or only the vector side finds): the first page holds both sides' top two."""
+    wanted = set(floor)
+    raised = [kv for kv in ranking[size:] if kv[0] in wanted]
+    if not raised:
+        return ranking
+    head = ranking[:size]
+    dropped: set[str] = set()
+    for i, _ in reversed(head):
+        if len(dropped) == len(raised):
+            break
+        if i not in wanted:
+            dropped.add(i)
+    on_page = {i for i, _ in head if i not in dropped} | {i for i, _ in raised[: len(dropped)]}
+    return [kv for kv in ranking if kv[0] in on_page] + [kv for kv in ranking if kv[0] not in on_page]
 
 
 def is_strong(matched: frozenset[str], *, one_concept: bool) -> bool:
@@ -101,4 +133,5 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
         scores[h.id] = scores.get(h.id, 0.0) + (params.strong if strong else params.weak) * h.score / best
     ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     confident_vector = max((c for _, c in vector), default=0.0) >= params.vector_confidence
-    return Fused(ranking=ranking, weak=not strong_any and not confident_vector)
+    floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]
+    return Fused(ranking=ranking, weak=not strong_any and not confident_vector, floor=list(dict.fromkeys(floor)))

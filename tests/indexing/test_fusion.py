@@ -71,3 +71,19 @@ def test_equal_inputs_give_equal_rankings_and_ties_go_by_id() -> None:
     vector = [("b", 0.1), ("a", 0.1), ("c", 0.05)]
     assert _ids(fuse([], vector).ranking) == ["a", "b", "c"]
     assert fuse([], vector).ranking == fuse([], list(reversed(vector))).ranking
+
+
+def test_each_sides_best_two_are_on_the_first_page() -> None:
+    from indexing.embeddings.fusion import first_page
+
+    ranking = [(c, 1.0 - n / 10) for n, c in enumerate("abcdefgh")]
+    assert first_page(ranking, ["a", "b"], 3) == ranking  # already there: untouched
+    page = first_page(ranking, ["a", "g", "h"], 4)
+    assert [i for i, _ in page[:4]] == ["a", "b", "g", "h"]  # c and d, the lowest others, make room
+    assert [i for i, _ in page[4:]] == ["c", "d", "e", "f"]
+    keyword = [KeywordHit("kw-name", 10.0, frozenset({"names"})), KeywordHit("kw2", 9.0, frozenset({"some"}))]
+    vector = [(f"v{i}", 0.2 - i / 100) for i in range(12)]
+    fused = fuse(keyword, vector)
+    assert {"kw-name", "kw2", "v0", "v1"} <= {i for i, _ in fused.page(4)[:4]}
+    # a filter that removes a side's best: the next present one is not raised in its place
+    assert "kw-name" not in {i for i, _ in fused.page(4, lambda i: i != "kw-name")}
