@@ -286,6 +286,9 @@ def run_queries(engine: Any, arts: list[dict[str, Any]], rows: list[dict[str, An
                  "hybrid": [h.url for h in hybrid.hits]}
         rec = {**row, "hybrid_weak": bool(getattr(hybrid, "weak", False)), "hybrid_total": hybrid.total,
                "ranked": modes}
+        keyword_all = {h["url"] for h in cand["keyword"]}
+        relevant = coverage.get(row["story"] or "", set())
+        rec["junk"] = sum(1 for u in modes["hybrid"] if u not in keyword_all and u not in relevant)
         if row["story"]:
             rec["coverage"] = sorted(coverage[row["story"]])
             rec["scores"] = {m: measure(u, coverage[row["story"]]) for m, u in modes.items()}
@@ -348,6 +351,11 @@ def print_report(table: dict[str, dict[str, dict[str, float]]], results: list[di
         cells = "  ".join(f"{m['recall']:.3f}/{m['precision']:.3f}/{m['ndcg']:.3f}".rjust(20)
                           for m in (modes["keyword"], modes["vectors"], modes["hybrid"]))
         print(f"{key:22} {int(modes['keyword']['n']):>4}  {cells}")
+    junk: dict[str, list[int]] = {}
+    for r in results:
+        junk.setdefault(r["class"], []).append(r["junk"])
+    print("hybrid hits neither coverage nor keyword hits, per query: "
+          + ", ".join(f"({c}) {statistics.mean(v):.1f}" for c, v in sorted(junk.items())))
     g = [r for r in results if r["class"] == "g"]
     if g:
         weak = sum(1 for r in g if r["hybrid_weak"] or not r["ranked"]["hybrid"])

@@ -636,7 +636,8 @@ def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: E
     if limits.fusion == "rrf":
         return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
     params = FusionParams(strong=limits.fusion_strong, weak=limits.fusion_weak,
-                          vector_confidence=limits.vector_confidence, admit=limits.vector_admit)
+                          vector_confidence=limits.vector_confidence, admit=limits.vector_admit,
+                          admit_ratio=limits.vector_admit_ratio)
     return fuse(keyword, near, one_concept=expansion.one_concept, params=params)
 
 

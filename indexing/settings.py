@@ -161,9 +161,11 @@ class SearchSettings(BaseModel):
     fusion_weak: float = Field(default=0.4, ge=0)
     #: ... the best refined vector score under which the vector side is not confident ("no good
     #: match" when the keyword side is not either), and the refined score a neighbour the keyword
-    #: side did not find needs to be a hit
+    #: side did not find needs to be a hit ...
     vector_confidence: float = 0.09
     vector_admit: float = 0.0
+    #: ... and its share of the best neighbour's score
+    vector_admit_ratio: float = Field(default=0.5, ge=0, le=1)
 
 
 class EmbeddingSettings(BaseModel):

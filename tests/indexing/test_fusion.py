@@ -55,11 +55,12 @@ def test_no_good_match_when_neither_side_is_confident() -> None:
     assert not fuse(strong, [("b", 0.07)], params=params).weak  # the keyword side is
     assert fuse([], [("b", 0.05)], params=params).weak
     # the ranking is still there: the nearest articles
-    assert _ids(fuse([], [("b", 0.05), ("c", 0.04)], params=params).ranking) == ["b", "c"]
+    nearest = fuse([], [("b", 0.08), ("c", 0.07)], params=params)
+    assert nearest.weak and _ids(nearest.ranking) == ["b", "c"]
 
 
 def test_a_neighbour_needs_the_admission_score_unless_the_keyword_side_found_it_too() -> None:
-    params = FusionParams(admit=0.06)
+    params = FusionParams(admit=0.06, admit_ratio=0.0)
     keyword = [KeywordHit("k", 5.0, frozenset({"all"})), KeywordHit("low-both", 1.0, frozenset({"some"}))]
     vector = [("near", 0.1), ("far", 0.03), ("low-both", 0.02)]
     ranking = _ids(fuse(keyword, vector, params=params).ranking)
@@ -87,3 +88,10 @@ def test_each_sides_best_two_are_on_the_first_page() -> None:
     assert {"kw-name", "kw2", "v0", "v1"} <= {i for i, _ in fused.page(4)[:4]}
     # a filter that removes a side's best: the next present one is not raised in its place
     assert "kw-name" not in {i for i, _ in fused.page(4, lambda i: i != "kw-name")}
+
+
+def test_a_neighbour_needs_half_the_best_neighbours_score() -> None:
+    params = FusionParams(admit=0.0, admit_ratio=0.5)
+    ranking = _ids(fuse([KeywordHit("k", 1.0, frozenset({"some"}))], [("v1", 0.2), ("v2", 0.11), ("v3", 0.09),
+                                                                          ("k", 0.01)], params=params).ranking)
+    assert ranking[:2] == ["v1", "v2"] and "v3" not in ranking and "k" in ranking
