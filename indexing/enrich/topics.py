@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 TITLE_WEIGHT = 3
 CORE_LANGUAGES = ("de", "en", "fr", "uk", "ru")
 ROLES = ("terms", "require_any", "exclude")
-_NEAR_RE = re.compile(r"\s+NEAR/(\d+)\s+")
+# "(?<!\s)": a match can only start where a whitespace run starts (split's leftmost match does
+# anyway); without it a search tried every position of a long run, each scanning to its end.
+_NEAR_RE = re.compile(r"(?<!\s)\s++NEAR/(\d+)\s+")
 
 
 @dataclass(frozen=True)

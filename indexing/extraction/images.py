@@ -17,9 +17,11 @@ _MAX_IMAGES = 30
 _CREDIT_CLASS = re.compile(r"credit|copyright|source|photographer|author|byline|urheber|quelle|licen", re.I)
 _CAPTION_CLASS = re.compile(r"caption|legend|legende|bildunterschrift|description", re.I)
 # "Foto: X", "Photo : X", "© X", "Фото: X", "Crédit photo : X", "Bild: X", "(Image: X)"
+# Whitespace runs are possessive ("\s*+"): as "\s*[(\[]?\s*", two runs that could split the same
+# spaces backtracked quadratically on a long run of them.
 _CREDIT_PREFIX = re.compile(
-    r"^\s*[(\[]?\s*(?:(?:photo|foto|фото|bild|image|picture|crédits?(?:\s+photo)?|credits?|"
-    r"quelle|source|джерело|источник|ілюстрація|иллюстрация)\s*:\s*|©\s*|\(c\)\s*)",
+    r"^\s*+(?:[(\[]\s*+)?(?:(?:photo|foto|фото|bild|image|picture|crédits?(?:\s++photo)?|credits?|"
+    r"quelle|source|джерело|источник|ілюстрація|иллюстрация)\s*+:\s*+|©\s*+|\(c\)\s*+)",
     re.I,
 )
 # The credit at the end of a caption. The separators before it ("[\s(\[|/–—-]*") are skipped by
