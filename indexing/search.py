@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -641,14 +641,7 @@ def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: E
     return fuse(keyword, near, one_concept=expansion.one_concept, params=params)
 
 
-def _prefetch(query: str) -> Future[Any] | None:
-    from indexing.embeddings.retrieval import prefetch
-
-    return prefetch(query)
-
-
-def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any],
-            vector: Future[Any] | None = None) -> SearchResult | None:
+def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> SearchResult | None:
     """Keyword ranking fused with the vector neighbours (None when there are no neighbours).
 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
@@ -663,7 +656,7 @@ def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any],
     # The vector side (model, matrix product or kNN request) runs while the engine ranks by keyword.
     with ThreadPoolExecutor(max_workers=1) as pool:
         vector_side = pool.submit(neighbours, engine, index, query, k=limits.vector_candidates, filters=filters,
-                                  timeout=limits.request_timeout, vector=vector)
+                                  timeout=limits.request_timeout)
         first, syntax = _run(engine, index, query,
                              {**kwargs, "size": max(kwargs["size"], limits.vector_candidates)}, shape=_light)
         near = vector_side.result()
@@ -722,15 +715,13 @@ def search(
         check_query(query)  # refused before anything is asked of the engine
     engine = engine or connect()
     index = index or articles_alias()
-    hybrid = get_settings().search.hybrid if hybrid is None else hybrid
-    hybrid = hybrid and order == "relevance" and not is_explicit(query) and not _WILDCARD_ONLY.match(query or "")
-    vector = _prefetch(query) if hybrid else None  # the model runs while the rest is prepared
     expansion = expand(query)
     kwargs: dict[str, Any] = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity,
                                   since=since, until=until, size=size, order=order, facets=facets,
                                   translit=translit)
-    if hybrid:
-        result = _hybrid(engine, index, query, kwargs, vector)
+    hybrid = get_settings().search.hybrid if hybrid is None else hybrid
+    if hybrid and order == "relevance" and not is_explicit(query) and not _WILDCARD_ONLY.match(query or ""):
+        result = _hybrid(engine, index, query, kwargs)
         if result is not None:
             return result
     resp, syntax = _run(engine, index, query, kwargs)

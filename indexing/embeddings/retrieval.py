@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -63,18 +62,6 @@ def query_vector(query: str, embedder: Embedder | None = None) -> np.ndarray | N
         return None
 
 
-#: runs query embeddings ahead of the rest of a search (:func:`prefetch`); one at a time, as the
-#: model itself (its C engine keeps scratch buffers per model)
-_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-vector")
-
-
-def prefetch(query: str) -> Future[np.ndarray | None]:
-    """Start the query's embedding now (model run or cache) and return its future: a hybrid
-    search starts it first, so the model runs while the query is expanded, built and ranked by
-    keyword, not after."""
-    return _PREFETCH.submit(query_vector, query)
-
-
 def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) -> bool:
     """Whether ``index`` may have vectors of the configured model (cheap: no model run)."""
     try:
@@ -97,14 +84,12 @@ def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) ->
 
 def neighbours(engine: Engine, index: str, query: str, *, k: int,
                filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder | None = None,
-               timeout: float | None = None,
-               vector: Future[np.ndarray | None] | None = None) -> list[tuple[str, float]]:
+               timeout: float | None = None) -> list[tuple[str, float]]:
     """The ``k`` articles nearest to ``query`` as (id, score), best first; [] when there is no
     vector side. The score is the refined cosine (language-centred, with pseudo-relevance
     feedback) of the engine's kNN candidates (:func:`knn.refined_knn`) or of the client-side
     matrix (:meth:`VectorMatrix.nearest`). With client-side ranking ``filters`` are left to the
-    caller (it fetches the candidates through the index with its filters). ``vector``: the
-    query's vector already on its way (:func:`prefetch`)."""
+    caller (it fetches the candidates through the index with its filters)."""
     try:
         embedder = embedder if embedder is not None else get_embedder()
     except EmbeddingError as exc:
@@ -116,7 +101,7 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
         if engine.native_knn:
             from indexing.embeddings.knn import refined_knn
 
-            vec = vector.result() if vector is not None else query_vector(query, embedder)
+            vec = query_vector(query, embedder)
             return [] if vec is None else refined_knn(engine, index, embedder.name, vec, k=k, filters=filters,
                                                       timeout=timeout)
         from indexing.embeddings.matrix import matrix_for
@@ -124,7 +109,7 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
         matrix = matrix_for(engine, index, embedder.name, embedder.dim)
         if not len(matrix):  # no vectors yet: spare the model
             return []
-        vec = vector.result() if vector is not None else query_vector(query, embedder)
+        vec = query_vector(query, embedder)
         return [] if vec is None else matrix.nearest(vec, k)
     except EngineError as exc:
         log.warning("vector search failed on %s, keyword results only: %s", index, exc)
