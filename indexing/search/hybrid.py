@@ -72,6 +72,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest) -> SearchR
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
     from indexing.embeddings.retrieval import has_vectors, neighbours
+    from indexing.embeddings.vectors import native_knn
 
     limits = get_settings().search
     if not has_vectors(engine, index):
@@ -89,7 +90,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest) -> SearchR
     fused = _fused(first, near, request.expansion)
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
-    checked = bool(filters) and not engine.native_knn  # every candidate must pass the filters
+    checked = bool(filters) and not native_knn(engine)  # every candidate must pass the filters
     wanted = fused.ranking if checked else fused.page(size)[: size + HYDRATE_SLACK]
     resp, _ = run(engine, index, replace(request, facets=False), shape=_hydrate([i for i, _ in wanted]))
     by_id = {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
