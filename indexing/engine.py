@@ -283,7 +283,7 @@ def _opensearch_client(settings: Settings, url: str) -> Any:
         "hosts": [url],
         "timeout": settings.es_request_timeout,
         "max_retries": 0,  # retries are ours (bulk.py), with backoff
-        # hybrid search asks from two threads at once (indexing/search.py); the default pool is 1
+        # hybrid search asks from two threads at once (indexing/search/hybrid.py); the default pool is 1
         "pool_maxsize": 4,
         "verify_certs": settings.es_verify_certs,
         "ssl_show_warn": settings.es_verify_certs,
