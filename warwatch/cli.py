@@ -13,8 +13,8 @@ from typing import Any
 
 from indexing.dates import parse_iso
 from indexing.engine import EngineError
+from indexing.errors import ConfigError
 from indexing.search import QueryError
-from indexing.settings import ConfigError
 from warwatch import console as out
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from indexing.errors import raised_as
 from indexing.settings import get_settings
 from indexing.yamlconfig import cached_by_mtime
 
@@ -347,10 +348,11 @@ def parse_topics(path: Path, gazetteer: Gazetteer | None = None) -> TopicSet:
     return ts
 
 
-_load_topics = cached_by_mtime(parse_topics, error=EnrichConfigError)
+_load_topics = cached_by_mtime(parse_topics)
 
 
 def load_topics(path: Path | None = None) -> TopicSet:
     """The topics in ``path`` (default: topics.yaml in the config directory), parsed once per
     file version. ``@entity`` references resolve against the default gazetteer (entities.yaml)."""
-    return _load_topics(Path(path) if path is not None else get_settings().config_file("topics.yaml"))
+    with raised_as(EnrichConfigError):
+        return _load_topics(Path(path) if path is not None else get_settings().config_file("topics.yaml"))
