@@ -180,7 +180,9 @@ def settings_summary() -> dict[str, Any]:
 
 def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """Form dates (YYYY-MM-DD, UTC) as a closed range: ``until`` includes its whole day."""
-    from datetime import UTC, timedelta
+    from datetime import UTC
+
+    from indexing.dates import end_of_day
 
     def day(value: str | None) -> datetime | None:
         if not value:
@@ -192,7 +194,7 @@ def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, d
 
     start, end = day(since), day(until)
     if end is not None:
-        end = end + timedelta(days=1) - timedelta(microseconds=1)
+        end = end_of_day(end)
     if start and end and start > end:
         raise PipelineError(f"since {since} is after until {until}")
     return start, end
