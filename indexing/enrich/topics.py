@@ -19,7 +19,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -90,11 +90,6 @@ class Topic:
             if keep(t) and t.parts[0][0] not in out[t.language]:
                 out[t.language].append(t.parts[0][0])
         return dict(out)
-
-
-@dataclass
-class _Hits:
-    positions: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from indexing.settings import get_settings
 from warwatch.pipeline import batches
 from warwatch.pipeline.batches import LeaseLost
 from warwatch.pipeline.clean import clean
@@ -172,10 +171,6 @@ def backfill(action: str, sources: list[str], since: datetime | None, until: dat
     if not result.ok:
         raise PipelineError(f"reprocess {result.run_id}: " + "; ".join(result.report.get("problems") or []))
     return {"action": action, "batch_id": result.run_id, "index": result.report.get("index", {})}
-
-
-def settings_summary() -> dict[str, Any]:
-    return get_settings().pipeline.model_dump()
 
 
 def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
