@@ -232,6 +232,12 @@ def date_from_url(url: str | None, now: datetime | None = None) -> datetime | No
         return None
 
 
+def end_of_day(day: datetime) -> datetime:
+    """The last instant (microsecond) of ``day``'s date: an ``until`` given as a day covers that
+    whole day (9999-12-31 included: no next day to step to)."""
+    return day.replace(hour=23, minute=59, second=59, microsecond=999999)
+
+
 def iso(dt: datetime | None) -> str | None:
     """``2024-10-28T21:42:00Z`` (seconds, UTC) or None."""
     utc = to_utc(dt) if dt is not None else None

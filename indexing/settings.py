@@ -31,6 +31,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from indexing.channelconfig import Channels
+from indexing.errors import ConfigError
+from indexing.yamlconfig import compose, node_line, read_config, validation_error
+
 #: The environment variable naming the configuration directory.
 CONFIG_DIR_ENV = "WARWATCH_CONFIG_DIR"
 
@@ -47,10 +51,6 @@ def default_config_dir() -> Path:
         return Path(explicit)
     local = Path("config")
     return local if local.is_dir() else packaged_config_dir()
-
-
-class ConfigError(ValueError):
-    """A configuration file or value is wrong; the message names the file and the key."""
 
 
 class CrawlSettings(BaseModel):
@@ -210,8 +210,8 @@ class HealthSettings(BaseModel):
     history_runs: int = Field(default=100, ge=1, le=100)
     #: where health alerts go: the topic watches' channels (``file`` is always on;
     #: ``webhook: {url | url_env}``, ``email: {to: [...]}``), delivered with the watches file's
-    #: ``delivery`` settings
-    channels: dict[str, Any] = Field(default_factory=dict)
+    #: ``delivery`` settings; validated when the settings are loaded (file and line in errors)
+    channels: Channels = Field(default_factory=Channels)
 
     @model_validator(mode="after")
     def _silence_fits_history(self) -> HealthSettings:
@@ -384,8 +384,6 @@ def settings_file() -> Path:
 
 def _read_settings_file(path: Path) -> tuple[Any, dict[str, Any]]:
     """(root node, values) of a settings file through the strict YAML path (lines in errors)."""
-    from indexing.yamlconfig import compose, node_line, read_config  # yamlconfig imports this module
-
     root, data = compose(read_config(path, "settings file"), path)
     if root is None or data is None:
         return None, {}
@@ -419,8 +417,6 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:  # named like every config error: file, line, key
-        from indexing.yamlconfig import validation_error
-
         path = settings_file()
         node = _read_settings_file(path)[0] if path.exists() else None
         raise validation_error(exc, node, path, "settings (file or WARWATCH_* environment)") from exc

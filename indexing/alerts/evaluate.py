@@ -214,7 +214,7 @@ def evaluate(
     """Alert on the documents of ``run_id`` (None: only deliver what is queued), then deliver every
     queued alert of these watches. ``watches`` default to config/watches.yaml, ``delivery`` to its
     ``delivery`` section and the environment. Returns the report (also written to
-    ``runs/<run_id>/alerts-report.json``). Raises :class:`~indexing.settings.ConfigError` for a
+    ``runs/<run_id>/alerts-report.json``). Raises :class:`~indexing.errors.ConfigError` for a
     broken watches file; never for search or delivery failures (they are in the report)."""
     started = time.monotonic()
     every_watch = watches is None

@@ -25,11 +25,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from indexing.alerts.channels import DeliveryError, deliver, delivery_lease_seconds
-from indexing.alerts.config import Channels, DeliverySettings, Watch
+from indexing.alerts.config import DeliverySettings, Watch
 from indexing.alerts.evaluate import alert_id
 from indexing.alerts.state import AlertState
+from indexing.channelconfig import Channels
+from indexing.errors import ConfigError
 from indexing.health.rules import RULES, Finding
-from indexing.settings import ConfigError, get_settings
+from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,15 @@ STATE_FILE = "health.sqlite"
 
 
 def health_watch(channels: dict[str, Any] | None = None) -> Watch:
-    """The pseudo-watch carrying ``settings.health.channels``; a ConfigError names a bad key."""
-    raw = get_settings().health.channels if channels is None else channels
-    try:
-        parsed = Channels.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"settings health.channels (settings.yaml or WARWATCH_HEALTH__CHANNELS): {exc}") from exc
+    """The pseudo-watch carrying ``settings.health.channels`` (validated with the settings, file and
+    line in errors) or ``channels``; a ConfigError names a bad key."""
+    if channels is None:
+        parsed = get_settings().health.channels
+    else:
+        try:
+            parsed = Channels.model_validate(channels)
+        except ValidationError as exc:
+            raise ConfigError(f"health.channels: {exc}") from exc
     return Watch(id=HEALTH_WATCH_ID, name="warwatch pipeline health", query="pipeline health", channels=parsed)
 
 

@@ -6,8 +6,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from indexing.errors import ConfigError
 from indexing.fileio import read_json
-from indexing.settings import ConfigError, get_settings
+from indexing.settings import get_settings
 from warwatch.pipeline import batches
 from warwatch.pipeline.batches import Clock, _utcnow
 from warwatch.pipeline.common import parse_dt, run_dir, write_json

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from indexing.settings import get_settings
 from warwatch.pipeline import batches
 from warwatch.pipeline.batches import LeaseLost
 from warwatch.pipeline.clean import clean
@@ -174,13 +173,11 @@ def backfill(action: str, sources: list[str], since: datetime | None, until: dat
     return {"action": action, "batch_id": result.run_id, "index": result.report.get("index", {})}
 
 
-def settings_summary() -> dict[str, Any]:
-    return get_settings().pipeline.model_dump()
-
-
 def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """Form dates (YYYY-MM-DD, UTC) as a closed range: ``until`` includes its whole day."""
-    from datetime import UTC, timedelta
+    from datetime import UTC
+
+    from indexing.dates import end_of_day
 
     def day(value: str | None) -> datetime | None:
         if not value:
@@ -192,7 +189,7 @@ def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, d
 
     start, end = day(since), day(until)
     if end is not None:
-        end = end + timedelta(days=1) - timedelta(microseconds=1)
+        end = end_of_day(end)
     if start and end and start > end:
         raise PipelineError(f"since {since} is after until {until}")
     return start, end
