@@ -39,7 +39,8 @@ def _env(data_dir: Path, sources: Path) -> dict[str, str]:
 
 def _batch_dirs(data_dir: Path) -> list[Path]:
     runs = data_dir / "runs"
-    return sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    # Batch dirs only: not runs/.done (the processed markers of warwatch.pipeline.batches).
+    return sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs.is_dir() else []
 
 
 def _reached(data_dir: Path, point: str) -> bool:
