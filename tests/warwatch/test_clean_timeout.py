@@ -70,3 +70,26 @@ def test_a_page_that_hangs_the_extractor_is_stopped_and_the_batch_goes_on(
     from indexing.archive import read_record
 
     assert poison.MARK in read_record(data_dir / stopped[0]["warc_file"], int(stopped[0]["warc_offset"])).body
+
+
+def test_the_worker_does_not_rerun_the_parents_main_script(tmp_path: Path) -> None:
+    """Inside an Airflow task the main script is the ``airflow`` command: a worker that re-ran
+    it (multiprocessing's spawn does) initialised Airflow without a database and died, and every
+    batch's clean task failed. A main script that refuses to be imported again stands in for it."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "task_runner.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    raise SystemExit('the main script was run again in the worker')\n"
+        "from warwatch.pipeline.extractor import BoundedExtractor\n"
+        "html = b'<html><head><title>T</title></head><body><article><p>' + b'Word ' * 80 + b'</p></article></body></html>'\n"
+        "with BoundedExtractor(60) as ex:\n"
+        "    print('TITLE', ex.extract(html, 'https://example.org/a').title)\n",
+        encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "TITLE T" in proc.stdout

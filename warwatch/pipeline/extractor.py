@@ -5,13 +5,22 @@ process per page); a page that takes longer than ``pipeline.clean_page_timeout_s
 worker killed (whatever it was stuck in: a regex, a parser) and a fresh one started for the next
 page. A process, not ``signal.alarm``: Airflow may run a task outside the main thread, and a
 thread cannot be stopped in the middle of a regular expression.
+
+The worker is a fresh interpreter (``python -m warwatch.pipeline.extractor``) talking over two
+pipes, not a ``multiprocessing`` child: a forked child inherits the parent's threads' locks, and a
+spawned one re-runs the parent's main script first - inside an Airflow task that is the
+``airflow`` command, which initialises Airflow in the child and dies there (task processes have
+no database connection). It gets the crawler child's environment (no credentials).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -36,18 +45,27 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _serve(conn: Connection, target: str) -> None:
+def _serve(inbox: Connection, outbox: Connection, target: str) -> None:
     """The worker: ``(body, url)`` in, ``("ok", article)`` or ``("error", exception)`` out."""
     extract = _load(target)
-    conn.send(("ready", None))
+    outbox.send(("ready", None))
     while True:
-        job = conn.recv()
+        try:
+            job = inbox.recv()
+        except EOFError:  # the parent is gone
+            return
         if job is None:
             return
         try:
-            conn.send(("ok", extract(job[0], url=job[1])))
+            outbox.send(("ok", extract(job[0], url=job[1])))
         except Exception as exc:  # the parent re-raises it: in the worker it would be lost
-            conn.send(("error", exc))
+            outbox.send(("error", exc))
+
+
+def _main(argv: list[str]) -> None:  # pragma: no cover - runs in the worker process
+    target, inbox_fd, outbox_fd, path = argv
+    sys.path[:0] = [p for p in json.loads(path) if p not in sys.path]
+    _serve(Connection(int(inbox_fd), writable=False), Connection(int(outbox_fd), readable=False), target)
 
 
 class BoundedExtractor:
@@ -58,8 +76,9 @@ class BoundedExtractor:
         self.timeout = timeout
         self.target = target
         self.restarts = 0
-        self._proc: Any = None
-        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None  # from the worker
+        self._send: Connection | None = None  # to the worker
 
     def __enter__(self) -> BoundedExtractor:
         return self
@@ -68,13 +87,25 @@ class BoundedExtractor:
         self.close()
 
     def _start(self) -> Connection:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold threads and locks
-        conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self.target), name="warwatch-extract")
-        self._proc.start()
-        child.close()
-        self._conn = conn
-        if not conn.poll(STARTUP_SECONDS) or conn.recv()[0] != "ready":
+        from warwatch.pipeline.crawl import child_environment
+
+        to_child, inbox = os.pipe()
+        outbox, from_child = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "warwatch.pipeline.extractor", self.target, str(to_child), str(from_child),
+                 json.dumps(sys.path)],
+                pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL, env=child_environment(os.environ))
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._send = Connection(inbox, readable=False)
+        self._conn = conn = Connection(outbox, writable=False)
+        try:
+            ready = conn.poll(STARTUP_SECONDS) and conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
             self._kill()
             raise ExtractionCrashed(f"the extraction worker did not start within {STARTUP_SECONDS:.0f} s")
         return conn
@@ -85,8 +116,14 @@ class BoundedExtractor:
     def extract(self, body: bytes | str, url: str | None) -> Any:
         """The page's article; :class:`ExtractionTimeout` past the bound, :class:`ExtractionCrashed`
         when the worker died; the extractor's own exceptions as they are."""
-        conn = self._conn if self._conn is not None and self._proc.is_alive() else self._start()
-        conn.send((body, url))
+        alive = self._conn is not None and self._proc is not None and self._proc.poll() is None
+        conn = self._conn if alive and self._conn is not None else self._start()
+        try:
+            assert self._send is not None
+            self._send.send((body, url))
+        except OSError as exc:
+            self._kill()
+            raise ExtractionCrashed(f"the extraction worker died ({exc!r})") from exc
         if not conn.poll(self.timeout):
             self._kill()
             raise ExtractionTimeout(f"extraction took longer than {self.timeout:g} s")
@@ -102,21 +139,32 @@ class BoundedExtractor:
     def _kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(10)
+            self._proc.wait(10)
             self.restarts += 1
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+        self._close_pipes()
+        self._proc = None
+
+    def _close_pipes(self) -> None:
+        for conn in (self._send, self._conn):
+            if conn is not None:
+                conn.close()
+        self._send = self._conn = None
 
     def close(self) -> None:
-        if self._conn is not None and self._proc is not None:
+        if self._proc is not None:
             try:
-                self._conn.send(None)
+                if self._send is not None:
+                    self._send.send(None)
             except OSError:
                 pass
-            self._proc.join(10)
-            if self._proc.is_alive():
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
                 self._proc.kill()
-                self._proc.join(10)
-            self._conn.close()
-        self._proc = self._conn = None
+                self._proc.wait(10)
+        self._close_pipes()
+        self._proc = None
+
+
+if __name__ == "__main__":  # pragma: no cover - the worker process
+    _main(sys.argv[1:])
