@@ -46,12 +46,20 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
 }
 
 
+#: session services that cost a process start: under pytest-xdist their tests share one worker
+SHARED_SERVICES = ("bare_elasticsearch", "standalone")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for marker, fixtures in FIXTURE_MARKERS.items():
             if used & fixtures:
                 item.add_marker(marker)
+        # `-n 2 --dist loadgroup`: a module's tests stay together (its module fixtures start once),
+        # and so do the tests of one session service (it starts once).
+        group = next((s for s in SHARED_SERVICES if s in used), item.nodeid.split("::")[0])
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 # Property tests: the examples each @given test draws (tests set no max_examples of their own).

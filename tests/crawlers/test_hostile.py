@@ -214,7 +214,6 @@ def _indexed_paths(es_url: str, alias: str) -> set[str]:
     return {urlsplit(h["_source"].get("canonical_url") or h["_source"]["url"]).path for h in hits}
 
 
-@pytest.mark.es
 def test_warwatch_run_indexes_every_good_article(
     index_prefix: str, data_dir: Path, es_url: str, tmp_path: Path
 ) -> None:
