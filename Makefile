@@ -38,8 +38,12 @@ $(NODE_STAMP): $(STAMP) $(wildcard warwatch/localnode/*.py)
 
 install: $(STAMP) $(NODE_STAMP)
 
+# Two pytest-xdist workers, a test file per worker at a time (its module fixtures start once);
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: install
-	@bash scripts/run-tests.sh
+	@bash scripts/run-tests.sh -n $(TEST_WORKERS) --dist loadfile
 
 # Markers come from the fixtures a test uses (tests/conftest.py: FIXTURE_MARKERS).
 FAST_MARKERS := not (es or jvm or airflow or browser or crawl or slow)

@@ -42,12 +42,8 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     # a search node of the test's own (a JVM started and stopped by the test or its module)
     "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch"}),
     # a real crawler subprocess (Scrapy) against a site served on 127.0.0.1
-    "crawl": frozenset({"crawler", "hostile_crawl", "crawl_subprocess"}),
+    "crawl": frozenset({"crawler", "hostile_crawl"}),
 }
-
-
-#: session services that cost a process start: under pytest-xdist their tests share one worker
-SHARED_SERVICES = ("bare_elasticsearch", "standalone")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,10 +52,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, fixtures in FIXTURE_MARKERS.items():
             if used & fixtures:
                 item.add_marker(marker)
-        # `-n 2 --dist loadgroup`: a module's tests stay together (its module fixtures start once),
-        # and so do the tests of one session service (it starts once).
-        group = next((s for s in SHARED_SERVICES if s in used), item.nodeid.split("::")[0])
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 # Property tests: the examples each @given test draws (tests set no max_examples of their own).
