@@ -266,6 +266,7 @@ def vector_rows(engine: Any, articles: list[dict[str, Any]], queries: dict[str, 
     from indexing.embeddings import get_embedder
     from indexing.embeddings.matrix import matrix_for
     from indexing.embeddings.retrieval import neighbours, query_vector
+    from indexing.embeddings.vectors import native_knn
     from indexing.index.setup import articles_alias
 
     alias, embedder = articles_alias(), get_embedder()
@@ -274,7 +275,7 @@ def vector_rows(engine: Any, articles: list[dict[str, Any]], queries: dict[str, 
     url_of = {h["_id"]: (h.get("_source") or {}).get("url") for h in resp["hits"]["hits"]}
 
     def nearest(q: str) -> list[tuple[str, float]]:
-        if engine.native_knn:
+        if native_knn(engine):
             return neighbours(engine, alias, q, k=10)
         vec = query_vector(q, embedder)
         matrix = matrix_for(engine, alias, embedder.name, embedder.dim)

@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from datasketch import LeanMinHash, MinHashLSH  # noqa: E402
 
-from indexing.dedup import LSH_WEIGHTS, MINHASH_SCHEME, StoryIndex  # noqa: E402
+from indexing.dedup import MINHASH_SCHEME, StoryIndex  # noqa: E402
+from indexing.dedup_bands import LSH_WEIGHTS  # noqa: E402
 from indexing.enrich.text import normalize_text, words  # noqa: E402
 from indexing.settings import get_settings  # noqa: E402
 

@@ -38,13 +38,30 @@ def ranked(rec: dict[str, Any], params: dict[str, float] | None) -> tuple[list[s
     vec = [(h["url"], float(h["score"])) for h in cand["vector"][:DEPTH]]
     fused = fusion.fuse(kw, vec, one_concept=bool(cand.get("one_concept")),
                         params=fusion.FusionParams(**params) if params else fusion.FusionParams())
-    return [u for u, _ in fused.ranking][:10], fused.weak
+    return [u for u, _ in fused.page(10)][:10], fused.weak
 
 
-def evaluate(results: list[dict[str, Any]], params: dict[str, float] | None) -> dict[str, dict[str, float]]:
+def previous(rec: dict[str, Any]) -> tuple[list[str], bool]:
+    """The fusion of the previous main (8ae44f4), replayed: the rescaled vector score plus the
+    keyword score relative to the best, weighted 1.0 when the keyword side's five best hits span
+    four languages or more and 0.1 otherwise; no floor, every neighbour a hit, never weak."""
+    cand = rec["candidates"]
+    vec = {h["url"]: float(h["score"]) for h in cand["vector"][:DEPTH]}
+    lo, hi = min(vec.values(), default=0.0), max(vec.values(), default=1.0)
+    scores = {u: (c - lo) / ((hi - lo) or 1.0) for u, c in vec.items()}
+    kw = cand["keyword"][:DEPTH]
+    best = max((float(h["score"] or 0.0) for h in kw), default=0.0) or 1.0
+    weight = 1.0 if len({h["language"] for h in kw[:5]}) >= 4 else 0.1
+    for h in kw:
+        scores[h["url"]] = scores.get(h["url"], 0.0) + weight * float(h["score"] or 0.0) / best
+    return [u for u, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))][:10], False
+
+
+def evaluate(results: list[dict[str, Any]], params: dict[str, float] | None,
+             rule: Any = None) -> dict[str, dict[str, float]]:
     groups: dict[str, list[dict[str, float]]] = {}
     for rec in results:
-        urls, weak = ranked(rec, params)
+        urls, weak = rule(rec) if rule else ranked(rec, params)
         key = f"{rec['class']} {rec['split']}"
         if rec["story"] is None:
             groups.setdefault(key, []).append({"weak": float(weak or not urls)})
@@ -71,7 +88,8 @@ GRID: dict[str, list[float]] = {
     "strong": [0.6, 1.0, 1.5, 2.0, 3.0, 5.0],
     "weak": [0.2, 0.4, 0.6, 0.8, 1.0, 1.5],
     "vector_confidence": [0.08, 0.09, 0.1, 0.11, 0.12, 0.13],
-    "admit": [0.0, 0.04, 0.05, 0.06, 0.07, 0.08],
+    "admit": [0.0, 0.05],
+    "admit_ratio": [0.0, 0.5],
 }
 
 
@@ -97,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", action="store_true")
     args = parser.parse_args(argv)
     results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
+    show(evaluate(results, None, previous), "previous main's fusion (a rule keyed to how many languages the keyword hits span):")
     show(evaluate(results, None), "shipped constants:")
     if not args.grid:
         return 0

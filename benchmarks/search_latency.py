@@ -106,17 +106,18 @@ def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13) ->
     import numpy as np
 
     from indexing.embeddings import get_embedder
+    from indexing.embeddings.vectors import encode_vector, ensure_vector_field
     from indexing.index.setup import articles_alias
     from indexing.index.templates import EMBEDDING_FIELD
 
     embedder = get_embedder()
     assert embedder is not None, "--hybrid needs an embeddings backend"
-    engine.ensure_vector_field(articles_alias(), EMBEDDING_FIELD, embedder.dim)
+    ensure_vector_field(engine, articles_alias(), EMBEDDING_FIELD, embedder.dim)
     rnd = np.random.default_rng(seed)
     start = datetime(2025, 6, 1, tzinfo=UTC)
     for i, doc in enumerate(docs):
         v = rnd.standard_normal(embedder.dim).astype(np.float32)
-        yield {**doc, EMBEDDING_FIELD: engine.encode_vector(v / np.linalg.norm(v)), "embedding_model": embedder.name,
+        yield {**doc, EMBEDDING_FIELD: encode_vector(engine, v / np.linalg.norm(v)), "embedding_model": embedder.name,
                "embedded_at": (start + timedelta(seconds=i)).isoformat()}
 
 
@@ -126,11 +127,12 @@ def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000)
 
     from indexing.embeddings import get_embedder
     from indexing.embeddings.stage import pending_query
+    from indexing.embeddings.vectors import encode_vector, ensure_vector_field
     from indexing.index.templates import EMBEDDING_FIELD
 
     embedder = get_embedder()
     assert embedder is not None, "--hybrid needs an embeddings backend"
-    engine.ensure_vector_field(alias, EMBEDDING_FIELD, embedder.dim)
+    ensure_vector_field(engine, alias, EMBEDDING_FIELD, embedder.dim)
     rnd = np.random.default_rng(seed)
     done, after = 0, None
     start = datetime(2025, 1, 1, tzinfo=UTC)
@@ -149,7 +151,7 @@ def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000)
         for h, v in zip(hits, vecs, strict=True):
             done += 1
             ops += [{"update": {"_index": h["_index"], "_id": h["_id"]}},
-                    {"doc": {EMBEDDING_FIELD: engine.encode_vector(v), "embedding_model": embedder.name,
+                    {"doc": {EMBEDDING_FIELD: encode_vector(engine, v), "embedding_model": embedder.name,
                              "embedded_at": (start + timedelta(seconds=done)).isoformat()}}]
         engine.bulk(ops)
     engine.refresh(alias)

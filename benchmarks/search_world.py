@@ -77,6 +77,10 @@ UNANSWERABLE = [
 ]
 
 
+#: the seed's queries (expected.json) in a language other than the article's German
+SEED_QUERY_LANGUAGES = {"North Korean troops": "en"}
+
+
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "unknown").removeprefix("www.")
 
@@ -85,30 +89,34 @@ def _source_id(url: str) -> str:
     return "bg-" + "".join(c if c.isalnum() else "-" for c in _host(url).lower())[:40]
 
 
-def background(datasets: Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Article dicts of every real page of the datasets (extracted), and what was skipped."""
-    from indexing.extraction import extract
-
-    pages: list[tuple[str, bytes]] = []
-    snippets = datasets / "web-snippets-dev"
-    if snippets.is_dir():
+def pages(snippets: Path | None, articles: Path | None) -> list[tuple[str, bytes]]:
+    """(url, html) of the saved pages of a web-snippets-dev-like folder (``snippets.json`` and
+    ``html/KEY.html.gz``) and an article-extraction-dev-like one (``ground-truth.json`` and
+    ``html/ID.html[.gz]``); either may be None or missing."""
+    out: list[tuple[str, bytes]] = []
+    if snippets is not None and (snippets / "snippets.json").exists():
         meta = json.loads((snippets / "snippets.json").read_text(encoding="utf-8"))
         for key, rec in meta.items():
             path = snippets / "html" / f"{key}.html.gz"
             if path.exists():
-                pages.append((rec.get("url") or f"https://snippets.example/{key}", gzip.decompress(path.read_bytes())))
-    articles_dev = datasets / "article-extraction-dev"
-    if articles_dev.is_dir():
-        truth = json.loads((articles_dev / "ground-truth.json").read_text(encoding="utf-8"))
+                out.append((rec.get("url") or f"https://snippets.example/{key}", gzip.decompress(path.read_bytes())))
+    if articles is not None and (articles / "ground-truth.json").exists():
+        truth = json.loads((articles / "ground-truth.json").read_text(encoding="utf-8"))
         for key, rec in truth.items():
-            for path in sorted((articles_dev / "html").glob(f"{key}.*")):
+            for path in sorted((articles / "html").glob(f"{key}.*"))[:1]:
                 raw = path.read_bytes()
-                pages.append((rec.get("url") or f"https://articles.example/{key}",
-                              gzip.decompress(raw) if path.suffix == ".gz" else raw))
-                break
+                out.append((rec.get("url") or f"https://articles.example/{key}",
+                            gzip.decompress(raw) if path.suffix == ".gz" else raw))
+    return out
+
+
+def background(snippets: Path | None, articles: Path | None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Article dicts of the real pages of both folders (extracted), and what was skipped."""
+    from indexing.extraction import extract
+
     out, skipped = [], {"no_body": 0, "error": 0}
     seen: set[str] = set()
-    for url, html in pages:
+    for url, html in pages(snippets, articles):
         try:
             art = extract(html, url=url).to_dict()
         except Exception:  # noqa: BLE001 - a page the extractor refuses is counted, not fatal
@@ -129,8 +137,7 @@ def seed() -> tuple[list[dict[str, Any]], dict[str, dict[str, list[str]]]]:
     art = extract((FIXTURES / "seed-article" / "page.html").read_bytes(), url=expected["url"]).to_dict()
     queries: dict[str, list[str]] = {}
     for q in expected["search"]["index_then_query"]:
-        lang = "en" if q.isascii() and not q.startswith("Nord") else "de"
-        queries.setdefault(lang, []).append(q)
+        queries.setdefault(SEED_QUERY_LANGUAGES.get(q, "de"), []).append(q)
     return ([{**art, "url": expected["url"], "source": "seed", "story": "seed", "kind": "seed"}],
             {"seed": queries})
 
@@ -170,7 +177,8 @@ def names() -> tuple[list[dict[str, Any]], dict[str, dict[str, list[str]]]]:
 
 def corpus(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """All articles, and the queries as rows {class, split, story, lang, query}."""
-    arts, skipped = background(Path(args.datasets))
+    datasets = Path(args.datasets)
+    arts, skipped = background(datasets / "web-snippets-dev", datasets / "article-extraction-dev")
     rows: list[dict[str, Any]] = []
     s_arts, s_queries = seed()
     arts += s_arts
@@ -281,6 +289,9 @@ def run_queries(engine: Any, arts: list[dict[str, Any]], rows: list[dict[str, An
                  "hybrid": [h.url for h in hybrid.hits]}
         rec = {**row, "hybrid_weak": bool(getattr(hybrid, "weak", False)), "hybrid_total": hybrid.total,
                "ranked": modes}
+        keyword_all = {h["url"] for h in cand["keyword"]}
+        relevant = coverage.get(row["story"] or "", set())
+        rec["junk"] = sum(1 for u in modes["hybrid"] if u not in keyword_all and u not in relevant)
         if row["story"]:
             rec["coverage"] = sorted(coverage[row["story"]])
             rec["scores"] = {m: measure(u, coverage[row["story"]]) for m, u in modes.items()}
@@ -343,6 +354,11 @@ def print_report(table: dict[str, dict[str, dict[str, float]]], results: list[di
         cells = "  ".join(f"{m['recall']:.3f}/{m['precision']:.3f}/{m['ndcg']:.3f}".rjust(20)
                           for m in (modes["keyword"], modes["vectors"], modes["hybrid"]))
         print(f"{key:22} {int(modes['keyword']['n']):>4}  {cells}")
+    junk: dict[str, list[int]] = {}
+    for r in results:
+        junk.setdefault(r["class"], []).append(r["junk"])
+    print("hybrid hits neither coverage nor keyword hits, per query: "
+          + ", ".join(f"({c}) {statistics.mean(v):.1f}" for c, v in sorted(junk.items())))
     g = [r for r in results if r["class"] == "g"]
     if g:
         weak = sum(1 for r in g if r["hybrid_weak"] or not r["ranked"]["hybrid"])

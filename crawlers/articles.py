@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
-from crawlers.dates import iso
 from crawlers.links import extract_canonical, looks_like_asset
 from crawlers.state import KnownArticle
 from crawlers.urlcache import canonical, in_scope
+from indexing.dates import iso
 from indexing.sources import Source
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")

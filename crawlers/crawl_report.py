@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.dates import iso
 from indexing.fileio import atomic_write_json
 
 #: Failure reasons that mean "the site refuses us", reported as the flag "blocked".
@@ -141,5 +143,5 @@ class CrawlReport:
         atomic_write_json(path, self.as_dict())
 
 
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+def _iso(ts: float) -> str | None:
+    return iso(datetime.fromtimestamp(ts, UTC))

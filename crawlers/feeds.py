@@ -12,8 +12,8 @@ from datetime import datetime
 
 from lxml import etree
 
-from crawlers.dates import parse_date
 from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
+from indexing.dates import parse_date
 
 logger = logging.getLogger(__name__)
 

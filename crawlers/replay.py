@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawlers.dates import parse_date
 from crawlers.state import SeenStore
 from indexing.archive import iter_manifest
+from indexing.dates import parse_date
 
 logger = logging.getLogger(__name__)
 

@@ -21,21 +21,18 @@ import argparse
 import gc
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawlers.locks import CrawlLocks
+from indexing.runid import RUN_ID_CHARS, is_run_id
 
 if TYPE_CHECKING:
     from indexing.settings import Settings
     from indexing.sources import Source
 
 logger = logging.getLogger("crawlers.run")
-
-_RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m crawlers.run", description=__doc__.split("\n\n")[0])
@@ -61,15 +58,16 @@ def _budget(value: float | None, default: float | None) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    if not _RUN_ID.match(args.run_id):
+    if not is_run_id(args.run_id):
         print(
-            f"error: invalid --run-id {args.run_id!r} (allowed: [A-Za-z0-9._-], up to 128)", file=sys.stderr
+            f"error: invalid --run-id {args.run_id!r} (allowed: {RUN_ID_CHARS})", file=sys.stderr
         )
         return 2
 
     # cwd-independent: the project is found by module name, not through scrapy.cfg.
     os.environ["SCRAPY_SETTINGS_MODULE"] = "crawlers.settings"
-    from indexing.settings import ConfigError, get_settings
+    from indexing.errors import ConfigError
+    from indexing.settings import get_settings
     from indexing.sources import load_sources
 
     try:

@@ -16,7 +16,6 @@ from typing import Any
 
 from scrapy.http import Request
 
-from crawlers.dates import iso, parse_date
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.held import HeldLinks
 from crawlers.limits import CrawlLimits
@@ -26,6 +25,7 @@ from crawlers.slots import SLOT_META, source_slot
 from crawlers.state import PendingRow
 from crawlers.urlcache import canonical, in_scope
 from crawlers.validators import DOC_META, DocumentValidators
+from indexing.dates import iso, parse_date
 from indexing.sources import Source
 
 DISCOVERY_PRIORITY = 10_000_000

@@ -17,8 +17,8 @@ from typing import Any
 
 from lxml import etree
 
-from crawlers.dates import parse_date
 from crawlers.xmltext import absolute_http_url, local_name, repair_utf8
+from indexing.dates import parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,3 @@ def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
                 if url is not None:
                     urls.append(url)
     return urls
-
-
-def is_gzip(body: bytes) -> bool:
-    return body[:2] == b"\x1f\x8b"

@@ -415,8 +415,3 @@ def iter_manifest(path: Path) -> Iterator[dict[str, Any]]:
                 yield entry
             else:
                 logger.warning("%s:%d: skipping a manifest line that is not an object", path, lineno)
-
-
-def utc_now_iso() -> str:
-    """Now as an ISO 8601 UTC string (second precision, ``Z`` suffix)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -44,10 +44,12 @@ MIN_YEAR = 1990
 # Longer values are not a date (and regexes over them cost time).
 _MAX_LEN = 80
 
+# Whitespace runs are possessive ("\s*+"): the two around the optional zone could split the same
+# spaces, quadratic on a long run of them.
 _ISO = re.compile(
-    r"^\s*(\d{4})-?(\d{2})-?(\d{2})"
+    r"^\s*+(\d{4})-?(\d{2})-?(\d{2})"
     r"(?:[T\s_](\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,]\d+)?)?)?"
-    r"\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*$"
+    r"\s*+(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*+$"
 )
 _YEAR_BEFORE_1000 = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\.?\s+0\d{3}\b")
 _EPOCH = re.compile(r"^\s*(\d{10})(\d{3})?\s*$")
@@ -228,6 +230,12 @@ def date_from_url(url: str | None, now: datetime | None = None) -> datetime | No
         return clamp(datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=UTC), now)
     except _DATE_ERRORS:
         return None
+
+
+def end_of_day(day: datetime) -> datetime:
+    """The last instant (microsecond) of ``day``'s date: an ``until`` given as a day covers that
+    whole day (9999-12-31 included: no next day to step to)."""
+    return day.replace(hour=23, minute=59, second=59, microsecond=999999)
 
 
 def iso(dt: datetime | None) -> str | None:

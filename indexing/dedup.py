@@ -3,8 +3,9 @@
 - Exact duplicates: the same normalised body (:func:`body_hash`: case, whitespace, punctuation,
   apostrophes and Latin diacritics ignored).
 - Near duplicates (syndicated or lightly rewritten copies): MinHash of word shingles and LSH
-  banding; a candidate joins the story of its most similar earlier document when the estimated
-  Jaccard similarity reaches ``settings.dedup.near_duplicate_threshold``.
+  banding (the band store: :mod:`indexing.dedup_bands`); a candidate joins the story of its most
+  similar earlier document when the estimated Jaccard similarity reaches
+  ``settings.dedup.near_duplicate_threshold``.
 
 State lives in SQLite (``{state_dir}/dedup.sqlite3``, WAL). The LSH index is a table too: each
 signature's band hashes are rows ``(band, hash, seq)`` under a primary key, so finding the
@@ -24,12 +25,9 @@ and so its story ids, are kept as they are.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import logging
 import sqlite3
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,8 +35,15 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
 
+from indexing.dedup_bands import (
+    band_keys,
+    band_rows,
+    candidate_sql,
+    ensure_bands,
+    stored_banding,
+)
 from indexing.fingerprint import Fingerprint, fingerprint
 from indexing.settings import get_settings
 
@@ -47,12 +52,6 @@ log = logging.getLogger(__name__)
 STATE_FILE = "dedup.sqlite3"
 #: datasketch's hashing scheme, pinned: stored hash values are only comparable within one scheme
 MINHASH_SCHEME = "affine32"
-#: how band hashes are computed (:func:`_band_keys`); stored in ``meta`` so a change rebuilds them
-BAND_HASH = "fold-mix64-v1"
-#: LSH weights: tuned for recall. LSH only proposes candidates, each is then checked against the
-#: threshold with its estimated Jaccard, so false candidates cost a comparison, not a merge.
-LSH_WEIGHTS = (0.1, 0.9)
-_REBUILD_CHUNK = 5000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
@@ -93,33 +92,6 @@ class StoryAssignment:
     similarity: float | None = None  # estimated Jaccard with the matched copy (near duplicates)
 
 
-@dataclass(frozen=True)
-class _Banding:
-    threshold: float
-    num_perm: int
-    bands: int
-    rows: int
-    band_hash: str = BAND_HASH
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"threshold": self.threshold, "num_perm": self.num_perm, "bands": self.bands,
-             "rows": self.rows, "band_hash": self.band_hash},
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, text: str | None) -> _Banding | None:
-        if not text:
-            return None
-        try:
-            d = json.loads(text)
-            return cls(float(d["threshold"]), int(d["num_perm"]), int(d["bands"]), int(d["rows"]),
-                       str(d["band_hash"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-
-
 def body_hash(text: str) -> str:
     """Hash of the normalised body: equal for copies differing in case, spacing or punctuation."""
     return fingerprint(text, shingle_size=1, min_words=0, max_words=0, minhash=None).body_hash
@@ -138,38 +110,6 @@ def _earlier(a: str | None, b: str | None) -> bool:
     if a is None:
         return False
     return b is None or a < b
-
-
-@functools.lru_cache(maxsize=16)
-def _lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
-    """datasketch's (bands, rows) for this threshold: the banding the in-memory index used."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
-    return int(lsh.b), int(lsh.r)
-
-
-_SEED = np.uint64(0xCBF29CE484222325)
-_PRIME = np.uint64(0x100000001B3)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def _band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One signed 64-bit hash per band of each signature (``sigs``: n x num_perm) -> n x bands.
-
-    Equal bands give equal keys; unequal ones collide with probability ~2**-64, and a collision
-    only adds a candidate that verification rejects. Plain integer arithmetic, so the keys are the
-    same on every platform and numpy version.
-    """
-    x = np.ascontiguousarray(sigs[:, : bands * rows], dtype=np.uint64).reshape(len(sigs), bands, rows)
-    h = np.full((len(sigs), bands), _SEED, dtype=np.uint64)
-    for j in range(rows):
-        h = (h ^ x[:, :, j]) * _PRIME  # FNV-style fold; uint64 arrays wrap around
-    h ^= h >> np.uint64(30)  # splitmix64 finaliser: spreads every input bit over the key
-    h *= _MIX1
-    h ^= h >> np.uint64(27)
-    h *= _MIX2
-    h ^= h >> np.uint64(31)
-    return h.view(np.int64)
 
 
 class StoryIndex:
@@ -202,7 +142,7 @@ class StoryIndex:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._check_params()
-            self._banding = self._ensure_bands()
+            self._banding = ensure_bands(self._db, path, threshold=threshold, num_perm=num_perm)
         except sqlite3.OperationalError:  # locked, disk full, ...: not the file's fault
             self._db.close()
             raise
@@ -242,64 +182,6 @@ class StoryIndex:
                 )
         self._db.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", wanted.items())
 
-    def _stored_banding(self) -> _Banding | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'lsh'").fetchone()
-        return _Banding.from_json(row[0] if row else None)
-
-    def _ensure_bands(self) -> _Banding:
-        """The banding of the stored band table, rebuilt first if it does not suit these settings.
-
-        One meta row is read when the table is current (the normal case: O(1)). Files from before
-        the band table, or banded for another threshold, are re-banded once from their stored
-        signatures; doc and story rows are not touched.
-        """
-        stored = self._stored_banding()
-        if stored is not None and stored.threshold == self.threshold and stored.num_perm == self.num_perm \
-                and stored.band_hash == BAND_HASH:
-            return stored
-        bands, rows = _lsh_shape(self.threshold, self.num_perm)
-        wanted = _Banding(self.threshold, self.num_perm, bands, rows)
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            stored = self._stored_banding()  # another process may have done it meanwhile
-            if stored == wanted:
-                self._db.execute("COMMIT")
-                return stored
-            if stored is None or (stored.bands, stored.rows, stored.band_hash, stored.num_perm) != (
-                bands, rows, BAND_HASH, self.num_perm
-            ):
-                self._rebuild_bands(wanted, stored)
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lsh', ?)", (wanted.to_json(),))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return wanted
-
-    def _rebuild_bands(self, banding: _Banding, previous: _Banding | None) -> None:
-        started = time.monotonic()
-        self._db.execute("DELETE FROM bands")
-        reader = self._db.execute("SELECT seq, minhash FROM docs WHERE minhash IS NOT NULL ORDER BY seq")
-        n = 0
-        while chunk := reader.fetchmany(_REBUILD_CHUNK):
-            good = [(seq, blob) for seq, blob in chunk if len(blob) == self.num_perm * 8]
-            if len(good) < len(chunk):
-                log.warning("%s: %d stored signatures have the wrong length; left out of the band index",
-                            self.path, len(chunk) - len(good))
-            if not good:
-                continue
-            sigs = np.frombuffer(b"".join(blob for _, blob in good), dtype=np.uint64).reshape(len(good), -1)
-            keys = _band_keys(sigs, banding.bands, banding.rows)
-            self._db.executemany(
-                "INSERT OR IGNORE INTO bands (band, hash, seq) VALUES (?, ?, ?)",
-                ((b, int(k), seq) for (seq, _), row in zip(good, keys, strict=True) for b, k in enumerate(row)),
-            )
-            n += len(good)
-        if n or previous is not None:
-            log.info("%s: LSH bands %s for %d stored signatures (%dx%d, was %s) in %.1fs",
-                     self.path, "rebuilt" if previous else "built", n, banding.bands, banding.rows,
-                     f"{previous.bands}x{previous.rows}" if previous else "none", time.monotonic() - started)
-
     def _fingerprint(self, body: str) -> Fingerprint:
         """Body hash and signature, streamed in bounded memory (:mod:`indexing.fingerprint`)."""
         mh = MinHash(num_perm=self.num_perm, permutations=self._perms, scheme=MINHASH_SCHEME)
@@ -323,7 +205,7 @@ class StoryIndex:
 
     def _follow_banding(self) -> None:
         """Use the banding the table has now: another process may have re-banded it since we opened."""
-        stored = self._stored_banding()
+        stored = stored_banding(self._db)
         if stored is not None and stored != self._banding:
             log.warning("%s: LSH bands were rebuilt by another process (%dx%d at threshold %s); following them",
                         self.path, stored.bands, stored.rows, stored.threshold)
@@ -376,8 +258,7 @@ class StoryIndex:
         return self._result(story_id, doc_id, exact_of, similarity)
 
     def _band_rows(self, seq: int, sig: np.ndarray) -> Iterable[tuple[int, int, int]]:
-        keys = _band_keys(sig.reshape(1, -1), self._banding.bands, self._banding.rows)[0]
-        return [(b, int(k), seq) for b, k in enumerate(keys)]
+        return band_rows(self._banding, seq, sig)
 
     def _add_bands(self, seq: int, doc_id: str, sig: np.ndarray | None) -> None:
         """Make ``sig`` findable as a near-duplicate candidate (``doc_id``: for subclasses and logs)."""
@@ -390,22 +271,9 @@ class StoryIndex:
             self._db.executemany("DELETE FROM bands WHERE band = ? AND hash = ? AND seq = ?",
                                  self._band_rows(seq, np.frombuffer(blob, dtype=np.uint64)))
 
-    def _candidate_sql(self, bands: int, windowed: bool) -> str:
-        # CROSS JOIN keeps SQLite's planner on the band key: one primary-key search per band,
-        # then one rowid lookup per candidate; never a scan (tests check the plan)
-        values = ", ".join(["(?, ?)"] * bands)
-        window = " AND (d.published IS NULL OR d.published BETWEEN ? AND ?)" if windowed else ""
-        return (
-            f"WITH q(band, hash) AS (VALUES {values}) "
-            "SELECT DISTINCT d.seq, d.story_id, d.minhash FROM q "
-            "CROSS JOIN bands b ON b.band = q.band AND b.hash = q.hash "
-            "JOIN docs d ON d.seq = b.seq "
-            f"WHERE d.minhash IS NOT NULL{window} ORDER BY d.seq"
-        )
-
     def _candidate_query(self, sig: np.ndarray, published: datetime | None) -> tuple[str, list[object]]:
         bands = self._banding.bands
-        keys = _band_keys(sig.reshape(1, -1), bands, self._banding.rows)[0]
+        keys = band_keys(sig.reshape(1, -1), bands, self._banding.rows)[0]
         params: list[object] = []
         for b, k in enumerate(keys):
             params += [b, int(k)]
@@ -414,7 +282,7 @@ class StoryIndex:
             assert self.window is not None and published is not None
             at = _utc(published)
             params += [_iso(at - self.window), _iso(at + self.window)]
-        return self._candidate_sql(bands, windowed), params
+        return candidate_sql(bands, windowed), params
 
     def _near(self, sig: np.ndarray, published: datetime | None) -> tuple[str | None, float | None]:
         sql, params = self._candidate_query(sig, published)

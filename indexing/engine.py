@@ -5,7 +5,8 @@ The flavour is chosen from the server's ``GET /`` (``version.distribution == "op
 so the same code runs unchanged against both. Every operation takes and returns plain dicts
 (request bodies as in the REST API), and client exceptions become :class:`EngineUnavailable`
 (the node cannot be reached, or answers 429/5xx) or :class:`EngineError` (the request was wrong).
-Nothing here depends on an x-pack feature.
+Nothing here depends on an x-pack feature. Vectors (their encoding, mapping, kNN search) are
+:mod:`indexing.embeddings.vectors`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from indexing.engine_errors import (
+    RETRYABLE_STATUSES,
+    EngineError,
+    EngineUnavailable,
+    NotFound,
+    error_type,
+    translate,
+)
 from indexing.settings import Settings, get_settings
 from indexing.urls import redact_in, redact_url
 
@@ -22,36 +31,6 @@ log = logging.getLogger(__name__)
 
 Flavor = Literal["elasticsearch", "opensearch"]
 T = TypeVar("T")
-
-#: HTTP statuses worth retrying: the node is busy or briefly unhealthy.
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-
-
-class EngineError(Exception):
-    """The engine rejected a request (bad body, missing index, ...)."""
-
-    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None,
-                 info: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-        self.info = info
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in RETRYABLE_STATUSES or (self.status is not None and self.status >= 500)
-
-
-class EngineUnavailable(EngineError):
-    """The engine cannot be reached (connection refused, timeout) or is overloaded."""
-
-    @property
-    def retryable(self) -> bool:
-        return True
-
-
-class NotFound(EngineError):
-    """The index, alias or document does not exist (HTTP 404)."""
 
 
 @dataclass(frozen=True)
@@ -63,56 +42,6 @@ class ServerInfo:
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
-
-
-def _error_type(info: Any) -> str | None:
-    if isinstance(info, Mapping):
-        err = info.get("error")
-        if isinstance(err, Mapping):
-            return str(err.get("type")) if err.get("type") else None
-        if isinstance(err, str):
-            return err
-    return None
-
-
-def _translate(exc: Exception) -> EngineError:
-    """Map an exception of either client onto ours."""
-    import elastic_transport
-    import elasticsearch
-    import opensearchpy
-
-    if isinstance(exc, EngineError):
-        return exc
-    # Connection-level failures first: both clients model them as transport errors without status.
-    if isinstance(exc, (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout,
-                        elastic_transport.TlsError, opensearchpy.ConnectionError,
-                        opensearchpy.ConnectionTimeout)):
-        return EngineUnavailable(f"search engine unreachable: {exc}")
-    if isinstance(exc, elasticsearch.ApiError):
-        status: int | None = exc.meta.status if exc.meta is not None else None
-        info = exc.body
-        cls: type[EngineError] = EngineError
-        if status == 404:
-            cls = NotFound
-        elif status in RETRYABLE_STATUSES:
-            cls = EngineUnavailable
-        return cls(f"search engine error {status}: {exc.message} {_error_type(info) or ''}".strip(),
-                   status=status, error_type=_error_type(info), info=info)
-    if isinstance(exc, opensearchpy.TransportError):
-        os_status: int | None = exc.status_code if isinstance(exc.status_code, int) else None
-        status = os_status
-        info = exc.info
-        cls = EngineError
-        if status == 404:
-            cls = NotFound
-        elif status in RETRYABLE_STATUSES:
-            cls = EngineUnavailable
-        return cls(f"search engine error {status}: {exc.error}", status=status,
-                   error_type=_error_type(info) or (exc.error if isinstance(exc.error, str) else None),
-                   info=info)
-    if isinstance(exc, (elastic_transport.TransportError, elasticsearch.UnsupportedProductError)):
-        return EngineUnavailable(f"search engine transport error: {exc}")
-    raise exc
 
 
 def _body(resp: Any) -> Any:
@@ -127,8 +56,6 @@ class Engine:
         self.client = client
         self.server = server
         self.url = url
-        #: False once the engine refused ``_source.exclude_vectors`` (search_with_vectors)
-        self._exclude_vectors_option = True
 
     @property
     def flavor(self) -> Flavor:
@@ -162,7 +89,7 @@ class Engine:
         try:
             resp = fn(**kwargs)
         except Exception as exc:  # translated to our exception types, or re-raised unchanged
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         if expect_404:
             meta = getattr(resp, "meta", None)
             body = _body(resp)
@@ -170,7 +97,7 @@ class Engine:
                 body.get("status") if isinstance(body, Mapping) and "error" in body else None)
             if status == 404:
                 raise NotFound(f"not found: {api} {kwargs.get('index') or kwargs.get('name') or ''}".strip(),
-                               status=404, error_type=_error_type(body), info=body)
+                               status=404, error_type=error_type(body), info=body)
             return body
         return _body(resp)
 
@@ -326,84 +253,6 @@ class Engine:
                                refresh=refresh, wait_for_completion=True, timeout=timeout))
 
 
-    # -- vectors (indexing/embeddings) -------------------------------------
-    @property
-    def native_knn(self) -> bool:
-        """Elasticsearch has ``dense_vector`` and kNN search in the server. Core OpenSearch 3.8
-        has no vector type (its k-NN plugin is not published for 3.8.0): there vectors are kept
-        in ``_source`` as a non-indexed ``binary`` field and ranked client-side
-        (:mod:`indexing.embeddings.matrix`)."""
-        return self.flavor == "elasticsearch"
-
-    def vector_mapping(self, dim: int) -> dict[str, Any]:
-        if self.native_knn:
-            return {"type": "dense_vector", "dims": dim, "index": True, "similarity": "cosine"}
-        return {"type": "binary"}
-
-    def encode_vector(self, vector: Sequence[float]) -> Any:
-        """A vector as the document stores it: floats for ``dense_vector``, else base64 of
-        little-endian float16 (768 bytes for 384 dimensions)."""
-        import base64
-
-        import numpy as np
-
-        if self.native_knn:
-            return [round(float(x), 6) for x in vector]
-        return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
-
-    def ensure_vector_field(self, index: str, field: str, dim: int) -> None:
-        """Map ``field`` for vectors of ``dim`` dimensions in ``index`` (and every index behind
-        it, for an alias) unless it is mapped already; a different size is an error (a new model
-        needs a new index: ``warwatch es migrate``)."""
-        for name, spec in self.get_mapping(index).items():
-            live = (spec.get("mappings", {}).get("properties") or {}).get(field)
-            if live is None:
-                self.put_mapping(name, {"properties": {field: self.vector_mapping(dim)}})
-            elif live.get("type") == "dense_vector" and int(live.get("dims") or dim) != dim:
-                raise EngineError(f"{name}.{field} holds {live.get('dims')}-dimensional vectors, the embedder "
-                                  f"makes {dim}: migrate to a new index for the new model")
-
-    def knn(self, index: str, field: str, vector: Sequence[float], *, k: int,
-            filters: Sequence[Mapping[str, Any]] = (), timeout: float | None = None) -> list[tuple[str, float]]:
-        """The ``k`` nearest documents by the engine's kNN search (Elasticsearch only)."""
-        return [(str(h["_id"]), float(h.get("_score") or 0.0))
-                for h in self.knn_hits(index, field, vector, k=k, filters=filters, timeout=timeout)]
-
-    def knn_hits(self, index: str, field: str, vector: Sequence[float], *, k: int,
-                 filters: Sequence[Mapping[str, Any]] = (), source: Sequence[str] = (),
-                 timeout: float | None = None) -> list[dict[str, Any]]:
-        """The hits of the engine's kNN search, with the ``source`` fields of each (vector fields
-        included: :meth:`search_with_vectors`)."""
-        if not self.native_knn:
-            raise EngineError(f"{self.flavor} {self.server.version} has no vector search in the server")
-        knn: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
-                               "num_candidates": max(k * 4, 100)}
-        if filters:
-            knn["filter"] = list(filters)
-        body: dict[str, Any] = {"knn": knn, "size": k}
-        if source:
-            resp = self.search_with_vectors(index, body, source, timeout=timeout)
-        else:
-            resp = self._call("search", request_timeout=timeout, index=index, body={**body, "_source": False})
-        return list(resp.get("hits", {}).get("hits", []))
-
-    def search_with_vectors(self, index: str, body: Mapping[str, Any], fields: Sequence[str], *,
-                            timeout: float | None = None) -> dict[str, Any]:
-        """``search`` with ``fields`` in each hit's ``_source``, vector fields included:
-        Elasticsearch 9.2 leaves vectors out of ``_source`` unless the request says
-        ``exclude_vectors: false``, which an engine before that option refuses (there the vectors
-        are in ``_source`` as sent; the refusal is remembered, one extra request per engine)."""
-        if self._exclude_vectors_option:
-            try:
-                return dict(self._call("search", request_timeout=timeout, index=index,
-                                       body={**body, "_source": {"includes": list(fields), "exclude_vectors": False}}))
-            except EngineError as exc:
-                if exc.status != 400 or "exclude_vectors" not in f"{exc} {exc.info}":
-                    raise
-                self._exclude_vectors_option = False
-        return dict(self._call("search", request_timeout=timeout, index=index, body={**body, "_source": list(fields)}))
-
-
 # -- construction ------------------------------------------------------------
 
 def _secret(value: Any) -> str | None:
@@ -434,7 +283,7 @@ def _opensearch_client(settings: Settings, url: str) -> Any:
         "hosts": [url],
         "timeout": settings.es_request_timeout,
         "max_retries": 0,  # retries are ours (bulk.py), with backoff
-        # hybrid search asks from two threads at once (indexing/search.py); the default pool is 1
+        # hybrid search asks from two threads at once (indexing/search/hybrid.py); the default pool is 1
         "pool_maxsize": 4,
         "verify_certs": settings.es_verify_certs,
         "ssl_show_warn": settings.es_verify_certs,

@@ -31,6 +31,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from indexing.channelconfig import Channels
+from indexing.errors import ConfigError
+from indexing.yamlconfig import compose, node_line, read_config, validation_error
+
 #: The environment variable naming the configuration directory.
 CONFIG_DIR_ENV = "WARWATCH_CONFIG_DIR"
 
@@ -47,10 +51,6 @@ def default_config_dir() -> Path:
         return Path(explicit)
     local = Path("config")
     return local if local.is_dir() else packaged_config_dir()
-
-
-class ConfigError(ValueError):
-    """A configuration file or value is wrong; the message names the file and the key."""
 
 
 class CrawlSettings(BaseModel):
@@ -161,9 +161,11 @@ class SearchSettings(BaseModel):
     fusion_weak: float = Field(default=0.4, ge=0)
     #: ... the best refined vector score under which the vector side is not confident ("no good
     #: match" when the keyword side is not either), and the refined score a neighbour the keyword
-    #: side did not find needs to be a hit
+    #: side did not find needs to be a hit ...
     vector_confidence: float = 0.09
     vector_admit: float = 0.0
+    #: ... and its share of the best neighbour's score
+    vector_admit_ratio: float = Field(default=0.5, ge=0, le=1)
 
 
 class EmbeddingSettings(BaseModel):
@@ -208,8 +210,8 @@ class HealthSettings(BaseModel):
     history_runs: int = Field(default=100, ge=1, le=100)
     #: where health alerts go: the topic watches' channels (``file`` is always on;
     #: ``webhook: {url | url_env}``, ``email: {to: [...]}``), delivered with the watches file's
-    #: ``delivery`` settings
-    channels: dict[str, Any] = Field(default_factory=dict)
+    #: ``delivery`` settings; validated when the settings are loaded (file and line in errors)
+    channels: Channels = Field(default_factory=Channels)
 
     @model_validator(mode="after")
     def _silence_fits_history(self) -> HealthSettings:
@@ -249,6 +251,17 @@ class PipelineSettings(BaseModel):
     #: Manifests, crawl and stage reports (small: the evidence, the health figures) are kept.
     #: None keeps them for ever
     batch_files_retention_days: float | None = Field(default=14.0, gt=0)
+    #: a batch whose alerts could not all be evaluated (engine away, a search timed out) is
+    #: evaluated again after this long, doubling per failed attempt ...
+    alerts_retry_seconds: float = Field(default=60.0, ge=0)
+    #: ... up to this
+    alerts_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    #: a batch whose alerts are still pending after this long raises a pipeline health alert
+    alerts_pending_limit_minutes: float = Field(default=180.0, gt=0)
+    #: the clean stage gives one page at most this long (extraction runs in a worker process that
+    #: is killed past it; the page is counted ``extraction_timeout`` and listed in the clean
+    #: report); None: extraction in the stage's own process, unbounded
+    clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
 
 
 class LayeredSettings(BaseSettings):
@@ -371,8 +384,6 @@ def settings_file() -> Path:
 
 def _read_settings_file(path: Path) -> tuple[Any, dict[str, Any]]:
     """(root node, values) of a settings file through the strict YAML path (lines in errors)."""
-    from indexing.yamlconfig import compose, node_line, read_config  # yamlconfig imports this module
-
     root, data = compose(read_config(path, "settings file"), path)
     if root is None or data is None:
         return None, {}
@@ -406,8 +417,6 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:  # named like every config error: file, line, key
-        from indexing.yamlconfig import validation_error
-
         path = settings_file()
         node = _read_settings_file(path)[0] if path.exists() else None
         raise validation_error(exc, node, path, "settings (file or WARWATCH_* environment)") from exc

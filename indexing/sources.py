@@ -2,7 +2,7 @@
 named in every error.
 
 Unknown keys, duplicate keys or ids, wrong types, URLs that are not http(s) and regexes that do
-not compile are all :class:`~indexing.settings.ConfigError`.
+not compile are all :class:`~indexing.errors.ConfigError`.
 """
 
 from __future__ import annotations

@@ -315,11 +315,6 @@ def host_in_scope(url: str, source_url: str) -> bool:
     return host == base or host.endswith("." + base)
 
 
-def unquote_path(url: str) -> str:
-    """The decoded path of a URL (for matching human-readable allow/deny patterns)."""
-    return unquote(urlsplit(url).path)
-
-
 def redact_url(url: str) -> str:
     """``url`` fit to be shown: the credentials inside it (``user:password@``, or a lone token
     before ``@``) replaced by ``***``. Used wherever a configured URL is echoed (errors, logs,

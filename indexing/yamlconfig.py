@@ -5,7 +5,7 @@ A file is read (:func:`read_config`), composed with its line marks (:func:`load_
 libyaml's C loader when PyYAML has it: the gazetteer is thousands of lines), its top-level keys
 are checked (unknown ones and duplicates refused), and each item of its list is validated by a
 pydantic model (:func:`validate_items`: unknown keys, wrong types, duplicate ids). Pydantic's
-errors become one :class:`~indexing.settings.ConfigError` (:func:`validation_error`) with the line
+errors become one :class:`~indexing.errors.ConfigError` (:func:`validation_error`) with the line
 of the deepest YAML node the error's location reaches: ``watches.yaml:7: watch 'nk': key
 'channels.webhook.token': unknown key``.
 
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import AfterValidator, BaseModel, ValidationError
 
-from indexing.settings import ConfigError
+from indexing.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -78,13 +78,13 @@ def node_line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def mapping_keys(node: yaml.MappingNode, path: Path, what: str, error: type[ConfigError] = ConfigError) -> Keys:
+def mapping_keys(node: yaml.MappingNode, path: Path, what: str) -> Keys:
     """key -> (key node, value node); duplicate keys are an error (YAML would silently keep one)."""
     keys: Keys = {}
     for key_node, value_node in node.value:
         key = str(key_node.value)
         if key in keys:
-            raise error(f"{path}:{node_line(key_node)}: {what}: key '{key}' appears twice")
+            raise ConfigError(f"{path}:{node_line(key_node)}: {what}: key '{key}' appears twice")
         keys[key] = (key_node, value_node)
     return keys
 
@@ -119,8 +119,7 @@ def _key_name(loc: Sequence[Any]) -> str:
     return text.strip()
 
 
-def validation_error(exc: ValidationError, node: yaml.Node | None, path: Path, label: str,
-                     error: type[ConfigError] = ConfigError) -> ConfigError:
+def validation_error(exc: ValidationError, node: yaml.Node | None, path: Path, label: str) -> ConfigError:
     """One ConfigError for all of pydantic's errors: ``path:line: label: key 'a.b': message``."""
     messages = []
     for err in exc.errors():
@@ -133,32 +132,31 @@ def validation_error(exc: ValidationError, node: yaml.Node | None, path: Path, l
         where = f"{path}:{line_of(node, loc)}" if node is not None else str(path)
         key = _key_name(loc)
         messages.append(f"{where}: {label}: {key + ': ' if key else ''}{msg}")
-    return error("; ".join(dict.fromkeys(messages)))
+    return ConfigError("; ".join(dict.fromkeys(messages)))
 
 
-def validate(model: type[M], data: Any, node: yaml.Node | None, path: Path, label: str,
-             error: type[ConfigError] = ConfigError) -> M:
+def validate(model: type[M], data: Any, node: yaml.Node | None, path: Path, label: str) -> M:
     """``model.model_validate(data)`` with errors naming the file, line, ``label`` and key."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, node, path, label, error) from exc
+        raise validation_error(exc, node, path, label) from exc
 
 
 # --- files ------------------------------------------------------------------------------------
 
 
-def read_config(path: Path, what: str, error: type[ConfigError] = ConfigError) -> str:
+def read_config(path: Path, what: str) -> str:
     """The text of a configuration file; a missing or unreadable file is a ConfigError."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise error(f"{path}: {what} not found") from exc
+        raise ConfigError(f"{path}: {what} not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read {what}: {exc}") from exc
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from exc
 
 
-def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, error: type[ConfigError]) -> ConfigError:
+def _yaml_error(exc: yaml.YAMLError, text: str, path: Path) -> ConfigError:
     mark = getattr(exc, "problem_mark", None)
     if mark is not None:
         where = f"{path}:{mark.line + 1}"
@@ -166,10 +164,10 @@ def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, error: type[ConfigEr
         where = f"{path}:{text.count(chr(10), 0, max(exc.position, 0)) + 1}"
     else:
         where = str(path)
-    return error(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
+    return ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
-def compose(text: str, path: Path, error: type[ConfigError] = ConfigError) -> tuple[yaml.Node | None, Any]:
+def compose(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
     """The node tree (with line marks) and the constructed data of one YAML document."""
     loader = None
     try:
@@ -178,16 +176,16 @@ def compose(text: str, path: Path, error: type[ConfigError] = ConfigError) -> tu
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, text, path, error) from exc
+        raise _yaml_error(exc, text, path) from exc
     finally:
         if loader is not None:
             loader.dispose()
     if node is not None:
-        _refuse_duplicate_keys(node, path, error)
+        _refuse_duplicate_keys(node, path)
     return node, data
 
 
-def _refuse_duplicate_keys(root: yaml.Node, path: Path, error: type[ConfigError]) -> None:
+def _refuse_duplicate_keys(root: yaml.Node, path: Path) -> None:
     """YAML keeps the last of two equal keys silently; a config file with one is wrong."""
     seen: set[int] = set()  # an anchored node is walked once, however often it is used
     stack = [root]
@@ -197,19 +195,19 @@ def _refuse_duplicate_keys(root: yaml.Node, path: Path, error: type[ConfigError]
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            mapping_keys(node, path, "mapping", error)
+            mapping_keys(node, path, "mapping")
             stack.extend(value for _, value in node.value)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
 
 
-def load_file(path: Path, model: type[M], what: str, *, error: type[ConfigError] = ConfigError) -> M | None:
+def load_file(path: Path, model: type[M], what: str) -> M | None:
     """A whole file validated by ``model`` (a RootModel for files keyed by names); None when
     the file is empty."""
-    root, data = compose(read_config(path, what, error), path, error)
+    root, data = compose(read_config(path, what), path)
     if root is None or data is None:
         return None
-    return validate(model, data, root, path, what, error)
+    return validate(model, data, root, path, what)
 
 
 @dataclass
@@ -220,7 +218,6 @@ class YamlDocument:
     root: yaml.Node | None
     data: Any
     top: Keys
-    error: type[ConfigError] = ConfigError
 
     @property
     def empty(self) -> bool:
@@ -228,21 +225,20 @@ class YamlDocument:
 
     def fail(self, node: yaml.Node | None, message: str) -> ConfigError:
         where = f"{self.path}:{node_line(node)}" if node is not None else str(self.path)
-        return self.error(f"{where}: {message}")
+        return ConfigError(f"{where}: {message}")
 
 
-def load_document(text: str, path: Path, allowed: Sequence[str], *, extensions: bool = False,
-                  error: type[ConfigError] = ConfigError) -> YamlDocument:
+def load_document(text: str, path: Path, allowed: Sequence[str], *, extensions: bool = False) -> YamlDocument:
     """Compose ``text`` and check its top level: a mapping whose keys are ``allowed`` (and
     ``x-*`` keys for anchors when ``extensions``). An empty document has no keys."""
-    root, data = compose(text, path, error)
-    doc = YamlDocument(path, root, data, {}, error)
+    root, data = compose(text, path)
+    doc = YamlDocument(path, root, data, {})
     if doc.empty:
         return doc
     expected = " or ".join(f"'{k}'" for k in allowed)
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise doc.fail(root, f"expected a mapping with the key {expected} at the top level")
-    doc.top = mapping_keys(root, path, "top level", error)
+    doc.top = mapping_keys(root, path, "top level")
     for key, (key_node, _) in doc.top.items():
         if key not in allowed and not (extensions and key.startswith("x-")):
             raise doc.fail(key_node, f"top level: unknown key '{key}' (expected {expected})")
@@ -279,10 +275,10 @@ def validate_items(doc: YamlDocument, key: str, model: type[M], kind: str, *, re
         label = f"{kind} #{index + 1}"
         if not isinstance(node, yaml.MappingNode) or not isinstance(item, dict):
             raise doc.fail(node, f"{label}: expected a mapping of keys")
-        keys = mapping_keys(node, doc.path, label, doc.error)
+        keys = mapping_keys(node, doc.path, label)
         if id_key and isinstance(item.get(id_key), str):
             label = f"{kind} '{item[id_key]}'"
-        value = validate(model, item, node, doc.path, label, doc.error)
+        value = validate(model, item, node, doc.path, label)
         if id_key:
             ident, line = getattr(value, id_key), node_line(keys[id_key][1])
             if ident in first_line:
@@ -293,8 +289,7 @@ def validate_items(doc: YamlDocument, key: str, model: type[M], kind: str, *, re
     return out
 
 
-def cached_by_mtime(parse: Callable[[Path], T], *, maxsize: int = 8,
-                    error: type[ConfigError] = ConfigError) -> Callable[[Path], T]:
+def cached_by_mtime(parse: Callable[[Path], T], *, maxsize: int = 8) -> Callable[[Path], T]:
     """``load(path)``: ``parse(path)`` once per file version (path and modification time), so a
     long-running process picks up an edited file and never re-parses an unchanged one."""
 
@@ -306,7 +301,7 @@ def cached_by_mtime(parse: Callable[[Path], T], *, maxsize: int = 8,
         try:
             mtime = Path(path).stat().st_mtime_ns
         except OSError as exc:
-            raise error(f"{path}: cannot read: {exc}") from exc
+            raise ConfigError(f"{path}: cannot read: {exc}") from exc
         return parse_version(Path(path).resolve(), mtime)
 
     load.cache_clear = parse_version.cache_clear  # type: ignore[attr-defined]

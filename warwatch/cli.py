@@ -13,8 +13,8 @@ from typing import Any
 
 from indexing.dates import parse_iso
 from indexing.engine import EngineError
+from indexing.errors import ConfigError
 from indexing.search import QueryError
-from indexing.settings import ConfigError
 from warwatch import console as out
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ def cmd_local_es(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from warwatch import pipeline
+    from warwatch.pipeline.crawl import crawl_progress
 
     with out.progress() as bar:
         tasks: dict[str, Any] = {}
@@ -181,11 +182,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.update(tasks[stage], completed=done, total=total)
 
         def on_crawl_line(line: str) -> None:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                return
-            if isinstance(event, dict) and "fetched" in event:
+            event = crawl_progress(line)
+            if event is not None and "fetched" in event:
                 progress("crawl", int(event["fetched"]), event.get("discovered"))
 
         out.stage("crawling, cleaning and indexing every configured source")

@@ -75,6 +75,9 @@ def _fmt(value: Any) -> str:
 def print_hits(query: str, result: dict[str, Any]) -> None:
     hits = result.get("hits") or []
     console.print(f"[bold]{result.get('total', 0)}[/] articles for [bold cyan]{escape(query)}[/]")
+    if result.get("match") == "weak":
+        console.print("[yellow]No good match: nothing answers this query with confidence. "
+                      "The nearest articles:[/]" if hits else "[yellow]No good match.[/]")
     for rank, hit in enumerate(hits, 1):
         published = (hit.get("published") or "")[:10]
         meta = f"{hit.get('language')} · {hit.get('source')} · {published} · score {hit.get('score') or 0:.2f}"

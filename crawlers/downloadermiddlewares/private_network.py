@@ -35,10 +35,11 @@ from typing import Any, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawlers.extensions.crawl_state import CrawlState
 from crawlers.resolver import PrivateNetworkResolver
 from crawlers.urlcache import normalised_host
 from indexing.sources import Source
@@ -65,16 +66,25 @@ def host_is_literally_private(host: str) -> bool:
     return is_private_address(host, resolve=False)
 
 
+def _crawl_sources(crawler: Crawler) -> dict[str, Source]:
+    """The crawl's sources from its CrawlState. Without one this security check refuses to start
+    (a RuntimeError, not NotConfigured, which would switch it off quietly)."""
+    try:
+        return CrawlState.from_crawler(crawler).sources_by_id
+    except NotConfigured as exc:
+        raise RuntimeError(f"the private-network check needs the crawl's CrawlState: {exc}") from exc
+
+
 class _PrivateNetworkRule:
     """Which requests may reach a non-public address (shared by both middlewares)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
+        self.sources_by_id = _crawl_sources(crawler)
 
     def _sources(self) -> dict[str, Source]:
-        spider = self.crawler.spider
-        return getattr(spider, "sources_by_id", {}) if spider is not None else {}
+        return self.sources_by_id
 
     def allowed(self, request: Request, host: str) -> bool:
         sources = self._sources()

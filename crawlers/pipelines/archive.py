@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 
 from crawlers.extensions.crawl_state import CrawlState
 from indexing.archive import ArchiveWriter
+from indexing.dates import iso
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ArchivePipeline:
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         assert self.archive is not None
         entry = {k: item.get(k) for k in MANIFEST_KEYS}
-        entry["fetched_at"] = item["fetched_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        entry["fetched_at"] = iso(item["fetched_at"])
         line = self.archive.write(
             entry,
             url=item["final_url"],

@@ -15,8 +15,8 @@ from typing import Any, Self
 from scrapy.crawler import Crawler
 from twisted.internet import task
 
-from crawlers.dates import parse_date
 from crawlers.extensions.crawl_state import CrawlState
+from indexing.dates import parse_date
 
 logger = logging.getLogger(__name__)
 

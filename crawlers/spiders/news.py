@@ -24,7 +24,6 @@ from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
 from crawlers.articles import aliases_of, article_item, article_key, is_html
-from crawlers.dates import parse_date
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.failures import BUDGET_EXHAUSTED, DUPLICATE, PERMANENT, ROBOTS_DENIED, failure_reason
 from crawlers.feeds import MalformedFeed, parse_feed
@@ -34,6 +33,7 @@ from crawlers.scheduling import DISCOVERY_KINDS, Found, RequestScheduler
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, read_sitemap, robots_sitemaps
 from crawlers.urlcache import canonical, in_scope
 from crawlers.validators import DOC_META
+from indexing.dates import parse_date
 from indexing.sources import Source
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,6 @@ watches:
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,14 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import PydanticBaseSettingsSource, SettingsConfigDict
 
-from indexing.settings import ConfigError, LayeredSettings, get_settings
+from indexing.channelconfig import Channels
+from indexing.errors import ConfigError
+from indexing.settings import LayeredSettings, get_settings
 from indexing.yamlconfig import (
     ItemId,
-    check_http_url,
     load_document,
     mapping_keys,
     node_line,
@@ -58,7 +57,6 @@ from indexing.yamlconfig import (
 
 log = logging.getLogger(__name__)
 
-_EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 WATCHES_FILE = "watches.yaml"
 
 
@@ -84,74 +82,6 @@ class WatchFilters(BaseModel):
         if any("," in s for s in out):
             raise ValueError("one value per list item (no commas)")
         return out
-
-
-class WebhookChannel(BaseModel):
-    """A JSON POST. ``url_env`` names an environment variable holding the URL (chat webhook URLs
-    are secrets); it wins over ``url`` when set."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: str | None = None
-    url_env: str | None = None
-    #: the receiver may be on a loopback/private/link-local address (an intranet receiver, a
-    #: test on 127.0.0.1); off, such addresses are refused like the crawler refuses them
-    allow_private_network: bool = False
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, v: str | None) -> str | None:
-        return check_http_url(v) if v is not None else None
-
-    @model_validator(mode="after")
-    def _some_url(self) -> WebhookChannel:
-        if not self.url and not self.url_env:
-            raise ValueError("needs 'url' or 'url_env'")
-        return self
-
-
-class EmailChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    to: list[str]
-    subject_prefix: str = "[warwatch]"
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one address")
-        for addr in v:
-            if not _EMAIL_RE.match(addr):
-                raise ValueError(f"not an e-mail address: {addr!r}")
-        return v
-
-
-class Channels(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    #: always on; ``file: true`` (or ``{}``) may be written for clarity
-    file: Any = True
-    webhook: WebhookChannel | None = None
-    email: EmailChannel | None = None
-
-    @field_validator("file")
-    @classmethod
-    def _always_on(cls, v: Any) -> bool:
-        if v is False or v is None:
-            raise ValueError("the file channel is always on")
-        if v is not True and v != {}:
-            raise ValueError("the file channel takes no options (true or {})")
-        return True
-
-    def names(self) -> list[str]:
-        """Configured channels, file first (the record that never fails for network reasons)."""
-        return ["file"] + [n for n in ("webhook", "email") if getattr(self, n) is not None]
 
 
 class Watch(BaseModel):

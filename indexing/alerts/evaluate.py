@@ -58,6 +58,9 @@ class AlertReport:
     cancelled: int = 0
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: every watch was evaluated against every document of the run: nothing is left to alert on
+    #: later (False: an engine outage, a failed or timed-out search, documents not in the index)
+    complete: bool = False
 
     @property
     def ok(self) -> bool:
@@ -72,7 +75,7 @@ class AlertReport:
             "run_id": self.run_id, "documents": self.documents, "documents_in_index": self.documents_in_index,
             "watches": {wid: asdict(c) for wid, c in self.watches.items()}, "totals": self.totals(),
             "failures": self.failures, "cancelled": self.cancelled, "problems": self.problems,
-            "seconds": round(self.seconds, 3),
+            "seconds": round(self.seconds, 3), "complete": self.complete,
         }
 
 
@@ -105,9 +108,9 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
         return
     report.documents = len(ids)
     if not ids or not watches:
+        report.complete = True
         return
     from indexing.engine import connect
-    from indexing.index.setup import articles_alias
 
     own = engine is None
     try:
@@ -118,33 +121,44 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
             report.watches[w.id].error = str(exc)
         return
     try:
-        index = articles_alias()
-        try:
-            report.documents_in_index = count_present(engine, index, ids)
-        except EngineError as exc:
-            log.warning("cannot count the run's documents: %s", exc)
-        missing = len(ids) - (report.documents_in_index if report.documents_in_index is not None else len(ids))
-        if missing > 0:
-            # Pending (the engine was away) or rejected: not alerted on until they are in.
-            report.problems.append(f"run {run_id}: {missing} of its {len(ids)} documents are not in the index; "
-                                   "evaluate the run again once they are")
-        for watch in watches:
-            counts = report.watches[watch.id]
-            try:
-                found = find_matches(engine, index, watch, ids)
-            except EngineError as exc:
-                counts.error = str(exc)
-                report.problems.append(f"watch {watch.id}: search failed: {exc}")
-                continue
-            counts.found, counts.matched = found.hits, len(found.matches)
-            for story_key, group in found.by_story().items():
-                aid = alert_id(watch.id, story_key)
-                if state.claim(watch.id, story_key, [m.id for m in group], aid, run_id,
-                               watch.channels.names(), _payload(watch, story_key, group, run_id, aid)):
-                    counts.new_stories += 1
+        _search_watches(report, state, watches, run_id, ids, engine)
     finally:
         if own:
             engine.close()
+
+
+def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
+                    ids: list[str], engine: Engine) -> None:
+    """Every watch against the run's documents; ``report.complete`` only when nothing was missed."""
+    from indexing.index.setup import articles_alias
+
+    index = articles_alias()
+    try:
+        report.documents_in_index = count_present(engine, index, ids)
+    except EngineError as exc:
+        log.warning("cannot count the run's documents: %s", exc)
+        report.problems.append(f"run {run_id}: cannot tell whether its documents are in the index ({exc})")
+    missing = len(ids) - (report.documents_in_index if report.documents_in_index is not None else len(ids))
+    if missing > 0:
+        # Pending (the engine was away) or rejected: not alerted on until they are in.
+        report.problems.append(f"run {run_id}: {missing} of its {len(ids)} documents are not in the index; "
+                               "evaluate the run again once they are")
+    for watch in watches:
+        counts = report.watches[watch.id]
+        try:
+            found = find_matches(engine, index, watch, ids)
+        except EngineError as exc:
+            counts.error = str(exc)
+            report.problems.append(f"watch {watch.id}: search failed: {exc}")
+            continue
+        counts.found, counts.matched = found.hits, len(found.matches)
+        for story_key, group in found.by_story().items():
+            aid = alert_id(watch.id, story_key)
+            if state.claim(watch.id, story_key, [m.id for m in group], aid, run_id,
+                           watch.channels.names(), _payload(watch, story_key, group, run_id, aid)):
+                counts.new_stories += 1
+    report.complete = report.documents_in_index == len(ids) and not any(
+        report.watches[w.id].error for w in watches)
 
 
 def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch], delivery: DeliverySettings,
@@ -200,7 +214,7 @@ def evaluate(
     """Alert on the documents of ``run_id`` (None: only deliver what is queued), then deliver every
     queued alert of these watches. ``watches`` default to config/watches.yaml, ``delivery`` to its
     ``delivery`` section and the environment. Returns the report (also written to
-    ``runs/<run_id>/alerts-report.json``). Raises :class:`~indexing.settings.ConfigError` for a
+    ``runs/<run_id>/alerts-report.json``). Raises :class:`~indexing.errors.ConfigError` for a
     broken watches file; never for search or delivery failures (they are in the report)."""
     started = time.monotonic()
     every_watch = watches is None

@@ -178,8 +178,21 @@ def _chunks(ids: list[str], size: int) -> Iterable[list[str]]:
         yield ids[i:i + size]
 
 
+class PartialResults(EngineError):
+    """A search answered with part of its results (``timed_out``, failed shards): a watch
+    evaluated on it could miss a story, so it counts as not evaluated."""
+
+
+def _check_whole(resp: Mapping[str, Any], watch_id: str) -> None:
+    shards = resp.get("_shards") or {}
+    if resp.get("timed_out") or int(shards.get("failed") or 0) > 0:
+        what = "timed out" if resp.get("timed_out") else f"{shards.get('failed')} of {shards.get('total')} shards failed"
+        raise PartialResults(f"search of watch {watch_id} {what}: partial results")
+
+
 def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> WatchMatches:
-    """The documents among ``ids`` that match ``watch``. Raises :class:`EngineError`."""
+    """The documents among ``ids`` that match ``watch``. Raises :class:`EngineError`
+    (:class:`PartialResults` when an answer was partial: nothing of the watch is kept)."""
     result = WatchMatches(watch.id)
     if not ids:
         return result
@@ -196,6 +209,7 @@ def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> Wa
                      watch.id, watch.query)
             syntax = "simple_query_string"
             resp = engine.search(index, watch_request(watch, chunk, expansion, syntax=syntax))
+        _check_whole(resp, watch.id)
         for h in resp.get("hits", {}).get("hits", []):
             result.hits += 1
             if not is_about(watch, h, expansion):

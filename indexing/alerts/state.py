@@ -191,9 +191,6 @@ class AlertState:
                                "AND delivered_at IS NULL AND cancelled_at IS NULL", (watch_id,)).fetchone()
         return int(row[0])
 
-    def alerted_stories(self, watch_id: str) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM stories WHERE watch_id=?", (watch_id,)).fetchone()[0])
-
     def fully_delivered(self, alert_id: str) -> bool:
         row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE alert_id=? AND delivered_at IS NULL "
                                "AND cancelled_at IS NULL", (alert_id,)).fetchone()

@@ -1,4 +1,4 @@
-"""Multilingual text embeddings: the vector half of hybrid retrieval (indexing/search.py).
+"""Multilingual text embeddings: the vector half of hybrid retrieval (indexing/search/hybrid.py).
 
 One small interface, :class:`Embedder` (``embed(texts, query=False) -> np.ndarray`` of
 L2-normalised rows), two backends:

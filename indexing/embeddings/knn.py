@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from indexing.embeddings.matrix import decode
 from indexing.embeddings.refine import best, rescore, shrunk_means
+from indexing.embeddings.vectors import decode, knn_hits, search_with_vectors
 from indexing.engine import Engine
 from indexing.index.templates import EMBEDDING_FIELD
 
@@ -72,7 +72,7 @@ class LanguageMeans:
         }
         rows: dict[str | None, int] = {None: 0}
         sums, counts = [np.zeros(dim)], [0.0]
-        for hit in engine.search_with_vectors(index, body, _SOURCE).get("hits", {}).get("hits", []):
+        for hit in search_with_vectors(engine, index, body, _SOURCE).get("hits", {}).get("hits", []):
             vec, lang = _decode(hit, dim)
             if vec is None:
                 continue
@@ -102,7 +102,8 @@ def refined_knn(
     """The ``k`` articles nearest to ``vector`` as (id, score), best first: the engine's
     :data:`CANDIDATES` nearest by cosine (within ``filters``), re-scored with centring and feedback."""
     dim = len(vector)
-    hits = engine.knn_hits(
+    hits = knn_hits(
+        engine,
         index,
         EMBEDDING_FIELD,
         vector.tolist(),

@@ -36,7 +36,6 @@ benchmarks/crosslingual.py measures both, step by step, on the cross-lingual fix
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -47,6 +46,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from indexing.embeddings.refine import FEEDBACK, best, rescore, shrunk_means
+from indexing.embeddings.vectors import decode
 from indexing.engine import Engine
 from indexing.index.templates import EMBEDDING_FIELD
 
@@ -63,19 +63,6 @@ OVERSAMPLE = 100
 FIT_SAMPLE = 20_000
 #: fewer rows are always scored exactly: no axes are fitted for them
 FIT_MIN = 256
-def decode(value: Any, dim: int) -> np.ndarray | None:
-    if isinstance(value, str):
-        try:
-            vec = np.frombuffer(base64.b64decode(value), dtype="<f2").astype(np.float32)
-        except ValueError:
-            return None
-    elif isinstance(value, list):
-        vec = np.asarray(value, dtype=np.float32)
-    else:
-        return None
-    return vec if vec.shape == (dim,) else None
-
-
 class RowStore:
     """Float32 rows and their projections on the main axes of the rows, grown by doubling (no
     copy of everything per sync); per row its language (a small int), per language the sum of its

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from indexing.embeddings import Embedder, EmbeddingError, get_embedder
+from indexing.embeddings.vectors import native_knn
 from indexing.engine import Engine, EngineError
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) ->
         return False
     if embedder is None:
         return False
-    if engine.native_knn:
+    if native_knn(engine):
         return True  # the kNN search itself says so
     from indexing.embeddings.matrix import matrix_for
 
@@ -98,7 +99,7 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
     if embedder is None:
         return []
     try:
-        if engine.native_knn:
+        if native_knn(engine):
             from indexing.embeddings.knn import refined_knn
 
             vec = query_vector(query, embedder)

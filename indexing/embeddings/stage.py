@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from indexing.embeddings import Embedder, document_text, get_embedder
+from indexing.embeddings.vectors import encode_vector, ensure_vector_field
 from indexing.engine import Engine, EngineError
 from indexing.index.templates import EMBEDDING_FIELD
 from indexing.settings import get_settings
@@ -59,7 +60,7 @@ def _updates(engine: Engine, hits: list[dict[str, Any]], vectors: Any, model: st
     for hit, vec in zip(hits, vectors, strict=True):
         ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
                                "if_primary_term": hit["_primary_term"]}})
-        ops.append({"doc": {EMBEDDING_FIELD: engine.encode_vector(vec), "embedding_model": model,
+        ops.append({"doc": {EMBEDDING_FIELD: encode_vector(engine, vec), "embedding_model": model,
                             "embedded_at": now}})
     return ops
 
@@ -93,7 +94,7 @@ def embed_pending(engine: Engine, index: str | None = None, *, embedder: Embedde
     index = index or articles_alias()
     size = batch_size or settings.embeddings.batch_size
     started = time.perf_counter()
-    engine.ensure_vector_field(index, EMBEDDING_FIELD, embedder.dim)
+    ensure_vector_field(engine, index, EMBEDDING_FIELD, embedder.dim)
     after: list[Any] | None = None
     while limit is None or report.embedded < limit:
         hits = _page(engine, index, embedder.name, size if limit is None else min(size, limit - report.embedded),

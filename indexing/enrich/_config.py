@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, StringConstraints
 
-from indexing.settings import ConfigError
+from indexing.errors import ConfigError, raised_as
 from indexing.yamlconfig import ConfigItem, load_document, read_config, validate_items
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,9 +55,9 @@ PerLanguage = Annotated[dict[Language, list[Text]], BeforeValidator(as_per_langu
 def load_items(path: Path, key: str, model: type[M], kind: str) -> list[ConfigItem[M]]:
     """The validated items of the non-empty list ``key`` of an enrichment file (top-level keys:
     ``key``, ``version`` and ``x-*`` anchors)."""
-    text = read_config(path, f"{kind}s file", EnrichConfigError)
-    doc = load_document(text, path, [key, "version"], extensions=True, error=EnrichConfigError)
-    if doc.empty:
-        raise EnrichConfigError(f"{path}: expected a mapping with the key '{key}'")
-    return validate_items(doc, key, model, kind, non_empty=True)
+    with raised_as(EnrichConfigError):
+        doc = load_document(read_config(path, f"{kind}s file"), path, [key, "version"], extensions=True)
+        if doc.empty:
+            raise EnrichConfigError(f"{path}: expected a mapping with the key '{key}'")
+        return validate_items(doc, key, model, kind, non_empty=True)
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from indexing.errors import raised_as
 from indexing.settings import get_settings
 from indexing.yamlconfig import cached_by_mtime
 
@@ -181,10 +182,11 @@ def parse_gazetteer(path: Path) -> Gazetteer:
     return gz
 
 
-_load_gazetteer = cached_by_mtime(parse_gazetteer, error=EnrichConfigError)
+_load_gazetteer = cached_by_mtime(parse_gazetteer)
 
 
 def load_gazetteer(path: Path | None = None) -> Gazetteer:
     """The gazetteer in ``path`` (default: entities.yaml in the config directory), parsed once per
     file version."""
-    return _load_gazetteer(Path(path) if path is not None else get_settings().config_file("entities.yaml"))
+    with raised_as(EnrichConfigError):
+        return _load_gazetteer(Path(path) if path is not None else get_settings().config_file("entities.yaml"))

@@ -21,7 +21,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .text import Token, is_cyrillic, normalize_word, tokenize
+from .text import Token, is_cyrillic, tokenize
 
 # Russian and Ukrainian noun/adjective endings (after ё -> е). A stem plus one of these is
 # accepted as an inflected form of a configured word.
@@ -175,16 +175,6 @@ class PhraseMatcher:
         self._cache[word] = result
         return result
 
-    def units_of(self, tok: Token) -> frozenset[int]:
-        units = self._cache.get(tok.norm)
-        if units is None:
-            units = self._norm_units(tok.norm)
-        if self._case:
-            hit = self._case.get(tok.orig)
-            if hit:
-                return units | hit
-        return units
-
     def find(self, tokens: Sequence[Token]) -> list[Match]:
         """Every occurrence of every pattern (overlaps included), in text order."""
         root = self._root
@@ -220,8 +210,3 @@ class PhraseMatcher:
                         nxt.append((child, start))
             active = nxt
         return matches
-
-
-def normalized_phrase(pattern: str) -> str:
-    """A pattern's words normalised (for de-duplicating expansions)."""
-    return " ".join(normalize_word(w) for w in pattern.split())

@@ -19,12 +19,13 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from indexing.errors import raised_as
 from indexing.settings import get_settings
 from indexing.yamlconfig import cached_by_mtime
 
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 TITLE_WEIGHT = 3
 CORE_LANGUAGES = ("de", "en", "fr", "uk", "ru")
 ROLES = ("terms", "require_any", "exclude")
-_NEAR_RE = re.compile(r"\s+NEAR/(\d+)\s+")
+# "(?<!\s)": a match can only start where a whitespace run starts (split's leftmost match does
+# anyway); without it a search tried every position of a long run, each scanning to its end.
+_NEAR_RE = re.compile(r"(?<!\s)\s++NEAR/(\d+)\s+")
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,6 @@ class Topic:
             if keep(t) and t.parts[0][0] not in out[t.language]:
                 out[t.language].append(t.parts[0][0])
         return dict(out)
-
-
-@dataclass
-class _Hits:
-    positions: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
 @dataclass(frozen=True)
@@ -345,10 +343,11 @@ def parse_topics(path: Path, gazetteer: Gazetteer | None = None) -> TopicSet:
     return ts
 
 
-_load_topics = cached_by_mtime(parse_topics, error=EnrichConfigError)
+_load_topics = cached_by_mtime(parse_topics)
 
 
 def load_topics(path: Path | None = None) -> TopicSet:
     """The topics in ``path`` (default: topics.yaml in the config directory), parsed once per
     file version. ``@entity`` references resolve against the default gazetteer (entities.yaml)."""
-    return _load_topics(Path(path) if path is not None else get_settings().config_file("topics.yaml"))
+    with raised_as(EnrichConfigError):
+        return _load_topics(Path(path) if path is not None else get_settings().config_file("topics.yaml"))

@@ -70,11 +70,6 @@ def _trafilatura(tree: Any, url: str | None, **kwargs: Any) -> list[str]:
     return _lines(text)
 
 
-def shingle_set(paragraphs: list[str], n: int = 4) -> set[tuple[str, ...]]:
-    tokens = _WORD.findall(" ".join(paragraphs).lower())
-    return {tuple(tokens[i : i + n]) for i in range(max(0, len(tokens) - n + 1))}
-
-
 def word_count(paragraphs: list[str]) -> int:
     return sum(len(_WORD.findall(p)) for p in paragraphs)
 

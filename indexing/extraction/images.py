@@ -17,16 +17,27 @@ _MAX_IMAGES = 30
 _CREDIT_CLASS = re.compile(r"credit|copyright|source|photographer|author|byline|urheber|quelle|licen", re.I)
 _CAPTION_CLASS = re.compile(r"caption|legend|legende|bildunterschrift|description", re.I)
 # "Foto: X", "Photo : X", "© X", "Фото: X", "Crédit photo : X", "Bild: X", "(Image: X)"
+# Whitespace runs are possessive ("\s*+"): as "\s*[(\[]?\s*", two runs that could split the same
+# spaces backtracked quadratically on a long run of them.
 _CREDIT_PREFIX = re.compile(
-    r"^\s*[(\[]?\s*(?:(?:photo|foto|фото|bild|image|picture|crédits?(?:\s+photo)?|credits?|"
-    r"quelle|source|джерело|источник|ілюстрація|иллюстрация)\s*:\s*|©\s*|\(c\)\s*)",
+    r"^\s*+(?:[(\[]\s*+)?(?:(?:photo|foto|фото|bild|image|picture|crédits?(?:\s++photo)?|credits?|"
+    r"quelle|source|джерело|источник|ілюстрація|иллюстрация)\s*+:\s*+|©\s*+|\(c\)\s*+)",
     re.I,
 )
+# The credit at the end of a caption. The separators before it ("[\s(\[|/–—-]*") are skipped by
+# hand (_credit_start): as the pattern's first element, that repeated class made a search
+# backtrack quadratically on a long run of separators with no credit after it (16 KB: 11 s).
+# Its whitespace runs are bounded ({0,8}): unbounded, they overlap the credit text and each
+# other, and a long run of spaces after "Photo :" backtracked cubically.
 _TRAILING_CREDIT = re.compile(
-    r"[\s(\[|/–—-]*((?:photo|foto|фото|bild|image|picture|crédits?(?:\s+photo)?|credits?)\s*:\s*[^()\[\]]{2,120}"
-    r"|©\s*[^()\[\]]{2,120})[)\]]?\s*$",
+    r"((?:photo|foto|фото|bild|image|picture|crédits?(?:\s+photo)?|credits?)\s{0,8}:\s{0,8}[^()\[\]]{2,120}"
+    r"|©\s{0,8}[^()\[\]]{2,120})[)\]]?\s{0,8}$",
     re.I,
 )
+#: a trailing credit is at most ~140 characters ("Crédits photo : " and 120): only a caption's
+#: last ones are searched (its whitespace runs are bounded by nothing else)
+_CREDIT_TAIL = 200
+_CREDIT_SEPARATORS = frozenset("([|/–—-")
 _SKIP_ANCESTORS = {"header", "footer", "nav", "aside"}
 
 
@@ -64,10 +75,19 @@ def split_caption(text: str) -> tuple[str | None, str | None]:
         return None, None
     if _CREDIT_PREFIX.match(text):
         return None, _strip_credit_prefix(text) or None
-    match = _TRAILING_CREDIT.search(text)
-    if match and match.start() > 0:
-        return text[: match.start()].strip() or None, _strip_credit_prefix(match.group(1)) or None
+    match = _TRAILING_CREDIT.search(text, max(0, len(text) - _CREDIT_TAIL))
+    start = _credit_start(text, match.start()) if match else 0
+    if match and start > 0:
+        return text[:start].strip() or None, _strip_credit_prefix(match.group(1)) or None
     return text, None
+
+
+def _credit_start(text: str, end: int) -> int:
+    """Where the run of separators (whitespace, ``( [ | / – — -``) that ends at ``end`` begins."""
+    i = end
+    while i > 0 and (text[i - 1].isspace() or text[i - 1] in _CREDIT_SEPARATORS):
+        i -= 1
+    return i
 
 
 def _in_chrome(el: Any) -> bool:

@@ -20,7 +20,13 @@ from indexing.urls import absolute_url, rel_canonical
 logger = logging.getLogger(__name__)
 
 _ARTICLE_TYPES = re.compile(r"(Article|Posting|Report|BlogPosting|LiveBlogPosting|WebPage)$", re.I)
-_TITLE_SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|•|»|/)\s+")
+# "(?<!\s)": a separator's whitespace starts where a whitespace run starts (the leftmost match
+# does anyway, and a match ends where a run ends); without it finditer tried every position of a
+# long run of spaces, each scanning to its end (quadratic).
+_TITLE_SEPARATORS = re.compile(r"(?<!\s)\s++(?:\||–|—|-|::|·|•|»|/)\s+")
+# A title part that is a bare domain ("Example.com"). Applied with fullmatch only; "\A" keeps a
+# search (which tries every start of a long word) linear too.
+_DOMAIN_PART = re.compile(r"\A(www\.)?[\w-]++\.(com|org|net|de|fr|ua|ru|co\.uk|info|news|at|ch|be|eu)")
 _PUBLISHED_META = (
     "article:published_time",
     "og:article:published_time",
@@ -184,9 +190,7 @@ def strip_title(title: str, site_name: str | None, section: str | None) -> str:
             return True
         if site_name and len(part) >= 3 and (part in site_name.casefold() or site_name.casefold() in part):
             return True
-        return bool(
-            re.fullmatch(r"(www\.)?[\w-]+\.(com|org|net|de|fr|ua|ru|co\.uk|info|news|at|ch|be|eu)", part)
-        )
+        return bool(_DOMAIN_PART.fullmatch(part))
 
     while len(spans) > 1 and furniture(spans[-1]):
         spans.pop()

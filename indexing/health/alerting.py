@@ -25,11 +25,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from indexing.alerts.channels import DeliveryError, deliver, delivery_lease_seconds
-from indexing.alerts.config import Channels, DeliverySettings, Watch
+from indexing.alerts.config import DeliverySettings, Watch
 from indexing.alerts.evaluate import alert_id
 from indexing.alerts.state import AlertState
-from indexing.health.rules import Finding
-from indexing.settings import ConfigError, get_settings
+from indexing.channelconfig import Channels
+from indexing.errors import ConfigError
+from indexing.health.rules import RULES, Finding
+from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,15 @@ STATE_FILE = "health.sqlite"
 
 
 def health_watch(channels: dict[str, Any] | None = None) -> Watch:
-    """The pseudo-watch carrying ``settings.health.channels``; a ConfigError names a bad key."""
-    raw = get_settings().health.channels if channels is None else channels
-    try:
-        parsed = Channels.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"settings health.channels (settings.yaml or WARWATCH_HEALTH__CHANNELS): {exc}") from exc
+    """The pseudo-watch carrying ``settings.health.channels`` (validated with the settings, file and
+    line in errors) or ``channels``; a ConfigError names a bad key."""
+    if channels is None:
+        parsed = get_settings().health.channels
+    else:
+        try:
+            parsed = Channels.model_validate(channels)
+        except ValidationError as exc:
+            raise ConfigError(f"health.channels: {exc}") from exc
     return Watch(id=HEALTH_WATCH_ID, name="warwatch pipeline health", query="pipeline health", channels=parsed)
 
 
@@ -104,9 +109,12 @@ def payload(finding: Finding, aid: str, watch: Watch) -> dict[str, Any]:
 
 
 def _decide(findings: Iterable[Finding], state: AlertState, episodes: _Episodes, watch: Watch,
-            outcome: AlertOutcome) -> None:
+            outcome: AlertOutcome, rules: Iterable[str]) -> None:
     active = {(f.source, f.rule): f for f in findings}
-    already = episodes.open_keys()
+    # Only episodes of the rules this caller checked can be closed by it (the pipeline's own
+    # pending-alerts rule is checked by the alerts stage, the source rules by check_health).
+    checked = set(rules)
+    already = {k for k in episodes.open_keys() if k[1] in checked}
     for key, finding in active.items():
         if key in already:
             continue  # the same episode: alerted when it opened
@@ -142,10 +150,10 @@ def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcom
 
 
 def raise_alerts(findings: Iterable[Finding], *, watch: Watch | None = None,
-                 delivery: DeliverySettings | None = None,
+                 delivery: DeliverySettings | None = None, rules: Iterable[str] = RULES,
                  sleep: Callable[[float], None] = time.sleep) -> AlertOutcome:
-    """Open an episode (and queue its alert) for each new finding, close the episodes no finding
-    holds any more, then deliver every queued health alert."""
+    """Open an episode (and queue its alert) for each new finding, close the episodes of
+    ``rules`` no finding holds any more, then deliver every queued health alert."""
     from indexing.alerts import load_config
 
     watch = watch or health_watch()
@@ -155,7 +163,7 @@ def raise_alerts(findings: Iterable[Finding], *, watch: Watch | None = None,
     with AlertState(path) as state:
         episodes = _Episodes(path)
         try:
-            _decide(findings, state, episodes, watch, outcome)
+            _decide(findings, state, episodes, watch, outcome, rules)
         finally:
             episodes.shut()
         _deliver(state, watch, delivery, outcome, sleep)

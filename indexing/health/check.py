@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from indexing.engine import Engine, connect
+from indexing.errors import ConfigError
 from indexing.fileio import atomic_write_json
 from indexing.health.alerting import AlertOutcome, raise_alerts
 from indexing.health.figures import run_figures
 from indexing.health.rules import Finding, evaluate_rules
 from indexing.health.store import SourceHistory, read_history, write_figures
-from indexing.settings import ConfigError, get_settings
+from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 

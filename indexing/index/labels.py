@@ -8,7 +8,7 @@ Korean"; in ``labels_de`` "Nordkoreanische Truppen in Russland", "Nordkorea"; in
 language's analyzer (templates.py) and is one of the index's default query fields
 (``index.query.default_field``), so a query string without field names -- what Kibana's search
 bar sends -- reaches coverage in every language. ``warwatch search`` does not read these fields:
-it expands the query itself (search.py) and scores the tags.
+it expands the query itself (search/query.py) and scores the tags.
 
 Only plain forms go in (topic labels and plain terms, entity names, labels, aliases and plain
 adjectives); wildcard and proximity patterns are matching rules, not words.

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.dates import parse_date
 from crawlers.downloadermiddlewares.retry_after import parse_retry_after
 from crawlers.feeds import MalformedFeed, parse_feed
 from crawlers.links import extract_canonical, extract_links, looks_like_article
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, parse_sitemap, robots_sitemaps
 from crawlers.state import KnownArticle, SeenStore
+from indexing.dates import parse_date
 
 BASE = "https://news.example.com/"
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawlers.dates import parse_date
 from crawlers.feeds import parse_feed
 from crawlers.sitemaps import parse_sitemap
+from indexing.dates import parse_date
 
 BASE = "https://news.example.com/"
 # What .NET writes for an empty DateTime, shifted out of datetime's range by the offset; years

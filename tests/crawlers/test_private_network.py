@@ -7,11 +7,14 @@ import ipaddress
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import scrapy
 from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -291,12 +294,40 @@ class SourcesSpider(scrapy.Spider):
     name = "sources"
 
 
-def crawler_with(*sources: Source) -> Any:
+@pytest.fixture
+def crawler_with(tmp_path: Path) -> Callable[..., Any]:
+    """A crawler whose crawl state (CrawlState, as in a real crawl) holds ``sources``."""
+
+    def build(*sources: Source) -> Any:
+        crawler = get_crawler(SourcesSpider, settings_dict={
+            "WARWATCH_RUN_ID": "t", "WARWATCH_SOURCES": list(sources),
+            "WARWATCH_RUNS_DIR": str(tmp_path / "runs"), "WARWATCH_STATE_DIR": str(tmp_path / "state")})
+        crawler.spider = SourcesSpider()
+        crawler.stats.open_spider()
+        return crawler
+
+    return build
+
+
+def test_the_rule_sees_the_sources_of_the_crawl_state_not_a_spider_attribute(
+        crawler_with: Callable[..., Any]) -> None:
+    """The opt-in comes from CrawlState (like scope.py): a spider without ``sources_by_id`` (or
+    with it renamed) changes nothing."""
+    crawler = crawler_with(PUBLIC_SOURCE, OPTED_IN)
+    assert not hasattr(crawler.spider, "sources_by_id")
+    mw = PrivateNetworkMiddleware.from_crawler(crawler)
+    mw.process_request(Request("http://127.0.0.1:8080/a", meta={"source": "lan"}))  # opted in: allowed
+    with pytest.raises(IgnoreRequest):
+        mw.process_request(Request("http://127.0.0.1:8080/a", meta={"source": "pub"}))
+
+
+@pytest.mark.parametrize("middleware", [PrivateNetworkMiddleware, ConnectedPeerMiddleware])
+def test_without_crawl_state_the_check_fails_loudly(middleware: Any) -> None:
+    """No crawl state (no WARWATCH_RUN_ID): an error at start-up, never a check that sees no sources
+    (and never NotConfigured, which would switch the check off quietly)."""
     crawler = get_crawler(SourcesSpider)
-    crawler.spider = SourcesSpider()
-    crawler.spider.sources_by_id = {s.id: s for s in sources}  # type: ignore[attr-defined]
-    crawler.stats.open_spider()
-    return crawler
+    with pytest.raises(RuntimeError, match="CrawlState"):
+        middleware.from_crawler(crawler)
 
 
 PUBLIC_SOURCE = Source(id="pub", name="P", url="http://news.example/")
@@ -312,7 +343,7 @@ def response_from(url: str, peer: str | None, source: str) -> tuple[Request, Htm
 @pytest.mark.parametrize(
     "peer", ["127.0.0.1", "::1", "::ffff:127.0.0.1", "169.254.169.254", "10.0.0.1", None]
 )
-def test_response_from_private_peer_is_refused_and_counted(peer: str | None) -> None:
+def test_response_from_private_peer_is_refused_and_counted(peer: str | None, crawler_with: Callable[..., Any]) -> None:
     crawler = crawler_with(PUBLIC_SOURCE, OPTED_IN)
     mw = ConnectedPeerMiddleware.from_crawler(crawler)
     request, response = response_from("http://news.example/a-story-2024", peer, "pub")
@@ -324,7 +355,7 @@ def test_response_from_private_peer_is_refused_and_counted(peer: str | None) -> 
     assert failure_reason(Failure(err.value)) == "private_address"
 
 
-def test_response_from_public_peer_or_opted_in_source_passes() -> None:
+def test_response_from_public_peer_or_opted_in_source_passes(crawler_with: Callable[..., Any]) -> None:
     crawler = crawler_with(PUBLIC_SOURCE, OPTED_IN)
     mw = ConnectedPeerMiddleware.from_crawler(crawler)
     request, response = response_from("http://news.example/a-story-2024", "93.184.216.34", "pub")
@@ -340,7 +371,7 @@ def test_response_from_public_peer_or_opted_in_source_passes() -> None:
     assert crawler.stats.get_value("private_network/refused/connected") is None
 
 
-def test_redirect_hop_to_private_peer_is_refused() -> None:
+def test_redirect_hop_to_private_peer_is_refused(crawler_with: Callable[..., Any]) -> None:
     """The check runs next to the downloader, so the 3xx of each hop is checked before the
     redirect middleware follows it."""
     crawler = crawler_with(PUBLIC_SOURCE)
@@ -361,7 +392,7 @@ def test_redirect_hop_to_private_peer_is_refused() -> None:
     "url",
     ["http://127.1/x", "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://0/x", "http://2130706433/"],
 )
-def test_request_to_private_literal_is_refused_before_connecting(url: str) -> None:
+def test_request_to_private_literal_is_refused_before_connecting(url: str, crawler_with: Callable[..., Any]) -> None:
     crawler = crawler_with(PUBLIC_SOURCE, OPTED_IN)
     mw = PrivateNetworkMiddleware.from_crawler(crawler)
     with pytest.raises(PrivateAddressRefused):
@@ -369,7 +400,7 @@ def test_request_to_private_literal_is_refused_before_connecting(url: str) -> No
     mw.process_request(Request(url, meta={"source": "lan"}))  # the opted-in source passes
 
 
-def test_resolver_refusal_becomes_private_address() -> None:
+def test_resolver_refusal_becomes_private_address(crawler_with: Callable[..., Any]) -> None:
     resolver, _, _ = make_resolver(ScriptedUpstream(["127.0.0.1"]))
     resolve(resolver, "rebind.example")
     crawler = crawler_with(PUBLIC_SOURCE)
@@ -384,7 +415,7 @@ def test_resolver_refusal_becomes_private_address() -> None:
     mw.process_exception(Request("http://other.example/"), OSError("x"))  # not refused: passes on
 
 
-def test_spider_opened_registers_opted_in_hosts() -> None:
+def test_spider_opened_registers_opted_in_hosts(crawler_with: Callable[..., Any]) -> None:
     resolver, _, _ = make_resolver(ScriptedUpstream(["127.0.0.1"], ["127.0.0.1"]))
     lan = Source(id="lan", name="L", url="http://intranet.test/", allow_private_network=True)
     mw = PrivateNetworkMiddleware(crawler_with(PUBLIC_SOURCE, lan), resolver)
@@ -393,7 +424,7 @@ def test_spider_opened_registers_opted_in_hosts() -> None:
     assert resolve(resolver, "news.example").addresses == []
 
 
-def test_the_opt_in_is_the_sources_not_the_hosts() -> None:
+def test_the_opt_in_is_the_sources_not_the_hosts(crawler_with: Callable[..., Any]) -> None:
     """A public source's request (a redirect hop included) to a host an opted-in source names is
     refused before it is sent: the resolver would hand it the intranet address."""
     resolver, _, _ = make_resolver(ScriptedUpstream(["10.1.2.3"], ["10.1.2.3"]))
@@ -412,7 +443,7 @@ def test_the_opt_in_is_the_sources_not_the_hosts() -> None:
     assert resolver.original.calls == [], "nothing was looked up, let alone connected to"
 
 
-def test_a_request_through_a_proxy_is_refused() -> None:
+def test_a_request_through_a_proxy_is_refused(crawler_with: Callable[..., Any]) -> None:
     crawler = crawler_with(PUBLIC_SOURCE, OPTED_IN)
     mw = PrivateNetworkMiddleware.from_crawler(crawler)
     for source in ("pub", "lan"):

@@ -452,7 +452,7 @@ POISON = re.compile(rb"<(pubDate|lastmod)>[^<]*</(pubDate|lastmod)>")
 def targets() -> dict[str, Target]:
     from crawlers.feeds import MalformedFeed
     from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge
-    from indexing.settings import ConfigError
+    from indexing.errors import ConfigError
 
     xml_tokens = XML_TOKENS + DATE_TOKENS
     poisoned_feed = POISON.sub(rb"<pubDate>0001-01-01T00:00:00+01:00</pubDate>", feed_seeds()[0], count=1)

@@ -11,8 +11,8 @@ import pytest
 
 from crawlers.feeds import parse_feed
 from crawlers.sitemaps import parse_sitemap, robots_sitemaps
+from indexing.errors import ConfigError
 from indexing.search import build_request
-from indexing.settings import ConfigError
 from indexing.sources import load_sources
 from tests.fuzz.harness import targets
 

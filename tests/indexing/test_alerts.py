@@ -26,8 +26,9 @@ from indexing.alerts import (
     parse_watches,
     run_doc_ids,
 )
+from indexing.errors import ConfigError
 from indexing.extraction import extract
-from indexing.settings import ConfigError, reset_settings
+from indexing.settings import reset_settings
 from tests.conftest import REPO_ROOT
 from tests.indexing.search_corpus import LOOKALIKES, STORIES
 from warwatch import pipeline

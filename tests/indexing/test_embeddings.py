@@ -180,8 +180,8 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
 def _assert_language_means(engine: object, alias: str, matrix: object) -> None:
     """The matrix's per-language means (kept incrementally, re-embedded rows included) are what
     the index's vectors give, shrunk towards the overall mean by CENTRING_PRIOR."""
-    from indexing.embeddings.matrix import decode
     from indexing.embeddings.refine import CENTRING_PRIOR
+    from indexing.embeddings.vectors import decode
 
     hits = engine.search(alias, {"query": {"match_all": {}}, "size": 100,  # type: ignore[attr-defined]
                                  "_source": ["embedding", "language"]})["hits"]["hits"]

@@ -56,21 +56,6 @@ def test_index_lifecycle_and_not_found(engine: Engine, index_prefix: str) -> Non
     assert engine.delete_index(name) is False
 
 
-def test_search_with_vectors_returns_the_vector_fields(engine: Engine, index_prefix: str) -> None:
-    """Elasticsearch 9.2 needs ``exclude_vectors: false`` to return vectors; an engine that does
-    not know the option (OpenSearch 3.8, Elasticsearch before it) refuses it with a 400, and the
-    request is made again without it. Either way the fields asked for come back, the rest not."""
-    name = f"{index_prefix}vectors"
-    engine.create_index(name, {"mappings": {"properties": {"language": {"type": "keyword"}}}})
-    engine.bulk([{"index": {"_index": name, "_id": "1"}}, {"language": "de", "embedding": "AAAA", "body": "x"}],
-                refresh=True)
-    hits = engine.search_with_vectors(name, {"query": {"match_all": {}}}, ["language", "embedding"])["hits"]["hits"]
-    assert [h["_source"] for h in hits] == [{"language": "de", "embedding": "AAAA"}]
-    with pytest.raises(EngineError) as bad:  # any other bad request is not retried away
-        engine.search_with_vectors(name, {"query": {"no_such_query": {}}}, ["language"])
-    assert bad.value.status == 400
-
-
 def test_documents_roundtrip(engine: Engine, index_prefix: str) -> None:
     name = f"{index_prefix}docs"
     engine.create_index(name)
@@ -101,20 +86,20 @@ def test_elasticsearch_client_errors_are_mapped() -> None:
     import elastic_transport
     import elasticsearch
 
-    from indexing.engine import _translate
+    from indexing.engine_errors import translate
 
     def meta(status: int) -> elastic_transport.ApiResponseMeta:
         return elastic_transport.ApiResponseMeta(status=status, http_version="1.1",
                                                  headers=elastic_transport.HttpHeaders(), duration=0.0,
                                                  node=elastic_transport.NodeConfig("http", "127.0.0.1", 9200))
 
-    nf = _translate(elasticsearch.NotFoundError("missing", meta(404), {"error": {"type": "index_not_found_exception"}}))
+    nf = translate(elasticsearch.NotFoundError("missing", meta(404), {"error": {"type": "index_not_found_exception"}}))
     assert isinstance(nf, NotFound) and nf.error_type == "index_not_found_exception"
-    busy = _translate(elasticsearch.ApiError("busy", meta(429), {"error": {"type": "es_rejected_execution_exception"}}))
+    busy = translate(elasticsearch.ApiError("busy", meta(429), {"error": {"type": "es_rejected_execution_exception"}}))
     assert isinstance(busy, EngineUnavailable) and busy.status == 429 and busy.retryable
-    bad = _translate(elasticsearch.BadRequestError("bad", meta(400), {"error": {"type": "parsing_exception"}}))
+    bad = translate(elasticsearch.BadRequestError("bad", meta(400), {"error": {"type": "parsing_exception"}}))
     assert type(bad) is EngineError and not bad.retryable
-    down = _translate(elasticsearch.ConnectionError("refused"))
+    down = translate(elasticsearch.ConnectionError("refused"))
     assert isinstance(down, EngineUnavailable)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from indexing.engine import connect
+from indexing.errors import ConfigError
 from indexing.health import (
     HEALTH_WATCH_ID,
     RunNotFound,
@@ -26,7 +27,7 @@ from indexing.health import (
 from indexing.health.store import SourceHistory, read_history
 from indexing.index import templates
 from indexing.index.setup import runs_index, setup_indices
-from indexing.settings import ConfigError, HealthSettings, get_settings, reset_settings
+from indexing.settings import HealthSettings, get_settings, reset_settings
 from tests.indexing.test_alerts import _Webhook
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from indexing.settings import ConfigError, get_settings, reset_settings
+from indexing.errors import ConfigError
+from indexing.settings import get_settings, reset_settings
 
 
 def test_defaults_and_derived_paths(monkeypatch: pytest.MonkeyPatch) -> None:

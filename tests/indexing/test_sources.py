@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing.settings import ConfigError
+from indexing.errors import ConfigError
 from indexing.sources import Source, load_sources
 
 GOOD = """\

@@ -12,8 +12,9 @@ import pytest
 from indexing.enrich import Gazetteer, TopicSet, load_gazetteer, load_topics
 from indexing.enrich._config import EnrichConfigError
 from indexing.enrich.topics import parse_topics
+from indexing.errors import ConfigError
 from indexing.extraction.cleaning import load_boilerplate
-from indexing.settings import ConfigError, get_settings, reset_settings
+from indexing.settings import get_settings, reset_settings
 from indexing.yamlconfig import cached_by_mtime
 
 TOPICS = """\
@@ -154,6 +155,56 @@ def test_a_typo_in_settings_names_file_line_and_key(tmp_path: Path, monkeypatch:
 
     assert_named(tmp_path, "settings.yaml", "es_url: http://127.0.0.1:9200\ncrawl:\n  download_delay: 0\n"
                  "  obey_robot: true\n", load, 4, ["key 'crawl.obey_robot': unknown key"])
+
+
+@pytest.mark.parametrize(("channels", "line", "fragments"), [
+    ("  channels:\n    slack: {url: https://hooks.example/x}\n", 4, ["key 'health.channels.slack': unknown key"]),
+    ("  channels:\n    webhook:\n      url: ftp://hooks.example/x\n", 5,
+     ["key 'health.channels.webhook.url'", "http(s) URL"]),
+    ("  channels:\n    email: {to: [not-an-address]}\n", 4, ["key 'health.channels.email.to'", "not an e-mail"]),
+])
+def test_a_typo_in_health_channels_fails_when_the_settings_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                channels: str, line: int,
+                                                                fragments: list[str]) -> None:
+    """health.channels is checked with the settings (file, line, key), not when the first health
+    alert fires."""
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(tmp_path / "settings.yaml"))
+
+    def load(path: Path) -> object:
+        reset_settings()
+        return get_settings()
+
+    try:
+        assert_named(tmp_path, "settings.yaml", "health:\n  silent_runs: 3\n" + channels, load, line, fragments)
+    finally:
+        reset_settings()
+
+
+def test_health_channels_in_the_settings_are_the_watch_channel_models(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "settings.yaml").write_text("health:\n  channels:\n    webhook: {url_env: HOOK}\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(tmp_path / "settings.yaml"))
+    reset_settings()
+    try:
+        channels = get_settings().health.channels
+        assert channels.names() == ["file", "webhook"] and channels.webhook.url_env == "HOOK"
+    finally:
+        reset_settings()
+
+
+def test_the_strict_yaml_path_imports_no_settings() -> None:
+    """ConfigError has a module of its own: yamlconfig does not import the settings (which read
+    settings.yaml through yamlconfig), and its loaders take no error class to raise."""
+    import ast
+    import inspect
+
+    import indexing.yamlconfig as yamlconfig
+
+    tree = ast.parse(Path(yamlconfig.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "indexing.settings" not in imported and "indexing.errors" in imported
+    for name in ("read_config", "compose", "load_file", "load_document", "validate", "cached_by_mtime"):
+        assert "error" not in inspect.signature(getattr(yamlconfig, name)).parameters, name
 
 
 def test_cached_by_mtime_parses_each_version_once(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,5 @@ def test_backfill_dates_are_whole_days() -> None:
     assert day_bounds(None, None) == (None, None)
     with pytest.raises(pipeline.PipelineError):
         day_bounds("2026-01-03", "2026-01-02")
+    # the last representable day has no next day to step back from: still its whole day, no crash
+    assert day_bounds(None, "9999-12-31")[1] == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)

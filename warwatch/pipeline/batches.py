@@ -2,7 +2,9 @@
 is done.
 
 A batch is *processed* once ``processed.json`` exists in its directory: clean, enrich, index and
-alerts all ran. Every other batch -- a finished crawl, a crawl interrupted by Ctrl-C, SIGKILL or
+alerts all ran, and its alerts are complete (every watch evaluated against every document).
+Until they are, ``alerts-pending.json`` says so: the batch stays unprocessed, and the next run
+evaluates only its alerts again once its backoff has passed (:func:`alerts_due`). Every other batch -- a finished crawl, a crawl interrupted by Ctrl-C, SIGKILL or
 an Airflow timeout, a processing run that died half-way -- is picked up by the next
 ``warwatch run`` or ``warwatch_process``, whoever left it.
 
@@ -53,6 +55,7 @@ PROCESSED_FILE = "processed.json"
 META_FILE = "batch.json"
 #: under ``runs_dir``: one empty file per processed batch (see the module docstring)
 DONE_DIR = ".done"
+ALERTS_PENDING_FILE = "alerts-pending.json"
 #: Upper bound on batches one claim looks at (a data directory of years of 5-minute batches).
 MAX_CLAIM = 500
 
@@ -112,8 +115,52 @@ def batch_lock_path(batch_id: str) -> Path:
 
 def is_processed(batch_id: str) -> bool:
     rdir = batch_path(batch_id)
-    # Batches processed before processed.json existed ran their alerts last.
-    return (rdir / PROCESSED_FILE).exists() or (rdir / "alerts-report.json").exists()
+    if (rdir / PROCESSED_FILE).exists():
+        return True
+    # Batches processed before processed.json existed ran their alerts last; an alerts report
+    # beside an alerts-pending file is an evaluation that missed something (or is running).
+    return (rdir / "alerts-report.json").exists() and not (rdir / ALERTS_PENDING_FILE).exists()
+
+
+# --------------------------------------------------------------------------- pending alerts
+def alerts_pending(batch_id: str) -> dict[str, Any]:
+    """The batch's pending-alerts record (``since``, ``attempts``, ``next_try``), {} when none."""
+    return read_json(batch_path(batch_id) / ALERTS_PENDING_FILE)
+
+
+def begin_alerts(batch_id: str, now: Clock = _utcnow) -> None:
+    """Mark the batch's alerts pending before they are evaluated: an evaluation killed half-way
+    leaves the batch pending, never done."""
+    if not alerts_pending(batch_id):
+        at = now().isoformat()
+        write_json(batch_path(batch_id) / ALERTS_PENDING_FILE, {"since": at, "attempts": 0, "next_try": at})
+
+
+def end_alerts(batch_id: str, complete: bool, why: list[str], now: Clock = _utcnow) -> dict[str, Any]:
+    """After an evaluation: complete -> the pending mark goes ({} returned); else the next try is
+    set back (``alerts_retry_seconds``, doubling per attempt, at most ``alerts_retry_max_seconds``)."""
+    path = batch_path(batch_id) / ALERTS_PENDING_FILE
+    if complete:
+        path.unlink(missing_ok=True)
+        return {}
+    cfg = get_settings().pipeline
+    record = alerts_pending(batch_id)
+    attempts = int(record.get("attempts") or 0) + 1
+    wait = min(cfg.alerts_retry_max_seconds, cfg.alerts_retry_seconds * 2 ** min(attempts - 1, 30))
+    at = now()
+    record = {"since": record.get("since") or at.isoformat(), "attempts": attempts,
+              "next_try": (at + timedelta(seconds=wait)).isoformat(), "why": why[:20]}
+    write_json(path, record)
+    return record
+
+
+def alerts_due(batch_id: str, now: Clock = _utcnow) -> bool:
+    """False while a batch's pending alerts wait out their backoff."""
+    record = alerts_pending(batch_id)
+    try:
+        return not record or datetime.fromisoformat(str(record["next_try"])) <= now()
+    except (KeyError, ValueError):
+        return True
 
 
 def read_lease(batch_id: str) -> dict[str, Any]:
@@ -270,13 +317,20 @@ def unprocessed() -> list[str]:
 
 def claim(owner: str, *, stage: str = "claimed:done", bind_pid: bool = True, limit: int = MAX_CLAIM,
           ttl: float | None = None, now: Clock = _utcnow) -> list[Lease]:
-    """Lease every unprocessed batch nobody else has (up to ``limit``), oldest first."""
+    """Lease every unprocessed batch nobody else has (up to ``limit``), oldest first. A batch
+    whose alerts are pending is taken once its backoff has passed, at stage ``index:done`` (only
+    its alerts are left)."""
     leases: list[Lease] = []
     for batch_id in unprocessed():
         if len(leases) >= limit:
             log.warning("claim: %d batches taken, the rest wait for the next run", limit)
             break
-        lease = acquire(batch_id, owner, stage=stage, ttl=ttl, bind_pid=bind_pid, now=now)
+        pending = bool(alerts_pending(batch_id))
+        if pending and not alerts_due(batch_id, now):
+            log.info("batch %s: alerts pending, next try at %s", batch_id, alerts_pending(batch_id).get("next_try"))
+            continue
+        lease = acquire(batch_id, owner, stage="index:done" if pending else stage, ttl=ttl, bind_pid=bind_pid,
+                        now=now)
         if lease is None:
             log.info("batch %s is taken by another run: skipped", batch_id)
             continue

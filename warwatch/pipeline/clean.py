@@ -1,10 +1,12 @@
 """The clean stage: the article of every archived response of a batch, into ``cleaned.jsonl``.
 
-Responses that are not articles are counted by reason, never silently dropped.
+Responses that are not articles are counted by reason, never silently dropped; a page whose
+extraction takes too long is stopped (:mod:`warwatch.pipeline.extractor`), counted and listed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -13,39 +15,38 @@ from typing import Any
 from indexing.fileio import atomic_writer
 from indexing.settings import get_settings
 from warwatch.pipeline.common import ProgressCallback, StageCounts, run_dir, write_json
+from warwatch.pipeline.extractor import DEFAULT_TARGET, BoundedExtractor, ExtractionCrashed, ExtractionTimeout
 
 log = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+#: what the bounded worker runs (``module:function``; tests put a page that hangs in front of it)
+EXTRACTOR = DEFAULT_TARGET
+#: pages stopped by the time bound listed in the clean report (all are counted)
+MAX_LISTED = 1000
 
 
 def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
-    """Extract the article of every archived response of the batch into cleaned.jsonl."""
-    from indexing.archive import iter_manifest, read_record
-    from indexing.extraction import extract
+    """Extract the article of every archived response of the batch into cleaned.jsonl. A page
+    whose extraction passes ``pipeline.clean_page_timeout_seconds`` is counted
+    ``extraction_timeout`` and listed in the report (its capture stays in the archive for a
+    reprocess); the batch goes on."""
+    from indexing.archive import iter_manifest
 
-    settings = get_settings()
     rdir = run_dir(run_id)
     manifest = rdir / "manifest.jsonl"
     result = StageCounts("clean")
     started = time.monotonic()
     entries = list(iter_manifest(manifest)) if manifest.exists() else []
-    with atomic_writer(rdir / "cleaned.jsonl") as out:
+    stopped: list[dict[str, Any]] = []  # pages the time bound stopped, for a reprocess
+    with _extractor() as extract, atomic_writer(rdir / "cleaned.jsonl") as out:
         for i, entry in enumerate(entries, 1):
             if progress:
                 progress("clean", i, len(entries))
             result.counts["responses"] += 1
-            reason = _skip_reason(entry)
-            if reason:
-                result.counts[f"skipped:{reason}"] += 1
+            article = _article(entry, extract, result, stopped)
+            if article is None:
                 continue
-            try:
-                record = read_record(settings.data_dir / entry["warc_file"], int(entry["warc_offset"]))
-            except Exception as exc:  # a damaged archive must not stop the run: count it
-                log.warning("cannot read WARC record for %s: %s", entry.get("url"), exc)
-                result.counts["failed:warc_unreadable"] += 1
-                continue
-            article = extract(record.body, url=entry.get("final_url") or entry.get("url"))
             if article.status != "ok":
                 if article.status_reason == "paywall" and article.body:
                     # Kept, but marked (access: paywall_teaser): never passed off as the article.
@@ -56,8 +57,45 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             out.write(json.dumps({"article": article.to_dict(), "crawl": entry}, ensure_ascii=False) + "\n")
             result.counts["articles"] += 1
     result.seconds = time.monotonic() - started
-    write_json(rdir / "clean-report.json", result.as_dict())
+    write_json(rdir / "clean-report.json", {**result.as_dict(), "extraction_timeouts": stopped[:MAX_LISTED]})
     return result
+
+
+def _extractor() -> Any:
+    """The extraction call: bounded per page (a worker process), or in this process when the
+    setting is None."""
+    from indexing.extraction import extract
+
+    timeout = get_settings().pipeline.clean_page_timeout_seconds
+    if timeout is None:
+        return contextlib.nullcontext(lambda body, url: extract(body, url=url))
+    return BoundedExtractor(timeout, EXTRACTOR)
+
+
+def _article(entry: dict[str, Any], extract: Any, result: StageCounts, stopped: list[dict[str, Any]]) -> Any:
+    """The extracted article of one manifest entry, or None (counted by reason)."""
+    from indexing.archive import read_record
+
+    reason = _skip_reason(entry)
+    if reason:
+        result.counts[f"skipped:{reason}"] += 1
+        return None
+    try:
+        record = read_record(get_settings().data_dir / entry["warc_file"], int(entry["warc_offset"]))
+    except Exception as exc:  # a damaged archive must not stop the run: count it
+        log.warning("cannot read WARC record for %s: %s", entry.get("url"), exc)
+        result.counts["failed:warc_unreadable"] += 1
+        return None
+    url = entry.get("final_url") or entry.get("url")
+    try:
+        return extract(record.body, url)
+    except (ExtractionTimeout, ExtractionCrashed) as exc:
+        kind = "extraction_timeout" if isinstance(exc, ExtractionTimeout) else "failed:extraction_crashed"
+        log.warning("%s: %s (%s); kept in the archive for a reprocess", url, exc, kind)
+        result.counts[kind] += 1
+        stopped.append({"url": url, "reason": kind, "warc_file": entry["warc_file"],
+                        "warc_offset": entry["warc_offset"]})
+        return None
 
 
 def _skip_reason(entry: dict[str, Any]) -> str | None:

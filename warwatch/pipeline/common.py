@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,14 +14,12 @@ from typing import Any
 
 from indexing.dates import parse_iso
 from indexing.fileio import atomic_write_text
+from indexing.runid import is_run_id
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int | None], None]
-
-#: What a batch (run) id may contain: it names a directory and the crawler checks the same set.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 class PipelineError(RuntimeError):
@@ -58,7 +55,7 @@ def safe_id(text: str, limit: int = 128) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not run_id or not _SAFE_ID.match(run_id) or run_id.startswith("."):
+    if not run_id or not is_run_id(run_id) or run_id.startswith("."):
         raise PipelineError(f"bad run id {run_id!r}")
     return run_id
 

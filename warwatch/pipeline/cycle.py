@@ -3,7 +3,8 @@ reprocessing from the archive (``warwatch reprocess``, ``warwatch_backfill``).
 
 ``warwatch run`` = crawl one new batch, then process *every* unprocessed batch, its own and any an
 earlier run left (interrupted, killed, failed). Each batch is leased while it is processed and
-marked processed only after its alerts ran, so a kill at any moment leaves it for the next run;
+marked processed only after its alerts ran completely (an engine outage at alert time leaves
+its alerts pending, evaluated again by a later run), so a kill at any moment leaves it for the next run;
 every stage is idempotent, so doing part of it twice changes nothing.
 """
 
@@ -57,15 +58,19 @@ class CycleResult:
 def process_batch(lease: batches.Lease, progress: ProgressCallback | None = None,
                   bind_pid: bool = True) -> dict[str, Any]:
     """clean -> enrich -> index -> alerts -> report for one leased batch, then mark it processed.
-    The report is written even when a stage fails (and the batch stays unprocessed)."""
+    The report is written even when a stage fails (and the batch stays unprocessed). A batch
+    whose alerts are pending has only its alerts evaluated again; it is marked processed once
+    they are complete."""
     rid = lease.batch_id
+    stages = STAGES[-1:] if batches.alerts_pending(rid) else STAGES
     try:
-        for name, stage in STAGES:
+        for name, stage in stages:
             batches.renew(lease, name, bind_pid=bind_pid)
             stage(rid, progress=progress)
     finally:
         merged = report(rid)
-    batches.mark_processed(rid, {"owner": lease.owner, "problems": merged["problems"]})
+    if not batches.alerts_pending(rid):
+        batches.mark_processed(rid, {"owner": lease.owner, "problems": merged["problems"]})
     return merged
 
 

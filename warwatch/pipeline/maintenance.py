@@ -209,7 +209,9 @@ def pipeline_health() -> dict[str, Any]:
     """Record the figures of every batch not yet in ``{prefix}runs``, evaluate the health rules
     and deliver health alerts for new episodes (through the topic watches' channels)."""
     from indexing import health
+    from warwatch.pipeline.report import overdue_alerts
 
+    late = overdue_alerts()  # first: it needs no engine, and an engine outage is what it reports
     recorded = health.record_pending_runs()
     report = health.check_health()
-    return {"recorded": len(recorded), **report.as_dict()}
+    return {"recorded": len(recorded), "alerts_pending_overdue": late, **report.as_dict()}

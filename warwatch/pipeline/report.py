@@ -6,20 +6,79 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from indexing.errors import ConfigError
 from indexing.fileio import read_json
 from indexing.settings import get_settings
-from warwatch.pipeline.common import run_dir, write_json
+from warwatch.pipeline import batches
+from warwatch.pipeline.batches import Clock, _utcnow
+from warwatch.pipeline.common import parse_dt, run_dir, write_json
 
 log = logging.getLogger(__name__)
 
+#: the health rule of batches whose alerts stay pending
+ALERTS_RULE = "alerts_pending"
 
-def alerts(run_id: str) -> dict[str, Any]:
+
+def alerts(run_id: str, now: Clock = _utcnow) -> dict[str, Any]:
     """Alert every watch once per new story among the documents this batch indexed
-    (``runs/<run_id>/alerts-report.json``); undelivered alerts stay queued for the next run."""
+    (``runs/<run_id>/alerts-report.json``); undelivered alerts stay queued for the next run.
+
+    The batch's alerts stay pending (``alerts-pending.json``: the batch is not processed, the
+    next run evaluates it again after a backoff) until every watch was evaluated against every
+    document: an engine outage or a timed-out search loses nothing. Re-evaluating alerts no story
+    twice (the alert state keeps every (watch, story) alerted)."""
     from indexing.alerts import evaluate
 
     run_dir(run_id)
-    return evaluate(run_id).as_dict()
+    batches.begin_alerts(run_id, now)
+    result = evaluate(run_id).as_dict()
+    complete = alerts_settled(run_id, result)
+    pending = batches.end_alerts(run_id, complete, list(result.get("problems") or []), now)
+    if pending:
+        log.warning("batch %s: alerts pending (attempt %d), evaluated again after %s", run_id,
+                    pending["attempts"], pending["next_try"])
+    overdue_alerts(now)
+    return result
+
+
+def alerts_settled(run_id: str, result: dict[str, Any]) -> bool:
+    """Every watch evaluated against every document of the batch. Documents the engine rejected
+    (the index stage counted them ``failed``, they are in the dead-letter file) never will be:
+    they do not hold the batch back."""
+    if result.get("complete"):
+        return True
+    in_index, documents = result.get("documents_in_index"), result.get("documents")
+    if in_index is None or documents is None or any(w.get("error") for w in (result.get("watches") or {}).values()):
+        return False
+    rejected = int(read_json(run_dir(run_id) / "index-report.json").get("failed") or 0)
+    return 0 <= documents - in_index <= rejected
+
+
+def overdue_alerts(now: Clock = _utcnow) -> list[str]:
+    """Batches whose alerts have been pending longer than ``pipeline.alerts_pending_limit_minutes``;
+    while there are any, one pipeline health alert (an episode, so once), closed when they are done."""
+    from indexing.health import Finding, raise_alerts
+
+    limit = get_settings().pipeline.alerts_pending_limit_minutes * 60
+    at = now()
+    late: dict[str, datetime] = {}
+    for bid in batches.unprocessed():
+        since = parse_dt(batches.alerts_pending(bid).get("since"))
+        if since is not None and (at - since).total_seconds() > limit:
+            late[bid] = since
+    findings = []
+    if late:
+        oldest = min(late.values())
+        hours = (at - oldest).total_seconds() / 3600
+        findings.append(Finding("pipeline", ALERTS_RULE, f"alerts of {len(late)} batch(es) pending for up to "
+                                f"{hours:.1f} h (oldest {min(late, key=late.__getitem__)}): the search engine "
+                                "is away or watch searches fail", since=oldest.isoformat(),
+                                value=hours * 3600, threshold=limit))
+    try:
+        raise_alerts(findings, rules=(ALERTS_RULE,))
+    except (ConfigError, OSError) as exc:
+        log.warning("pipeline health alert for pending alerts not raised: %s", exc)
+    return sorted(late)
 
 
 def report(run_id: str) -> dict[str, Any]:
@@ -30,6 +89,7 @@ def report(run_id: str) -> dict[str, Any]:
         "run_id": run_id,
         "finished_at": datetime.now(UTC).isoformat(),
         **{stage: read_json(rdir / f"{stage}-report.json") for stage in ("crawl", "clean", "enrich", "index", "alerts")},
+        "alerts_pending": read_json(rdir / batches.ALERTS_PENDING_FILE) or None,
     }
     merged["problems"] = problems(merged)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +127,10 @@ def problems(merged: dict[str, Any]) -> list[str]:
         out.append(f"{idx['failed']} documents rejected by the search engine (see dead-letter file)")
     alerts_report = merged.get("alerts") or {}
     out.extend(f"alerts: {p}" for p in alerts_report.get("problems") or [])
+    pending = merged.get("alerts_pending")
+    if pending:
+        out.append(f"alerts pending since {pending.get('since')} ({pending.get('attempts')} attempt(s)): "
+                   f"the batch is evaluated again after {pending.get('next_try')}")
     for failure in alerts_report.get("failures") or []:
         out.append(f"alert {failure.get('alert_id')} of watch {failure.get('watch')} not delivered to "
                    f"{failure.get('channel')} (queued for the next run): {failure.get('error')}")

@@ -3,8 +3,10 @@
 A scheduled processing run leases its batches to an owner named after the DAG run, so the lease
 passes from task to task (each task process is gone when the next starts) and expires if the run
 dies. The lease's ``stage`` records the last stage done (``"enrich:done"``): a task only works on
-batches whose previous stage this run completed, and ``finish`` marks processed only the batches
-that reached ``"alerts:done"``; the others go back for the next run.
+batches whose previous stage this run completed (and skips a stage already done: a batch whose
+alerts are pending is claimed at ``"index:done"``), and ``finish`` marks processed only the
+batches that reached ``"alerts:done"`` with their alerts complete; the others go back for the
+next run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from indexing.settings import get_settings
 from warwatch.pipeline import batches
 from warwatch.pipeline.batches import LeaseLost
 from warwatch.pipeline.clean import clean
@@ -84,7 +85,11 @@ def run_stage(batch_id: str, owner: str, name: str, fn: Callable[[str], Any]) ->
     lease_info = batches.read_lease(batch_id)
     if lease_info.get("owner") != owner:
         raise LeaseLost(f"batch {batch_id} is leased to {lease_info.get('owner')!r}, not this run")
-    if _done_level(str(lease_info.get("stage", ""))) < ORDER.index(name) - 1:
+    level = _done_level(str(lease_info.get("stage", "")))
+    if level >= ORDER.index(name):
+        log.info("batch %s: %s already done (%s)", batch_id, name, lease_info.get("stage"))
+        return True
+    if level < ORDER.index(name) - 1:
         log.warning("batch %s: %s skipped, its earlier stage did not finish (%s)", batch_id, name,
                     lease_info.get("stage"))
         return False
@@ -129,7 +134,7 @@ def finish_batches(batch_ids: Iterable[str], owner: str) -> dict[str, Any]:
         merged = report(bid)
         if merged["problems"]:
             problems[bid] = merged["problems"]
-        if info.get("owner") == owner and info.get("stage") == "alerts:done":
+        if info.get("owner") == owner and info.get("stage") == "alerts:done" and not batches.alerts_pending(bid):
             batches.mark_processed(bid, {"owner": owner, "problems": merged["problems"]})
             done.append(bid)
         else:
@@ -168,13 +173,11 @@ def backfill(action: str, sources: list[str], since: datetime | None, until: dat
     return {"action": action, "batch_id": result.run_id, "index": result.report.get("index", {})}
 
 
-def settings_summary() -> dict[str, Any]:
-    return get_settings().pipeline.model_dump()
-
-
 def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """Form dates (YYYY-MM-DD, UTC) as a closed range: ``until`` includes its whole day."""
-    from datetime import UTC, timedelta
+    from datetime import UTC
+
+    from indexing.dates import end_of_day
 
     def day(value: str | None) -> datetime | None:
         if not value:
@@ -186,7 +189,7 @@ def day_bounds(since: str | None, until: str | None) -> tuple[datetime | None, d
 
     start, end = day(since), day(until)
     if end is not None:
-        end = end + timedelta(days=1) - timedelta(microseconds=1)
+        end = end_of_day(end)
     if start and end and start > end:
         raise PipelineError(f"since {since} is after until {until}")
     return start, end

@@ -6,7 +6,7 @@ import pytest
 
 from indexing.enrich import Gazetteer, load_gazetteer
 from indexing.enrich._config import EnrichConfigError
-from indexing.settings import ConfigError
+from indexing.errors import ConfigError
 
 
 def ids(gz: Gazetteer, text: str) -> list[str]:

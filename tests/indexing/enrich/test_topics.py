@@ -6,7 +6,7 @@ import pytest
 
 from indexing.enrich import TopicSet, load_topics
 from indexing.enrich.topics import CORE_LANGUAGES
-from indexing.settings import ConfigError
+from indexing.errors import ConfigError
 
 from .conftest import crude_text
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from indexing.extraction.dates import date_from_url, parse_date, parse_text_date
+from indexing.dates import date_from_url, parse_date, parse_text_date
 
 
 @pytest.mark.parametrize(

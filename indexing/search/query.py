@@ -1,4 +1,4 @@
-"""Search across languages: the Python API behind ``warwatch search`` (CONTRACT.md).
+"""The search request: clause building, highlights, filters and date bounds.
 
 How a query is scored (one bool query, ``should`` clauses, at least one must match):
 
@@ -33,21 +33,15 @@ Highlights come from the language fields, with the expanded forms included.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from indexing.engine import Engine, EngineError, connect
-from indexing.index.setup import articles_alias
-from indexing.index.templates import LANG_FIELDS, TEXT_FIELDS, lang_field
+from indexing.index.templates import LANG_FIELDS, TEXT_FIELDS
+from indexing.search.safety import SIMPLE_FLAGS, check_query, is_explicit, is_match_all, query_string_limits
 from indexing.settings import get_settings
 from indexing.translit import query_words
-
-if TYPE_CHECKING:
-    from indexing.embeddings.fusion import Fused
 
 log = logging.getLogger(__name__)
 
@@ -100,31 +94,6 @@ class Expansion:
         return len(self.groups) + len(query_words(self.residual) if self.residual else []) <= 1
 
 
-_EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.*]+:|[+-]\S)|\b(AND|OR|NOT)\b")
-_FIELD_PREFIX = re.compile(r"(^|[\s(])([\w.*]+):")
-
-
-def neutralise_colons(query: str) -> str:
-    """Headlines are full of colons ("Report 3: ...", "ГУР: ...", "Guerre en Ukraine : ...").
-    Only a colon after one of our field names (``title:``, ``source:``, ``body_de:``) means a
-    field in query-string syntax; anywhere else it is punctuation and becomes a space."""
-    from indexing.index.templates import mapped_fields
-
-    known = mapped_fields()
-
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(2)
-        is_field = name in known or ("*" in name and any(f.startswith(name.split("*")[0]) for f in known))
-        return m.group(0) if is_field else f"{m.group(1)}{name} "
-
-    return _FIELD_PREFIX.sub(repl, query or "").replace(" : ", " ")
-
-
-def is_explicit(query: str) -> bool:
-    """A query naming fields (``title:x``), boolean operators or +/- terms says exactly what it
-    wants: it is not expanded."""
-    return bool(_EXPLICIT_SYNTAX.search(query or ""))
-
 
 def expand(query: str) -> Expansion:
     """The query's expansion through ``indexing.enrich.expand_query`` (empty when unavailable
@@ -153,53 +122,6 @@ def expand(query: str) -> Expansion:
         groups.append(by_lang)
     return Expansion(groups=groups, kinds=kinds, topics=list(exp.topics), entities=list(exp.entities),
                      residual=str(getattr(exp, "residual", "") or ""))
-
-
-# ----------------------------------------------------------------------------- result
-@dataclass
-class SearchHit:
-    id: str
-    url: str | None
-    canonical_url: str | None
-    title: str | None
-    source: str | None
-    language: str | None
-    published: str | None
-    score: float | None
-    topics: list[str]
-    highlights: list[str]
-    entities: list[str] = field(default_factory=list)
-    #: the keyword clauses the hit matched (``all``, ``some``, ``names``, ``phrase``, ``topic``,
-    #: ``entity``, ``complete``): why the keyword side found it
-    matched: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "url": self.url, "canonical_url": self.canonical_url, "title": self.title,
-            "source": self.source, "language": self.language, "published": self.published,
-            "score": self.score, "topics": self.topics, "highlights": self.highlights,
-        }
-
-
-@dataclass
-class SearchResult:
-    total: int
-    hits: list[SearchHit]
-    facets: dict[str, list[dict[str, Any]]] | None = None
-    took_ms: int | None = None
-    query_syntax: str = "query_string"  # or "simple_query_string" after a syntax error
-    retrieval: str = "keyword"  # or "hybrid": fused with the vector neighbours
-    #: no good match: neither the keyword nor the vector side is confident (the hits are the
-    #: nearest articles, not answers; indexing/embeddings/fusion.py)
-    weak: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
-        if self.weak:
-            out["match"] = "weak"
-        if self.facets is not None:
-            out["facets"] = self.facets
-        return out
 
 
 # ----------------------------------------------------------------------------- query
@@ -249,71 +171,6 @@ def _filters(lang: str | None, source: str | None, topic: str | None, entity: st
         out.append({"range": {"published": rng}})
     return out
 
-
-_WILDCARD_ONLY = re.compile(r"^\s*\*?\s*$")
-
-
-# ----------------------------------------------------------------------------- query safety
-class QueryError(EngineError):
-    """A query warwatch will not run: too expensive (leading or one-letter wildcards, too many
-    wildcard or fuzzy terms, too long) or malformed beyond repair. The message is one line."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=400, error_type="query_rejected")
-
-
-#: simple_query_string operators allowed in the fallback: no fuzzy, no slop.
-_SIMPLE_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|ESCAPE|WHITESPACE|PREFIX"
-_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"~?\d*|\S+')
-# a slash after an even run of backslashes (none, or escaped backslashes) opens a regexp
-_UNESCAPED_SLASH = re.compile(r"(?<!\\)((?:\\\\)*)/")
-_TOO_EXPENSIVE = ("too_complex_to_determinize", "too_many_clauses", "too_many_nested_clauses",
-                  "maxclausecount", "toomanyclauses", "determinizedstates")
-
-
-def query_string_limits() -> dict[str, Any]:
-    """query_string options that keep one query from costing the cluster: no leading
-    wildcards, bounded automata and fuzzy expansions."""
-    return {"allow_leading_wildcard": False, "max_determinized_states": 2000, "fuzzy_max_expansions": 10,
-            "analyze_wildcard": False}
-
-
-def _expansive(term: str) -> bool:
-    """Whether ``term`` (one token of the query) is a wildcard or fuzzy term; raises for a
-    wildcard with fewer than two characters before it."""
-    word = term.split(":", 1)[1] if ":" in term and not term.startswith(":") else term
-    word = word.lstrip("+-(!").rstrip(")")
-    if not word or word == "*" or word.startswith('"'):
-        return False
-    if "*" in word or "?" in word:
-        prefix = re.split(r"[*?]", word, maxsplit=1)[0]
-        if len(prefix) < 2:
-            raise QueryError(f"wildcard {word!r} refused: it needs two letters before * or ?")
-        return True
-    return bool(re.search(r"[^\\]~\d*(\.\d+)?$", word))
-
-
-def check_query(query: str) -> str:
-    """The user's query made safe for query_string, or :class:`QueryError`.
-
-    Regular expressions (``/.../``) are not offered: slashes become literal. Leading and
-    one-letter wildcards are refused (they scan the whole term dictionary), and so are more
-    than ``search.max_expansive_terms`` wildcard or fuzzy terms, or a query over
-    ``search.max_query_chars`` characters."""
-    limits = get_settings().search
-    if len(query) > limits.max_query_chars:
-        raise QueryError(f"query too long: {len(query)} characters (at most {limits.max_query_chars})")
-    text = _UNESCAPED_SLASH.sub(r"\1\\/", query)
-    expansive = sum(1 for tok in _TOKEN.findall(text) if _expansive(tok))
-    if expansive > limits.max_expansive_terms:
-        raise QueryError(f"query too expensive: {expansive} wildcard or fuzzy terms "
-                         f"(at most {limits.max_expansive_terms})")
-    return text
-
-
-def is_too_expensive(exc: EngineError) -> bool:
-    text = f"{exc.error_type} {exc} {exc.info}".lower().replace(" ", "")
-    return any(k in text for k in _TOO_EXPENSIVE)
 
 
 def _named(clause: dict[str, Any], name: str) -> dict[str, Any]:
@@ -378,10 +235,10 @@ def _typed_clauses(query: str, syntax: str) -> list[dict[str, Any]]:
                                   "minimum_should_match": "60%", "boost": 0.5, **safety}}
     else:
         typed = {"simple_query_string": {"query": query, "fields": fields, "default_operator": "AND",
-                                         "lenient": True, "boost": 2.0, "flags": _SIMPLE_FLAGS}}
+                                         "lenient": True, "boost": 2.0, "flags": SIMPLE_FLAGS}}
         loose = {"simple_query_string": {"query": query, "fields": loose_fields, "default_operator": "OR",
                                          "lenient": True, "minimum_should_match": "60%", "boost": 0.5,
-                                         "flags": _SIMPLE_FLAGS}}
+                                         "flags": SIMPLE_FLAGS}}
     # All typed words in the article's own text is worth a fixed amount on top of its BM25 score,
     # whose scale depends on the corpus: comparable to one entity the article is about, so among
     # equally on-topic articles those in the query's own words come first.
@@ -440,7 +297,7 @@ def build_query(query: str, expansion: Expansion, *, syntax: str = "query_string
 
     Raises :class:`QueryError` for a query too expensive to run (see :func:`check_query`).
     """
-    if _WILDCARD_ONLY.match(query or ""):
+    if is_match_all(query):
         return {"match_all": {}}
     if syntax == "query_string":
         query = check_query(query)
@@ -528,206 +385,33 @@ def build_request(query: str, *, expansion: Expansion | None = None, lang: str |
     return body
 
 
-def is_syntax_error(exc: EngineError) -> bool:
-    text = f"{exc.error_type} {exc} {exc.info}".lower()
-    return exc.status == 400 and any(k in text for k in ("parse", "query_shard", "search_phase", "lexical",
-                                                          "token_mgr", "failed to create query"))
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search as :func:`indexing.search.search` was asked for it: the query (colons
+    neutralised), its filters and options, and its expansion. Handed on instead of the keyword
+    arguments; a variant (another size, no facets) is ``dataclasses.replace(request, ...)``."""
 
+    query: str
+    lang: str | None = None
+    source: str | None = None
+    topic: str | None = None
+    entity: str | None = None
+    since: str | date | datetime | None = None
+    until: str | date | datetime | None = None
+    size: int = 10
+    order: Order = "relevance"
+    facets: bool = False
+    translit: bool = True
+    expansion: Expansion = field(default_factory=Expansion)
 
-def parse_hit(h: Mapping[str, Any]) -> SearchHit:
-    src = h.get("_source") or {}
-    hl = h.get("highlight") or {}
-    lang = lang_field(src.get("language"))
-    # Title fragment first, then body fragments of the article's own language, then any.
-    ordered = [f"title_{lang}", f"body_{lang}"] + sorted(k for k in hl if k not in (f"title_{lang}", f"body_{lang}"))
-    snippets: list[str] = []
-    for key in ordered:
-        for frag in hl.get(key, []):
-            if frag not in snippets:
-                snippets.append(frag)
-    return SearchHit(
-        id=str(h.get("_id")), url=src.get("url"), canonical_url=src.get("canonical_url"),
-        title=src.get("title"), source=src.get("source"), language=src.get("language"),
-        published=src.get("published"), score=h.get("_score"), topics=list(src.get("topics") or []),
-        highlights=snippets, entities=list(src.get("entities") or []),
-        matched=sorted(set(h.get("matched_queries") or ())),  # a list, or a dict name -> score
-    )
+    def filters(self) -> list[dict[str, Any]]:
+        """The filter clauses (language, source, topic, entity, date bounds)."""
+        return _filters(self.lang, self.source, self.topic, self.entity, self.since, self.until)
 
-
-def _facets(aggs: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in [*FACET_FIELDS, "day"]:
-        buckets = (aggs.get(name) or {}).get("buckets", [])
-        out[name] = [{"key": b.get("key_as_string", b.get("key")), "count": b.get("doc_count", 0)}
-                     for b in buckets]
-    return out
-
-
-def _run(engine: Engine, index: str, query: str, kwargs: Mapping[str, Any],
-         shape: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], str]:
-    """One search request (``shape`` edits the body), with the simple_query_string fallback
-    for a query the engine cannot parse, the timeouts of ``search`` settings, and
-    :class:`QueryError` for a query too expensive or malformed to run."""
-    limits = get_settings().search
-    syntax = "query_string"
-    for syntax in ("query_string", "simple_query_string"):
-        body = build_request(query, syntax=syntax, **kwargs)
-        if shape:
-            shape(body)
-        try:
-            resp = engine.search(index, body, request_timeout=limits.request_timeout)
-        except EngineError as exc:
-            if isinstance(exc, QueryError):
-                raise
-            if is_too_expensive(exc):
-                raise QueryError(f"query too expensive for the engine: {query[:80]!r}") from exc
-            if syntax == "simple_query_string" or not is_syntax_error(exc):
-                if is_syntax_error(exc):
-                    raise QueryError(f"malformed query {query[:80]!r}: {exc}") from exc
-                raise
-            log.info("query %r is not valid query-string syntax (%s); using simple_query_string", query, exc)
-            continue
-        if resp.get("timed_out"):
-            log.warning("search for %r timed out after %s: results are partial", query, limits.timeout)
-        return resp, syntax
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _total(resp: Mapping[str, Any]) -> int:
-    total = resp.get("hits", {}).get("total", 0)
-    return int(total.get("value", 0) if isinstance(total, Mapping) else total)
-
-
-def _light(body: dict[str, Any]) -> None:
-    """The first, ranking-only request of a hybrid search: ids, scores, languages and facets."""
-    body.pop("highlight", None)
-    body["_source"] = ["language"]
-
-
-def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
-    """The last request of a hybrid search: sources and highlights of the fused ``ids``, through
-    the index with the search's filters (a deleted or filtered-out neighbour drops out). Nothing
-    is scored: the highlights bring their own queries (:func:`_highlight`), and the keyword
-    query must not exclude vector-only hits."""
-
-    def shape(body: dict[str, Any]) -> None:
-        bool_query = body["query"]["bool"]
-        bool_query.pop("must")
-        bool_query["filter"] = [*bool_query["filter"], {"ids": {"values": ids}}]
-        body.pop("aggs", None)
-        body["track_total_hits"] = False
-        body["size"] = len(ids)
-
-    return shape
-
-
-#: fused candidates fetched beyond ``size`` when nothing but a deletion can drop one
-HYDRATE_SLACK = 5
-
-
-def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion) -> Fused:
-    """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``)."""
-    from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, fuse
-    from indexing.embeddings.retrieval import rrf
-
-    limits = get_settings().search
-    keyword = [KeywordHit(str(h["_id"]), float(h.get("_score") or 0.0), frozenset(h.get("matched_queries") or ()))
-               for h in first.get("hits", {}).get("hits", [])]
-    if limits.fusion == "rrf":
-        return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
-    params = FusionParams(strong=limits.fusion_strong, weak=limits.fusion_weak,
-                          vector_confidence=limits.vector_confidence, admit=limits.vector_admit)
-    return fuse(keyword, near, one_concept=expansion.one_concept, params=params)
-
-
-def _hybrid(engine: Engine, index: str, query: str, kwargs: dict[str, Any]) -> SearchResult | None:
-    """Keyword ranking fused with the vector neighbours (None when there are no neighbours).
-
-    Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
-    client-side matrix's neighbours (which know no filters) are all looked up through the
-    index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import has_vectors, neighbours
-
-    limits = get_settings().search
-    if not has_vectors(engine, index):
-        return None
-    filters = _filters(*(kwargs[k] for k in ("lang", "source", "topic", "entity", "since", "until")))
-    # The vector side (model, matrix product or kNN request) runs while the engine ranks by keyword.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        vector_side = pool.submit(neighbours, engine, index, query, k=limits.vector_candidates, filters=filters,
-                                  timeout=limits.request_timeout)
-        first, syntax = _run(engine, index, query,
-                             {**kwargs, "size": max(kwargs["size"], limits.vector_candidates)}, shape=_light)
-        near = vector_side.result()
-    if not near:
-        return None
-    fused = _fused(first, near, kwargs["expansion"])
-    keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
-    checked = bool(filters) and not engine.native_knn  # every candidate must pass the filters
-    wanted = fused.ranking if checked else fused.ranking[: kwargs["size"] + HYDRATE_SLACK]
-    resp, _ = _run(engine, index, query, {**kwargs, "facets": False}, shape=_hydrate([i for i, _ in wanted]))
-    by_id = {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
-    fetched = {i for i, _ in wanted}
-    present = [i for i, _ in fused.ranking if i in by_id or i not in fetched]
-    score = dict(fused.ranking)
-    hits = [parse_hit({**by_id[i], "_score": score[i]}) for i in present if i in by_id][: kwargs["size"]]
-    extra = sum(1 for i in present if i not in keyword_ids)
-    return SearchResult(total=_total(first) + extra, hits=hits,
-                        facets=_facets(first.get("aggregations") or {}) if kwargs["facets"] else None,
-                        took_ms=int(first.get("took") or 0) + int(resp.get("took") or 0), query_syntax=syntax,
-                        retrieval="hybrid", weak=fused.weak)
-
-
-def search(
-    query: str,
-    *,
-    lang: str | None = None,
-    source: str | None = None,
-    topic: str | None = None,
-    entity: str | None = None,
-    since: str | date | datetime | None = None,
-    until: str | date | datetime | None = None,
-    size: int = 10,
-    order: Order = "relevance",
-    facets: bool = False,
-    engine: Engine | None = None,
-    index: str | None = None,
-    translit: bool = True,
-    hybrid: bool | None = None,
-) -> SearchResult:
-    """Search the articles alias. Filters take one value or a comma-separated list.
-    ``translit=False`` switches off the cross-script name bridge, ``hybrid=False`` the vector
-    half (default: ``search.hybrid``; benchmarks compare both).
-
-    Hybrid retrieval (relevance order, queries without explicit syntax, when articles have
-    vectors): the keyword ranking above and the query's nearest articles by multilingual
-    embedding (:mod:`indexing.embeddings.retrieval`) are fused (``fuse``: the rescaled vector
-    score plus the weighted keyword score; ``search.fusion: rrf`` for reciprocal rank fusion);
-    scores are then fusion scores.
-
-    ``until`` given as a bare day includes that whole day. Raises :class:`QueryError` for a query
-    too expensive or malformed to run, :class:`EngineUnavailable` when the engine cannot be
-    reached and :class:`EngineError` for anything else it refuses.
-    """
-    query = neutralise_colons(query)
-    if not _WILDCARD_ONLY.match(query or ""):
-        check_query(query)  # refused before anything is asked of the engine
-    engine = engine or connect()
-    index = index or articles_alias()
-    expansion = expand(query)
-    kwargs: dict[str, Any] = dict(expansion=expansion, lang=lang, source=source, topic=topic, entity=entity,
-                                  since=since, until=until, size=size, order=order, facets=facets,
-                                  translit=translit)
-    hybrid = get_settings().search.hybrid if hybrid is None else hybrid
-    if hybrid and order == "relevance" and not is_explicit(query) and not _WILDCARD_ONLY.match(query or ""):
-        result = _hybrid(engine, index, query, kwargs)
-        if result is not None:
-            return result
-    resp, syntax = _run(engine, index, query, kwargs)
-    return SearchResult(
-        total=_total(resp),
-        hits=[parse_hit(h) for h in resp.get("hits", {}).get("hits", [])],
-        facets=_facets(resp.get("aggregations") or {}) if facets else None,
-        took_ms=resp.get("took"),
-        query_syntax=syntax,
-    )
+    def body(self, syntax: str = "query_string") -> dict[str, Any]:
+        """The request body (:func:`build_request`) in ``syntax`` (``query_string`` or, after a
+        syntax error, ``simple_query_string``)."""
+        return build_request(self.query, expansion=self.expansion, lang=self.lang, source=self.source,
+                             topic=self.topic, entity=self.entity, since=self.since, until=self.until,
+                             size=self.size, order=self.order, facets=self.facets, syntax=syntax,
+                             translit=self.translit)

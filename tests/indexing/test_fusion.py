@@ -1,0 +1,97 @@
+"""Hybrid fusion (indexing/embeddings/fusion.py) on hand-made candidate lists: pure functions."""
+
+from __future__ import annotations
+
+from indexing.embeddings.fusion import FusionParams, KeywordHit, fuse, is_strong
+
+
+def _ids(ranking: list[tuple[str, float]]) -> list[str]:
+    return [i for i, _ in ranking]
+
+
+def test_an_overwhelming_keyword_answer_is_not_overturned_by_a_nearer_look_alike() -> None:
+    """The seed case: the keyword side knows the story through its topic tag (every part of the
+    query, a tag among them) with a score far above anything else; the small model puts a
+    'troops' article of another country nearest to the query."""
+    keyword = [KeywordHit("seed", 91.3, frozenset({"complete", "topic", "entity", "some"})),
+               KeywordHit("hong-kong", 7.2, frozenset({"some"}))]
+    vector = [("hong-kong", 0.109), ("palace", 0.108), ("seed", 0.090)] + [(f"bg{i}", 0.06) for i in range(20)]
+    fused = fuse(keyword, vector)
+    assert _ids(fused.ranking)[0] == "seed"
+    assert not fused.weak
+
+
+def test_a_look_alike_sharing_words_does_not_overturn_coverage_in_other_languages() -> None:
+    """The seven-language case: an English query matches the English coverage (all its words)
+    and an English look-alike (some words); the vector side finds the coverage in every language."""
+    keyword = [KeywordHit("cov-en", 60.0, frozenset({"all", "some"})),
+               KeywordHit("look-en", 50.0, frozenset({"some"}))]
+    vector = [("cov-de", 0.15), ("cov-fr", 0.14), ("cov-uk", 0.135), ("cov-en", 0.13), ("look-en", 0.10)]
+    vector += [(f"bg{i}", 0.05) for i in range(20)]
+    ranking = _ids(fuse(keyword, vector).ranking)
+    assert ranking[0] == "cov-en"
+    assert ranking.index("look-en") > max(ranking.index(c) for c in ("cov-de", "cov-fr", "cov-uk"))
+
+
+def test_strong_evidence() -> None:
+    assert is_strong(frozenset({"all"}), one_concept=False)
+    assert is_strong(frozenset({"complete", "topic"}), one_concept=False)
+    assert is_strong(frozenset({"complete", "entity", "names"}), one_concept=False)
+    # every part only through name skeletons: they collide on real pages
+    assert not is_strong(frozenset({"complete", "names"}), one_concept=False)
+    assert not is_strong(frozenset({"some", "names", "entity"}), one_concept=False)
+    # a one-concept query ("Kursk"): its entity tag, its names or its phrase are the whole query
+    assert is_strong(frozenset({"entity"}), one_concept=True)
+    assert is_strong(frozenset({"names"}), one_concept=True)
+    assert not is_strong(frozenset({"some"}), one_concept=True)
+
+
+def test_no_good_match_when_neither_side_is_confident() -> None:
+    params = FusionParams(vector_confidence=0.09)
+    weak_keyword = [KeywordHit("a", 10.0, frozenset({"names", "some"}))]
+    assert fuse(weak_keyword, [("b", 0.07), ("a", 0.05)], params=params).weak
+    assert not fuse(weak_keyword, [("b", 0.12), ("a", 0.05)], params=params).weak  # the vector side is
+    strong = [KeywordHit("a", 10.0, frozenset({"all"}))]
+    assert not fuse(strong, [("b", 0.07)], params=params).weak  # the keyword side is
+    assert fuse([], [("b", 0.05)], params=params).weak
+    # the ranking is still there: the nearest articles
+    nearest = fuse([], [("b", 0.08), ("c", 0.07)], params=params)
+    assert nearest.weak and _ids(nearest.ranking) == ["b", "c"]
+
+
+def test_a_neighbour_needs_the_admission_score_unless_the_keyword_side_found_it_too() -> None:
+    params = FusionParams(admit=0.06, admit_ratio=0.0)
+    keyword = [KeywordHit("k", 5.0, frozenset({"all"})), KeywordHit("low-both", 1.0, frozenset({"some"}))]
+    vector = [("near", 0.1), ("far", 0.03), ("low-both", 0.02)]
+    ranking = _ids(fuse(keyword, vector, params=params).ranking)
+    assert "far" not in ranking
+    assert set(ranking) == {"k", "near", "low-both"}
+
+
+def test_equal_inputs_give_equal_rankings_and_ties_go_by_id() -> None:
+    vector = [("b", 0.1), ("a", 0.1), ("c", 0.05)]
+    assert _ids(fuse([], vector).ranking) == ["a", "b", "c"]
+    assert fuse([], vector).ranking == fuse([], list(reversed(vector))).ranking
+
+
+def test_each_sides_best_two_are_on_the_first_page() -> None:
+    from indexing.embeddings.fusion import first_page
+
+    ranking = [(c, 1.0 - n / 10) for n, c in enumerate("abcdefgh")]
+    assert first_page(ranking, ["a", "b"], 3) == ranking  # already there: untouched
+    page = first_page(ranking, ["a", "g", "h"], 4)
+    assert [i for i, _ in page[:4]] == ["a", "b", "g", "h"]  # c and d, the lowest others, make room
+    assert [i for i, _ in page[4:]] == ["c", "d", "e", "f"]
+    keyword = [KeywordHit("kw-name", 10.0, frozenset({"names"})), KeywordHit("kw2", 9.0, frozenset({"some"}))]
+    vector = [(f"v{i}", 0.2 - i / 100) for i in range(12)]
+    fused = fuse(keyword, vector)
+    assert {"kw-name", "kw2", "v0", "v1"} <= {i for i, _ in fused.page(4)[:4]}
+    # a filter that removes a side's best: the next present one is not raised in its place
+    assert "kw-name" not in {i for i, _ in fused.page(4, lambda i: i != "kw-name")}
+
+
+def test_a_neighbour_needs_half_the_best_neighbours_score() -> None:
+    params = FusionParams(admit=0.0, admit_ratio=0.5)
+    ranking = _ids(fuse([KeywordHit("k", 1.0, frozenset({"some"}))], [("v1", 0.2), ("v2", 0.11), ("v3", 0.09),
+                                                                          ("k", 0.01)], params=params).ranking)
+    assert ranking[:2] == ["v1", "v2"] and "v3" not in ranking and "k" in ranking

@@ -1,0 +1,72 @@
+"""The clean stage's per-page time bound: one page whose extraction never finishes is stopped,
+counted ``extraction_timeout`` and listed for a reprocess; every good page of the batch is cleaned."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import indexing.extraction
+from indexing.settings import reset_settings
+from tests.conftest import REPO_ROOT
+from tests.warwatch import poison
+from warwatch import pipeline
+
+clean_module = importlib.import_module("warwatch.pipeline.clean")  # the package exports the function
+
+PAGES = REPO_ROOT / "tests" / "fixtures" / "pages"
+GOOD = {f"http://news.example/{name}/": PAGES / f"{name}.html"
+        for name in ("de-zeitung", "en-wire", "fr-journal", "uk-novyny")}
+
+
+def _archive(data_dir: Path, rid: str, pages: dict[str, bytes]) -> None:
+    from datetime import UTC, datetime
+
+    from indexing.archive import WarcWriter, append_manifest
+
+    rdir = pipeline.run_dir(rid)
+    with WarcWriter(data_dir / "warc", "test") as writer:
+        for url, body in pages.items():
+            now = datetime.now(UTC)
+            path, offset = writer.write_response(url, 200, {"Content-Type": "text/html; charset=utf-8"}, body, now)
+            append_manifest(rdir / "manifest.jsonl", {
+                "url": url, "final_url": url, "status": 200, "fetched_at": now.isoformat(),
+                "warc_file": str(path.relative_to(data_dir)), "warc_offset": offset, "source": "fixture",
+                "content_type": "text/html; charset=utf-8", "fingerprint": "x"})
+
+
+def test_a_page_that_hangs_the_extractor_is_stopped_and_the_batch_goes_on(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARWATCH_PIPELINE__CLEAN_PAGE_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv(poison.PARENT_ENV, str(os.getpid()))
+    reset_settings()
+    monkeypatch.setattr(clean_module, "EXTRACTOR", "tests.warwatch.poison:extract")
+    monkeypatch.setattr(indexing.extraction, "extract", poison.extract)  # the stage's own process
+
+    poisoned = poison.MARK + (PAGES / "en-wire.html").read_bytes()
+    good = {url: path.read_bytes() for url, path in GOOD.items()}
+    urls = list(good)
+    # The poisoned page in the middle: the pages after it are cleaned by a fresh worker.
+    pages = {**dict(list(good.items())[:2]), "http://news.example/poisoned/": poisoned,
+             **dict(list(good.items())[2:])}
+    rid = pipeline.new_run_id()
+    _archive(data_dir, rid, pages)
+
+    result = pipeline.clean(rid)
+    assert result.counts["responses"] == 5
+    assert result.counts["articles"] == len(good)
+    assert result.counts["extraction_timeout"] == 1
+    cleaned = [json.loads(x) for x in (data_dir / "runs" / rid / "cleaned.jsonl").read_text().splitlines()]
+    assert [rec["crawl"]["url"] for rec in cleaned] == urls
+    report = json.loads((data_dir / "runs" / rid / "clean-report.json").read_text())
+    assert report["extraction_timeout"] == 1
+    stopped = report["extraction_timeouts"]
+    assert [(s["url"], s["reason"]) for s in stopped] == [("http://news.example/poisoned/", "extraction_timeout")]
+    # Listed with its capture: a reprocess finds it in the archive.
+    from indexing.archive import read_record
+
+    assert poison.MARK in read_record(data_dir / stopped[0]["warc_file"], int(stopped[0]["warc_offset"])).body
