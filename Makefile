@@ -11,12 +11,13 @@ PORT   ?= 9200
 TEST_PORT ?= 9200
 AIRFLOW_HOME ?= $(CURDIR)/airflow-home
 
-.PHONY: help install test demo airflow lint typecheck bench-extraction clean-data
+.PHONY: help install test test-fast demo airflow lint typecheck bench-extraction clean-data
 
 help:
 	@echo "make install   create .venv, install warwatch with dev deps, fetch the local search node"
 	@echo "make demo      install if needed, then run the main job on the bundled demo site"
 	@echo "make test      install if needed, start the local search node, run the test suite"
+	@echo "make test-fast the edit loop: every test that needs no search node, JVM, Airflow, browser or crawl"
 	@echo "make airflow   Airflow standalone on 127.0.0.1 with this project's DAGs"
 
 $(BIN)/python:
@@ -37,8 +38,18 @@ $(NODE_STAMP): $(STAMP) $(wildcard warwatch/localnode/*.py)
 
 install: $(STAMP) $(NODE_STAMP)
 
+# Two pytest-xdist workers, a test file per worker at a time (its module fixtures start once);
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: install
-	@bash scripts/run-tests.sh
+	@bash scripts/run-tests.sh -n $(TEST_WORKERS) --dist loadfile
+
+# Markers come from the fixtures a test uses (tests/conftest.py: FIXTURE_MARKERS).
+FAST_MARKERS := not (es or jvm or airflow or browser or crawl or slow)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
 
 demo: install
 	$(BIN)/warwatch demo
@@ -47,7 +58,7 @@ airflow: install
 	@bash scripts/airflow-standalone.sh
 
 lint: install
-	$(BIN)/ruff check indexing crawlers dags tests benchmarks demo
+	$(BIN)/ruff check indexing crawlers warwatch dags tests benchmarks demo
 	$(BIN)/mypy
 
 typecheck: install

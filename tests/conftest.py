@@ -1,19 +1,29 @@
 """Shared fixtures. Services are real: the local search node started by `make test`,
 Airflow's own dag.test(), HTTP servers on 127.0.0.1. Outside CI a test whose service is
-missing skips; with CI=true it fails."""
+missing skips; with CI=true it fails.
+
+Markers follow from the fixtures a test asks for (``pytest_collection_modifyitems`` below), never
+from a hand-written mark that can be forgotten: ``make test-fast`` deselects them all."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import tempfile
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from indexing.settings import reset_settings
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -21,6 +31,34 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+#: marker -> the fixtures that imply it (directly or through the fixtures they depend on: pytest's
+#: ``item.fixturenames`` is the closure, so ``index_prefix`` and ``engine`` imply ``es_url``).
+FIXTURE_MARKERS: dict[str, frozenset[str]] = {
+    "es": frozenset({"es_url"}),
+    "airflow": frozenset({"airflow_db", "standalone"}),
+    "browser": frozenset({"browser"}),
+    # a search node of the test's own (a JVM started and stopped by the test or its module)
+    "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch"}),
+    # a real crawler subprocess (Scrapy) against a site served on 127.0.0.1
+    "crawl": frozenset({"crawler", "hostile_crawl"}),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in FIXTURE_MARKERS.items():
+            if used & fixtures:
+                item.add_marker(marker)
+
+
+# Property tests: the examples each @given test draws (tests set no max_examples of their own).
+# CI runs the full count; the edit loop a smaller one.
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci() else "dev"))
 
 
 def service_missing(reason: str) -> None:
@@ -86,3 +124,53 @@ def count_docs(es_url: str, alias: str) -> int:
     urllib.request.urlopen(urllib.request.Request(f"{es_url}/{alias}/_refresh", method="POST"), timeout=30).read()
     with urllib.request.urlopen(f"{es_url}/{alias}/_count", timeout=30) as resp:  # noqa: S310
         return int(json.load(resp)["count"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _reachable_dir(prefix: str) -> Path:
+    """A scratch dir the unprivileged node user can enter (pytest's tmp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    root.chmod(0o755)
+    return root
+
+
+@pytest.fixture
+def spare_node_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """WARWATCH_DATA_DIR for a search node the test starts (and stops) itself on a spare port."""
+    root = _reachable_dir("ww-spare-node-")
+    monkeypatch.setenv("WARWATCH_DATA_DIR", str(root))
+    reset_settings()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _in_data_dir(root: Path, action: Callable[[], T]) -> T:
+    """``action()`` with WARWATCH_DATA_DIR=root, the environment and settings restored after."""
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("WARWATCH_DATA_DIR", str(root))
+            reset_settings()
+            return action()
+    finally:
+        reset_settings()
+
+
+@pytest.fixture(scope="session")
+def bare_elasticsearch() -> Iterator[str]:
+    """One bare Elasticsearch node (Elastic's integ-test-zip: no analysis-common) on a spare port
+    for the whole session, shared by the tests of the elasticsearch client path; its URL. The
+    node's files live under a dir of its own (set only while starting and stopping it)."""
+    from warwatch import localnode
+
+    root = _reachable_dir("ww-bare-es-")
+    port = free_port()
+    try:
+        yield _in_data_dir(root, lambda: localnode.start(port=port, engine="elasticsearch"))
+    finally:
+        _in_data_dir(root, lambda: localnode.stop(port=port))
+        shutil.rmtree(root, ignore_errors=True)

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
@@ -24,7 +22,6 @@ def _warwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 
-@pytest.mark.es
 def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path, es_url: str) -> None:
     from demo.server import render_sources, serve
 

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 from tests.redos import attack_strings, worker
 
@@ -127,6 +129,7 @@ def test_the_collection_finds_the_patterns_it_must() -> None:
     assert len(found) >= 100
 
 
+@pytest.mark.slow  # ~20 s of CPU: in `make test`, not in `make test-fast`
 def test_the_attack_strings_catch_catastrophic_backtracking() -> None:
     """The former caption-credit pattern (quadratic on a run of separators) is caught: its attack
     strings include a 100 KB run of its leading separator class with no credit after it."""
@@ -142,6 +145,7 @@ def test_the_attack_strings_catch_catastrophic_backtracking() -> None:
     assert status == "timeout"
 
 
+@pytest.mark.slow  # ~20 s of CPU: in `make test`, not in `make test-fast`
 def test_every_pattern_applied_to_page_text_runs_in_bounded_time() -> None:
     found = collect()
     slow: list[str] = []

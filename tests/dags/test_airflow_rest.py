@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +15,9 @@ from tests.conftest import count_docs
 from tests.dags.conftest import Standalone, call
 
 
-@pytest.mark.es
-@pytest.mark.airflow
 @pytest.mark.slow
-def test_trigger_crawl_for_one_source_and_see_it_indexed(standalone: Standalone, demo_sources: Path,
-                                                         data_dir: Path, es_url: str, index_prefix: str) -> None:
+def test_trigger_crawl_for_one_source_and_see_it_indexed(standalone: Standalone, es_url: str) -> None:
+    data_dir, index_prefix, demo_sources = standalone.data_dir, standalone.index_prefix, standalone.sources
     token = standalone.token()
     assert b"<html" in call("GET", f"{standalone.base}/").lower()  # the UI itself answers
     chosen = load_sources(demo_sources)[0].id

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from indexing.settings import reset_settings
 from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
@@ -17,8 +18,6 @@ def _succeeded(dagrun: object) -> bool:
     return str(getattr(dagrun, "state", "")) in {"success", "DagRunState.SUCCESS"}
 
 
-@pytest.mark.es
-@pytest.mark.airflow
 def test_crawl_then_process_indexes_the_chosen_source(airflow_db: Path, index_prefix: str, data_dir: Path,
                                                       es_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
@@ -30,6 +29,7 @@ def test_crawl_then_process_indexes_the_chosen_source(airflow_db: Path, index_pr
     with serve(PROJECT_ROOT / "demo" / "site", port=0) as server:
         sources = render_sources(server.base_url, data_dir / "sources.yaml")
         monkeypatch.setenv("WARWATCH_SOURCES", str(sources))
+        reset_settings()  # whatever read the settings before (in this process) read them without it
         ids = [s.id for s in load_sources(sources)]
         chosen = ids[0]
         bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))

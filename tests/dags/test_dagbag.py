@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from indexing.settings import reset_settings
 from tests.dags.conftest import DAGS
 
 DAG_IDS = {"warwatch_crawl", "warwatch_process", "warwatch_maintenance", "warwatch_backfill"}
@@ -46,6 +47,7 @@ def test_trigger_forms_offer_and_validate_the_configured_sources(airflow_db: Pat
                        "  - {id: alpha-news, name: A, url: 'http://127.0.0.1:1/', allow_private_network: true}\n"
                        "  - {id: beta-news, name: B, url: 'http://127.0.0.1:2/', allow_private_network: true}\n")
     monkeypatch.setenv("WARWATCH_SOURCES", str(sources))
+    reset_settings()
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.import_errors == {}
     for dag_id in ("warwatch_crawl", "warwatch_backfill"):

@@ -240,7 +240,6 @@ def test_missing_default_file_means_no_watches(tmp_path: Path, monkeypatch: pyte
 
 
 # --------------------------------------------------------------------------- against the node
-@pytest.mark.es
 def test_once_per_story_not_per_copy(node: Path) -> None:
     data_dir = node
     # The shipped watches, and an explicit query (no expansion: the typed words decide).
@@ -296,7 +295,6 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
     assert [x["articles"][0]["url"] for x in _alert_lines(data_dir)][1] == _other_nk_story()["url"]
 
 
-@pytest.mark.es
 def test_webhook_retries_after_a_server_error(node: Path) -> None:
     rid = _first_run()
     with _Webhook(plan=[500]) as hook:
@@ -311,7 +309,6 @@ def test_webhook_retries_after_a_server_error(node: Path) -> None:
     assert len(_alert_lines(node)) == 1  # the file channel too
 
 
-@pytest.mark.es
 def test_email_to_a_local_smtp_server(node: Path, smtp_server: tuple[int, list[tuple[list[str], EmailMessage]]]) -> None:
     port, received = smtp_server
     rid = _first_run()
@@ -332,7 +329,6 @@ def test_email_to_a_local_smtp_server(node: Path, smtp_server: tuple[int, list[t
     assert msg["X-Warwatch-Alert"] == _alert_lines(node)[0]["alert_id"]
 
 
-@pytest.mark.es
 def test_failed_delivery_stays_queued_until_delivered(node: Path) -> None:
     # Two stories: the second one must not cost another round of retries against a dead receiver.
     rid = _index_run([(SEED_URL, "weltnachrichten-heute", _seed()),
@@ -364,7 +360,6 @@ def test_failed_delivery_stays_queued_until_delivered(node: Path) -> None:
     assert len(_alert_lines(node)) == 2
 
 
-@pytest.mark.es
 def test_unreachable_engine_is_reported_not_raised(node: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rid = _first_run()
     monkeypatch.setenv("WARWATCH_ES_URL", "http://127.0.0.1:9")

@@ -21,6 +21,7 @@ from indexing.index.bulk import BulkStats, BulkWriter, index_documents
 from indexing.index.documents import article_to_document
 from indexing.index.pending import PendingQueue
 from indexing.index.setup import articles_alias, setup_indices
+from tests.conftest import free_port
 
 
 class Relay:
@@ -225,22 +226,12 @@ def test_node_gone_mid_run_keeps_documents_pending(
 
 
 @pytest.mark.slow
-def test_real_node_stopped_mid_run(index_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_node_stopped_mid_run(index_prefix: str, spare_node_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second real node on a spare port, stopped while documents are being indexed."""
-    import shutil
-    import tempfile
-
     from indexing.settings import reset_settings
     from warwatch import localnode
 
-    # The node runs as an unprivileged user: its data dir must be reachable (pytest's tmp is 0700).
-    data = Path(tempfile.mkdtemp(prefix="ww-bulk-node-", dir="/tmp"))
-    data.chmod(0o755)
-    monkeypatch.setenv("WARWATCH_DATA_DIR", str(data))
-    reset_settings()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = localnode.start(port=port)
     try:
         monkeypatch.setenv("WARWATCH_ES_URL", url)
@@ -269,4 +260,3 @@ def test_real_node_stopped_mid_run(index_prefix: str, monkeypatch: pytest.Monkey
         assert _count(engine) == 600
     finally:
         localnode.stop(port=port)
-        shutil.rmtree(data, ignore_errors=True)

@@ -139,7 +139,6 @@ def _articles() -> list[dict[str, str]]:
     ]
 
 
-@pytest.mark.es
 def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5: object) -> None:
     from indexing.embeddings.matrix import VectorMatrix
     from indexing.embeddings.stage import embed_pending

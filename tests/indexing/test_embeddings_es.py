@@ -1,17 +1,13 @@
-"""The vector side on a real Elasticsearch node (Elastic's bare integ-test-zip, started on a
-spare port, once for the module): ``dense_vector`` mapped by the engine adapter, the embedding
+"""The vector side on a real Elasticsearch node (Elastic's bare integ-test-zip on a spare port,
+shared by the session: ``bare_elasticsearch``): ``dense_vector`` mapped by the engine adapter, the embedding
 stage's updates, the server's kNN search with filters, and the refined ranking over its
 candidates (language centring and feedback, as the client-side matrix does) on the cross-lingual
 fixtures."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import statistics
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,34 +31,17 @@ MAPPING = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def es_engine() -> Iterator[Any]:
+def es_engine(bare_elasticsearch: str) -> Iterator[Any]:
     from indexing.embeddings.vectors import native_knn
     from indexing.engine import connect
-    from indexing.settings import reset_settings
-    from warwatch import localnode
 
-    data = Path(tempfile.mkdtemp(prefix="ww-es-vec-", dir="/tmp"))
-    data.chmod(0o755)  # the node runs as an unprivileged user
-    port = _free_port()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WARWATCH_DATA_DIR", str(data))
-        reset_settings()
-        try:
-            eng = connect(url=localnode.start(port=port, engine="elasticsearch"))
-            assert native_knn(eng)
-            yield eng
-            eng.close()
-        finally:
-            localnode.stop(port=port)
-            shutil.rmtree(data, ignore_errors=True)
-            reset_settings()
+    eng = connect(url=bare_elasticsearch)
+    assert native_knn(eng)
+    yield eng
+    for index in ("ww-test-vec", "ww-test-xling"):
+        eng.delete_index(index)
+    eng.close()
 
 
 @pytest.mark.slow

@@ -104,25 +104,12 @@ def test_elasticsearch_client_errors_are_mapped() -> None:
 
 
 @pytest.mark.slow
-def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: str, bare_elasticsearch: str) -> None:
     """The official elasticsearch client against a real (bare: no analysis-common) Elasticsearch
-    node from Elastic's integ-test-zip, started on a spare port: the adapter's operations."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from indexing.settings import reset_settings
-    from warwatch import localnode
-
-    data = Path(tempfile.mkdtemp(prefix="ww-es-node-", dir="/tmp"))
-    data.chmod(0o755)  # the node runs as an unprivileged user
-    monkeypatch.setenv("WARWATCH_DATA_DIR", str(data))
-    reset_settings()
-    port = _free_port()
+    node from Elastic's integ-test-zip, on a spare port (shared by the session): the adapter's
+    operations."""
+    eng = connect(url=bare_elasticsearch)
     try:
-        url = localnode.start(port=port, engine="elasticsearch")
-        eng = connect(url=url)
         assert eng.flavor == "elasticsearch"
         assert type(eng.client).__module__.startswith("elasticsearch")
         name, alias = f"{index_prefix}es-v1", f"{index_prefix}es"
@@ -143,7 +130,5 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
         with pytest.raises(NotFound):
             eng.search(f"{index_prefix}missing", {"query": {"match_all": {}}})
         assert eng.delete_index(name) and not eng.delete_index(name)
-        eng.close()
     finally:
-        localnode.stop(port=port)
-        shutil.rmtree(data, ignore_errors=True)
+        eng.close()

@@ -25,7 +25,7 @@ DEMO_SITE = PROJECT_ROOT / "demo" / "site"
 WARWATCH = Path(sys.executable).with_name("warwatch")
 
 
-def _env(data_dir: Path, sources: Path) -> dict[str, str]:
+def _env(data_dir: Path, sources: Path, point: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         WARWATCH_DATA_DIR=str(data_dir),
@@ -33,7 +33,12 @@ def _env(data_dir: Path, sources: Path) -> dict[str, str]:
         # A short grace so SIGINT/SIGTERM stop the crawler quickly.
         WARWATCH_PIPELINE__CRAWL_GRACE_SECONDS="5",
         WARWATCH_CRAWL__AUTOTHROTTLE="false",
+        # Vectors are not under test here (no kill point is in the embedding step, which runs
+        # last): without them neither run loads the embedding model.
+        WARWATCH_EMBEDDINGS__BACKEND="none",
     )
+    if point != "crawl":  # the politeness delay only keeps a crawl long enough to be interrupted
+        env["WARWATCH_CRAWL__DOWNLOAD_DELAY"] = "0"
     return env
 
 
@@ -106,7 +111,6 @@ CASES = [
 ]
 
 
-@pytest.mark.es
 @pytest.mark.slow
 @pytest.mark.parametrize(("point", "sig"), CASES, ids=[f"{p}-{s.name}" for p, s in CASES])
 def test_interrupted_run_then_next_run_indexes_everything_once(point: str, sig: signal.Signals, data_dir: Path,
@@ -117,7 +121,7 @@ def test_interrupted_run_then_next_run_indexes_everything_once(point: str, sig: 
     # Latency keeps the crawl long enough to be interrupted in the middle.
     with serve(DEMO_SITE, port=0, latency=0.25 if point == "crawl" else 0.0) as server:
         sources = render_sources(server.base_url, data_dir / "sources.yaml")
-        env = _env(data_dir, sources)
+        env = _env(data_dir, sources, point)
         proc = _spawn([str(WARWATCH), "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
                       stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 180

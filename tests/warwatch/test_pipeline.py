@@ -31,7 +31,6 @@ def test_run_ids_are_safe() -> None:
         pipeline.run_dir("../escape")
 
 
-@pytest.mark.es
 def test_stages_rerun_and_reprocess_offline(index_prefix: str, data_dir: Path, es_url: str) -> None:
     from demo.server import render_sources, serve
 
@@ -70,7 +69,6 @@ def test_stages_rerun_and_reprocess_offline(index_prefix: str, data_dir: Path, e
         reset_settings()
 
 
-@pytest.mark.es
 def test_engine_down_keeps_documents_pending(index_prefix: str, data_dir: Path, es_url: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from demo.server import render_sources, serve
