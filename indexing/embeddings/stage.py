@@ -124,7 +124,7 @@ def embed_new_articles(engine: Engine | None = None) -> EmbedReport:
     articles alias with the configured model, at most ``embeddings.max_per_run`` articles. A model that cannot be loaded is logged and
     reported (``failed: {"model": 1}``), not raised: keyword search and alerts are done already."""
     from indexing.embeddings import EmbeddingError
-    from indexing.engine import connect
+    from indexing.engine import NotFound, connect
 
     engine = engine or connect()
     try:
@@ -132,6 +132,9 @@ def embed_new_articles(engine: Engine | None = None) -> EmbedReport:
     except EmbeddingError as exc:
         log.warning("embedding stage skipped: %s", exc)
         return EmbedReport(failed={"model": 1})
+    except NotFound as exc:  # no articles index yet (a first run that indexed nothing): nothing to embed
+        log.info("embedding stage: nothing to embed (%s)", exc)
+        return EmbedReport()
     if report.capped:
         log.info("embedding stage capped at %d articles (embeddings.max_per_run); the rest next run",
                  report.embedded)

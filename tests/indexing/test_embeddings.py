@@ -233,3 +233,20 @@ def test_a_small_matrix_is_scored_exactly() -> None:
     want = [f"d{i}" for i in np.argsort(-scores)[:5]]
     assert [i for i, _ in matrix.nearest(rows[7], 5)] == want
     assert matrix.nearest(rows[7], 0) == [] and len(matrix.nearest(rows[7], 1000)) == 300
+
+
+def test_the_embedding_stage_before_any_article_index_embeds_nothing(es_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first scheduled warwatch_process run can come before any batch made the articles
+    index: the stage reports nothing to do instead of failing the task (and its retries holding
+    back the next run)."""
+    import uuid
+
+    from indexing.embeddings.stage import embed_new_articles
+    from indexing.engine import connect
+    from indexing.settings import reset_settings
+
+    monkeypatch.setenv("WARWATCH_ES_URL", es_url)
+    monkeypatch.setenv("WARWATCH_INDEX_PREFIX", f"ww-test-{uuid.uuid4().hex[:8]}-")
+    reset_settings()
+    report = embed_new_articles(connect())
+    assert report.embedded == 0 and not report.failed
