@@ -18,6 +18,7 @@ from scrapy.http import Request
 
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.held import HeldLinks
+from crawlers.kinds import DISCOVERY_KINDS, RequestKind
 from crawlers.limits import CrawlLimits
 from crawlers.links import looks_like_asset
 from crawlers.policies import PendingArticle
@@ -29,8 +30,6 @@ from indexing.dates import iso, parse_date
 from indexing.sources import Source
 
 DISCOVERY_PRIORITY = 10_000_000
-#: request kinds that discover articles: a source's held-back undated links wait for these
-DISCOVERY_KINDS = frozenset({"robots", "feed", "sitemap", "section"})
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 #: URLs a source's filter turned down that are remembered (not counted twice), without a cap
 PASSED_MEMORY = 10_000
@@ -77,7 +76,7 @@ class RequestScheduler:
         self._leftover: list[PendingRow] = []
         self.validators = DocumentValidators(state.store)
 
-    def _request(self, source: Source, url: str, kind: str, priority: int, **meta: Any) -> Request:
+    def _request(self, source: Source, url: str, kind: RequestKind, priority: int, **meta: Any) -> Request:
         if kind in DISCOVERY_KINDS:
             self._discovering[source.id] += 1
         return Request(
@@ -86,15 +85,15 @@ class RequestScheduler:
             errback=self.callbacks["error"],
             priority=priority,
             meta={"source": source.id, "kind": kind, SLOT_META: source_slot(source.id), **meta},
-            dont_filter=kind == "article",
+            dont_filter=kind == RequestKind.ARTICLE,
         )
 
     # --- discovery -------------------------------------------------------------------------
     def robots(self, source: Source, url: str) -> Request:
-        return self._request(source, url, "robots", DISCOVERY_PRIORITY + 1, dont_obey_robotstxt=True)
+        return self._request(source, url, RequestKind.ROBOTS, DISCOVERY_PRIORITY + 1, dont_obey_robotstxt=True)
 
     def discovery(
-        self, source: Source, url: str, kind: str, depth: int = 0, parent: str | None = None
+        self, source: Source, url: str, kind: RequestKind, depth: int = 0, parent: str | None = None
     ) -> Request:
         """A feed or sitemap request, conditional (ETag / Last-Modified) when we have validators
         (``parent``: the sitemap index listing it, whose validators wait for it)."""
@@ -105,7 +104,7 @@ class RequestScheduler:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         meta: dict[str, Any] = {"handle_httpstatus_list": [304]}
-        if kind == "sitemap":
+        if kind == RequestKind.SITEMAP:
             meta["download_maxsize"] = max(self.limits.sitemap_max_bytes, self.limits.max_body_bytes)
             meta["sitemap_depth"] = depth
         request = self._request(source, url, kind, DISCOVERY_PRIORITY - depth, **meta)
@@ -121,7 +120,7 @@ class RequestScheduler:
         stats.out_of_scope += len(urls) - len(ours)
         cap = self.limits.robots_max_sitemaps
         stats.capped["robots_sitemaps"] += max(0, len(ours) - cap)
-        return [self.discovery(source, u, "sitemap") for u in ours[:cap]]
+        return [self.discovery(source, u, RequestKind.SITEMAP) for u in ours[:cap]]
 
     def child_sitemaps(
         self, source: Source, children: list[tuple[str, datetime | None]], depth: int, parent: str
@@ -145,14 +144,14 @@ class RequestScheduler:
             if not all(read for _, read in ours[room:]):  # a child never read completely is left
                 self.validators.incomplete(parent)
         self._children[source.id] += min(room, len(ours))
-        return [self.discovery(source, u, "sitemap", depth + 1, parent) for u, _ in ours[:room]]
+        return [self.discovery(source, u, RequestKind.SITEMAP, depth + 1, parent) for u, _ in ours[:room]]
 
     def _read_before(self, url: str, lastmod: datetime | None) -> bool:
         read = self.store.validated_at(url)
         return read is not None and (lastmod is None or lastmod <= read)
 
     def section(self, source: Source, url: str, depth: int) -> Request:
-        return self._request(source, canonical(url), "section", DISCOVERY_PRIORITY - 100 - depth, depth=depth)
+        return self._request(source, canonical(url), RequestKind.SECTION, DISCOVERY_PRIORITY - 100 - depth, depth=depth)
 
     # --- articles --------------------------------------------------------------------------
     def article(
@@ -163,7 +162,7 @@ class RequestScheduler:
         return self._request(
             source,
             url,
-            "article",
+            RequestKind.ARTICLE,
             article_priority(published),
             via=via,
             published=iso(published),

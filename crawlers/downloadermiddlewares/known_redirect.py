@@ -16,6 +16,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from crawlers.extensions.crawl_state import CrawlState
+from crawlers.kinds import RequestKind
 from crawlers.urlcache import canonical
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class KnownRedirectMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if (
             response.status not in _REDIRECTS
-            or request.meta.get("kind") != "article"
+            or request.meta.get("kind") != RequestKind.ARTICLE
             or request.meta.get("recrawl")
         ):
             return response

@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
 from crawlers.extensions.crawl_state import CrawlState
+from crawlers.kinds import ON_SOURCE_HOST
 from crawlers.urlcache import in_scope
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class SourceScopeMiddleware:
     def process_request(self, request: Request) -> None:
         # Feeds and sitemaps named in the sources file may live elsewhere (a CDN, a feed
         # service); what they lead to must stay on the source's host.
-        if request.meta.get("kind") not in ("article", "section"):
+        if request.meta.get("kind") not in ON_SOURCE_HOST:
             return None
         source = self.sources_by_id.get(request.meta.get("source", ""))
         if source is None or in_scope(source, request.url):

@@ -27,9 +27,10 @@ from crawlers.articles import aliases_of, article_item, article_key, is_html
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.failures import BUDGET_EXHAUSTED, DUPLICATE, PERMANENT, ROBOTS_DENIED, failure_reason
 from crawlers.feeds import MalformedFeed, parse_feed
+from crawlers.kinds import DISCOVERY_KINDS, RequestKind
 from crawlers.limits import CrawlLimits
 from crawlers.links import extract_links, looks_like_article, looks_like_asset
-from crawlers.scheduling import DISCOVERY_KINDS, Found, RequestScheduler
+from crawlers.scheduling import Found, RequestScheduler
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, read_sitemap, robots_sitemaps
 from crawlers.urlcache import canonical, in_scope
 from crawlers.validators import DOC_META
@@ -51,11 +52,11 @@ class NewsSpider(scrapy.Spider):
         #: kept for components that still look sources up on the spider
         self.sources_by_id = state.sources_by_id
         callbacks: dict[str, Callable[..., Any]] = {
-            "robots": self._discovery(self.parse_robots),
-            "feed": self._discovery(self.parse_feed),
-            "sitemap": self._discovery(self.parse_sitemap),
-            "section": self._discovery(self.parse_section),
-            "article": self.parse_article,
+            RequestKind.ROBOTS: self._discovery(self.parse_robots),
+            RequestKind.FEED: self._discovery(self.parse_feed),
+            RequestKind.SITEMAP: self._discovery(self.parse_sitemap),
+            RequestKind.SECTION: self._discovery(self.parse_section),
+            RequestKind.ARTICLE: self.parse_article,
             "error": self.on_error,
         }
         self.requests = RequestScheduler(state, limits, callbacks)
@@ -102,9 +103,9 @@ class NewsSpider(scrapy.Spider):
         parts = urlsplit(source.url)
         yield self.requests.robots(source, f"{parts.scheme}://{parts.netloc}/robots.txt")
         for url in source.feeds:
-            yield self.requests.discovery(source, url, "feed")
+            yield self.requests.discovery(source, url, RequestKind.FEED)
         for url in source.sitemaps:
-            yield self.requests.discovery(source, url, "sitemap")
+            yield self.requests.discovery(source, url, RequestKind.SITEMAP)
         for url in source.sections or ([] if source.feeds or source.sitemaps else [source.url]):
             yield self.requests.section(source, url, depth=0)
         yield from self.requests.resumed(source, now)
@@ -155,7 +156,7 @@ class NewsSpider(scrapy.Spider):
         # An entry whose date is missing or unreadable is ordered with its feed's newest entry.
         newest = max((e.published for e in entries if e.published), default=None)
         yield from self.requests.articles(
-            source, ((e.url, e.published, e.published or newest) for e in entries), "feed", response.url
+            source, ((e.url, e.published, e.published or newest) for e in entries), RequestKind.FEED, response.url
         )
         self._read_completely(response)
 
@@ -206,7 +207,7 @@ class NewsSpider(scrapy.Spider):
         pages = [e for e in entries if not e.is_sitemap]
         newest = max((d for e in pages if (d := e.published or e.lastmod) is not None), default=None)
         urls = ((e.url, e.published, e.published or e.lastmod or newest) for e in pages)
-        yield from self.requests.articles(source, urls, "sitemap", response.url)
+        yield from self.requests.articles(source, urls, RequestKind.SITEMAP, response.url)
         self._read_completely(response)
 
     def parse_section(self, response: Response) -> Iterator[Request]:
@@ -233,7 +234,7 @@ class NewsSpider(scrapy.Spider):
                 articles.append((url, None, None))
             elif depth + 1 < self.limits.section_depth and not source.is_denied(url):
                 yield self.requests.section(source, url, depth + 1)
-        yield from self.requests.articles(source, articles, "section", response.url)
+        yield from self.requests.articles(source, articles, RequestKind.SECTION, response.url)
 
     # --- articles ----------------------------------------------------------------------------
     def parse_article(self, response: Response) -> Iterator[Any]:
@@ -322,7 +323,7 @@ class NewsSpider(scrapy.Spider):
         if reason == BUDGET_EXHAUSTED:  # not made: stays pending for the next run, no attempt counted
             stats.capped["time_budget"] += 1
             return
-        if kind == "robots":
+        if kind == RequestKind.ROBOTS:
             logger.debug("no robots.txt sitemaps for %s: %s", request.url, reason)
             return
         if reason == ROBOTS_DENIED:
@@ -331,7 +332,7 @@ class NewsSpider(scrapy.Spider):
             stats.duplicates += 1
             self.store.drop_pending(meta.get("requested", request.url))
             return
-        if kind == "article":
+        if kind == RequestKind.ARTICLE:
             if reason != ROBOTS_DENIED:
                 stats.failed[reason] += 1
             self.store.pending_failed(meta.get("requested", request.url), permanent=reason in PERMANENT)
