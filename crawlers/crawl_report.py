@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crawlers.limits import DEFAULTS
 from indexing.dates import iso
 from indexing.fileio import atomic_write_json
 
@@ -104,7 +105,7 @@ class SourceStats:
 
 
 class CrawlReport:
-    def __init__(self, run_id: str, source_ids: list[str], failure_ratio: float = 0.5) -> None:
+    def __init__(self, run_id: str, source_ids: list[str], failure_ratio: float = DEFAULTS.failure_ratio_flag) -> None:
         self.run_id = run_id
         self.failure_ratio = failure_ratio
         self.sources: dict[str, SourceStats] = {s: SourceStats(s) for s in source_ids}

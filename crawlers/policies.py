@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crawlers.limits import DEFAULTS
 from indexing.settings import get_settings
 
 
@@ -45,9 +46,9 @@ class KnownArticle:
 class RetryPolicy:
     """When a transiently failed article is tried again (in a later run) and when it is given up."""
 
-    base: timedelta = timedelta(minutes=30)
-    cap: timedelta = timedelta(hours=24)
-    max_attempts: int = 10
+    base: timedelta = timedelta(minutes=DEFAULTS.retry_backoff_minutes)
+    cap: timedelta = timedelta(hours=DEFAULTS.retry_backoff_max_hours)
+    max_attempts: int = DEFAULTS.retry_max_attempts
 
     def wait(self, attempts: int) -> timedelta:
         """Backoff after the ``attempts``-th failure: base, 2 x base, 4 x base, ... up to cap."""

@@ -16,6 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawlers.limits import DEFAULTS
 from crawlers.slots import set_min_delay, slot_key
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class CrawlDelayMiddleware:
         if not settings.getbool("ROBOTSTXT_OBEY"):
             raise NotConfigured
         user_agent = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
-        return cls(crawler, user_agent, settings.getfloat("WARWATCH_MAX_CRAWL_DELAY", 60.0))
+        return cls(crawler, user_agent, settings.getfloat("WARWATCH_MAX_CRAWL_DELAY", DEFAULTS.max_crawl_delay))
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         crawl_delay = getattr(robotparser, "crawl_delay", None)

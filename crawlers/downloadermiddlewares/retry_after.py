@@ -18,6 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 
+from crawlers.limits import DEFAULTS
 from crawlers.slots import hold, slot_key
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class RetryAfterMiddleware(RetryMiddleware):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler.settings)
         self.crawler = crawler
-        self.max_retry_after = crawler.settings.getfloat("WARWATCH_MAX_RETRY_AFTER", 120.0)
+        self.max_retry_after = crawler.settings.getfloat("WARWATCH_MAX_RETRY_AFTER", DEFAULTS.max_retry_after)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:

@@ -29,6 +29,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawlers.crawl_report import CrawlReport
+from crawlers.limits import DEFAULTS
 from crawlers.locks import run_is_live
 from crawlers.replay import replay_unfinished_runs
 from crawlers.state import RetryPolicy, SeenStore
@@ -51,15 +52,19 @@ class CrawlState:
         self.runs_dir = Path(settings["WARWATCH_RUNS_DIR"])
         self.run_dir = self.runs_dir / run_id
         self.report = CrawlReport(
-            run_id, [s.id for s in self.sources], settings.getfloat("WARWATCH_FAILURE_RATIO_FLAG", 0.5)
+            run_id, [s.id for s in self.sources], settings.getfloat("WARWATCH_FAILURE_RATIO_FLAG", DEFAULTS.failure_ratio_flag)
         )
         self.report.locked = list(settings.getlist("WARWATCH_LOCKED_SOURCES"))
         data_dir = settings.get("WARWATCH_DATA_DIR")
         self.locks_dir = Path(data_dir) / "locks" if data_dir else None
         retry = RetryPolicy(
-            base=timedelta(minutes=settings.getfloat("WARWATCH_RETRY_BACKOFF_MINUTES", 30.0)),
-            cap=timedelta(hours=settings.getfloat("WARWATCH_RETRY_BACKOFF_MAX_HOURS", 24.0)),
-            max_attempts=settings.getint("WARWATCH_RETRY_MAX_ATTEMPTS", 10),
+            base=timedelta(
+                minutes=settings.getfloat("WARWATCH_RETRY_BACKOFF_MINUTES", DEFAULTS.retry_backoff_minutes)
+            ),
+            cap=timedelta(
+                hours=settings.getfloat("WARWATCH_RETRY_BACKOFF_MAX_HOURS", DEFAULTS.retry_backoff_max_hours)
+            ),
+            max_attempts=settings.getint("WARWATCH_RETRY_MAX_ATTEMPTS", DEFAULTS.retry_max_attempts),
         )
         self.store = SeenStore(Path(settings["WARWATCH_STATE_DIR"]) / "crawl.sqlite", retry=retry)
         #: canonical URLs of articles stored in this run (the spider and redirects consult it)

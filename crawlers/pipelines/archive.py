@@ -14,6 +14,7 @@ from typing import Any, Self
 from scrapy.crawler import Crawler
 
 from crawlers.extensions.crawl_state import CrawlState
+from crawlers.limits import DEFAULTS
 from indexing.archive import ArchiveWriter
 from indexing.dates import iso
 
@@ -52,7 +53,7 @@ class ArchivePipeline:
             CrawlState.from_crawler(crawler),
             Path(settings["WARWATCH_DATA_DIR"]),
             Path(settings["WARWATCH_WARC_DIR"]),
-            settings.getint("WARWATCH_WARC_MAX_BYTES", 100 * 1024 * 1024),
+            settings.getint("WARWATCH_WARC_MAX_BYTES", DEFAULTS.warc_max_bytes),
         )
 
     def open_spider(self) -> None:
