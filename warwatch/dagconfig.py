@@ -22,14 +22,15 @@ def _settings() -> Any:
 
 @functools.lru_cache(maxsize=8)
 def _ids(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
-    import yaml
+    from indexing.errors import ConfigError
+    from indexing.yamlconfig import load_document, read_config
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("sources file %s unreadable at parse time (%s): the form offers no choices", path, exc)
+        doc = load_document(read_config(Path(path), "sources file"), Path(path), ["sources"])
+    except ConfigError as exc:
+        log.warning("sources file unusable at parse time (%s): the form offers no choices", exc)
         return ()
-    entries = data.get("sources") if isinstance(data, dict) else None
+    entries = None if doc.empty else doc.data.get("sources")
     return tuple(str(e["id"]) for e in entries or [] if isinstance(e, dict) and e.get("id"))
 
 

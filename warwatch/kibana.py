@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from indexing.enrich import load_topics as load_topic_set
 from indexing.settings import get_settings
 from indexing.urls import redact_url
 
@@ -59,20 +58,17 @@ def _id(name: str) -> str:
 
 
 def load_topics(path: Path | None = None) -> list[dict[str, str]]:
-    """``[{"id", "label"}]`` from config/topics.yaml ([] when the file does not exist yet)."""
+    """``[{"id", "label"}]`` of the topics in config/topics.yaml, as the enrichment loads them
+    (``indexing.enrich.load_topics``: the strict loader, once per file version); [] when the file
+    does not exist yet."""
     path = path or get_settings().config_file("topics.yaml")
     if not path.exists():
         log.warning("%s not found: no saved search per topic", path)
         return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    items = data.get("topics", data) if isinstance(data, dict) else data
     out = []
-    for t in items or []:
-        if isinstance(t, dict) and t.get("id"):
-            label = t.get("label")
-            if isinstance(label, dict):
-                label = label.get("en") or next(iter(label.values()), None)
-            out.append({"id": str(t["id"]), "label": str(label or t["id"])})
+    for topic in load_topic_set(path).topics.values():
+        label = topic.label.get("en") or next(iter(topic.label.values()), None)
+        out.append({"id": topic.id, "label": str(label or topic.id)})
     return out
 
 

@@ -34,6 +34,7 @@ import yaml
 
 from indexing.fileio import read_json
 from indexing.settings import get_settings
+from indexing.yamlconfig import load_document, read_config
 from warwatch.pipeline import batches
 from warwatch.pipeline.common import CrawlError, run_dir, write_json
 
@@ -241,9 +242,9 @@ def _tail(path: Path, n: int) -> str:
 def feeds_only_sources(path: Path, source_ids: list[str], out: Path) -> Path:
     """A copy of the sources file with only ``source_ids`` and without sitemaps and sections: a
     feed poll (conditional GETs; articles already discovered and still pending are resumed)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = load_document(read_config(path, "sources file"), path, ["sources"])
     kept = []
-    for entry in data.get("sources") or []:
+    for entry in ([] if doc.empty else doc.data.get("sources")) or []:
         if isinstance(entry, dict) and entry.get("id") in source_ids:
             kept.append({**entry, "sitemaps": [], "sections": []})
     out.write_text(yaml.safe_dump({"sources": kept}, allow_unicode=True, sort_keys=False), encoding="utf-8")
