@@ -8,8 +8,9 @@ Document fields added by :func:`enrich` (all keyword-friendly):
                      ``Північна Корея``, ``Северная Корея``), so a filter in any spelling works
 - ``entity_canonical`` canonical English names only, one per entity (facets, Kibana top-N)
 - ``entity_ids``     stable gazetteer ids; ``entity_types`` the type of each, same order
-- ``persons``, ``organisations``, ``places``   canonical English names per type
-                     (also as ``people`` and ``organizations``, the index layer's spellings)
+- ``people``, ``organizations``, ``places``   canonical English names per type (the spellings
+                     of the index mapping; ``indexing.index.documents`` still reads ``persons`` and
+                     ``organisations`` from enrichments written before)
 - ``locations``      ``[{"lat", "lon"}]`` of the places (geo_point, Kibana maps)
 - ``entity_mentions`` how often each entity id was mentioned (``{id: count}``)
 """
@@ -44,7 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_TYPE_FIELDS = {"person": "persons", "org": "organisations", "place": "places"}
+_TYPE_FIELDS = {"person": "people", "org": "organizations", "place": "places"}
 
 
 def _str(value: Any) -> str:
@@ -102,9 +103,6 @@ def enrich(
     out["entity_types"] = [e.type for e in ents]
     for etype, fieldname in _TYPE_FIELDS.items():
         out[fieldname] = [e.name for e in ents if e.type == etype]
-    # the index layer's spellings (indexing/index/documents.py): same lists
-    out["people"] = out["persons"]
-    out["organizations"] = out["organisations"]
     out["locations"] = [{"lat": e.lat, "lon": e.lon} for e in ents if e.type == "place" and e.lat is not None]
     out["entity_mentions"] = dict(counts)
     return out

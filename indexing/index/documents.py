@@ -80,6 +80,19 @@ _TYPE_BUCKETS = {
 }
 
 
+#: the spellings enrichments used to write next to the mapping's (read, never written)
+_OLD_SPELLINGS = {"people": "persons", "organizations": "organisations"}
+
+
+def _bucket(enrichment: Mapping[str, Any], key: str) -> list[str]:
+    """The names of one type, under the mapping's spelling or, in an enrichment written before,
+    the other one."""
+    value = enrichment.get(key)
+    if value is None and key in _OLD_SPELLINGS:
+        value = enrichment.get(_OLD_SPELLINGS[key])
+    return _str_list(value)
+
+
 def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
     """``entity_ids``, ``entities`` (names and labels), ``people``/``organizations``/``places``, ``locations``.
 
@@ -90,7 +103,7 @@ def entity_fields(enrichment: Mapping[str, Any]) -> dict[str, Any]:
     ids: list[str] = _str_list(enrichment.get("entity_ids"))
     names: list[str] = []
     canonical: list[str] = []
-    buckets: dict[str, list[str]] = {k: _str_list(enrichment.get(k)) for k in ("people", "organizations", "places")}
+    buckets: dict[str, list[str]] = {k: _bucket(enrichment, k) for k in ("people", "organizations", "places")}
     locations: list[dict[str, float]] = []
     for loc in enrichment.get("locations") or []:
         c = _coords(loc if isinstance(loc, Mapping) else {"coords": loc})

@@ -20,8 +20,8 @@ def _check_seed(doc: dict) -> None:
     assert set(EXPECTED["topics"]) <= set(doc["topics"])
     # one canonical English name per entity, ids and types aligned
     assert len(doc["entity_canonical"]) == len(doc["entity_ids"]) == len(doc["entity_types"])
-    assert {"Volodymyr Zelensky", "Vladimir Putin", "Andriy Yermak", "Mark Rutte"} <= set(doc["persons"])
-    assert "NATO" in doc["organisations"]
+    assert {"Volodymyr Zelensky", "Vladimir Putin", "Andriy Yermak", "Mark Rutte"} <= set(doc["people"])
+    assert "NATO" in doc["organizations"]
     assert {"North Korea", "Russia", "Kursk", "Seoul"} <= set(doc["places"])
     assert {"lat": 37.5665, "lon": 126.978} in doc["locations"]
     assert all(set(loc) == {"lat", "lon"} for loc in doc["locations"])
