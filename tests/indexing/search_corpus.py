@@ -4,7 +4,12 @@ with a story without being about it. Written for these tests; not tuned to the r
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import pytest
 
 STORIES: dict[str, dict[str, dict[str, str]]] = {
     "nk-troops": {
@@ -166,3 +171,29 @@ def index_articles(engine: Any, articles: list[dict[str, Any]], *, source: str =
 
     engine.refresh(articles_alias())
     return counts
+
+
+@contextmanager
+def fresh_index(es_url: str) -> Iterator[tuple[Any, str]]:
+    """An engine connection and a new index prefix of its own, set up, for a module-scoped
+    fixture: the settings point at it meanwhile; afterwards the vector matrices are forgotten
+    and every index of the prefix is removed."""
+    from indexing.embeddings.matrix import forget_matrices
+    from indexing.engine import connect
+    from indexing.index.setup import setup_indices
+    from indexing.settings import reset_settings
+    from tests.conftest import _cleanup_prefix
+
+    prefix = f"ww-test-{uuid.uuid4().hex[:8]}-"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WARWATCH_ES_URL", es_url)
+        mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
+        reset_settings()
+        engine = connect()
+        setup_indices(engine)
+        try:
+            yield engine, prefix
+        finally:
+            forget_matrices()
+            _cleanup_prefix(es_url, prefix)
+            reset_settings()

@@ -5,14 +5,12 @@ fixture, indexed together), found from a query in any of them."""
 from __future__ import annotations
 
 import statistics
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from indexing.settings import reset_settings
-from tests.conftest import _cleanup_prefix
 from tests.indexing import crosslingual_corpus as xc
 
 pytestmark = pytest.mark.es
@@ -21,29 +19,15 @@ pytestmark = pytest.mark.es
 @pytest.fixture(scope="module")
 def corpus(es_url: str) -> Iterator[tuple[Any, list[dict[str, Any]], dict[str, Any], str]]:
     """The fixture indexed and embedded once for the module (as the pipeline does it)."""
-    from indexing.embeddings.matrix import forget_matrices
     from indexing.embeddings.stage import embed_pending
-    from indexing.engine import connect
-    from indexing.index.setup import setup_indices
-    from tests.indexing.search_corpus import index_articles
+    from tests.indexing.search_corpus import fresh_index, index_articles
 
-    prefix = f"ww-test-{uuid.uuid4().hex[:8]}-"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WARWATCH_ES_URL", es_url)
-        mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
-        reset_settings()
-        engine = connect()
-        setup_indices(engine)
+    with fresh_index(es_url) as (engine, prefix):
         fixtures = {path.stem: xc.load(path) for path in (xc.FIXTURE, xc.VALIDATION)}
         articles = [a for arts, _ in fixtures.values() for a in arts]
         assert index_articles(engine, articles)["indexed"] == len(articles)
         assert embed_pending(engine).embedded == len(articles)
-        try:
-            yield engine, articles, fixtures, prefix
-        finally:
-            forget_matrices()
-            _cleanup_prefix(es_url, prefix)
-            reset_settings()
+        yield engine, articles, fixtures, prefix
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ import pytest
 
 from benchmarks import search_world as world
 from indexing.settings import reset_settings
-from tests.conftest import _cleanup_prefix
 
 pytestmark = pytest.mark.es
 
@@ -33,19 +31,10 @@ NOISE = 0.02
 @pytest.fixture(scope="module")
 def corpus(es_url: str) -> Iterator[dict[str, Any]]:
     """Indexed and embedded once for the module (as the pipeline does it)."""
-    from indexing.embeddings.matrix import forget_matrices
     from indexing.embeddings.stage import embed_pending
-    from indexing.engine import connect
-    from indexing.index.setup import setup_indices
-    from tests.indexing.search_corpus import index_articles
+    from tests.indexing.search_corpus import fresh_index, index_articles
 
-    prefix = f"ww-test-{uuid.uuid4().hex[:8]}-"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WARWATCH_ES_URL", es_url)
-        mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
-        reset_settings()
-        engine = connect()
-        setup_indices(engine)
+    with fresh_index(es_url) as (engine, prefix):
         background, skipped = world.background(QUALITY / "snippets", QUALITY / "articles")
         assert len(background) >= 80, skipped
         seed, seed_queries = world.seed()
@@ -54,13 +43,8 @@ def corpus(es_url: str) -> Iterator[dict[str, Any]]:
         articles = [*background, *seed, *stories, *seven]
         assert index_articles(engine, articles)["failed"] == 0
         assert embed_pending(engine).embedded >= len(articles) - 2
-        try:
-            yield {"engine": engine, "prefix": prefix, "articles": articles, "seed": seed[0],
-                   "queries": _rows(stories, story_queries, seven_queries, seed_queries)}
-        finally:
-            forget_matrices()
-            _cleanup_prefix(es_url, prefix)
-            reset_settings()
+        yield {"engine": engine, "prefix": prefix, "articles": articles, "seed": seed[0],
+               "queries": _rows(stories, story_queries, seven_queries, seed_queries)}
 
 
 def _rows(stories: list[dict[str, Any]], story_queries: dict[str, dict[str, list[str]]],
