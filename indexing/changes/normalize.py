@@ -76,9 +76,9 @@ teilen просмотров просмотра просмотры просмот
 komentarze komentarz udostepnij vues commentaires commentaire partager visitas comentarios
 comentario compartir lecturas min mins minute minutes minuten minut minuty read reading time
 lesezeit lesedauer мин минуты минут чтения читать хв хвилини хвилин читання czytania czas
-lecture temps lectura tiempo lettura sec facebook twitter x whatsapp telegram email e mail print
+время час czas lecture temps lectura tiempo lettura sec facebook twitter x whatsapp telegram email e mail print
 drucken copy link kopieren linkedin reddit vk viber pinterest messenger threads bluesky
-advertisement advertising ad ads anzeige werbung реклама reklama publicite publicidad pubblicita
+k tsd tys mln mio advertisement advertising ad ads anzeige werbung реклама reklama publicite publicidad pubblicita
 sponsored gesponsert sponsor promoted today yesterday heute gestern сегодня вчера сьогодні вчора
 dzisiaj dzis wczoraj aujourd hui hier hoy ayer oggi ieri
 """.split())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 DECIMAL_POINT_LANGUAGES = frozenset({"en", "zh", "ja", "ko", "he", "th", "hi", "ms", ""})
 
 _MULTIPLIERS: tuple[tuple[str, float], ...] = (
-    (r"%|percent|per cent|prozent|процент(?:а|ов)?|відсот(?:ок|ки|ків)|procent(?:y|ów)?|pour ?cent"
+    (r"%|percent|per cent|prozent|процент(?:а|ов)?|відсот(?:ок|ки|ків)|procent(?:y|ów)?|proc\.?|pour ?cent"
      r"|por ?ciento|per ?cento", 1.0),
     (r"million(?:s|en)?|millions|mio\.?|mill\.?|mln\.?|млн\.?|миллион(?:а|ов)?|мільйон(?:а|ів)?"
      r"|milion(?:y|ów)?|millones|milioni|milione", 1e6),

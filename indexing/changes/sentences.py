@@ -28,7 +28,7 @@ np tzw ok ul al wg dz godz mln tys mld zl nt prof pl tj
 mme mlle mm cf env av bd vol
 sra srta dña ej pág
 """.split())
-_OPENERS = {"«": "»", "„": "“”", "“": "”", "「": "」", "『": "』", "‚": "‘’"}
+_OPENERS = {"«": "»", "„": "“”\"", "“": "”", "「": "」", "『": "』", "‚": "'"}
 _SCRIPT_WITHOUT_CASE = re.compile(r"[\u0590-\u08ff\u0e00-\u0eff\u3040-\u9fff\uac00-\ud7af]")
 
 

@@ -39,10 +39,13 @@ for _names in _MORE_MONTHS:
     for _i, _n in enumerate(_names.split()):
         _MONTHS.setdefault(_n, _i + 1)
 _M = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
-DATE_DMY = re.compile(rf"(?<![\w.])(?P<d>\d{{1,2}})\.? (?:de )?(?P<m>{_M})\.?(?:,? (?:de )?(?P<y>\d{{4}}))?(?![^\W_])", re.I)
+#: "2024 года", "2024 р.", "2024 r.", "2024 г.": the word for "year" after a date belongs to it
+_YEAR_WORD = r"(?: (?:года|году|г\.|року|р\.|roku|r\.))?"
+DATE_DMY = re.compile(rf"(?<![\w.])(?P<d>\d{{1,2}})\.? (?:de )?(?P<m>{_M})\.?(?:,? (?:de )?(?P<y>\d{{4}}){_YEAR_WORD})?(?![^\W_])", re.I)
 DATE_MDY = re.compile(rf"(?<![^\W_])(?P<m>{_M})\.? (?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<y>\d{{4}}))?(?!\d)", re.I)
 DATE_NUMERIC = re.compile(r"(?<![\d.,/-])(?:(?P<iso>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
-                          r"|(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2}))(?![\d.,/-]\d)")
+                          r"|(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2}))" + _YEAR_WORD + r"(?![\d.,/-]\d)")
+_CLOCK_DIGITS = re.compile(r"\d{1,2}")
 _PLACEHOLDER = re.compile(r"\u27e8n:[^\u27e9]{1,60}\u27e9")
 
 Span = tuple[int, int, str]
@@ -86,6 +89,17 @@ def _day(match: re.Match[str], language: str) -> str:
     return f"\u27e8d:{y}-{int(m)}-{int(d)}\u27e9"
 
 
+def _clock(written: str) -> str:
+    """A clock time as a token: ``14:30``, ``2:30 pm`` and ``14h30`` are one."""
+    digits = [int(d) for d in _CLOCK_DIGITS.findall(written)]
+    hour, minute = digits[0], digits[1]
+    if "p" in written.lower() and hour < 12:
+        hour += 12
+    elif "a" in written.lower() and hour == 12:
+        hour = 0
+    return f"\u27e8t:{hour}:{minute:02d}\u27e9"
+
+
 def _spans(text: str, language: str, quotes: bool = False) -> list[Span]:
     """Non-overlapping spans of ``text`` that become one token each (quotations, relative times,
     clock times, dates, numbers: the first of overlapping ones wins)."""
@@ -101,7 +115,7 @@ def _spans(text: str, language: str, quotes: bool = False) -> list[Span]:
     for m in REL_TIME.finditer(text):
         add(m.start(), m.end(), "\u27e8r\u27e9")
     for m in CLOCK.finditer(text):
-        add(m.start(), m.end(), "\u27e8t\u27e9")
+        add(m.start(), m.end(), _clock(m.group()))
     for rx in (DATE_NUMERIC, DATE_DMY, DATE_MDY):
         for m in rx.finditer(text):
             add(m.start(), m.end(), _day(m, language))
