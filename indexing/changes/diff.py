@@ -39,7 +39,7 @@ TAKEDOWN_KINDS = ("removed", "redirected", "soft_404", "walled")
 #: a removed and an added sentence at least this alike are one reworded sentence
 REWORDED_AT = 0.5
 #: removed/added units tried as pairs (beyond: reported as removed/added)
-MAX_PAIRING = 250
+MAX_PAIRING = 100
 #: ``published`` moving by less than this is the same date
 DATE_TOLERANCE = timedelta(minutes=1)
 #: a cut side: unmatched units this close to the cut are not reported (they may sit past it on the other)
@@ -104,33 +104,50 @@ def _quote_changes(a: Unit, b: Unit) -> list[Change]:
     return out
 
 
-def _similarity(a: Unit, b: Unit) -> float:
-    sa, sb = a.skeleton.split(), b.skeleton.split()
-    jaccard = len(set(sa) & set(sb)) / max(1, len(set(sa) | set(sb)))
+class _Side:
+    """What pairing asks of a unit, computed once: skeleton tokens, their set, the quote skeleton."""
+
+    __slots__ = ("quoted", "set", "tokens", "unit")
+
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.tokens = unit.skeleton.split()
+        self.set = frozenset(self.tokens)
+        self.quoted: str | None = None
+
+    def quote_skeleton(self) -> str:
+        if self.quoted is None:
+            self.quoted = quote_skeleton(self.unit)
+        return self.quoted
+
+
+def _similarity(a: _Side, b: _Side) -> float:
+    jaccard = len(a.set & b.set) / max(1, len(a.set | b.set))
     if jaccard >= REWORDED_AT or jaccard < 0.2:
         return jaccard
-    return max(jaccard, difflib.SequenceMatcher(None, sa, sb, autojunk=False).ratio())
+    return max(jaccard, difflib.SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio())
 
 
-def _pair_score(a: Unit, b: Unit) -> tuple[int, float] | None:
+def _pair_score(a: _Side, b: _Side) -> tuple[int, float] | None:
     """How ``a`` (removed) and ``b`` (added) pair: (3, _) numbers only, (2, _) quotes only,
     (1, similarity) reworded; None when they are not one sentence."""
-    if a.kind != b.kind or a.kind == "image":
+    if a.unit.kind != b.unit.kind or a.unit.kind == "image":
         return None
-    if a.skeleton == b.skeleton and len(a.numbers) == len(b.numbers):
+    if a.unit.skeleton == b.unit.skeleton and len(a.unit.numbers) == len(b.unit.numbers):
         return 3, 1.0
     sim = _similarity(a, b)
-    if sim >= 0.3 and quote_skeleton(a) == quote_skeleton(b):
+    if sim >= 0.3 and a.quote_skeleton() == b.quote_skeleton():
         return 2, sim
     return (1, sim) if sim >= REWORDED_AT else None
 
 
 def _pairs(removed: list[Unit], added: list[Unit]) -> list[tuple[int, Unit, Unit]]:
     """Disjoint (kind of pair, removed, added), best first: a greedy matching by score and then
-    by nearness (relative position in the article)."""
+    by nearness (relative position in the article). At most :data:`MAX_PAIRING` on each side."""
+    olds, news = [_Side(u) for u in removed[:MAX_PAIRING]], [_Side(u) for u in added[:MAX_PAIRING]]
     scored = []
-    for i, a in enumerate(removed[:MAX_PAIRING]):
-        for j, b in enumerate(added[:MAX_PAIRING]):
+    for i, a in enumerate(olds):
+        for j, b in enumerate(news):
             score = _pair_score(a, b)
             if score is not None:
                 scored.append((score, -abs(i - j), i, j))

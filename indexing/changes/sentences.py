@@ -5,7 +5,8 @@ and a capital letter, digit, opening quote or a letter of a script without case;
 (``。！？``) end one without a space. Not an end: a known abbreviation ("Dr.", "z. B.", "Nr. 5",
 "ул.", "tys.", "Mio."), an initial ("J. Smith"), a German/Polish/Russian ordinal or date
 ("am 5. März": one or two digits and a point, except in English), a point inside a number
-("1.5"), and a stop inside an open quotation (up to :data:`MAX_QUOTED` characters).
+("1.5"), and a stop inside an open quotation (up to :data:`MAX_QUOTED` characters; double marks of any
+style counted alike, so that a page switching quotation styles splits the same).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from indexing.changes.normalize import fold
 
 #: A quotation longer than this does not keep a sentence from ending (unbalanced marks).
 MAX_QUOTED = 400
-_STOP = re.compile(r"(?<![.!?…。！？])[.!?…。！？]++[\"'»”’)\]」』]*+(?P<space>\s*+)")
+_STOP = re.compile(r"(?<![.!?…。！？])[.!?…。！？]++[\"'“”«»„「」『』’)\]]*+(?P<space>\s*+)")
 #: Abbreviations a point does not end a sentence after (folded, without the point).
 ABBREVIATIONS = frozenset("""
 mr mrs ms dr prof st sr jr gen col lt sgt capt cpt rev gov sen rep no nr vs etc approx ca incl
@@ -28,22 +29,14 @@ np tzw ok ul al wg dz godz mln tys mld zl nt prof pl tj
 mme mlle mm cf env av bd vol
 sra srta dña ej pág
 """.split())
-_OPENERS = {"«": "»", "„": "“”\"", "“": "”", "「": "」", "『": "』", "‚": "'"}
+_DOUBLE_MARKS = "\"“”«»„「」『』"
 _SCRIPT_WITHOUT_CASE = re.compile(r"[\u0590-\u08ff\u0e00-\u0eff\u3040-\u9fff\uac00-\ud7af]")
 
 
-def _quote_depth(text: str) -> int:
-    """How many quotations are open at the end of ``text`` (``"`` toggles one)."""
-    stack: list[str] = []
-    straight = False
-    for ch in text:
-        if stack and ch in stack[-1]:
-            stack.pop()
-        elif ch in _OPENERS:
-            stack.append(_OPENERS[ch])
-        elif ch == '"':
-            straight = not straight
-    return len(stack) + int(straight)
+def _quote_open(text: str) -> bool:
+    """Whether a quotation is open at the end of ``text``: an odd count of double quotation
+    marks of any style (the count does not depend on the style, so neither does the split)."""
+    return sum(text.count(c) for c in _DOUBLE_MARKS) % 2 == 1
 
 
 def _ends_here(text: str, stop: re.Match[str], language: str) -> bool:
@@ -54,7 +47,7 @@ def _ends_here(text: str, stop: re.Match[str], language: str) -> bool:
     nxt = text[stop.end():stop.end() + 1]
     if not stop.group("space") or not nxt:
         return not nxt
-    if not (nxt.isupper() or nxt.isdigit() or nxt in "\"'«„“‚(「『[-" or _SCRIPT_WITHOUT_CASE.match(nxt)):
+    if not (nxt.isupper() or nxt.isdigit() or nxt in _DOUBLE_MARKS or nxt in "'‚([-" or _SCRIPT_WITHOUT_CASE.match(nxt)):
         return False
     if marks.startswith(".") and len(marks) == 1:
         window = text[max(0, stop.start() - 24):stop.start()]
@@ -76,7 +69,7 @@ def split_sentences(text: str, language: str = "", limit: int = 10_000) -> Itera
         if not _ends_here(text, stop, language):
             continue
         piece = text[start:stop.end()]
-        if len(piece) < MAX_QUOTED and _quote_depth(piece):
+        if len(piece) < MAX_QUOTED and _quote_open(piece):
             continue
         if piece.strip():
             count += 1
