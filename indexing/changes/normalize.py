@@ -11,7 +11,8 @@ furniture.
   are masked wherever they stand (:data:`REL_TIME`); clock times are masked (:data:`CLOCK`); a
   unit whose words are all :data:`FURNITURE_WORDS` (stamps, counters, reading time, share
   buttons, ad-slot labels) around numbers, dates and times is furniture (:func:`is_furniture`),
-  and so is a "Read also: ..." cross-link line (:data:`CROSS_LINK`).
+  and so is a "Read also: ..." cross-link line (:data:`CROSS_LINK`) and a list of article links
+  under a heading such as "More on this story" (:func:`link_list_lines`).
 - :func:`image_key`: an image URL without cache-busting and size parameters.
 - :func:`author_keys`: the set of normalised author names of a byline.
 
@@ -54,14 +55,25 @@ REL_TIME = re.compile(
     r")(?![^\W_])", re.I)
 #: A clock time: 14:35, 9:05 am, 14h30.
 CLOCK = re.compile(r"(?<![\d:])\d{1,2}(?::|h)\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?(?!\d)", re.I)
-#: A cross-link line: "Read also: ...", "Lesen Sie auch: ...", "Читайте также: ..." (folded text).
-CROSS_LINK = re.compile(
-    r"^[\W_]{0,3}(?:read (?:also|more)|see also|related(?: (?:article|story|stories|coverage))?"
-    r"|more on this(?: story)?|lesen sie (?:auch|mehr)|mehr zum thema|auch interessant|siehe auch"
-    r"|читайте (?:также|також|еще|ще)|смотрите также|дивіться також|по теме|по темі"
-    r"|czytaj (?:takze|tez|wiecej)|zobacz (?:tez|takze|rowniez)"
-    r"|lire aussi|a lire aussi|voir aussi|lee (?:tambien|mas)|te puede interesar|ver tambien"
-    r"|leggi anche)(?![^\W_])")
+_LINK_LABELS = (
+    r"read (?:also|more)|see also|related(?: (?:articles?|stor(?:y|ies)|coverage|news))?|more on this(?: story)?"
+    r"|more from|most read|most popular|top stories|trending(?: now)?"
+    r"|lesen sie (?:auch|mehr)|mehr zum thema|auch interessant|siehe auch|das konnte sie auch interessieren"
+    r"|meistgelesen|weitere artikel"
+    r"|читайте (?:также|також|еще|ще|нас)|смотрите также|дивіться також|по теме|по темі"
+    r"|самое (?:читаемое|популярное)|популярное|найпопулярніше|найчитаніше|новости по теме|новини на тему"
+    r"|czytaj (?:takze|tez|wiecej)|zobacz (?:tez|takze|rowniez)|najczesciej czytane|polecamy"
+    r"|lire aussi|a lire aussi|voir aussi|sur le meme sujet|les plus lus|a lire egalement"
+    r"|lee (?:tambien|mas)|te puede interesar|ver tambien|lo mas leido|mas noticias|leggi anche"
+)
+#: A cross-link line: "Read also: ...", "Lesen Sie auch: ...", "Читайте также: ..." or the label
+#: alone (matched on folded text).
+CROSS_LINK = re.compile(rf"^[\W_]{{0,3}}(?:{_LINK_LABELS}) ?(?::|-|\||»|>|$)")
+#: The heading of a list of links to other articles ("More on this story", "Sur le même sujet").
+LINK_HEADING = re.compile(rf"^[\W_]{{0,3}}(?:{_LINK_LABELS})[\W_]{{0,3}}$")
+#: Lines of such a list: short, not ended as a sentence is.
+LINK_ITEM_CHARS = 200
+LINK_ITEMS = 30
 
 #: Words that make up page furniture and nothing else (folded forms): stamps, counters, reading
 #: time, share buttons, ad slots, relative days. A unit made of these (and numbers, dates, times)
@@ -154,3 +166,22 @@ def author_keys(authors: Iterable[object], limit: int = 50) -> frozenset[str]:
             if key:
                 out.add(key)
     return frozenset(out)
+
+
+def link_list_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines that form lists of links to other articles: a heading line such as
+    "More on this story" / "Sur le même sujet" / "Читайте також" and the up to
+    :data:`LINK_ITEMS` short lines after it that do not end as a sentence does (headlines)."""
+    out: set[int] = set()
+    in_list = 0
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if len(text) <= 80 and LINK_HEADING.match(strip_marks(text.casefold())):
+            out.add(i)
+            in_list = LINK_ITEMS
+        elif in_list and len(text) <= LINK_ITEM_CHARS and not text.endswith((".", "!", "?", "…", ":", "。")):
+            out.add(i)
+            in_list -= 1
+        else:
+            in_list = 0
+    return out

@@ -19,7 +19,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexing.changes.normalize import CLOCK, REL_TIME, clean_text, image_key, is_furniture, words
+from indexing.changes.normalize import (
+    CLOCK,
+    REL_TIME,
+    clean_text,
+    image_key,
+    is_furniture,
+    link_list_lines,
+    words,
+)
 from indexing.changes.numbers import Number, canonical, find_numbers
 from indexing.changes.quotes import find_quotes
 from indexing.changes.sentences import split_sentences
@@ -152,10 +160,11 @@ def quote_skeleton(unit: Unit) -> str:
 
 
 def _paragraphs(value: Any) -> Iterator[str]:
+    """The lines of a text field that are not blank nor part of a list of links."""
     if isinstance(value, str):
-        for line in value[:MAX_FIELD_CHARS].split("\n"):
-            if line.strip():
-                yield line
+        lines = [line for line in value[:MAX_FIELD_CHARS].split("\n") if line.strip()]
+        links = link_list_lines(lines)
+        yield from (line for i, line in enumerate(lines) if i not in links)
 
 
 def _text_units(doc: Mapping[str, Any], language: str) -> Iterator[Unit]:

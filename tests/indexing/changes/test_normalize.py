@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexing.changes.normalize import author_keys, clean_text, image_key
+from indexing.changes.normalize import author_keys, clean_text, image_key, link_list_lines
 from indexing.changes.notices import is_notice
 from indexing.changes.quotes import find_quotes
 from indexing.changes.sentences import split_sentences
@@ -120,3 +120,17 @@ def test_correction_notices(text: str) -> None:
 ])
 def test_sentences_about_corrections_are_not_notices(text: str) -> None:
     assert not is_notice(text)
+
+
+def test_a_list_of_links_under_its_heading_is_furniture() -> None:
+    lines = ["Para one ends.", "More on this story", "Kharkiv braces for attacks", "Zelensky visits the front",
+             "Next paragraph is a sentence.", "Sur le même sujet :", "Titre un", "Das könnte Sie auch interessieren",
+             "Ein Titel"]
+    assert link_list_lines(lines) == {1, 2, 3, 5, 6, 7, 8}
+    assert link_list_lines(["Intro.", "Key points", "Short line one", "Short line two"]) == set()
+
+
+def test_a_cross_link_label_needs_its_colon_or_the_line_to_itself() -> None:
+    assert analyse("Related to this, the ministry said more.", "en") is not None
+    assert analyse("Read more: Kharkiv braces", "en") is None
+    assert analyse("More on this story", "en") is None
