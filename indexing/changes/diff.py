@@ -46,6 +46,28 @@ DATE_TOLERANCE = timedelta(minutes=1)
 CUT_MARGIN = 50
 
 
+class ChangeInputError(ValueError):
+    """A version given to :func:`compare` whose fields have the wrong type (a missing or None
+    field is fine: it is empty)."""
+
+
+_TEXT_FIELDS = ("title", "lead", "body", "language")
+
+
+def _check(doc: Mapping[str, Any], which: str) -> None:
+    if not isinstance(doc, Mapping):
+        raise ChangeInputError(f"{which} version: a mapping expected, got {type(doc).__name__}")
+    for name in _TEXT_FIELDS:
+        if doc.get(name) is not None and not isinstance(doc.get(name), str):
+            raise ChangeInputError(f"{which} version: {name} must be a string, got {type(doc.get(name)).__name__}")
+    authors = doc.get("authors")
+    if authors is not None and not isinstance(authors, str | list | tuple):
+        raise ChangeInputError(f"{which} version: authors must be a list of names, got {type(authors).__name__}")
+    images = doc.get("images")
+    if images is not None and not (isinstance(images, list | tuple) and all(isinstance(i, Mapping) for i in images)):
+        raise ChangeInputError(f"{which} version: images must be a list of mappings")
+
+
 @dataclass(frozen=True)
 class Change:
     """One named change between two versions (see the module docstring for each kind)."""
@@ -221,9 +243,8 @@ def _headline(old: Mapping[str, Any], new: Mapping[str, Any], language: str) -> 
 
 
 def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    return [clean_text(v) for v in value or [] if isinstance(v, str) and v.strip()][:50] if isinstance(value, list) else []
+    names = [value] if isinstance(value, str) else list(value or [])[:50]
+    return [clean_text(v) for v in names if isinstance(v, str) and v.strip()]
 
 
 def _byline(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
@@ -258,7 +279,12 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     """old/new: two versions of one article as stored documents (keys: title, lead, body, authors
     (list[str]), published, modified (ISO strings), images (list of {"url"/"src", "caption", ...}),
     language). [] when nothing but furniture or normalisation differs. Deterministic order (by
-    kind order of :data:`EDIT_KINDS`, then position in the new version)."""
+    kind order of :data:`EDIT_KINDS`, then position in the new version).
+
+    Raises :class:`ChangeInputError` when a field has the wrong type (missing or None fields are
+    empty; authors that are not strings and unreadable dates are left out of the comparison)."""
+    _check(old, "old")
+    _check(new, "new")
     language = _language(old, new)
     changes = _headline(old, new, language)
     changes += _text_changes(document_units(old, language), document_units(new, language))

@@ -7,7 +7,7 @@ furniture.
   comparison keys drop punctuation altogether.
 - :func:`fold` : the matching form of a word (casefold, accents as :mod:`indexing.textfold` folds
   them, ``ё`` as ``е``).
-- Furniture: relative times ("5 minutes ago", "vor 5 Minuten", "5 минут назад", "il y a 5 min")
+- Furniture: audience counters (:func:`counters`) and relative times ("5 minutes ago", "vor 5 Minuten", "5 минут назад", "il y a 5 min")
   are masked wherever they stand (:data:`REL_TIME`); clock times are masked (:data:`CLOCK`); a
   unit whose words are all :data:`FURNITURE_WORDS` (stamps, counters, reading time, share
   buttons, ad-slot labels) around numbers, dates and times is furniture (:func:`is_furniture`),
@@ -53,6 +53,37 @@ REL_TIME = re.compile(
     rf"|(?:vor|il y a|hace) {_COUNT} {_UNITS}"
     r"|just now|gerade eben|soeben|только что|щойно|przed chwilą|à l'instant|hace un momento|poco fa"
     r")(?![^\W_])", re.I)
+#: Words of audience counters (folded): "3,214 views", "Просмотров: 12 408", "Comments (12)".
+COUNTER_WORDS = frozenset("""
+view views reads comment comments shares likes aufrufe kommentar kommentare просмотр просмотра просмотров
+просмотры комментарий комментария комментариев комментарии перегляд перегляди переглядів коментар
+коментарі коментарів wyswietlen wyswietlenia odslon odslony komentarz komentarze komentarzy vues
+commentaire commentaires lectures visitas comentario comentarios lecturas visualizzazioni commenti
+""".split())
+#: A number as counters write it, and the word next to it.
+COUNT_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ .,']\d{3}){0,4}(?:[.,]\d)?(?: ?[kKmM](?![^\W_]))?(?![\d])")
+_WORD_AFTER = re.compile(r" ?([^\W\d_]{2,20})")
+_WORD_BEFORE = re.compile(r"([^\W\d_]{2,20}) ?[:(]? ?$")
+
+
+def counters(text: str) -> list[tuple[int, int]]:
+    """Spans of audience counters in ``text`` (a number with a counter word right before or
+    after it): their values change on every visit, so they are masked wherever they stand."""
+    out = []
+    for m in COUNT_NUMBER.finditer(text):
+        after = _WORD_AFTER.match(text, m.end())
+        if after and fold(after.group(1)) in COUNTER_WORDS:
+            out.append((m.start(), after.end()))
+            continue
+        before = _WORD_BEFORE.search(text[max(0, m.start() - 26):m.start()])
+        if before and fold(before.group(1)) in COUNTER_WORDS:
+            end = m.end() + 1 if text[m.end():m.end() + 1] == ")" else m.end()
+            out.append((m.start() - len(before.group()), end))
+    return out
+
+
+#: A temperature (weather widgets): "+5°C", "-3 °F", "12°".
+TEMPERATURE = re.compile(r"(?<![\w.,])[+-]?\d{1,3}(?:[.,]\d)? ?°(?: ?[CF](?![^\W_]))?")
 #: A clock time: 14:35, 9:05 am, 14h30.
 CLOCK = re.compile(r"(?<![\d:])\d{1,2}(?::|h)\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?(?!\d)", re.I)
 _LINK_LABELS = (
@@ -66,9 +97,12 @@ _LINK_LABELS = (
     r"|lire aussi|a lire aussi|voir aussi|sur le meme sujet|les plus lus|a lire egalement"
     r"|lee (?:tambien|mas)|te puede interesar|ver tambien|lo mas leido|mas noticias|leggi anche"
 )
-#: A cross-link line: "Read also: ...", "Lesen Sie auch: ...", "Читайте также: ..." or the label
-#: alone (matched on folded text).
-CROSS_LINK = re.compile(rf"^[\W_]{{0,3}}(?:{_LINK_LABELS}) ?(?::|-|\||»|>|$)")
+_AD_LABELS = (r"advertisement|advertising|sponsored(?: content)?|promoted|anzeige|werbung|gesponsert|реклама"
+              r"|партнерский материал|партнерський матеріал|reklama|materia[lł] sponsorowany|publicite|publicidad"
+              r"|contenido patrocinado|pubblicita")
+#: A cross-link or ad line: "Read also: ...", "Lesen Sie auch: ...", "Читайте также: ...",
+#: "Anzeige: ..." or the label alone (matched on folded text).
+CROSS_LINK = re.compile(rf"^[\W_]{{0,3}}(?:{_LINK_LABELS}|{_AD_LABELS}) ?(?::|-|\||»|>|$)")
 #: The heading of a list of links to other articles ("More on this story", "Sur le même sujet").
 LINK_HEADING = re.compile(rf"^[\W_]{{0,3}}(?:{_LINK_LABELS})[\W_]{{0,3}}$")
 #: Lines of such a list: short, not ended as a sentence is.
@@ -103,7 +137,7 @@ cb cache _ rev size sz fl fp-x fp-y rect mode scale quality_level impolicy imwid
 #: Size steps inside image paths: /800x600/, -800x450.jpg, /w_800,h_450/, /resize/800/.
 _IMAGE_SIZE = re.compile(r"(?<![^\W_])\d{2,4}x\d{2,4}(?!\d)|(?<![^/,])[whcq]_[a-z0-9]{1,12}(?![^/,])", re.I)
 _NAME_PREFIX = re.compile(r"^(?:by|von|от|від|par|por|di|przez|autor(?:in|ka)?|author|text|texte)\s?:?\s", re.I)
-_NAME_SPLIT = re.compile(r"\s?(?:,|;|&|/|\band\b|\bund\b|\bи\b|\bі\b|\bта\b|\bi\b|\bet\b|\by\b|\be\b|\boraz\b)\s?", re.I)
+_NAME_SPLIT = re.compile(r"[,;&/]| (?:and|und|и|і|та|i|et|y|e|oraz) ", re.I)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
@@ -127,14 +161,23 @@ def words(text: str) -> list[str]:
 
 
 def is_furniture(tokens: Iterable[str], text: str) -> bool:
-    """True when a unit (its key tokens and its clean text) is page furniture: a cross-link line,
-    or nothing but furniture words, numbers, dates, times and relative times (at most 12)."""
+    """True when a unit (its key tokens and its clean text) is page furniture: a cross-link or ad
+    line; nothing but furniture words, numbers, dates, times, counters and relative times (at most
+    12 tokens); or a widget line (at most 4 tokens, not ended as a sentence, with a time, a
+    temperature, a relative time or a counter: "Kyiv 14:35", "Київ +5°C")."""
     if CROSS_LINK.match(strip_marks(text.casefold())):
         return True
     tokens = list(tokens)
     if not tokens or len(tokens) > 12:
         return not tokens
-    return all(t in FURNITURE_WORDS or t.startswith("\u27e8") for t in tokens)
+    if all(t in FURNITURE_WORDS or t.startswith("\u27e8") for t in tokens):
+        return True
+    return (len(tokens) <= 4 and not text.rstrip("\"'”»)").endswith((".", "!", "?", "…", "。"))
+            and any(t.startswith(_WIDGET_TOKENS) for t in tokens))
+
+
+#: Placeholders that make a short line a widget (time, temperature, relative time, counter).
+_WIDGET_TOKENS = ("\u27e8t", "\u27e8w", "\u27e8r", "\u27e8c")
 
 
 def image_key(url: str) -> str:

@@ -4,7 +4,8 @@ images without one; each with the key it is matched on.
 A unit's key is its folded words, with numbers as their values (``10,000``, ``10 000`` and
 ``10.000`` in German are one token), dates as the day they name (``5 March 2024``,
 ``March 5, 2024``, ``05.03.2024`` are one token), clock times and relative times as placeholders;
-punctuation and quotation-mark styles are not part of it. Furniture units
+audience counters and temperatures as placeholders; punctuation and quotation-mark styles are not
+part of it. Furniture units
 (:func:`indexing.changes.normalize.is_furniture`) are left out.
 
 Bounds: each text field is read up to :data:`MAX_FIELD_CHARS`, a side has at most
@@ -22,7 +23,9 @@ from typing import Any
 from indexing.changes.normalize import (
     CLOCK,
     REL_TIME,
+    TEMPERATURE,
     clean_text,
+    counters,
     image_key,
     is_furniture,
     link_list_lines,
@@ -50,7 +53,9 @@ _M = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 #: "2024 года", "2024 р.", "2024 r.", "2024 г.": the word for "year" after a date belongs to it
 _YEAR_WORD = r"(?: (?:года|году|г\.|року|р\.|roku|r\.))?"
 DATE_DMY = re.compile(rf"(?<![\w.])(?P<d>\d{{1,2}})\.? (?:de )?(?P<m>{_M})\.?(?:,? (?:de )?(?P<y>\d{{4}}){_YEAR_WORD})?(?![^\W_])", re.I)
-DATE_MDY = re.compile(rf"(?<![^\W_])(?P<m>{_M})\.? (?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<y>\d{{4}}))?(?!\d)", re.I)
+# A word then a day: the word is checked against the month names in Python (a long alternation
+# tried at every word start is slow on long text).
+DATE_MDY = re.compile(r"(?<![^\W_])(?P<m>[^\W\d_]{3,12})\.? (?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,? (?P<y>\d{4}))?(?!\d)")
 DATE_NUMERIC = re.compile(r"(?<![\d.,/-])(?:(?P<iso>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
                           r"|(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2}))" + _YEAR_WORD + r"(?![\d.,/-]\d)")
 _CLOCK_DIGITS = re.compile(r"\d{1,2}")
@@ -122,11 +127,16 @@ def _spans(text: str, language: str, quotes: bool = False) -> list[Span]:
             add(q.start, q.end, "\u27e8q\u27e9")
     for m in REL_TIME.finditer(text):
         add(m.start(), m.end(), "\u27e8r\u27e9")
+    for start, end in counters(text):
+        add(start, end, "\u27e8c\u27e9")
+    for m in TEMPERATURE.finditer(text):  # the value kept: a temperature in a sentence may be news
+        add(m.start(), m.end(), "\u27e8w:" + m.group().replace(" ", "").upper() + "\u27e9")
     for m in CLOCK.finditer(text):
         add(m.start(), m.end(), _clock(m.group()))
     for rx in (DATE_NUMERIC, DATE_DMY, DATE_MDY):
         for m in rx.finditer(text):
-            add(m.start(), m.end(), _day(m, language))
+            if rx is not DATE_MDY or m.group("m").lower() in _MONTHS:
+                add(m.start(), m.end(), _day(m, language))
     for n in find_numbers(text, language, [(s, e) for s, e, _ in spans]):
         add(n.start, n.end, f"\u27e8n:{canonical(n)}\u27e9")
     return sorted(spans)
@@ -182,7 +192,7 @@ def _text_units(doc: Mapping[str, Any], language: str) -> Iterator[Unit]:
 
 def _image_units(doc: Mapping[str, Any], language: str) -> Iterator[Unit]:
     images = doc.get("images")
-    for i, img in enumerate(images[:MAX_IMAGES] if isinstance(images, list) else []):
+    for i, img in enumerate(list(images or [])[:MAX_IMAGES]):
         if not isinstance(img, Mapping):
             continue
         caption = img.get("caption")

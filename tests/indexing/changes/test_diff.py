@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexing.changes import diff
-from indexing.changes.diff import EDIT_KINDS, TAKEDOWN_KINDS, Change, compare
+from indexing.changes.diff import EDIT_KINDS, TAKEDOWN_KINDS, Change, ChangeInputError, compare
 from indexing.changes.sentences import split_sentences
 from indexing.changes.units import MAX_UNITS, document_units
 from tests.indexing.changes.corpus import articles
@@ -100,15 +100,26 @@ def test_the_order_is_the_kind_order_and_deterministic() -> None:
     assert {"headline", "text_added", "text_removed", "byline", "date"} <= {c.kind for c in first}
 
 
-@pytest.mark.parametrize("bad", [
-    {}, {"title": None, "body": None, "authors": None, "images": None},
-    {"title": 5, "body": ["x"], "lead": {"a": 1}, "authors": "Anna Smith", "images": "x", "published": "not a date"},
-    {"body": "x", "images": [None, 5, {"caption": 7, "src": None}, {"url": ""}], "language": 3},
+@pytest.mark.parametrize("sparse", [
+    {}, {"title": None, "body": None, "lead": None, "authors": None, "images": None, "language": None},
+    {"body": "x", "authors": ["Anna", None, 5], "published": "not a date", "images": [{"caption": 7, "src": None}, {"url": ""}]},
 ])
-def test_bad_input_is_no_crash(bad: dict[str, Any]) -> None:
+def test_missing_fields_are_empty(sparse: dict[str, Any]) -> None:
     good = ARTICLES["en-kharkiv"]
-    assert all(c.kind in EDIT_KINDS for c in compare(bad, good) + compare(good, bad))
-    assert compare(bad, bad) == []
+    assert all(c.kind in EDIT_KINDS for c in compare(sparse, good) + compare(good, sparse))
+    assert compare(sparse, sparse) == []
+    assert {"headline", "date"}.isdisjoint(c.kind for c in compare(sparse, good))  # nothing to compare with
+
+
+@pytest.mark.parametrize(("bad", "field"), [
+    ({"title": 5}, "title"), ({"body": ["x"]}, "body"), ({"lead": {"a": 1}}, "lead"), ({"language": 3}, "language"),
+    ({"authors": 5}, "authors"), ({"images": "x"}, "images"), ({"images": [None]}, "images"),
+])
+def test_wrong_types_are_a_clear_error(bad: dict[str, Any], field: str) -> None:
+    with pytest.raises(ChangeInputError, match=f"new version: {field}"):
+        compare(ARTICLES["en-kharkiv"], bad)
+    with pytest.raises(ChangeInputError, match="old version: a mapping"):
+        compare(["x"], ARTICLES["en-kharkiv"])  # type: ignore[arg-type]
 
 
 def test_work_is_bounded_on_huge_bodies(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -134,3 +134,23 @@ def test_a_cross_link_label_needs_its_colon_or_the_line_to_itself() -> None:
     assert analyse("Related to this, the ministry said more.", "en") is not None
     assert analyse("Read more: Kharkiv braces", "en") is None
     assert analyse("More on this story", "en") is None
+
+
+@pytest.mark.parametrize(("a", "b", "language"), [
+    ("5 March 2024, 14:35 | By Anna Smith | 3,214 views", "5 March 2024, 14:35 | By Anna Smith | 5,120 views", "en"),
+    ("05.03.2024 | Автор: Иван Петров | Просмотров: 12 408", "05.03.2024 | Автор: Иван Петров | Просмотров: 12 977", "ru"),
+    ("Переглядів: 12 408. Коментарів: 3", "Переглядів: 13 001. Коментарів: 5", "uk"),
+])
+def test_audience_counters_are_masked_inside_a_line(a: str, b: str, language: str) -> None:
+    ua, ub = analyse(a, language), analyse(b, language)
+    assert (ua is None and ub is None) or (ua is not None and ub is not None and ua.key == ub.key)
+
+
+@pytest.mark.parametrize("line", ["Kyiv +5°C", "Київ 14:35", "Comments (12)", "Anzeige: Jetzt testen", "Sponsored: Try it"])
+def test_widget_and_ad_lines_are_furniture(line: str) -> None:
+    assert analyse(line, "en") is None
+
+
+def test_a_temperature_in_a_sentence_is_content() -> None:
+    a, b = analyse("Temperatures fell to -20°C.", "en"), analyse("Temperatures fell to -25°C.", "en")
+    assert a is not None and b is not None and a.key != b.key
