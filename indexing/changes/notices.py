@@ -2,7 +2,8 @@
 
 :func:`is_notice` is true for a sentence that opens with a notice label followed by a colon or a
 dash ("Correction:", "Update (5 March):", "Korrektur:", "Исправление:", "Виправлення:",
-"Sprostowanie:", "Rectificatif :", "Corrección:", "Editor's note:") or that says an earlier version
+"Sprostowanie:", "Rectificatif :", "Corrección:", "Editor's note:"; a date or time may stand
+between the label and the colon: "Update, March 6:", "Aktualisiert um 14.30 Uhr:") or that says an earlier version
 was wrong or changed ("An earlier version of this article...", "In einer früheren Version...",
 "В предыдущей версии...", "W poprzedniej wersji...", "Une précédente version de cet article...",
 "Una versión anterior de este artículo...", "This article has been corrected"). Matched on the
@@ -44,7 +45,7 @@ _EARLIER = (
     r"|una (?:precedente|prima) versione di questo articolo"
 )
 NOTICE = re.compile(
-    rf"^[\W_]{{0,3}}(?:(?:{_LABELS})(?: ?\([^()\n]{{1,60}}\))? ?[:\-]"
+    rf"^[\W_]{{0,3}}(?:(?:{_LABELS})(?: ?\([^()\n]{{1,60}}\)|,? [^:\d\n]{{0,30}}\d[^:\n]{{0,12}})? ?[:\-]"
     rf"|(?:{_EARLIER})(?![^\W_]))", re.I)
 
 

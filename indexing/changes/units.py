@@ -206,13 +206,14 @@ def _image_units(doc: Mapping[str, Any], language: str) -> Iterator[Unit]:
 
 
 def document_units(doc: Mapping[str, Any], language: str) -> tuple[list[Unit], bool]:
-    """The units of one version (text, then images), numbered by position, and whether the
-    bound :data:`MAX_UNITS` cut them."""
+    """The units of one version (text, then images), numbered by position, and whether a bound
+    (:data:`MAX_UNITS`, :data:`MAX_FIELD_CHARS`) cut them."""
     out: list[Unit] = []
+    long_field = any(isinstance(doc.get(name), str) and len(doc[name]) > MAX_FIELD_CHARS for name in ("lead", "body"))
     for source in (_text_units(doc, language), _image_units(doc, language)):
         for unit in source:
             if len(out) >= MAX_UNITS:
                 return out, True
             out.append(Unit(unit.text, unit.tokens, unit.numbers, unit.para, unit.first, unit.kind,
                             language, pos=len(out)))
-    return out, False
+    return out, long_field

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from indexing.changes import diff
 from indexing.changes.diff import EDIT_KINDS, TAKEDOWN_KINDS, Change, ChangeInputError, compare
 from indexing.changes.sentences import split_sentences
-from indexing.changes.units import MAX_UNITS, document_units
+from indexing.changes.units import MAX_FIELD_CHARS, MAX_UNITS, document_units
 from tests.indexing.changes.corpus import articles
 
 ARTICLES = articles()
@@ -193,3 +193,14 @@ def test_any_two_texts_give_known_kinds(a: str, b: str) -> None:
     changes = compare(_doc(a), _doc(b))
     assert all(c.kind in EDIT_KINDS for c in changes)
     json.dumps([c.to_dict() for c in changes])
+
+
+def test_a_body_past_the_field_bound_reports_nothing_near_the_cut() -> None:
+    """A long body whose end shifts past MAX_FIELD_CHARS when a paragraph is inserted early: the
+    insertion is found, the lines pushed past the cut are not reported as removed."""
+    lines = [f"Paragraph number {i} tells of event {i} in the city of Kharkiv on a winter day, when the sirens "
+             f"sounded again and again over the frozen streets and the people went down into the metro." for i in range(2000)]
+    old = _doc("\n".join(lines))
+    assert len(old["body"]) > MAX_FIELD_CHARS and len(document_units(old, "en")[0]) < MAX_UNITS
+    new = _doc("\n".join([lines[0], "An entirely new paragraph was inserted here by the editors.", *lines[1:]]))
+    assert [c.kind for c in compare(old, new)] == ["text_added"]

@@ -109,6 +109,7 @@ def test_quotes_in_every_style() -> None:
     "Исправление: в первоначальной версии говорилось о шести.", "Уточнение: заседание пройдёт 7 июня.",
     "Виправлення: у попередній версії було вказано 12.", "Sprostowanie: W poprzedniej wersji podaliśmy błędną kwotę.",
     "Rectificatif : une précédente version de cet article indiquait 15.", "Corrección: una versión anterior atribuía la cita.",
+    "Update, March 6, 14:00: The toll rose.", "Aktualisiert um 14.30 Uhr: Die Zahl stieg.",
 ])
 def test_correction_notices(text: str) -> None:
     assert is_notice(text)
@@ -117,6 +118,7 @@ def test_correction_notices(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "The correction of the figures took weeks.", "Updates to the system were installed.",
     "Korrekturen am Haushalt sind nötig.", "Исправление ошибок заняло неделю.",
+    "Update on the talks: nothing new.",
 ])
 def test_sentences_about_corrections_are_not_notices(text: str) -> None:
     assert not is_notice(text)
