@@ -22,6 +22,7 @@ Every pattern is linear (bounded repetitions, runs that cannot restart inside th
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -150,6 +151,7 @@ def clean_text(text: str) -> str:
     return text.strip()
 
 
+@functools.lru_cache(maxsize=100_000)
 def fold(word: str) -> str:
     """The matching form of one word: casefolded, accents folded (Cyrillic letters kept)."""
     return strip_marks(word.casefold().replace("ё", "е"))

@@ -113,9 +113,10 @@ def _clock(written: str) -> str:
     return f"\u27e8t:{hour}:{minute:02d}\u27e9"
 
 
-def _spans(text: str, language: str, quotes: bool = False) -> list[Span]:
+def _spans(text: str, language: str, quotes: bool = False, found: list[Number] | None = None) -> list[Span]:
     """Non-overlapping spans of ``text`` that become one token each (quotations, relative times,
-    clock times, dates, numbers: the first of overlapping ones wins)."""
+    clock times, dates, numbers: the first of overlapping ones wins); the numbers are appended to
+    ``found``."""
     spans: list[Span] = []
 
     def add(start: int, end: int, token: str) -> None:
@@ -139,6 +140,8 @@ def _spans(text: str, language: str, quotes: bool = False) -> list[Span]:
                 add(m.start(), m.end(), _day(m, language))
     for n in find_numbers(text, language, [(s, e) for s, e, _ in spans]):
         add(n.start, n.end, f"\u27e8n:{canonical(n)}\u27e9")
+        if found is not None:
+            found.append(n)
     return sorted(spans)
 
 
@@ -156,12 +159,12 @@ def _tokens(text: str, spans: list[Span]) -> tuple[str, ...]:
 def analyse(text: str, language: str = "", **where: Any) -> Unit | None:
     """``text`` (one sentence, caption or title) as a unit; None for furniture or no words."""
     text = clean_text(text[:MAX_UNIT_CHARS])
-    spans = _spans(text, language)
+    numbers: list[Number] = []
+    spans = _spans(text, language, found=numbers)
     tokens = _tokens(text, spans)
     if is_furniture(tokens, text):
         return None
-    numbers = tuple(n for n in find_numbers(text, language, [(s, e) for s, e, t in spans if not t.startswith("\u27e8n:")]))
-    return Unit(text, tokens, numbers, language=language, **where)
+    return Unit(text, tokens, tuple(numbers), language=language, **where)
 
 
 def quote_skeleton(unit: Unit) -> str:
