@@ -30,7 +30,7 @@ from indexing.changes.normalize import author_keys, clean_text
 from indexing.changes.notices import is_notice
 from indexing.changes.numbers import Number, changed_value, same
 from indexing.changes.quotes import find_quotes
-from indexing.changes.units import Unit, analyse, document_units, quote_skeleton
+from indexing.changes.units import MAX_IMAGES, Unit, analyse, document_units, quote_skeleton
 from indexing.dates import parse_date
 
 EDIT_KINDS = ("headline", "text_added", "text_removed", "reworded", "numbers", "quote", "byline", "date", "correction")
@@ -64,7 +64,7 @@ def _check(doc: Mapping[str, Any], which: str) -> None:
     if authors is not None and not isinstance(authors, str | list | tuple):
         raise ChangeInputError(f"{which} version: authors must be a list of names, got {type(authors).__name__}")
     images = doc.get("images")
-    if images is not None and not (isinstance(images, list | tuple) and all(isinstance(i, Mapping) for i in images)):
+    if images is not None and not (isinstance(images, list | tuple) and all(isinstance(i, Mapping) for i in images[:MAX_IMAGES])):
         raise ChangeInputError(f"{which} version: images must be a list of mappings")
 
 
@@ -254,10 +254,22 @@ def _byline(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     return [Change("byline", ", ".join(a) or None, ", ".join(b) or None)]
 
 
+def _day_only(value: Any) -> bool:
+    """A date without a time of day ("2024-03-05"): only its day can be compared."""
+    return isinstance(value, str) and ":" not in value
+
+
 def _date(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+    """``published`` moved by more than :data:`DATE_TOLERANCE` (by a day when either side has no
+    time of day); unreadable or missing dates are not compared."""
     a, b = old.get("published"), new.get("published")
     da, db = parse_date(a), parse_date(b)
-    if da is None or db is None or abs(da - db) <= DATE_TOLERANCE:
+    if da is None or db is None:
+        return []
+    if _day_only(a) or _day_only(b):
+        if abs(da - db) < timedelta(days=1):  # the day as written vs a time that day in some zone
+            return []
+    elif abs(da - db) <= DATE_TOLERANCE:
         return []
     return [Change("date", str(a), str(b))]
 

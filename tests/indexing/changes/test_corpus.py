@@ -4,13 +4,23 @@ expected kinds, false changes on unchanged pairs) that issue #19's check measure
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
-from indexing.changes.diff import EDIT_KINDS, compare
+from indexing.changes.diff import EDIT_KINDS, Change, compare
 from tests.indexing.changes.corpus import Pair, articles, pairs
 
 CHANGED = pairs("changed.yaml")
 UNCHANGED = pairs("unchanged.yaml")
+_BY_NAME = {(file, p.name): p for file, ps in (("changed", CHANGED), ("unchanged", UNCHANGED)) for p in ps}
+
+
+@functools.cache
+def _compared(file: str, name: str, backwards: bool = False) -> tuple[Change, ...]:
+    """compare() on one pair (once per test session: the figures reuse the per-pair tests' work)."""
+    pair = _BY_NAME[file, name]
+    return tuple(compare(pair.new, pair.old) if backwards else compare(pair.old, pair.new))
 LANGUAGES = ("en", "de", "ru", "uk", "pl", "fr")
 
 
@@ -19,18 +29,19 @@ def test_the_corpus_covers_every_kind_and_language() -> None:
     langs = {p.new["language"] for p in CHANGED} & {p.new["language"] for p in UNCHANGED}
     assert set(LANGUAGES) <= langs
     assert len(UNCHANGED) >= 40
+    assert len(_BY_NAME) == len(CHANGED) + len(UNCHANGED)  # names are unique per file
     assert all(p.old != p.new for p in UNCHANGED if p.name != "identical versions")
 
 
 @pytest.mark.parametrize("pair", UNCHANGED, ids=lambda p: p.name)
 def test_furniture_and_normalisation_are_no_change(pair: Pair) -> None:
-    assert [c.to_dict() for c in compare(pair.old, pair.new)] == []
-    assert compare(pair.new, pair.old) == []
+    assert [c.to_dict() for c in _compared("unchanged", pair.name)] == []
+    assert _compared("unchanged", pair.name, backwards=True) == ()
 
 
 @pytest.mark.parametrize("pair", CHANGED, ids=lambda p: p.name)
 def test_each_edit_gives_its_kinds(pair: Pair) -> None:
-    changes = compare(pair.old, pair.new)
+    changes = _compared("changed", pair.name)
     assert {c.kind for c in changes} == set(pair.expect), [c.to_dict() for c in changes]
     numbers = [(c.before, c.after, c.before_value, c.after_value) for c in changes if c.kind == "numbers"]
     for expected in pair.numbers:
@@ -43,10 +54,10 @@ def test_corpus_figures() -> None:
     every changed pair, false changes over every unchanged pair (both directions)."""
     expected = found = 0
     for pair in CHANGED:
-        kinds = {c.kind for c in compare(pair.old, pair.new)}
+        kinds = {c.kind for c in _compared("changed", pair.name)}
         expected += len(pair.expect)
         found += len(set(pair.expect) & kinds)
-    false_changes = sum(bool(compare(p.old, p.new)) + bool(compare(p.new, p.old)) for p in UNCHANGED)
+    false_changes = sum(bool(_compared("unchanged", p.name)) + bool(_compared("unchanged", p.name, True)) for p in UNCHANGED)
     recall = found / expected
     print(f"\nchange corpus: {len(CHANGED)} changed pairs, recall of kinds {recall:.3f} ({found}/{expected}); "
           f"{len(UNCHANGED)} unchanged pairs x 2 directions, false changes {false_changes}")

@@ -52,6 +52,8 @@ def test_modified_alone_is_no_change_published_is_a_date() -> None:
     assert compare(old, {**old, "published": "2024-03-06T06:10:00Z"}) == [
         Change("date", "2024-03-05T06:10:00Z", "2024-03-06T06:10:00Z")]
     assert compare(old, {**old, "published": None}) == []  # a date the extractor missed is no change
+    assert compare(old, {**old, "published": "2024-03-05"}) == []  # the same day, written without a time
+    assert [c.kind for c in compare(old, {**old, "published": "2024-03-07"})] == ["date"]
 
 
 def test_moved_and_duplicated_sentences_are_no_change() -> None:
