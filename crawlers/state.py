@@ -347,7 +347,7 @@ class SeenStore:
         args = (source, now.timestamp())
         due = int(self._db.execute(f"SELECT COUNT(*) {where}", args).fetchone()[0])
         rows = self._db.execute(
-            f"SELECT {_DUE_COLS} {where} ORDER BY suspect IS NULL, next_revisit LIMIT ?",
+            f"SELECT {_DUE_COLS} {where} ORDER BY suspect IS NULL, next_revisit, url LIMIT ?",
             (*args, -1 if limit is None else limit),
         ).fetchall()
         return [_due(r) for r in rows], due
