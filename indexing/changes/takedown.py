@@ -183,4 +183,7 @@ def classify(
         return redirect
     if not 200 <= status < 300 or new is None or stored is None:
         return None
-    return classify_page(new(), stored())
+    page = new()
+    if page.status == "ok" and page.words >= TEASER_WORDS:
+        return None  # a readable article of some length: no page verdict can follow (no WARC read)
+    return classify_page(page, stored())

@@ -134,3 +134,12 @@ def test_no_verdict_without_a_readable_stored_capture() -> None:
     notfound = page_of(_html("Page not found", "<p>Nothing here.</p>"), ARTICLE)
     assert classify_page(notfound, None) is None
     assert classify_page(notfound, Page("no_article", "paywall", 40, False)) is None  # was walled already
+
+
+def test_a_long_readable_page_needs_no_stored_capture() -> None:
+    def unread() -> Page | None:
+        raise AssertionError("the stored capture was read")
+
+    page = page_of(STORED, ARTICLE)
+    assert page.words >= 150
+    assert classify(200, ARTICLE, ARTICLE, HOME, new=lambda: page, stored=unread) is None
