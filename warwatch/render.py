@@ -198,6 +198,12 @@ def print_health(report: dict[str, Any]) -> None:
     console.print(table)
     console.print("[dim]last run: UTC; err: failed share of fetches; lag: publication to fetch (median and max "
                   "of the newest run with new articles); run ids: --json[/]")
+    for s in sources:  # revisits of stored articles (issue #19), where the last run had any
+        rev = s.get("revisits") or {}
+        if rev.get("revisits_due") or rev.get("revisits_done"):
+            console.print(escape(
+                f"  revisits {s['source']}: {rev.get('revisits_done', 0)} done of {rev.get('revisits_due', 0)} due, "
+                f"{rev.get('revisits_overdue', 0)} overdue, {rev.get('takedowns_confirmed', 0)} takedowns"))
     for finding in report.get("findings") or []:
         console.print(f"  [red]•[/] {escape(str(finding['message']))}")
     alerts = report.get("alerts")

@@ -99,6 +99,8 @@ def _article(entry: dict[str, Any], extract: Any, result: StageCounts, stopped: 
 
 
 def _skip_reason(entry: dict[str, Any]) -> str | None:
+    if entry.get("revisit") and entry.get("change") == "unchanged":
+        return "unchanged_revisit"  # a WARC revisit record (304 or the same bytes): nothing new
     status = entry.get("status")
     if status is not None and not (200 <= int(status) < 300):
         return f"http_{status}"
