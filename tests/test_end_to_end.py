@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from indexing.settings import get_settings
 from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
@@ -66,5 +67,5 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
     from indexing.search import search
 
     for article in articles:
-        hits = search(article["title"], size=3).to_json()["hits"]
+        hits = search(article["title"], size=3, index=get_settings().articles_alias, settings=get_settings().search).to_json()["hits"]
         assert hits and hits[0]["title"] == article["title"], (article["title"], [h["title"] for h in hits])

@@ -27,7 +27,7 @@ from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnava
 from indexing.fileio import append_lines_durable
 from indexing.index import versions
 from indexing.index.setup import articles_alias, versions_index
-from indexing.settings import get_settings
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,15 @@ class BulkStats:
         return {**asdict(self), "indexed": self.indexed}
 
 
-def dead_letter_dir() -> Path:
-    return get_settings().data_dir / "dead-letter"
+def dead_letter_dir(data_dir: Path) -> Path:
+    return data_dir / "dead-letter"
 
 
-def write_dead_letters(records: list[dict[str, Any]]) -> Path | None:
-    """Append rejected documents with their reasons to today's dead-letter file."""
+def write_dead_letters(records: list[dict[str, Any]], directory: Path) -> Path | None:
+    """Append rejected documents with their reasons to today's dead-letter file in ``directory``."""
     if not records:
         return None
-    path = dead_letter_dir() / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
     # Durable before the caller moves on (a pending offset past these documents, say).
     append_lines_durable(path, (json.dumps(rec, ensure_ascii=False, default=str) for rec in records))
     log.warning("%d documents rejected by the search engine, written to %s", len(records), path)
@@ -236,6 +236,7 @@ class _ChunkIndexer:
     index: str
     vindex: str
     track_versions: bool
+    dead_letters: Path
 
     def __call__(self, chunk: list[Any], stats: BulkStats) -> None:
         valid, dead = _split_valid(chunk)
@@ -249,13 +250,14 @@ class _ChunkIndexer:
         if ops:
             dead.extend(self.writer.send(ops, stats))
         _count(stats, plan, existing, dead, self.index, self.vindex)
-        write_dead_letters(dead)
+        write_dead_letters(dead, self.dead_letters)
 
 
 def index_documents(
     engine: Engine,
     docs: Iterable[Mapping[str, Any]],
     *,
+    settings: Settings,
     index: str | None = None,
     chunk_size: int | None = None,
     max_retries: int | None = None,
@@ -267,20 +269,23 @@ def index_documents(
 ) -> dict[str, int]:
     """Index ``docs`` (dicts from ``article_to_document``) through the articles alias.
 
+    ``settings`` gives the index prefix, the dead-letter directory (under ``data_dir``) and the
+    bulk defaults (``bulk_chunk_size``, ``bulk_max_retries``, ``bulk_initial_backoff``).
+
     Returns counts: ``created``, ``updated``, ``unchanged``, ``failed`` (dead-lettered),
     ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``.
     Raises :class:`EngineUnavailable` when the engine stays unreachable; documents of chunks
     already sent are in the index, the rest are not (the caller keeps them pending).
     """
-    settings = get_settings()
-    index = index or articles_alias()
+    index = index or articles_alias(settings.index_prefix)
     writer = BulkWriter(
         engine,
         max_retries=settings.bulk_max_retries if max_retries is None else max_retries,
         initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
         refresh=refresh,
     )
-    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(), track_versions)
+    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(settings.index_prefix), track_versions,
+                               dead_letter_dir(settings.data_dir))
     if total is None and isinstance(docs, (list, tuple)):
         total = len(docs)
     stats = BulkStats()
