@@ -27,6 +27,7 @@ from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnava
 from indexing.fileio import append_lines_durable
 from indexing.index import versions
 from indexing.index.setup import articles_alias, versions_index
+from indexing.retry import backoff_delay, retry_call
 from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,24 +122,24 @@ class BulkWriter:
         self.sleep = sleep
 
     def _backoff(self, attempt: int) -> float:
-        return min(MAX_BACKOFF, self.initial_backoff * (2 ** attempt))
+        return backoff_delay(attempt, self.initial_backoff, MAX_BACKOFF)
 
     def retrying(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()`` with the same retries and backoff as the bulk requests."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except EngineError as exc:
-                if not exc.retryable:
-                    raise
-                if attempt >= self.max_retries:
-                    raise EngineUnavailable(f"{what} failed after {attempt + 1} attempts: {exc}",
-                                            status=exc.status) from exc
-                delay = self._backoff(attempt)
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt + 1, self.max_retries, delay)
-                attempt += 1
-                self.sleep(delay)
+        def retryable(exc: Exception) -> bool:
+            return isinstance(exc, EngineError) and exc.retryable
+
+        def on_retry(exc: Exception, attempt: int, delay: float) -> None:
+            log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt, self.max_retries, delay)
+
+        def give_up(exc: Exception, attempts: int) -> Exception | None:
+            if not retryable(exc):
+                return None
+            return EngineUnavailable(f"{what} failed after {attempts} attempts: {exc}",
+                                     status=getattr(exc, "status", None))
+
+        return retry_call(fn, attempts=self.max_retries + 1, initial=self.initial_backoff, cap=MAX_BACKOFF,
+                          retryable=retryable, sleep=self.sleep, on_retry=on_retry, on_give_up=give_up)[0]
 
     def send(self, ops: list[tuple[dict[str, Any], dict[str, Any]]], stats: BulkStats) -> list[dict[str, Any]]:
         """Write ``ops`` (action, source pairs); return the dead-letter records of rejected items."""
