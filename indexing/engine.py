@@ -207,11 +207,6 @@ class Engine:
             kwargs["refresh"] = refresh if isinstance(refresh, str) else ("true" if refresh else "false")
         return dict(self._call("bulk", request_timeout=timeout, **kwargs))
 
-    def index_document(self, index: str, doc_id: str, document: Mapping[str, Any], *,
-                       refresh: bool = False) -> dict[str, Any]:
-        return dict(self._call("index", index=index, id=doc_id, body=dict(document),
-                               refresh="true" if refresh else "false"))
-
     def search(self, index: str, body: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         return dict(self._call("search", index=index, body=dict(body), **params))
 
