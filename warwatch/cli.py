@@ -214,11 +214,15 @@ def _report(cycle: Callable[[], Any]) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from indexing.engine import connect
     from indexing.search import search
+    from indexing.settings import get_settings
 
+    settings = get_settings()
     result = search(
         args.query, lang=args.lang, source=args.source, topic=args.topic, entity=args.entity,
         since=args.since, until=args.until, size=args.size, order=args.order, facets=args.facets,
+        engine=connect(settings), index=settings.articles_alias, settings=settings.search,
     )
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -256,12 +260,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_es(args: argparse.Namespace) -> int:
     from indexing.engine import connect
     from indexing.index import setup
+    from indexing.settings import get_settings
 
-    engine = connect()
+    settings = get_settings()
+    engine = connect(settings)
     if args.action == "setup":
-        out.info(f"articles alias → {setup.setup_indices(engine)}")
+        out.info(f"articles alias → {setup.setup_indices(engine, settings.index_prefix)}")
     elif args.action == "migrate":
-        out.info(f"articles alias → {setup.migrate(engine)}")
+        out.info(f"articles alias → {setup.migrate(engine, settings.index_prefix)}")
     else:
         out.info(json.dumps(engine.info(), indent=2, default=str))
     return 0

@@ -114,7 +114,7 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
 
     own = engine is None
     try:
-        engine = engine or connect()
+        engine = engine or connect(get_settings())
     except EngineError as exc:
         report.problems.append(f"search engine unavailable: {exc}")
         for w in watches:
@@ -132,7 +132,7 @@ def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Wa
     """Every watch against the run's documents; ``report.complete`` only when nothing was missed."""
     from indexing.index.setup import articles_alias
 
-    index = articles_alias()
+    index = articles_alias(get_settings().index_prefix)
     try:
         report.documents_in_index = count_present(engine, index, ids)
     except EngineError as exc:

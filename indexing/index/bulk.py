@@ -27,7 +27,8 @@ from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnava
 from indexing.fileio import append_lines_durable
 from indexing.index import versions
 from indexing.index.setup import articles_alias, versions_index
-from indexing.settings import get_settings
+from indexing.retry import backoff_delay, retry_call
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,15 @@ class BulkStats:
         return {**asdict(self), "indexed": self.indexed}
 
 
-def dead_letter_dir() -> Path:
-    return get_settings().data_dir / "dead-letter"
+def dead_letter_dir(data_dir: Path) -> Path:
+    return data_dir / "dead-letter"
 
 
-def write_dead_letters(records: list[dict[str, Any]]) -> Path | None:
-    """Append rejected documents with their reasons to today's dead-letter file."""
+def write_dead_letters(records: list[dict[str, Any]], directory: Path) -> Path | None:
+    """Append rejected documents with their reasons to today's dead-letter file in ``directory``."""
     if not records:
         return None
-    path = dead_letter_dir() / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
     # Durable before the caller moves on (a pending offset past these documents, say).
     append_lines_durable(path, (json.dumps(rec, ensure_ascii=False, default=str) for rec in records))
     log.warning("%d documents rejected by the search engine, written to %s", len(records), path)
@@ -121,24 +122,24 @@ class BulkWriter:
         self.sleep = sleep
 
     def _backoff(self, attempt: int) -> float:
-        return min(MAX_BACKOFF, self.initial_backoff * (2 ** attempt))
+        return backoff_delay(attempt, self.initial_backoff, MAX_BACKOFF)
 
     def retrying(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()`` with the same retries and backoff as the bulk requests."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except EngineError as exc:
-                if not exc.retryable:
-                    raise
-                if attempt >= self.max_retries:
-                    raise EngineUnavailable(f"{what} failed after {attempt + 1} attempts: {exc}",
-                                            status=exc.status) from exc
-                delay = self._backoff(attempt)
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt + 1, self.max_retries, delay)
-                attempt += 1
-                self.sleep(delay)
+        def retryable(exc: Exception) -> bool:
+            return isinstance(exc, EngineError) and exc.retryable
+
+        def on_retry(exc: Exception, attempt: int, delay: float) -> None:
+            log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt, self.max_retries, delay)
+
+        def give_up(exc: Exception, attempts: int) -> Exception | None:
+            if not retryable(exc):
+                return None
+            return EngineUnavailable(f"{what} failed after {attempts} attempts: {exc}",
+                                     status=getattr(exc, "status", None))
+
+        return retry_call(fn, attempts=self.max_retries + 1, initial=self.initial_backoff, cap=MAX_BACKOFF,
+                          retryable=retryable, sleep=self.sleep, on_retry=on_retry, on_give_up=give_up)[0]
 
     def send(self, ops: list[tuple[dict[str, Any], dict[str, Any]]], stats: BulkStats) -> list[dict[str, Any]]:
         """Write ``ops`` (action, source pairs); return the dead-letter records of rejected items."""
@@ -236,6 +237,7 @@ class _ChunkIndexer:
     index: str
     vindex: str
     track_versions: bool
+    dead_letters: Path
 
     def __call__(self, chunk: list[Any], stats: BulkStats) -> None:
         valid, dead = _split_valid(chunk)
@@ -249,13 +251,14 @@ class _ChunkIndexer:
         if ops:
             dead.extend(self.writer.send(ops, stats))
         _count(stats, plan, existing, dead, self.index, self.vindex)
-        write_dead_letters(dead)
+        write_dead_letters(dead, self.dead_letters)
 
 
 def index_documents(
     engine: Engine,
     docs: Iterable[Mapping[str, Any]],
     *,
+    settings: Settings,
     index: str | None = None,
     chunk_size: int | None = None,
     max_retries: int | None = None,
@@ -267,20 +270,23 @@ def index_documents(
 ) -> dict[str, int]:
     """Index ``docs`` (dicts from ``article_to_document``) through the articles alias.
 
+    ``settings`` gives the index prefix, the dead-letter directory (under ``data_dir``) and the
+    bulk defaults (``bulk_chunk_size``, ``bulk_max_retries``, ``bulk_initial_backoff``).
+
     Returns counts: ``created``, ``updated``, ``unchanged``, ``failed`` (dead-lettered),
     ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``.
     Raises :class:`EngineUnavailable` when the engine stays unreachable; documents of chunks
     already sent are in the index, the rest are not (the caller keeps them pending).
     """
-    settings = get_settings()
-    index = index or articles_alias()
+    index = index or articles_alias(settings.index_prefix)
     writer = BulkWriter(
         engine,
         max_retries=settings.bulk_max_retries if max_retries is None else max_retries,
         initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
         refresh=refresh,
     )
-    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(), track_versions)
+    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(settings.index_prefix), track_versions,
+                               dead_letter_dir(settings.data_dir))
     if total is None and isinstance(docs, (list, tuple)):
         total = len(docs)
     stats = BulkStats()

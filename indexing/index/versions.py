@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from indexing.engine import Engine, connect
+from indexing.engine import Engine
 from indexing.index.setup import articles_alias, versions_index
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,12 @@ def plan(existing: Mapping[str, Mapping[str, Any]], docs: list[dict[str, Any]],
     return out
 
 
-def get_versions(doc_id: str, *, engine: Engine | None = None, prefix: str | None = None,
+def get_versions(doc_id: str, *, engine: Engine, prefix: str,
                  include_current: bool = True) -> list[dict[str, Any]]:
     """Every stored version of ``doc_id``, oldest first; the current document last (when asked).
 
     Each earlier version carries ``changes``: the fields that differ in the version after it.
     """
-    engine = engine or connect()
     index = versions_index(prefix)
     out: list[dict[str, Any]] = []
     if engine.index_exists(index):

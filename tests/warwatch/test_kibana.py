@@ -13,6 +13,7 @@ import pytest
 from indexing.engine import connect
 from indexing.index import templates
 from indexing.index.setup import runs_index, setup_indices
+from indexing.settings import get_settings
 from warwatch.kibana import (
     DASHBOARD_ID,
     DATA_VIEW_ID,
@@ -101,8 +102,8 @@ def test_every_referenced_field_is_in_the_mapping() -> None:
 
 
 def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> None:
-    engine = connect()
-    index = setup_indices(engine)
+    engine = connect(get_settings())
+    index = setup_indices(engine, get_settings().index_prefix)
     mapping = engine.get_mapping(index)[index]["mappings"]["properties"]
     for f in referenced_fields_by_view(_objects())[DATA_VIEW_ID]:
         node = mapping
@@ -116,7 +117,7 @@ def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> N
     # aggregated fields must be aggregatable: keyword or date
     for f in ("topics", "source", "language", "entity_canonical"):
         assert mapping[f]["type"] == "keyword"
-    runs = engine.get_mapping(runs_index())[runs_index()]["mappings"]["properties"]
+    runs = engine.get_mapping(runs_index(get_settings().index_prefix))[runs_index(get_settings().index_prefix)]["mappings"]["properties"]
     aggregatable = {"keyword", "date", "integer", "long", "float"}
     for f in referenced_fields_by_view(_objects())[RUNS_VIEW_ID]:
         assert runs[f]["type"] in aggregatable, f

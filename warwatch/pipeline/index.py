@@ -135,7 +135,7 @@ def _queue_documents(run_id: str, rdir: Path) -> Any:
     """Step 1: the batch's documents into the on-disk pending queue (replacing an earlier copy)."""
     from indexing.index.pending import PendingQueue
 
-    pending = PendingQueue()
+    pending = PendingQueue.from_settings(get_settings())
     pending.add(run_id, jsonl_lines(rdir / "documents.jsonl"))
     return pending
 
@@ -146,8 +146,9 @@ def _engine(pending: Any, result: StageCounts) -> Any:
     from indexing.index.setup import setup_indices
 
     try:
-        engine = connect()
-        setup_indices(engine)
+        settings = get_settings()
+        engine = connect(settings)
+        setup_indices(engine, settings.index_prefix)
     except EngineUnavailable as exc:
         result.counts["pending"] = pending.count()
         raise IndexingError(
@@ -162,8 +163,10 @@ def _flush(engine: Any, pending: Any, indexed_ids: list[str], progress: Progress
     from indexing.engine import EngineUnavailable
     from indexing.index.bulk import index_documents
 
+    settings = get_settings()
+
     def index_batch(batch: list[dict[str, Any]]) -> Any:
-        counts = index_documents(engine, batch, progress=progress)
+        counts = index_documents(engine, batch, settings=settings, progress=progress)
         indexed_ids.extend(str(d["id"]) for d in batch)
         return counts
 

@@ -148,7 +148,7 @@ def prune_dead_letters(now: Callable[[], float] = time.time, dry_run: bool = Fal
 
     days = get_settings().pipeline.batch_files_retention_days
     out: dict[str, Any] = {"retention_days": days, "files": 0, "bytes": 0}
-    folder = dead_letter_dir()
+    folder = dead_letter_dir(get_settings().data_dir)
     if days is None or not folder.is_dir():
         return out
     cutoff = now() - days * 86400
@@ -166,7 +166,7 @@ def index_health() -> dict[str, Any]:
     from indexing.engine import connect
 
     settings = get_settings()
-    engine = connect()
+    engine = connect(settings)
     health = engine.health()
     alias = settings.articles_alias
     targets = sorted(engine.get_alias(alias)) if engine.index_exists(alias) else []
