@@ -38,6 +38,11 @@ def runs_index(prefix: str | None = None) -> str:
     return f"{prefix if prefix is not None else get_settings().index_prefix}runs"
 
 
+def changes_index(prefix: str | None = None) -> str:
+    """Change records: edits and takedowns (``indexing/changes``)."""
+    return f"{prefix if prefix is not None else get_settings().index_prefix}changes"
+
+
 def versioned_index(version: int, prefix: str | None = None) -> str:
     return f"{articles_alias(prefix)}-v{version}"
 
@@ -72,7 +77,7 @@ def setup_indices(engine: Engine, prefix: str | None = None) -> str:
     prefix = prefix if prefix is not None else get_settings().index_prefix
     install_templates(engine, prefix)
     alias = articles_alias(prefix)
-    for extra in (versions_index(prefix), runs_index(prefix)):
+    for extra in (versions_index(prefix), runs_index(prefix), changes_index(prefix)):
         if engine.create_index(extra):
             log.info("created %s", extra)
     current = current_index(engine, prefix)
