@@ -17,6 +17,8 @@ watches:
     query: North Korean troops in Russia  # `warwatch search` syntax, cross-lingual
     filters: {topics: [], entities: [], languages: [], sources: []}   # optional
     min_score: 40                 # optional: replaces the default "about the query" test
+    on: [new, edited, removed]    # optional: which events alert (default [new]): a new story, an
+                                  # article edited (indexing/changes), an article taken down
     channels:                     # file (data/alerts/<id>.jsonl) is always on
       webhook: {url: https://hooks.example/..., url_env: NAME_OF_ENV_VAR_WITH_THE_URL,
                 allow_private_network: false}   # true: the receiver may be on 127.0.0.1/10.x/...
@@ -29,7 +31,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -58,6 +60,8 @@ from indexing.yamlconfig import (
 log = logging.getLogger(__name__)
 
 WATCHES_FILE = "watches.yaml"
+#: what a watch may alert on (``on:``)
+Event = Literal["new", "edited", "removed"]
 
 
 class WatchFilters(BaseModel):
@@ -95,6 +99,18 @@ class Watch(BaseModel):
     filters: WatchFilters = Field(default_factory=WatchFilters)
     min_score: float | None = Field(default=None, gt=0)
     channels: Channels = Field(default_factory=Channels)
+    #: which events alert: new stories, edits of matching articles, takedowns of matching articles
+    on: list[Event] = Field(default_factory=lambda: list[Event](["new"]), min_length=1)
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _one_or_many_events(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("on")
+    @classmethod
+    def _unique_events(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(v))
 
     @field_validator("query")
     @classmethod

@@ -7,20 +7,21 @@ Reads are bounded: one page of at most :data:`MAX_PAGE` records, newest first, w
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from indexing.changes.records import TakedownEntryError, removed_document, takedown_record
 from indexing.engine import Engine
-from indexing.index.bulk import BulkStats, BulkWriter
+from indexing.index.bulk import BulkStats, BulkWriter, write_dead_letters
+from indexing.urls import canonicalize_url, doc_id
 
 log = logging.getLogger(__name__)
 
 #: the most records one request returns
 MAX_PAGE = 1000
-#: newest first; the id breaks ties so paging never skips or repeats a record
-SORT: list[dict[str, Any]] = [{"detected_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
 
 
 def write_records(writer: BulkWriter, index: str, records: Iterable[Mapping[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
@@ -110,3 +111,76 @@ def article_changes(engine: Engine, index: str, doc_ids: Iterable[str], *, limit
     if not ids:
         return []
     return list(iter_changes(engine, index, ChangeQuery(doc_ids=ids, oldest_first=True), limit=limit))
+
+
+# --------------------------------------------------------------------------- takedowns
+#: takedown entries looked up in one request
+TAKEDOWN_CHUNK = 500
+
+
+def takedown_doc_id(entry: Mapping[str, Any]) -> str | None:
+    """The document id of a takedown entry's article (its ``url`` is the stored key URL)."""
+    url = entry.get("url")
+    if not isinstance(url, str) or not url:
+        return None
+    try:
+        return doc_id(canonicalize_url(url))
+    except ValueError:
+        return None
+
+
+def apply_takedowns(writer: BulkWriter, entries: Iterable[Mapping[str, Any]], *, articles: str, changes: str,
+                    now: datetime, run_id: str | None) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Record each confirmed takedown in ``changes`` and mark its article removed in ``articles``
+    (the article stays searchable). Idempotent: the record id comes from the article, the kind and
+    the first sighting; an article already marked with this kind is not written again. Returns the
+    counts (``takedowns:recorded``, ``takedowns:<kind>``, ``takedowns:bad_entry``,
+    ``takedowns:unknown_article``, ``takedowns:failed``) and the records written."""
+    counts: Counter[str] = Counter()
+    written: list[dict[str, Any]] = []
+    chunk: list[Mapping[str, Any]] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) >= TAKEDOWN_CHUNK:
+            written.extend(_takedown_chunk(writer, chunk, articles, changes, now, run_id, counts))
+            chunk = []
+    if chunk:
+        written.extend(_takedown_chunk(writer, chunk, articles, changes, now, run_id, counts))
+    return counts, written
+
+
+def _takedown_chunk(writer: BulkWriter, chunk: list[Mapping[str, Any]], articles: str, changes: str,
+                    now: datetime, run_id: str | None, counts: Counter[str]) -> list[dict[str, Any]]:
+    ids = {i: takedown_doc_id(e) for i, e in enumerate(chunk)}
+    stored = writer.retrying("fetching removed articles",
+                             lambda: writer.engine.mget(articles, [d for d in ids.values() if d]))
+    records: list[dict[str, Any]] = []
+    ops: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for i, entry in enumerate(chunk):
+        did = ids[i]
+        try:
+            if did is None:
+                raise TakedownEntryError(f"takedown entry without a usable url: {entry.get('url')!r}")
+            record = takedown_record(entry, stored.get(did), doc_id=did, now=now, run_id=run_id)
+        except TakedownEntryError as exc:
+            log.warning("takedown not recorded: %s", exc)
+            counts["takedowns:bad_entry"] += 1
+            continue
+        records.append(record)
+        ops.append(({"index": {"_index": changes, "_id": record["id"]}}, record))
+        if did not in stored:
+            counts["takedowns:unknown_article"] += 1
+            continue
+        marked = removed_document(stored[did], record)
+        if marked is not None:
+            stored[did] = marked  # a second entry for the article in this chunk sees the mark
+            ops.append(({"index": {"_index": articles, "_id": did}}, marked))
+    dead = writer.send(ops, BulkStats()) if ops else []
+    write_dead_letters(dead)
+    refused = {d.get("id") for d in dead}
+    out = [r for r in records if r["id"] not in refused and r["doc_id"] not in refused]
+    counts["takedowns:failed"] += len(records) - len(out)
+    counts["takedowns:recorded"] += len(out)
+    for r in out:
+        counts[f"takedowns:{r['kinds'][0]}"] += 1
+    return out
