@@ -7,6 +7,7 @@ Reads are bounded: one page of at most :data:`MAX_PAGE` records, newest first, w
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -184,3 +185,40 @@ def _takedown_chunk(writer: BulkWriter, chunk: list[Mapping[str, Any]], articles
     for r in out:
         counts[f"takedowns:{r['kinds'][0]}"] += 1
     return out
+
+
+# --------------------------------------------------------------------------- looking an article up
+_DOC_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def find_article_id(engine: Engine, articles: str, versions: str, key: str) -> str | None:
+    """The document id of an article named by its URL (canonicalised; the fetched URL or the
+    canonical one), or its document id. None when neither the index nor its versions know it."""
+    key = key.strip()
+    candidates: list[str] = []
+    if _DOC_ID.fullmatch(key):
+        candidates.append(key)
+    urls: list[str] = []
+    if key.startswith(("http://", "https://")):
+        urls.append(key)
+        try:
+            urls.append(canonicalize_url(key))
+            candidates.append(doc_id(urls[-1]))
+        except ValueError:
+            pass
+    for cand in candidates:
+        if engine.get(articles, cand) is not None:
+            return cand
+    if not urls:
+        return None
+    query = {"query": {"bool": {"should": [{"terms": {"url": urls}}, {"terms": {"canonical_url": urls}}]}},
+             "size": 1, "_source": ["id", "doc_id"]}
+    for index in (articles, versions):
+        if not engine.index_exists(index):
+            continue
+        hits = engine.search(index, query).get("hits", {}).get("hits", [])
+        if hits:
+            src = hits[0].get("_source") or {}
+            return str(src.get("doc_id") or src.get("id") or hits[0]["_id"])
+    return candidates[-1] if candidates and engine.index_exists(versions) and engine.count(
+        versions, {"query": {"term": {"doc_id": candidates[-1]}}}) else None
