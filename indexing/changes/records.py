@@ -93,7 +93,8 @@ def edit_record(old: Mapping[str, Any], new: Mapping[str, Any], changes: Sequenc
         "numbers": numbers,
         "before": numbers[0]["before"] if numbers else None,
         "after": numbers[0]["after"] if numbers else None,
-        "detected_at": now.isoformat(),
+        # when the crawler saw the new version (so a rerun writes the same record), else now
+        "detected_at": str(new.get("fetched_at") or now.isoformat()),
         "version_before": old_version,
         "version_after": int(new.get("version") or old_version + 1),
         "capture_before": capture_of(old),

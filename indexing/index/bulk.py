@@ -52,6 +52,8 @@ class BulkStats:
     furniture: int = 0
     #: removed articles seen again as articles
     restored: int = 0
+    #: documents from a capture older than the stored one (an earlier batch run again): not written
+    stale: int = 0
 
     @property
     def indexed(self) -> int:
@@ -236,6 +238,7 @@ def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], d
     stats.unchanged += plan.unchanged
     stats.furniture += plan.furniture
     stats.restored += plan.restored
+    stats.stale += plan.stale
     stats.versions += sum(1 for _, rec in plan.versions if rec["doc_id"] not in rejected)
     stats.failed += sum(1 for d in dead if d.get("index") not in (vindex, cindex))
     refused = {d["id"] for d in dead if d.get("index") == cindex}

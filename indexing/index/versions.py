@@ -70,6 +70,15 @@ class Plan:
     #: content differed, but ``compare`` found no change (furniture, normalisation)
     furniture: int = 0
     restored: int = 0
+    #: captures older than the stored one (an old batch run again): not written
+    stale: int = 0
+
+
+def _older(doc: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """``doc`` comes from a capture older than the stored document's: an earlier batch run
+    again must not turn the article back (nor record that as a change)."""
+    new_at, old_at = parse_iso(doc.get("fetched_at")), parse_iso(old.get("fetched_at"))
+    return new_at is not None and old_at is not None and new_at < old_at
 
 
 def _keep_capture(old: Mapping[str, Any], doc: dict[str, Any]) -> None:
@@ -120,6 +129,9 @@ def plan(existing: Mapping[str, Mapping[str, Any]], docs: list[dict[str, Any]],
             out.created += 1
             out.documents.append(doc)
             continue
+        if _older(doc, old):
+            out.stale += 1
+            continue
         old_version = int(old.get("version") or 1)
         fields = changed_fields(old, doc)
         changes = compare(old, doc) if fields else []
@@ -128,8 +140,9 @@ def plan(existing: Mapping[str, Mapping[str, Any]], docs: list[dict[str, Any]],
             doc["version"] = old_version
             if not fields:
                 _keep_capture(old, doc)
-            out.restored += _restore(old, doc, now)
-            if same_document(old, doc):
+            restored = _restore(old, doc, now)
+            out.restored += restored
+            if not restored and same_document(old, doc):
                 out.unchanged += 1
                 continue
             out.updated += 1
