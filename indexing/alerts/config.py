@@ -41,6 +41,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -101,6 +102,14 @@ class Watch(BaseModel):
     channels: Channels = Field(default_factory=Channels)
     #: which events alert: new stories, edits of matching articles, takedowns of matching articles
     on: list[Event] = Field(default_factory=lambda: list[Event](["new"]), min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads a bare ``on`` key as the boolean true: it is the ``on`` key here."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            return {("on" if k is True else k): v for k, v in data.items()}
+        return data
 
     @field_validator("on", mode="before")
     @classmethod
