@@ -113,13 +113,10 @@ class Watch(BaseModel):
 
     @field_validator("on", mode="before")
     @classmethod
-    def _one_or_many_events(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("on")
-    @classmethod
-    def _unique_events(cls, v: list[str]) -> list[str]:
-        return list(dict.fromkeys(v))
+    def _events(cls, v: Any) -> Any:
+        """One event or a list of them, each once."""
+        v = [v] if isinstance(v, str) else v
+        return list(dict.fromkeys(v)) if isinstance(v, list) and all(isinstance(x, str) for x in v) else v
 
     @field_validator("query")
     @classmethod

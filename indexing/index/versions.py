@@ -133,6 +133,10 @@ def plan(existing: Mapping[str, Mapping[str, Any]], docs: list[dict[str, Any]],
             out.stale += 1
             continue
         old_version = int(old.get("version") or 1)
+        if not doc.get("published") and old.get("published"):
+            # A revisit has no feed or sitemap date to fall back on: a date the page never
+            # showed must not look like one it dropped.
+            doc["published"] = old["published"]
         fields = changed_fields(old, doc)
         changes = compare(old, doc) if fields else []
         out.furniture += bool(fields) and not changes

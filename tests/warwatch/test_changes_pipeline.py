@@ -32,6 +32,19 @@ def _page(soldiers: str) -> bytes:
     return PAGE.replace("600.000", soldiers).encode("utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _extract_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clean stage's extraction in this process (its time bound is not under test here: a
+    worker process per clean call would cost seconds each)."""
+    import contextlib
+    import importlib
+
+    from indexing.extraction import extract
+
+    clean = importlib.import_module("warwatch.pipeline.clean")  # the module (the package exports the function)
+    monkeypatch.setattr(clean, "_extractor", lambda: contextlib.nullcontext(lambda body, url: extract(body, url=url)))
+
+
 def _batch(data_dir: Path, entries: list[dict[str, Any]], bodies: list[tuple[int, bytes]], at: datetime) -> str:
     """A crawl batch by hand: each body archived as a WARC response, its manifest line with it."""
     rid = pipeline.new_run_id(at)
@@ -58,9 +71,8 @@ def _alerts(data_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def test_edit_and_takedown_are_recorded_listed_and_alerted_once(index_prefix: str, data_dir: Path, es_url: str,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WARWATCH_PIPELINE__CLEAN_PAGE_TIMEOUT_SECONDS", "30")
+def test_edit_and_takedown_are_recorded_listed_and_alerted_once(index_prefix: str, data_dir: Path,
+                                                                 es_url: str) -> None:
     watch = Watch.model_validate({"id": "nk", "name": "North Korean troops in Russia",
                                   "query": "North Korean troops in Russia", "on": ["edited", "removed"]})
 
@@ -123,9 +135,7 @@ def test_edit_and_takedown_are_recorded_listed_and_alerted_once(index_prefix: st
     assert code == 1
 
 
-def test_a_removed_article_fetched_again_is_marked_back(index_prefix: str, data_dir: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WARWATCH_PIPELINE__CLEAN_PAGE_TIMEOUT_SECONDS", "30")
+def test_a_removed_article_fetched_again_is_marked_back(index_prefix: str, data_dir: Path) -> None:
     first = _batch(data_dir, [{}], [(200, _page("6000"))], T0)
     pipeline.clean(first)
     pipeline.index(first)

@@ -86,6 +86,10 @@ def test_plan_modified_alone_and_furniture_make_no_version_and_no_record() -> No
     stamp = _doc(modified="2026-12-01T09:30:00+00:00", fetched_at="2026-12-01T10:00:00+00:00")
     out = plan({"d1": old}, [stamp], now=NOW)
     assert out.versions == [] and out.changes == [] and out.updated == 1
+    # A revisit without the feed's date to fall back on (the page shows none): not a date change.
+    undated = _doc(published=None, fetched_at="2026-12-01T11:00:00+00:00")
+    out = plan({"d1": old}, [undated], now=NOW)
+    assert out.changes == [] and out.unchanged == 1 and undated["published"] == old["published"]
     # An image URL with a new cache buster: the content fields differ, compare() finds no change.
     imgs = _doc(images=[{"src": "https://cdn.example/a.jpg?v=2", "caption": "Troops"}])
     out = plan({"d1": _doc(images=[{"src": "https://cdn.example/a.jpg?v=1", "caption": "Troops"}])}, [imgs], now=NOW)
