@@ -37,6 +37,11 @@ def runs_index(prefix: str) -> str:
     return f"{prefix}runs"
 
 
+def changes_index(prefix: str) -> str:
+    """Change records: edits and takedowns (``indexing/changes``)."""
+    return f"{prefix}changes"
+
+
 def versioned_index(version: int, prefix: str) -> str:
     return f"{articles_alias(prefix)}-v{version}"
 
@@ -69,7 +74,7 @@ def setup_indices(engine: Engine, prefix: str) -> str:
     """
     install_templates(engine, prefix)
     alias = articles_alias(prefix)
-    for extra in (versions_index(prefix), runs_index(prefix)):
+    for extra in (versions_index(prefix), runs_index(prefix), changes_index(prefix)):
         if engine.create_index(extra):
             log.info("created %s", extra)
     current = current_index(engine, prefix)
