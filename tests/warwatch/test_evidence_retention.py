@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from indexing.archive import WarcWriter, read_record
-from indexing.engine import connect
+from indexing.engine import Engine, connect
 from indexing.index.setup import articles_alias, changes_index, setup_indices
-from indexing.settings import reset_settings
+from indexing.settings import get_settings, reset_settings
 from warwatch.pipeline.maintenance import retention
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
@@ -28,6 +28,10 @@ def _warc(data_dir: Path, prefix: str, bodies: list[bytes]) -> tuple[Path, list[
     return path, offsets
 
 
+def _put(engine: Engine, index: str, did: str, doc: dict, refresh: bool = False) -> None:
+    engine.bulk([{"index": {"_index": index, "_id": did}}, doc], refresh=refresh)
+
+
 def test_old_captures_that_are_evidence_are_copied_and_repointed(index_prefix: str, data_dir: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     old, (o_edit, o_other, o_gone) = _warc(data_dir, "old", [b"<p>6000 soldiers</p>", b"<p>weather</p>",
@@ -35,26 +39,27 @@ def test_old_captures_that_are_evidence_are_copied_and_repointed(index_prefix: s
     new, (o_new,) = _warc(data_dir, "new", [b"<p>3000 soldiers</p>"])
     os.utime(old, (OLD, OLD))
     rel_old, rel_new = str(old.relative_to(data_dir)), str(new.relative_to(data_dir))
-    engine = connect()
-    setup_indices(engine)
+    prefix = get_settings().index_prefix
+    engine = connect(get_settings())
+    setup_indices(engine, prefix)
     cap = {"warc_file": rel_old, "warc_offset": o_edit, "fetched_at": "2026-10-01T00:00:00+00:00"}
-    engine.index_document(changes_index(), "c1", {"id": "c1", "doc_id": "a1", "kinds": ["numbers"],
+    _put(engine, changes_index(prefix), "c1", {"id": "c1", "doc_id": "a1", "kinds": ["numbers"],
                                                   "detected_at": "2026-10-02T00:00:00+00:00", "capture_before": cap,
                                                   "capture_after": {**cap, "warc_file": rel_new, "warc_offset": o_new}},
                           refresh=True)
-    articles = articles_alias()
-    engine.index_document(articles, "a1", {"id": "a1", "title": "edited", "version": 2, "warc_file": rel_new,
+    articles = articles_alias(prefix)
+    _put(engine, articles, "a1", {"id": "a1", "title": "edited", "version": 2, "warc_file": rel_new,
                                            "warc_offset": o_new})
-    engine.index_document(articles, "a2", {"id": "a2", "title": "weather", "version": 1, "warc_file": rel_old,
+    _put(engine, articles, "a2", {"id": "a2", "title": "weather", "version": 1, "warc_file": rel_old,
                                            "warc_offset": o_other})
-    engine.index_document(articles, "a3", {"id": "a3", "title": "gone", "version": 1, "removed": True,
+    _put(engine, articles, "a3", {"id": "a3", "title": "gone", "version": 1, "removed": True,
                                            "removal": "removed", "warc_file": rel_old, "warc_offset": o_gone},
                           refresh=True)
 
     done = retention(now=lambda: NOW)
     assert not old.exists() and new.exists()
     assert done["evidence"] == {"records": 1, "documents": 1, "captures": 2} and done["deleted"] == 1
-    record, gone = engine.get(changes_index(), "c1"), engine.get(articles, "a3")
+    record, gone = engine.get(changes_index(prefix), "c1"), engine.get(articles, "a3")
     assert record and gone
     before = record["capture_before"]
     assert before["warc_file"] == "warc/evidence/" + old.name and record["capture_after"]["warc_file"] == rel_new
@@ -65,7 +70,7 @@ def test_old_captures_that_are_evidence_are_copied_and_repointed(index_prefix: s
 
     again = retention(now=lambda: NOW)  # idempotent
     assert again["deleted"] == 0 and (data_dir / before["warc_file"]).read_bytes() == evidence
-    assert engine.get(changes_index(), "c1")["capture_before"] == before  # type: ignore[index]
+    assert engine.get(changes_index(prefix), "c1")["capture_before"] == before  # type: ignore[index]
 
     # Another old file while the engine is away: kept, not deleted unchecked.
     other, _ = _warc(data_dir, "other", [b"<p>x</p>"])

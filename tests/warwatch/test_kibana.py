@@ -127,7 +127,7 @@ def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> N
     aggregatable = {"keyword", "date", "integer", "long", "float"}
     for f in referenced_fields_by_view(_objects())[RUNS_VIEW_ID]:
         assert runs[f]["type"] in aggregatable, f
-    cindex = changes_index()
+    cindex = changes_index(get_settings().index_prefix)
     changes = engine.get_mapping(cindex)[cindex]["mappings"]["properties"]
     for f in referenced_fields_by_view(_objects())[CHANGES_VIEW_ID]:
         assert f in changes, f

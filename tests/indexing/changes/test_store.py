@@ -12,12 +12,13 @@ from indexing.changes.store import ChangeQuery, article_changes, find_changes, i
 from indexing.engine import Engine, connect
 from indexing.index.bulk import BulkWriter
 from indexing.index.setup import changes_index, setup_indices
+from indexing.settings import get_settings
 
 
 @pytest.fixture
 def engine(index_prefix: str, data_dir: Path) -> Iterator[Engine]:
-    eng = connect()
-    setup_indices(eng)
+    eng = connect(get_settings())
+    setup_indices(eng, get_settings().index_prefix)
     yield eng
     eng.close()
 
@@ -28,7 +29,7 @@ def _rec(i: int, kind: str, doc: str, source: str = "a") -> dict:
 
 
 def test_records_written_once_filtered_and_paged_newest_first(engine: Engine) -> None:
-    index = changes_index()
+    index = changes_index(get_settings().index_prefix)
     writer = BulkWriter(engine, max_retries=0, initial_backoff=0, refresh=True)
     records = [_rec(1, "numbers", "d1"), _rec(2, "headline", "d2", "b"), _rec(3, "removed", "d1"),
                _rec(4, "numbers", "d3")]
