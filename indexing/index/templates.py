@@ -304,7 +304,9 @@ def runs_mappings() -> dict[str, Any]:
     """``{prefix}runs``: one document per run and source (``indexing/health/figures.py``)."""
     counts = ("found", "fetched", "new", "updated", "unchanged", "duplicates", "skipped_known", "not_modified",
               "robots_denied", "failed", "discovery_failed", "attempts", "archived", "extracted",
-              "extraction_failed", "freshness_samples", "freshness_undated", "blocked")
+              "extraction_failed", "freshness_samples", "freshness_undated", "blocked",
+              "revisits_due", "revisits_done", "revisits_overdue", "revisits_not_modified", "revisits_changed",
+              "takedowns_suspected", "takedowns_confirmed")
     seconds = ("crawl_seconds", "clean_seconds", "enrich_seconds", "index_seconds", "freshness_lag_median_seconds",
                "freshness_lag_max_seconds")
     return {
