@@ -32,7 +32,7 @@ def _es_url() -> str:
     from indexing.settings import get_settings
     from indexing.urls import redact_url
 
-    return redact_url(get_settings().es_url)
+    return ",".join(redact_url(u) for u in get_settings().es_url.split(","))
 
 
 def _scrub(text: str) -> str:
@@ -41,7 +41,9 @@ def _scrub(text: str) -> str:
     from indexing.urls import redact_in
 
     try:
-        return redact_in(text, get_settings().es_url)
+        for url in get_settings().es_url.split(","):
+            text = redact_in(text, url.strip())
+        return text
     except ConfigError:
         return text
 
@@ -61,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="fetch: download (Maven), verify and unpack the engine without starting it")
     es_local.add_argument("--port", type=int, default=None)
     es_local.add_argument("--engine", default=None, help="opensearch or elasticsearch (default: the one installed)")
+    es_local.add_argument("--nodes", type=int, default=1,
+                          help="start: a cluster of N nodes on ports PORT..PORT+N-1 (stop stops a whole cluster)")
+    es_local.add_argument("--transport-port", type=int, default=None,
+                          help="a cluster's first transport port (default PORT+200; never 9300-9399)")
 
     run = sub.add_parser("run", help="one full cycle for every configured source: crawl, clean, enrich, index")
     run.add_argument("--sources", type=Path, default=None, help="sources file (default: WARWATCH_SOURCES)")
@@ -154,11 +160,14 @@ def cmd_local_es(args: argparse.Namespace) -> int:
     try:
         if args.action == "fetch":
             out.info(str(localnode.fetch(engine=args.engine)))
+        elif args.action == "start" and args.nodes > 1:
+            out.info(",".join(localnode.start_cluster(port=args.port, nodes=args.nodes, engine=args.engine,
+                                                      transport_port=args.transport_port)))
         elif args.action == "start":
             out.info(localnode.start(port=args.port, engine=args.engine))
         elif args.action == "stop":
-            stopped = localnode.stop(port=args.port)
-            out.info("stopped" if stopped else "not running")
+            stopped = localnode.stop_cluster(port=args.port)
+            out.info(f"stopped (ports {', '.join(map(str, stopped))})" if stopped else "not running")
         else:
             st = localnode.status(port=args.port)
             out.info(json.dumps(st, indent=2, default=str))

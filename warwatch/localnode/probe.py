@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from warwatch.localnode.engines import CLUSTER_NAME, HOST, url_of
+from warwatch.localnode.engines import HOST, is_our_cluster_name, url_of
 
 _ERRORS = (OSError, ValueError, urllib.error.URLError, http.client.HTTPException)
 
@@ -49,7 +49,7 @@ def probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
 
 def claims_ours(info: dict[str, Any] | None, port: int) -> bool:
     """The answer says it is a node started here (cluster and node name); a claim only."""
-    return info is not None and info.get("cluster_name") == CLUSTER_NAME and info.get("name") == f"warwatch-{port}"
+    return info is not None and is_our_cluster_name(info.get("cluster_name")) and info.get("name") == f"warwatch-{port}"
 
 
 def health(port: int, timeout: float = 3.0) -> str | None:
