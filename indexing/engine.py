@@ -239,6 +239,12 @@ class Engine:
         resp = self._call("mget", index=index, body={"ids": id_list})
         return {d["_id"]: d.get("_source", {}) for d in resp.get("docs", []) if d.get("found")}
 
+    def delete_by_query(self, index: str, query: Mapping[str, Any]) -> int:
+        """Delete the documents of ``index`` matching ``query`` (waits); how many were deleted."""
+        resp = self._call("delete_by_query", index=index, body={"query": dict(query)}, refresh=True,
+                          conflicts="proceed")
+        return int(resp.get("deleted", 0))
+
     def reindex(self, source_index: str, dest_index: str, *, query: Mapping[str, Any] | None = None,
                 refresh: bool = True, timeout: str = "10m") -> dict[str, Any]:
         """Copy the documents of ``source_index`` (those matching ``query``) into ``dest_index``.

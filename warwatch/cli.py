@@ -265,12 +265,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_es(args: argparse.Namespace) -> int:
     from indexing.engine import connect
     from indexing.index import setup
+    from indexing.settings import get_settings
 
     engine = connect()
+    partition = get_settings().pipeline.index_partition
     if args.action == "setup":
-        out.info(f"articles alias → {setup.setup_indices(engine)}")
+        out.info(f"articles alias → {setup.setup_indices(engine, partition=partition)}")
     elif args.action == "migrate":
-        out.info(f"articles alias → {setup.migrate(engine)}")
+        out.info(f"articles alias → {setup.migrate(engine, partition=partition)}")
     else:
         out.info(json.dumps(engine.info(), indent=2, default=str))
     return 0

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from indexing.engine import Engine, connect
+from indexing.index.partitions import get_document
 from indexing.index.setup import articles_alias, versions_index
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 CONTENT_FIELDS: tuple[str, ...] = ("title", "lead", "body", "published", "modified")
 #: Fields copied into a version record.
 VERSION_FIELDS: tuple[str, ...] = ("url", "canonical_url", "source", "language", "title", "lead", "body",
-                                   "content_hash", "published", "modified", "fetched_at", "version")
+                                   "content_hash", "published", "modified", "fetched_at", "first_seen", "version")
 #: Fields that differ on every write and must not count as a change.
 VOLATILE_FIELDS: frozenset[str] = frozenset({"indexed_at", "fetched_at", "version"})
 
@@ -74,6 +75,8 @@ def plan(existing: Mapping[str, Mapping[str, Any]], docs: list[dict[str, Any]],
             continue
         doc["version"] = old_version + 1
         record = {k: old.get(k) for k in VERSION_FIELDS if old.get(k) is not None}
+        if doc.get("first_seen"):  # the month the document is filed under (retention drops it whole)
+            record["first_seen"] = doc["first_seen"]
         record.update({"doc_id": doc["id"], "version": old_version, "changes": changes,
                        "replaced_at": now.isoformat()})
         old_hash = str(old.get("content_hash") or old_version)
@@ -97,7 +100,8 @@ def get_versions(doc_id: str, *, engine: Engine | None = None, prefix: str | Non
                                      "sort": [{"version": "asc"}], "size": 1000})
         out = [h["_source"] for h in resp["hits"]["hits"]]
     if include_current:
-        current = engine.get(articles_alias(prefix), doc_id)
+        # an ids query: the alias may span month indices (partitions.py), where GET by id fails
+        current = get_document(engine, articles_alias(prefix), doc_id)
         if current is not None:
             current = {k: v for k, v in current.items() if not k.startswith("_")}
             current["doc_id"] = doc_id
