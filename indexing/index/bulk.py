@@ -270,7 +270,7 @@ class _ChunkIndexer:
         valid, dead = _split_valid(chunk)
         now = datetime.now(UTC)
         existing = self._existing(list(valid))
-        if existing or self.monthly:
+        if self.track_versions or self.monthly:  # the stored documents were looked up
             for doc_id, doc in valid.items():
                 doc["first_seen"] = partitions.first_seen(doc, existing.get(doc_id))
         plan = versions.plan(existing if self.track_versions else {}, list(valid.values()), now=now)
