@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     es_local.add_argument("--engine", default=None, help="opensearch or elasticsearch (default: the one installed)")
     es_local.add_argument("--nodes", type=int, default=1,
                           help="start: a cluster of N nodes on ports PORT..PORT+N-1 (stop stops a whole cluster)")
+    es_local.add_argument("--secure", action="store_true",
+                          help="start: Elasticsearch with TLS, the elastic password and an API key for "
+                               "warwatch's indices (files under the node dir, mode 0600)")
     es_local.add_argument("--transport-port", type=int, default=None,
                           help="a cluster's first transport port (default PORT+200; never 9300-9399)")
 
@@ -163,6 +166,8 @@ def cmd_local_es(args: argparse.Namespace) -> int:
         elif args.action == "start" and args.nodes > 1:
             out.info(",".join(localnode.start_cluster(port=args.port, nodes=args.nodes, engine=args.engine,
                                                       transport_port=args.transport_port)))
+        elif args.action == "start" and args.secure:
+            out.info(_start_secure(args.port, args.engine))
         elif args.action == "start":
             out.info(localnode.start(port=args.port, engine=args.engine))
         elif args.action == "stop":
@@ -176,6 +181,25 @@ def cmd_local_es(args: argparse.Namespace) -> int:
         out.error(str(exc))
         return 1
     return 0
+
+
+def _start_secure(port: int | None, engine: str | None) -> str:
+    """A secured Elasticsearch node and an API key for this configuration's index prefix; how to
+    connect (the key itself stays in its 0600 file)."""
+    from indexing.settings import get_settings
+    from warwatch import localnode
+    from warwatch.localnode import secure
+
+    localnode.start(port=port, engine=engine or "elasticsearch", secured=True)
+    settings = get_settings()
+    p = port if port is not None else settings.local_es.port
+    ndir = localnode.node_dir(p)
+    try:
+        secure.create_api_key(p, ndir, settings.index_prefix)
+        made = f"an API key for {settings.index_prefix}*"
+    except localnode.LocalNodeError as exc:  # the integ-test-zip cannot create .security (secure.py)
+        made = f"no API key ({exc}); the file-realm user {secure.FILE_USER}, limited to {settings.index_prefix}*"
+    return f"secured node up with {made}. Connect with:\n" + secure.connect_hint(p, ndir)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

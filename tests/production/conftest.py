@@ -69,3 +69,43 @@ def local_cluster() -> Iterator[LocalCluster]:
     finally:
         _in_data_dir(root, lambda: localnode.stop_cluster(port=CLUSTER_PORT))
         shutil.rmtree(root, ignore_errors=True)
+
+
+SECURE_PORT = int(os.environ.get("WARWATCH_TEST_SECURE_PORT", "9236"))
+SECURE_PREFIX = "ww-sec-"
+
+
+@dataclass
+class SecureNode:
+    """A secured Elasticsearch node: its URL and the files under its node dir (secure.py)."""
+
+    url: str
+    secure_dir: Path
+
+    def secret(self, name: str) -> str:
+        return (self.secure_dir / name).read_text(encoding="utf-8").strip()
+
+
+@pytest.fixture(scope="session")
+def secure_elasticsearch() -> Iterator[SecureNode]:
+    """Elasticsearch (integ-test-zip) with security on: TLS on HTTP, the elastic bootstrap
+    password, a file-realm user limited to ``ww-sec-*`` (roles.yml)."""
+    from warwatch import localnode
+    from warwatch.localnode import secure
+
+    root = _reachable_dir("ww-secure-es-")
+
+    def start() -> SecureNode:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("WARWATCH_INDEX_PREFIX", SECURE_PREFIX)
+            from indexing.settings import reset_settings
+
+            reset_settings()
+            url = localnode.start(port=SECURE_PORT, engine="elasticsearch", secured=True)
+        return SecureNode(url, secure.secure_dir(localnode.node_dir(SECURE_PORT)))
+
+    try:
+        yield _in_data_dir(root, start)
+    finally:
+        _in_data_dir(root, lambda: localnode.stop(port=SECURE_PORT))
+        shutil.rmtree(root, ignore_errors=True)

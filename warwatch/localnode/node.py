@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from indexing.settings import get_settings
-from warwatch.localnode import engines, proc, user
+from warwatch.localnode import engines, proc, secure, user
+from warwatch.localnode import probe as probe_mod
 from warwatch.localnode.engines import (
     CLUSTER_NAME,
     ENGINES,
@@ -112,6 +113,7 @@ def status(port: int | None = None) -> dict[str, Any]:
     p = check_port(port)
     ndir = node_dir(p)
     state = read_state(ndir)
+    register_access(p, ndir, bool(state.get("secure")))
     info = probe(p)
     proven = proven_processes(state)
     server = proven[-1].pid if proven else None
@@ -185,6 +187,7 @@ def stop(port: int | None = None) -> bool:
     Returns True if a node was stopped, False if none of ours was running."""
     p = check_port(port)
     ndir = node_dir(p)
+    register_access(p, ndir, bool(read_state(ndir).get("secure")))
     if not ndir.exists() and not claims_ours(probe(p), p):
         return False
     user.ensure_root_dir(ndir)
@@ -244,8 +247,8 @@ def _already_running(port: int, spec: EngineSpec, engine: str | None, ndir: Path
     return True
 
 
-def _prepare(port: int, spec: EngineSpec, ndir: Path,
-             cluster: Cluster | None = None) -> tuple[Path, Path, Path, user.Ids | None]:
+def _prepare(port: int, spec: EngineSpec, ndir: Path, cluster: Cluster | None = None,
+             secured: bool = False) -> tuple[Path, Path, Path, user.Ids | None]:
     """The distribution, the node's directories and its config, ready to start."""
     ids = user.ensure_user()
     home = user.reachable_install(fetch(spec.name), ids)
@@ -254,7 +257,14 @@ def _prepare(port: int, spec: EngineSpec, ndir: Path,
         user.ensure_node_subdir(rundir, sub, ids)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(rundir / "run" / "node.pid")
-    return home, rundir, write_config(spec, home, rundir, port, ids, cluster), ids
+    if not secured:
+        return home, rundir, write_config(spec, home, rundir, port, ids, cluster), ids
+    files = {**secure.ensure_material(ndir), "roles.yml": secure.roles_yml(get_settings().index_prefix)}
+    conf = write_config(spec, home, rundir, port, ids, cluster, secure.YML_LINES, files)
+    java = find_java(spec.min_java)
+    secure.set_bootstrap_password(home, conf, java, ndir, ids)
+    secure.add_file_user(home, conf, java, ndir, ids)
+    return home, rundir, conf, ids
 
 
 def _spawn(spec: EngineSpec, home: Path, rundir: Path, conf: Path, ids: user.Ids | None) -> subprocess.Popen[bytes]:
@@ -308,9 +318,10 @@ class Launch:
     state: dict[str, Any]
 
 
-def _begin(port: int, spec: EngineSpec, ndir: Path, cluster: Cluster | None = None) -> Launch:
+def _begin(port: int, spec: EngineSpec, ndir: Path, cluster: Cluster | None = None,
+           secured: bool = False) -> Launch:
     """Spawn the node and record it (state file) without waiting for it."""
-    home, rundir, conf, ids = _prepare(port, spec, ndir, cluster)
+    home, rundir, conf, ids = _prepare(port, spec, ndir, cluster, secured)
     child = _spawn(spec, home, rundir, conf, ids)
     launcher = proc.identify(child.pid)
     state: dict[str, Any] = {
@@ -319,7 +330,7 @@ def _begin(port: int, spec: EngineSpec, ndir: Path, cluster: Cluster | None = No
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         # the command line is recorded once the launcher has exec'd the JVM
         "launcher": {**launcher.as_json(), "cmdline": []} if launcher else None,
-        "cluster": cluster.as_json() if cluster else None,
+        "cluster": cluster.as_json() if cluster else None, "secure": secured,
     }  # fmt: skip
     write_state(ndir, state)
     return Launch(port, ndir, rundir, child, launcher, state)
@@ -341,8 +352,19 @@ def abandon(launch: Launch) -> None:
     drop_state(launch.ndir)
 
 
-def _launch(port: int, spec: EngineSpec, ndir: Path) -> None:
-    _finish(_begin(port, spec, ndir), time.monotonic() + get_settings().local_es.start_timeout)
+def _launch(port: int, spec: EngineSpec, ndir: Path, secured: bool = False) -> None:
+    _finish(_begin(port, spec, ndir, None, secured), time.monotonic() + get_settings().local_es.start_timeout)
+
+
+def register_access(port: int, ndir: Path, secured: bool | None = None) -> None:
+    """How the probes ask the node on ``port``: over TLS as ``elastic`` when it is secured
+    (``secured``, else what its state says), plain HTTP otherwise."""
+    if secured is None:
+        secured = bool(read_state(ndir).get("secure"))
+    if secured:
+        probe_mod.ACCESS[port] = (str(secure.secure_dir(ndir) / "ca.crt"), "elastic", secure.password(ndir))
+    else:
+        probe_mod.ACCESS.pop(port, None)
 
 
 def prepare_port(port: int, spec: EngineSpec, engine: str | None, ndir: Path) -> bool:
@@ -357,18 +379,26 @@ def prepare_port(port: int, spec: EngineSpec, engine: str | None, ndir: Path) ->
     return False
 
 
-def start(port: int | None = None, engine: str | None = None) -> str:
+def start(port: int | None = None, engine: str | None = None, *, secured: bool = False) -> str:
     """Start the node on 127.0.0.1:port (idempotent) and wait until it is at least yellow.
+    ``secured``: Elasticsearch with security on (secure.py: TLS, the elastic password, API keys).
     Returns its URL. Raises LocalNodeError with a clear message (and the log's last lines)."""
     p = check_port(port)
     spec = engine_spec(engine)
+    if secured and spec.name != "elasticsearch":
+        raise LocalNodeError("--secure needs --engine elasticsearch (its x-pack-security); OpenSearch's "
+                             "integ-test-zip has no security plugin")
     ndir = node_dir(p)
     user.ensure_root_dir(ndir)
     with user.file_lock(ndir / ".lock"):
+        if secured:
+            secure.ensure_material(ndir)
+        register_access(p, ndir, secured or bool(read_state(ndir).get("secure")))
         if prepare_port(p, spec, engine, ndir):
             _wait_ready(p, None, ndir, time.monotonic() + get_settings().local_es.start_timeout)
             logger.info("node already running at %s", url_of(p))
             return url_of(p)
-        _launch(p, spec, ndir)
+        register_access(p, ndir, secured)
+        _launch(p, spec, ndir, secured)
     logger.info("%s %s is up at %s", spec.name, spec.version, url_of(p))
     return url_of(p)
