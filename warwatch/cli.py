@@ -37,7 +37,7 @@ def _es_url() -> str:
     from indexing.settings import get_settings
     from indexing.urls import redact_url
 
-    return redact_url(get_settings().es_url)
+    return ",".join(redact_url(u) for u in get_settings().es_url.split(","))
 
 
 def _scrub(text: str) -> str:
@@ -46,7 +46,9 @@ def _scrub(text: str) -> str:
     from indexing.urls import redact_in
 
     try:
-        return redact_in(text, get_settings().es_url)
+        for url in get_settings().es_url.split(","):
+            text = redact_in(text, url.strip())
+        return text
     except ConfigError:
         return text
 
@@ -66,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="fetch: download (Maven), verify and unpack the engine without starting it")
     es_local.add_argument("--port", type=int, default=None)
     es_local.add_argument("--engine", default=None, help="opensearch or elasticsearch (default: the one installed)")
+    es_local.add_argument("--nodes", type=int, default=1,
+                          help="start: a cluster of N nodes on ports PORT..PORT+N-1 (stop stops a whole cluster)")
+    es_local.add_argument("--secure", action="store_true",
+                          help="start: Elasticsearch with TLS, the elastic password and an API key for "
+                               "warwatch's indices (files under the node dir, mode 0600)")
+    es_local.add_argument("--transport-port", type=int, default=None,
+                          help="a cluster's first transport port (default PORT+200; never 9300-9399)")
 
     run = sub.add_parser("run", help="one full cycle for every configured source: crawl, clean, enrich, index")
     run.add_argument("--sources", type=Path, default=None, help="sources file (default: WARWATCH_SOURCES)")
@@ -170,11 +179,16 @@ def cmd_local_es(args: argparse.Namespace) -> int:
     try:
         if args.action == "fetch":
             out.info(str(localnode.fetch(engine=args.engine)))
+        elif args.action == "start" and args.nodes > 1:
+            out.info(",".join(localnode.start_cluster(port=args.port, nodes=args.nodes, engine=args.engine,
+                                                      transport_port=args.transport_port)))
+        elif args.action == "start" and args.secure:
+            out.info(_start_secure(args.port, args.engine))
         elif args.action == "start":
             out.info(localnode.start(port=args.port, engine=args.engine))
         elif args.action == "stop":
-            stopped = localnode.stop(port=args.port)
-            out.info("stopped" if stopped else "not running")
+            stopped = localnode.stop_cluster(port=args.port)
+            out.info(f"stopped (ports {', '.join(map(str, stopped))})" if stopped else "not running")
         else:
             st = localnode.status(port=args.port)
             out.info(json.dumps(st, indent=2, default=str))
@@ -183,6 +197,25 @@ def cmd_local_es(args: argparse.Namespace) -> int:
         out.error(str(exc))
         return 1
     return 0
+
+
+def _start_secure(port: int | None, engine: str | None) -> str:
+    """A secured Elasticsearch node and an API key for this configuration's index prefix; how to
+    connect (the key itself stays in its 0600 file)."""
+    from indexing.settings import get_settings
+    from warwatch import localnode
+    from warwatch.localnode import secure
+
+    localnode.start(port=port, engine=engine or "elasticsearch", secured=True)
+    settings = get_settings()
+    p = port if port is not None else settings.local_es.port
+    ndir = localnode.node_dir(p)
+    try:
+        secure.create_api_key(p, ndir, settings.index_prefix)
+        made = f"an API key for {settings.index_prefix}*"
+    except localnode.LocalNodeError as exc:  # the integ-test-zip cannot create .security (secure.py)
+        made = f"no API key ({exc}); the file-realm user {secure.FILE_USER}, limited to {settings.index_prefix}*"
+    return f"secured node up with {made}. Connect with:\n" + secure.connect_hint(p, ndir)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -344,10 +377,11 @@ def cmd_es(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     engine = connect(settings)
+    partition = settings.pipeline.index_partition
     if args.action == "setup":
-        out.info(f"articles alias → {setup.setup_indices(engine, settings.index_prefix)}")
+        out.info(f"articles alias → {setup.setup_indices(engine, settings.index_prefix, partition=partition)}")
     elif args.action == "migrate":
-        out.info(f"articles alias → {setup.migrate(engine, settings.index_prefix)}")
+        out.info(f"articles alias → {setup.migrate(engine, settings.index_prefix, partition=partition)}")
     else:
         out.info(json.dumps(engine.info(), indent=2, default=str))
     return 0

@@ -18,14 +18,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnavailable
 from indexing.fileio import append_lines_durable
-from indexing.index import versions
+from indexing.index import partitions, templates, versions
 from indexing.index.setup import articles_alias, changes_index, versions_index
 from indexing.retry import backoff_delay, retry_call
 from indexing.settings import Settings
@@ -215,17 +215,18 @@ def _split_valid(chunk: list[Any]) -> tuple[dict[str, dict[str, Any]], list[dict
     return valid, dead
 
 
-def _operations(plan: versions.Plan, index: str, vindex: str, stamp: str,
+def _operations(plan: versions.Plan, target: Callable[[dict[str, Any]], str], vindex: str, stamp: str,
                 cindex: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Bulk operations for a plan: the previous versions and the change records first, then the
-    documents (a document is never ahead of the record of how it changed)."""
+    """Bulk operations for a plan: the previous versions and the change records first, then each
+    document into the index ``target(doc)`` names (the alias, or the document's month index): a
+    document is never ahead of the record of how it changed."""
     ops: list[tuple[dict[str, Any], dict[str, Any]]] = [
         ({"index": {"_index": vindex, "_id": vid}}, record) for vid, record in plan.versions
     ]
     ops.extend(({"index": {"_index": cindex, "_id": rec["id"]}}, rec) for rec in plan.changes)
     for doc in plan.documents:
         doc["indexed_at"] = stamp
-        ops.append(({"index": {"_index": index, "_id": doc["id"]}}, doc))
+        ops.append(({"index": {"_index": target(doc), "_id": doc["id"]}}, doc))
     return ops
 
 
@@ -233,7 +234,7 @@ def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], d
            index: str, vindex: str, cindex: str) -> list[dict[str, Any]]:
     """Add a written chunk to ``stats``: a rejected article is not created/updated after all,
     nor is its previous version stored. Returns the change records written."""
-    rejected = {d["id"] for d in dead if d.get("index") == index}
+    rejected = {d["id"] for d in dead if d.get("index") not in (vindex, cindex)}  # the alias or a month
     stats.created += plan.created - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] not in existing)
     stats.updated += plan.updated - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] in existing)
     stats.unchanged += plan.unchanged
@@ -251,7 +252,11 @@ def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], d
 
 @dataclass
 class _ChunkIndexer:
-    """Writes one chunk at a time: validate, fetch the current documents, plan versions, send."""
+    """Writes one chunk at a time: validate, fetch the current documents, plan versions, send.
+
+    ``monthly``: ``index`` is an alias over month indices (partitions.py); the current documents
+    are found wherever they are (an ids query) and stay there, a new one goes to the month it
+    was first seen in."""
 
     engine: Engine
     writer: BulkWriter
@@ -261,16 +266,40 @@ class _ChunkIndexer:
     dead_letters: Path
     cindex: str = ""
     on_changes: Callable[[list[dict[str, Any]]], None] | None = None
+    monthly: bool = False
+    version: int = templates.MAPPING_VERSION
+    months: dict[str, str] = field(default_factory=dict)
+
+    def _existing(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids or not (self.track_versions or self.monthly):
+            return {}
+        lookup = partitions.find_documents if self.monthly else lambda e, i, d: e.mget(i, d)
+        return self.writer.retrying("fetching current documents",
+                                    functools.partial(lookup, self.engine, self.index, ids))
+
+    def _target(self, existing: Mapping[str, Mapping[str, Any]], doc: dict[str, Any]) -> str:
+        if not self.monthly:
+            return self.index
+        known = existing.get(doc["id"])
+        if known is not None and known.get("_index"):
+            return str(known["_index"])
+        month = partitions.month_of(doc.get("first_seen"))
+        if month not in self.months:
+            self.months[month] = self.writer.retrying(
+                "creating the month index",
+                functools.partial(partitions.ensure_month, self.engine, self.index, self.version, month))
+        return self.months[month]
 
     def __call__(self, chunk: list[Any], stats: BulkStats) -> None:
         valid, dead = _split_valid(chunk)
         now = datetime.now(UTC)
-        existing: dict[str, dict[str, Any]] = {}
-        if self.track_versions and valid:
-            existing = self.writer.retrying("fetching current documents",
-                                            functools.partial(self.engine.mget, self.index, list(valid)))
-        plan = versions.plan(existing, list(valid.values()), now=now)
-        ops = _operations(plan, self.index, self.vindex, now.isoformat(), self.cindex)
+        existing = self._existing(list(valid))
+        if self.track_versions or self.monthly:  # the stored documents were looked up
+            for doc_id, doc in valid.items():
+                doc["first_seen"] = partitions.first_seen(doc, existing.get(doc_id))
+        plan = versions.plan(existing if self.track_versions else {}, list(valid.values()), now=now)
+        ops = _operations(plan, functools.partial(self._target, existing), self.vindex, now.isoformat(),
+                          self.cindex)
         if ops:
             dead.extend(self.writer.send(ops, stats))
         written = _count(stats, plan, existing, dead, self.index, self.vindex, self.cindex)
@@ -313,8 +342,10 @@ def index_documents(
         initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
         refresh=refresh,
     )
-    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(settings.index_prefix), track_versions,
-                               dead_letter_dir(settings.data_dir), changes_index(settings.index_prefix), on_changes)
+    prefix = settings.index_prefix
+    monthly = settings.pipeline.index_partition == partitions.PARTITION_MONTHLY and index == articles_alias(prefix)
+    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(prefix), track_versions,
+                                dead_letter_dir(settings.data_dir), changes_index(prefix), on_changes, monthly)
     if total is None and isinstance(docs, (list, tuple)):
         total = len(docs)
     stats = BulkStats()

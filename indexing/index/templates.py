@@ -224,8 +224,8 @@ def _record_fields() -> dict[str, Any]:
         # access: "full", or "paywall_teaser": the page showed only the start of the article.
         "version": {"type": "integer"},
         "word_count": {"type": "integer"},
-        **{name: {"type": "date"} for name in ("published", "modified", "fetched_at", "indexed_at", "removed_at",
-                                               "restored_at")},
+        **{name: {"type": "date"} for name in ("published", "modified", "fetched_at", "first_seen", "indexed_at",
+                                               "removed_at", "restored_at")},
         "images": {
             "type": "object",
             "properties": {
@@ -264,6 +264,7 @@ def version_mappings() -> dict[str, Any]:
             "published": {"type": "date"},
             "modified": {"type": "date"},
             "fetched_at": {"type": "date"},
+            "first_seen": {"type": "date"},
             "replaced_at": {"type": "date"},
             "changes": _keyword(),
             "kinds": _keyword(),

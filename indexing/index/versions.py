@@ -26,6 +26,7 @@ from indexing.changes.diff import compare
 from indexing.changes.records import content_key, edit_record
 from indexing.dates import parse_iso
 from indexing.engine import Engine
+from indexing.index.partitions import get_document
 from indexing.index.setup import articles_alias, versions_index
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ CONTENT_FIELDS: tuple[str, ...] = ("title", "lead", "body", "published", "author
 #: Fields copied into a version record.
 VERSION_FIELDS: tuple[str, ...] = ("url", "canonical_url", "source", "language", "title", "lead", "body",
                                    "authors", "images", "content_hash", "published", "modified", "fetched_at",
-                                   "version", "warc_file", "warc_offset")
+                                   "first_seen", "version", "warc_file", "warc_offset")
 #: Fields that differ on every write and must not count as a change. The capture (WARC file and
 #: offset, run) stays the one the content was first seen in, so an unchanged revisit writes nothing.
 VOLATILE_FIELDS: frozenset[str] = frozenset({"indexed_at", "fetched_at", "version", "warc_file", "warc_offset",
@@ -114,6 +115,8 @@ def _version(old: Mapping[str, Any], doc: dict[str, Any], fields: list[str], rec
     out = {k: old.get(k) for k in VERSION_FIELDS if old.get(k) is not None}
     out.update({"doc_id": doc["id"], "version": old_version, "changes": fields, "kinds": record["kinds"],
                 "change_id": record["id"], "replaced_at": now.isoformat()})
+    if doc.get("first_seen"):  # the month the document is filed under (retention drops it whole)
+        out["first_seen"] = doc["first_seen"]
     return f"{doc['id']}-v{old_version}-{content_key(old)[:16]}", out
 
 
@@ -175,7 +178,8 @@ def get_versions(doc_id: str, *, engine: Engine, prefix: str,
                                      "sort": [{"version": "asc"}], "size": 1000})
         out = [h["_source"] for h in resp["hits"]["hits"]]
     if include_current:
-        current = engine.get(articles_alias(prefix), doc_id)
+        # an ids query: the alias may span month indices (partitions.py), where GET by id fails
+        current = get_document(engine, articles_alias(prefix), doc_id)
         if current is not None:
             current = {k: v for k, v in current.items() if not k.startswith("_")}
             current["doc_id"] = doc_id

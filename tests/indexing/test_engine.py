@@ -132,3 +132,26 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
         assert eng.delete_index(name) and not eng.delete_index(name)
     finally:
         eng.close()
+
+
+def test_es_url_takes_several_nodes() -> None:
+    from indexing.engine import _failover, es_urls
+
+    assert es_urls("http://127.0.0.1:9200") == ["http://127.0.0.1:9200"]
+    assert es_urls(" http://a:9231/, http://a:9232 ,,http://a:9231") == ["http://a:9231", "http://a:9232"]
+    with pytest.raises(EngineError):
+        es_urls(" , ")
+    assert _failover(["x"])["max_retries"] == 0
+    assert _failover(["x", "y", "z"]) == {"max_retries": 2, "retry_on_status": (502, 503, 504)}
+
+
+def test_connect_skips_a_node_that_does_not_answer(es_url: str) -> None:
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    engine = connect(url=f"{dead},{es_url}")
+    try:
+        assert engine.url == es_url.rstrip("/")
+        assert engine.health()["status"] in ("green", "yellow")
+    finally:
+        engine.close()

@@ -161,7 +161,7 @@ def _engine(pending: Any, result: StageCounts) -> Any:
     try:
         settings = get_settings()
         engine = connect(settings)
-        setup_indices(engine, settings.index_prefix)
+        setup_indices(engine, settings.index_prefix, partition=settings.pipeline.index_partition)
     except EngineUnavailable as exc:
         result.counts["pending"] = pending.count()
         raise IndexingError(

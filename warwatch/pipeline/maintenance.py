@@ -48,6 +48,7 @@ def retention(now: Callable[[], float] = time.time, dry_run: bool = False) -> di
     result = _warc_retention(now, dry_run)
     result["batch_files"] = prune_batch_files(now, dry_run)
     result["dead_letters"] = prune_dead_letters(now, dry_run)
+    result["index_months"] = prune_index_months(now, dry_run)
     log.info("retention: %s", result)
     return result
 
@@ -198,6 +199,24 @@ def prune_dead_letters(now: Callable[[], float] = time.time, dry_run: bool = Fal
                 old.append(path)
     out["files"], out["bytes"] = _delete(old, dry_run)
     return out
+
+
+def prune_index_months(now: Callable[[], float] = time.time, dry_run: bool = False) -> dict[str, Any]:
+    """With monthly articles indices: drop the months older than ``pipeline.index_retention_months``
+    (whole indices) and their documents' stored versions. Nothing to do otherwise."""
+    from indexing.engine import connect
+    from indexing.index.partitions import PARTITION_MONTHLY, drop_old_months
+
+    settings = get_settings()
+    keep = settings.pipeline.index_retention_months
+    if settings.pipeline.index_partition != PARTITION_MONTHLY or keep is None:
+        return {"retention_months": keep, "dropped": []}
+    engine = connect(settings)
+    try:
+        return drop_old_months(engine, settings.articles_alias, settings.index_name("article-versions"), keep,
+                               now=datetime.fromtimestamp(now(), UTC), dry_run=dry_run)
+    finally:
+        engine.close()
 
 
 def index_health() -> dict[str, Any]:

@@ -163,7 +163,8 @@ def backfill(action: str, sources: list[str], since: datetime | None, until: dat
         engine = connect(settings)
         if dry_run:
             return {"action": action, "dry_run": True, "current_index": current_index(engine, settings.index_prefix)}
-        return {"action": action, "alias_points_to": migrate(engine, settings.index_prefix)}
+        return {"action": action,
+                "alias_points_to": migrate(engine, settings.index_prefix, partition=settings.pipeline.index_partition)}
     if action != "reprocess":
         raise PipelineError(f"unknown backfill action {action!r}")
     if dry_run:
