@@ -66,7 +66,9 @@ def article_item(
     fingerprint = hashlib.sha256(response.body).hexdigest()
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]
     meta = response.meta
+    revisit = {"revisit": True, "revisit_of": meta["revisit_due"].url} if meta.get("revisit") else {}
     return {
+        **revisit,
         "url": key,
         "final_url": response.url,
         "requested_url": meta["requested"],

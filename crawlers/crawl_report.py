@@ -20,6 +20,13 @@ _BLOCK_REASONS = {"http_401", "http_403", "http_429", "http_451", "challenge"}
 _MIN_ATTEMPTS_FOR_FLAG = 3
 
 
+#: the revisit figures of a source (also in ``indexing.health.figures``)
+REVISIT_COUNTS = (
+    "revisits_due", "revisits_done", "revisits_overdue", "revisits_not_modified", "revisits_changed",
+    "takedowns_suspected", "takedowns_confirmed",
+)
+
+
 @dataclass
 class SourceStats:
     source: str
@@ -44,6 +51,14 @@ class SourceStats:
     capped: Counter[str] = field(default_factory=Counter)
     out_of_scope: int = 0  # child/robots sitemaps off the source's host: not fetched
     budget_exhausted: bool = False  # the source's (or the crawl's) time budget ran out
+    # revisits of stored articles (issue #19, crawlers/revisits.py)
+    revisits_due: int = 0  # due at the source's start (whether or not the budget let them go)
+    revisits_done: int = 0  # revisits answered and handled (not modified, changed, takedown)
+    revisits_overdue: int = 0  # due beyond the revisit budget, or late by more than the next interval
+    revisits_not_modified: int = 0  # 304, or the same bytes: a WARC revisit record
+    revisits_changed: int = 0  # a different page: a full capture (the index stage compares)
+    takedowns_suspected: int = 0  # a first check looked like a takedown
+    takedowns_confirmed: int = 0  # a second check agreed: reported in the manifest
     started: float | None = None
     finished: float | None = None
 
@@ -98,6 +113,7 @@ class SourceStats:
             "discovered_via": dict(sorted(self.discovered_via.items())),
             "capped": {k: n for k, n in sorted(self.capped.items()) if n},
             "out_of_scope": self.out_of_scope,
+            **{k: getattr(self, k) for k in REVISIT_COUNTS},
             "bytes": self.bytes,
             "duration": round(duration, 3),
             "flags": self.flags(failure_ratio),

@@ -4,6 +4,7 @@ and the retry backoff of failed ones (:class:`RetryPolicy`), with the records th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,3 +63,49 @@ class PendingArticle:
     discovered_via: str
     published: datetime | None
     ordered: datetime | None = None  # the order date (a sitemap's lastmod) when unpublished
+
+
+def next_revisit(
+    published: datetime | None,
+    first_fetched: datetime,
+    last_fetched: datetime,
+    intervals: Sequence[timedelta],
+) -> datetime | None:
+    """When a stored article is checked again: its birth (publication, else first fetch) plus
+    the first interval (``changes.revisit_after``, sorted) that lands after its last fetch; None
+    when the schedule is over. An article first fetched after its whole schedule had passed
+    (found late, or intervals shorter than its age: a check with seconds) is scheduled from its
+    first fetch instead, so every stored article gets its revisits. A date in the future is
+    not a birth."""
+    if not intervals:
+        return None
+    born = published if published is not None and published <= first_fetched else first_fetched
+    if born + max(intervals) <= first_fetched:
+        born = first_fetched
+    for interval in sorted(intervals):
+        if born + interval > last_fetched:
+            return born + interval
+    return None
+
+
+@dataclass(frozen=True)
+class DueRevisit:
+    """A stored article due for a revisit, with what its conditional GET and its takedown
+    check need (``crawlers.state.SeenStore.due_revisits``)."""
+
+    url: str
+    source: str
+    fingerprint: str
+    published: datetime | None
+    next_revisit: datetime
+    revisits: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    suspect: str | None = None  # a takedown kind a first check saw, not confirmed yet
+    suspect_since: datetime | None = None
+    takedown: str | None = None  # the takedown reported already (not reported twice)
+    capture_file: str | None = None  # the last full capture (the stored version's evidence)
+    capture_offset: int | None = None
+    capture_at: datetime | None = None
+    final_url: str | None = None
+    first_fetched: datetime | None = None

@@ -22,6 +22,7 @@ from crawlers.kinds import DISCOVERY_KINDS, RequestKind
 from crawlers.limits import CrawlLimits
 from crawlers.links import looks_like_asset
 from crawlers.policies import PendingArticle
+from crawlers.revisits import REVISIT_VIA, is_overdue, prepare_revisit, revisit_budget
 from crawlers.slots import SLOT_META, source_slot
 from crawlers.state import PendingRow
 from crawlers.urlcache import canonical, in_scope
@@ -275,7 +276,7 @@ class RequestScheduler:
         backlog = self.store.pending(source.id, now, limit=2 * cap if cap is not None else None)
         if backlog:
             self._backlog[source.id] = backlog
-        limits = self.limits
+        requests += self.revisits(source, now)  # first: a revisit is not fetched twice as a recrawl
         for known in self.store.due_for_recrawl(
             source.id, now, limits.recrawl_window, limits.recrawl_min_interval
         ):
@@ -284,6 +285,29 @@ class RequestScheduler:
                 requests.append(
                     self.article(source, known.url, known.discovered_via, known.published, recrawl=True)
                 )
+        return requests
+
+    def revisits(self, source: Source, now: datetime) -> list[Request]:
+        """The source's stored articles due for a revisit (takedown suspicions first, then most
+        overdue first), at most the revisit budget: ceil(``changes.revisit_share`` x the article
+        cap). Outside the new-article cap and below every new article's priority
+        (``crawlers.revisits``); counted as due / overdue in the report."""
+        cap = self.limits.max_articles_per_source
+        budget = revisit_budget(self.state.revisit_share, cap)
+        intervals = self.state.revisit_after.get(source.id, [])
+        if budget == 0 or not intervals:
+            return []
+        due, count = self.store.due_revisits(source.id, now, budget)
+        stats = self.state.report[source.id]
+        stats.revisits_due += count
+        stats.revisits_overdue += count - len(due) + sum(1 for d in due if is_overdue(d, now, intervals))
+        requests = []
+        for revisit in due:
+            if revisit.url in self.scheduled:
+                continue
+            self.scheduled.add(revisit.url)
+            request = self.article(source, revisit.url, REVISIT_VIA, revisit.published, recrawl=True)
+            requests.append(prepare_revisit(request, revisit, self.callbacks["revisit"]))
         return requests
 
     def _filter(

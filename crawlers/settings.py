@@ -95,11 +95,18 @@ FEED_EXPORT_ENCODING = "utf-8"
 def from_warwatch(settings: Settings) -> dict[str, Any]:
     """Scrapy settings from warwatch's settings: Scrapy's own names where Scrapy has the knob,
     ``WARWATCH_<FIELD>`` for every field of ``settings.crawl`` (``WARWATCH_SITEMAP_MAX_DEPTH``,
-    ``WARWATCH_TIME_BUDGET_SECONDS``, ...) and ``WARWATCH_{DATA,RUNS,STATE,WARC}_DIR``."""
+    ``WARWATCH_TIME_BUDGET_SECONDS``, ...), ``WARWATCH_{DATA,RUNS,STATE,WARC}_DIR`` and the
+    revisits' ``WARWATCH_REVISIT_AFTER`` (seconds), ``WARWATCH_REVISIT_SHARE``,
+    ``WARWATCH_CONFIRM_DELAY_SECONDS`` (``settings.changes``)."""
     crawl = settings.crawl
     out: dict[str, Any] = {f"WARWATCH_{name.upper()}": value for name, value in crawl.model_dump().items()}
+    changes = settings.changes
     out.update(
         {
+            # revisits (issue #19): the intervals as seconds, the budget share, the second check
+            "WARWATCH_REVISIT_AFTER": [d.total_seconds() for d in changes.revisit_after],
+            "WARWATCH_REVISIT_SHARE": changes.revisit_share,
+            "WARWATCH_CONFIRM_DELAY_SECONDS": changes.confirm_delay_seconds,
             "WARWATCH_DATA_DIR": str(settings.data_dir),
             "WARWATCH_RUNS_DIR": str(settings.runs_dir),
             "WARWATCH_STATE_DIR": str(settings.state_dir),

@@ -11,6 +11,15 @@ Tables:
 - ``validators``: ETag / Last-Modified per feed or sitemap URL (conditional GET).
 - ``runs``: which runs finished; manifests of unfinished runs are reconciled at start-up.
 
+Revisits (issue #19): each ``articles`` row also keeps its revisit schedule (``revisits`` done,
+``next_revisit``, the ``schedule`` it was computed with: a changed ``changes.revisit_after``
+recomputes it), the article response's own validators (``etag``, ``last_modified``) for the
+conditional GET, its last full capture (``capture_file``/``capture_offset``/``capture_at``: the
+stored version a revisit is compared with), a takedown a first check saw (``suspect``,
+``suspect_since``: confirmed by a second check, in this run or the next) and the takedown
+reported already (``takedown``: not reported twice). Stores created before gain the columns
+in place (``ALTER TABLE``).
+
 An article is marked seen only after its WARC record and manifest line are flushed. Those
 marks may be committed in batches (``mark_stored(..., durable=False)``: every ``batch_size``
 articles or ``batch_interval`` seconds, whichever comes first) because the manifest is the
@@ -25,11 +34,19 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crawlers.policies import KnownArticle, PendingArticle, RetryPolicy, default_min_recheck
+from crawlers.policies import (
+    DueRevisit,
+    KnownArticle,
+    PendingArticle,
+    RetryPolicy,
+    default_min_recheck,
+    next_revisit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +98,50 @@ _PENDING_MIGRATIONS = {
     "ordered": "ALTER TABLE pending ADD COLUMN ordered REAL",
 }
 
+#: Columns added to ``articles`` for revisits (issue #19).
+_ARTICLE_MIGRATIONS = {
+    "etag": "ALTER TABLE articles ADD COLUMN etag TEXT",
+    "last_modified": "ALTER TABLE articles ADD COLUMN last_modified TEXT",
+    "revisits": "ALTER TABLE articles ADD COLUMN revisits INTEGER NOT NULL DEFAULT 0",
+    "next_revisit": "ALTER TABLE articles ADD COLUMN next_revisit REAL",
+    "schedule": "ALTER TABLE articles ADD COLUMN schedule TEXT",
+    "suspect": "ALTER TABLE articles ADD COLUMN suspect TEXT",
+    "suspect_since": "ALTER TABLE articles ADD COLUMN suspect_since REAL",
+    "takedown": "ALTER TABLE articles ADD COLUMN takedown TEXT",
+    "capture_file": "ALTER TABLE articles ADD COLUMN capture_file TEXT",
+    "capture_offset": "ALTER TABLE articles ADD COLUMN capture_offset INTEGER",
+    "capture_at": "ALTER TABLE articles ADD COLUMN capture_at REAL",
+}
+
+_DUE_COLS = (
+    "url, source, fingerprint, published, next_revisit, revisits, etag, last_modified, suspect, "
+    "suspect_since, takedown, capture_file, capture_offset, capture_at, final_url, first_fetched"
+)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """An article response's validators and where its full capture is (``mark_stored``)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+
+
+def schedule_key(intervals: Sequence[timedelta]) -> str:
+    """How a schedule is remembered next to the times computed with it."""
+    return ",".join(f"{d.total_seconds():g}" for d in sorted(intervals))
+
+
+def _due(row: tuple) -> DueRevisit:
+    return DueRevisit(
+        row[0], row[1], row[2], _dt(row[3]), _dt(row[4]) or datetime.now(UTC), int(row[5] or 0),
+        row[6], row[7], row[8], _dt(row[9]), row[10], row[11], row[12], _dt(row[13]), row[14],
+        _dt(row[15]),
+    )
+
+
 #: (url, source, discovered_via, published[, order date]): the order date (a sitemap's lastmod)
 #: only sets the fetch order of a URL left for a later run.
 PendingRow = tuple[str, str, str, datetime | None] | tuple[str, str, str, datetime | None, datetime | None]
@@ -113,6 +174,14 @@ class SeenStore:
         for column, ddl in _PENDING_MIGRATIONS.items():
             if column not in columns:
                 self._db.execute(ddl)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        for column, ddl in _ARTICLE_MIGRATIONS.items():
+            if column not in columns:
+                self._db.execute(ddl)
+        self._db.execute("CREATE INDEX IF NOT EXISTS articles_revisit ON articles(source, next_revisit)")
+        #: a source's revisit intervals (``changes.revisit_after`` or the source's own); none:
+        #: no revisits
+        self.schedule: Callable[[str], Sequence[timedelta]] = lambda source: ()
         self._batched = 0  # uncommitted marks in the open batch transaction (0: none open)
         self._batch_started = 0.0
         #: called before a seen-mark is committed: the archive fsyncs the captures (issue 9)
@@ -173,6 +242,7 @@ class SeenStore:
         final_url: str | None = None,
         discovered_via: str | None = None,
         durable: bool = True,
+        capture: Capture | None = None,
     ) -> None:
         """Record a stored article (article, aliases, pending removal: all or nothing).
 
@@ -187,6 +257,7 @@ class SeenStore:
                 self._write_stored(
                     url, source, fingerprint, fetched_at, published, aliases, final_url, discovered_via
                 )
+                self._write_capture(url, source, fetched_at, capture)
             return
         if not self._batched:
             self._db.execute("BEGIN IMMEDIATE")
@@ -196,6 +267,7 @@ class SeenStore:
             self._write_stored(
                 url, source, fingerprint, fetched_at, published, aliases, final_url, discovered_via
             )
+            self._write_capture(url, source, fetched_at, capture)
             self._db.execute("RELEASE mark")
         except sqlite3.Error:
             # Undo this mark only; the batch (and its earlier marks) stays intact.
@@ -232,6 +304,79 @@ class SeenStore:
             "INSERT OR REPLACE INTO aliases (alias, url) VALUES (?, ?)", [(a, url) for a in alias_set]
         )
         self._db.executemany("DELETE FROM pending WHERE url = ?", [(u,) for u in {url, *alias_set}])
+
+    def _write_capture(self, url: str, source: str, fetched_at: datetime, capture: Capture | None) -> None:
+        """A full capture: its validators and place, the takedown (if any) over, rescheduled."""
+        if capture is not None:
+            self._db.execute(
+                "UPDATE articles SET etag = ?, last_modified = ?, capture_file = ?, capture_offset = ?, "
+                "capture_at = ?, suspect = NULL, suspect_since = NULL, takedown = NULL WHERE url = ?",
+                (capture.etag, capture.last_modified, capture.warc_file, capture.warc_offset,
+                 fetched_at.timestamp(), url),
+            )
+        self._reschedule(url, source)
+
+    def _reschedule(self, url: str, source: str) -> None:
+        intervals = list(self.schedule(source))
+        row = self._db.execute(
+            "SELECT published, first_fetched, last_fetched FROM articles WHERE url = ?", (url,)
+        ).fetchone()
+        if row is None:
+            return
+        first = _dt(row[1]) or datetime.now(UTC)
+        when = next_revisit(_dt(row[0]), first, _dt(row[2]) or first, intervals)
+        self._db.execute(
+            "UPDATE articles SET next_revisit = ?, schedule = ? WHERE url = ?",
+            (_ts(when), schedule_key(intervals), url),
+        )
+
+    # --- revisits ----------------------------------------------------------------------------
+    def due_revisits(self, source: str, now: datetime, limit: int | None) -> tuple[list[DueRevisit], int]:
+        """(the stored articles of ``source`` due for a revisit, takedown suspicions first, then
+        most overdue first, at most ``limit``; how many are due in all). Schedules computed with
+        other intervals than today's are recomputed first."""
+        key = schedule_key(list(self.schedule(source)))
+        stale = [r[0] for r in self._db.execute(
+            "SELECT url FROM articles WHERE source = ? AND (schedule IS NULL OR schedule != ?)", (source, key)
+        )]
+        if stale:
+            with self._tx():
+                for url in stale:
+                    self._reschedule(url, source)
+        where = "FROM articles WHERE source = ? AND next_revisit IS NOT NULL AND next_revisit <= ?"
+        args = (source, now.timestamp())
+        due = int(self._db.execute(f"SELECT COUNT(*) {where}", args).fetchone()[0])
+        rows = self._db.execute(
+            f"SELECT {_DUE_COLS} {where} ORDER BY suspect IS NULL, next_revisit, url LIMIT ?",
+            (*args, -1 if limit is None else limit),
+        ).fetchall()
+        return [_due(r) for r in rows], due
+
+    def revisited(self, url: str, checked_at: datetime, takedown: str | None = None) -> None:
+        """A revisit of ``url`` was answered and handled (not modified, changed, or a takedown
+        reported now): one more revisit done, the suspicion over, the next one scheduled."""
+        with self._tx():
+            row = self._db.execute("SELECT source FROM articles WHERE url = ?", (url,)).fetchone()
+            if row is None:
+                return
+            self._db.execute(
+                "UPDATE articles SET revisits = revisits + 1, last_fetched = MAX(last_fetched, ?), "
+                "suspect = NULL, suspect_since = NULL, takedown = COALESCE(?, takedown) WHERE url = ?",
+                (checked_at.timestamp(), takedown, url),
+            )
+            self._reschedule(url, row[0])
+
+    def suspect(self, url: str, kind: str, seen_at: datetime) -> datetime:
+        """A first check saw takedown ``kind``: remembered (it is due again at once, so the next
+        run confirms it if this one ends first). Returns when it was first seen."""
+        with self._tx():
+            self._db.execute(
+                "UPDATE articles SET suspect = ?, suspect_since = COALESCE(suspect_since, ?), "
+                "next_revisit = MIN(COALESCE(next_revisit, ?), ?) WHERE url = ?",
+                (kind, seen_at.timestamp(), seen_at.timestamp(), seen_at.timestamp(), url),
+            )
+            row = self._db.execute("SELECT suspect_since FROM articles WHERE url = ?", (url,)).fetchone()
+        return (_dt(row[0]) if row is not None else None) or seen_at
 
     def add_alias(self, alias: str, url: str) -> None:
         with self._tx():

@@ -16,6 +16,10 @@ full discovery is older than `pipeline.discovery_interval_hours` (default 6), or
   **warwatch_process**. Batches of crashed or timed-out crawls are picked up by its periodic
   catch-up: nothing fetched is lost.
 
+* Each crawl also **revisits** the source's stored articles that are due (`changes.revisit_after`,
+  a source's own `revisit_after`), within `changes.revisit_share` of its article cap and behind its
+  new articles (issue #19): the task passes nothing that turns them off.
+
 **Trigger form**: `sources` (empty = all), `full_discovery`, `dry_run` (only shows the plan).
 """
 

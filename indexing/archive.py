@@ -155,10 +155,7 @@ class WarcWriter:
         extra_warc_headers: Mapping[str, str] | None = None,
     ) -> tuple[Path, int]:
         """Append one response record; returns (WARC file path, offset of the record)."""
-        if self._fh is None or (self._path is not None and self._fh.tell() >= self.max_bytes):
-            self._close_file()
-            self._open()
-        assert self._fh is not None and self._writer is not None and self._path is not None
+        writer = self._ready()
         pairs = _header_pairs(headers)
         pairs.append(("Content-Length", str(len(body))))
         status_line = f"{status} {reason or _REASONS.get(status, 'Response')}"
@@ -168,19 +165,45 @@ class WarcWriter:
             warc_headers.update(extra_warc_headers)
         # Both digests in one pass over bytes already in memory (warcio would read the payload
         # once per digest); its writer keeps digests that are present.
-        http_headers.compute_headers_buffer(self._writer.header_filter)
+        http_headers.compute_headers_buffer(writer.header_filter)
         block = hashlib.sha1(http_headers.headers_buff)
         block.update(body)
         warc_headers["WARC-Payload-Digest"] = _sha1_label(hashlib.sha1(body).digest())
         warc_headers["WARC-Block-Digest"] = _sha1_label(block.digest())
-        record = self._writer.create_warc_record(
-            url,
-            "response",
-            payload=io.BytesIO(body),
-            length=len(body),
-            http_headers=http_headers,
-            warc_headers_dict=warc_headers,
-        )
+        return self._append(writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http_headers,
+            warc_headers_dict=warc_headers))
+
+    def write_revisit(self, url: str, status: int, headers: HeaderInput, fetched_at: datetime, *,
+                      refers_to_uri: str, refers_to_date: datetime | None, payload: bytes | None = None
+                      ) -> tuple[Path, int]:
+        """Append a ``revisit`` record (HTTP headers, no payload copy): ``payload`` given, the
+        response repeated the capture ``refers_to_*`` byte for byte (profile
+        identical-payload-digest); None, the server answered 304 (server-not-modified)."""
+        writer = self._ready()
+        version = "1.1" if writer.warc_version.endswith("1.1") else "1.0"
+        profile = "identical-payload-digest" if payload is not None else "server-not-modified"
+        warc_headers = {"WARC-Date": _iso(fetched_at), "WARC-Refers-To-Target-URI": refers_to_uri,
+                        "WARC-Profile": f"http://netpreserve.org/warc/{version}/revisit/{profile}"}
+        if refers_to_date is not None:
+            warc_headers["WARC-Refers-To-Date"] = _iso(refers_to_date)
+        if payload is not None:
+            warc_headers["WARC-Payload-Digest"] = _sha1_label(hashlib.sha1(payload).digest())
+        status_line = f"{status} {_REASONS.get(status, 'Response')}"
+        http = StatusAndHeaders(status_line, _header_pairs(headers), protocol="HTTP/1.1")
+        return self._append(writer.create_warc_record(url, "revisit", http_headers=http,
+                                                      warc_headers_dict=warc_headers))
+
+    def _ready(self) -> WARCWriter:
+        """The writer of the current file (a new file when there is none or it is full)."""
+        if self._fh is None or (self._path is not None and self._fh.tell() >= self.max_bytes):
+            self._close_file()
+            self._open()
+        assert self._writer is not None
+        return self._writer
+
+    def _append(self, record: Any) -> tuple[Path, int]:
+        assert self._fh is not None and self._writer is not None and self._path is not None
         offset = self._fh.tell()
         self._writer.write_record(record)
         self._fh.flush()
@@ -246,15 +269,15 @@ def read_record(warc_path: Path | str, offset: int) -> CapturedResponse:
 
 
 def iter_records(warc_path: Path | str) -> Iterator[tuple[int, CapturedResponse]]:
-    """(offset, response) for every response record of one WARC file; stops quietly at a
-    damaged tail (a record cut short by a crash)."""
+    """(offset, response) for every response and revisit record (empty body) of one WARC file;
+    stops quietly at a damaged tail (a record cut short by a crash)."""
     path = _resolve_warc(warc_path)
     offsets: list[int] = []
     with open(path, "rb") as fh:
         it = ArchiveIterator(fh)
         try:
             for record in it:
-                if record.rec_type == "response":
+                if record.rec_type in ("response", "revisit"):
                     offsets.append(it.get_record_offset())
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
             logger.warning("%s: damaged tail after %d records: %s", path, len(offsets), exc)
@@ -356,6 +379,16 @@ class ArchiveWriter:
         the data dir) and ``warc_offset`` filled in. Returns the line written."""
         path, offset = self.warc.write_response(url, status, headers, body, fetched_at,
                                                 extra_warc_headers=extra_warc_headers)
+        line = {**entry, "warc_file": self.relative(path), "warc_offset": offset}
+        self.manifest.append(line)
+        return line
+
+    def write_revisit(self, entry: Mapping[str, Any], *, url: str, status: int, headers: HeaderInput,
+                      fetched_at: datetime, refers_to_uri: str, refers_to_date: datetime | None,
+                      payload: bytes | None = None) -> dict[str, Any]:
+        """A revisit record (:meth:`WarcWriter.write_revisit`), then its manifest line."""
+        path, offset = self.warc.write_revisit(url, status, headers, fetched_at, refers_to_uri=refers_to_uri,
+                                               refers_to_date=refers_to_date, payload=payload)
         line = {**entry, "warc_file": self.relative(path), "warc_offset": offset}
         self.manifest.append(line)
         return line

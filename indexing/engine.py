@@ -24,7 +24,7 @@ from indexing.engine_errors import (
     error_type,
     translate,
 )
-from indexing.settings import Settings, get_settings
+from indexing.settings import Settings
 from indexing.urls import redact_in, redact_url
 
 log = logging.getLogger(__name__)
@@ -207,11 +207,6 @@ class Engine:
             kwargs["refresh"] = refresh if isinstance(refresh, str) else ("true" if refresh else "false")
         return dict(self._call("bulk", request_timeout=timeout, **kwargs))
 
-    def index_document(self, index: str, doc_id: str, document: Mapping[str, Any], *,
-                       refresh: bool = False) -> dict[str, Any]:
-        return dict(self._call("index", index=index, id=doc_id, body=dict(document),
-                               refresh="true" if refresh else "false"))
-
     def search(self, index: str, body: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         return dict(self._call("search", index=index, body=dict(body), **params))
 
@@ -238,6 +233,12 @@ class Engine:
             return {}
         resp = self._call("mget", index=index, body={"ids": id_list})
         return {d["_id"]: d.get("_source", {}) for d in resp.get("docs", []) if d.get("found")}
+
+    def delete_by_query(self, index: str, query: Mapping[str, Any]) -> int:
+        """Delete the documents of ``index`` matching ``query`` (waits); how many were deleted."""
+        resp = self._call("delete_by_query", index=index, body={"query": dict(query)}, refresh=True,
+                          conflicts="proceed")
+        return int(resp.get("deleted", 0))
 
     def reindex(self, source_index: str, dest_index: str, *, query: Mapping[str, Any] | None = None,
                 refresh: bool = True, timeout: str = "10m") -> dict[str, Any]:
@@ -276,13 +277,28 @@ def _auth_and_tls(settings: Settings, basic_auth: str, api_key: Callable[[str], 
     return kwargs
 
 
-def _opensearch_client(settings: Settings, url: str) -> Any:
+def es_urls(value: str) -> list[str]:
+    """The node URLs of a ``WARWATCH_ES_URL``: one URL, or several separated by commas (the
+    nodes of one cluster; a request goes to another node when one cannot be reached)."""
+    urls = [u.strip().rstrip("/") for u in value.split(",") if u.strip()]
+    if not urls:
+        raise EngineError("no search engine URL configured (WARWATCH_ES_URL is empty)")
+    return list(dict.fromkeys(urls))
+
+
+def _failover(urls: Sequence[str]) -> dict[str, Any]:
+    """Several nodes: a request that cannot reach one (or gets 502/503/504) goes to the next;
+    429 stays ours (bulk.py backs off). One node: no client retries at all."""
+    return {"max_retries": len(urls) - 1, "retry_on_status": (502, 503, 504) if len(urls) > 1 else ()}
+
+
+def _opensearch_client(settings: Settings, urls: Sequence[str]) -> Any:
     import opensearchpy
 
     kwargs: dict[str, Any] = {
-        "hosts": [url],
+        "hosts": list(urls),
         "timeout": settings.es_request_timeout,
-        "max_retries": 0,  # retries are ours (bulk.py), with backoff
+        **_failover(urls),  # retries of busy nodes are ours (bulk.py), with backoff
         # hybrid search asks from two threads at once (indexing/search/hybrid.py); the default pool is 1
         "pool_maxsize": 4,
         "verify_certs": settings.es_verify_certs,
@@ -292,19 +308,19 @@ def _opensearch_client(settings: Settings, url: str) -> Any:
     return opensearchpy.OpenSearch(**kwargs)
 
 
-def _elasticsearch_client(settings: Settings, url: str) -> Any:
+def _elasticsearch_client(settings: Settings, urls: Sequence[str]) -> Any:
     import elasticsearch
 
     kwargs: dict[str, Any] = {
         "request_timeout": settings.es_request_timeout,
-        "max_retries": 0,
+        **_failover(urls),
         "retry_on_timeout": False,
         "verify_certs": settings.es_verify_certs,
     }
     kwargs.update(_auth_and_tls(settings, "basic_auth", lambda key: {"api_key": key}))
     if not settings.es_verify_certs:
         kwargs["ssl_show_warn"] = False
-    return elasticsearch.Elasticsearch(url, **kwargs)
+    return elasticsearch.Elasticsearch(list(urls), **kwargs)
 
 
 def _raw_get(settings: Settings, url: str, path: str) -> tuple[int, Mapping[str, str], Any]:
@@ -340,12 +356,30 @@ def _raw_get(settings: Settings, url: str, path: str) -> tuple[int, Mapping[str,
     return resp.status, resp.headers, body
 
 
-def probe(settings: Settings | None = None, url: str | None = None) -> ServerInfo:
+def probe(settings: Settings, url: str | None = None) -> ServerInfo:
+    """Which engine answers at ``url`` (or the first of several comma-separated URLs that
+    answers): see :func:`probe_one`."""
+    return _probe_any(settings, es_urls(url or settings.es_url))[0]
+
+
+def _probe_any(settings: Settings, urls: Sequence[str]) -> tuple[ServerInfo, str]:
+    """The first node of ``urls`` that answers, and its URL; EngineUnavailable when none does."""
+    last: EngineUnavailable | None = None
+    for url in urls:
+        try:
+            return probe_one(settings, url), url
+        except EngineUnavailable as exc:
+            last = exc
+            log.info("node %s unavailable (%s); trying the next", redact_url(url), exc)
+    assert last is not None  # es_urls() never returns an empty list
+    raise last
+
+
+def probe_one(settings: Settings, url: str) -> ServerInfo:
     """Which engine answers at ``url``: ``GET /`` (``version.distribution``), or, on a node
     without the root endpoint (Elasticsearch's rest-root module is optional), the
     ``X-Elastic-Product`` header and ``GET /_nodes/_local``."""
-    settings = settings or get_settings()
-    url = (url or settings.es_url).rstrip("/")
+    url = url.rstrip("/")
     status, headers, info = _raw_get(settings, url, "/")
     if status in (401, 403):
         raise EngineError(f"search engine at {redact_url(url)} refused the credentials ({status}); check "
@@ -369,16 +403,17 @@ def probe(settings: Settings | None = None, url: str | None = None) -> ServerInf
     return ServerInfo(flavor=flavor, version=node_version, cluster_name=str(nodes.get("cluster_name", "")))
 
 
-def connect(settings: Settings | None = None, *, url: str | None = None) -> Engine:
+def connect(settings: Settings, *, url: str | None = None) -> Engine:
     """An :class:`Engine` for ``settings.es_url`` (or ``url``) with the client that fits the server.
+    Several comma-separated URLs (the nodes of one cluster) all go to the client, which sends a
+    request to another node when one cannot be reached.
 
     Raises :class:`EngineUnavailable` when nothing answers.
     """
-    settings = settings or get_settings()
-    url = (url or settings.es_url).rstrip("/")
-    server = probe(settings, url)
+    urls = es_urls(url or settings.es_url)
+    server, url = _probe_any(settings, urls)
     if server.flavor == "opensearch":
-        client = _opensearch_client(settings, url)
+        client = _opensearch_client(settings, urls)
     else:
         import elasticsearch
 
@@ -388,6 +423,6 @@ def connect(settings: Settings | None = None, *, url: str | None = None) -> Engi
             log.warning("elasticsearch client %s talks to server %s: majors differ; install "
                         "elasticsearch>=%d,<%d", elasticsearch.__versionstr__, server.version,
                         server.major, server.major + 1)
-        client = _elasticsearch_client(settings, url)
+        client = _elasticsearch_client(settings, urls)
     log.debug("connected to %s %s at %s", server.flavor, server.version, redact_url(url))
     return Engine(client, server, url)

@@ -22,7 +22,7 @@ import os
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -260,6 +260,10 @@ class PipelineSettings(BaseModel):
     #: is killed past it; the page is counted ``extraction_timeout`` and listed in the clean
     #: report); None: extraction in the stage's own process, unbounded
     clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
+    #: "monthly": articles-v{N}-{YYYY.MM} by first-seen month (index/partitions.py); switch: es migrate
+    index_partition: Literal["none", "monthly"] = "none"
+    #: monthly: warwatch_maintenance keeps this many newest months, drops older ones; None: all
+    index_retention_months: int | None = Field(default=None, ge=1)
 
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from indexing.durations import parse_durations
 from indexing.settings import get_settings
 from indexing.urls import host_in_scope
 from indexing.yamlconfig import HttpUrl, ItemId, Regex, load_document, read_config, validate_items
@@ -38,6 +40,9 @@ class Source(BaseModel):
     allow: list[Regex] = Field(default_factory=list)
     deny: list[Regex] = Field(default_factory=list)
     allow_private_network: bool = False
+    #: this source's revisit intervals (``1h, 1d, 7d``; a list or a string), in place of the
+    #: setting ``changes.revisit_after``; ``[]``: never revisit this source's articles
+    revisit_after: list[timedelta] | None = None
 
     _allow_re: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
     _deny_re: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
@@ -48,6 +53,17 @@ class Source(BaseModel):
         if v is not None and not _LANG_RE.match(v):
             raise ValueError(f"must be a language code such as 'en' or 'pt-BR', got {v!r}")
         return v
+
+    @field_validator("revisit_after", mode="before")
+    @classmethod
+    def _durations(cls, v: object) -> list[timedelta] | None:
+        if v is None or v == []:
+            return None if v is None else []
+        return parse_durations(v)
+
+    def revisit_intervals(self, default: list[timedelta]) -> list[timedelta]:
+        """The intervals this source's articles are revisited at (its own, else ``default``)."""
+        return list(self.revisit_after) if self.revisit_after is not None else list(default)
 
     def model_post_init(self, __context: Any) -> None:
         self._allow_re = [re.compile(p) for p in self.allow]

@@ -43,6 +43,8 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch"}),
     # a real crawler subprocess (Scrapy) against a site served on 127.0.0.1
     "crawl": frozenset({"crawler", "hostile_crawl"}),
+    # production-shape services of a session of their own (tests/production): `make test-production`
+    "production": frozenset({"local_cluster", "secure_elasticsearch"}),
 }
 
 

@@ -12,7 +12,9 @@ Settings: ``WARWATCH_RUN_ID``, ``WARWATCH_SOURCES`` (a list of ``indexing.source
 ``WARWATCH_RUNS_DIR``, ``WARWATCH_STATE_DIR``, ``WARWATCH_FAILURE_RATIO_FLAG``, the
 ``WARWATCH_RETRY_*`` backoff (see ``crawlers.settings.from_warwatch``), ``WARWATCH_LOCKED_SOURCES``
 (sources skipped because another crawl holds their lock, ``crawlers.locks``) and
-``WARWATCH_DATA_DIR`` (its ``locks/`` tell which unfinished runs are still crawling).
+``WARWATCH_DATA_DIR`` (its ``locks/`` tell which unfinished runs are still crawling; the
+revisits read the stored captures there), ``WARWATCH_REVISIT_AFTER`` (seconds; a source's own
+``revisit_after`` wins), ``WARWATCH_REVISIT_SHARE``, ``WARWATCH_CONFIRM_DELAY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -67,10 +69,20 @@ class CrawlState:
             max_attempts=settings.getint("WARWATCH_RETRY_MAX_ATTEMPTS", DEFAULTS.retry_max_attempts),
         )
         self.store = SeenStore(Path(settings["WARWATCH_STATE_DIR"]) / "crawl.sqlite", retry=retry)
+        self.data_dir = Path(data_dir) if data_dir else None
+        # revisits (issue #19): each source's intervals (its own or changes.revisit_after)
+        default = [timedelta(seconds=float(s)) for s in settings.getlist("WARWATCH_REVISIT_AFTER", [])]
+        self.revisit_after = {s.id: s.revisit_intervals(default) for s in self.sources}
+        self.revisit_share = settings.getfloat("WARWATCH_REVISIT_SHARE", 0.0)
+        self.confirm_delay = settings.getfloat("WARWATCH_CONFIRM_DELAY_SECONDS", 0.0)
+        self.store.schedule = self._schedule
         #: canonical URLs of articles stored in this run (the spider and redirects consult it)
         self.claimed: set[str] = set()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def _schedule(self, source_id: str) -> list[timedelta]:
+        return self.revisit_after.get(source_id, [])
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

@@ -36,6 +36,8 @@ MANIFEST_KEYS = (
     "change",
     "aliases",
 )
+#: keys a revisit's manifest line adds (only where present: other lines stay as they were)
+REVISIT_KEYS = ("revisit", "warc_type", "takedown", "takedown_reason", "first_seen", "confirmed_at")
 
 
 class ArchivePipeline:
@@ -76,7 +78,21 @@ class ArchivePipeline:
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         assert self.archive is not None
         entry = {k: item.get(k) for k in MANIFEST_KEYS}
+        entry.update({k: item[k] for k in REVISIT_KEYS if item.get(k) is not None})
         entry["fetched_at"] = iso(item["fetched_at"])
+        if item.get("warc_type") == "revisit":
+            line = self.archive.write_revisit(
+                entry,
+                url=item["final_url"],
+                status=item["status"],
+                headers=item["headers"],
+                fetched_at=item["fetched_at"],
+                refers_to_uri=item["refers_to_uri"],
+                refers_to_date=item.get("refers_to_date"),
+                payload=item.get("body"),
+            )
+            item["warc_file"], item["warc_offset"] = line["warc_file"], line["warc_offset"]
+            return item
         line = self.archive.write(
             entry,
             url=item["final_url"],

@@ -16,6 +16,7 @@ from scrapy.crawler import Crawler
 from twisted.internet import task
 
 from crawlers.extensions.crawl_state import CrawlState
+from crawlers.state import Capture
 from indexing.dates import parse_date
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ class SeenStorePipeline:
         self.store.flush()
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("warc_type") == "revisit" or item.get("takedown"):
+            # not a new version: the revisit is counted done, a takedown remembered as reported
+            self.store.revisited(item["url"], item["fetched_at"], takedown=item.get("takedown"))
+            if not item.get("takedown"):
+                self.state.report[item["source"]].unchanged += 1
+            item.pop("body", None)
+            item.pop("headers", None)
+            return item
         self.store.mark_stored(
             item["url"],
             item["source"],
@@ -62,10 +71,21 @@ class SeenStorePipeline:
             discovered_via=item.get("discovered_via"),
             # The archive pipeline flushed the manifest line: replayed at start-up if lost.
             durable="warc_offset" not in item,
+            capture=_capture(item),
         )
+        if item.get("revisit_of"):
+            self.store.revisited(item["revisit_of"], item["fetched_at"])
         stats = self.state.report[item["source"]]
         setattr(stats, item["change"], getattr(stats, item["change"]) + 1)
         # The body is in the WARC now; do not keep it alive in signals and logs.
         item.pop("body", None)
         item.pop("headers", None)
         return item
+
+
+def _capture(item: dict[str, Any]) -> Capture:
+    """The article response's validators (its next revisit's conditional GET) and its capture."""
+    headers = {k.lower(): v for k, v in item.get("headers") or ()}
+    return Capture(
+        headers.get("etag"), headers.get("last-modified"), item.get("warc_file"), item.get("warc_offset")
+    )

@@ -10,6 +10,7 @@ only turns responses into requests and items.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from crawlers.feeds import MalformedFeed, parse_feed
 from crawlers.kinds import DISCOVERY_KINDS, RequestKind
 from crawlers.limits import CrawlLimits
 from crawlers.links import extract_links, looks_like_article, looks_like_asset
+from crawlers.revisits import AS_ARTICLE, Confirm, RevisitAnswers
 from crawlers.scheduling import Found, RequestScheduler
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, read_sitemap, robots_sitemaps
 from crawlers.urlcache import canonical, in_scope
@@ -57,8 +59,10 @@ class NewsSpider(scrapy.Spider):
             RequestKind.SITEMAP: self._discovery(self.parse_sitemap),
             RequestKind.SECTION: self._discovery(self.parse_section),
             RequestKind.ARTICLE: self.parse_article,
+            "revisit": self.parse_revisit,
             "error": self.on_error,
         }
+        self.revisits = RevisitAnswers(state)
         self.requests = RequestScheduler(state, limits, callbacks)
 
     @classmethod
@@ -265,6 +269,21 @@ class NewsSpider(scrapy.Spider):
             return
         self.state.claimed.add(key)
         yield article_item(response, source, key, aliases, published, known, fetched_at)
+
+    async def parse_revisit(self, response: Response) -> AsyncIterator[Any]:
+        """A revisit's answer (``crawlers.revisits``): a revisit record, a second check after
+        ``changes.confirm_delay_seconds`` (awaited: the reactor keeps running), a takedown, or
+        the ordinary article path for a changed page."""
+        for out in self.revisits.answer(response):
+            if isinstance(out, Confirm):
+                if out.delay > 0:
+                    await asyncio.sleep(out.delay)
+                yield out.request
+            elif out is AS_ARTICLE:
+                for item in self.parse_article(response):
+                    yield item
+            else:
+                yield out
 
     def _duplicate(self, source: Source, key: str, aliases: list[str]) -> None:
         self.report[source.id].duplicates += 1

@@ -29,7 +29,7 @@ INPUT_FILES = ("crawl-report.json", "manifest.jsonl", "cleaned.jsonl", "clean-re
 
 def _with_engine(engine: Engine | None, fn: Callable[[Engine], Any]) -> Any:
     own = engine is None
-    engine = engine or connect()
+    engine = engine or connect(get_settings())
     try:
         return fn(engine)
     finally:
@@ -78,6 +78,10 @@ def record_pending_runs(*, engine: Engine | None = None, limit: int = 500) -> li
     return pending
 
 
+#: the revisit figures of ``{prefix}runs`` that ``warwatch health`` shows per source
+REVISIT_FIGURES = ("revisits_due", "revisits_done", "revisits_overdue", "takedowns_confirmed")
+
+
 @dataclass
 class SourceStatus:
     source: str
@@ -92,6 +96,8 @@ class SourceStatus:
     freshness_lag_max_seconds: float | None = None
     runs: int = 0
     problems: list[str] = field(default_factory=list)
+    #: the last run's revisit figures (issue #19): revisits_due, _done, _overdue, takedowns_confirmed
+    revisits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,7 +127,8 @@ def _status(source: str, history: SourceHistory | None, findings: list[Finding])
         source, ",".join(f.rule for f in findings) or "ok", last.get("run_id"), last.get("finished_at"),
         last.get("found"), last.get("fetched"), last.get("new"), last.get("error_ratio"),
         dated.get("freshness_lag_median_seconds"), dated.get("freshness_lag_max_seconds"),
-        len(history.runs), [f.message for f in findings])
+        len(history.runs), [f.message for f in findings],
+        {k: int(last.get(k) or 0) for k in REVISIT_FIGURES if last.get(k) is not None})
 
 
 def _configured_sources() -> list[str]:

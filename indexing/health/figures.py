@@ -36,7 +36,10 @@ BLOCK_REASONS = frozenset({"http_401", "http_403", "challenge"})
 
 #: crawl-report keys copied as they are (``discovered`` becomes ``found``)
 _CRAWL_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "skipped_known",
-                 "not_modified", "robots_denied", "bytes")
+                 "not_modified", "robots_denied", "bytes",
+                 # revisits of stored articles (issue #19)
+                 "revisits_due", "revisits_done", "revisits_overdue", "revisits_not_modified",
+                 "revisits_changed", "takedowns_suspected", "takedowns_confirmed")
 
 
 class RunNotFound(FileNotFoundError):
@@ -94,6 +97,8 @@ def freshness_lag(article: dict[str, Any], crawl: dict[str, Any]) -> float | Non
 def _from_files(rdir: Path) -> dict[str, _SourceFiles]:
     per: dict[str, _SourceFiles] = defaultdict(_SourceFiles)
     for entry in _records(rdir / "manifest.jsonl"):
+        if entry.get("warc_type") == "revisit" or entry.get("takedown"):
+            continue  # no article to extract (an unchanged revisit, a takedown): not a failure
         per[str(entry.get("source"))].archived += 1
     for rec in _records(rdir / "cleaned.jsonl"):
         crawl, article = rec.get("crawl") or {}, rec.get("article") or {}

@@ -18,16 +18,17 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnavailable
 from indexing.fileio import append_lines_durable
-from indexing.index import versions
-from indexing.index.setup import articles_alias, versions_index
-from indexing.settings import get_settings
+from indexing.index import partitions, templates, versions
+from indexing.index.setup import articles_alias, changes_index, versions_index
+from indexing.retry import backoff_delay, retry_call
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ class BulkStats:
     failed: int = 0
     retried: int = 0
     versions: int = 0
+    #: change records written to {prefix}changes (indexing/changes/records.py)
+    changes: int = 0
+    #: records the engine refused (dead-lettered like documents)
+    changes_failed: int = 0
+    #: content differed, but only furniture: updated without a version or a record
+    furniture: int = 0
+    #: removed articles seen again as articles
+    restored: int = 0
+    #: documents from a capture older than the stored one (an earlier batch run again): not written
+    stale: int = 0
 
     @property
     def indexed(self) -> int:
@@ -57,15 +68,15 @@ class BulkStats:
         return {**asdict(self), "indexed": self.indexed}
 
 
-def dead_letter_dir() -> Path:
-    return get_settings().data_dir / "dead-letter"
+def dead_letter_dir(data_dir: Path) -> Path:
+    return data_dir / "dead-letter"
 
 
-def write_dead_letters(records: list[dict[str, Any]]) -> Path | None:
-    """Append rejected documents with their reasons to today's dead-letter file."""
+def write_dead_letters(records: list[dict[str, Any]], directory: Path) -> Path | None:
+    """Append rejected documents with their reasons to today's dead-letter file in ``directory``."""
     if not records:
         return None
-    path = dead_letter_dir() / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
     # Durable before the caller moves on (a pending offset past these documents, say).
     append_lines_durable(path, (json.dumps(rec, ensure_ascii=False, default=str) for rec in records))
     log.warning("%d documents rejected by the search engine, written to %s", len(records), path)
@@ -121,24 +132,24 @@ class BulkWriter:
         self.sleep = sleep
 
     def _backoff(self, attempt: int) -> float:
-        return min(MAX_BACKOFF, self.initial_backoff * (2 ** attempt))
+        return backoff_delay(attempt, self.initial_backoff, MAX_BACKOFF)
 
     def retrying(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()`` with the same retries and backoff as the bulk requests."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except EngineError as exc:
-                if not exc.retryable:
-                    raise
-                if attempt >= self.max_retries:
-                    raise EngineUnavailable(f"{what} failed after {attempt + 1} attempts: {exc}",
-                                            status=exc.status) from exc
-                delay = self._backoff(attempt)
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt + 1, self.max_retries, delay)
-                attempt += 1
-                self.sleep(delay)
+        def retryable(exc: Exception) -> bool:
+            return isinstance(exc, EngineError) and exc.retryable
+
+        def on_retry(exc: Exception, attempt: int, delay: float) -> None:
+            log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt, self.max_retries, delay)
+
+        def give_up(exc: Exception, attempts: int) -> Exception | None:
+            if not retryable(exc):
+                return None
+            return EngineUnavailable(f"{what} failed after {attempts} attempts: {exc}",
+                                     status=getattr(exc, "status", None))
+
+        return retry_call(fn, attempts=self.max_retries + 1, initial=self.initial_backoff, cap=MAX_BACKOFF,
+                          retryable=retryable, sleep=self.sleep, on_retry=on_retry, on_give_up=give_up)[0]
 
     def send(self, ops: list[tuple[dict[str, Any], dict[str, Any]]], stats: BulkStats) -> list[dict[str, Any]]:
         """Write ``ops`` (action, source pairs); return the dead-letter records of rejected items."""
@@ -204,58 +215,104 @@ def _split_valid(chunk: list[Any]) -> tuple[dict[str, dict[str, Any]], list[dict
     return valid, dead
 
 
-def _operations(plan: versions.Plan, index: str, vindex: str, stamp: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Bulk operations for a plan: the previous versions first, then the documents."""
+def _operations(plan: versions.Plan, target: Callable[[dict[str, Any]], str], vindex: str, stamp: str,
+                cindex: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Bulk operations for a plan: the previous versions and the change records first, then each
+    document into the index ``target(doc)`` names (the alias, or the document's month index): a
+    document is never ahead of the record of how it changed."""
     ops: list[tuple[dict[str, Any], dict[str, Any]]] = [
         ({"index": {"_index": vindex, "_id": vid}}, record) for vid, record in plan.versions
     ]
+    ops.extend(({"index": {"_index": cindex, "_id": rec["id"]}}, rec) for rec in plan.changes)
     for doc in plan.documents:
         doc["indexed_at"] = stamp
-        ops.append(({"index": {"_index": index, "_id": doc["id"]}}, doc))
+        ops.append(({"index": {"_index": target(doc), "_id": doc["id"]}}, doc))
     return ops
 
 
 def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], dead: list[dict[str, Any]],
-           index: str, vindex: str) -> None:
+           index: str, vindex: str, cindex: str) -> list[dict[str, Any]]:
     """Add a written chunk to ``stats``: a rejected article is not created/updated after all,
-    nor is its previous version stored."""
-    rejected = {d["id"] for d in dead if d.get("index") == index}
+    nor is its previous version stored. Returns the change records written."""
+    rejected = {d["id"] for d in dead if d.get("index") not in (vindex, cindex)}  # the alias or a month
     stats.created += plan.created - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] not in existing)
     stats.updated += plan.updated - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] in existing)
     stats.unchanged += plan.unchanged
+    stats.furniture += plan.furniture
+    stats.restored += plan.restored
+    stats.stale += plan.stale
     stats.versions += sum(1 for _, rec in plan.versions if rec["doc_id"] not in rejected)
-    stats.failed += sum(1 for d in dead if d.get("index") != vindex)
+    stats.failed += sum(1 for d in dead if d.get("index") not in (vindex, cindex))
+    refused = {d["id"] for d in dead if d.get("index") == cindex}
+    stats.changes_failed += len(refused)
+    written = [r for r in plan.changes if r["id"] not in refused]
+    stats.changes += len(written)
+    return written
 
 
 @dataclass
 class _ChunkIndexer:
-    """Writes one chunk at a time: validate, fetch the current documents, plan versions, send."""
+    """Writes one chunk at a time: validate, fetch the current documents, plan versions, send.
+
+    ``monthly``: ``index`` is an alias over month indices (partitions.py); the current documents
+    are found wherever they are (an ids query) and stay there, a new one goes to the month it
+    was first seen in."""
 
     engine: Engine
     writer: BulkWriter
     index: str
     vindex: str
     track_versions: bool
+    dead_letters: Path
+    cindex: str = ""
+    on_changes: Callable[[list[dict[str, Any]]], None] | None = None
+    monthly: bool = False
+    version: int = templates.MAPPING_VERSION
+    months: dict[str, str] = field(default_factory=dict)
+
+    def _existing(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids or not (self.track_versions or self.monthly):
+            return {}
+        lookup = partitions.find_documents if self.monthly else lambda e, i, d: e.mget(i, d)
+        return self.writer.retrying("fetching current documents",
+                                    functools.partial(lookup, self.engine, self.index, ids))
+
+    def _target(self, existing: Mapping[str, Mapping[str, Any]], doc: dict[str, Any]) -> str:
+        if not self.monthly:
+            return self.index
+        known = existing.get(doc["id"])
+        if known is not None and known.get("_index"):
+            return str(known["_index"])
+        month = partitions.month_of(doc.get("first_seen"))
+        if month not in self.months:
+            self.months[month] = self.writer.retrying(
+                "creating the month index",
+                functools.partial(partitions.ensure_month, self.engine, self.index, self.version, month))
+        return self.months[month]
 
     def __call__(self, chunk: list[Any], stats: BulkStats) -> None:
         valid, dead = _split_valid(chunk)
         now = datetime.now(UTC)
-        existing: dict[str, dict[str, Any]] = {}
-        if self.track_versions and valid:
-            existing = self.writer.retrying("fetching current documents",
-                                            functools.partial(self.engine.mget, self.index, list(valid)))
-        plan = versions.plan(existing, list(valid.values()), now=now)
-        ops = _operations(plan, self.index, self.vindex, now.isoformat())
+        existing = self._existing(list(valid))
+        if self.track_versions or self.monthly:  # the stored documents were looked up
+            for doc_id, doc in valid.items():
+                doc["first_seen"] = partitions.first_seen(doc, existing.get(doc_id))
+        plan = versions.plan(existing if self.track_versions else {}, list(valid.values()), now=now)
+        ops = _operations(plan, functools.partial(self._target, existing), self.vindex, now.isoformat(),
+                          self.cindex)
         if ops:
             dead.extend(self.writer.send(ops, stats))
-        _count(stats, plan, existing, dead, self.index, self.vindex)
-        write_dead_letters(dead)
+        written = _count(stats, plan, existing, dead, self.index, self.vindex, self.cindex)
+        write_dead_letters(dead, self.dead_letters)
+        if written and self.on_changes is not None:
+            self.on_changes(written)
 
 
 def index_documents(
     engine: Engine,
     docs: Iterable[Mapping[str, Any]],
     *,
+    settings: Settings,
     index: str | None = None,
     chunk_size: int | None = None,
     max_retries: int | None = None,
@@ -264,23 +321,31 @@ def index_documents(
     refresh: bool = False,
     progress: ProgressCallback | None = None,
     total: int | None = None,
+    on_changes: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, int]:
     """Index ``docs`` (dicts from ``article_to_document``) through the articles alias.
 
+    ``settings`` gives the index prefix, the dead-letter directory (under ``data_dir``) and the
+    bulk defaults (``bulk_chunk_size``, ``bulk_max_retries``, ``bulk_initial_backoff``).
+
     Returns counts: ``created``, ``updated``, ``unchanged``, ``failed`` (dead-lettered),
-    ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``.
+    ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``,
+    ``changes`` (change records written to ``{prefix}changes``; ``on_changes`` gets them),
+    ``furniture`` (content differed by furniture only), ``restored``.
     Raises :class:`EngineUnavailable` when the engine stays unreachable; documents of chunks
     already sent are in the index, the rest are not (the caller keeps them pending).
     """
-    settings = get_settings()
-    index = index or articles_alias()
+    index = index or articles_alias(settings.index_prefix)
     writer = BulkWriter(
         engine,
         max_retries=settings.bulk_max_retries if max_retries is None else max_retries,
         initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
         refresh=refresh,
     )
-    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(), track_versions)
+    prefix = settings.index_prefix
+    monthly = settings.pipeline.index_partition == partitions.PARTITION_MONTHLY and index == articles_alias(prefix)
+    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(prefix), track_versions,
+                                dead_letter_dir(settings.data_dir), changes_index(prefix), on_changes, monthly)
     if total is None and isinstance(docs, (list, tuple)):
         total = len(docs)
     stats = BulkStats()

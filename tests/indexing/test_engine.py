@@ -13,7 +13,7 @@ from indexing.settings import get_settings
 
 @pytest.fixture
 def engine(index_prefix: str) -> Engine:
-    eng = connect()
+    eng = connect(get_settings())
     yield eng
     eng.close()
 
@@ -36,7 +36,7 @@ def test_connect_picks_the_client_of_the_server(engine: Engine) -> None:
 
 def test_unreachable_node_is_engine_unavailable(index_prefix: str) -> None:
     with pytest.raises(EngineUnavailable):
-        connect(url=f"http://127.0.0.1:{_free_port()}")
+        connect(get_settings(), url=f"http://127.0.0.1:{_free_port()}")
 
 
 def test_index_lifecycle_and_not_found(engine: Engine, index_prefix: str) -> None:
@@ -108,7 +108,7 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
     """The official elasticsearch client against a real (bare: no analysis-common) Elasticsearch
     node from Elastic's integ-test-zip, on a spare port (shared by the session): the adapter's
     operations."""
-    eng = connect(url=bare_elasticsearch)
+    eng = connect(get_settings(), url=bare_elasticsearch)
     try:
         assert eng.flavor == "elasticsearch"
         assert type(eng.client).__module__.startswith("elasticsearch")
@@ -132,3 +132,26 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
         assert eng.delete_index(name) and not eng.delete_index(name)
     finally:
         eng.close()
+
+
+def test_es_url_takes_several_nodes() -> None:
+    from indexing.engine import _failover, es_urls
+
+    assert es_urls("http://127.0.0.1:9200") == ["http://127.0.0.1:9200"]
+    assert es_urls(" http://a:9231/, http://a:9232 ,,http://a:9231") == ["http://a:9231", "http://a:9232"]
+    with pytest.raises(EngineError):
+        es_urls(" , ")
+    assert _failover(["x"])["max_retries"] == 0
+    assert _failover(["x", "y", "z"]) == {"max_retries": 2, "retry_on_status": (502, 503, 504)}
+
+
+def test_connect_skips_a_node_that_does_not_answer(es_url: str) -> None:
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    engine = connect(url=f"{dead},{es_url}")
+    try:
+        assert engine.url == es_url.rstrip("/")
+        assert engine.health()["status"] in ("green", "yellow")
+    finally:
+        engine.close()

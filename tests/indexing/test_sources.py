@@ -53,6 +53,7 @@ def test_loads_contract_example(tmp_path: Path) -> None:
         "allow",
         "deny",
         "allow_private_network",
+        "revisit_after",  # issue #19: a source's own revisit intervals
     }
 
 
@@ -132,3 +133,16 @@ def test_errors_name_file_line_source_and_key(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_sources(tmp_path / "nope.yaml")
+
+
+def test_revisit_after_per_source_overrides_the_setting(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    text = GOOD + "    revisit_after: 10s, 1h\n  - id: quiet\n    url: https://q.example/\n    revisit_after: []\n"
+    kyiv, demo, quiet = load_sources(write(tmp_path, text))
+    default = [timedelta(hours=1), timedelta(days=1)]
+    assert kyiv.revisit_intervals(default) == default  # not set: the setting
+    assert demo.revisit_intervals(default) == [timedelta(seconds=10), timedelta(hours=1)]
+    assert quiet.revisit_intervals(default) == []  # never revisited
+    with pytest.raises(ConfigError, match="revisit_after"):
+        load_sources(write(tmp_path, GOOD + "    revisit_after: soon\n"))

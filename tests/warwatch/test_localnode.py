@@ -587,3 +587,28 @@ def test_pinned_sha256_matches_the_maven_artifact(name: str) -> None:
     maven.verify_sha256(jar, spec.sha256)
     with pytest.raises(LocalNodeError, match="refusing to unpack"):
         maven.verify_sha256(jar, "0" * 64)
+
+
+def test_cluster_config_has_its_own_name_seeds_and_transport_ports() -> None:
+    from warwatch.localnode.engines import make_cluster
+    from warwatch.localnode.nodeconfig import node_yml
+
+    cluster = make_cluster(9231, 3)
+    assert cluster.transport_ports == (9431, 9432, 9433)
+    yml = node_yml(localnode.ENGINES["opensearch"], Path("/x"), 9232, cluster)
+    assert "cluster.name: warwatch-local-9231" in yml and "transport.port: 9432" in yml
+    assert 'discovery.seed_hosts: ["127.0.0.1:9431", "127.0.0.1:9432", "127.0.0.1:9433"]' in yml
+    assert 'cluster.initial_cluster_manager_nodes: ["warwatch-9231", "warwatch-9232", "warwatch-9233"]' in yml
+    assert "single-node" not in yml and "9300-9399" not in yml
+    es = node_yml(localnode.ENGINES["elasticsearch"], Path("/x"), 9231, cluster)
+    assert 'cluster.initial_master_nodes: ["warwatch-9231"' in es
+    # a single node keeps its old config
+    assert "discovery.type: single-node" in node_yml(localnode.ENGINES["opensearch"], Path("/x"), 9200)
+
+
+@pytest.mark.parametrize("port,nodes,transport", [(9231, 1, None), (9231, 3, 9300), (9231, 3, 9232), (9100, 3, None)])
+def test_cluster_ports_refused_when_they_clash(port: int, nodes: int, transport: int | None) -> None:
+    from warwatch.localnode.engines import make_cluster
+
+    with pytest.raises(localnode.LocalNodeError):
+        make_cluster(port, nodes, transport)

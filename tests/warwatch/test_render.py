@@ -118,3 +118,15 @@ def test_health_fits_80_columns_without_breaking_words(screen: Console) -> None:
 ])
 def test_durations_in_human_units(seconds: float | None, shown: str) -> None:
     assert render.duration(seconds) == shown
+
+
+def test_health_shows_revisit_figures_where_a_source_had_revisits(screen: Console) -> None:
+    report = _health_report()
+    sources = report["sources"]
+    assert isinstance(sources, list)
+    sources[1]["revisits"] = {"revisits_due": 9, "revisits_done": 6, "revisits_overdue": 3, "takedowns_confirmed": 1}
+    render.print_health(report)
+    text = screen.export_text()
+    assert "revisits kyiv-independent: 6 done of 9 due, 3 overdue, 1 takedowns" in text
+    assert "revisits ukrainska" not in text  # no revisits: no line
+    assert all(len(line) <= 80 for line in text.splitlines())

@@ -23,9 +23,12 @@ Stages, one module each: :mod:`.engines` (what can run, shared constants), :mod:
 verify, unpack), :mod:`.java` (a JDK), :mod:`.user` (the node user, its directories, careful
 file handling as root), :mod:`.nodeconfig` (the node's config dir), :mod:`.probe` (what answers
 on a port), :mod:`.proc` (process identity), :mod:`.node` (start, stop, status). The command
-line is ``warwatch local-es fetch|start|stop|status`` (warwatch/cli.py).
+line is ``warwatch local-es fetch|start|stop|status`` (warwatch/cli.py); ``start --nodes N``
+starts a cluster of N nodes (:mod:`.cluster`: consecutive HTTP ports, transport ports outside the
+single node's 9300-9399, a cluster name and seed hosts of its own), ``stop`` stops all of them.
 """
 
+from warwatch.localnode.cluster import start_cluster, stop_cluster
 from warwatch.localnode.engines import (
     CLUSTER_NAME,
     DEFAULT_ENGINE,
@@ -41,5 +44,5 @@ from warwatch.localnode.node import start, status, stop
 
 __all__ = [
     "CLUSTER_NAME", "DEFAULT_ENGINE", "ENGINES", "NODE_USER", "EngineSpec", "LocalNodeError",
-    "fetch", "find_java", "install_dir", "node_dir", "start", "status", "stop",
+    "fetch", "find_java", "install_dir", "node_dir", "start", "start_cluster", "status", "stop", "stop_cluster",
 ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ class EngineSpec:
     required_modules: tuple[str, ...] = ()
     #: extra lines for the node's yml
     extra_settings: tuple[tuple[str, str], ...] = ()
+    #: the setting naming the nodes that may bootstrap a new cluster (OpenSearch renamed "master")
+    initial_managers_key: str = "cluster.initial_master_nodes"
 
     @property
     def coordinates(self) -> str:
@@ -72,6 +75,7 @@ ENGINES: dict[str, EngineSpec] = {
         "opensearch", "3.8.0", "196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f",
         "org.opensearch.bootstrap.OpenSearch", "OPENSEARCH",
         required_modules=("analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"),
+        initial_managers_key="cluster.initial_cluster_manager_nodes",
     ),
     "elasticsearch": _integ_test_zip(
         "elasticsearch", "9.2.4", "af7b81fe31627c7523b2546351cd4e47310faa6a72c8db8dc8f7a191e871cfaf",
@@ -79,6 +83,57 @@ ENGINES: dict[str, EngineSpec] = {
     ),
 }
 DEFAULT_ENGINE = "opensearch"
+
+
+#: The transport port range of a single node (``transport.port: "9300-9399"``, nodeconfig.py):
+#: a cluster's transport ports stay outside it, so its nodes never meet a single node.
+SINGLE_NODE_TRANSPORT = range(9300, 9400)
+#: A cluster's transport ports by default: its HTTP ports plus this (9231 -> 9431).
+TRANSPORT_OFFSET = 200
+MAX_NODES = 9
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Several local nodes on consecutive loopback ports forming one cluster of their own:
+    its own ``cluster.name``, explicit seed hosts (its own transport ports only)."""
+
+    http_ports: tuple[int, ...]
+    transport_ports: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{CLUSTER_NAME}-{self.http_ports[0]}"
+
+    def transport_of(self, port: int) -> int:
+        return self.transport_ports[self.http_ports.index(port)]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "http_ports": list(self.http_ports), "transport_ports": list(self.transport_ports)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Cluster | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return make_cluster(int(data["http_ports"][0]), len(data["http_ports"]), int(data["transport_ports"][0]))
+        except (KeyError, IndexError, TypeError, ValueError, LocalNodeError):
+            return None
+
+
+def make_cluster(port: int, nodes: int, transport_port: int | None = None) -> Cluster:
+    """``nodes`` nodes on HTTP ports ``port..port+nodes-1`` and transport ports from
+    ``transport_port`` (default ``port + 200``); refuses ports a single node or HTTP might use."""
+    if not 2 <= nodes <= MAX_NODES:
+        raise LocalNodeError(f"a cluster has 2 to {MAX_NODES} nodes, not {nodes}")
+    http = tuple(check_port(port + i) for i in range(nodes))
+    first = port + TRANSPORT_OFFSET if transport_port is None else transport_port
+    transport = tuple(check_port(first + i) for i in range(nodes))
+    clash = sorted((set(transport) & set(SINGLE_NODE_TRANSPORT)) | (set(transport) & set(http)))
+    if clash:
+        raise LocalNodeError(f"transport ports {clash} clash with the HTTP ports or with a single node's "
+                             "transport range 9300-9399; choose others with --transport-port")
+    return Cluster(http, transport)
 
 
 def engine_spec(engine: str | None) -> EngineSpec:
@@ -94,6 +149,11 @@ def check_port(port: int | None) -> int:
     if not 1024 <= p <= 65535:
         raise LocalNodeError(f"port {p} is out of range (1024-65535)")
     return p
+
+
+def is_our_cluster_name(name: Any) -> bool:
+    """The cluster name of a node started here: the single node's or a local cluster's."""
+    return name == CLUSTER_NAME or (isinstance(name, str) and re.fullmatch(rf"{CLUSTER_NAME}-\d+", name) is not None)
 
 
 def node_dir(port: int | None = None) -> Path:

@@ -9,17 +9,20 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from indexing.settings import get_settings
-from warwatch.localnode import engines, proc, user
+from warwatch.localnode import engines, proc, secure, user
+from warwatch.localnode import probe as probe_mod
 from warwatch.localnode.engines import (
     CLUSTER_NAME,
     ENGINES,
     HOST,
     LOG_TAIL_LINES,
     STATE_FILE,
+    Cluster,
     EngineSpec,
     LocalNodeError,
     check_port,
@@ -92,7 +95,9 @@ def socket_proof(port: int) -> proc.Identity | None:
 def _log_tail(rundir: Path) -> str:
     """The last lines of the node's server log (or its console output), indented, for errors."""
     best: list[str] = []
-    for cand in (rundir / "logs" / f"{CLUSTER_NAME}.log", rundir / "console.log"):
+    logs = rundir / "logs"
+    clustered = sorted(logs.glob(f"{CLUSTER_NAME}-[0-9]*.log")) if logs.is_dir() else []
+    for cand in (logs / f"{CLUSTER_NAME}.log", *[c for c in clustered if "_" not in c.name], rundir / "console.log"):
         text = user.read_nofollow(cand, 64 * 1024, tail=True).decode("utf-8", errors="replace")
         lines = [ln for ln in text.splitlines() if ln.strip()][-LOG_TAIL_LINES:]
         if lines and (not best or any(("ERROR" in ln or "Exception" in ln) for ln in lines)):
@@ -108,6 +113,7 @@ def status(port: int | None = None) -> dict[str, Any]:
     p = check_port(port)
     ndir = node_dir(p)
     state = read_state(ndir)
+    register_access(p, ndir, bool(state.get("secure")))
     info = probe(p)
     proven = proven_processes(state)
     server = proven[-1].pid if proven else None
@@ -153,7 +159,7 @@ def _family(roots: list[proc.Identity]) -> list[proc.Identity]:
     return family
 
 
-def _stop_locked(port: int, ndir: Path) -> bool:
+def stop_locked(port: int, ndir: Path) -> bool:
     roots = proven_processes(read_state(ndir))
     if not roots and claims_ours(probe(port), port):
         ident = socket_proof(port)
@@ -181,11 +187,12 @@ def stop(port: int | None = None) -> bool:
     Returns True if a node was stopped, False if none of ours was running."""
     p = check_port(port)
     ndir = node_dir(p)
+    register_access(p, ndir, bool(read_state(ndir).get("secure")))
     if not ndir.exists() and not claims_ours(probe(p), p):
         return False
     user.ensure_root_dir(ndir)
     with user.file_lock(ndir / ".lock"):
-        stopped = _stop_locked(p, ndir)
+        stopped = stop_locked(p, ndir)
     if stopped:
         logger.info("stopped the search node on port %d", p)
     return stopped
@@ -240,7 +247,8 @@ def _already_running(port: int, spec: EngineSpec, engine: str | None, ndir: Path
     return True
 
 
-def _prepare(port: int, spec: EngineSpec, ndir: Path) -> tuple[Path, Path, Path, user.Ids | None]:
+def _prepare(port: int, spec: EngineSpec, ndir: Path, cluster: Cluster | None = None,
+             secured: bool = False) -> tuple[Path, Path, Path, user.Ids | None]:
     """The distribution, the node's directories and its config, ready to start."""
     ids = user.ensure_user()
     home = user.reachable_install(fetch(spec.name), ids)
@@ -249,7 +257,14 @@ def _prepare(port: int, spec: EngineSpec, ndir: Path) -> tuple[Path, Path, Path,
         user.ensure_node_subdir(rundir, sub, ids)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(rundir / "run" / "node.pid")
-    return home, rundir, write_config(spec, home, rundir, port, ids), ids
+    if not secured:
+        return home, rundir, write_config(spec, home, rundir, port, ids, cluster), ids
+    files = {**secure.ensure_material(ndir), "roles.yml": secure.roles_yml(get_settings().index_prefix)}
+    conf = write_config(spec, home, rundir, port, ids, cluster, secure.YML_LINES, files)
+    java = find_java(spec.min_java)
+    secure.set_bootstrap_password(home, conf, java, ndir, ids)
+    secure.add_file_user(home, conf, java, ndir, ids)
+    return home, rundir, conf, ids
 
 
 def _spawn(spec: EngineSpec, home: Path, rundir: Path, conf: Path, ids: user.Ids | None) -> subprocess.Popen[bytes]:
@@ -291,8 +306,22 @@ def _record_identities(ndir: Path, state: dict[str, Any], child: subprocess.Pope
     write_state(ndir, state)
 
 
-def _launch(port: int, spec: EngineSpec, ndir: Path) -> None:
-    home, rundir, conf, ids = _prepare(port, spec, ndir)
+@dataclass
+class Launch:
+    """A node spawned but not yet known to be ready."""
+
+    port: int
+    ndir: Path
+    rundir: Path
+    child: subprocess.Popen[bytes]
+    launcher: proc.Identity | None
+    state: dict[str, Any]
+
+
+def _begin(port: int, spec: EngineSpec, ndir: Path, cluster: Cluster | None = None,
+           secured: bool = False) -> Launch:
+    """Spawn the node and record it (state file) without waiting for it."""
+    home, rundir, conf, ids = _prepare(port, spec, ndir, cluster, secured)
     child = _spawn(spec, home, rundir, conf, ids)
     launcher = proc.identify(child.pid)
     state: dict[str, Any] = {
@@ -301,33 +330,75 @@ def _launch(port: int, spec: EngineSpec, ndir: Path) -> None:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         # the command line is recorded once the launcher has exec'd the JVM
         "launcher": {**launcher.as_json(), "cmdline": []} if launcher else None,
+        "cluster": cluster.as_json() if cluster else None, "secure": secured,
     }  # fmt: skip
     write_state(ndir, state)
+    return Launch(port, ndir, rundir, child, launcher, state)
+
+
+def _finish(launch: Launch, deadline: float) -> None:
+    """Wait until the spawned node is at least yellow; stop it (and raise) when it is not."""
     try:
-        _wait_ready(port, child, rundir, time.monotonic() + get_settings().local_es.start_timeout)
+        _wait_ready(launch.port, launch.child, launch.rundir, deadline)
     except LocalNodeError:
-        _terminate(_family([launcher]) if launcher else [], port)
-        drop_state(ndir)
+        abandon(launch)
         raise
-    _record_identities(ndir, state, child, rundir)
+    _record_identities(launch.ndir, launch.state, launch.child, launch.rundir)
 
 
-def start(port: int | None = None, engine: str | None = None) -> str:
+def abandon(launch: Launch) -> None:
+    """Stop a spawned node that will not be used, and forget it."""
+    _terminate(_family([launch.launcher]) if launch.launcher else [], launch.port)
+    drop_state(launch.ndir)
+
+
+def _launch(port: int, spec: EngineSpec, ndir: Path, secured: bool = False) -> None:
+    _finish(_begin(port, spec, ndir, None, secured), time.monotonic() + get_settings().local_es.start_timeout)
+
+
+def register_access(port: int, ndir: Path, secured: bool | None = None) -> None:
+    """How the probes ask the node on ``port``: over TLS as ``elastic`` when it is secured
+    (``secured``, else what its state says), plain HTTP otherwise."""
+    if secured is None:
+        secured = bool(read_state(ndir).get("secure"))
+    if secured:
+        probe_mod.ACCESS[port] = (str(secure.secure_dir(ndir) / "ca.crt"), "elastic", secure.password(ndir))
+    else:
+        probe_mod.ACCESS.pop(port, None)
+
+
+def prepare_port(port: int, spec: EngineSpec, engine: str | None, ndir: Path) -> bool:
+    """Under the node's lock: True when a node of ours already serves the port; otherwise an
+    unresponsive node of ours is stopped and its state dropped, ready for a launch."""
+    if _already_running(port, spec, engine, ndir):
+        return True
+    if proven_processes(read_state(ndir)):  # ours, alive, but not answering: clean it up first
+        logger.warning("stopping an unresponsive node on port %d", port)
+        stop_locked(port, ndir)
+    drop_state(ndir)
+    return False
+
+
+def start(port: int | None = None, engine: str | None = None, *, secured: bool = False) -> str:
     """Start the node on 127.0.0.1:port (idempotent) and wait until it is at least yellow.
+    ``secured``: Elasticsearch with security on (secure.py: TLS, the elastic password, API keys).
     Returns its URL. Raises LocalNodeError with a clear message (and the log's last lines)."""
     p = check_port(port)
     spec = engine_spec(engine)
+    if secured and spec.name != "elasticsearch":
+        raise LocalNodeError("--secure needs --engine elasticsearch (its x-pack-security); OpenSearch's "
+                             "integ-test-zip has no security plugin")
     ndir = node_dir(p)
     user.ensure_root_dir(ndir)
     with user.file_lock(ndir / ".lock"):
-        if _already_running(p, spec, engine, ndir):
+        if secured:
+            secure.ensure_material(ndir)
+        register_access(p, ndir, secured or bool(read_state(ndir).get("secure")))
+        if prepare_port(p, spec, engine, ndir):
             _wait_ready(p, None, ndir, time.monotonic() + get_settings().local_es.start_timeout)
             logger.info("node already running at %s", url_of(p))
             return url_of(p)
-        if proven_processes(read_state(ndir)):  # ours, alive, but not answering: clean it up first
-            logger.warning("stopping an unresponsive node on port %d", p)
-            _stop_locked(p, ndir)
-        drop_state(ndir)
-        _launch(p, spec, ndir)
+        register_access(p, ndir, secured)
+        _launch(p, spec, ndir, secured)
     logger.info("%s %s is up at %s", spec.name, spec.version, url_of(p))
     return url_of(p)

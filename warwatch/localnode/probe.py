@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
 
-from warwatch.localnode.engines import CLUSTER_NAME, HOST, url_of
+from warwatch.localnode.engines import HOST, is_our_cluster_name, url_of
 
 _ERRORS = (OSError, ValueError, urllib.error.URLError, http.client.HTTPException)
+
+#: ports of secured nodes: (CA file, user, password) to ask them with over TLS (secure.py)
+ACCESS: dict[int, tuple[str, str, str]] = {}
+
+
+def _open(port: int, path: str, timeout: float) -> Any:
+    """GET ``path`` on the node: plain HTTP, or HTTPS with basic auth for a secured node."""
+    access = ACCESS.get(port)
+    if access is None:
+        return urllib.request.urlopen(url_of(port) + path, timeout=timeout)  # noqa: S310 - loopback only
+    ca, user, password = access
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    req = urllib.request.Request(f"https://{HOST}:{port}{path}", headers={"Authorization": f"Basic {auth}"})
+    return urllib.request.urlopen(req, timeout=timeout, context=ssl.create_default_context(cafile=ca))  # noqa: S310
 
 
 def _engine_of(headers: Any) -> str:
@@ -25,9 +41,9 @@ def probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
     when no search node answers. Uses ``GET _nodes/_local`` because Elastic's integ-test
     distribution has no ``GET /`` (its rest-root module is not included). What it says is a claim,
     not a proof: any HTTP server can answer like this (see proc.py for the proof)."""
-    url = url_of(port) + "/_nodes/_local?filter_path=cluster_name,nodes.*.name,nodes.*.version,nodes.*.process.id"
+    path = "/_nodes/_local?filter_path=cluster_name,nodes.*.name,nodes.*.version,nodes.*.process.id"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with _open(port, path, timeout) as resp:
             body = json.load(resp)
             headers = resp.headers
     except _ERRORS:
@@ -49,12 +65,12 @@ def probe(port: int, timeout: float = 3.0) -> dict[str, Any] | None:
 
 def claims_ours(info: dict[str, Any] | None, port: int) -> bool:
     """The answer says it is a node started here (cluster and node name); a claim only."""
-    return info is not None and info.get("cluster_name") == CLUSTER_NAME and info.get("name") == f"warwatch-{port}"
+    return info is not None and is_our_cluster_name(info.get("cluster_name")) and info.get("name") == f"warwatch-{port}"
 
 
 def health(port: int, timeout: float = 3.0) -> str | None:
     try:
-        with urllib.request.urlopen(url_of(port) + "/_cluster/health?timeout=1s", timeout=timeout) as resp:  # noqa: S310
+        with _open(port, "/_cluster/health?timeout=1s", timeout) as resp:
             body = json.load(resp)
     except _ERRORS:
         return None

@@ -1,0 +1,130 @@
+"""Monthly articles indices behind the alias (issue #18 §3): writes go to the document's
+first-seen month and stay there, search and lookups by id span every month, retention drops whole
+months, ``migrate`` moves a one-index layout onto months."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from indexing.engine import Engine, connect
+from indexing.index import partitions
+from indexing.index.bulk import index_documents
+from indexing.index.documents import article_to_document
+from indexing.index.setup import articles_alias, migrate, setup_indices, versions_index
+from indexing.index.versions import get_versions
+from indexing.settings import reset_settings
+
+
+def test_month_rules() -> None:
+    assert partitions.month_of("2026-11-30T23:30:00-02:00") == "2026.12"  # UTC decides
+    assert partitions.month_of("2026-01-05T00:00:00+00:00") == "2026.01"
+    assert partitions.partition_name("p-articles", 2, "2026.11") == "p-articles-v2-2026.11"
+    assert partitions.parse_partition("p-articles", "p-articles-v2-2026.11") == (2, "2026.11")
+    for other in ("p-articles-v2", "p-articles-v2-2026.1", "q-articles-v2-2026.11", "p-articles-v2-2026.11x"):
+        assert partitions.parse_partition("p-articles", other) is None
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    assert partitions.retention_cutoff(1, now) == "2026.03"
+    assert partitions.retention_cutoff(3, now) == "2026.01"
+    assert partitions.retention_cutoff(4, now) == "2025.12"
+    with pytest.raises(ValueError):
+        partitions.retention_cutoff(0, now)
+    stored = {"first_seen": "2026-01-02T00:00:00+00:00", "fetched_at": "2026-02-01T00:00:00+00:00"}
+    assert partitions.first_seen({"fetched_at": "2026-03-01T00:00:00+00:00"}, stored) == stored["first_seen"]
+    assert partitions.first_seen({"fetched_at": "2026-03-01T00:00:00+00:00"}, {"fetched_at": "2026-02-01"}) \
+        == "2026-02-01"
+    assert partitions.first_seen({"fetched_at": "2026-03-01T00:00:00+00:00"}, None) == "2026-03-01T00:00:00+00:00"
+
+
+def _doc(i: int, fetched: str, body: str = "Erste Fassung.") -> dict:
+    url = f"https://news.example/{i}"
+    return article_to_document({"title": f"Bericht {i}", "body": f"{body} Nummer {i}.", "language": "de",
+                                "canonical_url": url}, source="test", url=url, fetched_at=fetched)
+
+
+OCT, NOV, LATER = "2026-10-15T08:00:00+00:00", "2026-11-15T08:00:00+00:00", "2031-05-15T08:00:00+00:00"
+
+
+@pytest.fixture
+def monthly(index_prefix: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("WARWATCH_PIPELINE__INDEX_PARTITION", "monthly")
+    reset_settings()
+    eng = connect()
+    setup_indices(eng, partition="monthly")
+    yield eng
+    eng.close()
+
+
+def _behind(engine: Engine) -> list[str]:
+    return sorted(engine.get_alias(articles_alias()))
+
+
+def test_writes_go_to_the_first_seen_month_and_stay_there(monthly: Engine, index_prefix: str) -> None:
+    engine, alias = monthly, articles_alias()
+    this_month = partitions.partition_name(alias, 2, partitions.month_of(None))
+    assert _behind(engine) == [this_month]  # setup made the current month
+    docs = [_doc(i, OCT if i < 3 else NOV) for i in range(5)]
+    assert index_documents(engine, docs, refresh=True)["created"] == 5
+    oct_, nov = (partitions.partition_name(alias, 2, m) for m in ("2026.10", "2026.11"))
+    assert _behind(engine) == sorted([oct_, nov, this_month])
+    assert engine.count(oct_) == 3 and engine.count(nov) == 2 and engine.count(alias) == 5
+
+    # Fetched again years later, two of them edited: same index, new versions, no duplicate.
+    again = [_doc(i, LATER, body="Zweite Fassung." if i in (0, 4) else "Erste Fassung.") for i in range(5)]
+    counts = index_documents(engine, again, refresh=True)
+    assert (counts["created"], counts["updated"], counts["unchanged"], counts["versions"]) == (0, 2, 3, 2), counts
+    assert partitions.partition_name(alias, 2, "2031.05") not in _behind(engine)
+    assert engine.count(oct_) == 3 and engine.count(nov) == 2 and engine.count(alias) == 5
+
+    # Lookups by id find a document in any month (GET alias/_doc/id would fail on this alias).
+    history = get_versions(docs[0]["id"])
+    assert [v.get("version") for v in history] == [1, 2] and history[-1]["current"]
+    assert history[-1]["first_seen"] == OCT and "Zweite" in history[-1]["body"]
+    found = partitions.find_documents(engine, alias, [d["id"] for d in docs] + ["missing"])
+    assert sorted(found) == sorted(d["id"] for d in docs)
+    assert {found[d["id"]]["_index"] for d in docs[:3]} == {oct_}
+
+    # Retention keeps two months counted back from December 2026: October goes, whole.
+    dec = datetime(2026, 12, 20, tzinfo=UTC)
+    dry = partitions.drop_old_months(engine, alias, versions_index(), 2, now=dec, dry_run=True)
+    assert dry["dropped"] == [oct_] and engine.index_exists(oct_)
+    assert partitions.drop_old_months(engine, alias, versions_index(), None, now=dec)["dropped"] == []
+    out = partitions.drop_old_months(engine, alias, versions_index(), 2, now=dec)
+    assert out["dropped"] == [oct_] and not engine.index_exists(oct_)
+    assert out["versions_deleted"] == 1  # doc 0's old version (first seen in October); doc 4's stays
+    engine.refresh(alias)
+    assert engine.count(alias) == 2 and engine.index_exists(nov)
+    assert [v["doc_id"] for v in get_versions(docs[4]["id"], include_current=False)] == [docs[4]["id"]]
+
+
+def test_migrate_moves_one_index_onto_months(index_prefix: str, data_dir: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = connect()
+    try:
+        single = setup_indices(engine, partition="none")
+        assert single.endswith("articles-v2")
+        docs = [_doc(i, OCT if i % 2 else NOV) for i in range(6)]
+        index_documents(engine, docs, refresh=True)
+        monkeypatch.setenv("WARWATCH_PIPELINE__INDEX_PARTITION", "monthly")
+        reset_settings()
+        alias = articles_alias()
+        newest = migrate(engine, partition="monthly")
+        months = [partitions.partition_name(alias, 2, m) for m in ("2026.10", "2026.11")]
+        assert newest == months[-1] and _behind(engine) == months
+        assert engine.count(months[0]) == 3 and engine.count(months[1]) == 3
+        hits = engine.search(alias, {"query": {"match_all": {}}, "size": 20, "_source": ["first_seen"]})["hits"]["hits"]
+        assert sorted(h["_id"] for h in hits) == sorted(d["id"] for d in docs)
+        assert all(h["_source"]["first_seen"] in (OCT, NOV) for h in hits)
+        assert migrate(engine, partition="monthly") == newest  # idempotent: nothing moves
+        assert _behind(engine) == months and engine.count(alias) == 6
+        # Writes after the migration land in the documents' months, not in the old index.
+        index_documents(engine, [_doc(1, LATER, body="Neu.")], refresh=True)
+        assert engine.count(alias) == 6 and engine.count(months[0]) == 3
+        # And back to one index (the reindex path reads every month behind the alias).
+        back = migrate(engine, target_version=3, partition="none")
+        assert _behind(engine) == [back] and engine.count(back) == 6
+    finally:
+        engine.close()
