@@ -173,7 +173,8 @@ def is_furniture(tokens: Iterable[str], text: str) -> bool:
     if not tokens or len(tokens) > 12:
         return not tokens
     if all(t in FURNITURE_WORDS or t.startswith("\u27e8") for t in tokens):
-        return True
+        # numbers written as words alone ("eins", "forty") are text, not a counter or a stamp
+        return any(t in FURNITURE_WORDS for t in tokens) or any(c.isdigit() for c in text)
     return (len(tokens) <= 4 and not text.rstrip("\"'”»)").endswith((".", "!", "?", "…", "。"))
             and any(t.startswith(_WIDGET_TOKENS) for t in tokens))
 

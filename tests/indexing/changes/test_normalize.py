@@ -42,6 +42,11 @@ def test_sentences_that_use_furniture_words_are_kept(line: str, language: str) -
     assert analyse(line, language) is not None
 
 
+def test_a_number_word_alone_is_text_a_number_alone_is_furniture() -> None:
+    assert analyse("zwei", "de") is not None and analyse("Forty.", "en") is not None
+    assert analyse("12 408", "ru") is None
+
+
 def test_keys_ignore_case_punctuation_quote_style_and_number_format() -> None:
     a = analyse('The mayor said "10,000 residents" lost power.', "en")
     b = analyse("the Mayor said “10 000 residents” lost power", "en")
