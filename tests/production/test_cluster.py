@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from indexing.settings import reset_settings
+from indexing.settings import get_settings, reset_settings
 from tests.conftest import _cleanup_prefix
 from tests.production.conftest import LocalCluster
 
@@ -75,12 +75,11 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     from indexing.index.bulk import index_documents
     from indexing.index.setup import articles_alias, setup_indices
     from indexing.search import search
-    from indexing.settings import get_settings
     from warwatch.pipeline.maintenance import index_health
 
-    engine = connect()
-    concrete = setup_indices(engine)
-    alias = articles_alias()
+    engine = connect(get_settings())
+    concrete = setup_indices(engine, get_settings().index_prefix)
+    alias = articles_alias(get_settings().index_prefix)
     health = _wait_green(engine, alias)
     assert health["status"] == "green" and health["number_of_nodes"] == 3
     assert health["active_shards"] == 2 * health["active_primary_shards"]  # one replica each
@@ -92,7 +91,8 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
             killed.append(local_cluster.kill(victim))
 
     docs = [_doc(i) for i in range(DOCS)]
-    counts = index_documents(engine, docs, chunk_size=CHUNK, initial_backoff=0.2, max_retries=8, progress=progress)
+    counts = index_documents(engine, docs, chunk_size=CHUNK, initial_backoff=0.2, max_retries=8, progress=progress,
+                             settings=get_settings())
     assert killed, "the node was never killed"
     assert counts["failed"] == 0 and counts["created"] == DOCS, counts
 
@@ -103,7 +103,7 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     assert engine.count(alias) == DOCS
     hits = engine.search(alias, {"query": {"match_all": {}}, "size": DOCS, "_source": False})["hits"]["hits"]
     assert {h["_id"] for h in hits} == {d["id"] for d in docs}
-    result = search("North Korean troops", size=20)
+    result = search("North Korean troops", size=20, engine=engine, index=alias, settings=get_settings().search)
     assert result.total >= DOCS // 100
 
     # The alerts and health stages keep working without the node.
