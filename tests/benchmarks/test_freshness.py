@@ -22,8 +22,8 @@ from benchmarks.publishing_site import (
     publication_offsets,
 )
 from indexing.dedup import StoryIndex
-from indexing.settings import DedupSettings
 from indexing.extraction import extract
+from indexing.settings import DedupSettings
 
 
 def _get(url: str, etag: str | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -112,10 +112,10 @@ def run_cycle(
     """crawl -> clean -> enrich -> index -> alerts for every configured source, then for every
     batch an earlier run left unprocessed. A failed crawl still has what it fetched processed,
     then raises."""
-    from indexing.alerts import load_config
+    from indexing.alerts import configured_watches
 
     run_id = run_id or new_run_id()
-    load_config()  # a broken watches file fails the cycle before anything is fetched
+    configured_watches(get_settings())  # a broken watches file fails the cycle before anything is fetched
     crawl_error: CrawlError | None = None
     try:
         crawl(run_id, sources_path, on_line=on_crawl_line)
