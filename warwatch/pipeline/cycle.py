@@ -122,7 +122,7 @@ def run_cycle(
     except CrawlError as exc:
         crawl_error = exc
     reports = process_pending(progress)
-    embed_new_articles()  # vectors for hybrid search, once keyword search and alerts are done
+    embed_new_articles(get_settings())  # vectors for hybrid search, once keyword search and alerts are done
     if crawl_error is not None:
         raise crawl_error
     own = next((r for r in reports if r.get("run_id") == run_id), None)
