@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from indexing.engine import Engine, EngineError
 from indexing.index import templates
@@ -35,6 +36,11 @@ def versions_index(prefix: str) -> str:
 def runs_index(prefix: str) -> str:
     """Per-run, per-source pipeline figures (``indexing/health``)."""
     return f"{prefix}runs"
+
+
+def changes_index(prefix: str) -> str:
+    """Change records: edits and takedowns (``indexing/changes``)."""
+    return f"{prefix}changes"
 
 
 def versioned_index(version: int, prefix: str) -> str:
@@ -69,9 +75,10 @@ def setup_indices(engine: Engine, prefix: str) -> str:
     """
     install_templates(engine, prefix)
     alias = articles_alias(prefix)
-    for extra in (versions_index(prefix), runs_index(prefix)):
+    for extra in (versions_index(prefix), runs_index(prefix), changes_index(prefix)):
         if engine.create_index(extra):
             log.info("created %s", extra)
+    add_new_fields(engine, runs_index(prefix), templates.runs_mappings())  # new counters of older runs indices
     current = current_index(engine, prefix)
     if current is None:
         if engine.index_exists(alias):
@@ -92,14 +99,16 @@ def setup_indices(engine: Engine, prefix: str) -> str:
     return current
 
 
-def add_new_fields(engine: Engine, index: str) -> list[str]:
-    """Add fields the code maps but ``index`` lacks (additive changes need no new version).
+def add_new_fields(engine: Engine, index: str, mappings: dict[str, Any] | None = None) -> list[str]:
+    """Add fields the code maps (``mappings``; default the articles' mappings) but ``index``
+    lacks (additive changes need no new version).
 
     Changes to existing fields cannot be applied in place: those need ``migrate()``. Documents
     indexed before get the new fields when they are next written. Returns the fields added.
     """
     live = engine.get_mapping(index).get(index, {}).get("mappings", {}).get("properties", {})
-    missing = {k: v for k, v in templates.article_mappings()["properties"].items() if k not in live}
+    wanted = (mappings or templates.article_mappings())["properties"]
+    missing = {k: v for k, v in wanted.items() if k not in live}
     if not missing:
         return []
     try:

@@ -149,3 +149,17 @@ def test_setup_adds_new_fields_to_the_live_index(engine: Engine, index_prefix: s
     assert setup_indices(engine, get_settings().index_prefix) == index
     props = engine.get_mapping(index)[index]["mappings"]["properties"]
     assert props["added_later"] == {"type": "keyword"}
+
+
+def test_setup_adds_new_run_counters_to_an_older_runs_index(engine: Engine, index_prefix: str) -> None:
+    """A runs index made before the revisit counters existed gets them (else they are stored but
+    cannot be searched or charted: the mapping is not dynamic)."""
+    prefix = get_settings().index_prefix
+    runs = f"{prefix}runs"
+    older = templates.runs_mappings()
+    older["properties"] = {k: v for k, v in older["properties"].items() if not k.startswith(("revisits_", "takedowns_"))}
+    engine.create_index(runs, {"mappings": older})
+    assert "revisits_due" not in engine.get_mapping(runs)[runs]["mappings"]["properties"]
+    setup_indices(engine, prefix)
+    props = engine.get_mapping(runs)[runs]["mappings"]["properties"]
+    assert props["revisits_due"] == {"type": "integer"} and props["takedowns_confirmed"] == {"type": "integer"}
