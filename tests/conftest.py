@@ -21,7 +21,8 @@ from typing import TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 
-from indexing.settings import reset_settings
+from indexing.engine import Engine, connect
+from indexing.settings import Settings, reset_settings
 
 T = TypeVar("T")
 
@@ -119,6 +120,28 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WARWATCH_DATA_DIR", str(d))
     reset_settings()
     return d
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    """The settings a test hands to the library: the layered ones (code defaults < settings.yaml <
+    environment) with the test's own data dir. Change a value with ``settings.model_copy(update=...)``
+    or a section's ``model_copy``, not through the environment."""
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def es_settings(settings: Settings, index_prefix: str, es_url: str) -> Settings:
+    """:func:`settings` on the test's search node with its own index prefix (``es``-marked)."""
+    return settings.model_copy(update={"es_url": es_url, "index_prefix": index_prefix})
+
+
+@pytest.fixture
+def engine(es_settings: Settings) -> Iterator[Engine]:
+    """A client of the test's search node (closed after the test); indices under its own prefix."""
+    client = connect(es_settings)
+    yield client
+    client.close()
 
 
 def count_docs(es_url: str, alias: str) -> int:

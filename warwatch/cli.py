@@ -408,16 +408,18 @@ def cmd_kibana(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from indexing.alerts import evaluate
+    from indexing.settings import get_settings
 
-    report = evaluate(args.run_id)
+    report = evaluate(args.run_id, settings=get_settings())
     _show(report.as_dict(), args.json, "print_alerts")
     return 0 if report.ok else 1
 
 
 def cmd_watches(args: argparse.Namespace) -> int:
-    from indexing.alerts import load_config
+    from indexing.alerts import configured_watches
+    from indexing.settings import get_settings
 
-    config = load_config()
+    config = configured_watches(get_settings())
     out.kv_table(f"Watches ({config.path})",
                  [(w.id, f"{w.display_name}: “{w.query}” → {', '.join(w.channels.names())}") for w in config.watches])
     return 0
@@ -426,12 +428,14 @@ def cmd_watches(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit status 0 when every source is healthy, 1 when a rule found a problem."""
     from indexing import health
+    from indexing.settings import get_settings
 
+    settings = get_settings()
     if args.record:
-        recorded = health.record_pending_runs()
+        recorded = health.record_pending_runs(settings=settings)
         if not args.json:
             out.info(f"recorded {len(recorded)} runs")
-    report = health.check_health() if args.alert else health.source_health()
+    report = health.check_health(settings=settings) if args.alert else health.source_health(settings=settings)
     _show(report.as_dict(), args.json, "print_health")
     return 0 if report.ok else 1
 

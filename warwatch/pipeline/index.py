@@ -48,7 +48,7 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
     rdir = run_dir(run_id)
     result = StageCounts("enrich")
     started = time.monotonic()
-    stories = StoryIndex.open()
+    stories = StoryIndex.from_settings(get_settings())
     try:
         with atomic_writer(rdir / "documents.jsonl") as out:
             for doc in _documents(rdir / "cleaned.jsonl", stories, result, run_id):
