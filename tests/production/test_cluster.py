@@ -111,12 +111,12 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     rdir = get_settings().data_dir / "runs" / rid
     rdir.mkdir(parents=True)
     (rdir / "indexed-ids.txt").write_text("\n".join(d["id"] for d in docs[:300]) + "\n", encoding="utf-8")
-    report = evaluate(rid, watches=[Watch(id="nk", query="North Korean troops in Russia")])
+    report = evaluate(rid, settings=get_settings(), watches=[Watch(id="nk", query="North Korean troops in Russia")])
     assert report.documents_in_index == 300 and not report.problems, report.as_dict()
     assert report.watches["nk"].found == 3 and report.watches["nk"].error is None  # searched without the node
     figures = index_health()
     assert figures["status"] in ("yellow", "green") and figures["articles"] == DOCS and figures["nodes"] == 2
-    assert check_health(engine=engine).sources is not None
+    assert check_health(settings=get_settings(), engine=engine).sources is not None
 
     # The node comes back and rejoins; every copy is allocated again.
     local_cluster.restart()
