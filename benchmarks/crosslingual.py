@@ -220,7 +220,7 @@ def ingest(engine: Any, articles: list[dict[str, Any]], *, vectors: bool) -> dic
     if vectors:
         from indexing.embeddings.stage import embed_pending
 
-        report = embed_pending(engine)
+        report = embed_pending(engine, settings=get_settings())
         out["embed_s"] = report.seconds
         out["embedded"] = float(report.embedded)
     return out

@@ -234,7 +234,7 @@ def build(engine: Any, arts: list[dict[str, Any]], *, keep: bool) -> dict[str, f
         index_articles(engine, arts)
         out["index_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    report = embed_pending(engine)
+    report = embed_pending(engine, settings=get_settings())
     out["embed_s"], out["embedded"] = time.perf_counter() - started, float(report.embedded)
     engine.refresh(alias)
     return out

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = get_settings()
-        sources = load_sources(args.sources)
+        sources = load_sources(args.sources or settings.sources)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -97,8 +97,9 @@ def warwatch_process() -> None:
     def embed() -> dict:
         """Vectors for hybrid search (its own stage: keyword search and alerts never wait for it)."""
         from indexing.embeddings.stage import embed_new_articles
+        from indexing.settings import get_settings
 
-        return embed_new_articles().to_dict()
+        return embed_new_articles(get_settings()).to_dict()
 
     claimed = claim()
     enriched = enrich.expand(batch_id=clean.expand(batch_id=claimed))

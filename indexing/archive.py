@@ -29,7 +29,7 @@ from warcio.warcwriter import WARCWriter
 
 from indexing.dates import parse_iso
 from indexing.fileio import DurableAppender
-from indexing.settings import get_settings
+from indexing.settings import CrawlSettings
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _parse_iso(value: str | None) -> datetime:
 
 class WarcWriter:
     """Writes response records into ``<dir>/<prefix>-NNNNN.warc.gz``, rotating when a file
-    reaches ``max_bytes`` (default ``get_settings().crawl.warc_max_bytes``). Each record is
+    reaches ``max_bytes`` (default: ``CrawlSettings``' ``warc_max_bytes``; the crawler hands in its setting). Each record is
     flushed to the OS before ``write_response`` returns; :meth:`sync` makes the records written
     so far durable (``fsync=True``: after every record). A rotated-out file is synced on close."""
 
@@ -103,7 +103,7 @@ class WarcWriter:
             raise ValueError(f"WARC prefix must be [A-Za-z0-9._-]+, got {prefix!r}")
         self.directory = Path(directory)
         self.prefix = prefix
-        self.max_bytes = max_bytes if max_bytes is not None else get_settings().crawl.warc_max_bytes
+        self.max_bytes = max_bytes if max_bytes is not None else CrawlSettings().warc_max_bytes
         self.fsync = fsync
         self._fh: DurableAppender | None = None
         self._writer: WARCWriter | None = None
@@ -227,17 +227,17 @@ class WarcWriter:
         self._close_file()
 
 
-def _resolve_warc(warc_path: Path | str) -> Path:
+def _resolve_warc(warc_path: Path | str, data_dir: Path | None) -> Path:
     path = Path(warc_path)
-    if not path.is_absolute() and not path.exists():
-        path = get_settings().data_dir / path
+    if data_dir is not None and not path.is_absolute() and not path.exists():
+        path = Path(data_dir) / path
     return path
 
 
-def read_record(warc_path: Path | str, offset: int) -> CapturedResponse:
+def read_record(warc_path: Path | str, offset: int, *, data_dir: Path | None = None) -> CapturedResponse:
     """Read the response record at ``offset``. A relative path is taken relative to the
-    current directory if it exists there, else to ``get_settings().data_dir``."""
-    path = _resolve_warc(warc_path)
+    current directory if it exists there, else to ``data_dir`` (a manifest's ``warc_file``)."""
+    path = _resolve_warc(warc_path, data_dir)
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
@@ -268,10 +268,10 @@ def read_record(warc_path: Path | str, offset: int) -> CapturedResponse:
     raise ArchiveError(f"{path}@{offset}: no record at this offset")
 
 
-def iter_records(warc_path: Path | str) -> Iterator[tuple[int, CapturedResponse]]:
-    """(offset, response) for every response and revisit record (empty body) of one WARC file;
-    stops quietly at a damaged tail (a record cut short by a crash)."""
-    path = _resolve_warc(warc_path)
+def iter_records(warc_path: Path | str, *, data_dir: Path | None = None) -> Iterator[tuple[int, CapturedResponse]]:
+    """(offset, response) for every response and revisit record (empty body) of one WARC file (a
+    relative path as :func:`read_record` takes it); stops quietly at a damaged tail (a crash)."""
+    path = _resolve_warc(warc_path, data_dir)
     offsets: list[int] = []
     with open(path, "rb") as fh:
         it = ArchiveIterator(fh)
@@ -361,15 +361,15 @@ class ArchiveWriter:
     manifest line never points at a record that is not on disk.
     """
 
-    def __init__(self, warc: WarcWriter, manifest: ManifestWriter, data_dir: Path | None = None) -> None:
+    def __init__(self, warc: WarcWriter, manifest: ManifestWriter, data_dir: Path) -> None:
         self.warc = warc
         self.manifest = manifest
-        self.data_dir = Path(data_dir) if data_dir is not None else get_settings().data_dir
+        self.data_dir = Path(data_dir)
         self._rel: dict[Path, str] = {}  # WARC file -> its manifest name (resolved once per file)
 
     @classmethod
-    def open(cls, warc_dir: Path, prefix: str, manifest_path: Path, *, max_bytes: int | None = None,
-             data_dir: Path | None = None) -> ArchiveWriter:
+    def open(cls, warc_dir: Path, prefix: str, manifest_path: Path, *, data_dir: Path,
+             max_bytes: int | None = None) -> ArchiveWriter:
         return cls(WarcWriter(warc_dir, prefix, max_bytes=max_bytes).__enter__(), ManifestWriter(manifest_path),
                    data_dir)
 

@@ -45,7 +45,7 @@ from indexing.dedup_bands import (
     stored_banding,
 )
 from indexing.fingerprint import Fingerprint, fingerprint
-from indexing.settings import get_settings
+from indexing.settings import DedupSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def _earlier(a: str | None, b: str | None) -> bool:
 
 
 class StoryIndex:
-    """Assigns story ids; use ``StoryIndex.open()`` (or as a context manager) and ``save()``."""
+    """Assigns story ids; use ``StoryIndex.from_settings(settings)`` or ``open(path, dedup)`` (or as a context manager) and ``save()``."""
 
     def __init__(
         self,
@@ -156,12 +156,11 @@ class StoryIndex:
         self._perms = MinHash(num_perm=num_perm, scheme=MINHASH_SCHEME).permutations
 
     @classmethod
-    def open(cls, path: Path | None = None) -> StoryIndex:
-        """The index stored at ``path`` (default ``{state_dir}/dedup.sqlite3``), created if new."""
-        settings = get_settings()
-        d = settings.dedup
+    def open(cls, path: Path, dedup: DedupSettings) -> StoryIndex:
+        """The index stored at ``path``, created if new, with the ``dedup`` settings."""
+        d = dedup
         return cls(
-            Path(path) if path is not None else settings.state_dir / STATE_FILE,
+            Path(path),
             num_perm=d.minhash_permutations,
             shingle_size=d.shingle_size,
             threshold=d.near_duplicate_threshold,
@@ -169,6 +168,11 @@ class StoryIndex:
             window_days=d.near_duplicate_window_days,
             max_words=d.signature_max_words,
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoryIndex:
+        """The pipeline's index: ``{state_dir}/dedup.sqlite3`` with ``settings.dedup``."""
+        return cls.open(settings.state_dir / STATE_FILE, settings.dedup)
 
     # State ---------------------------------------------------------------------------
     def _check_params(self) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from indexing.durations import parse_durations
-from indexing.settings import get_settings
 from indexing.urls import host_in_scope
 from indexing.yamlconfig import HttpUrl, ItemId, Regex, load_document, read_config, validate_items
 
@@ -100,9 +99,9 @@ def parse_sources(text: str, path: Path) -> list[Source]:
     return [item.value for item in validate_items(doc, "sources", Source, "source", required=True)]
 
 
-def load_sources(path: Path | None = None) -> list[Source]:
-    """Load and validate the sources file (default: ``get_settings().sources``)."""
-    path = Path(path) if path is not None else get_settings().sources
+def load_sources(path: Path) -> list[Source]:
+    """Load and validate the sources file at ``path`` (the entry points hand in ``settings.sources``)."""
+    path = Path(path)
     sources = parse_sources(read_config(path, "sources file"), path)
     logger.debug("loaded %d sources from %s", len(sources), path)
     return sources

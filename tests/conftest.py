@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
-from indexing.settings import reset_settings
+from indexing.engine import Engine, connect
+from indexing.settings import Settings, reset_settings
 
 T = TypeVar("T")
 
@@ -58,9 +60,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # Property tests: the examples each @given test draws (tests set no max_examples of their own).
 # CI runs the full count; the edit loop a smaller one.
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci() else "dev"))
+hypothesis_settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci() else "dev"))
 
 
 def service_missing(reason: str) -> None:
@@ -119,6 +121,28 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WARWATCH_DATA_DIR", str(d))
     reset_settings()
     return d
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    """The settings a test hands to the library: the layered ones (code defaults < settings.yaml <
+    environment) with the test's own data dir. Change a value with ``settings.model_copy(update=...)``
+    or a section's ``model_copy``, not through the environment."""
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def es_settings(settings: Settings, index_prefix: str, es_url: str) -> Settings:
+    """:func:`settings` on the test's search node with its own index prefix (``es``-marked)."""
+    return settings.model_copy(update={"es_url": es_url, "index_prefix": index_prefix})
+
+
+@pytest.fixture
+def engine(es_settings: Settings) -> Iterator[Engine]:
+    """A client of the test's search node (closed after the test); indices under its own prefix."""
+    client = connect(es_settings)
+    yield client
+    client.close()
 
 
 def count_docs(es_url: str, alias: str) -> int:

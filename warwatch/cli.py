@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 #: here so that `warwatch --help` needs no library import)
 CHANGE_KINDS = ("headline", "text_added", "text_removed", "reworded", "numbers", "quote", "byline", "date",
                 "correction", "removed", "redirected", "soft_404", "walled")
+#: `warwatch changes --json` prints every matching record up to this many (then "truncated": true)
+JSON_CHANGES_MAX = 100_000
 
 
 def _date(value: str) -> datetime:
@@ -102,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--since", type=_date, default=None, help="detected at or after (ISO date)")
     ch.add_argument("--source", default=None)
     ch.add_argument("--kind", default=None, choices=CHANGE_KINDS, help="one kind of change")
-    ch.add_argument("--limit", type=int, default=100, help="at most this many records (default 100)")
+    ch.add_argument("--limit", type=int, default=None,
+                    help=f"at most this many records (default: 100 in the table, {JSON_CHANGES_MAX:,} with --json)")
     ch.add_argument("--json", action="store_true")
 
     hi = sub.add_parser("history", help="the versions of one article, with a word-level diff")
@@ -288,17 +291,21 @@ def cmd_changes(args: argparse.Namespace) -> int:
     from indexing.index.setup import changes_index
     from indexing.settings import get_settings
 
-    if args.limit < 1:
+    limit = args.limit if args.limit is not None else (JSON_CHANGES_MAX if args.json else 100)
+    if limit < 1:
         out.error("--limit must be at least 1")
         return 2
     query = ChangeQuery(since=args.since, source=args.source, kind=args.kind)
     engine = connect(get_settings())
     try:
-        records = list(iter_changes(engine, changes_index(get_settings().index_prefix), query, limit=args.limit))
+        records = list(iter_changes(engine, changes_index(get_settings().index_prefix), query, limit=limit))
     finally:
         engine.close()
     if args.json:
-        sys.stdout.write(json.dumps({"changes": records}, ensure_ascii=False, indent=2) + "\n")
+        payload: dict[str, Any] = {"changes": records}
+        if len(records) >= limit:
+            payload["truncated"] = True  # more may match: narrow with --since/--source/--kind
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
         from warwatch.render import print_changes
 
@@ -408,16 +415,18 @@ def cmd_kibana(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from indexing.alerts import evaluate
+    from indexing.settings import get_settings
 
-    report = evaluate(args.run_id)
+    report = evaluate(args.run_id, settings=get_settings())
     _show(report.as_dict(), args.json, "print_alerts")
     return 0 if report.ok else 1
 
 
 def cmd_watches(args: argparse.Namespace) -> int:
-    from indexing.alerts import load_config
+    from indexing.alerts import configured_watches
+    from indexing.settings import get_settings
 
-    config = load_config()
+    config = configured_watches(get_settings())
     out.kv_table(f"Watches ({config.path})",
                  [(w.id, f"{w.display_name}: “{w.query}” → {', '.join(w.channels.names())}") for w in config.watches])
     return 0
@@ -426,12 +435,14 @@ def cmd_watches(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit status 0 when every source is healthy, 1 when a rule found a problem."""
     from indexing import health
+    from indexing.settings import get_settings
 
+    settings = get_settings()
     if args.record:
-        recorded = health.record_pending_runs()
+        recorded = health.record_pending_runs(settings=settings)
         if not args.json:
             out.info(f"recorded {len(recorded)} runs")
-    report = health.check_health() if args.alert else health.source_health()
+    report = health.check_health(settings=settings) if args.alert else health.source_health(settings=settings)
     _show(report.as_dict(), args.json, "print_health")
     return 0 if report.ok else 1
 

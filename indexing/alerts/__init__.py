@@ -1,6 +1,6 @@
 """Topic watches that alert on ingest, once per story (not per copy).
 
-``load_watches()`` reads config/watches.yaml; ``evaluate(run_id)`` matches the run's documents
+``configured_watches(settings)`` reads the configured watches.yaml; ``evaluate(run_id, settings=)`` matches the run's documents
 against every watch with the search's own query, alerts once per (watch, story), and delivers to
 the watch's channels (JSONL file always; webhook, e-mail), keeping failed deliveries queued for
 the next evaluation.
@@ -12,10 +12,10 @@ from indexing.alerts.config import (
     Watch,
     WatchConfig,
     WatchFilters,
+    configured_watches,
     load_config,
     load_watches,
     parse_watches,
-    watches_path,
 )
 from indexing.alerts.evaluate import AlertReport, WatchCounts, alert_id, evaluate
 from indexing.alerts.matching import TOPIC_STRENGTH, find_matches, run_doc_ids
@@ -34,11 +34,11 @@ __all__ = [
     "alert_id",
     "alert_text",
     "alerts_dir",
+    "configured_watches",
     "evaluate",
     "find_matches",
     "load_config",
     "load_watches",
     "parse_watches",
     "run_doc_ids",
-    "watches_path",
 ]

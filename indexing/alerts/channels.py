@@ -13,6 +13,7 @@ import ssl
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from indexing.alerts.filelog import open_index
 from indexing.alerts.state import LEASE_SECONDS
 from indexing.fileio import append_line_durable
 from indexing.retry import retry_call, total_backoff
-from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,9 @@ class DeliveryError(RuntimeError):
         self.attempts = 0
 
 
-def alerts_dir() -> Path:
-    return get_settings().data_dir / "alerts"
+def alerts_dir(data_dir: Path) -> Path:
+    """Where the file channel writes: ``alerts/`` in the data directory."""
+    return Path(data_dir) / "alerts"
 
 
 def alert_text(payload: dict[str, Any], *, chat: bool = False) -> str:
@@ -74,11 +75,12 @@ def slack_escape(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- channels
-def deliver_file(payload: dict[str, Any], watch: Watch, settings: DeliverySettings) -> None:
+def deliver_file(payload: dict[str, Any], watch: Watch, settings: DeliverySettings, *, directory: Path) -> None:
     """Append the alert to ``alerts/<watch>.jsonl`` unless a retry finds it already there (a run
     killed between the write and the outbox update writes again: once per alert). The ids the file
-    holds are looked up in its index (:mod:`indexing.alerts.filelog`), not by reading the file."""
-    path = alerts_dir() / f"{watch.id}.jsonl"
+    holds are looked up in its index (:mod:`indexing.alerts.filelog`), not by reading the file.
+    ``directory``: :func:`alerts_dir` of the data directory."""
+    path = Path(directory) / f"{watch.id}.jsonl"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open_index(path) as delivered:
@@ -172,14 +174,17 @@ def delivery_lease_seconds(settings: DeliverySettings) -> float:
 
 
 Deliverer = Callable[[dict[str, Any], Watch, DeliverySettings], None]
-CHANNELS: dict[str, Deliverer] = {"file": deliver_file, "webhook": deliver_webhook, "email": deliver_email}
+#: the channels by name; "file" writes into a directory, bound in :func:`deliver` (``alerts_dir``)
+CHANNELS: dict[str, Deliverer] = {"webhook": deliver_webhook, "email": deliver_email}
+FILE_CHANNEL = "file"
 
 
 def deliver(channel: str, payload: dict[str, Any], watch: Watch, settings: DeliverySettings,
-            *, sleep: Callable[[float], None] = time.sleep) -> int:
-    """Deliver with up to ``settings.retries`` attempts and exponential backoff. Returns the attempts
-    used; raises the last :class:`DeliveryError` (its ``attempts`` attribute set) when all failed."""
-    fn = CHANNELS.get(channel)
+            *, alerts_dir: Path, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Deliver with up to ``settings.retries`` attempts and exponential backoff (the file channel
+    writes into ``alerts_dir``). Returns the attempts used; raises the last :class:`DeliveryError`
+    (its ``attempts`` attribute set) when all failed."""
+    fn = partial(deliver_file, directory=alerts_dir) if channel == FILE_CHANNEL else CHANNELS.get(channel)
     if fn is None:
         raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
     attempt = 0

@@ -47,7 +47,7 @@ from pydantic_settings import PydanticBaseSettingsSource, SettingsConfigDict
 
 from indexing.channelconfig import Channels
 from indexing.errors import ConfigError
-from indexing.settings import LayeredSettings, get_settings
+from indexing.settings import LayeredSettings, Settings
 from indexing.yamlconfig import (
     ItemId,
     load_document,
@@ -219,17 +219,11 @@ def _parse_delivery(nodes: tuple[yaml.Node, yaml.Node] | None, data: Any, path: 
                                "delivery (or WARWATCH_ALERTS_* environment)") from exc
 
 
-def watches_path() -> Path:
-    """The default watches file: ``watches.yaml`` in the configuration directory."""
-    return get_settings().config_file(WATCHES_FILE)
-
-
-def load_config(path: Path | None = None) -> WatchConfig:
-    """Watches and delivery settings. The default file may be absent (no watches); an explicit
-    ``path`` must exist."""
-    explicit = path is not None
-    p = Path(path) if path is not None else watches_path()
-    if not explicit and not p.exists():
+def load_config(path: Path, *, optional: bool = False) -> WatchConfig:
+    """Watches and delivery settings of the watches file at ``path``. It must exist unless
+    ``optional`` (then an absent file means no watches)."""
+    p = Path(path)
+    if optional and not p.exists():
         log.info("no watches file at %s: no alerts", p)
         return WatchConfig(None, [], _parse_delivery(None, None, p))
     config = parse_watches(read_config(p, "watches file"), p)
@@ -237,6 +231,11 @@ def load_config(path: Path | None = None) -> WatchConfig:
     return config
 
 
-def load_watches(path: Path | None = None) -> list[Watch]:
-    """The watches of ``path`` (default: config/watches.yaml), validated."""
-    return load_config(path).watches
+def load_watches(path: Path, *, optional: bool = False) -> list[Watch]:
+    """The watches of ``path``, validated (see :func:`load_config`)."""
+    return load_config(path, optional=optional).watches
+
+
+def configured_watches(settings: Settings) -> WatchConfig:
+    """The watches file of the configuration directory (``watches.yaml``; may be absent: no watches)."""
+    return load_config(settings.config_file(WATCHES_FILE), optional=True)

@@ -13,15 +13,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from indexing.alerts.channels import DeliveryError, deliver, delivery_lease_seconds
-from indexing.alerts.config import DeliverySettings, Watch, load_config
+from indexing.alerts.channels import DeliveryError, alerts_dir, deliver, delivery_lease_seconds
+from indexing.alerts.config import DeliverySettings, Watch, configured_watches
 from indexing.alerts.matching import Match, count_present, find_matches, run_doc_ids
-from indexing.alerts.state import AlertState
+from indexing.alerts.state import STATE_FILE, AlertState
 from indexing.engine import Engine, EngineError
 from indexing.fileio import atomic_write_json
-from indexing.settings import get_settings
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,11 @@ def _payload(watch: Watch, story_key: str, group: Sequence[Match], run_id: str |
 
 
 def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
-            engine: Engine | None) -> None:
+            engine: Engine | None, settings: Settings) -> None:
     if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
         report.problems.append(f"bad run id {run_id!r}")
         return
-    ids = run_doc_ids(run_id)
+    ids = run_doc_ids(run_id, settings.data_dir)
     if ids is None:
         report.problems.append(f"run {run_id}: neither indexed-ids.txt nor cleaned.jsonl found")
         return
@@ -118,7 +119,7 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
 
     own = engine is None
     try:
-        engine = engine or connect(get_settings())
+        engine = engine or connect(settings)
     except EngineError as exc:
         report.problems.append(f"search engine unavailable: {exc}")
         for w in watches:
@@ -126,24 +127,24 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
         return
     try:
         if ids and new_watches:
-            _search_watches(report, state, new_watches, run_id, ids, engine)
+            _search_watches(report, state, new_watches, run_id, ids, engine, settings)
         else:
             report.complete = True
         if change_watches:
-            _change_events(report, state, change_watches, run_id, engine)
+            _change_events(report, state, change_watches, run_id, engine, settings)
     finally:
         if own:
             engine.close()
 
 
 def _change_events(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
-                   engine: Engine) -> None:
+                   engine: Engine, settings: Settings) -> None:
     """The run's change records against the watches that ask for edits or takedowns."""
     from indexing.alerts.events import MAX_RUN_CHANGES, claim_change_events, run_changes
     from indexing.index.setup import articles_alias, changes_index
 
     try:
-        records = run_changes(engine, changes_index(get_settings().index_prefix), run_id)
+        records = run_changes(engine, changes_index(settings.index_prefix), run_id)
     except EngineError as exc:
         report.problems.append(f"run {run_id}: cannot read its change records: {exc}")
         report.complete = False
@@ -153,7 +154,8 @@ def _change_events(report: AlertReport, state: AlertState, watches: Sequence[Wat
     for watch in watches:
         try:
             report.watches[watch.id].change_events += claim_change_events(
-                state, engine, articles_alias(get_settings().index_prefix), watch, records, run_id)
+                state, engine, articles_alias(settings.index_prefix), watch, records, run_id,
+                timeout=settings.search.timeout)
         except EngineError as exc:
             report.watches[watch.id].error = str(exc)
             report.problems.append(f"watch {watch.id}: change events: search failed: {exc}")
@@ -161,11 +163,11 @@ def _change_events(report: AlertReport, state: AlertState, watches: Sequence[Wat
 
 
 def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
-                    ids: list[str], engine: Engine) -> None:
+                    ids: list[str], engine: Engine, settings: Settings) -> None:
     """Every watch against the run's documents; ``report.complete`` only when nothing was missed."""
     from indexing.index.setup import articles_alias
 
-    index = articles_alias(get_settings().index_prefix)
+    index = articles_alias(settings.index_prefix)
     try:
         report.documents_in_index = count_present(engine, index, ids)
     except EngineError as exc:
@@ -179,7 +181,7 @@ def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Wa
     for watch in watches:
         counts = report.watches[watch.id]
         try:
-            found = find_matches(engine, index, watch, ids)
+            found = find_matches(engine, index, watch, ids, timeout=settings.search.timeout)
         except EngineError as exc:
             counts.error = str(exc)
             report.problems.append(f"watch {watch.id}: search failed: {exc}")
@@ -195,7 +197,7 @@ def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Wa
 
 
 def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch], delivery: DeliverySettings,
-                 *, every_watch: bool, sleep: Callable[[float], None]) -> None:
+                 *, every_watch: bool, data_dir: Path, sleep: Callable[[float], None]) -> None:
     by_id = {w.id: w for w in watches}
     broken: dict[tuple[str, str], str] = {}  # (watch, channel) that failed all retries this time
     touched: dict[str, str] = {}  # alert id -> watch id, for alerts delivered somewhere now
@@ -219,7 +221,8 @@ def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch
             log.info("alert %s to %s: taken by another evaluation meanwhile", item.alert_id, item.channel)
             continue
         try:
-            attempts = deliver(item.channel, item.payload, watch, delivery, sleep=sleep)
+            attempts = deliver(item.channel, item.payload, watch, delivery, alerts_dir=alerts_dir(data_dir),
+                               sleep=sleep)
         except DeliveryError as exc:
             state.failed(item.alert_id, item.channel, exc.attempts, str(exc))
             broken[key] = str(exc)
@@ -239,41 +242,44 @@ def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch
 def evaluate(
     run_id: str | None,
     *,
+    settings: Settings,
     engine: Engine | None = None,
     watches: Sequence[Watch] | None = None,
     delivery: DeliverySettings | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> AlertReport:
     """Alert on the documents of ``run_id`` (None: only deliver what is queued), then deliver every
-    queued alert of these watches. ``watches`` default to config/watches.yaml, ``delivery`` to its
-    ``delivery`` section and the environment. Returns the report (also written to
+    queued alert of these watches. ``settings``: where the run, the outbox and the file channel
+    live, the engine and index, the search timeout. ``watches`` default to the configured watches
+    file, ``delivery`` to its ``delivery`` section and the environment. Returns the report (also written to
     ``runs/<run_id>/alerts-report.json``). Raises :class:`~indexing.errors.ConfigError` for a
     broken watches file; never for search or delivery failures (they are in the report)."""
     started = time.monotonic()
     every_watch = watches is None
     if watches is None or delivery is None:
-        config = load_config()
+        config = configured_watches(settings)
         watches = config.watches if watches is None else list(watches)
         delivery = delivery or config.delivery
     report = AlertReport(run_id, watches={w.id: WatchCounts() for w in watches})
-    with AlertState() as state:
+    with AlertState(settings.state_dir / STATE_FILE) as state:
         if run_id is not None:
-            _decide(report, state, watches, run_id, engine)
-        _deliver_all(report, state, watches, delivery, every_watch=every_watch, sleep=sleep)
+            _decide(report, state, watches, run_id, engine, settings)
+        _deliver_all(report, state, watches, delivery, every_watch=every_watch, data_dir=settings.data_dir,
+                     sleep=sleep)
         for w in watches:
             report.watches[w.id].queued = state.queued_count(w.id)
     report.seconds = time.monotonic() - started
-    _write_report(report)
+    _write_report(report, settings.runs_dir)
     t = report.totals()
     log.info("alerts for run %s: %d matches, %d new stories, %d alerts delivered, %d deliveries failed",
              run_id, t["matched"], t["new_stories"], t["alerted"], t["delivery_failed"])
     return report
 
 
-def _write_report(report: AlertReport) -> None:
+def _write_report(report: AlertReport, runs_dir: Path) -> None:
     if report.run_id is None:
         return
-    rdir = get_settings().runs_dir / report.run_id
+    rdir = runs_dir / report.run_id
     if not rdir.is_dir():
         return
     path = rdir / "alerts-report.json"

@@ -94,13 +94,14 @@ def _payload(watch: Watch, record: Mapping[str, Any], match: Match, run_id: str,
 
 
 def claim_change_events(state: AlertState, engine: Engine, index: str, watch: Watch,
-                        records: Sequence[Mapping[str, Any]], run_id: str) -> int:
+                        records: Sequence[Mapping[str, Any]], run_id: str, *, timeout: str) -> int:
     """Queue one alert per record of ``records`` (events the watch asks for) whose article
-    matches the watch. Returns how many were new. Raises :class:`EngineError` on a failed search."""
+    matches the watch (``timeout``: ``search.timeout``). Returns how many were new. Raises :class:`EngineError` on a failed search."""
     wanted = [r for r in records if event_of(r) in watch.on and r.get("doc_id")]
     if not wanted:
         return 0
-    found = find_matches(engine, index, watch, list(dict.fromkeys(str(r["doc_id"]) for r in wanted)))
+    found = find_matches(engine, index, watch, list(dict.fromkeys(str(r["doc_id"]) for r in wanted)),
+                         timeout=timeout)
     matches = {m.id: m for m in found.matches}
     new = 0
     for record in wanted:

@@ -39,7 +39,6 @@ from indexing.search import (
     neutralise_colons,
     parse_hit,
 )
-from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +51,11 @@ _EXTRA_SOURCE = ["topic_scores", "entity_mentions", "duplicate_of", "lead", "bod
 
 
 # --------------------------------------------------------------------------- the run's ids
-def run_doc_ids(run_id: str, data_dir: Path | None = None) -> list[str] | None:
+def run_doc_ids(run_id: str, data_dir: Path) -> list[str] | None:
     """The document ids a run indexed: ``runs/<run_id>/indexed-ids.txt`` (one id a line, written by
     the index stage), else computed from ``cleaned.jsonl`` with the index's own id rule. None when
     the run has neither file."""
-    rdir = (data_dir or get_settings().data_dir) / "runs" / run_id
+    rdir = Path(data_dir) / "runs" / run_id
     ids_file = rdir / "indexed-ids.txt"
     if ids_file.exists():
         lines = ids_file.read_text(encoding="utf-8").splitlines()
@@ -124,13 +123,14 @@ def _name_typed_clause(body: dict[str, Any]) -> None:
             cs["_name"] = _TYPED_NAME
 
 
-def watch_request(watch: Watch, ids: list[str], expansion: Expansion, *, syntax: str) -> dict[str, Any]:
+def watch_request(watch: Watch, ids: list[str], expansion: Expansion, *, syntax: str, timeout: str) -> dict[str, Any]:
+    """The search of ``watch`` among ``ids`` (``timeout``: the engine's, the search settings')."""
     f = watch.filters
     body = build_request(
         neutralise_colons(watch.query), expansion=expansion, syntax=syntax, size=len(ids),
         lang=",".join(f.languages) or None, source=",".join(f.sources) or None,
         topic=",".join(f.topics) or None, entity=",".join(f.entities) or None,
-        timeout=get_settings().search.timeout,
+        timeout=timeout,
     )
     body["query"]["bool"]["filter"].append({"ids": {"values": ids}})
     body["_source"] = list(body["_source"]) + _EXTRA_SOURCE
@@ -191,8 +191,8 @@ def _check_whole(resp: Mapping[str, Any], watch_id: str) -> None:
         raise PartialResults(f"search of watch {watch_id} {what}: partial results")
 
 
-def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> WatchMatches:
-    """The documents among ``ids`` that match ``watch``. Raises :class:`EngineError`
+def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str], *, timeout: str) -> WatchMatches:
+    """The documents among ``ids`` that match ``watch`` (``timeout``: ``search.timeout``). Raises :class:`EngineError`
     (:class:`PartialResults` when an answer was partial: nothing of the watch is kept)."""
     result = WatchMatches(watch.id)
     if not ids:
@@ -202,14 +202,14 @@ def find_matches(engine: Engine, index: str, watch: Watch, ids: list[str]) -> Wa
     syntax = "query_string"
     for chunk in _chunks(ids, ID_CHUNK):
         try:
-            resp = engine.search(index, watch_request(watch, chunk, expansion, syntax=syntax))
+            resp = engine.search(index, watch_request(watch, chunk, expansion, syntax=syntax, timeout=timeout))
         except EngineError as exc:
             if syntax != "query_string" or not is_syntax_error(exc):
                 raise
             log.info("watch %s: query %r is not valid query-string syntax; using simple_query_string",
                      watch.id, watch.query)
             syntax = "simple_query_string"
-            resp = engine.search(index, watch_request(watch, chunk, expansion, syntax=syntax))
+            resp = engine.search(index, watch_request(watch, chunk, expansion, syntax=syntax, timeout=timeout))
         _check_whole(resp, watch.id)
         for h in resp.get("hits", {}).get("hits", []):
             result.hits += 1

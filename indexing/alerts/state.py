@@ -21,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from indexing.settings import get_settings
-
 log = logging.getLogger(__name__)
 
 STATE_FILE = "alerts.sqlite"
@@ -65,8 +63,8 @@ class Pending:
 class AlertState:
     """The alert state file; use as a context manager (closes the connection)."""
 
-    def __init__(self, path: Path | None = None, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self.path = Path(path) if path is not None else get_settings().state_dir / STATE_FILE
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.path = Path(path)
         self._clock = clock  # leases and timestamps (tests move it instead of waiting)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), so two

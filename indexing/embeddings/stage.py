@@ -22,7 +22,7 @@ from indexing.embeddings import Embedder, document_text, get_embedder
 from indexing.embeddings.vectors import encode_vector, ensure_vector_field
 from indexing.engine import Engine, EngineError
 from indexing.index.templates import EMBEDDING_FIELD
-from indexing.settings import get_settings
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +77,16 @@ def _count_failures(resp: dict[str, Any], report: EmbedReport) -> int:
     return ok
 
 
-def embed_pending(engine: Engine, index: str | None = None, *, embedder: Embedder | None = None,
+def embed_pending(engine: Engine, index: str | None = None, *, settings: Settings, embedder: Embedder | None = None,
                   limit: int | None = None, batch_size: int | None = None,
                   clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedReport:
     """Embed up to ``limit`` articles of ``index`` (default: the articles alias) that have no
-    vector of ``embedder``'s model (default: the configured one). Returns what was done; with
+    vector of ``embedder``'s model (default: the one of ``settings.embeddings``). Returns what was done; with
     ``embeddings.backend: none`` nothing is. Raises :class:`EmbeddingError` when the model cannot
     be loaded and :class:`EngineError` when the engine fails."""
     from indexing.index.setup import articles_alias
 
-    settings = get_settings()
-    embedder = embedder if embedder is not None else get_embedder()
+    embedder = embedder if embedder is not None else get_embedder(settings.embeddings)
     report = EmbedReport(model=embedder.name if embedder else None)
     if embedder is None:
         return report
@@ -119,16 +118,16 @@ def embed_pending(engine: Engine, index: str | None = None, *, embedder: Embedde
 __all__ = ["EmbedReport", "EngineError", "embed_pending", "pending_query"]
 
 
-def embed_new_articles(engine: Engine | None = None) -> EmbedReport:
+def embed_new_articles(settings: Settings, engine: Engine | None = None) -> EmbedReport:
     """The pipeline's embedding stage (after indexing and alerts): :func:`embed_pending` on the
     articles alias with the configured model, at most ``embeddings.max_per_run`` articles. A model that cannot be loaded is logged and
     reported (``failed: {"model": 1}``), not raised: keyword search and alerts are done already."""
     from indexing.embeddings import EmbeddingError
     from indexing.engine import NotFound, connect
 
-    engine = engine or connect(get_settings())
+    engine = engine or connect(settings)
     try:
-        report = embed_pending(engine, limit=get_settings().embeddings.max_per_run)
+        report = embed_pending(engine, settings=settings, limit=settings.embeddings.max_per_run)
     except EmbeddingError as exc:
         log.warning("embedding stage skipped: %s", exc)
         return EmbedReport(failed={"model": 1})

@@ -3,10 +3,10 @@ alerts through the topic watches' channels, once per (source, rule) episode.
 
 For the DAGs and the CLI::
 
-    record_run(run_id)        # after a run's stages (any of them): its figures into {prefix}runs
-    record_pending_runs()     # catch-up: every run whose figures are missing or out of date
-    check_health()            # evaluate the rules, open/close episodes, deliver health alerts
-    source_health()           # the same table without alerting (`warwatch health`)
+    record_run(run_id, settings=settings)   # after a run's stages (any of them): its figures into {prefix}runs
+    record_pending_runs(settings=settings)  # catch-up: every run whose figures are missing or out of date
+    check_health(settings=settings)         # evaluate the rules, open/close episodes, deliver health alerts
+    source_health(settings=settings)        # the same table without alerting (`warwatch health`)
 """
 
 from indexing.health.alerting import HEALTH_WATCH_ID, AlertOutcome, health_watch, raise_alerts

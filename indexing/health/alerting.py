@@ -24,14 +24,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from indexing.alerts.channels import DeliveryError, deliver, delivery_lease_seconds
+from indexing.alerts.channels import DeliveryError, alerts_dir, deliver, delivery_lease_seconds
 from indexing.alerts.config import DeliverySettings, Watch
 from indexing.alerts.evaluate import alert_id
 from indexing.alerts.state import AlertState
 from indexing.channelconfig import Channels
 from indexing.errors import ConfigError
 from indexing.health.rules import RULES, Finding
-from indexing.settings import get_settings
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,11 @@ HEALTH_WATCH_ID = "warwatch-health"
 STATE_FILE = "health.sqlite"
 
 
-def health_watch(channels: dict[str, Any] | None = None) -> Watch:
-    """The pseudo-watch carrying ``settings.health.channels`` (validated with the settings, file and
-    line in errors) or ``channels``; a ConfigError names a bad key."""
-    if channels is None:
-        parsed = get_settings().health.channels
+def health_watch(channels: Channels | dict[str, Any]) -> Watch:
+    """The pseudo-watch carrying ``channels``: ``settings.health.channels`` (validated with the
+    settings, file and line in errors) or a mapping, validated here; a ConfigError names a bad key."""
+    if isinstance(channels, Channels):
+        parsed = channels
     else:
         try:
             parsed = Channels.model_validate(channels)
@@ -130,7 +130,7 @@ def _decide(findings: Iterable[Finding], state: AlertState, episodes: _Episodes,
 
 
 def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcome: AlertOutcome,
-             sleep: Callable[[float], None]) -> None:
+             directory: Path, sleep: Callable[[float], None]) -> None:
     for item in state.take_pending([HEALTH_WATCH_ID]):
         if item.channel not in watch.channels.names():
             state.cancel(item.alert_id, item.channel, f"health channel {item.channel} no longer configured")
@@ -138,7 +138,7 @@ def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcom
         if not state.renew(item, delivery_lease_seconds(delivery)):
             continue  # another check took it meanwhile (its lease ran out while earlier ones were sent)
         try:
-            attempts = deliver(item.channel, item.payload, watch, delivery, sleep=sleep)
+            attempts = deliver(item.channel, item.payload, watch, delivery, alerts_dir=directory, sleep=sleep)
         except DeliveryError as exc:
             state.failed(item.alert_id, item.channel, exc.attempts, str(exc))
             outcome.failures.append({"alert_id": item.alert_id, "channel": item.channel,
@@ -149,16 +149,18 @@ def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcom
         outcome.delivered += 1
 
 
-def raise_alerts(findings: Iterable[Finding], *, watch: Watch | None = None,
+def raise_alerts(findings: Iterable[Finding], *, settings: Settings, watch: Watch | None = None,
                  delivery: DeliverySettings | None = None, rules: Iterable[str] = RULES,
                  sleep: Callable[[float], None] = time.sleep) -> AlertOutcome:
     """Open an episode (and queue its alert) for each new finding, close the episodes of
-    ``rules`` no finding holds any more, then deliver every queued health alert."""
-    from indexing.alerts import load_config
+    ``rules`` no finding holds any more, then deliver every queued health alert. ``settings``: the
+    channels (``health.channels``), the delivery settings (the watches file's), the state directory
+    and the data directory (the file channel)."""
+    from indexing.alerts import configured_watches
 
-    watch = watch or health_watch()
-    delivery = delivery or load_config().delivery
-    path = get_settings().state_dir / STATE_FILE
+    watch = watch or health_watch(settings.health.channels)
+    delivery = delivery or configured_watches(settings).delivery
+    path = settings.state_dir / STATE_FILE
     outcome = AlertOutcome()
     with AlertState(path) as state:
         episodes = _Episodes(path)
@@ -166,5 +168,5 @@ def raise_alerts(findings: Iterable[Finding], *, watch: Watch | None = None,
             _decide(findings, state, episodes, watch, outcome, rules)
         finally:
             episodes.shut()
-        _deliver(state, watch, delivery, outcome, sleep)
+        _deliver(state, watch, delivery, outcome, alerts_dir(settings.data_dir), sleep)
     return outcome

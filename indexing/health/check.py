@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from indexing.engine import Engine, connect
@@ -16,7 +17,7 @@ from indexing.health.alerting import AlertOutcome, raise_alerts
 from indexing.health.figures import run_figures
 from indexing.health.rules import Finding, evaluate_rules
 from indexing.health.store import SourceHistory, read_history, write_figures
-from indexing.settings import get_settings
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,9 @@ INPUT_FILES = ("crawl-report.json", "manifest.jsonl", "cleaned.jsonl", "clean-re
                "index-report.json")
 
 
-def _with_engine(engine: Engine | None, fn: Callable[[Engine], Any]) -> Any:
+def _with_engine(engine: Engine | None, settings: Settings, fn: Callable[[Engine], Any]) -> Any:
     own = engine is None
-    engine = engine or connect(get_settings())
+    engine = engine or connect(settings)
     try:
         return fn(engine)
     finally:
@@ -37,24 +38,24 @@ def _with_engine(engine: Engine | None, fn: Callable[[Engine], Any]) -> Any:
             engine.close()
 
 
-def record_run(run_id: str, *, engine: Engine | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+def record_run(run_id: str, *, settings: Settings, engine: Engine | None = None,
+               now: datetime | None = None) -> list[dict[str, Any]]:
     """Write the run's per-source figures to ``{prefix}runs`` (idempotent: keyed by run and
     source) and return them. Call it after any stage; calling it again after later stages
     completes the figures. Raises :class:`~indexing.health.figures.RunNotFound` for a run
     without a crawl report, :class:`~indexing.engine.EngineError` when the index refuses."""
-    docs = run_figures(run_id, now=now)
-    _with_engine(engine, lambda e: write_figures(e, docs))
-    marker = get_settings().runs_dir / run_id / RECORDED_MARKER
+    docs = run_figures(run_id, settings.runs_dir, now=now)
+    _with_engine(engine, settings, lambda e: write_figures(e, docs, index=settings.runs_index))
+    marker = settings.runs_dir / run_id / RECORDED_MARKER
     atomic_write_json(marker, {"recorded_at": docs[0]["recorded_at"] if docs else None, "sources": len(docs)},
                       indent=None)
     log.info("run %s: figures of %d sources recorded", run_id, len(docs))
     return docs
 
 
-def unrecorded_runs(limit: int = 500) -> list[str]:
-    """Runs with a crawl report whose figures are not in the index, or older than their files
-    (a run interrupted before it was recorded, or processed later), oldest first."""
-    runs_dir = get_settings().runs_dir
+def unrecorded_runs(runs_dir: Path, limit: int = 500) -> list[str]:
+    """Runs (in ``runs_dir``) with a crawl report whose figures are not in the index, or older than
+    their files (a run interrupted before it was recorded, or processed later), oldest first."""
     if not runs_dir.is_dir():
         return []
     out: list[str] = []
@@ -70,11 +71,11 @@ def unrecorded_runs(limit: int = 500) -> list[str]:
     return out
 
 
-def record_pending_runs(*, engine: Engine | None = None, limit: int = 500) -> list[str]:
+def record_pending_runs(*, settings: Settings, engine: Engine | None = None, limit: int = 500) -> list[str]:
     """Record every run :func:`unrecorded_runs` lists (the maintenance DAG's catch-up)."""
-    pending = unrecorded_runs(limit)
+    pending = unrecorded_runs(settings.runs_dir, limit)
     if pending:
-        _with_engine(engine, lambda e: [record_run(r, engine=e) for r in pending])
+        _with_engine(engine, settings, lambda e: [record_run(r, settings=settings, engine=e) for r in pending])
     return pending
 
 
@@ -131,23 +132,24 @@ def _status(source: str, history: SourceHistory | None, findings: list[Finding])
         {k: int(last.get(k) or 0) for k in REVISIT_FIGURES if last.get(k) is not None})
 
 
-def _configured_sources() -> list[str]:
+def _configured_sources(path: Path) -> list[str]:
     from indexing.sources import load_sources
 
     try:
-        return [s.id for s in load_sources(get_settings().sources)]
+        return [s.id for s in load_sources(path)]
     except (ConfigError, OSError) as exc:
         log.warning("sources file unreadable (%s): checking the sources found in the runs index", exc)
         return []
 
 
-def source_health(*, engine: Engine | None = None, now: datetime | None = None) -> HealthReport:
+def source_health(*, settings: Settings, engine: Engine | None = None, now: datetime | None = None) -> HealthReport:
     """Every configured source (and any other the runs index knows) with its last run's figures
     and the rules' findings. Reads only; raises EngineError when the index cannot be read."""
-    cfg = get_settings().health
-    histories: dict[str, SourceHistory] = _with_engine(engine, lambda e: read_history(e, cfg.history_runs))
+    cfg = settings.health
+    histories: dict[str, SourceHistory] = _with_engine(
+        engine, settings, lambda e: read_history(e, cfg.history_runs, index=settings.runs_index))
     report = HealthReport((now or datetime.now(UTC)).isoformat())
-    for source in sorted({*_configured_sources(), *histories}):
+    for source in sorted({*_configured_sources(settings.sources), *histories}):
         history = histories.get(source)
         findings = evaluate_rules(history, cfg) if history is not None and history.runs else []
         report.findings += findings
@@ -155,13 +157,13 @@ def source_health(*, engine: Engine | None = None, now: datetime | None = None) 
     return report
 
 
-def check_health(*, engine: Engine | None = None, now: datetime | None = None,
+def check_health(*, settings: Settings, engine: Engine | None = None, now: datetime | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> HealthReport:
     """:func:`source_health`, then health alerts for new episodes through the configured
     channels (``settings.health.channels``). Delivery failures are in ``report.alerts``, queued
     for the next check, never raised."""
-    report = source_health(engine=engine, now=now)
-    report.alerts = raise_alerts(report.findings, sleep=sleep)
+    report = source_health(settings=settings, engine=engine, now=now)
+    report.alerts = raise_alerts(report.findings, settings=settings, sleep=sleep)
     log.info("health: %d sources, %d findings, episodes opened %s, closed %s", len(report.sources),
              len(report.findings), report.alerts.opened, report.alerts.closed)
     return report

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from indexing.fileio import read_json
-from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +149,12 @@ def source_document(run_id: str, source: str, counts: dict[str, Any], files: _So
     return doc
 
 
-def run_figures(run_id: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """One document per source of the run (sorted by source). Raises :class:`RunNotFound` when
+def run_figures(run_id: str, runs_dir: Path, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """One document per source of the run (in ``runs_dir``, sorted by source). Raises :class:`RunNotFound` when
     the run has no crawl report (it did not crawl, or is still crawling)."""
     if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
         raise RunNotFound(f"bad run id {run_id!r}")
-    rdir = get_settings().runs_dir / run_id
+    rdir = Path(runs_dir) / run_id
     crawl = read_json(rdir / "crawl-report.json")
     if not crawl:
         raise RunNotFound(f"run {run_id}: no crawl report in {rdir}")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexing.engine import Engine, EngineError, NotFound
-from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +20,11 @@ def doc_id(doc: dict[str, Any]) -> str:
     return f"{doc['run_id']}:{doc['source']}"
 
 
-def write_figures(engine: Engine, docs: Sequence[dict[str, Any]], *, index: str | None = None) -> int:
+def write_figures(engine: Engine, docs: Sequence[dict[str, Any]], *, index: str) -> int:
     """Index (upsert) the documents in one bulk request; raises :class:`EngineError` naming the
-    first rejected one. Returns how many were written."""
+    first rejected one (``index``: ``settings.runs_index``). Returns how many were written."""
     if not docs:
         return 0
-    index = index or get_settings().runs_index
     ops: list[dict[str, Any]] = []
     for doc in docs:
         ops += [{"index": {"_index": index, "_id": doc_id(doc)}}, doc]
@@ -48,11 +46,10 @@ class SourceHistory:
     last_new_at: str | None = None
 
 
-def read_history(engine: Engine, runs: int, *, index: str | None = None,
+def read_history(engine: Engine, runs: int, *, index: str,
                  max_sources: int = 1000) -> dict[str, SourceHistory]:
     """The ``runs`` newest documents of every source in the index (at most ``max_sources``),
     with the time each source last had new articles. {} when the index does not exist yet."""
-    index = index or get_settings().runs_index
     body = {
         "size": 0,
         "aggs": {"sources": {

@@ -23,6 +23,7 @@ from benchmarks.publishing_site import (
 )
 from indexing.dedup import StoryIndex
 from indexing.extraction import extract
+from indexing.settings import DedupSettings
 
 
 def _get(url: str, etag: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -71,7 +72,7 @@ def test_every_article_is_its_own_story(tmp_path: Path) -> None:
     """One alert per story: the benchmark needs every article to be a story of its own."""
     arts = make_articles(12, random.Random(3))
     assert len({a.path for a in arts}) == 12
-    with StoryIndex.open(tmp_path / "dedup.sqlite3") as stories:
+    with StoryIndex.open(tmp_path / "dedup.sqlite3", DedupSettings()) as stories:
         assigned = [stories.assign(a.path, "\n\n".join(a.paragraphs)) for a in arts]
     assert len({s.story_id for s in assigned}) == 12
     assert all(s.duplicate_of is None for s in assigned)

@@ -71,7 +71,7 @@ def test_a_source_answering_only_403_is_blocked_in_health_not_errors(crawler: Cr
         result = crawler.run("r1", crawler.sources(sources_yaml(srv.base_url, sitemaps=False, sections=False)))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.source()["failed"] == {"http_403": 6}
-    (doc,) = run_figures("r1")
+    (doc,) = run_figures("r1", crawler.data_dir / "runs")
     assert doc["blocked"] == 6 and doc["blocked_ratio"] == 1.0
     cfg = HealthSettings(min_attempts=5, max_error_ratio=0.5)
     findings = evaluate_rules(SourceHistory("fixture", [doc], None), cfg)

@@ -45,13 +45,13 @@ def test_a_delivery_reads_what_was_appended_since_the_last_not_the_whole_file(da
         fh.writelines(json.dumps(_payload(n), ensure_ascii=False) + "\n" for n in range(STORED_ALERTS))
     size = path.stat().st_size
     watch, settings = _watch(), DeliverySettings()
-    deliver_file(_payload(STORED_ALERTS), watch, settings)  # the first one indexes the file once
+    deliver_file(_payload(STORED_ALERTS), watch, settings, directory=data_dir / "alerts")  # the first one indexes the file once
 
     before = _bytes_read()
     for n in range(STORED_ALERTS + 1, STORED_ALERTS + 21):
-        deliver_file(_payload(n), watch, settings)
-    deliver_file(_payload(7), watch, settings)  # retries: an old alert, a recent one
-    deliver_file(_payload(STORED_ALERTS + 20), watch, settings)
+        deliver_file(_payload(n), watch, settings, directory=data_dir / "alerts")
+    deliver_file(_payload(7), watch, settings, directory=data_dir / "alerts")  # retries: an old alert, a recent one
+    deliver_file(_payload(STORED_ALERTS + 20), watch, settings, directory=data_dir / "alerts")
     read = _bytes_read() - before
     # each of the 22 deliveries reads the line before and a few index pages (about 20 KB), not the
     # whole 9.6 MB file (which the file channel used to read every time)
@@ -65,22 +65,22 @@ def test_the_file_stays_the_truth_when_replaced_truncated_or_torn(data_dir: Path
     path = data_dir / "alerts" / "w.jsonl"
     watch, settings = _watch(), DeliverySettings()
     for n in range(3):
-        deliver_file(_payload(n), watch, settings)
-    deliver_file(_payload(1), watch, settings)
+        deliver_file(_payload(n), watch, settings, directory=data_dir / "alerts")
+    deliver_file(_payload(1), watch, settings, directory=data_dir / "alerts")
     assert _ids(path) == ["alert-00000000", "alert-00000001", "alert-00000002"]
 
     # an operator rotates the file: what it no longer holds may be written again, once
     path.rename(path.with_suffix(".old"))
     path.write_text(json.dumps(_payload(2)) + "\n", encoding="utf-8")
     for n in (1, 2, 1):
-        deliver_file(_payload(n), watch, settings)
+        deliver_file(_payload(n), watch, settings, directory=data_dir / "alerts")
     assert _ids(path) == ["alert-00000002", "alert-00000001"]
 
     # a crash tore the last line: the alert in it is not known yet, the torn line is read once whole
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(_payload(5))[:-1])
-    deliver_file(_payload(6), watch, settings)
-    deliver_file(_payload(6), watch, settings)
+    deliver_file(_payload(6), watch, settings, directory=data_dir / "alerts")
+    deliver_file(_payload(6), watch, settings, directory=data_dir / "alerts")
     text = path.read_text(encoding="utf-8")
     assert text.count('"alert_id": "alert-00000006"') == 1
     assert text.count('"alert_id": "alert-00000005"') == 1

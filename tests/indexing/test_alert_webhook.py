@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,13 +92,9 @@ def ok(conn: socket.socket, head: bytes) -> None:
 
 
 @pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from indexing.settings import reset_settings
-
-    monkeypatch.setenv("WARWATCH_DATA_DIR", str(tmp_path))
-    reset_settings()
-    yield tmp_path
-    reset_settings()
+def data(tmp_path: Path) -> Path:
+    """The file channel's directory (every watch also has the file channel)."""
+    return tmp_path / "alerts"
 
 
 def test_a_redirect_is_a_failed_delivery_and_is_not_followed(data: Path) -> None:
@@ -110,7 +106,7 @@ def test_a_redirect_is_a_failed_delivery_and_is_not_followed(data: Path) -> None
         with Receiver(redirect) as hook:
             with pytest.raises(DeliveryError, match="302") as info:
                 deliver("webhook", _payload(), _watch(hook.url, allow_private_network=True),
-                        DeliverySettings(retries=3, backoff_seconds=0, timeout_seconds=5))
+                        DeliverySettings(retries=3, backoff_seconds=0, timeout_seconds=5), alerts_dir=data)
     assert info.value.permanent and info.value.attempts == 1
     assert len(hook.requests) == 1
     assert metadata.requests == []  # the second address never saw a request
@@ -121,12 +117,12 @@ def test_private_receivers_are_refused_unless_the_channel_opts_in(data: Path, ho
     with Receiver(ok) as hook:
         url = hook.url.replace("127.0.0.1", host)
         with pytest.raises(DeliveryError, match="private address") as info:
-            deliver("webhook", _payload(), _watch(url), ONE_TRY)
+            deliver("webhook", _payload(), _watch(url), ONE_TRY, alerts_dir=data)
         assert info.value.permanent
         assert hook.requests == []
         if host.startswith("["):
             return  # the server listens on IPv4 only
-        assert deliver("webhook", _payload(), _watch(url, allow_private_network=True), ONE_TRY) == 1
+        assert deliver("webhook", _payload(), _watch(url, allow_private_network=True), ONE_TRY, alerts_dir=data) == 1
         assert len(hook.requests) == 1
 
 
@@ -146,7 +142,7 @@ def test_proxy_variables_are_ignored(data: Path, monkeypatch: pytest.MonkeyPatch
             monkeypatch.delenv(name, raising=False)
         for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
             monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
-        assert deliver("webhook", _payload(), _watch(hook.url, allow_private_network=True), ONE_TRY) == 1
+        assert deliver("webhook", _payload(), _watch(hook.url, allow_private_network=True), ONE_TRY, alerts_dir=data) == 1
     assert proxy.requests == []
     assert len(hook.requests) == 1 and hook.requests[0].startswith(b"POST /hook ")
 
@@ -173,7 +169,7 @@ def test_a_dripping_receiver_is_cut_at_one_deadline(data: Path, answer: bytes) -
     with Receiver(drip) as hook:
         with pytest.raises(DeliveryError, match="deadline|503"):
             deliver("webhook", _payload(), _watch(hook.url, allow_private_network=True),
-                    DeliverySettings(retries=1, backoff_seconds=0, timeout_seconds=0.3))
+                    DeliverySettings(retries=1, backoff_seconds=0, timeout_seconds=0.3), alerts_dir=data)
         hook.join()
     # 0.3 s of a byte per 20 ms is about 15 bytes; the bound counts bytes, not seconds
     (sent,) = dripped
@@ -200,10 +196,10 @@ def test_a_huge_answer_is_not_read(data: Path, status: int) -> None:
     with Receiver(flood) as hook:
         watch = _watch(hook.url, allow_private_network=True)
         if status == 200:
-            assert deliver("webhook", _payload(), watch, ONE_TRY) == 1
+            assert deliver("webhook", _payload(), watch, ONE_TRY, alerts_dir=data) == 1
         else:
             with pytest.raises(DeliveryError, match="503") as info:
-                deliver("webhook", _payload(), watch, ONE_TRY)
+                deliver("webhook", _payload(), watch, ONE_TRY, alerts_dir=data)
             assert len(str(info.value)) < 400
         hook.join()
     (sent,) = written
@@ -258,7 +254,7 @@ def test_a_slow_receiver_does_not_get_an_alert_twice(tmp_path: Path) -> None:
             for aid in ("a1", "a2", "a3"):
                 state.claim("w", aid, [aid], aid, "r", ["webhook"], _payload(aid))
             report = AlertReport("r", watches={"w": WatchCounts()})
-            _deliver_all(report, state, [watch], settings, every_watch=True, sleep=lambda s: None)
+            _deliver_all(report, state, [watch], settings, every_watch=True, data_dir=tmp_path, sleep=lambda s: None)
     sent = [r.split(b'"alert_id": "', 1)[1][:2].decode() for r in hook.requests]
     assert sent == ["a1", "a2"]
     assert taken_by_other == ["a3"]
@@ -277,7 +273,7 @@ def test_crawled_titles_and_urls_are_not_chat_markup(data: Path) -> None:
     payload["watch"]["name"] = "NK <!here>"
     payload["articles"] = [{"title": title, "url": url, "source": "s"}, {"title": "copy", "url": url, "source": "t>"}]
     with Receiver(ok) as hook:
-        deliver("webhook", payload, _watch(hook.url, allow_private_network=True), ONE_TRY)
+        deliver("webhook", payload, _watch(hook.url, allow_private_network=True), ONE_TRY, alerts_dir=data)
     body = json.loads(hook.requests[0].split(b"\r\n\r\n", 1)[1])
     text = body["text"]
     assert "<!channel>" not in text and "<!here>" not in text and "<@U123>" not in text

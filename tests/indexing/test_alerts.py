@@ -20,6 +20,7 @@ import pytest
 from indexing.alerts import (
     DeliverySettings,
     Watch,
+    configured_watches,
     evaluate,
     load_config,
     load_watches,
@@ -28,7 +29,7 @@ from indexing.alerts import (
 )
 from indexing.errors import ConfigError
 from indexing.extraction import extract
-from indexing.settings import reset_settings
+from indexing.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.indexing.search_corpus import LOOKALIKES, STORIES
 from warwatch import pipeline
@@ -171,9 +172,9 @@ def smtp_server() -> Iterator[tuple[int, list[tuple[list[str], EmailMessage]]]]:
 
 
 @pytest.fixture
-def node(index_prefix: str, data_dir: Path) -> Path:
-    """A fresh index prefix and data directory (stories, alert state) for one test."""
-    return data_dir
+def node(es_settings: Settings) -> Settings:
+    """A fresh index prefix and data directory (stories, alert state) for one test: its settings."""
+    return es_settings
 
 
 # --------------------------------------------------------------------------- config
@@ -231,30 +232,29 @@ def test_delivery_settings_environment_wins(tmp_path: Path, monkeypatch: pytest.
     assert config.watches[0].channels.names() == ["file", "email"]
 
 
-def test_missing_default_file_means_no_watches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WARWATCH_CONFIG_DIR", str(tmp_path))
-    reset_settings()
-    assert load_watches() == []
+def test_missing_default_file_means_no_watches(tmp_path: Path) -> None:
+    assert configured_watches(Settings(config_dir=tmp_path)).watches == []
+    assert load_watches(tmp_path / "watches.yaml", optional=True) == []
     with pytest.raises(ConfigError, match="not found"):
         load_watches(tmp_path / "nope.yaml")
 
 
 # --------------------------------------------------------------------------- against the node
-def test_once_per_story_not_per_copy(node: Path) -> None:
-    data_dir = node
+def test_once_per_story_not_per_copy(node: Settings) -> None:
+    data_dir = node.data_dir
     # The shipped watches, and an explicit query (no expansion: the typed words decide).
     watches = [*load_watches(REPO_ROOT / "config" / "watches.yaml"), Watch(id="nato-title", query="title:NATO")]
     rid = _first_run()
 
     # The run's ids: from the index stage's file, or computed from cleaned.jsonl the same way.
     ids_file = data_dir / "runs" / rid / "indexed-ids.txt"
-    from_file = run_doc_ids(rid)
+    from_file = run_doc_ids(rid, data_dir)
     assert from_file is not None and len(from_file) == 2 + len(PAGES)
     ids_file.rename(ids_file.with_suffix(".bak"))
-    assert run_doc_ids(rid) == from_file
+    assert run_doc_ids(rid, data_dir) == from_file
     ids_file.with_suffix(".bak").rename(ids_file)
 
-    report = evaluate(rid, watches=watches)
+    report = evaluate(rid, settings=node, watches=watches)
     nk = report.watches[NK]
     assert report.ok, report.as_dict()
     assert report.documents == report.documents_in_index == len(from_file)
@@ -274,7 +274,7 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
     assert json.loads((data_dir / "runs" / rid / "alerts-report.json").read_text())["totals"]["new_stories"] == 2
 
     # Re-evaluating the same run alerts nothing new.
-    again = evaluate(rid, watches=watches)
+    again = evaluate(rid, settings=node, watches=watches)
     assert (again.watches[NK].matched, again.watches[NK].new_stories, again.watches[NK].alerted) == (1, 0, 0)
 
     # A syndicated copy (same story, another outlet) and an update of the seed: no new alert.
@@ -282,7 +282,7 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
     updated["body"] += "\n\nAktualisiert: Das Verteidigungsministerium in Seoul bestätigte die Angaben."
     rid2 = _index_run([(COPY_URL, "agentur-dienst", _syndicated_copy()),
                        (SEED_URL, "weltnachrichten-heute", updated)])
-    second = evaluate(rid2, watches=watches)
+    second = evaluate(rid2, settings=node, watches=watches)
     assert second.watches[NK].matched == 2
     assert (second.watches[NK].new_stories, second.watches[NK].alerted) == (0, 0)
     assert len(_alert_lines(data_dir)) == 1
@@ -290,15 +290,15 @@ def test_once_per_story_not_per_copy(node: Path) -> None:
 
     # Another story on the subject is a new alert.
     rid3 = _index_run([(_other_nk_story()["url"], "corpus-en", _other_nk_story())])
-    third = evaluate(rid3, watches=watches)
+    third = evaluate(rid3, settings=node, watches=watches)
     assert (third.watches[NK].new_stories, third.watches[NK].alerted) == (1, 1)
     assert [x["articles"][0]["url"] for x in _alert_lines(data_dir)][1] == _other_nk_story()["url"]
 
 
-def test_webhook_retries_after_a_server_error(node: Path) -> None:
+def test_webhook_retries_after_a_server_error(node: Settings) -> None:
     rid = _first_run()
     with _Webhook(plan=[500]) as hook:
-        report = evaluate(rid, watches=[_watch(webhook={"url": hook.url, "allow_private_network": True})], delivery=FAST)
+        report = evaluate(rid, settings=node, watches=[_watch(webhook={"url": hook.url, "allow_private_network": True})], delivery=FAST)
     counts = report.watches[NK]
     assert (counts.new_stories, counts.alerted, counts.delivery_failed, counts.queued) == (1, 1, 0, 0)
     assert hook.statuses == [500, 200]
@@ -306,15 +306,15 @@ def test_webhook_retries_after_a_server_error(node: Path) -> None:
     assert body["watch"]["id"] == NK and body["articles"][0]["canonical_url"] == SEED_URL
     assert "North Korean troops in Russia" in body["text"] and SEED_URL in body["text"]
     assert body["articles"][0]["title"] in body["text"]
-    assert len(_alert_lines(node)) == 1  # the file channel too
+    assert len(_alert_lines(node.data_dir)) == 1  # the file channel too
 
 
-def test_email_to_a_local_smtp_server(node: Path, smtp_server: tuple[int, list[tuple[list[str], EmailMessage]]]) -> None:
+def test_email_to_a_local_smtp_server(node: Settings, smtp_server: tuple[int, list[tuple[list[str], EmailMessage]]]) -> None:
     port, received = smtp_server
     rid = _first_run()
     delivery = DeliverySettings(smtp_host="127.0.0.1", smtp_port=port, smtp_sender="alerts@warwatch.test",
                                 retries=2, backoff_seconds=0.01, timeout_seconds=5)
-    report = evaluate(rid, watches=[_watch(email={"to": ["desk@example.org", "osint@example.org"]})],
+    report = evaluate(rid, settings=node, watches=[_watch(email={"to": ["desk@example.org", "osint@example.org"]})],
                       delivery=delivery)
     assert report.ok, report.as_dict()
     assert report.watches[NK].alerted == 1
@@ -322,21 +322,21 @@ def test_email_to_a_local_smtp_server(node: Path, smtp_server: tuple[int, list[t
     assert rcpts == ["desk@example.org", "osint@example.org"]
     assert msg["From"] == "alerts@warwatch.test"
     assert msg["Subject"].startswith("[warwatch] North Korean troops in Russia: ")
-    title = _alert_lines(node)[0]["articles"][0]["title"]
+    title = _alert_lines(node.data_dir)[0]["articles"][0]["title"]
     assert title in msg["Subject"]
     text = msg.get_content()
     assert SEED_URL in text and "query: North Korean troops in Russia" in text
-    assert msg["X-Warwatch-Alert"] == _alert_lines(node)[0]["alert_id"]
+    assert msg["X-Warwatch-Alert"] == _alert_lines(node.data_dir)[0]["alert_id"]
 
 
-def test_failed_delivery_stays_queued_until_delivered(node: Path) -> None:
+def test_failed_delivery_stays_queued_until_delivered(node: Settings) -> None:
     # Two stories: the second one must not cost another round of retries against a dead receiver.
     rid = _index_run([(SEED_URL, "weltnachrichten-heute", _seed()),
                       (_other_nk_story()["url"], "corpus-en", _other_nk_story())])
     sleeps: list[float] = []
     with _Webhook(default=503) as hook:
         watches = [_watch(webhook={"url": hook.url, "allow_private_network": True})]
-        failed = evaluate(rid, watches=watches, delivery=FAST, sleep=sleeps.append)
+        failed = evaluate(rid, settings=node, watches=watches, delivery=FAST, sleep=sleeps.append)
         counts = failed.watches[NK]
         assert not failed.ok
         assert (counts.new_stories, counts.alerted, counts.delivery_failed, counts.queued) == (2, 0, 2, 2)
@@ -344,27 +344,25 @@ def test_failed_delivery_stays_queued_until_delivered(node: Path) -> None:
         assert sleeps == [0.01, 0.02]
         assert [f["attempts"] for f in failed.failures] == [3, 0]
         assert "HTTP 503" in failed.failures[0]["error"]
-        assert len(_alert_lines(node)) == 2  # the file channel is independent of the webhook
+        assert len(_alert_lines(node.data_dir)) == 2  # the file channel is independent of the webhook
 
         # The receiver is back: the next evaluation (of another run, nothing new in it) delivers both.
         hook.default = 200
-        later = evaluate(None, watches=watches, delivery=FAST)
+        later = evaluate(None, settings=node, watches=watches, delivery=FAST)
         assert later.ok, later.as_dict()
         assert (later.watches[NK].alerted, later.watches[NK].queued, later.watches[NK].new_stories) == (2, 0, 0)
         assert sorted(r["articles"][0]["canonical_url"] for r in hook.requests) == sorted(
             [SEED_URL, _other_nk_story()["url"]])
 
         # Delivered is delivered: nothing is sent twice.
-        evaluate(rid, watches=watches, delivery=FAST)
+        evaluate(rid, settings=node, watches=watches, delivery=FAST)
         assert len(hook.requests) == 2
-    assert len(_alert_lines(node)) == 2
+    assert len(_alert_lines(node.data_dir)) == 2
 
 
-def test_unreachable_engine_is_reported_not_raised(node: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_engine_is_reported_not_raised(node: Settings) -> None:
     rid = _first_run()
-    monkeypatch.setenv("WARWATCH_ES_URL", "http://127.0.0.1:9")
-    reset_settings()
-    report = evaluate(rid, watches=[_watch()], delivery=FAST)
+    report = evaluate(rid, settings=node.model_copy(update={"es_url": "http://127.0.0.1:9"}), watches=[_watch()], delivery=FAST)
     assert not report.ok and "unavailable" in report.problems[0]
     assert report.watches[NK].error and report.watches[NK].new_stories == 0
 

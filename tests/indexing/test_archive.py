@@ -64,10 +64,11 @@ def test_new_writer_never_appends(tmp_path: Path) -> None:
     assert p1 != p2 and p1.exists() and p2.exists()
 
 
-def test_relative_path_resolved_against_data_dir(data_dir: Path) -> None:
+def test_relative_path_resolved_against_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path
     with WarcWriter(data_dir / "warc", "r") as w:
         path, offset = w.write_response("https://e.com/1", 404, {"Content-Type": "text/plain"}, b"gone", WHEN)
-    rec = read_record(path.relative_to(data_dir), offset)
+    rec = read_record(path.relative_to(data_dir), offset, data_dir=data_dir)
     assert rec.status == 404 and rec.body == b"gone"
 
 

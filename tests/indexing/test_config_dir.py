@@ -81,10 +81,11 @@ def test_cli_and_library_work_from_any_directory(tmp_path: Path) -> None:
     env["WARWATCH_DATA_DIR"] = str(tmp_path / "data")
     code = (
         "import json; from indexing.enrich import load_topics, load_gazetteer; "
-        "from indexing.sources import load_sources; from indexing.alerts import load_watches; "
+        "from indexing.sources import load_sources; from indexing.alerts import configured_watches; "
         "from indexing.settings import get_settings; from warwatch.demo import DEMO_SITE; "
         "print(json.dumps({'dir': str(get_settings().config_dir), 'topics': len(load_topics()), "
-        "'entities': len(load_gazetteer()), 'sources': len(load_sources()), 'watches': len(load_watches()), "
+        "'entities': len(load_gazetteer()), 'sources': len(load_sources(get_settings().sources)), "
+        "'watches': len(configured_watches(get_settings()).watches), "
         "'demo': (DEMO_SITE / 'index.html').is_file()}))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,

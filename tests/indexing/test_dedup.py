@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexing.dedup import DedupStateError, StoryIndex, body_hash
-from indexing.settings import get_settings
+from indexing.settings import DedupSettings, Settings
 
 STORY = (
     "Kyiv said on Monday that North Korean troops had been deployed to the Kursk region of Russia, where "
@@ -43,9 +43,14 @@ def rewrite(text: str, share: float, seed: int) -> str:
     return " ".join(words)
 
 
+def _with(settings: Settings, **dedup: object) -> StoryIndex:
+    """The pipeline's index with some dedup settings changed (as settings.yaml or the environment would)."""
+    return StoryIndex.open(settings.state_dir / "dedup.sqlite3", settings.dedup.model_copy(update=dedup))
+
+
 @pytest.fixture
-def index(data_dir: Path) -> StoryIndex:
-    idx = StoryIndex.open()
+def index(settings: Settings) -> StoryIndex:
+    idx = StoryIndex.from_settings(settings)
     yield idx
     idx.close()
 
@@ -72,15 +77,9 @@ def test_rewritten_copies_share_the_story(index: StoryIndex, share: float) -> No
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_more_rewritten_copies_at_code_default_threshold(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, seed: int
-) -> None:
+def test_more_rewritten_copies_at_code_default_threshold(tmp_path: Path, seed: int) -> None:
     # the code defaults (3-shingles, Jaccard 0.5) keep a 10%-rewritten copy in its story
-    from indexing.settings import DedupSettings, reset_settings
-
-    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_THRESHOLD", str(DedupSettings().near_duplicate_threshold))
-    reset_settings()
-    with StoryIndex.open() as idx:
+    with StoryIndex.open(tmp_path / "dedup.sqlite3", DedupSettings()) as idx:
         a = idx.assign("orig", STORY, T0)
         assert idx.assign("copy", rewrite(STORY, 0.10, seed=seed), T0).story_id == a.story_id
         assert idx.assign("other", OTHER_SAME_SUBJECT, T0).story_id != a.story_id
@@ -109,14 +108,14 @@ def test_earliest_published_copy_is_canonical_and_story_id_is_stable(index: Stor
     assert again.canonical_doc_id == "early" and again.duplicate_of == "early" and again.is_near_duplicate
 
 
-def test_idempotent_and_persistent_across_reopen(data_dir: Path) -> None:
-    with StoryIndex.open() as idx:
+def test_idempotent_and_persistent_across_reopen(settings: Settings) -> None:
+    with StoryIndex.from_settings(settings) as idx:
         a = idx.assign("a", STORY, T0)
         c = idx.assign("c", OTHER_SAME_SUBJECT, None)
         assert idx.assign("a", STORY, T0) == a
         idx.save()
-    assert (get_settings().state_dir / "dedup.sqlite3").exists()
-    with StoryIndex.open() as idx:
+    assert (settings.state_dir / "dedup.sqlite3").exists()
+    with StoryIndex.from_settings(settings) as idx:
         assert len(idx) == 2
         assert idx.assign("a", STORY, T0).story_id == a.story_id
         assert idx.assign("c", OTHER_SAME_SUBJECT, None).story_id == c.story_id
@@ -125,13 +124,13 @@ def test_idempotent_and_persistent_across_reopen(data_dir: Path) -> None:
         assert len(idx) == 3
 
 
-def test_other_process_sees_same_story(data_dir: Path) -> None:
-    with StoryIndex.open() as idx:
+def test_other_process_sees_same_story(settings: Settings) -> None:
+    with StoryIndex.from_settings(settings) as idx:
         a = idx.assign("a", STORY, T0)
         # another process adds a copy while this index is open
         code = (
-            "import sys; from indexing.dedup import StoryIndex\n"
-            "with StoryIndex.open() as i: print(i.assign('b', sys.stdin.read(), None).story_id)"
+            "import sys; from indexing.dedup import StoryIndex; from indexing.settings import get_settings\n"
+            "with StoryIndex.from_settings(get_settings()) as i: print(i.assign('b', sys.stdin.read(), None).story_id)"
         )
         out = subprocess.run(
             [sys.executable, "-c", code], input=rewrite(STORY, 0.05, seed=9), capture_output=True,
@@ -151,14 +150,10 @@ def test_short_bodies_only_exact(index: StoryIndex) -> None:
     assert a.story_id != b.story_id and c.story_id == a.story_id and c.is_exact_duplicate
 
 
-def test_changed_parameters_are_refused(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    StoryIndex.open().close()
-    monkeypatch.setenv("WARWATCH_DEDUP__SHINGLE_SIZE", "7")
-    from indexing.settings import reset_settings
-
-    reset_settings()
+def test_changed_parameters_are_refused(settings: Settings) -> None:
+    StoryIndex.from_settings(settings).close()
     with pytest.raises(DedupStateError, match="shingle_size"):
-        StoryIndex.open()
+        _with(settings, shingle_size=7)
 
 
 # Scale: the index lives in SQLite; nothing is loaded per stored document -------------------
@@ -198,17 +193,17 @@ class SqlWork:
         return out
 
 
-def test_open_reads_no_stored_documents(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_reads_no_stored_documents(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     bodies = synthetic_bodies(260, seed=1)
     work = SqlWork(monkeypatch)
     opens: dict[int, int] = {}
     for stored in (10, 260):
-        with StoryIndex.open() as idx:
+        with StoryIndex.from_settings(settings) as idx:
             opens[len(idx)] = work.take()  # the work of opening alone
             for i in range(len(idx), stored):
                 idx.assign(f"d{i}", bodies[i], T0 + timedelta(minutes=i))
         work.take()
-    with StoryIndex.open() as idx:
+    with StoryIndex.from_settings(settings) as idx:
         opens[len(idx)] = work.take()
         assert idx.story_of("d259") is not None  # the store is complete, not rebuilt
     assert sorted(opens) == [0, 10, 260]
@@ -216,10 +211,10 @@ def test_open_reads_no_stored_documents(data_dir: Path, monkeypatch: pytest.Monk
     assert opens[10] == opens[260] < 260, opens
 
 
-def test_assign_cost_does_not_grow_with_stored_documents(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_assign_cost_does_not_grow_with_stored_documents(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     bodies = synthetic_bodies(250, seed=2)
     work = SqlWork(monkeypatch)
-    with StoryIndex.open() as idx:
+    with StoryIndex.from_settings(settings) as idx:
         per_assign: dict[int, tuple[int, int]] = {}
         for i, body in enumerate(bodies):
             before = idx.candidates_checked
@@ -258,9 +253,9 @@ def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         con.close()
 
 
-def test_legacy_state_file_is_migrated_keeping_story_ids(data_dir: Path) -> None:
+def test_legacy_state_file_is_migrated_keeping_story_ids(settings: Settings) -> None:
     bodies = synthetic_bodies(30, seed=3)
-    with StoryIndex.open() as idx:
+    with StoryIndex.from_settings(settings) as idx:
         ids = {f"d{i}": idx.assign(f"d{i}", b, T0).story_id for i, b in enumerate(bodies)}
         ids["orig"] = idx.assign("orig", STORY, T0).story_id
         ids["exact"] = idx.assign("exact", STORY.upper(), T0).story_id
@@ -270,7 +265,7 @@ def test_legacy_state_file_is_migrated_keeping_story_ids(data_dir: Path) -> None
     docs_before = _rows(path, "SELECT * FROM docs ORDER BY seq")
     stories_before = _rows(path, "SELECT * FROM stories ORDER BY story_id")
 
-    with StoryIndex.open() as idx:
+    with StoryIndex.from_settings(settings) as idx:
         assert len(idx) == len(ids)
         assert {d: idx.story_of(d) for d in ids} == ids
         # signatures stored before the upgrade are found again
@@ -286,16 +281,12 @@ def test_legacy_state_file_is_migrated_keeping_story_ids(data_dir: Path) -> None
     assert _rows(path, "SELECT COUNT(*) FROM bands")[0][0] == signed * bands
 
 
-def test_threshold_change_rebands_and_keeps_stories(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexing.settings import reset_settings
-
-    with StoryIndex.open() as idx:
+def test_threshold_change_rebands_and_keeps_stories(settings: Settings) -> None:
+    with StoryIndex.from_settings(settings) as idx:
         a = idx.assign("a", STORY, T0)
         path = idx.path
     meta_before = _rows(path, "SELECT value FROM meta WHERE key = 'lsh'")
-    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_THRESHOLD", "0.8")
-    reset_settings()
-    with StoryIndex.open() as idx:
+    with _with(settings, near_duplicate_threshold=0.8) as idx:
         assert _rows(path, "SELECT value FROM meta WHERE key = 'lsh'") != meta_before
         assert idx.story_of("a") == a.story_id
         near = idx.assign("b", rewrite(STORY, 0.01, seed=2), T0)
@@ -304,8 +295,8 @@ def test_threshold_change_rebands_and_keeps_stories(data_dir: Path, monkeypatch:
         assert idx.assign("c", rewrite(STORY, 0.10, seed=2), T0).story_id != a.story_id
 
 
-def test_follows_bands_rebuilt_by_another_process(data_dir: Path) -> None:
-    with StoryIndex.open() as idx:
+def test_follows_bands_rebuilt_by_another_process(settings: Settings) -> None:
+    with StoryIndex.from_settings(settings) as idx:
         a = idx.assign("a", STORY, T0)
         # another process (other threshold: 14 bands of 9 instead of 32 of 4) re-bands the table
         # while this index is open; this one must write and query the table's banding from then on
@@ -325,12 +316,8 @@ def test_edited_article_is_re_banded(index: StoryIndex) -> None:
     assert index.assign("new-copy", rewrite(OTHER_SAME_SUBJECT, 0.04, seed=1), T0).story_id == a.story_id
 
 
-def test_publication_window_limits_candidates(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexing.settings import reset_settings
-
-    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_WINDOW_DAYS", "3")
-    reset_settings()
-    with StoryIndex.open() as idx:
+def test_publication_window_limits_candidates(settings: Settings) -> None:
+    with _with(settings, near_duplicate_window_days=3) as idx:
         a = idx.assign("a", STORY, T0)
         assert idx.assign("days-later", rewrite(STORY, 0.04, seed=1), T0 + timedelta(days=2)).story_id == a.story_id
         assert idx.assign("undated", rewrite(STORY, 0.04, seed=2), None).story_id == a.story_id
@@ -345,20 +332,16 @@ def test_publication_window_limits_candidates(data_dir: Path, monkeypatch: pytes
         assert idx.assign("exact-later", STORY, T0 + timedelta(days=400)).is_exact_duplicate
 
 
-def test_publication_window_keeps_a_much_later_rerun_apart(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexing.settings import reset_settings
-
-    monkeypatch.setenv("WARWATCH_DEDUP__NEAR_DUPLICATE_WINDOW_DAYS", "3")
-    reset_settings()
-    with StoryIndex.open() as idx:
+def test_publication_window_keeps_a_much_later_rerun_apart(settings: Settings) -> None:
+    with _with(settings, near_duplicate_window_days=3) as idx:
         a = idx.assign("a", STORY, T0)
         later = idx.assign("b", rewrite(STORY, 0.04, seed=1), T0 + timedelta(days=30))
         assert later.story_id != a.story_id and not later.is_near_duplicate
 
 
-def test_corrupt_state_file_is_refused(data_dir: Path) -> None:
-    path = get_settings().state_dir / "dedup.sqlite3"
+def test_corrupt_state_file_is_refused(settings: Settings) -> None:
+    path = settings.state_dir / "dedup.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(DedupStateError, match="not a usable"):
-        StoryIndex.open()
+        StoryIndex.from_settings(settings)

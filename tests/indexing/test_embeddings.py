@@ -154,11 +154,11 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     alias = articles_alias(get_settings().index_prefix)
     engine.refresh(alias)
     clock = lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # noqa: E731
-    first = embed_pending(engine, embedder=e5, limit=2, clock=clock)  # type: ignore[arg-type]
+    first = embed_pending(engine, settings=get_settings(), embedder=e5, limit=2, clock=clock)  # type: ignore[arg-type]
     assert first.embedded == 2 and first.capped and not first.failed
-    rest = embed_pending(engine, embedder=e5, clock=clock)  # type: ignore[arg-type]
+    rest = embed_pending(engine, settings=get_settings(), embedder=e5, clock=clock)  # type: ignore[arg-type]
     assert rest.embedded == 1 and not rest.capped
-    assert embed_pending(engine, embedder=e5).embedded == 0  # type: ignore[arg-type]
+    assert embed_pending(engine, settings=get_settings(), embedder=e5).embedded == 0  # type: ignore[arg-type]
     matrix = VectorMatrix(alias, e5.name, e5.dim)  # type: ignore[attr-defined]
     assert matrix.sync(engine) == 3 and len(matrix) == 3
     school = e5.embed(["underground school"], query=True)[0]  # type: ignore[attr-defined]
@@ -170,7 +170,7 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     engine.refresh(alias)
     assert engine.get(alias, changed["id"]).get("embedding") is None  # type: ignore[union-attr]
     later = lambda: datetime(2025, 3, 1, 13, 0, tzinfo=UTC)  # noqa: E731
-    assert embed_pending(engine, embedder=e5, clock=later).embedded == 1  # type: ignore[arg-type]
+    assert embed_pending(engine, settings=get_settings(), embedder=e5, clock=later).embedded == 1  # type: ignore[arg-type]
     assert matrix.sync(engine, force=True) >= 1 and len(matrix) == 3  # replaced in place
     _assert_language_means(engine, alias, matrix)
     assert {i for i, _ in matrix.nearest(school, 3)} == {d["id"] for d in docs}
@@ -248,5 +248,5 @@ def test_the_embedding_stage_before_any_article_index_embeds_nothing(es_url: str
     monkeypatch.setenv("WARWATCH_ES_URL", es_url)
     monkeypatch.setenv("WARWATCH_INDEX_PREFIX", f"ww-test-{uuid.uuid4().hex[:8]}-")
     reset_settings()
-    report = embed_new_articles(connect(get_settings()))
+    report = embed_new_articles(get_settings(), connect(get_settings()))
     assert report.embedded == 0 and not report.failed

@@ -64,11 +64,11 @@ def test_dense_vector_knn_on_elasticsearch(es_engine: Any) -> None:
     for doc_id, (lang, title) in docs.items():
         ops += [{"index": {"_index": index, "_id": doc_id}}, {"id": doc_id, "language": lang, "title": title}]
     assert eng.bulk(ops, refresh=True)["errors"] is False
-    report = embed_pending(eng, index=index, embedder=e5)
+    report = embed_pending(eng, index=index, settings=get_settings(), embedder=e5)
     assert report.embedded == 3 and not report.failed
     mapping = eng.get_mapping(index)[index]["mappings"]["properties"]["embedding"]
     assert mapping["type"] == "dense_vector" and mapping["dims"] == 384
-    assert embed_pending(eng, index=index, embedder=e5).embedded == 0
+    assert embed_pending(eng, index=index, settings=get_settings(), embedder=e5).embedded == 0
     near = neighbours(eng, index, "underground school", k=2, embedder=e5)
     assert {i for i, _ in near} == {"uk-school", "en-school"}
     only_uk = neighbours(
@@ -108,7 +108,7 @@ def test_refined_knn_finds_every_languages_coverage(es_engine: Any) -> None:
         }
         ops += [{"index": {"_index": index, "_id": str(n)}}, doc]
     assert eng.bulk(ops, refresh=True)["errors"] is False
-    assert embed_pending(eng, index=index, embedder=embedder).embedded == len(articles)
+    assert embed_pending(eng, index=index, settings=get_settings(), embedder=embedder).embedded == len(articles)
     url_of = {str(n): a["url"] for n, a in enumerate(articles)}
 
     # the language means are estimated from a sample of the index: every language is in it

@@ -149,7 +149,7 @@ def test_connect_skips_a_node_that_does_not_answer(es_url: str) -> None:
     from tests.conftest import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
-    engine = connect(url=f"{dead},{es_url}")
+    engine = connect(get_settings(), url=f"{dead},{es_url}")
     try:
         assert engine.url == es_url.rstrip("/")
         assert engine.health()["status"] in ("green", "yellow")

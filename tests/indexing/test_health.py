@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from indexing.engine import connect
+from indexing.channelconfig import Channels
+from indexing.engine import Engine, connect
 from indexing.errors import ConfigError
 from indexing.health import (
     HEALTH_WATCH_ID,
@@ -27,7 +28,7 @@ from indexing.health import (
 from indexing.health.store import SourceHistory, read_history
 from indexing.index import templates
 from indexing.index.setup import runs_index, setup_indices
-from indexing.settings import HealthSettings, get_settings, reset_settings
+from indexing.settings import HealthSettings, Settings, get_settings, reset_settings
 from tests.indexing.test_alerts import _Webhook
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -86,7 +87,7 @@ def test_figures_of_a_run_per_source(data_dir: Path) -> None:
         # dated far in the future: not a sample, counted as undated
         {"source": "alpha", "published": _iso(fin + timedelta(days=3))},
     ], archived_only=["alpha", "alpha"])
-    docs = {d["source"]: d for d in run_figures("r1", now=fin + timedelta(minutes=5))}
+    docs = {d["source"]: d for d in run_figures("r1", data_dir / "runs", now=fin + timedelta(minutes=5))}
     assert set(docs) == {"alpha", "beta"}
     a = docs["alpha"]
     assert (a["run_id"], a["found"], a["fetched"], a["new"]) == ("r1", 9, 6, 3)
@@ -106,9 +107,9 @@ def test_figures_of_a_run_per_source(data_dir: Path) -> None:
 def test_a_run_without_crawl_report_is_not_recorded(data_dir: Path) -> None:
     (data_dir / "runs" / "half").mkdir(parents=True)
     with pytest.raises(RunNotFound, match="no crawl report"):
-        run_figures("half")
+        run_figures("half", data_dir / "runs")
     with pytest.raises(RunNotFound, match="bad run id"):
-        run_figures("../etc")
+        run_figures("../etc", data_dir / "runs")
 
 
 # --------------------------------------------------------------------------- rules
@@ -156,7 +157,7 @@ def test_health_settings_from_the_file_and_channels_checked(tmp_path: Path, monk
     reset_settings()
     h = get_settings().health
     assert (h.silent_runs, h.max_error_ratio, h.history_runs) == (7, 0.25, 100)
-    assert health_watch().channels.names() == ["file", "webhook"]
+    assert health_watch(h.channels).channels.names() == ["file", "webhook"]
     with pytest.raises(ConfigError, match="health.channels"):
         health_watch({"slack": {}})
     f.write_text("health:\n  silent_run: 7\n", encoding="utf-8")
@@ -170,10 +171,9 @@ def test_health_settings_from_the_file_and_channels_checked(tmp_path: Path, monk
 
 
 # --------------------------------------------------------------------------- the runs index
-def test_setup_installs_the_runs_template_and_index(index_prefix: str) -> None:
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
-    name = runs_index(get_settings().index_prefix)
+def test_setup_installs_the_runs_template_and_index(engine: Engine, es_settings: Settings, index_prefix: str) -> None:
+    setup_indices(engine, es_settings.index_prefix)
+    name = runs_index(es_settings.index_prefix)
     assert name == f"{index_prefix}runs" and engine.index_exists(name)
     live = engine.get_mapping(name)[name]["mappings"]["properties"]
     assert live["source"]["type"] == "keyword" and live["finished_at"]["type"] == "date"
@@ -181,38 +181,37 @@ def test_setup_installs_the_runs_template_and_index(index_prefix: str) -> None:
     assert set(live) == set(templates.runs_mappings()["properties"])
 
 
-def test_record_run_is_idempotent(index_prefix: str, data_dir: Path) -> None:
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
+def test_record_run_is_idempotent(engine: Engine, es_settings: Settings) -> None:
+    data_dir = es_settings.data_dir
+    setup_indices(engine, es_settings.index_prefix)
     write_run(data_dir, "r1", T0, {"alpha": _counts(), "beta": _counts(new=0)})
-    assert unrecorded_runs() == ["r1"]
-    docs = record_run("r1", engine=engine)
+    assert unrecorded_runs(es_settings.runs_dir) == ["r1"]
+    docs = record_run("r1", settings=es_settings, engine=engine)
     assert [d["source"] for d in docs] == ["alpha", "beta"]
-    record_run("r1", engine=engine)
-    assert engine.count(runs_index(get_settings().index_prefix)) == 2
-    assert engine.get(runs_index(get_settings().index_prefix), "r1:alpha")["new"] == 2
-    assert unrecorded_runs() == []
+    record_run("r1", settings=es_settings, engine=engine)
+    assert engine.count(es_settings.runs_index) == 2
+    assert engine.get(es_settings.runs_index, "r1:alpha")["new"] == 2
+    assert unrecorded_runs(es_settings.runs_dir) == []
     # a later stage rewrites a report: the run is out of date and recorded again
     (data_dir / "runs" / "r1" / "index-report.json").write_text('{"seconds": 9.0}', encoding="utf-8")
     import os
     os.utime(data_dir / "runs" / "r1" / "index-report.json", (T0.timestamp() + 1e9,) * 2)
-    assert record_pending_runs(engine=engine) == ["r1"]
-    assert engine.get(runs_index(get_settings().index_prefix), "r1:beta")["index_seconds"] == 9.0
-    assert engine.count(runs_index(get_settings().index_prefix)) == 2
+    assert record_pending_runs(settings=es_settings, engine=engine) == ["r1"]
+    assert engine.get(es_settings.runs_index, "r1:beta")["index_seconds"] == 9.0
+    assert engine.count(es_settings.runs_index) == 2
 
 
-def _record_series(data_dir: Path, engine: Any, runs: list[dict[str, dict[str, Any]]], start: int = 0) -> None:
+def _record_series(settings: Settings, engine: Engine, runs: list[dict[str, dict[str, Any]]], start: int = 0) -> None:
     for i, sources in enumerate(runs, start):
         rid = f"run{i:03d}"
-        write_run(data_dir, rid, T0 + timedelta(minutes=10 * i), sources)
-        record_run(rid, engine=engine)
+        write_run(settings.data_dir, rid, T0 + timedelta(minutes=10 * i), sources)
+        record_run(rid, settings=settings, engine=engine)
 
 
-def test_history_is_newest_first_per_source(index_prefix: str, data_dir: Path) -> None:
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
-    _record_series(data_dir, engine, [{"a": _counts(new=1), "b": _counts(new=0)}] + [{"a": _counts(new=0)}] * 3)
-    hist = read_history(engine, 2)
+def test_history_is_newest_first_per_source(engine: Engine, es_settings: Settings) -> None:
+    setup_indices(engine, es_settings.index_prefix)
+    _record_series(es_settings, engine, [{"a": _counts(new=1), "b": _counts(new=0)}] + [{"a": _counts(new=0)}] * 3)
+    hist = read_history(engine, 2, index=es_settings.runs_index)
     assert [r["run_id"] for r in hist["a"].runs] == ["run003", "run002"]
     assert hist["a"].last_new_at is not None and hist["a"].last_new_at.startswith("2026-11-30T08:00")
     assert hist["b"].last_new_at is None and len(hist["b"].runs) == 1
@@ -220,7 +219,8 @@ def test_history_is_newest_first_per_source(index_prefix: str, data_dir: Path) -
 
 # --------------------------------------------------------------------------- alerts, once per episode
 @pytest.fixture
-def health_env(index_prefix: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def health_env(index_prefix: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Four configured sources, stricter rules; in the environment too (the CLI test reads it)."""
     cfg = data_dir.parent / "config"
     cfg.mkdir()
     (cfg / "watches.yaml").write_text("delivery:\n  retries: 1\n  backoff_seconds: 0\nwatches: []\n", encoding="utf-8")
@@ -233,12 +233,13 @@ def health_env(index_prefix: str, data_dir: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("WARWATCH_HEALTH__SILENT_RUNS", "3")
     monkeypatch.setenv("WARWATCH_HEALTH__MIN_ATTEMPTS", "4")
     reset_settings()
-    return data_dir
+    return get_settings()
 
 
-def _set_hook(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    monkeypatch.setenv("WARWATCH_HEALTH__CHANNELS", json.dumps({"webhook": {"url": url, "allow_private_network": True}}))
-    reset_settings()
+def _hooked(settings: Settings, url: str) -> Settings:
+    """``settings`` with health alerts also going to the webhook at ``url``."""
+    channels = Channels.model_validate({"webhook": {"url": url, "allow_private_network": True}})
+    return settings.model_copy(update={"health": settings.health.model_copy(update={"channels": channels})})
 
 
 def _file_alerts(data_dir: Path) -> list[dict[str, Any]]:
@@ -246,47 +247,45 @@ def _file_alerts(data_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def test_health_alerts_once_per_episode(health_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
+def test_health_alerts_once_per_episode(health_env: Settings) -> None:
+    engine = connect(health_env)
+    setup_indices(engine, health_env.index_prefix)
     bad = _counts(fetched=1, new=0, failed={"http_503": 4})
     series = [{"quiet": _counts(new=2), "broken": _counts(new=0), "fine": _counts()}] + \
              [{"quiet": _counts(new=0), "broken": bad, "fine": _counts()}] * 3
     _record_series(health_env, engine, series)
     with _Webhook(plan=[500]) as hook:  # the first delivery fails: queued, retried by the next check
-        _set_hook(monkeypatch, hook.url)
-        first = check_health(engine=engine, sleep=lambda s: None)
+        first = check_health(settings=_hooked(health_env, hook.url), engine=engine, sleep=lambda s: None)
         status = {s.source: s.status for s in first.sources}
         assert status == {"quiet": "silent", "broken": "errors", "fine": "ok", "unborn": "no runs"}
         assert first.alerts is not None and sorted(first.alerts.opened) == ["broken/errors", "quiet/silent"]
         assert len(first.alerts.failures) == 1 and first.alerts.delivered == 3  # 2 files + 1 webhook
-        second = check_health(engine=engine, sleep=lambda s: None)
+        second = check_health(settings=_hooked(health_env, hook.url), engine=engine, sleep=lambda s: None)
         assert second.alerts is not None and second.alerts.opened == [] and second.alerts.delivered == 1
         texts = sorted(r["text"] for r in hook.requests)
         assert sorted(r["since"] for r in hook.requests if r["rule"] == "errors") == ["run001"]  # the episode's start
     assert len(texts) == 2 and "broken: 80% of 5 requests failed in run run003 (http_503=4)" in texts[0]
     assert "quiet: no new article in its last 3 runs" in texts[1]
-    assert len(_file_alerts(health_env)) == 2
+    assert len(_file_alerts(health_env.data_dir)) == 2
 
     # the errors stop: the episode closes; they come back: a new episode, a new alert
     _record_series(health_env, engine, [{"quiet": _counts(new=0), "broken": _counts(), "fine": _counts()}], start=4)
-    third = check_health(engine=engine, sleep=lambda s: None)
+    third = check_health(settings=health_env, engine=engine, sleep=lambda s: None)
     assert third.alerts is not None and third.alerts.closed == ["broken/errors"] and third.alerts.opened == []
     _record_series(health_env, engine, [{"quiet": _counts(new=0), "broken": bad, "fine": _counts()}], start=5)
     with _Webhook() as hook:
-        _set_hook(monkeypatch, hook.url)
-        fourth = check_health(engine=engine, sleep=lambda s: None)
+        fourth = check_health(settings=_hooked(health_env, hook.url), engine=engine, sleep=lambda s: None)
         assert fourth.alerts is not None and fourth.alerts.opened == ["broken/errors"]
         assert [r["since"] for r in hook.requests] == ["run005"]
-    assert sorted(a["rule"] for a in _file_alerts(health_env)) == ["errors", "errors", "silent"]
+    assert sorted(a["rule"] for a in _file_alerts(health_env.data_dir)) == ["errors", "errors", "silent"]
 
 
-def test_cli_health_table_and_json(health_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_health_table_and_json(health_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     from warwatch.cli import main
 
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
-    write_run(health_env, "run000", T0, {"fine": _counts(new=2), "broken": _counts(fetched=0, failed={"timeout": 6})},
+    engine = connect(health_env)
+    setup_indices(engine, health_env.index_prefix)
+    write_run(health_env.data_dir, "run000", T0, {"fine": _counts(new=2), "broken": _counts(fetched=0, failed={"timeout": 6})},
               articles=[{"source": "fine", "published": _iso(T0 - timedelta(minutes=3))}])
     assert main(["health", "--record", "--json"]) == 1  # "broken" has a problem
     report = json.loads(capsys.readouterr().out)
@@ -295,15 +294,15 @@ def test_cli_health_table_and_json(health_env: Path, capsys: pytest.CaptureFixtu
     assert rows["fine"]["freshness_lag_median_seconds"] == 180.0 and rows["fine"]["last_run"] == "run000"
     assert rows["broken"]["status"] == "errors" and rows["broken"]["error_ratio"] == 1.0
     assert rows["quiet"]["status"] == "no runs"
-    assert report["alerts"] is None and _file_alerts(health_env) == []  # printing does not alert
+    assert report["alerts"] is None and _file_alerts(health_env.data_dir) == []  # printing does not alert
     assert main(["health"]) == 1
     table = capsys.readouterr().out
     assert "fine" in table and "errors" in table and "3.0" in table  # lag in minutes
     assert main(["health", "--alert", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["alerts"]["opened"] == ["broken/errors"]
-    assert [a["source"] for a in _file_alerts(health_env)] == ["broken"]
+    assert [a["source"] for a in _file_alerts(health_env.data_dir)] == ["broken"]
 
 
-def test_source_health_without_runs_index(health_env: Path) -> None:
-    report = source_health()
+def test_source_health_without_runs_index(health_env: Settings) -> None:
+    report = source_health(settings=health_env)
     assert {s.status for s in report.sources} == {"no runs"} and report.ok

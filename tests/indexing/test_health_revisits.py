@@ -24,6 +24,6 @@ def test_revisit_figures_and_no_false_extraction_failures(data_dir: Path) -> Non
     (rdir / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     crawl = {"source": "s", "change": "updated"}
     (rdir / "cleaned.jsonl").write_text(json.dumps({"crawl": crawl, "article": {}}) + "\n", encoding="utf-8")
-    [doc] = run_figures("r1")
+    [doc] = run_figures("r1", data_dir / "runs")
     assert {k: doc[k] for k in counts if k != "discovered"} == {k: v for k, v in counts.items() if k != "discovered"}
     assert (doc["archived"], doc["extracted"], doc["extraction_failed"]) == (1, 1, 0)

@@ -26,7 +26,7 @@ def corpus(es_url: str) -> Iterator[tuple[Any, list[dict[str, Any]], dict[str, A
         fixtures = {path.stem: xc.load(path) for path in (xc.FIXTURE, xc.VALIDATION)}
         articles = [a for arts, _ in fixtures.values() for a in arts]
         assert index_articles(engine, articles)["indexed"] == len(articles)
-        assert embed_pending(engine).embedded == len(articles)
+        assert embed_pending(engine, settings=get_settings()).embedded == len(articles)
         yield engine, articles, fixtures, prefix
 
 

@@ -42,7 +42,7 @@ def corpus(es_url: str) -> Iterator[dict[str, Any]]:
         seven, seven_queries = world.stories(world.SEVEN["dev"], "seven-dev")
         articles = [*background, *seed, *stories, *seven]
         assert index_articles(engine, articles)["failed"] == 0
-        assert embed_pending(engine).embedded >= len(articles) - 2
+        assert embed_pending(engine, settings=get_settings()).embedded >= len(articles) - 2
         yield {"engine": engine, "prefix": prefix, "articles": articles, "seed": seed[0],
                "queries": _rows(stories, story_queries, seven_queries, seed_queries)}
 

@@ -57,10 +57,13 @@ def test_loads_contract_example(tmp_path: Path) -> None:
     }
 
 
-def test_default_path_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sources_path_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.settings import get_settings
+
     p = write(tmp_path, GOOD)
     monkeypatch.setenv("WARWATCH_SOURCES", str(p))
-    assert len(load_sources()) == 2
+    assert get_settings().sources == p
+    assert len(load_sources(get_settings().sources)) == 2
 
 
 def test_empty_file(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from indexing.settings import reset_settings
+from indexing.settings import get_settings, reset_settings
 from tests.conftest import _cleanup_prefix
 from tests.production.conftest import LocalCluster
 
@@ -75,12 +75,11 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     from indexing.index.bulk import index_documents
     from indexing.index.setup import articles_alias, setup_indices
     from indexing.search import search
-    from indexing.settings import get_settings
     from warwatch.pipeline.maintenance import index_health
 
-    engine = connect()
-    concrete = setup_indices(engine)
-    alias = articles_alias()
+    engine = connect(get_settings())
+    concrete = setup_indices(engine, get_settings().index_prefix)
+    alias = articles_alias(get_settings().index_prefix)
     health = _wait_green(engine, alias)
     assert health["status"] == "green" and health["number_of_nodes"] == 3
     assert health["active_shards"] == 2 * health["active_primary_shards"]  # one replica each
@@ -92,7 +91,8 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
             killed.append(local_cluster.kill(victim))
 
     docs = [_doc(i) for i in range(DOCS)]
-    counts = index_documents(engine, docs, chunk_size=CHUNK, initial_backoff=0.2, max_retries=8, progress=progress)
+    counts = index_documents(engine, docs, chunk_size=CHUNK, initial_backoff=0.2, max_retries=8, progress=progress,
+                             settings=get_settings())
     assert killed, "the node was never killed"
     assert counts["failed"] == 0 and counts["created"] == DOCS, counts
 
@@ -103,7 +103,7 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     assert engine.count(alias) == DOCS
     hits = engine.search(alias, {"query": {"match_all": {}}, "size": DOCS, "_source": False})["hits"]["hits"]
     assert {h["_id"] for h in hits} == {d["id"] for d in docs}
-    result = search("North Korean troops", size=20)
+    result = search("North Korean troops", size=20, engine=engine, index=alias, settings=get_settings().search)
     assert result.total >= DOCS // 100
 
     # The alerts and health stages keep working without the node.
@@ -111,12 +111,12 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     rdir = get_settings().data_dir / "runs" / rid
     rdir.mkdir(parents=True)
     (rdir / "indexed-ids.txt").write_text("\n".join(d["id"] for d in docs[:300]) + "\n", encoding="utf-8")
-    report = evaluate(rid, watches=[Watch(id="nk", query="North Korean troops in Russia")])
+    report = evaluate(rid, settings=get_settings(), watches=[Watch(id="nk", query="North Korean troops in Russia")])
     assert report.documents_in_index == 300 and not report.problems, report.as_dict()
     assert report.watches["nk"].found == 3 and report.watches["nk"].error is None  # searched without the node
     figures = index_health()
     assert figures["status"] in ("yellow", "green") and figures["articles"] == DOCS and figures["nodes"] == 2
-    assert check_health(engine=engine).sources is not None
+    assert check_health(settings=get_settings(), engine=engine).sources is not None
 
     # The node comes back and rejoins; every copy is allocated again.
     local_cluster.restart()

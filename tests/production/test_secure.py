@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from indexing.settings import reset_settings
+from indexing.settings import get_settings, reset_settings
 from tests.production.conftest import SECURE_PREFIX, SecureNode
 
 
@@ -39,7 +39,7 @@ def test_secured_node_tls_and_a_credential_limited_to_warwatch_indices(
     monkeypatch.setenv("WARWATCH_ES_PASSWORD", node.secret("warwatch-password"))
     monkeypatch.setenv("WARWATCH_INDEX_PREFIX", SECURE_PREFIX)
     reset_settings()
-    engine = connect()
+    engine = connect(get_settings())
     try:
         assert engine.flavor == "elasticsearch" and engine.health()["status"] in ("green", "yellow")
         name, alias = f"{SECURE_PREFIX}t-v1", f"{SECURE_PREFIX}t"
@@ -59,5 +59,5 @@ def test_secured_node_tls_and_a_credential_limited_to_warwatch_indices(
     monkeypatch.setenv("WARWATCH_ES_PASSWORD", "wrong")
     reset_settings()
     with pytest.raises(EngineError) as wrong:
-        connect()
+        connect(get_settings())
     assert wrong.value.status == 401

@@ -16,6 +16,7 @@ import pytest
 
 from indexing.alerts import DeliverySettings, Watch, evaluate
 from indexing.archive import WarcWriter, append_manifest
+from indexing.settings import get_settings
 from tests.conftest import count_docs
 from warwatch import pipeline
 from warwatch.cli import main
@@ -79,7 +80,7 @@ def test_edit_and_takedown_are_recorded_listed_and_alerted_once(index_prefix: st
     def stages(rid: str) -> dict[str, int]:
         pipeline.clean(rid)
         counts = dict(pipeline.index(rid).counts)
-        evaluate(rid, watches=[watch], delivery=FAST)
+        evaluate(rid, settings=get_settings(), watches=[watch], delivery=FAST)
         return counts
 
     first = _batch(data_dir, [{}], [(200, _page("6000"))], T0)
@@ -99,7 +100,7 @@ def test_edit_and_takedown_are_recorded_listed_and_alerted_once(index_prefix: st
     assert clean.counts["takedowns:removed"] == 1 and clean.counts["responses"] == 0
     counts = dict(pipeline.index(takedown).counts)
     assert counts["takedowns:recorded"] == 1, counts
-    evaluate(takedown, watches=[watch], delivery=FAST)
+    evaluate(takedown, settings=get_settings(), watches=[watch], delivery=FAST)
 
     # Everything again: nothing new is stored or alerted.
     for rid in (first, revised, takedown):

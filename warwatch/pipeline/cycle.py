@@ -112,17 +112,17 @@ def run_cycle(
     """crawl -> clean -> enrich -> index -> alerts for every configured source, then for every
     batch an earlier run left unprocessed. A failed crawl still has what it fetched processed,
     then raises."""
-    from indexing.alerts import load_config
+    from indexing.alerts import configured_watches
 
     run_id = run_id or new_run_id()
-    load_config()  # a broken watches file fails the cycle before anything is fetched
+    configured_watches(get_settings())  # a broken watches file fails the cycle before anything is fetched
     crawl_error: CrawlError | None = None
     try:
         crawl(run_id, sources_path, on_line=on_crawl_line)
     except CrawlError as exc:
         crawl_error = exc
     reports = process_pending(progress)
-    embed_new_articles()  # vectors for hybrid search, once keyword search and alerts are done
+    embed_new_articles(get_settings())  # vectors for hybrid search, once keyword search and alerts are done
     if crawl_error is not None:
         raise crawl_error
     own = next((r for r in reports if r.get("run_id") == run_id), None)

@@ -48,7 +48,7 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
     rdir = run_dir(run_id)
     result = StageCounts("enrich")
     started = time.monotonic()
-    stories = StoryIndex.open()
+    stories = StoryIndex.from_settings(get_settings())
     try:
         with atomic_writer(rdir / "documents.jsonl") as out:
             for doc in _documents(rdir / "cleaned.jsonl", stories, result, run_id):
@@ -136,8 +136,11 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{i}\n" for i in dict.fromkeys(indexed_ids)))
         _takedowns(engine, run_id, rdir, result)
         # A finished batch is searchable at once (the next scheduled refresh could be a second away).
-        engine.refresh(get_settings().articles_alias)
+        settings = get_settings()
+        engine.refresh(settings.articles_alias)
         engine.refresh(_changes_index())
+        if engine.index_exists(settings.index_name("article-versions")):  # `warwatch history` reads it
+            engine.refresh(settings.index_name("article-versions"))
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
     result.seconds = time.monotonic() - started
     write_json(rdir / "index-report.json", result.as_dict())

@@ -270,6 +270,7 @@ def pipeline_health() -> dict[str, Any]:
     from warwatch.pipeline.report import overdue_alerts
 
     late = overdue_alerts()  # first: it needs no engine, and an engine outage is what it reports
-    recorded = health.record_pending_runs()
-    report = health.check_health()
+    settings = get_settings()
+    recorded = health.record_pending_runs(settings=settings)
+    report = health.check_health(settings=settings)
     return {"recorded": len(recorded), "alerts_pending_overdue": late, **report.as_dict()}

@@ -31,7 +31,7 @@ def alerts(run_id: str, now: Clock = _utcnow) -> dict[str, Any]:
 
     run_dir(run_id)
     batches.begin_alerts(run_id, now)
-    result = evaluate(run_id).as_dict()
+    result = evaluate(run_id, settings=get_settings()).as_dict()
     complete = alerts_settled(run_id, result)
     pending = batches.end_alerts(run_id, complete, list(result.get("problems") or []), now)
     if pending:
@@ -75,7 +75,7 @@ def overdue_alerts(now: Clock = _utcnow) -> list[str]:
                                 "is away or watch searches fail", since=oldest.isoformat(),
                                 value=hours * 3600, threshold=limit))
     try:
-        raise_alerts(findings, rules=(ALERTS_RULE,))
+        raise_alerts(findings, settings=get_settings(), rules=(ALERTS_RULE,))
     except (ConfigError, OSError) as exc:
         log.warning("pipeline health alert for pending alerts not raised: %s", exc)
     return sorted(late)
@@ -106,7 +106,7 @@ def record_health(run_id: str) -> bool:
     from indexing.engine import EngineError
 
     try:
-        health.record_run(run_id)
+        health.record_run(run_id, settings=get_settings())
     except health.RunNotFound:
         return False
     except EngineError as exc:

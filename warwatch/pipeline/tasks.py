@@ -37,9 +37,10 @@ def owner_of(dag_id: str, run_id: str) -> str:
 # --------------------------------------------------------------------------- warwatch_crawl
 def plan_crawl(selected: Iterable[str] | None = None, sources_path: Path | None = None) -> list[str]:
     """The source ids one crawl run covers: the selected ones (checked) or every configured one."""
+    from indexing.settings import get_settings
     from indexing.sources import load_sources
 
-    known = [s.id for s in load_sources(sources_path)]
+    known = [s.id for s in load_sources(sources_path or get_settings().sources)]
     chosen = list(selected or [])
     unknown = sorted(set(chosen) - set(known))
     if unknown:

@@ -48,3 +48,21 @@ def test_records_written_once_filtered_and_paged_newest_first(engine: Engine) ->
     assert [r["id"] for r in iter_changes(engine, index, since, limit=10)] == ["r4", "r3"]
     assert [r["id"] for r in article_changes(engine, index, ["d1"])] == ["r1", "r3"]  # oldest first
     assert find_changes(engine, index, ChangeQuery(size=10**6)).records  # capped, not refused
+
+
+def test_changes_json_lists_every_record_by_default(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    """`warwatch changes --json` is what scripts read: no silent cut at a table's page size."""
+    import json
+
+    from warwatch.cli import main
+
+    writer = BulkWriter(engine, max_retries=0, initial_backoff=0, refresh=True)
+    records = [{**_rec(i % 24, "numbers", f"d{i}"), "id": f"r{i}",
+                "detected_at": datetime(2026, 12, 1 + i // 24, i % 24, tzinfo=UTC).isoformat()} for i in range(130)]
+    assert write_records(writer, changes_index(get_settings().index_prefix), records) == (130, [])
+    assert main(["changes", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed["changes"]) == 130 and "truncated" not in listed
+    assert main(["changes", "--json", "--limit", "7"]) == 0
+    cut = json.loads(capsys.readouterr().out)
+    assert len(cut["changes"]) == 7 and cut["truncated"] is True
