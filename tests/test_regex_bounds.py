@@ -26,7 +26,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.redos import attack_strings, worker
 
-PACKAGES = ("indexing.extraction", "indexing.enrich", "crawlers")
+PACKAGES = ("indexing.extraction", "indexing.enrich", "indexing.changes", "crawlers")
 MODULES = ("indexing.dates", "indexing.urls", "indexing.textfold", "indexing.translit")
 #: seconds one pattern may take on all its attack strings (a linear pattern needs well under one;
 #: the caption-credit pattern this test was written for needed about half an hour on one of them)
