@@ -51,6 +51,8 @@ class BulkStats:
     changes_failed: int = 0
     #: content differed, but only furniture: updated without a version or a record
     furniture: int = 0
+    #: content differed but could not be compared: written and versioned, without a change record
+    uncompared: int = 0
     #: removed articles seen again as articles
     restored: int = 0
     #: documents from a capture older than the stored one (an earlier batch run again): not written
@@ -239,6 +241,7 @@ def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], d
     stats.updated += plan.updated - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] in existing)
     stats.unchanged += plan.unchanged
     stats.furniture += plan.furniture
+    stats.uncompared += plan.uncompared
     stats.restored += plan.restored
     stats.stale += plan.stale
     stats.versions += sum(1 for _, rec in plan.versions if rec["doc_id"] not in rejected)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from indexing.changes.diff import compare
+from indexing.changes.diff import ChangeInputError, compare
 from indexing.changes.records import content_key, edit_record
 from indexing.dates import parse_iso
 from indexing.engine import Engine
@@ -73,6 +73,9 @@ class Plan:
     restored: int = 0
     #: captures older than the stored one (an old batch run again): not written
     stale: int = 0
+    #: content differed but could not be compared (a field of the wrong type): the document is
+    #: written, the previous one kept as a version, no change record (logged with its id)
+    uncompared: int = 0
 
 
 def _older(doc: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
@@ -141,7 +144,16 @@ def plan(existing: Mapping[str, Mapping[str, Any]], docs: list[dict[str, Any]],
             # showed must not look like one it dropped.
             doc["published"] = old["published"]
         fields = changed_fields(old, doc)
-        changes = compare(old, doc) if fields else []
+        try:
+            changes = compare(old, doc) if fields else []
+        except ChangeInputError as exc:
+            log.warning("document %s: changed, but cannot be compared (%s); kept as a version", doc["id"], exc)
+            out.uncompared += 1
+            doc["version"] = old_version + 1
+            out.versions.append(_version(old, doc, fields, {"kinds": [], "id": None}, now))
+            out.updated += 1
+            out.documents.append(doc)
+            continue
         out.furniture += bool(fields) and not changes
         if not changes:
             doc["version"] = old_version

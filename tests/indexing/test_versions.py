@@ -79,3 +79,17 @@ def test_retrying_the_same_edit_stores_one_version(engine: Engine) -> None:
 def test_changed_fields_ignores_missing_versus_empty() -> None:
     assert changed_fields({"title": "x", "lead": None}, {"title": "x", "lead": ""}) == []
     assert changed_fields({"title": "x"}, {"title": "y", "published": "2024-01-01"}) == ["title", "published"]
+
+
+def test_a_change_that_cannot_be_compared_is_kept_as_a_version() -> None:
+    """A field of the wrong type (a bad enrichment, an old document) must not stop the chunk nor
+    lose the previous content: written, versioned, counted; no change record is invented."""
+    from indexing.index.versions import plan
+
+    old = {"id": "d1", "title": "Truppen", "body": "Erste Fassung des Textes.", "version": 1,
+           "content_hash": "a" * 16}
+    new = {"id": "d1", "title": "Truppen", "body": "Zweite Fassung des Textes.", "authors": 42}
+    out = plan({"d1": old}, [new])
+    assert out.uncompared == 1 and out.changes == []
+    assert [d["version"] for d in out.documents] == [2]
+    assert len(out.versions) == 1 and out.versions[0][1]["body"] == "Erste Fassung des Textes."
