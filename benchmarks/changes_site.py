@@ -207,8 +207,9 @@ def truth(a: Article, plan: tuple[str, ...] | str | None) -> Truth:
     numbers = ()
     if "numbers" in plan:
         fkind, _, before, after = a.fact
-        numbers = ((write_number(before, fkind, a.lang), write_number(after, fkind, a.lang), float(before),
-                    float(after)),)
+        scale = 1e6 if fkind == "millions" else 1.0  # "1,5 млн" is worth 1,500,000
+        numbers = ((write_number(before, fkind, a.lang), write_number(after, fkind, a.lang), before * scale,
+                    after * scale),)
     return Truth(a.lang, a.path, tuple(plan), numbers=numbers)
 
 
