@@ -60,6 +60,7 @@ airflow: install
 lint: install
 	$(BIN)/ruff check indexing crawlers warwatch dags tests benchmarks demo
 	$(BIN)/mypy
+	$(BIN)/vulture indexing crawlers warwatch dags vulture_whitelist.py --min-confidence 80
 
 typecheck: install
 	$(BIN)/mypy

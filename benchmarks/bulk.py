@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search_latency import generate  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from indexing.settings import get_settings
+
 
 def _helpers_bulk(engine: Any, index: str, docs: list[dict[str, Any]], chunk: int) -> None:
     if engine.flavor == "opensearch":
@@ -59,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             prefix = f"bench-bulk-{rnd}-{'ww' if who == 'warwatch' else 'hb'}-"
             os.environ["WARWATCH_INDEX_PREFIX"] = prefix
             reset_settings()
-            engine = connect()
-            setup_indices(engine)
-            alias = articles_alias()
+            engine = connect(get_settings())
+            setup_indices(engine, get_settings().index_prefix)
+            alias = articles_alias(get_settings().index_prefix)
             fresh = [dict(d) for d in docs]  # index_documents adds indexed_at/version in place
             t = time.perf_counter()
             if who == "warwatch":
-                counts = index_documents(engine, fresh, chunk_size=args.chunk)
+                counts = index_documents(engine, fresh, chunk_size=args.chunk, settings=get_settings())
                 assert counts["indexed"] == len(docs) and counts["failed"] == 0, counts
             else:
                 _helpers_bulk(engine, alias, fresh, args.chunk)

@@ -6,6 +6,8 @@ import logging
 import os
 from typing import Any
 
+from indexing.settings import get_settings
+
 
 def engine_for_prefix(prefix: str) -> Any:
     """An engine connection whose settings use ``prefix`` for every index and alias (the
@@ -16,4 +18,4 @@ def engine_for_prefix(prefix: str) -> Any:
     from indexing.settings import reset_settings
 
     reset_settings()
-    return connect()
+    return connect(get_settings())

@@ -26,7 +26,7 @@ village, a commander, a ship), each with look-alikes that share words but not th
 article is enriched, converted and indexed as the pipeline does it, on the local node.
 
 For every story and every query (en, de, fr): recall@10 of the story's coverage, and whether all
-the coverage found ranks above every look-alike. Printed side by side for ``search()`` with the
+the coverage found ranks above every look-alike. Printed side by side for ``search(index=get_settings().articles_alias, settings=get_settings().search)`` with the
 bridge (the default) and with ``translit=False``. Names the gazetteer knows are listed: those
 stories are found through entity tags anyway and say little about the bridge.
 
@@ -52,6 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from indexing.settings import get_settings
 from tests.indexing import crosslingual_corpus, search_corpus  # noqa: E402
 
 #: Stories around names that are not (or were not, when written) in config/entities.yaml.
@@ -160,7 +161,7 @@ def evaluate(engine: Any, articles: list[dict[str, Any]], queries: dict[str, lis
         coverage = {a["url"] for a in articles if a["story"] == story}
         rows = []
         for q in qs:
-            urls = [h.url for h in search(q, engine=engine, size=10, translit=translit, hybrid=hybrid).hits]
+            urls = [h.url for h in search(q, engine=engine, size=10, translit=translit, hybrid=hybrid, index=get_settings().articles_alias, settings=get_settings().search).hits]
             found = coverage & set(urls)
             last = max((urls.index(u) for u in found), default=-1)
             first_look = min((urls.index(u) for u in lookalikes & set(urls)), default=len(urls))
@@ -185,15 +186,15 @@ def time_queries(engine: Any, extra: list[str], rounds: int) -> dict[str, list[f
 
     qs = [*QUERIES, *extra]
     for q in qs:  # warm-up: caches, expansion config
-        search(q, engine=engine)
-        search(q, engine=engine, translit=False)
+        search(q, engine=engine, index=get_settings().articles_alias, settings=get_settings().search)
+        search(q, engine=engine, translit=False, index=get_settings().articles_alias, settings=get_settings().search)
     out: dict[str, list[float]] = {"with bridge": [], "without bridge": []}
     for r in range(rounds):
         for q in qs:
             order = [True, False] if r % 2 == 0 else [False, True]
             for translit in order:
                 t = time.perf_counter()
-                search(q, engine=engine, translit=translit)
+                search(q, engine=engine, translit=translit, index=get_settings().articles_alias, settings=get_settings().search)
                 out["with bridge" if translit else "without bridge"].append((time.perf_counter() - t) * 1000)
     return out
 
@@ -269,7 +270,7 @@ def vector_rows(engine: Any, articles: list[dict[str, Any]], queries: dict[str, 
     from indexing.embeddings.vectors import native_knn
     from indexing.index.setup import articles_alias
 
-    alias, embedder = articles_alias(), get_embedder()
+    alias, embedder = articles_alias(get_settings().index_prefix), get_embedder()
     assert embedder is not None
     resp = engine.search(alias, {"query": {"match_all": {}}, "size": 10000, "_source": ["url"]})
     url_of = {h["_id"]: (h.get("_source") or {}).get("url") for h in resp["hits"]["hits"]}
@@ -333,17 +334,17 @@ def main(argv: list[str] | None = None) -> int:
     xl_articles = [a for arts, _ in fixtures.values() for a in arts]
     vectors = not args.no_vectors
     try:
-        alias = articles_alias()
+        alias = articles_alias(get_settings().index_prefix)
         have = engine.count(alias) if engine.index_exists(alias) else 0
         if args.background == 0 or have < args.background:
-            for idx in list(engine.get_alias(alias)) + [versions_index()]:
+            for idx in list(engine.get_alias(alias)) + [versions_index(get_settings().index_prefix)]:
                 engine.delete_index(idx)  # a fresh index
-        setup_indices(engine)
+        setup_indices(engine, get_settings().index_prefix)
         if args.background and engine.count(alias) < args.background:
             from benchmarks.search_latency import generate
             from indexing.index.bulk import index_documents
 
-            bg = index_documents(engine, generate(args.background), track_versions=False, chunk_size=1000)
+            bg = index_documents(engine, generate(args.background), track_versions=False, chunk_size=1000, settings=get_settings())
             print(f"indexed {bg['indexed']} generated background articles ({bg['failed']} failed)")
         cost = ingest(engine, articles + xl_articles, vectors=vectors)
         print(f"indexed {cost['articles']:.0f} corpus articles on {engine}; {engine.count(alias)} articles in {alias}")
@@ -361,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             timing = time_queries(engine, [q for qs in queries.values() for q in qs], args.latency)
     finally:
         if not args.keep:
-            for idx in list(engine.get_alias(articles_alias())) + [versions_index()]:
+            for idx in list(engine.get_alias(articles_alias(get_settings().index_prefix))) + [versions_index(get_settings().index_prefix)]:
                 engine.delete_index(idx)
     report_configured(queries, configured, args.show_misses)
     for name, rows_by_mode in stories.items():

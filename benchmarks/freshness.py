@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     from indexing.settings import get_settings, reset_settings
 
     reset_settings()
-    engine = connect()  # fails here, before anything starts, when no node answers
+    engine = connect(get_settings())  # fails here, before anything starts, when no node answers
     rng = random.Random(args.seed)
     articles = make_articles(args.articles, rng)
     offsets = publication_offsets(args.articles, args.minutes, rng)

@@ -1,4 +1,4 @@
-"""Search latency: p50/p95 of warwatch ``search()`` for 20 representative queries over 100,000
+"""Search latency: p50/p95 of warwatch ``search(index=get_settings().articles_alias, settings=get_settings().search)`` for 20 representative queries over 100,000
 generated multilingual articles on the local node.
 
 Usage: python benchmarks/search_latency.py [--docs 100000] [--rounds 5] [--keep] [--prefix bench-] [--hybrid]
@@ -7,7 +7,7 @@ Articles are generated in German, English, French, Ukrainian and Russian from th
 (config/entities.yaml: names per language) and topic terms (config/topics.yaml), with filler
 sentences from per-language news vocabulary; their topics/entities fields are set from what was
 put in (running the matcher over 100k texts would only slow the set-up). Queries are timed
-end-to-end through ``search()`` (expansion, request, parsing), with highlights, after two
+end-to-end through ``search(index=get_settings().articles_alias, settings=get_settings().search)`` (expansion, request, parsing), with highlights, after two
 warm-up rounds. Goal: p95 < 50 ms on this machine.
 
 ``--hybrid`` also times hybrid retrieval (indexing/embeddings): every article gets a vector
@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from indexing.settings import get_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -112,7 +114,7 @@ def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13) ->
 
     embedder = get_embedder()
     assert embedder is not None, "--hybrid needs an embeddings backend"
-    ensure_vector_field(engine, articles_alias(), EMBEDDING_FIELD, embedder.dim)
+    ensure_vector_field(engine, articles_alias(get_settings().index_prefix), EMBEDDING_FIELD, embedder.dim)
     rnd = np.random.default_rng(seed)
     start = datetime(2025, 6, 1, tzinfo=UTC)
     for i, doc in enumerate(docs):
@@ -167,7 +169,7 @@ def time_modes(engine: Any, rounds: int, hybrid: bool) -> dict[str, list[float]]
     for _ in range(2):  # warm-up: caches, JIT, expansion config loading, the vector matrix
         for q in QUERIES:
             for mode in modes:
-                search(q, engine=engine, hybrid=mode != "keyword")
+                search(q, engine=engine, hybrid=mode != "keyword", index=get_settings().articles_alias, settings=get_settings().search)
     out: dict[str, list[float]] = {m: [] for m in modes}
     for r in range(rounds):
         for q in QUERIES:
@@ -176,7 +178,7 @@ def time_modes(engine: Any, rounds: int, hybrid: bool) -> dict[str, list[float]]
                     for key in [k for k in retrieval._QUERY_CACHE if k[1] == " ".join(neutralise_colons(q).split())]:
                         del retrieval._QUERY_CACHE[key]
                 t = time.perf_counter()
-                res = search(q, engine=engine, hybrid=mode != "keyword")
+                res = search(q, engine=engine, hybrid=mode != "keyword", index=get_settings().articles_alias, settings=get_settings().search)
                 out[mode].append((time.perf_counter() - t) * 1000)
                 assert mode == "keyword" or res.retrieval == "hybrid", (q, mode)
     return out
@@ -201,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     from indexing.index.setup import articles_alias, setup_indices
 
     engine = engine_for_prefix(args.prefix)
-    setup_indices(engine)
-    alias = articles_alias()
+    setup_indices(engine, get_settings().index_prefix)
+    alias = articles_alias(get_settings().index_prefix)
     have = engine.count(alias)
     if have < args.docs:
         t0 = time.perf_counter()
         docs = with_vectors(engine, generate(args.docs)) if args.hybrid else generate(args.docs)
-        counts = index_documents(engine, docs, track_versions=False, chunk_size=1000)
+        counts = index_documents(engine, docs, track_versions=False, chunk_size=1000, settings=get_settings())
         engine.refresh(alias)
         print(f"indexed {counts['indexed']} generated articles in {time.perf_counter() - t0:.0f}s "
               f"({counts['failed']} failed)")

@@ -48,6 +48,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from indexing.settings import get_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -221,8 +223,8 @@ def build(engine: Any, arts: list[dict[str, Any]], *, keep: bool) -> dict[str, f
     from indexing.index.setup import articles_alias, setup_indices
     from tests.indexing.search_corpus import index_articles
 
-    setup_indices(engine)
-    alias = articles_alias()
+    setup_indices(engine, get_settings().index_prefix)
+    alias = articles_alias(get_settings().index_prefix)
     engine.refresh(alias)
     have = engine.count(alias) if keep else 0
     reuse = have >= len(arts) - 5  # an article or two may share a canonical URL (one document)
@@ -243,7 +245,7 @@ def _urls(engine: Any, ids: list[str]) -> dict[str, str]:
 
     if not ids:
         return {}
-    resp = engine.search(articles_alias(), {"query": {"ids": {"values": ids}}, "_source": ["url"], "size": len(ids)})
+    resp = engine.search(articles_alias(get_settings().index_prefix), {"query": {"ids": {"values": ids}}, "_source": ["url"], "size": len(ids)})
     return {str(h["_id"]): (h.get("_source") or {}).get("url", "") for h in resp["hits"]["hits"]}
 
 
@@ -254,8 +256,8 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     from indexing.index.setup import articles_alias
     from indexing.search import expand, search
 
-    kw = search(query, engine=engine, size=depth, hybrid=False)
-    near = neighbours(engine, articles_alias(), query, k=depth)
+    kw = search(query, engine=engine, size=depth, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
+    near = neighbours(engine, articles_alias(get_settings().index_prefix), query, k=depth)
     urls = _urls(engine, [i for i, _ in near])
     return {"keyword": [{"id": h.id, "url": h.url, "score": h.score, "language": h.language, "matched": h.matched}
                         for h in kw.hits],
@@ -284,7 +286,7 @@ def run_queries(engine: Any, arts: list[dict[str, Any]], rows: list[dict[str, An
     out = []
     for row in rows:
         cand = candidates(engine, row["query"])
-        hybrid = search(row["query"], engine=engine, size=10, hybrid=True)
+        hybrid = search(row["query"], engine=engine, size=10, hybrid=True, index=get_settings().articles_alias, settings=get_settings().search)
         modes = {"keyword": [h["url"] for h in cand["keyword"]][:10],
                  "vectors": [h["url"] for h in cand["vector"]][:10],
                  "hybrid": [h.url for h in hybrid.hits]}
@@ -315,8 +317,8 @@ def filter_checks(engine: Any, arts: list[dict[str, Any]]) -> list[dict[str, Any
               ("Kharkiv", {"lang": "uk"}), ("corvette", {"lang": "fr", "since": "2025-01-01"})]
     out = []
     for query, filters in checks:
-        kw = search(query, engine=engine, size=1000, hybrid=False, **filters)
-        hy = search(query, engine=engine, size=10, hybrid=True, **filters)
+        kw = search(query, engine=engine, size=1000, hybrid=False, **filters, index=get_settings().articles_alias, settings=get_settings().search)
+        hy = search(query, engine=engine, size=10, hybrid=True, **filters, index=get_settings().articles_alias, settings=get_settings().search)
         stray = sorted({h.id for h in hy.hits} - _passing(engine, [h.id for h in hy.hits], filters))
         out.append({"query": query, "filters": filters, "keyword_total": kw.total, "hybrid_total": hy.total,
                     "hybrid_hits": len(hy.hits), "stray": stray,
@@ -333,7 +335,7 @@ def _passing(engine: Any, ids: list[str], filters: dict[str, Any]) -> set[str]:
     if not ids:
         return set()
     clauses = [*SearchRequest(query="*", **filters).filters(), {"ids": {"values": ids}}]
-    resp = engine.search(articles_alias(), {"query": {"bool": {"filter": clauses}}, "size": len(ids), "_source": False})
+    resp = engine.search(articles_alias(get_settings().index_prefix), {"query": {"bool": {"filter": clauses}}, "size": len(ids), "_source": False})
     return {str(h["_id"]) for h in resp["hits"]["hits"]}
 
 
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         from indexing.index.setup import articles_alias, versions_index
 
-        for idx in list(engine.get_alias(articles_alias())) + [versions_index()]:
+        for idx in list(engine.get_alias(articles_alias(get_settings().index_prefix))) + [versions_index(get_settings().index_prefix)]:
             engine.delete_index(idx)
     return 0
 

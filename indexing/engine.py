@@ -24,7 +24,7 @@ from indexing.engine_errors import (
     error_type,
     translate,
 )
-from indexing.settings import Settings, get_settings
+from indexing.settings import Settings
 from indexing.urls import redact_in, redact_url
 
 log = logging.getLogger(__name__)
@@ -207,11 +207,6 @@ class Engine:
             kwargs["refresh"] = refresh if isinstance(refresh, str) else ("true" if refresh else "false")
         return dict(self._call("bulk", request_timeout=timeout, **kwargs))
 
-    def index_document(self, index: str, doc_id: str, document: Mapping[str, Any], *,
-                       refresh: bool = False) -> dict[str, Any]:
-        return dict(self._call("index", index=index, id=doc_id, body=dict(document),
-                               refresh="true" if refresh else "false"))
-
     def search(self, index: str, body: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         return dict(self._call("search", index=index, body=dict(body), **params))
 
@@ -340,11 +335,10 @@ def _raw_get(settings: Settings, url: str, path: str) -> tuple[int, Mapping[str,
     return resp.status, resp.headers, body
 
 
-def probe(settings: Settings | None = None, url: str | None = None) -> ServerInfo:
+def probe(settings: Settings, url: str | None = None) -> ServerInfo:
     """Which engine answers at ``url``: ``GET /`` (``version.distribution``), or, on a node
     without the root endpoint (Elasticsearch's rest-root module is optional), the
     ``X-Elastic-Product`` header and ``GET /_nodes/_local``."""
-    settings = settings or get_settings()
     url = (url or settings.es_url).rstrip("/")
     status, headers, info = _raw_get(settings, url, "/")
     if status in (401, 403):
@@ -369,12 +363,11 @@ def probe(settings: Settings | None = None, url: str | None = None) -> ServerInf
     return ServerInfo(flavor=flavor, version=node_version, cluster_name=str(nodes.get("cluster_name", "")))
 
 
-def connect(settings: Settings | None = None, *, url: str | None = None) -> Engine:
+def connect(settings: Settings, *, url: str | None = None) -> Engine:
     """An :class:`Engine` for ``settings.es_url`` (or ``url``) with the client that fits the server.
 
     Raises :class:`EngineUnavailable` when nothing answers.
     """
-    settings = settings or get_settings()
     url = (url or settings.es_url).rstrip("/")
     server = probe(settings, url)
     if server.flavor == "opensearch":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from indexing.settings import get_settings
 from tests.conftest import REPO_ROOT as PROJECT_ROOT
 from tests.conftest import count_docs
 
@@ -63,8 +64,12 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
     assert german_only["hits"] and all(h["language"] == "de" for h in german_only["hits"])
 
     # Every article is found by its own title, first.
+    from indexing.engine import connect
     from indexing.search import search
 
+    settings = get_settings()
+    engine = connect(settings)
     for article in articles:
-        hits = search(article["title"], size=3).to_json()["hits"]
+        hits = search(article["title"], size=3, engine=engine, index=settings.articles_alias,
+                      settings=settings.search).to_json()["hits"]
         assert hits and hits[0]["title"] == article["title"], (article["title"], [h["title"] for h in hits])

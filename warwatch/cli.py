@@ -19,6 +19,11 @@ from warwatch import console as out
 
 log = logging.getLogger(__name__)
 
+#: the kinds a change record names (indexing.changes.diff: EDIT_KINDS + TAKEDOWN_KINDS; spelt out
+#: here so that `warwatch --help` needs no library import)
+CHANGE_KINDS = ("headline", "text_added", "text_removed", "reworded", "numbers", "quote", "byline", "date",
+                "correction", "removed", "redirected", "soft_404", "walled")
+
 
 def _date(value: str) -> datetime:
     dt = parse_iso(value)
@@ -83,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=10)
     s.add_argument("--order", choices=["relevance", "date"], default="relevance")
     s.add_argument("--facets", action="store_true")
+
+    ch = sub.add_parser("changes", help="edits and takedowns of stored articles, newest first")
+    ch.add_argument("--since", type=_date, default=None, help="detected at or after (ISO date)")
+    ch.add_argument("--source", default=None)
+    ch.add_argument("--kind", default=None, choices=CHANGE_KINDS, help="one kind of change")
+    ch.add_argument("--limit", type=int, default=100, help="at most this many records (default 100)")
+    ch.add_argument("--json", action="store_true")
+
+    hi = sub.add_parser("history", help="the versions of one article, with a word-level diff")
+    hi.add_argument("url", help="the article's URL (as fetched or canonical) or its document id")
+    hi.add_argument("--json", action="store_true")
 
     ex = sub.add_parser("extract", help="the cleaned article of one HTML page")
     ex.add_argument("path", help="an HTML file, or - for standard input")
@@ -214,11 +230,15 @@ def _report(cycle: Callable[[], Any]) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from indexing.engine import connect
     from indexing.search import search
+    from indexing.settings import get_settings
 
+    settings = get_settings()
     result = search(
         args.query, lang=args.lang, source=args.source, topic=args.topic, entity=args.entity,
         since=args.since, until=args.until, size=args.size, order=args.order, facets=args.facets,
+        engine=connect(settings), index=settings.articles_alias, settings=settings.search,
     )
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -227,6 +247,70 @@ def cmd_search(args: argparse.Namespace) -> int:
 
         print_hits(args.query, result.to_json())
     return 0
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    from indexing.changes.store import ChangeQuery, iter_changes
+    from indexing.engine import connect
+    from indexing.index.setup import changes_index
+    from indexing.settings import get_settings
+
+    if args.limit < 1:
+        out.error("--limit must be at least 1")
+        return 2
+    query = ChangeQuery(since=args.since, source=args.source, kind=args.kind)
+    engine = connect(get_settings())
+    try:
+        records = list(iter_changes(engine, changes_index(get_settings().index_prefix), query, limit=args.limit))
+    finally:
+        engine.close()
+    if args.json:
+        sys.stdout.write(json.dumps({"changes": records}, ensure_ascii=False, indent=2) + "\n")
+    else:
+        from warwatch.render import print_changes
+
+        print_changes(records)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Exit status 1 when the article is unknown."""
+    from indexing.changes.store import article_changes, find_article_id
+    from indexing.engine import connect
+    from indexing.index.setup import articles_alias, changes_index, versions_index
+    from indexing.index.versions import get_versions
+    from indexing.settings import get_settings
+
+    prefix = get_settings().index_prefix
+    engine = connect(get_settings())
+    try:
+        did = find_article_id(engine, articles_alias(prefix), versions_index(prefix), args.url)
+        if did is None:
+            out.error(f"no stored article for {args.url!r} (give its URL as fetched or canonical, or its id)")
+            return 1
+        versions = [_readable(v) for v in get_versions(did, engine=engine, prefix=prefix)]
+        changes = article_changes(engine, changes_index(prefix), [did])
+    finally:
+        engine.close()
+    url = next((v.get("canonical_url") or v.get("url") for v in reversed(versions) if v.get("url")), args.url)
+    payload = {"url": url, "doc_id": did, "versions": versions, "changes": changes}
+    if args.json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        from warwatch.render import print_history
+
+        print_history(payload)
+    return 0
+
+
+def _readable(version: dict[str, Any]) -> dict[str, Any]:
+    """A stored version without what only the engine reads: the vector, the per-language copies
+    of the text, the name skeletons and labels."""
+    from indexing.index.templates import EMBEDDING_FIELD, LANG_FIELDS, TEXT_FIELDS
+
+    copies = {f"{f}_{lf}" for f in TEXT_FIELDS for lf in LANG_FIELDS}
+    return {k: v for k, v in version.items() if k != EMBEDDING_FIELD and k not in copies
+            and k != "names_translit" and not k.startswith("labels_")}
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -256,12 +340,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_es(args: argparse.Namespace) -> int:
     from indexing.engine import connect
     from indexing.index import setup
+    from indexing.settings import get_settings
 
-    engine = connect()
+    settings = get_settings()
+    engine = connect(settings)
     if args.action == "setup":
-        out.info(f"articles alias → {setup.setup_indices(engine)}")
+        out.info(f"articles alias → {setup.setup_indices(engine, settings.index_prefix)}")
     elif args.action == "migrate":
-        out.info(f"articles alias → {setup.migrate(engine)}")
+        out.info(f"articles alias → {setup.migrate(engine, settings.index_prefix)}")
     else:
         out.info(json.dumps(engine.info(), indent=2, default=str))
     return 0
@@ -337,6 +423,8 @@ COMMANDS = {
     "run": cmd_run,
     "reprocess": cmd_reprocess,
     "search": cmd_search,
+    "changes": cmd_changes,
+    "history": cmd_history,
     "extract": cmd_extract,
     "es": cmd_es,
     "kibana": cmd_kibana,

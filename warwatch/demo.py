@@ -29,6 +29,7 @@ def _is_local(url: str) -> bool:
 
 def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
     from demo.server import render_sources, serve
+    from indexing.engine import connect
     from indexing.search import search
     from warwatch import localnode, pipeline
     from warwatch.render import print_hits, print_report
@@ -71,7 +72,9 @@ def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
     print_report(result.report)
 
     out.stage(f"searching for “{query}”")
-    hits = search(query, size=10).to_json()
+    settings = get_settings()
+    hits = search(query, size=10, engine=connect(settings), index=settings.articles_alias,
+                  settings=settings.search).to_json()
     print_hits(query, hits)
     out.console.rule()
     out.console.print(

@@ -45,6 +45,8 @@ DATA_VIEW_ID = "warwatch-articles"
 DASHBOARD_ID = "warwatch-dashboard"
 RUNS_VIEW_ID = "warwatch-runs"
 RUNS_DASHBOARD_ID = "warwatch-runs-dashboard"
+CHANGES_VIEW_ID = "warwatch-changes"
+CHANGES_DASHBOARD_ID = "warwatch-changes-dashboard"
 _INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 _NS = uuid.UUID("6f1d8c1e-3d5a-4b59-9a55-3f3f9b1f2a10")
 
@@ -196,7 +198,7 @@ def build_saved_objects(topics: Iterable[dict[str, str]] | None = None,
         DASHBOARD_ID, "warwatch: war coverage",
         "Articles per day by topic, sources, entities, languages, places and the latest articles",
         list(zip([per_day, top_sources, top_entities, languages, places, latest], grid, strict=True)), "now-30d"))
-    return objects + runs_saved_objects(prefix)
+    return objects + runs_saved_objects(prefix) + changes_saved_objects(prefix)
 
 
 def _dashboard(obj_id: str, title: str, description: str,
@@ -255,6 +257,37 @@ def runs_saved_objects(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                            f"New articles, freshness lag and failures per source and run ({prefix}runs)",
                            list(zip([new, lag, failures, reasons, latest], grid, strict=True)), "now-7d")
     return [view, new, lag, failures, reasons, latest, dashboard]
+
+
+#: the columns of "warwatch: edits and takedowns" (fields of ``{prefix}changes``, indexing/changes)
+CHANGE_COLUMNS = ["title", "source", "kinds", "before", "after", "status", "url"]
+
+
+def changes_saved_objects(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
+    """Edits and takedowns: data view on ``{prefix}changes``, the saved search "edits and
+    takedowns", changes per source per day, the kinds, and their dashboard."""
+    view = {"type": "index-pattern", "id": CHANGES_VIEW_ID, "references": [],
+            "attributes": {"title": f"{prefix}changes", "name": "warwatch edits and takedowns",
+                           "timeFieldName": "detected_at"}}
+    search = _saved_search(_id("search-changes"), "warwatch: edits and takedowns", "", view=CHANGES_VIEW_ID,
+                           columns=CHANGE_COLUMNS, sort_field="detected_at")
+    removed = _saved_search(_id("search-changes-removed"), "warwatch: takedowns",
+                            "kinds : (removed or redirected or soft_404 or walled)", view=CHANGES_VIEW_ID,
+                            columns=CHANGE_COLUMNS, sort_field="detected_at")
+    per_day = _vis(_id("vis-changes-per-day"), "warwatch: changes per source per day", "histogram", [
+        _count(),
+        {"id": "2", "enabled": True, "type": "date_histogram", "schema": "segment",
+         "params": {"field": "detected_at", "interval": "d", "min_doc_count": 1, "extended_bounds": {}}},
+        _terms("3", "source", "group", 20),
+    ], {"type": "histogram", "addLegend": True, "legendPosition": "right", "addTooltip": True}, view=CHANGES_VIEW_ID)
+    kinds = _vis(_id("vis-changes-kinds"), "warwatch: kinds of change", "pie",
+                 [_count(), _terms("2", "kinds", "segment", 13)],
+                 {"type": "pie", "addLegend": True, "isDonut": True, "legendPosition": "right"}, view=CHANGES_VIEW_ID)
+    grid = [(0, 0, 32, 15), (32, 0, 16, 15), (0, 15, 48, 20)]
+    dashboard = _dashboard(CHANGES_DASHBOARD_ID, "warwatch: edits and takedowns",
+                           f"What outlets changed and took down: changes per source per day, kinds, the records "
+                           f"({prefix}changes)", list(zip([per_day, kinds, search], grid, strict=True)), "now-30d")
+    return [view, search, removed, per_day, kinds, dashboard]
 
 
 def to_ndjson(objects: Iterable[dict[str, Any]]) -> str:

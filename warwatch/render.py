@@ -210,3 +210,88 @@ def print_health(report: dict[str, Any]) -> None:
     if alerts:
         console.print(escape(f"health alerts: opened {alerts['opened'] or 'none'}, closed {alerts['closed'] or 'none'}, "
                              f"{alerts['delivered']} delivered, {len(alerts['failures'])} failed"))
+
+
+# --------------------------------------------------------------------------- edits and takedowns
+def print_changes(records: list[dict[str, Any]]) -> None:
+    """`warwatch changes`: one row per change record, newest first."""
+    from indexing.changes.records import describe
+
+    if not records:
+        console.print("no changes recorded")
+        return
+    table = Table(title=Text(f"{len(records)} change(s), newest first", style="italic"), box=box.SIMPLE_HEAD)
+    table.add_column("detected", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    table.add_column("kinds", overflow="fold")
+    table.add_column("what changed", overflow="fold", ratio=3)
+    table.add_column("article", overflow="fold", ratio=2)
+    for r in records:
+        table.add_row(Text(str(r.get("detected_at") or "")[:16].replace("T", " ")), Text(str(r.get("source") or "")),
+                      Text(", ".join(r.get("kinds") or [])), Text(describe(r, limit=4)),
+                      Text(f"{r.get('title') or ''}\n{r.get('url') or r.get('canonical_url') or ''}"))
+    console.print(table)
+
+
+def word_diff(before: str, after: str) -> list[tuple[str, str]]:
+    """``(op, words)`` pieces, op one of ``=``, ``-``, ``+``: the word-level difference of two texts
+    (paragraph breaks kept as words of their own)."""
+    import difflib
+
+    a, b = _words(before), _words(after)
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("=", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(("-", " ".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("+", " ".join(b[j1:j2])))
+    return [(op, text.replace(" ¶ ", "\n\n").replace("¶", "\n\n")) for op, text in out]
+
+
+def _words(text: str) -> list[str]:
+    return " ¶ ".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text or "") if p.strip()).split(" ")
+
+
+def _version_text(v: dict[str, Any]) -> str:
+    return "\n\n".join(str(v.get(f) or "") for f in ("title", "lead", "body") if v.get(f))
+
+
+def diff_text(before: str, after: str, *, plain: bool = False) -> Text:
+    """The diff as rich Text: removed words struck through in red, added ones green; ``plain``:
+    ``[-removed-]`` and ``{+added+}`` (what a file or a pipe gets)."""
+    out = Text()
+    for op, words in word_diff(before, after):
+        if op == "=":
+            out.append(words + " ")
+        elif plain:
+            out.append(f"[-{words}-] " if op == "-" else f"{{+{words}+}} ")
+        else:
+            out.append(words, style="red strike" if op == "-" else "green")
+            out.append(" ")
+    return out
+
+
+def print_history(history: dict[str, Any]) -> None:
+    """`warwatch history URL`: each version (oldest first) with what changed since the one before."""
+    from indexing.changes.records import describe
+
+    versions = history.get("versions") or []
+    console.print(Text(f"{history.get('url')}: {len(versions)} version(s)", style="bold"))
+    plain = not console.is_terminal
+    for i, v in enumerate(versions):
+        label = "current" if v.get("current") else f"version {v.get('version')}"
+        when = v.get("fetched_at") or v.get("replaced_at") or ""
+        console.print(Text(f"\n— {label}, fetched {when}", style="bold cyan"))
+        if v.get("removed"):
+            console.print(Text(f"   removed ({v.get('removal')}) at {v.get('removed_at')}", style="bold red"))
+        if v.get("restored_at"):
+            console.print(Text(f"   back after a takedown at {v.get('restored_at')}", style="bold green"))
+        if i == 0:
+            console.print(Text(_version_text(v)))
+        else:
+            console.print(diff_text(_version_text(versions[i - 1]), _version_text(v), plain=plain))
+    for r in history.get("changes") or []:
+        console.print(Text(f"• {str(r.get('detected_at') or '')[:19]} {', '.join(r.get('kinds') or [])}: {describe(r)}"))

@@ -21,6 +21,7 @@ from indexing.alerts.config import DeliverySettings, Watch
 from indexing.alerts.filelog import open_index
 from indexing.alerts.state import LEASE_SECONDS
 from indexing.fileio import append_line_durable
+from indexing.retry import retry_call, total_backoff
 from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def delivery_lease_seconds(settings: DeliverySettings) -> float:
     """How long one :func:`deliver` may take at most: every attempt's deadline and the backoff
     between them, plus a margin; a delivery's outbox lease is renewed to this before it starts
     (a lease that ran out while a receiver was slow would let a second evaluation send it again)."""
-    backoff = sum(settings.backoff_seconds * 2 ** i for i in range(settings.retries - 1))
+    backoff = total_backoff(settings.retries - 1, settings.backoff_seconds)
     return max(LEASE_SECONDS, settings.retries * settings.timeout_seconds + backoff + LEASE_MARGIN_SECONDS)
 
 
@@ -181,18 +182,21 @@ def deliver(channel: str, payload: dict[str, Any], watch: Watch, settings: Deliv
     fn = CHANNELS.get(channel)
     if fn is None:
         raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
-    delay = settings.backoff_seconds
     attempt = 0
-    while True:
+
+    def once() -> None:
+        nonlocal attempt
         attempt += 1
         try:
             fn(payload, watch, settings)
-            return attempt
         except DeliveryError as exc:
             exc.attempts = attempt
-            if exc.permanent or attempt >= settings.retries:
-                raise
-            log.info("alert %s to %s failed (attempt %d/%d): %s; retrying in %.1fs",
-                     payload.get("alert_id"), channel, attempt, settings.retries, exc, delay)
-            sleep(delay)
-            delay *= 2
+            raise
+
+    def on_retry(exc: Exception, attempt: int, delay: float) -> None:
+        log.info("alert %s to %s failed (attempt %d/%d): %s; retrying in %.1fs",
+                 payload.get("alert_id"), channel, attempt, settings.retries, exc, delay)
+
+    retry_call(once, attempts=settings.retries, initial=settings.backoff_seconds, sleep=sleep, on_retry=on_retry,
+               retryable=lambda exc: isinstance(exc, DeliveryError) and not exc.permanent)
+    return attempt

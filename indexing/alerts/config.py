@@ -17,6 +17,8 @@ watches:
     query: North Korean troops in Russia  # `warwatch search` syntax, cross-lingual
     filters: {topics: [], entities: [], languages: [], sources: []}   # optional
     min_score: 40                 # optional: replaces the default "about the query" test
+    on: [new, edited, removed]    # optional: which events alert (default [new]): a new story, an
+                                  # article edited (indexing/changes), an article taken down
     channels:                     # file (data/alerts/<id>.jsonl) is always on
       webhook: {url: https://hooks.example/..., url_env: NAME_OF_ENV_VAR_WITH_THE_URL,
                 allow_private_network: false}   # true: the receiver may be on 127.0.0.1/10.x/...
@@ -29,7 +31,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -39,6 +41,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -58,6 +61,8 @@ from indexing.yamlconfig import (
 log = logging.getLogger(__name__)
 
 WATCHES_FILE = "watches.yaml"
+#: what a watch may alert on (``on:``)
+Event = Literal["new", "edited", "removed"]
 
 
 class WatchFilters(BaseModel):
@@ -95,6 +100,23 @@ class Watch(BaseModel):
     filters: WatchFilters = Field(default_factory=WatchFilters)
     min_score: float | None = Field(default=None, gt=0)
     channels: Channels = Field(default_factory=Channels)
+    #: which events alert: new stories, edits of matching articles, takedowns of matching articles
+    on: list[Event] = Field(default_factory=lambda: list[Event](["new"]), min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads a bare ``on`` key as the boolean true: it is the ``on`` key here."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            return {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _events(cls, v: Any) -> Any:
+        """One event or a list of them, each once."""
+        v = [v] if isinstance(v, str) else v
+        return list(dict.fromkeys(v)) if isinstance(v, list) and all(isinstance(x, str) for x in v) else v
 
     @field_validator("query")
     @classmethod

@@ -34,6 +34,8 @@ class WatchCounts:
     matched: int = 0
     #: stories alerted for the first time (queued for delivery)
     new_stories: int = 0
+    #: change events (edits, takedowns: ``on: [edited, removed]``) alerted for the first time
+    change_events: int = 0
     #: alerts delivered to all their channels during this evaluation (earlier queued ones too)
     alerted: int = 0
     #: channel deliveries that failed (the alert stays queued for the next evaluation)
@@ -67,7 +69,7 @@ class AlertReport:
         return not self.problems and not self.failures
 
     def totals(self) -> dict[str, int]:
-        keys = ("matched", "new_stories", "alerted", "delivery_failed", "queued")
+        keys = ("matched", "new_stories", "change_events", "alerted", "delivery_failed", "queued")
         return {k: sum(getattr(c, k) for c in self.watches.values()) for k in keys}
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,24 +109,55 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
         report.problems.append(f"run {run_id}: neither indexed-ids.txt nor cleaned.jsonl found")
         return
     report.documents = len(ids)
-    if not ids or not watches:
+    new_watches = [w for w in watches if "new" in w.on]
+    change_watches = [w for w in watches if set(w.on) - {"new"}]
+    if not change_watches and (not ids or not new_watches):
         report.complete = True
         return
     from indexing.engine import connect
 
     own = engine is None
     try:
-        engine = engine or connect()
+        engine = engine or connect(get_settings())
     except EngineError as exc:
         report.problems.append(f"search engine unavailable: {exc}")
         for w in watches:
             report.watches[w.id].error = str(exc)
         return
     try:
-        _search_watches(report, state, watches, run_id, ids, engine)
+        if ids and new_watches:
+            _search_watches(report, state, new_watches, run_id, ids, engine)
+        else:
+            report.complete = True
+        if change_watches:
+            _change_events(report, state, change_watches, run_id, engine)
     finally:
         if own:
             engine.close()
+
+
+def _change_events(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
+                   engine: Engine) -> None:
+    """The run's change records against the watches that ask for edits or takedowns."""
+    from indexing.alerts.events import MAX_RUN_CHANGES, claim_change_events, run_changes
+    from indexing.index.setup import articles_alias, changes_index
+
+    try:
+        records = run_changes(engine, changes_index(get_settings().index_prefix), run_id)
+    except EngineError as exc:
+        report.problems.append(f"run {run_id}: cannot read its change records: {exc}")
+        report.complete = False
+        return
+    if len(records) >= MAX_RUN_CHANGES:
+        report.problems.append(f"run {run_id}: more than {MAX_RUN_CHANGES} change records; only the first alerted")
+    for watch in watches:
+        try:
+            report.watches[watch.id].change_events += claim_change_events(
+                state, engine, articles_alias(get_settings().index_prefix), watch, records, run_id)
+        except EngineError as exc:
+            report.watches[watch.id].error = str(exc)
+            report.problems.append(f"watch {watch.id}: change events: search failed: {exc}")
+            report.complete = False
 
 
 def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
@@ -132,7 +165,7 @@ def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Wa
     """Every watch against the run's documents; ``report.complete`` only when nothing was missed."""
     from indexing.index.setup import articles_alias
 
-    index = articles_alias()
+    index = articles_alias(get_settings().index_prefix)
     try:
         report.documents_in_index = count_present(engine, index, ids)
     except EngineError as exc:

@@ -130,6 +130,7 @@ def watch_request(watch: Watch, ids: list[str], expansion: Expansion, *, syntax:
         neutralise_colons(watch.query), expansion=expansion, syntax=syntax, size=len(ids),
         lang=",".join(f.languages) or None, source=",".join(f.sources) or None,
         topic=",".join(f.topics) or None, entity=",".join(f.entities) or None,
+        timeout=get_settings().search.timeout,
     )
     body["query"]["bool"]["filter"].append({"ids": {"values": ids}})
     body["_source"] = list(body["_source"]) + _EXTRA_SOURCE

@@ -91,7 +91,7 @@ def embed_pending(engine: Engine, index: str | None = None, *, embedder: Embedde
     report = EmbedReport(model=embedder.name if embedder else None)
     if embedder is None:
         return report
-    index = index or articles_alias()
+    index = index or articles_alias(settings.index_prefix)
     size = batch_size or settings.embeddings.batch_size
     started = time.perf_counter()
     ensure_vector_field(engine, index, EMBEDDING_FIELD, embedder.dim)
@@ -126,7 +126,7 @@ def embed_new_articles(engine: Engine | None = None) -> EmbedReport:
     from indexing.embeddings import EmbeddingError
     from indexing.engine import NotFound, connect
 
-    engine = engine or connect()
+    engine = engine or connect(get_settings())
     try:
         report = embed_pending(engine, limit=get_settings().embeddings.max_per_run)
     except EmbeddingError as exc:

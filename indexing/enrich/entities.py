@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from indexing.errors import raised_as
-from indexing.settings import get_settings
+from indexing.settings import default_config_dir
 from indexing.yamlconfig import cached_by_mtime
 
 from ._config import EnrichConfigError, EnrichId, PerLanguage, Text, load_items
@@ -189,4 +189,4 @@ def load_gazetteer(path: Path | None = None) -> Gazetteer:
     """The gazetteer in ``path`` (default: entities.yaml in the config directory), parsed once per
     file version."""
     with raised_as(EnrichConfigError):
-        return _load_gazetteer(Path(path) if path is not None else get_settings().config_file("entities.yaml"))
+        return _load_gazetteer(Path(path) if path is not None else default_config_dir() / "entities.yaml")

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from indexing.errors import raised_as
-from indexing.settings import get_settings
+from indexing.settings import default_config_dir
 from indexing.yamlconfig import cached_by_mtime
 
 from ._config import EnrichConfigError, EnrichId, Language, Text, as_per_language, load_items
@@ -350,4 +350,4 @@ def load_topics(path: Path | None = None) -> TopicSet:
     """The topics in ``path`` (default: topics.yaml in the config directory), parsed once per
     file version. ``@entity`` references resolve against the default gazetteer (entities.yaml)."""
     with raised_as(EnrichConfigError):
-        return _load_topics(Path(path) if path is not None else get_settings().config_file("topics.yaml"))
+        return _load_topics(Path(path) if path is not None else default_config_dir() / "topics.yaml")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
-from indexing.settings import get_settings
+from indexing.settings import default_config_dir
 from indexing.yamlconfig import Regex, load_file
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def load_boilerplate(path: str | None = None) -> dict[str, BoilerplateRules]:
     """Rules per language code ("any" applies to every page), from boilerplate.yaml in the
     configuration directory by default. No file means no rules (logged); a malformed file is a
     ConfigError naming the file, line and key."""
-    source = Path(path) if path else get_settings().config_file("boilerplate.yaml")
+    source = Path(path) if path else default_config_dir() / "boilerplate.yaml"
     if not source.exists():
         logger.warning("no boilerplate rules: %s not found", source)
         return {}

@@ -29,7 +29,7 @@ INPUT_FILES = ("crawl-report.json", "manifest.jsonl", "cleaned.jsonl", "clean-re
 
 def _with_engine(engine: Engine | None, fn: Callable[[Engine], Any]) -> Any:
     own = engine is None
-    engine = engine or connect()
+    engine = engine or connect(get_settings())
     try:
         return fn(engine)
     finally:

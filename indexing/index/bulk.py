@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 from indexing.engine import RETRYABLE_STATUSES, Engine, EngineError, EngineUnavailable
 from indexing.fileio import append_lines_durable
 from indexing.index import versions
-from indexing.index.setup import articles_alias, versions_index
-from indexing.settings import get_settings
+from indexing.index.setup import articles_alias, changes_index, versions_index
+from indexing.retry import backoff_delay, retry_call
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ class BulkStats:
     failed: int = 0
     retried: int = 0
     versions: int = 0
+    #: change records written to {prefix}changes (indexing/changes/records.py)
+    changes: int = 0
+    #: records the engine refused (dead-lettered like documents)
+    changes_failed: int = 0
+    #: content differed, but only furniture: updated without a version or a record
+    furniture: int = 0
+    #: removed articles seen again as articles
+    restored: int = 0
+    #: documents from a capture older than the stored one (an earlier batch run again): not written
+    stale: int = 0
 
     @property
     def indexed(self) -> int:
@@ -57,15 +68,15 @@ class BulkStats:
         return {**asdict(self), "indexed": self.indexed}
 
 
-def dead_letter_dir() -> Path:
-    return get_settings().data_dir / "dead-letter"
+def dead_letter_dir(data_dir: Path) -> Path:
+    return data_dir / "dead-letter"
 
 
-def write_dead_letters(records: list[dict[str, Any]]) -> Path | None:
-    """Append rejected documents with their reasons to today's dead-letter file."""
+def write_dead_letters(records: list[dict[str, Any]], directory: Path) -> Path | None:
+    """Append rejected documents with their reasons to today's dead-letter file in ``directory``."""
     if not records:
         return None
-    path = dead_letter_dir() / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
     # Durable before the caller moves on (a pending offset past these documents, say).
     append_lines_durable(path, (json.dumps(rec, ensure_ascii=False, default=str) for rec in records))
     log.warning("%d documents rejected by the search engine, written to %s", len(records), path)
@@ -121,24 +132,24 @@ class BulkWriter:
         self.sleep = sleep
 
     def _backoff(self, attempt: int) -> float:
-        return min(MAX_BACKOFF, self.initial_backoff * (2 ** attempt))
+        return backoff_delay(attempt, self.initial_backoff, MAX_BACKOFF)
 
     def retrying(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()`` with the same retries and backoff as the bulk requests."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except EngineError as exc:
-                if not exc.retryable:
-                    raise
-                if attempt >= self.max_retries:
-                    raise EngineUnavailable(f"{what} failed after {attempt + 1} attempts: {exc}",
-                                            status=exc.status) from exc
-                delay = self._backoff(attempt)
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt + 1, self.max_retries, delay)
-                attempt += 1
-                self.sleep(delay)
+        def retryable(exc: Exception) -> bool:
+            return isinstance(exc, EngineError) and exc.retryable
+
+        def on_retry(exc: Exception, attempt: int, delay: float) -> None:
+            log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt, self.max_retries, delay)
+
+        def give_up(exc: Exception, attempts: int) -> Exception | None:
+            if not retryable(exc):
+                return None
+            return EngineUnavailable(f"{what} failed after {attempts} attempts: {exc}",
+                                     status=getattr(exc, "status", None))
+
+        return retry_call(fn, attempts=self.max_retries + 1, initial=self.initial_backoff, cap=MAX_BACKOFF,
+                          retryable=retryable, sleep=self.sleep, on_retry=on_retry, on_give_up=give_up)[0]
 
     def send(self, ops: list[tuple[dict[str, Any], dict[str, Any]]], stats: BulkStats) -> list[dict[str, Any]]:
         """Write ``ops`` (action, source pairs); return the dead-letter records of rejected items."""
@@ -204,11 +215,14 @@ def _split_valid(chunk: list[Any]) -> tuple[dict[str, dict[str, Any]], list[dict
     return valid, dead
 
 
-def _operations(plan: versions.Plan, index: str, vindex: str, stamp: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Bulk operations for a plan: the previous versions first, then the documents."""
+def _operations(plan: versions.Plan, index: str, vindex: str, stamp: str,
+                cindex: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Bulk operations for a plan: the previous versions and the change records first, then the
+    documents (a document is never ahead of the record of how it changed)."""
     ops: list[tuple[dict[str, Any], dict[str, Any]]] = [
         ({"index": {"_index": vindex, "_id": vid}}, record) for vid, record in plan.versions
     ]
+    ops.extend(({"index": {"_index": cindex, "_id": rec["id"]}}, rec) for rec in plan.changes)
     for doc in plan.documents:
         doc["indexed_at"] = stamp
         ops.append(({"index": {"_index": index, "_id": doc["id"]}}, doc))
@@ -216,15 +230,23 @@ def _operations(plan: versions.Plan, index: str, vindex: str, stamp: str) -> lis
 
 
 def _count(stats: BulkStats, plan: versions.Plan, existing: Mapping[str, Any], dead: list[dict[str, Any]],
-           index: str, vindex: str) -> None:
+           index: str, vindex: str, cindex: str) -> list[dict[str, Any]]:
     """Add a written chunk to ``stats``: a rejected article is not created/updated after all,
-    nor is its previous version stored."""
+    nor is its previous version stored. Returns the change records written."""
     rejected = {d["id"] for d in dead if d.get("index") == index}
     stats.created += plan.created - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] not in existing)
     stats.updated += plan.updated - sum(1 for d in plan.documents if d["id"] in rejected and d["id"] in existing)
     stats.unchanged += plan.unchanged
+    stats.furniture += plan.furniture
+    stats.restored += plan.restored
+    stats.stale += plan.stale
     stats.versions += sum(1 for _, rec in plan.versions if rec["doc_id"] not in rejected)
-    stats.failed += sum(1 for d in dead if d.get("index") != vindex)
+    stats.failed += sum(1 for d in dead if d.get("index") not in (vindex, cindex))
+    refused = {d["id"] for d in dead if d.get("index") == cindex}
+    stats.changes_failed += len(refused)
+    written = [r for r in plan.changes if r["id"] not in refused]
+    stats.changes += len(written)
+    return written
 
 
 @dataclass
@@ -236,6 +258,9 @@ class _ChunkIndexer:
     index: str
     vindex: str
     track_versions: bool
+    dead_letters: Path
+    cindex: str = ""
+    on_changes: Callable[[list[dict[str, Any]]], None] | None = None
 
     def __call__(self, chunk: list[Any], stats: BulkStats) -> None:
         valid, dead = _split_valid(chunk)
@@ -245,17 +270,20 @@ class _ChunkIndexer:
             existing = self.writer.retrying("fetching current documents",
                                             functools.partial(self.engine.mget, self.index, list(valid)))
         plan = versions.plan(existing, list(valid.values()), now=now)
-        ops = _operations(plan, self.index, self.vindex, now.isoformat())
+        ops = _operations(plan, self.index, self.vindex, now.isoformat(), self.cindex)
         if ops:
             dead.extend(self.writer.send(ops, stats))
-        _count(stats, plan, existing, dead, self.index, self.vindex)
-        write_dead_letters(dead)
+        written = _count(stats, plan, existing, dead, self.index, self.vindex, self.cindex)
+        write_dead_letters(dead, self.dead_letters)
+        if written and self.on_changes is not None:
+            self.on_changes(written)
 
 
 def index_documents(
     engine: Engine,
     docs: Iterable[Mapping[str, Any]],
     *,
+    settings: Settings,
     index: str | None = None,
     chunk_size: int | None = None,
     max_retries: int | None = None,
@@ -264,23 +292,29 @@ def index_documents(
     refresh: bool = False,
     progress: ProgressCallback | None = None,
     total: int | None = None,
+    on_changes: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, int]:
     """Index ``docs`` (dicts from ``article_to_document``) through the articles alias.
 
+    ``settings`` gives the index prefix, the dead-letter directory (under ``data_dir``) and the
+    bulk defaults (``bulk_chunk_size``, ``bulk_max_retries``, ``bulk_initial_backoff``).
+
     Returns counts: ``created``, ``updated``, ``unchanged``, ``failed`` (dead-lettered),
-    ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``.
+    ``retried`` (items sent again), ``versions`` (previous versions stored), ``indexed``,
+    ``changes`` (change records written to ``{prefix}changes``; ``on_changes`` gets them),
+    ``furniture`` (content differed by furniture only), ``restored``.
     Raises :class:`EngineUnavailable` when the engine stays unreachable; documents of chunks
     already sent are in the index, the rest are not (the caller keeps them pending).
     """
-    settings = get_settings()
-    index = index or articles_alias()
+    index = index or articles_alias(settings.index_prefix)
     writer = BulkWriter(
         engine,
         max_retries=settings.bulk_max_retries if max_retries is None else max_retries,
         initial_backoff=settings.bulk_initial_backoff if initial_backoff is None else initial_backoff,
         refresh=refresh,
     )
-    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(), track_versions)
+    write_chunk = _ChunkIndexer(engine, writer, index, versions_index(settings.index_prefix), track_versions,
+                               dead_letter_dir(settings.data_dir), changes_index(settings.index_prefix), on_changes)
     if total is None and isinstance(docs, (list, tuple)):
         total = len(docs)
     stats = BulkStats()

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 
 from indexing.index.templates import LANG_FIELDS
-from indexing.settings import get_settings
+from indexing.settings import default_config_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ _CONFIG_TTL = 5.0
 
 def _config() -> tuple[object | None, object | None]:
     """The loaded topic set and gazetteer, or None where unavailable."""
-    now, where = time.monotonic(), get_settings().config_dir
+    now, where = time.monotonic(), default_config_dir()
     if _CONFIG and now - _CONFIG[0][0] < _CONFIG_TTL and _CONFIG[0][1] == where:
         return _CONFIG[0][2]
     try:

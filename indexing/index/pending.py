@@ -18,8 +18,8 @@ from typing import Any
 
 from indexing.engine import EngineUnavailable
 from indexing.fileio import atomic_write_text, atomic_writer
-from indexing.index.bulk import write_dead_letters
-from indexing.settings import get_settings
+from indexing.index.bulk import dead_letter_dir, write_dead_letters
+from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,16 @@ _SAFE_RUN_ID = re.compile(r"[^A-Za-z0-9._-]")
 class PendingQueue:
     """The on-disk queue of documents not yet confirmed by the search engine."""
 
-    def __init__(self, directory: Path | None = None, *, batch_size: int | None = None) -> None:
-        self.path = directory or (get_settings().data_dir / "pending")
-        self.batch_size = batch_size or max(1, get_settings().bulk_chunk_size * 4)
+    def __init__(self, directory: Path, *, batch_size: int, dead_letters: Path) -> None:
+        self.path = directory
+        self.batch_size = max(1, batch_size)
+        self.dead_letters = dead_letters
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, batch_size: int | None = None) -> PendingQueue:
+        """The queue in ``settings.data_dir/pending`` (batches of four bulk chunks unless given)."""
+        return cls(settings.data_dir / "pending", batch_size=batch_size or settings.bulk_chunk_size * 4,
+                   dead_letters=dead_letter_dir(settings.data_dir))
 
     def _file(self, run_id: str) -> Path:
         name = _SAFE_RUN_ID.sub("_", run_id)
@@ -104,7 +111,7 @@ class PendingQueue:
         def send(upto: int) -> None:
             nonlocal batch, bad
             if bad:  # before the offset moves past them
-                write_dead_letters(bad)
+                write_dead_letters(bad, self.dead_letters)
                 totals["failed"] = totals.get("failed", 0) + len(bad)
                 bad = []
             if batch:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 from indexing.engine import Engine, EngineError
 from indexing.index import templates
-from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +24,29 @@ class MigrationError(EngineError):
     """The alias is in a state a migration cannot safely handle."""
 
 
-def articles_alias(prefix: str | None = None) -> str:
-    return f"{prefix if prefix is not None else get_settings().index_prefix}articles"
+def articles_alias(prefix: str) -> str:
+    return f"{prefix}articles"
 
 
-def versions_index(prefix: str | None = None) -> str:
-    return f"{prefix if prefix is not None else get_settings().index_prefix}article-versions"
+def versions_index(prefix: str) -> str:
+    return f"{prefix}article-versions"
 
 
-def runs_index(prefix: str | None = None) -> str:
+def runs_index(prefix: str) -> str:
     """Per-run, per-source pipeline figures (``indexing/health``)."""
-    return f"{prefix if prefix is not None else get_settings().index_prefix}runs"
+    return f"{prefix}runs"
 
 
-def versioned_index(version: int, prefix: str | None = None) -> str:
+def changes_index(prefix: str) -> str:
+    """Change records: edits and takedowns (``indexing/changes``)."""
+    return f"{prefix}changes"
+
+
+def versioned_index(version: int, prefix: str) -> str:
     return f"{articles_alias(prefix)}-v{version}"
 
 
-def install_templates(engine: Engine, prefix: str | None = None) -> None:
-    prefix = prefix if prefix is not None else get_settings().index_prefix
+def install_templates(engine: Engine, prefix: str) -> None:
     for name, body in templates.component_templates(prefix).items():
         engine.put_component_template(name, body)
     for name, body in templates.index_templates(prefix).items():
@@ -55,7 +58,7 @@ def _version_of(index: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def current_index(engine: Engine, prefix: str | None = None) -> str | None:
+def current_index(engine: Engine, prefix: str) -> str | None:
     """The concrete index behind the articles alias (None when the alias does not exist)."""
     indices = sorted(engine.get_alias(articles_alias(prefix)), key=lambda i: _version_of(i) or 0)
     if len(indices) > 1:
@@ -63,16 +66,15 @@ def current_index(engine: Engine, prefix: str | None = None) -> str | None:
     return indices[-1] if indices else None
 
 
-def setup_indices(engine: Engine, prefix: str | None = None) -> str:
+def setup_indices(engine: Engine, prefix: str) -> str:
     """Templates, ``{prefix}articles-v{N}`` behind ``{prefix}articles`` and the versions index.
 
     Idempotent. Returns the concrete index the alias points at. An alias on an older mapping
     version is left alone (with a warning): ``migrate()`` moves it.
     """
-    prefix = prefix if prefix is not None else get_settings().index_prefix
     install_templates(engine, prefix)
     alias = articles_alias(prefix)
-    for extra in (versions_index(prefix), runs_index(prefix)):
+    for extra in (versions_index(prefix), runs_index(prefix), changes_index(prefix)):
         if engine.create_index(extra):
             log.info("created %s", extra)
     current = current_index(engine, prefix)
@@ -115,7 +117,7 @@ def add_new_fields(engine: Engine, index: str) -> list[str]:
     return sorted(missing)
 
 
-def migrate(engine: Engine, prefix: str | None = None, *, target_version: int | None = None,
+def migrate(engine: Engine, prefix: str, *, target_version: int | None = None,
             delete_old: bool = False) -> str:
     """Move the alias to ``{prefix}articles-v{target_version}`` (default: the code's version).
 
@@ -123,7 +125,6 @@ def migrate(engine: Engine, prefix: str | None = None, *, target_version: int | 
     reindex, then flips the alias atomically. Idempotent: when the alias already points at the
     target, nothing happens. Returns the index the alias points at afterwards.
     """
-    prefix = prefix if prefix is not None else get_settings().index_prefix
     target_version = target_version or templates.MAPPING_VERSION
     install_templates(engine, prefix)
     alias = articles_alias(prefix)

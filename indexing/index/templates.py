@@ -5,7 +5,8 @@ Design
 * Composable templates: component ``{prefix}index-settings``, ``{prefix}articles-mappings`` and
   ``{prefix}article-versions-mappings`` (each with the analysis it uses); index templates ``{prefix}articles`` (pattern
   ``{prefix}articles-v*``) and ``{prefix}article-versions``; ``{prefix}runs`` (pipeline figures per
-  run and source, ``indexing/health``) has its own. Installing them is idempotent (PUT).
+  run and source, ``indexing/health``) and ``{prefix}changes`` (edits and takedowns,
+  ``indexing/changes``) have their own. Installing them is idempotent (PUT).
 * Per-language fields, chosen by the article's language at index time (documents.py copies the
   text into ``title_de``/``lead_de``/``body_de`` and so on): each language gets its own analyzer,
   so a query is stemmed the way each language's documents were. Multi-fields would run every
@@ -214,11 +215,17 @@ def _tag_fields() -> dict[str, Any]:
 def _record_fields() -> dict[str, Any]:
     return {
         **{name: _keyword() for name in ("id", "url", "canonical_url", "source", "site_name", "section",
-                                         "tags", "authors", "language", "content_hash", "access")},
+                                         "tags", "authors", "language", "content_hash", "access", "warc_file",
+                                         "run_id", "removal", "removal_change_id")},
+        # the capture the document was made from (indexing/changes: change records point at it)
+        "warc_offset": {"type": "long"},
+        # a confirmed takedown marks the article (it stays searchable): removed, removal (the kind)
+        "removed": {"type": "boolean"},
         # access: "full", or "paywall_teaser": the page showed only the start of the article.
         "version": {"type": "integer"},
         "word_count": {"type": "integer"},
-        **{name: {"type": "date"} for name in ("published", "modified", "fetched_at", "indexed_at")},
+        **{name: {"type": "date"} for name in ("published", "modified", "fetched_at", "indexed_at", "removed_at",
+                                               "restored_at")},
         "images": {
             "type": "object",
             "properties": {
@@ -259,6 +266,36 @@ def version_mappings() -> dict[str, Any]:
             "fetched_at": {"type": "date"},
             "replaced_at": {"type": "date"},
             "changes": _keyword(),
+            "kinds": _keyword(),
+            "change_id": _keyword(),
+            "warc_file": _keyword(),
+            "warc_offset": {"type": "long"},
+        },
+    }
+
+
+def changes_mappings() -> dict[str, Any]:
+    """``{prefix}changes``: one record per edit or takedown (``indexing/changes/records.py``)."""
+    capture = {"properties": {"warc_file": _keyword(), "warc_offset": {"type": "long"}, "fetched_at": {"type": "date"}}}
+    number = {"properties": {"before": _keyword(), "after": _keyword(), "before_value": {"type": "double"},
+                             "after_value": {"type": "double"}, "context": {"type": "text", "analyzer": "ww_default"}}}
+    return {
+        "dynamic": False,
+        "_meta": {"owner": "warwatch"},
+        "properties": {
+            **{name: _keyword() for name in ("id", "doc_id", "url", "canonical_url", "source", "language", "event",
+                                             "kinds", "before", "after", "final_url", "run_id", "story_id",
+                                             "topics", "entities")},
+            "title": {"type": "text", "analyzer": "ww_default", "fields": {"raw": _keyword()}},
+            "title_before": {"type": "text", "analyzer": "ww_default"},
+            **{name: {"type": "date"} for name in ("detected_at", "first_seen")},
+            **{name: {"type": "integer"} for name in ("version_before", "version_after", "status")},
+            "known_article": {"type": "boolean"},
+            "capture_before": capture,
+            "capture_after": capture,
+            "numbers": number,
+            # [{kind, before, after, sentences, ...}]: kept for reading, searched through `kinds`
+            "changes": {"type": "object", "enabled": False},
         },
     }
 
@@ -326,6 +363,10 @@ def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
             "template": {"mappings": runs_mappings()},
             "_meta": {"owner": "warwatch"},
         },
+        f"{prefix}changes-mappings": {
+            "template": {"settings": analysis, "mappings": changes_mappings()},
+            "_meta": {"owner": "warwatch"},
+        },
     }
 
 
@@ -347,6 +388,12 @@ def index_templates(prefix: str) -> dict[str, dict[str, Any]]:
         f"{prefix}runs": {
             "index_patterns": [f"{prefix}runs"],
             "composed_of": [f"{prefix}index-settings", f"{prefix}runs-mappings"],
+            "priority": 200,
+            "_meta": {"owner": "warwatch"},
+        },
+        f"{prefix}changes": {
+            "index_patterns": [f"{prefix}changes"],
+            "composed_of": [f"{prefix}index-settings", f"{prefix}changes-mappings"],
             "priority": 200,
             "_meta": {"owner": "warwatch"},
         },

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from indexing.engine import Engine, connect
-from indexing.index.setup import articles_alias
+from indexing.engine import Engine
 from indexing.search.execute import run
 from indexing.search.hits import SearchHit, SearchResult, facets_of, parse_hit, total_of
 from indexing.search.hybrid import HYDRATE_SLACK, hybrid_search
@@ -57,7 +56,7 @@ from indexing.search.safety import (
     neutralise_colons,
     query_string_limits,
 )
-from indexing.settings import get_settings
+from indexing.settings import SearchSettings
 
 __all__ = [
     "COMPLETE_BONUS", "ENTITY_BONUS", "ENTITY_MENTION_BONUS", "EXPANSION_BOOST", "FACET_FIELDS", "FIELD_WEIGHTS",
@@ -81,12 +80,14 @@ def search(
     size: int = 10,
     order: Order = "relevance",
     facets: bool = False,
-    engine: Engine | None = None,
-    index: str | None = None,
+    engine: Engine,
+    index: str,
+    settings: SearchSettings,
     translit: bool = True,
     hybrid: bool | None = None,
 ) -> SearchResult:
-    """Search the articles alias. Filters take one value or a comma-separated list.
+    """Search ``index`` (the articles alias: ``articles_alias(prefix)``) on ``engine`` within
+    the limits of ``settings`` (the ``search`` settings). Filters take one value or a comma-separated list.
     ``translit=False`` switches off the cross-script name bridge, ``hybrid=False`` the vector
     half (default: ``search.hybrid``; benchmarks compare both).
 
@@ -102,14 +103,12 @@ def search(
     """
     query = neutralise_colons(query)
     if not is_match_all(query):
-        check_query(query)  # refused before anything is asked of the engine
-    engine = engine or connect()
-    index = index or articles_alias()
+        check_query(query, settings)  # refused before anything is asked of the engine
     # ``expand`` is looked up here, in the package, at call time: tests replace it here
     request = SearchRequest(query, lang=lang, source=source, topic=topic, entity=entity, since=since,
                             until=until, size=size, order=order, facets=facets, translit=translit,
-                            expansion=expand(query))
-    hybrid = get_settings().search.hybrid if hybrid is None else hybrid
+                            expansion=expand(query), limits=settings)
+    hybrid = settings.hybrid if hybrid is None else hybrid
     if hybrid and order == "relevance" and not is_explicit(query) and not is_match_all(query):
         result = hybrid_search(engine, index, request)
         if result is not None:

@@ -11,7 +11,6 @@ from typing import Any
 from indexing.engine import Engine, EngineError
 from indexing.search.query import SearchRequest
 from indexing.search.safety import QueryError, is_syntax_error, is_too_expensive
-from indexing.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ def run(engine: Engine, index: str, request: SearchRequest,
     """One search request for ``request`` (``shape`` edits the body), with the simple_query_string fallback
     for a query the engine cannot parse, the timeouts of ``search`` settings, and
     :class:`QueryError` for a query too expensive or malformed to run."""
-    limits = get_settings().search
+    limits = request.limits
     query = request.query
     syntax = "query_string"
     for syntax in ("query_string", "simple_query_string"):

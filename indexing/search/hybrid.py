@@ -16,7 +16,7 @@ from indexing.engine import Engine
 from indexing.search.execute import run
 from indexing.search.hits import SearchResult, facets_of, parse_hit, total_of
 from indexing.search.query import Expansion, SearchRequest
-from indexing.settings import get_settings
+from indexing.settings import SearchSettings
 
 if TYPE_CHECKING:
     from indexing.embeddings.fusion import Fused
@@ -49,12 +49,12 @@ def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
 HYDRATE_SLACK = 5
 
 
-def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion) -> Fused:
+def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion,
+           limits: SearchSettings) -> Fused:
     """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``)."""
     from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, fuse
     from indexing.embeddings.retrieval import rrf
 
-    limits = get_settings().search
     keyword = [KeywordHit(str(h["_id"]), float(h.get("_score") or 0.0), frozenset(h.get("matched_queries") or ()))
                for h in first.get("hits", {}).get("hits", [])]
     if limits.fusion == "rrf":
@@ -74,7 +74,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest) -> SearchR
     from indexing.embeddings.retrieval import has_vectors, neighbours
     from indexing.embeddings.vectors import native_knn
 
-    limits = get_settings().search
+    limits = request.limits
     if not has_vectors(engine, index):
         return None
     filters = request.filters()
@@ -87,7 +87,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest) -> SearchR
         near = vector_side.result()
     if not near:
         return None
-    fused = _fused(first, near, request.expansion)
+    fused = _fused(first, near, request.expansion, limits)
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not native_knn(engine)  # every candidate must pass the filters

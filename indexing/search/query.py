@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from indexing.index.templates import LANG_FIELDS, TEXT_FIELDS
 from indexing.search.safety import SIMPLE_FLAGS, check_query, is_explicit, is_match_all, query_string_limits
-from indexing.settings import get_settings
+from indexing.settings import SearchSettings
 from indexing.translit import query_words
 
 log = logging.getLogger(__name__)
@@ -360,7 +360,8 @@ def _highlight(query: str, expansion: Expansion) -> dict[str, Any]:
 def build_request(query: str, *, expansion: Expansion | None = None, lang: str | None = None,
                   source: str | None = None, topic: str | None = None, entity: str | None = None,
                   since: Any = None, until: Any = None, size: int = 10, order: Order = "relevance",
-                  facets: bool = False, syntax: str = "query_string", translit: bool = True) -> dict[str, Any]:
+                  facets: bool = False, syntax: str = "query_string", translit: bool = True,
+                  timeout: str = SearchSettings().timeout) -> dict[str, Any]:
     expansion = expansion or Expansion()
     body: dict[str, Any] = {
         "query": {"bool": {"must": [build_query(query, expansion, syntax=syntax, translit=translit)],
@@ -370,7 +371,7 @@ def build_request(query: str, *, expansion: Expansion | None = None, lang: str |
         # documents (block-max WAND): totals above that are reported as 10000.
         "track_total_hits": TRACK_TOTAL_HITS,
         # partial results rather than a search that holds the cluster (watches run this too)
-        "timeout": get_settings().search.timeout,
+        "timeout": timeout,
         "_source": _SOURCE_FIELDS,
         "highlight": _highlight(query, expansion),
     }
@@ -403,6 +404,8 @@ class SearchRequest:
     facets: bool = False
     translit: bool = True
     expansion: Expansion = field(default_factory=Expansion)
+    #: what the search may cost (timeouts, candidates, fusion): the ``search`` settings
+    limits: SearchSettings = field(default_factory=SearchSettings)
 
     def filters(self) -> list[dict[str, Any]]:
         """The filter clauses (language, source, topic, entity, date bounds)."""
@@ -414,4 +417,4 @@ class SearchRequest:
         return build_request(self.query, expansion=self.expansion, lang=self.lang, source=self.source,
                              topic=self.topic, entity=self.entity, since=self.since, until=self.until,
                              size=self.size, order=self.order, facets=self.facets, syntax=syntax,
-                             translit=self.translit)
+                             translit=self.translit, timeout=self.limits.timeout)

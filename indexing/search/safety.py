@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from indexing.engine import EngineError
-from indexing.settings import get_settings
+from indexing.settings import SearchSettings
 
 _EXPLICIT_SYNTAX = re.compile(r"(^|[\s(])([\w.*]+:|[+-]\S)|\b(AND|OR|NOT)\b")
 _FIELD_PREFIX = re.compile(r"(^|[\s(])([\w.*]+):")
@@ -86,14 +86,15 @@ def _expansive(term: str) -> bool:
     return bool(re.search(r"[^\\]~\d*(\.\d+)?$", word))
 
 
-def check_query(query: str) -> str:
+def check_query(query: str, limits: SearchSettings | None = None) -> str:
     """The user's query made safe for query_string, or :class:`QueryError`.
 
     Regular expressions (``/.../``) are not offered: slashes become literal. Leading and
     one-letter wildcards are refused (they scan the whole term dictionary), and so are more
     than ``search.max_expansive_terms`` wildcard or fuzzy terms, or a query over
-    ``search.max_query_chars`` characters."""
-    limits = get_settings().search
+    ``search.max_query_chars`` characters (``limits``: the ``search`` settings; default: the code's
+    defaults)."""
+    limits = limits or SearchSettings()
     if len(query) > limits.max_query_chars:
         raise QueryError(f"query too long: {len(query)} characters (at most {limits.max_query_chars})")
     text = _UNESCAPED_SLASH.sub(r"\1\\/", query)

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from indexing.settings import get_settings
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "crosslingual"
 #: the dev fixture (tuned on) and the validation fixture (written before tuning, never tuned to)
 FIXTURE = FIXTURES / "stories.yaml"
@@ -51,7 +53,7 @@ def evaluate(engine: Any, articles: list[dict[str, Any]], queries: dict[str, dic
         coverage = {a["url"] for a in articles if a["story"] == story}
         for lang, qs in by_lang.items():
             for q in qs:
-                urls = [h.url for h in search(q, engine=engine, size=10, **search_kwargs).hits]
+                urls = [h.url for h in search(q, engine=engine, size=10, **search_kwargs, index=get_settings().articles_alias, settings=get_settings().search).hits]
                 recall, precision = measure([u for u in urls if u], coverage)
                 rows.append({"story": story, "lang": lang, "query": q, "recall": recall, "precision": precision,
                              "missing": sorted(a["language"] for a in articles

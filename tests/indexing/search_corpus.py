@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from indexing.settings import get_settings
+
 STORIES: dict[str, dict[str, dict[str, str]]] = {
     "nk-troops": {
         "de": {
@@ -166,10 +168,10 @@ def index_articles(engine: Any, articles: list[dict[str, Any]], *, source: str =
     for art in articles:
         docs.append(article_to_document(art, source=art.get("source", source), url=art["url"],
                                         fetched_at="2024-11-06T00:00:00+00:00", enrichment=enrich(art)))
-    counts = index_documents(engine, docs)
+    counts = index_documents(engine, docs, settings=get_settings())
     from indexing.index.setup import articles_alias
 
-    engine.refresh(articles_alias())
+    engine.refresh(articles_alias(get_settings().index_prefix))
     return counts
 
 
@@ -189,8 +191,8 @@ def fresh_index(es_url: str) -> Iterator[tuple[Any, str]]:
         mp.setenv("WARWATCH_ES_URL", es_url)
         mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
         reset_settings()
-        engine = connect()
-        setup_indices(engine)
+        engine = connect(get_settings())
+        setup_indices(engine, get_settings().index_prefix)
         try:
             yield engine, prefix
         finally:

@@ -21,6 +21,7 @@ from indexing.index.bulk import BulkStats, BulkWriter, index_documents
 from indexing.index.documents import article_to_document
 from indexing.index.pending import PendingQueue
 from indexing.index.setup import articles_alias, setup_indices
+from indexing.settings import get_settings
 from tests.conftest import free_port
 
 
@@ -97,8 +98,8 @@ class Relay:
 
 @pytest.fixture
 def engine(index_prefix: str, data_dir: Path) -> Iterator[Engine]:
-    eng = connect()
-    setup_indices(eng)
+    eng = connect(get_settings())
+    setup_indices(eng, get_settings().index_prefix)
     yield eng
     eng.close()
 
@@ -124,20 +125,20 @@ def _articles(n: int, *, tag: str = "") -> list[dict]:
 
 
 def _count(engine: Engine) -> int:
-    engine.refresh(articles_alias())
-    return engine.count(articles_alias())
+    engine.refresh(articles_alias(get_settings().index_prefix))
+    return engine.count(articles_alias(get_settings().index_prefix))
 
 
 def test_bulk_indexes_and_rerun_changes_nothing(engine: Engine) -> None:
     docs = _articles(1200)
-    counts = index_documents(engine, docs, chunk_size=250)
+    counts = index_documents(engine, docs, chunk_size=250, settings=get_settings())
     assert counts["created"] == 1200 and counts["failed"] == 0
     assert _count(engine) == 1200
-    again = index_documents(engine, _articles(1200), chunk_size=250)
+    again = index_documents(engine, _articles(1200), chunk_size=250, settings=get_settings())
     assert again["unchanged"] == 1200 and again["created"] == 0 and again["updated"] == 0
     assert _count(engine) == 1200
     # ids come from the canonical URL: the utm parameter is gone
-    doc = engine.get(articles_alias(), docs[0]["id"])
+    doc = engine.get(articles_alias(get_settings().index_prefix), docs[0]["id"])
     assert doc is not None and doc["url"] == "https://news.example/artikel/0"
 
 
@@ -145,7 +146,7 @@ def test_rejected_documents_go_to_the_dead_letter_file(engine: Engine, data_dir:
     docs = _articles(5)
     docs[1]["published"] = "not a date"  # the engine refuses it (mapper_parsing_exception)
     docs[3]["word_count"] = "many"
-    counts = index_documents(engine, docs + [{"title": "no id"}])
+    counts = index_documents(engine, docs + [{"title": "no id"}], settings=get_settings())
     assert counts["created"] == 3 and counts["failed"] == 3
     assert _count(engine) == 3
     lines = [json.loads(line) for f in (data_dir / "dead-letter").glob("*.jsonl")
@@ -177,7 +178,7 @@ def test_busy_items_are_retried_with_backoff(engine: Engine) -> None:
     busy = BusyOnce(engine)
     writer = BulkWriter(busy, max_retries=3, initial_backoff=0.01, sleep=sleeps.append)  # type: ignore[arg-type]
     stats = BulkStats()
-    ops = [({"index": {"_index": articles_alias(), "_id": d["id"]}}, d) for d in _articles(4)]
+    ops = [({"index": {"_index": articles_alias(get_settings().index_prefix), "_id": d["id"]}}, d) for d in _articles(4)]
     assert writer.send(ops, stats) == []
     assert busy.calls == 2 and stats.retried == 2 and sleeps == [0.01]
     assert _count(engine) == 4
@@ -193,9 +194,9 @@ def test_node_gone_mid_run_keeps_documents_pending(
     monkeypatch.setenv("WARWATCH_BULK_INITIAL_BACKOFF", "0.05")
     monkeypatch.setenv("WARWATCH_BULK_CHUNK_SIZE", "100")
     reset_settings()
-    engine = connect()
-    setup_indices(engine)
-    queue = PendingQueue(batch_size=100)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
+    queue = PendingQueue.from_settings(get_settings(), batch_size=100)
     docs = _articles(1000)
     assert queue.add("run-1", docs) == 1000
 
@@ -207,21 +208,21 @@ def test_node_gone_mid_run_keeps_documents_pending(
             relay.shut()
 
     with pytest.raises(EngineUnavailable, match="pending"):
-        queue.flush(lambda batch: index_documents(engine, batch, progress=stop_after_two_chunks))
+        queue.flush(lambda batch: index_documents(engine, batch, progress=stop_after_two_chunks, settings=get_settings()))
     assert queue.count() == 800  # the two confirmed chunks left the queue, nothing else did
-    assert _count(connect(url=relay.target_url)) == 200
+    assert _count(connect(get_settings(), url=relay.target_url)) == 200
 
     relay.open()  # the node is back (same port)
-    engine = connect()
+    engine = connect(get_settings())
     # The next run adds its own documents (half of them the same articles again) and flushes all.
     assert queue.add("run-2", _articles(1100)[500:]) == 600
-    stats = queue.flush(lambda batch: index_documents(engine, batch))
+    stats = queue.flush(lambda batch: index_documents(engine, batch, settings=get_settings()))
     assert queue.count() == 0 and list((data_dir / "pending").glob("*.jsonl")) == []
     assert stats["failed"] == 0
     assert _count(engine) == 1100
     # Re-running never changes the count.
     queue.add("run-2", _articles(1100)[500:])
-    queue.flush(lambda batch: index_documents(engine, batch))
+    queue.flush(lambda batch: index_documents(engine, batch, settings=get_settings()))
     assert _count(engine) == 1100
 
 
@@ -238,9 +239,9 @@ def test_real_node_stopped_mid_run(index_prefix: str, spare_node_dir: Path, monk
         monkeypatch.setenv("WARWATCH_BULK_MAX_RETRIES", "1")
         monkeypatch.setenv("WARWATCH_BULK_INITIAL_BACKOFF", "0.05")
         reset_settings()
-        engine = connect()
-        setup_indices(engine)
-        queue = PendingQueue(batch_size=100)
+        engine = connect(get_settings())
+        setup_indices(engine, get_settings().index_prefix)
+        queue = PendingQueue.from_settings(get_settings(), batch_size=100)
         queue.add("run-1", _articles(600))
 
         calls: list[int] = []
@@ -251,11 +252,11 @@ def test_real_node_stopped_mid_run(index_prefix: str, spare_node_dir: Path, monk
                 localnode.stop(port=port)
 
         with pytest.raises(EngineUnavailable):
-            queue.flush(lambda batch: index_documents(engine, batch, chunk_size=100, progress=stop_node))
+            queue.flush(lambda batch: index_documents(engine, batch, chunk_size=100, progress=stop_node, settings=get_settings()))
         assert queue.count() == 500
         localnode.start(port=port)
-        engine = connect()
-        queue.flush(lambda batch: index_documents(engine, batch))
+        engine = connect(get_settings())
+        queue.flush(lambda batch: index_documents(engine, batch, settings=get_settings()))
         assert queue.count() == 0
         assert _count(engine) == 600
     finally:

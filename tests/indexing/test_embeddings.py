@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from indexing.embeddings import EmbeddingError, build_embedder, document_text, get_embedder
-from indexing.settings import EmbeddingSettings, reset_settings
+from indexing.settings import EmbeddingSettings, get_settings, reset_settings
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +147,11 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     from indexing.index.documents import article_to_document
     from indexing.index.setup import articles_alias, setup_indices
 
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     docs = [article_to_document(a, source="t", url=a["url"]) for a in _articles()]
-    index_documents(engine, docs)
-    alias = articles_alias()
+    index_documents(engine, docs, settings=get_settings())
+    alias = articles_alias(get_settings().index_prefix)
     engine.refresh(alias)
     clock = lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # noqa: E731
     first = embed_pending(engine, embedder=e5, limit=2, clock=clock)  # type: ignore[arg-type]
@@ -166,7 +166,7 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     # new text replaces the document, vector included: it is on the work list again
     changed = article_to_document({**_articles()[2], "title": "Підземна школа в Запоріжжі"}, source="t",
                                   url=_articles()[2]["url"])
-    index_documents(engine, [changed])
+    index_documents(engine, [changed], settings=get_settings())
     engine.refresh(alias)
     assert engine.get(alias, changed["id"]).get("embedding") is None  # type: ignore[union-attr]
     later = lambda: datetime(2025, 3, 1, 13, 0, tzinfo=UTC)  # noqa: E731
@@ -248,5 +248,5 @@ def test_the_embedding_stage_before_any_article_index_embeds_nothing(es_url: str
     monkeypatch.setenv("WARWATCH_ES_URL", es_url)
     monkeypatch.setenv("WARWATCH_INDEX_PREFIX", f"ww-test-{uuid.uuid4().hex[:8]}-")
     reset_settings()
-    report = embed_new_articles(connect())
+    report = embed_new_articles(connect(get_settings()))
     assert report.embedded == 0 and not report.failed

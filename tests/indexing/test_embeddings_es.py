@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from indexing.settings import get_settings
 from tests.indexing import crosslingual_corpus as xc
 
 #: the bare node has no language analyzers: a minimal mapping with what the stage uses
@@ -36,7 +37,7 @@ def es_engine(bare_elasticsearch: str) -> Iterator[Any]:
     from indexing.embeddings.vectors import native_knn
     from indexing.engine import connect
 
-    eng = connect(url=bare_elasticsearch)
+    eng = connect(get_settings(), url=bare_elasticsearch)
     assert native_knn(eng)
     yield eng
     for index in ("ww-test-vec", "ww-test-xling"):

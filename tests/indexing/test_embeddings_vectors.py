@@ -18,11 +18,12 @@ from indexing.embeddings.vectors import (
     vector_mapping,
 )
 from indexing.engine import Engine, EngineError, ServerInfo, connect
+from indexing.settings import get_settings
 
 
 @pytest.fixture
 def engine(index_prefix: str) -> Iterator[Engine]:
-    eng = connect()
+    eng = connect(get_settings())
     yield eng
     eng.close()
 

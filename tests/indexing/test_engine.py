@@ -13,7 +13,7 @@ from indexing.settings import get_settings
 
 @pytest.fixture
 def engine(index_prefix: str) -> Engine:
-    eng = connect()
+    eng = connect(get_settings())
     yield eng
     eng.close()
 
@@ -36,7 +36,7 @@ def test_connect_picks_the_client_of_the_server(engine: Engine) -> None:
 
 def test_unreachable_node_is_engine_unavailable(index_prefix: str) -> None:
     with pytest.raises(EngineUnavailable):
-        connect(url=f"http://127.0.0.1:{_free_port()}")
+        connect(get_settings(), url=f"http://127.0.0.1:{_free_port()}")
 
 
 def test_index_lifecycle_and_not_found(engine: Engine, index_prefix: str) -> None:
@@ -108,7 +108,7 @@ def test_elasticsearch_client_path_on_a_bare_elasticsearch_node(index_prefix: st
     """The official elasticsearch client against a real (bare: no analysis-common) Elasticsearch
     node from Elastic's integ-test-zip, on a spare port (shared by the session): the adapter's
     operations."""
-    eng = connect(url=bare_elasticsearch)
+    eng = connect(get_settings(), url=bare_elasticsearch)
     try:
         assert eng.flavor == "elasticsearch"
         assert type(eng.client).__module__.startswith("elasticsearch")

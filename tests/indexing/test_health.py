@@ -171,9 +171,9 @@ def test_health_settings_from_the_file_and_channels_checked(tmp_path: Path, monk
 
 # --------------------------------------------------------------------------- the runs index
 def test_setup_installs_the_runs_template_and_index(index_prefix: str) -> None:
-    engine = connect()
-    setup_indices(engine)
-    name = runs_index()
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
+    name = runs_index(get_settings().index_prefix)
     assert name == f"{index_prefix}runs" and engine.index_exists(name)
     live = engine.get_mapping(name)[name]["mappings"]["properties"]
     assert live["source"]["type"] == "keyword" and live["finished_at"]["type"] == "date"
@@ -182,23 +182,23 @@ def test_setup_installs_the_runs_template_and_index(index_prefix: str) -> None:
 
 
 def test_record_run_is_idempotent(index_prefix: str, data_dir: Path) -> None:
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     write_run(data_dir, "r1", T0, {"alpha": _counts(), "beta": _counts(new=0)})
     assert unrecorded_runs() == ["r1"]
     docs = record_run("r1", engine=engine)
     assert [d["source"] for d in docs] == ["alpha", "beta"]
     record_run("r1", engine=engine)
-    assert engine.count(runs_index()) == 2
-    assert engine.get(runs_index(), "r1:alpha")["new"] == 2
+    assert engine.count(runs_index(get_settings().index_prefix)) == 2
+    assert engine.get(runs_index(get_settings().index_prefix), "r1:alpha")["new"] == 2
     assert unrecorded_runs() == []
     # a later stage rewrites a report: the run is out of date and recorded again
     (data_dir / "runs" / "r1" / "index-report.json").write_text('{"seconds": 9.0}', encoding="utf-8")
     import os
     os.utime(data_dir / "runs" / "r1" / "index-report.json", (T0.timestamp() + 1e9,) * 2)
     assert record_pending_runs(engine=engine) == ["r1"]
-    assert engine.get(runs_index(), "r1:beta")["index_seconds"] == 9.0
-    assert engine.count(runs_index()) == 2
+    assert engine.get(runs_index(get_settings().index_prefix), "r1:beta")["index_seconds"] == 9.0
+    assert engine.count(runs_index(get_settings().index_prefix)) == 2
 
 
 def _record_series(data_dir: Path, engine: Any, runs: list[dict[str, dict[str, Any]]], start: int = 0) -> None:
@@ -209,8 +209,8 @@ def _record_series(data_dir: Path, engine: Any, runs: list[dict[str, dict[str, A
 
 
 def test_history_is_newest_first_per_source(index_prefix: str, data_dir: Path) -> None:
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     _record_series(data_dir, engine, [{"a": _counts(new=1), "b": _counts(new=0)}] + [{"a": _counts(new=0)}] * 3)
     hist = read_history(engine, 2)
     assert [r["run_id"] for r in hist["a"].runs] == ["run003", "run002"]
@@ -247,8 +247,8 @@ def _file_alerts(data_dir: Path) -> list[dict[str, Any]]:
 
 
 def test_health_alerts_once_per_episode(health_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     bad = _counts(fetched=1, new=0, failed={"http_503": 4})
     series = [{"quiet": _counts(new=2), "broken": _counts(new=0), "fine": _counts()}] + \
              [{"quiet": _counts(new=0), "broken": bad, "fine": _counts()}] * 3
@@ -284,8 +284,8 @@ def test_health_alerts_once_per_episode(health_env: Path, monkeypatch: pytest.Mo
 def test_cli_health_table_and_json(health_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from warwatch.cli import main
 
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     write_run(health_env, "run000", T0, {"fine": _counts(new=2), "broken": _counts(fetched=0, failed={"timeout": 6})},
               articles=[{"source": "fine", "published": _iso(T0 - timedelta(minutes=3))}])
     assert main(["health", "--record", "--json"]) == 1  # "broken" has a problem

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexing.engine import EngineUnavailable, connect
+from indexing.settings import get_settings
 from indexing.urls import redact_in, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ def test_redact_in_replaces_the_url_and_the_secret_inside_it() -> None:
 
 def test_engine_errors_do_not_echo_the_password() -> None:
     with pytest.raises(EngineUnavailable) as err:
-        connect(url="http://elastic:hunter2@127.0.0.1:9")
+        connect(get_settings(), url="http://elastic:hunter2@127.0.0.1:9")
     assert "hunter2" not in str(err.value)
     assert "elastic:***@127.0.0.1:9" in str(err.value)
 

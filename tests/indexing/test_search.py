@@ -14,6 +14,7 @@ from indexing.engine import Engine, connect
 from indexing.extraction import extract
 from indexing.index.setup import setup_indices
 from indexing.search import SearchResult, search
+from indexing.settings import get_settings
 from tests.indexing.search_corpus import QUERIES, STORIES, corpus, index_articles
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -42,9 +43,9 @@ def indexed(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     os.environ.update({"WARWATCH_ES_URL": es_url, "WARWATCH_INDEX_PREFIX": prefix,
                        "WARWATCH_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
     reset_settings()
-    engine = connect()
+    engine = connect(get_settings())
     try:
-        setup_indices(engine)
+        setup_indices(engine, get_settings().index_prefix)
         seed = extract((SEED_DIR / "page.html").read_bytes(), url=SEED_URL).to_dict()
         seed.update(url=SEED_URL, source="weltnachrichten-heute")
         pages = []
@@ -78,7 +79,7 @@ def env(indexed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
 
 
 def _run(q: str, engine: Engine, **kw: Any) -> SearchResult:
-    return search(q, engine=engine, **kw)
+    return search(q, engine=engine, **kw, index=get_settings().articles_alias, settings=get_settings().search)
 
 
 @pytest.mark.parametrize("query", json.loads((SEED_DIR / "expected.json").read_text())["search"]["index_then_query"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexing.search import is_explicit, neutralise_colons
+from indexing.settings import get_settings
 
 
 @pytest.mark.parametrize(
@@ -37,8 +38,8 @@ def test_headline_with_colon_finds_its_article(index_prefix: str, data_dir: obje
     from indexing.index.setup import setup_indices
     from indexing.search import search
 
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     titles = [
         "Report 3: Near working repair the had struck",
         "Report 7: The while reported that monday working",
@@ -49,7 +50,7 @@ def test_headline_with_colon_finds_its_article(index_prefix: str, data_dir: obje
         body = f"{title}. " + " ".join(["Repair crews were working near the river after the strike."] * 5)
         docs.append(article_to_document({"title": title, "body": body, "language": "en"},
                                         source="t", url=f"http://news.example/{i}"))
-    index_documents(engine, docs, refresh=True)
+    index_documents(engine, docs, refresh=True, settings=get_settings())
     for title in titles:
-        hits = search(title, size=3, engine=engine).hits
+        hits = search(title, size=3, engine=engine, index=get_settings().articles_alias, settings=get_settings().search).hits
         assert hits and hits[0].title == title, (title, [h.title for h in hits])

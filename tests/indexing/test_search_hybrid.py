@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from indexing.settings import reset_settings
+from indexing.settings import get_settings, reset_settings
 from tests.indexing import crosslingual_corpus as xc
 
 pytestmark = pytest.mark.es
@@ -66,9 +66,9 @@ def test_centring_and_feedback_refine_the_vector_side(env: Any) -> None:
     engine, articles, fixtures = env
     embedder = get_embedder()
     assert embedder is not None and embedder.name.endswith("-sym")  # articles embedded as queries
-    matrix = matrix_for(engine, articles_alias(), embedder.name, embedder.dim)
+    matrix = matrix_for(engine, articles_alias(get_settings().index_prefix), embedder.name, embedder.dim)
     assert len(matrix) == len(articles)
-    hits = engine.search(articles_alias(), {"query": {"match_all": {}}, "size": len(articles), "_source": ["url"]})
+    hits = engine.search(articles_alias(get_settings().index_prefix), {"query": {"match_all": {}}, "size": len(articles), "_source": ["url"]})
     url_by_id = {h["_id"]: h["_source"]["url"] for h in hits["hits"]["hits"]}
     assert set(url_by_id.values()) == {a["url"] for a in articles}
 
@@ -94,7 +94,7 @@ def test_filters_apply_to_vector_hits(env: Any) -> None:
     from indexing.search import search
 
     engine, _, _ = env
-    res = search("underground school", engine=engine, lang="pl,es")
+    res = search("underground school", engine=engine, lang="pl,es", index=get_settings().articles_alias, settings=get_settings().search)
     assert res.retrieval == "hybrid"
     assert res.hits and {h.language for h in res.hits} <= {"pl", "es"}
     assert res.hits[0].url in {"https://pl.xl.example/underground-school", "https://es.xl.example/underground-school"}
@@ -104,9 +104,9 @@ def test_explicit_queries_and_date_order_stay_keyword(env: Any) -> None:
     from indexing.search import search
 
     engine, _, _ = env
-    assert search("title:Kharkiv", engine=engine).retrieval == "keyword"
-    assert search("underground school", engine=engine, order="date").retrieval == "keyword"
-    assert search("underground school", engine=engine, hybrid=False).retrieval == "keyword"
+    assert search("title:Kharkiv", engine=engine, index=get_settings().articles_alias, settings=get_settings().search).retrieval == "keyword"
+    assert search("underground school", engine=engine, order="date", index=get_settings().articles_alias, settings=get_settings().search).retrieval == "keyword"
+    assert search("underground school", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).retrieval == "keyword"
 
 
 def test_without_a_model_search_is_keyword_only(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,5 +115,5 @@ def test_without_a_model_search_is_keyword_only(env: Any, monkeypatch: pytest.Mo
     engine, _, _ = env
     monkeypatch.setenv("WARWATCH_EMBEDDINGS__BACKEND", "none")
     reset_settings()
-    res = search("underground school Kharkiv", engine=engine)
+    res = search("underground school Kharkiv", engine=engine, index=get_settings().articles_alias, settings=get_settings().search)
     assert res.retrieval == "keyword" and res.hits

@@ -11,6 +11,7 @@ import pytest
 
 from indexing.index.documents import article_to_document
 from indexing.index.templates import DEFAULT_QUERY_FIELDS, component_templates
+from indexing.settings import get_settings
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seed-article" / "page.html"
 
@@ -70,15 +71,15 @@ def test_a_bare_query_string_finds_the_german_seed(index_prefix: str, query: str
     from indexing.index.bulk import index_documents
     from indexing.index.setup import articles_alias, setup_indices
 
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     seed_url = "https://weltnachrichten-heute.example/2024/10/28/nato-bestaetigt-praesenz-nordkoreanischer-soldaten-in-russland/"
     seed = extract(SEED.read_bytes(), url=seed_url).to_dict()
     docs = [_doc(seed, seed_url)] + [_doc(a, a["url"]) for a in ARTICLES]
-    assert index_documents(engine, docs)["indexed"] == len(docs)
-    engine.refresh(articles_alias())
+    assert index_documents(engine, docs, settings=get_settings())["indexed"] == len(docs)
+    engine.refresh(articles_alias(get_settings().index_prefix))
     for body in ({"query": {"query_string": {"query": query}}},
                  # Kibana's KQL free text: a multi_match without fields
                  {"query": {"multi_match": {"query": query, "type": "best_fields", "lenient": True}}}):
-        hits = engine.search(articles_alias(), {**body, "size": 3})["hits"]["hits"]
+        hits = engine.search(articles_alias(get_settings().index_prefix), {**body, "size": 3})["hits"]["hits"]
         assert seed_url in [h["_source"]["url"] for h in hits], (body, [h["_source"]["title"] for h in hits])

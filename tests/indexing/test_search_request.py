@@ -1,4 +1,4 @@
-"""What ``search()`` hands on: one frozen :class:`SearchRequest`, not a dict read by string; and
+"""What ``search(index=get_settings().articles_alias, settings=get_settings().search)`` hands on: one frozen :class:`SearchRequest`, not a dict read by string; and
 the names callers import from ``indexing.search`` (a package of modules by job)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 import indexing.search as search_module
-from indexing.search import Expansion, SearchRequest, build_request, search
+from indexing.search import Expansion, QueryError, SearchRequest, build_request, search
+from indexing.settings import SearchSettings
 
 _EMPTY = {"hits": {"total": {"value": 0}, "hits": []}, "took": 3}
 
@@ -29,7 +30,8 @@ def test_a_request_is_frozen_and_builds_the_same_body_as_build_request() -> None
 
 
 def test_search_hands_one_request_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every option of search() arrives in the request, the expansion from ``indexing.search.expand``
+    """Every option of search() arrives in the request (the ``search`` settings handed in too), the
+    expansion from ``indexing.search.expand``
     (replaced here, so a test's replacement takes effect), the query with its colon neutralised;
     no engine is asked anything."""
     seen: list[SearchRequest] = []
@@ -40,15 +42,19 @@ def test_search_hands_one_request_on(monkeypatch: pytest.MonkeyPatch) -> None:
         return _EMPTY, "query_string"
 
     marker = Expansion(topics=["marker"])
+    limits = SearchSettings(timeout="7s", max_query_chars=50)
     monkeypatch.setattr(search_module, "run", run)
     monkeypatch.setattr(search_module, "expand", lambda q: marker)
     result = search("Report 3: drones", lang="uk", source="s", topic="t", entity="e", since="2024-01-01",
                     until="2024-01-31", size=4, order="date", facets=True, translit=False, hybrid=False,
-                    engine="no engine", index="idx")  # type: ignore[arg-type]
+                    engine="no engine", index="idx", settings=limits)  # type: ignore[arg-type]
     assert result.total == 0 and result.took_ms == 3 and result.facets is not None
     assert seen == [SearchRequest("Report 3  drones", lang="uk", source="s", topic="t", entity="e",
                                   since="2024-01-01", until="2024-01-31", size=4, order="date", facets=True,
-                                  translit=False, expansion=marker)]
+                                  translit=False, expansion=marker, limits=limits)]
+    assert seen[0].body()["timeout"] == "7s"  # the settings handed in, not the process-wide ones
+    with pytest.raises(QueryError):  # and the query limits come from them too
+        search("x" * 60, engine="no engine", index="idx", settings=limits)  # type: ignore[arg-type]
 
 
 def test_the_names_callers_import_are_there() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from indexing.search import QueryError, build_request, check_query, query_string_limits
-from indexing.settings import reset_settings
+from indexing.settings import SearchSettings, get_settings
 
 
 @pytest.mark.parametrize("query", ["*krieg", "?rieg", "title:*ukraine", "n*", "(a* OR Kursk)", "+*x"])
@@ -37,15 +37,14 @@ def test_escaped_backslashes_do_not_hide_a_regexp(query: str, expected: str) -> 
     assert check_query(query) == expected
 
 
-def test_too_many_expansive_terms_and_too_long_queries_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_expansive_terms_and_too_long_queries_are_refused() -> None:
     with pytest.raises(QueryError, match="5 wildcard or fuzzy terms"):
         check_query("ab* cd* ef~ gh~2 ij?k")
     with pytest.raises(QueryError, match="too long"):
         check_query("Kursk " * 300)
-    monkeypatch.setenv("WARWATCH_SEARCH__MAX_EXPANSIVE_TERMS", "0")
-    reset_settings()
-    with pytest.raises(QueryError):
-        check_query("Kursk*")
+    assert check_query("Kursk*") == "Kursk*"
+    with pytest.raises(QueryError):  # the limits handed in, not the process-wide settings
+        check_query("Kursk*", SearchSettings(max_expansive_terms=0))
 
 
 def test_the_request_carries_the_limits_and_a_timeout() -> None:
@@ -75,19 +74,19 @@ def test_refused_and_malformed_queries_on_the_node(index_prefix: str) -> None:
     from indexing.index.setup import articles_alias, setup_indices
     from indexing.search import search
 
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     doc = article_to_document({"title": "Kursk: a/b test", "body": "Troops near Kursk.", "language": "en"},
                               source="t", url="https://en.example/a")
-    index_documents(engine, [doc])
-    engine.refresh(articles_alias())
+    index_documents(engine, [doc], settings=get_settings())
+    engine.refresh(articles_alias(get_settings().index_prefix))
     with pytest.raises(QueryError, match="wildcard"):
-        search("*ursk", engine=engine, hybrid=False)
+        search("*ursk", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
     # a regex is looked for as text, not run as an automaton
-    assert search("/k.*k/", engine=engine, hybrid=False).total == 0
-    assert search("a/b", engine=engine, hybrid=False).total == 1
+    assert search("/k.*k/", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).total == 0
+    assert search("a/b", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).total == 1
     # unbalanced syntax still falls back to simple_query_string
-    res = search("Kursk (troops", engine=engine, hybrid=False)
+    res = search("Kursk (troops", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
     assert res.total == 1 and res.query_syntax == "simple_query_string"
 
 
@@ -111,13 +110,13 @@ def test_highlights_carry_page_text_escaped(index_prefix: str) -> None:
     from indexing.index.setup import articles_alias, setup_indices
     from indexing.search import search
 
-    engine = connect()
-    setup_indices(engine)
+    engine = connect(get_settings())
+    setup_indices(engine, get_settings().index_prefix)
     doc = article_to_document({"title": "Kursk <b>raid</b>", "body": "Troops near Kursk <script>x()</script> & co.",
                                "language": "en"}, source="t", url="https://en.example/h")
-    index_documents(engine, [doc])
-    engine.refresh(articles_alias())
-    (hit,) = search("Kursk", engine=engine, hybrid=False).hits
+    index_documents(engine, [doc], settings=get_settings())
+    engine.refresh(articles_alias(get_settings().index_prefix))
+    (hit,) = search("Kursk", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).hits
     joined = " ".join(hit.highlights)
     assert "<em>Kursk</em>" in joined
     assert "&lt;script&gt;" in joined and "&amp; co" in joined and "&lt;b&gt;" in joined

@@ -18,6 +18,7 @@ import pytest
 from indexing.engine import Engine, connect
 from indexing.index.setup import setup_indices
 from indexing.search import Expansion, build_query, search, translit_clause
+from indexing.settings import get_settings
 from tests.indexing.search_corpus import corpus, index_articles
 
 #: Villages for the story about an unknown name, each spelled as the five languages write it
@@ -129,9 +130,9 @@ def indexed(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     os.environ.update({"WARWATCH_ES_URL": es_url, "WARWATCH_INDEX_PREFIX": prefix,
                        "WARWATCH_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
     reset_settings()
-    engine = connect()
+    engine = connect(get_settings())
     try:
-        setup_indices(engine)
+        setup_indices(engine, get_settings().index_prefix)
         articles = _articles()
         counts = index_articles(engine, [*corpus(), *articles])
         assert counts["failed"] == 0
@@ -159,7 +160,7 @@ def env(indexed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
 def _check(engine: Engine, articles: list[dict[str, Any]], name: str, query: str, **kw: Any) -> None:
     coverage = {a["url"] for a in articles if a["story"] == name}
     lookalikes = {a["url"] for a in articles if a["story"] is None}
-    hits = search(query, engine=engine, size=10, **kw).hits
+    hits = search(query, engine=engine, size=10, **kw, index=get_settings().articles_alias, settings=get_settings().search).hits
     urls = [h.url for h in hits]
     shown = [(h.language, h.title, round(h.score or 0, 2)) for h in hits]
     assert coverage <= set(urls), (query, sorted(coverage - set(urls)), shown)
@@ -186,7 +187,7 @@ def test_the_bridge_alone_finds_other_scripts(env: dict[str, Any], name: str, qu
     _check(env["engine"], env["articles"], name, query)
     if name == "village":
         others = {a["url"] for a in env["articles"] if a["story"] == name and a["language"] in ("uk", "ru")}
-        without = {h.url for h in search(query, engine=env["engine"], size=50, translit=False).hits}
+        without = {h.url for h in search(query, engine=env["engine"], size=50, translit=False, index=get_settings().articles_alias, settings=get_settings().search).hits}
         assert not others & without
 
 
@@ -194,7 +195,7 @@ def test_names_translit_is_stored(env: dict[str, Any]) -> None:
     from indexing.index.setup import articles_alias
     from indexing.translit import fold_word
 
-    resp = env["engine"].search(articles_alias(), {
+    resp = env["engine"].search(articles_alias(get_settings().index_prefix), {
         "query": {"term": {"names_translit": fold_word(VILLAGE["en"])[0]}}, "size": 20, "_source": ["url"]})
     urls = {h["_source"]["url"] for h in resp["hits"]["hits"]}
     assert urls == {a["url"] for a in env["articles"] if a["story"] == "village"}

@@ -12,8 +12,11 @@ import pytest
 
 from indexing.engine import connect
 from indexing.index import templates
-from indexing.index.setup import runs_index, setup_indices
+from indexing.index.setup import changes_index, runs_index, setup_indices
+from indexing.settings import get_settings
 from warwatch.kibana import (
+    CHANGES_DASHBOARD_ID,
+    CHANGES_VIEW_ID,
     DASHBOARD_ID,
     DATA_VIEW_ID,
     RUNS_DASHBOARD_ID,
@@ -45,7 +48,7 @@ def test_objects_cover_the_dashboard_and_every_topic() -> None:
     for o in objs:
         by_type.setdefault(o["type"], []).append(o)
     views = {v["id"]: v["attributes"] for v in by_type["index-pattern"]}
-    assert set(views) == {DATA_VIEW_ID, RUNS_VIEW_ID}
+    assert set(views) == {DATA_VIEW_ID, RUNS_VIEW_ID, CHANGES_VIEW_ID}
     assert (views[DATA_VIEW_ID]["title"], views[DATA_VIEW_ID]["timeFieldName"]) == ("warwatch-articles", "published")
     topic_ids = {t["id"] for t in load_topics()}
     assert len(topic_ids) >= 7
@@ -53,7 +56,7 @@ def test_objects_cover_the_dashboard_and_every_topic() -> None:
                for s in by_type["search"]}
     assert {f'topics : "{t}"' for t in topic_ids} <= queries
     dashboards = {d["id"]: d for d in by_type["dashboard"]}
-    assert set(dashboards) == {DASHBOARD_ID, RUNS_DASHBOARD_ID}
+    assert set(dashboards) == {DASHBOARD_ID, RUNS_DASHBOARD_ID, CHANGES_DASHBOARD_ID}
     dash = dashboards[DASHBOARD_ID]
     ids = {o["id"] for o in objs}
     panel_refs = dash["references"]
@@ -88,7 +91,7 @@ def _mapped(properties: dict) -> set[str]:
 
 def test_every_referenced_field_is_in_the_mapping() -> None:
     by_view = referenced_fields_by_view(_objects())
-    assert set(by_view) == {DATA_VIEW_ID, RUNS_VIEW_ID}
+    assert set(by_view) == {DATA_VIEW_ID, RUNS_VIEW_ID, CHANGES_VIEW_ID}
     fields = by_view[DATA_VIEW_ID]
     assert {"published", "topics", "source", "language", "entity_canonical", "locations"} <= fields
     assert fields <= templates.mapped_fields(), fields - templates.mapped_fields()
@@ -97,12 +100,16 @@ def test_every_referenced_field_is_in_the_mapping() -> None:
             "failure_reasons"} <= runs
     runs_mapped = _mapped(templates.runs_mappings()["properties"])
     assert runs <= runs_mapped, runs - runs_mapped
-    assert referenced_fields(_objects()) == fields | runs
+    changes = by_view[CHANGES_VIEW_ID]
+    assert {"detected_at", "source", "kinds", "before", "after"} <= changes
+    changes_mapped = _mapped(templates.changes_mappings()["properties"])
+    assert changes <= changes_mapped, changes - changes_mapped
+    assert referenced_fields(_objects()) == fields | runs | changes
 
 
 def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> None:
-    engine = connect()
-    index = setup_indices(engine)
+    engine = connect(get_settings())
+    index = setup_indices(engine, get_settings().index_prefix)
     mapping = engine.get_mapping(index)[index]["mappings"]["properties"]
     for f in referenced_fields_by_view(_objects())[DATA_VIEW_ID]:
         node = mapping
@@ -116,10 +123,30 @@ def test_every_referenced_field_exists_in_the_live_index(index_prefix: str) -> N
     # aggregated fields must be aggregatable: keyword or date
     for f in ("topics", "source", "language", "entity_canonical"):
         assert mapping[f]["type"] == "keyword"
-    runs = engine.get_mapping(runs_index())[runs_index()]["mappings"]["properties"]
+    runs = engine.get_mapping(runs_index(get_settings().index_prefix))[runs_index(get_settings().index_prefix)]["mappings"]["properties"]
     aggregatable = {"keyword", "date", "integer", "long", "float"}
     for f in referenced_fields_by_view(_objects())[RUNS_VIEW_ID]:
         assert runs[f]["type"] in aggregatable, f
+    cindex = changes_index(get_settings().index_prefix)
+    changes = engine.get_mapping(cindex)[cindex]["mappings"]["properties"]
+    for f in referenced_fields_by_view(_objects())[CHANGES_VIEW_ID]:
+        assert f in changes, f
+    for f in ("detected_at", "source", "kinds"):  # what the charts aggregate on
+        assert changes[f]["type"] in aggregatable, f
+
+
+def test_changes_dashboard_charts_changes_per_source_per_day() -> None:
+    objs = {o["id"]: o for o in _objects()}
+    assert objs[CHANGES_VIEW_ID]["attributes"]["title"] == "warwatch-changes"
+    dash = objs[CHANGES_DASHBOARD_ID]
+    for ref in dash["references"]:
+        assert data_view_of(objs[ref["id"]]) == CHANGES_VIEW_ID, ref["id"]
+    titles = {objs[r["id"]]["attributes"]["title"] for r in dash["references"]}
+    assert {"warwatch: changes per source per day", "warwatch: edits and takedowns"} <= titles
+    per_day = next(o for o in objs.values() if o["attributes"].get("title") == "warwatch: changes per source per day")
+    aggs = json.loads(per_day["attributes"]["visState"])["aggs"]
+    assert [(a["type"], a["params"].get("field")) for a in aggs[1:]] == [("date_histogram", "detected_at"),
+                                                                         ("terms", "source")]
 
 
 class _FakeKibana(BaseHTTPRequestHandler):

@@ -2,6 +2,9 @@
 
 Responses that are not articles are counted by reason, never silently dropped; a page whose
 extraction takes too long is stopped (:mod:`warwatch.pipeline.extractor`), counted and listed.
+Confirmed takedowns (manifest entries with a ``takedown`` key, written by the crawler's revisits)
+are not extracted: they go to ``takedowns.jsonl`` for the index stage, which records them and
+marks the article removed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     started = time.monotonic()
     entries = list(iter_manifest(manifest)) if manifest.exists() else []
     stopped: list[dict[str, Any]] = []  # pages the time bound stopped, for a reprocess
+    takedowns = [e for e in entries if e.get("takedown")]
+    entries = [e for e in entries if not e.get("takedown")]
+    _write_takedowns(rdir, takedowns, result)
     with _extractor() as extract, atomic_writer(rdir / "cleaned.jsonl") as out:
         for i, entry in enumerate(entries, 1):
             if progress:
@@ -59,6 +65,15 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     result.seconds = time.monotonic() - started
     write_json(rdir / "clean-report.json", {**result.as_dict(), "extraction_timeouts": stopped[:MAX_LISTED]})
     return result
+
+
+def _write_takedowns(rdir: Any, takedowns: list[dict[str, Any]], result: StageCounts) -> None:
+    """The batch's confirmed takedowns, for the index stage (written even when empty, so a rerun
+    of a batch whose takedowns went away leaves none behind)."""
+    with atomic_writer(rdir / "takedowns.jsonl") as out:
+        for entry in takedowns:
+            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            result.counts[f"takedowns:{entry['takedown']}"] += 1
 
 
 def _extractor() -> Any:

@@ -51,7 +51,7 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
     stories = StoryIndex.open()
     try:
         with atomic_writer(rdir / "documents.jsonl") as out:
-            for doc in _documents(rdir / "cleaned.jsonl", stories, result):
+            for doc in _documents(rdir / "cleaned.jsonl", stories, result, run_id):
                 out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
                 result.counts["documents"] += 1
         stories.save()
@@ -62,7 +62,7 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
     return result
 
 
-def _documents(cleaned: Path, stories: Any, result: StageCounts) -> Iterator[dict[str, Any]]:
+def _documents(cleaned: Path, stories: Any, result: StageCounts, run_id: str) -> Iterator[dict[str, Any]]:
     from indexing.enrich import enrich as enrich_article
     from indexing.index.documents import DocumentError, article_to_document
 
@@ -87,7 +87,18 @@ def _documents(cleaned: Path, stories: Any, result: StageCounts) -> Iterator[dic
                                parse_dt(article.get("published")))
         doc["story_id"] = story.story_id
         doc["duplicate_of"] = story.duplicate_of
+        doc.update(_capture(crawl_entry, run_id))
         yield doc
+
+
+def _capture(crawl_entry: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Where the document's capture lies (change records point at it) and the batch it came in."""
+    out: dict[str, Any] = {"run_id": run_id}
+    if crawl_entry.get("warc_file"):
+        out["warc_file"] = crawl_entry["warc_file"]
+        if crawl_entry.get("warc_offset") is not None:
+            out["warc_offset"] = int(crawl_entry["warc_offset"])
+    return out
 
 
 def resolve_published(extracted: Any, crawl_entry: dict[str, Any]) -> str | None:
@@ -118,13 +129,15 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
         engine = _engine(pending, result)
         indexed_ids: list[str] = []
         try:
-            stats = _flush(engine, pending, indexed_ids, progress)
+            stats = _flush(engine, pending, indexed_ids, progress, result)
         finally:
             # What this run put into the index (documents left pending by an earlier run
             # included): the alerts stage looks at exactly these.
             atomic_write_text(rdir / "indexed-ids.txt", "".join(f"{i}\n" for i in dict.fromkeys(indexed_ids)))
+        _takedowns(engine, run_id, rdir, result)
         # A finished batch is searchable at once (the next scheduled refresh could be a second away).
         engine.refresh(get_settings().articles_alias)
+        engine.refresh(_changes_index())
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
     result.seconds = time.monotonic() - started
     write_json(rdir / "index-report.json", result.as_dict())
@@ -135,7 +148,7 @@ def _queue_documents(run_id: str, rdir: Path) -> Any:
     """Step 1: the batch's documents into the on-disk pending queue (replacing an earlier copy)."""
     from indexing.index.pending import PendingQueue
 
-    pending = PendingQueue()
+    pending = PendingQueue.from_settings(get_settings())
     pending.add(run_id, jsonl_lines(rdir / "documents.jsonl"))
     return pending
 
@@ -146,8 +159,9 @@ def _engine(pending: Any, result: StageCounts) -> Any:
     from indexing.index.setup import setup_indices
 
     try:
-        engine = connect()
-        setup_indices(engine)
+        settings = get_settings()
+        engine = connect(settings)
+        setup_indices(engine, settings.index_prefix)
     except EngineUnavailable as exc:
         result.counts["pending"] = pending.count()
         raise IndexingError(
@@ -157,13 +171,22 @@ def _engine(pending: Any, result: StageCounts) -> Any:
     return engine
 
 
-def _flush(engine: Any, pending: Any, indexed_ids: list[str], progress: ProgressCallback | None) -> dict[str, Any]:
-    """Step 3: the whole pending queue, oldest first, in bulk."""
+def _flush(engine: Any, pending: Any, indexed_ids: list[str], progress: ProgressCallback | None,
+           result: StageCounts) -> dict[str, Any]:
+    """Step 3: the whole pending queue, oldest first, in bulk; edits found on the way are recorded
+    in ``{prefix}changes`` (counted ``changes:<kind>``)."""
     from indexing.engine import EngineUnavailable
     from indexing.index.bulk import index_documents
 
+    settings = get_settings()
+
+    def recorded(records: list[dict[str, Any]]) -> None:
+        for record in records:
+            for kind in record["kinds"]:
+                result.counts[f"changes:{kind}"] += 1
+
     def index_batch(batch: list[dict[str, Any]]) -> Any:
-        counts = index_documents(engine, batch, progress=progress)
+        counts = index_documents(engine, batch, settings=settings, progress=progress, on_changes=recorded)
         indexed_ids.extend(str(d["id"]) for d in batch)
         return counts
 
@@ -172,3 +195,30 @@ def _flush(engine: Any, pending: Any, indexed_ids: list[str], progress: Progress
     except EngineUnavailable as exc:  # the node went away mid-run: what is left stays pending
         raise IndexingError(f"{exc}; the rest stays pending in {pending.path} for the next run") from exc
     return stats
+
+
+def _changes_index() -> str:
+    from indexing.index.setup import changes_index
+
+    return changes_index(get_settings().index_prefix)
+
+
+def _takedowns(engine: Any, run_id: str, rdir: Path, result: StageCounts) -> None:
+    """Step 4: the batch's confirmed takedowns (``takedowns.jsonl``, from the clean stage) as
+    change records, their articles marked removed (still searchable)."""
+    from indexing.changes.store import apply_takedowns
+    from indexing.engine import EngineUnavailable
+    from indexing.index.bulk import BulkWriter, dead_letter_dir
+
+    path = rdir / "takedowns.jsonl"
+    if not path.exists():
+        return
+    settings = get_settings()
+    writer = BulkWriter(engine, max_retries=settings.bulk_max_retries, initial_backoff=settings.bulk_initial_backoff)
+    try:
+        counts, _ = apply_takedowns(writer, jsonl_lines(path), articles=settings.articles_alias,
+                                    changes=_changes_index(), now=datetime.now(UTC), run_id=run_id,
+                                    dead_letters=dead_letter_dir(settings.data_dir))
+    except EngineUnavailable as exc:  # the batch's takedowns.jsonl stays: a rerun records them
+        raise IndexingError(f"{exc}; the batch's takedowns are recorded when it runs again") from exc
+    result.counts.update(counts)

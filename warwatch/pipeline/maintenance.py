@@ -55,12 +55,17 @@ def retention(now: Callable[[], float] = time.time, dry_run: bool = False) -> di
 def _warc_retention(now: Callable[[], float], dry_run: bool) -> dict[str, Any]:
     days = get_settings().pipeline.raw_retention_days
     warc_dir = get_settings().warc_dir
-    result: dict[str, Any] = {"retention_days": days, "deleted": 0, "bytes": 0, "kept_unprocessed": 0, "dry_run": dry_run}
+    result: dict[str, Any] = {"retention_days": days, "deleted": 0, "bytes": 0, "kept_unprocessed": 0,
+                              "kept_unchecked": 0, "evidence": {"records": 0, "documents": 0, "captures": 0},
+                              "dry_run": dry_run}
     if days is None or not warc_dir.is_dir():
         return result
     cutoff = now() - days * 86400
     protected = referenced_warcs(batches.unprocessed())
+    evidence = _Evidence()
     for path in sorted(warc_dir.glob("*.warc*")):
+        if path.name.endswith(".offsets.json"):
+            continue
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -70,11 +75,45 @@ def _warc_retention(now: Callable[[], float], dry_run: bool) -> dict[str, Any]:
         if path.resolve() in protected:
             result["kept_unprocessed"] += 1
             continue
+        if not dry_run and not evidence.keep(path, result["evidence"]):
+            result["kept_unchecked"] += 1
+            continue
         if not dry_run:
             path.unlink(missing_ok=True)
         result["deleted"] += 1
         result["bytes"] += stat.st_size
     return result
+
+
+class _Evidence:
+    """The captures change records and removed articles point at, copied out of a WARC file
+    before it goes (:mod:`warwatch.pipeline.evidence`); the engine is asked once it is needed."""
+
+    def __init__(self) -> None:
+        self.engine: Any = None
+        self.failed: str | None = None
+
+    def keep(self, path: Path, counts: dict[str, int]) -> bool:
+        """True when ``path`` may be deleted: whatever it holds as evidence is copied."""
+        from indexing.engine import EngineError, connect
+        from indexing.index.setup import articles_alias, changes_index
+        from warwatch.pipeline.evidence import keep_evidence
+
+        if self.failed is not None:
+            return False
+        settings = get_settings()
+        try:
+            self.engine = self.engine or connect(settings)
+            moved = keep_evidence(self.engine, path, settings.data_dir, changes=changes_index(settings.index_prefix),
+                                  articles=articles_alias(settings.index_prefix))
+        except (EngineError, OSError, RuntimeError) as exc:
+            # Never delete what may be evidence unchecked: kept, and tried again next time.
+            self.failed = str(exc)
+            log.warning("raw captures kept: cannot keep their evidence (%s)", exc)
+            return False
+        for key, value in moved.items():
+            counts[key] += value
+        return True
 
 
 def _recorded(rdir: Path) -> bool:
@@ -148,7 +187,7 @@ def prune_dead_letters(now: Callable[[], float] = time.time, dry_run: bool = Fal
 
     days = get_settings().pipeline.batch_files_retention_days
     out: dict[str, Any] = {"retention_days": days, "files": 0, "bytes": 0}
-    folder = dead_letter_dir()
+    folder = dead_letter_dir(get_settings().data_dir)
     if days is None or not folder.is_dir():
         return out
     cutoff = now() - days * 86400
@@ -166,7 +205,7 @@ def index_health() -> dict[str, Any]:
     from indexing.engine import connect
 
     settings = get_settings()
-    engine = connect()
+    engine = connect(settings)
     health = engine.health()
     alias = settings.articles_alias
     targets = sorted(engine.get_alias(alias)) if engine.index_exists(alias) else []

@@ -157,11 +157,13 @@ def backfill(action: str, sources: list[str], since: datetime | None, until: dat
     if action == "migrate":
         from indexing.engine import connect
         from indexing.index.setup import current_index, migrate
+        from indexing.settings import get_settings
 
-        engine = connect()
+        settings = get_settings()
+        engine = connect(settings)
         if dry_run:
-            return {"action": action, "dry_run": True, "current_index": current_index(engine)}
-        return {"action": action, "alias_points_to": migrate(engine)}
+            return {"action": action, "dry_run": True, "current_index": current_index(engine, settings.index_prefix)}
+        return {"action": action, "alias_points_to": migrate(engine, settings.index_prefix)}
     if action != "reprocess":
         raise PipelineError(f"unknown backfill action {action!r}")
     if dry_run:
