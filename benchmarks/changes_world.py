@@ -155,18 +155,23 @@ def revisit_figures(runs: list[dict[str, Any]], share: float, cap: int | None) -
     for k, run in enumerate(runs, start=1):
         for sid, fig in sorted(run["sources"].items()):
             rows.append({"run": k, "source": sid, **{key: fig.get(key, 0) for key in keys},
-                         "articles_new": fig.get("articles", fig.get("items", 0))})
+                         **{key: fig.get(key, 0) for key in ("fetched", "new", "duplicates", "bytes")}})
     over = [r for r in rows if budget is not None and r["revisits_done"] > budget]
     return {"budget_per_source_and_run": budget, "rows": rows, "over_budget": over}
 
 
 def cost_figures(site_requests: list[tuple[str, str, int, int]], stored_paths: set[tuple[str, str]],
                  seconds: float, warc_growth: int) -> dict[str, Any]:
-    """Requests and bytes the revisit runs spent on stored articles, scaled per 1,000 revisits."""
-    revisits = [r for r in site_requests if (r[0], r[1].split("?")[0]) in stored_paths]
+    """Requests and bytes the revisit runs spent on stored articles, scaled per 1,000 revisits:
+    the article's own URL (revisits and their second checks) apart from URL variants that reach
+    a stored article through a link with a query (``?ref=mostread&pos=2``: new URLs to the
+    crawler, fetched as new articles and found to be duplicates)."""
+    revisits = [r for r in site_requests if (r[0], r[1]) in stored_paths]
+    variants = [r for r in site_requests if "?" in r[1] and (r[0], r[1].split("?")[0]) in stored_paths]
     n = max(1, len(revisits))
     scale = 1000 / n
     return {"revisit_requests": len(revisits), "bytes_served": sum(r[3] for r in revisits),
+            "variant_requests": len(variants), "variant_bytes": sum(r[3] for r in variants),
             "requests_per_1000_articles": round(len(revisits) * 1000 / max(1, len(stored_paths))),
             "bytes_per_1000_revisits": round(sum(r[3] for r in revisits) * scale),
             "run_seconds_per_1000_revisits": round(seconds * scale, 1),
