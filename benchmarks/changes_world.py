@@ -63,24 +63,24 @@ _TLD_LANG = {"de": "de", "at": "de", "ch": "de", "fr": "fr", "pl": "pl", "ru": "
 
 
 # --------------------------------------------------------------------------- real texts
-def real_bodies(languages: list[str], limit: int = 400) -> dict[str, list[list[str]]]:
+def real_bodies(languages: list[str], limit: int = 400, datasets: Path = DATASETS) -> dict[str, list[list[str]]]:
     """Paragraph lists of real articles per language (at most ``limit`` each): English bodies of
     article-extraction-dev, and web-snippets-dev's pages (extracted) by the page's country."""
     out: dict[str, list[list[str]]] = {lang: [] for lang in languages}
-    truth = DATASETS / "article-extraction-dev" / "ground-truth.json"
+    truth = datasets / "article-extraction-dev" / "ground-truth.json"
     if truth.exists() and "en" in out:
         for item in json.loads(truth.read_text(encoding="utf-8")).values():
             paras = [p.strip() for p in str(item.get("articleBody", "")).split("\n") if len(p.split()) >= 15]
             if len(paras) >= 4:
                 out["en"].append(paras[:6])
-    snippets = DATASETS / "web-snippets-dev" / "snippets.json"
+    snippets = datasets / "web-snippets-dev" / "snippets.json"
     if snippets.exists():
         from indexing.extraction import extract
 
         for key, item in json.loads(snippets.read_text(encoding="utf-8")).items():
             host = urlsplit(str(item.get("url", ""))).hostname or ""
             lang = _TLD_LANG.get(host.rsplit(".", 1)[-1])
-            page = DATASETS / "web-snippets-dev" / "html" / f"{key}.html.gz"
+            page = datasets / "web-snippets-dev" / "html" / f"{key}.html.gz"
             if lang not in out or len(out[lang]) >= limit or not page.exists():
                 continue
             article = extract(gzip.decompress(page.read_bytes()), item["url"])
@@ -180,7 +180,8 @@ def cost_figures(site_requests: list[tuple[str, str, int, int]], stored_paths: s
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     languages = args.languages.split(",")
-    bodies = real_bodies(languages, limit=-(-args.articles // len(languages))) if args.real_bodies else {}
+    limit = -(-args.articles // len(languages))
+    bodies = real_bodies(languages, limit, args.datasets) if args.real_bodies else {}
     world = build_world(args.articles, languages, seed=args.seed, bodies=bodies)
     truths = plan_changes(world, random.Random(args.seed), rounds=args.rounds)
     prefix = f"bench-changes-{uuid.uuid4().hex[:8]}-"
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="times each kind and takedown mode is planted")
     parser.add_argument("--languages", default="en,de,ru,uk,pl,fr")
     parser.add_argument("--revisit-after", type=float, default=2.0, help="seconds")
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="../shared/datasets")
     parser.add_argument("--no-real-bodies", dest="real_bodies", action="store_false")
     parser.add_argument("--cap", type=int, default=None, help="WARWATCH_CRAWL__MAX_ARTICLES_PER_SOURCE")
     parser.add_argument("--share", type=float, default=0.3, help="changes.revisit_share in force (the default)")
