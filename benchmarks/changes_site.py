@@ -253,9 +253,10 @@ def article_text(a: Article, spec: Mapping[str, Any]) -> tuple[str, str, str, da
     return title, author, lead, published, body
 
 
-def _furniture(spec: Mapping[str, Any], world: World, lang: str, rng: random.Random) -> dict[str, str]:
+def _furniture(spec: Mapping[str, Any], world: World, lang: str, rng: random.Random,
+               this: Article | None = None) -> dict[str, str]:
     ui = spec["ui"]
-    others = [a for a in world.articles if a.lang == lang and a.mode is None]
+    others = [a for a in world.articles if a.lang == lang and a.mode is None and a is not this]
     picks = rng.sample(others, min(5, len(others)))
     most_read = "".join(f'<li><a href="{x.path}?ref=mostread&amp;pos={k}">{html.escape(x.title)}</a></li>'
                         for k, x in enumerate(picks))
@@ -293,7 +294,7 @@ def _page(spec: Mapping[str, Any], lang: str, title: str, main: str, f: Mapping[
 
 def render_article(world: World, a: Article, base: str, rng: random.Random, stub: bool = False) -> bytes:
     spec = world.langs[a.lang]
-    f = _furniture(spec, world, a.lang, rng)
+    f = _furniture(spec, world, a.lang, rng, a)
     title, author, lead, published, body = article_text(a, spec)
     now = datetime.now(UTC).replace(microsecond=0)
     meta = (f'<link rel="canonical" href="{base}{a.path}">'
