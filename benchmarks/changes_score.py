@@ -35,7 +35,7 @@ def records_by_url(records: Iterable[Mapping[str, Any]], urls: Mapping[str, int]
     out: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     stray = []
     for r in records:
-        idx = next((urls[u] for u in (r.get("canonical_url"), r.get("url")) if u in urls), None)
+        idx = next((urls[str(u)] for u in (r.get("canonical_url"), r.get("url")) if u in urls), None)
         if idx is None:
             stray.append(r)
         else:

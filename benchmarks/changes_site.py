@@ -55,9 +55,9 @@ SECTIONS = ("world", "politics", "economy")
 FEED_ITEMS = 40
 
 # figures by kind: (before, after) values; the language writes them (see :func:`write_number`)
-_SMALL = [(40, 14), (23, 32), (7, 17), (61, 16), (12, 21), (85, 58)]
-_THOUSANDS = [(10_000, 3_000), (25_000, 52_000), (4_500, 5_400), (80_000, 18_000), (12_000, 21_000)]
-_MILLIONS = [(1.5, 2.0), (2.5, 4.0), (3.0, 1.5), (4.5, 6.0), (7.0, 9.5)]
+_SMALL: list[tuple[float, float]] = [(40, 14), (23, 32), (7, 17), (61, 16), (12, 21), (85, 58)]
+_THOUSANDS: list[tuple[float, float]] = [(10_000, 3_000), (25_000, 52_000), (4_500, 5_400), (80_000, 18_000), (12_000, 21_000)]
+_MILLIONS: list[tuple[float, float]] = [(1.5, 2.0), (2.5, 4.0), (3.0, 1.5), (4.5, 6.0), (7.0, 9.5)]
 _MILLION_WORD = {"en": ("million", "million"), "de": ("Millionen", "Millionen"), "ru": ("млн", "млн"),
                  "uk": ("млн", "млн"), "pl": ("mln", "mln"), "fr": ("million", "millions")}
 _THOUSANDS_SEP = {"en": ",", "de": ".", "ru": "\u00a0", "uk": " ", "pl": " ", "fr": "\u202f"}
@@ -153,7 +153,8 @@ def _article(spec: dict[str, Any], lang: str, i: int, j: int, rng: random.Random
     if j >= len(titles) * len(places):
         title = f"{title} ({j // (len(titles) * len(places)) + 1})"
     fkind = ("small", "thousands", "millions")[rng.randrange(3)]
-    before, after = rng.choice({"small": _SMALL, "thousands": _THOUSANDS, "millions": _MILLIONS}[fkind])
+    figures: dict[str, list[tuple[float, float]]] = {"small": _SMALL, "thousands": _THOUSANDS, "millions": _MILLIONS}
+    before, after = rng.choice(figures[fkind])
     fact = spec["facts"][fkind].replace("{place}", place)
     q = rng.choice(spec["quotes"])
     reworded = rng.choice(spec["reworded"])
@@ -204,7 +205,7 @@ def truth(a: Article, plan: tuple[str, ...] | str | None) -> Truth:
         return Truth(a.lang, a.path, (), mode=plan if plan else None)
     if isinstance(plan, str):
         return Truth(a.lang, a.path, (TAKEDOWN_MODES[plan],), mode=plan)
-    numbers = ()
+    numbers: tuple[tuple[str, str, float, float], ...] = ()
     if "numbers" in plan:
         fkind, _, before, after = a.fact
         scale = 1e6 if fkind == "millions" else 1.0  # "1,5 млн" is worth 1,500,000

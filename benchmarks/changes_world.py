@@ -218,7 +218,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "score": result,
         "default_listing_records": len(default_listing),
         "alerts": {**score_alerts(change_alerts, [r["id"] for r in records]),
-                   "new_on_rerun": len(alerts_after) - len(alerts)},
+                   "new_on_rerun": len(alerts_after) - len(alerts),
+                   # the watch names Zaporizhzhia: the records of articles placed there (each
+                   # language's spelling, places[1] of the fixture) must each be alerted once
+                   "records_of_watched_articles": sum(
+                       1 for r in records if r.get("canonical_url") in {
+                           u for u, a in zip(urls, world.articles, strict=True)
+                           if a.place == world.langs[a.lang]["places"][1]})},
         "records_after_rerun_unchanged": sorted(r["id"] for r in again) == sorted(r["id"] for r in records),
         "history_sample": [{"url": h.get("url"), "versions": len(h.get("versions", [])),
                             "changes": [c.get("kinds") for c in h.get("changes", [])]} for h in histories],
