@@ -53,6 +53,16 @@ FLAKY = "flaky"
 COMBOS = (("headline", "numbers"), ("text_removed", "correction"))
 SECTIONS = ("world", "politics", "economy")
 FEED_ITEMS = 40
+#: a watch on every change event of the articles placed in Zaporizhzhia (places[1] of each
+#: language, in its own spelling)
+WATCH = """watches:
+  - id: zaporizhzhia-changes
+    name: Zaporizhzhia
+    query: Zaporizhzhia
+    on: [new, edited, removed]
+    channels:
+      file: true
+"""
 
 # figures by kind: (before, after) values; the language writes them (see :func:`write_number`)
 _SMALL: list[tuple[float, float]] = [(40, 14), (23, 32), (7, 17), (61, 16), (12, 21), (85, 58)]

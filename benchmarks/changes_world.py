@@ -48,17 +48,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.changes_score import score, score_alerts  # noqa: E402
-from benchmarks.changes_site import ChangingSite, build_world, mutate, plan_changes  # noqa: E402
+from benchmarks.changes_site import WATCH, ChangingSite, build_world, mutate, plan_changes  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
-WATCH = """watches:
-  - id: zaporizhzhia-changes
-    name: Zaporizhzhia
-    query: Zaporizhzhia
-    on: [new, edited, removed]
-    channels:
-      file: true
-"""
 _TLD_LANG = {"de": "de", "at": "de", "ch": "de", "fr": "fr", "pl": "pl", "ru": "ru", "ua": "uk"}
 
 

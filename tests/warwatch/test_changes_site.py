@@ -34,6 +34,7 @@ from benchmarks.changes_site import (
     EDIT_KINDS,
     FLAKY,
     TAKEDOWN_MODES,
+    WATCH,
     ChangingSite,
     build_world,
     mutate,
@@ -46,15 +47,6 @@ from warwatch.cli import main
 LANGUAGES = ("en", "de", "uk")
 ARTICLES = 30
 REVISIT_AFTER = 1.0
-#: the watch: every article placed in Zaporizhzhia (each language's own spelling) matches it
-WATCH = """watches:
-  - id: zaporizhzhia-changes
-    name: Zaporizhzhia
-    query: Zaporizhzhia
-    on: [new, edited, removed]
-    channels:
-      file: true
-"""
 
 
 def _cli(*argv: str) -> Any:
