@@ -7,6 +7,7 @@ import pytest
 
 from indexing.search import QueryError, build_request, check_query, query_string_limits
 from indexing.settings import SearchSettings, get_settings
+from tests.indexing.search_corpus import search_options
 
 
 @pytest.mark.parametrize("query", ["*krieg", "?rieg", "title:*ukraine", "n*", "(a* OR Kursk)", "+*x"])
@@ -81,12 +82,12 @@ def test_refused_and_malformed_queries_on_the_node(index_prefix: str) -> None:
     index_documents(engine, [doc], settings=get_settings())
     engine.refresh(articles_alias(get_settings().index_prefix))
     with pytest.raises(QueryError, match="wildcard"):
-        search("*ursk", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
+        search("*ursk", engine=engine, hybrid=False, **search_options(get_settings()))
     # a regex is looked for as text, not run as an automaton
-    assert search("/k.*k/", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).total == 0
-    assert search("a/b", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).total == 1
+    assert search("/k.*k/", engine=engine, hybrid=False, **search_options(get_settings())).total == 0
+    assert search("a/b", engine=engine, hybrid=False, **search_options(get_settings())).total == 1
     # unbalanced syntax still falls back to simple_query_string
-    res = search("Kursk (troops", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
+    res = search("Kursk (troops", engine=engine, hybrid=False, **search_options(get_settings()))
     assert res.total == 1 and res.query_syntax == "simple_query_string"
 
 
@@ -116,7 +117,7 @@ def test_highlights_carry_page_text_escaped(index_prefix: str) -> None:
                                "language": "en"}, source="t", url="https://en.example/h")
     index_documents(engine, [doc], settings=get_settings())
     engine.refresh(articles_alias(get_settings().index_prefix))
-    (hit,) = search("Kursk", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).hits
+    (hit,) = search("Kursk", engine=engine, hybrid=False, **search_options(get_settings())).hits
     joined = " ".join(hit.highlights)
     assert "<em>Kursk</em>" in joined
     assert "&lt;script&gt;" in joined and "&amp; co" in joined and "&lt;b&gt;" in joined
