@@ -52,6 +52,8 @@ def tail(path: Path, chars: int = 3000) -> str:
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
+        # as the servers bind: connections of a previous run in TIME_WAIT do not make it busy
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
