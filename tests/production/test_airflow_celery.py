@@ -213,6 +213,7 @@ def test_sigkill_of_a_crawl_worker_mid_crawl_retries_on_the_other(api: Api, topo
     # The killed try's partial batch and the retry's batch are both processed: nothing lost,
     # nothing indexed twice, no story alerted twice.
     _process_and_check(api, topology, "process-kill")
+    assert (batch / "processed.json").exists() and (retried / "processed.json").exists()
 
 
 def test_a_crawl_worker_shut_down_warm_finishes_its_running_task(api: Api, topology: Topology) -> None:
