@@ -31,7 +31,7 @@ COPY warwatch ./warwatch
 COPY demo ./demo
 RUN python -m venv /opt/venv \
     && pip install --upgrade pip \
-    && pip install ".[airflow]" "psycopg2-binary>=2.9,<3" "apache-airflow-providers-celery>=3.26,<4" \
+    && pip install ".[airflow,production]" \
     && rm -rf build *.egg-info
 
 # DAGs and the Scrapy project file

@@ -11,13 +11,15 @@ PORT   ?= 9200
 TEST_PORT ?= 9200
 AIRFLOW_HOME ?= $(CURDIR)/airflow-home
 
-.PHONY: help install test test-production test-fast demo airflow lint typecheck bench-extraction clean-data
+PRODUCTION_STAMP := $(VENV)/.installed-production
+
+.PHONY: help install test test-fast test-production demo airflow lint typecheck bench-extraction clean-data
 
 help:
 	@echo "make install   create .venv, install warwatch with dev deps, fetch the local search node"
 	@echo "make demo      install if needed, then run the main job on the bundled demo site"
 	@echo "make test      install if needed, start the local search node, run the test suite"
-	@echo "make test-production  the production shape: a 3-node cluster, a secured node (tests/production)"
+	@echo "make test-production  the production shape: Postgres, Redis, Airflow with Celery workers, a 3-node cluster, a secured node (installs what is missing)"
 	@echo "make test-fast the edit loop: every test that needs no search node, JVM, Airflow, browser or crawl"
 	@echo "make airflow   Airflow standalone on 127.0.0.1 with this project's DAGs"
 
@@ -46,16 +48,23 @@ TEST_WORKERS ?= 2
 test: install
 	@bash scripts/run-tests.sh -n $(TEST_WORKERS) --dist loadfile -m "not production"
 
-# The production shape (issue #18): services the tests start and stop themselves (a 3-node
-# local cluster on 9231-9233, a secured Elasticsearch node); never part of `make test`.
-test-production: install
-	$(BIN)/python -m pytest -p no:xdist -m production tests/production
-
 # Markers come from the fixtures a test uses (tests/conftest.py: FIXTURE_MARKERS).
 FAST_MARKERS := not (es or jvm or airflow or browser or crawl or slow or production)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
+
+# The production extra (Celery provider, Redis client, psycopg2) on top of the dev install.
+$(PRODUCTION_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[airflow,dev,production]" > $(VENV)/install-production.log 2>&1 || { tail -30 $(VENV)/install-production.log; exit 1; }
+	@touch $(PRODUCTION_STAMP)
+
+# The production shape (issue #18), never part of `make test`: starts Postgres, Redis and Airflow
+# (api-server, scheduler, dag-processor, Celery workers) on 127.0.0.1, and the tests start a 3-node
+# local cluster (9231-9233) and a secured Elasticsearch node themselves; runs tests/production and
+# stops what it started (scripts/test-production.sh).
+test-production: install $(PRODUCTION_STAMP)
+	@bash scripts/test-production.sh
 
 demo: install
 	$(BIN)/warwatch demo

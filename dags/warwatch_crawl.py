@@ -33,6 +33,10 @@ from airflow.sdk import Asset, Param, dag, task
 from warwatch import dagconfig
 
 BATCHES = Asset(name="warwatch_batches", uri="warwatch://batches")
+#: The Celery queue of the crawl tasks: under the CeleryExecutor they go to the workers started
+#: with `airflow celery worker --queues crawl` (README "Production shape"); `plan` and every other
+#: DAG's tasks use the default queue. The LocalExecutor (standalone, `make airflow`) ignores queues.
+CRAWL_QUEUE = "crawl"
 
 
 @dag(
@@ -70,6 +74,7 @@ def warwatch_crawl() -> None:
         return ids
 
     @task(
+        queue=CRAWL_QUEUE,
         max_active_tis_per_dag=dagconfig.max_parallel_crawls(),
         execution_timeout=dagconfig.crawl_timeout(),
         outlets=[BATCHES],

@@ -372,7 +372,7 @@ def test_dockerfile_installs_project_as_non_root() -> None:
     instructions = [line.split()[0] for line in text.splitlines() if line and not line.startswith((" ", "#"))]
     assert instructions[0] == "FROM" and "python:3.11-slim" in text.splitlines()[
         next(i for i, line in enumerate(text.splitlines()) if line.startswith("FROM"))]
-    assert re.search(r'pip install "\.\[airflow\]"', text)
+    assert re.search(r'pip install "\.\[airflow,production\]"', text)
     user_lines = [line for line in text.splitlines() if line.startswith("USER ")]
     assert user_lines and user_lines[-1].split()[1] not in {"root", "0"}
     for path in ("dags", "config", "indexing", "crawlers", "scrapy.cfg"):
@@ -408,7 +408,8 @@ def test_celery_broker_and_result_backend_shared_by_scheduler_and_workers() -> N
     for name in CELERY_WORKERS | {"airflow-scheduler", "airflow-apiserver"}:
         env = _env(SERVICES[name])
         assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{required('REDIS_PASSWORD')}@redis:6379/0", name
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://"), name
+        # psycopg2 named: SQLAlchemy 2.1's default driver for postgresql:// (psycopg 3) is not installed
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://"), name
         assert "@postgres:5432/" in env["AIRFLOW__CELERY__RESULT_BACKEND"]
     redis = SERVICES["redis"]
     assert redis["image"] == "redis:${REDIS_VERSION}" and "ports" not in redis  # the broker stays inside
@@ -442,8 +443,14 @@ def test_crawl_tasks_have_their_own_workers() -> None:
 
 
 def test_image_has_the_celery_provider() -> None:
+    # The image installs the `production` extra: the pins `make test-production` ran with.
+    import tomllib
+
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r'"apache-airflow-providers-celery>=[\d.]+,<\d+"', text)
+    assert re.search(r'pip install "\.\[[a-z,]*\bproduction\b[a-z,]*\]"', text)
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["production"]
+    names = {re.split(r"[\[<>=]", req, maxsplit=1)[0] for req in extra}
+    assert {"apache-airflow-providers-celery", "celery", "psycopg2-binary", "asyncpg"} <= names
 
 
 def test_readme_explains_the_celery_profile() -> None:

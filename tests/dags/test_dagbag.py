@@ -26,6 +26,14 @@ def test_dags_import_without_errors(airflow_db: Path) -> None:
     crawl = bag.dags["warwatch_crawl"].get_task("crawl")
     assert crawl.execution_timeout is not None
     assert [o.uri for o in crawl.outlets] == ["warwatch://batches/"]
+    # Under the CeleryExecutor the crawls go to the crawl workers, everything else to the default
+    # queue (tests/production/test_airflow_celery.py runs both kinds of worker).
+    assert crawl.queue == "crawl"
+    from airflow.configuration import conf
+
+    default_queue = conf.get("operators", "default_queue")
+    others = [(d, t.task_id) for d in DAG_IDS for t in bag.dags[d].tasks if t.task_id != "crawl"]
+    assert [(d, t) for d, t in others if bag.dags[d].get_task(t).queue != default_queue] == []
 
 
 def test_dag_files_import_nothing_heavy_at_top_level() -> None:
