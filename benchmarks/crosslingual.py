@@ -26,7 +26,7 @@ village, a commander, a ship), each with look-alikes that share words but not th
 article is enriched, converted and indexed as the pipeline does it, on the local node.
 
 For every story and every query (en, de, fr): recall@10 of the story's coverage, and whether all
-the coverage found ranks above every look-alike. Printed side by side for ``search(index=get_settings().articles_alias, settings=get_settings().search)`` with the
+the coverage found ranks above every look-alike. Printed side by side for ``search()`` with the
 bridge (the default) and with ``translit=False``. Names the gazetteer knows are listed: those
 stories are found through entity tags anyway and say little about the bridge.
 
@@ -161,7 +161,7 @@ def evaluate(engine: Any, articles: list[dict[str, Any]], queries: dict[str, lis
         coverage = {a["url"] for a in articles if a["story"] == story}
         rows = []
         for q in qs:
-            urls = [h.url for h in search(q, engine=engine, size=10, translit=translit, hybrid=hybrid, index=get_settings().articles_alias, settings=get_settings().search).hits]
+            urls = [h.url for h in search(q, engine=engine, size=10, translit=translit, hybrid=hybrid, **search_corpus.search_options(get_settings())).hits]
             found = coverage & set(urls)
             last = max((urls.index(u) for u in found), default=-1)
             first_look = min((urls.index(u) for u in lookalikes & set(urls)), default=len(urls))
@@ -186,15 +186,15 @@ def time_queries(engine: Any, extra: list[str], rounds: int) -> dict[str, list[f
 
     qs = [*QUERIES, *extra]
     for q in qs:  # warm-up: caches, expansion config
-        search(q, engine=engine, index=get_settings().articles_alias, settings=get_settings().search)
-        search(q, engine=engine, translit=False, index=get_settings().articles_alias, settings=get_settings().search)
+        search(q, engine=engine, **search_corpus.search_options(get_settings()))
+        search(q, engine=engine, translit=False, **search_corpus.search_options(get_settings()))
     out: dict[str, list[float]] = {"with bridge": [], "without bridge": []}
     for r in range(rounds):
         for q in qs:
             order = [True, False] if r % 2 == 0 else [False, True]
             for translit in order:
                 t = time.perf_counter()
-                search(q, engine=engine, translit=translit, index=get_settings().articles_alias, settings=get_settings().search)
+                search(q, engine=engine, translit=translit, **search_corpus.search_options(get_settings()))
                 out["with bridge" if translit else "without bridge"].append((time.perf_counter() - t) * 1000)
     return out
 
@@ -270,17 +270,17 @@ def vector_rows(engine: Any, articles: list[dict[str, Any]], queries: dict[str, 
     from indexing.embeddings.vectors import native_knn
     from indexing.index.setup import articles_alias
 
-    alias, embedder = articles_alias(get_settings().index_prefix), get_embedder()
+    alias, embedder = articles_alias(get_settings().index_prefix), get_embedder(get_settings().embeddings)
     assert embedder is not None
     resp = engine.search(alias, {"query": {"match_all": {}}, "size": 10000, "_source": ["url"]})
     url_of = {h["_id"]: (h.get("_source") or {}).get("url") for h in resp["hits"]["hits"]}
 
     def nearest(q: str) -> list[tuple[str, float]]:
         if native_knn(engine):
-            return neighbours(engine, alias, q, k=10)
+            return neighbours(engine, alias, q, k=10, embedder=embedder)
         vec = query_vector(q, embedder)
         matrix = matrix_for(engine, alias, embedder.name, embedder.dim)
-        return [] if vec is None else matrix.nearest(vec, 10, **ranking)
+        return matrix.nearest(vec, 10, **ranking)
     rows = []
     for story, by_lang in queries.items():
         coverage = {a["url"] for a in articles if a["story"] == story}

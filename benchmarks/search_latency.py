@@ -1,4 +1,4 @@
-"""Search latency: p50/p95 of warwatch ``search(index=get_settings().articles_alias, settings=get_settings().search)`` for 20 representative queries over 100,000
+"""Search latency: p50/p95 of warwatch ``search()`` for 20 representative queries over 100,000
 generated multilingual articles on the local node.
 
 Usage: python benchmarks/search_latency.py [--docs 100000] [--rounds 5] [--keep] [--prefix bench-] [--hybrid]
@@ -7,7 +7,7 @@ Articles are generated in German, English, French, Ukrainian and Russian from th
 (config/entities.yaml: names per language) and topic terms (config/topics.yaml), with filler
 sentences from per-language news vocabulary; their topics/entities fields are set from what was
 put in (running the matcher over 100k texts would only slow the set-up). Queries are timed
-end-to-end through ``search(index=get_settings().articles_alias, settings=get_settings().search)`` (expansion, request, parsing), with highlights, after two
+end-to-end through ``search()`` (expansion, request, parsing), with highlights, after two
 warm-up rounds. Goal: p95 < 50 ms on this machine.
 
 ``--hybrid`` also times hybrid retrieval (indexing/embeddings): every article gets a vector
@@ -112,7 +112,7 @@ def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13) ->
     from indexing.index.setup import articles_alias
     from indexing.index.templates import EMBEDDING_FIELD
 
-    embedder = get_embedder()
+    embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None, "--hybrid needs an embeddings backend"
     ensure_vector_field(engine, articles_alias(get_settings().index_prefix), EMBEDDING_FIELD, embedder.dim)
     rnd = np.random.default_rng(seed)
@@ -132,7 +132,7 @@ def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000)
     from indexing.embeddings.vectors import encode_vector, ensure_vector_field
     from indexing.index.templates import EMBEDDING_FIELD
 
-    embedder = get_embedder()
+    embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None, "--hybrid needs an embeddings backend"
     ensure_vector_field(engine, alias, EMBEDDING_FIELD, embedder.dim)
     rnd = np.random.default_rng(seed)
@@ -164,12 +164,13 @@ def time_modes(engine: Any, rounds: int, hybrid: bool) -> dict[str, list[float]]
     """End-to-end milliseconds per search and mode, modes alternating query by query."""
     from indexing.embeddings import retrieval
     from indexing.search import neutralise_colons, search
+    from tests.indexing.search_corpus import search_options
 
     modes = ["keyword"] + (["hybrid, query vector cached", "hybrid, model per query"] if hybrid else [])
     for _ in range(2):  # warm-up: caches, JIT, expansion config loading, the vector matrix
         for q in QUERIES:
             for mode in modes:
-                search(q, engine=engine, hybrid=mode != "keyword", index=get_settings().articles_alias, settings=get_settings().search)
+                search(q, engine=engine, hybrid=mode != "keyword", **search_options(get_settings()))
     out: dict[str, list[float]] = {m: [] for m in modes}
     for r in range(rounds):
         for q in QUERIES:
@@ -178,7 +179,7 @@ def time_modes(engine: Any, rounds: int, hybrid: bool) -> dict[str, list[float]]
                     for key in [k for k in retrieval._QUERY_CACHE if k[1] == " ".join(neutralise_colons(q).split())]:
                         del retrieval._QUERY_CACHE[key]
                 t = time.perf_counter()
-                res = search(q, engine=engine, hybrid=mode != "keyword", index=get_settings().articles_alias, settings=get_settings().search)
+                res = search(q, engine=engine, hybrid=mode != "keyword", **search_options(get_settings()))
                 out[mode].append((time.perf_counter() - t) * 1000)
                 assert mode == "keyword" or res.retrieval == "hybrid", (q, mode)
     return out

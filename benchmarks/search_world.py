@@ -252,12 +252,17 @@ def _urls(engine: Any, ids: list[str]) -> dict[str, str]:
 def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     """What fusion works from: the keyword side's hits (url, score, language, topic/entity match)
     and the vector side's (url, refined score)."""
+    from indexing.embeddings import get_embedder
     from indexing.embeddings.retrieval import neighbours
     from indexing.index.setup import articles_alias
     from indexing.search import expand, search
+    from tests.indexing.search_corpus import search_options
 
-    kw = search(query, engine=engine, size=depth, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
-    near = neighbours(engine, articles_alias(get_settings().index_prefix), query, k=depth)
+    settings = get_settings()
+    embedder = get_embedder(settings.embeddings)
+    assert embedder is not None, "needs an embeddings backend"
+    kw = search(query, engine=engine, size=depth, hybrid=False, **search_options(settings))
+    near = neighbours(engine, articles_alias(settings.index_prefix), query, k=depth, embedder=embedder)
     urls = _urls(engine, [i for i, _ in near])
     return {"keyword": [{"id": h.id, "url": h.url, "score": h.score, "language": h.language, "matched": h.matched}
                         for h in kw.hits],
@@ -278,6 +283,7 @@ def measure(urls: list[str], coverage: set[str]) -> dict[str, float]:
 def run_queries(engine: Any, arts: list[dict[str, Any]], rows: list[dict[str, Any]], *,
                 dump: bool) -> list[dict[str, Any]]:
     from indexing.search import search
+    from tests.indexing.search_corpus import search_options
 
     coverage: dict[str, set[str]] = {}
     for a in arts:
@@ -286,7 +292,7 @@ def run_queries(engine: Any, arts: list[dict[str, Any]], rows: list[dict[str, An
     out = []
     for row in rows:
         cand = candidates(engine, row["query"])
-        hybrid = search(row["query"], engine=engine, size=10, hybrid=True, index=get_settings().articles_alias, settings=get_settings().search)
+        hybrid = search(row["query"], engine=engine, size=10, hybrid=True, **search_options(get_settings()))
         modes = {"keyword": [h["url"] for h in cand["keyword"]][:10],
                  "vectors": [h["url"] for h in cand["vector"]][:10],
                  "hybrid": [h.url for h in hybrid.hits]}
@@ -308,6 +314,7 @@ def filter_checks(engine: Any, arts: list[dict[str, Any]]) -> list[dict[str, Any
     """(f): with vectors on, every filter gives exactly the hits keyword-only filtering allows
     (same set of ids among those it ranks), and ``total`` agrees with the hits."""
     from indexing.search import search
+    from tests.indexing.search_corpus import search_options
 
     checks: list[tuple[str, dict[str, Any]]] = [("Kursk", {"lang": "de"}), ("North Korean troops", {"lang": "de"}),
               ("Angriff auf Kraftwerk", {"lang": "de"}), ("school", {"lang": "en"}),
@@ -317,8 +324,8 @@ def filter_checks(engine: Any, arts: list[dict[str, Any]]) -> list[dict[str, Any
               ("Kharkiv", {"lang": "uk"}), ("corvette", {"lang": "fr", "since": "2025-01-01"})]
     out = []
     for query, filters in checks:
-        kw = search(query, engine=engine, size=1000, hybrid=False, **filters, index=get_settings().articles_alias, settings=get_settings().search)
-        hy = search(query, engine=engine, size=10, hybrid=True, **filters, index=get_settings().articles_alias, settings=get_settings().search)
+        kw = search(query, engine=engine, size=1000, hybrid=False, **filters, **search_options(get_settings()))
+        hy = search(query, engine=engine, size=10, hybrid=True, **filters, **search_options(get_settings()))
         stray = sorted({h.id for h in hy.hits} - _passing(engine, [h.id for h in hy.hits], filters))
         out.append({"query": query, "filters": filters, "keyword_total": kw.total, "hybrid_total": hy.total,
                     "hybrid_hits": len(hy.hits), "stray": stray,

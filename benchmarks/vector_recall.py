@@ -31,7 +31,7 @@ def fixture_vectors() -> tuple[list[str], np.ndarray, list[tuple[str, np.ndarray
     from indexing.settings import get_settings
     from tests.indexing import crosslingual_corpus
 
-    embedder = get_embedder()
+    embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None, "needs an embeddings backend"
     articles, queries = crosslingual_corpus.load()
     max_chars = get_settings().embeddings.max_chars

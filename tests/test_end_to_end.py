@@ -71,5 +71,5 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
     engine = connect(settings)
     for article in articles:
         hits = search(article["title"], size=3, engine=engine, index=settings.articles_alias,
-                      settings=settings.search).to_json()["hits"]
+                      settings=settings.search, embeddings=settings.embeddings).to_json()["hits"]
         assert hits and hits[0]["title"] == article["title"], (article["title"], [h["title"] for h in hits])

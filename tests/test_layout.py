@@ -217,13 +217,6 @@ def test_the_cycle_check_finds_cycles(tmp_path: Path) -> None:
     assert find_cycle(graph, lazy_ok=[("pkg.c", "pkg.a")]) == []
 
 
-#: modules of the library that still look settings up (issue #17: being converted; the list
-#: only shrinks): every other module takes what it uses as arguments.
-SETTINGS_LOOKUP_LEFT = {
-    "indexing/embeddings/__init__.py",
-}
-
-
 def settings_lookups(path: Path) -> list[int]:
     """Lines of ``path`` that name ``get_settings`` (a call, an import, an attribute)."""
     lines = []
@@ -240,11 +233,8 @@ def settings_lookups(path: Path) -> list[int]:
 def test_the_library_takes_settings_as_arguments() -> None:
     """Entry points (CLI, pipeline, DAGs, the crawler) read settings; the library is handed them."""
     found = {str(p.relative_to(REPO_ROOT)): settings_lookups(p) for p in modules("indexing")}
-    offending = {m: lines for m, lines in found.items()
-                 if lines and m != "indexing/settings.py" and m not in SETTINGS_LOOKUP_LEFT}
+    offending = {m: lines for m, lines in found.items() if lines and m != "indexing/settings.py"}
     assert not offending, f"get_settings below the entry points: {offending}"
-    converted = sorted(m for m in SETTINGS_LOOKUP_LEFT if not found.get(m))
-    assert not converted, f"no settings lookup left in {converted}: remove them from SETTINGS_LOOKUP_LEFT"
 
 
 def test_the_settings_check_sees_calls_and_imports(tmp_path: Path) -> None:

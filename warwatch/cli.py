@@ -275,6 +275,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         args.query, lang=args.lang, source=args.source, topic=args.topic, entity=args.entity,
         since=args.since, until=args.until, size=args.size, order=args.order, facets=args.facets,
         engine=connect(settings), index=settings.articles_alias, settings=settings.search,
+        embeddings=settings.embeddings,
     )
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")

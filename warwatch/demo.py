@@ -74,7 +74,7 @@ def run_demo(query: str = "nordkoreanische Truppen", port: int = 0) -> int:
     out.stage(f"searching for “{query}”")
     settings = get_settings()
     hits = search(query, size=10, engine=connect(settings), index=settings.articles_alias,
-                  settings=settings.search).to_json()
+                  settings=settings.search, embeddings=settings.embeddings).to_json()
     print_hits(query, hits)
     out.console.rule()
     out.console.print(

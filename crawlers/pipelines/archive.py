@@ -80,27 +80,13 @@ class ArchivePipeline:
         entry = {k: item.get(k) for k in MANIFEST_KEYS}
         entry.update({k: item[k] for k in REVISIT_KEYS if item.get(k) is not None})
         entry["fetched_at"] = iso(item["fetched_at"])
+        response: dict[str, Any] = {"url": item["final_url"], "status": item["status"], "headers": item["headers"],
+                                    "fetched_at": item["fetched_at"]}
         if item.get("warc_type") == "revisit":
-            line = self.archive.write_revisit(
-                entry,
-                url=item["final_url"],
-                status=item["status"],
-                headers=item["headers"],
-                fetched_at=item["fetched_at"],
-                refers_to_uri=item["refers_to_uri"],
-                refers_to_date=item.get("refers_to_date"),
-                payload=item.get("body"),
-            )
-            item["warc_file"], item["warc_offset"] = line["warc_file"], line["warc_offset"]
-            return item
-        line = self.archive.write(
-            entry,
-            url=item["final_url"],
-            status=item["status"],
-            headers=item["headers"],
-            body=item["body"],
-            fetched_at=item["fetched_at"],
-            extra_warc_headers={"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None,
-        )
+            line = self.archive.write_revisit(entry, **response, refers_to_uri=item["refers_to_uri"],
+                                              refers_to_date=item.get("refers_to_date"), payload=item.get("body"))
+        else:
+            source_uri = {"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None
+            line = self.archive.write(entry, **response, body=item["body"], extra_warc_headers=source_uri)
         item["warc_file"], item["warc_offset"] = line["warc_file"], line["warc_offset"]
         return item

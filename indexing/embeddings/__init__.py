@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from indexing.settings import EmbeddingSettings, get_settings
+from indexing.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,9 @@ def _cached(config_json: str) -> Embedder | None:
     return build_embedder(EmbeddingSettings.model_validate_json(config_json))
 
 
-def get_embedder(config: EmbeddingSettings | None = None) -> Embedder | None:
-    """The configured embedder, loaded once per process (models are large)."""
-    config = config or get_settings().embeddings
+def get_embedder(config: EmbeddingSettings) -> Embedder | None:
+    """The embedder ``config`` (the ``embeddings`` settings) names, loaded once per process
+    (models are large); None for ``backend: none``. Raises :class:`EmbeddingError`."""
     return _cached(config.model_dump_json())
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.embeddings import Embedder, EmbeddingError, get_embedder
+from indexing.embeddings import Embedder, EmbeddingError
 from indexing.embeddings.vectors import native_knn
 from indexing.engine import Engine, EngineError
 
@@ -53,25 +53,13 @@ def _query_vector(embedder: Embedder, query: str) -> np.ndarray:
     return vec
 
 
-def query_vector(query: str, embedder: Embedder | None = None) -> np.ndarray | None:
-    """The query's vector (None when no embedder is configured or it cannot be loaded)."""
-    try:
-        embedder = embedder if embedder is not None else get_embedder()
-        return None if embedder is None else _query_vector(embedder, " ".join(query.split()))
-    except EmbeddingError as exc:
-        log.warning("no vector search: %s", exc)
-        return None
+def query_vector(query: str, embedder: Embedder) -> np.ndarray:
+    """The query's vector by ``embedder`` (cached by model and query)."""
+    return _query_vector(embedder, " ".join(query.split()))
 
 
-def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) -> bool:
-    """Whether ``index`` may have vectors of the configured model (cheap: no model run)."""
-    try:
-        embedder = embedder if embedder is not None else get_embedder()
-    except EmbeddingError as exc:
-        log.warning("no vector search: %s", exc)
-        return False
-    if embedder is None:
-        return False
+def has_vectors(engine: Engine, index: str, embedder: Embedder) -> bool:
+    """Whether ``index`` may have vectors of ``embedder``'s model (cheap: no model run)."""
     if native_knn(engine):
         return True  # the kNN search itself says so
     from indexing.embeddings.matrix import matrix_for
@@ -84,7 +72,7 @@ def has_vectors(engine: Engine, index: str, embedder: Embedder | None = None) ->
 
 
 def neighbours(engine: Engine, index: str, query: str, *, k: int,
-               filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder | None = None,
+               filters: Sequence[Mapping[str, Any]] = (), embedder: Embedder,
                timeout: float | None = None) -> list[tuple[str, float]]:
     """The ``k`` articles nearest to ``query`` as (id, score), best first; [] when there is no
     vector side. The score is the refined cosine (language-centred, with pseudo-relevance
@@ -92,26 +80,20 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
     matrix (:meth:`VectorMatrix.nearest`). With client-side ranking ``filters`` are left to the
     caller (it fetches the candidates through the index with its filters)."""
     try:
-        embedder = embedder if embedder is not None else get_embedder()
-    except EmbeddingError as exc:
-        log.warning("no vector search: %s", exc)
-        return []
-    if embedder is None:
-        return []
-    try:
         if native_knn(engine):
             from indexing.embeddings.knn import refined_knn
 
-            vec = query_vector(query, embedder)
-            return [] if vec is None else refined_knn(engine, index, embedder.name, vec, k=k, filters=filters,
-                                                      timeout=timeout)
+            return refined_knn(engine, index, embedder.name, query_vector(query, embedder), k=k,
+                               filters=filters, timeout=timeout)
         from indexing.embeddings.matrix import matrix_for
 
         matrix = matrix_for(engine, index, embedder.name, embedder.dim)
         if not len(matrix):  # no vectors yet: spare the model
             return []
-        vec = query_vector(query, embedder)
-        return [] if vec is None else matrix.nearest(vec, k)
+        return matrix.nearest(query_vector(query, embedder), k)
     except EngineError as exc:
         log.warning("vector search failed on %s, keyword results only: %s", index, exc)
+        return []
+    except EmbeddingError as exc:  # the model answered nothing usable for this query
+        log.warning("no vector search: %s", exc)
         return []

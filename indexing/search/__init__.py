@@ -16,7 +16,9 @@ Everything callers use is importable from ``indexing.search`` itself.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from indexing.engine import Engine
 from indexing.search.execute import run
@@ -56,7 +58,12 @@ from indexing.search.safety import (
     neutralise_colons,
     query_string_limits,
 )
-from indexing.settings import SearchSettings
+from indexing.settings import EmbeddingSettings, SearchSettings
+
+if TYPE_CHECKING:
+    from indexing.embeddings import Embedder
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "COMPLETE_BONUS", "ENTITY_BONUS", "ENTITY_MENTION_BONUS", "EXPANSION_BOOST", "FACET_FIELDS", "FIELD_WEIGHTS",
@@ -83,13 +90,16 @@ def search(
     engine: Engine,
     index: str,
     settings: SearchSettings,
+    embeddings: EmbeddingSettings | None,
     translit: bool = True,
     hybrid: bool | None = None,
 ) -> SearchResult:
     """Search ``index`` (the articles alias: ``articles_alias(prefix)``) on ``engine`` within
     the limits of ``settings`` (the ``search`` settings). Filters take one value or a comma-separated list.
     ``translit=False`` switches off the cross-script name bridge, ``hybrid=False`` the vector
-    half (default: ``search.hybrid``; benchmarks compare both).
+    half (default: ``search.hybrid``; benchmarks compare both). ``embeddings`` (the
+    ``embeddings`` settings: which model embeds the query) is required: a caller that forgot it
+    would search by keyword only without noticing; ``None`` says so on purpose.
 
     Hybrid retrieval (relevance order, queries without explicit syntax, when articles have
     vectors): the keyword ranking above and the query's nearest articles by multilingual
@@ -110,7 +120,8 @@ def search(
                             expansion=expand(query), limits=settings)
     hybrid = settings.hybrid if hybrid is None else hybrid
     if hybrid and order == "relevance" and not is_explicit(query) and not is_match_all(query):
-        result = hybrid_search(engine, index, request)
+        embedder = _embedder(embeddings)
+        result = None if embedder is None else hybrid_search(engine, index, request, embedder)
         if result is not None:
             return result
     resp, syntax = run(engine, index, request)
@@ -121,3 +132,17 @@ def search(
         took_ms=resp.get("took"),
         query_syntax=syntax,
     )
+
+
+def _embedder(embeddings: EmbeddingSettings | None) -> Embedder | None:
+    """The query's embedder (loaded once per process), or None: no model configured, or it cannot
+    be loaded (logged; vectors are a bonus, never a new way for search to fail)."""
+    if embeddings is None:
+        return None
+    from indexing.embeddings import EmbeddingError, get_embedder
+
+    try:
+        return get_embedder(embeddings)
+    except EmbeddingError as exc:
+        log.warning("no vector search: %s", exc)
+        return None

@@ -19,6 +19,7 @@ from indexing.search.query import Expansion, SearchRequest
 from indexing.settings import SearchSettings
 
 if TYPE_CHECKING:
+    from indexing.embeddings import Embedder
     from indexing.embeddings.fusion import Fused
 
 
@@ -65,8 +66,9 @@ def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: E
     return fuse(keyword, near, one_concept=expansion.one_concept, params=params)
 
 
-def hybrid_search(engine: Engine, index: str, request: SearchRequest) -> SearchResult | None:
-    """Keyword ranking fused with the vector neighbours (None when there are no neighbours).
+def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: Embedder) -> SearchResult | None:
+    """Keyword ranking fused with the vector neighbours by ``embedder``'s model (None when there
+    are no neighbours).
 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
@@ -75,13 +77,13 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest) -> SearchR
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
-    if not has_vectors(engine, index):
+    if not has_vectors(engine, index, embedder):
         return None
     filters = request.filters()
     # The vector side (model, matrix product or kNN request) runs while the engine ranks by keyword.
     with ThreadPoolExecutor(max_workers=1) as pool:
         vector_side = pool.submit(neighbours, engine, index, request.query, k=limits.vector_candidates,
-                                  filters=filters, timeout=limits.request_timeout)
+                                  filters=filters, embedder=embedder, timeout=limits.request_timeout)
         first, syntax = run(engine, index, replace(request, size=max(request.size, limits.vector_candidates)),
                             shape=_light)
         near = vector_side.result()

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from indexing.settings import get_settings
+from tests.indexing.search_corpus import search_options
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "crosslingual"
 #: the dev fixture (tuned on) and the validation fixture (written before tuning, never tuned to)
@@ -53,7 +54,7 @@ def evaluate(engine: Any, articles: list[dict[str, Any]], queries: dict[str, dic
         coverage = {a["url"] for a in articles if a["story"] == story}
         for lang, qs in by_lang.items():
             for q in qs:
-                urls = [h.url for h in search(q, engine=engine, size=10, **search_kwargs, index=get_settings().articles_alias, settings=get_settings().search).hits]
+                urls = [h.url for h in search(q, engine=engine, size=10, **search_kwargs, **search_options(get_settings())).hits]
                 recall, precision = measure([u for u in urls if u], coverage)
                 rows.append({"story": story, "lang": lang, "query": q, "recall": recall, "precision": precision,
                              "missing": sorted(a["language"] for a in articles

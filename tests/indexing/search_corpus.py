@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from indexing.settings import get_settings
+from indexing.settings import Settings, get_settings
+
+
+def search_options(settings: Settings) -> dict[str, Any]:
+    """What a test hands :func:`indexing.search.search` from ``settings``, as the CLI does: the
+    articles alias, the search settings and the embedding settings (the vector half)."""
+    return {"index": settings.articles_alias, "settings": settings.search, "embeddings": settings.embeddings}
+
 
 STORIES: dict[str, dict[str, dict[str, str]]] = {
     "nk-troops": {

@@ -21,7 +21,7 @@ from indexing.index.bulk import BulkStats, BulkWriter, index_documents
 from indexing.index.documents import article_to_document
 from indexing.index.pending import PendingQueue
 from indexing.index.setup import articles_alias, setup_indices
-from indexing.settings import get_settings
+from indexing.settings import Settings
 from tests.conftest import free_port
 
 
@@ -97,11 +97,10 @@ class Relay:
 
 
 @pytest.fixture
-def engine(index_prefix: str, data_dir: Path) -> Iterator[Engine]:
-    eng = connect(get_settings())
-    setup_indices(eng, get_settings().index_prefix)
-    yield eng
-    eng.close()
+def engine(engine: Engine, es_settings: Settings) -> Engine:
+    """The shared fixture's client, with the indices of the test's prefix set up."""
+    setup_indices(engine, es_settings.index_prefix)
+    return engine
 
 
 @pytest.fixture
@@ -124,31 +123,33 @@ def _articles(n: int, *, tag: str = "") -> list[dict]:
     ]
 
 
-def _count(engine: Engine) -> int:
-    engine.refresh(articles_alias(get_settings().index_prefix))
-    return engine.count(articles_alias(get_settings().index_prefix))
+def _count(engine: Engine, prefix: str) -> int:
+    engine.refresh(articles_alias(prefix))
+    return engine.count(articles_alias(prefix))
 
 
-def test_bulk_indexes_and_rerun_changes_nothing(engine: Engine) -> None:
+def test_bulk_indexes_and_rerun_changes_nothing(engine: Engine, es_settings: Settings) -> None:
     docs = _articles(1200)
-    counts = index_documents(engine, docs, chunk_size=250, settings=get_settings())
+    prefix = es_settings.index_prefix
+    counts = index_documents(engine, docs, chunk_size=250, settings=es_settings)
     assert counts["created"] == 1200 and counts["failed"] == 0
-    assert _count(engine) == 1200
-    again = index_documents(engine, _articles(1200), chunk_size=250, settings=get_settings())
+    assert _count(engine, prefix) == 1200
+    again = index_documents(engine, _articles(1200), chunk_size=250, settings=es_settings)
     assert again["unchanged"] == 1200 and again["created"] == 0 and again["updated"] == 0
-    assert _count(engine) == 1200
+    assert _count(engine, prefix) == 1200
     # ids come from the canonical URL: the utm parameter is gone
-    doc = engine.get(articles_alias(get_settings().index_prefix), docs[0]["id"])
+    doc = engine.get(articles_alias(prefix), docs[0]["id"])
     assert doc is not None and doc["url"] == "https://news.example/artikel/0"
 
 
-def test_rejected_documents_go_to_the_dead_letter_file(engine: Engine, data_dir: Path) -> None:
+def test_rejected_documents_go_to_the_dead_letter_file(engine: Engine, es_settings: Settings,
+                                                        data_dir: Path) -> None:
     docs = _articles(5)
     docs[1]["published"] = "not a date"  # the engine refuses it (mapper_parsing_exception)
     docs[3]["word_count"] = "many"
-    counts = index_documents(engine, docs + [{"title": "no id"}], settings=get_settings())
+    counts = index_documents(engine, docs + [{"title": "no id"}], settings=es_settings)
     assert counts["created"] == 3 and counts["failed"] == 3
-    assert _count(engine) == 3
+    assert _count(engine, es_settings.index_prefix) == 3
     lines = [json.loads(line) for f in (data_dir / "dead-letter").glob("*.jsonl")
              for line in f.read_text().splitlines()]
     assert len(lines) == 3
@@ -158,7 +159,7 @@ def test_rejected_documents_go_to_the_dead_letter_file(engine: Engine, data_dir:
     assert all(rec["status"] in (None, 400) for rec in lines)
 
 
-def test_busy_items_are_retried_with_backoff(engine: Engine) -> None:
+def test_busy_items_are_retried_with_backoff(engine: Engine, index_prefix: str) -> None:
     """A 429 on some items is retried (only those) after a growing delay."""
 
     class BusyOnce:
@@ -178,25 +179,19 @@ def test_busy_items_are_retried_with_backoff(engine: Engine) -> None:
     busy = BusyOnce(engine)
     writer = BulkWriter(busy, max_retries=3, initial_backoff=0.01, sleep=sleeps.append)  # type: ignore[arg-type]
     stats = BulkStats()
-    ops = [({"index": {"_index": articles_alias(get_settings().index_prefix), "_id": d["id"]}}, d) for d in _articles(4)]
+    ops = [({"index": {"_index": articles_alias(index_prefix), "_id": d["id"]}}, d) for d in _articles(4)]
     assert writer.send(ops, stats) == []
     assert busy.calls == 2 and stats.retried == 2 and sleeps == [0.01]
-    assert _count(engine) == 4
+    assert _count(engine, index_prefix) == 4
 
 
-def test_node_gone_mid_run_keeps_documents_pending(
-    relay: Relay, index_prefix: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from indexing.settings import reset_settings
-
-    monkeypatch.setenv("WARWATCH_ES_URL", relay.url)
-    monkeypatch.setenv("WARWATCH_BULK_MAX_RETRIES", "2")
-    monkeypatch.setenv("WARWATCH_BULK_INITIAL_BACKOFF", "0.05")
-    monkeypatch.setenv("WARWATCH_BULK_CHUNK_SIZE", "100")
-    reset_settings()
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
-    queue = PendingQueue.from_settings(get_settings(), batch_size=100)
+def test_node_gone_mid_run_keeps_documents_pending(relay: Relay, es_settings: Settings, data_dir: Path) -> None:
+    settings = es_settings.model_copy(update={"es_url": relay.url, "bulk_max_retries": 2,
+                                              "bulk_initial_backoff": 0.05, "bulk_chunk_size": 100})
+    prefix = settings.index_prefix
+    engine = connect(settings)
+    setup_indices(engine, prefix)
+    queue = PendingQueue.from_settings(settings, batch_size=100)
     docs = _articles(1000)
     assert queue.add("run-1", docs) == 1000
 
@@ -208,40 +203,37 @@ def test_node_gone_mid_run_keeps_documents_pending(
             relay.shut()
 
     with pytest.raises(EngineUnavailable, match="pending"):
-        queue.flush(lambda batch: index_documents(engine, batch, progress=stop_after_two_chunks, settings=get_settings()))
+        queue.flush(lambda batch: index_documents(engine, batch, progress=stop_after_two_chunks, settings=settings))
     assert queue.count() == 800  # the two confirmed chunks left the queue, nothing else did
-    assert _count(connect(get_settings(), url=relay.target_url)) == 200
+    assert _count(connect(settings, url=relay.target_url), prefix) == 200
 
     relay.open()  # the node is back (same port)
-    engine = connect(get_settings())
+    engine = connect(settings)
     # The next run adds its own documents (half of them the same articles again) and flushes all.
     assert queue.add("run-2", _articles(1100)[500:]) == 600
-    stats = queue.flush(lambda batch: index_documents(engine, batch, settings=get_settings()))
+    stats = queue.flush(lambda batch: index_documents(engine, batch, settings=settings))
     assert queue.count() == 0 and list((data_dir / "pending").glob("*.jsonl")) == []
     assert stats["failed"] == 0
-    assert _count(engine) == 1100
+    assert _count(engine, prefix) == 1100
     # Re-running never changes the count.
     queue.add("run-2", _articles(1100)[500:])
-    queue.flush(lambda batch: index_documents(engine, batch, settings=get_settings()))
-    assert _count(engine) == 1100
+    queue.flush(lambda batch: index_documents(engine, batch, settings=settings))
+    assert _count(engine, prefix) == 1100
 
 
 @pytest.mark.slow
-def test_real_node_stopped_mid_run(index_prefix: str, spare_node_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_node_stopped_mid_run(es_settings: Settings, spare_node_dir: Path) -> None:
     """A second real node on a spare port, stopped while documents are being indexed."""
-    from indexing.settings import reset_settings
     from warwatch import localnode
 
     port = free_port()
     url = localnode.start(port=port)
     try:
-        monkeypatch.setenv("WARWATCH_ES_URL", url)
-        monkeypatch.setenv("WARWATCH_BULK_MAX_RETRIES", "1")
-        monkeypatch.setenv("WARWATCH_BULK_INITIAL_BACKOFF", "0.05")
-        reset_settings()
-        engine = connect(get_settings())
-        setup_indices(engine, get_settings().index_prefix)
-        queue = PendingQueue.from_settings(get_settings(), batch_size=100)
+        settings = es_settings.model_copy(update={"es_url": url, "bulk_max_retries": 1,
+                                                  "bulk_initial_backoff": 0.05})
+        engine = connect(settings)
+        setup_indices(engine, settings.index_prefix)
+        queue = PendingQueue.from_settings(settings, batch_size=100)
         queue.add("run-1", _articles(600))
 
         calls: list[int] = []
@@ -252,12 +244,12 @@ def test_real_node_stopped_mid_run(index_prefix: str, spare_node_dir: Path, monk
                 localnode.stop(port=port)
 
         with pytest.raises(EngineUnavailable):
-            queue.flush(lambda batch: index_documents(engine, batch, chunk_size=100, progress=stop_node, settings=get_settings()))
+            queue.flush(lambda batch: index_documents(engine, batch, chunk_size=100, progress=stop_node, settings=settings))
         assert queue.count() == 500
         localnode.start(port=port)
-        engine = connect(get_settings())
-        queue.flush(lambda batch: index_documents(engine, batch, settings=get_settings()))
+        engine = connect(settings)
+        queue.flush(lambda batch: index_documents(engine, batch, settings=settings))
         assert queue.count() == 0
-        assert _count(engine) == 600
+        assert _count(engine, settings.index_prefix) == 600
     finally:
         localnode.stop(port=port)

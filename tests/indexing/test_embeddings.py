@@ -48,7 +48,7 @@ def test_backend_none_switches_vectors_off(monkeypatch: pytest.MonkeyPatch) -> N
     assert build_embedder(EmbeddingSettings(backend="none")) is None
     monkeypatch.setenv("WARWATCH_EMBEDDINGS__BACKEND", "none")
     reset_settings()
-    assert get_embedder() is None
+    assert get_embedder(get_settings().embeddings) is None
     with pytest.raises(EmbeddingError, match="unknown embeddings.backend"):
         build_embedder(EmbeddingSettings(backend="word2vec"))
     with pytest.raises(EmbeddingError, match="url"):

@@ -15,7 +15,7 @@ from indexing.extraction import extract
 from indexing.index.setup import setup_indices
 from indexing.search import SearchResult, search
 from indexing.settings import get_settings
-from tests.indexing.search_corpus import QUERIES, STORIES, corpus, index_articles
+from tests.indexing.search_corpus import QUERIES, STORIES, corpus, index_articles, search_options
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED_DIR = FIXTURES / "seed-article"
@@ -79,7 +79,7 @@ def env(indexed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
 
 
 def _run(q: str, engine: Engine, **kw: Any) -> SearchResult:
-    return search(q, engine=engine, **kw, index=get_settings().articles_alias, settings=get_settings().search)
+    return search(q, engine=engine, **kw, **search_options(get_settings()))
 
 
 @pytest.mark.parametrize("query", json.loads((SEED_DIR / "expected.json").read_text())["search"]["index_then_query"])

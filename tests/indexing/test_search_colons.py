@@ -6,6 +6,7 @@ import pytest
 
 from indexing.search import is_explicit, neutralise_colons
 from indexing.settings import get_settings
+from tests.indexing.search_corpus import search_options
 
 
 @pytest.mark.parametrize(
@@ -52,5 +53,5 @@ def test_headline_with_colon_finds_its_article(index_prefix: str, data_dir: obje
                                         source="t", url=f"http://news.example/{i}"))
     index_documents(engine, docs, refresh=True, settings=get_settings())
     for title in titles:
-        hits = search(title, size=3, engine=engine, index=get_settings().articles_alias, settings=get_settings().search).hits
+        hits = search(title, size=3, engine=engine, **search_options(get_settings())).hits
         assert hits and hits[0].title == title, (title, [h.title for h in hits])

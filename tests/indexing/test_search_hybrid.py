@@ -12,6 +12,7 @@ import pytest
 
 from indexing.settings import get_settings, reset_settings
 from tests.indexing import crosslingual_corpus as xc
+from tests.indexing.search_corpus import search_options
 
 pytestmark = pytest.mark.es
 
@@ -64,7 +65,7 @@ def test_centring_and_feedback_refine_the_vector_side(env: Any) -> None:
     from indexing.index.setup import articles_alias
 
     engine, articles, fixtures = env
-    embedder = get_embedder()
+    embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None and embedder.name.endswith("-sym")  # articles embedded as queries
     matrix = matrix_for(engine, articles_alias(get_settings().index_prefix), embedder.name, embedder.dim)
     assert len(matrix) == len(articles)
@@ -79,7 +80,6 @@ def test_centring_and_feedback_refine_the_vector_side(env: Any) -> None:
                 coverage = {a["url"] for a in arts if a["story"] == story}
                 for q in (q for qs in by_lang.values() for q in qs):
                     vec = query_vector(q, embedder)
-                    assert vec is not None
                     urls = [url_by_id[i] for i, _ in matrix.nearest(vec, 10, **ranking)]
                     rows.append(xc.measure(urls, coverage)[1])
         return statistics.mean(rows)
@@ -94,7 +94,7 @@ def test_filters_apply_to_vector_hits(env: Any) -> None:
     from indexing.search import search
 
     engine, _, _ = env
-    res = search("underground school", engine=engine, lang="pl,es", index=get_settings().articles_alias, settings=get_settings().search)
+    res = search("underground school", engine=engine, lang="pl,es", **search_options(get_settings()))
     assert res.retrieval == "hybrid"
     assert res.hits and {h.language for h in res.hits} <= {"pl", "es"}
     assert res.hits[0].url in {"https://pl.xl.example/underground-school", "https://es.xl.example/underground-school"}
@@ -104,9 +104,9 @@ def test_explicit_queries_and_date_order_stay_keyword(env: Any) -> None:
     from indexing.search import search
 
     engine, _, _ = env
-    assert search("title:Kharkiv", engine=engine, index=get_settings().articles_alias, settings=get_settings().search).retrieval == "keyword"
-    assert search("underground school", engine=engine, order="date", index=get_settings().articles_alias, settings=get_settings().search).retrieval == "keyword"
-    assert search("underground school", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).retrieval == "keyword"
+    assert search("title:Kharkiv", engine=engine, **search_options(get_settings())).retrieval == "keyword"
+    assert search("underground school", engine=engine, order="date", **search_options(get_settings())).retrieval == "keyword"
+    assert search("underground school", engine=engine, hybrid=False, **search_options(get_settings())).retrieval == "keyword"
 
 
 def test_without_a_model_search_is_keyword_only(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,5 +115,28 @@ def test_without_a_model_search_is_keyword_only(env: Any, monkeypatch: pytest.Mo
     engine, _, _ = env
     monkeypatch.setenv("WARWATCH_EMBEDDINGS__BACKEND", "none")
     reset_settings()
-    res = search("underground school Kharkiv", engine=engine, index=get_settings().articles_alias, settings=get_settings().search)
+    res = search("underground school Kharkiv", engine=engine, **search_options(get_settings()))
     assert res.retrieval == "keyword" and res.hits
+
+
+def test_the_cli_search_uses_the_vectors(env: Any, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`warwatch search` hands the embedding settings in: with ``search.hybrid`` on (the default)
+    an English query finds the Polish and Spanish coverage, which shares no word with it; with
+    ``search.hybrid`` off the same command finds none of it (so the hits above are the vectors')."""
+    import json
+
+    from warwatch.cli import main
+
+    coverage = {"https://pl.xl.example/underground-school", "https://es.xl.example/underground-school"}
+
+    def cli() -> list[str]:
+        assert main(["search", "underground school", "--lang", "pl,es", "--json"]) == 0
+        return [h["url"] for h in json.loads(capsys.readouterr().out)["hits"]]
+
+    assert get_settings().search.hybrid  # the default
+    hybrid = cli()
+    assert hybrid and hybrid[0] in coverage, hybrid
+    monkeypatch.setenv("WARWATCH_SEARCH__HYBRID", "false")
+    reset_settings()
+    assert not set(cli()) & coverage

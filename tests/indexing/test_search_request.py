@@ -1,4 +1,4 @@
-"""What ``search(index=get_settings().articles_alias, settings=get_settings().search)`` hands on: one frozen :class:`SearchRequest`, not a dict read by string; and
+"""What ``search()`` hands on: one frozen :class:`SearchRequest`, not a dict read by string; and
 the names callers import from ``indexing.search`` (a package of modules by job)."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+import indexing.embeddings as embeddings_module
 import indexing.search as search_module
-from indexing.search import Expansion, QueryError, SearchRequest, build_request, search
-from indexing.settings import SearchSettings
+from indexing.embeddings import EmbeddingError
+from indexing.search import Expansion, QueryError, SearchRequest, SearchResult, build_request, search
+from indexing.settings import EmbeddingSettings, SearchSettings
 
 _EMPTY = {"hits": {"total": {"value": 0}, "hits": []}, "took": 3}
 
@@ -47,14 +49,65 @@ def test_search_hands_one_request_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_module, "expand", lambda q: marker)
     result = search("Report 3: drones", lang="uk", source="s", topic="t", entity="e", since="2024-01-01",
                     until="2024-01-31", size=4, order="date", facets=True, translit=False, hybrid=False,
-                    engine="no engine", index="idx", settings=limits)  # type: ignore[arg-type]
+                    engine="no engine", index="idx", settings=limits, embeddings=None)  # type: ignore[arg-type]
     assert result.total == 0 and result.took_ms == 3 and result.facets is not None
     assert seen == [SearchRequest("Report 3  drones", lang="uk", source="s", topic="t", entity="e",
                                   since="2024-01-01", until="2024-01-31", size=4, order="date", facets=True,
                                   translit=False, expansion=marker, limits=limits)]
     assert seen[0].body()["timeout"] == "7s"  # the settings handed in, not the process-wide ones
     with pytest.raises(QueryError):  # and the query limits come from them too
-        search("x" * 60, engine="no engine", index="idx", settings=limits)  # type: ignore[arg-type]
+        search("x" * 60, engine="no engine", index="idx", settings=limits, embeddings=None)  # type: ignore[arg-type]
+
+
+
+class _SpyEmbedder:
+    """Stands for the model the embedding settings name (never run here: hybrid_search is replaced)."""
+
+    name, dim = "spy", 3
+
+    def embed(self, texts: Any, *, query: bool = False) -> Any:
+        raise AssertionError("not called")
+
+
+def test_the_vector_half_embeds_with_the_settings_handed_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """search() builds the embedder from the ``embeddings`` argument (no process-wide lookup) and
+    hands it to the hybrid half; no model, or one that cannot load, is keyword-only on purpose; a
+    caller that leaves ``embeddings`` out is refused instead of quietly searching by keyword."""
+    built: list[EmbeddingSettings] = []
+    handed: list[Any] = []
+
+    def build(config: EmbeddingSettings) -> Any:
+        built.append(config)
+        if config.backend == "broken":
+            raise EmbeddingError("model missing")
+        return None if config.backend == "none" else _SpyEmbedder()
+
+    def hybrid(engine: Any, index: str, request: SearchRequest, embedder: Any) -> SearchResult:
+        handed.append(embedder)
+        return SearchResult(total=1, hits=[], retrieval="hybrid")
+
+    monkeypatch.setattr(embeddings_module, "build_embedder", build)
+    monkeypatch.setattr(search_module, "hybrid_search", hybrid)
+    monkeypatch.setattr(search_module, "run", lambda *a, **kw: (_EMPTY, "query_string"))
+    embeddings_module._cached.cache_clear()  # the spy must not outlive this test
+    try:
+        config = EmbeddingSettings(backend="openai", url="http://127.0.0.1:9", model="spy-model")
+
+        def retrieval(embeddings: EmbeddingSettings | None, **kw: Any) -> str:
+            return search("underground school", engine="e", index="i", settings=SearchSettings(**kw),  # type: ignore[arg-type]
+                          embeddings=embeddings).retrieval
+
+        assert retrieval(config) == "hybrid"
+        assert built == [config] and len(handed) == 1 and isinstance(handed[0], _SpyEmbedder)
+        assert retrieval(config, hybrid=False) == "keyword"  # search.hybrid off: no model asked
+        assert retrieval(None) == "keyword"
+        assert retrieval(EmbeddingSettings(backend="none")) == "keyword"
+        assert retrieval(EmbeddingSettings(backend="broken")) == "keyword"  # logged, not raised
+        assert len(handed) == 1 and [c.backend for c in built] == ["openai", "none", "broken"]
+        with pytest.raises(TypeError, match="embeddings"):
+            search("underground school", engine="e", index="i", settings=SearchSettings())  # type: ignore[arg-type, call-arg]
+    finally:
+        embeddings_module._cached.cache_clear()
 
 
 def test_the_names_callers_import_are_there() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from indexing.engine import Engine
 from indexing.search import QueryError, build_request, check_query, query_string_limits
-from indexing.settings import SearchSettings, get_settings
+from indexing.settings import SearchSettings, Settings
+from tests.indexing.search_corpus import search_options
 
 
 @pytest.mark.parametrize("query", ["*krieg", "?rieg", "title:*ukraine", "n*", "(a* OR Kursk)", "+*x"])
@@ -67,26 +69,24 @@ def test_query_error_is_an_engine_error_with_one_line() -> None:
 
 
 @pytest.mark.es
-def test_refused_and_malformed_queries_on_the_node(index_prefix: str) -> None:
-    from indexing.engine import connect
+def test_refused_and_malformed_queries_on_the_node(engine: Engine, es_settings: Settings) -> None:
     from indexing.index.bulk import index_documents
     from indexing.index.documents import article_to_document
     from indexing.index.setup import articles_alias, setup_indices
     from indexing.search import search
 
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
+    setup_indices(engine, es_settings.index_prefix)
     doc = article_to_document({"title": "Kursk: a/b test", "body": "Troops near Kursk.", "language": "en"},
                               source="t", url="https://en.example/a")
-    index_documents(engine, [doc], settings=get_settings())
-    engine.refresh(articles_alias(get_settings().index_prefix))
+    index_documents(engine, [doc], settings=es_settings)
+    engine.refresh(articles_alias(es_settings.index_prefix))
     with pytest.raises(QueryError, match="wildcard"):
-        search("*ursk", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
+        search("*ursk", engine=engine, hybrid=False, **search_options(es_settings))
     # a regex is looked for as text, not run as an automaton
-    assert search("/k.*k/", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).total == 0
-    assert search("a/b", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).total == 1
+    assert search("/k.*k/", engine=engine, hybrid=False, **search_options(es_settings)).total == 0
+    assert search("a/b", engine=engine, hybrid=False, **search_options(es_settings)).total == 1
     # unbalanced syntax still falls back to simple_query_string
-    res = search("Kursk (troops", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search)
+    res = search("Kursk (troops", engine=engine, hybrid=False, **search_options(es_settings))
     assert res.total == 1 and res.query_syntax == "simple_query_string"
 
 
@@ -101,22 +101,20 @@ def test_the_cli_prints_a_refused_query_in_one_line(capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.es
-def test_highlights_carry_page_text_escaped(index_prefix: str) -> None:
+def test_highlights_carry_page_text_escaped(engine: Engine, es_settings: Settings) -> None:
     """Only the engine's <em> tags are markup in a highlight; the page's own text (here a
     literal <script> and &) comes HTML-escaped (the engine's encoder "html")."""
-    from indexing.engine import connect
     from indexing.index.bulk import index_documents
     from indexing.index.documents import article_to_document
     from indexing.index.setup import articles_alias, setup_indices
     from indexing.search import search
 
-    engine = connect(get_settings())
-    setup_indices(engine, get_settings().index_prefix)
+    setup_indices(engine, es_settings.index_prefix)
     doc = article_to_document({"title": "Kursk <b>raid</b>", "body": "Troops near Kursk <script>x()</script> & co.",
                                "language": "en"}, source="t", url="https://en.example/h")
-    index_documents(engine, [doc], settings=get_settings())
-    engine.refresh(articles_alias(get_settings().index_prefix))
-    (hit,) = search("Kursk", engine=engine, hybrid=False, index=get_settings().articles_alias, settings=get_settings().search).hits
+    index_documents(engine, [doc], settings=es_settings)
+    engine.refresh(articles_alias(es_settings.index_prefix))
+    (hit,) = search("Kursk", engine=engine, hybrid=False, **search_options(es_settings)).hits
     joined = " ".join(hit.highlights)
     assert "<em>Kursk</em>" in joined
     assert "&lt;script&gt;" in joined and "&amp; co" in joined and "&lt;b&gt;" in joined

@@ -19,7 +19,7 @@ from indexing.engine import Engine, connect
 from indexing.index.setup import setup_indices
 from indexing.search import Expansion, build_query, search, translit_clause
 from indexing.settings import get_settings
-from tests.indexing.search_corpus import corpus, index_articles
+from tests.indexing.search_corpus import corpus, index_articles, search_options
 
 #: Villages for the story about an unknown name, each spelled as the five languages write it
 #: (uk/ru also inflected). The gazetteer grows (config/entities.yaml): the test uses the first one
@@ -160,7 +160,7 @@ def env(indexed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
 def _check(engine: Engine, articles: list[dict[str, Any]], name: str, query: str, **kw: Any) -> None:
     coverage = {a["url"] for a in articles if a["story"] == name}
     lookalikes = {a["url"] for a in articles if a["story"] is None}
-    hits = search(query, engine=engine, size=10, **kw, index=get_settings().articles_alias, settings=get_settings().search).hits
+    hits = search(query, engine=engine, size=10, **kw, **search_options(get_settings())).hits
     urls = [h.url for h in hits]
     shown = [(h.language, h.title, round(h.score or 0, 2)) for h in hits]
     assert coverage <= set(urls), (query, sorted(coverage - set(urls)), shown)
@@ -187,7 +187,7 @@ def test_the_bridge_alone_finds_other_scripts(env: dict[str, Any], name: str, qu
     _check(env["engine"], env["articles"], name, query)
     if name == "village":
         others = {a["url"] for a in env["articles"] if a["story"] == name and a["language"] in ("uk", "ru")}
-        without = {h.url for h in search(query, engine=env["engine"], size=50, translit=False, index=get_settings().articles_alias, settings=get_settings().search).hits}
+        without = {h.url for h in search(query, engine=env["engine"], size=50, translit=False, **search_options(get_settings())).hits}
         assert not others & without
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks import search_world as world
 from indexing.settings import get_settings, reset_settings
+from tests.indexing.search_corpus import search_options
 
 pytestmark = pytest.mark.es
 
@@ -102,7 +103,7 @@ def test_hybrid_is_never_worse_than_either_side(env: dict[str, Any]) -> None:
 def test_the_seed_comes_first_with_vectors_on(env: dict[str, Any], query: str) -> None:
     from indexing.search import search
 
-    result = search(query, engine=env["engine"], index=get_settings().articles_alias, settings=get_settings().search)
+    result = search(query, engine=env["engine"], **search_options(get_settings()))
     assert result.retrieval == "hybrid"
     assert result.hits[0].url == env["seed"]["url"], [(h.title, h.score) for h in result.hits[:5]]
     assert not result.weak
@@ -121,9 +122,9 @@ def test_filters_hold_exactly_with_vectors_on(env: dict[str, Any], query: str, f
     from indexing.search import search
 
     engine = env["engine"]
-    allowed = {h.id for h in search("*", engine=engine, size=1000, hybrid=False, **filters, index=get_settings().articles_alias, settings=get_settings().search).hits}
-    keyword = search(query, engine=engine, size=10, hybrid=False, **filters, index=get_settings().articles_alias, settings=get_settings().search)
-    hybrid = search(query, engine=engine, size=10, **filters, index=get_settings().articles_alias, settings=get_settings().search)
+    allowed = {h.id for h in search("*", engine=engine, size=1000, hybrid=False, **filters, **search_options(get_settings())).hits}
+    keyword = search(query, engine=engine, size=10, hybrid=False, **filters, **search_options(get_settings()))
+    hybrid = search(query, engine=engine, size=10, **filters, **search_options(get_settings()))
     assert hybrid.retrieval == "hybrid"
     assert {h.id for h in hybrid.hits} <= allowed
     assert len(hybrid.hits) == min(10, hybrid.total), (hybrid.total, len(hybrid.hits))
@@ -136,7 +137,7 @@ def test_kursk_in_german_finds_the_seed(env: dict[str, Any]) -> None:
     """The issue's report: ``Kursk --lang de`` said total 1 and gave no hit."""
     from indexing.search import search
 
-    result = search("Kursk", engine=env["engine"], lang="de", index=get_settings().articles_alias, settings=get_settings().search)
+    result = search("Kursk", engine=env["engine"], lang="de", **search_options(get_settings()))
     assert env["seed"]["url"] in [h.url for h in result.hits]
 
 
@@ -145,6 +146,6 @@ def test_kursk_in_german_finds_the_seed(env: dict[str, Any]) -> None:
 def test_a_query_nothing_answers_is_no_good_match(env: dict[str, Any], query: str) -> None:
     from indexing.search import search
 
-    result = search(query, engine=env["engine"], index=get_settings().articles_alias, settings=get_settings().search)
+    result = search(query, engine=env["engine"], **search_options(get_settings()))
     assert result.weak
     assert result.to_json()["match"] == "weak"

@@ -11,22 +11,15 @@ from indexing.engine import Engine, connect
 from indexing.index import templates
 from indexing.index.bulk import index_documents
 from indexing.index.setup import articles_alias, current_index, migrate, setup_indices, versions_index
-from indexing.settings import get_settings
-
-
-@pytest.fixture
-def engine(index_prefix: str) -> Engine:
-    eng = connect(get_settings())
-    yield eng
-    eng.close()
+from indexing.settings import Settings
 
 
 def test_setup_is_idempotent(engine: Engine, index_prefix: str) -> None:
-    first = setup_indices(engine, get_settings().index_prefix)
+    first = setup_indices(engine, index_prefix)
     assert first == f"{index_prefix}articles-v{templates.MAPPING_VERSION}"
-    assert setup_indices(engine, get_settings().index_prefix) == first
+    assert setup_indices(engine, index_prefix) == first
     assert list(engine.get_alias(f"{index_prefix}articles")) == [first]
-    assert engine.index_exists(versions_index(get_settings().index_prefix))
+    assert engine.index_exists(versions_index(index_prefix))
     mapping = engine.get_mapping(first)[first]["mappings"]
     assert mapping["_meta"]["mapping_version"] == templates.MAPPING_VERSION
     props = mapping["properties"]
@@ -39,8 +32,8 @@ def test_setup_is_idempotent(engine: Engine, index_prefix: str) -> None:
         assert props[f]["type"] == "date", f
 
 
-def test_mapping_in_the_node_matches_the_code(engine: Engine) -> None:
-    index = setup_indices(engine, get_settings().index_prefix)
+def test_mapping_in_the_node_matches_the_code(engine: Engine, index_prefix: str) -> None:
+    index = setup_indices(engine, index_prefix)
     props = engine.get_mapping(index)[index]["mappings"]["properties"]
     live: set[str] = set()
 
@@ -66,14 +59,15 @@ def test_mapping_in_the_node_matches_the_code(engine: Engine) -> None:
         ("russian", ["войска", "войск", "войсками"]),
     ],
 )
-def test_language_analyzers_conflate_inflections(engine: Engine, analyzer: str, forms: list[str]) -> None:
-    index = setup_indices(engine, get_settings().index_prefix)
+def test_language_analyzers_conflate_inflections(engine: Engine, index_prefix: str, analyzer: str,
+                                                 forms: list[str]) -> None:
+    index = setup_indices(engine, index_prefix)
     stems = {tuple(engine.analyze({"analyzer": analyzer, "text": f}, index=index)) for f in forms}
     assert len(stems) == 1, stems
 
 
-def test_ukrainian_analyzer_keeps_words_apart_and_apostrophes(engine: Engine) -> None:
-    index = setup_indices(engine, get_settings().index_prefix)
+def test_ukrainian_analyzer_keeps_words_apart_and_apostrophes(engine: Engine, index_prefix: str) -> None:
+    index = setup_indices(engine, index_prefix)
     # ... different words stay different, short words untouched, apostrophe variants unified
     assert engine.analyze({"analyzer": "ww_uk", "text": "Київ Курськ"}, index=index) == ["київ", "курськ"]
     assert engine.analyze({"analyzer": "ww_uk", "text": "США і ЄС"}, index=index) == ["сша", "єс"]
@@ -89,16 +83,16 @@ def _docs(n: int) -> list[dict]:
              "published": "2024-10-28T10:00:00+00:00"} for i in range(n)]
 
 
-def test_migrate_reindexes_and_flips_without_a_gap(engine: Engine, index_prefix: str) -> None:
-    v1 = setup_indices(engine, get_settings().index_prefix)
-    index_documents(engine, _docs(300), refresh=True, settings=get_settings())
-    alias = articles_alias(get_settings().index_prefix)
+def test_migrate_reindexes_and_flips_without_a_gap(engine: Engine, es_settings: Settings, index_prefix: str) -> None:
+    v1 = setup_indices(engine, index_prefix)
+    index_documents(engine, _docs(300), refresh=True, settings=es_settings)
+    alias = articles_alias(index_prefix)
     seen: list[int] = []
     errors: list[BaseException] = []
     stop = threading.Event()
 
     def searcher() -> None:
-        eng = connect(get_settings())
+        eng = connect(es_settings)
         try:
             while not stop.is_set():
                 seen.append(eng.count(alias, {"query": {"match": {"body_de": "Truppen"}}}))
@@ -119,25 +113,25 @@ def test_migrate_reindexes_and_flips_without_a_gap(engine: Engine, index_prefix:
     try:
         searches_after(3)
         before = len(seen)
-        v2 = migrate(engine, get_settings().index_prefix, target_version=templates.MAPPING_VERSION + 1)
+        v2 = migrate(engine, index_prefix, target_version=templates.MAPPING_VERSION + 1)
         searches_after(3)
     finally:
         stop.set()
         t.join()
     assert not errors, errors
     assert v2 == f"{index_prefix}articles-v{templates.MAPPING_VERSION + 1}"
-    assert current_index(engine, get_settings().index_prefix) == v2
+    assert current_index(engine, index_prefix) == v2
     # searches before, during and after the flip all saw every document
     assert before >= 3 and len(seen) >= before + 3 and min(seen) == 300, (before, len(seen), min(seen))
     assert engine.count(v2) == 300 and engine.count(v1) == 300
     # Idempotent: a second run changes nothing; setup keeps the newer index.
-    assert migrate(engine, get_settings().index_prefix, target_version=templates.MAPPING_VERSION + 1) == v2
-    assert setup_indices(engine, get_settings().index_prefix) == v2
+    assert migrate(engine, index_prefix, target_version=templates.MAPPING_VERSION + 1) == v2
+    assert setup_indices(engine, index_prefix) == v2
 
 
 def test_setup_adds_new_fields_to_the_live_index(engine: Engine, index_prefix: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    index = setup_indices(engine, get_settings().index_prefix)
+    index = setup_indices(engine, index_prefix)
     original = templates.article_mappings
 
     def with_extra() -> dict:
@@ -146,7 +140,7 @@ def test_setup_adds_new_fields_to_the_live_index(engine: Engine, index_prefix: s
         return m
 
     monkeypatch.setattr(templates, "article_mappings", with_extra)
-    assert setup_indices(engine, get_settings().index_prefix) == index
+    assert setup_indices(engine, index_prefix) == index
     props = engine.get_mapping(index)[index]["mappings"]["properties"]
     assert props["added_later"] == {"type": "keyword"}
 
@@ -154,7 +148,7 @@ def test_setup_adds_new_fields_to_the_live_index(engine: Engine, index_prefix: s
 def test_setup_adds_new_run_counters_to_an_older_runs_index(engine: Engine, index_prefix: str) -> None:
     """A runs index made before the revisit counters existed gets them (else they are stored but
     cannot be searched or charted: the mapping is not dynamic)."""
-    prefix = get_settings().index_prefix
+    prefix = index_prefix
     runs = f"{prefix}runs"
     older = templates.runs_mappings()
     older["properties"] = {k: v for k, v in older["properties"].items() if not k.startswith(("revisits_", "takedowns_"))}

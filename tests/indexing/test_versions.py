@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from indexing.engine import Engine, connect
+from indexing.engine import Engine
 from indexing.index.bulk import index_documents
 from indexing.index.documents import article_to_document
 from indexing.index.setup import articles_alias, setup_indices, versions_index
 from indexing.index.versions import changed_fields, get_versions
-from indexing.settings import get_settings
+from indexing.settings import Settings
 
 URL = "https://news.example/2024/10/28/truppen"
 
 
 @pytest.fixture
-def engine(index_prefix: str, data_dir: Path) -> Iterator[Engine]:
-    eng = connect(get_settings())
-    setup_indices(eng, get_settings().index_prefix)
-    yield eng
-    eng.close()
+def engine(engine: Engine, es_settings: Settings) -> Engine:
+    """The shared fixture's client, with the indices of the test's prefix set up."""
+    setup_indices(engine, es_settings.index_prefix)
+    return engine
 
 
 def _doc(title: str, body: str, modified: str | None = None, topics: list[str] | None = None) -> dict:
@@ -33,28 +29,28 @@ def _doc(title: str, body: str, modified: str | None = None, topics: list[str] |
     )
 
 
-def test_edits_make_versions_and_unchanged_reruns_do_not(engine: Engine) -> None:
+def test_edits_make_versions_and_unchanged_reruns_do_not(engine: Engine, es_settings: Settings) -> None:
     first = _doc("Truppen in Kursk", "Erste Fassung des Textes.")
-    assert index_documents(engine, [first], refresh=True, settings=get_settings())["created"] == 1
+    assert index_documents(engine, [first], refresh=True, settings=es_settings)["created"] == 1
     # Same content again: nothing new.
     assert index_documents(engine, [_doc("Truppen in Kursk", "Erste Fassung des Textes.")],
-                           refresh=True, settings=get_settings())["unchanged"] == 1
+                           refresh=True, settings=es_settings)["unchanged"] == 1
     # The body is corrected and the modified date moves.
     counts = index_documents(engine, [_doc("Truppen in Kursk", "Zweite, korrigierte Fassung.",
-                                           modified="2024-10-29T08:00:00+00:00")], refresh=True, settings=get_settings())
+                                           modified="2024-10-29T08:00:00+00:00")], refresh=True, settings=es_settings)
     assert counts["updated"] == 1 and counts["versions"] == 1
     # The title changes too.
     index_documents(engine, [_doc("Tausende Truppen in Kursk", "Zweite, korrigierte Fassung.",
-                                  modified="2024-10-29T08:00:00+00:00")], refresh=True, settings=get_settings())
+                                  modified="2024-10-29T08:00:00+00:00")], refresh=True, settings=es_settings)
     # Only enrichment changes: the document is updated, no version is stored.
     counts = index_documents(engine, [_doc("Tausende Truppen in Kursk", "Zweite, korrigierte Fassung.",
                                            modified="2024-10-29T08:00:00+00:00", topics=["kursk-offensive"])],
-                             refresh=True, settings=get_settings())
+                             refresh=True, settings=es_settings)
     assert counts["updated"] == 1 and counts["versions"] == 0
-    engine.refresh(versions_index(get_settings().index_prefix))
+    engine.refresh(versions_index(es_settings.index_prefix))
 
-    assert engine.count(articles_alias(get_settings().index_prefix)) == 1
-    history = get_versions(first["id"], engine=engine, prefix=get_settings().index_prefix)
+    assert engine.count(articles_alias(es_settings.index_prefix)) == 1
+    history = get_versions(first["id"], engine=engine, prefix=es_settings.index_prefix)
     assert [v["version"] for v in history] == [1, 2, 3]
     assert history[0]["body"] == "Erste Fassung des Textes."
     assert history[0]["changes"] == ["body"]  # `modified` is no change of its own (issue #19)
@@ -65,15 +61,15 @@ def test_edits_make_versions_and_unchanged_reruns_do_not(engine: Engine) -> None
     assert current["topics"] == ["kursk-offensive"]
 
 
-def test_retrying_the_same_edit_stores_one_version(engine: Engine) -> None:
-    index_documents(engine, [_doc("A", "eins")], refresh=True, settings=get_settings())
-    old = engine.get(articles_alias(get_settings().index_prefix), _doc("A", "eins")["id"])
+def test_retrying_the_same_edit_stores_one_version(engine: Engine, es_settings: Settings) -> None:
+    index_documents(engine, [_doc("A", "eins")], refresh=True, settings=es_settings)
+    old = engine.get(articles_alias(es_settings.index_prefix), _doc("A", "eins")["id"])
     # Two runs carrying the same edit (e.g. a retried bulk) after the first already applied it:
-    index_documents(engine, [_doc("A", "zwei")], refresh=True, settings=get_settings())
-    index_documents(engine, [_doc("A", "zwei")], refresh=True, settings=get_settings())
-    engine.refresh(versions_index(get_settings().index_prefix))
-    assert engine.count(versions_index(get_settings().index_prefix)) == 1
-    assert [v["version"] for v in get_versions(old["id"], engine=engine, include_current=False, prefix=get_settings().index_prefix)] == [1]
+    index_documents(engine, [_doc("A", "zwei")], refresh=True, settings=es_settings)
+    index_documents(engine, [_doc("A", "zwei")], refresh=True, settings=es_settings)
+    engine.refresh(versions_index(es_settings.index_prefix))
+    assert engine.count(versions_index(es_settings.index_prefix)) == 1
+    assert [v["version"] for v in get_versions(old["id"], engine=engine, include_current=False, prefix=es_settings.index_prefix)] == [1]
 
 
 def test_changed_fields_ignores_missing_versus_empty() -> None:

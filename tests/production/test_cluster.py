@@ -103,7 +103,8 @@ def test_node_loss_during_bulk_loses_nothing(local_cluster: LocalCluster, on_clu
     assert engine.count(alias) == DOCS
     hits = engine.search(alias, {"query": {"match_all": {}}, "size": DOCS, "_source": False})["hits"]["hits"]
     assert {h["_id"] for h in hits} == {d["id"] for d in docs}
-    result = search("North Korean troops", size=20, engine=engine, index=alias, settings=get_settings().search)
+    result = search("North Korean troops", size=20, engine=engine, index=alias, settings=get_settings().search,
+                    embeddings=get_settings().embeddings)
     assert result.total >= DOCS // 100
 
     # The alerts and health stages keep working without the node.
