@@ -213,10 +213,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                    "new_on_rerun": len(alerts_after) - len(alerts),
                    # the watch names Zaporizhzhia: the records of articles placed there (each
                    # language's spelling, places[1] of the fixture) must each be alerted once
-                   "records_of_watched_articles": sum(
-                       1 for r in records if r.get("canonical_url") in {
+                   "records_of_watched_articles": len(watched := [
+                       r for r in records if r.get("canonical_url") in {
                            u for u, a in zip(urls, world.articles, strict=True)
-                           if a.place == world.langs[a.lang]["places"][1]})},
+                           if a.place == world.langs[a.lang]["places"][1]}]),
+                   "watched_not_alerted": [
+                       {"url": r.get("canonical_url"), "kinds": r.get("kinds"), "language": r.get("language")}
+                       for r in watched if r["id"] not in {(a.get("change") or {}).get("id") for a in change_alerts}]},
         "records_after_rerun_unchanged": sorted(r["id"] for r in again) == sorted(r["id"] for r in records),
         "history_sample": [{"url": h.get("url"), "versions": len(h.get("versions", [])),
                             "changes": [c.get("kinds") for c in h.get("changes", [])]} for h in histories],
