@@ -14,6 +14,7 @@ The DSN is handed in (the caller reads ``state.dsn``); :func:`open_alert_state` 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -28,37 +29,64 @@ NS_ALERT_WATCH = 0x57570010
 MAX_TAKE = 10_000
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS warwatch_alert_stories (
+CREATE TABLE IF NOT EXISTS {stories} (
     watch_id TEXT NOT NULL, story_key TEXT NOT NULL, alert_id TEXT NOT NULL, run_id TEXT,
     created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (watch_id, story_key));
-CREATE TABLE IF NOT EXISTS warwatch_alert_docs (
+CREATE TABLE IF NOT EXISTS {docs} (
     watch_id TEXT NOT NULL, doc_id TEXT NOT NULL, alert_id TEXT NOT NULL, PRIMARY KEY (watch_id, doc_id));
-CREATE TABLE IF NOT EXISTS warwatch_alert_outbox (
+CREATE TABLE IF NOT EXISTS {outbox} (
     alert_id TEXT NOT NULL, channel TEXT NOT NULL, watch_id TEXT NOT NULL, payload JSONB NOT NULL,
     created_at TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     delivered_at TIMESTAMPTZ, cancelled_at TIMESTAMPTZ, leased_until TIMESTAMPTZ, lease_owner TEXT,
     PRIMARY KEY (alert_id, channel));
-CREATE INDEX IF NOT EXISTS warwatch_alert_outbox_pending ON warwatch_alert_outbox (created_at)
+CREATE INDEX IF NOT EXISTS {outbox}_pending ON {outbox} (created_at)
     WHERE delivered_at IS NULL AND cancelled_at IS NULL;
 """
 _OPEN = "delivered_at IS NULL AND cancelled_at IS NULL"
 
 
+_STORE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
 def open_alert_state(path: Path, dsn: str | None, *, clock: Callable[[], datetime] = utc_now,
                      connect_timeout: int = 10) -> AlertState | PgAlertState:
-    """The alert state: the SQLite file ``path`` (``dsn`` None: the file backend) or Postgres."""
+    """The alert state: the SQLite file ``path`` (``dsn`` None: the file backend) or Postgres, in
+    tables named after the file (``alerts.sqlite`` -> ``warwatch_alerts_*``, ``health.sqlite`` ->
+    ``warwatch_health_*``: each outbox only ever sees its own watches, as with two files)."""
     if dsn is None:
         return AlertState(path, clock=clock)
-    return PgAlertState(dsn, clock=clock, connect_timeout=connect_timeout)
+    return PgAlertState(dsn, store=path.stem, clock=clock, connect_timeout=connect_timeout)
+
+
+class _Named:
+    """A cursor whose statements get the store's table names."""
+
+    def __init__(self, cur: Any, names: Callable[[str], str]) -> None:
+        self._cur = cur
+        self._names = names
+
+    def execute(self, sql: str, args: Any = None) -> None:
+        self._cur.execute(self._names(sql), args)
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
 
 
 class PgAlertState:
     """The alert state in a Postgres database; use as a context manager (closes the connection)."""
 
-    def __init__(self, dsn: str, *, clock: Callable[[], datetime] = utc_now, connect_timeout: int = 10) -> None:
+    def __init__(self, dsn: str, *, store: str = "alerts", clock: Callable[[], datetime] = utc_now,
+                 connect_timeout: int = 10) -> None:
+        if not _STORE_NAME.match(store):
+            raise ValueError(f"alert store name {store!r}: lowercase letters, digits and _ only")
+        self._names = {t: f"warwatch_{store}_{t}" for t in ("stories", "docs", "outbox")}
         self._clock = clock
         self._db = pgconn.connect(dsn, connect_timeout=connect_timeout, name="warwatch-alerts")
-        pgconn.ensure_schema(self._db, SCHEMA)
+        pgconn.ensure_schema(self._db, self._q(SCHEMA))
+
+    def _q(self, sql: str) -> str:
+        """``sql`` with this store's table names."""
+        return sql.format(**self._names)
 
     def __enter__(self) -> PgAlertState:
         return self
@@ -82,7 +110,7 @@ class PgAlertState:
 
     def _one(self, sql: str, args: Any) -> Any:
         def run(cur: Any) -> Any:
-            cur.execute(sql, args)
+            cur.execute(self._q(sql), args)
             return cur.fetchone() if cur.description else cur.rowcount
         return self._tx(run)
 
@@ -93,27 +121,28 @@ class PgAlertState:
         now = self._clock()
         docs = list(doc_ids)
 
-        def run(cur: Any) -> bool:
+        def run(plain: Any) -> bool:
+            cur = _Named(plain, self._q)
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (NS_ALERT_WATCH, watch_id))
-            cur.execute("SELECT alert_id FROM warwatch_alert_stories WHERE watch_id=%s AND story_key=%s",
+            cur.execute("SELECT alert_id FROM {stories} WHERE watch_id=%s AND story_key=%s",
                         (watch_id, story_key))
             known = cur.fetchone()
             if known is None and docs:
-                cur.execute("SELECT alert_id FROM warwatch_alert_docs WHERE watch_id=%s AND doc_id = ANY(%s) "
+                cur.execute("SELECT alert_id FROM {docs} WHERE watch_id=%s AND doc_id = ANY(%s) "
                             "LIMIT 1", (watch_id, docs))
                 known = cur.fetchone()
             new = known is None
             owner = alert_id if new else known[0]
             # a known document under a new story key: the same story to us (the key is recorded)
-            cur.execute("INSERT INTO warwatch_alert_stories VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+            cur.execute("INSERT INTO {stories} VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                         (watch_id, story_key, owner, run_id, now))
             if new:
                 text = json.dumps(payload, ensure_ascii=False)
                 for ch in channels:
-                    cur.execute("INSERT INTO warwatch_alert_outbox (alert_id, channel, watch_id, payload, created_at) "
+                    cur.execute("INSERT INTO {outbox} (alert_id, channel, watch_id, payload, created_at) "
                                 "VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", (alert_id, ch, watch_id, text, now))
             for d in docs:
-                cur.execute("INSERT INTO warwatch_alert_docs VALUES (%s,%s,%s) ON CONFLICT DO NOTHING",
+                cur.execute("INSERT INTO {docs} VALUES (%s,%s,%s) ON CONFLICT DO NOTHING",
                             (watch_id, d, owner))
             return new
 
@@ -131,12 +160,12 @@ class PgAlertState:
             where += " AND watch_id = ANY(%(watches)s)"
 
         def run(cur: Any) -> list[tuple[Any, ...]]:
-            cur.execute(
-                "UPDATE warwatch_alert_outbox o SET leased_until=%(until)s, lease_owner=%(owner)s FROM ("
-                f"SELECT alert_id, channel FROM warwatch_alert_outbox WHERE {where} "  # noqa: S608
+            cur.execute(self._q(
+                "UPDATE {outbox} o SET leased_until=%(until)s, lease_owner=%(owner)s FROM ("
+                f"SELECT alert_id, channel FROM {{outbox}} WHERE {where} "  # noqa: S608
                 "ORDER BY created_at, alert_id, channel LIMIT %(limit)s FOR UPDATE SKIP LOCKED) t "
                 "WHERE o.alert_id=t.alert_id AND o.channel=t.channel "
-                "RETURNING o.alert_id, o.channel, o.watch_id, o.payload, o.attempts, o.created_at",
+                "RETURNING o.alert_id, o.channel, o.watch_id, o.payload, o.attempts, o.created_at"),
                 {"now": now, "until": now + timedelta(seconds=lease_seconds), "owner": owner,
                  "watches": wanted, "limit": MAX_TAKE})
             return list(cur.fetchall())
@@ -146,30 +175,30 @@ class PgAlertState:
 
     def renew(self, item: Pending, lease_seconds: float) -> bool:
         until = self._clock() + timedelta(seconds=lease_seconds)
-        return self._one(f"UPDATE warwatch_alert_outbox SET leased_until=%s WHERE alert_id=%s AND channel=%s "  # noqa: S608
+        return self._one(f"UPDATE {{outbox}} SET leased_until=%s WHERE alert_id=%s AND channel=%s "  # noqa: S608
                          f"AND lease_owner=%s AND {_OPEN}", (until, item.alert_id, item.channel, item.lease)) == 1
 
     def delivered(self, alert_id: str, channel: str, attempts: int) -> None:
-        self._one("UPDATE warwatch_alert_outbox SET delivered_at=%s, attempts=attempts+%s, last_error=NULL, "
+        self._one("UPDATE {outbox} SET delivered_at=%s, attempts=attempts+%s, last_error=NULL, "
                   "leased_until=NULL WHERE alert_id=%s AND channel=%s", (self._clock(), attempts, alert_id, channel))
 
     def failed(self, alert_id: str, channel: str, attempts: int, error: str) -> None:
-        self._one("UPDATE warwatch_alert_outbox SET attempts=attempts+%s, last_error=%s, leased_until=NULL "
+        self._one("UPDATE {outbox} SET attempts=attempts+%s, last_error=%s, leased_until=NULL "
                   "WHERE alert_id=%s AND channel=%s", (attempts, error[:2000], alert_id, channel))
 
     def release(self, alert_id: str, channel: str) -> None:
-        self._one("UPDATE warwatch_alert_outbox SET leased_until=NULL WHERE alert_id=%s AND channel=%s",
+        self._one("UPDATE {outbox} SET leased_until=NULL WHERE alert_id=%s AND channel=%s",
                   (alert_id, channel))
 
     def cancel(self, alert_id: str, channel: str, reason: str) -> None:
-        self._one("UPDATE warwatch_alert_outbox SET cancelled_at=%s, last_error=%s, leased_until=NULL "
+        self._one("UPDATE {outbox} SET cancelled_at=%s, last_error=%s, leased_until=NULL "
                   "WHERE alert_id=%s AND channel=%s", (self._clock(), reason, alert_id, channel))
 
     def queued_count(self, watch_id: str) -> int:
-        row = self._one(f"SELECT COUNT(DISTINCT alert_id) FROM warwatch_alert_outbox WHERE watch_id=%s AND {_OPEN}",  # noqa: S608
+        row = self._one(f"SELECT COUNT(DISTINCT alert_id) FROM {{outbox}} WHERE watch_id=%s AND {_OPEN}",  # noqa: S608
                         (watch_id,))
         return int(row[0])
 
     def fully_delivered(self, alert_id: str) -> bool:
-        row = self._one(f"SELECT COUNT(*) FROM warwatch_alert_outbox WHERE alert_id=%s AND {_OPEN}", (alert_id,))  # noqa: S608
+        row = self._one(f"SELECT COUNT(*) FROM {{outbox}} WHERE alert_id=%s AND {_OPEN}", (alert_id,))  # noqa: S608
         return int(row[0]) == 0

@@ -198,25 +198,28 @@ def test_pending_alerts_wait_out_their_backoff_on_both_backends(state_env: dict[
 
 
 # --------------------------------------------------------------------------- crawl source locks
-def test_a_killed_crawler_loses_its_source_locks(state_env: dict[str, str]) -> None:
+def test_a_killed_crawler_loses_its_source_locks(state_env: dict[str, str], tmp_path: Path) -> None:
     from crawlers.locks import CrawlLocks
     from indexing.settings import get_settings
 
     settings = get_settings()
+    # Another host has a locks directory of its own: only the database is shared (a flock would
+    # not be seen there). On one machine (file) it is the same directory.
+    locks_dir = settings.data_dir / "locks" if settings.state.postgres_dsn is None else tmp_path / "host-b-locks"
     holder = _worker(state_env, "hold-sources", "site-x", "site-y")
     try:
         assert _first_line(holder) == [["site-x", "site-y"], []]
-        mine = CrawlLocks(settings.data_dir / "locks", dsn=settings.state.postgres_dsn)
+        mine = CrawlLocks(locks_dir, dsn=settings.state.postgres_dsn)
         assert mine.hold_sources(["site-x", "site-z"]) == (["site-z"], ["site-x"])
         mine.release()
     finally:
         _kill(holder)
-    after = CrawlLocks(settings.data_dir / "locks", dsn=settings.state.postgres_dsn)
+    after = CrawlLocks(locks_dir, dsn=settings.state.postgres_dsn)
     try:
         assert _eventually(lambda: after.hold_sources(["site-x", "site-y"]) == (["site-x", "site-y"], []))
     finally:
         after.release()
-    again = CrawlLocks(settings.data_dir / "locks", dsn=settings.state.postgres_dsn)
+    again = CrawlLocks(locks_dir, dsn=settings.state.postgres_dsn)
     assert again.hold_sources(["site-x"]) == (["site-x"], []), "release() gave the locks back"
     again.release()
 
@@ -267,6 +270,14 @@ def test_a_story_seen_under_a_new_key_does_not_alert_again_and_leases_expire(sta
         st.cancel("alert-1", "webhook", "channel removed")
         assert st.fully_delivered("alert-1") and st.queued_count("w") == 0
         assert st.take_pending() == []
+    # The health alerts' outbox (health.sqlite) is a store of its own on both backends: a topic
+    # evaluation taking "every watch's" deliveries never sees (and cancels) a health alert.
+    with open_alert_state(settings.state_dir / "health.sqlite", settings.state.postgres_dsn) as health:
+        assert health.claim("health", "rule-1", [], "alert-h", None, ["file"], {"rule": 1})
+    with open_alert_state(settings.state_dir / STATE_FILE, settings.state.postgres_dsn) as st:
+        assert st.take_pending() == []
+    with open_alert_state(settings.state_dir / "health.sqlite", settings.state.postgres_dsn) as health:
+        assert [p.alert_id for p in health.take_pending()] == ["alert-h"]
 
 
 def test_an_unreachable_state_database_is_a_clear_error_without_the_password() -> None:
