@@ -12,6 +12,13 @@ Each crawl also holds ``crawl-run-<run_id>.lock``: the start-up replay of unfini
 (``crawlers.replay``) touches a run only when that lock is free, i.e. its process is gone (the
 kernel drops an flock when its holder dies, kill -9 included). A lock is a property of the
 open file, so nothing here is ever "stale"; the run's lock file is removed when it ends.
+
+With ``state.backend: postgres`` (crawlers on several hosts: a flock on a shared volume is not a
+lock between hosts) the source locks are Postgres advisory locks held on the crawl's own
+connection (``pg_try_advisory_lock(ns, hashtext(source))``): the server drops them when that
+connection ends, so a crawler killed with SIGKILL loses its locks exactly as with flock. The run
+locks stay flocks: they guard the start-up replay of the seen-store, which is still a file on
+the crawl's host.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from indexing import pgconn
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +60,15 @@ def _flock(path: Path, create: bool = True) -> int | None:
 class CrawlLocks:
     """The locks one crawl process holds (released when it exits, or by :meth:`release`)."""
 
-    def __init__(self, locks_dir: Path) -> None:
+    def __init__(self, locks_dir: Path, *, dsn: str | None = None, connect_timeout: int = 10) -> None:
+        """``dsn``: hold the source locks in that Postgres database (see the module docstring)."""
         self.dir = Path(locks_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._held: dict[Path, int] = {}
+        self._dsn = dsn
+        self._timeout = connect_timeout
+        self._pg: Any = None  # the session that holds this crawl's advisory locks
+        self._pg_held: set[str] = set()
 
     def run_path(self, run_id: str) -> Path:
         return self.dir / f"crawl-run-{run_id}.lock"
@@ -67,10 +82,23 @@ class CrawlLocks:
         held: list[str] = []
         locked: list[str] = []
         for sid in source_ids:
-            (held if self._hold(self.dir / f"crawl-source-{sid}.lock") else locked).append(sid)
+            (held if self._hold_source(sid) else locked).append(sid)
         if locked:
             logger.warning("sources crawled by another process right now, skipped: %s", ", ".join(locked))
         return held, locked
+
+    def _hold_source(self, source_id: str) -> bool:
+        if self._dsn is None:
+            return self._hold(self.dir / f"crawl-source-{source_id}.lock")
+        if source_id in self._pg_held:
+            return True
+        if self._pg is None:
+            self._pg = pgconn.connect(self._dsn, autocommit=True, connect_timeout=self._timeout,
+                                      name="warwatch-crawl-locks")
+        if not pgconn.try_lock(self._pg, pgconn.NS_CRAWL_SOURCE, source_id):
+            return False
+        self._pg_held.add(source_id)
+        return True
 
     def _hold(self, path: Path) -> bool:
         if path in self._held:
@@ -87,6 +115,10 @@ class CrawlLocks:
                 path.unlink(missing_ok=True)  # still ours: no other process locks a run file
             os.close(fd)
         self._held.clear()
+        if self._pg is not None:
+            self._pg.close()  # the session's advisory locks go with it
+            self._pg = None
+        self._pg_held.clear()
 
 
 def run_is_live(locks_dir: Path, run_id: str) -> bool:

@@ -84,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         sources = [s for s in sources if s.id in set(args.source)]
 
-    locks = CrawlLocks(settings.data_dir / "locks")
+    locks = CrawlLocks(settings.data_dir / "locks", dsn=settings.state.postgres_dsn,
+                       connect_timeout=settings.state.connect_timeout)
     try:
         return _crawl(args, settings, sources, locks)
+    except ConfigError as exc:  # the state database is unreachable (its DSN redacted)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         locks.release()
 

@@ -19,7 +19,8 @@ from typing import Any
 from indexing.alerts.channels import DeliveryError, alerts_dir, deliver, delivery_lease_seconds
 from indexing.alerts.config import DeliverySettings, Watch, configured_watches
 from indexing.alerts.matching import Match, count_present, find_matches, run_doc_ids
-from indexing.alerts.state import STATE_FILE, AlertState
+from indexing.alerts.pgstate import open_alert_state
+from indexing.alerts.state import STATE_FILE, AlertStore
 from indexing.engine import Engine, EngineError
 from indexing.fileio import atomic_write_json
 from indexing.settings import Settings
@@ -100,7 +101,7 @@ def _payload(watch: Watch, story_key: str, group: Sequence[Match], run_id: str |
     }
 
 
-def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
+def _decide(report: AlertReport, state: AlertStore, watches: Sequence[Watch], run_id: str,
             engine: Engine | None, settings: Settings) -> None:
     if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
         report.problems.append(f"bad run id {run_id!r}")
@@ -137,7 +138,7 @@ def _decide(report: AlertReport, state: AlertState, watches: Sequence[Watch], ru
             engine.close()
 
 
-def _change_events(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
+def _change_events(report: AlertReport, state: AlertStore, watches: Sequence[Watch], run_id: str,
                    engine: Engine, settings: Settings) -> None:
     """The run's change records against the watches that ask for edits or takedowns."""
     from indexing.alerts.events import MAX_RUN_CHANGES, claim_change_events, run_changes
@@ -162,7 +163,7 @@ def _change_events(report: AlertReport, state: AlertState, watches: Sequence[Wat
             report.complete = False
 
 
-def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Watch], run_id: str,
+def _search_watches(report: AlertReport, state: AlertStore, watches: Sequence[Watch], run_id: str,
                     ids: list[str], engine: Engine, settings: Settings) -> None:
     """Every watch against the run's documents; ``report.complete`` only when nothing was missed."""
     from indexing.index.setup import articles_alias
@@ -196,7 +197,7 @@ def _search_watches(report: AlertReport, state: AlertState, watches: Sequence[Wa
         report.watches[w.id].error for w in watches)
 
 
-def _deliver_all(report: AlertReport, state: AlertState, watches: Sequence[Watch], delivery: DeliverySettings,
+def _deliver_all(report: AlertReport, state: AlertStore, watches: Sequence[Watch], delivery: DeliverySettings,
                  *, every_watch: bool, data_dir: Path, sleep: Callable[[float], None]) -> None:
     by_id = {w.id: w for w in watches}
     broken: dict[tuple[str, str], str] = {}  # (watch, channel) that failed all retries this time
@@ -261,7 +262,8 @@ def evaluate(
         watches = config.watches if watches is None else list(watches)
         delivery = delivery or config.delivery
     report = AlertReport(run_id, watches={w.id: WatchCounts() for w in watches})
-    with AlertState(settings.state_dir / STATE_FILE) as state:
+    with open_alert_state(settings.state_dir / STATE_FILE, settings.state.postgres_dsn,
+                          connect_timeout=settings.state.connect_timeout) as state:
         if run_id is not None:
             _decide(report, state, watches, run_id, engine, settings)
         _deliver_all(report, state, watches, delivery, every_watch=every_watch, data_dir=settings.data_dir,

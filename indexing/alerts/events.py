@@ -19,7 +19,7 @@ from typing import Any
 
 from indexing.alerts.config import Watch
 from indexing.alerts.matching import Match, find_matches
-from indexing.alerts.state import AlertState
+from indexing.alerts.state import AlertStore
 from indexing.changes.diff import TAKEDOWN_KINDS
 from indexing.changes.records import describe
 from indexing.changes.store import ChangeQuery, iter_changes
@@ -93,7 +93,7 @@ def _payload(watch: Watch, record: Mapping[str, Any], match: Match, run_id: str,
     }
 
 
-def claim_change_events(state: AlertState, engine: Engine, index: str, watch: Watch,
+def claim_change_events(state: AlertStore, engine: Engine, index: str, watch: Watch,
                         records: Sequence[Mapping[str, Any]], run_id: str, *, timeout: str) -> int:
     """Queue one alert per record of ``records`` (events the watch asks for) whose article
     matches the watch (``timeout``: ``search.timeout``). Returns how many were new. Raises :class:`EngineError` on a failed search."""

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,33 @@ class Pending:
     #: who holds the lease (one token per :meth:`AlertState.take_pending`): :meth:`AlertState.renew`
     #: extends it only while nobody else has taken the delivery since
     lease: str = ""
+
+
+class AlertStore(Protocol):
+    """What deciding and delivering need of the alert state: :class:`AlertState` (SQLite, one
+    machine) or :class:`indexing.alerts.pgstate.PgAlertState` (Postgres, several hosts)."""
+
+    def claim(self, watch_id: str, story_key: str, doc_ids: Sequence[str], alert_id: str, run_id: str | None,
+              channels: Iterable[str], payload: dict[str, Any]) -> bool: ...
+
+    def take_pending(self, watch_ids: Iterable[str] | None = None,
+                     lease_seconds: float = LEASE_SECONDS) -> list[Pending]: ...
+
+    def renew(self, item: Pending, lease_seconds: float) -> bool: ...
+
+    def delivered(self, alert_id: str, channel: str, attempts: int) -> None: ...
+
+    def failed(self, alert_id: str, channel: str, attempts: int, error: str) -> None: ...
+
+    def release(self, alert_id: str, channel: str) -> None: ...
+
+    def cancel(self, alert_id: str, channel: str, reason: str) -> None: ...
+
+    def queued_count(self, watch_id: str) -> int: ...
+
+    def fully_delivered(self, alert_id: str) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class AlertState:

@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from indexing.alerts.channels import DeliveryError, alerts_dir, deliver, delivery_lease_seconds
 from indexing.alerts.config import DeliverySettings, Watch
 from indexing.alerts.evaluate import alert_id
-from indexing.alerts.state import AlertState
+from indexing.alerts.pgstate import open_alert_state
+from indexing.alerts.state import AlertStore
 from indexing.channelconfig import Channels
 from indexing.errors import ConfigError
 from indexing.health.rules import RULES, Finding
@@ -108,7 +109,7 @@ def payload(finding: Finding, aid: str, watch: Watch) -> dict[str, Any]:
     }
 
 
-def _decide(findings: Iterable[Finding], state: AlertState, episodes: _Episodes, watch: Watch,
+def _decide(findings: Iterable[Finding], state: AlertStore, episodes: _Episodes, watch: Watch,
             outcome: AlertOutcome, rules: Iterable[str]) -> None:
     active = {(f.source, f.rule): f for f in findings}
     # Only episodes of the rules this caller checked can be closed by it (the pipeline's own
@@ -129,7 +130,7 @@ def _decide(findings: Iterable[Finding], state: AlertState, episodes: _Episodes,
         outcome.closed.append("/".join(key))
 
 
-def _deliver(state: AlertState, watch: Watch, delivery: DeliverySettings, outcome: AlertOutcome,
+def _deliver(state: AlertStore, watch: Watch, delivery: DeliverySettings, outcome: AlertOutcome,
              directory: Path, sleep: Callable[[float], None]) -> None:
     for item in state.take_pending([HEALTH_WATCH_ID]):
         if item.channel not in watch.channels.names():
@@ -162,7 +163,7 @@ def raise_alerts(findings: Iterable[Finding], *, settings: Settings, watch: Watc
     delivery = delivery or configured_watches(settings).delivery
     path = settings.state_dir / STATE_FILE
     outcome = AlertOutcome()
-    with AlertState(path) as state:
+    with open_alert_state(path, settings.state.postgres_dsn, connect_timeout=settings.state.connect_timeout) as state:
         episodes = _Episodes(path)
         try:
             _decide(findings, state, episodes, watch, outcome, rules)

@@ -62,3 +62,38 @@ def test_secret_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     s = get_settings()
     assert s.es_password is not None and s.es_password.get_secret_value() == "s3cret-value"
     assert "s3cret-value" not in repr(s)
+
+
+def test_state_backend_defaults_to_files_and_takes_the_dsn_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WARWATCH_STATE__BACKEND", raising=False)
+    monkeypatch.delenv("WARWATCH_STATE__DSN", raising=False)
+    reset_settings()
+    assert get_settings().state.backend == "file" and get_settings().state.postgres_dsn is None
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("state:\n  backend: postgres\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    monkeypatch.setenv("WARWATCH_STATE__DSN", "postgresql://ww:s3cret-pw@db.internal:5432/ww")
+    reset_settings()
+    state = get_settings().state
+    assert state.backend == "postgres" and state.postgres_dsn == "postgresql://ww:s3cret-pw@db.internal:5432/ww"
+    assert "s3cret-pw" not in repr(get_settings())
+
+
+def test_state_dsn_refused_in_files_and_required_by_postgres(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.delenv("WARWATCH_STATE__DSN", raising=False)
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("crawl:\n  download_delay: 1\nstate:\n  backend: postgres\n  dsn: postgresql://ww:pw@db/ww\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    reset_settings()
+    with pytest.raises(ConfigError, match=r"settings.yaml:5: 'state.dsn' must come from the environment"):
+        get_settings()
+    cfg.write_text("state:\n  backend: postgres\n")
+    reset_settings()
+    with pytest.raises(ConfigError, match="WARWATCH_STATE__DSN"):
+        get_settings()
+    monkeypatch.setenv("WARWATCH_STATE__BACKEND", "sqlite")
+    reset_settings()
+    with pytest.raises(ConfigError, match="backend"):
+        get_settings()

@@ -228,19 +228,25 @@ class Postgres:
     pgdata: Path
     password: str
     log: Path
+    port: int = POSTGRES_PORT
 
     @property
     def sqlalchemy_url(self) -> str:
-        return f"postgresql+psycopg2://{DB_USER}:{self.password}@127.0.0.1:{POSTGRES_PORT}/{DB_NAME}"
+        return f"postgresql+psycopg2://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    @property
+    def dsn(self) -> str:
+        """The libpq URL (what ``WARWATCH_STATE__DSN`` takes)."""
+        return f"postgresql://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
 
     def stop(self) -> None:
         _pg_ctl(self.pgdata, "stop", "-m", "fast")
 
 
-def start_postgres(run_dir: Path) -> Postgres:
+def start_postgres(run_dir: Path, port: int = POSTGRES_PORT) -> Postgres:
     """initdb a cluster in ``run_dir/postgres`` (password auth, superuser ``airflow``), start it on
-    127.0.0.1:POSTGRES_PORT with ``pg_ctl`` and create the database."""
-    require_free(POSTGRES_PORT, "postgres")
+    127.0.0.1:``port`` with ``pg_ctl`` and create the database."""
+    require_free(port, "postgres")
     user = _service_user("postgres")
     home = run_dir / "postgres"
     home.mkdir()
@@ -258,13 +264,13 @@ def start_postgres(run_dir: Path) -> Postgres:
     pwfile.unlink()
     if init.returncode != 0:
         raise ServiceError(f"initdb failed: {init.stdout[-1500:]}{init.stderr[-1500:]}")
-    opts = (f"-c listen_addresses=127.0.0.1 -p {POSTGRES_PORT} -c unix_socket_directories={home} "
+    opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={home} "
             f"-c max_connections=300")
     started = _pg_ctl(pgdata, "start", "-w", "-t", "120", "-l", str(log), "-o", opts)
     if started.returncode != 0:
         raise ServiceError(f"pg_ctl start failed: {started.stderr[-1500:]}\n{tail(log)}")
-    pg = Postgres(pgdata, password, log)
-    created = subprocess.run([pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", DB_USER,
+    pg = Postgres(pgdata, password, log, port)
+    created = subprocess.run([pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER,
                               DB_NAME], env={**os.environ, "PGPASSWORD": password}, capture_output=True,
                              text=True, timeout=60, check=False)
     if created.returncode != 0:

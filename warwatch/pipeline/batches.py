@@ -27,6 +27,12 @@ empty marker ``data/runs/.done/<id>``, and :func:`unprocessed` lists that direct
 looks only at the batches without a marker. The marker is a cache of ``processed.json`` (which
 stays the truth): a batch processed before markers existed gets its marker the first time it is
 seen. To hand a processed batch back for processing, remove both.
+
+With ``state.backend: postgres`` (workers on several hosts: no flock, no rename semantics of a
+shared filesystem to lean on) the leases, locks, processed marks and pending alerts live in the
+state database instead (:mod:`warwatch.pipeline.batches_pg`): every function here keeps its
+contract and asks :func:`registry` which backend to use. ``processed.json`` and the ``.done``
+markers are still written (maintenance reads them), but the database is the truth.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from typing import Any
 
 from indexing.fileio import read_json
 from indexing.settings import get_settings
+from warwatch.pipeline.batches_pg import PgBatches
 from warwatch.pipeline.common import PipelineError, batch_path, check_run_id, write_json
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,21 @@ class LeaseLost(PipelineError):
     """Another run took this batch over (our lease expired): stop, it is theirs now."""
 
 
+_REGISTRIES: dict[str, PgBatches] = {}
+
+
+def registry() -> PgBatches | None:
+    """The Postgres registry when ``state.backend`` is postgres (one per DSN and process), else None."""
+    state = get_settings().state
+    dsn = state.postgres_dsn
+    if dsn is None:
+        return None
+    found = _REGISTRIES.get(dsn)
+    if found is None:
+        found = _REGISTRIES[dsn] = PgBatches(dsn, connect_timeout=state.connect_timeout)
+    return found
+
+
 def locks_dir() -> Path:
     path = get_settings().data_dir / "locks"
     path.mkdir(parents=True, exist_ok=True)
@@ -97,6 +119,15 @@ def _try_flock(path: Path) -> int | None:
 def data_lock(name: str, timeout: float | None = None) -> Iterator[None]:
     """Hold ``data/locks/<name>.lock`` (waits up to ``timeout``, default the setting)."""
     wait = get_settings().pipeline.lock_timeout_seconds if timeout is None else timeout
+    pg = registry()
+    if pg is not None:
+        if not pg.data_lock(name, wait):
+            raise LockTimeout(f"the state database's lock {name!r} is held by another run for more than {wait:.0f} s")
+        try:
+            yield
+        finally:
+            pg.data_unlock(name)
+        return
     path = locks_dir() / f"{name}.lock"
     deadline = time.monotonic() + wait
     while (fd := _try_flock(path)) is None:
@@ -114,6 +145,9 @@ def batch_lock_path(batch_id: str) -> Path:
 
 
 def is_processed(batch_id: str) -> bool:
+    pg = registry()
+    if pg is not None and pg.is_processed(batch_id):
+        return True
     rdir = batch_path(batch_id)
     if (rdir / PROCESSED_FILE).exists():
         return True
@@ -125,6 +159,9 @@ def is_processed(batch_id: str) -> bool:
 # --------------------------------------------------------------------------- pending alerts
 def alerts_pending(batch_id: str) -> dict[str, Any]:
     """The batch's pending-alerts record (``since``, ``attempts``, ``next_try``), {} when none."""
+    pg = registry()
+    if pg is not None:
+        return pg.alerts_pending(batch_id)
     return read_json(batch_path(batch_id) / ALERTS_PENDING_FILE)
 
 
@@ -133,14 +170,22 @@ def begin_alerts(batch_id: str, now: Clock = _utcnow) -> None:
     leaves the batch pending, never done."""
     if not alerts_pending(batch_id):
         at = now().isoformat()
-        write_json(batch_path(batch_id) / ALERTS_PENDING_FILE, {"since": at, "attempts": 0, "next_try": at})
+        record = {"since": at, "attempts": 0, "next_try": at}
+        pg = registry()
+        if pg is not None:
+            pg.set_alerts_pending(batch_id, record, only_if_none=True)
+        else:
+            write_json(batch_path(batch_id) / ALERTS_PENDING_FILE, record)
 
 
 def end_alerts(batch_id: str, complete: bool, why: list[str], now: Clock = _utcnow) -> dict[str, Any]:
     """After an evaluation: complete -> the pending mark goes ({} returned); else the next try is
     set back (``alerts_retry_seconds``, doubling per attempt, at most ``alerts_retry_max_seconds``)."""
     path = batch_path(batch_id) / ALERTS_PENDING_FILE
+    pg = registry()
     if complete:
+        if pg is not None:
+            pg.set_alerts_pending(batch_id, None)
         path.unlink(missing_ok=True)
         return {}
     cfg = get_settings().pipeline
@@ -150,7 +195,10 @@ def end_alerts(batch_id: str, complete: bool, why: list[str], now: Clock = _utcn
     at = now()
     record = {"since": record.get("since") or at.isoformat(), "attempts": attempts,
               "next_try": (at + timedelta(seconds=wait)).isoformat(), "why": why[:20]}
-    write_json(path, record)
+    if pg is not None:
+        pg.set_alerts_pending(batch_id, record)
+    else:
+        write_json(path, record)
     return record
 
 
@@ -164,6 +212,9 @@ def alerts_due(batch_id: str, now: Clock = _utcnow) -> bool:
 
 
 def read_lease(batch_id: str) -> dict[str, Any]:
+    pg = registry()
+    if pg is not None:
+        return pg.read_lease(batch_id)
     return read_json(batch_path(batch_id) / LEASE_FILE)
 
 
@@ -184,14 +235,18 @@ def _lease_alive(lease: dict[str, Any], now: datetime) -> bool:
 
 @dataclass
 class Lease:
-    """A batch leased to ``owner``; ``fd`` holds the batch lock while this process works on it."""
+    """A batch leased to ``owner``; ``fd`` (the file backend) or the advisory lock in ``pg``'s
+    session (postgres) holds the batch lock while this process works on it."""
 
     batch_id: str
     owner: str
     fd: int | None
+    pg: PgBatches | None = None
 
     def close(self) -> None:
-        """Drop the lock (the lease file stays: the next task of the same owner takes it on)."""
+        """Drop the lock (the lease stays: the next task of the same owner takes it on)."""
+        if self.pg is not None:
+            self.pg.unlock(self.batch_id)
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -201,6 +256,9 @@ def acquire(batch_id: str, owner: str, *, stage: str, ttl: float | None = None, 
             create: bool = False, now: Clock = _utcnow) -> Lease | None:
     """Lease ``batch_id`` to ``owner`` for ``stage`` and lock it; None when someone else has it or it
     is processed already. ``create``: a new batch (its directory is made under the lease)."""
+    pg = registry()
+    if pg is not None:
+        return _acquire_pg(pg, batch_id, owner, stage, ttl, bind_pid, create, now)
     fd = _try_flock(batch_lock_path(batch_id))
     if fd is None:
         return None
@@ -226,8 +284,28 @@ def acquire(batch_id: str, owner: str, *, stage: str, ttl: float | None = None, 
     return Lease(batch_id, owner, fd)
 
 
+def _lease_seconds(ttl: float | None) -> float:
+    return get_settings().pipeline.lease_seconds if ttl is None else ttl
+
+
+def _acquire_pg(pg: PgBatches, batch_id: str, owner: str, stage: str, ttl: float | None, bind_pid: bool,
+                create: bool, now: Clock) -> Lease | None:
+    rdir = batch_path(batch_id)
+    exists = rdir.is_dir()
+    if not create and not exists:
+        return None
+    if exists and is_processed(batch_id):
+        return None
+    # A batch directory without a row (made before the backend was postgres) gets one here.
+    if not pg.acquire(batch_id, owner, stage=stage, seconds=_lease_seconds(ttl), bind_pid=bind_pid, create=True,
+                      now=now()):
+        return None
+    rdir.mkdir(parents=True, exist_ok=True)
+    return Lease(batch_id, owner, None, pg)
+
+
 def _write_lease(batch_id: str, owner: str, stage: str, ttl: float | None, bind_pid: bool, now: datetime) -> None:
-    seconds = get_settings().pipeline.lease_seconds if ttl is None else ttl
+    seconds = _lease_seconds(ttl)
     write_json(batch_path(batch_id) / LEASE_FILE, {
         "owner": owner, "stage": stage, "host": socket.gethostname(),
         "pid": os.getpid() if bind_pid else None,
@@ -238,6 +316,14 @@ def _write_lease(batch_id: str, owner: str, stage: str, ttl: float | None, bind_
 def renew(lease: Lease, stage: str, *, ttl: float | None = None, bind_pid: bool = True,
           now: Clock = _utcnow) -> None:
     """Extend the lease before the next stage; :class:`LeaseLost` if another run took it over."""
+    pg = registry()
+    if pg is not None:
+        holder = pg.renew(lease.batch_id, lease.owner, stage=stage, seconds=_lease_seconds(ttl), bind_pid=bind_pid,
+                          now=now())
+        if holder is not None:
+            raise LeaseLost(f"batch {lease.batch_id} is now leased to {holder!r}, not {lease.owner!r}: "
+                            "leaving it to them")
+        return
     with data_lock("leases", timeout=60):
         current = read_lease(lease.batch_id)
         if current.get("owner") != lease.owner:
@@ -248,6 +334,13 @@ def renew(lease: Lease, stage: str, *, ttl: float | None = None, bind_pid: bool 
 
 def release(lease: Lease) -> None:
     """Give the batch back (done or not): the lease file goes, then the lock."""
+    pg = registry()
+    if pg is not None:
+        try:
+            pg.release(lease.batch_id, lease.owner)
+        finally:
+            lease.close()
+        return
     try:
         with data_lock("leases", timeout=60):
             if read_lease(lease.batch_id).get("owner") == lease.owner:
@@ -257,6 +350,9 @@ def release(lease: Lease) -> None:
 
 
 def mark_processed(batch_id: str, summary: dict[str, Any], now: Clock = _utcnow) -> None:
+    pg = registry()
+    if pg is not None:  # the truth first; the files after it are for maintenance
+        pg.mark_processed(batch_id, summary, now())
     write_json(batch_path(batch_id) / PROCESSED_FILE, {"processed_at": now().isoformat(), **summary})
     _mark_done(batch_id)
 
@@ -306,13 +402,19 @@ def unprocessed() -> list[str]:
     number of processed batches."""
     runs = get_settings().runs_dir
     done = set(_listdir(runs / DONE_DIR, dirs=False))
+    pg = registry()
     out = []
     for batch_id in sorted(set(_listdir(runs, dirs=True)) - done):
         if is_processed(batch_id):
             _mark_done(batch_id)  # processed before markers existed, or its marker was lost
+            if pg is not None and not pg.is_processed(batch_id):
+                pg.mark_processed(batch_id, read_json(batch_path(batch_id) / PROCESSED_FILE), _utcnow())
         else:
             out.append(batch_id)
-    return out
+    if pg is None:
+        return out
+    pg.register(out)  # batch directories the database has not seen yet
+    return pg.unprocessed()
 
 
 def claim(owner: str, *, stage: str = "claimed:done", bind_pid: bool = True, limit: int = MAX_CLAIM,
@@ -320,6 +422,11 @@ def claim(owner: str, *, stage: str = "claimed:done", bind_pid: bool = True, lim
     """Lease every unprocessed batch nobody else has (up to ``limit``), oldest first. A batch
     whose alerts are pending is taken once its backoff has passed, at stage ``index:done`` (only
     its alerts are left)."""
+    pg = registry()
+    if pg is not None:
+        unprocessed()  # registers batch directories the database has not seen yet
+        taken = pg.claim(owner, stage=stage, seconds=_lease_seconds(ttl), bind_pid=bind_pid, limit=limit, now=now())
+        return [Lease(batch_id, owner, None, pg) for batch_id, _ in taken]
     leases: list[Lease] = []
     for batch_id in unprocessed():
         if len(leases) >= limit:
@@ -343,7 +450,11 @@ def recover_stuck(now: Clock = _utcnow) -> dict[str, list[str]]:
     batches whose lease expired while a live process still holds the lock (a hung run)."""
     freed: list[str] = []
     hung: list[str] = []
-    for batch_id in unprocessed():
+    pg = registry()
+    if pg is not None:
+        unprocessed()
+        freed, hung = pg.recover_stuck(now())
+    for batch_id in unprocessed() if pg is None else []:
         lease = read_lease(batch_id)
         if not lease or _lease_alive(lease, now()):
             continue
