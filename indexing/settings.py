@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from indexing.channelconfig import Channels
 from indexing.durations import parse_durations
 from indexing.errors import ConfigError
+from indexing.storagesettings import StorageSettings, secret_keys_in_file
 from indexing.yamlconfig import compose, node_line, read_config, validation_error
 
 #: The environment variable naming the configuration directory.
@@ -266,7 +267,6 @@ class PipelineSettings(BaseModel):
     index_retention_months: int | None = Field(default=None, ge=1)
 
 
-
 class ChangesSettings(BaseModel):
     """Revisits of stored articles and the change records they give (edits and takedowns)."""
 
@@ -346,6 +346,7 @@ class Settings(LayeredSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     changes: ChangesSettings = Field(default_factory=ChangesSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("index_prefix")
     @classmethod
@@ -412,10 +413,8 @@ def _read_settings_file(path: Path) -> tuple[Any, dict[str, Any]]:
         return None, {}
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise ConfigError(f"{path}:{node_line(root)}: expected a mapping at the top level")
-    for key_node, _ in root.value:
-        if key_node.value in ("es_password", "es_api_key"):
-            raise ConfigError(f"{path}:{node_line(key_node)}: '{key_node.value}' must come from the "
-                              "environment, not a file")
+    for node in secret_keys_in_file(root):
+        raise ConfigError(f"{path}:{node_line(node)}: '{node.value}' must come from the environment, not a file")
     return root, data
 
 
