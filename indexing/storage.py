@@ -187,6 +187,8 @@ class S3Storage:
             page = self._call("list_objects_v2", Prefix=self.prefix + prefix, **token)
             for obj in page.get("Contents", []):
                 listed += 1
+                if obj["Key"].endswith("/"):
+                    continue  # a "directory" marker (some servers list their directories), not a file
                 yield StoredObject(obj["Key"][len(self.prefix):], int(obj["Size"]), obj["LastModified"])
             if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
                 return
