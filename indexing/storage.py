@@ -204,6 +204,13 @@ def _same(head: dict[str, Any], size: int, sha256: str) -> bool:
         (head.get("Metadata") or {}).get("sha256") == sha256
 
 
+def download(storage: Storage, key: str, path: Path) -> bool:
+    """Copy an object into a local file (atomically); True when done."""
+    with storage.open_at(key, 0) as src, atomic_writer(path, binary=True) as dst:
+        shutil.copyfileobj(src, dst, _CHUNK)
+    return True
+
+
 def s3_client(settings: StorageSettings) -> Any:
     """A boto3 S3 client for these settings (credentials: the settings' pair from the environment,
     else boto3's own chain: ``AWS_*`` variables, profiles, instance roles)."""

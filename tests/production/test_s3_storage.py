@@ -8,14 +8,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from indexing.archive import iter_manifest
+from indexing.archive import WarcWriter, append_manifest, iter_manifest
 from indexing.settings import get_settings, reset_settings
 from indexing.storage import S3Storage, Uploads, s3_client
 from tests.conftest import REPO_ROOT
@@ -152,3 +154,30 @@ def test_a_failed_upload_stays_local_counted_and_the_next_run_uploads_it(
     for key, digest in sums.items():
         assert hashlib.sha256(client.get_object(Bucket=BUCKET, Key=key)["Body"].read()).hexdigest() == digest
     assert pipeline.clean(run_id).counts == first  # now from the store
+
+
+def test_retention_deletes_old_objects_by_prefix_and_keeps_what_a_batch_needs(
+        s3_env: Path, data_dir: Path, index_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from warwatch.pipeline import maintenance
+    from warwatch.pipeline.common import capture_storage
+
+    monkeypatch.setenv("WARWATCH_STORAGE__PREFIX", "retention/")  # a namespace of its own in the bucket
+    reset_settings()
+    storage = capture_storage()
+    names = {}
+    for rid in ("old-run", "kept-run"):
+        with WarcWriter(data_dir / "warc" / rid, f"warwatch-{rid}", on_closed=Uploads(storage, data_dir)) as w:
+            path, offset = w.write_response(f"http://127.0.0.1/{rid}", 200, {"content-type": "text/html"},
+                                            b"<p>capture</p>", datetime.now(UTC))
+        names[rid] = f"warc/{rid}/{path.name}"
+    # a batch not processed yet still needs the file of kept-run
+    append_manifest(data_dir / "runs" / "kept-run" / "manifest.jsonl",
+                    {"url": "http://127.0.0.1/kept-run", "warc_file": names["kept-run"], "warc_offset": offset})
+    assert {o.key for o in storage.list("warc/")} == set(names.values())
+
+    assert maintenance._warc_retention(time.time, dry_run=False)["deleted"] == 0  # nothing old yet
+    later = time.time() + (get_settings().pipeline.raw_retention_days or 0) * 86400 + 60
+    result = maintenance._warc_retention(lambda: later, dry_run=False)
+    assert (result["deleted"], result["kept_unprocessed"], result["kept_unchecked"]) == (1, 1, 0)
+    assert {o.key for o in storage.list("warc/")} == {names["kept-run"]}
+    assert not list((data_dir / "warc").rglob("*.warc.gz"))  # the copy fetched for the check is gone
