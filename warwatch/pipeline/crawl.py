@@ -154,8 +154,9 @@ def child_environment(parent: Mapping[str, str], storage_credentials: bool = Fal
     """The part of ``parent`` the crawler child may see (see :data:`CHILD_ENV_NAMES`; the object
     store's credentials too when ``storage_credentials``)."""
     return {k: v for k, v in parent.items()
-            if ((k in CHILD_ENV_NAMES or k.startswith(CHILD_ENV_PREFIXES)) and not _WITHHELD.search(k))
-            or (storage_credentials and k in STORAGE_ENV_NAMES)}
+            if (storage_credentials and k in STORAGE_ENV_NAMES) or (
+                k not in STORAGE_ENV_NAMES and (k in CHILD_ENV_NAMES or k.startswith(CHILD_ENV_PREFIXES))
+                and not _WITHHELD.search(k))}
 
 
 def _child_env(budget: float) -> dict[str, str]:
