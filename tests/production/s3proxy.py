@@ -5,6 +5,7 @@ filesystem backend and AWS v2/v4 signatures checked against a random key."""
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import signal
@@ -70,6 +71,11 @@ class S3Proxy:
         self.proc = subprocess.Popen(["java", "-Xmx256m", "-jar", str(self.jar), "--properties", str(props)],
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        run_dir = os.environ.get("WARWATCH_PRODUCTION_RUN_DIR")
+        if run_dir:  # make test-production stops it even when pytest is killed (services.cleanup)
+            from tests.production.services import Registry
+
+            Registry(Path(run_dir) / "s3proxy-processes.json").add("s3proxy", self.proc.pid)
         deadline = time.monotonic() + START_TIMEOUT
         while not _listening(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
