@@ -19,7 +19,7 @@ help:
 	@echo "make install   create .venv, install warwatch with dev deps, fetch the local search node"
 	@echo "make demo      install if needed, then run the main job on the bundled demo site"
 	@echo "make test      install if needed, start the local search node, run the test suite"
-	@echo "make test-production  the production shape: Postgres, Redis, Airflow with Celery workers, a 3-node cluster, a secured node (installs what is missing)"
+	@echo "make test-production  the production shape: Postgres, Redis, Airflow with Celery workers, a 3-node cluster, a secured node, S3 object storage (installs what is missing)"
 	@echo "make test-fast the edit loop: every test that needs no search node, JVM, Airflow, browser or crawl"
 	@echo "make airflow   Airflow standalone on 127.0.0.1 with this project's DAGs"
 

@@ -130,6 +130,9 @@ class CrawlReport:
         self.finish_reason: str | None = None
         #: sources not crawled: another crawl process held their lock (``crawlers.locks``)
         self.locked: list[str] = []
+        #: WARC uploads to the object store (``storage.backend: s3``): uploaded, upload_failed
+        #: (the file stays in the local spool), retried (a file an earlier run left); None: local
+        self.storage: dict[str, int] | None = None
 
     def __getitem__(self, source_id: str) -> SourceStats:
         if source_id not in self.sources:
@@ -152,6 +155,7 @@ class CrawlReport:
             "duration": round((self.finished_at or time.time()) - self.started_at, 3),
             "totals": self.totals(),
             "locked": sorted(self.locked),
+            **({"storage": dict(self.storage)} if self.storage is not None else {}),
             "sources": {sid: s.as_dict(self.failure_ratio) for sid, s in self.sources.items()},
         }
 

@@ -151,10 +151,10 @@ class RevisitAnswers:
 
     def _stored_page(self, due: DueRevisit) -> Page | None:
         """The stored capture's page (read back from the WARC), or None when it cannot be read."""
-        if not due.capture_file or due.capture_offset is None or self.state.data_dir is None:
+        if not due.capture_file or due.capture_offset is None or self.state.storage is None:
             return None
         try:
-            record = read_record(self.state.data_dir / due.capture_file, due.capture_offset)
+            record = read_record(due.capture_file, due.capture_offset, storage=self.state.storage)
         except ArchiveError as exc:
             logger.warning("stored capture of %s unreadable: %s", due.url, exc)
             return None

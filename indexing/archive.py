@@ -15,12 +15,12 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -28,8 +28,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from indexing.dates import parse_iso
-from indexing.fileio import DurableAppender
+from indexing.fileio import DurableAppender, repair_partial_line
 from indexing.settings import CrawlSettings
+from indexing.storage import ObjectNotFound, Storage, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -96,15 +97,15 @@ class WarcWriter:
     flushed to the OS before ``write_response`` returns; :meth:`sync` makes the records written
     so far durable (``fsync=True``: after every record). A rotated-out file is synced on close."""
 
-    def __init__(
-        self, directory: Path, prefix: str, max_bytes: int | None = None, fsync: bool = False
-    ) -> None:
+    def __init__(self, directory: Path, prefix: str, max_bytes: int | None = None, fsync: bool = False,
+                 on_closed: Callable[[Path], object] | None = None) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._-]+", prefix):
             raise ValueError(f"WARC prefix must be [A-Za-z0-9._-]+, got {prefix!r}")
         self.directory = Path(directory)
         self.prefix = prefix
         self.max_bytes = max_bytes if max_bytes is not None else CrawlSettings().warc_max_bytes
         self.fsync = fsync
+        self.on_closed = on_closed  # called with each file once it is closed whole (an upload)
         self._fh: DurableAppender | None = None
         self._writer: WARCWriter | None = None
         self._path: Path | None = None
@@ -122,11 +123,9 @@ class WarcWriter:
 
     def _next_path(self) -> Path:
         pattern = re.compile(re.escape(self.prefix) + r"-(\d{5})\.warc\.gz$")
-        seqs = [
-            int(m.group(1))
-            for p in self.directory.glob(f"{self.prefix}-*.warc.gz")
-            if (m := pattern.match(p.name))
-        ]
+        # with the files this writer made: an uploaded file is gone from the directory
+        seqs = [int(m.group(1)) for p in [*self.directory.glob(f"{self.prefix}-*.warc.gz"), *self.files]
+                if (m := pattern.match(p.name))]
         return self.directory / f"{self.prefix}-{max(seqs, default=0) + 1:05d}.warc.gz"
 
     def _open(self) -> None:
@@ -218,10 +217,11 @@ class WarcWriter:
             self._fh.sync()
 
     def _close_file(self) -> None:
-        if self._fh is not None:
-            self._fh.close()  # syncs: a rotated-out file is complete on disk
-        self._fh = self._writer = None
-        self._path = None
+        fh, path, self._fh, self._writer, self._path = self._fh, self._path, None, None, None
+        if fh is not None:
+            fh.close()  # syncs: a rotated-out file is complete on disk
+            if self.on_closed is not None and path is not None:
+                self.on_closed(path)
 
     def close(self) -> None:
         self._close_file()
@@ -234,13 +234,20 @@ def _resolve_warc(warc_path: Path | str, data_dir: Path | None) -> Path:
     return path
 
 
-def read_record(warc_path: Path | str, offset: int, *, data_dir: Path | None = None) -> CapturedResponse:
-    """Read the response record at ``offset``. A relative path is taken relative to the
-    current directory if it exists there, else to ``data_dir`` (a manifest's ``warc_file``)."""
-    path = _resolve_warc(warc_path, data_dir)
+def _open_at(path: Path, offset: int) -> IO[bytes]:
+    fh = open(path, "rb")  # noqa: SIM115 (the caller's with closes it)
+    fh.seek(offset)
+    return fh
+
+
+def read_record(warc_path: Path | str, offset: int, *, data_dir: Path | None = None,
+                storage: Storage | None = None) -> CapturedResponse:
+    """Read the response record at ``offset``: from ``storage`` (``warc_path`` is then its key, a
+    manifest's ``warc_file``: a ranged read), else from a file (a relative path is taken relative
+    to the current directory if it exists there, else to ``data_dir``)."""
+    path = warc_path if storage is not None else _resolve_warc(warc_path, data_dir)
     try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
+        with storage.open_at(str(warc_path), offset) if storage is not None else _open_at(Path(path), offset) as fh:
             for record in ArchiveIterator(fh):
                 if record.rec_type not in ("response", "revisit"):
                     raise ArchiveError(f"{path}@{offset}: record is a {record.rec_type!r}, not a response")
@@ -261,9 +268,9 @@ def read_record(warc_path: Path | str, offset: int, *, data_dir: Path | None = N
                     fetched_at=_parse_iso(wh.get_header("WARC-Date")),
                     warc_headers={k: v for k, v in wh.headers},
                 )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ObjectNotFound) as exc:
         raise ArchiveError(f"{path}: WARC file not found") from exc
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, StorageError) as exc:
         raise ArchiveError(f"{path}@{offset}: cannot read record: {exc}") from exc
     raise ArchiveError(f"{path}@{offset}: no record at this offset")
 
@@ -288,35 +295,6 @@ def iter_records(warc_path: Path | str, *, data_dir: Path | None = None) -> Iter
 # --- manifest ----------------------------------------------------------------------------------
 
 
-def _repair_tail(path: Path) -> None:
-    """Cut a partial last line (left by kill -9 mid-write) so appends start on a fresh line."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return
-    if size == 0:
-        return
-    with open(path, "rb+") as fh:
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return
-        # Scan backwards for the last newline.
-        pos = size
-        chunk = 65536
-        while pos > 0:
-            start = max(0, pos - chunk)
-            fh.seek(start)
-            data = fh.read(pos - start)
-            idx = data.rfind(b"\n")
-            if idx >= 0:
-                fh.truncate(start + idx + 1)
-                logger.warning("%s: dropped a partial last line (%d bytes)", path, size - start - idx - 1)
-                return
-            pos = start
-        fh.truncate(0)
-        logger.warning("%s: dropped a partial only line (%d bytes)", path, size)
-
-
 def _json_line(entry: Mapping[str, Any]) -> bytes:
     return (json.dumps(entry, ensure_ascii=False, sort_keys=False, default=str) + "\n").encode("utf-8")
 
@@ -329,7 +307,7 @@ class ManifestWriter:
         self.path = Path(path)
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _repair_tail(self.path)
+        repair_partial_line(self.path)
         self._out = DurableAppender(self.path)
 
     def append(self, entry: Mapping[str, Any]) -> None:
@@ -368,10 +346,10 @@ class ArchiveWriter:
         self._rel: dict[Path, str] = {}  # WARC file -> its manifest name (resolved once per file)
 
     @classmethod
-    def open(cls, warc_dir: Path, prefix: str, manifest_path: Path, *, data_dir: Path,
-             max_bytes: int | None = None) -> ArchiveWriter:
-        return cls(WarcWriter(warc_dir, prefix, max_bytes=max_bytes).__enter__(), ManifestWriter(manifest_path),
-                   data_dir)
+    def open(cls, warc_dir: Path, prefix: str, manifest_path: Path, *, data_dir: Path, max_bytes: int | None = None,
+             on_closed: Callable[[Path], object] | None = None) -> ArchiveWriter:
+        warc = WarcWriter(warc_dir, prefix, max_bytes=max_bytes, on_closed=on_closed).__enter__()
+        return cls(warc, ManifestWriter(manifest_path), data_dir)
 
     def write(self, entry: Mapping[str, Any], *, url: str, status: int, headers: HeaderInput, body: bytes,
               fetched_at: datetime, extra_warc_headers: Mapping[str, str] | None = None) -> dict[str, Any]:

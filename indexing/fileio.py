@@ -204,3 +204,35 @@ def read_json(path: Path | str) -> dict[str, Any]:
         logging.getLogger(__name__).warning("%s: unreadable (%s); treated as empty", path, exc)
         return {}
     return data if isinstance(data, dict) else {}
+
+
+_log = logging.getLogger(__name__)
+
+
+def repair_partial_line(path: Path) -> None:
+    """Cut a partial last line (left by kill -9 mid-write) so appends start on a fresh line."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        # Scan backwards for the last newline.
+        pos = size
+        chunk = 65536
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            data = fh.read(pos - start)
+            idx = data.rfind(b"\n")
+            if idx >= 0:
+                fh.truncate(start + idx + 1)
+                _log.warning("%s: dropped a partial last line (%d bytes)", path, size - start - idx - 1)
+                return
+            pos = start
+        fh.truncate(0)
+        _log.warning("%s: dropped a partial only line (%d bytes)", path, size)

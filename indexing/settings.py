@@ -32,6 +32,7 @@ from indexing.channelconfig import Channels
 from indexing.durations import parse_durations
 from indexing.errors import ConfigError
 from indexing.statesettings import StateSettings, refuse_file_secrets
+from indexing.storagesettings import StorageSettings
 from indexing.yamlconfig import compose, node_line, read_config, validation_error
 
 #: The environment variable naming the configuration directory.
@@ -267,7 +268,6 @@ class PipelineSettings(BaseModel):
     index_retention_months: int | None = Field(default=None, ge=1)
 
 
-
 class ChangesSettings(BaseModel):
     """Revisits of stored articles and the change records they give (edits and takedowns)."""
 
@@ -348,6 +348,7 @@ class Settings(LayeredSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     changes: ChangesSettings = Field(default_factory=ChangesSettings)
     state: StateSettings = Field(default_factory=StateSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("index_prefix")
     @classmethod

@@ -14,7 +14,8 @@ from indexing.errors import ConfigError
 from indexing.yamlconfig import node_line
 
 #: keys (paths of nested keys) that must come from the environment, never from a file
-SECRET_KEYS: tuple[tuple[str, ...], ...] = (("es_password",), ("es_api_key",), ("state", "dsn"))
+SECRET_KEYS: tuple[tuple[str, ...], ...] = (("es_password",), ("es_api_key",), ("state", "dsn"),
+                                             ("storage", "access_key_id"), ("storage", "secret_access_key"))
 
 
 class StateSettings(BaseModel):

@@ -35,9 +35,12 @@ from crawlers.limits import DEFAULTS
 from crawlers.locks import run_is_live
 from crawlers.replay import replay_unfinished_runs
 from crawlers.state import RetryPolicy, SeenStore
+from indexing.settings import get_settings
 from indexing.sources import Source
+from indexing.storage import Storage, open_storage
 
 logger = logging.getLogger(__name__)
+
 
 _INSTANCES: weakref.WeakKeyDictionary[Crawler, CrawlState] = weakref.WeakKeyDictionary()
 
@@ -70,6 +73,8 @@ class CrawlState:
         )
         self.store = SeenStore(Path(settings["WARWATCH_STATE_DIR"]) / "crawl.sqlite", retry=retry)
         self.data_dir = Path(data_dir) if data_dir else None
+        #: where the WARC files are read from and (storage.backend s3) uploaded to
+        self.storage: Storage | None = open_storage(get_settings().storage, self.data_dir) if self.data_dir is not None else None
         # revisits (issue #19): each source's intervals (its own or changes.revisit_after)
         default = [timedelta(seconds=float(s)) for s in settings.getlist("WARWATCH_REVISIT_AFTER", [])]
         self.revisit_after = {s.id: s.revisit_intervals(default) for s in self.sources}

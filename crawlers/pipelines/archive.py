@@ -2,7 +2,10 @@
 before the seen-store commits, see ``open_spider``).
 
 The manifest line is the hand-off to cleaning (``indexing.archive.iter_manifest`` /
-``read_record``); ``warc_file`` is relative to the data dir.
+``read_record``); ``warc_file`` is relative to the data dir, and is the file's storage key.
+With ``storage.backend: s3`` the WARC files of a run are written into ``warc/<run_id>/`` and
+uploaded whole as each is closed (rotation, end of crawl) to ``{prefix}warc/<run_id>/<file>``;
+a failed upload leaves the file there, counted in the crawl report, and the next crawl retries it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from scrapy.crawler import Crawler
 
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.limits import DEFAULTS
+from crawlers.locks import run_is_live
 from indexing.archive import ArchiveWriter
 from indexing.dates import iso
+from indexing.storage import S3Storage, Uploads
 
 logger = logging.getLogger(__name__)
 
@@ -41,31 +46,46 @@ REVISIT_KEYS = ("revisit", "warc_type", "takedown", "takedown_reason", "first_se
 
 
 class ArchivePipeline:
-    def __init__(self, state: CrawlState, data_dir: Path, warc_dir: Path, max_bytes: int) -> None:
+    def __init__(self, state: CrawlState, data_dir: Path, warc_dir: Path, max_bytes: int,
+                 uploads: Uploads | None = None) -> None:
         self.state = state
         self.data_dir = data_dir
         self.warc_dir = warc_dir
         self.max_bytes = max_bytes
+        self.uploads = uploads  # None: the WARC files stay in warc_dir (storage.backend local)
         self.archive: ArchiveWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
+        state = CrawlState.from_crawler(crawler)
+        data_dir = Path(settings["WARWATCH_DATA_DIR"])
+        storage = state.storage
+        uploads = Uploads(storage, data_dir) if isinstance(storage, S3Storage) else None
         return cls(
-            CrawlState.from_crawler(crawler),
-            Path(settings["WARWATCH_DATA_DIR"]),
+            state,
+            data_dir,
             Path(settings["WARWATCH_WARC_DIR"]),
             settings.getint("WARWATCH_WARC_MAX_BYTES", DEFAULTS.warc_max_bytes),
+            uploads,
         )
 
     def open_spider(self) -> None:
         run_id = self.state.run_id
+        warc_dir = self.warc_dir
+        if self.uploads is not None:
+            warc_dir = self.warc_dir / run_id  # the spool: warc/<run_id>/<file> is the object's key
+            locks = self.state.locks_dir
+            self.uploads.retry(self.warc_dir, skip=lambda rid: rid == run_id or (
+                locks is not None and run_is_live(locks, rid)))
+            self.state.report.storage = self.uploads.counts
         self.archive = ArchiveWriter.open(
-            self.warc_dir,
+            warc_dir,
             f"warwatch-{run_id}",
             self.state.run_dir / "manifest.jsonl",
             max_bytes=self.max_bytes,
             data_dir=self.data_dir,
+            on_closed=self.uploads,
         )
         # Durability (issue 9): the seen-store fsyncs the captures before it commits a seen-mark,
         # so after a power cut no URL is "seen" without its WARC record and manifest line.

@@ -96,3 +96,37 @@ def test_manifest_tolerates_truncated_last_line(tmp_path: Path) -> None:
     append_manifest(m, {"url": "https://e.com/4"})
     assert [e["url"] for e in iter_manifest(m)] == ["https://e.com/1", "https://e.com/2", "https://e.com/4"]
     assert list(iter_manifest(tmp_path / "absent.jsonl")) == []
+
+
+def test_rotated_files_handed_away_on_close_keep_distinct_names(tmp_path: Path) -> None:
+    """An upload removes a closed file from the directory: the next file must not take its name
+    (it would replace the uploaded object)."""
+    from indexing.storage import LocalStorage, Uploads
+
+    store = tmp_path / "store"
+    uploads = Uploads(LocalStorage(store), tmp_path)
+    handed: list[str] = []
+
+    def upload(path: Path) -> None:
+        handed.append(path.name)
+        assert uploads(path)
+
+    spool = tmp_path / "warc" / "run-a"
+    locations = []
+    with WarcWriter(spool, "run-a", max_bytes=600, on_closed=upload) as writer:
+        for i in range(6):
+            locations.append(writer.write_response(f"https://example.com/{i}", 200, {"content-type": "text/html"},
+                                                   b"<p>body %d</p>" % i + b"x" * 400, WHEN))
+    assert len(handed) == len(set(handed)) == len({p for p, _ in locations}) >= 3
+    assert not list(spool.iterdir()) and uploads.counts["uploaded"] == len(handed)
+    storage = LocalStorage(store)
+    for i, (path, offset) in enumerate(locations):  # every record readable at its offset, by key
+        record = read_record(f"warc/run-a/{path.name}", offset, storage=storage)
+        assert record.url == f"https://example.com/{i}" and record.body.startswith(b"<p>body %d</p>" % i)
+
+
+def test_read_record_through_storage_names_a_missing_object(tmp_path: Path) -> None:
+    from indexing.storage import LocalStorage
+
+    with pytest.raises(ArchiveError, match="not found"):
+        read_record("warc/run-x/none.warc.gz", 0, storage=LocalStorage(tmp_path))

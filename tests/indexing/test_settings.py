@@ -97,3 +97,31 @@ def test_state_dsn_refused_in_files_and_required_by_postgres(monkeypatch: pytest
     reset_settings()
     with pytest.raises(ConfigError, match="backend"):
         get_settings()
+
+
+def test_storage_secrets_refused_in_files_and_s3_needs_a_bucket(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("storage:\n  backend: s3\n  bucket: captures\n  secret_access_key: hunter2\n")
+    monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    reset_settings()
+    with pytest.raises(ConfigError, match=r"settings.yaml:4: 'storage.secret_access_key' must come from the environment"):
+        get_settings()
+    cfg.write_text("storage:\n  backend: s3\n")
+    reset_settings()
+    with pytest.raises(ConfigError, match="bucket"):
+        get_settings()
+    cfg.write_text("storage:\n  backend: s3\n  bucket: captures\n  prefix: warwatch/\n")
+    monkeypatch.setenv("WARWATCH_STORAGE__ACCESS_KEY_ID", "key-id")
+    monkeypatch.setenv("WARWATCH_STORAGE__SECRET_ACCESS_KEY", "s3cret-value")
+    reset_settings()
+    storage = get_settings().storage
+    assert (storage.backend, storage.bucket, storage.prefix) == ("s3", "captures", "warwatch/")
+    assert storage.secret_access_key is not None and storage.secret_access_key.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(get_settings())
+
+
+def test_storage_defaults_to_the_local_data_dir() -> None:
+    from indexing.settings import Settings
+
+    assert Settings().storage.backend == "local"

@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -164,11 +165,12 @@ def cleanup(run_dir: Path) -> list[str]:
     """Stop every recorded process group still running (the same pid *and* start time, so a
     recycled pid is left alone) and the Postgres cluster of ``run_dir``; returns what it stopped."""
     stopped: list[str] = []
-    records_file = run_dir / "processes.json"
-    try:
-        records = json.loads(records_file.read_text())
-    except (OSError, ValueError):
-        records = {}
+    records: dict[str, Any] = {}
+    for records_file in sorted(run_dir.glob("*processes.json")):  # processes.json, s3proxy-processes.json
+        try:
+            records.update(json.loads(records_file.read_text()))
+        except (OSError, ValueError):
+            continue
     for name, rec in records.items():
         pid = int(rec["pid"])
         if rec.get("start") is None or _start_time(pid) != rec["start"]:

@@ -61,3 +61,13 @@ def test_the_allow_list_by_name() -> None:
               "WARWATCH_CONFIG_DIR": "/c", "WARWATCH_SOURCES": "/s", "WARWATCH_FOO_TOKEN": "t"}
     child = crawl_mod.child_environment(parent)
     assert set(child) == {*NEEDED, "PATH", "HOME", "LANG", "WARWATCH_CONFIG_DIR", "WARWATCH_SOURCES"}
+
+
+def test_storage_credentials_pass_only_to_a_crawler_that_uploads() -> None:
+    storage = {"WARWATCH_STORAGE__ACCESS_KEY_ID": "key-id", "WARWATCH_STORAGE__SECRET_ACCESS_KEY": "key-secret"}
+    parent = {**SECRETS, **storage, "WARWATCH_STORAGE__BACKEND": "s3", "PATH": "/bin"}
+    local = crawl_mod.child_environment(parent)
+    assert set(local) == {"WARWATCH_STORAGE__BACKEND", "PATH"}
+    s3 = crawl_mod.child_environment(parent, storage_credentials=True)
+    # the object store's keys (and the standard AWS ones), never the engine's or Airflow's secrets
+    assert set(s3) == {*storage, "AWS_SECRET_ACCESS_KEY", "WARWATCH_STORAGE__BACKEND", "PATH"}

@@ -17,7 +17,7 @@ from typing import Any
 
 from indexing.fileio import atomic_writer
 from indexing.settings import get_settings
-from warwatch.pipeline.common import ProgressCallback, StageCounts, run_dir, write_json
+from warwatch.pipeline.common import ProgressCallback, StageCounts, capture_storage, run_dir, write_json
 from warwatch.pipeline.extractor import DEFAULT_TARGET, BoundedExtractor, ExtractionCrashed, ExtractionTimeout
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def _article(entry: dict[str, Any], extract: Any, result: StageCounts, stopped: 
         result.counts[f"skipped:{reason}"] += 1
         return None
     try:
-        record = read_record(get_settings().data_dir / entry["warc_file"], int(entry["warc_offset"]))
+        record = read_record(entry["warc_file"], int(entry["warc_offset"]), storage=capture_storage())
     except Exception as exc:  # a damaged archive must not stop the run: count it
         log.warning("cannot read WARC record for %s: %s", entry.get("url"), exc)
         result.counts["failed:warc_unreadable"] += 1

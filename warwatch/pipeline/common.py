@@ -16,8 +16,20 @@ from indexing.dates import parse_iso
 from indexing.fileio import atomic_write_text
 from indexing.runid import is_run_id
 from indexing.settings import get_settings
+from indexing.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
+
+_STORAGE: dict[str, Storage] = {}
+
+
+def capture_storage() -> Storage:
+    """Where the WARC files are (``storage`` settings): one client per configuration and process."""
+    settings = get_settings()
+    key = settings.storage.model_dump_json() + str(settings.data_dir)
+    if key not in _STORAGE:
+        _STORAGE[key] = open_storage(settings.storage, settings.data_dir)
+    return _STORAGE[key]
 
 ProgressCallback = Callable[[str, int, int | None], None]
 

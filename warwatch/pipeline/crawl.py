@@ -141,16 +141,28 @@ _WITHHELD = re.compile(r"^WARWATCH_(ES_|ALERTS_|HEALTH__CHANNELS|EMBEDDINGS__)|P
                        r"CREDENTIAL|WEBHOOK|COOKIE|AUTH", re.IGNORECASE)
 
 
-def child_environment(parent: Mapping[str, str]) -> dict[str, str]:
-    """The part of ``parent`` the crawler child may see (see :data:`CHILD_ENV_NAMES`)."""
+#: with ``storage.backend: s3`` only: the object store's credentials, which the crawler needs to
+#: upload its WARC files and read stored captures back for revisits (give it a key limited to the bucket)
+STORAGE_ENV_NAMES = frozenset({
+    "WARWATCH_STORAGE__ACCESS_KEY_ID", "WARWATCH_STORAGE__SECRET_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_CA_BUNDLE",
+})
+
+
+def child_environment(parent: Mapping[str, str], storage_credentials: bool = False) -> dict[str, str]:
+    """The part of ``parent`` the crawler child may see (see :data:`CHILD_ENV_NAMES`; the object
+    store's credentials too when ``storage_credentials``)."""
     return {k: v for k, v in parent.items()
-            if (k in CHILD_ENV_NAMES or k.startswith(CHILD_ENV_PREFIXES)) and not _WITHHELD.search(k)}
+            if (storage_credentials and k in STORAGE_ENV_NAMES) or (
+                k not in STORAGE_ENV_NAMES and (k in CHILD_ENV_NAMES or k.startswith(CHILD_ENV_PREFIXES))
+                and not _WITHHELD.search(k))}
 
 
 def _child_env(budget: float) -> dict[str, str]:
     from indexing.settings import CrawlSettings
 
-    env = child_environment(os.environ)
+    env = child_environment(os.environ, storage_credentials=get_settings().storage.backend == "s3")
     env["WARWATCH_DATA_DIR"] = str(get_settings().data_dir.resolve())
     if "time_budget_seconds" in CrawlSettings.model_fields:
         # The crawler stops itself cleanly at the budget; the parent only enforces budget + grace.

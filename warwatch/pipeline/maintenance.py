@@ -59,6 +59,8 @@ def _warc_retention(now: Callable[[], float], dry_run: bool) -> dict[str, Any]:
     result: dict[str, Any] = {"retention_days": days, "deleted": 0, "bytes": 0, "kept_unprocessed": 0,
                               "kept_unchecked": 0, "evidence": {"records": 0, "documents": 0, "captures": 0},
                               "dry_run": dry_run}
+    if days is not None and get_settings().storage.backend == "s3":
+        return _store_retention(now() - days * 86400, dry_run, result)
     if days is None or not warc_dir.is_dir():
         return result
     cutoff = now() - days * 86400
@@ -83,6 +85,40 @@ def _warc_retention(now: Callable[[], float], dry_run: bool) -> dict[str, Any]:
             path.unlink(missing_ok=True)
         result["deleted"] += 1
         result["bytes"] += stat.st_size
+    return result
+
+
+def _store_retention(cutoff: float, dry_run: bool, result: dict[str, Any]) -> dict[str, Any]:
+    """Retention in the object store (``storage.backend: s3``): the objects listed under
+    ``warc/`` older than ``cutoff`` (not the evidence copies), each fetched to its spool path for
+    the evidence check, the evidence copies uploaded, then the object deleted."""
+    from indexing.storage import download
+    from warwatch.pipeline.common import capture_storage
+    from warwatch.pipeline.evidence import EVIDENCE_DIR
+
+    data_dir, storage = get_settings().data_dir, capture_storage()
+    protected = referenced_warcs(batches.unprocessed())
+    evidence = _Evidence()
+    for obj in list(storage.list("warc/")):
+        local = data_dir / obj.key
+        if obj.key.startswith(f"warc/{EVIDENCE_DIR}/") or obj.modified.timestamp() >= cutoff:
+            continue
+        if local.resolve() in protected:
+            result["kept_unprocessed"] += 1
+            continue
+        if not dry_run:
+            fetched = not local.exists() and download(storage, obj.key, local)
+            kept = evidence.keep(local, result["evidence"])
+            for copy in (data_dir / "warc" / EVIDENCE_DIR).glob(local.name + "*"):
+                storage.put_file(copy, copy.relative_to(data_dir).as_posix())
+            if fetched:
+                local.unlink(missing_ok=True)
+            if not kept:
+                result["kept_unchecked"] += 1
+                continue
+            storage.delete(obj.key)
+        result["deleted"] += 1
+        result["bytes"] += obj.size
     return result
 
 
