@@ -202,17 +202,22 @@ _TERMINAL = re.compile(r"[.!?…:;\"'”»)]\s*$")
 _SHORTCODE = re.compile(r"^\[(\w+)(\s[^\]]*)?\].*\[/\1\]$")
 
 
-def link_texts(tree: Any) -> set[str]:
-    """Normalised texts of the page's links (two words or more)."""
-    texts: set[str] = set()
+def page_links(tree: Any) -> list[tuple[str, bool]]:
+    """Every link of the page once: its text (whitespace-normalised, casefolded) and whether it
+    has an href. Read once per page and shared by the rules that look at link texts."""
+    links: list[tuple[str, bool]] = []
     for a in tree.iter("a"):
         try:
             text = " ".join(a.text_content().split())
         except ValueError:
             continue
-        if " " in text:
-            texts.add(text.casefold())
-    return texts
+        links.append((text.casefold(), bool(a.get("href"))))
+    return links
+
+
+def link_texts(tree: Any, links: list[tuple[str, bool]] | None = None) -> set[str]:
+    """Normalised texts of the page's links (two words or more); ``links``: page_links(tree)."""
+    return {text for text, _ in (page_links(tree) if links is None else links) if " " in text}
 
 
 def trim_link_tail(paragraphs: list[str], links: set[str]) -> list[str]:
