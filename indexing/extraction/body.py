@@ -70,7 +70,7 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         # A second, balanced pass fills what precision mode dropped inside the article.
         # Run on the article's own region only: a fraction of the page, a fraction of the cost.
         region = article_region(index, base)
-        filled = fill_gaps(base, run_pass(region, url, fast=True)) if region is not None else base
+        filled = fill_gaps(base, run_pass(region, url, fast=True, owned=True)) if region is not None else base
         if filled != base:
             base, method = filled, method + "+gaps"
     expanded = expand_with_siblings(index, base)

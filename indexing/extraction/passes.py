@@ -24,7 +24,7 @@ from trafilatura.settings import Extractor
 logger = logging.getLogger(__name__)
 
 try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstring)
-    from trafilatura.core import _forum_thread_page
+    from trafilatura.core import _forum_thread_page, trafilatura_sequence
     from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
     from trafilatura.main_extractor import extract_content
     from trafilatura.utils import normalize_unicode
@@ -75,23 +75,49 @@ def lines(text: str | None) -> list[str]:
     return [line.strip() for line in text.split("\n") if line.strip()]
 
 
-def run_pass(tree: Any, url: str | None, *, fast: bool = False, precision: bool = False, recall: bool = False) -> list[str]:
-    """The text lines trafilatura extracts from ``tree`` (left unchanged) in the given mode;
-    [] when it finds nothing or fails on the page."""
+def run_pass(
+    tree: Any,
+    url: str | None,
+    *,
+    fast: bool = False,
+    precision: bool = False,
+    recall: bool = False,
+    owned: bool = False,
+) -> list[str]:
+    """The text lines trafilatura extracts from ``tree`` in the given mode; [] when it finds
+    nothing or fails on the page. ``tree`` is left unchanged unless ``owned``: a tree the caller
+    built for this pass alone, which trafilatura may then edit instead of copying it first."""
     options = options_for(url, fast=fast, precision=precision, recall=recall)
     try:
-        if fast and options.focus == "precision" and _STEPS and not options.max_tree_size:
-            return lines(_fast_precision(tree, options))
+        if not _STEPS or options.max_tree_size:
+            return lines(trafilatura.extract(tree, options=options))
+        if fast and options.focus == "precision":
+            return lines(_fast_precision(tree if owned else copy.copy(tree), options))
+        if owned:
+            return lines(_sequence(tree, options))
         return lines(trafilatura.extract(tree, options=options))
     except _PASS_ERRORS as exc:
         logger.debug("trafilatura failed on %s: %s", url, exc)
         return []
 
 
-def _fast_precision(tree: Any, options: Extractor) -> str | None:
+def _text(postbody: Any, text: str, comments: str, options: Extractor) -> str | None:
+    """bare_extraction's size check and extract()'s txt output (comments are not extracted:
+    their body is empty)."""
+    if len(text) < options.min_output_size and len(comments) < options.min_output_comm_size:
+        return None
+    return normalize_unicode(xmltotxt(postbody, options.formatting).strip())
+
+
+def _sequence(work: Any, options: Extractor) -> str | None:
+    """bare_extraction without its first copy: ``work`` is the caller's to give away."""
+    postbody, text, _, comments = trafilatura_sequence(work, options, options.url)
+    return _text(postbody, text, comments, options)
+
+
+def _fast_precision(work: Any, options: Extractor) -> str | None:
     """trafilatura_sequence + bare_extraction + the txt output of trafilatura 2.3 for a fast
-    precision pass without comments, on one copy of ``tree``."""
-    work = copy.copy(tree)
+    precision pass without comments, on ``work`` (a copy of the page: edited here)."""
     is_forum = _forum_thread_page(work)
     work = prune_unwanted_nodes(work, RAW_TREE_PRUNE_XPATH)
     work = prune_unwanted_nodes(work, REMOVE_COMMENTS_AND_LISTS_XPATH)
@@ -100,7 +126,4 @@ def _fast_precision(tree: Any, options: Extractor) -> str | None:
     if not is_forum:
         cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
     postbody, text = extract_content(cleaned, options)
-    # bare_extraction's size check (no comments extracted: their length is 0)
-    if len(text) < options.min_output_size and 0 < options.min_output_comm_size:
-        return None
-    return normalize_unicode(xmltotxt(postbody, options.formatting).strip())
+    return _text(postbody, text, "", options)
