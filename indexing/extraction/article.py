@@ -21,14 +21,13 @@ from .cleaning import (
     drop_link_runs,
     drop_tail_appeals,
     drop_trailing_labels,
-    fix_mojibake,
     insert_block_boundaries,
     link_texts,
     page_links,
     text_of,
     trim_link_tail,
 )
-from .decoding import decode_html, repair_mojibake
+from .decoding import decode_html, fix_mojibake, repair_mojibake
 from .images import Image, extract_images
 from .language import detect_language, normalise_hint
 from .metadata import Metadata, extract_metadata
