@@ -50,19 +50,13 @@ def _tree(html: str, url: str | None) -> Any:
     return tree
 
 
+# what extract() asks of trafilatura (body.py before the lean passes)
+PUBLIC_OPTIONS = {"include_comments": False, "include_tables": True, "include_images": False}
+
+
 def _public(tree: Any, url: str | None, **kwargs: Any) -> list[str]:
-    return lines(
-        trafilatura.extract(
-            copy.copy(tree),
-            url=url,
-            include_comments=False,
-            include_tables=True,
-            include_images=False,
-            include_links=False,
-            deduplicate=False,
-            **kwargs,
-        )
-    )
+    options = {**PUBLIC_OPTIONS, "include_links": False, "deduplicate": False, **kwargs}
+    return lines(trafilatura.extract(copy.copy(tree), url=url, **options))
 
 
 @pytest.mark.parametrize(("page_id", "url", "html"), PAGES, ids=[p[0][:16] for p in PAGES])
