@@ -70,6 +70,22 @@ def test_fast_precision_pass_is_trafilaturas_own(page_id: str, url: str | None, 
     assert ours == _public(tree, url, favor_precision=True, fast=True)
 
 
+def test_precision_pass_follows_trafilaturas_cleaning_list() -> None:
+    """A user who takes tags out of trafilatura's MANUALLY_CLEANED (public) gets them kept by
+    the lean pass too, as by trafilatura.extract."""
+    from trafilatura.settings import MANUALLY_CLEANED
+
+    saved = list(MANUALLY_CLEANED)
+    try:
+        for tag in ("head", "script", "style"):
+            MANUALLY_CLEANED.remove(tag)
+        for page_id, url, html in PAGES[:4]:
+            tree = _tree(html, url)
+            assert run_pass(tree, url, precision=True, fast=True) == _public(tree, url, favor_precision=True, fast=True), page_id
+    finally:
+        MANUALLY_CLEANED[:] = saved
+
+
 def test_precision_pass_finds_text() -> None:
     """Not two empty results agreeing: the pass reads an article on nearly every fixture page
     (a few, such as a slideshow, leave it to the fallback pass)."""
