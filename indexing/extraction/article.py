@@ -21,13 +21,13 @@ from .cleaning import (
     drop_link_runs,
     drop_tail_appeals,
     drop_trailing_labels,
-    fix_mojibake,
     insert_block_boundaries,
     link_texts,
+    page_links,
     text_of,
     trim_link_tail,
 )
-from .decoding import decode_html, repair_mojibake
+from .decoding import decode_html, fix_mojibake, repair_mojibake
 from .images import Image, extract_images
 from .language import detect_language, normalise_hint
 from .metadata import Metadata, extract_metadata
@@ -47,6 +47,17 @@ _LOOKS_LIKE_HTML = re.compile(
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
+# lxml.html picks each element's class in Python (a call per element proxy, ~200,000 per page
+# across the passes); every rule here and in trafilatura uses HtmlElement's methods only, so the
+# C-level default lookup serves (form elements are plain HtmlElements, not FormElement & co.)
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
 # Interactive furniture that never carries article text.
 _NOT_TEXT = {"consent_wall", "listing_page"}
 _DROP_TAGS = ("button", "select", "dialog", "template", "svg", "noscript")
@@ -141,7 +152,9 @@ def _page_tree(html: str | bytes, url: str | None) -> tuple[str, Any] | Article:
     text = decode_html(html)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
-    text = _CONTROL_CHARS.sub("", repair_mojibake(text.replace("\x00", "")))
+    if "\x00" in text:  # a cheap scan first: replace() copies the whole page even when it finds nothing
+        text = text.replace("\x00", "")
+    text = _CONTROL_CHARS.sub("", repair_mojibake(text))
     text = _XML_DECLARATION.sub("", text, count=1)
     if not text.strip():
         return _no_article(url, "empty")
@@ -164,12 +177,15 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     _strip_furniture(tree)
     insert_block_boundaries(tree)
     # every element starts with "<": a cheap upper bound spares counting on ordinary pages
-    nodes = text.count("<") if text.count("<") <= MAX_NODES else bound_tree(tree, MAX_NODES)
+    nodes = text.count("<")
+    if nodes > MAX_NODES:
+        nodes = bound_tree(tree, MAX_NODES)
     result = extract_body(tree, url, meta.jsonld_body, nodes)
     language = detect_language(" ".join(result.paragraphs[:30]) or (meta.title or ""), normalise_hint(meta.lang_hint))
-    paragraphs = _clean_body(tree, result.paragraphs, meta, images, language)
+    links = page_links(tree)  # read once: the cleaning rules and the status both look at links
+    paragraphs = _clean_body(tree, result.paragraphs, meta, images, language, links)
     words = word_count(paragraphs)
-    status, reason = classify(tree, meta, words, paragraphs)
+    status, reason = classify(tree, meta, words, paragraphs, links)
     if reason in _NOT_TEXT:
         # A consent dialog or a list of teasers must not be indexed as article text;
         # a paywall teaser is kept (it is the article's own beginning).
@@ -194,13 +210,20 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     )
 
 
-def _clean_body(tree: Any, paragraphs: list[str], meta: Metadata, images: list[Image], language: str | None) -> list[str]:
+def _clean_body(
+    tree: Any,
+    paragraphs: list[str],
+    meta: Metadata,
+    images: list[Image],
+    language: str | None,
+    page_link_texts: list[tuple[str, bool]],
+) -> list[str]:
     """Body paragraphs without the kicker, title, captions, credits, boilerplate and link runs."""
     drop = {meta.title or ""}
     for img in images:
         drop.update(x for x in (img.caption, img.credit) if x)
     paragraphs = clean_paragraphs(_drop_kicker(paragraphs, meta.title), language, drop)
-    links = link_texts(tree)
+    links = link_texts(tree, page_link_texts)
     paragraphs = drop_trailing_labels(drop_tail_appeals(drop_about_box(trim_link_tail(paragraphs, links))))
     h1 = next(tree.iter("h1"), None)
     paragraphs = drop_headline(paragraphs, text_of(h1) if h1 is not None else None, meta.title)

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import lxml.html
-import trafilatura
 from lxml import etree
 
 from .chunks import TextIndex, article_region, expand_with_siblings
 from .cleaning import insert_block_boundaries, normalise_whitespace
+from .passes import run_pass
 from .standfirst import find_standfirst
 
 logger = logging.getLogger(__name__)
@@ -46,30 +46,6 @@ class BodyResult:
     method: str
 
 
-def _lines(text: str | None) -> list[str]:
-    if not text:
-        return []
-    return [line.strip() for line in text.split("\n") if line.strip()]
-
-
-def _trafilatura(tree: Any, url: str | None, **kwargs: Any) -> list[str]:
-    try:
-        text = trafilatura.extract(
-            tree,
-            url=url,
-            include_comments=False,
-            include_tables=True,
-            include_images=False,
-            include_links=False,
-            deduplicate=False,
-            **kwargs,
-        )
-    except (ValueError, TypeError, AttributeError, RecursionError, IndexError, KeyError) as exc:
-        logger.debug("trafilatura failed on %s: %s", url, exc)
-        return []
-    return _lines(text)
-
-
 def word_count(paragraphs: list[str]) -> int:
     return sum(len(_WORD.findall(p)) for p in paragraphs)
 
@@ -79,14 +55,14 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
     fallback is skipped so time stays bounded on pathological pages."""
     # trafilatura's own fallback (readability + jusText) doubles its cost and only matters when
     # the fast pass finds little: run it only then.
-    base = _trafilatura(tree, url, favor_precision=True, fast=True)
+    base = run_pass(tree, url, precision=True, fast=True)
     method = "trafilatura-precision"
     if word_count(base) < _THIN_WORDS and nodes <= _FALLBACK_MAX_NODES:
-        full = _trafilatura(tree, url, favor_precision=True)
+        full = run_pass(tree, url, precision=True)
         if word_count(full) > word_count(base):
             base, method = full, "trafilatura-precision-fallback"
     if word_count(base) < _THIN_WORDS // 2:
-        recall = _trafilatura(tree, url, favor_recall=True, fast=True)
+        recall = run_pass(tree, url, recall=True, fast=True)
         if word_count(recall) > word_count(base):
             base, method = recall, "trafilatura-recall"
     index = TextIndex(tree)
@@ -94,7 +70,7 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
         # A second, balanced pass fills what precision mode dropped inside the article.
         # Run on the article's own region only: a fraction of the page, a fraction of the cost.
         region = article_region(index, base)
-        filled = fill_gaps(base, _trafilatura(region, url, fast=True)) if region is not None else base
+        filled = fill_gaps(base, run_pass(region, url, fast=True, owned=True)) if region is not None else base
         if filled != base:
             base, method = filled, method + "+gaps"
     expanded = expand_with_siblings(index, base)

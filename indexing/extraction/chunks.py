@@ -81,7 +81,8 @@ class TextIndex:
 
     @functools.cached_property
     def blocks(self) -> list[tuple[Any, str]]:
-        return [(el, _norm(_text(el))) for el in self.tree.iter(*_PARA_TAGS)]
+        # _text() leaves single spaces only: casefolding it is _norm() of it
+        return [(el, _text(el).casefold()) for el in self.tree.iter(*_PARA_TAGS)]
 
     def find(self, paragraph: str) -> Any | None:
         """The first element whose whole text is ``paragraph``: a paragraph-level element, the

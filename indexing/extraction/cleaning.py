@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 from indexing.settings import default_config_dir
 from indexing.yamlconfig import Regex, load_file
 
+from .decoding import fix_mojibake
+
 logger = logging.getLogger(__name__)
 
 # Elements a browser renders as their own block (or line): text on either side of them never
@@ -58,22 +60,6 @@ def normalise_whitespace(text: str) -> str:
     text = _ZERO_WIDTH.sub("", text)
     text = _SPACE.sub(" ", text)
     return "\n".join(line.strip() for line in text.split("\n"))
-
-
-def fix_mojibake(text: str) -> str:
-    try:
-        import ftfy
-        from ftfy.badness import is_bad
-    except ImportError:  # pragma: no cover - declared dependency
-        return text
-    # ftfy is thorough but slow; its own badness test is one regex and clean text is the norm.
-    if not is_bad(text):
-        return text
-    try:
-        return ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False, fix_latin_ligatures=False)
-    except (ValueError, TypeError, UnicodeError):
-        logger.debug("ftfy failed", exc_info=True)
-        return text
 
 
 @dataclass
@@ -202,17 +188,22 @@ _TERMINAL = re.compile(r"[.!?…:;\"'”»)]\s*$")
 _SHORTCODE = re.compile(r"^\[(\w+)(\s[^\]]*)?\].*\[/\1\]$")
 
 
-def link_texts(tree: Any) -> set[str]:
-    """Normalised texts of the page's links (two words or more)."""
-    texts: set[str] = set()
+def page_links(tree: Any) -> list[tuple[str, bool]]:
+    """Every link of the page once: its text (whitespace-normalised, casefolded) and whether it
+    has an href. Read once per page and shared by the rules that look at link texts."""
+    links: list[tuple[str, bool]] = []
     for a in tree.iter("a"):
         try:
             text = " ".join(a.text_content().split())
         except ValueError:
             continue
-        if " " in text:
-            texts.add(text.casefold())
-    return texts
+        links.append((text.casefold(), bool(a.get("href"))))
+    return links
+
+
+def link_texts(tree: Any, links: list[tuple[str, bool]] | None = None) -> set[str]:
+    """Normalised texts of the page's links (two words or more); ``links``: page_links(tree)."""
+    return {text for text, _ in (page_links(tree) if links is None else links) if " " in text}
 
 
 def trim_link_tail(paragraphs: list[str], links: set[str]) -> list[str]:

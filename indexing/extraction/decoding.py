@@ -1,4 +1,5 @@
-"""Bytes to text: BOM, declared charset, UTF-8 validity and a statistical guess, in that order.
+"""Bytes to text: BOM, declared charset, UTF-8 validity and a statistical guess, in that order;
+mojibake in the text (repaired over the page before parsing, detected and fixed in extracted text).
 
 Pages on the web declare the wrong charset often enough (a Russian page served as latin-1, a
 UTF-8 page with a stale ``<meta charset=iso-8859-1>``) that a declaration is trusted only when
@@ -121,3 +122,44 @@ def repair_mojibake(text: str) -> str:
     except (ImportError, ValueError, TypeError, UnicodeError):
         logger.debug("mojibake repair failed", exc_info=True)
         return text
+
+
+def fix_mojibake(text: str) -> str:
+    try:
+        import ftfy
+    except ImportError:  # pragma: no cover - declared dependency
+        return text
+    # ftfy is thorough but slow; its own badness test is one regex and clean text is the norm.
+    if not looks_bad(text):
+        return text
+    try:
+        return ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False, fix_latin_ligatures=False)
+    except (ValueError, TypeError, UnicodeError):
+        logger.debug("ftfy failed", exc_info=True)
+        return text
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# Every pattern of ftfy's badness regex holds a non-ASCII character and spans at most 7
+# characters: a match lies within 7 characters of a non-ASCII one.
+_BADNESS_REACH = 7
+
+
+def looks_bad(text: str) -> bool:
+    """ftfy's ``is_bad(text)`` (mojibake in sight), with its regex searched only where it can
+    match: around the non-ASCII characters, not along all of an article's plain text (its ~35
+    alternatives are tried at every position searched)."""
+    from ftfy.badness import BADNESS_RE
+
+    if text.isascii():
+        return False
+    start = end = -1
+    for run in _NON_ASCII.finditer(text):
+        if start >= 0 and run.start() - end > 2 * _BADNESS_REACH:
+            if BADNESS_RE.search(text, max(0, start - _BADNESS_REACH), end + _BADNESS_REACH):
+                return True
+            start = -1
+        if start < 0:
+            start = run.start()
+        end = run.end()
+    return start >= 0 and bool(BADNESS_RE.search(text, max(0, start - _BADNESS_REACH), end + _BADNESS_REACH))

@@ -12,8 +12,11 @@ standfirst by typography only (``<p class="text-xl">`` under the headline) put i
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
+
+from lxml import etree
 
 from .chunks import TextIndex
 from .cleaning import text_of
@@ -53,7 +56,16 @@ def _anchors(paragraphs: list[str]) -> list[str]:
 
 
 def _names(el: Any, pattern: re.Pattern[str]) -> bool:
-    return bool(pattern.search(f"{el.get('class') or ''} {el.get('id') or ''}"))
+    cls, ident = el.get("class"), el.get("id")
+    if not cls and not ident:
+        return False
+    return bool(pattern.search(f"{cls or ''} {ident or ''}"))
+
+
+# What can name an intro, in document order: elements with a class or an id, and the
+# paragraphs of a <header> (_header_prose); selected in C, the rest of the subtree never
+# reaches Python.
+_NAMING = etree.XPath("descendant-or-self::*[@class or @id or (self::p and parent::header)]")
 
 
 def _intro_text(el: Any, by_headline: bool) -> list[str] | None:
@@ -83,7 +95,7 @@ def _candidates(sibling: Any) -> list[Any]:
     listed (a header around the headline, the byline and a one-line dek is not a standfirst)."""
     if _set_in_bold(sibling):
         return [sibling]
-    named = [el for el in sibling.iter() if isinstance(el.tag, str) and (_names(el, _INTRO) or _header_prose(el))]
+    named = [el for el in _NAMING(sibling) if _names(el, _INTRO) or _header_prose(el)]
     out: list[Any] = []
     for el in reversed(named):
         chain = [el, *el.iterancestors()]
@@ -132,7 +144,7 @@ def _nearest_intro(node: Any | None, seen: set[Any]) -> list[str] | None:
     for _ in range(_MAX_LEVELS):
         if node is None or node.tag in {"body", "html"}:
             return None
-        for sibling in list(node.itersiblings(preceding=True))[:_NEAR_SIBLINGS]:
+        for sibling in itertools.islice(node.itersiblings(preceding=True), _NEAR_SIBLINGS):
             if sibling in seen:
                 continue
             seen.add(sibling)

@@ -46,13 +46,12 @@ def _markup_hits(tree: Any, pattern: re.Pattern[str]) -> int:
     return hits
 
 
-def _link_texts(tree: Any) -> tuple[set[str], int]:
-    """Texts of headline-like links (>= 4 words) and the number of headings that are links."""
-    texts: set[str] = set()
-    for a in tree.iter("a"):
-        text = " ".join((a.text_content() or "").split())
-        if len(text.split()) >= 4 and a.get("href"):
-            texts.add(text.casefold())
+def _link_texts(tree: Any, links: list[tuple[str, bool]] | None = None) -> tuple[set[str], int]:
+    """Texts of headline-like links (>= 4 words) and the number of headings that are links.
+    ``links``: the page's (text, has href) pairs when already read (cleaning.page_links)."""
+    if links is None:
+        links = [(" ".join((a.text_content() or "").split()).casefold(), bool(a.get("href"))) for a in tree.iter("a")]
+    texts = {text for text, href in links if href and len(text.split()) >= 4}
     linked_headings = 0
     for tag in ("h2", "h3", "h4"):
         for h in tree.iter(tag):
@@ -78,8 +77,15 @@ def _is_prose_paragraph(paragraph: str) -> bool:
     return len(paragraph.split()) >= 25 and len(_SENTENCE.findall(paragraph)) >= 2
 
 
-def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[str]) -> tuple[str, str | None]:
-    """('ok', None) or ('no_article', reason)."""
+def classify(
+    raw_tree: Any,
+    meta: Metadata,
+    body_words: int,
+    paragraphs: list[str],
+    links: list[tuple[str, bool]] | None = None,
+) -> tuple[str, str | None]:
+    """('ok', None) or ('no_article', reason). ``links``: the page's links as
+    cleaning.page_links read them (read here when not given)."""
     body_text = " ".join(paragraphs)
     if meta.accessible_for_free is False and body_words < 300:
         return "no_article", "paywall"
@@ -98,7 +104,7 @@ def classify(raw_tree: Any, meta: Metadata, body_words: int, paragraphs: list[st
                 return "no_article", "consent_wall"
     if body_words >= _LISTING_MAX_WORDS:
         return "ok", None
-    link_texts, linked_headings = _link_texts(raw_tree)
+    link_texts, linked_headings = _link_texts(raw_tree, links)
     linked_paras = sum(1 for p in paragraphs if " ".join(p.split()).casefold() in link_texts)
     if linked_paras >= 4 and linked_paras >= 0.35 * len(paragraphs):
         return "no_article", "listing_page"

@@ -1,0 +1,141 @@
+"""trafilatura's passes over one parsed page: its public ``extract`` on our lxml tree, and a
+leaner route for the precision pass that every page takes.
+
+``trafilatura.extract(tree)`` copies the tree it is given, then copies it twice more inside (a
+cleaning copy and a backup for its readability/jusText comparison). In the fast precision pass
+neither later copy is ever read: the raw tree is needed again only by the comparison (not run in
+fast mode), the baseline rescue and the recall escalation (neither runs in precision mode). That
+pass is run here as trafilatura's own steps on one copy, with the same options (and the
+<head>, scripts and styles its cleaning deletes anyway taken out before its XPath prunes, which
+then test fewer elements), and gives the same text (``tests/indexing/extraction/test_passes.py`` holds it to ``trafilatura.extract`` on
+real pages). The steps are trafilatura 2.3's (pinned below 2.4 in pyproject.toml); if its
+internals move, the public call is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+from typing import Any
+
+import trafilatura
+from trafilatura.settings import Extractor
+
+logger = logging.getLogger(__name__)
+
+try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstring)
+    from trafilatura.core import _forum_thread_page, trafilatura_sequence
+    from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
+    from trafilatura.main_extractor import extract_content
+    from trafilatura.settings import MANUALLY_CLEANED
+    from trafilatura.utils import normalize_unicode
+    from trafilatura.xml import delete_element, xmltotxt
+    from trafilatura.xpaths import (
+        RAW_TREE_PRUNE_XPATH,
+        REMOVE_COMMENTS_AND_LISTS_XPATH,
+        REMOVE_COMMENTS_XPATH,
+    )
+
+    _STEPS = True
+except ImportError:  # pragma: no cover - a trafilatura whose internals moved
+    _STEPS = False
+
+# tags of trafilatura's MANUALLY_CLEANED (public: a user may take one out, then it stays) that
+# hold no container its prunes could select; the forum test (JSON-LD scripts) reads them before
+_DELETED_FIRST = ("head", "script", "style")
+# What a failing trafilatura pass raises (bad markup deep in its rules): the pass finds nothing.
+_PASS_ERRORS = (ValueError, TypeError, AttributeError, RecursionError, IndexError, KeyError)
+
+
+@functools.lru_cache(maxsize=8)
+def _base_options(fast: bool, precision: bool, recall: bool) -> Extractor:
+    # building an Extractor reads trafilatura's config file values: once per mode, not per call
+    return Extractor(
+        output_format="txt",
+        fast=fast,
+        precision=precision,
+        recall=recall,
+        comments=False,
+        tables=True,
+        images=False,
+        links=False,
+        dedup=False,
+    )
+
+
+def options_for(url: str | None, *, fast: bool = False, precision: bool = False, recall: bool = False) -> Extractor:
+    """The options ``trafilatura.extract(url=url, include_comments=False, include_tables=True,
+    include_images=False, include_links=False, deduplicate=False, ...)`` builds, without
+    re-reading its config: a copy per call (trafilatura may be run from several threads)."""
+    options = copy.copy(_base_options(fast, precision, recall))
+    options.url = url
+    options.source = url and url.encode("utf-8", "replace").decode("utf-8")
+    return options
+
+
+def lines(text: str | None) -> list[str]:
+    if not text:
+        return []
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def run_pass(
+    tree: Any,
+    url: str | None,
+    *,
+    fast: bool = False,
+    precision: bool = False,
+    recall: bool = False,
+    owned: bool = False,
+) -> list[str]:
+    """The text lines trafilatura extracts from ``tree`` in the given mode; [] when it finds
+    nothing or fails on the page. ``tree`` is left unchanged unless ``owned``: a tree the caller
+    built for this pass alone, which trafilatura may then edit instead of copying it first."""
+    options = options_for(url, fast=fast, precision=precision, recall=recall)
+    try:
+        if not _STEPS or options.max_tree_size:
+            return lines(trafilatura.extract(tree, options=options))
+        if fast and options.focus == "precision":
+            return lines(_fast_precision(tree if owned else copy.copy(tree), options))
+        if owned:
+            return lines(_sequence(tree, options))
+        return lines(trafilatura.extract(tree, options=options))
+    except _PASS_ERRORS as exc:
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return []
+
+
+def _text(postbody: Any, text: str, comments: str, options: Extractor) -> str | None:
+    """bare_extraction's size check and extract()'s txt output (comments are not extracted:
+    their body is empty)."""
+    if len(text) < options.min_output_size and len(comments) < options.min_output_comm_size:
+        return None
+    return normalize_unicode(xmltotxt(postbody, options.formatting).strip())
+
+
+def _sequence(work: Any, options: Extractor) -> str | None:
+    """bare_extraction without its first copy: ``work`` is the caller's to give away."""
+    postbody, text, _, comments = trafilatura_sequence(work, options, options.url)
+    return _text(postbody, text, comments, options)
+
+
+def _fast_precision(work: Any, options: Extractor) -> str | None:
+    """trafilatura_sequence + bare_extraction + the txt output of trafilatura 2.3 for a fast
+    precision pass without comments, on ``work`` (a copy of the page: edited here)."""
+    is_forum = _forum_thread_page(work)
+    # Elements its cleaning deletes whatever they hold, deleted before its XPath prunes instead
+    # of after (a tenth of a page's elements, each tested by every prune): the prunes select
+    # containers by tag, id, class and a descendant <h1>, none of which these hold, and
+    # deletions keeping the tail text give the same tree in either order.
+    tags = [tag for tag in _DELETED_FIRST if tag in MANUALLY_CLEANED]
+    for el in list(work.iter(*tags)) if tags else []:
+        delete_element(el)
+    work = prune_unwanted_nodes(work, RAW_TREE_PRUNE_XPATH)
+    work = prune_unwanted_nodes(work, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    # the raw tree is not read again in this mode: cleaned in place, no backup
+    cleaned = convert_tags(tree_cleaning(work, options), options, options.url)
+    if not is_forum:
+        cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
+    postbody, text = extract_content(cleaned, options)
+    return _text(postbody, text, "", options)
