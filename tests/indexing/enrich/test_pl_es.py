@@ -114,3 +114,32 @@ def test_polish_and_spanish_queries_are_recognised(topics: TopicSet, gazetteer: 
     assert "north-korean-troops-in-russia" in expand_query("północnokoreańscy żołnierze", topics, gazetteer).topics
     assert "zaporizhzhia" in expand_query("atak na Zaporoże", topics, gazetteer).entities
     assert "kharkiv" in expand_query("bombardeo de Járkov", topics, gazetteer).entities
+
+
+@pytest.mark.parametrize(
+    ("topic_id", "title", "body"),
+    [
+        ("prisoner-exchanges", "Kolejna wymiana jeńców między Ukrainą a Rosją",
+         "Do Ukrainy wróciło 150 jeńców. Wymiana jeńców odbyła się przy granicy z Białorusią, podał Zełenski."),
+        ("prisoner-exchanges", "Nuevo intercambio de prisioneros entre Ucrania y Rusia",
+         "Un total de 150 prisioneros de guerra ucranianos fueron liberados y regresaron a Ucrania, dijo Zelenski."),
+        ("sanctions", "UE przyjęła 19. pakiet sankcji wobec Rosji",
+         "Sankcje obejmują rosyjski LNG i flotę cieni. Kolejne sankcje zapowiedziano na jesień."),
+        ("sanctions", "La UE aprueba un nuevo paquete de sanciones contra Rusia",
+         "Las sanciones afectan al gas natural licuado ruso y a los petroleros de la flota fantasma; habrá más sanciones."),
+        ("peace-talks", "Rozmowy pokojowe: Kijów nie zgodzi się na oddanie Donbasu",
+         "Zawieszenie broni jest możliwe tylko po wycofaniu rosyjskich wojsk, powiedział Zełenski."),
+        ("peace-talks", "Conversaciones de paz: Kiev rechaza ceder el Donbás",
+         "Un alto el fuego solo será posible si Rusia retira sus tropas, dijo Zelenski."),
+        ("deportation-of-children", "Kolejne dzieci wywiezione do Rosji wróciły na Ukrainę",
+         "Dzięki mediacji Kataru 12 dzieci deportowanych z obwodu chersońskiego powróciło do rodzin w Kijowie."),
+        ("deportation-of-children", "Regresan a Ucrania once niños deportados a Rusia",
+         "Los menores fueron deportados desde la región de Jersón; su retorno lo negoció Catar, informó Kiev."),
+        ("mobilisation", "Ukraina obniża wiek mobilizacyjny",
+         "Rada Najwyższa Ukrainy przyjęła ustawę o mobilizacji; pobór do wojska obejmie rezerwistów."),
+        ("mobilisation", "Rusia anuncia una nueva movilización parcial",
+         "Putin firmó el decreto de movilización de reservistas; miles de hombres huyen de Rusia."),
+    ],
+)
+def test_polish_and_spanish_topic_terms(topic_id: str, title: str, body: str, topics: TopicSet) -> None:
+    assert topic_id in topics.tag(title, body), (topic_id, topics.tag(title, body))
