@@ -37,7 +37,7 @@ from .text import Token, nfc, tokenize
 log = logging.getLogger(__name__)
 
 TITLE_WEIGHT = 3
-CORE_LANGUAGES = ("de", "en", "fr", "uk", "ru")
+CORE_LANGUAGES = ("de", "en", "fr", "uk", "ru", "pl", "es")
 ROLES = ("terms", "require_any", "exclude")
 # "(?<!\s)": a match can only start where a whitespace run starts (split's leftmost match does
 # anyway); without it a search tried every position of a long run, each scanning to its end.
