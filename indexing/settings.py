@@ -256,15 +256,15 @@ class PipelineSettings(BaseModel):
     alerts_retry_max_seconds: float = Field(default=3600.0, ge=0)
     #: a batch whose alerts are still pending after this long raises a pipeline health alert
     alerts_pending_limit_minutes: float = Field(default=180.0, gt=0)
-    #: the clean stage gives one page at most this long (extraction runs in a worker process that
-    #: is killed past it; the page is counted ``extraction_timeout`` and listed in the clean
-    #: report); None: extraction in the stage's own process, unbounded
+    #: the clean stage gives one page at most this long (its worker process is killed past it; the page is
+    #: counted ``extraction_timeout`` and listed); None: extraction in the stage's own process, unbounded
     clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
+    #: extraction worker processes of the clean stage, pages in parallel (None: one per usable core)
+    clean_workers: int | None = Field(default=None, ge=1, le=64)
     #: "monthly": articles-v{N}-{YYYY.MM} by first-seen month (index/partitions.py); switch: es migrate
     index_partition: Literal["none", "monthly"] = "none"
     #: monthly: warwatch_maintenance keeps this many newest months, drops older ones; None: all
     index_retention_months: int | None = Field(default=None, ge=1)
-
 
 
 class ChangesSettings(BaseModel):
