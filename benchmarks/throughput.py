@@ -1,6 +1,6 @@
 """End-to-end throughput: `warwatch run` against news-please 1.6.16 on one site of real article pages.
 
-    .venv/bin/python benchmarks/throughput.py [--articles 61] [--repeat 3] [--no-news-please]
+    .venv/bin/python benchmarks/throughput.py [--articles 61] [--repeat 3] [--rows a,b,...]
                                               [--news-please-venv .venv-np] [--keep DIR]
 
 The site (127.0.0.1, one server per round): the real pages of
@@ -14,6 +14,8 @@ everything else at its defaults (per-host concurrency 4 on both).
 Rows, side by side in each round (the order rotates between rounds):
   * ``warwatch run`` with the defaults (vectors included), fresh data dir and index prefix;
   * ``warwatch run`` with ``embeddings.backend: none``;
+  * ``baseline``, ``baseline-novec`` (with ``--rows``): the same two from another checkout
+    (``--baseline``, default ../main, run with its own .venv): the code before a change, side by side;
   * news-please 1.6.16 (the same site served on 127.0.0.1:80: its spiders put the host into
     Scrapy's ``allowed_domains``, which ignores an entry with a port; its own venv, ``--news-please-venv``; ``pip install news-please==1.6.16``),
     run the way its CLI runs a site: ``newsplease/single_crawler.py CONFIG SITELIST 0 False False``,
@@ -64,6 +66,7 @@ CANONICAL = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[^>]*>|<meta\b[
                        re.I)
 HEAD = re.compile(rb"<head\b[^>]*>", re.I)
 PER_SECTION = 100
+ROWS = ("warwatch", "warwatch-novec", "baseline", "baseline-novec", "news-please", "extract-only")
 
 EXTRACT_ONLY = r"""
 import sys, time
@@ -135,7 +138,8 @@ def _measured(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
             "err": err_path[0].decode(errors="replace")}
 
 
-def warwatch_row(base_url: str, tmp: Path, tag: str, prefix: str, n: int, vectors: bool) -> dict[str, Any]:
+def warwatch_row(base_url: str, tmp: Path, tag: str, prefix: str, n: int, vectors: bool,
+                 checkout: Path = REPO) -> dict[str, Any]:
     sources = tmp / f"sources-{tag}.yaml"
     sources.write_text(
         f"sources:\n  - id: bench\n    name: Bench News\n    url: {base_url}/\n    language: en\n"
@@ -149,8 +153,8 @@ def warwatch_row(base_url: str, tmp: Path, tag: str, prefix: str, n: int, vector
                 "WARWATCH_EMBEDDINGS__MAX_PER_RUN": str(10 * n)})
     if not vectors:
         env["WARWATCH_EMBEDDINGS__BACKEND"] = "none"
-    res = _measured([str(REPO / ".venv" / "bin" / "warwatch"), "run", "--sources", str(sources), "--run-id",
-                     f"bench-{tag}"], env, REPO)
+    res = _measured([str(checkout / ".venv" / "bin" / "warwatch"), "run", "--sources", str(sources), "--run-id",
+                     f"bench-{tag}"], env, checkout)
     report_path = tmp / f"data-{tag}" / "reports" / f"bench-{tag}.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     stages = {s: round(float((report.get(s) or {}).get("seconds") or 0.0), 1)
@@ -174,12 +178,15 @@ def _tree_bytes(path: Path) -> int:
 
 def _disk(data: Path, prefix: str, articles: int) -> dict[str, float]:
     """Bytes per indexed article: raw captures (WARC), batch files (runs/), the articles index
-    (primary store after a flush; the shared local node: one shard, no replica)."""
+    (primary store after a merge to one segment; the shared local node: one shard, no replica)."""
     from benchmarks.common import engine_for_prefix
 
     if not articles:
         return {}
     client = engine_for_prefix(prefix).client
+    # merged to one segment: the embedding stage's updates leave deleted copies until a merge
+    client.indices.forcemerge(index=f"{prefix}articles*", max_num_segments=1)
+    client.indices.refresh(index=f"{prefix}articles*")  # the readers let go of the merged-away segments
     client.indices.flush(index=f"{prefix}articles*")
     stats = client.indices.stats(index=f"{prefix}articles*", metric="store")
     index_bytes = stats["_all"]["primaries"]["store"]["size_in_bytes"]
@@ -246,14 +253,12 @@ def one_round(args: argparse.Namespace, r: int) -> dict[str, dict[str, Any]]:
     routes, paths = build_site(args.articles, datetime.now(UTC))
     tmp = Path(tempfile.mkdtemp(prefix="warwatch-throughput-"))
     rows: dict[str, dict[str, Any]] = {}
-    order = ["warwatch", "warwatch-novec", "news-please"]
-    order = order[r % 3:] + order[:r % 3]  # rotate: no side always runs on the coolest machine
+    order = [n for n in ROWS[:-1] if n in args.rows]
+    order = order[r % len(order):] + order[:r % len(order)] if order else []  # rotate the sides between rounds
     prefixes = []
     try:
         with SiteServer(routes) as srv:
             for name in order:
-                if name == "news-please" and args.no_news_please:
-                    continue
                 if name == "news-please":
                     # news-please's spiders name the site's host in Scrapy's allowed_domains, which
                     # ignores an entry with a port (every request is then off-site): port 80
@@ -263,10 +268,12 @@ def one_round(args: argparse.Namespace, r: int) -> dict[str, dict[str, Any]]:
                     prefix = f"bench-tp-{os.getpid()}-{r}-{name}-"
                     prefixes.append(prefix)
                     rows[name] = warwatch_row(srv.base_url, tmp, f"{r}-{name}", prefix, args.articles,
-                                              vectors=name == "warwatch")
+                                              vectors=not name.endswith("novec"),
+                                              checkout=args.baseline if name.startswith("baseline") else REPO)
                 _print_row(r, name, rows[name])
-        rows["extract-only"] = extract_only_row(routes, paths, tmp)
-        _print_row(r, "extract-only", rows["extract-only"])
+        if "extract-only" in args.rows:
+            rows["extract-only"] = extract_only_row(routes, paths, tmp)
+            _print_row(r, "extract-only", rows["extract-only"])
     finally:
         if not args.keep:
             for prefix in prefixes:
@@ -301,7 +308,8 @@ def summary(rounds: list[dict[str, dict[str, Any]]]) -> None:
             print("      stages: " + ", ".join(f"{k} {statistics.median(s[k] for s in stages):.1f}s"
                                               for k in stages[0]))
     for a, b in (("warwatch", "news-please"), ("warwatch-novec", "news-please"), ("warwatch-novec", "extract-only"),
-                 ("warwatch", "extract-only")):
+                 ("warwatch", "extract-only"), ("baseline", "news-please"), ("warwatch", "baseline"),
+                 ("warwatch-novec", "baseline-novec")):
         if a in rounds[0] and b in rounds[0]:
             ratios = [r[a]["rate"] / r[b]["rate"] for r in rounds if r[b]["rate"]]
             print(f"  {a} / {b}: {statistics.median(ratios):.2f}x (per round: "
@@ -312,15 +320,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=61)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-news-please", action="store_true")
+    parser.add_argument("--rows", type=lambda v: v.split(","),
+                        default=["warwatch", "warwatch-novec", "news-please", "extract-only"],
+                        help="comma-separated, of " + ",".join(ROWS))
     parser.add_argument("--news-please-venv", type=Path, default=REPO / ".venv-np")
+    parser.add_argument("--baseline", type=Path, default=REPO.parent / "main",
+                        help="another checkout with its .venv, for the baseline rows (the code before a change)")
     parser.add_argument("--news-please-port", type=int, default=80,
                         help="port of news-please's copy of the site (its spiders need a host without a port)")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs and indices")
     args = parser.parse_args()
-    if not args.no_news_please and not (args.news_please_venv / "bin" / "python").exists():
+    if "news-please" in args.rows and not (args.news_please_venv / "bin" / "python").exists():
         print(f"no news-please venv at {args.news_please_venv}: python3 -m venv {args.news_please_venv} && "
-              f"{args.news_please_venv}/bin/pip install news-please==1.6.16 (or --no-news-please)")
+              f"{args.news_please_venv}/bin/pip install news-please==1.6.16 (or leave news-please out of --rows)")
         return 2
     rounds = [one_round(args, r) for r in range(args.repeat)]
     summary(rounds)
