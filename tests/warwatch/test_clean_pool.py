@@ -50,6 +50,11 @@ def test_the_pool_cleans_what_one_worker_and_the_own_process_clean(
     _archive(data_dir, "base", _pages(2))
     with clean_module._extractor() as pool:  # the default: one worker process per usable core
         assert isinstance(pool, ExtractorPool) and pool.workers == usable_cores()
+    with clean_module._extractor(clean_module.PAGES_PER_WORKER - 1) as pool:  # a small batch: one worker
+        assert pool.workers == 1
+    with clean_module._extractor(64 * clean_module.PAGES_PER_WORKER) as pool:  # never more than the cores
+        assert pool.workers == usable_cores()
+    monkeypatch.setattr(clean_module, "PAGES_PER_WORKER", 1)  # the pool below is this small batch's
     serial = _clean_with(data_dir, monkeypatch, "base", "one-worker", 1)
     pooled = _clean_with(data_dir, monkeypatch, "base", "three-workers", 3)
     inproc = _clean_with(data_dir, monkeypatch, "base", "in-process", None)
@@ -67,6 +72,7 @@ def test_a_hung_and_a_crashed_worker_are_counted_and_the_rest_is_cleaned(
     monkeypatch.setenv(poison.PARENT_ENV, str(os.getpid()))
     reset_settings()
     monkeypatch.setattr(clean_module, "EXTRACTOR", "tests.warwatch.poison:extract")
+    monkeypatch.setattr(clean_module, "PAGES_PER_WORKER", 1)
     good = _pages(2)
     page = next(iter(good.values()))
     pages = {**dict(list(good.items())[:3]), "http://news.example/hangs/": poison.MARK + page,

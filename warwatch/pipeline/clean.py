@@ -29,6 +29,9 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 EXTRACTOR = DEFAULT_TARGET
 #: pages stopped by the time bound listed in the clean report (all are counted)
 MAX_LISTED = 1000
+#: a worker more only per this many pages of a batch: starting one costs ~1.3 CPU seconds
+#: (interpreter, imports, warm-up), ~40 pages' extraction (benchmarks/README.md, clean_pool.py)
+PAGES_PER_WORKER = 100
 
 
 def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
@@ -47,7 +50,7 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     takedowns = [e for e in entries if e.get("takedown")]
     entries = [e for e in entries if not e.get("takedown")]
     _write_takedowns(rdir, takedowns, result)
-    with _extractor() as pool, atomic_writer(rdir / "cleaned.jsonl") as out:
+    with _extractor(len(entries)) as pool, atomic_writer(rdir / "cleaned.jsonl") as out:
         jobs = (_job(entry, result) for entry in entries)
         for i, (entry, outcome) in enumerate(zip(entries, pool.imap(jobs), strict=True), 1):
             if progress:
@@ -97,15 +100,19 @@ class _InProcess:
             yield future
 
 
-def _extractor() -> Any:
+def _extractor(pages: int | None = None) -> Any:
     """The extraction pool: bounded per page (worker processes, ``pipeline.clean_workers`` of
-    them, one per usable core by default), or in this process when the timeout setting is None."""
+    them, one per usable core by default, but one per ``PAGES_PER_WORKER`` pages of the batch at
+    most), or in this process when the timeout setting is None."""
     from indexing.embeddings.parallel import usable_cores
 
     pipeline = get_settings().pipeline
     if pipeline.clean_page_timeout_seconds is None:
         return contextlib.nullcontext(_InProcess())
-    return ExtractorPool(pipeline.clean_workers or usable_cores(), pipeline.clean_page_timeout_seconds, EXTRACTOR)
+    workers = pipeline.clean_workers or usable_cores()
+    if pages is not None:
+        workers = max(1, min(workers, pages // PAGES_PER_WORKER))
+    return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR)
 
 
 def _job(entry: dict[str, Any], result: StageCounts) -> tuple[bytes, str | None] | None:
