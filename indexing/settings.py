@@ -259,7 +259,7 @@ class PipelineSettings(BaseModel):
     #: the clean stage gives one page at most this long (its worker process is killed past it; the page is
     #: counted ``extraction_timeout`` and listed); None: extraction in the stage's own process, unbounded
     clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
-    #: extraction worker processes of the clean stage, pages in parallel (None: one per usable core)
+    #: extraction worker processes of the clean stage (None: one per core; one per 100 pages at most)
     clean_workers: int | None = Field(default=None, ge=1, le=64)
     #: "monthly": articles-v{N}-{YYYY.MM} by first-seen month (index/partitions.py); switch: es migrate
     index_partition: Literal["none", "monthly"] = "none"
