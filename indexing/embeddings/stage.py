@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from indexing.embeddings import Embedder, document_text, get_embedder
+from indexing.embeddings import Embedder, document_text, get_stage_embedders
+from indexing.embeddings.parallel import embed_in_parallel, stage_workers
 from indexing.embeddings.vectors import encode_vector, ensure_vector_field
 from indexing.engine import Engine, EngineError
 from indexing.index.templates import EMBEDDING_FIELD
@@ -79,19 +80,25 @@ def _count_failures(resp: dict[str, Any], report: EmbedReport) -> int:
 
 def embed_pending(engine: Engine, index: str | None = None, *, settings: Settings, embedder: Embedder | None = None,
                   limit: int | None = None, batch_size: int | None = None,
+                  embedders: list[Embedder] | None = None,
                   clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedReport:
     """Embed up to ``limit`` articles of ``index`` (default: the articles alias) that have no
-    vector of ``embedder``'s model (default: the one of ``settings.embeddings``). Returns what was done; with
-    ``embeddings.backend: none`` nothing is. Raises :class:`EmbeddingError` when the model cannot
-    be loaded and :class:`EngineError` when the engine fails."""
+    vector of ``embedder``'s model (default: the one of ``settings.embeddings``, as many instances
+    as ``embeddings.stage_workers`` says, run at once; ``embedders``: given instances of one model).
+    Returns what was done; with ``embeddings.backend: none`` nothing is. Raises
+    :class:`EmbeddingError` when the model cannot be loaded and :class:`EngineError` when the
+    engine fails."""
     from indexing.index.setup import articles_alias
 
-    embedder = embedder if embedder is not None else get_embedder(settings.embeddings)
+    if embedders is None:
+        embedders = [embedder] if embedder is not None else get_stage_embedders(
+            settings.embeddings, stage_workers(settings.embeddings.stage_workers))
+    embedder = embedders[0] if embedders else None
     report = EmbedReport(model=embedder.name if embedder else None)
     if embedder is None:
         return report
     index = index or articles_alias(settings.index_prefix)
-    size = batch_size or settings.embeddings.batch_size
+    size = (batch_size or settings.embeddings.batch_size) * len(embedders)
     started = time.perf_counter()
     ensure_vector_field(engine, index, EMBEDDING_FIELD, embedder.dim)
     after: list[Any] | None = None
@@ -102,7 +109,7 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
             break
         after = hits[-1]["sort"]
         texts = [document_text(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
-        vectors = embedder.embed(texts)
+        vectors = embed_in_parallel(embedders, texts)
         resp = engine.bulk(_updates(engine, hits, vectors, embedder.name, clock().isoformat()))
         report.embedded += _count_failures(resp, report)
     else:

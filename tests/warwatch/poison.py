@@ -11,6 +11,8 @@ from typing import Any
 from indexing.extraction import extract as _real  # bound before a test puts this module in its place
 
 MARK = b"<!-- warwatch-test: this page hangs the extractor -->"
+#: a page that kills the worker process running the extractor (a crash in a C extension)
+CRASH = b"<!-- warwatch-test: this page crashes the extractor -->"
 PARENT_ENV = "WARWATCH_TEST_PARENT_PID"
 
 
@@ -21,4 +23,6 @@ def extract(html: str | bytes, url: str | None = None) -> Any:
             raise AssertionError("the poisoned page is extracted in the pipeline's own process: "
                                  "it would hang the clean stage for good")
         threading.Event().wait()  # stuck for good, like a regex backtracking for hours
+    if CRASH in raw and os.environ.get(PARENT_ENV) != str(os.getpid()):
+        os._exit(139)  # what a segfault in a parser looks like from outside
     return _real(html, url=url)

@@ -132,6 +132,9 @@ def test_a_poisoned_page_and_refused_watch_searches_lose_nothing_over_two_runs(
         sources = render_sources(server.base_url, data_dir / "sources.yaml")
         first = cycle.run_cycle(sources)
         rid1 = first.run_id
+        # The run's embedding stage is in its batch's merged report (the throughput benchmark reads it).
+        saved = json.loads((data_dir / "reports" / f"{rid1}.json").read_text())
+        assert saved["embed"] == first.report["embed"] and "seconds" in saved["embed"]
 
         # Run 1: every good article indexed; the hanging page stopped, counted, kept for a reprocess.
         assert count_docs(es_url, f"{index_prefix}articles") == good

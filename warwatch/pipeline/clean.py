@@ -13,12 +13,14 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 from indexing.fileio import atomic_writer
 from indexing.settings import get_settings
 from warwatch.pipeline.common import ProgressCallback, StageCounts, capture_storage, run_dir, write_json
-from warwatch.pipeline.extractor import DEFAULT_TARGET, BoundedExtractor, ExtractionCrashed, ExtractionTimeout
+from warwatch.pipeline.extractor import DEFAULT_TARGET, ExtractionCrashed, ExtractionTimeout, ExtractorPool
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,9 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 EXTRACTOR = DEFAULT_TARGET
 #: pages stopped by the time bound listed in the clean report (all are counted)
 MAX_LISTED = 1000
+#: a worker more only per this many pages of a batch: starting one costs ~1.3 CPU seconds
+#: (interpreter, imports, warm-up), ~40 pages' extraction (benchmarks/README.md, clean_pool.py)
+PAGES_PER_WORKER = 100
 
 
 def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
@@ -45,12 +50,13 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     takedowns = [e for e in entries if e.get("takedown")]
     entries = [e for e in entries if not e.get("takedown")]
     _write_takedowns(rdir, takedowns, result)
-    with _extractor() as extract, atomic_writer(rdir / "cleaned.jsonl") as out:
-        for i, entry in enumerate(entries, 1):
+    with _extractor(len(entries)) as pool, atomic_writer(rdir / "cleaned.jsonl") as out:
+        jobs = (_job(entry, result) for entry in entries)
+        for i, (entry, outcome) in enumerate(zip(entries, pool.imap(jobs), strict=True), 1):
             if progress:
                 progress("clean", i, len(entries))
             result.counts["responses"] += 1
-            article = _article(entry, extract, result, stopped)
+            article = _article(entry, outcome, result, stopped)
             if article is None:
                 continue
             if article.status != "ok":
@@ -76,19 +82,42 @@ def _write_takedowns(rdir: Any, takedowns: list[dict[str, Any]], result: StageCo
             result.counts[f"takedowns:{entry['takedown']}"] += 1
 
 
-def _extractor() -> Any:
-    """The extraction call: bounded per page (a worker process), or in this process when the
-    setting is None."""
-    from indexing.extraction import extract
+class _InProcess:
+    """Extraction in the stage's own process, page after page (``clean_page_timeout_seconds: None``)."""
 
-    timeout = get_settings().pipeline.clean_page_timeout_seconds
-    if timeout is None:
-        return contextlib.nullcontext(lambda body, url: extract(body, url=url))
-    return BoundedExtractor(timeout, EXTRACTOR)
+    def imap(self, jobs: Iterator[tuple[bytes, str | None] | None]) -> Iterator[Future[Any] | None]:
+        from indexing.extraction import extract
+
+        for job in jobs:
+            if job is None:
+                yield None
+                continue
+            future: Future[Any] = Future()
+            try:
+                future.set_result(extract(job[0], url=job[1]))
+            except Exception as exc:  # re-raised by _article, as the worker's would be
+                future.set_exception(exc)
+            yield future
 
 
-def _article(entry: dict[str, Any], extract: Any, result: StageCounts, stopped: list[dict[str, Any]]) -> Any:
-    """The extracted article of one manifest entry, or None (counted by reason)."""
+def _extractor(pages: int | None = None) -> Any:
+    """The extraction pool: bounded per page (worker processes, ``pipeline.clean_workers`` of
+    them, one per usable core by default, but one per ``PAGES_PER_WORKER`` pages of the batch at
+    most), or in this process when the timeout setting is None."""
+    from indexing.embeddings.parallel import usable_cores
+
+    pipeline = get_settings().pipeline
+    if pipeline.clean_page_timeout_seconds is None:
+        return contextlib.nullcontext(_InProcess())
+    workers = pipeline.clean_workers or usable_cores()
+    if pages is not None:
+        workers = max(1, min(workers, pages // PAGES_PER_WORKER))
+    return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR)
+
+
+def _job(entry: dict[str, Any], result: StageCounts) -> tuple[bytes, str | None] | None:
+    """What to extract of one manifest entry (its body and URL), or None when there is nothing
+    (skipped or unreadable: counted by reason). Read in the stage's process, handed to a worker."""
     from indexing.archive import read_record
 
     reason = _skip_reason(entry)
@@ -101,9 +130,17 @@ def _article(entry: dict[str, Any], extract: Any, result: StageCounts, stopped: 
         log.warning("cannot read WARC record for %s: %s", entry.get("url"), exc)
         result.counts["failed:warc_unreadable"] += 1
         return None
+    return record.body, entry.get("final_url") or entry.get("url")
+
+
+def _article(entry: dict[str, Any], outcome: Future[Any] | None, result: StageCounts,
+             stopped: list[dict[str, Any]]) -> Any:
+    """The extracted article of one manifest entry, or None (counted by reason)."""
+    if outcome is None:
+        return None
     url = entry.get("final_url") or entry.get("url")
     try:
-        return extract(record.body, url)
+        return outcome.result()
     except (ExtractionTimeout, ExtractionCrashed) as exc:
         kind = "extraction_timeout" if isinstance(exc, ExtractionTimeout) else "failed:extraction_crashed"
         log.warning("%s: %s (%s); kept in the archive for a reprocess", url, exc, kind)

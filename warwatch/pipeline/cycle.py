@@ -30,6 +30,7 @@ from warwatch.pipeline.common import (
     new_run_id,
     parse_dt,
     run_dir,
+    write_json,
 )
 from warwatch.pipeline.crawl import crawl, process_owner
 from warwatch.pipeline.index import enrich, index
@@ -122,12 +123,15 @@ def run_cycle(
     except CrawlError as exc:
         crawl_error = exc
     reports = process_pending(progress)
-    embed_new_articles(get_settings())  # vectors for hybrid search, once keyword search and alerts are done
+    embedded = embed_new_articles(get_settings())  # vectors for hybrid search, once keyword search and alerts are done
     if crawl_error is not None:
         raise crawl_error
     own = next((r for r in reports if r.get("run_id") == run_id), None)
     if own is None:  # taken by a concurrent run (it processes it): report what we know
         own = {"run_id": run_id, "problems": [f"batch {run_id} is being processed by another run"]}
+    else:  # the run's embedding stage (every batch's articles) in its own batch's merged report
+        own["embed"] = embedded.to_dict()
+        write_json(get_settings().reports_dir / f"{run_id}.json", own)
     return CycleResult(run_id, own, [r for r in reports if r is not own])
 
 

@@ -11,6 +11,11 @@ pipes, not a ``multiprocessing`` child: a forked child inherits the parent's thr
 spawned one re-runs the parent's main script first - inside an Airflow task that is the
 ``airflow`` command, which initialises Airflow in the child and dies there (task processes have
 no database connection). It gets the crawler child's environment (no credentials).
+
+:class:`ExtractorPool` runs several such workers (one per core by default,
+``pipeline.clean_workers``): each keeps its own time bound and restarts, pages go to whichever is
+free, and the results come back in the order the pages went in, so the stage's output is the
+serial path's, line for line.
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ import importlib
 import json
 import logging
 import os
+import queue
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -30,6 +39,10 @@ log = logging.getLogger(__name__)
 DEFAULT_TARGET = "indexing.extraction:extract"
 #: how long a fresh worker may take to import the extractor before it counts as broken
 STARTUP_SECONDS = 300.0
+#: extracted once by a fresh worker before it says it is ready
+WARM_UP_PAGE = ("<html lang='en'><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
+                + "<p>A short paragraph that wakes the extractor's parsers and language detection up.</p>" * 4
+                + "</article></body></html>")
 
 
 class ExtractionTimeout(Exception):
@@ -48,6 +61,10 @@ def _load(target: str) -> Any:
 def _serve(inbox: Connection, outbox: Connection, target: str) -> None:
     """The worker: ``(body, url)`` in, ``("ok", article)`` or ``("error", exception)`` out."""
     extract = _load(target)
+    try:  # the extractor's lazy loads (parsers, language models) before the first page's clock starts
+        extract(WARM_UP_PAGE, url=None)
+    except Exception:  # noqa: BLE001 - a real page will say what is wrong
+        log.debug("warm-up extraction failed", exc_info=True)
     outbox.send(("ready", None))
     while True:
         try:
@@ -164,6 +181,61 @@ class BoundedExtractor:
                 self._proc.wait(10)
         self._close_pipes()
         self._proc = None
+
+
+class ExtractorPool:
+    """``workers`` bounded extractors (fresh interpreters, as :class:`BoundedExtractor`) fed from
+    threads: :meth:`imap` hands out pages as workers come free and yields each page's outcome in
+    input order, with at most ``2 x workers`` pages in flight (bounded memory). Use as a context
+    manager (the workers are stopped on exit)."""
+
+    def __init__(self, workers: int, timeout: float, target: str = DEFAULT_TARGET) -> None:
+        self.workers = max(1, workers)
+        self._extractors = [BoundedExtractor(timeout, target) for _ in range(self.workers)]
+        self._free: queue.SimpleQueue[BoundedExtractor] = queue.SimpleQueue()
+        for extractor in self._extractors:
+            self._free.put(extractor)
+        self._threads = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="extract")
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def restarts(self) -> int:
+        return sum(e.restarts for e in self._extractors)
+
+    def _extract(self, body: bytes | str, url: str | None) -> Any:
+        extractor = self._free.get()
+        try:
+            return extractor.extract(body, url)
+        finally:
+            self._free.put(extractor)
+
+    def imap(self, jobs: Iterable[tuple[bytes | str, str | None] | None]) -> Iterator[Future[Any] | None]:
+        """For each job ``(body, url)`` a finished future (``.result()`` is the article, or raises
+        what :meth:`BoundedExtractor.extract` raised); for each ``None`` job a ``None``, in order.
+        Jobs are read lazily, a window ahead of what was yielded."""
+        window: deque[Future[Any] | None] = deque()
+        for job in jobs:
+            window.append(None if job is None else self._threads.submit(self._extract, *job))
+            while len(window) > 2 * self.workers or (window and window[0] is None):
+                yield _settled(window.popleft())
+        while window:
+            yield _settled(window.popleft())
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        for extractor in self._extractors:
+            extractor.close()
+
+
+def _settled(future: Future[Any] | None) -> Future[Any] | None:
+    if future is not None:
+        future.exception()  # waits; the worker's own bound keeps this finite
+    return future
 
 
 if __name__ == "__main__":  # pragma: no cover - the worker process
