@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from indexing.changessettings import ChangesSettings
 from indexing.channelconfig import Channels
-from indexing.durations import parse_durations
 from indexing.errors import ConfigError
 from indexing.statesettings import StateSettings, refuse_file_secrets
 from indexing.storagesettings import StorageSettings
@@ -267,25 +266,6 @@ class PipelineSettings(BaseModel):
     index_partition: Literal["none", "monthly"] = "none"
     #: monthly: warwatch_maintenance keeps this many newest months, drops older ones; None: all
     index_retention_months: int | None = Field(default=None, ge=1)
-
-
-class ChangesSettings(BaseModel):
-    """Revisits of stored articles and the change records they give (edits and takedowns)."""
-
-    model_config = {"extra": "forbid"}
-    #: revisit every article this long after publication (first fetch when undated), whether
-    #: or not it is still listed; a list of durations (``WARWATCH_CHANGES__REVISIT_AFTER=10s,30s``)
-    revisit_after: Annotated[list[timedelta], NoDecode] = Field(
-        default_factory=lambda: [timedelta(hours=h) for h in (1, 3, 12, 24, 72, 168, 720)])
-    #: share of each source's request budget (its article cap per run) that revisits may use
-    revisit_share: float = Field(default=0.3, ge=0, le=1)
-    #: a takedown is reported only when a second check, this long after the first, agrees
-    confirm_delay_seconds: float = Field(default=5.0, ge=0)
-
-    @field_validator("revisit_after", mode="before")
-    @classmethod
-    def _durations(cls, v: object) -> list[timedelta]:
-        return parse_durations(v)
 
 
 class LayeredSettings(BaseSettings):
