@@ -40,10 +40,8 @@ def _extract_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     import contextlib
     import importlib
 
-    from indexing.extraction import extract
-
     clean = importlib.import_module("warwatch.pipeline.clean")  # the module (the package exports the function)
-    monkeypatch.setattr(clean, "_extractor", lambda: contextlib.nullcontext(lambda body, url: extract(body, url=url)))
+    monkeypatch.setattr(clean, "_extractor", lambda pages=None: contextlib.nullcontext(clean._InProcess()))
 
 
 def _batch(data_dir: Path, entries: list[dict[str, Any]], bodies: list[tuple[int, bytes]], at: datetime) -> str:
