@@ -19,6 +19,7 @@ from typing import Any
 
 from indexing.fileio import atomic_writer
 from indexing.settings import get_settings
+from indexing.storage import Storage
 from warwatch.pipeline.common import ProgressCallback, StageCounts, capture_storage, run_dir, write_json
 from warwatch.pipeline.extractor import DEFAULT_TARGET, ExtractionCrashed, ExtractionTimeout, ExtractorPool
 
@@ -51,7 +52,8 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     entries = [e for e in entries if not e.get("takedown")]
     _write_takedowns(rdir, takedowns, result)
     with _extractor(len(entries)) as pool, atomic_writer(rdir / "cleaned.jsonl") as out:
-        jobs = (_job(entry, result) for entry in entries)
+        storage = capture_storage()  # one lookup per batch, not per record
+        jobs = (_job(entry, result, storage) for entry in entries)
         for i, (entry, outcome) in enumerate(zip(entries, pool.imap(jobs), strict=True), 1):
             if progress:
                 progress("clean", i, len(entries))
@@ -115,7 +117,7 @@ def _extractor(pages: int | None = None) -> Any:
     return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR)
 
 
-def _job(entry: dict[str, Any], result: StageCounts) -> tuple[bytes, str | None] | None:
+def _job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tuple[bytes, str | None] | None:
     """What to extract of one manifest entry (its body and URL), or None when there is nothing
     (skipped or unreadable: counted by reason). Read in the stage's process, handed to a worker."""
     from indexing.archive import read_record
@@ -125,7 +127,7 @@ def _job(entry: dict[str, Any], result: StageCounts) -> tuple[bytes, str | None]
         result.counts[f"skipped:{reason}"] += 1
         return None
     try:
-        record = read_record(entry["warc_file"], int(entry["warc_offset"]), storage=capture_storage())
+        record = read_record(entry["warc_file"], int(entry["warc_offset"]), storage=storage)
     except Exception as exc:  # a damaged archive must not stop the run: count it
         log.warning("cannot read WARC record for %s: %s", entry.get("url"), exc)
         result.counts["failed:warc_unreadable"] += 1

@@ -31,6 +31,7 @@ def capture_storage() -> Storage:
         _STORAGE[key] = open_storage(settings.storage, settings.data_dir)
     return _STORAGE[key]
 
+
 ProgressCallback = Callable[[str, int, int | None], None]
 
 
