@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +37,7 @@ from indexing.fileio import read_json
 from indexing.settings import get_settings
 from indexing.yamlconfig import load_document, read_config
 from warwatch.pipeline import batches
-from warwatch.pipeline.common import CrawlError, run_dir, write_json
+from warwatch.pipeline.common import CrawlError, batch_files, run_dir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def crawler_command() -> list[str]:
 
 def process_owner() -> str:
     """The lease owner name of a run bound to this process (the CLI)."""
-    import socket
-
     return f"cli:{socket.gethostname()}:{os.getpid()}"
 
 
@@ -83,6 +82,7 @@ def crawl(
     budget = settings.pipeline.crawl_budget_seconds if budget is None else budget
     grace = settings.pipeline.crawl_grace_seconds
     owner = owner or process_owner()
+    publish_leftovers(owner)
     lease = batches.acquire(run_id, owner, stage="crawl", ttl=budget + 3 * grace + 60, create=True)
     if lease is None or batches.read_meta(run_id):
         if lease is not None:
@@ -91,9 +91,12 @@ def crawl(
     try:
         rdir = run_dir(run_id)
         started = datetime.now(UTC)
-        meta = {"batch_id": run_id, "sources": wanted, "full_discovery": full_discovery,
-                "owner": owner, "started": started.isoformat(), "budget_seconds": budget}
+        meta = {"batch_id": run_id, "sources": wanted, "full_discovery": full_discovery, "owner": owner,
+                "host": socket.gethostname(), "started": started.isoformat(), "budget_seconds": budget}
         batches.write_meta(run_id, meta)
+        # In the store before the crawler starts: a stage elsewhere then knows the batch's manifest
+        # is still to come (not an empty crawl) until the batch.json below says it finished.
+        batch_files().publish(run_id, batches.META_FILE)
         if not full_discovery:
             sources = feeds_only_sources(sources, wanted, rdir / "sources-feeds.yaml")
         cmd = [*crawler_command(), "--run-id", run_id, "--sources", str(sources.resolve())]
@@ -104,9 +107,66 @@ def crawl(
                                      lease.fd, budget, grace)
         batches.write_meta(run_id, {**meta, "finished": datetime.now(UTC).isoformat(), "exit": code,
                                     "timed_out": timed_out})
+        _publish_crawl(run_id)  # before the lease goes: whoever takes the batch next finds it whole
     finally:
         batches.release(lease)
     return _crawl_result(run_id, rdir, code, timed_out, budget, full_discovery, wanted)
+
+
+#: what a crawl leaves in its batch for the stages after it, ``batch.json`` (the "finished" mark) last
+CRAWL_FILES = ("manifest.jsonl", "crawl-report.json", "crawl.log", batches.META_FILE)
+#: batch directories one crawl looks at for output an earlier crawl on this host did not publish
+MAX_LEFTOVERS = 200
+
+
+def _publish_crawl(run_id: str) -> None:
+    """The crawl's output into the object store (nothing to do with the local backend); a store
+    that fails leaves it here, published by the next crawl on this host (:func:`publish_leftovers`)."""
+    from indexing.storage import StorageError
+
+    files = batch_files()
+    if not files.remote:
+        return
+    try:
+        files.publish(run_id, *CRAWL_FILES)
+    except (StorageError, OSError) as exc:
+        raise CrawlError(f"crawl {run_id}: its files could not be put into the object store ({exc}); they stay "
+                         f"in {files.path(run_id, 'manifest.jsonl').parent} and the next crawl on this host "
+                         "publishes them") from exc
+    files.mark_published(run_id)
+
+
+def publish_leftovers(owner: str, limit: int = MAX_LEFTOVERS) -> list[str]:
+    """Publish the output of crawls on this host that ended without publishing it (killed, or the
+    store was away), each under the batch's lease (a crawl still running holds it: left alone);
+    a batch that never got its "finished" mark gets one (``interrupted``). Returns their ids."""
+    files = batch_files()
+    if not files.remote:
+        return []
+    done: list[str] = []
+    host = socket.gethostname()
+    for bid in files.unpublished(batches.all_batches())[-limit:]:
+        meta = batches.read_meta(bid)
+        if meta.get("host") != host or not meta.get("started"):
+            continue  # not crawled here (a work copy of another host's batch): not ours to publish
+        lease = batches.acquire(bid, owner, stage="publish", ttl=600)
+        if lease is None:
+            if batches.is_processed(bid):
+                files.mark_published(bid)
+            continue
+        try:
+            if not meta.get("finished"):
+                batches.write_meta(bid, {**meta, "finished": datetime.now(UTC).isoformat(), "interrupted": True})
+            _publish_crawl(bid)
+            done.append(bid)
+        except CrawlError as exc:
+            log.warning("%s", exc)
+            break  # the store is away: the rest waits too
+        finally:
+            batches.release(lease)
+    if done:
+        log.warning("published the output of %d interrupted crawl(s) of this host: %s", len(done), done)
+    return done
 
 
 def _crawl_result(run_id: str, rdir: Path, code: int, timed_out: bool, budget: float,
