@@ -102,7 +102,8 @@ def crawl(
         cmd = [*crawler_command(), "--run-id", run_id, "--sources", str(sources.resolve())]
         for sid in source_ids:
             cmd += ["--source", sid]
-        assert lease.fd is not None
+        # The file backend's flock is inherited by the crawler; with state.backend postgres the lock
+        # is this process's session's, held while the crawler runs (it dies with us: PDEATHSIG).
         code, timed_out = _run_child(cmd, _child_env(budget), rdir / "crawl.log", on_line,
                                      lease.fd, budget, grace)
         batches.write_meta(run_id, {**meta, "finished": datetime.now(UTC).isoformat(), "exit": code,
@@ -243,12 +244,12 @@ def _pump(stream: IO[bytes], on_line: Callable[[str], None] | None) -> None:
 
 
 def _run_child(cmd: list[str], env: dict[str, str], log_path: Path, on_line: Callable[[str], None] | None,
-               lock_fd: int, budget: float, grace: float) -> tuple[int, bool]:
+               lock_fd: int | None, budget: float, grace: float) -> tuple[int, bool]:
     """Run the crawler; returns (exit status, stopped past budget + grace)."""
     log.info("crawl: %s", " ".join(cmd))
     with log_path.open("ab") as log_fh:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log_fh, start_new_session=True,
-                                pass_fds=(lock_fd,), preexec_fn=_die_with_parent)  # noqa: PLW1509
+                                pass_fds=() if lock_fd is None else (lock_fd,), preexec_fn=_die_with_parent)  # noqa: PLW1509
     assert proc.stdout is not None
     reader = threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True)
     reader.start()
