@@ -83,11 +83,11 @@ def test_a_manifest_not_published_yet_is_not_an_empty_batch(
         hosts: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     a, b, bucket = hosts
     files_a = _on(a, monkeypatch)
+    # a crawl killed (or cut off from the store) before it published anything
     _crawled(files_a, {"started": "2026-03-01T12:00:00+00:00", "host": "crawl-host-7"}, LINES)
-    files_a.publish(RUN, "batch.json")  # what a crawl publishes before its crawler starts
 
     _on(b, monkeypatch)
-    with pytest.raises(BatchNotReady, match="crawl-host-7"):
+    with pytest.raises(BatchNotReady, match="not put its files into the object store"):
         pipeline.clean(RUN)
     assert not (bucket / "runs" / RUN / "cleaned.jsonl").exists()
 

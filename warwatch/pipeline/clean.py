@@ -89,17 +89,18 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
 
 
 def _manifest(files: BatchFiles, run_id: str) -> Path:
-    """The batch's manifest, fetched from the object store where the batch files are there. A
-    crawl that has not published its manifest yet (still running, or killed on its host, which
-    publishes it with its next crawl) is :class:`BatchNotReady`, never an empty batch."""
+    """The batch's manifest, fetched from the object store where the batch files are there. No
+    manifest is an empty batch only once its crawl said it finished (``batch.json``, published
+    last); before that (the crawl still running, or killed or cut off from the store on its host,
+    which publishes its files with its next crawl) the batch is :class:`BatchNotReady`."""
     from indexing.fileio import read_json
 
     manifest, meta_path = files.fetch(run_id, "manifest.jsonl", "batch.json")
     if files.remote and not manifest.exists():
         meta = read_json(meta_path)
-        if meta.get("started") and not meta.get("finished"):
+        if not meta.get("finished"):
             raise BatchNotReady(f"batch {run_id}: the crawl on {meta.get('host') or 'its host'} has not put its "
-                                "manifest into the object store yet: left for a later run")
+                                "files into the object store yet: left for a later run")
     return manifest
 
 

@@ -94,9 +94,6 @@ def crawl(
         meta = {"batch_id": run_id, "sources": wanted, "full_discovery": full_discovery, "owner": owner,
                 "host": socket.gethostname(), "started": started.isoformat(), "budget_seconds": budget}
         batches.write_meta(run_id, meta)
-        # In the store before the crawler starts: a stage elsewhere then knows the batch's manifest
-        # is still to come (not an empty crawl) until the batch.json below says it finished.
-        batch_files().publish(run_id, batches.META_FILE)
         if not full_discovery:
             sources = feeds_only_sources(sources, wanted, rdir / "sources-feeds.yaml")
         cmd = [*crawler_command(), "--run-id", run_id, "--sources", str(sources.resolve())]
@@ -108,10 +105,11 @@ def crawl(
                                      lease.fd, budget, grace)
         batches.write_meta(run_id, {**meta, "finished": datetime.now(UTC).isoformat(), "exit": code,
                                     "timed_out": timed_out})
-        _publish_crawl(run_id)  # before the lease goes: whoever takes the batch next finds it whole
+        published = _publish_crawl(run_id)  # before the lease goes: whoever takes the batch next finds it whole
     finally:
         batches.release(lease)
-    return _crawl_result(run_id, rdir, code, timed_out, budget, full_discovery, wanted)
+    report = _crawl_result(run_id, rdir, code, timed_out, budget, full_discovery, wanted)
+    return {**report, "batch_files": published} if published else report
 
 
 #: what a crawl leaves in its batch for the stages after it, ``batch.json`` (the "finished" mark) last
@@ -120,21 +118,24 @@ CRAWL_FILES = ("manifest.jsonl", "crawl-report.json", "crawl.log", batches.META_
 MAX_LEFTOVERS = 200
 
 
-def _publish_crawl(run_id: str) -> None:
-    """The crawl's output into the object store (nothing to do with the local backend); a store
-    that fails leaves it here, published by the next crawl on this host (:func:`publish_leftovers`)."""
+def _publish_crawl(run_id: str) -> dict[str, Any]:
+    """The crawl's output into the object store ({} with the local backend: nothing to do). A store
+    that fails leaves it here, counted, published by the next crawl on this host
+    (:func:`publish_leftovers`); until then other hosts leave the batch alone (its ``batch.json``
+    with ``finished`` is not in the store: :class:`~warwatch.pipeline.common.BatchNotReady`)."""
     from indexing.storage import StorageError
 
     files = batch_files()
     if not files.remote:
-        return
+        return {}
     try:
-        files.publish(run_id, *CRAWL_FILES)
+        done = files.publish(run_id, *CRAWL_FILES)
     except (StorageError, OSError) as exc:
-        raise CrawlError(f"crawl {run_id}: its files could not be put into the object store ({exc}); they stay "
-                         f"in {files.path(run_id, 'manifest.jsonl').parent} and the next crawl on this host "
-                         "publishes them") from exc
+        log.warning("crawl %s: its files could not be put into the object store (%s); they stay in %s and the "
+                    "next crawl on this host publishes them", run_id, exc, files.path(run_id, "x").parent)
+        return {"published": 0, "publish_failed": 1, "error": str(exc)[:300]}
     files.mark_published(run_id)
+    return {"published": done, "publish_failed": 0}
 
 
 def publish_leftovers(owner: str, limit: int = MAX_LEFTOVERS) -> list[str]:
@@ -158,11 +159,9 @@ def publish_leftovers(owner: str, limit: int = MAX_LEFTOVERS) -> list[str]:
         try:
             if not meta.get("finished"):
                 batches.write_meta(bid, {**meta, "finished": datetime.now(UTC).isoformat(), "interrupted": True})
-            _publish_crawl(bid)
+            if _publish_crawl(bid).get("publish_failed"):
+                break  # the store is away: the rest waits too
             done.append(bid)
-        except CrawlError as exc:
-            log.warning("%s", exc)
-            break  # the store is away: the rest waits too
         finally:
             batches.release(lease)
     if done:
