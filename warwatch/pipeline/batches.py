@@ -53,7 +53,7 @@ from typing import Any
 from indexing.fileio import read_json
 from indexing.settings import get_settings
 from warwatch.pipeline.batches_pg import PgBatches
-from warwatch.pipeline.common import PipelineError, batch_path, check_run_id, write_json
+from warwatch.pipeline.common import PipelineError, batch_files, batch_path, check_run_id, write_json
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +292,15 @@ def _acquire_pg(pg: PgBatches, batch_id: str, owner: str, stage: str, ttl: float
                 create: bool, now: Clock) -> Lease | None:
     rdir = batch_path(batch_id)
     exists = rdir.is_dir()
-    if not create and not exists:
+    # With its files in the object store a batch is readable from every host: its row says it exists.
+    remote = batch_files().remote
+    if not create and not exists and not remote:
         return None
     if exists and is_processed(batch_id):
         return None
     # A batch directory without a row (made before the backend was postgres) gets one here.
-    if not pg.acquire(batch_id, owner, stage=stage, seconds=_lease_seconds(ttl), bind_pid=bind_pid, create=True,
-                      now=now()):
+    if not pg.acquire(batch_id, owner, stage=stage, seconds=_lease_seconds(ttl), bind_pid=bind_pid,
+                      create=create or exists, now=now()):
         return None
     rdir.mkdir(parents=True, exist_ok=True)
     return Lease(batch_id, owner, None, pg)
@@ -354,6 +356,7 @@ def mark_processed(batch_id: str, summary: dict[str, Any], now: Clock = _utcnow)
     if pg is not None:  # the truth first; the files after it are for maintenance
         pg.mark_processed(batch_id, summary, now())
     write_json(batch_path(batch_id) / PROCESSED_FILE, {"processed_at": now().isoformat(), **summary})
+    batch_files().publish(batch_id, PROCESSED_FILE)  # where retention in the object store looks
     _mark_done(batch_id)
 
 

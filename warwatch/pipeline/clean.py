@@ -15,12 +15,22 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
+from indexing.batchfiles import BatchFiles
 from indexing.fileio import atomic_writer
 from indexing.settings import get_settings
 from indexing.storage import Storage
-from warwatch.pipeline.common import ProgressCallback, StageCounts, capture_storage, run_dir, write_json
+from warwatch.pipeline.common import (
+    BatchNotReady,
+    ProgressCallback,
+    StageCounts,
+    batch_files,
+    capture_storage,
+    run_dir,
+    write_json,
+)
 from warwatch.pipeline.extractor import DEFAULT_TARGET, ExtractionCrashed, ExtractionTimeout, ExtractorPool
 
 log = logging.getLogger(__name__)
@@ -43,7 +53,8 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     from indexing.archive import iter_manifest
 
     rdir = run_dir(run_id)
-    manifest = rdir / "manifest.jsonl"
+    files = batch_files()
+    manifest = _manifest(files, run_id)
     result = StageCounts("clean")
     started = time.monotonic()
     entries = list(iter_manifest(manifest)) if manifest.exists() else []
@@ -72,7 +83,25 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             result.counts["articles"] += 1
     result.seconds = time.monotonic() - started
     write_json(rdir / "clean-report.json", {**result.as_dict(), "extraction_timeouts": stopped[:MAX_LISTED]})
+    # the manifest too: a crawl killed before it published its output is processed from here
+    files.publish(run_id, "manifest.jsonl", "takedowns.jsonl", "cleaned.jsonl", "clean-report.json")
     return result
+
+
+def _manifest(files: BatchFiles, run_id: str) -> Path:
+    """The batch's manifest, fetched from the object store where the batch files are there. No
+    manifest is an empty batch only once its crawl said it finished (``batch.json``, published
+    last); before that (the crawl still running, or killed or cut off from the store on its host,
+    which publishes its files with its next crawl) the batch is :class:`BatchNotReady`."""
+    from indexing.fileio import read_json
+
+    manifest, meta_path = files.fetch(run_id, "manifest.jsonl", "batch.json")
+    if files.remote and not manifest.exists():
+        meta = read_json(meta_path)
+        if not meta.get("finished"):
+            raise BatchNotReady(f"batch {run_id}: the crawl on {meta.get('host') or 'its host'} has not put its "
+                                "files into the object store yet: left for a later run")
+    return manifest
 
 
 def _write_takedowns(rdir: Any, takedowns: list[dict[str, Any]], result: StageCounts) -> None:

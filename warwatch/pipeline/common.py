@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexing.batchfiles import BatchFiles
 from indexing.dates import parse_iso
 from indexing.fileio import atomic_write_text
 from indexing.runid import is_run_id
 from indexing.settings import get_settings
-from indexing.storage import Storage, open_storage
+from indexing.storage import S3Storage, Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,18 @@ def capture_storage() -> Storage:
     return _STORAGE[key]
 
 
+def batch_files() -> BatchFiles:
+    """The one place that decides where batch files live: under ``data/runs`` only (``storage.backend``
+    local: nothing else happens), or published to the object store too (s3), so a stage on another
+    host reads them. The stages fetch their inputs and publish their outputs through it."""
+    settings = get_settings()
+    store = capture_storage() if settings.storage.backend == "s3" else None
+    if isinstance(store, S3Storage):
+        # Without the spool: a batch file's local work copy is not the object (it may be older).
+        store = S3Storage(store.client, store.bucket, store.prefix)
+    return BatchFiles(settings.runs_dir, store)
+
+
 ProgressCallback = Callable[[str, int, int | None], None]
 
 
@@ -45,6 +58,10 @@ class CrawlError(PipelineError):
 
 class IndexingError(PipelineError):
     pass
+
+
+class BatchNotReady(PipelineError):
+    """The batch's input is not where this host can read it yet (the object store): later."""
 
 
 @dataclass

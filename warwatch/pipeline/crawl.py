@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +37,7 @@ from indexing.fileio import read_json
 from indexing.settings import get_settings
 from indexing.yamlconfig import load_document, read_config
 from warwatch.pipeline import batches
-from warwatch.pipeline.common import CrawlError, run_dir, write_json
+from warwatch.pipeline.common import CrawlError, batch_files, run_dir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def crawler_command() -> list[str]:
 
 def process_owner() -> str:
     """The lease owner name of a run bound to this process (the CLI)."""
-    import socket
-
     return f"cli:{socket.gethostname()}:{os.getpid()}"
 
 
@@ -83,6 +82,7 @@ def crawl(
     budget = settings.pipeline.crawl_budget_seconds if budget is None else budget
     grace = settings.pipeline.crawl_grace_seconds
     owner = owner or process_owner()
+    publish_leftovers(owner)
     lease = batches.acquire(run_id, owner, stage="crawl", ttl=budget + 3 * grace + 60, create=True)
     if lease is None or batches.read_meta(run_id):
         if lease is not None:
@@ -91,22 +91,82 @@ def crawl(
     try:
         rdir = run_dir(run_id)
         started = datetime.now(UTC)
-        meta = {"batch_id": run_id, "sources": wanted, "full_discovery": full_discovery,
-                "owner": owner, "started": started.isoformat(), "budget_seconds": budget}
+        meta = {"batch_id": run_id, "sources": wanted, "full_discovery": full_discovery, "owner": owner,
+                "host": socket.gethostname(), "started": started.isoformat(), "budget_seconds": budget}
         batches.write_meta(run_id, meta)
         if not full_discovery:
             sources = feeds_only_sources(sources, wanted, rdir / "sources-feeds.yaml")
         cmd = [*crawler_command(), "--run-id", run_id, "--sources", str(sources.resolve())]
         for sid in source_ids:
             cmd += ["--source", sid]
-        assert lease.fd is not None
+        # The file backend's flock is inherited by the crawler; with state.backend postgres the lock
+        # is this process's session's, held while the crawler runs (it dies with us: PDEATHSIG).
         code, timed_out = _run_child(cmd, _child_env(budget), rdir / "crawl.log", on_line,
                                      lease.fd, budget, grace)
         batches.write_meta(run_id, {**meta, "finished": datetime.now(UTC).isoformat(), "exit": code,
                                     "timed_out": timed_out})
+        published = _publish_crawl(run_id)  # before the lease goes: whoever takes the batch next finds it whole
     finally:
         batches.release(lease)
-    return _crawl_result(run_id, rdir, code, timed_out, budget, full_discovery, wanted)
+    report = _crawl_result(run_id, rdir, code, timed_out, budget, full_discovery, wanted)
+    return {**report, "batch_files": published} if published else report
+
+
+#: what a crawl leaves in its batch for the stages after it, ``batch.json`` (the "finished" mark) last
+CRAWL_FILES = ("manifest.jsonl", "crawl-report.json", "crawl.log", batches.META_FILE)
+#: batch directories one crawl looks at for output an earlier crawl on this host did not publish
+MAX_LEFTOVERS = 200
+
+
+def _publish_crawl(run_id: str) -> dict[str, Any]:
+    """The crawl's output into the object store ({} with the local backend: nothing to do). A store
+    that fails leaves it here, counted, published by the next crawl on this host
+    (:func:`publish_leftovers`); until then other hosts leave the batch alone (its ``batch.json``
+    with ``finished`` is not in the store: :class:`~warwatch.pipeline.common.BatchNotReady`)."""
+    from indexing.storage import StorageError
+
+    files = batch_files()
+    if not files.remote:
+        return {}
+    try:
+        done = files.publish(run_id, *CRAWL_FILES)
+    except (StorageError, OSError) as exc:
+        log.warning("crawl %s: its files could not be put into the object store (%s); they stay in %s and the "
+                    "next crawl on this host publishes them", run_id, exc, files.path(run_id, "x").parent)
+        return {"published": 0, "publish_failed": 1, "error": str(exc)[:300]}
+    files.mark_published(run_id)
+    return {"published": done, "publish_failed": 0}
+
+
+def publish_leftovers(owner: str, limit: int = MAX_LEFTOVERS) -> list[str]:
+    """Publish the output of crawls on this host that ended without publishing it (killed, or the
+    store was away), each under the batch's lease (a crawl still running holds it: left alone);
+    a batch that never got its "finished" mark gets one (``interrupted``). Returns their ids."""
+    files = batch_files()
+    if not files.remote:
+        return []
+    done: list[str] = []
+    host = socket.gethostname()
+    for bid in files.unpublished(batches.all_batches())[-limit:]:
+        meta = batches.read_meta(bid)
+        if meta.get("host") != host or not meta.get("started"):
+            continue  # not crawled here (a work copy of another host's batch): not ours to publish
+        lease = batches.acquire(bid, owner, stage="publish", ttl=600)
+        if lease is None:
+            if batches.is_processed(bid):
+                files.mark_published(bid)
+            continue
+        try:
+            if not meta.get("finished"):
+                batches.write_meta(bid, {**meta, "finished": datetime.now(UTC).isoformat(), "interrupted": True})
+            if _publish_crawl(bid).get("publish_failed"):
+                break  # the store is away: the rest waits too
+            done.append(bid)
+        finally:
+            batches.release(lease)
+    if done:
+        log.warning("published the output of %d interrupted crawl(s) of this host: %s", len(done), done)
+    return done
 
 
 def _crawl_result(run_id: str, rdir: Path, code: int, timed_out: bool, budget: float,
@@ -183,12 +243,12 @@ def _pump(stream: IO[bytes], on_line: Callable[[str], None] | None) -> None:
 
 
 def _run_child(cmd: list[str], env: dict[str, str], log_path: Path, on_line: Callable[[str], None] | None,
-               lock_fd: int, budget: float, grace: float) -> tuple[int, bool]:
+               lock_fd: int | None, budget: float, grace: float) -> tuple[int, bool]:
     """Run the crawler; returns (exit status, stopped past budget + grace)."""
     log.info("crawl: %s", " ".join(cmd))
     with log_path.open("ab") as log_fh:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log_fh, start_new_session=True,
-                                pass_fds=(lock_fd,), preexec_fn=_die_with_parent)  # noqa: PLW1509
+                                pass_fds=() if lock_fd is None else (lock_fd,), preexec_fn=_die_with_parent)  # noqa: PLW1509
     assert proc.stdout is not None
     reader = threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True)
     reader.start()

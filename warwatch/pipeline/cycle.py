@@ -27,6 +27,7 @@ from warwatch.pipeline.common import (
     IndexingError,
     PipelineError,
     ProgressCallback,
+    batch_files,
     new_run_id,
     parse_dt,
     run_dir,
@@ -143,10 +144,7 @@ def latest_manifests(since: datetime | None = None, source: str | list[str] | No
 
     wanted = {source} if isinstance(source, str) else set(source or [])
     newest: dict[str, dict[str, Any]] = {}
-    runs = get_settings().runs_dir
-    if not runs.exists():
-        return
-    for manifest in sorted(runs.glob("*/manifest.jsonl")):
+    for manifest in _manifests():
         for entry in iter_manifest(manifest):
             if wanted and entry.get("source") not in wanted:
                 continue
@@ -157,6 +155,16 @@ def latest_manifests(since: datetime | None = None, source: str | list[str] | No
             if prev is None or str(entry.get("fetched_at")) >= str(prev.get("fetched_at")):
                 newest[entry["url"]] = entry
     yield from newest.values()
+
+
+def _manifests() -> list[Path]:
+    """Every batch's manifest: those under ``data/runs``, and with the batch files in the object
+    store every manifest listed there too (fetched: a host's data directory has only its own)."""
+    runs = get_settings().runs_dir
+    local = {p.parent.name for p in runs.glob("*/manifest.jsonl")} if runs.exists() else set()
+    files = batch_files()
+    stored = {obj.batch_id for obj in files.list_stored(["manifest.jsonl"])}
+    return [path for bid in sorted(local | stored) if (path := files.fetch(bid, "manifest.jsonl")[0]).exists()]
 
 
 def reprocess(
@@ -175,6 +183,7 @@ def reprocess(
         with (rdir / "manifest.jsonl").open("w", encoding="utf-8") as fh:
             for entry in entries:
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        batch_files().publish(run_id, "manifest.jsonl")  # a host that takes the batch over reads it
         merged = process_batch(lease, progress)
     finally:
         batches.release(lease)

@@ -29,6 +29,7 @@ from warwatch.pipeline.common import (
     IndexingError,
     ProgressCallback,
     StageCounts,
+    batch_files,
     jsonl_lines,
     parse_dt,
     run_dir,
@@ -46,6 +47,8 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
     from indexing.dedup import StoryIndex
 
     rdir = run_dir(run_id)
+    files = batch_files()
+    files.fetch(run_id, "cleaned.jsonl")
     result = StageCounts("enrich")
     started = time.monotonic()
     stories = StoryIndex.from_settings(get_settings())
@@ -59,6 +62,7 @@ def enrich(run_id: str, progress: ProgressCallback | None = None) -> StageCounts
         stories.close()
     result.seconds = time.monotonic() - started
     write_json(rdir / "enrich-report.json", result.as_dict())
+    files.publish(run_id, "documents.jsonl", "enrich-report.json")
     return result
 
 
@@ -120,7 +124,9 @@ def resolve_published(extracted: Any, crawl_entry: dict[str, Any]) -> str | None
 def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     """Index the batch's documents (and everything an earlier run left pending)."""
     rdir = run_dir(run_id)
-    if (rdir / "cleaned.jsonl").exists() and not (rdir / "documents.jsonl").exists():
+    files = batch_files()
+    documents, _ = files.fetch(run_id, "documents.jsonl", "takedowns.jsonl")
+    if not documents.exists() and files.fetch(run_id, "cleaned.jsonl")[0].exists():
         enrich(run_id, progress)  # the step before, for callers that go clean -> index
     result = StageCounts("index")
     started = time.monotonic()
@@ -144,6 +150,7 @@ def index(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     result.counts.update({k: v for k, v in stats.items() if isinstance(v, int)})
     result.seconds = time.monotonic() - started
     write_json(rdir / "index-report.json", result.as_dict())
+    files.publish(run_id, "indexed-ids.txt", "index-report.json")
     return result
 
 

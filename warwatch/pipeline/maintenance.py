@@ -30,11 +30,13 @@ PRUNED_DIR = ".pruned"
 def referenced_warcs(batch_ids: list[str]) -> set[Path]:
     """WARC files the manifests of ``batch_ids`` point into."""
     from indexing.archive import iter_manifest
+    from warwatch.pipeline.common import batch_files
 
     data_dir = get_settings().data_dir
+    files = batch_files()  # a batch crawled on another host: its manifest is in the object store
     out: set[Path] = set()
     for bid in batch_ids:
-        manifest = get_settings().runs_dir / bid / "manifest.jsonl"
+        manifest = files.fetch(bid, "manifest.jsonl")[0]
         if manifest.exists():
             out.update((data_dir / e["warc_file"]).resolve() for e in iter_manifest(manifest) if e.get("warc_file"))
     return out
@@ -214,6 +216,38 @@ def prune_batch_files(now: Callable[[], float] = time.time, dry_run: bool = Fals
         if not dry_run:
             (runs / PRUNED_DIR).mkdir(exist_ok=True)
             (runs / PRUNED_DIR / bid).touch()
+    out["stored"] = prune_stored_batch_files(cutoff, dry_run)
+    return out
+
+
+def prune_stored_batch_files(cutoff: float, dry_run: bool = False) -> dict[str, int]:
+    """:data:`BATCH_FILES` in the object store (``storage.backend: s3``) of batches whose
+    ``processed.json`` was put there before ``cutoff`` and whose health figures were recorded
+    after their inputs (``runs-recorded.json``, newer than each of them), listed by prefix; the
+    rest of each batch (manifest, reports) stays. Nothing to do with the local backend."""
+    from collections import defaultdict
+
+    from indexing.health.check import INPUT_FILES, RECORDED_MARKER
+    from warwatch.pipeline.common import batch_files
+
+    out = {"batches": 0, "files": 0, "bytes": 0, "kept_unrecorded": 0}
+    files = batch_files()
+    found: dict[str, dict[str, Any]] = defaultdict(dict)
+    for obj in files.list_stored({*BATCH_FILES, *INPUT_FILES, batches.PROCESSED_FILE, RECORDED_MARKER}):
+        found[obj.batch_id][obj.name] = obj.stored
+    for bid, objs in sorted(found.items()):
+        done, recorded = objs.get(batches.PROCESSED_FILE), objs.get(RECORDED_MARKER)
+        old = [objs[n] for n in BATCH_FILES if n in objs]
+        if done is None or done.modified.timestamp() >= cutoff or not old:
+            continue
+        if recorded is None or any(objs[n].modified > recorded.modified for n in INPUT_FILES if n in objs):
+            out["kept_unrecorded"] += 1
+            continue
+        if not dry_run:
+            files.delete(bid, *(n for n in BATCH_FILES if n in objs))
+        out["batches"] += 1
+        out["files"] += len(old)
+        out["bytes"] += sum(o.size for o in old)
     return out
 
 

@@ -11,7 +11,7 @@ from indexing.fileio import read_json
 from indexing.settings import get_settings
 from warwatch.pipeline import batches
 from warwatch.pipeline.batches import Clock, _utcnow
-from warwatch.pipeline.common import parse_dt, run_dir, write_json
+from warwatch.pipeline.common import batch_files, parse_dt, run_dir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,12 @@ def alerts(run_id: str, now: Clock = _utcnow) -> dict[str, Any]:
     from indexing.alerts import evaluate
 
     run_dir(run_id)
+    files = batch_files()
+    if not files.fetch(run_id, "indexed-ids.txt", "index-report.json")[0].exists():
+        files.fetch(run_id, "cleaned.jsonl")  # what evaluate() falls back to
     batches.begin_alerts(run_id, now)
     result = evaluate(run_id, settings=get_settings()).as_dict()
+    files.publish(run_id, "alerts-report.json")
     complete = alerts_settled(run_id, result)
     pending = batches.end_alerts(run_id, complete, list(result.get("problems") or []), now)
     if pending:
@@ -83,8 +87,12 @@ def overdue_alerts(now: Clock = _utcnow) -> list[str]:
 
 def report(run_id: str) -> dict[str, Any]:
     """Merge the stage reports of a batch into data/reports/<run_id>.json and return it."""
+    from indexing.health.check import INPUT_FILES, RECORDED_MARKER
+
     settings = get_settings()
     rdir = run_dir(run_id)
+    files = batch_files()
+    files.fetch(run_id, *dict.fromkeys([*INPUT_FILES, "alerts-report.json"]))  # the health figures read them too
     merged: dict[str, Any] = {
         "run_id": run_id,
         "finished_at": datetime.now(UTC).isoformat(),
@@ -94,7 +102,8 @@ def report(run_id: str) -> dict[str, Any]:
     merged["problems"] = problems(merged)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     write_json(settings.reports_dir / f"{run_id}.json", merged)
-    record_health(run_id)
+    if record_health(run_id):
+        files.publish(run_id, RECORDED_MARKER)  # retention in the store waits for it
     return merged
 
 
