@@ -6,7 +6,7 @@ it got as one JSON line. ``hold-*`` actions print, then wait to be killed (bound
     python -m tests.production.state_worker hold-lease OWNER BATCH
     python -m tests.production.state_worker hold-sources SOURCE...
     python -m tests.production.state_worker alerts OWNER N [reverse] DELIVERIES_FILE
-    python -m tests.production.state_worker seen-marks N forward|reverse ROUNDS   (waits for "go" on stdin)
+    python -m tests.production.state_worker seen-marks N forward|swapped ROUNDS   (waits for "go" on stdin)
     python -m tests.production.state_worker hold-run RUN_ID LOCKS_DIR
 """
 
@@ -95,8 +95,8 @@ def seen_marks(n: str, order: str, rounds: str) -> None:
     urls = [f"https://e.com/a/{i}" for i in range(int(n))]
     failing = [f"https://e.com/f/{i}" for i in range(10)]
     store.add_pending([(u, "s", "feed", None) for u in urls + failing])
-    if order == "reverse":
-        urls.reverse()
+    if order == "swapped":  # each pair the other way round: two batches in step want each other's rows
+        urls = [u for pair in zip(urls[1::2], urls[::2], strict=True) for u in pair]
         failing.reverse()
     _say("ready")
     sys.stdin.readline()

@@ -81,7 +81,7 @@ def test_two_processes_marking_the_same_urls_at_once_store_each_once_and_count_e
     either: SeenBackend,
 ) -> None:
     n, rounds = 300, 12
-    hosts = [_host(either, "seen-marks", str(n), order, str(rounds)) for order in ("forward", "reverse")]
+    hosts = [_host(either, "seen-marks", str(n), order, str(rounds)) for order in ("forward", "swapped")]
     for proc in hosts:
         assert _say(proc) == "ready"
     for proc in hosts:  # both start at once: their batches overlap on the same rows
@@ -167,3 +167,43 @@ def test_a_crawl_killed_half_way_is_finished_by_a_crawl_on_another_host(
     left = dict(backend.rows("SELECT url, permanent FROM {pending}"))  # type: ignore[arg-type]
     assert left and set(left.values()) == {1} and not set(left) & expected, left
     assert not list(data_dir.rglob("crawl.sqlite"))
+
+
+def test_a_mark_that_loses_a_deadlock_commits_its_batch_and_is_written_again(seen: SeenBackend) -> None:
+    """Two writers' open batches each hold the row the other marks next: Postgres aborts one mark
+    (deadlock); it is written again after its batch is committed, nothing lost, no error."""
+    import threading
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    a, b = seen.open(batch_size=100, batch_interval=3600), seen.open(batch_size=100, batch_interval=3600)
+    a.mark_stored("https://e.com/1", "s", "fa", now, None, durable=False)
+    b.mark_stored("https://e.com/2", "s", "fb", now, None, durable=False)
+    errors: list[BaseException] = []
+    done = {a: threading.Event(), b: threading.Event()}
+
+    def mark(store: object, url: str) -> None:
+        try:
+            store.mark_stored(url, "s", "f", now, None, durable=False)  # type: ignore[attr-defined]
+        except BaseException as exc:  # noqa: BLE001  (reported by the assertion below)
+            errors.append(exc)
+        done[store].set()  # type: ignore[index]
+
+    threads = [threading.Thread(target=mark, args=(a, "https://e.com/2")),
+               threading.Thread(target=mark, args=(b, "https://e.com/1"))]
+    for t in threads:
+        t.start()
+    # The survivor's mark returns first (the victim committed its batch and waits again for the
+    # survivor's row): commit the survivor's batch, as its next mark or its timer would.
+    deadline = time.monotonic() + 60
+    while not any(e.is_set() for e in done.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [s for s, e in done.items() if e.is_set()]
+    assert len(survivors) == 1, "one mark waits for the other's batch"
+    survivors[0].flush()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    for store in (a, b):
+        store.close()
+    assert seen.committed_urls() == {"https://e.com/1", "https://e.com/2"}
