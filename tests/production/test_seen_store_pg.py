@@ -207,3 +207,33 @@ def test_a_mark_that_loses_a_deadlock_commits_its_batch_and_is_written_again(see
     for store in (a, b):
         store.close()
     assert seen.committed_urls() == {"https://e.com/1", "https://e.com/2"}
+
+
+def test_full_discovery_times_are_shared_by_hosts_on_postgres(
+    postgres: services.Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from indexing.settings import get_settings, reset_settings
+    from warwatch.pipeline.discovery import full_discovery_due, record_full_discovery
+
+    monkeypatch.setenv("WARWATCH_STATE__BACKEND", "postgres")
+    monkeypatch.setenv("WARWATCH_STATE__DSN", fresh_schema(postgres))
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def host(name: str) -> None:  # each host has a data directory of its own
+        monkeypatch.setenv("WARWATCH_DATA_DIR", str(tmp_path / name))
+        reset_settings()
+
+    try:
+        host("a")
+        assert full_discovery_due("site-x", now=t0)
+        record_full_discovery(["site-x", "site-y"], now=t0)
+        record_full_discovery(["site-x"], now=t0)  # again: nothing duplicated
+        assert not (get_settings().state_dir / "discovery.json").exists()
+        host("b")
+        assert not full_discovery_due("site-x", now=t0 + timedelta(hours=5))
+        assert full_discovery_due("site-x", now=t0 + timedelta(hours=6))
+        assert full_discovery_due("site-z", now=t0)
+    finally:
+        reset_settings()
