@@ -548,7 +548,7 @@ class _Transaction:
         self._store._x(self._store._BEGIN)
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
-        if exc is None:
+        if exc_type is None:
             self._store._x("COMMIT")
             return False
         self._store._x("ROLLBACK")
