@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from crawlers.policies import (
     DueRevisit,
@@ -113,6 +113,20 @@ def _due(row: tuple) -> DueRevisit:
 #: (url, source, discovered_via, published[, order date]): the order date (a sitemap's lastmod)
 #: only sets the fetch order of a URL left for a later run.
 PendingRow = tuple[str, str, str, datetime | None] | tuple[str, str, str, datetime | None, datetime | None]
+
+class _Mark(NamedTuple):
+    """One ``mark_stored`` call's article, as it is written (and written again after a deadlock)."""
+
+    url: str
+    source: str
+    fingerprint: str
+    fetched_at: datetime
+    published: datetime | None
+    aliases: list[str]
+    final_url: str | None
+    discovered_via: str | None
+    capture: Capture | None
+
 
 #: the SQL words a dialect names: its tables, and what the two databases spell differently
 SQL_WORDS = ("articles", "aliases", "pending", "validators", "runs", "greatest", "least", "for_update")
@@ -246,14 +260,14 @@ class BaseSeenStore:
         joins a batch committed after ``batch_size`` marks or ``batch_interval`` seconds (or
         by ``flush()``, ``close()`` or any other write); a kill -9 before that loses only
         what the manifest replay restores."""
-        mark = (url, source, fingerprint, fetched_at, published, list(aliases), final_url, discovered_via,
-                capture)
+        mark = _Mark(url, source, fingerprint, fetched_at, published, list(aliases), final_url, discovered_via,
+                     capture)
         if durable:
             if self.before_commit is not None:
                 self.before_commit()
             for tx in self._tx():
                 with tx:
-                    self._write_mark(*mark)
+                    self._write_mark(mark)
             return
         for attempt in range(1, ATTEMPTS + 1):
             if self._mark_in_batch(mark, last=attempt == ATTEMPTS):
@@ -262,7 +276,7 @@ class BaseSeenStore:
         if self._batched >= self.batch_size or self._clock() - self._batch_started >= self.batch_interval:
             self.flush()
 
-    def _mark_in_batch(self, mark: tuple[Any, ...], last: bool) -> bool:
+    def _mark_in_batch(self, mark: _Mark, last: bool) -> bool:
         """Write ``mark`` into the open batch (opened if none): True when written. A failed mark
         leaves the batch and its earlier marks intact; a deadlock victim commits the batch (its
         rows go to the other writer) and returns False (to be tried again) unless ``last``."""
@@ -271,7 +285,7 @@ class BaseSeenStore:
             self._batch_started = self._clock()
         try:
             self._x("SAVEPOINT mark")
-            self._write_mark(*mark)
+            self._write_mark(mark)
             self._x("RELEASE mark")
         except self.errors as exc:
             # Undo this mark only; the batch (and its earlier marks) stays intact.
@@ -281,23 +295,13 @@ class BaseSeenStore:
                 self._x("COMMIT")
             if last or not isinstance(exc, self.retryable):
                 raise
-            logger.info("seen-mark of %s lost a deadlock with another writer: tried again", mark[0])
+            logger.info("seen-mark of %s lost a deadlock with another writer: tried again", mark.url)
             self.flush()
             return False
         return True
 
-    def _write_mark(
-        self,
-        url: str,
-        source: str,
-        fingerprint: str,
-        fetched_at: datetime,
-        published: datetime | None,
-        aliases: list[str],
-        final_url: str | None,
-        discovered_via: str | None,
-        capture: Capture | None,
-    ) -> None:
+    def _write_mark(self, mark: _Mark) -> None:
+        url, source, fingerprint, fetched_at, published, aliases, final_url, discovered_via, capture = mark
         ts = fetched_at.timestamp()
         alias_set = {a for a in aliases if a and a != url}
         self._x(
