@@ -17,8 +17,9 @@ With ``state.backend: postgres`` (crawlers on several hosts: a flock on a shared
 lock between hosts) the source locks are Postgres advisory locks held on the crawl's own
 connection (``pg_try_advisory_lock(ns, hashtext(source))``): the server drops them when that
 connection ends, so a crawler killed with SIGKILL loses its locks exactly as with flock. The run
-locks stay flocks: they guard the start-up replay of the seen-store, which is still a file on
-the crawl's host.
+locks are advisory locks on the same connection too: the seen-store (``crawlers.state_pg``) and
+its unfinished runs are shared by every host then, and the start-up replay on one host must see
+that a run is still crawling on another (:class:`LiveRuns` asks the server).
 """
 
 from __future__ import annotations
@@ -68,14 +69,16 @@ class CrawlLocks:
         self._dsn = dsn
         self._timeout = connect_timeout
         self._pg: Any = None  # the session that holds this crawl's advisory locks
-        self._pg_held: set[str] = set()
+        self._pg_held: set[tuple[int, str]] = set()
 
     def run_path(self, run_id: str) -> Path:
         return self.dir / f"crawl-run-{run_id}.lock"
 
     def hold_run(self, run_id: str) -> bool:
         """Lock the run; False when another live process crawls a run of that id."""
-        return self._hold(self.run_path(run_id))
+        if self._dsn is None:
+            return self._hold(self.run_path(run_id))
+        return self._hold_pg(pgconn.NS_CRAWL_RUN, run_id)
 
     def hold_sources(self, source_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Lock each source: (held, locked by another crawl)."""
@@ -90,14 +93,18 @@ class CrawlLocks:
     def _hold_source(self, source_id: str) -> bool:
         if self._dsn is None:
             return self._hold(self.dir / f"crawl-source-{source_id}.lock")
-        if source_id in self._pg_held:
+        return self._hold_pg(pgconn.NS_CRAWL_SOURCE, source_id)
+
+    def _hold_pg(self, namespace: int, name: str) -> bool:
+        if (namespace, name) in self._pg_held:
             return True
         if self._pg is None:
+            assert self._dsn is not None
             self._pg = pgconn.connect(self._dsn, autocommit=True, connect_timeout=self._timeout,
                                       name="warwatch-crawl-locks")
-        if not pgconn.try_lock(self._pg, pgconn.NS_CRAWL_SOURCE, source_id):
+        if not pgconn.try_lock(self._pg, namespace, name):
             return False
-        self._pg_held.add(source_id)
+        self._pg_held.add((namespace, name))
         return True
 
     def _hold(self, path: Path) -> bool:
@@ -131,3 +138,28 @@ def run_is_live(locks_dir: Path, run_id: str) -> bool:
         return path.exists()
     os.close(fd)
     return False
+
+
+class LiveRuns:
+    """``live(run_id)``: is that run still crawling? Its run lock tells (:meth:`CrawlLocks.hold_run`):
+    a flock in ``locks_dir``, or with ``dsn`` an advisory lock in the state database (a run on any
+    host). One connection, opened on first use; :meth:`close` ends it."""
+
+    def __init__(self, locks_dir: Path | None, *, dsn: str | None = None, connect_timeout: int = 10) -> None:
+        self.locks_dir = locks_dir
+        self._dsn = dsn
+        self._timeout = connect_timeout
+        self._pg: Any = None
+
+    def __call__(self, run_id: str) -> bool:
+        if self._dsn is None:
+            return self.locks_dir is not None and run_is_live(self.locks_dir, run_id)
+        if self._pg is None or self._pg.closed:
+            self._pg = pgconn.connect(self._dsn, autocommit=True, connect_timeout=self._timeout,
+                                      name="warwatch-crawl-runs")
+        return not pgconn.lock_is_free(self._pg, pgconn.NS_CRAWL_RUN, run_id)
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None

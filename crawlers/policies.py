@@ -91,7 +91,7 @@ def next_revisit(
 @dataclass(frozen=True)
 class DueRevisit:
     """A stored article due for a revisit, with what its conditional GET and its takedown
-    check need (``crawlers.state.SeenStore.due_revisits``)."""
+    check need (``crawlers.state_base.BaseSeenStore.due_revisits``)."""
 
     url: str
     source: str

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawlers.state import SeenStore
+from crawlers.state_base import BaseSeenStore
 from indexing.archive import iter_manifest
 from indexing.dates import parse_date
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def replay_unfinished_runs(
-    store: SeenStore,
+    store: BaseSeenStore,
     runs_dir: Path,
     current_run_id: str,
     is_live: Callable[[str], bool] = lambda run_id: False,
@@ -43,7 +43,7 @@ def replay_unfinished_runs(
     return fixed
 
 
-def _replay_entry(store: SeenStore, entry: dict[str, Any]) -> int:
+def _replay_entry(store: BaseSeenStore, entry: dict[str, Any]) -> int:
     url = entry.get("url")
     if not isinstance(url, str) or not entry.get("fingerprint"):
         return 0

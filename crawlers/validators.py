@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawlers.state import SeenStore
+from crawlers.state_base import BaseSeenStore
 
 #: meta key of a discovery request: the URL its validators are stored under (the URL first
 #: requested, which the conditional headers were looked up by, even after a redirect)
@@ -37,7 +37,7 @@ class _Doc:
 
 
 class DocumentValidators:
-    def __init__(self, store: SeenStore) -> None:
+    def __init__(self, store: BaseSeenStore) -> None:
         self.store = store
         self._docs: dict[str, _Doc] = {}
         self._registered: set[str] = set()  # every document requested this run (a duplicate is filtered)

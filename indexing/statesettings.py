@@ -19,8 +19,9 @@ SECRET_KEYS: tuple[tuple[str, ...], ...] = (("es_password",), ("es_api_key",), (
 
 
 class StateSettings(BaseModel):
-    """The crawl locks, the batch registry and leases and the alert outbox: in files under the
-    data directory (``file``) or in one Postgres database that every host reaches (``postgres``)."""
+    """The crawl locks and the crawl's seen-store (``crawlers.state.open_seen_store``), the
+    discovery times, the batch registry and leases and the alert outbox: in files under the data
+    directory (``file``) or in one Postgres database that every host reaches (``postgres``)."""
 
     backend: Literal["file", "postgres"] = "file"
     dsn: SecretStr | None = None

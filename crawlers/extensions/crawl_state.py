@@ -1,5 +1,6 @@
 """The crawl's shared state, as a Scrapy extension: the sources, the run directory, the
-seen-store (:class:`crawlers.state.SeenStore`) and the crawl report
+seen-store (``crawlers.state.open_seen_store``: a SQLite file, or Postgres with
+``state.backend: postgres``) and the crawl report
 (:class:`crawlers.crawl_report.CrawlReport`).
 
 Spider, pipelines and middlewares obtain the one instance of a crawl with
@@ -32,9 +33,9 @@ from scrapy.exceptions import NotConfigured
 
 from crawlers.crawl_report import CrawlReport
 from crawlers.limits import DEFAULTS
-from crawlers.locks import run_is_live
+from crawlers.locks import LiveRuns
 from crawlers.replay import replay_unfinished_runs
-from crawlers.state import RetryPolicy, SeenStore
+from crawlers.state import RetryPolicy, open_seen_store
 from indexing.settings import get_settings
 from indexing.sources import Source
 from indexing.storage import Storage, open_storage
@@ -71,10 +72,16 @@ class CrawlState:
             ),
             max_attempts=settings.getint("WARWATCH_RETRY_MAX_ATTEMPTS", DEFAULTS.retry_max_attempts),
         )
-        self.store = SeenStore(Path(settings["WARWATCH_STATE_DIR"]) / "crawl.sqlite", retry=retry)
+        warwatch = get_settings()
+        # the backend (state.backend) and its DSN come from warwatch's settings, never through
+        # Scrapy's (the DSN is a secret)
+        self.store = open_seen_store(Path(settings["WARWATCH_STATE_DIR"]), warwatch.state, retry=retry)
+        #: which unfinished runs are still crawling (their run locks: crawlers.locks)
+        self.live_runs = LiveRuns(self.locks_dir, dsn=warwatch.state.postgres_dsn,
+                                  connect_timeout=warwatch.state.connect_timeout)
         self.data_dir = Path(data_dir) if data_dir else None
         #: where the WARC files are read from and (storage.backend s3) uploaded to
-        self.storage: Storage | None = open_storage(get_settings().storage, self.data_dir) if self.data_dir is not None else None
+        self.storage: Storage | None = open_storage(warwatch.storage, self.data_dir) if self.data_dir is not None else None
         # revisits (issue #19): each source's intervals (its own or changes.revisit_after)
         default = [timedelta(seconds=float(s)) for s in settings.getlist("WARWATCH_REVISIT_AFTER", [])]
         self.revisit_after = {s.id: s.revisit_intervals(default) for s in self.sources}
@@ -103,9 +110,7 @@ class CrawlState:
 
     def spider_opened(self, spider: Spider) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        locks_dir = self.locks_dir
-        live = (lambda run_id: run_is_live(locks_dir, run_id)) if locks_dir is not None else (lambda _: False)
-        replay_unfinished_runs(self.store, self.runs_dir, self.run_id, is_live=live)
+        replay_unfinished_runs(self.store, self.runs_dir, self.run_id, is_live=self.live_runs)
         self.store.run_started(self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -115,4 +120,5 @@ class CrawlState:
         report.write(self.report_path)
         self.store.run_finished(self.run_id)
         self.store.close()
+        self.live_runs.close()
         logger.info("crawl %s %s: %s", self.run_id, reason, report.totals())

@@ -18,7 +18,6 @@ from scrapy.crawler import Crawler
 
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.limits import DEFAULTS
-from crawlers.locks import run_is_live
 from indexing.archive import ArchiveWriter
 from indexing.dates import iso
 from indexing.storage import S3Storage, Uploads
@@ -75,9 +74,8 @@ class ArchivePipeline:
         warc_dir = self.warc_dir
         if self.uploads is not None:
             warc_dir = self.warc_dir / run_id  # the spool: warc/<run_id>/<file> is the object's key
-            locks = self.state.locks_dir
-            self.uploads.retry(self.warc_dir, skip=lambda rid: rid == run_id or (
-                locks is not None and run_is_live(locks, rid)))
+            live = self.state.live_runs
+            self.uploads.retry(self.warc_dir, skip=lambda rid: rid == run_id or live(rid))
             self.state.report.storage = self.uploads.counts
         self.archive = ArchiveWriter.open(
             warc_dir,

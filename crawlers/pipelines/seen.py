@@ -1,7 +1,7 @@
 """Mark an article seen, only after the archive pipeline flushed its WARC record and manifest
 line: a kill -9 between the two is repaired at the next start from the manifest.
 
-Marks are committed in batches (``SeenStore.batch_size`` articles or ``batch_interval``
+Marks are committed in batches (``BaseSeenStore.batch_size`` articles or ``batch_interval``
 seconds; a timer commits a quiet batch): the manifest, replayed into the seen-store at
 start-up, is the source of truth, so a kill -9 loses nothing that is not replayed.
 """
@@ -9,7 +9,6 @@ start-up, is the source of truth, so a kill -9 loses nothing that is not replaye
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
@@ -41,7 +40,7 @@ class SeenStorePipeline:
     def _tick(self) -> None:
         try:
             self.store.flush_if_due()
-        except sqlite3.Error:
+        except self.store.errors:
             # The marks stay in the open batch (the next write retries the commit) and in the
             # manifest, which the next start replays.
             logger.exception("seen-store batch commit failed")

@@ -13,6 +13,7 @@ import pytest
 
 from indexing.archive import iter_manifest
 from tests.conftest import REPO_ROOT
+from tests.crawlers.seenbackend import SeenBackend
 
 
 @dataclass
@@ -85,3 +86,10 @@ class Crawler:
 @pytest.fixture
 def crawler(tmp_path: Path, data_dir: Path) -> Iterator[Crawler]:
     yield Crawler(tmp_path, data_dir)
+
+
+@pytest.fixture
+def seen(tmp_path: Path) -> SeenBackend:
+    """The seen-store's backend for tests that run on both (tests/production/test_seen_store_pg.py
+    overrides this with Postgres): here the SQLite file under ``tmp_path/state``."""
+    return SeenBackend(tmp_path / "state")

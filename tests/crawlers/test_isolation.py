@@ -8,8 +8,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crawlers.state import RetryPolicy, SeenStore
+from crawlers.state import RetryPolicy
 from tests.crawlers.conftest import Crawler, CrawlResult
+from tests.crawlers.seenbackend import SeenBackend
 from tests.crawlers.sitefixture import Route, SiteServer, article_html
 
 _XML = "application/xml"
@@ -117,7 +118,7 @@ def test_a_source_budget_stops_that_source_only(crawler: Crawler) -> None:
     assert len(stored) == len(result.manifest) + len(second.manifest), "nothing fetched twice"
 
 
-def test_transient_failures_back_off_and_stay_retryable_permanent_ones_are_given_up(tmp_path: Path) -> None:
+def test_transient_failures_back_off_and_stay_retryable_permanent_ones_are_given_up(seen: SeenBackend) -> None:
     policy = RetryPolicy(base=timedelta(minutes=30), cap=timedelta(hours=24), max_attempts=10)
     assert [policy.wait(n) for n in (1, 2, 3, 7, 8, 20)] == [
         timedelta(minutes=30),
@@ -127,7 +128,7 @@ def test_transient_failures_back_off_and_stay_retryable_permanent_ones_are_given
         timedelta(hours=24),
         timedelta(hours=24),
     ]
-    store = SeenStore(tmp_path / "s.sqlite", retry=policy)
+    store = seen.open(retry=policy)
     t0 = datetime(2024, 5, 3, 12, tzinfo=UTC)
     store.add_pending([("https://e.com/flaky", "s", "feed", None), ("https://e.com/gone", "s", "feed", None)])
     # three bad hours, one failed run an hour: still retried, each time a little later

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,9 @@ from crawlers.downloadermiddlewares.retry_after import parse_retry_after
 from crawlers.feeds import MalformedFeed, parse_feed
 from crawlers.links import extract_canonical, extract_links, looks_like_article
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, parse_sitemap, robots_sitemaps
-from crawlers.state import KnownArticle, SeenStore
+from crawlers.state import KnownArticle
 from indexing.dates import parse_date
+from tests.crawlers.seenbackend import SeenBackend
 
 BASE = "https://news.example.com/"
 
@@ -111,8 +111,8 @@ def test_recrawl_backoff_rule() -> None:
     assert not art(60, 30).due_for_recrawl(now, window)  # outside the window
 
 
-def test_seen_store_aliases_pending_validators(tmp_path: Path) -> None:
-    store = SeenStore(tmp_path / "s.sqlite")
+def test_seen_store_aliases_pending_validators(seen: SeenBackend) -> None:
+    store = seen.open()
     now = datetime.now(UTC)
     store.add_pending([("https://e.com/a", "s", "feed", None), ("https://e.com/b", "s", "feed", now)])
     assert {p.url for p in store.pending("s")} == {"https://e.com/a", "https://e.com/b"}
@@ -124,6 +124,6 @@ def test_seen_store_aliases_pending_validators(tmp_path: Path) -> None:
     store.set_validators("https://e.com/feed", '"v1"', None)
     assert store.validators("https://e.com/feed") == ('"v1"', None)
     store.close()
-    reopened = SeenStore(tmp_path / "s.sqlite")
+    reopened = seen.open()
     assert reopened.count_articles("s") == 1
     reopened.close()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from crawlers.policies import next_revisit
 from crawlers.revisits import revisit_budget
-from crawlers.state import Capture, SeenStore
+from crawlers.state import BaseSeenStore, Capture, SeenStore
+from tests.crawlers.seenbackend import SeenBackend
 
 T0 = datetime(2024, 5, 3, 12, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -47,15 +48,15 @@ def test_budget_share() -> None:
     assert revisit_budget(0.3, None) is None
 
 
-def _store(path: Path, plan: list[timedelta] = PLAN) -> SeenStore:
-    store = SeenStore(path)
+def _store(where: Path | SeenBackend, plan: list[timedelta] = PLAN) -> BaseSeenStore:
+    """A store with the test's plan: a SQLite file (``where`` a path) or the test's backend."""
+    store = SeenStore(where) if isinstance(where, Path) else where.open()
     store.schedule = lambda source: plan if source == "s" else []
     return store
 
 
-def test_due_revisits_order_budget_restart_and_suspicion(tmp_path: Path) -> None:
-    path = tmp_path / "crawl.sqlite"
-    store = _store(path)
+def test_due_revisits_order_budget_restart_and_suspicion(seen: SeenBackend) -> None:
+    store = _store(seen)
     for i in range(5):  # published i hours before T0, all fetched at T0
         store.mark_stored(f"https://e.com/{i}", "s", f"fp{i}", T0, T0 - i * H,
                           capture=Capture('"e"', None, "warc/a.warc.gz", 100 * i))
@@ -63,7 +64,7 @@ def test_due_revisits_order_budget_restart_and_suspicion(tmp_path: Path) -> None
     due, count = store.due_revisits("s", T0 + 30 * timedelta(minutes=1), None)
     assert count == 0 and due == []
     store.close()
-    store = _store(path)  # a restart: the schedule is in the store
+    store = _store(seen)  # a restart: the schedule is in the store
     now = T0 + 2 * H
     due, count = store.due_revisits("s", now, 2)
     # next points: 0 -> T0+1h, 1 -> T0+2h (born T0-1h, +3h), 2 -> T0+1h, 3 -> T0+9h, 4 -> T0+8h
@@ -83,8 +84,8 @@ def test_due_revisits_order_budget_restart_and_suspicion(tmp_path: Path) -> None
     store.close()
 
 
-def test_revisited_moves_the_schedule_on_and_counts(tmp_path: Path) -> None:
-    store = _store(tmp_path / "c.sqlite")
+def test_revisited_moves_the_schedule_on_and_counts(seen: SeenBackend) -> None:
+    store = _store(seen)
     store.mark_stored("https://e.com/a", "s", "fp", T0, T0)
     due, _ = store.due_revisits("s", T0 + H, None)
     assert [d.revisits for d in due] == [0]

@@ -3,7 +3,7 @@ setting, the single-pass WARC digests and the memoised URL helpers."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,24 +12,16 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.state import KnownArticle, SeenStore
+from crawlers.state import KnownArticle
 from crawlers.urlcache import canonical, host_is_private, in_scope, normalised_host
 from indexing.archive import WarcWriter, append_manifest, read_record
 from indexing.settings import get_settings, reset_settings
 from indexing.sources import Source
 from indexing.urls import canonicalize_url, is_private_address, url_host
 from tests.conftest import REPO_ROOT
+from tests.crawlers.seenbackend import SeenBackend
 
 NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
-
-
-def _committed_urls(path: Path) -> set[str]:
-    """Article URLs another connection sees (what survives a crash)."""
-    db = sqlite3.connect(path)
-    try:
-        return {r[0] for r in db.execute("SELECT url FROM articles")}
-    finally:
-        db.close()
 
 
 class FakeClock:
@@ -42,10 +34,9 @@ class FakeClock:
         return self.now
 
 
-def test_batched_marks_commit_by_count_by_time_and_before_other_writes(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
+def test_batched_marks_commit_by_count_by_time_and_before_other_writes(seen: SeenBackend) -> None:
     clock = FakeClock()
-    store = SeenStore(path, batch_size=3, batch_interval=3600, clock=clock)
+    store = seen.open(batch_size=3, batch_interval=3600, clock=clock)
     store.add_pending([(f"https://e.com/{i}", "s", "feed", None) for i in range(8)])
     store.mark_stored(
         "https://e.com/0", "s", "fp0", NOW, None, aliases=["https://e.com/0-amp"], durable=False
@@ -53,33 +44,33 @@ def test_batched_marks_commit_by_count_by_time_and_before_other_writes(tmp_path:
     store.mark_stored("https://e.com/1", "s", "fp1", NOW, None, durable=False)
     # Visible to this store's own reads at once, not committed yet.
     assert store.lookup("https://e.com/0-amp").url == "https://e.com/0"  # type: ignore[union-attr]
-    assert store.uncommitted == 2 and _committed_urls(path) == set()
+    assert store.uncommitted == 2 and seen.committed_urls() == set()
     store.mark_stored("https://e.com/2", "s", "fp2", NOW, None, durable=False)  # third: batch full
     assert store.uncommitted == 0
-    assert _committed_urls(path) == {"https://e.com/0", "https://e.com/1", "https://e.com/2"}
+    assert seen.committed_urls() == {"https://e.com/0", "https://e.com/1", "https://e.com/2"}
 
     # Any other write commits the open batch first (durable effects keep the call order).
     store.mark_stored("https://e.com/3", "s", "fp3", NOW, None, durable=False)
     store.pending_failed("https://e.com/7")
-    assert "https://e.com/3" in _committed_urls(path) and store.uncommitted == 0
+    assert "https://e.com/3" in seen.committed_urls() and store.uncommitted == 0
 
     # A quiet batch is committed by the periodic flush once it is batch_interval old.
     store.batch_interval = 60
     store.mark_stored("https://e.com/4", "s", "fp4", NOW, None, durable=False)
     store.flush_if_due()
-    assert "https://e.com/4" not in _committed_urls(path)
+    assert "https://e.com/4" not in seen.committed_urls()
     clock.now += 59
     store.flush_if_due()
-    assert "https://e.com/4" not in _committed_urls(path)  # not due a moment before the interval
+    assert "https://e.com/4" not in seen.committed_urls()  # not due a moment before the interval
     clock.now += 1
     store.flush_if_due()
-    assert "https://e.com/4" in _committed_urls(path)
+    assert "https://e.com/4" in seen.committed_urls()
 
     store.mark_stored("https://e.com/5", "s", "fp5", NOW, None, durable=False)
     store.close()
     store.close()  # idempotent
-    assert _committed_urls(path) == {f"https://e.com/{i}" for i in range(6)}
-    reopened = SeenStore(path)
+    assert seen.committed_urls() == {f"https://e.com/{i}" for i in range(6)}
+    reopened = seen.open()
     # 7 failed once (transiently): it waits for its backoff, then is pending again
     assert {p.url for p in reopened.pending("s")} == {"https://e.com/6"}
     later = datetime.now(UTC) + timedelta(hours=1)
@@ -87,19 +78,18 @@ def test_batched_marks_commit_by_count_by_time_and_before_other_writes(tmp_path:
     reopened.close()
 
 
-def test_a_failed_mark_leaves_the_rest_of_the_batch(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    store = SeenStore(path, batch_size=10, batch_interval=3600)
+def test_a_failed_mark_leaves_the_rest_of_the_batch(seen: SeenBackend) -> None:
+    store = seen.open(batch_size=10, batch_interval=3600)
     store.mark_stored("https://e.com/a", "s", "fa", NOW, None, durable=False)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(seen.integrity_error):
         store.mark_stored("https://e.com/b", None, "fb", NOW, None, durable=False)  # type: ignore[arg-type]
     store.mark_stored("https://e.com/c", "s", "fc", NOW, None, durable=False)
     store.close()
-    assert _committed_urls(path) == {"https://e.com/a", "https://e.com/c"}
+    assert seen.committed_urls() == {"https://e.com/a", "https://e.com/c"}
 
 
 def test_captures_are_fsynced_before_the_seen_mark_is_committed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seen: SeenBackend
 ) -> None:
     """Power-cut safety (issue 9): wired as the archive pipeline wires them, the WARC record and
     the manifest line reach the disk before the seen-store commits the URL: never "seen" without
@@ -108,8 +98,7 @@ def test_captures_are_fsynced_before_the_seen_mark_is_committed(
 
     from indexing.archive import ArchiveWriter
 
-    path = tmp_path / "s.sqlite"
-    store = SeenStore(path, batch_size=2, batch_interval=3600)
+    store = seen.open(batch_size=2, batch_interval=3600)
     archive = ArchiveWriter.open(tmp_path / "warc", "run", tmp_path / "run" / "manifest.jsonl",
                                  max_bytes=10**9, data_dir=tmp_path)
     store.before_commit = archive.sync
@@ -118,7 +107,7 @@ def test_captures_are_fsynced_before_the_seen_mark_is_committed(
 
     def fsync(fd: int) -> None:
         name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
-        synced.append((name, _committed_urls(path)))
+        synced.append((name, seen.committed_urls()))
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
@@ -132,7 +121,7 @@ def test_captures_are_fsynced_before_the_seen_mark_is_committed(
     assert "run-00001.warc.gz" in names and "manifest.jsonl" in names
     assert names.index("run-00001.warc.gz") < names.index("manifest.jsonl")  # records before lines
     assert all(committed == set() for _, committed in synced)  # both before the commit...
-    assert _committed_urls(path) == {"https://e.com/0", "https://e.com/1"}  # ...which then happened
+    assert seen.committed_urls() == {"https://e.com/0", "https://e.com/1"}  # ...which then happened
 
     synced.clear()
     store.flush()  # nothing new written: no fsync, no cost
@@ -145,8 +134,10 @@ def test_captures_are_fsynced_before_the_seen_mark_is_committed(
 _KILLED_WRITER = """
 import os, sys
 from datetime import UTC, datetime
-from crawlers.state import SeenStore
-store = SeenStore(sys.argv[1], batch_size=1000, batch_interval=3600)
+from pathlib import Path
+from crawlers.state import open_seen_store
+from indexing.settings import get_settings
+store = open_seen_store(Path(sys.argv[1]), get_settings().state, batch_size=1000, batch_interval=3600)
 store.mark_stored("https://e.com/durable", "s", "f0", datetime.now(UTC), None)
 for i in range(5):
     store.mark_stored(f"https://e.com/batched-{i}", "s", f"f{i}", datetime.now(UTC), None, durable=False)
@@ -155,25 +146,25 @@ os.kill(os.getpid(), 9)
 
 
 def test_kill_9_loses_only_uncommitted_marks_and_the_manifest_restores_them(
-    tmp_path: Path, data_dir: Path
+    data_dir: Path, seen: SeenBackend
 ) -> None:
-    path = data_dir / "state" / "crawl.sqlite"
-    path.parent.mkdir(parents=True)
+    """A writer killed with its batch open; another process (this one) replays its run."""
     proc = subprocess.run(
-        [sys.executable, "-c", _KILLED_WRITER, str(path)],
+        [sys.executable, "-c", _KILLED_WRITER, str(seen.state_dir)],
         cwd=REPO_ROOT,
+        env={**os.environ, **seen.env()},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == -9, proc.stderr
-    assert _committed_urls(path) == {"https://e.com/durable"}
+    assert seen.committed_urls() == {"https://e.com/durable"}
 
     # The archive pipeline flushed a manifest line for every batched mark before it was
     # made; the crawl replays unfinished runs' manifests at start-up.
     from crawlers.replay import replay_unfinished_runs
 
-    store = SeenStore(path)
+    store = seen.open()
     store.run_started("killed")
     store.close()
     manifest = get_settings().runs_dir / "killed" / "manifest.jsonl"
@@ -188,13 +179,13 @@ def test_kill_9_loses_only_uncommitted_marks_and_the_manifest_restores_them(
                 "aliases": [f"https://e.com/batched-{i}?amp=1"],
             },
         )
-    store = SeenStore(path)
+    store = seen.open()
     assert replay_unfinished_runs(store, get_settings().runs_dir, "next") == 5
     store.close()
-    assert _committed_urls(path) == {"https://e.com/durable"} | {
+    assert seen.committed_urls() == {"https://e.com/durable"} | {
         f"https://e.com/batched-{i}" for i in range(5)
     }
-    again = SeenStore(path)
+    again = seen.open()
     assert again.unfinished_runs() == []  # the killed run is reconciled and closed
     assert again.lookup("https://e.com/batched-3?amp=1").fingerprint == "f3"  # type: ignore[union-attr]
     again.close()
@@ -217,8 +208,8 @@ def test_recrawl_min_interval_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> N
     assert art.due_for_recrawl(NOW + timedelta(hours=1), window)
 
 
-def test_seen_store_recrawl_uses_the_min_interval(tmp_path: Path) -> None:
-    store = SeenStore(tmp_path / "s.sqlite")
+def test_seen_store_recrawl_uses_the_min_interval(seen: SeenBackend) -> None:
+    store = seen.open()
     now = datetime.now(UTC)
     store.mark_stored("https://e.com/a", "s", "fp", now - timedelta(hours=2), now - timedelta(hours=2.5))
     assert [a.url for a in store.due_for_recrawl("s", now, timedelta(hours=48), timedelta(hours=1))] == [

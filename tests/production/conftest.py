@@ -146,6 +146,36 @@ def topology(es_url: str) -> Iterator[Topology]:
         yield Topology(airflow, data_dir, prefix, es_url, base_urls)
 
 
+#: the shared-state tests' own Postgres (the Airflow topology's port is left alone)
+STATE_PG_PORT = int(os.environ.get("WARWATCH_TEST_STATE_PG_PORT", "55442"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[services.Postgres]:
+    """One Postgres for the shared-state tests (initdb + start: a few seconds), stopped afterwards."""
+    run_dir = Path(tempfile.mkdtemp(prefix="ww-pgstate-"))
+    run_dir.chmod(0o755)
+    pg = services.start_postgres(run_dir, port=STATE_PG_PORT)
+    try:
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fresh_schema(pg: services.Postgres) -> str:
+    """A DSN whose tables live in a new schema of their own (one per test: nothing shared)."""
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(pg.dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
+    conn.close()
+    return f"{pg.dsn}?options=-csearch_path%3D{schema}"
+
+
 CLUSTER_PORT = int(os.environ.get("WARWATCH_TEST_CLUSTER_PORT", "9231"))
 CLUSTER_NODES = 3
 

@@ -6,6 +6,8 @@ it got as one JSON line. ``hold-*`` actions print, then wait to be killed (bound
     python -m tests.production.state_worker hold-lease OWNER BATCH
     python -m tests.production.state_worker hold-sources SOURCE...
     python -m tests.production.state_worker alerts OWNER N [reverse] DELIVERIES_FILE
+    python -m tests.production.state_worker seen-marks N forward|swapped ROUNDS   (waits for "go" on stdin)
+    python -m tests.production.state_worker hold-run RUN_ID LOCKS_DIR
 """
 
 from __future__ import annotations
@@ -80,7 +82,48 @@ def alerts(owner: str, n: str, order: str, deliveries: str) -> None:
     _say({"new": new, "delivered": delivered})
 
 
-ACTIONS = {"claim": claim, "hold-lease": hold_lease, "hold-sources": hold_sources, "alerts": alerts}
+def seen_marks(n: str, order: str, rounds: str) -> None:
+    """Mark N article URLs seen (with an alias each; batches of 7, so they overlap another
+    process's) and count a transient failure of each of 10 failing URLs ROUNDS times, spread over
+    the marks. Says "ready", starts on a "go" line (both processes at once)."""
+    from datetime import UTC, datetime
+
+    from crawlers.state import open_seen_store
+
+    settings = get_settings()
+    store = open_seen_store(settings.state_dir, settings.state, batch_size=7, batch_interval=3600)
+    urls = [f"https://e.com/a/{i}" for i in range(int(n))]
+    failing = [f"https://e.com/f/{i}" for i in range(10)]
+    store.add_pending([(u, "s", "feed", None) for u in urls + failing])
+    if order == "swapped":  # each pair the other way round: two batches in step want each other's rows
+        urls = [u for pair in zip(urls[1::2], urls[::2], strict=True) for u in pair]
+        failing.reverse()
+    _say("ready")
+    sys.stdin.readline()
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    every = max(1, len(urls) // int(rounds))
+    counted = 0
+    for i, url in enumerate(urls):
+        store.mark_stored(url, "s", f"fp-{url}", now, None, aliases=[f"{url}?amp=1"], durable=False)
+        if i % every == 0 and counted < int(rounds):
+            counted += 1
+            for url_failing in failing:
+                store.pending_failed(url_failing, now=now)
+    store.close()
+    _say({"marked": len(urls), "rounds": counted})
+
+
+def hold_run(run_id: str, locks_dir: str) -> None:
+    from crawlers.locks import CrawlLocks
+
+    settings = get_settings()
+    locks = CrawlLocks(Path(locks_dir), dsn=settings.state.postgres_dsn)
+    _say(locks.hold_run(run_id))
+    _wait_to_be_killed()
+
+
+ACTIONS = {"claim": claim, "hold-lease": hold_lease, "hold-sources": hold_sources, "alerts": alerts,
+           "seen-marks": seen_marks, "hold-run": hold_run}
 
 if __name__ == "__main__":
     Path(get_settings().data_dir).mkdir(parents=True, exist_ok=True)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,37 +20,10 @@ from pathlib import Path
 import pytest
 
 from indexing.settings import reset_settings
-from tests.production import services
+from tests.production.conftest import fresh_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PG_PORT = int(os.environ.get("WARWATCH_TEST_STATE_PG_PORT", "55442"))
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[services.Postgres]:
-    """One Postgres for these tests (initdb + start: a few seconds), stopped afterwards."""
-    run_dir = Path(tempfile.mkdtemp(prefix="ww-pgstate-"))
-    run_dir.chmod(0o755)
-    pg = services.start_postgres(run_dir, port=PG_PORT)
-    try:
-        yield pg
-    finally:
-        pg.stop()
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _fresh_schema(pg: services.Postgres) -> str:
-    """A DSN whose tables live in a new schema of their own (one per test: nothing shared)."""
-    import psycopg2
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn = psycopg2.connect(pg.dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-    conn.close()
-    return f"{pg.dsn}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["file", "postgres"])
@@ -61,7 +32,7 @@ def state_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     env = {"WARWATCH_DATA_DIR": str(tmp_path / "data"), "WARWATCH_STATE__BACKEND": request.param}
     monkeypatch.delenv("WARWATCH_STATE__DSN", raising=False)
     if request.param == "postgres":
-        env["WARWATCH_STATE__DSN"] = _fresh_schema(request.getfixturevalue("postgres"))
+        env["WARWATCH_STATE__DSN"] = fresh_schema(request.getfixturevalue("postgres"))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     reset_settings()

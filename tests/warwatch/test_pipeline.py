@@ -224,7 +224,8 @@ def test_feed_polls_drop_sitemaps_and_sections_and_discovery_comes_due(data_dir:
 
     import yaml
 
-    from warwatch.pipeline.crawl import feeds_only_sources, full_discovery_due, record_full_discovery
+    from warwatch.pipeline.crawl import feeds_only_sources
+    from warwatch.pipeline.discovery import full_discovery_due, record_full_discovery
 
     src = tmp_path / "sources.yaml"
     src.write_text("sources:\n"

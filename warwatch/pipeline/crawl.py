@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -37,7 +37,8 @@ from indexing.fileio import read_json
 from indexing.settings import get_settings
 from indexing.yamlconfig import load_document, read_config
 from warwatch.pipeline import batches
-from warwatch.pipeline.common import CrawlError, batch_files, run_dir, write_json
+from warwatch.pipeline.common import CrawlError, batch_files, run_dir
+from warwatch.pipeline.discovery import record_full_discovery
 
 log = logging.getLogger(__name__)
 
@@ -321,33 +322,6 @@ def feeds_only_sources(path: Path, source_ids: list[str], out: Path) -> Path:
             kept.append({**entry, "sitemaps": [], "sections": []})
     out.write_text(yaml.safe_dump({"sources": kept}, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return out
-
-
-def _discovery_file() -> Path:
-    return get_settings().state_dir / "discovery.json"
-
-
-def record_full_discovery(source_ids: Iterable[str], now: datetime | None = None) -> None:
-    """Remember when each source's sitemaps and sections were last walked."""
-    stamp = (now or datetime.now(UTC)).isoformat()
-    path = _discovery_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with batches.data_lock("discovery", timeout=60):
-        state = read_json(path)
-        state.update({sid: stamp for sid in source_ids})
-        write_json(path, state)
-
-
-def full_discovery_due(source_id: str, now: datetime | None = None) -> bool:
-    """True when ``source_id`` has not had a full discovery for ``pipeline.discovery_interval_hours``."""
-    now = now or datetime.now(UTC)
-    last = read_json(_discovery_file()).get(source_id)
-    try:
-        when = datetime.fromisoformat(str(last)) if last else None
-    except ValueError:
-        when = None
-    interval = timedelta(hours=get_settings().pipeline.discovery_interval_hours)
-    return when is None or now - when >= interval
 
 
 def crawl_progress(line: str) -> dict[str, Any] | None:

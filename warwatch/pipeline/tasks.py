@@ -21,7 +21,8 @@ from warwatch.pipeline import batches
 from warwatch.pipeline.batches import LeaseLost
 from warwatch.pipeline.clean import clean
 from warwatch.pipeline.common import PipelineError, safe_id
-from warwatch.pipeline.crawl import crawl, full_discovery_due
+from warwatch.pipeline.crawl import crawl
+from warwatch.pipeline.discovery import full_discovery_due
 from warwatch.pipeline.index import enrich, index
 from warwatch.pipeline.report import alerts, report
 
