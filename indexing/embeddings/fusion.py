@@ -148,8 +148,9 @@ def anchor(keyword: Sequence[KeywordHit], *, one_concept: bool) -> str | None:
 
 def agreement(similarity: float, params: FusionParams) -> float:
     """The gain of a candidate whose centred cosine with the anchor is ``similarity``: 0 up to
-    ``agree_low``, rising linearly to ``agreement`` at ``agree_high`` and above."""
-    span = (params.agree_high - params.agree_low) or 1.0
+    ``agree_low``, rising linearly to ``agreement`` at ``agree_high`` and above (a step at
+    ``agree_low`` when ``agree_high`` is not above it)."""
+    span = max(params.agree_high - params.agree_low, 1e-6)
     return params.agreement * min(1.0, max(0.0, (similarity - params.agree_low) / span))
 
 

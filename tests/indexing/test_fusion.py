@@ -153,6 +153,8 @@ def test_agreement_ramps_from_low_to_high() -> None:
     assert agreement(0.6, params) == pytest.approx(1.5)
     assert agreement(0.95, params) == pytest.approx(1.5)
     assert agreement(0.95, FusionParams(agreement=0.0)) == 0.0
+    step = FusionParams(agreement=1.0, agree_low=0.5, agree_high=0.5)
+    assert agreement(0.49, step) == 0.0 and agreement(0.51, step) == 1.0
 
 
 def test_centred_unit_vectors_take_away_the_language() -> None:
