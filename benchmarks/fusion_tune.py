@@ -1,7 +1,7 @@
 """Replay hybrid fusion offline on the candidates benchmarks/search_world.py dumped, to choose its
 constants by cross-validation across query classes and to compare fusion rules.
 
-Usage: python benchmarks/fusion_tune.py DUMP.json [--grid] [--show CLASS]
+Usage: python benchmarks/fusion_tune.py DUMP.json [--grid | --agreement-grid]
 
 For each query the dump holds the keyword side's hits (score, language) and the vector side's
 (refined score), as the engine and the vector matrix returned them. Every rule here is the
@@ -9,7 +9,8 @@ function indexing/embeddings/retrieval.py runs (``fuse``), called with other con
 is measured is what ships. ``--grid`` searches the constants: for each class in turn it picks the
 constants that do best on the other classes (by the mean of precision@|relevant| and nDCG@10 over
 them, each class weighted alike) and reports them on the held-out class (leave-one-class-out);
-validation-split queries are never used to choose.
+validation-split queries are never used to choose. ``--agreement-grid`` searches only the
+cross-lingual agreement's constants (the others as shipped), the same way.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,9 +40,22 @@ def ranked(rec: dict[str, Any], params: dict[str, float] | None) -> tuple[list[s
     kw = [fusion.KeywordHit(h["url"], float(h["score"] or 0.0), frozenset(h.get("matched") or ()))
           for h in cand["keyword"][:DEPTH]]
     vec = [(h["url"], float(h["score"])) for h in cand["vector"][:DEPTH]]
-    fused = fusion.fuse(kw, vec, one_concept=bool(cand.get("one_concept")),
-                        params=fusion.FusionParams(**params) if params else fusion.FusionParams())
+    one_concept = bool(cand.get("one_concept"))
+    fused = fusion.fuse(kw, vec, one_concept=one_concept,
+                        params=fusion.FusionParams(**params) if params else fusion.FusionParams(),
+                        vectors=_vectors(cand, fusion.anchor(kw, one_concept=one_concept)))
     return [u for u, _ in fused.page(10)][:10], fused.weak
+
+
+def _vectors(cand: dict[str, Any], centre: str | None) -> dict[str, Any] | None:
+    """Stand-in vectors with the dumped cosines to the anchor (all the agreement computes):
+    the anchor (1, 0), a candidate at cosine s (s, sqrt(1 - s^2)). None when the dump's anchor
+    (found among more keyword hits) is not the one fusion finds among DEPTH."""
+    if centre is None or cand.get("anchor") != centre:
+        return None
+    out: dict[str, Any] = {u: np.asarray([s, math.sqrt(max(0.0, 1 - s * s))]) for u, s in cand["agreement"].items()}
+    out[centre] = np.asarray([1.0, 0.0])
+    return out
 
 
 def previous(rec: dict[str, Any]) -> tuple[list[str], bool]:
@@ -93,8 +110,15 @@ GRID: dict[str, list[float]] = {
 }
 
 
-def grid() -> list[dict[str, float]]:
-    space = GRID
+#: --agreement-grid: the cross-lingual agreement's constants (the others as shipped)
+AGREEMENT_GRID: dict[str, list[float]] = {
+    "agreement": [0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
+    "agree_low": [0.3, 0.35, 0.4, 0.45, 0.5],
+    "agree_high": [0.55, 0.6, 0.7, 0.8],
+}
+
+
+def grid(space: dict[str, list[float]] = GRID) -> list[dict[str, float]]:
     keys = list(space)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(space[k] for k in keys))]
 
@@ -113,13 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dump")
     parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--agreement-grid", action="store_true")
     args = parser.parse_args(argv)
     results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
     show(evaluate(results, None, previous), "previous main's fusion (a rule keyed to how many languages the keyword hits span):")
     show(evaluate(results, None), "shipped constants:")
-    if not args.grid:
+    show(evaluate(results, {"agreement": 0.0}), "shipped constants, no cross-lingual agreement:")
+    if not (args.grid or args.agreement_grid):
         return 0
-    combos = grid()
+    combos = grid(AGREEMENT_GRID if args.agreement_grid else GRID)
     tables = [evaluate(results, p) for p in combos]
     classes = sorted({r["class"] for r in results})
     for held in classes:

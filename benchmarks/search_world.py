@@ -253,7 +253,8 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     """What fusion works from: the keyword side's hits (url, score, language, topic/entity match)
     and the vector side's (url, refined score)."""
     from indexing.embeddings import get_embedder
-    from indexing.embeddings.retrieval import neighbours
+    from indexing.embeddings.fusion import KeywordHit, anchor
+    from indexing.embeddings.retrieval import candidate_vectors, neighbours
     from indexing.index.setup import articles_alias
     from indexing.search import expand, search
     from tests.indexing.search_corpus import search_options
@@ -264,10 +265,18 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     kw = search(query, engine=engine, size=depth, hybrid=False, **search_options(settings))
     near = neighbours(engine, articles_alias(settings.index_prefix), query, k=depth, embedder=embedder)
     urls = _urls(engine, [i for i, _ in near])
+    one_concept = expand(query).one_concept
+    centre = anchor([KeywordHit(h.id, h.score or 0.0, frozenset(h.matched)) for h in kw.hits], one_concept=one_concept)
+    vectors = candidate_vectors(engine, articles_alias(settings.index_prefix),
+                                [h.id for h in kw.hits] + [i for i, _ in near], embedder=embedder) if centre else {}
+    urls |= {h.id: h.url or h.id for h in kw.hits}
+    # each candidate's centred cosine with the anchor: all the fusion's agreement needs (fusion_tune.py)
+    agree = {urls.get(i, i): float(v @ vectors[centre]) for i, v in vectors.items()} if centre in vectors else {}
     return {"keyword": [{"id": h.id, "url": h.url, "score": h.score, "language": h.language, "matched": h.matched}
                         for h in kw.hits],
-            "keyword_total": kw.total, "one_concept": expand(query).one_concept,
-            "vector": [{"id": i, "url": urls.get(i, ""), "score": s} for i, s in near]}
+            "keyword_total": kw.total, "one_concept": one_concept,
+            "vector": [{"id": i, "url": urls.get(i, ""), "score": s} for i, s in near],
+            "anchor": urls.get(centre, centre) if centre in vectors else None, "agreement": agree}
 
 
 def measure(urls: list[str], coverage: set[str]) -> dict[str, float]:

@@ -165,6 +165,12 @@ class SearchSettings(BaseModel):
     vector_admit: float = 0.0
     #: ... and its share of the best neighbour's score
     vector_admit_ratio: float = Field(default=0.5, ge=0, le=1)
+    #: cross-lingual agreement (fusion.py): the most a candidate gains for being a near-duplicate
+    #: of the keyword side's surest hit (0: off), by its language-centred cosine with it, from
+    #: agree_low (nothing) to agree_high (all)
+    fusion_agreement: float = Field(default=1.5, ge=0)
+    agree_low: float = Field(default=0.4, ge=-1, le=1)
+    agree_high: float = Field(default=0.6, ge=-1, le=1)
 
 
 class EmbeddingSettings(BaseModel):

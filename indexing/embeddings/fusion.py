@@ -28,6 +28,17 @@ filter (``--lang de``) leaves it the nearest of whatever remains. On the world-l
 bar keeps ~96% of the story coverage only the vector side finds and drops three quarters of the
 other neighbours (benchmarks/README.md).
 
+**Cross-lingual agreement**: the keyword side's best hit with strong evidence is the *anchor*
+(what the query most surely means); every other candidate gains up to
+:attr:`FusionParams.agreement` by how close its language-centred vector is to the anchor's
+(:func:`agreement`, a ramp from :attr:`FusionParams.agree_low` to
+:attr:`FusionParams.agree_high`). Two articles covering one story, in whatever languages, are
+near-duplicates in the model's space once each language's mean is taken away (centred cosine
+~0.45-0.85 on the world-like corpus); a look-alike shares the subject, not the story (mostly
+under 0.4): so the story's coverage in languages the query's words cannot reach climbs above
+same-language look-alikes, and only when the keyword side is sure of the story (no anchor
+without strong evidence: a look-alike that shares some words anchors nothing).
+
 **No good match**: when no keyword hit has strong evidence and the best vector score is under
 :attr:`FusionParams.vector_confidence`, neither side is confident: the ranking is still returned
 (the nearest articles), marked ``weak`` for the caller to say so.
@@ -40,8 +51,10 @@ figures in benchmarks/README.md, "Search quality on a corpus that looks like the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 #: the tag clauses: the article was tagged with the query's topic or entity at indexing
 TAGS = frozenset({"topic", "entity"})
@@ -61,6 +74,11 @@ class FusionParams:
     admit: float = 0.0
     #: ... and this share of the best neighbour's score
     admit_ratio: float = 0.5
+    #: cross-lingual agreement: the most a candidate gains for being the anchor's near-duplicate
+    #: (0: off), and the centred cosine with the anchor where the gain starts and where it is full
+    agreement: float = 1.5
+    agree_low: float = 0.4
+    agree_high: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -121,11 +139,39 @@ def is_strong(matched: frozenset[str], *, one_concept: bool) -> bool:
     return "complete" in matched and bool(matched & TAGS)
 
 
+def anchor(keyword: Sequence[KeywordHit], *, one_concept: bool) -> str | None:
+    """The keyword hit with strong evidence (:func:`is_strong`) and the highest score (the first
+    of equals), or None: what cross-lingual agreement measures the other candidates against."""
+    strong = [h for h in keyword if is_strong(h.matched, one_concept=one_concept)]
+    return max(strong, key=lambda h: h.score).id if strong else None
+
+
+def agreement(similarity: float, params: FusionParams) -> float:
+    """The gain of a candidate whose centred cosine with the anchor is ``similarity``: 0 up to
+    ``agree_low``, rising linearly to ``agreement`` at ``agree_high`` and above (a step at
+    ``agree_low`` when ``agree_high`` is not above it)."""
+    span = max(params.agree_high - params.agree_low, 1e-6)
+    return params.agreement * min(1.0, max(0.0, (similarity - params.agree_low) / span))
+
+
+def _agree(scores: dict[str, float], centre: str | None, vectors: Mapping[str, np.ndarray] | None,
+           params: FusionParams) -> None:
+    """Add each candidate's :func:`agreement` with the anchor ``centre`` to its score (in place)."""
+    if not params.agreement or centre is None or not vectors or centre not in vectors:
+        return
+    ref = vectors[centre]
+    for i in scores:
+        vec = vectors.get(i)
+        if i != centre and vec is not None:
+            scores[i] += agreement(float(vec @ ref), params)
+
+
 def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
-         params: FusionParams = FusionParams()) -> Fused:
+         params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None) -> Fused:
     """Fuse the keyword side's hits (best first) with the vector side's (id, refined score),
     best first. ``one_concept``: the query is one topic, entity or name (its tag is the whole
-    query). Ties go by id, so equal inputs give equal rankings."""
+    query). ``vectors``: the candidates' language-centred unit vectors (any of them missing, or
+    None: no agreement for them). Ties go by id, so equal inputs give equal rankings."""
     found = {h.id for h in keyword}
     lo = min((c for _, c in vector), default=0.0)
     top = max((c for _, c in vector), default=0.0)
@@ -139,6 +185,7 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
         strong = is_strong(h.matched, one_concept=one_concept)
         strong_any = strong_any or strong
         scores[h.id] = scores.get(h.id, 0.0) + (params.strong if strong else params.weak) * h.score / best
+    _agree(scores, anchor(keyword, one_concept=one_concept), vectors, params)
     ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     confident_vector = top >= params.vector_confidence
     floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.embeddings.refine import best, rescore, shrunk_means
+from indexing.embeddings.refine import best, centred_unit, rescore, shrunk_means
 from indexing.embeddings.vectors import decode, knn_hits, search_with_vectors
 from indexing.engine import Engine
 from indexing.index.templates import EMBEDDING_FIELD
@@ -124,3 +124,25 @@ def refined_knn(
     langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
     scores = rescore(data, langs, lang_means, np.asarray(vector, dtype=np.float32))
     return [(usable[i][0], float(scores[i])) for i in best(scores, k)]
+
+
+def centred_vectors(
+    engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], *,
+    timeout: float | None = None, means: LanguageMeans = _MEANS,
+) -> dict[str, np.ndarray]:
+    """The language-centred unit vectors of ``ids`` (:func:`refine.centred_unit`), for hybrid
+    fusion's cross-lingual agreement: one ``ids`` request for their stored vectors (the kNN
+    response does not carry the keyword side's hits); an article without a vector is left out."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
+    hits = search_with_vectors(engine, index, body, _SOURCE, timeout=timeout).get("hits", {}).get("hits", [])
+    decoded = [(str(h["_id"]), *_decode(h, dim)) for h in hits]
+    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
+    if not usable:
+        return {}
+    rows, lang_means = means.get(engine, index, model, dim)
+    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
+    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
+    return dict(zip([i for i, _, _ in usable], centred_unit(data, langs, lang_means), strict=True))

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from indexing.embeddings.refine import FEEDBACK, best, rescore, shrunk_means
+from indexing.embeddings.refine import FEEDBACK, best, centred_unit, rescore, shrunk_means
 from indexing.embeddings.vectors import decode
 from indexing.engine import Engine
 from indexing.index.templates import EMBEDDING_FIELD
@@ -256,6 +256,15 @@ class VectorMatrix:
     def language_means(self) -> np.ndarray:
         """Per language (``self._languages`` numbers them): its mean vector, for centring."""
         return self._store.language_means()
+
+    def centred(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The language-centred unit vectors of those of ``ids`` the matrix holds
+        (:func:`refine.centred_unit`): no request, a few rows gathered."""
+        known = [i for i in dict.fromkeys(ids) if i in self._row_of]
+        if not known:
+            return {}
+        data, langs = self._store.view(np.asarray([self._row_of[i] for i in known], dtype=np.intp))
+        return dict(zip(known, centred_unit(data, langs, self.language_means()), strict=True))
 
     def nearest(self, query: np.ndarray, k: int, *, exact: bool = False, feedback: int = FEEDBACK,
                 centred: bool = True) -> list[tuple[str, float]]:

@@ -97,3 +97,22 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
     except EmbeddingError as exc:  # the model answered nothing usable for this query
         log.warning("no vector search: %s", exc)
         return []
+
+
+def candidate_vectors(engine: Engine, index: str, ids: Sequence[str], *, embedder: Embedder,
+                      timeout: float | None = None) -> dict[str, np.ndarray]:
+    """The language-centred unit vectors of ``ids`` (hybrid fusion's cross-lingual agreement):
+    from the client-side matrix in memory (no request), or with the engine's kNN by one ``ids``
+    request for the stored vectors. Nothing ({}) when the vector side fails: agreement is a
+    bonus, never a new way to fail."""
+    try:
+        if native_knn(engine):
+            from indexing.embeddings.knn import centred_vectors
+
+            return centred_vectors(engine, index, embedder.name, embedder.dim, ids, timeout=timeout)
+        from indexing.embeddings.matrix import matrix_for
+
+        return matrix_for(engine, index, embedder.name, embedder.dim).centred(list(ids))
+    except EngineError as exc:
+        log.warning("no candidate vectors from %s, fusion without agreement: %s", index, exc)
+        return {}

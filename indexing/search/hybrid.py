@@ -2,7 +2,9 @@
 
 Three requests at most: a light keyword ranking (ids, scores, facets) while the vector side runs,
 the fusion (:mod:`indexing.embeddings.fusion`, or reciprocal rank fusion), then the sources and
-highlights of the fused page, through the index with the search's filters.
+highlights of the fused page, through the index with the search's filters. The fusion's
+cross-lingual agreement needs the candidates' vectors: in memory with the client-side matrix; with
+the engine's kNN one more small ``ids`` request, and only when the keyword side has an anchor.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from indexing.search.query import Expansion, SearchRequest
 from indexing.settings import SearchSettings
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from indexing.embeddings import Embedder
     from indexing.embeddings.fusion import Fused
 
@@ -51,9 +55,10 @@ HYDRATE_SLACK = 5
 
 
 def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion,
-           limits: SearchSettings) -> Fused:
-    """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``)."""
-    from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, fuse
+           limits: SearchSettings, vectors: Callable[[list[str]], Mapping[str, np.ndarray]]) -> Fused:
+    """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``);
+    ``vectors`` gives candidates' centred vectors, asked only when the keyword side has an anchor."""
+    from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, anchor, fuse
     from indexing.embeddings.retrieval import rrf
 
     keyword = [KeywordHit(str(h["_id"]), float(h.get("_score") or 0.0), frozenset(h.get("matched_queries") or ()))
@@ -62,8 +67,11 @@ def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: E
         return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
     params = FusionParams(strong=limits.fusion_strong, weak=limits.fusion_weak,
                           vector_confidence=limits.vector_confidence, admit=limits.vector_admit,
-                          admit_ratio=limits.vector_admit_ratio)
-    return fuse(keyword, near, one_concept=expansion.one_concept, params=params)
+                          admit_ratio=limits.vector_admit_ratio, agreement=limits.fusion_agreement,
+                          agree_low=limits.agree_low, agree_high=limits.agree_high)
+    centre = anchor(keyword, one_concept=expansion.one_concept) if params.agreement else None
+    known = vectors([h.id for h in keyword] + [i for i, _ in near]) if centre else None
+    return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known)
 
 
 def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: Embedder) -> SearchResult | None:
@@ -73,7 +81,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import has_vectors, neighbours
+    from indexing.embeddings.retrieval import candidate_vectors, has_vectors, neighbours
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
@@ -89,7 +97,8 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
         near = vector_side.result()
     if not near:
         return None
-    fused = _fused(first, near, request.expansion, limits)
+    fused = _fused(first, near, request.expansion, limits,
+                   lambda ids: candidate_vectors(engine, index, ids, embedder=embedder, timeout=limits.request_timeout))
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not native_knn(engine)  # every candidate must pass the filters

@@ -75,6 +75,14 @@ def test_dense_vector_knn_on_elasticsearch(es_engine: Any) -> None:
         eng, index, "underground school", k=2, embedder=e5, filters=[{"term": {"language": "uk"}}]
     )
     assert [i for i, _ in only_uk] == ["uk-school"]
+    # hybrid fusion's cross-lingual agreement on this path: the stored vectors by one ids request,
+    # language-centred (an id without a vector is left out)
+    from indexing.embeddings.retrieval import candidate_vectors
+
+    centred = candidate_vectors(eng, index, ["uk-school", "en-school", "de-strom", "missing"], embedder=e5)
+    assert sorted(centred) == ["de-strom", "en-school", "uk-school"]
+    assert all(abs(float(v @ v) - 1.0) < 1e-4 for v in centred.values())
+    assert float(centred["uk-school"] @ centred["en-school"]) > float(centred["uk-school"] @ centred["de-strom"])
 
 
 @pytest.mark.slow

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from indexing.embeddings.fusion import FusionParams, KeywordHit, fuse, is_strong
+import numpy as np
+import pytest
+
+from indexing.embeddings.fusion import FusionParams, KeywordHit, agreement, anchor, fuse, is_strong
 
 
 def _ids(ranking: list[tuple[str, float]]) -> list[str]:
@@ -95,3 +98,84 @@ def test_a_neighbour_needs_half_the_best_neighbours_score() -> None:
     ranking = _ids(fuse([KeywordHit("k", 1.0, frozenset({"some"}))], [("v1", 0.2), ("v2", 0.11), ("v3", 0.09),
                                                                           ("k", 0.01)], params=params).ranking)
     assert ranking[:2] == ["v1", "v2"] and "v3" not in ranking and "k" in ranking
+
+
+def _unit(*xs: float) -> np.ndarray:
+    v = np.asarray(xs, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _story_case() -> tuple[list[KeywordHit], list[tuple[str, float]], dict[str, np.ndarray]]:
+    """A story in English and Ukrainian, queried in English: the keyword side has the English
+    coverage with every word (the anchor) and an English look-alike sharing some words; the
+    vector side ranks the look-alike and a background page above the Ukrainian coverage. Centred
+    vectors: the Ukrainian coverage is the anchor's near-duplicate, the others are not."""
+    keyword = [KeywordHit("cov-en", 40.0, frozenset({"all", "some"})),
+               KeywordHit("look-en", 30.0, frozenset({"some"}))]
+    vector = [("cov-en", 0.14), ("look-en", 0.12), ("bg", 0.11), ("cov-uk", 0.08)]
+    vector += [(f"far{i}", 0.03) for i in range(10)]
+    vectors = {"cov-en": _unit(1, 0, 0), "cov-uk": _unit(0.7, 0.714, 0), "look-en": _unit(0.3, 0, 0.954),
+               "bg": _unit(0.05, 0.5, 0.86)}
+    return keyword, vector, vectors
+
+
+def test_coverage_in_another_language_climbs_above_look_alikes_by_agreement_with_the_anchor() -> None:
+    keyword, vector, vectors = _story_case()
+    without = _ids(fuse(keyword, vector).ranking)
+    assert without.index("cov-uk") > without.index("look-en")  # the failure the agreement mends
+    ranking = _ids(fuse(keyword, vector, vectors=vectors).ranking)
+    assert ranking[:2] == ["cov-en", "cov-uk"], ranking
+    # switched off, or with no vectors at all: the fusion as it was
+    assert _ids(fuse(keyword, vector, vectors=vectors, params=FusionParams(agreement=0.0)).ranking) == without
+    assert _ids(fuse(keyword, vector, vectors={}).ranking) == without
+
+
+def test_no_anchor_without_strong_evidence() -> None:
+    """A hit that shares only some words anchors nothing: its near-duplicates gain nothing."""
+    keyword, vector, vectors = _story_case()
+    weak_only = [KeywordHit(h.id, h.score, frozenset({"some"})) for h in keyword]
+    assert anchor(weak_only, one_concept=False) is None
+    assert fuse(weak_only, vector, vectors=vectors).ranking == fuse(weak_only, vector).ranking
+
+
+def test_the_anchor_is_the_best_scored_strong_hit() -> None:
+    keyword = [KeywordHit("weak-top", 50.0, frozenset({"some"})), KeywordHit("strong2", 20.0, frozenset({"all"})),
+               KeywordHit("strong1", 30.0, frozenset({"complete", "topic"}))]
+    assert anchor(keyword, one_concept=False) == "strong1"
+    assert anchor([KeywordHit("kursk", 5.0, frozenset({"entity"}))], one_concept=True) == "kursk"
+
+
+def test_agreement_ramps_from_low_to_high() -> None:
+    params = FusionParams(agreement=1.5, agree_low=0.4, agree_high=0.6)
+    assert agreement(0.2, params) == 0.0
+    assert agreement(0.4, params) == 0.0
+    assert agreement(0.5, params) == pytest.approx(0.75)
+    assert agreement(0.6, params) == pytest.approx(1.5)
+    assert agreement(0.95, params) == pytest.approx(1.5)
+    assert agreement(0.95, FusionParams(agreement=0.0)) == 0.0
+    step = FusionParams(agreement=1.0, agree_low=0.5, agree_high=0.5)
+    assert agreement(0.49, step) == 0.0 and agreement(0.51, step) == 1.0
+
+
+def test_centred_unit_vectors_take_away_the_language() -> None:
+    """Two articles that differ only by their language's offset are the same once centred."""
+    from indexing.embeddings.refine import centred_unit
+
+    story = np.asarray([0.2, 0.9, 0.1], dtype=np.float32)
+    offsets = np.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)  # per language
+    data = np.stack([story + offsets[0], story + offsets[1], offsets[0] + [0, 0, 0.3]])
+    out = centred_unit(data, np.asarray([0, 1, 0]), offsets)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0)
+    assert float(out[0] @ out[1]) == pytest.approx(1.0, abs=1e-6)
+    assert float(out[0] @ out[2]) < 0.5
+
+
+def test_the_matrix_gives_centred_vectors_of_the_ids_it_holds() -> None:
+    from indexing.embeddings.matrix import VectorMatrix
+
+    matrix = VectorMatrix("i", "m", 3)
+    matrix.load(["a", "b"], np.asarray([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), ["en", "uk"])
+    got = matrix.centred(["a", "missing", "b", "a"])
+    assert sorted(got) == ["a", "b"]
+    assert all(np.isclose(np.linalg.norm(v), 1.0) for v in got.values())
+    assert matrix.centred(["missing"]) == {}
