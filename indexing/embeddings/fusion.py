@@ -29,8 +29,8 @@ bar keeps ~96% of the story coverage only the vector side finds and drops three 
 other neighbours (benchmarks/README.md).
 
 **Cross-lingual agreement**: the keyword side's best hit with strong evidence is the *anchor*
-(what the query most surely means); every other candidate gains up to
-:attr:`FusionParams.agreement` by how close its language-centred vector is to the anchor's
+(what the query most surely means) and gains :attr:`FusionParams.agreement`; every other
+candidate gains up to as much by how close its language-centred vector is to the anchor's
 (:func:`agreement`, a ramp from :attr:`FusionParams.agree_low` to
 :attr:`FusionParams.agree_high`). Two articles covering one story, in whatever languages, are
 near-duplicates in the model's space once each language's mean is taken away (centred cosine
@@ -156,13 +156,17 @@ def agreement(similarity: float, params: FusionParams) -> float:
 
 def _agree(scores: dict[str, float], centre: str | None, vectors: Mapping[str, np.ndarray] | None,
            params: FusionParams) -> None:
-    """Add each candidate's :func:`agreement` with the anchor ``centre`` to its score (in place)."""
+    """Add each candidate's :func:`agreement` with the anchor ``centre`` to its score (in place).
+    The anchor gains the full agreement too (its similarity to itself is 1): a near-duplicate of
+    the surest hit climbs beside it, never over it."""
     if not params.agreement or centre is None or not vectors or centre not in vectors:
         return
     ref = vectors[centre]
     for i in scores:
         vec = vectors.get(i)
-        if i != centre and vec is not None:
+        if i == centre:
+            scores[i] += params.agreement
+        elif vec is not None:
             scores[i] += agreement(float(vec @ ref), params)
 
 

@@ -179,3 +179,15 @@ def test_the_matrix_gives_centred_vectors_of_the_ids_it_holds() -> None:
     assert sorted(got) == ["a", "b"]
     assert all(np.isclose(np.linalg.norm(v), 1.0) for v in got.values())
     assert matrix.centred(["missing"]) == {}
+
+
+def test_a_near_duplicate_of_the_anchor_never_overtakes_it() -> None:
+    """The article a query names word for word (the anchor) and a same-language rewrite of the
+    same event that the vector side ranks higher: the rewrite climbs beside the anchor, not over
+    it (every article of the demo site is found first by its own title)."""
+    one, dup = np.asarray([1.0, 0.0]), np.asarray([0.9, float(np.sqrt(1 - 0.81))])
+    keyword = [KeywordHit("own-title", 30.0, frozenset({"complete", "topic"})),
+               KeywordHit("rewrite", 24.0, frozenset({"some"}))]
+    vector = [("rewrite", 0.20), ("own-title", 0.15)]
+    ranking = _ids(fuse(keyword, vector, vectors={"own-title": one, "rewrite": dup}).ranking)
+    assert ranking[:2] == ["own-title", "rewrite"], ranking
