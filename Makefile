@@ -41,9 +41,12 @@ $(NODE_STAMP): $(STAMP) $(wildcard warwatch/localnode/*.py)
 
 install: $(STAMP) $(NODE_STAMP)
 
-# Two pytest-xdist workers, a test file per worker at a time (its module fixtures start once);
+# Three pytest-xdist workers on the 2 cores (many tests wait on subprocesses, servers and the search
+# node: a third worker fills that time); work units are test files, or files sharing a session
+# service (airflow standalone, the bare Elasticsearch node), sent longest first (tests/scheduling.py).
 # TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
+FAST_WORKERS ?= 2
 
 test: install
 	@bash scripts/run-tests.sh -n $(TEST_WORKERS) --dist loadfile -m "not production"
@@ -52,7 +55,7 @@ test: install
 FAST_MARKERS := not (es or jvm or airflow or browser or crawl or slow or production)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
+	$(BIN)/python -m pytest -q -n $(FAST_WORKERS) --dist loadfile -m "$(FAST_MARKERS)"
 
 # The production extra (Celery provider, Redis client, psycopg2) on top of the dev install.
 $(PRODUCTION_STAMP): pyproject.toml $(STAMP)
