@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.http import Request, Response
 
@@ -34,9 +34,11 @@ from crawlers.extensions.crawl_state import CrawlState
 from crawlers.policies import DueRevisit, next_revisit
 from crawlers.urlcache import canonical
 from indexing.archive import ArchiveError, read_record
-from indexing.changes.takedown import Page, Verdict, classify, page_of
 from indexing.dates import iso
 from indexing.sources import Source
+
+if TYPE_CHECKING:  # the module itself loads the extractor (trafilatura, numpy): only when a revisit is classified
+    from indexing.changes.takedown import Page, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ class RevisitAnswers:
             stats.revisits_not_modified += 1
             yield self._unchanged(response, due, source, now)
             return
+        from indexing.changes.takedown import classify, page_of
+
         verdict = classify(
             response.status, due.url, final, source.url, source.sections,
             new=lambda: page_of(response.body, response.url), stored=lambda: self._stored_page(due),
@@ -158,6 +162,8 @@ class RevisitAnswers:
         except ArchiveError as exc:
             logger.warning("stored capture of %s unreadable: %s", due.url, exc)
             return None
+        from indexing.changes.takedown import page_of
+
         return page_of(record.body, record.url)
 
     def _base(self, response: Response, due: DueRevisit, source: Source, now: datetime) -> dict[str, Any]:
