@@ -110,10 +110,10 @@ class BaseStoryIndex:
         self._begin(exclusive)
         try:
             yield
+            self._commit()
         except BaseException:
             self._rollback()
             raise
-        self._commit()
 
     def _begin(self, exclusive: bool) -> None:
         raise NotImplementedError
