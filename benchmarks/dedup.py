@@ -40,7 +40,6 @@ from datasketch import LeanMinHash, MinHashLSH  # noqa: E402
 
 from indexing.dedup import MINHASH_SCHEME, StoryIndex  # noqa: E402
 from indexing.dedup_bands import LSH_WEIGHTS  # noqa: E402
-from indexing.enrich.text import normalize_text, words  # noqa: E402
 from indexing.settings import get_settings  # noqa: E402
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -256,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. assign the same new documents with both; MinHash time on its own
     probe = StoryIndex(path_sql, **params)  # type: ignore[arg-type]
-    sig_s = _cpu(lambda: [probe._signature(words(normalize_text(b))) for b, _ in queries])
+    sig_s = _cpu(lambda: [probe._fingerprint(b) for b, _ in queries])
     probe.close()
     results: dict[str, list[str]] = {}
     rates: dict[str, float] = {}

@@ -1,5 +1,6 @@
 """The LSH band store of :mod:`indexing.dedup`: MinHash signatures cut into bands, one row
-``(band, hash, seq)`` per band of each stored signature in the SQLite table ``bands``.
+``(band, hash, seq)`` per band of each stored signature in the table ``bands`` (SQLite, or
+``warwatch_dedup_bands`` in Postgres: the statements go through the index's dialect, :class:`BandDb`).
 
 Finding the candidates of a new signature is one indexed query (:func:`candidate_sql`); the
 banding (bands x rows for the threshold, the band hash) is kept in ``meta`` and the table is
@@ -11,10 +12,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
 import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -27,6 +29,17 @@ BAND_HASH = "fold-mix64-v1"
 #: threshold with its estimated Jaccard, so false candidates cost a comparison, not a merge.
 LSH_WEIGHTS = (0.1, 0.9)
 REBUILD_CHUNK = 5000
+
+
+class BandDb(Protocol):
+    """What the band store needs of a story index's database (``?`` parameters, ``{table}`` words)."""
+
+    def sql_exec(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
+
+    def sql_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def transaction(self, exclusive: bool = False) -> AbstractContextManager[None]: ...
+
 
 @dataclass(frozen=True)
 class Banding:
@@ -93,18 +106,18 @@ def band_rows(banding: Banding, seq: int, sig: np.ndarray) -> list[tuple[int, in
     return [(b, int(k), seq) for b, k in enumerate(keys)]
 
 
-def stored_banding(db: sqlite3.Connection) -> Banding | None:
+def stored_banding(db: BandDb) -> Banding | None:
     """The banding the band table was built with (None before there was one)."""
-    row = db.execute("SELECT value FROM meta WHERE key = 'lsh'").fetchone()
+    row = db.sql_exec("SELECT value FROM {meta} WHERE key = 'lsh'").fetchone()
     return Banding.from_json(row[0] if row else None)
 
 
-def ensure_bands(db: sqlite3.Connection, path: Path, *, threshold: float, num_perm: int) -> Banding:
+def ensure_bands(db: BandDb, where: str, *, threshold: float, num_perm: int) -> Banding:
     """The banding of the stored band table, rebuilt first if it does not suit these settings.
 
-    One meta row is read when the table is current (the normal case: O(1)). Files from before
+    One meta row is read when the table is current (the normal case: O(1)). Stores from before
     the band table, or banded for another threshold, are re-banded once from their stored
-    signatures; doc and story rows are not touched.
+    signatures, with no assignment running meanwhile; doc and story rows are not touched.
     """
     stored = stored_banding(db)
     if stored is not None and stored.threshold == threshold and stored.num_perm == num_perm \
@@ -112,47 +125,43 @@ def ensure_bands(db: sqlite3.Connection, path: Path, *, threshold: float, num_pe
         return stored
     bands, rows = lsh_shape(threshold, num_perm)
     wanted = Banding(threshold, num_perm, bands, rows)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with db.transaction(exclusive=True):
         stored = stored_banding(db)  # another process may have done it meanwhile
         if stored == wanted:
-            db.execute("COMMIT")
             return stored
         if stored is None or (stored.bands, stored.rows, stored.band_hash, stored.num_perm) != (
             bands, rows, BAND_HASH, num_perm
         ):
-            rebuild_bands(db, path, wanted, stored)
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lsh', ?)", (wanted.to_json(),))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+            rebuild_bands(db, where, wanted, stored)
+        db.sql_exec("INSERT INTO {meta} (key, value) VALUES ('lsh', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (wanted.to_json(),))
     return wanted
 
 
-def rebuild_bands(db: sqlite3.Connection, path: Path, banding: Banding, previous: Banding | None) -> None:
-    """Band every stored signature anew (``path``: for the log)."""
+def rebuild_bands(db: BandDb, where: str, banding: Banding, previous: Banding | None) -> None:
+    """Band every stored signature anew, :data:`REBUILD_CHUNK` at a time (``where``: for the log)."""
     started = time.monotonic()
-    db.execute("DELETE FROM bands")
-    reader = db.execute("SELECT seq, minhash FROM docs WHERE minhash IS NOT NULL ORDER BY seq")
-    n = 0
-    while chunk := reader.fetchmany(REBUILD_CHUNK):
+    db.sql_exec("DELETE FROM {bands}")
+    n = last = 0
+    while chunk := db.sql_exec("SELECT seq, minhash FROM {docs} WHERE minhash IS NOT NULL AND seq > ? "
+                               "ORDER BY seq LIMIT ?", (last, REBUILD_CHUNK)).fetchall():
+        last = chunk[-1][0]
         good = [(seq, blob) for seq, blob in chunk if len(blob) == banding.num_perm * 8]
         if len(good) < len(chunk):
             log.warning("%s: %d stored signatures have the wrong length; left out of the band index",
-                        path, len(chunk) - len(good))
+                        where, len(chunk) - len(good))
         if not good:
             continue
         sigs = np.frombuffer(b"".join(blob for _, blob in good), dtype=np.uint64).reshape(len(good), -1)
         keys = band_keys(sigs, banding.bands, banding.rows)
-        db.executemany(
-            "INSERT OR IGNORE INTO bands (band, hash, seq) VALUES (?, ?, ?)",
-            ((b, int(k), seq) for (seq, _), row in zip(good, keys, strict=True) for b, k in enumerate(row)),
+        db.sql_many(
+            "INSERT INTO {bands} (band, hash, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(b, int(k), seq) for (seq, _), row in zip(good, keys, strict=True) for b, k in enumerate(row)],
         )
         n += len(good)
     if n or previous is not None:
         log.info("%s: LSH bands %s for %d stored signatures (%dx%d, was %s) in %.1fs",
-                 path, "rebuilt" if previous else "built", n, banding.bands, banding.rows,
+                 where, "rebuilt" if previous else "built", n, banding.bands, banding.rows,
                  f"{previous.bands}x{previous.rows}" if previous else "none", time.monotonic() - started)
 
 
@@ -160,13 +169,14 @@ def candidate_sql(bands: int, windowed: bool) -> str:
     """The query for the stored signatures sharing a band with the ``bands`` (band, hash) pairs
     bound first (and the published window bound last, when ``windowed``)."""
     # CROSS JOIN keeps SQLite's planner on the band key: one primary-key search per band,
-    # then one rowid lookup per candidate; never a scan (tests check the plan)
+    # then one rowid lookup per candidate; never a scan (tests check the plan). Postgres spells
+    # it JOIN ({cross_join}).
     values = ", ".join(["(?, ?)"] * bands)
     window = " AND (d.published IS NULL OR d.published BETWEEN ? AND ?)" if windowed else ""
     return (
         f"WITH q(band, hash) AS (VALUES {values}) "
         "SELECT DISTINCT d.seq, d.story_id, d.minhash FROM q "
-        "CROSS JOIN bands b ON b.band = q.band AND b.hash = q.hash "
-        "JOIN docs d ON d.seq = b.seq "
+        "{cross_join} {bands} b ON b.band = q.band AND b.hash = q.hash "
+        "JOIN {docs} d ON d.seq = b.seq "
         f"WHERE d.minhash IS NOT NULL{window} ORDER BY d.seq"
     )

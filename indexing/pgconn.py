@@ -24,6 +24,10 @@ NS_DATA_LOCK = 0x57570002
 NS_CRAWL_SOURCE = 0x57570003
 NS_CRAWL_RUN = 0x57570004
 NS_SCHEMA = 0x57570005
+#: the story index (indexing.dedup_pg): its banding (shared by assignments, exclusive to re-band it)
+#: and the keys one assignment serialises on (doc id, body hash, LSH bands)
+NS_DEDUP_BANDING = 0x57570006
+NS_DEDUP_KEY = 0x57570007
 
 
 class StateUnavailable(ConfigError):

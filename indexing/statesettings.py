@@ -20,8 +20,10 @@ SECRET_KEYS: tuple[tuple[str, ...], ...] = (("es_password",), ("es_api_key",), (
 
 class StateSettings(BaseModel):
     """The crawl locks and the crawl's seen-store (``crawlers.state.open_seen_store``), the
-    discovery times, the batch registry and leases and the alert outbox: in files under the data
-    directory (``file``) or in one Postgres database that every host reaches (``postgres``)."""
+    discovery times, the batch registry and leases, the alert outbox, the story index
+    (``indexing.dedup.open_story_index``) and the health episodes
+    (``indexing.health.episodes.open_episodes``): in files under the data directory (``file``) or
+    in one Postgres database that every host reaches (``postgres``)."""
 
     backend: Literal["file", "postgres"] = "file"
     dsn: SecretStr | None = None

@@ -1,10 +1,12 @@
 """Health alerts: once per (source, rule) episode, through the topic watches' channels.
 
 An episode opens when a rule first finds a problem with a source and closes when a later check
-no longer finds it; only opening alerts. The open episodes live in ``state/health.sqlite``; the
-alerts go through the same outbox as topic alerts (:class:`~indexing.alerts.state.AlertState`,
-in that file), so a delivery that fails is retried by the next check and a check killed between
-deciding and delivering loses nothing.
+no longer finds it; only opening alerts. The open episodes live in ``state/health.sqlite``, or in
+the state database with ``state.backend: postgres`` (``indexing.health.episodes``); the alerts go
+through the same outbox as topic alerts (:class:`~indexing.alerts.state.AlertState`, in that file,
+or its Postgres twin), so a delivery that fails is retried by the next check, a check killed
+between deciding and delivering loses nothing, and two checks at once (two hosts) open an episode
+and alert it once.
 
 The channels are ``settings.health.channels`` (the shape of a watch's ``channels``: the file
 channel, ``data/alerts/warwatch-health.jsonl``, is always on) with the watches file's
@@ -14,7 +16,6 @@ channel, ``data/alerts/warwatch-health.jsonl``, is always on) with the watches f
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from indexing.alerts.pgstate import open_alert_state
 from indexing.alerts.state import AlertStore
 from indexing.channelconfig import Channels
 from indexing.errors import ConfigError
+from indexing.health.episodes import Episodes, open_episodes
 from indexing.health.rules import RULES, Finding
 from indexing.settings import Settings
 
@@ -66,29 +68,6 @@ class AlertOutcome:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Episodes:
-    """The open episodes: ``(source, rule) -> story key`` of the alert that opened it."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("CREATE TABLE IF NOT EXISTS episodes (source TEXT NOT NULL, rule TEXT NOT NULL, "
-                         "story_key TEXT NOT NULL, alert_id TEXT NOT NULL, opened_at TEXT NOT NULL, "
-                         "PRIMARY KEY (source, rule))")
-
-    def open_keys(self) -> set[tuple[str, str]]:
-        return {(s, r) for s, r in self._db.execute("SELECT source, rule FROM episodes")}
-
-    def open(self, finding: Finding, story_key: str, aid: str) -> None:
-        self._db.execute("INSERT OR IGNORE INTO episodes VALUES (?,?,?,?,?)",
-                         (finding.source, finding.rule, story_key, aid, datetime.now(UTC).isoformat()))
-
-    def close(self, key: tuple[str, str]) -> None:
-        self._db.execute("DELETE FROM episodes WHERE source=? AND rule=?", key)
-
-    def shut(self) -> None:
-        self._db.close()
-
-
 def payload(finding: Finding, aid: str, watch: Watch) -> dict[str, Any]:
     return {
         "alert_id": aid,
@@ -109,7 +88,7 @@ def payload(finding: Finding, aid: str, watch: Watch) -> dict[str, Any]:
     }
 
 
-def _decide(findings: Iterable[Finding], state: AlertStore, episodes: _Episodes, watch: Watch,
+def _decide(findings: Iterable[Finding], state: AlertStore, episodes: Episodes, watch: Watch,
             outcome: AlertOutcome, rules: Iterable[str]) -> None:
     active = {(f.source, f.rule): f for f in findings}
     # Only episodes of the rules this caller checked can be closed by it (the pipeline's own
@@ -123,11 +102,11 @@ def _decide(findings: Iterable[Finding], state: AlertStore, episodes: _Episodes,
         aid = alert_id(HEALTH_WATCH_ID, story_key)
         # claim() first: a check killed before open() finds the alert claimed and only opens.
         state.claim(HEALTH_WATCH_ID, story_key, [], aid, None, watch.channels.names(), payload(finding, aid, watch))
-        episodes.open(finding, story_key, aid)
-        outcome.opened.append("/".join(key))
+        if episodes.open(finding, story_key, aid):  # False: a check running at once opened it
+            outcome.opened.append("/".join(key))
     for key in sorted(already - active.keys()):
-        episodes.close(key)
-        outcome.closed.append("/".join(key))
+        if episodes.close(key):
+            outcome.closed.append("/".join(key))
 
 
 def _deliver(state: AlertStore, watch: Watch, delivery: DeliverySettings, outcome: AlertOutcome,
@@ -164,7 +143,7 @@ def raise_alerts(findings: Iterable[Finding], *, settings: Settings, watch: Watc
     path = settings.state_dir / STATE_FILE
     outcome = AlertOutcome()
     with open_alert_state(path, settings.state.postgres_dsn, connect_timeout=settings.state.connect_timeout) as state:
-        episodes = _Episodes(path)
+        episodes = open_episodes(path, settings.state)
         try:
             _decide(findings, state, episodes, watch, outcome, rules)
         finally:
