@@ -53,6 +53,7 @@ from crawlers.policies import (
     default_min_recheck,
     next_revisit,
 )
+from indexing.sqldialect import SqlDialect
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class _Mark(NamedTuple):
 SQL_WORDS = ("articles", "aliases", "pending", "validators", "runs", "greatest", "least", "for_update")
 
 
-class BaseSeenStore:
+class BaseSeenStore(SqlDialect):
     """The seen-store's behaviour; a dialect sets the class attributes and :meth:`_x`, :meth:`_many`,
     :meth:`_in_transaction`, :meth:`_close_db`. Statements here use ``?`` parameters and
     ``{name}`` for the words of :data:`SQL_WORDS`."""
@@ -145,10 +146,6 @@ class BaseSeenStore:
     _BEGIN = "BEGIN"
     #: the LIMIT that means none
     _NO_LIMIT: int | None = None
-    #: the dialect's spelling of each of :data:`SQL_WORDS`
-    _WORDS: dict[str, str] = {}
-    #: the dialect's parameter marker
-    _PARAM = "?"
 
     def __init__(
         self,
@@ -173,15 +170,9 @@ class BaseSeenStore:
         #: called before a seen-mark is committed: the archive fsyncs the captures (issue 9)
         self.before_commit: Callable[[], None] | None = None
         self._closed = False
-        self._statements: dict[str, str] = {}
 
     # --- the dialect ---------------------------------------------------------------------------
-    def _sql(self, sql: str) -> str:
-        """``sql`` in the dialect's words and parameter markers (translated once per statement)."""
-        out = self._statements.get(sql)
-        if out is None:
-            out = self._statements[sql] = sql.format(**self._WORDS).replace("?", self._PARAM)
-        return out
+    _sql = SqlDialect.translate
 
     def _x(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Run one statement; the result has ``fetchone``/``fetchall`` and iterates rows."""

@@ -25,6 +25,7 @@ from datasketch import MinHash
 
 from indexing.dedup_bands import band_keys, band_rows, candidate_sql, ensure_bands, stored_banding
 from indexing.fingerprint import Fingerprint, fingerprint
+from indexing.sqldialect import SqlDialect
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,10 @@ def _iso(dt: datetime | None) -> str | None:
     return None if dt is None else _utc(dt).isoformat()
 
 
-class BaseStoryIndex:
+class BaseStoryIndex(SqlDialect):
     """Assigns story ids; a dialect sets :attr:`_WORDS`, :attr:`_PARAM` and the methods marked
     "the dialect", then calls :meth:`_setup` once connected. Use as a context manager."""
 
-    _WORDS: dict[str, str] = {}
-    _PARAM = "?"
     #: where the state is, for messages (a path, or the redacted DSN)
     where = ""
 
@@ -80,7 +79,6 @@ class BaseStoryIndex:
         self.window = timedelta(days=window_days) if window_days else None
         #: candidate rows read for verification since opening (diagnostics and tests)
         self.candidates_checked = 0
-        self._statements: dict[str, str] = {}
         # the permutations are the costly part of a MinHash: generate them once
         self._perms = MinHash(num_perm=num_perm, scheme=MINHASH_SCHEME).permutations
 
@@ -89,12 +87,7 @@ class BaseStoryIndex:
         self._banding = ensure_bands(self, self.where, threshold=self.threshold, num_perm=self.num_perm)
 
     # The dialect ---------------------------------------------------------------------
-    def sql(self, sql: str) -> str:
-        """``sql`` in the dialect's words and parameter markers (translated once per statement)."""
-        out = self._statements.get(sql)
-        if out is None:
-            out = self._statements[sql] = sql.format(**self._WORDS).replace("?", self._PARAM)
-        return out
+    sql = SqlDialect.translate
 
     def sql_exec(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Run one statement; the result has ``fetchone``/``fetchall``."""

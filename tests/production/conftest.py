@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _in_data_dir, _reachable_dir
+from tests.conftest import REPO_ROOT, _in_data_dir, _reachable_dir
 from tests.production import services
+from tests.production.s3proxy import S3Proxy, fetch
 
 HERE = Path(__file__).resolve().parent
 #: Crawl workers (queue ``crawl``) and the default-queue worker: name -> (queue, concurrency).
@@ -161,6 +162,17 @@ def postgres() -> Iterator[services.Postgres]:
     finally:
         pg.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Proxy]:
+    """One S3-compatible server for the session (each test file its own bucket), stopped after."""
+    server = S3Proxy(fetch(REPO_ROOT / ".local" / "s3proxy"), tmp_path_factory.mktemp("s3proxy") / "blobs")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def fresh_schema(pg: services.Postgres) -> str:

@@ -3,13 +3,11 @@ A) publishes its batch; "host B", with an empty data directory B and the same bu
 registry (Postgres), claims it and cleans, enriches, indexes and alerts it; every article is indexed
 exactly once; a rerun on a third empty host changes nothing; retention deletes the derived batch
 files in the store by prefix. s3proxy (a real S3 API server, tests/production/s3proxy.py) and
-Postgres are started here on 127.0.0.1 on ports of their own (9270, 9271) and stopped after."""
+Postgres are the session's (tests/production/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,40 +20,16 @@ from indexing.settings import get_settings, reset_settings
 from indexing.storage import s3_client
 from tests.conftest import REPO_ROOT, count_docs
 from tests.production import services
-from tests.production.s3proxy import S3Proxy, fetch
+from tests.production.conftest import fresh_schema
+from tests.production.s3proxy import S3Proxy
 
 BUCKET = "warwatch-batches"
 PREFIX = "wb/"
-S3_PORT = 9270
-PG_PORT = 9271
 DEMO_SITE = REPO_ROOT / "demo" / "site"
 #: what a processed batch leaves in the store (the derived files retention deletes, and what stays)
 DERIVED = {"cleaned.jsonl", "documents.jsonl", "indexed-ids.txt", "crawl.log"}
 KEPT = {"manifest.jsonl", "batch.json", "crawl-report.json", "clean-report.json", "enrich-report.json",
         "index-report.json", "alerts-report.json", "processed.json", "runs-recorded.json", "takedowns.jsonl"}
-
-
-@pytest.fixture(scope="module")
-def s3proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Proxy]:
-    server = S3Proxy(fetch(REPO_ROOT / ".local" / "s3proxy"), tmp_path_factory.mktemp("s3batches") / "blobs",
-                     port=S3_PORT)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[services.Postgres]:
-    run_dir = Path(tempfile.mkdtemp(prefix="ww-s3batches-pg-"))
-    run_dir.chmod(0o755)  # the postgres service user reads it
-    pg = services.start_postgres(run_dir, port=PG_PORT)
-    try:
-        yield pg
-    finally:
-        pg.stop()
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +40,6 @@ def site() -> Iterator[str]:
         yield server.base_url
 
 
-def _schema(pg: services.Postgres) -> str:
-    """A DSN whose tables live in a schema of their own (nothing shared with another test)."""
-    import psycopg2
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn = psycopg2.connect(pg.dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-    conn.close()
-    return f"{pg.dsn}?options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture
 def shared(s3proxy: S3Proxy, postgres: services.Postgres, index_prefix: str, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
@@ -87,7 +48,7 @@ def shared(s3proxy: S3Proxy, postgres: services.Postgres, index_prefix: str, tmp
     env = {"WARWATCH_STORAGE__BACKEND": "s3", "WARWATCH_STORAGE__BUCKET": BUCKET, "WARWATCH_STORAGE__PREFIX": prefix,
            "WARWATCH_STORAGE__ENDPOINT_URL": s3proxy.endpoint, "WARWATCH_STORAGE__ACCESS_KEY_ID": s3proxy.access_key,
            "WARWATCH_STORAGE__SECRET_ACCESS_KEY": s3proxy.secret_key, "WARWATCH_STORAGE__MAX_ATTEMPTS": "2",
-           "WARWATCH_STATE__BACKEND": "postgres", "WARWATCH_STATE__DSN": _schema(postgres),
+           "WARWATCH_STATE__BACKEND": "postgres", "WARWATCH_STATE__DSN": fresh_schema(postgres),
            "WARWATCH_EMBEDDINGS__BACKEND": "none",
            "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0", "WARWATCH_CRAWL__AUTOTHROTTLE": "false"}
     for name, value in env.items():

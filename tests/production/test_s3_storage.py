@@ -20,21 +20,10 @@ from warcio.archiveiterator import ArchiveIterator
 from indexing.archive import WarcWriter, append_manifest, iter_manifest
 from indexing.settings import get_settings, reset_settings
 from indexing.storage import S3Storage, Uploads, s3_client
-from tests.conftest import REPO_ROOT
-from tests.production.s3proxy import S3Proxy, fetch
+from tests.production.s3proxy import S3Proxy
 
 BUCKET = "warwatch-test"
 PREFIX = "ww/"
-
-
-@pytest.fixture(scope="module")
-def s3proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Proxy]:
-    server = S3Proxy(fetch(REPO_ROOT / ".local" / "s3proxy"), tmp_path_factory.mktemp("s3proxy") / "blobs")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
