@@ -21,10 +21,18 @@ import functools
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from indexing.changessettings import ChangesSettings
@@ -132,6 +140,9 @@ class LocalNodeSettings(BaseModel):
     heap: str = "512m"
     max_heap: str = "1g"
     start_timeout: float = 300.0
+    #: more JVM flags for the node (jvm.options.d), e.g. ["-XX:TieredStopAtLevel=1"]: the tests'
+    #: short-lived nodes start on less CPU without the optimising compiler
+    jvm_options: list[Annotated[str, StringConstraints(pattern=r"^-[^\s]+$")]] = []
 
 
 class SearchSettings(BaseModel):

@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from indexing.settings import reset_settings
+from indexing.errors import ConfigError
+from indexing.settings import get_settings, reset_settings
 from tests.conftest import service_missing
 from warwatch import localnode
 from warwatch.localnode import LocalNodeError, engines, maven, node_dir, proc, user
@@ -174,6 +175,20 @@ def test_config_paths_are_absolute_and_heap_from_settings(
                  f'path.data: "{ndir}/data"', f'path.logs: "{ndir}/logs"', "cluster.name: warwatch-local"):  # fmt: skip
         assert line in yml
     assert (conf / "log4j2.properties").read_text() == "x=1\n"
+    # more JVM flags from the settings go to a file of their own; none: no file
+    monkeypatch.setenv("WARWATCH_LOCAL_ES__JVM_OPTIONS", '["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]')
+    reset_settings()
+    conf = write_config(localnode.ENGINES["opensearch"], home, ndir, 9333)
+    extra = (conf / "jvm.options.d" / "warwatch-extra.options").read_text().split()
+    assert extra == ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+    monkeypatch.setenv("WARWATCH_LOCAL_ES__JVM_OPTIONS", "[]")
+    reset_settings()
+    conf = write_config(localnode.ENGINES["opensearch"], home, ndir, 9333)
+    assert not (conf / "jvm.options.d" / "warwatch-extra.options").exists()
+    monkeypatch.setenv("WARWATCH_LOCAL_ES__JVM_OPTIONS", '["-Xmx1g\\n-Dx=y"]')  # one flag per line, no injection
+    with pytest.raises(ConfigError, match="jvm_options"):
+        reset_settings()
+        get_settings()
 
 
 def test_taken_port_is_a_clear_error(data_dir: Path) -> None:

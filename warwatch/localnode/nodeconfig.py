@@ -101,6 +101,9 @@ def write_config(spec: EngineSpec, home: Path, rundir: Path, port: int, ids: Ids
         (conf / "jvm.options.d" / "warwatch-heap.options").write_text(
             f"-Xms{heap.heap}\n-Xmx{heap.max_heap}\n", encoding="utf-8"
         )
+        if heap.jvm_options:
+            (conf / "jvm.options.d" / "warwatch-extra.options").write_text(
+                "".join(f"{flag}\n" for flag in heap.jvm_options), encoding="utf-8")
         (conf / spec.config_file).write_text(node_yml(spec, rundir, port, cluster, extra_lines), encoding="utf-8")
         for rel, data in (extra_files or {}).items():  # e.g. the TLS certificates (secure.py)
             (conf / rel).parent.mkdir(parents=True, exist_ok=True)
