@@ -175,6 +175,25 @@ def s3proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Proxy]:
         server.stop()
 
 
+def use_bucket(monkeypatch: pytest.MonkeyPatch, server: S3Proxy, bucket: str, prefix: str,
+               **more: str) -> None:
+    """Settings pointing storage at ``bucket``/``prefix`` of ``server`` (plus ``more``
+    WARWATCH_* variables), and the bucket created if it is not there yet."""
+    from indexing.settings import get_settings, reset_settings
+    from indexing.storage import s3_client
+
+    env = {"WARWATCH_STORAGE__BACKEND": "s3", "WARWATCH_STORAGE__BUCKET": bucket, "WARWATCH_STORAGE__PREFIX": prefix,
+           "WARWATCH_STORAGE__ENDPOINT_URL": server.endpoint, "WARWATCH_STORAGE__ACCESS_KEY_ID": server.access_key,
+           "WARWATCH_STORAGE__SECRET_ACCESS_KEY": server.secret_key, "WARWATCH_STORAGE__MAX_ATTEMPTS": "2",
+           "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0", "WARWATCH_CRAWL__AUTOTHROTTLE": "false", **more}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    client = s3_client(get_settings().storage)
+    if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=bucket)
+
+
 def fresh_schema(pg: services.Postgres) -> str:
     """A DSN whose tables live in a new schema of their own (one per test: nothing shared)."""
     import psycopg2

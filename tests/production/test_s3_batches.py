@@ -20,7 +20,7 @@ from indexing.settings import get_settings, reset_settings
 from indexing.storage import s3_client
 from tests.conftest import REPO_ROOT, count_docs
 from tests.production import services
-from tests.production.conftest import fresh_schema
+from tests.production.conftest import fresh_schema, use_bucket
 from tests.production.s3proxy import S3Proxy
 
 BUCKET = "warwatch-batches"
@@ -45,18 +45,8 @@ def shared(s3proxy: S3Proxy, postgres: services.Postgres, index_prefix: str, tmp
            monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """What every host shares: the bucket, the registry, the engine. Yields the bucket's prefix."""
     prefix = f"{PREFIX}{uuid.uuid4().hex[:8]}/"
-    env = {"WARWATCH_STORAGE__BACKEND": "s3", "WARWATCH_STORAGE__BUCKET": BUCKET, "WARWATCH_STORAGE__PREFIX": prefix,
-           "WARWATCH_STORAGE__ENDPOINT_URL": s3proxy.endpoint, "WARWATCH_STORAGE__ACCESS_KEY_ID": s3proxy.access_key,
-           "WARWATCH_STORAGE__SECRET_ACCESS_KEY": s3proxy.secret_key, "WARWATCH_STORAGE__MAX_ATTEMPTS": "2",
-           "WARWATCH_STATE__BACKEND": "postgres", "WARWATCH_STATE__DSN": fresh_schema(postgres),
-           "WARWATCH_EMBEDDINGS__BACKEND": "none",
-           "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0", "WARWATCH_CRAWL__AUTOTHROTTLE": "false"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    client = s3_client(get_settings().storage)
-    if BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-        client.create_bucket(Bucket=BUCKET)
+    use_bucket(monkeypatch, s3proxy, BUCKET, prefix, WARWATCH_STATE__BACKEND="postgres",
+               WARWATCH_STATE__DSN=fresh_schema(postgres), WARWATCH_EMBEDDINGS__BACKEND="none")
     yield prefix
     from warwatch.pipeline import batches
 

@@ -20,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from indexing.archive import WarcWriter, append_manifest, iter_manifest
 from indexing.settings import get_settings, reset_settings
 from indexing.storage import S3Storage, Uploads, s3_client
+from tests.production.conftest import use_bucket
 from tests.production.s3proxy import S3Proxy
 
 BUCKET = "warwatch-test"
@@ -40,20 +41,9 @@ def s3_env(s3proxy: S3Proxy, site: str, data_dir: Path, tmp_path: Path,
     """Settings for a crawl into the bucket; yields the sources file of the demo site."""
     from demo.server import render_sources
 
-    env = {"WARWATCH_STORAGE__BACKEND": "s3", "WARWATCH_STORAGE__BUCKET": BUCKET,
-           "WARWATCH_STORAGE__PREFIX": PREFIX, "WARWATCH_STORAGE__ENDPOINT_URL": s3proxy.endpoint,
-           "WARWATCH_STORAGE__ACCESS_KEY_ID": s3proxy.access_key,
-           "WARWATCH_STORAGE__SECRET_ACCESS_KEY": s3proxy.secret_key,
-           "WARWATCH_STORAGE__MAX_ATTEMPTS": "2", "WARWATCH_STORAGE__CONNECT_TIMEOUT": "3",
-           # small files: the crawl rotates, so several files are closed and uploaded mid-crawl
-           "WARWATCH_CRAWL__WARC_MAX_BYTES": "40000",
-           "WARWATCH_CRAWL__DOWNLOAD_DELAY": "0", "WARWATCH_CRAWL__AUTOTHROTTLE": "false"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    client = s3_client(get_settings().storage)
-    if BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-        client.create_bucket(Bucket=BUCKET)
+    # small WARC files: the crawl rotates, so several files are closed and uploaded mid-crawl
+    use_bucket(monkeypatch, s3proxy, BUCKET, PREFIX, WARWATCH_STORAGE__CONNECT_TIMEOUT="3",
+               WARWATCH_CRAWL__WARC_MAX_BYTES="40000")
     yield render_sources(site, tmp_path / "sources.yaml")
     reset_settings()
 
