@@ -22,13 +22,14 @@ sys.path.insert(0, str(ROOT))
 from tests.scheduling import DURATIONS, unit_of  # noqa: E402
 
 
-def test_file(classname: str) -> str | None:
-    """``tests.dags.test_dag_run`` or ``tests.x.test_y.TestZ`` -> ``tests/dags/test_dag_run.py``."""
+def test_id(classname: str, name: str) -> str | None:
+    """``tests.dags.test_dag_run``, ``test_x`` -> ``tests/dags/test_dag_run.py::test_x``;
+    ``tests.x.test_y.TestZ``, ``test_a`` -> ``tests/x/test_y.py::TestZ::test_a``."""
     parts = classname.split(".")
     for end in range(len(parts), 0, -1):
         path = "/".join(parts[:end]) + ".py"
         if (ROOT / path).is_file():
-            return path
+            return "::".join([path, *parts[end:], name])
     return None
 
 
@@ -39,10 +40,10 @@ def main() -> int:
     args = parser.parse_args()
     units: dict[str, float] = {}
     for case in ET.parse(args.junit).getroot().iter("testcase"):
-        path = test_file(case.get("classname", ""))
-        if path is None:
+        nodeid = test_id(case.get("classname", ""), case.get("name", ""))
+        if nodeid is None:
             continue
-        unit = unit_of(path)
+        unit = unit_of(nodeid)
         units[unit] = units.get(unit, 0.0) + float(case.get("time") or 0.0)
     ordered = {u: round(s, 1) for u, s in sorted(units.items(), key=lambda kv: -kv[1]) if s >= 0.5}
     args.out.write_text(json.dumps(ordered, indent=1) + "\n")

@@ -2,7 +2,10 @@
 
 A work unit is a test file (its module fixtures start once), except that files sharing an
 expensive session service are one unit, so only one worker starts it: ``airflow standalone`` and the
-migrated Airflow DB (tests/dags), the bare Elasticsearch node (``bare_elasticsearch``). Units go out
+migrated Airflow DB (tests/dags), the bare Elasticsearch node (``bare_elasticsearch``); and that the
+heavy tests of a few files with no module fixture are units of their own (``SPLIT_FILES``: every test,
+``PEELED_TESTS``: one test of a file), so one file's minutes spread over every worker instead of
+ending the run on one. Units go out
 longest first (``tests/durations.json``: seconds per unit, measured with
 ``scripts/test-durations.py``; a unit it does not know counts as one second), so the slow files do
 not start last and leave one worker running alone at the end. The durations only order the work:
@@ -25,9 +28,25 @@ SHARED_SERVICE_UNITS: dict[str, str] = {
 }
 
 
+#: files of heavy, independent tests (no module- or package-scoped fixture: tests/test_scheduling.py
+#: checks): each test, each parametrised case, is a unit
+SPLIT_FILES: tuple[str, ...] = (
+    "tests/warwatch/test_kill.py",
+    "tests/crawlers/test_isolation.py",
+    "tests/warwatch/test_pipeline.py",
+)
+#: heavy tests with only function fixtures, in a file whose other tests share a module fixture
+PEELED_TESTS: tuple[str, ...] = (
+    "tests/crawlers/test_hostile.py::test_warwatch_run_indexes_every_good_article",
+)
+
+
 def unit_of(nodeid: str) -> str:
-    """The work unit of a test id: its file, or the shared-service unit the file belongs to."""
+    """The work unit of a test id: its file, the shared-service unit the file belongs to, or the
+    test itself (``SPLIT_FILES``, ``PEELED_TESTS``)."""
     path = nodeid.split("::", 1)[0]
+    if path in SPLIT_FILES or nodeid.split("[", 1)[0] in PEELED_TESTS:
+        return nodeid
     for prefix, unit in SHARED_SERVICE_UNITS.items():
         if path.startswith(prefix):
             return unit

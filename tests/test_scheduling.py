@@ -4,6 +4,7 @@ stand-in worker handles (the scheduler only calls ``send_runtest_some`` and ``sh
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,38 @@ def test_files_sharing_a_service_are_one_unit_and_other_files_their_own() -> Non
     assert scheduling.unit_of("tests/indexing/test_engine.py::t") == "bare-elasticsearch"
     assert scheduling.unit_of("tests/indexing/test_embeddings_es.py::t") == "bare-elasticsearch"
     assert scheduling.unit_of("tests/test_a.py::test_1[x::y]") == "tests/test_a.py"
+
+
+def test_heavy_independent_tests_are_units_of_their_own() -> None:
+    kill = "tests/warwatch/test_kill.py::test_interrupted_run_then_next_run_indexes_everything_once[crawl-SIGINT]"
+    assert scheduling.unit_of(kill) == kill
+    peeled = scheduling.PEELED_TESTS[0]
+    assert scheduling.unit_of(peeled) == peeled
+    assert scheduling.unit_of(peeled.split("::")[0] + "::test_other") == peeled.split("::")[0]
+
+
+def _shared_fixtures(source: str) -> list[str]:
+    """Fixtures defined in ``source`` with a scope wider than a test's."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef):
+            for deco in node.decorator_list:
+                scope = [k.value for k in getattr(deco, "keywords", []) if k.arg == "scope"]
+                if scope and not (isinstance(scope[0], ast.Constant) and scope[0].value == "function"):
+                    found.append(node.name)
+    return found
+
+
+def test_split_files_share_no_fixture_between_their_tests() -> None:
+    """A module fixture in a split file would start once per worker that gets one of its tests;
+    a peeled test must exist (a renamed one would silently rejoin its file)."""
+    root = Path(__file__).resolve().parent.parent
+    assert _shared_fixtures("@pytest.fixture(scope='module')\ndef f(): pass\n") == ["f"]
+    for path in scheduling.SPLIT_FILES:
+        assert _shared_fixtures((root / path).read_text()) == [], path
+    for test in scheduling.PEELED_TESTS:
+        path, name = test.split("::", 1)
+        assert f"def {name}(" in (root / path).read_text(), test
 
 
 def test_longest_first_and_unknown_units_count_one_second() -> None:
