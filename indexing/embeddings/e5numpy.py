@@ -16,18 +16,20 @@ C engine's to a cosine of >= 0.9998 on every text of the cross-lingual fixtures 
 reproducing the rounding moved the mean only to 0.99997 at 1.3x the time), measured in
 benchmarks/README.md "Embedding stage speed" and checked by tests/indexing/test_e5numpy.py.
 
-Threads: numpy's OpenBLAS, limited per call with threadpoolctl (``threads``: default one per
-usable core for batches of texts, always one for a single short text, where more threads only
-spin). OpenBLAS threads busy-wait only briefly after a call and never between calls of other
-processes' work (unlike the OpenMP runtime the C engine used), which was measured under load.
+Threads: OpenBLAS's, one per process unless ``embeddings.threads`` (or the environment) says
+otherwise (:func:`limit_blas_threads`); the stage runs one instance per core in threads
+(parallel.py), sharing the weights. A single search query goes through the C engine
+(:meth:`NumpyE5Embedder._one_query`): for a handful of tokens the float32 weights cost more to
+stream than the C engine's 4-bit ones.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
+import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from indexing.embeddings import EmbeddingError
-from indexing.embeddings.e5model import ModelFile, dequantise
+from indexing.embeddings.e5model import E5Tokenizer, ModelFile, dequantise
 
 log = logging.getLogger(__name__)
 
@@ -92,35 +94,15 @@ def gelu(x: np.ndarray, rows: int = 32) -> np.ndarray:
     return x
 
 
-class BlasThreads:
-    """OpenBLAS's thread count held at ``n`` while any embedder runs (process-wide, as OpenBLAS's
-    setting is): the first call in sets it, the last one out restores it, so instances running in
-    threads at once never see another's restore half-way (the first one's ``n`` holds meanwhile)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._limit: Any = None
-        self._controller: ThreadpoolController | None = None
-
-    @contextlib.contextmanager
-    def held(self, n: int) -> Iterator[None]:
-        with self._lock:
-            if self._active == 0:
-                self._controller = self._controller or ThreadpoolController()
-                self._limit = self._controller.limit(limits=n, user_api="blas")
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._active -= 1
-                if self._active == 0:
-                    self._limit.restore_original_limits()
-                    self._limit = None
-
-
-_BLAS = BlasThreads()
+def limit_blas_threads(threads: int | None) -> None:
+    """OpenBLAS's threads for the whole process, set once (changing them per call costs more: measured,
+    two instances toggling the limit per page burnt 4x the CPU). ``threads`` when given; else one,
+    unless the environment already says (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``): OpenBLAS
+    workers spin after each call, and on the shared 2-core machine two threads per call used ~3x
+    the CPU for less throughput than one thread per instance, one instance per core (parallel.py)."""
+    if threads is None and ({"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"} & set(os.environ)):
+        return
+    ThreadpoolController().limit(limits=threads or 1, user_api="blas")
 
 
 class _Layer:
@@ -220,21 +202,16 @@ class NumpyE5Embedder:
                  model_path: Path | None = None, fast_queries: bool = True) -> None:
         self.symmetric = symmetric
         self.name = "e5numpy-multilingual-e5-small-q4" + ("-sym" if symmetric else "")
-        # One BLAS thread unless told otherwise: measured on the shared 2-core machine, two
-        # OpenBLAS threads per call burnt 3x the CPU for less throughput (their workers spin while
-        # the other core is busy); the stage runs one instance per core instead (parallel.py).
-        self.threads = threads or 1
+        limit_blas_threads(threads)
         self.chunk_tokens = max(chunk_tokens, 512)
         self._model_path = model_path or _bundled_model()
         #: single search queries through the C engine (:meth:`_one_query`)
         self.fast_queries = fast_queries
         self._c_engine: Any = None
-        model = ModelFile(self._model_path)
-        self.tokenizer = model.tokenizer
-        self._forward = E5Forward(model)
-        self.dim = model.header.hidden
-        self._width = model.header.max_positions - 2
-        self._lock = threading.Lock()  # BLAS thread limits are process-wide: one call at a time
+        self.tokenizer, self._forward = _loaded(self._model_path)
+        self.dim = self._forward.header.hidden
+        self._width = self._forward.header.max_positions - 2
+        self._lock = threading.Lock()  # the C engine keeps per-instance scratch buffers
 
     def _one_query(self, text: str) -> np.ndarray | None:
         """One search query through the C engine, or None where it cannot load. A forward pass
@@ -275,13 +252,20 @@ class NumpyE5Embedder:
                 weight.append(float(max(b - a, 1)))
         sizes = [len(w) for w in windows]
         pooled = np.empty((len(windows), self.dim), dtype=np.float32)
-        with self._lock, _BLAS.held(self.threads):
-            for a, b in plan_chunks(sizes, self.chunk_tokens):
-                pooled[a:b] = self._forward.pooled(windows[a:b])
+        for a, b in plan_chunks(sizes, self.chunk_tokens):
+            pooled[a:b] = self._forward.pooled(windows[a:b])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(out, np.asarray(owner), pooled * np.asarray(weight, dtype=np.float32)[:, None])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, np.float32(1e-6))
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(path: Path) -> tuple[E5Tokenizer, E5Forward]:
+    """The tokenizer and the dequantised weights, once per process and file: read-only, so the
+    stage's instances share them (85 MB) and run them at once."""
+    model = ModelFile(path)
+    return model.tokenizer, E5Forward(model)
 
 
 def _bundled_model() -> Path:
