@@ -16,11 +16,13 @@ included (two segmentations of nearly equal score are told apart the way the C e
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
 class _Cursor:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: Any) -> None:
         self.data, self.pos = data, 0
 
     def take(self, fmt: str) -> tuple[int | float, ...]:
@@ -70,8 +72,9 @@ class E5Tokenizer:
                  normalise: dict[int, str]) -> None:
         self.bos, self.eos, self.unk = specials
         scores32 = scores.astype(np.float32)
-        # (id, score) per piece; the C engine skips empty pieces and never matches <unk> itself
-        self._pieces = {p: (i, float(scores32[i])) for i, p in enumerate(pieces) if p and i != self.unk}
+        # the C engine skips empty pieces and never matches <unk> itself
+        self._pieces = {p: i for i, p in enumerate(pieces) if p and i != self.unk}
+        self._scores: list[float] = scores32.tolist()
         self._unk_score = float(np.float32(scores32.min()) - np.float32(10.0))
         longest: dict[str, int] = {}
         for p in self._pieces:
@@ -97,15 +100,15 @@ class E5Tokenizer:
         piece = [0] * (n + 1)
         start = [0] * (n + 1)
         f32 = array("f", [0.0])  # a store rounds to float32, as the C engine's ``float`` sums are
-        get, longest, unk_score = self._pieces.get, self._longest, self._unk_score
+        get, scores, longest, unk_score = self._pieces.get, self._scores, self._longest, self._unk_score
         for i in range(n):
             here = best[i]
             for e in range(i + 1, min(n, i + longest.get(chars[i], 0)) + 1):
                 hit = get(chars[i:e])
                 if hit is not None:
-                    f32[0] = here + hit[1]
+                    f32[0] = here + scores[hit]
                     if f32[0] > best[e]:
-                        best[e], piece[e], start[e] = f32[0], hit[0], i
+                        best[e], piece[e], start[e] = f32[0], hit, i
             f32[0] = here + unk_score
             if f32[0] > best[i + 1]:
                 best[i + 1], piece[i + 1], start[i + 1] = f32[0], -1, i
@@ -158,9 +161,10 @@ class ModelFile:
     """The parsed file: header, tokenizer and the tensors (read on demand)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
+        try:  # mapped, not read: of the 54 MB word table only the rows of tokens seen are paged in
+            with path.open("rb") as f:
+                data: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
             raise EmbeddingError(f"cannot read the model file {path}: {exc}") from exc
         if data[:4] != b"E5S1":
             raise EmbeddingError(f"{path} is not an e5.c model file (magic {data[:4]!r})")
