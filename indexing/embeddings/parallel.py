@@ -1,15 +1,17 @@
 """The embedding stage's texts spread over several model instances, one per core.
 
-A model call is one long C (or HTTP) call that releases the GIL, so threads are enough: each
-thread drives its own single-threaded instance (the bundled model's engine keeps per-instance
-scratch buffers, one call at a time). Instances, not the engine's own OpenMP threads: OpenMP
-workers spin between calls, and on a shared 2-core machine that made a 70 ms query take 6 s.
+A model call is mostly long numpy/BLAS (or C, or HTTP) calls that release the GIL, so threads are
+enough: each thread drives its own single-threaded instance (the numpy engine's instances share
+their weights; the C engine keeps per-instance scratch buffers, one call at a time). Instances,
+not the runtime's own threads: OpenMP and OpenBLAS workers spin between calls, and on a shared
+2-core machine that made a 70 ms query take 6 s and two BLAS threads per call cost ~3x the CPU
+(benchmarks/README.md, "Embedding stage speed").
 Queries keep using the one shared instance of :func:`indexing.embeddings.get_embedder`.
 
 Each instance gets a contiguous run of the texts, the runs balanced by characters (the model's
 cost grows with the tokens it reads), and the rows come back in the texts' order: the result is
-what one instance would compute for the same texts (the engine packs each text on its own, with
-no padding shared between texts).
+what one instance would compute for the same texts (both engines compute each text on its own,
+with no padding shared between texts; in numpy to a cosine of 0.9999, BLAS's rounding).
 """
 
 from __future__ import annotations

