@@ -46,9 +46,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from indexing.embeddings.refine import FEEDBACK, best, centred_unit, rescore, shrunk_means
+from indexing.embeddings.titles import TitleRows
 from indexing.embeddings.vectors import decode
 from indexing.engine import Engine
-from indexing.index.templates import EMBEDDING_FIELD
+from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ class VectorMatrix:
         self.min_candidates, self.oversample = min_candidates, oversample
         self._clock = clock
         self._store = RowStore(dim)
+        #: each row's title vector, when the article has one (hybrid fusion's title closeness)
+        self._titles = TitleRows(dim)
         self._ids: list[str] = []
         self._row_of: dict[str, int] = {}
         #: language -> the small int the store keeps per row
@@ -186,7 +189,7 @@ class VectorMatrix:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"embedding_model": self.model}}]}}
         if self._watermark:
             query["bool"]["filter"].append({"range": {"embedded_at": {"gte": self._watermark}}})
-        body: dict[str, Any] = {"query": query, "size": PAGE, "_source": [EMBEDDING_FIELD, "embedded_at", "language"],
+        body: dict[str, Any] = {"query": query, "size": PAGE, "_source": [EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD, "embedded_at", "language"],
                                 "sort": [{"embedded_at": "asc"}, {"id": "asc"}], "track_total_hits": False}
         if after:
             body["search_after"] = after
@@ -204,7 +207,9 @@ class VectorMatrix:
             if vec is None:
                 continue
             row, lang = self._row_of.get(h["_id"]), self._language(src.get("language"))
+            title = decode(src.get(TITLE_EMBEDDING_FIELD), self.dim)
             if row is not None:  # re-embedded
+                self._titles.set(row, title, lang)
                 if row < self._store.n:
                     self._store.set(row, vec, lang)
                 else:
@@ -214,6 +219,7 @@ class VectorMatrix:
                 log.warning("vector matrix of %s is full (%d rows): newer articles are not ranked by vector",
                             self.index, MAX_ROWS)
                 break
+            self._titles.set(len(self._ids), title, lang)
             self._row_of[h["_id"]] = len(self._ids)
             self._ids.append(h["_id"])
             new_rows.append(vec)
@@ -243,14 +249,16 @@ class VectorMatrix:
             self._synced_at = now
         return count
 
-    def load(self, ids: list[str], vectors: np.ndarray, languages: list[str | None] | None = None) -> None:
+    def load(self, ids: list[str], vectors: np.ndarray, languages: list[str | None] | None = None,
+             titles: np.ndarray | None = None) -> None:
         """Add rows held elsewhere (benchmarks, tests): ``ids`` new to the matrix, one row each
-        (and its language, if given)."""
+        (and its language and title vector, if given)."""
         with self._lock:
-            for doc_id in ids:
+            langs = [self._language(lang) for lang in languages or [None] * len(ids)]
+            for n, doc_id in enumerate(ids):
+                self._titles.set(len(self._ids), None if titles is None else titles[n], langs[n])
                 self._row_of[doc_id] = len(self._ids)
                 self._ids.append(doc_id)
-            langs = [self._language(lang) for lang in languages or [None] * len(ids)]
             self._store.extend(np.asarray(vectors, dtype=np.float32), np.asarray(langs, dtype=np.int32))
 
     def language_means(self) -> np.ndarray:
@@ -265,6 +273,12 @@ class VectorMatrix:
             return {}
         data, langs = self._store.view(np.asarray([self._row_of[i] for i in known], dtype=np.intp))
         return dict(zip(known, centred_unit(data, langs, self.language_means()), strict=True))
+
+    def title_scores(self, ids: list[str], query: np.ndarray) -> dict[str, float]:
+        """The language-centred cosine of ``query`` with the title vector of each of ``ids`` that
+        the matrix holds with one (:class:`~indexing.embeddings.titles.TitleRows`): no request."""
+        rows = {self._row_of[i]: i for i in dict.fromkeys(ids) if i in self._row_of}
+        return {rows[r]: v for r, v in self._titles.scores(list(rows), query).items()}
 
     def nearest(self, query: np.ndarray, k: int, *, exact: bool = False, feedback: int = FEEDBACK,
                 centred: bool = True) -> list[tuple[str, float]]:
