@@ -198,9 +198,10 @@ class VectorMatrix:
     def _language(self, lang: Any) -> int:
         return self._languages.setdefault(lang if isinstance(lang, str) else None, len(self._languages))
 
-    def _add(self, hits: list[dict[str, Any]], new_rows: list[np.ndarray], new_langs: list[int]) -> None:
+    def _add(self, hits: list[dict[str, Any]], new_rows: list[np.ndarray], new_langs: list[int],
+             new_titles: list[np.ndarray | None]) -> None:
         """Replace re-embedded rows in place; collect new ones into ``new_rows`` (their languages
-        into ``new_langs``)."""
+        into ``new_langs``, their title vectors into ``new_titles``)."""
         for h in hits:
             src = h.get("_source") or {}
             vec = decode(src.get(EMBEDDING_FIELD), self.dim)
@@ -209,21 +210,22 @@ class VectorMatrix:
             row, lang = self._row_of.get(h["_id"]), self._language(src.get("language"))
             title = decode(src.get(TITLE_EMBEDDING_FIELD), self.dim)
             if row is not None:  # re-embedded
-                self._titles.set(row, title, lang)
                 if row < self._store.n:
                     self._store.set(row, vec, lang)
+                    self._titles.set(row, title, lang)
                 else:
-                    new_rows[row - self._store.n], new_langs[row - self._store.n] = vec, lang
+                    pending = row - self._store.n
+                    new_rows[pending], new_langs[pending], new_titles[pending] = vec, lang, title
                 continue
             if len(self._ids) >= MAX_ROWS:
                 log.warning("vector matrix of %s is full (%d rows): newer articles are not ranked by vector",
                             self.index, MAX_ROWS)
                 break
-            self._titles.set(len(self._ids), title, lang)
             self._row_of[h["_id"]] = len(self._ids)
             self._ids.append(h["_id"])
             new_rows.append(vec)
             new_langs.append(lang)
+            new_titles.append(title)
 
     def sync(self, engine: Engine, *, force: bool = False) -> int:
         """Fetch what was embedded since the last sync; returns the rows added or replaced."""
@@ -234,11 +236,12 @@ class VectorMatrix:
             count, after = 0, None
             new_rows: list[np.ndarray] = []
             new_langs: list[int] = []
+            new_titles: list[np.ndarray | None] = []
             while True:  # bounded: each page moves the sort cursor forward, MAX_ROWS caps the total
                 hits = self._fetch(engine, after)
                 if not hits:
                     break
-                self._add(hits, new_rows, new_langs)
+                self._add(hits, new_rows, new_langs, new_titles)
                 count += len(hits)
                 after = hits[-1]["sort"]
                 self._watermark = (hits[-1].get("_source") or {}).get("embedded_at") or self._watermark
@@ -246,6 +249,7 @@ class VectorMatrix:
                     break
             if new_rows:
                 self._store.extend(np.stack(new_rows), np.asarray(new_langs, dtype=np.int32))
+                self._titles.extend(new_titles, new_langs)
             self._synced_at = now
         return count
 
@@ -255,11 +259,11 @@ class VectorMatrix:
         (and its language and title vector, if given)."""
         with self._lock:
             langs = [self._language(lang) for lang in languages or [None] * len(ids)]
-            for n, doc_id in enumerate(ids):
-                self._titles.set(len(self._ids), None if titles is None else titles[n], langs[n])
+            for doc_id in ids:
                 self._row_of[doc_id] = len(self._ids)
                 self._ids.append(doc_id)
             self._store.extend(np.asarray(vectors, dtype=np.float32), np.asarray(langs, dtype=np.int32))
+            self._titles.extend([None] * len(ids) if titles is None else list(titles), langs)
 
     def language_means(self) -> np.ndarray:
         """Per language (``self._languages`` numbers them): its mean vector, for centring."""
