@@ -129,6 +129,29 @@ def refined_knn(
     return [(usable[i][0], float(scores[i])) for i in best(scores, k)]
 
 
+def _by_ids(
+    engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], means: LanguageMeans,
+    timeout: float | None,
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """The stored vectors (of ``means.field``) of those of ``ids`` that have one, by one ``ids``
+    request: (their ids, the vectors, each one's row of the language means, the means); None
+    when none has one."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return None
+    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
+    fields = [means.field, "language"]
+    hits = search_with_vectors(engine, index, body, fields, timeout=timeout).get("hits", {}).get("hits", [])
+    decoded = [(str(h["_id"]), *_decode(h, dim, means.field)) for h in hits]
+    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
+    if not usable:
+        return None
+    rows, lang_means = means.get(engine, index, model, dim)
+    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
+    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
+    return [i for i, _, _ in usable], data, langs, lang_means
+
+
 def centred_vectors(
     engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], *,
     timeout: float | None = None, means: LanguageMeans = _MEANS,
@@ -136,19 +159,11 @@ def centred_vectors(
     """The language-centred unit vectors of ``ids`` (:func:`refine.centred_unit`), for hybrid
     fusion's cross-lingual agreement: one ``ids`` request for their stored vectors (the kNN
     response does not carry the keyword side's hits); an article without a vector is left out."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
+    found = _by_ids(engine, index, model, dim, ids, means, timeout)
+    if found is None:
         return {}
-    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
-    hits = search_with_vectors(engine, index, body, _SOURCE, timeout=timeout).get("hits", {}).get("hits", [])
-    decoded = [(str(h["_id"]), *_decode(h, dim)) for h in hits]
-    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
-    if not usable:
-        return {}
-    rows, lang_means = means.get(engine, index, model, dim)
-    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
-    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
-    return dict(zip([i for i, _, _ in usable], centred_unit(data, langs, lang_means), strict=True))
+    known, data, langs, lang_means = found
+    return dict(zip(known, centred_unit(data, langs, lang_means), strict=True))
 
 
 def title_scores(
@@ -157,19 +172,9 @@ def title_scores(
 ) -> dict[str, float]:
     """The language-centred cosine of ``query`` with the title vector of each of ``ids`` that has
     one (:mod:`indexing.embeddings.titles`): one ``ids`` request for the stored title vectors."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
+    found = _by_ids(engine, index, model, len(query), ids, means, timeout)
+    if found is None:
         return {}
-    dim = len(query)
-    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
-    fields = [TITLE_EMBEDDING_FIELD, "language"]
-    hits = search_with_vectors(engine, index, body, fields, timeout=timeout).get("hits", {}).get("hits", [])
-    decoded = [(str(h["_id"]), *_decode(h, dim, TITLE_EMBEDDING_FIELD)) for h in hits]
-    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
-    if not usable:
-        return {}
-    rows, lang_means = means.get(engine, index, model, dim)
-    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
-    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
+    known, data, langs, lang_means = found
     values = centred_scores(data, langs, lang_means, np.asarray(query, dtype=np.float32))
-    return {i: float(v) for (i, _, _), v in zip(usable, values, strict=True)}
+    return dict(zip(known, (float(v) for v in values), strict=True))
