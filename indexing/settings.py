@@ -176,8 +176,7 @@ class SearchSettings(BaseModel):
     vector_admit: float = 0.0
     #: ... and its share of the best neighbour's score
     vector_admit_ratio: float = Field(default=0.5, ge=0, le=1)
-    #: fusion.py: cross-lingual agreement (the most a near-duplicate of the surest keyword hit gains, 0: off,
-    #: from centred cosine agree_low to agree_high); title closeness without that hit (retitle: up to, among)
+    #: fusion.py: cross-lingual agreement (gain, centred-cosine ramp), title closeness without an anchor (retitle)
     fusion_agreement: float = Field(default=1.5, ge=0)
     agree_low: float = Field(default=0.4, ge=-1, le=1)
     agree_high: float = Field(default=0.6, ge=-1, le=1)
