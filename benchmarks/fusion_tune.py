@@ -1,7 +1,7 @@
 """Replay hybrid fusion offline on the candidates benchmarks/search_world.py dumped, to choose its
 constants by cross-validation across query classes and to compare fusion rules.
 
-Usage: python benchmarks/fusion_tune.py DUMP.json [--grid | --agreement-grid]
+Usage: python benchmarks/fusion_tune.py DUMP.json [--grid | --agreement-grid | --title-grid]
 
 For each query the dump holds the keyword side's hits (score, language) and the vector side's
 (refined score), as the engine and the vector matrix returned them. Every rule here is the
@@ -10,7 +10,8 @@ is measured is what ships. ``--grid`` searches the constants: for each class in 
 constants that do best on the other classes (by the mean of precision@|relevant| and nDCG@10 over
 them, each class weighted alike) and reports them on the held-out class (leave-one-class-out);
 validation-split queries are never used to choose. ``--agreement-grid`` searches only the
-cross-lingual agreement's constants (the others as shipped), the same way.
+cross-lingual agreement's constants (the others as shipped), the same way; ``--title-grid`` only
+the title closeness's (a dump without title scores replays it as off).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from indexing.embeddings import fusion  # noqa: E402
 DEPTH = 30  # search.vector_candidates: what each side contributes
 
 
-def ranked(rec: dict[str, Any], params: dict[str, float] | None) -> tuple[list[str], bool]:
+def ranked(rec: dict[str, Any], params: dict[str, Any] | None) -> tuple[list[str], bool]:
     """The fused ranking of one dumped query (urls, best first) and whether it is 'no good match'."""
     cand = rec["candidates"]
     kw = [fusion.KeywordHit(h["url"], float(h["score"] or 0.0), frozenset(h.get("matched") or ()))
@@ -43,7 +44,8 @@ def ranked(rec: dict[str, Any], params: dict[str, float] | None) -> tuple[list[s
     one_concept = bool(cand.get("one_concept"))
     fused = fusion.fuse(kw, vec, one_concept=one_concept,
                         params=fusion.FusionParams(**params) if params else fusion.FusionParams(),
-                        vectors=_vectors(cand, fusion.anchor(kw, one_concept=one_concept)))
+                        vectors=_vectors(cand, fusion.anchor(kw, one_concept=one_concept)),
+                        titles=cand.get("titles"))
     return [u for u, _ in fused.page(10)][:10], fused.weak
 
 
@@ -118,6 +120,13 @@ AGREEMENT_GRID: dict[str, list[float]] = {
 }
 
 
+#: --title-grid: the title closeness's constants (the others as shipped)
+TITLE_GRID: dict[str, list[float]] = {
+    "title": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
+    "title_depth": [10, 20, 30],
+}
+
+
 def grid(space: dict[str, list[float]] = GRID) -> list[dict[str, float]]:
     keys = list(space)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(space[k] for k in keys))]
@@ -138,14 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dump")
     parser.add_argument("--grid", action="store_true")
     parser.add_argument("--agreement-grid", action="store_true")
+    parser.add_argument("--title-grid", action="store_true")
     args = parser.parse_args(argv)
     results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
     show(evaluate(results, None, previous), "previous main's fusion (a rule keyed to how many languages the keyword hits span):")
     show(evaluate(results, None), "shipped constants:")
     show(evaluate(results, {"agreement": 0.0}), "shipped constants, no cross-lingual agreement:")
-    if not (args.grid or args.agreement_grid):
+    show(evaluate(results, {"title": 0.0}), "shipped constants, no title closeness:")
+    if not (args.grid or args.agreement_grid or args.title_grid):
         return 0
-    combos = grid(AGREEMENT_GRID if args.agreement_grid else GRID)
+    combos = grid(AGREEMENT_GRID if args.agreement_grid else TITLE_GRID if args.title_grid else GRID)
     tables = [evaluate(results, p) for p in combos]
     classes = sorted({r["class"] for r in results})
     for held in classes:

@@ -254,7 +254,7 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     and the vector side's (url, refined score)."""
     from indexing.embeddings import get_embedder
     from indexing.embeddings.fusion import KeywordHit, anchor
-    from indexing.embeddings.retrieval import candidate_vectors, neighbours
+    from indexing.embeddings.retrieval import candidate_vectors, neighbours, title_scores
     from indexing.index.setup import articles_alias
     from indexing.search import expand, search
     from tests.indexing.search_corpus import search_options
@@ -272,11 +272,15 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     urls |= {h.id: h.url or h.id for h in kw.hits}
     # each candidate's centred cosine with the anchor: all the fusion's agreement needs (fusion_tune.py)
     agree = {urls.get(i, i): float(v @ vectors[centre]) for i, v in vectors.items()} if centre in vectors else {}
+    # each candidate's title score (the fusion's title closeness, used without an anchor)
+    titles = title_scores(engine, articles_alias(settings.index_prefix), query,
+                          [h.id for h in kw.hits] + [i for i, _ in near], embedder=embedder)
     return {"keyword": [{"id": h.id, "url": h.url, "score": h.score, "language": h.language, "matched": h.matched}
                         for h in kw.hits],
             "keyword_total": kw.total, "one_concept": one_concept,
             "vector": [{"id": i, "url": urls.get(i, ""), "score": s} for i, s in near],
-            "anchor": urls.get(centre, centre) if centre in vectors else None, "agreement": agree}
+            "anchor": urls.get(centre, centre) if centre in vectors else None, "agreement": agree,
+            "titles": {urls.get(i, i): s for i, s in titles.items()}}
 
 
 def measure(urls: list[str], coverage: set[str]) -> dict[str, float]:

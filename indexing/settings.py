@@ -176,12 +176,12 @@ class SearchSettings(BaseModel):
     vector_admit: float = 0.0
     #: ... and its share of the best neighbour's score
     vector_admit_ratio: float = Field(default=0.5, ge=0, le=1)
-    #: cross-lingual agreement (fusion.py): the most a candidate gains for being a near-duplicate
-    #: of the keyword side's surest hit (0: off), by its language-centred cosine with it, from
-    #: agree_low (nothing) to agree_high (all)
+    #: fusion.py: cross-lingual agreement (gain, centred-cosine ramp), title closeness without an anchor (retitle)
     fusion_agreement: float = Field(default=1.5, ge=0)
     agree_low: float = Field(default=0.4, ge=-1, le=1)
     agree_high: float = Field(default=0.6, ge=-1, le=1)
+    fusion_title: float = Field(default=2.0, ge=0)
+    fusion_title_depth: int = Field(default=20, ge=1, le=1000)
 
 
 class EmbeddingSettings(BaseModel):

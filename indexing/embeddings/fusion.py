@@ -39,6 +39,14 @@ under 0.4): so the story's coverage in languages the query's words cannot reach 
 same-language look-alikes, and only when the keyword side is sure of the story (no anchor
 without strong evidence: a look-alike that shares some words anchors nothing).
 
+**Title closeness**: without an anchor (no keyword hit carries the whole query) the keyword
+side cannot tell the story from look-alikes that share the query's subject and some of its words,
+and the vector side of title and lead puts them level too. A headline says what the article is
+*about* in a few words, as a query does: each of the first :attr:`FusionParams.title_depth`
+candidates gains up to :attr:`FusionParams.title` by how close its title's language-centred
+vector is to the query (:func:`retitle`, rescaled over those candidates: the title nearest the
+query gains it all, the farthest nothing). Not with an anchor: the keyword side is sure then.
+
 **No good match**: when no keyword hit has strong evidence and the best vector score is under
 :attr:`FusionParams.vector_confidence`, neither side is confident: the ranking is still returned
 (the nearest articles), marked ``weak`` for the caller to say so.
@@ -79,6 +87,9 @@ class FusionParams:
     agreement: float = 1.5
     agree_low: float = 0.4
     agree_high: float = 0.6
+    #: title closeness without an anchor: the most a candidate gains (0: off), among how many
+    title: float = 2.0
+    title_depth: int = 20
 
 
 @dataclass(frozen=True)
@@ -170,12 +181,31 @@ def _agree(scores: dict[str, float], centre: str | None, vectors: Mapping[str, n
             scores[i] += agreement(float(vec @ ref), params)
 
 
+def retitle(scores: dict[str, float], titles: Mapping[str, float], params: FusionParams) -> None:
+    """Add to each of the ``params.title_depth`` best of ``scores`` (in place) up to
+    ``params.title`` by its title score in ``titles`` (the title's language-centred cosine with
+    the query), rescaled over those of them that have one: the nearest title gains it all, the
+    farthest nothing; a candidate without a title score gains nothing."""
+    if not params.title:
+        return
+    head = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: params.title_depth]
+    known = {i: titles[i] for i, _ in head if i in titles}
+    if len(known) < 2:
+        return
+    lo, hi = min(known.values()), max(known.values())
+    spread = (hi - lo) or 1.0
+    for i, t in known.items():
+        scores[i] += params.title * (t - lo) / spread
+
+
 def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
-         params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None) -> Fused:
+         params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None,
+         titles: Mapping[str, float] | None = None) -> Fused:
     """Fuse the keyword side's hits (best first) with the vector side's (id, refined score),
     best first. ``one_concept``: the query is one topic, entity or name (its tag is the whole
     query). ``vectors``: the candidates' language-centred unit vectors (any of them missing, or
-    None: no agreement for them). Ties go by id, so equal inputs give equal rankings."""
+    None: no agreement for them). ``titles``: the candidates' title scores (:func:`retitle`,
+    used only without an anchor). Ties go by id, so equal inputs give equal rankings."""
     found = {h.id for h in keyword}
     lo = min((c for _, c in vector), default=0.0)
     top = max((c for _, c in vector), default=0.0)
@@ -189,7 +219,10 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
         strong = is_strong(h.matched, one_concept=one_concept)
         strong_any = strong_any or strong
         scores[h.id] = scores.get(h.id, 0.0) + (params.strong if strong else params.weak) * h.score / best
-    _agree(scores, anchor(keyword, one_concept=one_concept), vectors, params)
+    centre = anchor(keyword, one_concept=one_concept)
+    _agree(scores, centre, vectors, params)
+    if centre is None and titles:
+        retitle(scores, titles, params)
     ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     confident_vector = top >= params.vector_confidence
     floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]

@@ -7,7 +7,8 @@ language's mean vector over the index, which a kNN response cannot give: it is e
 :data:`MEANS_SAMPLE` most recently embedded articles (one request, repeated at most every
 :data:`MEANS_TTL` seconds per index and model), shrunk towards the overall mean as the matrix does.
 Without vectors in the response (an older engine that cannot return them), the engine's own
-ranking is returned unchanged.
+ranking is returned unchanged. Title vectors (hybrid fusion's title closeness) are read for the
+fused candidates by one ``ids`` request, centred by their own language means, estimated the same way.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from indexing.embeddings.refine import best, centred_unit, rescore, shrunk_means
+from indexing.embeddings.titles import centred_scores
 from indexing.embeddings.vectors import decode, knn_hits, search_with_vectors
 from indexing.engine import Engine
-from indexing.index.templates import EMBEDDING_FIELD
+from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +37,18 @@ MEANS_TTL = 600.0
 _SOURCE = [EMBEDDING_FIELD, "language"]
 
 
-def _decode(hit: Mapping[str, Any], dim: int) -> tuple[np.ndarray | None, str | None]:
+def _decode(hit: Mapping[str, Any], dim: int, field: str = EMBEDDING_FIELD) -> tuple[np.ndarray | None, str | None]:
     src = hit.get("_source") or {}
     lang = src.get("language")
-    return decode(src.get(EMBEDDING_FIELD), dim), lang if isinstance(lang, str) else None
+    return decode(src.get(field), dim), lang if isinstance(lang, str) else None
 
 
 class LanguageMeans:
-    """Per language, the mean vector of a recent sample of the index's articles (cached)."""
+    """Per language, the mean vector (of ``field``) of a recent sample of the index's articles (cached)."""
 
-    def __init__(self, ttl: float = MEANS_TTL, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self._clock = ttl, clock
+    def __init__(self, ttl: float = MEANS_TTL, clock: Callable[[], float] = time.monotonic,
+                 field: str = EMBEDDING_FIELD) -> None:
+        self.ttl, self._clock, self.field = ttl, clock, field
         self._cache: dict[tuple[str, str], tuple[float, dict[str | None, int], np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -60,9 +63,8 @@ class LanguageMeans:
                 cached = self._cache[key] = (now, *self._estimate(engine, index, model, dim))
         return cached[1], cached[2]
 
-    @staticmethod
     def _estimate(
-        engine: Engine, index: str, model: str, dim: int
+        self, engine: Engine, index: str, model: str, dim: int
     ) -> tuple[dict[str | None, int], np.ndarray]:
         body = {
             "query": {"bool": {"filter": [{"term": {"embedding_model": model}}]}},
@@ -72,8 +74,8 @@ class LanguageMeans:
         }
         rows: dict[str | None, int] = {None: 0}
         sums, counts = [np.zeros(dim)], [0.0]
-        for hit in search_with_vectors(engine, index, body, _SOURCE).get("hits", {}).get("hits", []):
-            vec, lang = _decode(hit, dim)
+        for hit in search_with_vectors(engine, index, body, [self.field, "language"]).get("hits", {}).get("hits", []):
+            vec, lang = _decode(hit, dim, self.field)
             if vec is None:
                 continue
             if lang not in rows:
@@ -86,6 +88,7 @@ class LanguageMeans:
 
 
 _MEANS = LanguageMeans()
+_TITLE_MEANS = LanguageMeans(field=TITLE_EMBEDDING_FIELD)
 
 
 def refined_knn(
@@ -126,6 +129,29 @@ def refined_knn(
     return [(usable[i][0], float(scores[i])) for i in best(scores, k)]
 
 
+def _by_ids(
+    engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], means: LanguageMeans,
+    timeout: float | None,
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """The stored vectors (of ``means.field``) of those of ``ids`` that have one, by one ``ids``
+    request: (their ids, the vectors, each one's row of the language means, the means); None
+    when none has one."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return None
+    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
+    fields = [means.field, "language"]
+    hits = search_with_vectors(engine, index, body, fields, timeout=timeout).get("hits", {}).get("hits", [])
+    decoded = [(str(h["_id"]), *_decode(h, dim, means.field)) for h in hits]
+    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
+    if not usable:
+        return None
+    rows, lang_means = means.get(engine, index, model, dim)
+    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
+    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
+    return [i for i, _, _ in usable], data, langs, lang_means
+
+
 def centred_vectors(
     engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], *,
     timeout: float | None = None, means: LanguageMeans = _MEANS,
@@ -133,16 +159,22 @@ def centred_vectors(
     """The language-centred unit vectors of ``ids`` (:func:`refine.centred_unit`), for hybrid
     fusion's cross-lingual agreement: one ``ids`` request for their stored vectors (the kNN
     response does not carry the keyword side's hits); an article without a vector is left out."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
+    found = _by_ids(engine, index, model, dim, ids, means, timeout)
+    if found is None:
         return {}
-    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
-    hits = search_with_vectors(engine, index, body, _SOURCE, timeout=timeout).get("hits", {}).get("hits", [])
-    decoded = [(str(h["_id"]), *_decode(h, dim)) for h in hits]
-    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
-    if not usable:
+    known, data, langs, lang_means = found
+    return dict(zip(known, centred_unit(data, langs, lang_means), strict=True))
+
+
+def title_scores(
+    engine: Engine, index: str, model: str, query: np.ndarray, ids: Sequence[str], *,
+    timeout: float | None = None, means: LanguageMeans = _TITLE_MEANS,
+) -> dict[str, float]:
+    """The language-centred cosine of ``query`` with the title vector of each of ``ids`` that has
+    one (:mod:`indexing.embeddings.titles`): one ``ids`` request for the stored title vectors."""
+    found = _by_ids(engine, index, model, len(query), ids, means, timeout)
+    if found is None:
         return {}
-    rows, lang_means = means.get(engine, index, model, dim)
-    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
-    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
-    return dict(zip([i for i, _, _ in usable], centred_unit(data, langs, lang_means), strict=True))
+    known, data, langs, lang_means = found
+    values = centred_scores(data, langs, lang_means, np.asarray(query, dtype=np.float32))
+    return dict(zip(known, (float(v) for v in values), strict=True))

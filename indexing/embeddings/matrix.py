@@ -46,9 +46,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from indexing.embeddings.refine import FEEDBACK, best, centred_unit, rescore, shrunk_means
+from indexing.embeddings.titles import TitleRows
 from indexing.embeddings.vectors import decode
 from indexing.engine import Engine
-from indexing.index.templates import EMBEDDING_FIELD
+from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ class VectorMatrix:
         self.min_candidates, self.oversample = min_candidates, oversample
         self._clock = clock
         self._store = RowStore(dim)
+        #: each row's title vector, when the article has one (hybrid fusion's title closeness)
+        self._titles = TitleRows(dim)
         self._ids: list[str] = []
         self._row_of: dict[str, int] = {}
         #: language -> the small int the store keeps per row
@@ -186,7 +189,7 @@ class VectorMatrix:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"embedding_model": self.model}}]}}
         if self._watermark:
             query["bool"]["filter"].append({"range": {"embedded_at": {"gte": self._watermark}}})
-        body: dict[str, Any] = {"query": query, "size": PAGE, "_source": [EMBEDDING_FIELD, "embedded_at", "language"],
+        body: dict[str, Any] = {"query": query, "size": PAGE, "_source": [EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD, "embedded_at", "language"],
                                 "sort": [{"embedded_at": "asc"}, {"id": "asc"}], "track_total_hits": False}
         if after:
             body["search_after"] = after
@@ -195,20 +198,24 @@ class VectorMatrix:
     def _language(self, lang: Any) -> int:
         return self._languages.setdefault(lang if isinstance(lang, str) else None, len(self._languages))
 
-    def _add(self, hits: list[dict[str, Any]], new_rows: list[np.ndarray], new_langs: list[int]) -> None:
+    def _add(self, hits: list[dict[str, Any]], new_rows: list[np.ndarray], new_langs: list[int],
+             new_titles: list[np.ndarray | None]) -> None:
         """Replace re-embedded rows in place; collect new ones into ``new_rows`` (their languages
-        into ``new_langs``)."""
+        into ``new_langs``, their title vectors into ``new_titles``)."""
         for h in hits:
             src = h.get("_source") or {}
             vec = decode(src.get(EMBEDDING_FIELD), self.dim)
             if vec is None:
                 continue
             row, lang = self._row_of.get(h["_id"]), self._language(src.get("language"))
+            title = decode(src.get(TITLE_EMBEDDING_FIELD), self.dim)
             if row is not None:  # re-embedded
                 if row < self._store.n:
                     self._store.set(row, vec, lang)
+                    self._titles.set(row, title, lang)
                 else:
-                    new_rows[row - self._store.n], new_langs[row - self._store.n] = vec, lang
+                    pending = row - self._store.n
+                    new_rows[pending], new_langs[pending], new_titles[pending] = vec, lang, title
                 continue
             if len(self._ids) >= MAX_ROWS:
                 log.warning("vector matrix of %s is full (%d rows): newer articles are not ranked by vector",
@@ -218,6 +225,7 @@ class VectorMatrix:
             self._ids.append(h["_id"])
             new_rows.append(vec)
             new_langs.append(lang)
+            new_titles.append(title)
 
     def sync(self, engine: Engine, *, force: bool = False) -> int:
         """Fetch what was embedded since the last sync; returns the rows added or replaced."""
@@ -228,11 +236,12 @@ class VectorMatrix:
             count, after = 0, None
             new_rows: list[np.ndarray] = []
             new_langs: list[int] = []
+            new_titles: list[np.ndarray | None] = []
             while True:  # bounded: each page moves the sort cursor forward, MAX_ROWS caps the total
                 hits = self._fetch(engine, after)
                 if not hits:
                     break
-                self._add(hits, new_rows, new_langs)
+                self._add(hits, new_rows, new_langs, new_titles)
                 count += len(hits)
                 after = hits[-1]["sort"]
                 self._watermark = (hits[-1].get("_source") or {}).get("embedded_at") or self._watermark
@@ -240,18 +249,21 @@ class VectorMatrix:
                     break
             if new_rows:
                 self._store.extend(np.stack(new_rows), np.asarray(new_langs, dtype=np.int32))
+                self._titles.extend(new_titles, new_langs)
             self._synced_at = now
         return count
 
-    def load(self, ids: list[str], vectors: np.ndarray, languages: list[str | None] | None = None) -> None:
+    def load(self, ids: list[str], vectors: np.ndarray, languages: list[str | None] | None = None,
+             titles: np.ndarray | None = None) -> None:
         """Add rows held elsewhere (benchmarks, tests): ``ids`` new to the matrix, one row each
-        (and its language, if given)."""
+        (and its language and title vector, if given)."""
         with self._lock:
+            langs = [self._language(lang) for lang in languages or [None] * len(ids)]
             for doc_id in ids:
                 self._row_of[doc_id] = len(self._ids)
                 self._ids.append(doc_id)
-            langs = [self._language(lang) for lang in languages or [None] * len(ids)]
             self._store.extend(np.asarray(vectors, dtype=np.float32), np.asarray(langs, dtype=np.int32))
+            self._titles.extend([None] * len(ids) if titles is None else list(titles), langs)
 
     def language_means(self) -> np.ndarray:
         """Per language (``self._languages`` numbers them): its mean vector, for centring."""
@@ -265,6 +277,12 @@ class VectorMatrix:
             return {}
         data, langs = self._store.view(np.asarray([self._row_of[i] for i in known], dtype=np.intp))
         return dict(zip(known, centred_unit(data, langs, self.language_means()), strict=True))
+
+    def title_scores(self, ids: list[str], query: np.ndarray) -> dict[str, float]:
+        """The language-centred cosine of ``query`` with the title vector of each of ``ids`` that
+        the matrix holds with one (:class:`~indexing.embeddings.titles.TitleRows`): no request."""
+        rows = {self._row_of[i]: i for i in dict.fromkeys(ids) if i in self._row_of}
+        return {rows[r]: v for r, v in self._titles.scores(list(rows), query).items()}
 
     def nearest(self, query: np.ndarray, k: int, *, exact: bool = False, feedback: int = FEEDBACK,
                 centred: bool = True) -> list[tuple[str, float]]:

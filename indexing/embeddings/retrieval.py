@@ -116,3 +116,23 @@ def candidate_vectors(engine: Engine, index: str, ids: Sequence[str], *, embedde
     except EngineError as exc:
         log.warning("no candidate vectors from %s, fusion without agreement: %s", index, exc)
         return {}
+
+
+def title_scores(engine: Engine, index: str, query: str, ids: Sequence[str], *, embedder: Embedder,
+                 timeout: float | None = None) -> dict[str, float]:
+    """The language-centred cosine of ``query``'s vector (cached: no model run again) with the
+    title vectors of ``ids`` (hybrid fusion's title closeness): from the client-side matrix in
+    memory (no request), or with the engine's kNN by one ``ids`` request. Nothing ({}) when the
+    vector side fails: a bonus, never a new way to fail."""
+    try:
+        vector = query_vector(query, embedder)
+        if native_knn(engine):
+            from indexing.embeddings.knn import title_scores as knn_title_scores
+
+            return knn_title_scores(engine, index, embedder.name, vector, ids, timeout=timeout)
+        from indexing.embeddings.matrix import matrix_for
+
+        return matrix_for(engine, index, embedder.name, embedder.dim).title_scores(list(ids), vector)
+    except (EngineError, EmbeddingError) as exc:
+        log.warning("no title vectors from %s, fusion without title closeness: %s", index, exc)
+        return {}

@@ -4,7 +4,9 @@ Runs after indexing (the pipeline calls :func:`embed_pending` once the batch is 
 keyword search never waits for the model. The work list is the index itself: articles whose
 ``embedding_model`` is not the configured model's name -- new articles, articles re-indexed
 with new text (indexing replaces the whole document, vector included) and articles embedded by
-an earlier model. Every write is an update guarded by the document's sequence number, so an
+an earlier model -- or that have no title vector yet (``title_embedding``, written with the
+article's vector for hybrid fusion's title closeness: :mod:`indexing.embeddings.titles`; articles
+embedded before it are embedded again, ``embeddings.max_per_run`` at a time). Every write is an update guarded by the document's sequence number, so an
 article re-indexed meanwhile keeps its new text and stays on the work list; running the stage
 twice changes nothing.
 """
@@ -20,9 +22,10 @@ from typing import Any
 
 from indexing.embeddings import Embedder, document_text, get_stage_embedders
 from indexing.embeddings.parallel import embed_in_parallel, stage_workers
+from indexing.embeddings.titles import title_text
 from indexing.embeddings.vectors import encode_vector, ensure_vector_field
 from indexing.engine import Engine, EngineError
-from indexing.index.templates import EMBEDDING_FIELD
+from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD, TITLE_MODEL_FIELD
 from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,9 @@ class EmbedReport:
 
 
 def pending_query(model: str) -> dict[str, Any]:
-    return {"bool": {"must_not": [{"term": {"embedding_model": model}}]}}
+    return {"bool": {"should": [{"bool": {"must_not": [{"term": {"embedding_model": model}}]}},
+                                {"bool": {"must_not": [{"term": {TITLE_MODEL_FIELD: model}}]}}],
+                     "minimum_should_match": 1}}
 
 
 def _page(engine: Engine, index: str, model: str, size: int, after: list[Any] | None) -> list[dict[str, Any]]:
@@ -56,14 +61,23 @@ def _page(engine: Engine, index: str, model: str, size: int, after: list[Any] | 
     return list(engine.search(index, body).get("hits", {}).get("hits", []))
 
 
-def _updates(engine: Engine, hits: list[dict[str, Any]], vectors: Any, model: str, now: str) -> list[dict[str, Any]]:
+def _updates(engine: Engine, hits: list[dict[str, Any]], vectors: Any, titles: Any, model: str,
+             now: str) -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = []
-    for hit, vec in zip(hits, vectors, strict=True):
+    for hit, vec, title in zip(hits, vectors, titles, strict=True):
         ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
                                "if_primary_term": hit["_primary_term"]}})
-        ops.append({"doc": {EMBEDDING_FIELD: encode_vector(engine, vec), "embedding_model": model,
-                            "embedded_at": now}})
+        ops.append({"doc": {EMBEDDING_FIELD: encode_vector(engine, vec), TITLE_EMBEDDING_FIELD: encode_vector(engine, title),
+                            "embedding_model": model, TITLE_MODEL_FIELD: model, "embedded_at": now}})
     return ops
+
+
+def _ensure_keyword(engine: Engine, index: str, field: str) -> None:
+    """Map ``field`` as a keyword in ``index`` (every index behind it) where it is not mapped yet:
+    an index set up before the field existed would never match the work list's term on it."""
+    for name, spec in engine.get_mapping(index).items():
+        if field not in (spec.get("mappings", {}).get("properties") or {}):
+            engine.put_mapping(name, {"properties": {field: {"type": "keyword"}}})
 
 
 def _count_failures(resp: dict[str, Any], report: EmbedReport) -> int:
@@ -101,6 +115,8 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
     size = (batch_size or settings.embeddings.batch_size) * len(embedders)
     started = time.perf_counter()
     ensure_vector_field(engine, index, EMBEDDING_FIELD, embedder.dim)
+    ensure_vector_field(engine, index, TITLE_EMBEDDING_FIELD, embedder.dim, searchable=False)
+    _ensure_keyword(engine, index, TITLE_MODEL_FIELD)
     after: list[Any] | None = None
     while limit is None or report.embedded < limit:
         hits = _page(engine, index, embedder.name, size if limit is None else min(size, limit - report.embedded),
@@ -109,8 +125,10 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
             break
         after = hits[-1]["sort"]
         texts = [document_text(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
-        vectors = embed_in_parallel(embedders, texts)
-        resp = engine.bulk(_updates(engine, hits, vectors, embedder.name, clock().isoformat()))
+        # the titles in the same call: one batch for the model, headlines are short
+        vectors = embed_in_parallel(embedders, texts + [title_text(h.get("_source") or {}) for h in hits])
+        resp = engine.bulk(_updates(engine, hits, vectors[: len(hits)], vectors[len(hits):], embedder.name,
+                                    clock().isoformat()))
         report.embedded += _count_failures(resp, report)
     else:
         report.capped = True

@@ -28,8 +28,11 @@ def native_knn(engine: Engine) -> bool:
     return engine.flavor == "elasticsearch"
 
 
-def vector_mapping(engine: Engine, dim: int) -> dict[str, Any]:
+def vector_mapping(engine: Engine, dim: int, *, searchable: bool = True) -> dict[str, Any]:
+    """The mapping of a vector field; ``searchable=False``: stored for reading back, no kNN graph."""
     if native_knn(engine):
+        if not searchable:
+            return {"type": "dense_vector", "dims": dim, "index": False}
         return {"type": "dense_vector", "dims": dim, "index": True, "similarity": "cosine"}
     return {"type": "binary"}
 
@@ -57,14 +60,14 @@ def decode(value: Any, dim: int) -> np.ndarray | None:
     return vec if vec.shape == (dim,) else None
 
 
-def ensure_vector_field(engine: Engine, index: str, field: str, dim: int) -> None:
+def ensure_vector_field(engine: Engine, index: str, field: str, dim: int, *, searchable: bool = True) -> None:
     """Map ``field`` for vectors of ``dim`` dimensions in ``index`` (and every index behind
     it, for an alias) unless it is mapped already; a different size is an error (a new model
     needs a new index: ``warwatch es migrate``)."""
     for name, spec in engine.get_mapping(index).items():
         live = (spec.get("mappings", {}).get("properties") or {}).get(field)
         if live is None:
-            engine.put_mapping(name, {"properties": {field: vector_mapping(engine, dim)}})
+            engine.put_mapping(name, {"properties": {field: vector_mapping(engine, dim, searchable=searchable)}})
         elif live.get("type") == "dense_vector" and int(live.get("dims") or dim) != dim:
             raise EngineError(f"{name}.{field} holds {live.get('dims')}-dimensional vectors, the embedder "
                               f"makes {dim}: migrate to a new index for the new model")

@@ -185,6 +185,11 @@ DEFAULT_QUERY_FIELDS: tuple[str, ...] = (
 #: Where vectors live (indexing/embeddings): ``embedding`` itself is mapped by the engine adapter
 #: when vectors are first written (its size depends on the model, its type on the engine).
 EMBEDDING_FIELD = "embedding"
+#: ... and the title's own vector (hybrid fusion's title closeness, indexing/embeddings/titles.py),
+#: written with it; never searched by kNN (not indexed as one)
+TITLE_EMBEDDING_FIELD = "title_embedding"
+#: the model of the title vector (the stage's work list: articles without one of the configured model)
+TITLE_MODEL_FIELD = "title_embedding_model"
 
 
 def _tag_fields() -> dict[str, Any]:
@@ -208,6 +213,7 @@ def _tag_fields() -> dict[str, Any]:
         # Which model embedded the article and when (indexing/embeddings): articles without a
         # vector of the configured model are the embedding stage's work list.
         "embedding_model": _keyword(),
+        "title_embedding_model": _keyword(),
         "embedded_at": {"type": "date"},
     }
 

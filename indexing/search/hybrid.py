@@ -3,8 +3,9 @@
 Three requests at most: a light keyword ranking (ids, scores, facets) while the vector side runs,
 the fusion (:mod:`indexing.embeddings.fusion`, or reciprocal rank fusion), then the sources and
 highlights of the fused page, through the index with the search's filters. The fusion's
-cross-lingual agreement needs the candidates' vectors: in memory with the client-side matrix; with
-the engine's kNN one more small ``ids`` request, and only when the keyword side has an anchor.
+cross-lingual agreement needs the candidates' vectors when the keyword side has an anchor, its
+title closeness their title vectors when it has none: in memory with the client-side matrix; with
+the engine's kNN one more small ``ids`` request (one or the other, never both).
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ HYDRATE_SLACK = 5
 
 
 def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion,
-           limits: SearchSettings, vectors: Callable[[list[str]], Mapping[str, np.ndarray]]) -> Fused:
+           limits: SearchSettings, vectors: Callable[[list[str]], Mapping[str, np.ndarray]],
+           titles: Callable[[list[str]], Mapping[str, float]]) -> Fused:
     """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``);
-    ``vectors`` gives candidates' centred vectors, asked only when the keyword side has an anchor."""
+    ``vectors`` gives candidates' centred vectors, asked only when the keyword side has an anchor,
+    ``titles`` their title scores, asked only when it has none."""
     from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, anchor, fuse
     from indexing.embeddings.retrieval import rrf
 
@@ -68,10 +71,13 @@ def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: E
     params = FusionParams(strong=limits.fusion_strong, weak=limits.fusion_weak,
                           vector_confidence=limits.vector_confidence, admit=limits.vector_admit,
                           admit_ratio=limits.vector_admit_ratio, agreement=limits.fusion_agreement,
-                          agree_low=limits.agree_low, agree_high=limits.agree_high)
-    centre = anchor(keyword, one_concept=expansion.one_concept) if params.agreement else None
-    known = vectors([h.id for h in keyword] + [i for i, _ in near]) if centre else None
-    return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known)
+                          agree_low=limits.agree_low, agree_high=limits.agree_high, title=limits.fusion_title,
+                          title_depth=limits.fusion_title_depth)
+    centre = anchor(keyword, one_concept=expansion.one_concept)
+    ids = [h.id for h in keyword] + [i for i, _ in near]
+    known = vectors(ids) if centre and params.agreement else None
+    heads = titles(ids) if centre is None and params.title else None
+    return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known, titles=heads)
 
 
 def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: Embedder) -> SearchResult | None:
@@ -81,7 +87,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import candidate_vectors, has_vectors, neighbours
+    from indexing.embeddings.retrieval import candidate_vectors, has_vectors, neighbours, title_scores
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
@@ -97,8 +103,10 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
         near = vector_side.result()
     if not near:
         return None
+    timeout = limits.request_timeout
     fused = _fused(first, near, request.expansion, limits,
-                   lambda ids: candidate_vectors(engine, index, ids, embedder=embedder, timeout=limits.request_timeout))
+                   lambda ids: candidate_vectors(engine, index, ids, embedder=embedder, timeout=timeout),
+                   lambda ids: title_scores(engine, index, request.query, ids, embedder=embedder, timeout=timeout))
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not native_knn(engine)  # every candidate must pass the filters

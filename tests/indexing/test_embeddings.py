@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -167,6 +168,7 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     assert matrix.sync(engine) == 3 and len(matrix) == 3
     school = e5.embed(["underground school"], query=True)[0]  # type: ignore[attr-defined]
     assert {i for i, _ in matrix.nearest(school, 2)} == {docs[0]["id"], docs[1]["id"]}
+    _assert_title_vectors(engine, alias, matrix, docs, school, e5)
     # new text replaces the document, vector included: it is on the work list again
     changed = article_to_document({**_articles()[2], "title": "Підземна школа в Запоріжжі"}, source="t",
                                   url=_articles()[2]["url"])
@@ -179,6 +181,29 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     _assert_language_means(engine, alias, matrix)
     assert {i for i, _ in matrix.nearest(school, 3)} == {d["id"] for d in docs}
     assert matrix.nearest(school, 1)[0][0] in {docs[0]["id"], docs[1]["id"], changed["id"]}
+
+
+def _assert_title_vectors(engine: Any, alias: str, matrix: Any, docs: list[dict[str, Any]], school: Any,
+                          e5: Any) -> None:
+    """Each embedded article has its title's own vector beside its own (hybrid fusion's title
+    closeness); the matrix scores titles by the query; an article embedded before title vectors
+    existed (its model's vector, no title vector) is on the work list again, once."""
+    from indexing.embeddings.stage import embed_pending
+    from indexing.embeddings.vectors import decode
+
+    for d in docs:
+        src = engine.get(alias, d["id"])
+        title = decode(src.get("title_embedding"), 384)
+        assert title is not None
+        assert float(title @ e5.embed([d["title"]])[0]) > 0.99  # the title alone, as the stage embeds it
+    scores = matrix.title_scores([d["id"] for d in docs], school)
+    assert min(scores[docs[0]["id"]], scores[docs[1]["id"]]) > scores[docs[2]["id"]]
+    hit = engine.search(alias, {"query": {"ids": {"values": [docs[0]["id"]]}}, "seq_no_primary_term": True})
+    meta = hit["hits"]["hits"][0]
+    engine.bulk([{"update": {"_index": meta["_index"], "_id": meta["_id"]}}, {"doc": {"title_embedding": None, "title_embedding_model": None}}])
+    engine.refresh(alias)
+    assert embed_pending(engine, settings=get_settings(), embedder=e5).embedded == 1
+    assert embed_pending(engine, settings=get_settings(), embedder=e5).embedded == 0
 
 
 def _assert_language_means(engine: object, alias: str, matrix: object) -> None:

@@ -83,6 +83,16 @@ def test_dense_vector_knn_on_elasticsearch(es_engine: Any) -> None:
     assert sorted(centred) == ["de-strom", "en-school", "uk-school"]
     assert all(abs(float(v @ v) - 1.0) < 1e-4 for v in centred.values())
     assert float(centred["uk-school"] @ centred["en-school"]) > float(centred["uk-school"] @ centred["de-strom"])
+    # ... and its title closeness: the stored title vectors (not a kNN field) by one ids request,
+    # centred by their own language means
+    from indexing.embeddings.retrieval import title_scores
+
+    title_field = eng.get_mapping(index)[index]["mappings"]["properties"]["title_embedding"]
+    assert title_field["type"] == "dense_vector" and title_field.get("index") is False
+    titles = title_scores(eng, index, "underground school", ["uk-school", "en-school", "de-strom", "missing"],
+                          embedder=e5)
+    assert sorted(titles) == ["de-strom", "en-school", "uk-school"]
+    assert min(titles["uk-school"], titles["en-school"]) > titles["de-strom"]
 
 
 @pytest.mark.slow

@@ -191,3 +191,84 @@ def test_a_near_duplicate_of_the_anchor_never_overtakes_it() -> None:
     vector = [("rewrite", 0.20), ("own-title", 0.15)]
     ranking = _ids(fuse(keyword, vector, vectors={"own-title": one, "rewrite": dup}).ranking)
     assert ranking[:2] == ["own-title", "rewrite"], ranking
+
+
+def _look_alike_case() -> tuple[list[KeywordHit], list[tuple[str, float]], dict[str, float]]:
+    """A story in German queried in English (class b): the keyword side reaches it and an English
+    look-alike through the same entity and some words, level (no hit carries the whole query);
+    the vector side of title and lead puts them level too. The story's headline is the one that
+    says what the query says."""
+    keyword = [KeywordHit("look-en", 19.0, frozenset({"entity", "some"})),
+               KeywordHit("story-de", 18.6, frozenset({"entity", "some"})),
+               KeywordHit("other-en", 17.0, frozenset({"entity", "some"}))]
+    vector = [("look-de", 0.104), ("look-en", 0.102), ("story-de", 0.101)] + [(f"bg{i}", 0.06) for i in range(20)]
+    titles = {"look-en": 0.04, "story-de": 0.11, "look-de": 0.07, "other-en": 0.02, "bg0": 0.0}
+    return keyword, vector, titles
+
+
+def test_without_an_anchor_the_title_nearest_the_query_lifts_the_story() -> None:
+    keyword, vector, titles = _look_alike_case()
+    assert anchor(keyword, one_concept=False) is None
+    without = _ids(fuse(keyword, vector).ranking)
+    assert without[0] == "look-en"  # the failure title closeness mends
+    ranking = _ids(fuse(keyword, vector, titles=titles).ranking)
+    assert ranking[0] == "story-de", ranking
+    # switched off, or no title scores: the fusion as it was
+    assert _ids(fuse(keyword, vector, titles=titles, params=FusionParams(title=0.0)).ranking) == without
+    assert _ids(fuse(keyword, vector, titles={}).ranking) == without
+
+
+def test_title_closeness_is_not_used_with_an_anchor() -> None:
+    """When a keyword hit carries the whole query the keyword side is sure: titles change nothing."""
+    keyword, vector, titles = _look_alike_case()
+    sure = [KeywordHit("look-en", 40.0, frozenset({"all", "some"})), *keyword[1:]]
+    assert anchor(sure, one_concept=False) == "look-en"
+    assert fuse(sure, vector, titles=titles).ranking == fuse(sure, vector).ranking
+
+
+def test_retitle_rescales_over_the_head_and_leaves_the_rest() -> None:
+    from indexing.embeddings.fusion import retitle
+
+    scores = {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.5}
+    params = FusionParams(title=2.0, title_depth=3)
+    retitle(scores, {"a": 0.05, "b": 0.15, "c": 0.10, "d": 0.9}, params)
+    # over the head (a, b, c): b nearest gains 2, a farthest 0, c half-way; d is below the head
+    assert scores == pytest.approx({"a": 3.0, "b": 4.0, "c": 2.0, "d": 0.5})
+    one = {"a": 3.0, "b": 2.0}
+    retitle(one, {"b": 0.2}, params)  # a single title score says nothing about the others
+    assert one == {"a": 3.0, "b": 2.0}
+    missing = {"a": 3.0, "b": 2.0, "c": 1.0}
+    retitle(missing, {"a": 0.1, "c": 0.3}, params)  # b has no title vector: gains nothing
+    assert missing == pytest.approx({"a": 3.0, "b": 2.0, "c": 3.0})
+
+
+def test_title_rows_score_titles_centred_by_their_language() -> None:
+    """The matrix's title rows: the query's cosine with each title minus its cosine with the
+    title's language mean; rows without a title vector are left out; a replaced row moves its
+    language's sums with it."""
+    from indexing.embeddings.matrix import VectorMatrix
+
+    matrix = VectorMatrix("i", "m", 3)
+    body = np.eye(3, dtype=np.float32)
+    titles = np.asarray([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    matrix.load(["a", "b", "c"], body, ["en", "en", "uk"], titles=titles)
+    matrix.load(["no-title"], body[:1], ["en"])
+    query = np.asarray([1.0, 0.0, 0.0], dtype=np.float32)
+    got = matrix.title_scores(["a", "b", "c", "no-title", "missing"], query)
+    assert sorted(got) == ["a", "b", "c"]
+    assert got["a"] > got["b"]
+    # same language: the same mean taken away (title rows are float16, as OpenSearch stores them)
+    assert got["a"] - got["b"] == pytest.approx(0.4, abs=1e-3)
+    from indexing.embeddings.refine import CENTRING_PRIOR
+
+    overall = titles.sum(axis=0) / 3
+    uk_mean = (titles[2] + CENTRING_PRIOR * overall) / (1 + CENTRING_PRIOR)
+    assert got["c"] == pytest.approx(float(titles[2] @ query - uk_mean @ query), abs=1e-3)
+    assert matrix.title_scores(["missing"], query) == {}
+    from indexing.embeddings.titles import TitleRows
+
+    rows = TitleRows(3)
+    rows.extend([titles[0], titles[1]], [1, 1])
+    rows.set(0, None, 1)  # re-embedded without a title: out of the sums, out of the scores
+    assert rows.counts[1] == 1.0 and np.allclose(rows.sums[1], titles[1], atol=1e-3)
+    assert list(rows.scores([0, 1, 7], query)) == [1]
