@@ -90,6 +90,12 @@ class FusionParams:
     #: title closeness without an anchor: the most a candidate gains (0: off), among how many
     title: float = 2.0
     title_depth: int = 20
+    #: echo: a candidate among the first ``echo_depth`` rises to this share of a better one's score
+    #: whose near-duplicate it is (0: off), on a ramp of centred cosine ``echo_low``..``echo_high``
+    echo: float = 0.0
+    echo_depth: int = 10
+    echo_low: float = 0.45
+    echo_high: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -198,9 +204,43 @@ def retitle(scores: dict[str, float], titles: Mapping[str, float], params: Fusio
         scores[i] += params.title * (t - lo) / spread
 
 
+def echo(scores: dict[str, float], similar: Callable[[str, str], float | None], params: FusionParams) -> None:
+    """Raise each of the ``params.echo_depth`` best of ``scores`` (in place) to ``params.echo``
+    times the score of a better one among them whose near-duplicate it is, scaled by the ramp of
+    their centred cosine (``similar``; None: unknown) from ``echo_low`` to ``echo_high``: the
+    coverage of one story in another language follows its best-ranked article up, never over it
+    (the share is under 1); a look-alike, which shares a subject and not the story, stays where
+    it is. Scores are taken before any rise (no chains); a score never drops."""
+    if not params.echo:
+        return
+    head = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: params.echo_depth]
+    span = max(params.echo_high - params.echo_low, 1e-6)
+    raised: dict[str, float] = {}
+    for rank, (i, own) in enumerate(head):
+        for j, better in head[:rank]:
+            sim = similar(i, j)
+            if sim is None or sim <= params.echo_low:
+                continue
+            lift = params.echo * better * min(1.0, (sim - params.echo_low) / span)
+            raised[i] = max(raised.get(i, own), lift)
+    scores.update(raised)
+
+
+def _similar(vectors: Mapping[str, np.ndarray] | None) -> Callable[[str, str], float | None]:
+    """The centred cosine of two candidates from their vectors (None when either is missing)."""
+    known = vectors or {}
+
+    def sim(a: str, b: str) -> float | None:
+        va, vb = known.get(a), known.get(b)
+        return None if va is None or vb is None else float(va @ vb)
+
+    return sim
+
+
 def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
          params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None,
-         titles: Mapping[str, float] | None = None) -> Fused:
+         titles: Mapping[str, float] | None = None,
+         similar: Callable[[str, str], float | None] | None = None) -> Fused:
     """Fuse the keyword side's hits (best first) with the vector side's (id, refined score),
     best first. ``one_concept``: the query is one topic, entity or name (its tag is the whole
     query). ``vectors``: the candidates' language-centred unit vectors (any of them missing, or
@@ -223,6 +263,7 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     _agree(scores, centre, vectors, params)
     if centre is None and titles:
         retitle(scores, titles, params)
+    echo(scores, similar or _similar(vectors), params)
     ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     confident_vector = top >= params.vector_confidence
     floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]
