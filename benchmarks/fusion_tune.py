@@ -45,7 +45,8 @@ def ranked(rec: dict[str, Any], params: dict[str, Any] | None) -> tuple[list[str
     fused = fusion.fuse(kw, vec, one_concept=one_concept,
                         params=fusion.FusionParams(**params) if params else fusion.FusionParams(),
                         vectors=_vectors(cand, fusion.anchor(kw, one_concept=one_concept)),
-                        titles=cand.get("titles"), similar=_pairs(cand))
+                        titles=cand.get("titles"), similar=_pairs(cand),
+                        languages=cand.get("languages"))
     return [u for u, _ in fused.page(10)][:10], fused.weak
 
 

@@ -292,15 +292,29 @@ def _story_in_two_languages() -> tuple[list[KeywordHit], list[tuple[str, float]]
     return keyword, vector, vectors
 
 
+LANGS = {"cov-en": "en", "cov-fr": "fr", "look-en": "en", "bg1": "de"}
+
+
 def test_the_other_language_coverage_follows_its_best_ranked_article_up() -> None:
     keyword, vector, vectors = _story_in_two_languages()
     assert anchor(keyword, one_concept=False) is None
-    off = _ids(fuse(keyword, vector, vectors=vectors).ranking)
+    off = _ids(fuse(keyword, vector, vectors=vectors, languages=LANGS, params=FusionParams(echo=0.0)).ranking)
     assert off[:2] == ["cov-en", "look-en"] and off.index("cov-fr") > 2  # the failure the echo mends
-    on = _ids(fuse(keyword, vector, vectors=vectors, params=FusionParams(echo=0.95)).ranking)
+    on = _ids(fuse(keyword, vector, vectors=vectors, languages=LANGS).ranking)  # the defaults
     assert on[:3] == ["cov-en", "cov-fr", "look-en"], on
-    # without vectors (none known), the echo changes nothing
-    assert _ids(fuse(keyword, vector, params=FusionParams(echo=0.95)).ranking) == off
+    # without vectors, or without languages (none known), the echo changes nothing
+    assert _ids(fuse(keyword, vector, languages=LANGS).ranking) == off
+    assert _ids(fuse(keyword, vector, vectors=vectors).ranking) == off
+
+
+def test_a_same_language_near_duplicate_is_not_echoed() -> None:
+    """Two articles in one language on one subject are close in the model's space through shared
+    words and style, even centred: a same-language look-alike must not follow the story up."""
+    keyword, vector, vectors = _story_in_two_languages()
+    same = {**LANGS, "cov-fr": "en"}  # the near-duplicate is now in the top article's language
+    params = FusionParams(echo=0.95)
+    off = _ids(fuse(keyword, vector, vectors=vectors, languages=same, params=FusionParams(echo=0.0)).ranking)
+    assert _ids(fuse(keyword, vector, vectors=vectors, languages=same, params=params).ranking) == off
 
 
 def test_echo_never_lifts_above_the_source_and_needs_the_ramp() -> None:
@@ -311,17 +325,18 @@ def test_echo_never_lifts_above_the_source_and_needs_the_ramp() -> None:
     def similar(x: str, y: str) -> float | None:
         return sims.get(frozenset((x, y)), 0.0)
 
+    langs = {"a": "en", "b": "de", "c": "fr", "d": "uk", "e": "ru"}
     scores = {"a": 2.0, "b": 1.5, "c": 0.4, "d": 0.2, "e": 0.1}
-    echo(scores, similar, FusionParams(echo=0.9, echo_depth=4, echo_low=0.45, echo_high=0.6))
+    echo(scores, similar, FusionParams(echo=0.9, echo_depth=4, echo_low=0.45, echo_high=0.6), langs)
     # c: full ramp under a (0.9 x 2.0); d: half the ramp under b (0.9 x 1.5 x 0.5); b: under the
     # ramp with a, unchanged; e: beyond the head, unchanged; a: nothing above it
     assert scores == pytest.approx({"a": 2.0, "b": 1.5, "c": 1.8, "d": 0.675, "e": 0.1})
     assert scores["c"] < scores["a"]
     low = {"a": 2.0, "c": 1.95}
-    echo(low, similar, FusionParams(echo=0.9, echo_depth=4))  # already above the echo: never lowered
+    echo(low, similar, FusionParams(echo=0.9, echo_depth=4), langs)  # already above the echo: never lowered
     assert low == {"a": 2.0, "c": 1.95}
     before = dict(scores)
-    echo(scores, similar, FusionParams(echo=0.0))  # off
+    echo(scores, similar, FusionParams(echo=0.0), langs)  # off
     assert scores == before
 
 
@@ -331,5 +346,15 @@ def test_echo_takes_scores_before_any_rise_no_chains() -> None:
 
     sims = {frozenset(("a", "c")): 0.9, frozenset(("c", "d")): 0.9}
     scores = {"a": 2.0, "c": 1.0, "d": 0.5}
-    echo(scores, lambda x, y: sims.get(frozenset((x, y)), 0.0), FusionParams(echo=0.8, echo_depth=3))
+    echo(scores, lambda x, y: sims.get(frozenset((x, y)), 0.0), FusionParams(echo=0.8, echo_depth=3),
+         {"a": "en", "c": "fr", "d": "uk"})
     assert scores == pytest.approx({"a": 2.0, "c": 1.6, "d": 0.8})
+
+
+def test_the_matrix_gives_the_languages_of_the_ids_it_holds() -> None:
+    from indexing.embeddings.matrix import VectorMatrix
+
+    m = VectorMatrix("idx", "model", 2)
+    m.load(["a", "b", "c"], np.asarray([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]), ["en", None, "fr"])
+    assert m.languages(["c", "a", "b", "zz", "a"]) == {"c": "fr", "a": "en", "b": None}
+    assert m.languages(["zz"]) == {}
