@@ -358,3 +358,16 @@ def test_the_matrix_gives_the_languages_of_the_ids_it_holds() -> None:
     m.load(["a", "b", "c"], np.asarray([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]), ["en", None, "fr"])
     assert m.languages(["c", "a", "b", "zz", "a"]) == {"c": "fr", "a": "en", "b": None}
     assert m.languages(["zz"]) == {}
+
+
+def test_the_settings_carry_every_fusion_constant_with_the_same_defaults() -> None:
+    """``search.scoring`` is what hybrid search hands the fusion: the same fields and defaults, and
+    an echo share of 1 or more (a near-duplicate over its source) is refused."""
+    from pydantic import ValidationError
+
+    from indexing.fusionsettings import FusionSettings
+
+    assert FusionParams(**FusionSettings().model_dump()) == FusionParams()
+    assert FusionParams(**FusionSettings(echo=0.0).model_dump()).echo == 0.0
+    with pytest.raises(ValidationError):
+        FusionSettings(echo=1.0)
