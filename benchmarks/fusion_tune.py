@@ -45,7 +45,8 @@ def ranked(rec: dict[str, Any], params: dict[str, Any] | None) -> tuple[list[str
     fused = fusion.fuse(kw, vec, one_concept=one_concept,
                         params=fusion.FusionParams(**params) if params else fusion.FusionParams(),
                         vectors=_vectors(cand, fusion.anchor(kw, one_concept=one_concept)),
-                        titles=cand.get("titles"))
+                        titles=cand.get("titles"), similar=_pairs(cand),
+                        languages=cand.get("languages"))
     return [u for u, _ in fused.page(10)][:10], fused.weak
 
 
@@ -58,6 +59,15 @@ def _vectors(cand: dict[str, Any], centre: str | None) -> dict[str, Any] | None:
     out: dict[str, Any] = {u: np.asarray([s, math.sqrt(max(0.0, 1 - s * s))]) for u, s in cand["agreement"].items()}
     out[centre] = np.asarray([1.0, 0.0])
     return out
+
+
+def _pairs(cand: dict[str, Any]) -> Any:
+    """The candidates' dumped pairwise centred cosines as a lookup (pairs under the dump's floor
+    read as 0.0; a dump without pairs: None, the echo is off)."""
+    if "pairs" not in cand:
+        return lambda a, b: None
+    table = {frozenset((a, b)): s for a, b, s in cand["pairs"]}
+    return lambda a, b: table.get(frozenset((a, b)), 0.0)
 
 
 def previous(rec: dict[str, Any]) -> tuple[list[str], bool]:
@@ -120,6 +130,15 @@ AGREEMENT_GRID: dict[str, list[float]] = {
 }
 
 
+#: --echo-grid: the echo's constants (the others as shipped)
+ECHO_GRID: dict[str, list[float]] = {
+    "echo": [0.0, 0.8, 0.9, 0.95, 0.99],
+    "echo_depth": [5, 10, 20],
+    "echo_low": [0.35, 0.4, 0.45, 0.5],
+    "echo_high": [0.5, 0.6, 0.7],
+}
+
+
 #: --title-grid: the title closeness's constants (the others as shipped)
 TITLE_GRID: dict[str, list[float]] = {
     "title": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
@@ -148,15 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", action="store_true")
     parser.add_argument("--agreement-grid", action="store_true")
     parser.add_argument("--title-grid", action="store_true")
+    parser.add_argument("--echo-grid", action="store_true")
     args = parser.parse_args(argv)
     results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
     show(evaluate(results, None, previous), "previous main's fusion (a rule keyed to how many languages the keyword hits span):")
     show(evaluate(results, None), "shipped constants:")
     show(evaluate(results, {"agreement": 0.0}), "shipped constants, no cross-lingual agreement:")
     show(evaluate(results, {"title": 0.0}), "shipped constants, no title closeness:")
-    if not (args.grid or args.agreement_grid or args.title_grid):
+    if not (args.grid or args.agreement_grid or args.title_grid or args.echo_grid):
         return 0
-    combos = grid(AGREEMENT_GRID if args.agreement_grid else TITLE_GRID if args.title_grid else GRID)
+    combos = grid(AGREEMENT_GRID if args.agreement_grid else TITLE_GRID if args.title_grid
+                  else ECHO_GRID if args.echo_grid else GRID)
     tables = [evaluate(results, p) for p in combos]
     classes = sorted({r["class"] for r in results})
     for held in classes:

@@ -254,7 +254,7 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     and the vector side's (url, refined score)."""
     from indexing.embeddings import get_embedder
     from indexing.embeddings.fusion import KeywordHit, anchor
-    from indexing.embeddings.retrieval import candidate_vectors, neighbours, title_scores
+    from indexing.embeddings.retrieval import candidate_languages, candidate_vectors, neighbours, title_scores
     from indexing.index.setup import articles_alias
     from indexing.search import expand, search
     from tests.indexing.search_corpus import search_options
@@ -268,10 +268,15 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
     one_concept = expand(query).one_concept
     centre = anchor([KeywordHit(h.id, h.score or 0.0, frozenset(h.matched)) for h in kw.hits], one_concept=one_concept)
     vectors = candidate_vectors(engine, articles_alias(settings.index_prefix),
-                                [h.id for h in kw.hits] + [i for i, _ in near], embedder=embedder) if centre else {}
+                                [h.id for h in kw.hits] + [i for i, _ in near], embedder=embedder)
     urls |= {h.id: h.url or h.id for h in kw.hits}
     # each candidate's centred cosine with the anchor: all the fusion's agreement needs (fusion_tune.py)
     agree = {urls.get(i, i): float(v @ vectors[centre]) for i, v in vectors.items()} if centre in vectors else {}
+    # the candidates' centred cosines with each other, those of PAIR_FLOOR and above (fusion_tune.py)
+    pairs = _pairs({urls.get(i, i): v for i, v in vectors.items()})
+    # each candidate's language, as the fusion's echo gets it (the keyword hits', then the matrix's)
+    langs = candidate_languages(engine, articles_alias(settings.index_prefix), [i for i, _ in near], embedder=embedder)
+    languages = {urls.get(i, i): lang for i, lang in langs.items()} | {h.url or h.id: h.language for h in kw.hits}
     # each candidate's title score (the fusion's title closeness, used without an anchor)
     titles = title_scores(engine, articles_alias(settings.index_prefix), query,
                           [h.id for h in kw.hits] + [i for i, _ in near], embedder=embedder)
@@ -279,8 +284,24 @@ def candidates(engine: Any, query: str, *, depth: int = 50) -> dict[str, Any]:
                         for h in kw.hits],
             "keyword_total": kw.total, "one_concept": one_concept,
             "vector": [{"id": i, "url": urls.get(i, ""), "score": s} for i, s in near],
-            "anchor": urls.get(centre, centre) if centre in vectors else None, "agreement": agree,
+            "anchor": urls.get(centre, centre) if centre in vectors else None, "agreement": agree, "pairs": pairs,
+            "languages": languages,
             "titles": {urls.get(i, i): s for i, s in titles.items()}}
+
+
+#: the dump keeps the candidates' pairwise centred cosines from this up (the rest is unrelated)
+PAIR_FLOOR = 0.25
+
+
+def _pairs(vectors: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(url, url, centred cosine) of every pair of candidates at :data:`PAIR_FLOOR` or above."""
+    keys = sorted(vectors)
+    if len(keys) < 2:
+        return []
+    import numpy as np
+
+    sims = np.stack([vectors[k] for k in keys]) @ np.stack([vectors[k] for k in keys]).T
+    return [(keys[a], keys[b], round(float(sims[a, b]), 4)) for a, b in zip(*np.nonzero(np.triu(sims >= PAIR_FLOOR, 1)), strict=True)]
 
 
 def measure(urls: list[str], coverage: set[str]) -> dict[str, float]:

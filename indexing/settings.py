@@ -38,6 +38,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from indexing.changessettings import ChangesSettings
 from indexing.channelconfig import Channels
 from indexing.errors import ConfigError
+from indexing.fusionsettings import FusionSettings
 from indexing.statesettings import StateSettings, refuse_file_secrets
 from indexing.storagesettings import StorageSettings
 from indexing.yamlconfig import compose, node_line, read_config, validation_error
@@ -164,24 +165,8 @@ class SearchSettings(BaseModel):
     #: "scores" (indexing/embeddings/retrieval.py: fuse) or "rrf" (reciprocal rank fusion, constant rrf_k)
     fusion: str = Field(default="scores", pattern="^(scores|rrf)$")
     rrf_k: int = Field(default=60, ge=1)
-    #: fusion by scores (indexing/embeddings/fusion.py; chosen by cross-validation across query
-    #: classes, benchmarks/fusion_tune.py): weight of a keyword hit that carries the whole query
-    #: and of one that shares only some of its words (the vector side weighs 1) ...
-    fusion_strong: float = Field(default=1.5, ge=0)
-    fusion_weak: float = Field(default=0.4, ge=0)
-    #: ... the best refined vector score under which the vector side is not confident ("no good
-    #: match" when the keyword side is not either), and the refined score a neighbour the keyword
-    #: side did not find needs to be a hit ...
-    vector_confidence: float = 0.09
-    vector_admit: float = 0.0
-    #: ... and its share of the best neighbour's score
-    vector_admit_ratio: float = Field(default=0.5, ge=0, le=1)
-    #: fusion.py: cross-lingual agreement (gain, centred-cosine ramp), title closeness without an anchor (retitle)
-    fusion_agreement: float = Field(default=1.5, ge=0)
-    agree_low: float = Field(default=0.4, ge=-1, le=1)
-    agree_high: float = Field(default=0.6, ge=-1, le=1)
-    fusion_title: float = Field(default=2.0, ge=0)
-    fusion_title_depth: int = Field(default=20, ge=1, le=1000)
+    #: fusion by scores: weights, bars and ramps (indexing/fusionsettings.py, indexing/embeddings/fusion.py)
+    scoring: FusionSettings = FusionSettings()
 
 
 class EmbeddingSettings(BaseModel):

@@ -47,6 +47,13 @@ candidates gains up to :attr:`FusionParams.title` by how close its title's langu
 vector is to the query (:func:`retitle`, rescaled over those candidates: the title nearest the
 query gains it all, the farthest nothing). Not with an anchor: the keyword side is sure then.
 
+**Echo**: with or without an anchor, each of the first :attr:`FusionParams.echo_depth` candidates
+rises to :attr:`FusionParams.echo` (under 1) times the score of a better-ranked one in another
+language whose near-duplicate it is (:func:`echo`, a ramp of centred cosine
+:attr:`FusionParams.echo_low`..:attr:`FusionParams.echo_high`): when one language's coverage of a
+story ranks well by words and titles, its other languages follow it up, just under it, above the
+same-language look-alikes that share the query's words.
+
 **No good match**: when no keyword hit has strong evidence and the best vector score is under
 :attr:`FusionParams.vector_confidence`, neither side is confident: the ranking is still returned
 (the nearest articles), marked ``weak`` for the caller to say so.
@@ -90,6 +97,13 @@ class FusionParams:
     #: title closeness without an anchor: the most a candidate gains (0: off), among how many
     title: float = 2.0
     title_depth: int = 20
+    #: echo: a candidate among the first ``echo_depth`` rises to this share of the score of a better
+    #: one in another language whose near-duplicate it is (0: off), on a ramp of centred cosine
+    #: ``echo_low``..``echo_high``
+    echo: float = 0.95
+    echo_depth: int = 20
+    echo_low: float = 0.35
+    echo_high: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -198,14 +212,63 @@ def retitle(scores: dict[str, float], titles: Mapping[str, float], params: Fusio
         scores[i] += params.title * (t - lo) / spread
 
 
+def echo(scores: dict[str, float], similar: Callable[[str, str], float | None], params: FusionParams,
+         languages: Mapping[str, str | None] | None = None) -> None:
+    """Raise each of the ``params.echo_depth`` best of ``scores`` (in place) to ``params.echo``
+    times the score of a better one among them in another language (``languages``; an unknown
+    language: no echo) whose near-duplicate it is, scaled by the ramp of their centred cosine
+    (``similar``; None: unknown) from ``echo_low`` to ``echo_high``: the coverage of one story in
+    another language follows its best-ranked article up, never over it (the share is under 1); a
+    look-alike, which shares a subject and not the story, stays where it is. Same-language pairs
+    are left out: two articles in one language on one subject share words and style, which
+    centring does not take away (a look-alike rose beside the story); closeness across languages
+    is content. Scores are taken before any rise (no chains); a score never drops."""
+    if not params.echo:
+        return
+    head = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: params.echo_depth]
+    span = max(params.echo_high - params.echo_low, 1e-6)
+    raised: dict[str, float] = {}
+    for rank, (i, own) in enumerate(head):
+        for j, better in head[:rank]:
+            if not _other_languages(languages, i, j):
+                continue
+            sim = similar(i, j)
+            if sim is None or sim <= params.echo_low:
+                continue
+            lift = params.echo * better * min(1.0, (sim - params.echo_low) / span)
+            raised[i] = max(raised.get(i, own), lift)
+    scores.update(raised)
+
+
+def _other_languages(languages: Mapping[str, str | None] | None, a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are known to be in two different languages."""
+    la, lb = (languages or {}).get(a), (languages or {}).get(b)
+    return la is not None and lb is not None and la != lb
+
+
+def _similar(vectors: Mapping[str, np.ndarray] | None) -> Callable[[str, str], float | None]:
+    """The centred cosine of two candidates from their vectors (None when either is missing)."""
+    known = vectors or {}
+
+    def sim(a: str, b: str) -> float | None:
+        va, vb = known.get(a), known.get(b)
+        return None if va is None or vb is None else float(va @ vb)
+
+    return sim
+
+
 def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
          params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None,
-         titles: Mapping[str, float] | None = None) -> Fused:
+         titles: Mapping[str, float] | None = None,
+         similar: Callable[[str, str], float | None] | None = None,
+         languages: Mapping[str, str | None] | None = None) -> Fused:
     """Fuse the keyword side's hits (best first) with the vector side's (id, refined score),
     best first. ``one_concept``: the query is one topic, entity or name (its tag is the whole
     query). ``vectors``: the candidates' language-centred unit vectors (any of them missing, or
     None: no agreement for them). ``titles``: the candidates' title scores (:func:`retitle`,
-    used only without an anchor). Ties go by id, so equal inputs give equal rankings."""
+    used only without an anchor). ``similar``: the candidates' centred cosine with each other
+    (default: from ``vectors``), ``languages`` their languages (:func:`echo`). Ties go by id, so
+    equal inputs give equal rankings."""
     found = {h.id for h in keyword}
     lo = min((c for _, c in vector), default=0.0)
     top = max((c for _, c in vector), default=0.0)
@@ -223,6 +286,7 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     _agree(scores, centre, vectors, params)
     if centre is None and titles:
         retitle(scores, titles, params)
+    echo(scores, similar or _similar(vectors), params, languages)
     ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     confident_vector = top >= params.vector_confidence
     floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]

@@ -278,6 +278,15 @@ class VectorMatrix:
         data, langs = self._store.view(np.asarray([self._row_of[i] for i in known], dtype=np.intp))
         return dict(zip(known, centred_unit(data, langs, self.language_means()), strict=True))
 
+    def languages(self, ids: list[str]) -> dict[str, str | None]:
+        """The language of each of ``ids`` the matrix holds (None: unknown): no request."""
+        names = {n: lang for lang, n in self._languages.items()}
+        known = [i for i in dict.fromkeys(ids) if i in self._row_of]
+        if not known:
+            return {}
+        langs = self._store.lang[np.asarray([self._row_of[i] for i in known], dtype=np.intp)]
+        return {i: names.get(int(n)) for i, n in zip(known, langs, strict=True)}
+
     def title_scores(self, ids: list[str], query: np.ndarray) -> dict[str, float]:
         """The language-centred cosine of ``query`` with the title vector of each of ``ids`` that
         the matrix holds with one (:class:`~indexing.embeddings.titles.TitleRows`): no request."""

@@ -136,3 +136,19 @@ def title_scores(engine: Engine, index: str, query: str, ids: Sequence[str], *, 
     except (EngineError, EmbeddingError) as exc:
         log.warning("no title vectors from %s, fusion without title closeness: %s", index, exc)
         return {}
+
+
+def candidate_languages(engine: Engine, index: str, ids: Sequence[str], *, embedder: Embedder) -> dict[str, str | None]:
+    """The languages of ``ids`` (hybrid fusion's echo pairs only articles in two languages): from
+    the client-side matrix in memory (no request); with the engine's kNN nothing ({}: the caller
+    has the keyword hits' languages from its own request, and a neighbour of unknown language is
+    never echoed)."""
+    try:
+        if native_knn(engine):
+            return {}
+        from indexing.embeddings.matrix import matrix_for
+
+        return matrix_for(engine, index, embedder.name, embedder.dim).languages(list(ids))
+    except EngineError as exc:
+        log.warning("no candidate languages from %s, fusion without echo: %s", index, exc)
+        return {}

@@ -4,8 +4,9 @@ Three requests at most: a light keyword ranking (ids, scores, facets) while the 
 the fusion (:mod:`indexing.embeddings.fusion`, or reciprocal rank fusion), then the sources and
 highlights of the fused page, through the index with the search's filters. The fusion's
 cross-lingual agreement needs the candidates' vectors when the keyword side has an anchor, its
-title closeness their title vectors when it has none: in memory with the client-side matrix; with
-the engine's kNN one more small ``ids`` request (one or the other, never both).
+title closeness their title vectors when it has none, its echo the candidates' vectors and
+languages always: in memory with the client-side matrix; with the engine's kNN small ``ids``
+requests (the vectors, and without an anchor the title vectors).
 """
 
 from __future__ import annotations
@@ -57,27 +58,31 @@ HYDRATE_SLACK = 5
 
 def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion,
            limits: SearchSettings, vectors: Callable[[list[str]], Mapping[str, np.ndarray]],
-           titles: Callable[[list[str]], Mapping[str, float]]) -> Fused:
+           titles: Callable[[list[str]], Mapping[str, float]],
+           languages: Callable[[list[str]], Mapping[str, str | None]]) -> Fused:
     """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``);
-    ``vectors`` gives candidates' centred vectors, asked only when the keyword side has an anchor,
-    ``titles`` their title scores, asked only when it has none."""
+    ``vectors`` gives candidates' centred vectors (the agreement with an anchor, the echo),
+    ``titles`` their title scores, asked only without an anchor, ``languages`` the languages of
+    those the keyword side's request did not bring (the echo)."""
     from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, anchor, fuse
     from indexing.embeddings.retrieval import rrf
 
+    hits = first.get("hits", {}).get("hits", [])
     keyword = [KeywordHit(str(h["_id"]), float(h.get("_score") or 0.0), frozenset(h.get("matched_queries") or ()))
-               for h in first.get("hits", {}).get("hits", [])]
+               for h in hits]
     if limits.fusion == "rrf":
         return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
-    params = FusionParams(strong=limits.fusion_strong, weak=limits.fusion_weak,
-                          vector_confidence=limits.vector_confidence, admit=limits.vector_admit,
-                          admit_ratio=limits.vector_admit_ratio, agreement=limits.fusion_agreement,
-                          agree_low=limits.agree_low, agree_high=limits.agree_high, title=limits.fusion_title,
-                          title_depth=limits.fusion_title_depth)
+    params = FusionParams(**limits.scoring.model_dump())
     centre = anchor(keyword, one_concept=expansion.one_concept)
     ids = [h.id for h in keyword] + [i for i, _ in near]
-    known = vectors(ids) if centre and params.agreement else None
+    known = vectors(ids) if (centre and params.agreement) or params.echo else None
     heads = titles(ids) if centre is None and params.title else None
-    return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known, titles=heads)
+    langs: dict[str, str | None] = {}
+    if params.echo:
+        langs = {str(h["_id"]): (h.get("_source") or {}).get("language") for h in hits}
+        langs |= {i: lang for i, lang in languages([i for i, _ in near if langs.get(i) is None]).items() if lang}
+    return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known, titles=heads,
+                languages=langs)
 
 
 def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: Embedder) -> SearchResult | None:
@@ -87,7 +92,13 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import candidate_vectors, has_vectors, neighbours, title_scores
+    from indexing.embeddings.retrieval import (
+        candidate_languages,
+        candidate_vectors,
+        has_vectors,
+        neighbours,
+        title_scores,
+    )
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
@@ -106,7 +117,8 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     timeout = limits.request_timeout
     fused = _fused(first, near, request.expansion, limits,
                    lambda ids: candidate_vectors(engine, index, ids, embedder=embedder, timeout=timeout),
-                   lambda ids: title_scores(engine, index, request.query, ids, embedder=embedder, timeout=timeout))
+                   lambda ids: title_scores(engine, index, request.query, ids, embedder=embedder, timeout=timeout),
+                   lambda ids: candidate_languages(engine, index, ids, embedder=embedder))
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not native_knn(engine)  # every candidate must pass the filters

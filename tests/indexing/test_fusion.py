@@ -272,3 +272,102 @@ def test_title_rows_score_titles_centred_by_their_language() -> None:
     rows.set(0, None, 1)  # re-embedded without a title: out of the sums, out of the scores
     assert rows.counts[1] == 1.0 and np.allclose(rows.sums[1], titles[1], atol=1e-3)
     assert list(rows.scores([0, 1, 7], query)) == [1]
+
+
+def _at(cos: float) -> np.ndarray:
+    """A 2-d unit vector at centred cosine ``cos`` with (1, 0)."""
+    return np.asarray([cos, float(np.sqrt(max(0.0, 1 - cos * cos)))])
+
+
+def _story_in_two_languages() -> tuple[list[KeywordHit], list[tuple[str, float]], dict[str, np.ndarray]]:
+    """A story in English and French queried in English, no keyword hit carrying the whole query
+    (no anchor): the English coverage first, an English look-alike second, the French coverage
+    (the English article's near-duplicate in the model's space once languages are centred) third."""
+    keyword = [KeywordHit("cov-en", 12.1, frozenset({"entity", "some"})),
+               KeywordHit("look-en", 11.4, frozenset({"entity", "some"})),
+               KeywordHit("cov-fr", 10.2, frozenset({"entity", "some"}))]
+    vector = [("cov-en", 0.109), ("look-en", 0.097), ("bg1", 0.075), ("cov-fr", 0.053)]
+    vector += [(f"bg{i}", 0.05) for i in range(2, 20)]
+    vectors = {"cov-en": _at(1.0), "cov-fr": _at(0.62), "look-en": _at(0.2), "bg1": _at(-0.1)}
+    return keyword, vector, vectors
+
+
+LANGS = {"cov-en": "en", "cov-fr": "fr", "look-en": "en", "bg1": "de"}
+
+
+def test_the_other_language_coverage_follows_its_best_ranked_article_up() -> None:
+    keyword, vector, vectors = _story_in_two_languages()
+    assert anchor(keyword, one_concept=False) is None
+    off = _ids(fuse(keyword, vector, vectors=vectors, languages=LANGS, params=FusionParams(echo=0.0)).ranking)
+    assert off[:2] == ["cov-en", "look-en"] and off.index("cov-fr") > 2  # the failure the echo mends
+    on = _ids(fuse(keyword, vector, vectors=vectors, languages=LANGS).ranking)  # the defaults
+    assert on[:3] == ["cov-en", "cov-fr", "look-en"], on
+    # without vectors, or without languages (none known), the echo changes nothing
+    assert _ids(fuse(keyword, vector, languages=LANGS).ranking) == off
+    assert _ids(fuse(keyword, vector, vectors=vectors).ranking) == off
+
+
+def test_a_same_language_near_duplicate_is_not_echoed() -> None:
+    """Two articles in one language on one subject are close in the model's space through shared
+    words and style, even centred: a same-language look-alike must not follow the story up."""
+    keyword, vector, vectors = _story_in_two_languages()
+    same = {**LANGS, "cov-fr": "en"}  # the near-duplicate is now in the top article's language
+    params = FusionParams(echo=0.95)
+    off = _ids(fuse(keyword, vector, vectors=vectors, languages=same, params=FusionParams(echo=0.0)).ranking)
+    assert _ids(fuse(keyword, vector, vectors=vectors, languages=same, params=params).ranking) == off
+
+
+def test_echo_never_lifts_above_the_source_and_needs_the_ramp() -> None:
+    from indexing.embeddings.fusion import echo
+
+    sims = {frozenset(("a", "c")): 0.7, frozenset(("a", "b")): 0.3, frozenset(("b", "d")): 0.525}
+
+    def similar(x: str, y: str) -> float | None:
+        return sims.get(frozenset((x, y)), 0.0)
+
+    langs = {"a": "en", "b": "de", "c": "fr", "d": "uk", "e": "ru"}
+    scores = {"a": 2.0, "b": 1.5, "c": 0.4, "d": 0.2, "e": 0.1}
+    echo(scores, similar, FusionParams(echo=0.9, echo_depth=4, echo_low=0.45, echo_high=0.6), langs)
+    # c: full ramp under a (0.9 x 2.0); d: half the ramp under b (0.9 x 1.5 x 0.5); b: under the
+    # ramp with a, unchanged; e: beyond the head, unchanged; a: nothing above it
+    assert scores == pytest.approx({"a": 2.0, "b": 1.5, "c": 1.8, "d": 0.675, "e": 0.1})
+    assert scores["c"] < scores["a"]
+    low = {"a": 2.0, "c": 1.95}
+    echo(low, similar, FusionParams(echo=0.9, echo_depth=4), langs)  # already above the echo: never lowered
+    assert low == {"a": 2.0, "c": 1.95}
+    before = dict(scores)
+    echo(scores, similar, FusionParams(echo=0.0), langs)  # off
+    assert scores == before
+
+
+def test_echo_takes_scores_before_any_rise_no_chains() -> None:
+    """c is a's near-duplicate, d is c's but not a's: d rises by c's own score, not by c's raised one."""
+    from indexing.embeddings.fusion import echo
+
+    sims = {frozenset(("a", "c")): 0.9, frozenset(("c", "d")): 0.9}
+    scores = {"a": 2.0, "c": 1.0, "d": 0.5}
+    echo(scores, lambda x, y: sims.get(frozenset((x, y)), 0.0), FusionParams(echo=0.8, echo_depth=3),
+         {"a": "en", "c": "fr", "d": "uk"})
+    assert scores == pytest.approx({"a": 2.0, "c": 1.6, "d": 0.8})
+
+
+def test_the_matrix_gives_the_languages_of_the_ids_it_holds() -> None:
+    from indexing.embeddings.matrix import VectorMatrix
+
+    m = VectorMatrix("idx", "model", 2)
+    m.load(["a", "b", "c"], np.asarray([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]), ["en", None, "fr"])
+    assert m.languages(["c", "a", "b", "zz", "a"]) == {"c": "fr", "a": "en", "b": None}
+    assert m.languages(["zz"]) == {}
+
+
+def test_the_settings_carry_every_fusion_constant_with_the_same_defaults() -> None:
+    """``search.scoring`` is what hybrid search hands the fusion: the same fields and defaults, and
+    an echo share of 1 or more (a near-duplicate over its source) is refused."""
+    from pydantic import ValidationError
+
+    from indexing.fusionsettings import FusionSettings
+
+    assert FusionParams(**FusionSettings().model_dump()) == FusionParams()
+    assert FusionParams(**FusionSettings(echo=0.0).model_dump()).echo == 0.0
+    with pytest.raises(ValidationError):
+        FusionSettings(echo=1.0)
