@@ -15,6 +15,8 @@ import tempfile
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,7 +49,7 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     "airflow": frozenset({"airflow_db", "standalone"}),
     "browser": frozenset({"browser"}),
     # a search node of the test's own (a JVM started and stopped by the test or its module)
-    "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch"}),
+    "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch", "bare_elasticsearch_node"}),
     # a real crawler subprocess (Scrapy) against a site served on 127.0.0.1
     "crawl": frozenset({"crawler", "hostile_crawl"}),
     # production-shape services of a session of their own (tests/production): `make test-production`
@@ -201,17 +203,64 @@ def _in_data_dir(root: Path, action: Callable[[], T]) -> T:
         reset_settings()
 
 
+@dataclass(frozen=True)
+class BareNode:
+    """The session's bare Elasticsearch node: its port and URL, and the data dir it was started
+    with, a dir under a 0700 directory the node user cannot enter (as root), so the node's files
+    live in the fallback dir (``engines.FALLBACK_ROOT``, here under ``root``)."""
+
+    port: int
+    url: str
+    root: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "locked" / "data"
+
+    @property
+    def fallback(self) -> Path:
+        return self.root / "fallback"
+
+    @contextmanager
+    def within(self) -> Iterator[None]:
+        """The data dir and fallback the node was started with (``localnode`` finds it by them)."""
+        from warwatch.localnode import engines
+
+        try:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("WARWATCH_DATA_DIR", str(self.data_dir))
+                mp.setattr(engines, "FALLBACK_ROOT", self.fallback)
+                reset_settings()
+                yield
+        finally:
+            reset_settings()
+
+
 @pytest.fixture(scope="session")
-def bare_elasticsearch() -> Iterator[str]:
+def bare_elasticsearch_node() -> Iterator[BareNode]:
     """One bare Elasticsearch node (Elastic's integ-test-zip: no analysis-common) on a spare port
-    for the whole session, shared by the tests of the elasticsearch client path; its URL. The
-    node's files live under a dir of its own (set only while starting and stopping it)."""
+    for the whole session, shared by the tests of the elasticsearch client path (one JVM start
+    for all of them: tests/scheduling.py runs them in one unit). Stopped at the end, which must
+    succeed."""
     from warwatch import localnode
 
     root = _reachable_dir("ww-bare-es-")
+    (root / "locked" / "data").mkdir(parents=True)
+    (root / "locked").chmod(0o700)
     port = free_port()
+    node = BareNode(port, "", root)
     try:
-        yield _in_data_dir(root, lambda: localnode.start(port=port, engine="elasticsearch"))
+        with node.within():
+            url = localnode.start(port=port, engine="elasticsearch")
+        yield BareNode(port, url, root)
     finally:
-        _in_data_dir(root, lambda: localnode.stop(port=port))
+        with node.within():
+            stopped = localnode.stop(port=port)
         shutil.rmtree(root, ignore_errors=True)
+    assert stopped, "the bare Elasticsearch node did not stop"
+
+
+@pytest.fixture(scope="session")
+def bare_elasticsearch(bare_elasticsearch_node: BareNode) -> str:
+    """The bare Elasticsearch node's URL (:func:`bare_elasticsearch_node`)."""
+    return bare_elasticsearch_node.url

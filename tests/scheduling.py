@@ -20,11 +20,12 @@ from typing import Any
 
 DURATIONS = Path(__file__).resolve().parent / "durations.json"
 
-#: test files that share an expensive session service -> the unit they run in
+#: test ids (a directory, a file or one test) that share an expensive session service -> their unit
 SHARED_SERVICE_UNITS: dict[str, str] = {
     "tests/dags/": "airflow",
     "tests/indexing/test_embeddings_es.py": "bare-elasticsearch",
     "tests/indexing/test_engine.py": "bare-elasticsearch",
+    "tests/warwatch/test_localnode.py::test_bare_elasticsearch_smoke": "bare-elasticsearch",
 }
 
 
@@ -47,8 +48,9 @@ def unit_of(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     if path in SPLIT_FILES or nodeid.split("[", 1)[0] in PEELED_TESTS:
         return nodeid
+    test = nodeid.split("[", 1)[0]
     for prefix, unit in SHARED_SERVICE_UNITS.items():
-        if path.startswith(prefix):
+        if test == prefix or (path.startswith(prefix) and "::" not in prefix):
             return unit
     return path
 

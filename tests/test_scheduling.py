@@ -54,6 +54,8 @@ def test_files_sharing_a_service_are_one_unit_and_other_files_their_own() -> Non
     assert scheduling.unit_of("tests/dags/test_airflow_ui.py::test_y[p]") == "airflow"
     assert scheduling.unit_of("tests/indexing/test_engine.py::t") == "bare-elasticsearch"
     assert scheduling.unit_of("tests/indexing/test_embeddings_es.py::t") == "bare-elasticsearch"
+    assert scheduling.unit_of("tests/warwatch/test_localnode.py::test_bare_elasticsearch_smoke") == "bare-elasticsearch"
+    assert scheduling.unit_of("tests/warwatch/test_localnode.py::test_stop_really_stops") == "tests/warwatch/test_localnode.py"
     assert scheduling.unit_of("tests/test_a.py::test_1[x::y]") == "tests/test_a.py"
 
 

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -28,7 +29,7 @@ import pytest
 
 from indexing.errors import ConfigError
 from indexing.settings import get_settings, reset_settings
-from tests.conftest import service_missing
+from tests.conftest import BareNode, service_missing
 from warwatch import localnode
 from warwatch.localnode import LocalNodeError, engines, maven, node_dir, proc, user
 from warwatch.localnode.nodeconfig import write_config
@@ -344,47 +345,37 @@ def test_stop_really_stops(node: tuple[int, str]) -> None:
 # --- a bare Elasticsearch node: the Elasticsearch client path --------------------------------
 
 
-def test_bare_elasticsearch_smoke(node_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bare_elasticsearch_smoke(bare_elasticsearch_node: BareNode) -> None:
     """Elastic's integ-test distribution runs (without the analysis/percolator/reindex modules);
     the official client indexes and searches with highlights against it. Its data dir is under a
     0700 directory the node user cannot enter (as root): the node's files go to the fallback dir
-    and the 0700 directory stays 0700."""
-    _require_tools()
+    and the 0700 directory stays 0700. The session's shared node (tests/conftest.py), started
+    that way; its stop is checked when the session ends."""
     from elasticsearch import Elasticsearch
 
-    locked = node_data_dir.parent / "locked"
-    (locked / "data").mkdir(parents=True, exist_ok=True)
-    locked.chmod(0o700)
-    fallback = node_data_dir.parent / "fallback"
-    monkeypatch.setattr(engines, "FALLBACK_ROOT", fallback)
-    monkeypatch.setenv("WARWATCH_DATA_DIR", str(locked / "data"))
-    reset_settings()
-    port = _free_port(9271)
-    url = localnode.start(port, engine="elasticsearch")
+    node = bare_elasticsearch_node
+    with node.within():
+        st = localnode.status(node.port)
+    assert st["engine"] == "elasticsearch" and st["version"] == localnode.ENGINES["elasticsearch"].version
+    assert node.data_dir.parent.stat().st_mode & 0o777 == 0o700
+    if os.geteuid() == 0:
+        assert Path(st["runtime_dir"]).parent == node.fallback / "nodes"
+    assert st["managed"] and st["ours"] and st["pid"]
+    family = [st["pid"], *proc.descendants(st["pid"])]
+    assert all(proc.identify(pid) for pid in family)
+    es = Elasticsearch(node.url, request_timeout=60)
+    assert es.cluster.health()["status"] in {"yellow", "green"}
+    index = f"smoke-{uuid.uuid4().hex[:8]}"
+    es.indices.create(index=index, mappings={"properties": {"title": {"type": "text"}}})
     try:
-        st = localnode.status(port)
-        assert st["engine"] == "elasticsearch" and st["version"] == localnode.ENGINES["elasticsearch"].version
-        assert locked.stat().st_mode & 0o777 == 0o700
-        if os.geteuid() == 0:
-            assert Path(st["runtime_dir"]).parent == fallback / "nodes"
-        assert st["managed"] and st["ours"] and st["pid"]
-        family = [st["pid"], *proc.descendants(st["pid"])]
-        assert all(proc.identify(pid) for pid in family)
-        es = Elasticsearch(url, request_timeout=60)
-        assert es.cluster.health()["status"] in {"yellow", "green"}
-        es.indices.create(index="smoke", mappings={"properties": {"title": {"type": "text"}}})
-        es.index(index="smoke", id="1", document={"title": "Nordkoreanische Truppen"}, refresh=True)
-        res = es.search(
-            index="smoke", query={"match": {"title": "truppen"}}, highlight={"fields": {"title": {}}}
-        )
+        es.index(index=index, id="1", document={"title": "Nordkoreanische Truppen"}, refresh=True)
+        res = es.search(index=index, query={"match": {"title": "truppen"}}, highlight={"fields": {"title": {}}})
         assert [h["_id"] for h in res["hits"]["hits"]] == ["1"]
         assert res["hits"]["hits"][0]["highlight"]["title"] == ["Nordkoreanische <em>Truppen</em>"]
-        modules = {
-            m["name"] for m in next(iter(es.nodes.info(metric="plugins")["nodes"].values()))["modules"]
-        }
-        assert "analysis-common" not in modules  # why OpenSearch is the default local engine
     finally:
-        assert localnode.stop(port) is True
+        es.indices.delete(index=index)
+    modules = {m["name"] for m in next(iter(es.nodes.info(metric="plugins")["nodes"].values()))["modules"]}
+    assert "analysis-common" not in modules  # why OpenSearch is the default local engine
 
 
 def test_port_taken_by_a_non_http_service(data_dir: Path) -> None:
