@@ -61,6 +61,24 @@ def _summary(name: str, walls: list[float], tooks: list[float] | None = None) ->
     return out
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def _matrix_cold_start(engine: Any, alias: str, embedder: Any) -> None:
+    """What a search process pays for the client-side matrix before its first hybrid search:
+    the whole index's vectors fetched and held (time, resident memory)."""
+    from indexing.embeddings.matrix import matrix_for
+
+    before, t = _rss_mib(), time.perf_counter()
+    matrix = matrix_for(engine, alias, embedder.name, embedder.dim)
+    secs, store = time.perf_counter() - t, matrix._store
+    arrays = (store.rows.nbytes + store.proj.nbytes + store.lang.nbytes) / 2**20
+    print(f"matrix cold start: {len(matrix)} rows in {secs:.1f}s ({len(matrix) / max(secs, 1e-9):.0f} rows/s); "
+          f"resident +{_rss_mib() - before:.0f} MiB (arrays {arrays:.0f} MiB)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prefix", default="bench-search-")
@@ -79,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = Timed(BareSearchEngine(raw) if is_bare(raw) else raw)
     embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None
+    if not native_knn(raw):
+        _matrix_cold_start(raw, get_settings().articles_alias, embedder)
     for q in QUERIES:  # warm-up (and the query vectors cached)
         search(q, engine=engine, hybrid=True, **search_options(get_settings()))
     engine.log.clear()

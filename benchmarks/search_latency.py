@@ -180,6 +180,13 @@ def _load_block(job: tuple[str, int, int, bool]) -> tuple[int, int, int, float]:
     return start, counts["indexed"], counts["failed"], time.perf_counter() - t0
 
 
+def _put_settings(engine: Any, index: str, settings: dict[str, Any]) -> None:
+    if engine.flavor == "elasticsearch":
+        engine.client.indices.put_settings(index=index, settings=settings)
+    else:
+        engine.client.indices.put_settings(index=index, body=settings)
+
+
 def load(engine: Any, alias: str, args: argparse.Namespace) -> None:
     """Index ``args.docs`` generated articles as a backfill would: refresh off during the load,
     ``args.workers`` loader processes (one generates while another waits on the engine), then
@@ -196,7 +203,7 @@ def load(engine: Any, alias: str, args: argparse.Namespace) -> None:
         embedder = get_embedder(get_settings().embeddings)
         assert embedder is not None, "--hybrid needs an embeddings backend"
         ensure_vector_field(engine, alias, EMBEDDING_FIELD, embedder.dim)
-    engine.client.indices.put_settings(index=index, settings={"index": {"refresh_interval": "-1"}})
+    _put_settings(engine, index, {"index": {"refresh_interval": "-1"}})
     t0 = time.perf_counter()
     block = max(1000, min(50_000, args.docs // (4 * args.workers) or 1))
     jobs = [(args.prefix, s, min(args.docs, s + block), args.hybrid) for s in range(0, args.docs, block)]
@@ -206,11 +213,14 @@ def load(engine: Any, alias: str, args: argparse.Namespace) -> None:
             indexed, failed = indexed + n_ok, failed + n_failed
             print(f"  block {start}: {n_ok} indexed, {n_failed} failed in {secs:.0f}s; "
                   f"{indexed}/{args.docs} after {time.perf_counter() - t0:.0f}s", flush=True)
-    engine.client.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+    _put_settings(engine, index, {"index": {"refresh_interval": "1s"}})
     engine.refresh(alias)
     print(f"indexed {indexed} generated articles in {time.perf_counter() - t0:.0f}s ({failed} failed)", flush=True)
     t0 = time.perf_counter()
-    engine.client.options(request_timeout=6 * 3600).indices.forcemerge(index=index, max_num_segments=args.segments)
+    if engine.flavor == "elasticsearch":
+        engine.client.options(request_timeout=6 * 3600).indices.forcemerge(index=index, max_num_segments=args.segments)
+    else:
+        engine.client.indices.forcemerge(index=index, max_num_segments=args.segments, request_timeout=6 * 3600)
     print(f"force-merged {index} to {args.segments} segment(s) in {time.perf_counter() - t0:.0f}s", flush=True)
 
 
