@@ -24,13 +24,12 @@ from benchmarks.search_latency import QUERIES, _percentile  # noqa: E402
 
 def _kind(body: dict[str, Any]) -> str:
     if "knn" in body:
-        return "knn (vectors in response)"
+        return "knn, feedback query on the candidates" if '"ids"' in json.dumps(body["knn"]) else "knn"
     query = json.dumps(body.get("query", {}))
-    if '"ids"' in query and "highlight" not in body and body.get("size", 0) and "aggs" not in body:
-        src = body.get("_source")
-        if isinstance(src, dict) or (isinstance(src, list) and "embedding" in src):
-            return "candidate vectors"
-    if body.get("_source") == ["language"]:
+    src = body.get("_source")
+    if '"ids"' in query and (isinstance(src, dict) or (isinstance(src, list) and "embedding" in src)):
+        return "feedback vectors" if body.get("size", 0) <= 5 else "candidate vectors (fusion)"
+    if src == ["language"]:
         return "keyword ranking"
     if "sort" in body and "embedded_at" in json.dumps(body["sort"]):
         return "language means"
@@ -87,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.bare_es import BareSearchEngine, is_bare
     from benchmarks.common import engine_for_prefix
     from indexing.embeddings import get_embedder
+    from indexing.embeddings.knn import RESCORE
     from indexing.embeddings.vectors import native_knn
     from indexing.index.templates import EMBEDDING_FIELD
     from indexing.search import search
@@ -124,22 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     if native_knn(raw):
         alias = get_settings().articles_alias
         vecs = embedder.embed(QUERIES, query=True)
-        for k, cands, source in ((200, 800, True), (200, 800, False), (200, 400, True), (200, 200, True),
-                                 (100, 200, True), (50, 100, True)):
+        for k, cands, with_vectors in ((200, 800, True), (200, 800, False), (200, 400, False), (200, 200, False),
+                                       (100, 400, False), (100, 200, False)):
             walls, tooks = [], []
             for _ in range(args.rounds):
                 for v in vecs:
                     body = {"knn": {"field": EMBEDDING_FIELD, "query_vector": v.tolist(), "k": k,
-                                    "num_candidates": cands}, "size": k}
+                                    "num_candidates": cands, "rescore_vector": {"oversample": RESCORE}}, "size": k}
                     t = time.perf_counter()
-                    if source:
-                        resp = raw.search(alias, {**body, "_source": {"includes": [EMBEDDING_FIELD, "language"],
-                                                                      "exclude_vectors": False}})
-                    else:
-                        resp = raw.search(alias, {**body, "_source": False})
+                    src: Any = {"includes": [EMBEDDING_FIELD, "language"], "exclude_vectors": False} \
+                        if with_vectors else ["language"]
+                    resp = raw.search(alias, {**body, "_source": src})
                     walls.append((time.perf_counter() - t) * 1000)
                     tooks.append(float(resp.get("took") or 0))
-            print(_summary(f"knn k={k} num_candidates={cands}{' +vectors' if source else ''}", walls, tooks))
+            print(_summary(f"knn k={k} num_candidates={cands}{' +vectors' if with_vectors else ''}", walls, tooks))
     return 0
 
 

@@ -41,6 +41,9 @@ CANDIDATES = 200
 #: (int8/int4 indices are not rescored by default); 3 is Elasticsearch's default for bbq_hnsw, the
 #: default index type of 384-dimensional vectors, so its recall is unchanged
 RESCORE = 3.0
+#: HNSW candidates per shard for the CANDIDATES (Elasticsearch's num_candidates): at 1M articles
+#: (one segment, bbq_hnsw) 800 took 28 ms, 400 17 ms, 200 12 ms (benchmarks/README.md)
+NUM_CANDIDATES = 2 * CANDIDATES
 #: articles the language means are estimated from, and how long an estimate is kept (seconds)
 MEANS_SAMPLE = 1000
 MEANS_TTL = 600.0
@@ -135,12 +138,14 @@ def refined_knn(
     query = np.asarray(vector, dtype=np.float32)
     query = query / (np.linalg.norm(query) or 1.0)
     hits = knn_hits(engine, index, EMBEDDING_FIELD, query.tolist(), k=max(k, CANDIDATES), filters=filters,
-                    source=["language"], vectors=False, rescore=RESCORE, timeout=timeout)
+                    source=["language"], vectors=False, rescore=RESCORE,
+                    num_candidates=max(NUM_CANDIDATES, 2 * k), timeout=timeout)
     if not hits:
         return []
     ids = [str(h["_id"]) for h in hits]
     rows, lang_means = means.get(engine, index, model, len(query))
-    langs = np.asarray([rows.get((h.get("_source") or {}).get("language"), 0) for h in hits], dtype=np.intp)
+    langs = np.asarray([rows.get(((h.get("fields") or {}).get("language") or [None])[0], 0) for h in hits],
+                       dtype=np.intp)
 
     def centred(q: np.ndarray, cosines: dict[str, float]) -> np.ndarray:
         return np.asarray([cosines.get(i, -2.0) for i in ids]) - (lang_means @ q)[langs]
