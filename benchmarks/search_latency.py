@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from indexing.settings import get_settings
 
@@ -60,18 +61,19 @@ QUERIES = [
 ]
 
 
-def generate(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """``n`` index documents (as ``article_to_document`` makes them)."""
+def generate(n: int, seed: int = 7, *, start_at: int = 0) -> Iterator[dict[str, Any]]:
+    """Index documents ``start_at`` .. ``n - 1`` (as ``article_to_document`` makes them); each
+    from its own seed, so any range is the same documents whichever process makes it."""
     from indexing.enrich import load_gazetteer, load_topics
     from indexing.index.documents import article_to_document
 
-    rnd = random.Random(seed)
     topics = list(load_topics().topics.values())
     terms = {t.id: t.plain_terms() for t in topics}
     gazetteer = load_gazetteer()
     entities = list(gazetteer.entities.values())
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    for i in range(n):
+    for i in range(start_at, n):
+        rnd = random.Random(seed * 10_000_019 + i)
         lang = LANGS[i % len(LANGS)]
         words = VOCAB[lang]
         topic = rnd.choice(topics) if rnd.random() < 0.6 else None
@@ -103,8 +105,10 @@ def generate(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         )
 
 
-def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13) -> Iterator[dict[str, Any]]:
-    """``docs`` with random unit vectors under the configured model's name (the docstring says why)."""
+def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13, *,
+                 start_at: int = 0) -> Iterator[dict[str, Any]]:
+    """``docs`` (numbered from ``start_at``) with random unit vectors under the configured
+    model's name (the docstring says why), each from its own seed."""
     import numpy as np
 
     from indexing.embeddings import get_embedder
@@ -115,10 +119,9 @@ def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13) ->
     embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None, "--hybrid needs an embeddings backend"
     ensure_vector_field(engine, articles_alias(get_settings().index_prefix), EMBEDDING_FIELD, embedder.dim)
-    rnd = np.random.default_rng(seed)
     start = datetime(2025, 6, 1, tzinfo=UTC)
-    for i, doc in enumerate(docs):
-        v = rnd.standard_normal(embedder.dim).astype(np.float32)
+    for i, doc in enumerate(docs, start=start_at):
+        v = np.random.default_rng((seed, i)).standard_normal(embedder.dim).astype(np.float32)
         yield {**doc, EMBEDDING_FIELD: encode_vector(engine, v / np.linalg.norm(v)), "embedding_model": embedder.name,
                "embedded_at": (start + timedelta(seconds=i)).isoformat()}
 
@@ -160,6 +163,67 @@ def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000)
     return done
 
 
+def _load_block(job: tuple[str, int, int, bool]) -> tuple[int, int, int, float]:
+    """One loader process's share: articles ``start`` .. ``stop - 1`` (with vectors when
+    ``hybrid``) through the real bulk path. Returns (start, indexed, failed, seconds)."""
+    prefix, start, stop, hybrid = job
+    from benchmarks.common import engine_for_prefix
+    from indexing.index.bulk import index_documents
+
+    t0 = time.perf_counter()
+    engine = engine_for_prefix(prefix)
+    docs = generate(stop, start_at=start)
+    if hybrid:
+        docs = with_vectors(engine, docs, start_at=start)
+    counts = index_documents(engine, docs, track_versions=False, chunk_size=500, settings=get_settings())
+    engine.close()
+    return start, counts["indexed"], counts["failed"], time.perf_counter() - t0
+
+
+def _put_settings(engine: Any, index: str, settings: dict[str, Any]) -> None:
+    if engine.flavor == "elasticsearch":
+        engine.client.indices.put_settings(index=index, settings=settings)
+    else:
+        engine.client.indices.put_settings(index=index, body=settings)
+
+
+def load(engine: Any, alias: str, args: argparse.Namespace) -> None:
+    """Index ``args.docs`` generated articles as a backfill would: refresh off during the load,
+    ``args.workers`` loader processes (one generates while another waits on the engine), then
+    refresh back on and a force-merge to ``args.segments`` segments (what a deployment does
+    after a backfill: fewer segments, fewer HNSW graphs to search)."""
+    import multiprocessing
+
+    from indexing.embeddings import get_embedder
+    from indexing.embeddings.vectors import ensure_vector_field
+    from indexing.index.templates import EMBEDDING_FIELD
+
+    index = next(iter(engine.get_alias(alias)))
+    if args.hybrid:  # once, before the loaders race to map it
+        embedder = get_embedder(get_settings().embeddings)
+        assert embedder is not None, "--hybrid needs an embeddings backend"
+        ensure_vector_field(engine, alias, EMBEDDING_FIELD, embedder.dim)
+    _put_settings(engine, index, {"index": {"refresh_interval": "-1"}})
+    t0 = time.perf_counter()
+    block = max(1000, min(50_000, args.docs // (4 * args.workers) or 1))
+    jobs = [(args.prefix, s, min(args.docs, s + block), args.hybrid) for s in range(0, args.docs, block)]
+    indexed = failed = 0
+    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+        for start, n_ok, n_failed, secs in pool.imap_unordered(_load_block, jobs):
+            indexed, failed = indexed + n_ok, failed + n_failed
+            print(f"  block {start}: {n_ok} indexed, {n_failed} failed in {secs:.0f}s; "
+                  f"{indexed}/{args.docs} after {time.perf_counter() - t0:.0f}s", flush=True)
+    _put_settings(engine, index, {"index": {"refresh_interval": "1s"}})
+    engine.refresh(alias)
+    print(f"indexed {indexed} generated articles in {time.perf_counter() - t0:.0f}s ({failed} failed)", flush=True)
+    t0 = time.perf_counter()
+    if engine.flavor == "elasticsearch":
+        engine.client.options(request_timeout=6 * 3600).indices.forcemerge(index=index, max_num_segments=args.segments)
+    else:
+        engine.client.indices.forcemerge(index=index, max_num_segments=args.segments, request_timeout=6 * 3600)
+    print(f"force-merged {index} to {args.segments} segment(s) in {time.perf_counter() - t0:.0f}s", flush=True)
+
+
 def time_modes(engine: Any, rounds: int, hybrid: bool) -> dict[str, list[float]]:
     """End-to-end milliseconds per search and mode, modes alternating query by query."""
     from indexing.embeddings import retrieval
@@ -198,23 +262,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="bench-search-")
     parser.add_argument("--keep", action="store_true", help="keep the index (re-use it on the next run)")
     parser.add_argument("--hybrid", action="store_true", help="also time hybrid retrieval (see the docstring)")
+    parser.add_argument("--workers", type=int, default=2, help="loader processes (default 2)")
+    parser.add_argument("--segments", type=int, default=1, help="force-merge to this many segments after a load")
     args = parser.parse_args(argv)
+    from benchmarks.bare_es import BareSearchEngine, bare_component_templates, is_bare
     from benchmarks.common import engine_for_prefix
-    from indexing.index.bulk import index_documents
+    from indexing.index import templates
     from indexing.index.setup import articles_alias, setup_indices
 
     engine = engine_for_prefix(args.prefix)
-    setup_indices(engine, get_settings().index_prefix)
+    bare = is_bare(engine)
+    if bare:  # Elastic's bare test build: the templates without analysis-common/mapper-extras
+        full = templates.component_templates
+        with mock.patch.object(templates, "component_templates", lambda p: bare_component_templates(full(p))):
+            setup_indices(engine, get_settings().index_prefix)
+    else:
+        setup_indices(engine, get_settings().index_prefix)
     alias = articles_alias(get_settings().index_prefix)
-    have = engine.count(alias)
-    if have < args.docs:
-        t0 = time.perf_counter()
-        docs = with_vectors(engine, generate(args.docs)) if args.hybrid else generate(args.docs)
-        counts = index_documents(engine, docs, track_versions=False, chunk_size=1000, settings=get_settings())
-        engine.refresh(alias)
-        print(f"indexed {counts['indexed']} generated articles in {time.perf_counter() - t0:.0f}s "
-              f"({counts['failed']} failed)")
-    print(f"{engine.count(alias)} articles in {alias} on {engine}")
+    if engine.count(alias) < args.docs:
+        load(engine, alias, args)
+    print(f"{engine.count(alias)} articles in {alias} on {engine}"
+          f"{' (bare Elasticsearch: benchmarks/bare_es.py)' if bare else ''}", flush=True)
+    if bare:
+        engine = BareSearchEngine(engine)
     if args.hybrid:
         t0 = time.perf_counter()
         print(f"attached vectors to {attach_vectors(engine, alias)} articles in {time.perf_counter() - t0:.0f}s")

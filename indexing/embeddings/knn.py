@@ -2,13 +2,21 @@
 the candidates by plain cosine, the client refines them as the client-side matrix does
 (:func:`indexing.embeddings.refine.rescore`: language centring, pseudo-relevance feedback).
 
-The engine returns each candidate's vector and language with the hit. Centring needs each
+Vectors in a response are costly on Elasticsearch 9 (it rebuilds each hit's ``_source`` with
+its vector; 200 candidates' floats are ~0.8 MB of JSON to parse): the candidates come with their
+score and language only, the cosine is read off the score (``cosine`` similarity: (1 + cos) / 2),
+and the feedback step asks for the vectors of its :data:`~indexing.embeddings.refine.FEEDBACK`
+best candidates, then for the refined query's cosines with every candidate (a kNN request
+restricted to their ids: exact, the engine scores only them). Same scores as
+:func:`refine.rescore` over the candidates' vectors, a few vectors moved instead of 200.
+
+Centring needs each
 language's mean vector over the index, which a kNN response cannot give: it is estimated from the
 :data:`MEANS_SAMPLE` most recently embedded articles (one request, repeated at most every
 :data:`MEANS_TTL` seconds per index and model), shrunk towards the overall mean as the matrix does.
-Without vectors in the response (an older engine that cannot return them), the engine's own
-ranking is returned unchanged. Title vectors (hybrid fusion's title closeness) are read for the
-fused candidates by one ``ids`` request, centred by their own language means, estimated the same way.
+Without the feedback vectors (an older engine that cannot return them), the centred first
+scores are returned. Title vectors (hybrid fusion's title closeness) are read for the fused
+candidates by one ``ids`` request, centred by their own language means, estimated the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.embeddings.refine import best, centred_unit, rescore, shrunk_means
+from indexing.embeddings.refine import FEEDBACK, FEEDBACK_WEIGHT, best, centred_unit, shrunk_means
 from indexing.embeddings.titles import centred_scores
 from indexing.embeddings.vectors import decode, knn_hits, search_with_vectors
 from indexing.engine import Engine
@@ -31,6 +39,13 @@ log = logging.getLogger(__name__)
 
 #: candidates the engine returns per query, re-ranked client-side (at least the k asked for)
 CANDIDATES = 200
+#: ``rescore_vector`` of the refined path's kNN requests: the hits' scores must be exact cosines
+#: (int8/int4 indices are not rescored by default); 3 is Elasticsearch's default for bbq_hnsw, the
+#: default index type of 384-dimensional vectors, so its recall is unchanged
+RESCORE = 3.0
+#: HNSW candidates per shard for the CANDIDATES (Elasticsearch's num_candidates): at 1M articles
+#: (one segment, bbq_hnsw) 800 took 28 ms, 400 17 ms, 200 12 ms (benchmarks/README.md)
+NUM_CANDIDATES = 2 * CANDIDATES
 #: articles the language means are estimated from, and how long an estimate is kept (seconds)
 MEANS_SAMPLE = 1000
 MEANS_TTL = 600.0
@@ -91,6 +106,24 @@ _MEANS = LanguageMeans()
 _TITLE_MEANS = LanguageMeans(field=TITLE_EMBEDDING_FIELD)
 
 
+def _cosines(hits: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Each hit's cosine from its ``cosine``-similarity score, (1 + cos) / 2."""
+    return {str(h["_id"]): 2.0 * float(h.get("_score") or 0.0) - 1.0 for h in hits}
+
+
+def _feedback_query(engine: Engine, index: str, ids: Sequence[str], query: np.ndarray,
+                    timeout: float | None) -> np.ndarray | None:
+    """The query plus the mean of the stored vectors of ``ids`` (:func:`refine.rescore`'s
+    feedback), unit length; None when they did not come back."""
+    body = {"query": {"ids": {"values": list(ids)}}, "size": len(ids), "track_total_hits": False}
+    hits = search_with_vectors(engine, index, body, [EMBEDDING_FIELD], timeout=timeout).get("hits", {}).get("hits", [])
+    vecs = [v for v in (_decode(h, len(query))[0] for h in hits) if v is not None]
+    if len(vecs) < len(ids):
+        return None
+    refined = query + FEEDBACK_WEIGHT * np.mean(vecs, axis=0)
+    return np.asarray(refined / (np.linalg.norm(refined) or 1.0), dtype=np.float32)
+
+
 def refined_knn(
     engine: Engine,
     index: str,
@@ -103,30 +136,31 @@ def refined_knn(
     means: LanguageMeans = _MEANS,
 ) -> list[tuple[str, float]]:
     """The ``k`` articles nearest to ``vector`` as (id, score), best first: the engine's
-    :data:`CANDIDATES` nearest by cosine (within ``filters``), re-scored with centring and feedback."""
-    dim = len(vector)
-    hits = knn_hits(
-        engine,
-        index,
-        EMBEDDING_FIELD,
-        vector.tolist(),
-        k=max(k, CANDIDATES),
-        filters=filters,
-        source=_SOURCE,
-        timeout=timeout,
-    )
-    decoded = [(str(h["_id"]), *_decode(h, dim)) for h in hits]
-    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
-    if len(usable) < len(decoded):  # vectors not returned: the engine's ranking as it is
-        log.warning("kNN hits of %s came without their vectors: engine ranking, not refined", index)
-        return [(str(h["_id"]), float(h.get("_score") or 0.0)) for h in hits[:k]]
-    if not usable:
+    :data:`CANDIDATES` nearest by cosine (within ``filters``), re-scored with centring and
+    feedback (the module docstring says how, without moving their vectors)."""
+    query = np.asarray(vector, dtype=np.float32)
+    query = query / (np.linalg.norm(query) or 1.0)
+    hits = knn_hits(engine, index, EMBEDDING_FIELD, query.tolist(), k=max(k, CANDIDATES), filters=filters,
+                    source=["language"], vectors=False, rescore=RESCORE,
+                    num_candidates=max(NUM_CANDIDATES, 2 * k), timeout=timeout)
+    if not hits:
         return []
-    rows, lang_means = means.get(engine, index, model, dim)
-    data = np.stack([v for _, v, _ in usable]).astype(np.float32)
-    langs = np.asarray([rows.get(lang, 0) for _, _, lang in usable], dtype=np.intp)
-    scores = rescore(data, langs, lang_means, np.asarray(vector, dtype=np.float32))
-    return [(usable[i][0], float(scores[i])) for i in best(scores, k)]
+    ids = [str(h["_id"]) for h in hits]
+    rows, lang_means = means.get(engine, index, model, len(query))
+    langs = np.asarray([rows.get(((h.get("fields") or {}).get("language") or [None])[0], 0) for h in hits],
+                       dtype=np.intp)
+
+    def centred(q: np.ndarray, cosines: dict[str, float]) -> np.ndarray:
+        return np.asarray([cosines.get(i, -2.0) for i in ids]) - (lang_means @ q)[langs]
+
+    scores = centred(query, _cosines(hits))
+    refined = _feedback_query(engine, index, [ids[i] for i in best(scores, FEEDBACK)], query, timeout) \
+        if FEEDBACK > 0 else None
+    if refined is not None:
+        again = knn_hits(engine, index, EMBEDDING_FIELD, refined.tolist(), k=len(ids),
+                         filters=[*filters, {"ids": {"values": ids}}], rescore=RESCORE, timeout=timeout)
+        scores = centred(refined, _cosines(again))
+    return [(ids[i], float(scores[i])) for i in best(scores, k)]
 
 
 def _by_ids(

@@ -81,18 +81,28 @@ def knn(engine: Engine, index: str, field: str, vector: Sequence[float], *, k: i
 
 
 def knn_hits(engine: Engine, index: str, field: str, vector: Sequence[float], *, k: int,
-             filters: Sequence[Mapping[str, Any]] = (), source: Sequence[str] = (),
+             filters: Sequence[Mapping[str, Any]] = (), source: Sequence[str] = (), vectors: bool = True,
+             rescore: float | None = None, num_candidates: int | None = None,
              timeout: float | None = None) -> list[dict[str, Any]]:
     """The hits of the engine's kNN search, with the ``source`` fields of each (vector fields
-    included: :func:`search_with_vectors`)."""
+    included, :func:`search_with_vectors`, unless ``vectors`` is false: costly on Elasticsearch 9).
+    ``rescore``: gather that many times ``k`` by the quantized vectors, score them by the stored
+    floats (``rescore_vector``, Elasticsearch 9: the hits' scores are then exact cosines).
+    Without vectors the ``source`` fields come from doc values (each hit's ``fields``): no
+    ``_source`` read and parsed per hit (8 of 38 ms for 200 hits at 1M articles)."""
     if not native_knn(engine):
         raise EngineError(f"{engine.flavor} {engine.server.version} has no vector search in the server")
     request: dict[str, Any] = {"field": field, "query_vector": [float(x) for x in vector], "k": k,
-                               "num_candidates": max(k * 4, 100)}
+                               "num_candidates": num_candidates or max(k * 4, 100)}
     if filters:
         request["filter"] = list(filters)
+    if rescore is not None:
+        request["rescore_vector"] = {"oversample": rescore}
     body: dict[str, Any] = {"knn": request, "size": k}
-    if source:
+    if source and not vectors:
+        resp = engine.search(index, {**body, "_source": False, "docvalue_fields": list(source)},
+                             request_timeout=timeout)
+    elif source:
         resp = search_with_vectors(engine, index, body, source, timeout=timeout)
     else:
         resp = engine.search(index, {**body, "_source": False}, request_timeout=timeout)

@@ -152,3 +152,66 @@ def test_refined_knn_finds_every_languages_coverage(es_engine: Any) -> None:
     refined = measured(lambda q: neighbours(eng, index, q, k=10, embedder=embedder))
     assert refined["recall"] >= 0.95 and refined["precision"] >= 0.9, (engine_only, refined)
     assert refined["precision"] > engine_only["precision"] + 0.05, (engine_only, refined)
+
+
+class _CountingVectors:
+    """An engine whose searches count the vectors their responses carry."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine, self.vectors, self.requests = engine, 0, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def search(self, index: str, body: Any, **params: Any) -> dict[str, Any]:
+        resp: dict[str, Any] = self._engine.search(index, body, **params)
+        self.requests += 1
+        self.vectors += sum(1 for h in resp["hits"]["hits"] if "embedding" in (h.get("_source") or {}))
+        return resp
+
+
+def test_refined_knn_moves_few_vectors_for_the_same_scores(es_engine: Any) -> None:
+    """The kNN path scores its candidates as :func:`refine.rescore` does over their vectors
+    (centring, feedback), but the responses carry only the feedback articles' vectors, not the
+    candidates' (200 on Elasticsearch 9 cost more than the kNN search itself), filters included.
+    The index is quantized (int8_hnsw, Elasticsearch's default for 16 dimensions): the scores
+    are exact cosines all the same (rescored by the stored floats)."""
+    import numpy as np
+
+    from indexing.embeddings.knn import CANDIDATES, LanguageMeans, refined_knn
+    from indexing.embeddings.refine import FEEDBACK, best, rescore
+    from indexing.embeddings.vectors import encode_vector, ensure_vector_field
+    from indexing.index.templates import EMBEDDING_FIELD
+
+    eng, index, dim = es_engine, "ww-test-vec-refine", 16
+    eng.create_index(index, MAPPING)
+    ensure_vector_field(eng, index, EMBEDDING_FIELD, dim)
+    rng = np.random.default_rng(3)
+    langs = ("de", "en", "uk", "fr")
+    base = {lang: rng.standard_normal(dim) for lang in langs}  # a per-language offset, as the model has
+    vecs = np.asarray([base[langs[n % 4]] * 0.6 + rng.standard_normal(dim) for n in range(400)], dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ops: list[dict[str, Any]] = []
+    for n, v in enumerate(vecs):
+        ops += [{"index": {"_index": index, "_id": f"d{n}"}},
+                {"id": f"d{n}", "language": langs[n % 4], "embedding_model": "m",
+                 "embedded_at": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z", EMBEDDING_FIELD: encode_vector(eng, v)}]
+    assert eng.bulk(ops, refresh=True)["errors"] is False
+    means = LanguageMeans()
+    rows, lang_means = means.get(eng, index, "m", dim)
+    doc_langs = np.asarray([rows[langs[n % 4]] for n in range(400)])
+    for allowed in (range(400), range(0, 400, 4)):  # no filter; German articles only
+        query = base["en"] * 0.6 + rng.standard_normal(dim)
+        query = (query / np.linalg.norm(query)).astype(np.float32)
+        # what the candidates' vectors give: the CANDIDATES nearest by cosine, rescored
+        cands = np.asarray(allowed)[best(vecs[list(allowed)] @ query, CANDIDATES)]
+        scores = rescore(vecs[cands], doc_langs[cands], lang_means, query)
+        expected = [(f"d{cands[i]}", float(scores[i])) for i in best(scores, 10)]
+
+        counting = _CountingVectors(eng)
+        filters = [{"term": {"language": "de"}}] if len(allowed) < 400 else []
+        got = refined_knn(counting, index, "m", query, k=10, filters=filters, means=means)  # type: ignore[arg-type]
+        assert [i for i, _ in got] == [i for i, _ in expected], filters
+        assert max(abs(a - b) for (_, a), (_, b) in zip(got, expected, strict=True)) < 1e-4
+        assert counting.vectors == FEEDBACK and counting.requests == 3, (counting.vectors, counting.requests)
+    eng.delete_index(index)
