@@ -204,10 +204,39 @@ def name_tokens(texts: Iterable[str | None]) -> list[str]:
     return out
 
 
+#: the Slavic place adjective's suffix as a skeleton: Борівська (громада), Харківська (область),
+#: Sverdlovskaya (oblast), powiat borowski all fold to the place's skeleton + this
+PLACE_ADJECTIVE = "sk"
+
+
+def place_forms(skeletons: Iterable[str]) -> list[str]:
+    """``skeletons`` and, for each that does not end in it already, the skeleton of its Slavic place
+    adjective (:data:`PLACE_ADJECTIVE`): news in Ukrainian, Russian and Polish name a village's
+    community, a district or a region by the adjective ("З Борівської громади" for Borova), so a
+    typed place name bridges to them too. Query side only: the articles' skeletons stay as they are."""
+    out: list[str] = []
+    for s in skeletons:
+        for form in (s, place_adjective(s)):
+            if form and form not in out:
+                out.append(form)
+    return out
+
+
+def place_adjective(skeleton: str) -> str | None:
+    """The skeleton of the Slavic place adjective of the place whose skeleton is ``skeleton``
+    (``barav`` -> ``baravsk``, ``adas`` -> ``adask``: repeated classes merge, as in every
+    skeleton), or None: for a skeleton that is one already, and for one of only
+    :data:`MIN_SKELETON` classes (``pal`` for "pól" would become ``palsk``, Polska)."""
+    if len(skeleton) <= MIN_SKELETON or skeleton.endswith(PLACE_ADJECTIVE):
+        return None
+    return skeleton + (PLACE_ADJECTIVE[1:] if skeleton.endswith(PLACE_ADJECTIVE[0]) else PLACE_ADJECTIVE)
+
+
 def query_words(query: str, *, skip: Iterable[str] = ()) -> list[tuple[str, list[str]]]:
     """``(word, skeletons)`` for the words of a typed query (any case) that have skeletons, in
     order; function words, repeats and words in ``skip`` (already bridged by the gazetteer, say;
-    compared by skeleton, so any spelling of them) are left out."""
+    compared by skeleton, so any spelling of them) are left out. A word's skeletons include its
+    place-adjective forms (:func:`place_forms`)."""
     skipped = {s for w in skip for m in _WORD_RE.finditer(w or "") for s in fold_word(m.group(0))}
     seen: set[str] = set()
     out: list[tuple[str, list[str]]] = []
@@ -215,7 +244,8 @@ def query_words(query: str, *, skip: Iterable[str] = ()) -> list[tuple[str, list
         word = m.group(0)
         if word.lower() in _STOPWORDS:
             continue
-        skeletons = [s for s in fold_word(word) if s not in skipped and s not in seen]
+        own = [s for s in fold_word(word) if s not in skipped]
+        skeletons = [s for s in place_forms(own) if s not in skipped and s not in seen]
         if skeletons:
             seen.update(skeletons)
             out.append((word, skeletons))

@@ -84,6 +84,16 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
                "body": "Российские подразделения вышли к южным окраинам Покровска, сообщили в ВСУ. Наступление на "
                        "Покровск продолжается несколько месяцев."},
     },
+    # A village the gazetteer lacks, named only by its community's adjective, as uk/ru news name
+    # communities, districts and regions ("З Борівської громади" for Borova): place_forms.
+    "community": {
+        "uk": {"title": "З Борівської громади примусово евакуюють дітей",
+               "body": "Обласна адміністрація оголосила примусову евакуацію сімей з дітьми з сіл Борівської "
+                       "громади через обстріли. Йдеться про 274 дитини."},
+        "ru": {"title": "Из Боровской громады принудительно эвакуируют детей",
+               "body": "Областная администрация объявила принудительную эвакуацию семей с детьми из сёл "
+                       "Боровской громады из-за обстрелов."},
+    },
 }
 
 #: Share words ("offensive", "troops", "Наступ") or a near-identical name, but not the place.
@@ -105,6 +115,7 @@ QUERIES = {
     "village": [f"{VILLAGE['en']} offensive", f"Offensive {VILLAGE['de']}", f"offensive {VILLAGE['fr']}",
                 VILLAGE["en"].lower(), VILLAGE["uk"]],
     "pokrovsk": ["Pokrovsk offensive", "Pokrowsk Offensive"],
+    "community": ["Borova evacuation", "Evakuierung Borowa"],
 }
 
 
@@ -191,6 +202,22 @@ def test_the_bridge_alone_finds_other_scripts(env: dict[str, Any], name: str, qu
         assert not others & without
 
 
+def test_a_place_is_found_through_its_adjective_and_only_so(env: dict[str, Any],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Borova evacuation" finds the Ukrainian and Russian reports that name only "Борівської
+    громади" / "Боровской громады" (the community's adjective), and without the place-adjective
+    forms it does not find them at all."""
+    import indexing.translit as translit
+
+    query = "Borova evacuation"
+    coverage = {a["url"] for a in env["articles"] if a["story"] == "community"}
+    found = {h.url for h in search(query, engine=env["engine"], size=10, **search_options(get_settings())).hits}
+    assert coverage <= found
+    monkeypatch.setattr(translit, "place_forms", lambda skeletons: list(dict.fromkeys(skeletons)))
+    without = {h.url for h in search(query, engine=env["engine"], size=50, **search_options(get_settings())).hits}
+    assert not coverage & without
+
+
 def test_names_translit_is_stored(env: dict[str, Any]) -> None:
     from indexing.index.setup import articles_alias
     from indexing.translit import fold_word
@@ -205,7 +232,7 @@ def test_clause_shape() -> None:
     clause = translit_clause("Kurakhove offensive", Expansion())
     assert clause is not None
     first = clause["bool"]["should"][0]["bool"]
-    assert first["must"][0]["match"]["names_translit"]["query"] == "karahav"
+    assert first["must"][0]["match"]["names_translit"]["query"] == "karahav karahavsk"  # + the place adjective
     assert first["must_not"][0]["multi_match"]["query"] == "Kurakhove"
     assert translit_clause("title:Kurakhove", Expansion()) is None  # explicit: exactly what it says
     assert translit_clause("the", Expansion()) is None

@@ -7,7 +7,16 @@ import itertools
 
 import pytest
 
-from indexing.translit import fold, fold_word, name_tokens, query_tokens, to_latin
+from indexing.translit import (
+    fold,
+    fold_word,
+    name_tokens,
+    place_adjective,
+    place_forms,
+    query_tokens,
+    query_words,
+    to_latin,
+)
 
 # Each group: spellings of one name as Ukrainian, Russian, German, French and English writers use
 # them, nominative and inflected. Some are in the gazetteer, some not: folding must not care.
@@ -117,7 +126,8 @@ def test_query_tokens_fold_lowercase_words_dedup_and_skip() -> None:
     assert query_tokens("pokrovsk") == [pokrovsk]
     assert query_tokens("Pokrovsk Pokrowsk the") == [pokrovsk]
     tokens = query_tokens("the Pokrovsk offensive")
-    assert tokens[0] == pokrovsk and len(tokens) == 2
+    # offensive's skeleton and its place-adjective form (place_forms): every typed word may be a place
+    assert tokens[0] == pokrovsk and len(tokens) == 3
     # Words already bridged elsewhere (recognised concepts) are left out, in any spelling.
     assert query_tokens("Pokrovsk offensive", skip=["Offensive"]) == [pokrovsk]
     assert query_tokens("Pokrovsk offensive", skip=["Покровськ", "offensive"]) == []
@@ -133,7 +143,7 @@ def test_french_elision_is_not_part_of_the_name() -> None:
     tokens = name_tokens([text])
     for name in ("Ocheretyne", "Avdiivka", "Ivanovets"):
         assert fold_word(name)[0] in tokens, name
-    assert query_tokens("d'Otcheretyne") == fold_word("Ocheretyne")
+    assert query_tokens("d'Otcheretyne") == place_forms(fold_word("Ocheretyne"))
     # A Ukrainian apostrophe inside a word is no elision.
     assert fold_word("Об'єднаних") == fold_word("Обєднаних")
 
@@ -141,3 +151,34 @@ def test_french_elision_is_not_part_of_the_name() -> None:
 def test_letters_without_decomposition_are_spelled_out() -> None:
     assert fold_word("Łódź") == fold_word("Lodz")
     assert fold_word("Straße") == fold_word("Strasse")
+
+
+def test_place_adjective_forms_fold_like_the_articles_adjectives() -> None:
+    """A typed place name also bridges to its Slavic place adjective, as uk/ru/pl news name a
+    community, district or region ("З Борівської громади" for Borova): the query-side form is the
+    skeleton the article's adjective folds to, with repeated classes merged as in every skeleton."""
+    for place, adjectives in {"Borova": ["Борівської", "Боровская", "Borowski"],
+                              "Izium": ["Ізюмського", "Изюмский"],
+                              "Odesa": ["Одеська", "Одесской"],
+                              "Lviv": ["Львівська", "Львовской"]}.items():
+        forms = place_forms(fold_word(place))
+        assert forms[0] == fold_word(place)[0]
+        for adjective in adjectives:
+            assert fold_word(adjective)[0] in forms, (place, adjective, forms)
+
+
+def test_no_place_adjective_for_short_skeletons_or_adjectives_already() -> None:
+    # "pól" (fields) is ``pal``: + sk would be Polska's skeleton
+    assert place_adjective(fold_word("pól")[0]) is None
+    assert place_forms(fold_word("pól")) == fold_word("pól")
+    # a skeleton ending in -sk is an adjective or a -sk town already (Pokrovsk, Sverdlovsk)
+    assert place_adjective(fold_word("Sverdlovsk")[0]) is None
+    assert place_forms(["svardlavsk", "svardlavsk"]) == ["svardlavsk"]
+
+
+def test_query_words_carry_the_place_forms_once() -> None:
+    words = dict(query_words("Borova children Борівської"))
+    assert words["Borova"] == ["barav", "baravsk"]
+    # the Ukrainian adjective's skeleton is already taken by Borova's forms: no repeat
+    assert "Борівської" not in words
+    assert query_tokens("Borova Borova") == ["barav", "baravsk"]
