@@ -195,6 +195,11 @@ def _agree(scores: dict[str, float], centre: str | None, vectors: Mapping[str, n
             scores[i] += agreement(float(vec @ ref), params)
 
 
+def _ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """(id, score) best first; ties by id, so equal inputs rank alike."""
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def retitle(scores: dict[str, float], titles: Mapping[str, float], params: FusionParams) -> None:
     """Add to each of the ``params.title_depth`` best of ``scores`` (in place) up to
     ``params.title`` by its title score in ``titles`` (the title's language-centred cosine with
@@ -202,7 +207,7 @@ def retitle(scores: dict[str, float], titles: Mapping[str, float], params: Fusio
     farthest nothing; a candidate without a title score gains nothing."""
     if not params.title:
         return
-    head = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: params.title_depth]
+    head = _ranked(scores)[: params.title_depth]
     known = {i: titles[i] for i, _ in head if i in titles}
     if len(known) < 2:
         return
@@ -225,7 +230,7 @@ def echo(scores: dict[str, float], similar: Callable[[str, str], float | None], 
     is content. Scores are taken before any rise (no chains); a score never drops."""
     if not params.echo:
         return
-    head = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: params.echo_depth]
+    head = _ranked(scores)[: params.echo_depth]
     span = max(params.echo_high - params.echo_low, 1e-6)
     raised: dict[str, float] = {}
     for rank, (i, own) in enumerate(head):
@@ -287,7 +292,7 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     if centre is None and titles:
         retitle(scores, titles, params)
     echo(scores, similar or _similar(vectors), params, languages)
-    ranking = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranking = _ranked(scores)
     confident_vector = top >= params.vector_confidence
     floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]
     return Fused(ranking=ranking, weak=not strong_any and not confident_vector, floor=list(dict.fromkeys(floor)))

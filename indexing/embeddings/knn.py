@@ -111,13 +111,23 @@ def _cosines(hits: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {str(h["_id"]): 2.0 * float(h.get("_score") or 0.0) - 1.0 for h in hits}
 
 
+def _stored(engine: Engine, index: str, ids: Sequence[str], field: str, dim: int,
+            timeout: float | None) -> list[tuple[str, np.ndarray, str | None]]:
+    """(id, stored vector of ``field``, language) of those of ``ids`` that have one: one ``ids`` request."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
+    hits = search_with_vectors(engine, index, body, [field, "language"], timeout=timeout).get("hits", {}).get("hits", [])
+    decoded = [(str(h["_id"]), *_decode(h, dim, field)) for h in hits]
+    return [(i, v, lang) for i, v, lang in decoded if v is not None]
+
+
 def _feedback_query(engine: Engine, index: str, ids: Sequence[str], query: np.ndarray,
                     timeout: float | None) -> np.ndarray | None:
     """The query plus the mean of the stored vectors of ``ids`` (:func:`refine.rescore`'s
     feedback), unit length; None when they did not come back."""
-    body = {"query": {"ids": {"values": list(ids)}}, "size": len(ids), "track_total_hits": False}
-    hits = search_with_vectors(engine, index, body, [EMBEDDING_FIELD], timeout=timeout).get("hits", {}).get("hits", [])
-    vecs = [v for v in (_decode(h, len(query))[0] for h in hits) if v is not None]
+    vecs = [v for _, v, _ in _stored(engine, index, ids, EMBEDDING_FIELD, len(query), timeout)]
     if len(vecs) < len(ids):
         return None
     refined = query + FEEDBACK_WEIGHT * np.mean(vecs, axis=0)
@@ -170,14 +180,7 @@ def _by_ids(
     """The stored vectors (of ``means.field``) of those of ``ids`` that have one, by one ``ids``
     request: (their ids, the vectors, each one's row of the language means, the means); None
     when none has one."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return None
-    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
-    fields = [means.field, "language"]
-    hits = search_with_vectors(engine, index, body, fields, timeout=timeout).get("hits", {}).get("hits", [])
-    decoded = [(str(h["_id"]), *_decode(h, dim, means.field)) for h in hits]
-    usable = [(i, v, lang) for i, v, lang in decoded if v is not None]
+    usable = _stored(engine, index, ids, means.field, dim, timeout)
     if not usable:
         return None
     rows, lang_means = means.get(engine, index, model, dim)
