@@ -54,6 +54,16 @@ language whose near-duplicate it is (:func:`echo`, a ramp of centred cosine
 story ranks well by words and titles, its other languages follow it up, just under it, above the
 same-language look-alikes that share the query's words.
 
+**Names across scripts**: a typed word written as a name (capitalised) that the keyword side
+finds only through its skeleton in an article of another script (Sverdlovsk in a Russian report,
+Borova in a Ukrainian one) is the query's name; every candidate that carries none of the query's
+names (in its own text or through the skeleton) loses :attr:`FusionParams.names`
+(:func:`name_carriers`, :func:`unnamed`). The vector side knows what a story is about, not
+where: a story about the same subject elsewhere (a military levy for "Sverdlovsk contract soldier
+bonus") drops below the one that names the place. Before the echo, so the coverage of a named
+story in a language that does not name it still follows its best article up. A neighbour the
+keyword side did not find carries nothing as far as fusion knows (no request is made for it).
+
 **No good match**: when no keyword hit has strong evidence and the best vector score is under
 :attr:`FusionParams.vector_confidence`, neither side is confident: the ranking is still returned
 (the nearest articles), marked ``weak`` for the caller to say so.
@@ -70,6 +80,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from indexing.translit import BRIDGED, CARRIED, is_name, script_of_language, script_of_word
 
 #: the tag clauses: the article was tagged with the query's topic or entity at indexing
 TAGS = frozenset({"topic", "entity"})
@@ -104,6 +116,8 @@ class FusionParams:
     echo_depth: int = 20
     echo_low: float = 0.35
     echo_high: float = 0.6
+    #: what a candidate that carries none of the query's names across scripts loses (0: off)
+    names: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -262,6 +276,39 @@ def _similar(vectors: Mapping[str, np.ndarray] | None) -> Callable[[str, str], f
     return sim
 
 
+def cross_script_names(keyword: Sequence[KeywordHit], languages: Mapping[str, str | None]) -> set[str]:
+    """The query's names across scripts: typed words written as names (:func:`is_name`) that a
+    keyword hit carries only through the skeleton (``BRIDGED`` + word among its matched clauses)
+    while its language is written in another script than the word (a language unknown: no)."""
+    out: set[str] = set()
+    for h in keyword:
+        script = script_of_language(languages.get(h.id))
+        for clause in h.matched:
+            word = clause[len(BRIDGED):]
+            if clause.startswith(BRIDGED) and is_name(word) and script and script != script_of_word(word):
+                out.add(word)
+    return out
+
+
+def name_carriers(keyword: Sequence[KeywordHit], languages: Mapping[str, str | None]) -> set[str] | None:
+    """The keyword hits that carry one of the query's names across scripts
+    (:func:`cross_script_names`; ``CARRIED`` + word: own text or skeleton), or None when the
+    query has no such name or no hit says it carries one (nothing to tell candidates apart by)."""
+    names = cross_script_names(keyword, languages)
+    carriers = {h.id for h in keyword if any(CARRIED + w in h.matched for w in names)}
+    return carriers or None
+
+
+def unnamed(scores: dict[str, float], carriers: set[str] | None, params: FusionParams) -> None:
+    """Take ``params.names`` from every candidate of ``scores`` (in place) that is not among
+    ``carriers`` (None: the query has no name across scripts, nothing changes)."""
+    if not params.names or carriers is None:
+        return
+    for i in scores:
+        if i not in carriers:
+            scores[i] -= params.names
+
+
 def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
          params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None,
          titles: Mapping[str, float] | None = None,
@@ -272,7 +319,8 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     query). ``vectors``: the candidates' language-centred unit vectors (any of them missing, or
     None: no agreement for them). ``titles``: the candidates' title scores (:func:`retitle`,
     used only without an anchor). ``similar``: the candidates' centred cosine with each other
-    (default: from ``vectors``), ``languages`` their languages (:func:`echo`). Ties go by id, so
+    (default: from ``vectors``), ``languages`` their languages (:func:`echo`; the keyword hits'
+    also for :func:`name_carriers`). Ties go by id, so
     equal inputs give equal rankings."""
     found = {h.id for h in keyword}
     lo = min((c for _, c in vector), default=0.0)
@@ -291,6 +339,7 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     _agree(scores, centre, vectors, params)
     if centre is None and titles:
         retitle(scores, titles, params)
+    unnamed(scores, name_carriers(keyword, languages or {}), params)
     echo(scores, similar or _similar(vectors), params, languages)
     ranking = _ranked(scores)
     confident_vector = top >= params.vector_confidence
