@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ from warwatch.pipeline.common import (
     run_dir,
     write_json,
 )
-from warwatch.pipeline.extractor import DEFAULT_TARGET, ExtractionCrashed, ExtractionTimeout, ExtractorPool
+from warwatch.pipeline.extractor import (
+    DEFAULT_TARGET,
+    BoundedExtractor,
+    ExtractionCrashed,
+    ExtractionTimeout,
+    ExtractorPool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,22 @@ MAX_LISTED = 1000
 #: a worker more only per this many pages of a batch: starting one costs ~1.3 CPU seconds
 #: (interpreter, imports, warm-up), ~40 pages' extraction (benchmarks/README.md, clean_pool.py)
 PAGES_PER_WORKER = 100
+#: an extraction worker started ahead (``warwatch run`` starts one while it crawls): the next pool takes it
+_ADOPT: ContextVar[BoundedExtractor | None] = ContextVar("adopt_extractor", default=None)
+
+
+@contextlib.contextmanager
+def adopting(extractor: BoundedExtractor | None) -> Iterator[None]:
+    """Within this, the clean stage's pool takes ``extractor`` (started ahead) as one of its workers
+    instead of starting a fresh one; an extractor it does not take is stopped on the way out."""
+    token = _ADOPT.set(extractor)
+    try:
+        yield
+    finally:
+        left = _ADOPT.get()
+        _ADOPT.reset(token)
+        if left is not None:
+            left.close()
 
 
 def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
@@ -143,7 +166,9 @@ def _extractor(pages: int | None = None) -> Any:
     workers = pipeline.clean_workers or usable_cores()
     if pages is not None:
         workers = max(1, min(workers, pages // PAGES_PER_WORKER))
-    return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR)
+    adopt = _ADOPT.get()
+    _ADOPT.set(None)  # taken: the pool stops it with its own workers
+    return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR, adopt=adopt)
 
 
 def _job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tuple[bytes, str | None] | None:

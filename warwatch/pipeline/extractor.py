@@ -103,6 +103,12 @@ class BoundedExtractor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Start the worker now (and wait until it is warm) instead of on the first page;
+        :class:`ExtractionCrashed` when it does not come up."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+
     def _start(self) -> Connection:
         from warwatch.pipeline.crawl import child_environment
 
@@ -187,11 +193,17 @@ class ExtractorPool:
     """``workers`` bounded extractors (fresh interpreters, as :class:`BoundedExtractor`) fed from
     threads: :meth:`imap` hands out pages as workers come free and yields each page's outcome in
     input order, with at most ``2 x workers`` pages in flight (bounded memory). Use as a context
-    manager (the workers are stopped on exit)."""
+    manager (the workers are stopped on exit). ``adopt``: an extractor started earlier (same bound
+    and target), taken as one of the workers and stopped with them."""
 
-    def __init__(self, workers: int, timeout: float, target: str = DEFAULT_TARGET) -> None:
+    def __init__(self, workers: int, timeout: float, target: str = DEFAULT_TARGET,
+                 adopt: BoundedExtractor | None = None) -> None:
         self.workers = max(1, workers)
-        self._extractors = [BoundedExtractor(timeout, target) for _ in range(self.workers)]
+        own = adopt is not None and adopt.timeout == timeout and adopt.target == target
+        if adopt is not None and not own:
+            adopt.close()
+        self._extractors = ([adopt] if own and adopt is not None else []) + [
+            BoundedExtractor(timeout, target) for _ in range(self.workers - (1 if own else 0))]
         self._free: queue.SimpleQueue[BoundedExtractor] = queue.SimpleQueue()
         for extractor in self._extractors:
             self._free.put(extractor)
