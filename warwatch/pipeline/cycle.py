@@ -128,7 +128,8 @@ def run_cycle(
     # cleaned batch's vectors while it is indexed (warwatch/pipeline/warm.py)
     with WarmStart(settings) as warm:
         try:
-            crawl(run_id, sources_path, on_line=on_crawl_line)
+            with warm.follow(run_id):
+                crawl(run_id, sources_path, on_line=on_crawl_line)
         except CrawlError as exc:
             crawl_error = exc
         reports = process_pending(progress, warm=warm)

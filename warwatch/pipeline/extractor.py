@@ -226,13 +226,14 @@ class ExtractorPool:
         finally:
             self._free.put(extractor)
 
-    def imap(self, jobs: Iterable[tuple[bytes | str, str | None] | None]) -> Iterator[Future[Any] | None]:
+    def imap(self, jobs: Iterable[tuple[bytes | str, str | None] | Future[Any] | None]) -> Iterator[Future[Any] | None]:
         """For each job ``(body, url)`` a finished future (``.result()`` is the article, or raises
-        what :meth:`BoundedExtractor.extract` raised); for each ``None`` job a ``None``, in order.
-        Jobs are read lazily, a window ahead of what was yielded."""
+        what :meth:`BoundedExtractor.extract` raised); for each ``None`` job a ``None``; a job that
+        is a future already (a page extracted ahead) as it is; in order. Jobs are read lazily, a
+        window ahead of what was yielded."""
         window: deque[Future[Any] | None] = deque()
         for job in jobs:
-            window.append(None if job is None else self._threads.submit(self._extract, *job))
+            window.append(job if job is None or isinstance(job, Future) else self._threads.submit(self._extract, *job))
             while len(window) > 2 * self.workers or (window and window[0] is None):
                 yield _settled(window.popleft())
         while window:

@@ -9,7 +9,10 @@ the crawl, does in background threads what those stages would do first anyway:
 - the imports of enrichment (gazetteer, topics, story grouping);
 - one extraction worker process, started and warmed up, which the clean stage adopts.
 
-and, once a batch is cleaned, the vectors of its articles (:func:`indexing.embeddings.stage.precompute`)
+While the crawl runs, that worker extracts the pages the crawler has archived so far (it flushes
+each WARC record, then its manifest line: :meth:`WarmStart.follow`); the clean stage takes those
+outcomes -- the same bounded extraction of the same bytes -- and extracts only the rest. Once a
+batch is cleaned, the vectors of its articles (:func:`indexing.embeddings.stage.precompute`)
 while the batch is enriched, indexed and its alerts run; the embedding stage then writes them
 instead of running the model again (any text it does not find there, it embeds as before).
 
@@ -22,9 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import logging
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from indexing.settings import Settings
@@ -34,6 +40,10 @@ log = logging.getLogger(__name__)
 #: imported ahead: the enrich stage's and the index stage's first calls
 WARM_IMPORTS = ("indexing.enrich", "indexing.dedup", "indexing.index.documents", "indexing.index.bulk",
                 "indexing.alerts")
+#: pages extracted while the crawl runs, at most (their articles wait in memory for the clean stage)
+MAX_AHEAD = 2000
+#: how often the crawl's manifest is looked at for new lines
+FOLLOW_POLL_SECONDS = 0.1
 
 
 class WarmStart:
@@ -42,23 +52,28 @@ class WarmStart:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="warm")
+        self._threads = ThreadPoolExecutor(max_workers=6, thread_name_prefix="warm")
         self._engine: Future[None] | None = None
         self._embedders: Future[list[Any]] | None = None
         self._extractor: Future[Any] | None = None
         self._adopted = False
+        self._ahead: dict[tuple[str, int], Future[Any]] = {}
+        self._stop_following = threading.Event()
+        self._following: Future[None] | None = None
         self._vectors: list[Future[dict[str, Any]]] = []
         self._budget = settings.embeddings.max_per_run
 
     def __enter__(self) -> WarmStart:
+        # the extraction worker first: it takes longest to come up, and extracts while the crawl runs
+        self._extractor = self._threads.submit(self._start_extractor)
         self._engine = self._threads.submit(_quietly, "search engine set-up", self._prepare_engine)
         self._threads.submit(_quietly, "imports", lambda: [importlib.import_module(m) for m in WARM_IMPORTS])
         if self._vectors_on():
             self._embedders = self._threads.submit(self._load_embedders)
-        self._extractor = self._threads.submit(self._start_extractor)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_following.set()
         self._threads.shutdown(wait=True, cancel_futures=True)
         extractor = self._take(self._extractor)
         if extractor is not None and not self._adopted:
@@ -101,6 +116,48 @@ class WarmStart:
             return None
         return extractor
 
+    # ------------------------------------------------------------------ while the crawl runs
+    @contextlib.contextmanager
+    def follow(self, run_id: str) -> Iterator[None]:
+        """Around the crawl of batch ``run_id``: the warm extraction worker extracts its pages as
+        they are archived, until the crawl is over (then the page in hand is finished)."""
+        from warwatch.pipeline.common import run_dir
+
+        self._following = self._threads.submit(_quietly, "extraction while crawling",
+                                               lambda: self._extract_ahead(run_dir(run_id) / "manifest.jsonl"))
+        try:
+            yield
+        finally:
+            self._stop_following.set()
+            self._take(self._following)
+
+    def _extract_ahead(self, manifest: Path) -> None:
+        from indexing.storage import LocalStorage
+        from warwatch.pipeline.clean import _job, _skip_reason, capture_key
+        from warwatch.pipeline.common import StageCounts, capture_storage
+
+        storage, scratch = capture_storage(), StageCounts("clean")
+        if not isinstance(storage, LocalStorage):  # an object store gets each WARC file once it is closed
+            return
+        extractor = self._take(self._extractor)
+        if extractor is None:
+            return
+        for entry in _new_entries(manifest, self._stop_following):
+            key = capture_key(entry)
+            if len(self._ahead) >= MAX_AHEAD:
+                return
+            if key is None or entry.get("takedown") or _skip_reason(entry) or key in self._ahead:
+                continue
+            job = _job(entry, scratch, storage)  # unreadable: left to the clean stage, which counts it
+            if job is None:
+                continue
+            outcome: Future[Any] = Future()
+            try:
+                outcome.set_result(extractor.extract(*job))
+            except Exception as exc:  # noqa: BLE001 - the clean stage counts it as it counts its own
+                outcome.set_exception(exc)
+            self._ahead[key] = outcome
+
     # ------------------------------------------------------------------ what the stages take
     @contextlib.contextmanager
     def stage(self, name: str, run_id: str) -> Iterator[None]:
@@ -114,9 +171,12 @@ class WarmStart:
             return
         from warwatch.pipeline.clean import adopting
 
+        if self._following is not None:  # the extraction along the crawl is over before the stage starts
+            self._stop_following.set()
+            self._take(self._following)
         extractor = None if self._adopted else self._take(self._extractor)
         self._adopted = True
-        with adopting(extractor):
+        with adopting(extractor, self._ahead):
             yield
         self._precompute(run_id)
 
@@ -176,3 +236,29 @@ def _cleaned_articles(run_id: str, limit: int | None) -> list[dict[str, Any]]:
             break
         out.append(rec["article"])
     return out
+
+
+def _new_entries(manifest: Path, stop: threading.Event) -> Iterator[dict[str, Any]]:
+    """The manifest's entries as the crawler appends them (complete lines only), until ``stop``."""
+    offset, partial = 0, b""
+    while not stop.is_set():
+        try:
+            with open(manifest, "rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read(1 << 20)
+        except FileNotFoundError:
+            chunk = b""
+        if not chunk:
+            stop.wait(FOLLOW_POLL_SECONDS)
+            continue
+        offset += len(chunk)
+        *lines, partial = (partial + chunk).split(b"\n")
+        for line in lines:
+            if stop.is_set():
+                return
+            try:
+                entry = json.loads(line)
+            except ValueError:  # the clean stage reads the same line and says what is wrong with it
+                continue
+            if isinstance(entry, dict):
+                yield entry
