@@ -20,6 +20,7 @@ serial path's, line for line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -129,7 +130,14 @@ class BoundedExtractor:
         except (EOFError, OSError):
             ready = False
         if not ready:
+            status = None
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):  # its pipe closed: it is exiting
+                    status = self._proc.wait(5)
             self._kill()
+            if status is not None:
+                raise ExtractionCrashed(f"the extraction worker exited while starting (status {status}; "
+                                        "its error is logged above)")
             raise ExtractionCrashed(f"the extraction worker did not start within {STARTUP_SECONDS:.0f} s")
         return conn
 
