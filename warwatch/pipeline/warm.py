@@ -193,7 +193,8 @@ class WarmStart:
         from indexing.embeddings.stage import precompute
 
         embedders = self._take(self._embedders) or []
-        return precompute(embedders, docs, self.settings.embeddings.max_chars)
+        config = self.settings.embeddings
+        return precompute(embedders, docs, config.max_chars, batch_size=config.batch_size)
 
     def _vectors_on(self) -> bool:
         return self.settings.embeddings.backend.strip().lower() not in ("none", "off", "")
