@@ -2,7 +2,7 @@
 constants by cross-validation across query classes and to compare fusion rules.
 
 Usage: python benchmarks/fusion_tune.py DUMP.json [--grid | --agreement-grid | --title-grid | --echo-grid
-                                                  | --names-grid]
+                                                  | --names-grid | --reach-grid]
 
 For each query the dump holds the keyword side's hits (score, language) and the vector side's
 (refined score), as the engine and the vector matrix returned them. Every rule here is the
@@ -14,7 +14,7 @@ validation-split queries are never used to choose. ``--agreement-grid`` searches
 cross-lingual agreement's constants (the others as shipped), the same way; ``--title-grid`` only
 the title closeness's (a dump without title scores replays it as off); ``--names-grid`` only the
 penalty of names across scripts (a dump made before the keyword query named its words' clauses
-replays it as off).
+replays it as off); ``--reach-grid`` only the echo's reach beyond its head.
 """
 
 from __future__ import annotations
@@ -148,6 +148,12 @@ NAMES_GRID: dict[str, list[float]] = {
 }
 
 
+#: --reach-grid: how many of the best candidates echo beyond the echo's head (the others as shipped)
+REACH_GRID: dict[str, list[float]] = {
+    "echo_reach": [0, 1, 2, 3, 5, 10, 20],
+}
+
+
 #: --title-grid: the title closeness's constants (the others as shipped)
 TITLE_GRID: dict[str, list[float]] = {
     "title": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
@@ -178,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title-grid", action="store_true")
     parser.add_argument("--echo-grid", action="store_true")
     parser.add_argument("--names-grid", action="store_true")
+    parser.add_argument("--reach-grid", action="store_true")
     args = parser.parse_args(argv)
     results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
     show(evaluate(results, None, previous), "previous main's fusion (a rule keyed to how many languages the keyword hits span):")
@@ -185,10 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     show(evaluate(results, {"agreement": 0.0}), "shipped constants, no cross-lingual agreement:")
     show(evaluate(results, {"title": 0.0}), "shipped constants, no title closeness:")
     show(evaluate(results, {"names": 0.0}), "shipped constants, no names across scripts:")
-    if not (args.grid or args.agreement_grid or args.title_grid or args.echo_grid or args.names_grid):
+    show(evaluate(results, {"echo_reach": 0}), "shipped constants, no echo reach:")
+    if not (args.grid or args.agreement_grid or args.title_grid or args.echo_grid or args.names_grid
+            or args.reach_grid):
         return 0
     combos = grid(AGREEMENT_GRID if args.agreement_grid else TITLE_GRID if args.title_grid
-                  else ECHO_GRID if args.echo_grid else NAMES_GRID if args.names_grid else GRID)
+                  else ECHO_GRID if args.echo_grid else NAMES_GRID if args.names_grid
+                  else REACH_GRID if args.reach_grid else GRID)
     tables = [evaluate(results, p) for p in combos]
     classes = sorted({r["class"] for r in results})
     for held in classes:
