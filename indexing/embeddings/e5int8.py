@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from indexing.embeddings import EmbeddingError
-from indexing.embeddings.e5model import E5Tokenizer, ModelFile, dequantise
-from indexing.embeddings.e5numpy import E5Forward, NumpyE5Embedder, _Layer, layer_norm
+from indexing.embeddings.e5model import E5Tokenizer, ModelFile
+from indexing.embeddings.e5numpy import E5Forward, NumpyE5Embedder, _Layer
 
 _FLOAT = 1  # onnx TensorProto.FLOAT
 
@@ -129,22 +129,12 @@ class Int8Forward(E5Forward):
         self._sessions = [_layer_sessions(ly, hd.hidden, hd.ffn, hd.eps) for ly in self._layers]
         self._layers = []  # the float32 weights are in the sessions now (as int8): ~85 MB less
 
-    def pooled(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
-        hd = self.header
-        lengths = np.array([len(w) for w in windows])
-        if lengths.min(initial=1) < 1 or lengths.max(initial=0) > hd.max_positions:
-            raise EmbeddingError("a window is empty or longer than the model's positions")
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        ids = np.concatenate([np.asarray(w, dtype=np.int64) for w in windows])
-        positions = np.arange(len(ids)) - np.repeat(starts, lengths)
-        x = dequantise(self._word[ids]) + self._pos[positions] + self._type0
-        x = np.ascontiguousarray(layer_norm(x, *self._ln0, hd.eps), dtype=np.float32)
-        bounds = list(zip(starts.tolist(), ends.tolist(), strict=True))
+    def _encode(self, x: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
         for qkv, rest in self._sessions:
             ctx = self._attention(qkv.run(None, {"x": x})[0], bounds)
             x = rest.run(None, {"ctx": ctx, "x": x})[0]
-        return np.add.reduceat(x, starts, axis=0) / lengths[:, None].astype(np.float32)
+        return x
 
 
 @functools.lru_cache(maxsize=2)

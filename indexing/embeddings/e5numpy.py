@@ -167,14 +167,18 @@ class E5Forward:
         ids = np.concatenate([np.asarray(w, dtype=np.int64) for w in windows])
         positions = np.arange(len(ids)) - np.repeat(starts, lengths)
         x = dequantise(self._word[ids]) + self._pos[positions] + self._type0
-        x = layer_norm(x, *self._ln0, hd.eps)
-        bounds = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        x = self._encode(layer_norm(x, *self._ln0, hd.eps), list(zip(starts.tolist(), ends.tolist(), strict=True)))
+        return np.add.reduceat(x, starts, axis=0) / lengths[:, None].astype(np.float32)
+
+    def _encode(self, x: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+        """The layers over the stacked windows (``bounds``: each window's rows)."""
+        eps = self.header.eps
         for ly in self._layers:
             ctx = self._attention(linear(x, ly.qkv, ly.qkv_b), bounds)
-            x = layer_norm(linear(ctx, ly.out, ly.out_b, x), *ly.ln1, hd.eps)
+            x = layer_norm(linear(ctx, ly.out, ly.out_b, x), *ly.ln1, eps)
             mid = gelu(linear(x, ly.ffn_in, ly.ffn_in_b))
-            x = layer_norm(linear(mid, ly.ffn_out, ly.ffn_out_b, x), *ly.ln2, hd.eps)
-        return np.add.reduceat(x, starts, axis=0) / lengths[:, None].astype(np.float32)
+            x = layer_norm(linear(mid, ly.ffn_out, ly.ffn_out_b, x), *ly.ln2, eps)
+        return x
 
 
 def windows_of(content: list[int], width: int) -> list[tuple[int, int]]:

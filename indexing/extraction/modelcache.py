@@ -11,13 +11,11 @@ optimisation, never a requirement.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import pickle
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -77,15 +75,11 @@ def cached_model(package: str, load: Callable[[], Any]) -> Any:
 
 
 def _store(path: Path, model: Any) -> None:
-    """Write the copy atomically (a temporary file renamed), or nothing when the disk says no."""
-    tmp: str | None = None
+    """Write the copy atomically (indexing.fileio), or nothing when the disk says no."""
+    from indexing.fileio import atomic_writer
+
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as fh:
-            tmp = fh.name
+        with atomic_writer(path, binary=True) as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
     except Exception as exc:  # noqa: BLE001 - a full or read-only disk: no cache
         log.info("model cache %s not written (%s)", path, exc)
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
