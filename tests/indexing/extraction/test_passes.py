@@ -21,7 +21,14 @@ from indexing.extraction import article, extract
 from indexing.extraction.chunks import TextIndex, article_region
 from indexing.extraction.cleaning import insert_block_boundaries
 from indexing.extraction.decoding import looks_bad
-from indexing.extraction.passes import lines, run_pass
+from indexing.extraction.passes import (
+    FastPrecision,
+    compared_pass,
+    fast_precision,
+    lines,
+    options_for,
+    run_pass,
+)
 
 QUALITY = Path(__file__).resolve().parents[2] / "fixtures" / "quality"
 
@@ -68,6 +75,43 @@ def test_fast_precision_pass_is_trafilaturas_own(page_id: str, url: str | None, 
     ours = run_pass(tree, url, precision=True, fast=True)
     assert etree.tostring(tree) == before
     assert ours == _public(tree, url, favor_precision=True, fast=True)
+
+
+def test_compared_pass_is_trafilaturas_full_precision_pass() -> None:
+    """The full precision pass on the fast pass's extraction reads what trafilatura.extract in
+    precision mode (its own extraction, then the comparison with readability and jusText)
+    reads, on every fixture page, and leaves the page's tree as it was: pages where the fast
+    pass's extraction is reused (thin ones among them) and pages where its wild-text recovery
+    ran, which a full pass runs differently (then the full pass runs as it is)."""
+    reused = recovered = thin = 0
+    for page_id, url, html in PAGES:
+        tree = _tree(html, url)
+        first = fast_precision(tree, url)
+        assert first.lines == run_pass(tree, url, precision=True, fast=True), page_id
+        before = etree.tostring(tree)
+        ours = compared_pass(tree, url, first)
+        assert etree.tostring(tree) == before, page_id
+        assert ours == _public(tree, url, favor_precision=True), page_id
+        reused += first.found is not None
+        recovered += first.found is None
+        thin += first.found is not None and sum(len(x.split()) for x in first.lines) < 120
+    assert reused >= 10 and recovered >= 1 and thin >= 1, (reused, recovered, thin)
+
+
+def test_compared_pass_without_the_fast_pass_s_extraction_is_the_public_call() -> None:
+    _, url, html = PAGES[0]
+    tree = _tree(html, url)
+    assert compared_pass(tree, url, FastPrecision([])) == _public(tree, url, favor_precision=True)
+
+
+def test_noted_options_are_trafilaturas() -> None:
+    """The options that note a read of ``fast`` copy and compare like trafilatura's own."""
+    options = options_for("https://example.org/a", fast=True, precision=True)
+    copied = copy.copy(options)
+    assert copied.fast is True and copied.focus == "precision" and copied.url == "https://example.org/a"
+    copied.fast_read = False
+    copied.fast = False
+    assert copied.fast is False and copied.fast_read is True and options.fast is True
 
 
 def test_precision_pass_follows_trafilaturas_cleaning_list() -> None:
