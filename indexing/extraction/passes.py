@@ -45,6 +45,12 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
         REMOVE_COMMENTS_XPATH,
     )
 
+    from .prunes import walks
+
+    # the same prunes as element walks where they mirror trafilatura's expressions (prunes.py)
+    _RAW_PRUNES = walks(RAW_TREE_PRUNE_XPATH)
+    _COMMENTS_AND_LISTS = walks(REMOVE_COMMENTS_AND_LISTS_XPATH)
+    _COMMENTS = walks(REMOVE_COMMENTS_XPATH)
     _STEPS = True
 except ImportError:  # pragma: no cover - a trafilatura whose internals moved
     _STEPS = False
@@ -185,8 +191,8 @@ def compared_pass(tree: Any, url: str | None, fast: FastPrecision) -> list[str]:
     if fast.found is None or options.max_tree_size:
         return run_pass(tree, url, precision=True)
     try:
-        work = prune_unwanted_nodes(copy.copy(tree), RAW_TREE_PRUNE_XPATH)
-        work = prune_unwanted_nodes(work, REMOVE_COMMENTS_AND_LISTS_XPATH)
+        work = prune_unwanted_nodes(copy.copy(tree), _RAW_PRUNES)
+        work = prune_unwanted_nodes(work, _COMMENTS_AND_LISTS)
         cleaned = tree_cleaning(copy.copy(work), options)
         # ``work`` stands for trafilatura's copy of the raw page: not read again here
         postbody, text = compare_extraction(cleaned, work, *fast.found, options)
@@ -208,12 +214,12 @@ def _fast_precision(work: Any, options: _NotedOptions) -> tuple[Any, str, bool]:
     tags = [tag for tag in _DELETED_FIRST if tag in MANUALLY_CLEANED]
     for el in list(work.iter(*tags)) if tags else []:
         delete_element(el)
-    work = prune_unwanted_nodes(work, RAW_TREE_PRUNE_XPATH)
-    work = prune_unwanted_nodes(work, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    work = prune_unwanted_nodes(work, _RAW_PRUNES)
+    work = prune_unwanted_nodes(work, _COMMENTS_AND_LISTS)
     # the raw tree is not read again in this mode: cleaned in place, no backup
     cleaned = convert_tags(tree_cleaning(work, options), options, options.url)
     if not is_forum:
-        cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
+        cleaned = prune_unwanted_nodes(cleaned, _COMMENTS)
     options.fast_read = False
     postbody, text = extract_content(cleaned, options)
     return postbody, text, options.fast_read

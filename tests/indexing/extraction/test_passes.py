@@ -276,3 +276,55 @@ def test_looks_bad_is_ftfys_is_bad() -> None:
     assert any(is_bad(t) for t in texts) and not all(is_bad(t) for t in texts)
     mismatches = [t[:80] for t in texts if looks_bad(t) != is_bad(t)]
     assert not mismatches
+
+
+def _prune_probe() -> str:
+    """A page holding what each mirrored prune selects, and near misses of each."""
+    return """<html><body><article><h1>Title</h1>
+      <div id="infinite-scroll-1"><p>appended article</p></div>
+      <section class="infinite_scroll"><h1>keeps its h1</h1></section>
+      <aside class="mvp-post-add-box"><h1>next article</h1></aside>
+      <div class="x elementor-share-buttons y">share</div><span class="elementor-share-buttons">s</span>
+      <div id="comments"><ol class="commentlist"><li>c</li></ol></div><div id="commentary">text</div>
+      <section class="Comment-section">c</section><details class="post-comments">c</details>
+      <ul id="comol-list"><li>c</li></ul><ul id="disqus_thread"><li>not a list id</li></ul>
+      <ol class="comment-list"><li>c</li></ol><div class="article-comments-wrapper">c</div>
+      <div id="respond" class="nocomment">near miss</div><p class="comments">a paragraph</p>
+    </article></body></html>"""
+
+
+def test_prune_walks_select_what_trafilaturas_expressions_select() -> None:
+    """Each walk gives the elements its XPath gives, in the same order, on the fixture pages
+    (raw, and cleaned and converted as the pass prunes them) and on a page of near misses."""
+    from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+    from trafilatura.xpaths import (
+        RAW_TREE_PRUNE_XPATH,
+        REMOVE_COMMENTS_AND_LISTS_XPATH,
+        REMOVE_COMMENTS_XPATH,
+    )
+
+    from indexing.extraction.prunes import walks
+
+    expressions = [*RAW_TREE_PRUNE_XPATH, *REMOVE_COMMENTS_AND_LISTS_XPATH, *REMOVE_COMMENTS_XPATH]
+    selectors = walks(expressions)
+    assert all(walk is not xp for walk, xp in zip(selectors, expressions, strict=True)), "an expression changed"
+    probe = lxml.html.document_fromstring(_prune_probe())
+    pages = [probe] + [_tree(html, url) for _, url, html in PAGES]
+    options = options_for(None, fast=True, precision=True)
+    pages += [convert_tags(tree_cleaning(copy.copy(tree), options), options) for tree in pages[:8]]
+    found = 0
+    for tree in pages:
+        for walk, xp in zip(selectors, expressions, strict=True):
+            assert walk(tree) == xp(tree)
+            found += len(walk(tree))
+    assert [len(walk(probe)) for walk in selectors] == [2, 1, 7, 4]
+    assert found > 50
+
+
+def test_an_expression_the_walks_do_not_mirror_runs_as_xpath() -> None:
+    from lxml import etree as _etree
+
+    from indexing.extraction.prunes import walks
+
+    other = _etree.XPath(".//*[self::div][contains(@class, 'elementor-share-buttons-2')]")
+    assert walks([other]) == [other]
