@@ -32,7 +32,15 @@ from trafilatura.settings import Extractor
 logger = logging.getLogger(__name__)
 
 try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstring)
-    from trafilatura.core import _forum_thread_page, trafilatura_sequence
+    from trafilatura.baseline import baseline, html2txt
+    from trafilatura.core import (
+        ESCALATION_ACCEPT_RATIO,
+        ESCALATION_MAX_LENGTH,
+        ESCALATION_PAGE_SHARE,
+        _forum_thread_page,
+        _recall_retry,
+        trafilatura_sequence,
+    )
     from trafilatura.external import compare_extraction
     from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
     from trafilatura.main_extractor import extract_content
@@ -145,6 +153,8 @@ def run_pass(
             return lines(trafilatura.extract(tree, options=options))
         if fast and options.focus == "precision":
             return fast_precision(tree, url, owned=owned).lines
+        if owned and fast and options.focus == "balanced":
+            return lines(_fast_balanced(tree, options))
         if owned:
             return lines(_sequence(tree, options))
         return lines(trafilatura.extract(tree, options=options))
@@ -200,6 +210,35 @@ def compared_pass(tree: Any, url: str | None, fast: FastPrecision) -> list[str]:
     except _PASS_ERRORS as exc:
         logger.debug("trafilatura failed on %s: %s", url, exc)
         return []
+
+
+def _fast_balanced(work: Any, options: Extractor) -> str | None:
+    """trafilatura_sequence + bare_extraction + the txt output of trafilatura 2.3 for a fast
+    balanced pass without comments, on ``work`` (the caller's to give away): its steps with the
+    prunes as walks, without the backup copy only its comparison (not run when fast) reads."""
+    is_forum = _forum_thread_page(work)
+    work = prune_unwanted_nodes(work, _RAW_PRUNES)
+    if not is_forum:
+        work = prune_unwanted_nodes(work, _COMMENTS_AND_LISTS)
+    cleaned = convert_tags(tree_cleaning(copy.copy(work), options), options, options.url)
+    postbody, text = extract_content(cleaned, options)
+    # its rescue: the baseline on the raw tree, taken when it adds text
+    if len(text) < options.min_extracted_size:
+        b_body, b_text, b_len = baseline(work)
+        if b_len > len(text):
+            postbody, text = b_body, b_text
+    # its recall escalation: a short extraction covering little of the page
+    if 0 < len(text) < ESCALATION_MAX_LENGTH and len(text) < ESCALATION_PAGE_SHARE * len(html2txt(work)):
+        r_options = copy.copy(options)
+        r_options.focus = "recall"
+        r_text = ""
+        try:
+            r_body, r_text = _recall_retry(work, r_options, options.url)
+        except Exception as exc:  # as in trafilatura_sequence: the retry is optional, whatever fails
+            logger.debug("recall retry failed on %s: %s", options.url, exc)
+        if len(r_text) >= options.min_extracted_size and len(r_text) > ESCALATION_ACCEPT_RATIO * len(text):
+            postbody, text = r_body, r_text
+    return _text(postbody, text, "", options)
 
 
 def _fast_precision(work: Any, options: _NotedOptions) -> tuple[Any, str, bool]:

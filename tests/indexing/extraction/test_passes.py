@@ -328,3 +328,34 @@ def test_an_expression_the_walks_do_not_mirror_runs_as_xpath() -> None:
 
     other = _etree.XPath(".//*[self::div][contains(@class, 'elementor-share-buttons-2')]")
     assert walks([other]) == [other]
+
+
+def test_owned_balanced_pass_is_trafilaturas_own_with_its_rescue_and_escalation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast balanced pass on a tree handed over (trafilatura's steps, prunes as walks, no
+    backup copy) reads what trafilatura.extract reads, on whole fixture pages and their article
+    regions, thin and listing pages among them: its baseline rescue and its recall escalation
+    both run on some."""
+    from indexing.extraction import passes
+
+    calls = {"baseline": 0, "recall": 0}
+
+    def counted(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(passes, "baseline", counted("baseline", passes.baseline))
+    monkeypatch.setattr(passes, "_recall_retry", counted("recall", passes._recall_retry))
+    extra = [(p.stem, None, p.read_text(encoding="utf-8", errors="replace")) for p in sorted((QUALITY.parent / "pages").glob("*.html"))]
+    for page_id, url, html in PAGES + extra:
+        tree = _tree(html, url)
+        trees = [tree]
+        region = article_region(TextIndex(tree), run_pass(tree, url, precision=True, fast=True))
+        if region is not None:
+            trees.append(region)
+        for owned in trees:
+            expected = _public(owned, url, fast=True)
+            assert run_pass(copy.copy(owned), url, fast=True, owned=True) == expected, page_id
+    assert calls["baseline"] >= 1 and calls["recall"] >= 1, calls
