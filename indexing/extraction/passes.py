@@ -11,6 +11,10 @@ then test fewer elements), and gives the same text (``tests/indexing/extraction/
 real pages). The steps are trafilatura 2.3's (pinned below 2.4 in pyproject.toml); if its
 internals move, the public call is used.
 
+The gap-filling pass over the article region (fast, balanced, on a tree built for it) is run as
+trafilatura's steps too, without the backup copy only its comparison (not run when fast) reads.
+Both prune the raw page with the element walks of prunes.py instead of trafilatura's XPath.
+
 On a thin page the full precision pass follows: trafilatura's extraction compared with
 readability's and jusText's. Its extraction is the fast pass's over again (same steps, same
 options but ``fast``, which only its wild-text recovery reads), so ``compared_pass`` hands the
