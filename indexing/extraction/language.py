@@ -36,6 +36,15 @@ _DFA_DEPTH = 6
 def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+    def load() -> Any:
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    from indexing.extraction.modelcache import cached_model
+
+    # the shipped model is LZMA-compressed: ~0.5-1 CPU s to unpack in every process that
+    # detects a language (each extraction worker); the unpacked identifier is kept in a cache
+    stock = cached_model("py3langid", load)
+
     class _Identifier(LanguageIdentifier):  # type: ignore[misc]
         """py3langid's identifier with the vectorised walk where the model allows it."""
 
@@ -47,7 +56,12 @@ def _identifier() -> Any:
                 return self._sparse_score(visits, self.nb_ptc)
             return super()._raw_score(text if self._walk is None else b"")
 
-    identifier = _Identifier.from_model_file(MODEL_FILE, norm_probs=True)
+    # the cached identifier's fields (references, no copy) under the class with the faster walk;
+    # the cache keeps py3langid's own class
+    identifier = _Identifier.__new__(_Identifier)
+    for name in LanguageIdentifier.__slots__:
+        if hasattr(stock, name):
+            setattr(identifier, name, getattr(stock, name))
     identifier._walk = vectorised_walk(identifier)
     return identifier
 

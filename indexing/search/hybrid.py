@@ -77,9 +77,9 @@ def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: E
     ids = [h.id for h in keyword] + [i for i, _ in near]
     known = vectors(ids) if (centre and params.agreement) or params.echo else None
     heads = titles(ids) if centre is None and params.title else None
-    langs: dict[str, str | None] = {}
+    # the keyword hits' languages (their names across scripts), and for the echo the neighbours'
+    langs: dict[str, str | None] = {str(h["_id"]): (h.get("_source") or {}).get("language") for h in hits}
     if params.echo:
-        langs = {str(h["_id"]): (h.get("_source") or {}).get("language") for h in hits}
         langs |= {i: lang for i, lang in languages([i for i, _ in near if langs.get(i) is None]).items() if lang}
     return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known, titles=heads,
                 languages=langs)
