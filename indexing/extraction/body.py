@@ -25,7 +25,7 @@ from lxml import etree
 
 from .chunks import TextIndex, article_region, expand_with_siblings
 from .cleaning import insert_block_boundaries, normalise_whitespace
-from .passes import run_pass
+from .passes import compared_pass, fast_precision, run_pass
 from .standfirst import find_standfirst
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,11 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
     fallback is skipped so time stays bounded on pathological pages."""
     # trafilatura's own fallback (readability + jusText) doubles its cost and only matters when
     # the fast pass finds little: run it only then.
-    base = run_pass(tree, url, precision=True, fast=True)
+    first = fast_precision(tree, url)
+    base = first.lines
     method = "trafilatura-precision"
     if word_count(base) < _THIN_WORDS and nodes <= _FALLBACK_MAX_NODES:
-        full = run_pass(tree, url, precision=True)
+        full = compared_pass(tree, url, first)
         if word_count(full) > word_count(base):
             base, method = full, "trafilatura-precision-fallback"
     if word_count(base) < _THIN_WORDS // 2:

@@ -30,6 +30,8 @@ BLOCK_TAGS = frozenset(
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _WORDS = re.compile(r"\w+")
+# a pattern referring back to a numbered or named group cannot join an alternation unchanged
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
 _SHORT_WORDS = 12
 
 
@@ -67,6 +69,25 @@ class BoilerplateRules:
     lines: set[str] = field(default_factory=set)
     prefixes: tuple[str, ...] = ()
     patterns: list[re.Pattern[str]] = field(default_factory=list)
+    # the patterns as one alternation (one match per paragraph instead of one per pattern; a
+    # match at the start by any alternative is a match of the whole): set by ``compile()``
+    matcher: re.Pattern[str] | None = None
+
+    def compile(self) -> BoilerplateRules:
+        """Join the patterns into ``matcher`` (kept apart if they cannot be joined: a
+        backreference would change its group's number)."""
+        self.matcher = None
+        if self.patterns and not any(_BACKREFERENCE.search(p.pattern) for p in self.patterns):
+            try:
+                self.matcher = re.compile("|".join(f"(?:{p.pattern})" for p in self.patterns), re.I)
+            except re.error:
+                logger.debug("boilerplate patterns not joined", exc_info=True)
+        return self
+
+    def _matches_pattern(self, paragraph: str) -> bool:
+        if self.matcher is not None:
+            return self.matcher.match(paragraph) is not None
+        return any(p.match(paragraph) for p in self.patterns)
 
     def is_boilerplate(self, paragraph: str) -> bool:
         key = _line_key(paragraph)
@@ -79,7 +100,7 @@ class BoilerplateRules:
             low = paragraph.casefold().lstrip("([ ")
             if low.startswith(self.prefixes):
                 return True
-            if any(p.match(paragraph) for p in self.patterns):
+            if self._matches_pattern(paragraph):
                 return True
         return False
 
@@ -118,7 +139,7 @@ def load_boilerplate(path: str | None = None) -> dict[str, BoilerplateRules]:
             lines={_line_key(x) for x in lang_spec.lines if _line_key(x)},
             prefixes=tuple(x.casefold() for x in lang_spec.prefixes),
             patterns=[re.compile(p, re.I) for p in lang_spec.patterns],
-        )
+        ).compile()
     return rules
 
 
@@ -133,7 +154,7 @@ def merged_rules(path: str | None = None) -> BoilerplateRules:
         prefixes.extend(rules.prefixes)
         merged.patterns.extend(rules.patterns)
     merged.prefixes = tuple(dict.fromkeys(prefixes))
-    return merged
+    return merged.compile()
 
 
 def is_boilerplate(paragraph: str, language: str | None = None) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import re
 
 import lxml.html
@@ -293,3 +294,57 @@ def test_empty_blocks_get_no_text_of_their_own() -> None:
 def test_table_rows_of_furniture_cells_dropped() -> None:
     rows = ["| Weitere Artikel zum Thema | |", "| Quelle: Wikipedia |", "| Zinssatz | 3,5 % |"]
     assert clean_paragraphs(rows) == ["| Zinssatz | 3,5 % |"]
+
+
+def _short_lines() -> list[str]:
+    """Short lines of the fixture pages' text (what the patterns are tried on) and furniture
+    lines written for the patterns of several languages."""
+    from pathlib import Path
+
+    pages = Path(__file__).resolve().parents[2] / "fixtures" / "pages"
+    found = [
+        "12.03.2024 14:30 Uhr",
+        "3 comments",
+        "Foto: dpa/Max Muster",
+        "(dpa)",
+        "keine Kommentare",
+        "— — —",
+        "Reporting by Jane Doe; editing by John Roe",
+        "Bild: Reuters",
+        "",
+    ]
+    quality = sorted((pages.parent / "quality").glob("*/html/*.html.gz"))[:60]
+    for raw in [path.read_bytes() for path in sorted(pages.glob("*.html"))] + [
+        gzip.decompress(path.read_bytes()) for path in quality
+    ]:
+        text = lxml.html.document_fromstring(raw).text_content()
+        found += [line.strip() for line in text.split("\n") if 0 < len(line.split()) <= 12]
+    return found
+
+
+def test_joined_patterns_give_each_pattern_s_verdict() -> None:
+    """The boilerplate patterns tried as one alternation match exactly the lines one of them
+    matches, in every language's rules and the merged ones."""
+    from indexing.extraction.cleaning import merged_rules
+
+    lines = _short_lines()
+    assert len(lines) > 200
+    for rules in [merged_rules(), *load_boilerplate().values()]:
+        if not rules.patterns:
+            continue
+        assert rules.matcher is not None
+        verdicts = [rules._matches_pattern(line) for line in lines]
+        assert verdicts == [any(p.match(line) for p in rules.patterns) for line in lines]
+    assert sum(merged_rules()._matches_pattern(line) for line in lines) >= 5
+
+
+def test_patterns_with_a_backreference_are_tried_one_by_one() -> None:
+    from indexing.extraction.cleaning import BoilerplateRules
+
+    rules = BoilerplateRules(patterns=[re.compile(r"^(\w+) \1$", re.I), re.compile(r"^x+$", re.I)]).compile()
+    assert rules.matcher is None
+    assert (
+        rules._matches_pattern("ab ab")
+        and rules._matches_pattern("xxx")
+        and not rules._matches_pattern("ab cd")
+    )

@@ -21,7 +21,14 @@ from indexing.extraction import article, extract
 from indexing.extraction.chunks import TextIndex, article_region
 from indexing.extraction.cleaning import insert_block_boundaries
 from indexing.extraction.decoding import looks_bad
-from indexing.extraction.passes import lines, run_pass
+from indexing.extraction.passes import (
+    FastPrecision,
+    compared_pass,
+    fast_precision,
+    lines,
+    options_for,
+    run_pass,
+)
 
 QUALITY = Path(__file__).resolve().parents[2] / "fixtures" / "quality"
 
@@ -68,6 +75,43 @@ def test_fast_precision_pass_is_trafilaturas_own(page_id: str, url: str | None, 
     ours = run_pass(tree, url, precision=True, fast=True)
     assert etree.tostring(tree) == before
     assert ours == _public(tree, url, favor_precision=True, fast=True)
+
+
+def test_compared_pass_is_trafilaturas_full_precision_pass() -> None:
+    """The full precision pass on the fast pass's extraction reads what trafilatura.extract in
+    precision mode (its own extraction, then the comparison with readability and jusText)
+    reads, on every fixture page, and leaves the page's tree as it was: pages where the fast
+    pass's extraction is reused (thin ones among them) and pages where its wild-text recovery
+    ran, which a full pass runs differently (then the full pass runs as it is)."""
+    reused = recovered = thin = 0
+    for page_id, url, html in PAGES:
+        tree = _tree(html, url)
+        first = fast_precision(tree, url)
+        assert first.lines == run_pass(tree, url, precision=True, fast=True), page_id
+        before = etree.tostring(tree)
+        ours = compared_pass(tree, url, first)
+        assert etree.tostring(tree) == before, page_id
+        assert ours == _public(tree, url, favor_precision=True), page_id
+        reused += first.found is not None
+        recovered += first.found is None
+        thin += first.found is not None and sum(len(x.split()) for x in first.lines) < 120
+    assert reused >= 10 and recovered >= 1 and thin >= 1, (reused, recovered, thin)
+
+
+def test_compared_pass_without_the_fast_pass_s_extraction_is_the_public_call() -> None:
+    _, url, html = PAGES[0]
+    tree = _tree(html, url)
+    assert compared_pass(tree, url, FastPrecision([])) == _public(tree, url, favor_precision=True)
+
+
+def test_noted_options_are_trafilaturas() -> None:
+    """The options that note a read of ``fast`` copy and compare like trafilatura's own."""
+    options = options_for("https://example.org/a", fast=True, precision=True)
+    copied = copy.copy(options)
+    assert copied.fast is True and copied.focus == "precision" and copied.url == "https://example.org/a"
+    copied.fast_read = False
+    copied.fast = False
+    assert copied.fast is False and copied.fast_read is True and options.fast is True
 
 
 def test_precision_pass_follows_trafilaturas_cleaning_list() -> None:
@@ -232,3 +276,86 @@ def test_looks_bad_is_ftfys_is_bad() -> None:
     assert any(is_bad(t) for t in texts) and not all(is_bad(t) for t in texts)
     mismatches = [t[:80] for t in texts if looks_bad(t) != is_bad(t)]
     assert not mismatches
+
+
+def _prune_probe() -> str:
+    """A page holding what each mirrored prune selects, and near misses of each."""
+    return """<html><body><article><h1>Title</h1>
+      <div id="infinite-scroll-1"><p>appended article</p></div>
+      <section class="infinite_scroll"><h1>keeps its h1</h1></section>
+      <aside class="mvp-post-add-box"><h1>next article</h1></aside>
+      <div class="x elementor-share-buttons y">share</div><span class="elementor-share-buttons">s</span>
+      <div id="comments"><ol class="commentlist"><li>c</li></ol></div><div id="commentary">text</div>
+      <section class="Comment-section">c</section><details class="post-comments">c</details>
+      <ul id="comol-list"><li>c</li></ul><ul id="disqus_thread"><li>not a list id</li></ul>
+      <ol class="comment-list"><li>c</li></ol><div class="article-comments-wrapper">c</div>
+      <div id="respond" class="nocomment">near miss</div><p class="comments">a paragraph</p>
+    </article></body></html>"""
+
+
+def test_prune_walks_select_what_trafilaturas_expressions_select() -> None:
+    """Each walk gives the elements its XPath gives, in the same order, on the fixture pages
+    (raw, and cleaned and converted as the pass prunes them) and on a page of near misses."""
+    from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+    from trafilatura.xpaths import (
+        RAW_TREE_PRUNE_XPATH,
+        REMOVE_COMMENTS_AND_LISTS_XPATH,
+        REMOVE_COMMENTS_XPATH,
+    )
+
+    from indexing.extraction.prunes import walks
+
+    expressions = [*RAW_TREE_PRUNE_XPATH, *REMOVE_COMMENTS_AND_LISTS_XPATH, *REMOVE_COMMENTS_XPATH]
+    selectors = walks(expressions)
+    assert all(walk is not xp for walk, xp in zip(selectors, expressions, strict=True)), "an expression changed"
+    probe = lxml.html.document_fromstring(_prune_probe())
+    pages = [probe] + [_tree(html, url) for _, url, html in PAGES]
+    options = options_for(None, fast=True, precision=True)
+    pages += [convert_tags(tree_cleaning(copy.copy(tree), options), options) for tree in pages[:8]]
+    found = 0
+    for tree in pages:
+        for walk, xp in zip(selectors, expressions, strict=True):
+            assert walk(tree) == xp(tree)
+            found += len(walk(tree))
+    assert [len(walk(probe)) for walk in selectors] == [2, 1, 7, 4]
+    assert found > 50
+
+
+def test_an_expression_the_walks_do_not_mirror_runs_as_xpath() -> None:
+    from lxml import etree as _etree
+
+    from indexing.extraction.prunes import walks
+
+    other = _etree.XPath(".//*[self::div][contains(@class, 'elementor-share-buttons-2')]")
+    assert walks([other]) == [other]
+
+
+def test_owned_balanced_pass_is_trafilaturas_own_with_its_rescue_and_escalation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast balanced pass on a tree handed over (trafilatura's steps, prunes as walks, no
+    backup copy) reads what trafilatura.extract reads, on whole fixture pages and their article
+    regions, thin and listing pages among them: its baseline rescue and its recall escalation
+    both run on some."""
+    from indexing.extraction import passes
+
+    calls = {"baseline": 0, "recall": 0}
+
+    def counted(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(passes, "baseline", counted("baseline", passes.baseline))
+    monkeypatch.setattr(passes, "_recall_retry", counted("recall", passes._recall_retry))
+    extra = [(p.stem, None, p.read_text(encoding="utf-8", errors="replace")) for p in sorted((QUALITY.parent / "pages").glob("*.html"))]
+    for page_id, url, html in PAGES + extra:
+        tree = _tree(html, url)
+        trees = [tree]
+        region = article_region(TextIndex(tree), run_pass(tree, url, precision=True, fast=True))
+        if region is not None:
+            trees.append(region)
+        for owned in trees:
+            expected = _public(owned, url, fast=True)
+            assert run_pass(copy.copy(owned), url, fast=True, owned=True) == expected, page_id
+    assert calls["baseline"] >= 1 and calls["recall"] >= 1, calls
