@@ -29,7 +29,7 @@ def _kind(body: dict[str, Any]) -> str:
     src = body.get("_source")
     if '"ids"' in query and (isinstance(src, dict) or (isinstance(src, list) and "embedding" in src)):
         return "feedback vectors" if body.get("size", 0) <= 5 else "candidate vectors (fusion)"
-    if src == ["language"]:
+    if src == ["language"] or (src is False and body.get("docvalue_fields") == ["language"]):
         return "keyword ranking"
     if "sort" in body and "embedded_at" in json.dumps(body["sort"]):
         return "language means"
