@@ -6,7 +6,7 @@ rest); the query's embedding (model per query). Also the requests per search, by
 order they ran and on which thread (``kw``: main thread before the vector side is joined,
 ``vec``: the vector side's thread, ``post``: main thread after the join: sequential).
 
-Usage: python benchmarks/hybrid_profile.py [--prefix bench-search-] [--rounds 3] [--model]
+Usage: python benchmarks/hybrid_profile.py [--prefix bench-search-] [--rounds 3] [--model] [--no-anchor]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.hybrid_breakdown import _kind  # noqa: E402
-from benchmarks.search_latency import QUERIES, _percentile  # noqa: E402
+from benchmarks.search_latency import NO_ANCHOR_QUERIES, QUERIES, _percentile  # noqa: E402
 
 
 class Profile:
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="bench-search-")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", action="store_true", help="run the model for every query (no cached vector)")
+    parser.add_argument("--no-anchor", action="store_true", help="queries without an anchor (NO_ANCHOR_QUERIES)")
     args = parser.parse_args(argv)
     from benchmarks.bare_es import BareSearchEngine, is_bare
     from benchmarks.common import engine_for_prefix
@@ -196,12 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     engine: Any = BareSearchEngine(cast(Any, recorded)) if is_bare(raw) else recorded
     _wrap_json(raw, lambda: recorded.profile)
     options = search_options(get_settings())
-    for q in QUERIES * 2:  # warm-up: caches, the language means, the query vectors
+    queries = NO_ANCHOR_QUERIES if args.no_anchor else QUERIES
+    for q in queries * 2:  # warm-up: caches, the language means, the query vectors
         search(q, engine=engine, hybrid=True, **options)
     rows: list[dict[str, Any]] = []
     with _sections(recorded):
         for _ in range(args.rounds):
-            rows.extend(_one(recorded, engine, q, search, options, args.model) for q in QUERIES)
+            rows.extend(_one(recorded, engine, q, search, options, args.model) for q in queries)
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if not k.startswith("_")]
     print(f"{len(rows)} hybrid searches ({'model per query' if args.model else 'query vector cached'}) on {raw}")
     for key in keys:
