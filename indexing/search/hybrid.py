@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit
 
 
+#: the field the fusion's echo reads each candidate's language from
+LANGUAGE = "language"
+
+
 def _light(body: dict[str, Any]) -> None:
     """The first, ranking-only request of a hybrid search: ids, scores, languages and facets. The
     languages come from doc values: no ``_source`` read per hit (Elasticsearch 9.2, 60 hits by
@@ -39,10 +43,6 @@ def _light(body: dict[str, Any]) -> None:
     body.pop("highlight", None)
     body["_source"] = False
     body["docvalue_fields"] = [LANGUAGE]
-
-
-#: the field the fusion's echo reads each candidate's language from
-LANGUAGE = "language"
 
 
 def _language(hit: Mapping[str, Any]) -> str | None:
@@ -146,7 +146,13 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import candidate_features, candidate_languages, has_vectors, neighbours
+    from indexing.embeddings.retrieval import (
+        cached_query_vector,
+        candidate_features,
+        candidate_languages,
+        has_vectors,
+        neighbours,
+    )
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
@@ -166,8 +172,11 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
                                       titles=titles, timeout=timeout)
 
         plan = _plan(first, request.expansion, limits)
-        if native_knn(engine):  # the keyword hits' vectors by a request while the vector side runs
-            plan.fetch([h.id for h in plan.keyword], features)  # (it takes longer): its own are left
+        # With the engine's kNN the keyword hits' vectors by a request while the vector side runs
+        # (it takes longer): its own are left for after. Their title scores need the query's
+        # vector: only once the vector side's model run is done (never a second one beside it).
+        if native_knn(engine) and not (plan.titles and cached_query_vector(request.query, embedder) is None):
+            plan.fetch([h.id for h in plan.keyword], features)
         near = vector_side.result()
     if not near:
         return None

@@ -375,3 +375,44 @@ def test_the_queries_above_cover_both_fusion_paths(articles_on_es: tuple[Any, st
                              _WordsEmbedder())[1]
                for q in ("nordkoreanische Truppen Kursk", "Truppen Zorblat")}
     assert anchors == {"nordkoreanische Truppen Kursk": True, "Truppen Zorblat": False}
+
+
+@pytest.mark.slow
+def test_hybrid_search_runs_the_model_once_for_a_new_query(
+    articles_on_es: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new query without an anchor (the title scores need its vector) on Elasticsearch: the
+    model runs once, on the vector side; the main thread, waiting for it, does not embed the
+    query a second time for the keyword hits' title scores. The vector side's model answers only
+    once the main thread waits for it, so a second run would show."""
+    import threading
+    from concurrent.futures import Future
+
+    from indexing.embeddings import retrieval
+    from indexing.search import SearchRequest, expand
+    from indexing.search.hybrid import hybrid_search
+
+    waiting = threading.Event()
+    real_result = Future.result
+
+    def result(self: Future[Any], timeout: float | None = None) -> Any:
+        waiting.set()
+        return real_result(self, timeout)
+
+    monkeypatch.setattr(Future, "result", result)
+    on_main: list[bool] = []
+
+    class Waiting(_WordsEmbedder):
+        def embed(self, texts: Any, *, query: bool = False) -> Any:
+            on_main.append(threading.current_thread() is threading.main_thread())
+            if not on_main[-1]:
+                assert waiting.wait(timeout=60)
+            return super().embed(texts, query=query)
+
+    engine, alias = articles_on_es
+    query = "Truppen Zorblat"  # no anchor: test_the_queries_above_cover_both_fusion_paths
+    retrieval._QUERY_CACHE.pop((Waiting.name, query), None)
+    found = hybrid_search(engine, alias, SearchRequest(query, expansion=expand(query), limits=get_settings().search),
+                          Waiting())
+    assert found is not None and found.retrieval == "hybrid" and found.hits
+    assert on_main == [False]
