@@ -58,11 +58,6 @@ def query_vector(query: str, embedder: Embedder) -> np.ndarray:
     return _query_vector(embedder, " ".join(query.split()))
 
 
-def cached_query_vector(query: str, embedder: Embedder) -> np.ndarray | None:
-    """The query's vector if it is cached (no model run), else None."""
-    return _QUERY_CACHE.get((embedder.name, " ".join(query.split())))
-
-
 def has_vectors(engine: Engine, index: str, embedder: Embedder) -> bool:
     """Whether ``index`` may have vectors of ``embedder``'s model (cheap: no model run)."""
     if native_knn(engine):

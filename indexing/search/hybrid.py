@@ -146,13 +146,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import (
-        cached_query_vector,
-        candidate_features,
-        candidate_languages,
-        has_vectors,
-        neighbours,
-    )
+    from indexing.embeddings.retrieval import candidate_features, candidate_languages, has_vectors, neighbours
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
@@ -173,9 +167,10 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
 
         plan = _plan(first, request.expansion, limits)
         # With the engine's kNN the keyword hits' vectors by a request while the vector side runs
-        # (it takes longer): its own are left for after. Their title scores need the query's
-        # vector: only once the vector side's model run is done (never a second one beside it).
-        if native_knn(engine) and not (plan.titles and cached_query_vector(request.query, embedder) is None):
+        # (it takes longer): its own are left for after. Not with title scores (no anchor): they
+        # need the query's vector (a second model run beside the vector side's for a new query),
+        # and scored in two batches they would differ from one batch's in the last float bits.
+        if native_knn(engine) and not plan.titles:
             plan.fetch([h.id for h in plan.keyword], features)
         near = vector_side.result()
     if not near:
