@@ -1,7 +1,8 @@
 """Replay hybrid fusion offline on the candidates benchmarks/search_world.py dumped, to choose its
 constants by cross-validation across query classes and to compare fusion rules.
 
-Usage: python benchmarks/fusion_tune.py DUMP.json [--grid | --agreement-grid | --title-grid]
+Usage: python benchmarks/fusion_tune.py DUMP.json [--grid | --agreement-grid | --title-grid | --echo-grid
+                                                  | --names-grid | --reach-grid]
 
 For each query the dump holds the keyword side's hits (score, language) and the vector side's
 (refined score), as the engine and the vector matrix returned them. Every rule here is the
@@ -11,7 +12,9 @@ constants that do best on the other classes (by the mean of precision@|relevant|
 them, each class weighted alike) and reports them on the held-out class (leave-one-class-out);
 validation-split queries are never used to choose. ``--agreement-grid`` searches only the
 cross-lingual agreement's constants (the others as shipped), the same way; ``--title-grid`` only
-the title closeness's (a dump without title scores replays it as off).
+the title closeness's (a dump without title scores replays it as off); ``--names-grid`` only the
+penalty of names across scripts (a dump made before the keyword query named its words' clauses
+replays it as off); ``--reach-grid`` only the echo's reach beyond its head.
 """
 
 from __future__ import annotations
@@ -139,6 +142,18 @@ ECHO_GRID: dict[str, list[float]] = {
 }
 
 
+#: --names-grid: the names across scripts' penalty (the others as shipped)
+NAMES_GRID: dict[str, list[float]] = {
+    "names": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0],
+}
+
+
+#: --reach-grid: how many of the best candidates echo beyond the echo's head (the others as shipped)
+REACH_GRID: dict[str, list[float]] = {
+    "echo_reach": [0, 1, 2, 3, 5, 10, 20],
+}
+
+
 #: --title-grid: the title closeness's constants (the others as shipped)
 TITLE_GRID: dict[str, list[float]] = {
     "title": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
@@ -168,16 +183,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agreement-grid", action="store_true")
     parser.add_argument("--title-grid", action="store_true")
     parser.add_argument("--echo-grid", action="store_true")
+    parser.add_argument("--names-grid", action="store_true")
+    parser.add_argument("--reach-grid", action="store_true")
     args = parser.parse_args(argv)
     results = [r for r in json.loads(Path(args.dump).read_text(encoding="utf-8"))["results"] if "candidates" in r]
     show(evaluate(results, None, previous), "previous main's fusion (a rule keyed to how many languages the keyword hits span):")
     show(evaluate(results, None), "shipped constants:")
     show(evaluate(results, {"agreement": 0.0}), "shipped constants, no cross-lingual agreement:")
     show(evaluate(results, {"title": 0.0}), "shipped constants, no title closeness:")
-    if not (args.grid or args.agreement_grid or args.title_grid or args.echo_grid):
+    show(evaluate(results, {"names": 0.0}), "shipped constants, no names across scripts:")
+    show(evaluate(results, {"echo_reach": 0}), "shipped constants, no echo reach:")
+    if not (args.grid or args.agreement_grid or args.title_grid or args.echo_grid or args.names_grid
+            or args.reach_grid):
         return 0
     combos = grid(AGREEMENT_GRID if args.agreement_grid else TITLE_GRID if args.title_grid
-                  else ECHO_GRID if args.echo_grid else GRID)
+                  else ECHO_GRID if args.echo_grid else NAMES_GRID if args.names_grid
+                  else REACH_GRID if args.reach_grid else GRID)
     tables = [evaluate(results, p) for p in combos]
     classes = sorted({r["class"] for r in results})
     for held in classes:

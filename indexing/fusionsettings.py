@@ -40,4 +40,8 @@ class FusionSettings(BaseModel):
     echo_depth: int = Field(default=20, ge=1, le=1000)
     echo_low: float = Field(default=0.35, ge=-1, le=1)
     echo_high: float = Field(default=0.6, ge=-1, le=1)
-
+    #: echo reach: the best this many candidates also echo to those below the echo's head and to the
+    #: neighbours under the admission bar, which the echo admits (0: off)
+    echo_reach: int = Field(default=2, ge=0, le=1000)
+    #: names across scripts: what a candidate carrying none of the query's names loses (0: off)
+    names: float = Field(default=1.0, ge=0)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from indexing.textfold import (
@@ -255,3 +256,39 @@ def query_words(query: str, *, skip: Iterable[str] = ()) -> list[tuple[str, list
 def query_tokens(query: str, *, skip: Iterable[str] = ()) -> list[str]:
     """Distinct skeletons of the words of a typed query (see :func:`query_words`)."""
     return [s for _, skeletons in query_words(query, skip=skip) for s in skeletons]
+
+
+#: the keyword query's clause names for one typed word (hybrid fusion reads them from the hits'
+#: matched clauses): the hit carries the word only through its skeleton (written another way),
+#: or carries it at all (its own text or the skeleton)
+BRIDGED = "name:"
+CARRIED = "word:"
+
+#: languages written in another script than Latin (any other known language is taken as Latin)
+_SCRIPT_OF_LANGUAGE = {
+    **dict.fromkeys(("ru", "uk", "be", "bg", "mk", "kk", "ky", "tg", "mn"), "CYRILLIC"),
+    "el": "GREEK", "ar": "ARABIC", "fa": "ARABIC", "ur": "ARABIC", "he": "HEBREW", "yi": "HEBREW",
+    "ka": "GEORGIAN", "hy": "ARMENIAN", "hi": "DEVANAGARI", "zh": "CJK", "ja": "CJK", "ko": "HANGUL",
+}
+
+
+def script_of_word(word: str) -> str | None:
+    """The script of ``word``'s first letter (``LATIN``, ``CYRILLIC``, ...: the first word of its
+    Unicode name), or None without a letter."""
+    for ch in word:
+        if ch.isalpha():
+            return unicodedata.name(ch, "UNKNOWN").split()[0]
+    return None
+
+
+def script_of_language(language: str | None) -> str | None:
+    """The script articles in ``language`` are written in (None: unknown, or no language)."""
+    if not language or language == "other":
+        return None
+    return _SCRIPT_OF_LANGUAGE.get(language, "LATIN")
+
+
+def is_name(word: str) -> bool:
+    """Whether a typed word is written as a name: capitalised, and no function word (the same
+    test the article side applies to its words, :func:`name_tokens`)."""
+    return bool(word) and _is_name_candidate(word)

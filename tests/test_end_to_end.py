@@ -35,6 +35,10 @@ def test_run_then_search_finds_the_seed_first(index_prefix: str, data_dir: Path,
         assert first.returncode == 0, first.stdout + first.stderr
         count = count_docs(es_url, f"{index_prefix}articles")
         assert count == len(articles)
+        # the vectors were computed while the batch was indexed (warwatch/pipeline/warm.py): the
+        # embedding stage wrote them without running the model again, text and title of each
+        (report,) = [json.loads(p.read_text()) for p in (data_dir / "reports").glob("*.json")]
+        assert report["embed"]["embedded"] == count and report["embed"]["reused"] == 2 * count, report["embed"]
 
         alert_file = data_dir / "alerts" / "north-korean-troops-in-russia.jsonl"
         alerts = [json.loads(line) for line in alert_file.read_text().splitlines()]

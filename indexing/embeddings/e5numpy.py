@@ -212,10 +212,13 @@ class NumpyE5Embedder:
         #: single search queries through the C engine (:meth:`_one_query`)
         self.fast_queries = fast_queries
         self._c_engine: Any = None
-        self.tokenizer, self._forward = _loaded(self._model_path)
+        self.tokenizer, self._forward = self._load(self._model_path)
         self.dim = self._forward.header.hidden
         self._width = self._forward.header.max_positions - 2
         self._lock = threading.Lock()  # the C engine keeps per-instance scratch buffers
+
+    def _load(self, path: Path) -> tuple[E5Tokenizer, Any]:
+        return _loaded(path)
 
     def _one_query(self, text: str) -> np.ndarray | None:
         """One search query through the C engine, or None where it cannot load. A forward pass

@@ -52,7 +52,21 @@ rises to :attr:`FusionParams.echo` (under 1) times the score of a better-ranked 
 language whose near-duplicate it is (:func:`echo`, a ramp of centred cosine
 :attr:`FusionParams.echo_low`..:attr:`FusionParams.echo_high`): when one language's coverage of a
 story ranks well by words and titles, its other languages follow it up, just under it, above the
-same-language look-alikes that share the query's words.
+same-language look-alikes that share the query's words. The best :attr:`FusionParams.echo_reach`
+candidates echo further: to every candidate ranked below that head, and to the neighbours under
+the admission bar (a story's coverage in another language that the keyword side cannot reach and
+the vector side puts just under half the best neighbour's score): such a neighbour becomes a hit
+only by the echo, as the near-duplicate of one of the surest candidates.
+
+**Names across scripts**: a typed word written as a name (capitalised) that the keyword side
+finds only through its skeleton in an article of another script (Sverdlovsk in a Russian report,
+Borova in a Ukrainian one) is the query's name; every candidate that carries none of the query's
+names (in its own text or through the skeleton) loses :attr:`FusionParams.names`
+(:func:`name_carriers`, :func:`unnamed`). The vector side knows what a story is about, not
+where: a story about the same subject elsewhere (a military levy for "Sverdlovsk contract soldier
+bonus") drops below the one that names the place. Before the echo, so the coverage of a named
+story in a language that does not name it still follows its best article up. A neighbour the
+keyword side did not find carries nothing as far as fusion knows (no request is made for it).
 
 **No good match**: when no keyword hit has strong evidence and the best vector score is under
 :attr:`FusionParams.vector_confidence`, neither side is confident: the ranking is still returned
@@ -70,6 +84,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from indexing.translit import BRIDGED, CARRIED, is_name, script_of_language, script_of_word
 
 #: the tag clauses: the article was tagged with the query's topic or entity at indexing
 TAGS = frozenset({"topic", "entity"})
@@ -104,6 +120,11 @@ class FusionParams:
     echo_depth: int = 20
     echo_low: float = 0.35
     echo_high: float = 0.6
+    #: echo reach: the best this many candidates also echo to every candidate beyond the first
+    #: ``echo_depth``, and to neighbours under the admission bar, which the echo admits (0: off)
+    echo_reach: int = 2
+    #: what a candidate that carries none of the query's names across scripts loses (0: off)
+    names: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -218,7 +239,7 @@ def retitle(scores: dict[str, float], titles: Mapping[str, float], params: Fusio
 
 
 def echo(scores: dict[str, float], similar: Callable[[str, str], float | None], params: FusionParams,
-         languages: Mapping[str, str | None] | None = None) -> None:
+         languages: Mapping[str, str | None] | None = None, reserve: Mapping[str, float] | None = None) -> None:
     """Raise each of the ``params.echo_depth`` best of ``scores`` (in place) to ``params.echo``
     times the score of a better one among them in another language (``languages``; an unknown
     language: no echo) whose near-duplicate it is, scaled by the ramp of their centred cosine
@@ -227,22 +248,39 @@ def echo(scores: dict[str, float], similar: Callable[[str, str], float | None], 
     look-alike, which shares a subject and not the story, stays where it is. Same-language pairs
     are left out: two articles in one language on one subject share words and style, which
     centring does not take away (a look-alike rose beside the story); closeness across languages
-    is content. Scores are taken before any rise (no chains); a score never drops."""
+    is content. Scores are taken before any rise (no chains); a score never drops.
+
+    With ``params.echo_reach``, the best that many also echo to every candidate ranked below the
+    head and to ``reserve`` (neighbours under the admission bar, id -> the score they would have
+    had): one of those the echo raises enters ``scores``: the echo admits it."""
     if not params.echo:
         return
-    head = _ranked(scores)[: params.echo_depth]
-    span = max(params.echo_high - params.echo_low, 1e-6)
+    ranked = _ranked(scores)
+    head = ranked[: params.echo_depth]
     raised: dict[str, float] = {}
     for rank, (i, own) in enumerate(head):
-        for j, better in head[:rank]:
-            if not _other_languages(languages, i, j):
-                continue
-            sim = similar(i, j)
-            if sim is None or sim <= params.echo_low:
-                continue
-            lift = params.echo * better * min(1.0, (sim - params.echo_low) / span)
-            raised[i] = max(raised.get(i, own), lift)
+        _lift(raised, i, own, head[:rank], similar, params, languages)
+    if params.echo_reach:
+        sources = head[: params.echo_reach]
+        for i, own in [*ranked[params.echo_depth:], *(reserve or {}).items()]:
+            _lift(raised, i, own, sources, similar, params, languages)
     scores.update(raised)
+
+
+def _lift(raised: dict[str, float], i: str, own: float, better: Sequence[tuple[str, float]],
+          similar: Callable[[str, str], float | None], params: FusionParams,
+          languages: Mapping[str, str | None] | None) -> None:
+    """Record in ``raised`` the highest echo of ``i`` (score ``own``) from ``better`` (:func:`echo`)."""
+    span = max(params.echo_high - params.echo_low, 1e-6)
+    for j, score in better:
+        if j == i or not _other_languages(languages, i, j):
+            continue
+        sim = similar(i, j)
+        if sim is None or sim <= params.echo_low:
+            continue
+        lift = params.echo * score * min(1.0, (sim - params.echo_low) / span)
+        if lift > raised.get(i, own):
+            raised[i] = lift
 
 
 def _other_languages(languages: Mapping[str, str | None] | None, a: str, b: str) -> bool:
@@ -262,6 +300,39 @@ def _similar(vectors: Mapping[str, np.ndarray] | None) -> Callable[[str, str], f
     return sim
 
 
+def cross_script_names(keyword: Sequence[KeywordHit], languages: Mapping[str, str | None]) -> set[str]:
+    """The query's names across scripts: typed words written as names (:func:`is_name`) that a
+    keyword hit carries only through the skeleton (``BRIDGED`` + word among its matched clauses)
+    while its language is written in another script than the word (a language unknown: no)."""
+    out: set[str] = set()
+    for h in keyword:
+        script = script_of_language(languages.get(h.id))
+        for clause in h.matched:
+            word = clause[len(BRIDGED):]
+            if clause.startswith(BRIDGED) and is_name(word) and script and script != script_of_word(word):
+                out.add(word)
+    return out
+
+
+def name_carriers(keyword: Sequence[KeywordHit], languages: Mapping[str, str | None]) -> set[str] | None:
+    """The keyword hits that carry one of the query's names across scripts
+    (:func:`cross_script_names`; ``CARRIED`` + word: own text or skeleton), or None when the
+    query has no such name or no hit says it carries one (nothing to tell candidates apart by)."""
+    names = cross_script_names(keyword, languages)
+    carriers = {h.id for h in keyword if any(CARRIED + w in h.matched for w in names)}
+    return carriers or None
+
+
+def unnamed(scores: dict[str, float], carriers: set[str] | None, params: FusionParams) -> None:
+    """Take ``params.names`` from every candidate of ``scores`` (in place) that is not among
+    ``carriers`` (None: the query has no name across scripts, nothing changes)."""
+    if not params.names or carriers is None:
+        return
+    for i in scores:
+        if i not in carriers:
+            scores[i] -= params.names
+
+
 def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, one_concept: bool = False,
          params: FusionParams = FusionParams(), vectors: Mapping[str, np.ndarray] | None = None,
          titles: Mapping[str, float] | None = None,
@@ -272,7 +343,8 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     query). ``vectors``: the candidates' language-centred unit vectors (any of them missing, or
     None: no agreement for them). ``titles``: the candidates' title scores (:func:`retitle`,
     used only without an anchor). ``similar``: the candidates' centred cosine with each other
-    (default: from ``vectors``), ``languages`` their languages (:func:`echo`). Ties go by id, so
+    (default: from ``vectors``), ``languages`` their languages (:func:`echo`; the keyword hits'
+    also for :func:`name_carriers`). Ties go by id, so
     equal inputs give equal rankings."""
     found = {h.id for h in keyword}
     lo = min((c for _, c in vector), default=0.0)
@@ -281,6 +353,7 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     bar = max(params.admit, params.admit_ratio * top)
     cosines = {i: c for i, c in vector if c >= bar or i in found}
     scores = {i: (c - lo) / spread for i, c in cosines.items()}
+    reserve = {i: (c - lo) / spread for i, c in vector if i not in cosines}
     best = max((h.score for h in keyword), default=0.0) or 1.0
     strong_any = False
     for h in keyword:
@@ -291,7 +364,8 @@ def fuse(keyword: Sequence[KeywordHit], vector: Sequence[tuple[str, float]], *, 
     _agree(scores, centre, vectors, params)
     if centre is None and titles:
         retitle(scores, titles, params)
-    echo(scores, similar or _similar(vectors), params, languages)
+    unnamed(scores, name_carriers(keyword, languages or {}), params)
+    echo(scores, similar or _similar(vectors), params, languages, reserve)
     ranking = _ranked(scores)
     confident_vector = top >= params.vector_confidence
     floor = [h.id for h in keyword[:FLOOR]] + [i for i, _ in vector if i in cosines][:FLOOR]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
 
 from indexing.embeddings import Embedder, document_text, get_stage_embedders
 from indexing.embeddings.parallel import embed_in_parallel, stage_workers
@@ -40,10 +42,48 @@ class EmbedReport:
     #: True when ``limit`` stopped the stage before the work list was empty
     capped: bool = False
     seconds: float = 0.0
+    #: texts whose vectors were computed ahead (:func:`precompute`) and not run through the model again
+    reused: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "embedded": self.embedded, "failed": dict(self.failed),
-                "capped": self.capped, "seconds": round(self.seconds, 3)}
+                "capped": self.capped, "seconds": round(self.seconds, 3), "reused": self.reused}
+
+
+def stage_texts(doc: Mapping[str, Any], max_chars: int) -> tuple[str, str]:
+    """What the stage embeds of one article (its title, lead and body): the article's text and its title's."""
+    return document_text(doc, max_chars), title_text(doc)
+
+
+def precompute(embedders: Sequence[Embedder], docs: Iterable[Mapping[str, Any]], max_chars: int,
+               limit: int | None = None, batch_size: int = 16) -> dict[str, Any]:
+    """Vectors of what the stage will embed of ``docs`` (at most ``limit`` of them), computed ahead
+    -- e.g. while their batch is being indexed -- keyed by text, for :func:`embed_pending`'s
+    ``precomputed``. Texts are embedded once each, ``batch_size`` per instance per call (as the stage)."""
+    texts: dict[str, None] = {}
+    for n, doc in enumerate(docs):
+        if limit is not None and n >= limit:
+            break
+        texts.update(dict.fromkeys(stage_texts(doc, max_chars)))
+    if not embedders or not texts:
+        return {}
+    ordered, page = list(texts), max(1, batch_size) * len(embedders)
+    out: dict[str, Any] = {}
+    for start in range(0, len(ordered), page):
+        chunk = ordered[start:start + page]
+        out.update(zip(chunk, embed_in_parallel(embedders, chunk), strict=True))
+    return out
+
+
+def _vectors(embedders: Sequence[Embedder], texts: list[str], precomputed: Mapping[str, Any],
+             report: EmbedReport) -> Any:
+    """The rows of ``texts``: from ``precomputed`` where it has them, the rest from the model."""
+    missing = list(dict.fromkeys(t for t in texts if t not in precomputed))
+    report.reused += sum(1 for t in texts if t in precomputed)
+    if not missing:
+        return np.stack([precomputed[t] for t in texts])
+    fresh = dict(zip(missing, embed_in_parallel(embedders, missing), strict=True))
+    return np.stack([precomputed[t] if t in precomputed else fresh[t] for t in texts])
 
 
 def pending_query(model: str) -> dict[str, Any]:
@@ -95,13 +135,15 @@ def _count_failures(resp: dict[str, Any], report: EmbedReport) -> int:
 def embed_pending(engine: Engine, index: str | None = None, *, settings: Settings, embedder: Embedder | None = None,
                   limit: int | None = None, batch_size: int | None = None,
                   embedders: list[Embedder] | None = None,
+                  precomputed: Mapping[str, Any] | None = None,
                   clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedReport:
     """Embed up to ``limit`` articles of ``index`` (default: the articles alias) that have no
     vector of ``embedder``'s model (default: the one of ``settings.embeddings``, as many instances
     as ``embeddings.stage_workers`` says, run at once; ``embedders``: given instances of one model).
     Returns what was done; with ``embeddings.backend: none`` nothing is. Raises
     :class:`EmbeddingError` when the model cannot be loaded and :class:`EngineError` when the
-    engine fails."""
+    engine fails. ``precomputed``: vectors of texts computed ahead by this model (:func:`precompute`),
+    used instead of running the model on those texts again."""
     from indexing.index.setup import articles_alias
 
     if embedders is None:
@@ -124,9 +166,9 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
         if not hits:
             break
         after = hits[-1]["sort"]
-        texts = [document_text(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
+        pairs = [stage_texts(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
         # the titles in the same call: one batch for the model, headlines are short
-        vectors = embed_in_parallel(embedders, texts + [title_text(h.get("_source") or {}) for h in hits])
+        vectors = _vectors(embedders, [p[0] for p in pairs] + [p[1] for p in pairs], precomputed or {}, report)
         resp = engine.bulk(_updates(engine, hits, vectors[: len(hits)], vectors[len(hits):], embedder.name,
                                     clock().isoformat()))
         report.embedded += _count_failures(resp, report)
@@ -140,10 +182,11 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
     return report
 
 
-__all__ = ["EmbedReport", "EngineError", "embed_pending", "pending_query"]
+__all__ = ["EmbedReport", "EngineError", "embed_pending", "pending_query", "precompute", "stage_texts"]
 
 
-def embed_new_articles(settings: Settings, engine: Engine | None = None) -> EmbedReport:
+def embed_new_articles(settings: Settings, engine: Engine | None = None,
+                       precomputed: Mapping[str, Any] | None = None) -> EmbedReport:
     """The pipeline's embedding stage (after indexing and alerts): :func:`embed_pending` on the
     articles alias with the configured model, at most ``embeddings.max_per_run`` articles. A model that cannot be loaded is logged and
     reported (``failed: {"model": 1}``), not raised: keyword search and alerts are done already."""
@@ -152,7 +195,8 @@ def embed_new_articles(settings: Settings, engine: Engine | None = None) -> Embe
 
     engine = engine or connect(settings)
     try:
-        report = embed_pending(engine, settings=settings, limit=settings.embeddings.max_per_run)
+        report = embed_pending(engine, settings=settings, limit=settings.embeddings.max_per_run,
+                               precomputed=precomputed)
     except EmbeddingError as exc:
         log.warning("embedding stage skipped: %s", exc)
         return EmbedReport(failed={"model": 1})

@@ -18,7 +18,14 @@ _HINT = re.compile(r"^([a-zA-Z]{2,3})(?:[-_].*)?$")
 def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    def load() -> Any:
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    from indexing.extraction.modelcache import cached_model
+
+    # the shipped model is LZMA-compressed: ~0.5-1 CPU s to unpack in every process that
+    # detects a language (each extraction worker); the unpacked identifier is kept in a cache
+    return cached_model("py3langid", load)
 
 
 def normalise_hint(value: str | None) -> str | None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit
 
 
-#: the field the fusion's echo reads each candidate's language from
+#: the field the fusion reads each keyword hit's language from (names across scripts, the echo)
 LANGUAGE = "language"
 
 
@@ -130,9 +130,9 @@ def _fused(plan: _Plan, first: Mapping[str, Any], near: list[tuple[str, float]],
     if params is None:
         return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
     plan.fetch([h.id for h in keyword] + [i for i, _ in near], features)
-    langs: dict[str, str | None] = {}
+    # the keyword hits' languages (their names across scripts), and for the echo the neighbours'
+    langs: dict[str, str | None] = {str(h["_id"]): _language(h) for h in first.get("hits", {}).get("hits", [])}
     if params.echo:
-        langs = {str(h["_id"]): _language(h) for h in first.get("hits", {}).get("hits", [])}
         langs |= {i: lang for i, lang in languages([i for i, _ in near if langs.get(i) is None]).items() if lang}
     return fuse(keyword, near, one_concept=expansion.one_concept, params=params,
                 vectors=plan.known if plan.vectors else None, titles=plan.heads if plan.titles else None,

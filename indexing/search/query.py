@@ -41,7 +41,7 @@ from typing import Any, Literal
 from indexing.index.templates import LANG_FIELDS, TEXT_FIELDS
 from indexing.search.safety import SIMPLE_FLAGS, check_query, is_explicit, is_match_all, query_string_limits
 from indexing.settings import SearchSettings
-from indexing.translit import query_words
+from indexing.translit import BRIDGED, CARRIED, query_words
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,10 @@ def translit_clause(query: str, expansion: Expansion) -> dict[str, Any] | None:
     # a name is not inflected the way the language fields stem, and three fields instead of one
     # per language keep a long headline under the engine's clause limit (1024 on OpenSearch).
     fields = list(TEXT_FIELDS)
+    # Each word's part is named (BRIDGED + word): hybrid fusion tells a name written in another
+    # script (a query in Latin letters, the article in Cyrillic) from the other words.
     parts = [{"bool": {"must": [{"match": {TRANSLIT_FIELD: {"query": " ".join(skeletons)}}}],
-                       "must_not": [{"multi_match": {"query": word, "fields": fields}}]}}
+                       "must_not": [{"multi_match": {"query": word, "fields": fields}}], "_name": BRIDGED + word}}
              for word, skeletons in words]
     return {"bool": {"should": parts, "boost": TRANSLIT_BOOST, "_name": "names"}}
 
@@ -328,7 +330,8 @@ def complete_clause(expansion: Expansion, fields: list[str], *, translit: bool =
         either: list[dict[str, Any]] = [{"multi_match": {"query": word, "fields": fields}}]
         if translit and skeletons:
             either.append({"match": {TRANSLIT_FIELD: {"query": " ".join(skeletons)}}})
-        parts.append({"bool": {"should": either, "minimum_should_match": 1}})
+        # named (CARRIED + word): which hits carry the word at all, for hybrid fusion's names
+        parts.append({"bool": {"should": either, "minimum_should_match": 1, "_name": CARRIED + word}})
     if len(parts) < 2:
         return None
     return {"constant_score": {"filter": {"bool": {"must": parts}}, "boost": COMPLETE_BONUS, "_name": "complete"}}

@@ -183,6 +183,51 @@ def test_embed_pending_is_idempotent_and_follows_new_text(index_prefix: str, e5:
     assert matrix.nearest(school, 1)[0][0] in {docs[0]["id"], docs[1]["id"], changed["id"]}
 
 
+class _Counting:
+    """A model instance that counts the texts it is asked to embed."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.name, self.dim, self.texts = model, model.name, model.dim, 0
+
+    def embed(self, texts: Any, *, query: bool = False) -> Any:
+        self.texts += len(texts)
+        return self.model.embed(texts, query=query)
+
+
+def test_embed_pending_writes_vectors_computed_ahead_instead_of_running_the_model(index_prefix: str, e5: Any) -> None:
+    """``warwatch run`` embeds a batch's cleaned articles while the batch is indexed
+    (warwatch/pipeline/warm.py): the stage writes those vectors and runs the model only on what
+    was not computed ahead; the vectors are the ones the model gives."""
+    from indexing.embeddings.stage import embed_pending, precompute
+    from indexing.embeddings.titles import title_text
+    from indexing.embeddings.vectors import decode
+    from indexing.engine import connect
+    from indexing.index.bulk import index_documents
+    from indexing.index.documents import article_to_document
+    from indexing.index.setup import articles_alias, setup_indices
+
+    settings = get_settings()
+    engine = connect(settings)
+    setup_indices(engine, settings.index_prefix)
+    docs = [article_to_document(a, source="t", url=a["url"]) for a in _articles()]
+    index_documents(engine, docs, settings=settings)
+    alias = articles_alias(settings.index_prefix)
+    engine.refresh(alias)
+    ahead = precompute([e5], _articles()[:2], settings.embeddings.max_chars)
+    assert len(ahead) == 4  # two articles: their texts and their titles
+    counting = _Counting(e5)
+    report = embed_pending(engine, settings=settings, embedders=[counting], precomputed=ahead)
+    assert report.embedded == 3 and report.reused == 4 and not report.failed
+    assert counting.texts == 2  # only the third article (text and title) went through the model
+    for article, doc in zip(_articles(), docs, strict=True):
+        src = engine.get(alias, doc["id"])
+        vec, title = decode(src.get("embedding"), e5.dim), decode(src.get("title_embedding"), e5.dim)
+        assert vec is not None and title is not None
+        assert float(vec @ e5.embed([document_text(article, settings.embeddings.max_chars)])[0]) > 0.999
+        assert float(title @ e5.embed([title_text(article)])[0]) > 0.999
+    assert embed_pending(engine, settings=settings, embedders=[counting], precomputed=ahead).embedded == 0
+
+
 def _assert_title_vectors(engine: Any, alias: str, matrix: Any, docs: list[dict[str, Any]], school: Any,
                           e5: Any) -> None:
     """Each embedded article has its title's own vector beside its own (hybrid fusion's title

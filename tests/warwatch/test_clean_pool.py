@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,34 @@ def test_a_hung_and_a_crashed_worker_are_counted_and_the_rest_is_cleaned(
     assert sorted((s["url"], s["reason"]) for s in report["extraction_timeouts"]) == [
         ("http://news.example/crashes/", "failed:extraction_crashed"),
         ("http://news.example/hangs/", "extraction_timeout")]
+
+
+def test_the_clean_stage_adopts_the_worker_started_ahead(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``warwatch run`` starts one extraction worker while it crawls (warwatch/pipeline/warm.py):
+    the clean stage takes it instead of starting one, cleans what a fresh worker cleans, and stops
+    it; a worker started for another bound or extractor is stopped, not used."""
+    from warwatch.pipeline.extractor import BoundedExtractor
+
+    _archive(data_dir, "base", _pages(1))
+    fresh = _clean_with(data_dir, monkeypatch, "base", "fresh", 1)
+    timeout = get_settings().pipeline.clean_page_timeout_seconds
+    assert timeout is not None
+    ahead = BoundedExtractor(timeout, clean_module.EXTRACTOR)
+    ahead.start()
+    started: list[BoundedExtractor] = []
+    real_start = BoundedExtractor._start
+    def counted(self: BoundedExtractor) -> Any:
+        started.append(self)
+        return real_start(self)
+
+    monkeypatch.setattr(BoundedExtractor, "_start", counted)
+    with clean_module.adopting(ahead):
+        adopted = _clean_with(data_dir, monkeypatch, "base", "adopted", 1)
+    assert adopted == fresh
+    assert started == [] and ahead.restarts == 0  # every page went to the worker started ahead
+    assert ahead._proc is None  # stopped with the pool
+    other = BoundedExtractor(timeout + 1, clean_module.EXTRACTOR)
+    other.start()
+    with clean_module.adopting(other):
+        assert _clean_with(data_dir, monkeypatch, "base", "not-adopted", 1) == fresh
+    assert len(started) == 2 and other._proc is None  # its own worker, and the other was stopped

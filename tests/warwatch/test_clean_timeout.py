@@ -93,3 +93,18 @@ def test_the_worker_does_not_rerun_the_parents_main_script(tmp_path: Path) -> No
                           cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "TITLE T" in proc.stdout
+
+
+def test_a_worker_that_cannot_start_says_so_and_the_run_reports_a_problem() -> None:
+    """A broken installation (the extractor's import fails) is an error the run reports, not a
+    batch of pages quietly counted one by one."""
+    from warwatch.pipeline.extractor import BoundedExtractor, ExtractionCrashed
+    from warwatch.pipeline.report import problems
+
+    with BoundedExtractor(30.0, "tests.no_such_module:extract") as extractor, \
+            pytest.raises(ExtractionCrashed, match="exited while starting"):
+        extractor.extract(b"<html></html>", None)
+    merged = {"clean": {"responses": 3, "failed:extraction_crashed": 3}}
+    assert any("crashed on every page" in p for p in problems(merged))
+    some = {"clean": {"responses": 3, "articles": 2, "failed:extraction_crashed": 1}}  # one bad page
+    assert not problems(some)

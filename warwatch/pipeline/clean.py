@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ from warwatch.pipeline.common import (
     run_dir,
     write_json,
 )
-from warwatch.pipeline.extractor import DEFAULT_TARGET, ExtractionCrashed, ExtractionTimeout, ExtractorPool
+from warwatch.pipeline.extractor import (
+    DEFAULT_TARGET,
+    BoundedExtractor,
+    ExtractionCrashed,
+    ExtractionTimeout,
+    ExtractorPool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,36 @@ MAX_LISTED = 1000
 #: a worker more only per this many pages of a batch: starting one costs ~1.3 CPU seconds
 #: (interpreter, imports, warm-up), ~40 pages' extraction (benchmarks/README.md, clean_pool.py)
 PAGES_PER_WORKER = 100
+#: an extraction worker started ahead (``warwatch run`` starts one while it crawls): the next pool takes it
+_ADOPT: ContextVar[BoundedExtractor | None] = ContextVar("adopt_extractor", default=None)
+#: pages extracted ahead (while the crawl ran), by capture: the stage takes their outcomes as they are
+_AHEAD: ContextVar[dict[tuple[str, int], Future[Any]] | None] = ContextVar("extracted_ahead", default=None)
+
+
+@contextlib.contextmanager
+def adopting(extractor: BoundedExtractor | None,
+             ahead: dict[tuple[str, int], Future[Any]] | None = None) -> Iterator[None]:
+    """Within this, the clean stage's pool takes ``extractor`` (started ahead) as one of its workers
+    instead of starting a fresh one (an extractor it does not take is stopped on the way out), and
+    the outcome of a page in ``ahead`` (:func:`capture_key` -> the finished future of the same
+    bounded extraction, done earlier) instead of extracting it again."""
+    token, ahead_token = _ADOPT.set(extractor), _AHEAD.set(ahead)
+    try:
+        yield
+    finally:
+        left = _ADOPT.get()
+        _ADOPT.reset(token)
+        _AHEAD.reset(ahead_token)
+        if left is not None:
+            left.close()
+
+
+def capture_key(entry: dict[str, Any]) -> tuple[str, int] | None:
+    """Which archived capture a manifest entry points at (None when it has none)."""
+    try:
+        return str(entry["warc_file"]), int(entry["warc_offset"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
@@ -64,7 +101,16 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
     _write_takedowns(rdir, takedowns, result)
     with _extractor(len(entries)) as pool, atomic_writer(rdir / "cleaned.jsonl") as out:
         storage = capture_storage()  # one lookup per batch, not per record
-        jobs = (_job(entry, result, storage) for entry in entries)
+        ahead = _AHEAD.get() or {}
+
+        def job(entry: dict[str, Any]) -> Any:
+            key = capture_key(entry)
+            if key in ahead and not _skip_reason(entry):
+                result.counts["extracted_ahead"] += 1  # while the crawl ran (warwatch/pipeline/warm.py)
+                return ahead.pop(key)
+            return _job(entry, result, storage)
+
+        jobs = (job(entry) for entry in entries)
         for i, (entry, outcome) in enumerate(zip(entries, pool.imap(jobs), strict=True), 1):
             if progress:
                 progress("clean", i, len(entries))
@@ -116,12 +162,12 @@ def _write_takedowns(rdir: Any, takedowns: list[dict[str, Any]], result: StageCo
 class _InProcess:
     """Extraction in the stage's own process, page after page (``clean_page_timeout_seconds: None``)."""
 
-    def imap(self, jobs: Iterator[tuple[bytes, str | None] | None]) -> Iterator[Future[Any] | None]:
+    def imap(self, jobs: Iterator[tuple[bytes, str | None] | Future[Any] | None]) -> Iterator[Future[Any] | None]:
         from indexing.extraction import extract
 
         for job in jobs:
-            if job is None:
-                yield None
+            if job is None or isinstance(job, Future):
+                yield job
                 continue
             future: Future[Any] = Future()
             try:
@@ -143,7 +189,9 @@ def _extractor(pages: int | None = None) -> Any:
     workers = pipeline.clean_workers or usable_cores()
     if pages is not None:
         workers = max(1, min(workers, pages // PAGES_PER_WORKER))
-    return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR)
+    adopt = _ADOPT.get()
+    _ADOPT.set(None)  # taken: the pool stops it with its own workers
+    return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR, adopt=adopt)
 
 
 def _job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tuple[bytes, str | None] | None:

@@ -10,8 +10,10 @@ every stage is idempotent, so doing part of it twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +38,7 @@ from warwatch.pipeline.common import (
 from warwatch.pipeline.crawl import crawl, process_owner
 from warwatch.pipeline.index import enrich, index
 from warwatch.pipeline.report import alerts, report
+from warwatch.pipeline.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +61,18 @@ class CycleResult:
 
 
 def process_batch(lease: batches.Lease, progress: ProgressCallback | None = None,
-                  bind_pid: bool = True) -> dict[str, Any]:
+                  bind_pid: bool = True, warm: WarmStart | None = None) -> dict[str, Any]:
     """clean -> enrich -> index -> alerts -> report for one leased batch, then mark it processed.
     The report is written even when a stage fails (and the batch stays unprocessed). A batch
     whose alerts are pending has only its alerts evaluated again; it is marked processed once
-    they are complete."""
+    they are complete. ``warm``: what a run got ready ahead (:mod:`warwatch.pipeline.warm`)."""
     rid = lease.batch_id
     stages = STAGES[-1:] if batches.alerts_pending(rid) else STAGES
     try:
         for name, stage in stages:
             batches.renew(lease, name, bind_pid=bind_pid)
-            stage(rid, progress=progress)
+            with warm.stage(name, rid) if warm is not None else contextlib.nullcontext():
+                stage(rid, progress=progress)
     finally:
         merged = report(rid)
     if not batches.alerts_pending(rid):
@@ -76,7 +80,8 @@ def process_batch(lease: batches.Lease, progress: ProgressCallback | None = None
     return merged
 
 
-def process_pending(progress: ProgressCallback | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+def process_pending(progress: ProgressCallback | None = None, owner: str | None = None,
+                    warm: WarmStart | None = None) -> list[dict[str, Any]]:
     """Process every unprocessed batch nobody else is working on, oldest first; their reports.
 
     A batch whose stage fails is released (the next run retries it); an unreachable engine stops
@@ -91,7 +96,7 @@ def process_pending(progress: ProgressCallback | None = None, owner: str | None 
             if failure is not None:
                 break
             try:
-                reports.append(process_batch(lease, progress))
+                reports.append(process_batch(lease, progress, warm=warm))
             except IndexingError as exc:
                 failure = exc
             except PipelineError as exc:
@@ -117,14 +122,24 @@ def run_cycle(
     from indexing.alerts import configured_watches
 
     run_id = run_id or new_run_id()
-    configured_watches(get_settings())  # a broken watches file fails the cycle before anything is fetched
+    settings = get_settings()
+    configured_watches(settings)  # a broken watches file fails the cycle before anything is fetched
     crawl_error: CrawlError | None = None
-    try:
-        crawl(run_id, sources_path, on_line=on_crawl_line)
-    except CrawlError as exc:
-        crawl_error = exc
-    reports = process_pending(progress)
-    embedded = embed_new_articles(get_settings())  # vectors for hybrid search, once keyword search and alerts are done
+    # while the crawl runs: the engine's indices, the model, an extraction worker; then each
+    # cleaned batch's vectors while it is indexed (warwatch/pipeline/warm.py)
+    with WarmStart(settings) as warm:
+        try:
+            with warm.follow(run_id):
+                crawl(run_id, sources_path, on_line=on_crawl_line)
+        except CrawlError as exc:
+            crawl_error = exc
+        reports = process_pending(progress, warm=warm)
+        # vectors for hybrid search, once keyword search and alerts are done
+        waited = time.monotonic()
+        ahead = warm.vectors()
+        waited = time.monotonic() - waited
+        embedded = embed_new_articles(settings, precomputed=ahead)
+        embedded.seconds += waited  # the stage's time includes waiting for the vectors computed ahead
     if crawl_error is not None:
         raise crawl_error
     own = next((r for r in reports if r.get("run_id") == run_id), None)

@@ -20,6 +20,7 @@ serial path's, line for line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -103,6 +104,12 @@ class BoundedExtractor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Start the worker now (and wait until it is warm) instead of on the first page;
+        :class:`ExtractionCrashed` when it does not come up."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+
     def _start(self) -> Connection:
         from warwatch.pipeline.crawl import child_environment
 
@@ -123,7 +130,14 @@ class BoundedExtractor:
         except (EOFError, OSError):
             ready = False
         if not ready:
+            status = None
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):  # its pipe closed: it is exiting
+                    status = self._proc.wait(5)
             self._kill()
+            if status is not None:
+                raise ExtractionCrashed(f"the extraction worker exited while starting (status {status}; "
+                                        "its error is logged above)")
             raise ExtractionCrashed(f"the extraction worker did not start within {STARTUP_SECONDS:.0f} s")
         return conn
 
@@ -187,11 +201,17 @@ class ExtractorPool:
     """``workers`` bounded extractors (fresh interpreters, as :class:`BoundedExtractor`) fed from
     threads: :meth:`imap` hands out pages as workers come free and yields each page's outcome in
     input order, with at most ``2 x workers`` pages in flight (bounded memory). Use as a context
-    manager (the workers are stopped on exit)."""
+    manager (the workers are stopped on exit). ``adopt``: an extractor started earlier (same bound
+    and target), taken as one of the workers and stopped with them."""
 
-    def __init__(self, workers: int, timeout: float, target: str = DEFAULT_TARGET) -> None:
+    def __init__(self, workers: int, timeout: float, target: str = DEFAULT_TARGET,
+                 adopt: BoundedExtractor | None = None) -> None:
         self.workers = max(1, workers)
-        self._extractors = [BoundedExtractor(timeout, target) for _ in range(self.workers)]
+        own = adopt is not None and adopt.timeout == timeout and adopt.target == target
+        if adopt is not None and not own:
+            adopt.close()
+        self._extractors = ([adopt] if own and adopt is not None else []) + [
+            BoundedExtractor(timeout, target) for _ in range(self.workers - (1 if own else 0))]
         self._free: queue.SimpleQueue[BoundedExtractor] = queue.SimpleQueue()
         for extractor in self._extractors:
             self._free.put(extractor)
@@ -214,13 +234,14 @@ class ExtractorPool:
         finally:
             self._free.put(extractor)
 
-    def imap(self, jobs: Iterable[tuple[bytes | str, str | None] | None]) -> Iterator[Future[Any] | None]:
+    def imap(self, jobs: Iterable[tuple[bytes | str, str | None] | Future[Any] | None]) -> Iterator[Future[Any] | None]:
         """For each job ``(body, url)`` a finished future (``.result()`` is the article, or raises
-        what :meth:`BoundedExtractor.extract` raised); for each ``None`` job a ``None``, in order.
-        Jobs are read lazily, a window ahead of what was yielded."""
+        what :meth:`BoundedExtractor.extract` raised); for each ``None`` job a ``None``; a job that
+        is a future already (a page extracted ahead) as it is; in order. Jobs are read lazily, a
+        window ahead of what was yielded."""
         window: deque[Future[Any] | None] = deque()
         for job in jobs:
-            window.append(None if job is None else self._threads.submit(self._extract, *job))
+            window.append(job if job is None or isinstance(job, Future) else self._threads.submit(self._extract, *job))
             while len(window) > 2 * self.workers or (window and window[0] is None):
                 yield _settled(window.popleft())
         while window:

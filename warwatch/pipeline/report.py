@@ -131,6 +131,11 @@ def problems(merged: dict[str, Any]) -> list[str]:
     for sid, counts in crawl_sources.items():
         for flag in counts.get("flags") or []:
             out.append(f"source {sid}: {flag}")
+    cleaned = merged.get("clean") or {}
+    crashed = int(cleaned.get("failed:extraction_crashed") or 0)
+    if crashed and not cleaned.get("articles"):  # not one page: the extractor, not the pages, is broken
+        out.append(f"the extraction worker crashed on every page it was given ({crashed}): see the errors "
+                   "logged; the pages stay in the archive for `warwatch reprocess`")
     idx = merged.get("index") or {}
     if idx.get("failed"):
         out.append(f"{idx['failed']} documents rejected by the search engine (see dead-letter file)")
