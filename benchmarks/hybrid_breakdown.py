@@ -28,8 +28,13 @@ def _kind(body: dict[str, Any]) -> str:
     query = json.dumps(body.get("query", {}))
     src = body.get("_source")
     if '"ids"' in query and (isinstance(src, dict) or (isinstance(src, list) and "embedding" in src)):
+        fields = src.get("includes", []) if isinstance(src, dict) else src
+        if "embedding" not in fields:
+            return "title vectors (fusion)"
+        if "title_embedding" in fields:
+            return "candidate vectors + title vectors (fusion)"
         return "feedback vectors" if body.get("size", 0) <= 5 else "candidate vectors (fusion)"
-    if src == ["language"]:
+    if src == ["language"] or (src is False and body.get("docvalue_fields") == ["language"]):
         return "keyword ranking"
     if "sort" in body and "embedded_at" in json.dumps(body["sort"]):
         return "language means"

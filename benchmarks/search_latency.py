@@ -59,6 +59,13 @@ QUERIES = [
     "sanctions oil", "Sanktionen", "weapons deliveries", "Waffenlieferungen", "Zelensky", "Selenskyj Putin",
     "energy infrastructure attacks", "Kursk offensive", "Kharkiv", "Зеленський", "Курськ", '"Mark Rutte"',
 ]
+#: queries whose every word no generated article has (a made-up word among real ones): no keyword
+#: hit carries the whole query, so hybrid fusion has no anchor and reads title vectors too
+#: (benchmarks/hybrid_profile.py, latency_ab.py: ``--no-anchor``)
+NO_ANCHOR_QUERIES = [
+    "Kursk Zorblat", "Truppen Quintavex", "drone Brexlandia", "Selenskyj Vortigan", "sanctions Plumbrook",
+    "Odesa Marvilan", "prisoner Gnarfeld", "Kharkiv Tesselow", "Зеленський Квінтавекс", "Putin Oberwaldt",
+]
 
 
 def generate(n: int, seed: int = 7, *, start_at: int = 0) -> Iterator[dict[str, Any]]:
@@ -112,18 +119,36 @@ def with_vectors(engine: Any, docs: Iterator[dict[str, Any]], seed: int = 13, *,
     import numpy as np
 
     from indexing.embeddings import get_embedder
-    from indexing.embeddings.vectors import encode_vector, ensure_vector_field
     from indexing.index.setup import articles_alias
-    from indexing.index.templates import EMBEDDING_FIELD
 
     embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None, "--hybrid needs an embeddings backend"
-    ensure_vector_field(engine, articles_alias(get_settings().index_prefix), EMBEDDING_FIELD, embedder.dim)
+    _map_vectors(engine, articles_alias(get_settings().index_prefix), embedder.dim)
     start = datetime(2025, 6, 1, tzinfo=UTC)
     for i, doc in enumerate(docs, start=start_at):
-        v = np.random.default_rng((seed, i)).standard_normal(embedder.dim).astype(np.float32)
-        yield {**doc, EMBEDDING_FIELD: encode_vector(engine, v / np.linalg.norm(v)), "embedding_model": embedder.name,
-               "embedded_at": (start + timedelta(seconds=i)).isoformat()}
+        v, t = np.random.default_rng((seed, i)).standard_normal((2, embedder.dim)).astype(np.float32)
+        yield {**doc, **_vector_fields(engine, embedder.name, v, t), "embedded_at": (start + timedelta(seconds=i)).isoformat()}
+
+
+def _map_vectors(engine: Any, alias: str, dim: int) -> None:
+    from indexing.embeddings.vectors import ensure_vector_field
+    from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
+
+    ensure_vector_field(engine, alias, EMBEDDING_FIELD, dim)
+    ensure_vector_field(engine, alias, TITLE_EMBEDDING_FIELD, dim, searchable=False)
+
+
+def _vector_fields(engine: Any, model: str, vector: Any, title: Any) -> dict[str, Any]:
+    """An article's vector and title vector (random: the docstring says why) as the embedding
+    stage writes them: with both models set the article is not pending any more, and the
+    fusion's title closeness reads title vectors as it does on a real index."""
+    import numpy as np
+
+    from indexing.embeddings.vectors import encode_vector
+    from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD, TITLE_MODEL_FIELD
+
+    return {EMBEDDING_FIELD: encode_vector(engine, vector / np.linalg.norm(vector)), "embedding_model": model,
+            TITLE_EMBEDDING_FIELD: encode_vector(engine, title / np.linalg.norm(title)), TITLE_MODEL_FIELD: model}
 
 
 def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000) -> int:
@@ -132,12 +157,10 @@ def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000)
 
     from indexing.embeddings import get_embedder
     from indexing.embeddings.stage import pending_query
-    from indexing.embeddings.vectors import encode_vector, ensure_vector_field
-    from indexing.index.templates import EMBEDDING_FIELD
 
     embedder = get_embedder(get_settings().embeddings)
     assert embedder is not None, "--hybrid needs an embeddings backend"
-    ensure_vector_field(engine, alias, EMBEDDING_FIELD, embedder.dim)
+    _map_vectors(engine, alias, embedder.dim)
     rnd = np.random.default_rng(seed)
     done, after = 0, None
     start = datetime(2025, 1, 1, tzinfo=UTC)
@@ -150,13 +173,12 @@ def attach_vectors(engine: Any, alias: str, *, seed: int = 11, page: int = 1000)
         if not hits:
             break
         after = hits[-1]["sort"]
-        vecs = rnd.standard_normal((len(hits), embedder.dim)).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        vecs = rnd.standard_normal((len(hits), 2, embedder.dim)).astype(np.float32)
         ops: list[dict[str, Any]] = []
-        for h, v in zip(hits, vecs, strict=True):
+        for h, (v, t) in zip(hits, vecs, strict=True):
             done += 1
             ops += [{"update": {"_index": h["_index"], "_id": h["_id"]}},
-                    {"doc": {EMBEDDING_FIELD: encode_vector(engine, v), "embedding_model": embedder.name,
+                    {"doc": {**_vector_fields(engine, embedder.name, v, t),
                              "embedded_at": (start + timedelta(seconds=done)).isoformat()}}]
         engine.bulk(ops)
     engine.refresh(alias)

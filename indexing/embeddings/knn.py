@@ -15,8 +15,9 @@ language's mean vector over the index, which a kNN response cannot give: it is e
 :data:`MEANS_SAMPLE` most recently embedded articles (one request, repeated at most every
 :data:`MEANS_TTL` seconds per index and model), shrunk towards the overall mean as the matrix does.
 Without the feedback vectors (an older engine that cannot return them), the centred first
-scores are returned. Title vectors (hybrid fusion's title closeness) are read for the fused
-candidates by one ``ids`` request, centred by their own language means, estimated the same way.
+scores are returned. The fused candidates' vectors and title vectors (hybrid fusion's agreement,
+echo and title closeness) are read by one ``ids`` request for both (:func:`stored_features`),
+title vectors centred by their own language means, estimated the same way.
 """
 
 from __future__ import annotations
@@ -111,23 +112,27 @@ def _cosines(hits: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {str(h["_id"]): 2.0 * float(h.get("_score") or 0.0) - 1.0 for h in hits}
 
 
-def _stored(engine: Engine, index: str, ids: Sequence[str], field: str, dim: int,
-            timeout: float | None) -> list[tuple[str, np.ndarray, str | None]]:
-    """(id, stored vector of ``field``, language) of those of ``ids`` that have one: one ``ids`` request."""
+def _stored(engine: Engine, index: str, ids: Sequence[str], fields: Sequence[str], dim: int,
+            timeout: float | None) -> dict[str, list[tuple[str, np.ndarray, str | None]]]:
+    """Per field of ``fields``: (id, stored vector, language) of those of ``ids`` that have one,
+    all by one ``ids`` request."""
     wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return []
+    if not wanted or not fields:
+        return {f: [] for f in fields}
     body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
-    hits = search_with_vectors(engine, index, body, [field, "language"], timeout=timeout).get("hits", {}).get("hits", [])
-    decoded = [(str(h["_id"]), *_decode(h, dim, field)) for h in hits]
-    return [(i, v, lang) for i, v, lang in decoded if v is not None]
+    hits = search_with_vectors(engine, index, body, [*fields, "language"], timeout=timeout).get("hits", {}).get("hits", [])
+    out: dict[str, list[tuple[str, np.ndarray, str | None]]] = {}
+    for field in fields:
+        decoded = [(str(h["_id"]), *_decode(h, dim, field)) for h in hits]
+        out[field] = [(i, v, lang) for i, v, lang in decoded if v is not None]
+    return out
 
 
 def _feedback_query(engine: Engine, index: str, ids: Sequence[str], query: np.ndarray,
                     timeout: float | None) -> np.ndarray | None:
     """The query plus the mean of the stored vectors of ``ids`` (:func:`refine.rescore`'s
     feedback), unit length; None when they did not come back."""
-    vecs = [v for _, v, _ in _stored(engine, index, ids, EMBEDDING_FIELD, len(query), timeout)]
+    vecs = [v for _, v, _ in _stored(engine, index, ids, [EMBEDDING_FIELD], len(query), timeout)[EMBEDDING_FIELD]]
     if len(vecs) < len(ids):
         return None
     refined = query + FEEDBACK_WEIGHT * np.mean(vecs, axis=0)
@@ -173,14 +178,12 @@ def refined_knn(
     return [(ids[i], float(scores[i])) for i in best(scores, k)]
 
 
-def _by_ids(
-    engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], means: LanguageMeans,
-    timeout: float | None,
+def _with_means(
+    engine: Engine, index: str, model: str, dim: int, usable: list[tuple[str, np.ndarray, str | None]],
+    means: LanguageMeans,
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
-    """The stored vectors (of ``means.field``) of those of ``ids`` that have one, by one ``ids``
-    request: (their ids, the vectors, each one's row of the language means, the means); None
-    when none has one."""
-    usable = _stored(engine, index, ids, means.field, dim, timeout)
+    """``usable`` (id, stored vector of ``means.field``, language) as (their ids, the vectors,
+    each one's row of the language means, the means); None when there is none."""
     if not usable:
         return None
     rows, lang_means = means.get(engine, index, model, dim)
@@ -189,29 +192,28 @@ def _by_ids(
     return [i for i, _, _ in usable], data, langs, lang_means
 
 
-def centred_vectors(
-    engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], *,
-    timeout: float | None = None, means: LanguageMeans = _MEANS,
-) -> dict[str, np.ndarray]:
-    """The language-centred unit vectors of ``ids`` (:func:`refine.centred_unit`), for hybrid
-    fusion's cross-lingual agreement: one ``ids`` request for their stored vectors (the kNN
-    response does not carry the keyword side's hits); an article without a vector is left out."""
-    found = _by_ids(engine, index, model, dim, ids, means, timeout)
-    if found is None:
-        return {}
-    known, data, langs, lang_means = found
-    return dict(zip(known, centred_unit(data, langs, lang_means), strict=True))
-
-
-def title_scores(
-    engine: Engine, index: str, model: str, query: np.ndarray, ids: Sequence[str], *,
-    timeout: float | None = None, means: LanguageMeans = _TITLE_MEANS,
-) -> dict[str, float]:
-    """The language-centred cosine of ``query`` with the title vector of each of ``ids`` that has
-    one (:mod:`indexing.embeddings.titles`): one ``ids`` request for the stored title vectors."""
-    found = _by_ids(engine, index, model, len(query), ids, means, timeout)
-    if found is None:
-        return {}
-    known, data, langs, lang_means = found
-    values = centred_scores(data, langs, lang_means, np.asarray(query, dtype=np.float32))
-    return dict(zip(known, (float(v) for v in values), strict=True))
+def stored_features(
+    engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], *, vectors: bool,
+    title_query: np.ndarray | None, timeout: float | None = None, means: LanguageMeans = _MEANS,
+    title_means: LanguageMeans = _TITLE_MEANS,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """For hybrid fusion, by one ``ids`` request (the kNN response does not carry the keyword
+    side's hits; a second request would be one more round trip while the search waits):
+    ``vectors``: the language-centred unit vectors of ``ids`` (:func:`refine.centred_unit`: the
+    cross-lingual agreement, the echo); ``title_query`` (a query vector, or None): the
+    language-centred cosine of it with each one's title vector (:mod:`indexing.embeddings.titles`),
+    centred by the title vectors' own language means. An article without a vector is left out."""
+    fields = ([EMBEDDING_FIELD] if vectors else []) + ([TITLE_EMBEDDING_FIELD] if title_query is not None else [])
+    stored = _stored(engine, index, ids, fields, dim, timeout)
+    centred: dict[str, np.ndarray] = {}
+    titles: dict[str, float] = {}
+    found = _with_means(engine, index, model, dim, stored.get(EMBEDDING_FIELD, []), means)
+    if found is not None:
+        known, data, langs, lang_means = found
+        centred = dict(zip(known, centred_unit(data, langs, lang_means), strict=True))
+    found = _with_means(engine, index, model, dim, stored.get(TITLE_EMBEDDING_FIELD, []), title_means)
+    if found is not None and title_query is not None:
+        known, data, langs, lang_means = found
+        values = centred_scores(data, langs, lang_means, np.asarray(title_query, dtype=np.float32))
+        titles = dict(zip(known, (float(v) for v in values), strict=True))
+    return centred, titles

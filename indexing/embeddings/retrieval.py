@@ -99,43 +99,45 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
         return []
 
 
-def candidate_vectors(engine: Engine, index: str, ids: Sequence[str], *, embedder: Embedder,
-                      timeout: float | None = None) -> dict[str, np.ndarray]:
-    """The language-centred unit vectors of ``ids`` (hybrid fusion's cross-lingual agreement):
-    from the client-side matrix in memory (no request), or with the engine's kNN by one ``ids``
-    request for the stored vectors. Nothing ({}) when the vector side fails: agreement is a
-    bonus, never a new way to fail."""
+def candidate_features(engine: Engine, index: str, query: str, ids: Sequence[str], *, embedder: Embedder,
+                       vectors: bool = True, titles: bool = True,
+                       timeout: float | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """What hybrid fusion needs of ``ids`` beyond their scores, both at once: ``vectors``, their
+    language-centred unit vectors (cross-lingual agreement, the echo); ``titles``, the
+    language-centred cosine of ``query``'s vector (cached: no model run again) with their title
+    vectors (title closeness). From the client-side matrix in memory (no request), or with the
+    engine's kNN by one ``ids`` request for both (:func:`knn.stored_features`). Nothing ({}) for
+    what fails: bonuses, never a new way to fail."""
+    if not ids or not (vectors or titles):
+        return {}, {}
     try:
+        vector = query_vector(query, embedder) if titles else None
         if native_knn(engine):
-            from indexing.embeddings.knn import centred_vectors
+            from indexing.embeddings.knn import stored_features
 
-            return centred_vectors(engine, index, embedder.name, embedder.dim, ids, timeout=timeout)
+            return stored_features(engine, index, embedder.name, embedder.dim, ids, vectors=vectors,
+                                   title_query=vector, timeout=timeout)
         from indexing.embeddings.matrix import matrix_for
 
-        return matrix_for(engine, index, embedder.name, embedder.dim).centred(list(ids))
-    except EngineError as exc:
-        log.warning("no candidate vectors from %s, fusion without agreement: %s", index, exc)
-        return {}
+        matrix = matrix_for(engine, index, embedder.name, embedder.dim)
+        return (matrix.centred(list(ids)) if vectors else {},
+                matrix.title_scores(list(ids), vector) if vector is not None else {})
+    except (EngineError, EmbeddingError) as exc:
+        log.warning("no candidate vectors from %s, fusion without agreement, echo or title closeness: %s",
+                    index, exc)
+        return {}, {}
+
+
+def candidate_vectors(engine: Engine, index: str, ids: Sequence[str], *, embedder: Embedder,
+                      timeout: float | None = None) -> dict[str, np.ndarray]:
+    """The language-centred unit vectors of ``ids`` (:func:`candidate_features` without titles)."""
+    return candidate_features(engine, index, "", ids, embedder=embedder, titles=False, timeout=timeout)[0]
 
 
 def title_scores(engine: Engine, index: str, query: str, ids: Sequence[str], *, embedder: Embedder,
                  timeout: float | None = None) -> dict[str, float]:
-    """The language-centred cosine of ``query``'s vector (cached: no model run again) with the
-    title vectors of ``ids`` (hybrid fusion's title closeness): from the client-side matrix in
-    memory (no request), or with the engine's kNN by one ``ids`` request. Nothing ({}) when the
-    vector side fails: a bonus, never a new way to fail."""
-    try:
-        vector = query_vector(query, embedder)
-        if native_knn(engine):
-            from indexing.embeddings.knn import title_scores as knn_title_scores
-
-            return knn_title_scores(engine, index, embedder.name, vector, ids, timeout=timeout)
-        from indexing.embeddings.matrix import matrix_for
-
-        return matrix_for(engine, index, embedder.name, embedder.dim).title_scores(list(ids), vector)
-    except (EngineError, EmbeddingError) as exc:
-        log.warning("no title vectors from %s, fusion without title closeness: %s", index, exc)
-        return {}
+    """The title scores of ``ids`` for ``query`` (:func:`candidate_features` without vectors)."""
+    return candidate_features(engine, index, query, ids, embedder=embedder, vectors=False, timeout=timeout)[1]
 
 
 def candidate_languages(engine: Engine, index: str, ids: Sequence[str], *, embedder: Embedder) -> dict[str, str | None]:

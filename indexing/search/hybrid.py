@@ -1,19 +1,22 @@
 """Hybrid retrieval: the keyword ranking fused with the query's vector neighbours.
 
-Three requests at most: a light keyword ranking (ids, scores, facets) while the vector side runs,
-the fusion (:mod:`indexing.embeddings.fusion`, or reciprocal rank fusion), then the sources and
-highlights of the fused page, through the index with the search's filters. The fusion's
+A light keyword ranking (ids, scores, languages from doc values, facets) while the vector side
+runs, the fusion (:mod:`indexing.embeddings.fusion`, or reciprocal rank fusion), then the sources
+and highlights of the fused page, through the index with the search's filters. The fusion's
 cross-lingual agreement needs the candidates' vectors when the keyword side has an anchor, its
 title closeness their title vectors when it has none, its echo the candidates' vectors and
-languages always: in memory with the client-side matrix; with the engine's kNN small ``ids``
-requests (the vectors, and without an anchor the title vectors).
+languages always: in memory with the client-side matrix; with the engine's kNN one ``ids``
+request for the vectors and, without an anchor, the title vectors with them. So with the
+engine's kNN a search waits on three requests in a row: the longer of the keyword ranking and the
+vector side (three requests of its own: kNN, feedback vectors, the feedback query's kNN), the
+candidates' vectors, the page (``benchmarks/hybrid_profile.py`` times each).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from indexing.engine import Engine
@@ -26,13 +29,26 @@ if TYPE_CHECKING:
     import numpy as np
 
     from indexing.embeddings import Embedder
-    from indexing.embeddings.fusion import Fused
+    from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit
+
+
+#: the field the fusion reads each keyword hit's language from (names across scripts, the echo)
+LANGUAGE = "language"
 
 
 def _light(body: dict[str, Any]) -> None:
-    """The first, ranking-only request of a hybrid search: ids, scores, languages and facets."""
+    """The first, ranking-only request of a hybrid search: ids, scores, languages and facets. The
+    languages come from doc values: no ``_source`` read per hit (Elasticsearch 9.2, 60 hits by
+    ids: ``took`` 3 ms with ``_source``, under 1 ms without)."""
     body.pop("highlight", None)
-    body["_source"] = ["language"]
+    body["_source"] = False
+    body["docvalue_fields"] = [LANGUAGE]
+
+
+def _language(hit: Mapping[str, Any]) -> str | None:
+    """A keyword hit's language, from its doc values (:func:`_light`)."""
+    value = ((hit.get("fields") or {}).get(LANGUAGE) or [None])[0]
+    return value if isinstance(value, str) else None
 
 
 def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
@@ -56,32 +72,70 @@ def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
 HYDRATE_SLACK = 5
 
 
-def _fused(first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion,
-           limits: SearchSettings, vectors: Callable[[list[str]], Mapping[str, np.ndarray]],
-           titles: Callable[[list[str]], Mapping[str, float]],
-           languages: Callable[[list[str]], Mapping[str, str | None]]) -> Fused:
-    """The keyword ranking (``first``) fused with the vector neighbours (settings: ``search.fusion``);
-    ``vectors`` gives candidates' centred vectors (the agreement with an anchor, the echo),
-    ``titles`` their title scores, asked only without an anchor, ``languages`` the languages of
-    those the keyword side's request did not bring (the echo)."""
-    from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit, anchor, fuse
-    from indexing.embeddings.retrieval import rrf
+#: what the fusion asks of its candidates beyond their scores: ``features(ids, vectors, titles)``
+#: -> (centred vectors, title scores), both by one request (:func:`retrieval.candidate_features`)
+Features = Callable[[list[str], bool, bool], tuple[Mapping[str, "np.ndarray"], Mapping[str, float]]]
 
-    hits = first.get("hits", {}).get("hits", [])
+
+@dataclass
+class _Plan:
+    """What the fusion will need, known from the keyword ranking alone (before the vector side
+    answers): its hits, the fusion's parameters (None: reciprocal rank fusion), whether the
+    candidates' centred vectors (agreement with an anchor, the echo) and title scores (no
+    anchor) are needed, and those fetched so far."""
+
+    keyword: list[KeywordHit]
+    params: FusionParams | None
+    vectors: bool
+    titles: bool
+    known: dict[str, np.ndarray] = field(default_factory=dict)
+    heads: dict[str, float] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
+
+    def fetch(self, ids: list[str], features: Features) -> None:
+        """Fetch what is needed of those of ``ids`` not asked yet (one request, or none)."""
+        new = [i for i in dict.fromkeys(ids) if i not in self.asked]
+        if new and (self.vectors or self.titles):
+            known, heads = features(new, self.vectors, self.titles)
+            self.known.update(known)
+            self.heads.update(heads)
+        self.asked.update(new)
+
+
+def _plan(first: Mapping[str, Any], expansion: Expansion, limits: SearchSettings) -> _Plan:
+    """The fusion's :class:`_Plan` from the keyword ranking ``first`` (settings: ``search.fusion``)."""
+    from indexing.embeddings.fusion import FusionParams, KeywordHit, anchor
+
     keyword = [KeywordHit(str(h["_id"]), float(h.get("_score") or 0.0), frozenset(h.get("matched_queries") or ()))
-               for h in hits]
+               for h in first.get("hits", {}).get("hits", [])]
     if limits.fusion == "rrf":
-        return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
+        return _Plan(keyword, None, vectors=False, titles=False)
     params = FusionParams(**limits.scoring.model_dump())
     centre = anchor(keyword, one_concept=expansion.one_concept)
-    ids = [h.id for h in keyword] + [i for i, _ in near]
-    known = vectors(ids) if (centre and params.agreement) or params.echo else None
-    heads = titles(ids) if centre is None and params.title else None
+    return _Plan(keyword, params, vectors=bool((centre and params.agreement) or params.echo),
+                 titles=centre is None and bool(params.title))
+
+
+def _fused(plan: _Plan, first: Mapping[str, Any], near: list[tuple[str, float]], expansion: Expansion,
+           limits: SearchSettings, features: Features,
+           languages: Callable[[list[str]], Mapping[str, str | None]]) -> Fused:
+    """The keyword ranking (``first``, planned as ``plan``) fused with the vector neighbours;
+    ``features`` gives the candidates' centred vectors and title scores the plan needs (those of
+    the keyword hits were fetched while the vector side ran), ``languages`` the languages of
+    those the keyword side's request did not bring (the echo)."""
+    from indexing.embeddings.fusion import Fused, fuse
+    from indexing.embeddings.retrieval import rrf
+
+    keyword, params = plan.keyword, plan.params
+    if params is None:
+        return Fused(ranking=rrf([[h.id for h in keyword], [i for i, _ in near]], k=limits.rrf_k))
+    plan.fetch([h.id for h in keyword] + [i for i, _ in near], features)
     # the keyword hits' languages (their names across scripts), and for the echo the neighbours'
-    langs: dict[str, str | None] = {str(h["_id"]): (h.get("_source") or {}).get("language") for h in hits}
+    langs: dict[str, str | None] = {str(h["_id"]): _language(h) for h in first.get("hits", {}).get("hits", [])}
     if params.echo:
         langs |= {i: lang for i, lang in languages([i for i, _ in near if langs.get(i) is None]).items() if lang}
-    return fuse(keyword, near, one_concept=expansion.one_concept, params=params, vectors=known, titles=heads,
+    return fuse(keyword, near, one_concept=expansion.one_concept, params=params,
+                vectors=plan.known if plan.vectors else None, titles=plan.heads if plan.titles else None,
                 languages=langs)
 
 
@@ -92,13 +146,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     Filters hold exactly as for keyword search: the engine's kNN applies them itself, and the
     client-side matrix's neighbours (which know no filters) are all looked up through the
     index with the filters before the page is cut, so ``total`` and ``hits`` agree."""
-    from indexing.embeddings.retrieval import (
-        candidate_languages,
-        candidate_vectors,
-        has_vectors,
-        neighbours,
-        title_scores,
-    )
+    from indexing.embeddings.retrieval import candidate_features, candidate_languages, has_vectors, neighbours
     from indexing.embeddings.vectors import native_knn
 
     limits = request.limits
@@ -111,13 +159,23 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
                                   filters=filters, embedder=embedder, timeout=limits.request_timeout)
         first, syntax = run(engine, index, replace(request, size=max(request.size, limits.vector_candidates)),
                             shape=_light)
+        timeout = limits.request_timeout
+
+        def features(ids: list[str], vectors: bool, titles: bool) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+            return candidate_features(engine, index, request.query, ids, embedder=embedder, vectors=vectors,
+                                      titles=titles, timeout=timeout)
+
+        plan = _plan(first, request.expansion, limits)
+        # With the engine's kNN the keyword hits' vectors by a request while the vector side runs
+        # (it takes longer): its own are left for after. Not with title scores (no anchor): they
+        # need the query's vector (a second model run beside the vector side's for a new query),
+        # and scored in two batches they would differ from one batch's in the last float bits.
+        if native_knn(engine) and not plan.titles:
+            plan.fetch([h.id for h in plan.keyword], features)
         near = vector_side.result()
     if not near:
         return None
-    timeout = limits.request_timeout
-    fused = _fused(first, near, request.expansion, limits,
-                   lambda ids: candidate_vectors(engine, index, ids, embedder=embedder, timeout=timeout),
-                   lambda ids: title_scores(engine, index, request.query, ids, embedder=embedder, timeout=timeout),
+    fused = _fused(plan, first, near, request.expansion, limits, features,
                    lambda ids: candidate_languages(engine, index, ids, embedder=embedder))
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}

@@ -215,3 +215,205 @@ def test_refined_knn_moves_few_vectors_for_the_same_scores(es_engine: Any) -> No
         assert max(abs(a - b) for (_, a), (_, b) in zip(got, expected, strict=True)) < 1e-4
         assert counting.vectors == FEEDBACK and counting.requests == 3, (counting.vectors, counting.requests)
     eng.delete_index(index)
+
+
+class _WordsEmbedder:
+    """A small deterministic embedder for search tests: each word (folded, 3+ letters) a fixed
+    random direction, a text the normalised sum of its words' (texts sharing words are near)."""
+
+    name, dim = "words-16", 16
+
+    def embed(self, texts: Any, *, query: bool = False) -> Any:
+        import re
+        import zlib
+
+        import numpy as np
+
+        from indexing.embeddings import normalise
+
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for n, text in enumerate(texts):
+            for word in re.findall(r"\w{3,}", str(text).lower()):
+                rows[n] += np.random.default_rng(zlib.crc32(word.encode())).standard_normal(self.dim)
+        return normalise(rows + 1e-3)
+
+
+class _Recording:
+    """An engine that keeps every search body it is asked (the requests still go to the node)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.bodies: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def search(self, index: str, body: Any, **params: Any) -> dict[str, Any]:
+        self.bodies.append(dict(body))
+        resp: dict[str, Any] = self._engine.search(index, body, **params)
+        return resp
+
+
+@pytest.fixture(scope="module")
+def articles_on_es(bare_elasticsearch: str) -> Iterator[tuple[Any, str]]:
+    """The search corpus (tests/indexing/search_corpus.py) in a full articles index on the bare
+    node (benchmarks/bare_es.py: the templates with ``standard`` analyzers), embedded by the
+    embedding stage with :class:`_WordsEmbedder`; yields (the engine, bare, and the alias)."""
+    from unittest import mock
+
+    from benchmarks.bare_es import BareSearchEngine, bare_component_templates
+    from indexing.embeddings.stage import embed_pending
+    from indexing.engine import connect
+    from indexing.index import templates
+    from indexing.index.setup import articles_alias, setup_indices
+    from indexing.settings import reset_settings
+    from tests.conftest import _cleanup_prefix
+    from tests.indexing.search_corpus import corpus, index_articles
+
+    prefix = "ww-test-hybrid-es-"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WARWATCH_ES_URL", bare_elasticsearch)
+        mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
+        reset_settings()
+        eng = connect(get_settings())
+        full = templates.component_templates
+        try:
+            with mock.patch.object(templates, "component_templates", lambda p: bare_component_templates(full(p))):
+                setup_indices(eng, prefix)
+            index_articles(eng, corpus())
+            report = embed_pending(eng, settings=get_settings(), embedder=_WordsEmbedder())
+            assert report.embedded == len(corpus()) and not report.failed
+            eng.refresh(articles_alias(prefix))
+            yield BareSearchEngine(eng), articles_alias(prefix)
+        finally:
+            eng.close()
+            _cleanup_prefix(bare_elasticsearch, prefix)
+            reset_settings()
+
+
+def _reference(engine: Any, alias: str, request: Any, embedder: Any) -> tuple[list[tuple[str, float]], bool]:
+    """The fused first page as before the fetches were merged and overlapped: the keyword ranking
+    with its languages from ``_source``, the neighbours, then every candidate's vectors and (no
+    anchor) title scores by separate requests. Returns (page, whether the keyword side has an anchor)."""
+    from dataclasses import replace
+
+    from indexing.embeddings.fusion import FusionParams, KeywordHit, anchor, fuse
+    from indexing.embeddings.retrieval import candidate_vectors, neighbours, title_scores
+    from indexing.search.execute import run
+
+    limits = request.limits
+
+    def light(body: dict[str, Any]) -> None:
+        body.pop("highlight", None)
+        body["_source"] = ["language"]
+
+    first, _ = run(engine, alias, replace(request, size=max(request.size, limits.vector_candidates)), shape=light)
+    hits = first["hits"]["hits"]
+    keyword = [KeywordHit(str(h["_id"]), float(h["_score"]), frozenset(h.get("matched_queries") or ())) for h in hits]
+    near = neighbours(engine, alias, request.query, k=limits.vector_candidates, embedder=embedder)
+    ids = [h.id for h in keyword] + [i for i, _ in near]
+    centre = anchor(keyword, one_concept=request.expansion.one_concept)
+    titles = None if centre else title_scores(engine, alias, request.query, ids, embedder=embedder)
+    fused = fuse(keyword, near, one_concept=request.expansion.one_concept,
+                 params=FusionParams(**limits.scoring.model_dump()),
+                 vectors=candidate_vectors(engine, alias, ids, embedder=embedder), titles=titles,
+                 languages={str(h["_id"]): h["_source"].get("language") for h in hits})
+    return fused.page(request.size)[: request.size], centre is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", ["nordkoreanische Truppen Kursk", "Truppen Zorblat"])
+def test_hybrid_search_on_elasticsearch_fetches_each_candidate_once(
+    articles_on_es: tuple[Any, str], query: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hybrid search with the engine's kNN (a full articles index on the bare node): the same
+    first page and scores as fetching every candidate's vectors and title vectors by separate
+    requests after the vector side, but the keyword ranking reads no ``_source`` (languages from
+    doc values), with an anchor the keyword hits' vectors are fetched while the vector side runs
+    and the neighbours' after it, no candidate twice, and title vectors come with the vectors,
+    never by a request of their own."""
+    from indexing.embeddings import retrieval
+    from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
+    from indexing.search import SearchRequest, expand
+    from indexing.search.hybrid import hybrid_search
+
+    engine, alias = articles_on_es
+    embedder = _WordsEmbedder()
+    request = SearchRequest(query, expansion=expand(query), limits=get_settings().search)
+    expected, anchored = _reference(engine, alias, request, embedder)
+    asked: list[list[str]] = []
+    real = getattr(retrieval, "candidate_features", None)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(list(args[3]))
+        return real(*args, **kwargs)  # type: ignore[misc]
+
+    monkeypatch.setattr(retrieval, "candidate_features", spy, raising=False)
+    recording = _Recording(engine)
+    result = hybrid_search(recording, alias, request, embedder)  # type: ignore[arg-type]
+    assert result is not None and result.retrieval == "hybrid"
+    assert [(h.id, h.score) for h in result.hits] == expected  # to the last bit
+
+    sources = [b["_source"].get("includes", []) for b in recording.bodies if isinstance(b.get("_source"), dict)]
+    with_titles = [s for s in sources if TITLE_EMBEDDING_FIELD in s]
+    assert all(EMBEDDING_FIELD in s for s in with_titles)  # never a request for title vectors alone
+    light = [b for b in recording.bodies if "must" in b.get("query", {}).get("bool", {}) and "highlight" not in b]
+    assert len(light) == 1 and light[0]["_source"] is False and light[0]["docvalue_fields"] == ["language"]
+    keyword_ids = [str(h["_id"]) for h in engine.search(alias, light[0])["hits"]["hits"]]
+    assert len({i for ids in asked for i in ids}) == sum(len(ids) for ids in asked)  # none twice
+    if anchored:  # the keyword hits' vectors before the vector side was joined, its own after
+        assert asked[0] == keyword_ids and len(asked) <= 2 and not with_titles
+    else:  # title scores (they need the query's vector): every candidate in one request after it
+        assert len(asked) == 1 and len(with_titles) == 1
+
+
+def test_the_queries_above_cover_both_fusion_paths(articles_on_es: tuple[Any, str]) -> None:
+    """One query of the test above has an anchor (vectors only), the other none (title vectors too)."""
+    from indexing.search import SearchRequest, expand
+
+    engine, alias = articles_on_es
+    anchors = {q: _reference(engine, alias, SearchRequest(q, expansion=expand(q), limits=get_settings().search),
+                             _WordsEmbedder())[1]
+               for q in ("nordkoreanische Truppen Kursk", "Truppen Zorblat")}
+    assert anchors == {"nordkoreanische Truppen Kursk": True, "Truppen Zorblat": False}
+
+
+@pytest.mark.slow
+def test_hybrid_search_runs_the_model_once_for_a_new_query(
+    articles_on_es: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new query without an anchor (the title scores need its vector) on Elasticsearch: the
+    model runs once, on the vector side; the main thread, waiting for it, does not embed the
+    query a second time for the keyword hits' title scores. The vector side's model answers only
+    once the main thread waits for it, so a second run would show."""
+    import threading
+    from concurrent.futures import Future
+
+    from indexing.embeddings import retrieval
+    from indexing.search import SearchRequest, expand
+    from indexing.search.hybrid import hybrid_search
+
+    waiting = threading.Event()
+    real_result = Future.result
+
+    def result(self: Future[Any], timeout: float | None = None) -> Any:
+        waiting.set()
+        return real_result(self, timeout)
+
+    monkeypatch.setattr(Future, "result", result)
+    on_main: list[bool] = []
+
+    class Waiting(_WordsEmbedder):
+        def embed(self, texts: Any, *, query: bool = False) -> Any:
+            on_main.append(threading.current_thread() is threading.main_thread())
+            if not on_main[-1]:
+                assert waiting.wait(timeout=60)
+            return super().embed(texts, query=query)
+
+    engine, alias = articles_on_es
+    query = "Truppen Zorblat"  # no anchor: test_the_queries_above_cover_both_fusion_paths
+    retrieval._QUERY_CACHE.pop((Waiting.name, query), None)
+    found = hybrid_search(engine, alias, SearchRequest(query, expansion=expand(query), limits=get_settings().search),
+                          Waiting())
+    assert found is not None and found.retrieval == "hybrid" and found.hits
+    assert on_main == [False]

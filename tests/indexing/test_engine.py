@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,37 @@ def test_connect_skips_a_node_that_does_not_answer(es_url: str) -> None:
         assert engine.health()["status"] in ("green", "yellow")
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_per_request_options_make_one_client_each(index_prefix: str, bare_elasticsearch: str) -> None:
+    """The elasticsearch client's ``options()`` copies the client (~0.2 ms; a hybrid search makes
+    up to seven requests with one timeout): the adapter makes one per set of options, and a new
+    one when its client is replaced. The requests still carry them (a 404 stays an answer)."""
+    eng = connect(get_settings(), url=bare_elasticsearch)
+    other = connect(get_settings(), url=bare_elasticsearch)
+    try:
+        made: list[dict[str, Any]] = []
+        for client in (eng.client, other.client):
+            real = client.options
+
+            def counted(_real: Any = real, **options: Any) -> Any:
+                made.append(options)
+                return _real(**options)
+
+            client.options = counted
+        name = f"{index_prefix}opts"
+        assert eng.create_index(name, {"mappings": {"properties": {"k": {"type": "keyword"}}}})
+        assert eng.get(name, "missing") is None  # a 404 through ignore_status
+        made.clear()
+        for _ in range(3):
+            assert eng.search(name, {"query": {"match_all": {}}}, request_timeout=7)["hits"]["hits"] == []
+            assert eng.get(name, "missing") is None  # a 404 through ignore_status
+        assert made == [{"request_timeout": 7}]  # the 404 one was made before
+        eng.client = other.client
+        eng.search(name, {"query": {"match_all": {}}}, request_timeout=7)
+        assert made == [{"request_timeout": 7}] * 2
+        assert eng.delete_index(name)
+    finally:
+        eng.close()
+        other.close()
