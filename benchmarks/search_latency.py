@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from indexing.settings import get_settings
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's code, whatever is installed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from indexing.settings import get_settings  # noqa: E402
 
 LANGS = ("de", "en", "fr", "uk", "ru")
 VOCAB = {

@@ -48,10 +48,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from indexing.settings import get_settings
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # this checkout's code, whatever is installed in the venv it runs from
+
+from indexing.settings import get_settings  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 WORLD = {"dev": FIXTURES / "crosslingual" / "world-dev.yaml",
