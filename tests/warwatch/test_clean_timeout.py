@@ -108,3 +108,14 @@ def test_a_worker_that_cannot_start_says_so_and_the_run_reports_a_problem() -> N
     assert any("crashed on every page" in p for p in problems(merged))
     some = {"clean": {"responses": 3, "articles": 2, "failed:extraction_crashed": 1}}  # one bad page
     assert not problems(some)
+
+
+def test_a_worker_starts_without_warnings_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    """Every `warwatch run` starts a worker: its start must not print runpy's warning about a module
+    found in sys.modules (which ``python -m warwatch.pipeline.extractor`` did)."""
+    from warwatch.pipeline.extractor import BoundedExtractor
+
+    with BoundedExtractor(60.0) as extractor:
+        article = extractor.extract(GOOD["http://news.example/en-wire/"].read_bytes(), "http://news.example/en-wire/")
+    assert article.title
+    assert "Warning" not in capfd.readouterr().err

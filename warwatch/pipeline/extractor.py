@@ -6,7 +6,7 @@ worker killed (whatever it was stuck in: a regex, a parser) and a fresh one star
 page. A process, not ``signal.alarm``: Airflow may run a task outside the main thread, and a
 thread cannot be stopped in the middle of a regular expression.
 
-The worker is a fresh interpreter (``python -m warwatch.pipeline.extractor``) talking over two
+The worker is a fresh interpreter (``python -c`` :data:`WORKER_MAIN`) talking over two
 pipes, not a ``multiprocessing`` child: a forked child inherits the parent's threads' locks, and a
 spawned one re-runs the parent's main script first - inside an Airflow task that is the
 ``airflow`` command, which initialises Airflow in the child and dies there (task processes have
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TARGET = "indexing.extraction:extract"
 #: how long a fresh worker may take to import the extractor before it counts as broken
 STARTUP_SECONDS = 300.0
+#: the worker's interpreter runs this (not ``-m warwatch.pipeline.extractor``: the package imports this
+#: module first, and runpy then warns on every start that it finds it in sys.modules)
+WORKER_MAIN = "import sys; from warwatch.pipeline.extractor import _main; _main(sys.argv[1:])"
 #: extracted once by a fresh worker before it says it is ready
 WARM_UP_PAGE = ("<html lang='en'><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
                 + "<p>A short paragraph that wakes the extractor's parsers and language detection up.</p>" * 4
@@ -117,8 +120,7 @@ class BoundedExtractor:
         outbox, from_child = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "warwatch.pipeline.extractor", self.target, str(to_child), str(from_child),
-                 json.dumps(sys.path)],
+                [sys.executable, "-c", WORKER_MAIN, self.target, str(to_child), str(from_child), json.dumps(sys.path)],
                 pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL, env=child_environment(os.environ))
         finally:
             os.close(to_child)
