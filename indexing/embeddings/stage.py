@@ -56,10 +56,12 @@ def stage_texts(doc: Mapping[str, Any], max_chars: int) -> tuple[str, str]:
 
 
 def precompute(embedders: Sequence[Embedder], docs: Iterable[Mapping[str, Any]], max_chars: int,
-               limit: int | None = None, batch_size: int = 16) -> dict[str, Any]:
+               limit: int | None = None, batch_size: int = 16,
+               stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Vectors of what the stage will embed of ``docs`` (at most ``limit`` of them), computed ahead
     -- e.g. while their batch is being indexed -- keyed by text, for :func:`embed_pending`'s
-    ``precomputed``. Texts are embedded once each, ``batch_size`` per instance per call (as the stage)."""
+    ``precomputed``. Texts are embedded once each, ``batch_size`` per instance per call (as the stage);
+    ``stop()`` true ends it between calls (what was computed is returned)."""
     texts: dict[str, None] = {}
     for n, doc in enumerate(docs):
         if limit is not None and n >= limit:
@@ -70,6 +72,8 @@ def precompute(embedders: Sequence[Embedder], docs: Iterable[Mapping[str, Any]],
     ordered, page = list(texts), max(1, batch_size) * len(embedders)
     out: dict[str, Any] = {}
     for start in range(0, len(ordered), page):
+        if stop():
+            break
         chunk = ordered[start:start + page]
         out.update(zip(chunk, embed_in_parallel(embedders, chunk), strict=True))
     return out

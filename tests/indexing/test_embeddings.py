@@ -226,6 +226,11 @@ def test_embed_pending_writes_vectors_computed_ahead_instead_of_running_the_mode
         assert float(vec @ e5.embed([document_text(article, settings.embeddings.max_chars)])[0]) > 0.999
         assert float(title @ e5.embed([title_text(article)])[0]) > 0.999
     assert embed_pending(engine, settings=settings, embedders=[counting], precomputed=ahead).embedded == 0
+    # a run that leaves early stops computing ahead at the next page
+    calls: list[int] = []
+    early = precompute([counting], _articles(), settings.embeddings.max_chars, batch_size=1,
+                       stop=lambda: bool(calls.append(1) or len(calls) > 2))
+    assert len(early) == 2  # two pages of one text each, then it stopped
 
 
 def _assert_title_vectors(engine: Any, alias: str, matrix: Any, docs: list[dict[str, Any]], school: Any,

@@ -59,6 +59,8 @@ class WarmStart:
         self._adopted = False
         self._ahead: dict[tuple[str, int], Future[Any]] = {}
         self._stop_following = threading.Event()
+        #: set when the run leaves early (an exception): vectors still being computed stop at the next page
+        self._closing = threading.Event()
         self._following: Future[None] | None = None
         self._vectors: list[Future[dict[str, Any]]] = []
         self._budget = settings.embeddings.max_per_run
@@ -72,8 +74,10 @@ class WarmStart:
             self._embedders = self._threads.submit(self._load_embedders)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._stop_following.set()
+        if exc_type is not None:  # nobody will write the vectors: do not wait for all of them
+            self._closing.set()
         self._threads.shutdown(wait=True, cancel_futures=True)
         extractor = self._take(self._extractor)
         if extractor is not None and not self._adopted:
@@ -194,7 +198,8 @@ class WarmStart:
 
         embedders = self._take(self._embedders) or []
         config = self.settings.embeddings
-        return precompute(embedders, docs, config.max_chars, batch_size=config.batch_size)
+        return precompute(embedders, docs, config.max_chars, batch_size=config.batch_size,
+                          stop=self._closing.is_set)
 
     def _vectors_on(self) -> bool:
         return self.settings.embeddings.backend.strip().lower() not in ("none", "off", "")
