@@ -84,9 +84,7 @@ def _vectors(embedders: Sequence[Embedder], texts: list[str], precomputed: Mappi
     """The rows of ``texts``: from ``precomputed`` where it has them, the rest from the model."""
     missing = list(dict.fromkeys(t for t in texts if t not in precomputed))
     report.reused += sum(1 for t in texts if t in precomputed)
-    if not missing:
-        return np.stack([precomputed[t] for t in texts])
-    fresh = dict(zip(missing, embed_in_parallel(embedders, missing), strict=True))
+    fresh = dict(zip(missing, embed_in_parallel(embedders, missing), strict=True)) if missing else {}
     return np.stack([precomputed[t] if t in precomputed else fresh[t] for t in texts])
 
 

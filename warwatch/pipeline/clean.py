@@ -105,10 +105,10 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
 
         def job(entry: dict[str, Any]) -> Any:
             key = capture_key(entry)
-            if key in ahead and not _skip_reason(entry):
+            if key in ahead:  # only pages the stage would extract are extracted ahead
                 result.counts["extracted_ahead"] += 1  # while the crawl ran (warwatch/pipeline/warm.py)
                 return ahead.pop(key)
-            return _job(entry, result, storage)
+            return read_job(entry, result, storage)
 
         jobs = (job(entry) for entry in entries)
         for i, (entry, outcome) in enumerate(zip(entries, pool.imap(jobs), strict=True), 1):
@@ -194,7 +194,7 @@ def _extractor(pages: int | None = None) -> Any:
     return ExtractorPool(workers, pipeline.clean_page_timeout_seconds, EXTRACTOR, adopt=adopt)
 
 
-def _job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tuple[bytes, str | None] | None:
+def read_job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tuple[bytes, str | None] | None:
     """What to extract of one manifest entry (its body and URL), or None when there is nothing
     (skipped or unreadable: counted by reason). Read in the stage's process, handed to a worker."""
     from indexing.archive import read_record

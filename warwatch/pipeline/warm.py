@@ -137,7 +137,7 @@ class WarmStart:
 
     def _extract_ahead(self, manifest: Path) -> None:
         from indexing.storage import LocalStorage
-        from warwatch.pipeline.clean import _job, _skip_reason, capture_key
+        from warwatch.pipeline.clean import _skip_reason, capture_key, read_job
         from warwatch.pipeline.common import StageCounts, capture_storage
 
         storage, scratch = capture_storage(), StageCounts("clean")
@@ -152,7 +152,7 @@ class WarmStart:
                 return
             if key is None or entry.get("takedown") or _skip_reason(entry) or key in self._ahead:
                 continue
-            job = _job(entry, scratch, storage)  # unreadable: left to the clean stage, which counts it
+            job = read_job(entry, scratch, storage)  # unreadable: left to the clean stage, which counts it
             if job is None:
                 continue
             outcome: Future[Any] = Future()
