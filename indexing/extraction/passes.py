@@ -47,7 +47,6 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
     )
     from trafilatura.external import compare_extraction
     from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
-    from trafilatura.main_extractor import extract_content
     from trafilatura.settings import MANUALLY_CLEANED
     from trafilatura.utils import normalize_unicode
     from trafilatura.xml import delete_element, xmltotxt
@@ -57,6 +56,7 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
         REMOVE_COMMENTS_XPATH,
     )
 
+    from .content import extract_content
     from .prunes import walks
 
     # the same prunes as element walks where they mirror trafilatura's expressions (prunes.py)

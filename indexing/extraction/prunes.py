@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lxml import etree
+
 _SCROLL = "mvp-post-add-(?:box|wrap)|infinite-?scroll"
 _POST_ADD = "mvp-post-add-(?:box|wrap)"
 _SHARE = "elementor-share-buttons"
@@ -85,3 +87,124 @@ def walks(expressions: Sequence[Any]) -> list[Selector]:
     """The walk for each of trafilatura's ``expressions`` that it mirrors, the expression itself
     for any other (both are called with the tree and give the elements to delete, in order)."""
     return [_MIRRORED.get(" ".join(str(getattr(xp, "path", "")).split()), xp) for xp in expressions]
+
+
+# --- the section prunes of trafilatura's content extraction (prune_unwanted_sections), run on
+# every candidate subtree the extraction tries; content.py hands these to trafilatura's own code.
+# ``re:test(@id|@class, p)`` tests the value of whichever of the two attributes comes first in
+# the element's source (an XPath node-set's string value is its first node's, in document
+# order; attributes in source order): ``_first`` below.
+_SECTION_TAGS = ("div", "item", "list", "p", "section", "span")
+_COOKIE = "cookie"
+_BOTH = "^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author"
+_DISCARD_ID = f"{_BOTH}|^(?:jp-|dpsp-content)|bmdh|footer|Footer|share|Share|nav|Nav|menu|related|message-container|premium|^ad-"
+_DISCARD_CLASS = (
+    f"{_BOTH}|^(?:nav|post-nav|ZendeskForm)|subnav|avigation|navbar|navbox|menu|bar| ad |-ad-|(?:^| )ad-|"
+    "dfp[Aa]d|outbrain|taboola|criteo|paid-?content|widget|footer|Footer|byline|Byline|share-|sociable|"
+    "embedded|embed|tag-list|consent|modal-content|permission|elated|next-|-stories|most-popular|more-on|"
+    "meta|rating|attachment|timestamp|user-info|user-profile|-icon|article-infos|message-container|slide|"
+    "viewport|overlay|options|expand|obfuscated|blurred|mol-factbox|yin|zlylin|nfoline"
+)
+_HIDDEN_ID = "reader-comments|akismet"
+_HIDDEN_CLASS = (
+    "^hide-|comments-title|nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|"
+    "noprint|notloaded"
+)
+_BOTTOM = r"(^|\s)bottom|bottom(\s|$)"
+_LINK = r"(^|\s)link(\s|$)"
+_COOKIE_RE, _HIDDEN_RE = re.compile(_COOKIE), re.compile("hidden")
+_DISCARD_ID_RE, _DISCARD_CLASS_RE = re.compile(_DISCARD_ID), re.compile(_DISCARD_CLASS)
+_HIDDEN_ID_RE, _HIDDEN_CLASS_RE = re.compile(_HIDDEN_ID), re.compile(_HIDDEN_CLASS)
+_BOTTOM_RE, _LINK_RE = re.compile(_BOTTOM), re.compile(_LINK)
+
+
+def _first(el: Any, keys: list[str], one: str, other: str) -> str:
+    """The value of ``@one|@other`` as XPath reads it: the attribute of the two written first."""
+    if one in keys and (other not in keys or keys.index(one) < keys.index(other)):
+        return el.get(one) or ""
+    return el.get(other) or ""
+
+
+def _discarded(tree: Any) -> list[Any]:
+    out = []
+    for el in tree.iterdescendants(*_SECTION_TAGS):
+        keys = el.keys()
+        if not keys:  # every test reads an attribute: most paragraphs and spans have none
+            continue
+        if (
+            "data-lp-replacement-content" in keys
+            or "nav" in (el.get("role") or "").replace("N", "n")
+            or "MostPopularStories" in (el.get("data-component") or "")
+            or _COOKIE_RE.search(_first(el, keys, "id", "class"))
+            or _DISCARD_ID_RE.search(el.get("id") or "")
+            or _DISCARD_CLASS_RE.search(el.get("class") or "")
+        ):
+            out.append(el)
+    return out
+
+
+def _hidden(tree: Any) -> list[Any]:
+    out = []
+    for el in tree.iterdescendants(etree.Element):
+        keys = el.keys()
+        if not keys:
+            continue
+        ident, cls, style = el.get("id") or "", el.get("class") or "", el.get("style") or ""
+        if (
+            cls == "comments-title"
+            or _first(el, keys, "id", "class").startswith("reply-")
+            or _HIDDEN_RE.search(_first(el, keys, "id", "style"))
+            or "display:none" in style
+            or "display: none" in style
+            or _HIDDEN_ID_RE.search(ident)
+            or _HIDDEN_CLASS_RE.search(cls)
+            or el.get("aria-hidden") == "true"
+        ):
+            out.append(el)
+    return out
+
+
+def _teasers(tree: Any) -> list[Any]:
+    return [
+        el
+        for el in tree.iterdescendants(*_SECTION_TAGS)
+        if "teaser" in (el.get("id") or "").replace("T", "t") or "teaser" in (el.get("class") or "").replace("T", "t")
+    ]
+
+
+def _bottom_and_links(tree: Any) -> list[Any]:
+    out = []
+    for el in tree.iterdescendants(*_SECTION_TAGS):
+        keys = el.keys()
+        if not keys:
+            continue
+        first = _first(el, keys, "id", "class")
+        if _BOTTOM_RE.search(first) or _LINK_RE.search(first) or "border" in (el.get("style") or ""):
+            out.append(el)
+    return out
+
+
+def _captions(tree: Any) -> list[Any]:
+    return [
+        el
+        for el in tree.iterdescendants(*_SECTION_TAGS)
+        if "caption" in (el.get("id") or "") or "caption" in (el.get("class") or "")
+    ]
+
+
+_SECTION = "*[self::div or self::item or self::list or self::p or self::section or self::span]"
+_MIRRORED.update(
+    {
+        f".//{_SECTION}[ @data-lp-replacement-content or contains(translate(@role, 'N', 'n'), 'nav') or "
+        f"contains(@data-component, 'MostPopularStories') or re:test(@id|@class, '{_COOKIE}') or "
+        f"re:test(@id, '{_DISCARD_ID}') or re:test(@class, '{_DISCARD_CLASS}')]": _discarded,
+        ".//*[@class='comments-title' or starts-with(@id|@class, 'reply-') or re:test(@id|@style, 'hidden') or "
+        "contains(@style, 'display:none') or contains(@style, 'display: none') or "
+        f"re:test(@id, '{_HIDDEN_ID}') or re:test(@class, '{_HIDDEN_CLASS}') or @aria-hidden='true']": _hidden,
+        f".//{_SECTION}[ contains(translate(@id, 'T', 't'), 'teaser') or "
+        "contains(translate(@class, 'T', 't'), 'teaser')]": _teasers,
+        f".//{_SECTION}[ re:test(@id|@class, '{_BOTTOM}') or re:test(@id|@class, '{_LINK}') or "
+        "contains(@style, 'border')]": _bottom_and_links,
+        f".//{_SECTION}[ contains(@id, 'caption') or contains(@class, 'caption')]": _captions,
+    }
+)
