@@ -1,0 +1,148 @@
+"""trafilatura's content extraction with its section prunes as element walks (content.py): the
+walks select what trafilatura's XPath selects, and the rebound extract_content gives what
+trafilatura's own gives, on saved real pages and on pages built to hit each rule's edge cases.
+trafilatura itself is left as it was."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import pytest
+import trafilatura.main_extractor as main_extractor
+from lxml import etree
+from trafilatura import xpaths
+from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+
+from indexing.extraction import content
+from indexing.extraction.passes import options_for
+from tests.indexing.extraction.test_passes import PAGES, QUALITY, _tree
+
+SECTION_PRUNES = (
+    xpaths.OVERALL_DISCARD_XPATH + xpaths.TEASER_DISCARD_XPATH + xpaths.PRECISION_DISCARD_XPATH + xpaths.DISCARD_IMAGE_ELEMENTS
+)
+# the expressions with a walk (the rest, `.//header`, is plain XPath without callbacks)
+MIRRORED = 5
+
+
+def _probe() -> str:
+    """What each section prune selects, and near misses of each: attribute order for
+    ``@id|@class`` and ``@id|@style``, absent and empty attributes, case, token boundaries."""
+    return """<html><body><article><h1>Title</h1>
+      <div class="cookie-box" id="main">first attribute class: cookie tested</div>
+      <div id="main" class="cookie-box">near: id first</div>
+      <div class="cookie-box">only class</div><p id="cookies">only id</p>
+      <div role="Navigation">n</div><div role="main">near</div><span data-lp-replacement-content="">e</span>
+      <section data-component="x MostPopularStories y">p</section><div data-component="popular">near</div>
+      <div id="share-bar">s</div><div id="x-shar">near: ^shar</div><div class="shariff">sh</div>
+      <div class="has-ad-slot"> ad </div><p class="a ad b">ad</p><p class="ad-slot x">ad</p><p class="bad-ad">near</p>
+      <div class="Byline">b</div><p id="^ad-">near</p><div id="ad-top">a</div>
+      <p class="comments-title">c</p><p class="comments-title x">c</p><span id="reply-1">r</span>
+      <span class="reply-x" id="r">class first</span><span id="r" class="reply-x">near: id first</span>
+      <i id="hidden-x" style="color:red">id first</i><i style="visibility:hidden" id="v">style first</i>
+      <i id="v" style="visibility:hidden">near: id first</i>
+      <b style="display: none">d</b><b style="display:none">d</b><b style="display : none">near</b>
+      <em class="x hidden">h</em><em class="xhidden">near</em><em aria-hidden="true">a</em><em aria-hidden="True">near</em>
+      <div class="Teaser">t</div><span id="teaserBox">t</span><div class="TEASER">near: capitals</div>
+      <div class="page-bottom">b</div><div class="bottom-bar">b</div><div class="Padding-bottom-lg">near: inside a token</div>
+      <div id="x" class="link">near: id first</div><div class="link">l</div>
+      <div class="permalink">near</div><div class="a link b">l</div><p style="border:1px">b</p>
+      <div class="wp-caption">c</div><p id="img-caption">c</p><p class="Caption">near</p>
+      <header>h</header><list class="sidebar"><item class="menu-item">i</item></list>
+    </article></body></html>"""
+
+
+def _trees() -> list[Any]:
+    probe = lxml.html.document_fromstring(_probe())
+    trees = [probe, *(_tree(html, url) for _, url, html in PAGES)]
+    options = options_for(None, fast=True, precision=True)
+    # the subtrees trafilatura prunes have been cleaned and converted (div -> list, item, ...)
+    return trees + [convert_tags(tree_cleaning(copy.copy(tree), options), options) for tree in trees[:10]]
+
+
+def test_section_walks_select_what_trafilaturas_expressions_select() -> None:
+    from indexing.extraction.prunes import walks
+
+    selectors = walks(SECTION_PRUNES)
+    walked = [walk for walk, xp in zip(selectors, SECTION_PRUNES, strict=True) if walk is not xp]
+    assert len(walked) == MIRRORED, "an expression changed: its walk no longer mirrors it"
+    found = 0
+    for tree in _trees():
+        for walk, xp in zip(selectors, SECTION_PRUNES, strict=True):
+            assert walk(tree) == xp(tree), getattr(xp, "path", xp)
+            found += len(walk(tree))
+    probe = lxml.html.document_fromstring(_probe())
+    selected = [walk(probe) for walk in selectors]
+    assert [len(x) for x in selected] == [16, 10, 2, 1, 5, 2]
+    assert not [el.text for x in selected for el in x if (el.text or "").startswith("near")]
+    assert found > 500
+
+
+def test_extract_content_runs_on_the_walks_and_leaves_trafilatura_alone() -> None:
+    assert content.WALKED
+    ours = content.extract_content.__globals__
+    assert ours is not vars(main_extractor)
+    for name in ("OVERALL_DISCARD_XPATH", "TEASER_DISCARD_XPATH", "DISCARD_IMAGE_ELEMENTS"):
+        assert not any(isinstance(x, etree.XPath) for x in ours[name]), name
+        assert all(isinstance(x, etree.XPath) for x in getattr(main_extractor, name)), name
+    assert main_extractor.OVERALL_DISCARD_XPATH is xpaths.OVERALL_DISCARD_XPATH
+    for name in ("prune_unwanted_sections", "recover_wild_text", "_extract"):
+        assert ours[name] is not getattr(main_extractor, name)
+        assert ours[name].__code__ is getattr(main_extractor, name).__code__
+        assert ours[name].__globals__ is ours
+
+
+def _extra_pages() -> list[tuple[str, None, str]]:
+    pages = sorted((QUALITY.parent / "pages").glob("*.html"))
+    return [(p.stem, None, p.read_text(encoding="utf-8", errors="replace")) for p in pages]
+
+
+def _guarded() -> str:
+    """An article wrapped whole in a discarded container (prune_unwanted_sections' guard keeps
+    it: pruning would remove nearly all its text), with a teaser and a caption inside."""
+    para = "<p>" + "The council met on Tuesday and voted on the budget for next year. " * 4 + "</p>"
+    return f"""<html><body><article><div class="widget-area">{para * 3}
+      <div class="teaser">Read also: something else entirely</div>{para}
+      <div class="caption">A caption under a photo</div>{para * 2}</div></article></body></html>"""
+
+
+MODES = [
+    {"fast": True, "precision": True},
+    {"fast": False, "precision": True},
+    {"fast": True},
+    {"fast": True, "recall": True},
+]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=["fast-precision", "precision", "fast-balanced", "fast-recall"])
+def test_extract_content_is_trafilaturas_own(mode: dict[str, bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same body element and text as trafilatura's extract_content on the cleaned and converted
+    fixture pages, built pages among them; its wild-text recovery runs on some."""
+    recovered = [0]
+    recover = content.extract_content.__globals__["recover_wild_text"]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        recovered[0] += 1
+        return recover(*args, **kwargs)
+
+    monkeypatch.setitem(content.extract_content.__globals__, "recover_wild_text", counted)
+    pages = [*PAGES, *_extra_pages(), ("probe", None, _probe()), ("guarded", None, _guarded())]
+    for page_id, url, html in pages:
+        options = options_for(url, **mode)
+        cleaned = convert_tags(tree_cleaning(copy.copy(_tree(html, url)), options), options, url)
+        body, text = main_extractor.extract_content(copy.copy(cleaned), copy.copy(options))
+        our_body, our_text = content.extract_content(copy.copy(cleaned), copy.copy(options))
+        assert our_text == text, page_id
+        assert etree.tostring(our_body) == etree.tostring(body), page_id
+    assert recovered[0] >= 1
+
+
+def test_guarded_article_is_kept() -> None:
+    """Not two empty results agreeing: the guard of the discard prune keeps the article."""
+    options = options_for(None, fast=True, precision=True)
+    cleaned = convert_tags(tree_cleaning(_tree(_guarded(), None), options), options)
+    _, text = content.extract_content(cleaned, options)
+    assert text.count("The council met on Tuesday") >= 20
+    assert "Read also" not in text and "A caption" not in text
