@@ -6,7 +6,6 @@ trafilatura itself is left as it was."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import lxml.html
