@@ -15,6 +15,7 @@ holds the walks to the expressions on real pages).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,8 +30,29 @@ _LIST_ID = "^(?:[Cc]omment(?!ary)|comol)"
 _COMMENT_CLASS = "^[Cc]omment(?!ary)|(?:article|post)-comments"
 
 Selector = Callable[[Any], list[Any]]
-_SCROLL_RE, _POST_ADD_RE = re.compile(_SCROLL), re.compile(_POST_ADD)
-_COMMENT_ID_RE, _LIST_ID_RE, _COMMENT_CLASS_RE = re.compile(_COMMENT_ID), re.compile(_LIST_ID), re.compile(_COMMENT_CLASS)
+# Attribute values repeat within a page (fifty paragraphs of one class) and across the passes
+# over it, and a test of one against a long alternation costs microseconds: each pattern's
+# verdicts on values up to this long are kept (a bounded cache per pattern; a pure function).
+_MEMO_CHARS = 200
+_MEMO_SIZE = 4096
+
+
+def _searcher(pattern: str) -> Callable[[str], bool]:
+    """``re.search(pattern, value) is not None``, remembered for short values."""
+    regex = re.compile(pattern)
+
+    @functools.lru_cache(maxsize=_MEMO_SIZE)
+    def remembered(value: str) -> bool:
+        return regex.search(value) is not None
+
+    def found(value: str) -> bool:
+        return remembered(value) if len(value) <= _MEMO_CHARS else regex.search(value) is not None
+
+    return found
+
+
+_SCROLL_RE, _POST_ADD_RE = _searcher(_SCROLL), _searcher(_POST_ADD)
+_COMMENT_ID_RE, _LIST_ID_RE, _COMMENT_CLASS_RE = _searcher(_COMMENT_ID), _searcher(_LIST_ID), _searcher(_COMMENT_CLASS)
 
 
 def _attrs(el: Any) -> tuple[str, str]:
@@ -41,9 +63,9 @@ def _infinite_scroll(tree: Any) -> list[Any]:
     out = []
     for el in tree.iterdescendants("div", "section", "aside"):
         ident, cls = _attrs(el)
-        if not (_SCROLL_RE.search(ident) or _SCROLL_RE.search(cls)):
+        if not (_SCROLL_RE(ident) or _SCROLL_RE(cls)):
             continue
-        if next(el.iterdescendants("h1"), None) is None or _POST_ADD_RE.search(ident) or _POST_ADD_RE.search(cls):
+        if next(el.iterdescendants("h1"), None) is None or _POST_ADD_RE(ident) or _POST_ADD_RE(cls):
             out.append(el)
     return out
 
@@ -57,9 +79,9 @@ def _comments(tree: Any, *, lists: bool = False) -> list[Any]:
     out = []
     for el in tree.iterdescendants(*tags):
         ident, cls = _attrs(el)
-        if not (_COMMENT_ID_RE.search(ident) or _COMMENT_CLASS_RE.search(cls)):
+        if not (_COMMENT_ID_RE(ident) or _COMMENT_CLASS_RE(cls)):
             continue
-        if el.tag in {"ol", "ul"} and not (_LIST_ID_RE.search(ident) or _COMMENT_CLASS_RE.search(cls)):
+        if el.tag in {"ol", "ul"} and not (_LIST_ID_RE(ident) or _COMMENT_CLASS_RE(cls)):
             continue
         out.append(el)
     return out
@@ -112,10 +134,10 @@ _HIDDEN_CLASS = (
 )
 _BOTTOM = r"(^|\s)bottom|bottom(\s|$)"
 _LINK = r"(^|\s)link(\s|$)"
-_COOKIE_RE, _HIDDEN_RE = re.compile(_COOKIE), re.compile("hidden")
-_DISCARD_ID_RE, _DISCARD_CLASS_RE = re.compile(_DISCARD_ID), re.compile(_DISCARD_CLASS)
-_HIDDEN_ID_RE, _HIDDEN_CLASS_RE = re.compile(_HIDDEN_ID), re.compile(_HIDDEN_CLASS)
-_BOTTOM_RE, _LINK_RE = re.compile(_BOTTOM), re.compile(_LINK)
+_COOKIE_RE, _HIDDEN_RE = _searcher(_COOKIE), _searcher("hidden")
+_DISCARD_ID_RE, _DISCARD_CLASS_RE = _searcher(_DISCARD_ID), _searcher(_DISCARD_CLASS)
+_HIDDEN_ID_RE, _HIDDEN_CLASS_RE = _searcher(_HIDDEN_ID), _searcher(_HIDDEN_CLASS)
+_BOTTOM_RE, _LINK_RE = _searcher(_BOTTOM), _searcher(_LINK)
 
 
 def _first(el: Any, keys: list[str], one: str, other: str) -> str:
@@ -135,9 +157,9 @@ def _discarded(tree: Any) -> list[Any]:
             "data-lp-replacement-content" in keys
             or "nav" in (el.get("role") or "").replace("N", "n")
             or "MostPopularStories" in (el.get("data-component") or "")
-            or _COOKIE_RE.search(_first(el, keys, "id", "class"))
-            or _DISCARD_ID_RE.search(el.get("id") or "")
-            or _DISCARD_CLASS_RE.search(el.get("class") or "")
+            or _COOKIE_RE(_first(el, keys, "id", "class"))
+            or _DISCARD_ID_RE(el.get("id") or "")
+            or _DISCARD_CLASS_RE(el.get("class") or "")
         ):
             out.append(el)
     return out
@@ -153,11 +175,11 @@ def _hidden(tree: Any) -> list[Any]:
         if (
             cls == "comments-title"
             or _first(el, keys, "id", "class").startswith("reply-")
-            or _HIDDEN_RE.search(_first(el, keys, "id", "style"))
+            or _HIDDEN_RE(_first(el, keys, "id", "style"))
             or "display:none" in style
             or "display: none" in style
-            or _HIDDEN_ID_RE.search(ident)
-            or _HIDDEN_CLASS_RE.search(cls)
+            or _HIDDEN_ID_RE(ident)
+            or _HIDDEN_CLASS_RE(cls)
             or el.get("aria-hidden") == "true"
         ):
             out.append(el)
@@ -179,7 +201,7 @@ def _bottom_and_links(tree: Any) -> list[Any]:
         if not keys:
             continue
         first = _first(el, keys, "id", "class")
-        if _BOTTOM_RE.search(first) or _LINK_RE.search(first) or "border" in (el.get("style") or ""):
+        if _BOTTOM_RE(first) or _LINK_RE(first) or "border" in (el.get("style") or ""):
             out.append(el)
     return out
 

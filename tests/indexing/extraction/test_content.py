@@ -145,3 +145,52 @@ def test_guarded_article_is_kept() -> None:
     _, text = content.extract_content(cleaned, options)
     assert text.count("The council met on Tuesday") >= 20
     assert "Read also" not in text and "A caption" not in text
+
+
+def test_remembered_search_is_re_search() -> None:
+    """The walks' pattern tests remember short values' verdicts: the same verdict as
+    ``re.search`` for short and long values, repeated or not, and a bounded memory."""
+    import re
+
+    from indexing.extraction import prunes
+
+    pattern = prunes._DISCARD_CLASS
+    found = prunes._searcher(pattern)
+    values = ["", "x", "post-footer", "a ad b", "ad-slot", "bad-ad", "entry-content", "Navbar", "nav"]
+    values += ["x" * 300 + " ad ", "y" * 300, "meta" + "z" * 250]
+    for value in values * 2:
+        assert found(value) == (re.search(pattern, value) is not None), value
+    assert any(found(v) for v in values) and not all(found(v) for v in values)
+    assert prunes._MEMO_CHARS < 300 and prunes._MEMO_SIZE <= 10_000
+
+
+def _old_cleaning(text: str) -> str:
+    """The page's control-character and mojibake step before it scanned the page once."""
+    from indexing.extraction.article import _CONTROL_CHARS
+    from indexing.extraction.decoding import repair_mojibake
+
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _CONTROL_CHARS.sub("", repair_mojibake(text))
+
+
+def test_one_scan_for_control_characters_cleans_as_before() -> None:
+    from indexing.extraction.article import _without_controls
+
+    mojibake = "<p>" + "GrÃ¶ÃŸe und Ã„rger, â€žZitatâ€œ. " * 30 + "</p>"
+    texts = [html for _, _, html in PAGES[:6]]
+    texts += [
+        "<p>plain</p>",
+        "<p>a\x00b\x01c\x7f d\ufffe</p>",
+        "<p>nul\x00 only</p>",
+        mojibake,
+        mojibake + "\x00\x02",
+        "\x00" + mojibake,
+        "<p>Київ, Straße, café</p>\x0b",
+    ]
+    changed = 0
+    for text in texts:
+        assert _without_controls(text) == _old_cleaning(text), text[:60]
+        changed += _without_controls(text) != text
+    assert changed >= 5
+    assert _without_controls(mojibake).startswith("<p>Größe und Ärger, „Zitat“.")  # the repair ran
