@@ -13,6 +13,10 @@ objects over a copy of its module's namespace in which the four lists of prunes 
 copied: whatever else it does, it does as written. The copy of the namespace is taken at import:
 a name trafilatura's module rebinds later is not seen (a list edited in place is: it is shared).
 If its module is not shaped as expected (another trafilatura), its own ``extract_content`` runs.
+
+The same for ``compare_extraction`` (the full precision pass on thin pages: readability and
+jusText against trafilatura's extraction), which prunes the whole raw page with the first of
+those lists before readability reads it.
 """
 
 from __future__ import annotations
@@ -41,20 +45,31 @@ def _rebound(fn: Any, namespace: dict[str, Any]) -> Any:
     return out
 
 
-def _with_walks() -> tuple[Callable[..., Any], bool]:
-    """trafilatura's extract_content over the walks, and whether it is (False: its own)."""
-    from trafilatura import main_extractor
-
+def _with_walks(module: Any, prunes: tuple[str, ...], functions: tuple[str, ...]) -> dict[str, Any]:
+    """``functions`` of trafilatura's ``module`` over a copy of its namespace in which the lists
+    named in ``prunes`` are walks; {} if the module is not shaped as expected."""
     try:
-        namespace = dict(vars(main_extractor))
-        for name in _PRUNES:
+        namespace = dict(vars(module))
+        for name in prunes:
             namespace[name] = walks(namespace[name])
-        for name in _REBOUND:
+        for name in functions:
             namespace[name] = _rebound(namespace[name], namespace)
     except (KeyError, TypeError) as exc:  # pragma: no cover - trafilatura's extraction moved
-        logger.info("trafilatura's extract_content runs with its XPath prunes: %s", exc)
-        return main_extractor.extract_content, False
-    return namespace["extract_content"], True
+        logger.info("trafilatura's %s runs with its XPath prunes: %s", module.__name__, exc)
+        return {}
+    return {name: namespace[name] for name in functions}
 
 
-extract_content, WALKED = _with_walks()
+def _walked() -> tuple[Callable[..., Any], Callable[..., Any], bool]:
+    from trafilatura import external, main_extractor
+
+    extraction = _with_walks(main_extractor, _PRUNES, _REBOUND)
+    comparison = _with_walks(external, ("OVERALL_DISCARD_XPATH",), ("compare_extraction",))
+    return (
+        extraction.get("extract_content", main_extractor.extract_content),
+        comparison.get("compare_extraction", external.compare_extraction),
+        bool(extraction and comparison),
+    )
+
+
+extract_content, compare_extraction, WALKED = _walked()

@@ -45,7 +45,6 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
         _recall_retry,
         trafilatura_sequence,
     )
-    from trafilatura.external import compare_extraction
     from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
     from trafilatura.settings import MANUALLY_CLEANED
     from trafilatura.utils import normalize_unicode
@@ -56,7 +55,7 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
         REMOVE_COMMENTS_XPATH,
     )
 
-    from .content import extract_content
+    from .content import compare_extraction, extract_content
     from .prunes import walks
 
     # the same prunes as element walks where they mirror trafilatura's expressions (prunes.py)

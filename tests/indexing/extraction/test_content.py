@@ -91,6 +91,13 @@ def test_extract_content_runs_on_the_walks_and_leaves_trafilatura_alone() -> Non
         assert ours[name] is not getattr(main_extractor, name)
         assert ours[name].__code__ is getattr(main_extractor, name).__code__
         assert ours[name].__globals__ is ours
+    # the full precision pass's comparison prunes the raw page with the first list: walks too
+    from trafilatura import external
+
+    compared = content.compare_extraction
+    assert compared.__code__ is external.compare_extraction.__code__ and compared is not external.compare_extraction
+    assert not any(isinstance(x, etree.XPath) for x in compared.__globals__["OVERALL_DISCARD_XPATH"])
+    assert all(isinstance(x, etree.XPath) for x in external.OVERALL_DISCARD_XPATH)
 
 
 def _extra_pages() -> list[tuple[str, None, str]]:
