@@ -17,7 +17,7 @@ from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 
 from indexing.extraction import content
 from indexing.extraction.passes import options_for
-from tests.indexing.extraction.test_passes import PAGES, QUALITY, _tree
+from tests.indexing.extraction.test_passes import PAGES, QUALITY, _article_page, _tree
 
 SECTION_PRUNES = (
     xpaths.OVERALL_DISCARD_XPATH + xpaths.TEASER_DISCARD_XPATH + xpaths.PRECISION_DISCARD_XPATH + xpaths.DISCARD_IMAGE_ELEMENTS
@@ -201,3 +201,22 @@ def test_one_scan_for_control_characters_cleans_as_before() -> None:
         changed += _without_controls(text) != text
     assert changed >= 5
     assert _without_controls(mojibake).startswith("<p>Größe und Ärger, „Zitat“.")  # the repair ran
+
+
+def test_long_article_words_are_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """extract_body counts the words of the precision pass's text once (a findall over the whole
+    text), not again for each test that reads the count."""
+    from indexing.extraction import body
+
+    counted: list[int] = []
+
+    def counting(paragraphs: list[str]) -> int:
+        counted.append(len(paragraphs))
+        return sum(len(p.split()) for p in paragraphs)
+
+    monkeypatch.setattr(body, "word_count", counting)
+    page_id, url, html = _article_page()
+    result = body.extract_body(_tree(html, url), url, None, 1000)
+    assert result.method.startswith("trafilatura-precision"), (page_id, result.method)
+    assert sum(len(p.split()) for p in result.paragraphs) >= 120
+    assert len(counted) == 1, counted
