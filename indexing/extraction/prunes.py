@@ -59,32 +59,53 @@ def _attrs(el: Any) -> tuple[str, str]:
     return el.get("id") or "", el.get("class") or ""
 
 
+_SCROLL_TAGS = ("div", "section", "aside")
+_COMMENT_TAGS = ("div", "list", "section", "details")
+
+
+def _scrolled(el: Any, ident: str, cls: str) -> bool:
+    if not (_SCROLL_RE(ident) or _SCROLL_RE(cls)):
+        return False
+    return next(el.iterdescendants("h1"), None) is None or _POST_ADD_RE(ident) or _POST_ADD_RE(cls)
+
+
+def _commented(tag: str, ident: str, cls: str) -> bool:
+    if not (_COMMENT_ID_RE(ident) or _COMMENT_CLASS_RE(cls)):
+        return False
+    return tag not in {"ol", "ul"} or _LIST_ID_RE(ident) or _COMMENT_CLASS_RE(cls)
+
+
 def _infinite_scroll(tree: Any) -> list[Any]:
-    out = []
-    for el in tree.iterdescendants("div", "section", "aside"):
-        ident, cls = _attrs(el)
-        if not (_SCROLL_RE(ident) or _SCROLL_RE(cls)):
-            continue
-        if next(el.iterdescendants("h1"), None) is None or _POST_ADD_RE(ident) or _POST_ADD_RE(cls):
-            out.append(el)
-    return out
+    return [el for el in tree.iterdescendants(*_SCROLL_TAGS) if _scrolled(el, *_attrs(el))]
 
 
 def _share_buttons(tree: Any) -> list[Any]:
-    return [el for el in tree.iterdescendants("div", "section", "aside") if _SHARE in (el.get("class") or "")]
+    return [el for el in tree.iterdescendants(*_SCROLL_TAGS) if _SHARE in (el.get("class") or "")]
 
 
 def _comments(tree: Any, *, lists: bool = False) -> list[Any]:
-    tags = ("div", "list", "section", "details", "ol", "ul") if lists else ("div", "list", "section", "details")
-    out = []
-    for el in tree.iterdescendants(*tags):
-        ident, cls = _attrs(el)
-        if not (_COMMENT_ID_RE(ident) or _COMMENT_CLASS_RE(cls)):
-            continue
-        if el.tag in {"ol", "ul"} and not (_LIST_ID_RE(ident) or _COMMENT_CLASS_RE(cls)):
-            continue
-        out.append(el)
-    return out
+    tags = (*_COMMENT_TAGS, "ol", "ul") if lists else _COMMENT_TAGS
+    return [el for el in tree.iterdescendants(*tags) if _commented(el.tag, *_attrs(el))]
+
+
+def _raw_and_comments(tree: Any) -> list[Any]:
+    """_infinite_scroll, _share_buttons and _comments_and_lists in one walk: what each selects, one
+    list after the other. Deleting them in that order gives the page that deleting each one's
+    selection, selected after the previous deletions, gives: each selects by the element's own
+    attributes (and the first by its descendants, before any deletion), and an element found here
+    inside a subtree already deleted is deleted from that detached subtree, which the page no
+    longer holds."""
+    scrolled, shared, commented = [], [], []
+    for el in tree.iterdescendants(*_SCROLL_TAGS, "list", "details", "ol", "ul"):
+        tag, (ident, cls) = el.tag, _attrs(el)
+        if tag in _SCROLL_TAGS:
+            if _scrolled(el, ident, cls):
+                scrolled.append(el)
+            if _SHARE in cls:
+                shared.append(el)
+        if tag != "aside" and _commented(tag, ident, cls):
+            commented.append(el)
+    return scrolled + shared + commented
 
 
 def _comments_and_lists(tree: Any) -> list[Any]:
@@ -109,6 +130,16 @@ def walks(expressions: Sequence[Any]) -> list[Selector]:
     """The walk for each of trafilatura's ``expressions`` that it mirrors, the expression itself
     for any other (both are called with the tree and give the elements to delete, in order)."""
     return [_MIRRORED.get(" ".join(str(getattr(xp, "path", "")).split()), xp) for xp in expressions]
+
+
+def raw_and_comments(raw: Sequence[Any], comments: Sequence[Any]) -> list[Selector]:
+    """trafilatura's raw-page prunes followed by its comment-and-list prune (``raw`` and
+    ``comments``, run one after the other by ``prune_unwanted_nodes``) as one walk when the walks
+    mirror all three expressions, else as their walks and expressions one after the other."""
+    selectors = walks(raw) + walks(comments)
+    if selectors == [_infinite_scroll, _share_buttons, _comments_and_lists]:
+        return [_raw_and_comments]
+    return selectors
 
 
 # --- the section prunes of trafilatura's content extraction (prune_unwanted_sections), run on

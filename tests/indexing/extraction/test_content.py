@@ -220,3 +220,43 @@ def test_long_article_words_are_counted_once(monkeypatch: pytest.MonkeyPatch) ->
     assert result.method.startswith("trafilatura-precision"), (page_id, result.method)
     assert sum(len(p.split()) for p in result.paragraphs) >= 120
     assert len(counted) == 1, counted
+
+
+def test_raw_prunes_in_one_walk_delete_what_trafilaturas_expressions_delete() -> None:
+    """trafilatura's raw-page prunes and its comment-and-list prune, run one after the other as
+    XPath, leave the page that the one combined walk leaves: on fixture pages and on a page where
+    the selections nest in each other (a share box in a scroll container, comments in both)."""
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+
+    from indexing.extraction.prunes import raw_and_comments
+    from tests.indexing.extraction.test_passes import _prune_probe
+
+    combined = raw_and_comments(RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    assert len(combined) == 1, "an expression changed: the walks no longer mirror it"
+    nested = """<html><body><article><h1>T</h1><p>before</p>
+      <div class="infinite-scroll">x<div class="elementor-share-buttons">s<div id="comments">c</div>t1</div>t2
+      <ul class="comment-list"><li>c</li></ul>t3</div>tail of scroll
+      <div class="elementor-share-buttons">s<ol id="comol"><li>c</li></ol>t4</div>tail of share
+      <section class="post-comments">c<aside class="mvp-post-add-wrap"><h1>n</h1></aside>t5</section>tail
+      <p>after</p></article></body></html>"""
+    pages = [_prune_probe(), nested, *(html for _, _, html in PAGES)]
+    changed = 0
+    for html in pages:
+        tree = lxml.html.document_fromstring(html)
+        before = etree.tostring(tree)
+        ours = prune_unwanted_nodes(copy.copy(tree), combined)
+        theirs = prune_unwanted_nodes(copy.copy(tree), [*RAW_TREE_PRUNE_XPATH, *REMOVE_COMMENTS_AND_LISTS_XPATH])
+        assert etree.tostring(ours) == etree.tostring(theirs)
+        changed += etree.tostring(ours) != before
+    assert changed >= 3
+
+
+def test_raw_prunes_not_all_mirrored_run_one_after_the_other() -> None:
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+
+    from indexing.extraction.prunes import raw_and_comments, walks
+
+    other = etree.XPath(".//*[self::div][contains(@class, 'elementor-share-buttons-2')]")
+    selectors = raw_and_comments([RAW_TREE_PRUNE_XPATH[0], other], REMOVE_COMMENTS_AND_LISTS_XPATH)
+    assert selectors == [*walks(RAW_TREE_PRUNE_XPATH[:1]), other, *walks(REMOVE_COMMENTS_AND_LISTS_XPATH)]
