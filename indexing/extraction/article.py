@@ -152,9 +152,7 @@ def _page_tree(html: str | bytes, url: str | None) -> tuple[str, Any] | Article:
     text = decode_html(html)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
-    if "\x00" in text:  # a cheap scan first: replace() copies the whole page even when it finds nothing
-        text = text.replace("\x00", "")
-    text = _CONTROL_CHARS.sub("", repair_mojibake(text))
+    text = _without_controls(text)
     text = _XML_DECLARATION.sub("", text, count=1)
     if not text.strip():
         return _no_article(url, "empty")
@@ -164,6 +162,20 @@ def _page_tree(html: str | bytes, url: str | None) -> tuple[str, Any] | Article:
     if tree is None:
         return _no_article(url, "not_html")
     return text, tree
+
+
+def _without_controls(text: str) -> str:
+    """The page with double encoding undone (repair_mojibake, which sees no NUL) and without the
+    control characters lxml cannot store. One scan of the page on most pages, which hold none:
+    the NUL test and the removal after the repair run only when the scan found one, or when the
+    repair changed the page (it may bring some in)."""
+    controls = _CONTROL_CHARS.search(text) is not None
+    if controls and "\x00" in text:
+        text = text.replace("\x00", "")
+    repaired = repair_mojibake(text)
+    if controls or repaired is not text:
+        return _CONTROL_CHARS.sub("", repaired)
+    return repaired
 
 
 def _extract(html: str | bytes, url: str | None) -> Article:

@@ -58,14 +58,15 @@ def extract_body(tree: Any, url: str | None, jsonld_body: str | None = None, nod
     first = fast_precision(tree, url)
     base = first.lines
     method = "trafilatura-precision"
-    if word_count(base) < _THIN_WORDS and nodes <= _FALLBACK_MAX_NODES:
+    words = word_count(base)  # counted once per candidate: a findall over the whole text
+    if words < _THIN_WORDS and nodes <= _FALLBACK_MAX_NODES:
         full = compared_pass(tree, url, first)
-        if word_count(full) > word_count(base):
-            base, method = full, "trafilatura-precision-fallback"
-    if word_count(base) < _THIN_WORDS // 2:
+        if (full_words := word_count(full)) > words:
+            base, words, method = full, full_words, "trafilatura-precision-fallback"
+    if words < _THIN_WORDS // 2:
         recall = run_pass(tree, url, recall=True, fast=True)
-        if word_count(recall) > word_count(base):
-            base, method = recall, "trafilatura-recall"
+        if (recall_words := word_count(recall)) > words:
+            base, words, method = recall, recall_words, "trafilatura-recall"
     index = TextIndex(tree)
     if method == "trafilatura-precision":
         # A second, balanced pass fills what precision mode dropped inside the article.

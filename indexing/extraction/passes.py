@@ -45,9 +45,7 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
         _recall_retry,
         trafilatura_sequence,
     )
-    from trafilatura.external import compare_extraction
     from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
-    from trafilatura.main_extractor import extract_content
     from trafilatura.settings import MANUALLY_CLEANED
     from trafilatura.utils import normalize_unicode
     from trafilatura.xml import delete_element, xmltotxt
@@ -57,12 +55,14 @@ try:  # trafilatura 2.3's steps of trafilatura_sequence (see the module docstrin
         REMOVE_COMMENTS_XPATH,
     )
 
-    from .prunes import walks
+    from .content import compare_extraction, extract_content
+    from .prunes import raw_and_comments, walks
 
     # the same prunes as element walks where they mirror trafilatura's expressions (prunes.py)
     _RAW_PRUNES = walks(RAW_TREE_PRUNE_XPATH)
-    _COMMENTS_AND_LISTS = walks(REMOVE_COMMENTS_AND_LISTS_XPATH)
     _COMMENTS = walks(REMOVE_COMMENTS_XPATH)
+    # both raw-page prune lists in one walk of the page (the same deletions, prunes.py)
+    _RAW_AND_COMMENTS = raw_and_comments(RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH)
     _STEPS = True
 except ImportError:  # pragma: no cover - a trafilatura whose internals moved
     _STEPS = False
@@ -205,8 +205,7 @@ def compared_pass(tree: Any, url: str | None, fast: FastPrecision) -> list[str]:
     if fast.found is None or options.max_tree_size:
         return run_pass(tree, url, precision=True)
     try:
-        work = prune_unwanted_nodes(copy.copy(tree), _RAW_PRUNES)
-        work = prune_unwanted_nodes(work, _COMMENTS_AND_LISTS)
+        work = prune_unwanted_nodes(copy.copy(tree), _RAW_AND_COMMENTS)
         cleaned = tree_cleaning(copy.copy(work), options)
         # ``work`` stands for trafilatura's copy of the raw page: not read again here
         postbody, text = compare_extraction(cleaned, work, *fast.found, options)
@@ -221,9 +220,7 @@ def _fast_balanced(work: Any, options: Extractor) -> str | None:
     balanced pass without comments, on ``work`` (the caller's to give away): its steps with the
     prunes as walks, without the backup copy only its comparison (not run when fast) reads."""
     is_forum = _forum_thread_page(work)
-    work = prune_unwanted_nodes(work, _RAW_PRUNES)
-    if not is_forum:
-        work = prune_unwanted_nodes(work, _COMMENTS_AND_LISTS)
+    work = prune_unwanted_nodes(work, _RAW_PRUNES if is_forum else _RAW_AND_COMMENTS)
     cleaned = convert_tags(tree_cleaning(copy.copy(work), options), options, options.url)
     postbody, text = extract_content(cleaned, options)
     # its rescue: the baseline on the raw tree, taken when it adds text
@@ -257,8 +254,7 @@ def _fast_precision(work: Any, options: _NotedOptions) -> tuple[Any, str, bool]:
     tags = [tag for tag in _DELETED_FIRST if tag in MANUALLY_CLEANED]
     for el in list(work.iter(*tags)) if tags else []:
         delete_element(el)
-    work = prune_unwanted_nodes(work, _RAW_PRUNES)
-    work = prune_unwanted_nodes(work, _COMMENTS_AND_LISTS)
+    work = prune_unwanted_nodes(work, _RAW_AND_COMMENTS)
     # the raw tree is not read again in this mode: cleaned in place, no backup
     cleaned = convert_tags(tree_cleaning(work, options), options, options.url)
     if not is_forum:
