@@ -98,9 +98,9 @@ class FusionParams:
     #: weight of a strong-evidence keyword hit's relative score (the vector side's is 1)
     strong: float = 1.5
     #: weight of a hit that matched only some of the query's words
-    weak: float = 0.4
+    weak: float = 0.8
     #: the best refined vector score under which the vector side is not confident
-    vector_confidence: float = 0.09
+    vector_confidence: float = 0.07
     #: the refined vector score a neighbour the keyword side did not find needs to be a hit ...
     admit: float = 0.0
     #: ... and this share of the best neighbour's score

@@ -8,8 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 #: pseudo-relevance feedback: best articles of the first scoring added to the query (0: none),
-#: and their weight against the query
-FEEDBACK = 3
+#: and their weight against the query. Off since issue #15 round 7 (benchmarks/README.md, "No
+#: feedback"): it pulls up the rest of a story covered in many languages, but for a story covered
+#: in one or two it pulls the query towards whatever ranks first - a look-alike or another
+#: story's coverage - and the story falls (vectors only, one-language stories queried in another
+#: language: precision 0.372 without, 0.163 with)
+FEEDBACK = 0
 FEEDBACK_WEIGHT = 1.0
 #: language centring: a language's mean vector is shrunk towards the mean of all rows as if it
 #: had this many more articles (a language with a handful of articles has no reliable mean)
