@@ -22,7 +22,7 @@ class FusionSettings(BaseModel):
     weak: float = Field(default=0.8, ge=0)
     #: the best refined vector score under which the vector side is not confident ("no good match"
     #: when the keyword side is not either)
-    vector_confidence: float = 0.07
+    vector_confidence: float = 0.08
     #: the refined score a neighbour the keyword side did not find needs to be a hit, and its share
     #: of the best neighbour's score
     admit: float = 0.0

@@ -5,10 +5,10 @@ the candidates by plain cosine, the client refines them as the client-side matri
 Vectors in a response are costly on Elasticsearch 9 (it rebuilds each hit's ``_source`` with
 its vector; 200 candidates' floats are ~0.8 MB of JSON to parse): the candidates come with their
 score and language only, the cosine is read off the score (``cosine`` similarity: (1 + cos) / 2),
-and the feedback step, when asked for (:data:`~indexing.embeddings.refine.FEEDBACK`: off by
-default), asks for the vectors of its best candidates, then for the refined query's cosines with
-every candidate (a kNN request restricted to their ids: exact, the engine scores only them). Same
-scores as :func:`refine.rescore` over the candidates' vectors, a few vectors moved instead of 200.
+and the feedback step asks for the vectors of its :data:`~indexing.embeddings.refine.FEEDBACK`
+best candidates, then for the refined query's cosines with every candidate (a kNN request
+restricted to their ids: exact, the engine scores only them). Same scores as
+:func:`refine.rescore` over the candidates' vectors, a few vectors moved instead of 200.
 
 Centring needs each
 language's mean vector over the index, which a kNN response cannot give: it is estimated from the
@@ -153,7 +153,7 @@ def refined_knn(
 ) -> list[tuple[str, float]]:
     """The ``k`` articles nearest to ``vector`` as (id, score), best first: the engine's
     :data:`CANDIDATES` nearest by cosine (within ``filters``), re-scored with centring and
-    ``feedback`` (off by default; the module docstring says how, without moving their vectors)."""
+    ``feedback`` (the module docstring says how, without moving their vectors)."""
     query = np.asarray(vector, dtype=np.float32)
     query = query / (np.linalg.norm(query) or 1.0)
     hits = knn_hits(engine, index, EMBEDDING_FIELD, query.tolist(), k=max(k, CANDIDATES), filters=filters,

@@ -8,8 +8,7 @@ title closeness their title vectors when it has none, its echo the candidates' v
 languages always: in memory with the client-side matrix; with the engine's kNN one ``ids``
 request for the vectors and, without an anchor, the title vectors with them. So with the
 engine's kNN a search waits on three requests in a row: the longer of the keyword ranking and the
-vector side (its kNN request; three with feedback, which is off by default: kNN, feedback
-vectors, the feedback query's kNN), the
+vector side (three requests of its own: kNN, feedback vectors, the feedback query's kNN), the
 candidates' vectors, the page (``benchmarks/hybrid_profile.py`` times each).
 """
 

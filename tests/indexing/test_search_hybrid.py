@@ -59,8 +59,7 @@ def test_any_story_in_any_language(env: Any, fixture: str) -> None:
 def test_centring_and_feedback_refine_the_vector_side(env: Any) -> None:
     """The client-side matrix's ranking, measured against plain cosine on both fixtures (every story
     covered in seven languages): language centring and pseudo-relevance feedback each add
-    precision, together the most. Feedback is off by default (``refine.FEEDBACK``: it costs stories
-    covered in one or two languages, tests/indexing/test_search_world.py); here it is asked for."""
+    precision, together the most."""
     from indexing.embeddings import get_embedder
     from indexing.embeddings.matrix import matrix_for
     from indexing.embeddings.retrieval import query_vector
@@ -87,8 +86,7 @@ def test_centring_and_feedback_refine_the_vector_side(env: Any) -> None:
         return statistics.mean(rows)
 
     plain, centred = precision(feedback=0, centred=False), precision(feedback=0)
-    feedback, both = precision(centred=False, feedback=3), precision(feedback=3)
-    assert precision() == centred  # the default: centring, no feedback
+    feedback, both = precision(centred=False), precision()
     assert centred > plain + 0.05 and feedback > plain + 0.05, (plain, centred, feedback)
     assert both > max(centred, feedback) and both >= 0.9, (plain, centred, feedback, both)
 
