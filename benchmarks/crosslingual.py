@@ -254,8 +254,9 @@ def report_configured(queries: dict[str, list[str]], results: dict[str, dict[str
 VECTOR_MODES: dict[str, dict[str, Any]] = {
     "vectors, plain cosine": {"feedback": 0, "centred": False},
     "vectors, centred": {"feedback": 0},
-    "vectors, feedback": {"centred": False},
-    "vectors only": {},
+    "vectors, feedback": {"centred": False, "feedback": 3},
+    "vectors, centred + feedback": {"feedback": 3},
+    "vectors only": {},  # as search runs it (refine.FEEDBACK: none since issue #15 round 7)
 }
 
 

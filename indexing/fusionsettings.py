@@ -19,10 +19,10 @@ class FusionSettings(BaseModel):
     #: weight of a keyword hit that carries the whole query and of one that shares only some of
     #: its words (the vector side weighs 1)
     strong: float = Field(default=1.5, ge=0)
-    weak: float = Field(default=0.4, ge=0)
+    weak: float = Field(default=0.8, ge=0)
     #: the best refined vector score under which the vector side is not confident ("no good match"
     #: when the keyword side is not either)
-    vector_confidence: float = 0.09
+    vector_confidence: float = 0.08
     #: the refined score a neighbour the keyword side did not find needs to be a hit, and its share
     #: of the best neighbour's score
     admit: float = 0.0

@@ -98,9 +98,9 @@ class FusionParams:
     #: weight of a strong-evidence keyword hit's relative score (the vector side's is 1)
     strong: float = 1.5
     #: weight of a hit that matched only some of the query's words
-    weak: float = 0.4
+    weak: float = 0.8
     #: the best refined vector score under which the vector side is not confident
-    vector_confidence: float = 0.09
+    vector_confidence: float = 0.08
     #: the refined vector score a neighbour the keyword side did not find needs to be a hit ...
     admit: float = 0.0
     #: ... and this share of the best neighbour's score
@@ -208,12 +208,13 @@ def _agree(scores: dict[str, float], centre: str | None, vectors: Mapping[str, n
     if not params.agreement or centre is None or not vectors or centre not in vectors:
         return
     ref = vectors[centre]
+    scores[centre] = scores.get(centre, 0.0) + params.agreement
     for i in scores:
         vec = vectors.get(i)
-        if i == centre:
-            scores[i] += params.agreement
-        elif vec is not None:
-            scores[i] += agreement(float(vec @ ref), params)
+        if i != centre and vec is not None:
+            gain = agreement(float(vec @ ref), params)
+            if gain > 0:  # the anchor's near-duplicate: beside it at most (ties rank by id)
+                scores[i] = min(scores[i] + gain, np.nextafter(scores[centre], -np.inf))
 
 
 def _ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:

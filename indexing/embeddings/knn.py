@@ -149,10 +149,11 @@ def refined_knn(
     filters: Sequence[Mapping[str, Any]] = (),
     timeout: float | None = None,
     means: LanguageMeans = _MEANS,
+    feedback: int = FEEDBACK,
 ) -> list[tuple[str, float]]:
     """The ``k`` articles nearest to ``vector`` as (id, score), best first: the engine's
     :data:`CANDIDATES` nearest by cosine (within ``filters``), re-scored with centring and
-    feedback (the module docstring says how, without moving their vectors)."""
+    ``feedback`` (the module docstring says how, without moving their vectors)."""
     query = np.asarray(vector, dtype=np.float32)
     query = query / (np.linalg.norm(query) or 1.0)
     hits = knn_hits(engine, index, EMBEDDING_FIELD, query.tolist(), k=max(k, CANDIDATES), filters=filters,
@@ -169,8 +170,8 @@ def refined_knn(
         return np.asarray([cosines.get(i, -2.0) for i in ids]) - (lang_means @ q)[langs]
 
     scores = centred(query, _cosines(hits))
-    refined = _feedback_query(engine, index, [ids[i] for i in best(scores, FEEDBACK)], query, timeout) \
-        if FEEDBACK > 0 else None
+    refined = _feedback_query(engine, index, [ids[i] for i in best(scores, feedback)], query, timeout) \
+        if feedback > 0 else None
     if refined is not None:
         again = knn_hits(engine, index, EMBEDDING_FIELD, refined.tolist(), k=len(ids),
                          filters=[*filters, {"ids": {"values": ids}}], rescore=RESCORE, timeout=timeout)

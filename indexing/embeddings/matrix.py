@@ -26,10 +26,12 @@ The score is the cosine refined twice, both cheap next to the candidate step:
   each article with its own language's background (Libovický et al., 2020, on the
   language-specific component of multilingual embeddings). Candidates are picked by the centred
   score too.
-* **pseudo-relevance feedback** (Rocchio): the query vector plus the mean of its
-  :data:`FEEDBACK` best articles re-scores the candidates. Coverage of one story in several
-  languages clusters tightly; look-alikes share a word or a name with the query, not the whole
-  story, so the feedback pulls the rest of the coverage up.
+* **pseudo-relevance feedback** (Rocchio): the query vector plus a quarter
+  (:data:`~indexing.embeddings.refine.FEEDBACK_WEIGHT`) of the mean of its :data:`FEEDBACK` best
+  articles re-scores the candidates. Coverage of one story in several languages clusters
+  tightly; look-alikes share a word or a name with the query, not the whole story, so the
+  feedback pulls the rest of the coverage up. At full weight it also pulled a story covered in
+  one or two languages down, below whatever ranked first.
 
 benchmarks/crosslingual.py measures both, step by step, on the cross-lingual fixtures.
 """

@@ -6,6 +6,7 @@ fixtures."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Iterator
 from typing import Any
@@ -179,7 +180,7 @@ def test_refined_knn_moves_few_vectors_for_the_same_scores(es_engine: Any) -> No
     import numpy as np
 
     from indexing.embeddings.knn import CANDIDATES, LanguageMeans, refined_knn
-    from indexing.embeddings.refine import FEEDBACK, best, rescore
+    from indexing.embeddings.refine import best, rescore
     from indexing.embeddings.vectors import encode_vector, ensure_vector_field
     from indexing.index.templates import EMBEDDING_FIELD
 
@@ -200,20 +201,22 @@ def test_refined_knn_moves_few_vectors_for_the_same_scores(es_engine: Any) -> No
     means = LanguageMeans()
     rows, lang_means = means.get(eng, index, "m", dim)
     doc_langs = np.asarray([rows[langs[n % 4]] for n in range(400)])
-    for allowed in (range(400), range(0, 400, 4)):  # no filter; German articles only
+    for allowed, feedback in itertools.product((range(400), range(0, 400, 4)), (3, 0)):  # German only; the default
         query = base["en"] * 0.6 + rng.standard_normal(dim)
         query = (query / np.linalg.norm(query)).astype(np.float32)
         # what the candidates' vectors give: the CANDIDATES nearest by cosine, rescored
         cands = np.asarray(allowed)[best(vecs[list(allowed)] @ query, CANDIDATES)]
-        scores = rescore(vecs[cands], doc_langs[cands], lang_means, query)
+        scores = rescore(vecs[cands], doc_langs[cands], lang_means, query, feedback=feedback)
         expected = [(f"d{cands[i]}", float(scores[i])) for i in best(scores, 10)]
 
         counting = _CountingVectors(eng)
         filters = [{"term": {"language": "de"}}] if len(allowed) < 400 else []
-        got = refined_knn(counting, index, "m", query, k=10, filters=filters, means=means)  # type: ignore[arg-type]
+        got = refined_knn(counting, index, "m", query, k=10, filters=filters, means=means,  # type: ignore[arg-type]
+                          feedback=feedback)
         assert [i for i, _ in got] == [i for i, _ in expected], filters
         assert max(abs(a - b) for (_, a), (_, b) in zip(got, expected, strict=True)) < 1e-4
-        assert counting.vectors == FEEDBACK and counting.requests == 3, (counting.vectors, counting.requests)
+        assert counting.vectors == feedback and counting.requests == (3 if feedback else 1), \
+            (counting.vectors, counting.requests)
     eng.delete_index(index)
 
 

@@ -57,8 +57,9 @@ def test_any_story_in_any_language(env: Any, fixture: str) -> None:
 
 
 def test_centring_and_feedback_refine_the_vector_side(env: Any) -> None:
-    """The client-side matrix's ranking, measured against plain cosine on both fixtures: language
-    centring and pseudo-relevance feedback each add precision, together the most."""
+    """The client-side matrix's ranking, measured against plain cosine on both fixtures (every story
+    covered in seven languages): language centring and pseudo-relevance feedback each add
+    precision, together the most."""
     from indexing.embeddings import get_embedder
     from indexing.embeddings.matrix import matrix_for
     from indexing.embeddings.retrieval import query_vector
