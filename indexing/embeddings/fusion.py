@@ -213,7 +213,7 @@ def _agree(scores: dict[str, float], centre: str | None, vectors: Mapping[str, n
         vec = vectors.get(i)
         if i != centre and vec is not None:
             gain = agreement(float(vec @ ref), params)
-            if gain > 0:  # the anchor's near-duplicate: beside it at most (ties rank by id)
+            if gain > 0:  # the anchor's near-duplicate: at most just under it
                 scores[i] = min(scores[i] + gain, np.nextafter(scores[centre], -np.inf))
 
 
