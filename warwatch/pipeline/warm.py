@@ -202,7 +202,9 @@ class WarmStart:
                           stop=self._closing.is_set)
 
     def _vectors_on(self) -> bool:
-        return self.settings.embeddings.backend.strip().lower() not in ("none", "off", "")
+        from indexing.embeddings import vectors_off
+
+        return not vectors_off(self.settings.embeddings)
 
     def vectors(self) -> dict[str, Any]:
         """The vectors computed ahead so far (waiting for those still running), keyed by text."""
