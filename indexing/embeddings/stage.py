@@ -56,16 +56,14 @@ def stage_texts(doc: Mapping[str, Any], max_chars: int) -> tuple[str, str]:
 
 
 def precompute(embedders: Sequence[Embedder], docs: Iterable[Mapping[str, Any]], max_chars: int,
-               limit: int | None = None, batch_size: int = 16,
-               stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
-    """Vectors of what the stage will embed of ``docs`` (at most ``limit`` of them), computed ahead
-    -- e.g. while their batch is being indexed -- keyed by text, for :func:`embed_pending`'s
-    ``precomputed``. Texts are embedded once each, ``batch_size`` per instance per call (as the stage);
-    ``stop()`` true ends it between calls (what was computed is returned)."""
+               batch_size: int = 16, stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Vectors of what the stage will embed of ``docs``, computed ahead -- e.g. while their batch is
+    being indexed -- keyed by text, for :func:`embed_pending`'s ``precomputed``. Texts are embedded
+    once each, ``batch_size`` per instance per call (as the stage); ``stop()`` true ends it between
+    calls (what was computed is returned). The caller bounds ``docs`` (the warm start: the run's
+    ``embeddings.max_per_run``)."""
     texts: dict[str, None] = {}
-    for n, doc in enumerate(docs):
-        if limit is not None and n >= limit:
-            break
+    for doc in docs:
         texts.update(dict.fromkeys(stage_texts(doc, max_chars)))
     if not embedders or not texts:
         return {}
