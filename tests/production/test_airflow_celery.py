@@ -15,6 +15,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ DAGS = ("warwatch_crawl", "warwatch_process")
 #: Bounds: a crawl of one site is seconds; a lost worker costs the heartbeat timeout (45 s) and
 #: the crawl task's retry delay (60 s) on top.
 RUN_TIMEOUT = 600
+#: how a task log line written by warwatch's own code starts its logger field
+OUR_LOGGER = '"logger":"warwatch.'
 
 
 class Api:
@@ -97,6 +100,54 @@ def _summary(tis: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [(t["task_id"], t["map_index"], t["state"], t["hostname"], t["try_number"]) for t in tis]
 
 
+#: what a failure message quotes from a log: lines naming an error, at most this many per source
+_QUOTED_LINES = 6
+
+
+#: how the services' logs mark an error: structlog's level column, the task log's JSON, Celery's
+#: "ERROR/<process>", a Python traceback or exception line
+_ERROR_MARKS = ("[error", "[critical", '"level":"error"', '"level":"critical"', "ERROR/", "CRITICAL/",
+                "Traceback (most recent call last)", "Error: ", "Exception: ")
+
+
+def _error_lines(text: str, limit: int = _QUOTED_LINES) -> list[str]:
+    return [line[:400] for line in text.splitlines() if any(m in line for m in _ERROR_MARKS)][-limit:]
+
+
+def _attempt_log(topology: Topology, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> Path:
+    """Where the task's log of one try is (Airflow's default log_filename_template)."""
+    task_dir = topology.airflow.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    return (task_dir / f"map_index={map_index}" if map_index >= 0 else task_dir) / f"attempt={try_number}.log"
+
+
+def _explain(api: Api, topology: Topology, dag_id: str, run_id: str) -> str:
+    """Why a run's tasks did not all succeed at the first try: every try that failed (worker, times,
+    its task log's error lines), the scheduler's state-mismatch records, the workers' error lines.
+    A failure message that says only "try 2" cannot be diagnosed after the run directory is gone."""
+    tis = api.task_instances(dag_id, run_id)
+    out = [f"{dag_id}/{run_id}: {_summary(tis)}"]
+    for ti in tis:
+        if ti["try_number"] <= 1 and ti["state"] == "success":
+            continue
+        for t in api.tries(dag_id, run_id, ti["task_id"], ti["map_index"]):
+            if t["state"] == "success":
+                continue
+            out.append(f"- {ti['task_id']}[{ti['map_index']}] try {t['try_number']}: {t['state']} on "
+                       f"{t['hostname']!r}, queued {t.get('queued_when')}, start {t.get('start_date')}, "
+                       f"end {t.get('end_date')}")
+            log = _attempt_log(topology, dag_id, run_id, ti["task_id"], ti["map_index"], t["try_number"])
+            out += [f"    {line}" for line in _error_lines(services.tail(log, 20_000))] or [f"    (no error in {log})"]
+    try:
+        events = api("GET", f"/eventLogs?dag_id={dag_id}&run_id={run_id}&limit=50")["event_logs"]
+    except urllib.error.URLError as exc:
+        events = [{"event": "eventLogs unreadable", "extra": str(exc)}]
+    out += [f"- event {e.get('event')}: {str(e.get('extra'))[:600]}" for e in events
+            if e.get("event") not in {"trigger_dag_run", "get_dag_run", "cli_task_run"}]
+    for proc in topology.airflow.procs.values():
+        out += [f"- {proc.name}: {line}" for line in _error_lines(services.tail(proc.log, 200_000))]
+    return "\n".join(out)
+
+
 def _batch_dirs(data_dir: Path) -> list[Path]:
     runs = data_dir / "runs"
     return sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs.is_dir() else []
@@ -126,7 +177,7 @@ def _process_and_check(api: Api, topology: Topology, run_id: str) -> None:
     api.trigger("warwatch_process", run_id)
     state = api.wait_run("warwatch_process", run_id)
     tis = api.task_instances("warwatch_process", run_id)
-    assert state == "success", _summary(tis)
+    assert state == "success", _explain(api, topology, "warwatch_process", run_id)
     # Processing ran on the default-queue worker, never on a crawl worker.
     assert {t["hostname"] for t in tis if t["state"] == "success"} == {DEFAULT_WORKER}, _summary(tis)
     batches = _batch_dirs(topology.data_dir)
@@ -174,10 +225,19 @@ def test_a_crawl_of_four_sources_spreads_over_both_crawl_workers(api: Api, topol
     api.trigger("warwatch_crawl", "spread", {"sources": list(QUICK_SOURCES)})
     state = api.wait_run("warwatch_crawl", "spread")
     tis = api.task_instances("warwatch_crawl", "spread")
-    assert state == "success", _summary(tis)
+    assert state == "success", _explain(api, topology, "warwatch_crawl", "spread")
     crawls = [t for t in tis if t["task_id"] == "crawl"]
     assert sorted(t["rendered_map_index"] for t in crawls) == sorted(QUICK_SOURCES)
-    assert all(t["state"] == "success" and t["try_number"] == 1 for t in crawls), _summary(tis)
+    assert all(t["state"] == "success" for t in crawls), _explain(api, topology, "warwatch_crawl", "spread")
+    # A crawl that needed a second try is accepted only when its first try never reached warwatch's
+    # code (lost between the scheduler, the broker and a worker: what the DAG's retry is for); a
+    # first try that ran our crawl and failed is a defect, reported with its logs.
+    for ti in (t for t in crawls if t["try_number"] > 1):
+        for earlier in range(1, ti["try_number"]):
+            log = _attempt_log(topology, "warwatch_crawl", "spread", "crawl", ti["map_index"], earlier)
+            assert OUR_LOGGER not in services.tail(log, 200_000), _explain(api, topology, "warwatch_crawl", "spread")
+        warnings.warn(f"crawl {ti['rendered_map_index']} needed {ti['try_number']} tries: "
+                      f"{_explain(api, topology, 'warwatch_crawl', 'spread')}", stacklevel=1)
     # The mapped crawls went to the crawl queue and both of its workers took some ...
     assert {t["hostname"] for t in crawls} == set(CRAWL_WORKERS), _summary(tis)
     # ... while `plan` went to the default queue.
@@ -200,7 +260,7 @@ def test_sigkill_of_a_crawl_worker_mid_crawl_retries_on_the_other(api: Api, topo
 
     state = api.wait_run("warwatch_crawl", "kill")
     tis = api.task_instances("warwatch_crawl", "kill")
-    assert state == "success", _summary(tis)
+    assert state == "success", _explain(api, topology, "warwatch_crawl", "kill")
     crawl = next(t for t in tis if t["task_id"] == "crawl")
     tries = api.tries("warwatch_crawl", "kill", "crawl", crawl["map_index"])
     survivor = next(w for w in CRAWL_WORKERS if w != victim)
@@ -228,9 +288,10 @@ def test_a_crawl_worker_shut_down_warm_finishes_its_running_task(api: Api, topol
 
     state = api.wait_run("warwatch_crawl", "warm")
     tis = api.task_instances("warwatch_crawl", "warm")
-    assert state == "success", _summary(tis)
+    assert state == "success", _explain(api, topology, "warwatch_crawl", "warm")
     crawl = next(t for t in tis if t["task_id"] == "crawl")
-    assert (crawl["state"], crawl["try_number"], crawl["hostname"]) == ("success", 1, worker)
+    assert (crawl["state"], crawl["try_number"], crawl["hostname"]) == ("success", 1, worker), \
+        _explain(api, topology, "warwatch_crawl", "warm")
     assert not (topology.data_dir / "runs" / "warm-site-warm-t2").exists()
 
     af.start_worker(worker)  # restarted: it takes tasks again
