@@ -10,7 +10,9 @@ the OpenSearch **3.5.0** integ-test-zip and ``opensearch-knn:3.5.0.0`` from Mave
 ``.local/search/`` (SHA-256 printed, checked against the ``.sha512``/``.sha1`` published next to an
 artifact when there is one), installs the plugin into a copy of the engine, and starts a node of its
 own on 127.0.0.1:``--port`` (transport ``--port + 200``, security none, data under /tmp), stopped at
-the end unless ``--keep``. Nothing here is used outside ``benchmarks/``.
+the end unless ``--keep``. Nothing here is used outside ``benchmarks/``. Only the ``lucene`` engine
+(pure Java): the plugin zip on Maven Central carries no native libraries, and the first document
+indexed into a ``faiss`` field stopped the node (``UnsatisfiedLinkError``, fatal: 7 December 2026).
 
 Vectors (dimension 384, unit): ``random`` - uniform on the sphere, the hardest case for HNSW recall
 (what ``search_latency.py`` indexes); ``real`` - the model's vectors of the crosslingual fixture's
@@ -56,6 +58,7 @@ INDEX = "osknn-bench"
 TOP = 30
 MAX_DOWNLOAD = 512 << 20  # bytes: the engine's zip is ~190 MB
 BULK_DOCS = 500
+PROGRESS_EVERY = 50_000  # documents between progress lines of the load
 START_TIMEOUT = 180.0
 
 
@@ -345,8 +348,10 @@ def load(url: str, rows: np.ndarray, m: int, ef_construction: int) -> dict[str, 
     errors = 0
     with ThreadPoolExecutor(2) as pool:
         pending: list[Any] = []
-        for _, body in bulk_bodies(rows):
+        for done, (_, body) in enumerate(bulk_bodies(rows), 1):
             pending.append(pool.submit(request, url, "POST", f"/{INDEX}/_bulk", None, body))
+            if done * BULK_DOCS % PROGRESS_EVERY == 0:
+                print(f"  sent {done * BULK_DOCS} at {time.monotonic() - t0:.0f} s", flush=True)
             if len(pending) >= 4:
                 errors += sum(1 for it in pending.pop(0).result()["items"] if it["index"].get("error"))
         for fut in pending:
@@ -399,16 +404,16 @@ def measure(url: str, rows: np.ndarray, queries: np.ndarray, k: int, ef_search: 
     return out
 
 
-def node_memory(url: str, node: Node | None) -> dict[str, float]:
+def node_memory(url: str, pid_file: Path) -> dict[str, float]:
+    """The index's size on disk and the node's resident memory (its pid file, when readable)."""
     stats = request(url, "GET", f"/{INDEX}/_stats/store")
     out = {"store_mb": stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20}
-    if node is not None:
-        try:
-            for line in Path(f"/proc/{node.server_pid()}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    out["rss_mb"] = int(line.split()[1]) / 1024
-        except OSError:
-            pass
+    try:
+        for line in Path(f"/proc/{int(pid_file.read_text().strip())}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out["rss_mb"] = int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
     return out
 
 
@@ -455,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.reuse:
             times = load(url, rows, args.m, args.ef_construction)
             print("load: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; load average {os.getloadavg()}")
-        print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, node).items()))
+        print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, Path(f"/tmp/osknn-{args.port}/run/node.pid")).items()))
         matrix = None
         if not args.no_matrix:
             from indexing.embeddings.matrix import VectorMatrix
