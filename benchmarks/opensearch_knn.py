@@ -219,15 +219,21 @@ class Node:
                 continue
 
 
-def start_node(home: Path, port: int, heap: str) -> Node:
+def start_node(home: Path, port: int, heap: str, fresh: bool = True) -> Node:
     """The node on 127.0.0.1:port as the unprivileged node user (engines refuse root), files under
-    /tmp/osknn-<port>; waits until it answers green or yellow."""
+    /tmp/osknn-<port> (``fresh=False``: the data of the last node there kept); waits until it
+    answers green or yellow."""
     from warwatch.localnode.nodeconfig import jvm_options
     from warwatch.localnode.user import chown_tree, ensure_user
 
     ids = ensure_user()
     rundir = Path(f"/tmp/osknn-{port}")
-    shutil.rmtree(rundir, ignore_errors=True)
+    for sub in ("config", "logs", "tmp", "run", "console.log") if not fresh else ("",):
+        target = rundir / sub
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     conf = rundir / "config"
     shutil.copytree(home / "config", conf)
     (conf / "jvm.options").write_text(jvm_options(home, rundir))
@@ -235,7 +241,7 @@ def start_node(home: Path, port: int, heap: str) -> Node:
     (conf / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
     (conf / "opensearch.yml").write_text(node_yml(rundir, port))
     for sub in ("data", "logs", "tmp", "run"):
-        (rundir / sub).mkdir()
+        (rundir / sub).mkdir(exist_ok=True)
     if ids is not None:
         chown_tree(rundir, ids)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(rundir / "tmp"),
@@ -363,6 +369,8 @@ def load(url: str, rows: np.ndarray, m: int, ef_construction: int) -> dict[str, 
     count = request(url, "GET", f"/{INDEX}/_count")["count"]
     t0 = time.monotonic()
     request(url, "POST", f"/{INDEX}/_forcemerge?max_num_segments=1", timeout=7200)
+    # with refresh off the merged segment is committed but not searched until a refresh
+    request(url, "POST", f"/{INDEX}/_refresh")
     t_merge = time.monotonic() - t0
     if errors or count != len(rows):
         raise RuntimeError(f"loaded {count} of {len(rows)} documents, {errors} bulk errors")
@@ -404,14 +412,24 @@ def measure(url: str, rows: np.ndarray, queries: np.ndarray, k: int, ef_search: 
     return out
 
 
+def searched_segments(url: str) -> int:
+    """How many segments a search of the index reads (searchable ones)."""
+    rows = request(url, "GET", f"/_cat/segments/{INDEX}?format=json&h=segment,searchable")
+    return sum(1 for r in rows if r.get("searchable") == "true")
+
+
 def node_memory(url: str, pid_file: Path) -> dict[str, float]:
-    """The index's size on disk and the node's resident memory (its pid file, when readable)."""
+    """The index's size on disk, the segments searched, and the node's resident memory (anonymous:
+    heap and native; file: mapped index files) from its pid file, when readable."""
     stats = request(url, "GET", f"/{INDEX}/_stats/store")
-    out = {"store_mb": stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20}
+    out = {"store_mb": stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20,
+           "segments": float(searched_segments(url))}  # fmt: skip
+    names = {"VmRSS:": "rss_mb", "RssAnon:": "rss_anon_mb", "RssFile:": "rss_file_mb"}
     try:
         for line in Path(f"/proc/{int(pid_file.read_text().strip())}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                out["rss_mb"] = int(line.split()[1]) / 1024
+            key = line.split(":")[0] + ":"
+            if key in names:
+                out[names[key]] = int(line.split()[1]) / 1024
     except (OSError, ValueError):
         pass
     return out
@@ -445,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-matrix", action="store_true", help="skip the client-side matrix")
     parser.add_argument("--keep", action="store_true", help="leave the node running")
     parser.add_argument("--reuse", action="store_true", help="use the node and index already on --port")
+    parser.add_argument("--restart", action="store_true",
+                        help="start the node on the index the last run left in /tmp/osknn-PORT (no load)")
     args = parser.parse_args(argv)
     if not 1 <= args.docs <= 10_000_000 or not 1 <= args.queries <= 100_000:
         parser.error("--docs 1..10,000,000 and --queries 1..100,000")
@@ -454,13 +474,14 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{args.port}"
     if not args.reuse:
         home = install(fetch(ENGINE), fetch(KNN_PLUGIN))
-        node = start_node(home, args.port, args.heap)
+        node = start_node(home, args.port, args.heap, fresh=not args.restart)
         print(f"node up at {url} (pid {node.server_pid()}, files in {node.rundir})")
     try:
-        if not args.reuse:
+        if not (args.reuse or args.restart):
             times = load(url, rows, args.m, args.ef_construction)
             print("load: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; load average {os.getloadavg()}")
-        print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, Path(f"/tmp/osknn-{args.port}/run/node.pid")).items()))
+        pid_file = Path(f"/tmp/osknn-{args.port}/run/node.pid")
+        print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid_file).items()))
         matrix = None
         if not args.no_matrix:
             from indexing.embeddings.matrix import VectorMatrix
@@ -470,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         for ef in args.ef_search:
             report(measure(url, rows, queries, args.k, ef, matrix), ef, args.k)
             print(f"load average {os.getloadavg()}")
+        print("memory after the queries: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid_file).items()))
     finally:
         if node is not None and not args.keep:
             node.stop()
