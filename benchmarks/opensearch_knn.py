@@ -346,8 +346,9 @@ def bulk_bodies(rows: np.ndarray, batch: int = BULK_DOCS) -> Iterator[tuple[int,
         yield min(batch, len(rows) - start), ("\n".join(lines) + "\n").encode()
 
 
-def load(url: str, rows: np.ndarray, m: int, ef_construction: int) -> dict[str, float]:
-    """Index ``rows`` (a fresh index), two bulk requests in flight; refresh, then force-merge."""
+def load(url: str, rows: np.ndarray, m: int, ef_construction: int, merge: bool = True) -> dict[str, float]:
+    """Index ``rows`` (a fresh index), two bulk requests in flight; refresh, then force-merge
+    (``merge=False``: searched as the load left its segments)."""
     request(url, "DELETE", f"/{INDEX}?ignore_unavailable=true")
     request(url, "PUT", f"/{INDEX}", mapping(m, ef_construction))
     t0 = time.monotonic()
@@ -368,9 +369,10 @@ def load(url: str, rows: np.ndarray, m: int, ef_construction: int) -> dict[str, 
     t_refresh = time.monotonic() - t0
     count = request(url, "GET", f"/{INDEX}/_count")["count"]
     t0 = time.monotonic()
-    request(url, "POST", f"/{INDEX}/_forcemerge?max_num_segments=1", timeout=7200)
-    # with refresh off the merged segment is committed but not searched until a refresh
-    request(url, "POST", f"/{INDEX}/_refresh")
+    if merge:
+        request(url, "POST", f"/{INDEX}/_forcemerge?max_num_segments=1", timeout=7200)
+        # with refresh off the merged segment is committed but not searched until a refresh
+        request(url, "POST", f"/{INDEX}/_refresh")
     t_merge = time.monotonic() - t0
     if errors or count != len(rows):
         raise RuntimeError(f"loaded {count} of {len(rows)} documents, {errors} bulk errors")
@@ -461,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9285)
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--no-matrix", action="store_true", help="skip the client-side matrix")
+    parser.add_argument("--no-merge", action="store_true", help="search the segments the load left")
     parser.add_argument("--keep", action="store_true", help="leave the node running")
     parser.add_argument("--reuse", action="store_true", help="use the node and index already on --port")
     parser.add_argument("--restart", action="store_true",
@@ -478,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"node up at {url} (pid {node.server_pid()}, files in {node.rundir})")
     try:
         if not (args.reuse or args.restart):
-            times = load(url, rows, args.m, args.ef_construction)
+            times = load(url, rows, args.m, args.ef_construction, merge=not args.no_merge)
             print("load: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; load average {os.getloadavg()}")
         pid_file = Path(f"/tmp/osknn-{args.port}/run/node.pid")
         print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid_file).items()))
