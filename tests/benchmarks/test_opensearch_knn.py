@@ -1,0 +1,75 @@
+"""The pure parts of benchmarks/opensearch_knn.py: Maven coordinates, checksum checks, exact top k,
+recall and the bulk bodies. No network, no node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.opensearch_knn import (
+    ENGINE,
+    KNN_PLUGIN,
+    Artifact,
+    as_sent,
+    bulk_bodies,
+    check_published,
+    digests,
+    exact_top,
+    knn_body,
+    percentile,
+    random_unit,
+    recall,
+)
+
+
+def test_artifact_urls_follow_the_maven_layout() -> None:
+    assert ENGINE.url == ("https://repo1.maven.org/maven2/org/opensearch/distribution/integ-test-zip/"
+                          "opensearch/3.5.0/opensearch-3.5.0.zip")
+    assert KNN_PLUGIN.url == ("https://repo1.maven.org/maven2/org/opensearch/plugin/opensearch-knn/"
+                              "3.5.0.0/opensearch-knn-3.5.0.0.zip")
+    assert Artifact("a.b", "c", "1", "jar").filename == "c-1.jar"
+
+
+def test_published_checksums_are_checked_and_a_mismatch_raises(tmp_path: Path) -> None:
+    f = tmp_path / "x.zip"
+    f.write_bytes(b"hello")
+    d = digests(f)
+    assert d["sha1"] == "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+    assert check_published(d, {"sha1": d["sha1"].upper() + "  x.zip\n", "sha512": d["sha512"]}) == ["sha1", "sha512"]
+    assert check_published(d, {"sha1": "  "}) == []
+    with pytest.raises(RuntimeError, match="sha1"):
+        check_published(d, {"sha1": "0" * 40})
+
+
+def test_exact_top_matches_a_full_sort_and_recall_counts_the_overlap() -> None:
+    rows = random_unit(500, dim=16, seed=3)
+    q = random_unit(1, dim=16, seed=4)[0]
+    top = exact_top(rows, q, 30)
+    assert top == [int(i) for i in np.argsort(-(rows @ q), kind="stable")[:30]]
+    assert recall(top, top) == 1.0
+    assert recall(top[:15] + list(range(1000, 1015)), top) == 0.5
+    assert recall(list(reversed(top)), top) == 1.0  # order inside the top k does not count
+    assert recall(top[1:] + [top[0]], top, k=10) == 0.9  # only the first k of what was found
+    assert exact_top(rows[:5], q, 30) == [int(i) for i in np.argsort(-(rows[:5] @ q))]
+
+
+def test_rows_as_sent_are_what_the_bulk_bodies_carry() -> None:
+    rows = as_sent(random_unit(7, dim=8))
+    bodies = list(bulk_bodies(rows, batch=3))
+    assert [n for n, _ in bodies] == [3, 3, 1]
+    docs = [json.loads(line) for _, body in bodies for line in body.decode().splitlines()]
+    assert [d["index"]["_id"] for d in docs[0::2]] == [str(i) for i in range(7)]
+    sent = np.array([d["vec"] for d in docs[1::2]], dtype=np.float32)
+    assert np.array_equal(sent, rows)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
+
+
+def test_knn_body_and_percentile() -> None:
+    body = knn_body(np.ones(4, dtype=np.float32), 200, 300)
+    assert body["size"] == 200 and body["_source"] is False
+    assert body["query"]["knn"]["vec"] == {"vector": [1.0] * 4, "k": 200, "method_parameters": {"ef_search": 300}}
+    assert percentile(list(range(1, 101)), 95) == 95
+    assert percentile([3.0], 50) == 3.0
