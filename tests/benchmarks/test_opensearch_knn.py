@@ -19,6 +19,8 @@ from benchmarks.opensearch_knn import (
     digests,
     exact_top,
     knn_body,
+    mapping,
+    node_yml,
     percentile,
     random_unit,
     recall,
@@ -73,3 +75,14 @@ def test_knn_body_and_percentile() -> None:
     assert body["query"]["knn"]["vec"] == {"vector": [1.0] * 4, "k": 200, "method_parameters": {"ef_search": 300}}
     assert percentile(list(range(1, 101)), 95) == 95
     assert percentile([3.0], 50) == 3.0
+
+
+def test_node_yml_binds_loopback_on_its_own_ports_and_mapping_is_lucene_cosine(tmp_path: Path) -> None:
+    yml = node_yml(tmp_path, 9285).splitlines()
+    assert "network.host: 127.0.0.1" in yml
+    assert "http.port: 9285" in yml and "transport.port: 9485" in yml
+    assert "discovery.type: single-node" in yml
+    assert f'path.data: "{tmp_path / "data"}"' in yml
+    field = mapping(16, 100)["mappings"]["properties"]["vec"]
+    assert field["type"] == "knn_vector" and field["dimension"] == 384
+    assert field["method"]["engine"] == "lucene" and field["method"]["space_type"] == "cosinesimil"
