@@ -101,12 +101,23 @@ class SeenStore(BaseSeenStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        for table, migrations in (("pending", _PENDING_MIGRATIONS), ("articles", _ARTICLE_MIGRATIONS)):
-            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for column, ddl in migrations.items():
-                if column not in columns:
-                    self._db.execute(ddl)
-        self._db.execute("CREATE INDEX IF NOT EXISTS articles_revisit ON articles(source, next_revisit)")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns newer than the store, under the write lock: two crawlers opening one store
+        at once would otherwise both read the old columns and both add one ("duplicate column")."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for table, migrations in (("pending", _PENDING_MIGRATIONS), ("articles", _ARTICLE_MIGRATIONS)):
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for column, ddl in migrations.items():
+                    if column not in columns:
+                        self._db.execute(ddl)
+            self._db.execute("CREATE INDEX IF NOT EXISTS articles_revisit ON articles(source, next_revisit)")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _x(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(self._sql(sql), args)

@@ -268,3 +268,39 @@ def test_memoised_url_helpers_agree_with_indexing_urls(url: str) -> None:
         host = normalised_host(urlsplit(url).hostname or "")
         assert host == url_host(url)
         assert host_is_private(host) == is_private_address(host)
+
+
+def test_two_crawlers_opening_an_older_store_at_once_add_each_new_column_once(tmp_path: Path) -> None:
+    """Another process is adding the new columns to an older store (its transaction still open):
+    opening the store then waits for it and adds only what is still missing, instead of reading the
+    old columns and failing on "duplicate column name" once the other commits."""
+    import sqlite3
+    import threading
+
+    from crawlers.state import _SCHEMA, SeenStore
+
+    path = tmp_path / "crawl.sqlite"
+    old = sqlite3.connect(str(path), isolation_level=None)
+    old.execute("PRAGMA journal_mode=WAL")
+    old.executescript(_SCHEMA)  # a store as created before the migrated columns existed
+    old.execute("BEGIN IMMEDIATE")
+    old.execute("ALTER TABLE articles ADD COLUMN schedule TEXT")  # the other process, mid-migration
+    opened: list[object] = []
+
+    def open_store() -> None:
+        try:
+            SeenStore(path).close()
+            opened.append("opened")
+        except sqlite3.Error as exc:
+            opened.append(exc)
+
+    thread = threading.Thread(target=open_store)
+    thread.start()
+    thread.join(0.5)  # it waits on the other's write lock ...
+    assert thread.is_alive() and opened == []
+    old.execute("COMMIT")  # ... which finishes its migration
+    thread.join(30)
+    old.close()
+    assert opened == ["opened"]
+    columns = [row[1] for row in sqlite3.connect(str(path)).execute("PRAGMA table_info(articles)")]
+    assert columns.count("schedule") == 1 and {"etag", "capture_at"} <= set(columns)
