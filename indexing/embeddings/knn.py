@@ -26,6 +26,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
@@ -112,15 +114,38 @@ def _cosines(hits: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {str(h["_id"]): 2.0 * float(h.get("_score") or 0.0) - 1.0 for h in hits}
 
 
+@dataclass
+class PageFetch:
+    """What a search's result page needs of its candidates (their sources and highlights, read
+    through the search's filters), asked for by the same request as their vectors: a hybrid
+    search then needs no request of its own for the page after the fusion
+    (:mod:`indexing.search.hybrid`). ``body(ids)`` is the page's request body for ``ids`` (its
+    ``_source`` is replaced), ``source`` the fields the page reads; the hits come into ``hits``
+    by id, and every id asked for into ``asked`` (a hit missing there was deleted or filtered
+    out)."""
+
+    body: Callable[[list[str]], dict[str, Any]]
+    source: Sequence[str]
+    hits: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
+    asked: set[str] = dataclass_field(default_factory=set)
+
+
 def _stored(engine: Engine, index: str, ids: Sequence[str], fields: Sequence[str], dim: int,
-            timeout: float | None) -> dict[str, list[tuple[str, np.ndarray, str | None]]]:
+            timeout: float | None, page: PageFetch | None = None) -> dict[str, list[tuple[str, np.ndarray, str | None]]]:
     """Per field of ``fields``: (id, stored vector, language) of those of ``ids`` that have one,
-    all by one ``ids`` request."""
+    all by one ``ids`` request (which also fetches ``page``'s hits, when given)."""
     wanted = list(dict.fromkeys(ids))
     if not wanted or not fields:
         return {f: [] for f in fields}
-    body = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
-    hits = search_with_vectors(engine, index, body, [*fields, "language"], timeout=timeout).get("hits", {}).get("hits", [])
+    body: dict[str, Any] = {"query": {"ids": {"values": wanted}}, "size": len(wanted), "track_total_hits": False}
+    include = [*fields, "language"]
+    if page is not None:
+        body = {k: v for k, v in page.body(wanted).items() if k != "_source"}
+        include = list(dict.fromkeys([*include, *page.source]))
+    hits = search_with_vectors(engine, index, body, include, timeout=timeout).get("hits", {}).get("hits", [])
+    if page is not None:
+        page.asked.update(wanted)
+        page.hits.update((str(h["_id"]), h) for h in hits)
     out: dict[str, list[tuple[str, np.ndarray, str | None]]] = {}
     for field in fields:
         decoded = [(str(h["_id"]), *_decode(h, dim, field)) for h in hits]
@@ -196,16 +221,17 @@ def _with_means(
 def stored_features(
     engine: Engine, index: str, model: str, dim: int, ids: Sequence[str], *, vectors: bool,
     title_query: np.ndarray | None, timeout: float | None = None, means: LanguageMeans = _MEANS,
-    title_means: LanguageMeans = _TITLE_MEANS,
+    title_means: LanguageMeans = _TITLE_MEANS, page: PageFetch | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """For hybrid fusion, by one ``ids`` request (the kNN response does not carry the keyword
     side's hits; a second request would be one more round trip while the search waits):
     ``vectors``: the language-centred unit vectors of ``ids`` (:func:`refine.centred_unit`: the
     cross-lingual agreement, the echo); ``title_query`` (a query vector, or None): the
     language-centred cosine of it with each one's title vector (:mod:`indexing.embeddings.titles`),
-    centred by the title vectors' own language means. An article without a vector is left out."""
+    centred by the title vectors' own language means. An article without a vector is left out.
+    ``page``: the same request also brings what the result page needs of ``ids``."""
     fields = ([EMBEDDING_FIELD] if vectors else []) + ([TITLE_EMBEDDING_FIELD] if title_query is not None else [])
-    stored = _stored(engine, index, ids, fields, dim, timeout)
+    stored = _stored(engine, index, ids, fields, dim, timeout, page)
     centred: dict[str, np.ndarray] = {}
     titles: dict[str, float] = {}
     found = _with_means(engine, index, model, dim, stored.get(EMBEDDING_FIELD, []), means)

@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from indexing.embeddings import Embedder, EmbeddingError
 from indexing.embeddings.vectors import native_knn
 from indexing.engine import Engine, EngineError
+
+if TYPE_CHECKING:
+    from indexing.embeddings.knn import PageFetch
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +103,15 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
 
 
 def candidate_features(engine: Engine, index: str, query: str, ids: Sequence[str], *, embedder: Embedder,
-                       vectors: bool = True, titles: bool = True,
-                       timeout: float | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+                       vectors: bool = True, titles: bool = True, timeout: float | None = None,
+                       page: PageFetch | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """What hybrid fusion needs of ``ids`` beyond their scores, both at once: ``vectors``, their
     language-centred unit vectors (cross-lingual agreement, the echo); ``titles``, the
     language-centred cosine of ``query``'s vector (cached: no model run again) with their title
     vectors (title closeness). From the client-side matrix in memory (no request), or with the
-    engine's kNN by one ``ids`` request for both (:func:`knn.stored_features`). Nothing ({}) for
-    what fails: bonuses, never a new way to fail."""
+    engine's kNN by one ``ids`` request for both (:func:`knn.stored_features`), which also brings
+    ``page``'s hits when given (with the client-side matrix ``page`` is left alone). Nothing ({})
+    for what fails: bonuses, never a new way to fail."""
     if not ids or not (vectors or titles):
         return {}, {}
     try:
@@ -116,7 +120,7 @@ def candidate_features(engine: Engine, index: str, query: str, ids: Sequence[str
             from indexing.embeddings.knn import stored_features
 
             return stored_features(engine, index, embedder.name, embedder.dim, ids, vectors=vectors,
-                                   title_query=vector, timeout=timeout)
+                                   title_query=vector, timeout=timeout, page=page)
         from indexing.embeddings.matrix import matrix_for
 
         matrix = matrix_for(engine, index, embedder.name, embedder.dim)

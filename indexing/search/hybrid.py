@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from indexing.engine import Engine
 from indexing.search.execute import run
 from indexing.search.hits import SearchResult, facets_of, parse_hit, total_of
-from indexing.search.query import Expansion, SearchRequest
+from indexing.search.query import SOURCE_FIELDS, Expansion, SearchRequest
 from indexing.settings import SearchSettings
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from indexing.embeddings import Embedder
     from indexing.embeddings.fusion import Fused, FusionParams, KeywordHit
+    from indexing.embeddings.knn import PageFetch
 
 
 #: the field the fusion reads each keyword hit's language from (names across scripts, the echo)
@@ -70,6 +71,22 @@ def _hydrate(ids: list[str]) -> Callable[[dict[str, Any]], None]:
 
 #: fused candidates fetched beyond ``size`` when nothing but a deletion can drop one
 HYDRATE_SLACK = 5
+
+#: with the engine's kNN, the page's sources and highlights come with the candidates' vectors
+PAGE_WITH_VECTORS = True
+
+
+def _page_fetch(request: SearchRequest) -> PageFetch:
+    """What the page needs of the candidates, asked with their vectors (:class:`knn.PageFetch`):
+    the page request's body (:func:`_hydrate`: the search's filters, the highlights), its fields."""
+    from indexing.embeddings.knn import PageFetch
+
+    def body(ids: list[str]) -> dict[str, Any]:
+        out = replace(request, facets=False).body()
+        _hydrate(ids)(out)
+        return out
+
+    return PageFetch(body, SOURCE_FIELDS)
 
 
 #: what the fusion asks of its candidates beyond their scores: ``features(ids, vectors, titles)``
@@ -153,6 +170,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     if not has_vectors(engine, index, embedder):
         return None
     filters = request.filters()
+    native = native_knn(engine)
     # The vector side (model, matrix product or kNN request) runs while the engine ranks by keyword.
     with ThreadPoolExecutor(max_workers=1) as pool:
         vector_side = pool.submit(neighbours, engine, index, request.query, k=limits.vector_candidates,
@@ -160,17 +178,20 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
         first, syntax = run(engine, index, replace(request, size=max(request.size, limits.vector_candidates)),
                             shape=_light)
         timeout = limits.request_timeout
+        plan = _plan(first, request.expansion, limits)
+        # With the engine's kNN, the requests for the candidates' vectors also bring what the page
+        # needs of them (sources, highlights): no request for the page after the fusion.
+        page = _page_fetch(request) if native and PAGE_WITH_VECTORS else None
 
         def features(ids: list[str], vectors: bool, titles: bool) -> tuple[dict[str, np.ndarray], dict[str, float]]:
             return candidate_features(engine, index, request.query, ids, embedder=embedder, vectors=vectors,
-                                      titles=titles, timeout=timeout)
+                                      titles=titles, timeout=timeout, page=page)
 
-        plan = _plan(first, request.expansion, limits)
         # With the engine's kNN the keyword hits' vectors by a request while the vector side runs
         # (it takes longer): its own are left for after. Not with title scores (no anchor): they
         # need the query's vector (a second model run beside the vector side's for a new query),
         # and scored in two batches they would differ from one batch's in the last float bits.
-        if native_knn(engine) and not plan.titles:
+        if native and not plan.titles:
             plan.fetch([h.id for h in plan.keyword], features)
         near = vector_side.result()
     if not near:
@@ -179,17 +200,23 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
                    lambda ids: candidate_languages(engine, index, ids, embedder=embedder))
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
-    checked = bool(filters) and not native_knn(engine)  # every candidate must pass the filters
+    checked = bool(filters) and not native  # every candidate must pass the filters
     wanted = fused.ranking if checked else fused.page(size)[: size + HYDRATE_SLACK]
-    resp, _ = run(engine, index, replace(request, facets=False), shape=_hydrate([i for i, _ in wanted]))
-    by_id = {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
-    fetched = {i for i, _ in wanted}
+    by_id: dict[str, dict[str, Any]] = dict(page.hits) if page else {}
+    fetched: set[str] = set(page.asked) if page else set()
+    missing = [i for i, _ in wanted if i not in fetched]
+    took = int(first.get("took") or 0)
+    if missing:  # the page's request: those the vectors' requests did not bring
+        resp, _ = run(engine, index, replace(request, facets=False), shape=_hydrate(missing))
+        by_id |= {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
+        fetched |= set(missing)
+        took += int(resp.get("took") or 0)
     present = fused.page(size, lambda i: i in by_id or i not in fetched)
     hits = [parse_hit({**by_id[i], "_score": score}) for i, score in present if i in by_id][:size]
     extra = sum(1 for i, _ in present if i not in keyword_ids)
     return SearchResult(total=total_of(first) + extra, hits=hits,
                         facets=facets_of(first.get("aggregations") or {}) if request.facets else None,
-                        took_ms=int(first.get("took") or 0) + int(resp.get("took") or 0), query_syntax=syntax,
+                        took_ms=took, query_syntax=syntax,
                         retrieval="hybrid", weak=fused.weak)
 
 

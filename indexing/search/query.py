@@ -66,8 +66,9 @@ FIELD_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
 LONG_QUERY_WORDS = 8
 #: Facets: name -> field (day is a date histogram on ``published``).
 FACET_FIELDS = {"source": "source", "language": "language", "topic": "topics", "entity": "entity_canonical"}
-_SOURCE_FIELDS = ["id", "url", "canonical_url", "title", "source", "language", "published", "topics",
-                  "entities", "entity_ids", "story_id"]
+#: the fields a search hit reads from each article's _source
+SOURCE_FIELDS = ["id", "url", "canonical_url", "title", "source", "language", "published", "topics",
+                 "entities", "entity_ids", "story_id"]
 
 
 @dataclass
@@ -375,7 +376,7 @@ def build_request(query: str, *, expansion: Expansion | None = None, lang: str |
         "track_total_hits": TRACK_TOTAL_HITS,
         # partial results rather than a search that holds the cluster (watches run this too)
         "timeout": timeout,
-        "_source": _SOURCE_FIELDS,
+        "_source": SOURCE_FIELDS,
         "highlight": _highlight(query, expansion),
     }
     if order == "date":

@@ -334,10 +334,11 @@ def test_hybrid_search_on_elasticsearch_fetches_each_candidate_once(
     requests after the vector side, but the keyword ranking reads no ``_source`` (languages from
     doc values), with an anchor the keyword hits' vectors are fetched while the vector side runs
     and the neighbours' after it, no candidate twice, and title vectors come with the vectors,
-    never by a request of their own."""
+    never by a request of their own; the page's sources and highlights come with the vectors, as
+    its own request after the fusion gave them."""
     from indexing.embeddings import retrieval
     from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
-    from indexing.search import SearchRequest, expand
+    from indexing.search import SearchRequest, expand, hybrid
     from indexing.search.hybrid import hybrid_search
 
     engine, alias = articles_on_es
@@ -368,6 +369,21 @@ def test_hybrid_search_on_elasticsearch_fetches_each_candidate_once(
         assert asked[0] == keyword_ids and len(asked) <= 2 and not with_titles
     else:  # title scores (they need the query's vector): every candidate in one request after it
         assert len(asked) == 1 and len(with_titles) == 1
+    # the page's sources and highlights came with the candidates' vectors: no request for the page alone
+    def page_only(bodies: list[dict[str, Any]]) -> int:
+        return sum(1 for b in bodies if "highlight" in b and EMBEDDING_FIELD not in str(b.get("_source")))
+
+    assert page_only(recording.bodies) == 0
+    assert sum(1 for b in recording.bodies if "highlight" in b) == len(asked)
+    # ... and the page is the one its own request after the fusion gives (as before), to the last bit
+    monkeypatch.setattr(hybrid, "PAGE_WITH_VECTORS", False)
+    alone = _Recording(engine)
+    before = hybrid_search(alone, alias, request, embedder)  # type: ignore[arg-type]
+    assert before is not None and page_only(alone.bodies) == 1
+    assert any(h.highlights for h in result.hits)
+    assert [(h.to_json(), h.matched, h.entities) for h in result.hits] == \
+        [(h.to_json(), h.matched, h.entities) for h in before.hits]
+    assert (result.total, result.weak) == (before.total, before.weak)
 
 
 def test_the_queries_above_cover_both_fusion_paths(articles_on_es: tuple[Any, str]) -> None:
