@@ -16,6 +16,7 @@ from indexing.engine import EngineError
 from indexing.errors import ConfigError
 from indexing.search import QueryError
 from warwatch import console as out
+from warwatch.localnode.engines import ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     es_local.add_argument("action", choices=["start", "stop", "status", "fetch"],
                           help="fetch: download (Maven), verify and unpack the engine without starting it")
     es_local.add_argument("--port", type=int, default=None)
-    es_local.add_argument("--engine", default=None, help="opensearch or elasticsearch (default: the one installed)")
+    es_local.add_argument("--engine", default=None, type=str.lower, choices=sorted(ENGINES),
+                          help="the engine (default: local_es.engine in the settings, else opensearch); "
+                               "opensearch-knn: OpenSearch 3.5.0 with the k-NN plugin (vector search)")
     es_local.add_argument("--nodes", type=int, default=1,
                           help="start: a cluster of N nodes on ports PORT..PORT+N-1 (stop stops a whole cluster)")
     es_local.add_argument("--secure", action="store_true",

@@ -29,10 +29,28 @@ class LocalNodeError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Plugin:
+    """A plugin zip on Maven Central that fetch installs into its engine (a plugin loads only into
+    the exact engine version it was built for)."""
+
+    group: str
+    artifact: str  # also the plugin's directory under plugins/ once installed
+    version: str
+    #: SHA-256 of the plugin zip; a download that does not match is refused before it is installed
+    sha256: str
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}:zip"
+
+
+@dataclass(frozen=True)
 class EngineSpec:
-    """One engine distribution on Maven Central."""
+    """One engine distribution on Maven Central, with the plugins installed into it at fetch time."""
 
     name: str
+    #: the product as the node reports itself (probe.py): ``opensearch-knn`` is an ``opensearch``
+    product: str
     version: str
     group: str
     artifact: str
@@ -50,32 +68,55 @@ class EngineSpec:
     extra_settings: tuple[tuple[str, str], ...] = ()
     #: the setting naming the nodes that may bootstrap a new cluster (OpenSearch renamed "master")
     initial_managers_key: str = "cluster.initial_master_nodes"
+    #: plugins installed at fetch time; the install is marked complete only once all are in
+    plugins: tuple[Plugin, ...] = ()
 
     @property
     def coordinates(self) -> str:
         return f"{self.group}:{self.artifact}:{self.version}:zip"
 
     @property
+    def plugin_tool(self) -> str:
+        """The distribution's plugin installer, relative to the install dir (bin/opensearch-plugin)."""
+        return f"{self.launcher}-plugin"
+
+    @property
     def dirname(self) -> str:
         return f"{self.name}-{self.version}"
 
 
-def _integ_test_zip(name: str, version: str, sha256: str, main_class: str, env_prefix: str,
-                    **extra: Any) -> EngineSpec:
-    """An engine's integration-test distribution: ``org.<name>.distribution.integ-test-zip:<name>``."""
-    return EngineSpec(name=name, version=version, group=f"org.{name}.distribution.integ-test-zip", artifact=name,
-                      sha256=sha256, launcher=f"bin/{name}", main_class=main_class, env_prefix=env_prefix,
-                      config_file=f"{name}.yml", min_java=21, **extra)  # fmt: skip
+def _integ_test_zip(product: str, version: str, sha256: str, main_class: str, env_prefix: str, *,
+                    name: str | None = None, **extra: Any) -> EngineSpec:
+    """An engine's integration-test distribution: ``org.<product>.distribution.integ-test-zip:<product>``."""
+    return EngineSpec(name=name or product, product=product, version=version,
+                      group=f"org.{product}.distribution.integ-test-zip", artifact=product, sha256=sha256,
+                      launcher=f"bin/{product}", main_class=main_class, env_prefix=env_prefix,
+                      config_file=f"{product}.yml", min_java=21, **extra)  # fmt: skip
 
+
+#: what every OpenSearch engine here shares: the modules the product needs, the bootstrap setting
+_OPENSEARCH: dict[str, Any] = {
+    "main_class": "org.opensearch.bootstrap.OpenSearch", "env_prefix": "OPENSEARCH",
+    "required_modules": ("analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"),
+    "initial_managers_key": "cluster.initial_cluster_manager_nodes",
+}  # fmt: skip
 
 # SHA-256 computed from the zips Maven Central served in November 2026 (OpenSearch's matched the
-# .sha1 published next to it).
+# .sha1 published next to it); opensearch-knn's in December 2026 (the plugin's matched the .sha1
+# and .sha512 published next to it; the 3.5.0 engine zip has none published).
 ENGINES: dict[str, EngineSpec] = {
     "opensearch": _integ_test_zip(
-        "opensearch", "3.8.0", "196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f",
-        "org.opensearch.bootstrap.OpenSearch", "OPENSEARCH",
-        required_modules=("analysis-common", "percolator", "reindex", "lang-painless", "mapper-extras"),
-        initial_managers_key="cluster.initial_cluster_manager_nodes",
+        "opensearch", "3.8.0", "196c3cf4602c394f2e40e6174ccbf2a924eae37246f08fa6bbb6b75f9fd5ff1f", **_OPENSEARCH,
+    ),
+    # OpenSearch with its own vector search (the k-NN plugin: `knn_vector`, the `knn` query): the
+    # plugin is on Maven Central only for 3.5.0, and loads only into that exact engine version.
+    # Only the `lucene` HNSW engine works: the plugin zip carries no native libraries, so the first
+    # document indexed into a `faiss` (or `nmslib`) field kills the node (UnsatisfiedLinkError).
+    "opensearch-knn": _integ_test_zip(
+        "opensearch", "3.5.0", "b676ad392c95a94d8d2bd8785b8b922c7811536daf6a9ec0c7277a34bd8a17a9", **_OPENSEARCH,
+        name="opensearch-knn",
+        plugins=(Plugin("org.opensearch.plugin", "opensearch-knn", "3.5.0.0",
+                        "99fdf3ac9ef95974e276298b83a58532bf21ba13bd5fd96a4b59465b7e613309"),),
     ),
     "elasticsearch": _integ_test_zip(
         "elasticsearch", "9.2.4", "af7b81fe31627c7523b2546351cd4e47310faa6a72c8db8dc8f7a191e871cfaf",

@@ -1,5 +1,7 @@
 """Fetch: an engine's distribution from Maven Central (through ``mvn``, cached in ~/.m2),
-verified against its pinned SHA-256, then unpacked under the project's ``.local/search/``."""
+verified against its pinned SHA-256, then unpacked under the project's ``.local/search/``, with its
+plugins (each verified the same way) installed by the distribution's own plugin tool before the
+install is marked complete."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ import zipfile
 from pathlib import Path
 
 from warwatch.localnode import engines
-from warwatch.localnode.engines import LOG_TAIL_LINES, EngineSpec, LocalNodeError, engine_spec
+from warwatch.localnode.engines import LOG_TAIL_LINES, EngineSpec, LocalNodeError, Plugin, engine_spec
+from warwatch.localnode.java import find_java
 from warwatch.localnode.user import file_lock
 
 logger = logging.getLogger(__name__)
 
 MARKER = ".warwatch-fetched.json"
 MVN_TIMEOUT = 1800
+PLUGIN_TIMEOUT = 600  # seconds for one `bin/<engine>-plugin install` (a JVM on two busy cores)
 
 
 def _mvn() -> str:
@@ -34,26 +38,31 @@ def _mvn() -> str:
     return mvn
 
 
-def download(spec: EngineSpec, dest: Path) -> Path:
-    """The engine's zip, copied by ``mvn dependency:copy`` into ``dest``."""
+def _tail(output: str) -> str:
+    """The last lines of a tool's output, indented, for an error message."""
+    lines = [ln for ln in output.splitlines() if ln.strip()][-LOG_TAIL_LINES:]
+    return "\n" + "\n".join(f"    | {ln}" for ln in lines) if lines else ""
+
+
+def download(coordinates: str, dest: Path) -> Path:
+    """The zip ``group:artifact:version:zip``, copied by ``mvn dependency:copy`` into ``dest``."""
     cmd = [
         _mvn(), "-B", "-q", "-ntp",
         "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy",
-        f"-Dartifact={spec.coordinates}",
+        f"-Dartifact={coordinates}",
         f"-DoutputDirectory={dest}",
     ]  # fmt: skip
-    logger.info("fetching %s %s from Maven Central (%s)", spec.name, spec.version, spec.coordinates)
+    logger.info("fetching %s from Maven Central", coordinates)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MVN_TIMEOUT, check=False, cwd=dest.parent)
     except subprocess.TimeoutExpired as exc:
-        raise LocalNodeError(f"mvn timed out after {exc.timeout:.0f}s fetching {spec.coordinates}") from exc
+        raise LocalNodeError(f"mvn timed out after {exc.timeout:.0f}s fetching {coordinates}") from exc
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()][-LOG_TAIL_LINES:]
-        tail = "\n" + "\n".join(f"    | {ln}" for ln in lines) if lines else ""
-        raise LocalNodeError(f"mvn could not fetch {spec.coordinates} from Maven Central (exit {proc.returncode}){tail}")
+        raise LocalNodeError(f"mvn could not fetch {coordinates} from Maven Central (exit {proc.returncode})"
+                             f"{_tail(proc.stdout + proc.stderr)}")
     zips = list(dest.glob("*.zip"))
     if len(zips) != 1:
-        raise LocalNodeError(f"mvn fetched {len(zips)} archives for {spec.coordinates}, expected 1")
+        raise LocalNodeError(f"mvn fetched {len(zips)} archives for {coordinates}, expected 1")
     return zips[0]
 
 
@@ -111,14 +120,45 @@ def _checked_root(spec: EngineSpec, archive: Path, unpack: Path) -> tuple[Path, 
     return roots[0], modules
 
 
+def install_plugin(spec: EngineSpec, root: Path, plugin: Plugin, work: Path) -> None:
+    """Download ``plugin``, verify it, and install it into the unpacked distribution ``root``
+    with the distribution's own plugin tool (``--batch``: its security policy accepted)."""
+    dl = work / f"plugin-{plugin.artifact}"
+    dl.mkdir()
+    archive = download(plugin.coordinates, dl)
+    verify_sha256(archive, plugin.sha256)
+    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(work),
+           f"{spec.env_prefix}_JAVA_HOME": str(find_java(spec.min_java))}  # fmt: skip
+    cmd = [str(root / spec.plugin_tool), "install", "--batch", archive.resolve().as_uri()]
+    logger.info("installing %s into %s %s", plugin.coordinates, spec.name, spec.version)
+    what = f"installing the plugin {plugin.coordinates} into {spec.name} {spec.version}"
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PLUGIN_TIMEOUT, check=False, env=env,  # noqa: S603
+                              cwd=root)  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise LocalNodeError(f"{what} timed out after {exc.timeout:.0f}s") from exc
+    except OSError as exc:
+        raise LocalNodeError(f"{what} failed: {exc}") from exc
+    if proc.returncode != 0:
+        raise LocalNodeError(f"{what} failed (exit {proc.returncode}){_tail(proc.stdout + proc.stderr)}")
+    if not (root / "plugins" / plugin.artifact).is_dir():
+        raise LocalNodeError(f"{what}: the plugin tool succeeded but plugins/{plugin.artifact} is not there")
+
+
+def _plugin_pins(spec: EngineSpec) -> list[dict[str, str]]:
+    return [{"artifact": p.coordinates, "sha256": p.sha256} for p in spec.plugins]
+
+
 def _verified_install(home: Path, spec: EngineSpec) -> bool:
-    """``home`` was unpacked from an archive with the pinned SHA-256 (an install from before the
-    pin, or from another archive, is fetched again)."""
+    """``home`` was unpacked from an archive with the pinned SHA-256 and has exactly the pinned
+    plugins installed (an install from before the pin, from another archive, or with other
+    plugins, is fetched again)."""
     try:
         marker = json.loads((home / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(marker, dict) and marker.get("sha256") == spec.sha256
+    return (isinstance(marker, dict) and marker.get("sha256") == spec.sha256
+            and marker.get("plugins", []) == _plugin_pins(spec))  # fmt: skip
 
 
 def install_dir(engine: str | None = None) -> Path:
@@ -139,17 +179,26 @@ def fetch(engine: str | None = None) -> Path:
         if _verified_install(home, spec):
             return home
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache) as tmp:
-            (Path(tmp) / "dl").mkdir()
-            archive = download(spec, Path(tmp) / "dl")
-            verify_sha256(archive, spec.sha256)
-            root, modules = _checked_root(spec, archive, Path(tmp) / "unpack")
-            make_world_readable(root)
-            marker = {"engine": spec.name, "version": spec.version, "artifact": spec.coordinates,
-                      "sha256": spec.sha256, "modules": modules,
-                      "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-            (root / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-            if home.exists():  # a half-unpacked tree from an interrupted run
+            root = _build(spec, Path(tmp))
+            if home.exists():  # an install of other pins, or one from before the pins
                 shutil.rmtree(home)
             os.replace(root, home)
         logger.info("unpacked %s %s into %s", spec.name, spec.version, home)
     return home
+
+
+def _build(spec: EngineSpec, work: Path) -> Path:
+    """The engine unpacked and checked in ``work``, its plugins installed, marked complete (the
+    marker is written last: a failure before it leaves nothing that passes as installed)."""
+    (work / "dl").mkdir()
+    archive = download(spec.coordinates, work / "dl")
+    verify_sha256(archive, spec.sha256)
+    root, modules = _checked_root(spec, archive, work / "unpack")
+    for plugin in spec.plugins:
+        install_plugin(spec, root, plugin, work)
+    make_world_readable(root)
+    marker = {"engine": spec.name, "version": spec.version, "artifact": spec.coordinates,
+              "sha256": spec.sha256, "modules": modules, "plugins": _plugin_pins(spec),
+              "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    (root / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    return root

@@ -106,6 +106,16 @@ def _log_tail(rundir: Path) -> str:
 
 
 # --------------------------------------------------------------------------- status
+def running_engine(info: dict[str, Any], state: dict[str, Any]) -> str:
+    """The engine (an ``ENGINES`` name) of the node that answers: the one recorded when it was
+    started, if it is of the product that answers (``opensearch-knn`` answers as ``opensearch``),
+    else the product itself."""
+    recorded = state.get("engine")
+    if isinstance(recorded, str) and recorded in ENGINES and ENGINES[recorded].product == info["engine"]:
+        return recorded
+    return str(info["engine"])
+
+
 def status(port: int | None = None) -> dict[str, Any]:
     """What runs on the port: ``{"running", "url", "engine", "version", "health", "managed", "ours",
     "pid", "node_dir", "runtime_dir"}``. ``managed``: a node started from this data dir, proven
@@ -120,7 +130,7 @@ def status(port: int | None = None) -> dict[str, Any]:
     return {
         "running": info is not None,
         "url": url_of(p),
-        "engine": info["engine"] if info else state.get("engine"),
+        "engine": running_engine(info, state) if info else state.get("engine"),
         "version": info["version"] if info else state.get("version"),
         "health": health(p) if info else None,
         "managed": bool(proven),
@@ -240,9 +250,10 @@ def _already_running(port: int, spec: EngineSpec, engine: str | None, ndir: Path
             f"port {port} on {HOST} answers as {CLUSTER_NAME} but is not a node this tool started "
             "(its process cannot be proven); choose another port with --port"
         )
-    if engine is not None and info["engine"] != spec.name:
+    running = running_engine(info, read_state(ndir))
+    if engine is not None and running != spec.name:
         raise LocalNodeError(
-            f"a {info['engine']} node already runs on port {port}; stop it first (warwatch local-es stop --port {port})"
+            f"a {running} node already runs on port {port}; stop it first (warwatch local-es stop --port {port})"
         )
     return True
 
@@ -385,7 +396,7 @@ def start(port: int | None = None, engine: str | None = None, *, secured: bool =
     Returns its URL. Raises LocalNodeError with a clear message (and the log's last lines)."""
     p = check_port(port)
     spec = engine_spec(engine)
-    if secured and spec.name != "elasticsearch":
+    if secured and spec.product != "elasticsearch":
         raise LocalNodeError("--secure needs --engine elasticsearch (its x-pack-security); OpenSearch's "
                              "integ-test-zip has no security plugin")
     ndir = node_dir(p)
