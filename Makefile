@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(NODE_STAMP): $(STAMP) $(wildcard warwatch/localnode/*.py)
 	$(BIN)/warwatch local-es fetch
 	$(BIN)/warwatch local-es fetch --engine elasticsearch
+	$(BIN)/warwatch local-es fetch --engine opensearch-knn
 	@mkdir -p .local && touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck
@@ -49,7 +49,8 @@ FIXTURE_MARKERS: dict[str, frozenset[str]] = {
     "airflow": frozenset({"airflow_db", "standalone"}),
     "browser": frozenset({"browser"}),
     # a search node of the test's own (a JVM started and stopped by the test or its module)
-    "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch", "bare_elasticsearch_node"}),
+    "jvm": frozenset({"node_data_dir", "spare_node_dir", "bare_elasticsearch", "bare_elasticsearch_node",
+                      "knn_opensearch", "knn_opensearch_node"}),
     # a real crawler subprocess (Scrapy) against a site served on 127.0.0.1
     "crawl": frozenset({"crawler", "hostile_crawl"}),
     # production-shape services of a session of their own (tests/production): `make test-production`
@@ -264,3 +265,60 @@ def bare_elasticsearch_node() -> Iterator[BareNode]:
 def bare_elasticsearch(bare_elasticsearch_node: BareNode) -> str:
     """The bare Elasticsearch node's URL (:func:`bare_elasticsearch_node`)."""
     return bare_elasticsearch_node.url
+
+
+@dataclass(frozen=True)
+class KnnNode:
+    """The session's OpenSearch node with the k-NN plugin: its port, URL and data dir."""
+
+    port: int
+    url: str
+    data_dir: Path
+
+    def status(self) -> dict[str, Any]:
+        """``warwatch local-es status`` of the node, asked from the data dir it was started with."""
+        from warwatch import localnode
+
+        return _in_data_dir(self.data_dir, lambda: localnode.status(self.port))
+
+
+#: the engine of :func:`knn_opensearch_node` (warwatch/localnode/engines.py)
+KNN_ENGINE = "opensearch-knn"
+
+
+def _knn_engine_available() -> None:
+    """The JDK and the fetched engine (fetched now if Maven can): missing, the tests skip outside
+    CI and fail in CI, where `make install` fetched it."""
+    from warwatch import localnode
+
+    try:
+        localnode.find_java(localnode.ENGINES[KNN_ENGINE].min_java)
+        localnode.fetch(KNN_ENGINE)
+    except localnode.LocalNodeError as exc:
+        service_missing(f"the {KNN_ENGINE} engine is not available ({exc}); run `make install`")
+
+
+@pytest.fixture(scope="session")
+def knn_opensearch_node() -> Iterator[KnnNode]:
+    """One OpenSearch node with the k-NN plugin (engine ``opensearch-knn``: OpenSearch 3.5.0,
+    ``knn_vector`` and the ``knn`` query; Lucene HNSW only) on a spare port for the whole session,
+    shared by the tests of the engine's own vector search (one JVM start for all of them:
+    tests/scheduling.py runs them in one unit). Stopped at the end, which must succeed."""
+    from warwatch import localnode
+
+    _knn_engine_available()
+    root = _reachable_dir("ww-knn-os-")
+    port = free_port()
+    try:
+        url = _in_data_dir(root, lambda: localnode.start(port=port, engine=KNN_ENGINE))
+        yield KnnNode(port, url, root)
+    finally:
+        stopped = _in_data_dir(root, lambda: localnode.stop(port=port))
+        shutil.rmtree(root, ignore_errors=True)
+    assert stopped, "the k-NN OpenSearch node did not stop"
+
+
+@pytest.fixture(scope="session")
+def knn_opensearch(knn_opensearch_node: KnnNode) -> str:
+    """The k-NN OpenSearch node's URL (:func:`knn_opensearch_node`)."""
+    return knn_opensearch_node.url

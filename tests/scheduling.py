@@ -2,7 +2,8 @@
 
 A work unit is a test file (its module fixtures start once), except that files sharing an
 expensive session service are one unit, so only one worker starts it: ``airflow standalone`` and the
-migrated Airflow DB (tests/dags), the bare Elasticsearch node (``bare_elasticsearch``); and that the
+migrated Airflow DB (tests/dags), the bare Elasticsearch node (``bare_elasticsearch``), the OpenSearch
+node with the k-NN plugin (``knn_opensearch``); and that the
 heavy tests of a few files with no module fixture are units of their own (``SPLIT_FILES``: every test,
 ``PEELED_TESTS``: one test of a file), so one file's minutes spread over every worker instead of
 ending the run on one. Units go out
@@ -26,6 +27,8 @@ SHARED_SERVICE_UNITS: dict[str, str] = {
     "tests/indexing/test_embeddings_es.py": "bare-elasticsearch",
     "tests/indexing/test_engine.py": "bare-elasticsearch",
     "tests/warwatch/test_localnode.py::test_bare_elasticsearch_smoke": "bare-elasticsearch",
+    # the files using `knn_opensearch` (OpenSearch with the k-NN plugin) belong here too
+    "tests/warwatch/test_localnode.py::test_knn_opensearch_smoke": "knn-opensearch",
 }
 
 

@@ -55,8 +55,30 @@ def test_files_sharing_a_service_are_one_unit_and_other_files_their_own() -> Non
     assert scheduling.unit_of("tests/indexing/test_engine.py::t") == "bare-elasticsearch"
     assert scheduling.unit_of("tests/indexing/test_embeddings_es.py::t") == "bare-elasticsearch"
     assert scheduling.unit_of("tests/warwatch/test_localnode.py::test_bare_elasticsearch_smoke") == "bare-elasticsearch"
+    assert scheduling.unit_of("tests/warwatch/test_localnode.py::test_knn_opensearch_smoke") == "knn-opensearch"
     assert scheduling.unit_of("tests/warwatch/test_localnode.py::test_stop_really_stops") == "tests/warwatch/test_localnode.py"
     assert scheduling.unit_of("tests/test_a.py::test_1[x::y]") == "tests/test_a.py"
+
+
+#: session node fixtures -> the unit every test asking for them must be in (one JVM per session)
+SESSION_NODE_UNITS = {"bare_elasticsearch": "bare-elasticsearch", "bare_elasticsearch_node": "bare-elasticsearch",
+                      "knn_opensearch": "knn-opensearch", "knn_opensearch_node": "knn-opensearch"}
+
+
+def test_every_test_of_a_session_node_is_in_its_unit() -> None:
+    """A test asking for a session node in a unit of its own would start a second JVM on another
+    worker: each must be listed in SHARED_SERVICE_UNITS (directly, by its file or by its id)."""
+    tests = Path(__file__).resolve().parent
+    misplaced = []
+    for path in sorted(tests.rglob("test_*.py")):
+        rel = path.relative_to(tests.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                for arg in node.args.args:
+                    unit = SESSION_NODE_UNITS.get(arg.arg)
+                    if unit and scheduling.unit_of(f"{rel}::{node.name}") != unit:
+                        misplaced.append(f"{rel}::{node.name} ({arg.arg})")
+    assert misplaced == []
 
 
 def test_heavy_independent_tests_are_units_of_their_own() -> None:

@@ -29,9 +29,10 @@ import pytest
 
 from indexing.errors import ConfigError
 from indexing.settings import get_settings, reset_settings
-from tests.conftest import BareNode, service_missing
+from tests.conftest import BareNode, KnnNode, service_missing
 from warwatch import localnode
 from warwatch.localnode import LocalNodeError, engines, maven, node_dir, proc, user
+from warwatch.localnode.engines import Plugin
 from warwatch.localnode.nodeconfig import write_config
 from warwatch.localnode.probe import port_in_use
 
@@ -378,6 +379,40 @@ def test_bare_elasticsearch_smoke(bare_elasticsearch_node: BareNode) -> None:
     assert "analysis-common" not in modules  # why OpenSearch is the default local engine
 
 
+# --- OpenSearch with the k-NN plugin: the engine's own vector search ---------------------------
+
+
+def test_knn_opensearch_smoke(knn_opensearch_node: KnnNode) -> None:
+    """The session's k-NN node (tests/conftest.py) runs OpenSearch 3.5.0 with the plugin listed;
+    a Lucene HNSW ``knn_vector`` field (cosine) takes documents and the ``knn`` query returns the
+    nearest first; ``local-es status`` names the engine it was started as."""
+    url = knn_opensearch_node.url
+    st = knn_opensearch_node.status()
+    assert (st["engine"], st["version"], st["managed"]) == ("opensearch-knn", "3.5.0", True)
+    with urllib.request.urlopen(f"{url}/_cat/plugins?h=component,version", timeout=30) as resp:  # noqa: S310
+        plugins = resp.read().decode().split()
+    assert plugins[plugins.index("opensearch-knn") + 1] == "3.5.0.0"
+    index = f"knn-{uuid.uuid4().hex[:8]}"
+    _call(f"{url}/{index}", "PUT", {
+        "settings": {"index.knn": True, "number_of_shards": 1, "number_of_replicas": 0},
+        "mappings": {"properties": {"vec": {"type": "knn_vector", "dimension": 4, "method": {
+            "name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}}}},
+    })  # fmt: skip
+    try:
+        for doc_id, vec in (("east", [1.0, 0.0, 0.0, 0.0]), ("north-east", [0.7, 0.7, 0.0, 0.0]),
+                            ("up", [0.0, 0.0, 1.0, 0.0])):  # fmt: skip
+            _call(f"{url}/{index}/_doc/{doc_id}?refresh=true", "PUT", {"vec": vec})
+        res = _call(f"{url}/{index}/_search", "POST",
+                    {"size": 2, "query": {"knn": {"vec": {"vector": [0.9, 0.2, 0.1, 0.0], "k": 2}}}})
+        hits = res["hits"]["hits"]
+        assert [h["_id"] for h in hits] == ["east", "north-east"]
+        assert hits[0]["_score"] > hits[1]["_score"]
+        mapping = _call(f"{url}/{index}/_mapping")[index]["mappings"]["properties"]["vec"]
+        assert mapping["type"] == "knn_vector" and mapping["method"]["engine"] == "lucene"
+    finally:
+        _call(f"{url}/{index}", "DELETE")
+
+
 def test_port_taken_by_a_non_http_service(data_dir: Path) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -582,15 +617,17 @@ def test_a_download_with_the_wrong_sha256_is_refused(tmp_path: Path, monkeypatch
     assert (old / ".warwatch-fetched.json").is_file()  # left as it was until a verified one replaces it
 
 
-@pytest.mark.parametrize("name", sorted(localnode.ENGINES))
-def test_pinned_sha256_matches_the_maven_artifact(name: str) -> None:
-    """The pins are the artifacts Maven Central serves (checked on the copy `make install` put in ~/.m2)."""
-    spec = localnode.ENGINES[name]
-    jar = (Path.home() / ".m2" / "repository" / spec.group.replace(".", "/") / spec.artifact / spec.version
-           / f"{spec.artifact}-{spec.version}.zip")  # fmt: skip
+@pytest.mark.parametrize(
+    "pinned", [a for spec in localnode.ENGINES.values() for a in (spec, *spec.plugins)], ids=lambda a: a.coordinates
+)
+def test_pinned_sha256_matches_the_maven_artifact(pinned: localnode.EngineSpec | Plugin) -> None:
+    """The pins (engines and their plugins) are the artifacts Maven Central serves (checked on the
+    copy `make install` put in ~/.m2)."""
+    jar = (Path.home() / ".m2" / "repository" / pinned.group.replace(".", "/") / pinned.artifact / pinned.version
+           / f"{pinned.artifact}-{pinned.version}.zip")  # fmt: skip
     if not jar.exists():
         service_missing(f"{jar} not fetched yet (make install)")
-    maven.verify_sha256(jar, spec.sha256)
+    maven.verify_sha256(jar, pinned.sha256)
     with pytest.raises(LocalNodeError, match="refusing to unpack"):
         maven.verify_sha256(jar, "0" * 64)
 
