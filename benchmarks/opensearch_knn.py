@@ -5,14 +5,13 @@ Usage: python benchmarks/opensearch_knn.py [--docs 100000] [--vectors random|rea
        [--k 200] [--ef-search 200] [--port 9285] [--heap 2g] [--keep] [--reuse]
 
 The local engine (OpenSearch 3.8.0's integ-test-zip) has no k-NN plugin and Maven Central serves
-``opensearch-knn`` only for other versions; a plugin must match its engine exactly, so this fetches
-the OpenSearch **3.5.0** integ-test-zip and ``opensearch-knn:3.5.0.0`` from Maven Central into
-``.local/search/`` (SHA-256 printed, checked against the ``.sha512``/``.sha1`` published next to an
-artifact when there is one), installs the plugin into a copy of the engine, and starts a node of its
-own on 127.0.0.1:``--port`` (transport ``--port + 200``, security none, data under /tmp), stopped at
-the end unless ``--keep``. Nothing here is used outside ``benchmarks/``. Only the ``lucene`` engine
-(pure Java): the plugin zip on Maven Central carries no native libraries, and the first document
-indexed into a ``faiss`` field stopped the node (``UnsatisfiedLinkError``, fatal: 7 December 2026).
+``opensearch-knn`` only for 3.5.0; a plugin must match its engine exactly, so this runs
+`warwatch local-es`'s engine ``opensearch-knn`` (OpenSearch 3.5.0 with ``opensearch-knn:3.5.0.0``,
+both pinned by SHA-256 in ``warwatch/localnode/engines.py``, the plugin installed at fetch time):
+a node of its own on 127.0.0.1:``--port`` (data dir /tmp/osknn-PORT, heap ``--heap``), stopped at
+the end unless ``--keep``. Only the ``lucene`` engine (pure Java): the plugin zip on Maven Central
+carries no native libraries, and the first document indexed into a ``faiss`` field stopped the
+node (``UnsatisfiedLinkError``, fatal: 7 December 2026).
 
 Vectors (dimension 384, unit): ``random`` - uniform on the sphere, the hardest case for HNSW recall
 (what ``search_latency.py`` indexes); ``real`` - the model's vectors of the crosslingual fixture's
@@ -27,21 +26,16 @@ recall of each top 30 against the exact one.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,222 +43,44 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MAVEN = "https://repo1.maven.org/maven2"
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".local" / "search"
+#: warwatch/localnode's engine: OpenSearch 3.5.0 with the k-NN plugin, both pinned by SHA-256
+KNN_ENGINE = "opensearch-knn"
 DIM = 384
 FIELD = "vec"
 INDEX = "osknn-bench"
 TOP = 30
-MAX_DOWNLOAD = 512 << 20  # bytes: the engine's zip is ~190 MB
 BULK_DOCS = 500
 PROGRESS_EVERY = 50_000  # documents between progress lines of the load
-START_TIMEOUT = 180.0
-
-
-@dataclass(frozen=True)
-class Artifact:
-    group: str
-    artifact: str
-    version: str
-    ext: str = "zip"
-
-    @property
-    def filename(self) -> str:
-        return f"{self.artifact}-{self.version}.{self.ext}"
-
-    @property
-    def url(self) -> str:
-        return f"{MAVEN}/{self.group.replace('.', '/')}/{self.artifact}/{self.version}/{self.filename}"
-
-
-ENGINE = Artifact("org.opensearch.distribution.integ-test-zip", "opensearch", "3.5.0")
-KNN_PLUGIN = Artifact("org.opensearch.plugin", "opensearch-knn", "3.5.0.0")
-#: a plugin installs only into the engine version it was built for: "3.5.0.0" -> "3.5.0"
-assert KNN_PLUGIN.version.rsplit(".", 1)[0] == ENGINE.version
-
-
-# --------------------------------------------------------------------------- fetch and install
-def _get(url: str, limit: int) -> bytes | None:
-    """The body at ``url`` (None on 404), at most ``limit`` bytes."""
-    try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - fixed https URL
-            data = resp.read(limit + 1)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise
-    if len(data) > limit:
-        raise RuntimeError(f"{url} is larger than {limit} bytes; refusing it")
-    return bytes(data)
-
-
-def digests(path: Path) -> dict[str, str]:
-    """sha256, sha512 and sha1 of a file (read once)."""
-    hs = {name: hashlib.new(name) for name in ("sha256", "sha512", "sha1")}
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            for h in hs.values():
-                h.update(block)
-    return {name: h.hexdigest() for name, h in hs.items()}
-
-
-def check_published(computed: dict[str, str], published: dict[str, str]) -> list[str]:
-    """The algorithms whose published checksum matches; raises on a mismatch. A checksum file
-    may carry the file name after the digest (``<hex>  name``): only the first word counts."""
-    checked = []
-    for algo, text in published.items():
-        words = text.split()
-        if not words:
-            continue
-        if words[0].lower() != computed[algo]:
-            raise RuntimeError(f"published {algo} {words[0]} != computed {computed[algo]}")
-        checked.append(algo)
-    return checked
-
-
-def fetch(art: Artifact) -> Path:
-    """The artifact under ``.local/search/downloads``, downloaded once; its SHA-256 printed and
-    any published .sha512/.sha1 checked (a mismatch deletes the file and stops)."""
-    dest = CACHE / "downloads" / art.filename
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if not dest.exists():
-        data = _get(art.url, MAX_DOWNLOAD)
-        if data is None:
-            raise RuntimeError(f"{art.url} is not on Maven Central")
-        tmp = dest.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-    computed = digests(dest)
-    published = {algo: text.decode("ascii", "replace") for algo in ("sha512", "sha1")
-                 if (text := _get(f"{art.url}.{algo}", 4096)) is not None}  # fmt: skip
-    try:
-        checked = check_published(computed, published)
-    except RuntimeError as exc:
-        dest.unlink()
-        raise RuntimeError(f"{art.filename}: {exc}; deleted it") from exc
-    print(f"{art.filename}: sha256 {computed['sha256']} "
-          f"({'matches the published ' + ', '.join(checked) if checked else 'no checksum published'})")
-    return dest
-
-
-def install(engine_zip: Path, plugin_zip: Path) -> Path:
-    """A copy of the engine with the k-NN plugin installed: ``.local/search/opensearch-3.5.0-knn``
-    (idempotent: a marker names the two SHA-256s it was built from)."""
-    from warwatch.localnode.maven import make_world_readable, unzip
-
-    home = CACHE / f"opensearch-{ENGINE.version}-knn"
-    marker = {"engine": digests(engine_zip)["sha256"], "plugin": digests(plugin_zip)["sha256"]}
-    mfile = home / ".osknn.json"
-    if mfile.exists() and json.loads(mfile.read_text()) == marker:
-        return home
-    shutil.rmtree(home, ignore_errors=True)
-    staging = CACHE / ".osknn-unpack"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    unzip(engine_zip, staging)
-    (root,) = [p for p in staging.iterdir() if p.is_dir()]
-    java = _java()
-    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(java)}
-    proc = subprocess.run([str(root / "bin" / "opensearch-plugin"), "install", "--batch", plugin_zip.resolve().as_uri()],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"opensearch-plugin install failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    make_world_readable(root)
-    os.replace(root, home)
-    shutil.rmtree(staging, ignore_errors=True)
-    mfile.write_text(json.dumps(marker) + "\n")
-    print(f"installed {KNN_PLUGIN.filename} into {home}")
-    return home
-
-
-def _java() -> Path:
-    from warwatch.localnode.java import find_java
-
-    return find_java(21)
 
 
 # --------------------------------------------------------------------------- the node
-def node_yml(rundir: Path, port: int) -> str:
-    return "\n".join([
-        "cluster.name: osknn-bench", f"node.name: osknn-{port}", "network.host: 127.0.0.1",
-        f"http.port: {port}", f"transport.port: {port + 200}", "discovery.type: single-node",
-        f'path.data: "{rundir / "data"}"', f'path.logs: "{rundir / "logs"}"',
-        "cluster.routing.allocation.disk.threshold_enabled: false", "",
-    ])  # fmt: skip
+def use_node_dir(port: int, heap: str) -> Path:
+    """The settings `warwatch local-es` reads for this run: data dir /tmp/osknn-<port> (the node's
+    files under search-node/<port>, kept between runs: ``--restart``), heap ``heap``."""
+    from indexing.settings import reset_settings
+
+    data = Path(f"/tmp/osknn-{port}")
+    data.mkdir(exist_ok=True)
+    data.chmod(0o755)  # the unprivileged node user enters it
+    os.environ.update({"WARWATCH_DATA_DIR": str(data), "WARWATCH_LOCAL_ES__HEAP": heap,
+                       "WARWATCH_LOCAL_ES__MAX_HEAP": heap})  # fmt: skip
+    reset_settings()
+    return data
 
 
-@dataclass
-class Node:
-    child: subprocess.Popen[bytes]
-    rundir: Path
-    url: str
+def start_node(port: int) -> str:
+    """The engine fetched (verified, plugin installed) and started on 127.0.0.1:port by
+    warwatch/localnode, as `warwatch local-es start --engine opensearch-knn` does; its URL."""
+    from warwatch import localnode
 
-    def server_pid(self) -> int:
-        try:
-            return int((self.rundir / "run" / "node.pid").read_text().strip())
-        except (OSError, ValueError):
-            return self.child.pid
-
-    def stop(self) -> None:
-        """SIGTERM to the node's own process group (started with a new session), then SIGKILL."""
-        if self.child.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 60.0), (signal.SIGKILL, 10.0)):
-            os.killpg(self.child.pid, sig)
-            try:
-                self.child.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+    return localnode.start(port=port, engine=KNN_ENGINE)
 
 
-def start_node(home: Path, port: int, heap: str, fresh: bool = True) -> Node:
-    """The node on 127.0.0.1:port as the unprivileged node user (engines refuse root), files under
-    /tmp/osknn-<port> (``fresh=False``: the data of the last node there kept); waits until it
-    answers green or yellow."""
-    from warwatch.localnode.nodeconfig import jvm_options
-    from warwatch.localnode.user import chown_tree, ensure_user
+def server_pid(port: int) -> int | None:
+    from warwatch import localnode
 
-    ids = ensure_user()
-    rundir = Path(f"/tmp/osknn-{port}")
-    for sub in ("config", "logs", "tmp", "run", "console.log") if not fresh else ("",):
-        target = rundir / sub
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    conf = rundir / "config"
-    shutil.copytree(home / "config", conf)
-    (conf / "jvm.options").write_text(jvm_options(home, rundir))
-    (conf / "jvm.options.d").mkdir(exist_ok=True)
-    (conf / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
-    (conf / "opensearch.yml").write_text(node_yml(rundir, port))
-    for sub in ("data", "logs", "tmp", "run"):
-        (rundir / sub).mkdir(exist_ok=True)
-    if ids is not None:
-        chown_tree(rundir, ids)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(rundir / "tmp"),
-           "OPENSEARCH_JAVA_HOME": str(_java()), "OPENSEARCH_PATH_CONF": str(conf),
-           "OPENSEARCH_TMPDIR": str(rundir / "tmp")}  # fmt: skip
-    kw: dict[str, Any] = {"user": ids[0], "group": ids[1], "extra_groups": []} if ids else {}
-    with open(rundir / "console.log", "wb") as console:
-        child = subprocess.Popen([str(home / "bin" / "opensearch"), "-p", str(rundir / "run" / "node.pid")],  # noqa: S603
-                                 cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=console,
-                                 stderr=subprocess.STDOUT, start_new_session=True, **kw)  # fmt: skip
-    node = Node(child, rundir, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RuntimeError(f"the node exited ({child.returncode}); see {rundir}/logs and console.log")
-        try:
-            if request(node.url, "GET", "/_cluster/health")["status"] in ("green", "yellow"):
-                return node
-        except OSError:
-            pass
-        time.sleep(1.0)
-    node.stop()
-    raise RuntimeError(f"the node was not ready in {START_TIMEOUT:.0f}s; see {rundir}/logs")
+    pid = localnode.status(port).get("pid")
+    return pid if isinstance(pid, int) else None
 
 
 def request(base: str, method: str, path: str, body: Any = None, ndjson: bytes | None = None,
@@ -420,15 +236,15 @@ def searched_segments(url: str) -> int:
     return sum(1 for r in rows if r.get("searchable") == "true")
 
 
-def node_memory(url: str, pid_file: Path) -> dict[str, float]:
+def node_memory(url: str, pid: int | None) -> dict[str, float]:
     """The index's size on disk, the segments searched, and the node's resident memory (anonymous:
-    heap and native; file: mapped index files) from its pid file, when readable."""
+    heap and native; file: mapped index files) of its server process, when known."""
     stats = request(url, "GET", f"/{INDEX}/_stats/store")
     out = {"store_mb": stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20,
            "segments": float(searched_segments(url))}  # fmt: skip
     names = {"VmRSS:": "rss_mb", "RssAnon:": "rss_anon_mb", "RssFile:": "rss_file_mb"}
     try:
-        for line in Path(f"/proc/{int(pid_file.read_text().strip())}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key = line.split(":")[0] + ":"
             if key in names:
                 out[names[key]] = int(line.split()[1]) / 1024
@@ -473,18 +289,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--docs 1..10,000,000 and --queries 1..100,000")
     rows, queries = vectors(args.vectors, args.docs, args.queries)
     print(f"{len(rows)} rows ({args.vectors}), {len(queries)} queries; load average {os.getloadavg()}")
-    node = None
+    started = False
     url = f"http://127.0.0.1:{args.port}"
+    data = use_node_dir(args.port, args.heap)
     if not args.reuse:
-        home = install(fetch(ENGINE), fetch(KNN_PLUGIN))
-        node = start_node(home, args.port, args.heap, fresh=not args.restart)
-        print(f"node up at {url} (pid {node.server_pid()}, files in {node.rundir})")
+        url, started = start_node(args.port), True
+        print(f"node up at {url} (pid {server_pid(args.port)}, files in {data})")
     try:
         if not (args.reuse or args.restart):
             times = load(url, rows, args.m, args.ef_construction, merge=not args.no_merge)
             print("load: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; load average {os.getloadavg()}")
-        pid_file = Path(f"/tmp/osknn-{args.port}/run/node.pid")
-        print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid_file).items()))
+        pid = server_pid(args.port)
+        print("memory: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid).items()))
         matrix = None
         if not args.no_matrix:
             from indexing.embeddings.matrix import VectorMatrix
@@ -494,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         for ef in args.ef_search:
             report(measure(url, rows, queries, args.k, ef, matrix), ef, args.k)
             print(f"load average {os.getloadavg()}")
-        print("memory after the queries: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid_file).items()))
+        print("memory after the queries: " + ", ".join(f"{k} {v:.0f}" for k, v in node_memory(url, pid).items()))
     finally:
-        if node is not None and not args.keep:
-            node.stop()
+        if started and not args.keep:
+            from warwatch import localnode
+
+            localnode.stop(args.port)
             print("node stopped")
     return 0
 

@@ -1,49 +1,31 @@
-"""The pure parts of benchmarks/opensearch_knn.py: Maven coordinates, checksum checks, exact top k,
-recall and the bulk bodies. No network, no node."""
+"""The pure parts of benchmarks/opensearch_knn.py: the engine it runs, exact top k, recall and the
+bulk bodies. No network, no node (fetching, checking and starting the engine is warwatch/localnode's,
+tested in tests/warwatch/test_localnode*.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from benchmarks.opensearch_knn import (
-    ENGINE,
-    KNN_PLUGIN,
-    Artifact,
+    KNN_ENGINE,
     as_sent,
     bulk_bodies,
-    check_published,
-    digests,
     exact_top,
     knn_body,
     mapping,
-    node_yml,
     percentile,
     random_unit,
     recall,
 )
 
 
-def test_artifact_urls_follow_the_maven_layout() -> None:
-    assert ENGINE.url == ("https://repo1.maven.org/maven2/org/opensearch/distribution/integ-test-zip/"
-                          "opensearch/3.5.0/opensearch-3.5.0.zip")
-    assert KNN_PLUGIN.url == ("https://repo1.maven.org/maven2/org/opensearch/plugin/opensearch-knn/"
-                              "3.5.0.0/opensearch-knn-3.5.0.0.zip")
-    assert Artifact("a.b", "c", "1", "jar").filename == "c-1.jar"
+def test_the_benchmark_runs_the_local_nodes_knn_engine() -> None:
+    from warwatch import localnode
 
-
-def test_published_checksums_are_checked_and_a_mismatch_raises(tmp_path: Path) -> None:
-    f = tmp_path / "x.zip"
-    f.write_bytes(b"hello")
-    d = digests(f)
-    assert d["sha1"] == "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
-    assert check_published(d, {"sha1": d["sha1"].upper() + "  x.zip\n", "sha512": d["sha512"]}) == ["sha1", "sha512"]
-    assert check_published(d, {"sha1": "  "}) == []
-    with pytest.raises(RuntimeError, match="sha1"):
-        check_published(d, {"sha1": "0" * 40})
+    spec = localnode.ENGINES[KNN_ENGINE]
+    assert spec.version == "3.5.0" and [p.artifact for p in spec.plugins] == ["opensearch-knn"]
 
 
 def test_exact_top_matches_a_full_sort_and_recall_counts_the_overlap() -> None:
@@ -77,12 +59,7 @@ def test_knn_body_and_percentile() -> None:
     assert percentile([3.0], 50) == 3.0
 
 
-def test_node_yml_binds_loopback_on_its_own_ports_and_mapping_is_lucene_cosine(tmp_path: Path) -> None:
-    yml = node_yml(tmp_path, 9285).splitlines()
-    assert "network.host: 127.0.0.1" in yml
-    assert "http.port: 9285" in yml and "transport.port: 9485" in yml
-    assert "discovery.type: single-node" in yml
-    assert f'path.data: "{tmp_path / "data"}"' in yml
+def test_mapping_is_lucene_cosine() -> None:
     field = mapping(16, 100)["mappings"]["properties"]["vec"]
     assert field["type"] == "knn_vector" and field["dimension"] == 384
     assert field["method"]["engine"] == "lucene" and field["method"]["space_type"] == "cosinesimil"
