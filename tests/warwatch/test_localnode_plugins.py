@@ -192,3 +192,19 @@ def test_the_cli_offers_every_engine_and_refuses_others(capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         parser.parse_args(["local-es", "start", "--engine", "solr"])
     assert "invalid choice: 'solr'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_a_missing_knn_engine_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    from tests import conftest
+
+    def unavailable(engine: str | None = None) -> Path:
+        raise LocalNodeError("Maven (mvn) is required to fetch the local search node")
+
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(localnode, "find_java", lambda major: Path("/jdk"))
+    monkeypatch.setattr(localnode, "fetch", unavailable)
+    with pytest.raises(outcome, match="the opensearch-knn engine is not available .*Maven"):
+        conftest._knn_engine_available()
