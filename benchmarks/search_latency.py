@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     bare = is_bare(engine)
     if bare:  # Elastic's bare test build: the templates without analysis-common/mapper-extras
         full = templates.component_templates
-        with mock.patch.object(templates, "component_templates", lambda p: bare_component_templates(full(p))):
+        with mock.patch.object(templates, "component_templates", lambda p, **kw: bare_component_templates(full(p, **kw))):
             setup_indices(engine, get_settings().index_prefix)
     else:
         setup_indices(engine, get_settings().index_prefix)

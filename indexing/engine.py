@@ -189,6 +189,15 @@ class Engine:
     def put_mapping(self, index: str, body: Mapping[str, Any]) -> None:
         self._call("indices.put_mapping", index=index, body=dict(body))
 
+    def index_setting(self, index: str, name: str) -> dict[str, Any]:
+        """``{index_name: value}`` of setting ``name`` (flat: ``index.knn``) behind ``index`` (None: unset)."""
+        resp = self._call("indices.get_settings", index=index, name=name, flat_settings=True)
+        return {idx: (spec.get("settings") or {}).get(name) for idx, spec in dict(resp).items()}
+
+    def plugins(self) -> set[str]:
+        """The plugins (components) installed on the cluster's nodes."""
+        return {str(r.get("component")) for r in self._call("cat.plugins", format="json") or [] if isinstance(r, Mapping)}
+
     def get_alias(self, name: str) -> dict[str, Any]:
         """``{index_name: {"aliases": {...}}}`` for every index behind alias ``name``; {} if none."""
         try:

@@ -27,7 +27,8 @@ SHARED_SERVICE_UNITS: dict[str, str] = {
     "tests/indexing/test_embeddings_es.py": "bare-elasticsearch",
     "tests/indexing/test_engine.py": "bare-elasticsearch",
     "tests/warwatch/test_localnode.py::test_bare_elasticsearch_smoke": "bare-elasticsearch",
-    # the files using `knn_opensearch` (OpenSearch with the k-NN plugin) belong here too
+    # the files using `knn_opensearch` (OpenSearch with the k-NN plugin)
+    "tests/indexing/test_embeddings_osknn.py": "knn-opensearch",
     "tests/warwatch/test_localnode.py::test_knn_opensearch_smoke": "knn-opensearch",
 }
 

@@ -63,7 +63,7 @@ def query_vector(query: str, embedder: Embedder) -> np.ndarray:
 
 def has_vectors(engine: Engine, index: str, embedder: Embedder) -> bool:
     """Whether ``index`` may have vectors of ``embedder``'s model (cheap: no model run)."""
-    if native_knn(engine):
+    if native_knn(engine, index):
         return True  # the kNN search itself says so
     from indexing.embeddings.matrix import matrix_for
 
@@ -83,7 +83,7 @@ def neighbours(engine: Engine, index: str, query: str, *, k: int,
     matrix (:meth:`VectorMatrix.nearest`). With client-side ranking ``filters`` are left to the
     caller (it fetches the candidates through the index with its filters)."""
     try:
-        if native_knn(engine):
+        if native_knn(engine, index):
             from indexing.embeddings.knn import refined_knn
 
             return refined_knn(engine, index, embedder.name, query_vector(query, embedder), k=k,
@@ -116,7 +116,7 @@ def candidate_features(engine: Engine, index: str, query: str, ids: Sequence[str
         return {}, {}
     try:
         vector = query_vector(query, embedder) if titles else None
-        if native_knn(engine):
+        if native_knn(engine, index):
             from indexing.embeddings.knn import stored_features
 
             return stored_features(engine, index, embedder.name, embedder.dim, ids, vectors=vectors,
@@ -150,7 +150,7 @@ def candidate_languages(engine: Engine, index: str, ids: Sequence[str], *, embed
     has the keyword hits' languages from its own request, and a neighbour of unknown language is
     never echoed)."""
     try:
-        if native_knn(engine):
+        if native_knn(engine, index):
             return {}
         from indexing.embeddings.matrix import matrix_for
 

@@ -102,14 +102,24 @@ def _page(engine: Engine, index: str, model: str, size: int, after: list[Any] | 
 
 
 def _updates(engine: Engine, hits: list[dict[str, Any]], vectors: Any, titles: Any, model: str,
-             now: str) -> list[dict[str, Any]]:
+             now: str, forms: Mapping[str, Mapping[str, bool]]) -> list[dict[str, Any]]:
+    """The bulk updates writing each hit's vectors, in the form its index's fields take
+    (``forms``: field -> concrete index -> floats, :func:`ensure_vector_field`)."""
     ops: list[dict[str, Any]] = []
     for hit, vec, title in zip(hits, vectors, titles, strict=True):
-        ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
+        where = hit["_index"]
+        ops.append({"update": {"_index": where, "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
                                "if_primary_term": hit["_primary_term"]}})
-        ops.append({"doc": {EMBEDDING_FIELD: encode_vector(engine, vec), TITLE_EMBEDDING_FIELD: encode_vector(engine, title),
+        ops.append({"doc": {EMBEDDING_FIELD: encode_vector(engine, vec, floats=forms[EMBEDDING_FIELD].get(where)),
+                            TITLE_EMBEDDING_FIELD: encode_vector(engine, title, floats=forms[TITLE_EMBEDDING_FIELD].get(where)),
                             "embedding_model": model, TITLE_MODEL_FIELD: model, "embedded_at": now}})
     return ops
+
+
+def _vector_fields(engine: Engine, index: str, dim: int) -> dict[str, dict[str, bool]]:
+    """Both vector fields mapped in every index behind ``index``: field -> index -> floats."""
+    return {EMBEDDING_FIELD: ensure_vector_field(engine, index, EMBEDDING_FIELD, dim),
+            TITLE_EMBEDDING_FIELD: ensure_vector_field(engine, index, TITLE_EMBEDDING_FIELD, dim, searchable=False)}
 
 
 def _ensure_keyword(engine: Engine, index: str, field: str) -> None:
@@ -156,8 +166,7 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
     index = index or articles_alias(settings.index_prefix)
     size = (batch_size or settings.embeddings.batch_size) * len(embedders)
     started = time.perf_counter()
-    ensure_vector_field(engine, index, EMBEDDING_FIELD, embedder.dim)
-    ensure_vector_field(engine, index, TITLE_EMBEDDING_FIELD, embedder.dim, searchable=False)
+    forms = _vector_fields(engine, index, embedder.dim)
     _ensure_keyword(engine, index, TITLE_MODEL_FIELD)
     after: list[Any] | None = None
     while limit is None or report.embedded < limit:
@@ -166,11 +175,13 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
         if not hits:
             break
         after = hits[-1]["sort"]
+        if any(h["_index"] not in forms[EMBEDDING_FIELD] for h in hits):  # an index created since
+            forms = _vector_fields(engine, index, embedder.dim)
         pairs = [stage_texts(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
         # the titles in the same call: one batch for the model, headlines are short
         vectors = _vectors(embedders, [p[0] for p in pairs] + [p[1] for p in pairs], precomputed or {}, report)
         resp = engine.bulk(_updates(engine, hits, vectors[: len(hits)], vectors[len(hits):], embedder.name,
-                                    clock().isoformat()))
+                                    clock().isoformat(), forms))
         report.embedded += _count_failures(resp, report)
     else:
         report.capped = True

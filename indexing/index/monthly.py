@@ -14,9 +14,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from indexing.embeddings.vectors import search_with_vectors
+from indexing.embeddings.vectors import carry_vector_fields, search_with_vectors
 from indexing.engine import Engine, EngineError
-from indexing.index import partitions
+from indexing.index import partitions, templates
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class MonthlyMigrationError(EngineError):
 
 
 def _copy_page(engine: Engine, alias: str, version: int, hits: list[dict[str, Any]],
-               months: dict[str, str]) -> None:
+               months: dict[str, str], sources: str) -> None:
     ops: list[dict[str, Any]] = []
     for hit in hits:
         doc = dict(hit.get("_source") or {})
@@ -38,6 +38,7 @@ def _copy_page(engine: Engine, alias: str, version: int, hits: list[dict[str, An
         month = partitions.month_of(doc["first_seen"])
         if month not in months:
             months[month] = partitions.ensure_month(engine, alias, version, month, join=False)
+            carry_vector_fields(engine, sources, months[month], templates.VECTOR_FIELDS)
         ops += [{"index": {"_index": months[month], "_id": hit["_id"]}}, doc]
     resp = engine.bulk(ops)
     if resp.get("errors"):
@@ -60,7 +61,7 @@ def copy_into_months(engine: Engine, sources: list[str], alias: str, version: in
         hits = search_with_vectors(engine, ",".join(sources), page, ["*"])["hits"]["hits"]
         if not hits:
             return months
-        _copy_page(engine, alias, version, hits, months)
+        _copy_page(engine, alias, version, hits, months, ",".join(sources))
         after = hits[-1]["sort"]
     raise MonthlyMigrationError(f"more than {MAX_PAGES * PAGE} documents to copy; alias not moved")
 

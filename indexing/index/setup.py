@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from indexing.embeddings.vectors import carry_vector_fields, knn_settings
 from indexing.engine import Engine, EngineError
 from indexing.index import partitions, templates
 
@@ -48,7 +49,7 @@ def versioned_index(version: int, prefix: str) -> str:
 
 
 def install_templates(engine: Engine, prefix: str) -> None:
-    for name, body in templates.component_templates(prefix).items():
+    for name, body in templates.component_templates(prefix, knn=knn_settings(engine)).items():
         engine.put_component_template(name, body)
     for name, body in templates.index_templates(prefix).items():
         engine.put_index_template(name, body)
@@ -179,6 +180,7 @@ def _reindex_into(engine: Engine, alias: str, old: list[str], target: str) -> No
     """Copy the indices behind the alias into ``target``, then what was written meanwhile."""
     engine.create_index(target)  # the templates apply; an existing target is refilled below
     sources = ",".join(i for i in old if i != target)
+    carry_vector_fields(engine, sources, target, templates.VECTOR_FIELDS)
     # Documents written while the reindex runs go to the old index: remember when we started
     # and copy those afterwards (the catch-up pass uses indexed_at, set on every write).
     started = datetime.now(UTC) - timedelta(seconds=5)

@@ -38,6 +38,7 @@ Bump :data:`MAPPING_VERSION` whenever the mapping or analysis changes incompatib
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 #: The version of the articles mapping; the concrete index is ``{prefix}articles-v{MAPPING_VERSION}``.
@@ -188,6 +189,8 @@ EMBEDDING_FIELD = "embedding"
 #: ... and the title's own vector (hybrid fusion's title closeness, indexing/embeddings/titles.py),
 #: written with it; never searched by kNN (not indexed as one)
 TITLE_EMBEDDING_FIELD = "title_embedding"
+#: both: a migration maps them in the new index as the old one does (vectors.carry_vector_fields)
+VECTOR_FIELDS = (EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD)
 #: the model of the title vector (the stage's work list: articles without one of the configured model)
 TITLE_MODEL_FIELD = "title_embedding_model"
 
@@ -339,8 +342,9 @@ def runs_mappings() -> dict[str, Any]:
     }
 
 
-def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
-    """``{name: body}`` of the component templates.
+def component_templates(prefix: str, *, knn: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``{name: body}`` of the component templates; ``knn``: index settings articles indices get
+    for vector search in the server (OpenSearch's ``index.knn``: ``vectors.knn_settings``).
 
     The analysis settings travel with each mappings component: a component template is
     validated on its own, so its mappings can only name analyzers it defines itself.
@@ -360,7 +364,8 @@ def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
             "_meta": {"owner": "warwatch"},
         },
         f"{prefix}articles-mappings": {
-            "template": {"settings": {**analysis, "index": {"query": {"default_field": list(DEFAULT_QUERY_FIELDS)}}},
+            "template": {"settings": {**analysis, "index": {"query": {"default_field": list(DEFAULT_QUERY_FIELDS)},
+                                                            **(knn or {})}},
                          "mappings": article_mappings()},
             "_meta": {"owner": "warwatch", "mapping_version": MAPPING_VERSION},
         },

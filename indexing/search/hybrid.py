@@ -76,6 +76,22 @@ HYDRATE_SLACK = 5
 PAGE_WITH_VECTORS = True
 
 
+def _page_hits(engine: Engine, index: str, request: SearchRequest, wanted: list[str],
+               page: PageFetch | None) -> tuple[dict[str, dict[str, Any]], set[str], int]:
+    """The hits (sources, highlights) of the fused page's ``wanted`` ids: those ``page`` brought
+    with the candidates' vectors, the rest by the page's own request (:func:`_hydrate`). Returns
+    them by id, every id asked for (one asked but missing was deleted or filtered out), and the
+    page request's ``took`` (0 without one)."""
+    by_id: dict[str, dict[str, Any]] = dict(page.hits) if page else {}
+    fetched: set[str] = set(page.asked) if page else set()
+    missing = [i for i in wanted if i not in fetched]
+    if not missing:
+        return by_id, fetched, 0
+    resp, _ = run(engine, index, replace(request, facets=False), shape=_hydrate(missing))
+    by_id |= {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
+    return by_id, fetched | set(missing), int(resp.get("took") or 0)
+
+
 def _page_fetch(request: SearchRequest) -> PageFetch:
     """What the page needs of the candidates, asked with their vectors (:class:`knn.PageFetch`):
     the page request's body (:func:`_hydrate`: the search's filters, the highlights), its fields."""
@@ -170,7 +186,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     if not has_vectors(engine, index, embedder):
         return None
     filters = request.filters()
-    native = native_knn(engine)
+    native = native_knn(engine, index)
     # The vector side (model, matrix product or kNN request) runs while the engine ranks by keyword.
     with ThreadPoolExecutor(max_workers=1) as pool:
         vector_side = pool.submit(neighbours, engine, index, request.query, k=limits.vector_candidates,
@@ -202,21 +218,13 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not native  # every candidate must pass the filters
     wanted = fused.ranking if checked else fused.page(size)[: size + HYDRATE_SLACK]
-    by_id: dict[str, dict[str, Any]] = dict(page.hits) if page else {}
-    fetched: set[str] = set(page.asked) if page else set()
-    missing = [i for i, _ in wanted if i not in fetched]
-    took = int(first.get("took") or 0)
-    if missing:  # the page's request: those the vectors' requests did not bring
-        resp, _ = run(engine, index, replace(request, facets=False), shape=_hydrate(missing))
-        by_id |= {str(h["_id"]): h for h in resp.get("hits", {}).get("hits", [])}
-        fetched |= set(missing)
-        took += int(resp.get("took") or 0)
+    by_id, fetched, took = _page_hits(engine, index, request, [i for i, _ in wanted], page)
     present = fused.page(size, lambda i: i in by_id or i not in fetched)
     hits = [parse_hit({**by_id[i], "_score": score}) for i, score in present if i in by_id][:size]
     extra = sum(1 for i, _ in present if i not in keyword_ids)
     return SearchResult(total=total_of(first) + extra, hits=hits,
                         facets=facets_of(first.get("aggregations") or {}) if request.facets else None,
-                        took_ms=took, query_syntax=syntax,
+                        took_ms=int(first.get("took") or 0) + took, query_syntax=syntax,
                         retrieval="hybrid", weak=fused.weak)
 
 

@@ -281,7 +281,7 @@ def articles_on_es(bare_elasticsearch: str) -> Iterator[tuple[Any, str]]:
         eng = connect(get_settings())
         full = templates.component_templates
         try:
-            with mock.patch.object(templates, "component_templates", lambda p: bare_component_templates(full(p))):
+            with mock.patch.object(templates, "component_templates", lambda p, **kw: bare_component_templates(full(p, **kw))):
                 setup_indices(eng, prefix)
             index_articles(eng, corpus())
             report = embed_pending(eng, settings=get_settings(), embedder=_WordsEmbedder())
@@ -436,3 +436,56 @@ def test_hybrid_search_runs_the_model_once_for_a_new_query(
                           Waiting())
     assert found is not None and found.retrieval == "hybrid" and found.hits
     assert on_main == [False]
+
+
+@pytest.mark.slow
+def test_a_migration_into_month_indices_keeps_the_vectors_searchable(bare_elasticsearch: str) -> None:
+    """``warwatch es migrate`` copies embedded articles into new indices: their vector fields are
+    mapped there before the copy (as the old index maps them), so the kNN search finds the same
+    neighbours after it. A vector copied into an index without the mapping would stay in
+    ``_source`` only, and the stage would never write it again (the article counts as embedded)."""
+    from unittest import mock
+
+    from benchmarks.bare_es import bare_component_templates
+    from indexing.embeddings.retrieval import neighbours
+    from indexing.embeddings.stage import embed_pending
+    from indexing.embeddings.vectors import field_types
+    from indexing.engine import connect
+    from indexing.index import templates
+    from indexing.index.setup import articles_alias, migrate, setup_indices
+    from indexing.settings import reset_settings
+    from tests.conftest import _cleanup_prefix
+    from tests.indexing.search_corpus import corpus, index_articles
+
+    prefix = "ww-test-migrate-es-"
+    full = templates.component_templates
+    with pytest.MonkeyPatch.context() as mp, \
+            mock.patch.object(templates, "component_templates", lambda p, **kw: bare_component_templates(full(p, **kw))):
+        mp.setenv("WARWATCH_ES_URL", bare_elasticsearch)
+        mp.setenv("WARWATCH_INDEX_PREFIX", prefix)
+        reset_settings()
+        eng = connect(get_settings())
+        alias = articles_alias(prefix)
+        try:
+            setup_indices(eng, prefix)
+            index_articles(eng, corpus())
+            embedder = _WordsEmbedder()
+            assert embed_pending(eng, settings=get_settings(), embedder=embedder).embedded == len(corpus())
+            eng.refresh(alias)
+            queries = ("nordkoreanische Truppen Kursk", "drone attack Odesa", "Gefangenenaustausch")
+            before = [neighbours(eng, alias, q, k=5, embedder=embedder) for q in queries]
+            assert all(before)
+            months = migrate(eng, prefix, partition="monthly")
+            behind = sorted(eng.get_alias(alias))
+            assert months in behind and all("-v" in i for i in behind)
+            for field in templates.VECTOR_FIELDS:
+                assert set(field_types(eng, alias, field).values()) == {"dense_vector"}, field
+            eng.refresh(alias)
+            after = [neighbours(eng, alias, q, k=5, embedder=embedder) for q in queries]
+            assert [[i for i, _ in n] for n in after] == [[i for i, _ in n] for n in before]
+            # nothing is left for the stage: every copied article still counts as embedded
+            assert embed_pending(eng, settings=get_settings(), embedder=embedder).embedded == 0
+        finally:
+            eng.close()
+            _cleanup_prefix(bare_elasticsearch, prefix)
+            reset_settings()

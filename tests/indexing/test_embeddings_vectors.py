@@ -58,9 +58,13 @@ def test_what_is_not_a_vector_decodes_to_none() -> None:
     assert decode(None, 2) is None
 
 
-def test_knn_on_an_engine_without_it_is_an_error_not_a_request() -> None:
+def test_knn_on_an_engine_without_it_is_an_error_not_a_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenSearch without the k-NN plugin: knn_hits refuses before any search is sent (the
+    engine's client, None here, would fail on one)."""
+    eng = _offline("opensearch")
+    monkeypatch.setattr(eng, "plugins", set)  # core OpenSearch: no k-NN plugin
     with pytest.raises(EngineError, match="no vector search"):
-        knn_hits(_offline("opensearch"), "idx", "embedding", [0.1, 0.2], k=3)
+        knn_hits(eng, "idx", "embedding", [0.1, 0.2], k=3)
 
 
 def test_search_with_vectors_returns_the_vector_fields(engine: Engine, index_prefix: str,
