@@ -144,10 +144,12 @@ def _vector_fields(engine: Any, model: str, vector: Any, title: Any) -> dict[str
     fusion's title closeness reads title vectors as it does on a real index."""
     import numpy as np
 
-    from indexing.embeddings.vectors import encode_vector
+    from indexing.embeddings.vectors import encode_vector, knn_plugin
     from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD, TITLE_MODEL_FIELD
 
-    return {EMBEDDING_FIELD: encode_vector(engine, vector / np.linalg.norm(vector)), "embedding_model": model,
+    # OpenSearch with the k-NN plugin: the templates give the index ``index.knn``, so the field is a knn_vector
+    floats = engine.flavor == "elasticsearch" or knn_plugin(engine)
+    return {EMBEDDING_FIELD: encode_vector(engine, vector / np.linalg.norm(vector), floats=floats), "embedding_model": model,
             TITLE_EMBEDDING_FIELD: encode_vector(engine, title / np.linalg.norm(title)), TITLE_MODEL_FIELD: model}
 
 
