@@ -129,6 +129,12 @@ class PageFetch:
     hits: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
     asked: set[str] = dataclass_field(default_factory=set)
 
+    def languages(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """The languages of those of ``ids`` fetched so far (hybrid fusion's echo: the kNN
+        response does not say them, the candidates' vectors' request does)."""
+        langs = {i: (self.hits[i].get("_source") or {}).get("language") for i in ids if i in self.hits}
+        return {i: lang if isinstance(lang, str) else None for i, lang in langs.items()}
+
 
 def _stored(engine: Engine, index: str, ids: Sequence[str], fields: Sequence[str], dim: int,
             timeout: float | None, page: PageFetch | None = None) -> dict[str, list[tuple[str, np.ndarray, str | None]]]:

@@ -6,10 +6,11 @@ and highlights of the fused page, through the index with the search's filters. T
 cross-lingual agreement needs the candidates' vectors when the keyword side has an anchor, its
 title closeness their title vectors when it has none, its echo the candidates' vectors and
 languages always: in memory with the client-side matrix; with the engine's kNN one ``ids``
-request for the vectors and, without an anchor, the title vectors with them. So with the
-engine's kNN a search waits on three requests in a row: the longer of the keyword ranking and the
-vector side (three requests of its own: kNN, feedback vectors, the feedback query's kNN), the
-candidates' vectors, the page (``benchmarks/hybrid_profile.py`` times each).
+request for the vectors (and languages) and, without an anchor, the title vectors with them,
+which also brings the sources and highlights the page needs. So with the engine's kNN a search
+waits on two requests in a row: the longer of the keyword ranking and the vector side (three
+requests of its own: kNN, feedback vectors, the feedback query's kNN), then the candidates'
+vectors with the page (``benchmarks/hybrid_profile.py`` times each).
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ def hybrid_search(engine: Engine, index: str, request: SearchRequest, embedder: 
     if not near:
         return None
     fused = _fused(plan, first, near, request.expansion, limits, features,
-                   lambda ids: candidate_languages(engine, index, ids, embedder=embedder))
+                   lambda ids: page.languages(ids) if page else candidate_languages(engine, index, ids, embedder=embedder))
     size = request.size
     keyword_ids = {str(h["_id"]) for h in first.get("hits", {}).get("hits", [])}
     checked = bool(filters) and not native  # every candidate must pass the filters

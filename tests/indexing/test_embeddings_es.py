@@ -297,7 +297,9 @@ def articles_on_es(bare_elasticsearch: str) -> Iterator[tuple[Any, str]]:
 def _reference(engine: Any, alias: str, request: Any, embedder: Any) -> tuple[list[tuple[str, float]], bool]:
     """The fused first page as before the fetches were merged and overlapped: the keyword ranking
     with its languages from ``_source``, the neighbours, then every candidate's vectors and (no
-    anchor) title scores by separate requests. Returns (page, whether the keyword side has an anchor)."""
+    anchor) title scores by separate requests, and the neighbours' languages (the echo: the
+    client-side matrix has them) by a request of their own. Returns (page, whether the keyword
+    side has an anchor)."""
     from dataclasses import replace
 
     from indexing.embeddings.fusion import FusionParams, KeywordHit, anchor, fuse
@@ -317,10 +319,13 @@ def _reference(engine: Any, alias: str, request: Any, embedder: Any) -> tuple[li
     ids = [h.id for h in keyword] + [i for i, _ in near]
     centre = anchor(keyword, one_concept=request.expansion.one_concept)
     titles = None if centre else title_scores(engine, alias, request.query, ids, embedder=embedder)
+    langs = {str(h["_id"]): h["_source"].get("language")
+             for h in engine.search(alias, {"query": {"ids": {"values": ids}}, "size": len(ids),
+                                            "_source": ["language"]})["hits"]["hits"]}
     fused = fuse(keyword, near, one_concept=request.expansion.one_concept,
                  params=FusionParams(**limits.scoring.model_dump()),
                  vectors=candidate_vectors(engine, alias, ids, embedder=embedder), titles=titles,
-                 languages={str(h["_id"]): h["_source"].get("language") for h in hits})
+                 languages=langs)
     return fused.page(request.size)[: request.size], centre is not None
 
 
@@ -377,6 +382,12 @@ def test_hybrid_search_on_elasticsearch_fetches_each_candidate_once(
     assert sum(1 for b in recording.bodies if "highlight" in b) == len(asked)
     # ... and the page is the one its own request after the fusion gives (as before), to the last bit
     monkeypatch.setattr(hybrid, "PAGE_WITH_VECTORS", False)
+
+    def languages(eng: Any, index: str, ids: list[str], **_: Any) -> dict[str, Any]:  # as the matrix has them
+        found = engine.search(index, {"query": {"ids": {"values": ids}}, "size": len(ids), "_source": ["language"]})
+        return {str(h["_id"]): h["_source"].get("language") for h in found["hits"]["hits"]}
+
+    monkeypatch.setattr(retrieval, "candidate_languages", languages)
     alone = _Recording(engine)
     before = hybrid_search(alone, alias, request, embedder)  # type: ignore[arg-type]
     assert before is not None and page_only(alone.bodies) == 1

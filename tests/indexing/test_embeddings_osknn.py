@@ -60,7 +60,7 @@ def test_the_vectors_are_searched_in_the_server_with_the_matrix_s_scores(article
     """With the plugin: ``index.knn`` from the templates, ``knn_vector`` for the searched field
     (the title's stays stored only), kNN in the server; its refined neighbours (language
     centring, feedback) are the client-side matrix's over the same vectors, and so is the
-    hybrid page (given the same languages)."""
+    hybrid page (the neighbours' languages, for the echo, come with their vectors)."""
     from indexing.embeddings import retrieval
     from indexing.embeddings.vectors import field_types, knn_plugin, native_knn
     from indexing.index.templates import EMBEDDING_FIELD, TITLE_EMBEDDING_FIELD
@@ -93,9 +93,7 @@ def test_the_vectors_are_searched_in_the_server_with_the_matrix_s_scores(article
         with mock.patch("indexing.search._embedder", lambda _: embedder):
             hybrid = search(query, engine=eng, index=alias, settings=limits, embeddings=get_settings().embeddings,
                             size=5)
-            # with the engine's kNN the fusion knows the languages of the keyword hits only (as on
-            # Elasticsearch: a neighbour of unknown language is never echoed): so the matrix's here
-            with matrix_only[0], matrix_only[1], mock.patch.object(retrieval, "candidate_languages", lambda *_, **__: {}):
+            with matrix_only[0], matrix_only[1]:
                 by_matrix = search(query, engine=eng, index=alias, settings=limits,
                                    embeddings=get_settings().embeddings, size=5)
         assert hybrid.retrieval == by_matrix.retrieval == "hybrid"
