@@ -430,7 +430,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stories", choices=["dev", "validation", "both"], default="both")
     parser.add_argument("--dump", help="write per-query candidates and rankings as JSON to this file")
     parser.add_argument("--show", action="store_true", help="print each query's hybrid misses")
+    parser.add_argument("--means-sample", type=int, help="engine kNN path: articles the language means come from "
+                        "(indexing/embeddings/knn.py MEANS_SAMPLE)")
+    parser.add_argument("--knn-candidates", type=int, help="engine kNN path: candidates re-scored (knn.CANDIDATES)")
     args = parser.parse_args(argv)
+    from indexing.embeddings import knn
+
+    knn.MEANS_SAMPLE = args.means_sample or knn.MEANS_SAMPLE
+    if args.knn_candidates:
+        knn.CANDIDATES, knn.NUM_CANDIDATES = args.knn_candidates, 2 * args.knn_candidates
 
     from benchmarks.common import engine_for_prefix
 
