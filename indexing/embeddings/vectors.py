@@ -50,25 +50,33 @@ EF_SEARCH_PER_CANDIDATE = 2
 #: how long whether an index's vectors are searchable in the server is remembered (seconds)
 KIND_TTL = 60.0
 
-_PLUGIN: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+#: how long a cluster that would not list its plugins counts as without the k-NN plugin (seconds)
+PLUGINS_RETRY = 600.0
+#: per engine: (asked again after, has the plugin)
+_PLUGIN: weakref.WeakKeyDictionary[Engine, tuple[float, bool]] = weakref.WeakKeyDictionary()
 _KINDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, bool]]] = weakref.WeakKeyDictionary()
 _KINDS_LOCK = threading.Lock()
 
 
 def knn_plugin(engine: Engine) -> bool:
-    """Whether ``engine`` is OpenSearch with the k-NN plugin (asked once per engine; a failed
-    question is asked again next time)."""
+    """Whether ``engine`` is OpenSearch with the k-NN plugin (asked once per engine). A cluster
+    that will not say (a role without cluster monitoring, a node down) counts as without it for
+    :data:`PLUGINS_RETRY` seconds, with one warning: the client-side matrix works anyway."""
     if engine.flavor != "opensearch":
         return False
     known = _PLUGIN.get(engine)
-    if known is None:
-        try:
-            known = KNN_PLUGIN in engine.plugins()
-        except EngineError as exc:
-            log.warning("cannot list the plugins of %s, no kNN in the server for now: %s", engine, exc)
-            return False
-        _PLUGIN[engine] = known
-    return known
+    if known is not None and (known[1] or time.monotonic() < known[0]):
+        return known[1]
+    try:
+        found = KNN_PLUGIN in engine.plugins()
+    except EngineError as exc:
+        if known is None:
+            log.warning("cannot list the plugins of %s (%s): no kNN in the server, vectors ranked client-side",
+                        engine, exc)
+        _PLUGIN[engine] = (time.monotonic() + PLUGINS_RETRY, False)
+        return False
+    _PLUGIN[engine] = (float("inf"), found)
+    return found
 
 
 def knn_settings(engine: Engine) -> dict[str, Any]:

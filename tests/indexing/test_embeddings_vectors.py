@@ -93,3 +93,31 @@ def test_search_with_vectors_returns_the_vector_fields(engine: Engine, index_pre
     with pytest.raises(EngineError) as bad:  # any other bad request is not retried away
         search_with_vectors(engine, name, {"query": {"no_such_query": {}}}, ["language"])
     assert bad.value.status == 400
+
+
+def test_a_cluster_that_will_not_list_its_plugins_counts_as_without_knn_for_a_while(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An OpenSearch role without cluster monitoring gets a 403 from ``_cat/plugins``: no kNN in
+    the server (the client-side matrix works anyway), one warning, and the question is not asked
+    again on every search, only after ``PLUGINS_RETRY`` seconds."""
+    from indexing.embeddings import vectors
+
+    eng = _offline("opensearch")
+    asked: list[int] = []
+
+    def refused() -> set[str]:
+        asked.append(1)
+        raise EngineError("security_exception: no permissions for [cluster:monitor/nodes/info]", status=403)
+
+    monkeypatch.setattr(eng, "plugins", refused)
+    assert [vectors.knn_plugin(eng) for _ in range(5)] == [False] * 5
+    assert len(asked) == 1 and len([r for r in caplog.records if "cannot list the plugins" in r.message]) == 1
+    assert not native_knn(eng, "idx")  # and no mapping request (the client is None)
+    monkeypatch.setattr(vectors, "PLUGINS_RETRY", -1.0)
+    vectors._PLUGIN.pop(eng)
+    vectors.knn_plugin(eng)
+    vectors.knn_plugin(eng)
+    assert len(asked) == 3 and len([r for r in caplog.records if "cannot list the plugins" in r.message]) == 2
+    monkeypatch.setattr(eng, "plugins", lambda: {"opensearch-knn"})
+    assert vectors.knn_plugin(eng) and vectors.knn_settings(eng)["knn"] is True
