@@ -146,9 +146,9 @@ def title_scores(engine: Engine, index: str, query: str, ids: Sequence[str], *, 
 
 def candidate_languages(engine: Engine, index: str, ids: Sequence[str], *, embedder: Embedder) -> dict[str, str | None]:
     """The languages of ``ids`` (hybrid fusion's echo pairs only articles in two languages): from
-    the client-side matrix in memory (no request); with the engine's kNN nothing ({}: the caller
-    has the keyword hits' languages from its own request, and a neighbour of unknown language is
-    never echoed)."""
+    the client-side matrix in memory (no request); with the engine's kNN nothing ({}: hybrid
+    search reads them off the candidates' vectors' request, ``knn.PageFetch.languages``, and the
+    keyword hits' from its own request; a neighbour of unknown language is never echoed)."""
     try:
         if native_knn(engine, index):
             return {}

@@ -95,11 +95,15 @@ def _page_hits(engine: Engine, index: str, request: SearchRequest, wanted: list[
 
 def _page_fetch(request: SearchRequest) -> PageFetch:
     """What the page needs of the candidates, asked with their vectors (:class:`knn.PageFetch`):
-    the page request's body (:func:`_hydrate`: the search's filters, the highlights), its fields."""
+    the page request's body (:func:`_hydrate`: the search's filters, the highlights), its fields.
+    The body is built once (expansion, clauses, highlights): each call copies only what
+    :func:`_hydrate` changes."""
     from indexing.embeddings.knn import PageFetch
 
+    base = replace(request, facets=False).body()
+
     def body(ids: list[str]) -> dict[str, Any]:
-        out = replace(request, facets=False).body()
+        out = {**base, "query": {**base["query"], "bool": dict(base["query"]["bool"])}}
         _hydrate(ids)(out)
         return out
 
