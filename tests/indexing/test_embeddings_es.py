@@ -220,6 +220,78 @@ def test_refined_knn_moves_few_vectors_for_the_same_scores(es_engine: Any) -> No
     eng.delete_index(index)
 
 
+def test_language_means_come_from_the_whole_index_not_its_latest_batch(es_engine: Any, caplog: Any) -> None:
+    """The means are estimated from a uniform sample, not the most recently embedded articles: an
+    index whose last 1,000 embedded articles are all German still gets its Ukrainian mean, both
+    close to the exact means over every article; two estimates draw the same sample."""
+    import numpy as np
+
+    from indexing.embeddings.knn import MEANS_SAMPLE, LanguageMeans
+    from indexing.embeddings.refine import shrunk_means
+    from indexing.embeddings.vectors import encode_vector, ensure_vector_field
+    from indexing.index.templates import EMBEDDING_FIELD
+
+    eng, index, dim, n = es_engine, "ww-test-vec-means", 16, 2 * MEANS_SAMPLE
+    eng.delete_index(index)
+    eng.create_index(index, MAPPING)
+    ensure_vector_field(eng, index, EMBEDDING_FIELD, dim)
+    rng = np.random.default_rng(5)
+    base = {lang: rng.standard_normal(dim) for lang in ("uk", "de")}
+    langs = ["uk" if i < n // 2 else "de" for i in range(n)]  # the German half embedded last
+    vecs = np.asarray([base[lang] + rng.standard_normal(dim) for lang in langs], dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    for start in range(0, n, 500):
+        ops: list[dict[str, Any]] = []
+        for i in range(start, start + 500):
+            ops += [{"index": {"_index": index, "_id": f"d{i}"}},
+                    {"id": f"d{i}", "language": langs[i], "embedding_model": "m",
+                     "embedded_at": f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                     EMBEDDING_FIELD: encode_vector(eng, vecs[i])}]
+        assert eng.bulk(ops, refresh=start + 500 >= n)["errors"] is False
+    rows, means = LanguageMeans().get(eng, index, "m", dim)
+    assert set(rows) == {None, "uk", "de"}
+    sums = [np.zeros(dim), *(vecs[np.asarray(langs) == lang].sum(axis=0) for lang in ("uk", "de"))]
+    exact = shrunk_means(np.stack(sums), np.asarray([0.0, n / 2, n / 2]))  # rows as LanguageMeans's
+    for row, lang in enumerate(("uk", "de"), start=1):
+        got = means[rows[lang]]
+        assert float(got @ exact[row]) / float(np.linalg.norm(got) * np.linalg.norm(exact[row])) > 0.99, lang
+    again_rows, again = LanguageMeans().get(eng, index, "m", dim)
+    assert again_rows == rows and np.array_equal(again, means)
+
+    # an estimate past its ttl is served at once while a thread draws the next one; a refresh
+    # that fails keeps the last estimate
+    now = [0.0]
+    cached = LanguageMeans(ttl=10.0, clock=lambda: now[0])
+    assert set(cached.get(eng, index, "m", dim)[0]) == {None, "uk", "de"}
+    ops = []
+    for i in range(n, n + n // 2):
+        ops += [{"index": {"_index": index, "_id": f"d{i}"}},
+                {"id": f"d{i}", "language": "fr", "embedding_model": "m", EMBEDDING_FIELD: encode_vector(eng, vecs[i - n])}]
+    assert eng.bulk(ops, refresh=True)["errors"] is False
+    now[0] = 11.0
+    assert set(cached.get(eng, index, "m", dim)[0]) == {None, "uk", "de"}  # the old one, at once
+    assert cached.refresher is not None
+    cached.refresher.join(30)
+    assert set(cached.get(eng, index, "m", dim)[0]) == {None, "uk", "de", "fr"}
+
+    class _Down:  # the node, whose searches fail
+        def __getattr__(self, name: str) -> Any:
+            return getattr(eng, name)
+
+        def search(self, *args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("node down")
+
+    now[0] = 30.0
+    assert set(cached.get(_Down(), index, "m", dim)[0]) == {None, "uk", "de", "fr"}  # type: ignore[arg-type]
+    cached.refresher.join(30)
+    assert "not refreshed" in caplog.text and "node down" in caplog.text
+    assert set(cached.get(_Down(), index, "m", dim)[0]) == {None, "uk", "de", "fr"}  # type: ignore[arg-type]
+    waiting = LanguageMeans(ttl=10.0, clock=lambda: now[0], background=False)
+    with pytest.raises(ConnectionError):
+        waiting.get(_Down(), index, "m", dim)  # type: ignore[arg-type]  # nothing to serve: the error shows
+    eng.delete_index(index)
+
+
 class _WordsEmbedder:
     """A small deterministic embedder for search tests: each word (folded, 3+ letters) a fixed
     random direction, a text the normalised sum of its words' (texts sharing words are near)."""
