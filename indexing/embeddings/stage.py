@@ -6,7 +6,9 @@ keyword search never waits for the model. The work list is the index itself: art
 with new text (indexing replaces the whole document, vector included) and articles embedded by
 an earlier model -- or that have no title vector yet (``title_embedding``, written with the
 article's vector for hybrid fusion's title closeness: :mod:`indexing.embeddings.titles`; articles
-embedded before it are embedded again, ``embeddings.max_per_run`` at a time). Every write is an update guarded by the document's sequence number, so an
+embedded before it are embedded again, ``embeddings.max_per_run`` at a time), or whose vector is
+not in the kNN graph of an index that searches vectors in the server (copied there before the field
+was mapped: :func:`pending_query`). Every write is an update guarded by the document's sequence number, so an
 article re-indexed meanwhile keeps its new text and stays on the work list; running the stage
 twice changes nothing.
 """
@@ -86,14 +88,22 @@ def _vectors(embedders: Sequence[Embedder], texts: list[str], precomputed: Mappi
     return np.stack([precomputed[t] if t in precomputed else fresh[t] for t in texts])
 
 
-def pending_query(model: str) -> dict[str, Any]:
-    return {"bool": {"should": [{"bool": {"must_not": [{"term": {"embedding_model": model}}]}},
-                                {"bool": {"must_not": [{"term": {TITLE_MODEL_FIELD: model}}]}}],
-                     "minimum_should_match": 1}}
+def pending_query(model: str, searchable: Sequence[str] = ()) -> dict[str, Any]:
+    """Articles without this model's vectors; in the ``searchable`` indices (those mapping the
+    vector for kNN search) also those whose vector is not in the kNN graph: written before the
+    field was mapped (a migration that copied them first, an index without the mapping), it
+    sits in ``_source`` only, and they are embedded again."""
+    should: list[dict[str, Any]] = [{"bool": {"must_not": [{"term": {"embedding_model": model}}]}},
+                                     {"bool": {"must_not": [{"term": {TITLE_MODEL_FIELD: model}}]}}]
+    if searchable:
+        should.append({"bool": {"filter": [{"terms": {"_index": sorted(searchable)}}],
+                                "must_not": [{"exists": {"field": EMBEDDING_FIELD}}]}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def _page(engine: Engine, index: str, model: str, size: int, after: list[Any] | None) -> list[dict[str, Any]]:
-    body: dict[str, Any] = {"query": pending_query(model), "size": size, "sort": [{"id": "asc"}],
+def _page(engine: Engine, index: str, model: str, size: int, after: list[Any] | None,
+          searchable: Sequence[str] = ()) -> list[dict[str, Any]]:
+    body: dict[str, Any] = {"query": pending_query(model, searchable), "size": size, "sort": [{"id": "asc"}],
                             "seq_no_primary_term": True, "_source": ["title", "lead", "body"],
                             "track_total_hits": False}
     if after:
@@ -171,7 +181,7 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
     after: list[Any] | None = None
     while limit is None or report.embedded < limit:
         hits = _page(engine, index, embedder.name, size if limit is None else min(size, limit - report.embedded),
-                     after)
+                     after, [name for name, floats in forms[EMBEDDING_FIELD].items() if floats])
         if not hits:
             break
         after = hits[-1]["sort"]

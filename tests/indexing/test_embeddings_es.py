@@ -522,11 +522,14 @@ def test_hybrid_search_runs_the_model_once_for_a_new_query(
 
 
 @pytest.mark.slow
-def test_a_migration_into_month_indices_keeps_the_vectors_searchable(bare_elasticsearch: str) -> None:
+@pytest.mark.parametrize("carried", [True, False], ids=["migrate", "migrated-before-the-fix"])
+def test_a_migration_into_month_indices_keeps_the_vectors_searchable(bare_elasticsearch: str, carried: bool) -> None:
     """``warwatch es migrate`` copies embedded articles into new indices: their vector fields are
     mapped there before the copy (as the old index maps them), so the kNN search finds the same
-    neighbours after it. A vector copied into an index without the mapping would stay in
-    ``_source`` only, and the stage would never write it again (the article counts as embedded)."""
+    neighbours after it. A vector copied into an index without the mapping (a migration by a
+    version before that fix: ``carried`` false) stays in ``_source`` only, outside the kNN graph:
+    the embedding stage finds those articles and embeds them again, once."""
+    import contextlib
     from unittest import mock
 
     from benchmarks.bare_es import bare_component_templates
@@ -534,7 +537,7 @@ def test_a_migration_into_month_indices_keeps_the_vectors_searchable(bare_elasti
     from indexing.embeddings.stage import embed_pending
     from indexing.embeddings.vectors import field_types
     from indexing.engine import connect
-    from indexing.index import templates
+    from indexing.index import monthly, setup, templates
     from indexing.index.setup import articles_alias, migrate, setup_indices
     from indexing.settings import reset_settings
     from tests.conftest import _cleanup_prefix
@@ -558,15 +561,21 @@ def test_a_migration_into_month_indices_keeps_the_vectors_searchable(bare_elasti
             queries = ("nordkoreanische Truppen Kursk", "drone attack Odesa", "Gefangenenaustausch")
             before = [neighbours(eng, alias, q, k=5, embedder=embedder) for q in queries]
             assert all(before)
-            months = migrate(eng, prefix, partition="monthly")
+            with contextlib.ExitStack() as stack:
+                if not carried:
+                    for module in (setup, monthly):
+                        stack.enter_context(mock.patch.object(module, "carry_vector_fields", lambda *a, **k: None))
+                months = migrate(eng, prefix, partition="monthly")
             behind = sorted(eng.get_alias(alias))
             assert months in behind and all("-v" in i for i in behind)
+            if not carried:  # the stage maps the fields, then embeds the copies again
+                assert embed_pending(eng, settings=get_settings(), embedder=embedder).embedded == len(corpus())
             for field in templates.VECTOR_FIELDS:
                 assert set(field_types(eng, alias, field).values()) == {"dense_vector"}, field
             eng.refresh(alias)
             after = [neighbours(eng, alias, q, k=5, embedder=embedder) for q in queries]
             assert [[i for i, _ in n] for n in after] == [[i for i, _ in n] for n in before]
-            # nothing is left for the stage: every copied article still counts as embedded
+            # nothing is left for the stage: every copied article counts as embedded, its vector searchable
             assert embed_pending(eng, settings=get_settings(), embedder=embedder).embedded == 0
         finally:
             eng.close()
