@@ -13,8 +13,9 @@ One contract for every caller:
 
 Formats: ISO 8601 / W3C datetime (sitemaps, JSON-LD, ``<time datetime>``), RFC 2822 and HTTP
 dates (RSS, ``Last-Modified``, ``Retry-After``), epoch seconds or milliseconds, dates written out
-in running text in English, German, French, Ukrainian and Russian ("14. März 2024, 08:15",
-"Oct 28, 2024", "28.10.2024"), and ``/2024/10/28/`` in URL paths.
+in running text in English, German, French, Ukrainian, Russian, Spanish, Polish, Italian and
+Portuguese ("14. März 2024, 08:15", "Oct 28, 2024", "8 de mayo de 2022", "29 marca 2020",
+"28.10.2024"), and ``/2024/10/28/`` in URL paths.
 """
 
 from __future__ import annotations
@@ -64,15 +65,28 @@ for _names in (
     "січень лютий березень квітень травень червень липень серпень вересень жовтень листопад грудень",
     "января февраля марта апреля мая июня июля августа сентября октября ноября декабря",
     "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь",
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+    "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada grudnia",
+    "styczeń luty marzec kwiecień maj czerwiec lipiec sierpień wrzesień październik listopad grudzień",
+    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
+    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",
 ):
     for _i, _n in enumerate(_names.split()):
         MONTHS.setdefault(_n, _i + 1)
-MONTHS.update({"sept": 9, "jänner": 1, "maerz": 3, "févr": 2, "déc": 12, "juil": 7})
+MONTHS.update({"sept": 9, "jänner": 1, "maerz": 3, "févr": 2, "déc": 12, "juil": 7, "setiembre": 9})
 
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 _TIME = r"(?:[,\s]+(?:um|à|at|в|о|o)?\s*(\d{1,2})[:.h](\d{2})(?:\s*(am|pm|a\.m\.|p\.m\.))?)?"
-_TEXT_DMY = re.compile(r"\b(\d{1,2})\.?\s+(" + _MONTH_ALT + r")\.?,?\s+(\d{4})" + _TIME, re.I)
+# "14. März 2024", "29 marca 2020", "8 de mayo de 2022" (es, pt), "8 de Mayo 2022"
+_TEXT_DMY = re.compile(r"\b(\d{1,2})\.?\s+(?:de\s+)?(" + _MONTH_ALT + r")\.?,?\s+(?:del?\s+)?(\d{4})" + _TIME, re.I)
 _TEXT_MDY = re.compile(r"\b(" + _MONTH_ALT + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})" + _TIME, re.I)
+# "2022/05/10 17:36", and "10/05/2022" only when the day cannot be the month ("25/05/2022",
+# "05/25/2022"): "10/05/2022" is 10 May in Bogotá and 5 October in Boston
+_TEXT_YMD_SLASH = re.compile(r"\b(\d{4})/(\d{1,2})/(\d{1,2})(?:[,\s]+(\d{1,2}):(\d{2}))?\b")
+_TEXT_SLASH = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
+# an ISO date whose time part is not an ISO time ("2018-11-28CET11:59:00+0100"): the day is still
+# known; an ISO time that is wrong ("T25:61") leaves the whole value unknown
+_ISO_DAY = re.compile(r"^\s*+((?:19|20)\d{2})-(\d{2})-(\d{2})(?![\dT_ ]|\s\d)")
 _TEXT_NUMERIC = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[,\s]+(?:um\s+)?(\d{1,2})[:.](\d{2}))?\b")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)")
 
@@ -172,11 +186,19 @@ def parse_date(value: object, now: datetime | None = None) -> datetime | None:
         value = value.decode("utf-8", errors="replace")
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_LEN:
         return None
-    for parser in (parse_iso, parse_http_date, _parse_epoch):
+    for parser in (parse_iso, parse_http_date, _parse_epoch, _parse_iso_day):
         dt = parser(value)
         if dt is not None:
             return clamp(dt, now)
     return parse_text_date(value, now)
+
+
+def _parse_iso_day(value: str) -> datetime | None:
+    m = _ISO_DAY.match(value)
+    try:
+        return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=UTC) if m else None
+    except _DATE_ERRORS:
+        return None
 
 
 def _hour(h: str | None, ampm: str | None) -> int:
@@ -187,6 +209,15 @@ def _hour(h: str | None, ampm: str | None) -> int:
     return hour
 
 
+def _unambiguous(a: str, b: str, y: str) -> tuple[str, str, str, int, None]:
+    """(year, month, day, ...) of a/b/year when only one of a and b can be the month."""
+    if int(a) > 12 >= int(b) or a == b:
+        return y, b, a, 0, None
+    if int(b) > 12 >= int(a):
+        return y, a, b, 0, None
+    raise ValueError(f"{a}/{b}/{y}: day and month cannot be told apart")
+
+
 def _first_text_dates(sample: str) -> list[tuple[int, datetime]]:
     """The first match of each written-out form, with its position in ``sample``."""
     found: list[tuple[int, datetime]] = []
@@ -194,6 +225,8 @@ def _first_text_dates(sample: str) -> list[tuple[int, datetime]]:
         (_TEXT_DMY, lambda d, mon, y, h, mi, ap: (y, MONTHS[mon.lower()], d, _hour(h, ap), mi)),
         (_TEXT_MDY, lambda mon, d, y, h, mi, ap: (y, MONTHS[mon.lower()], d, _hour(h, ap), mi)),
         (_TEXT_NUMERIC, lambda d, mo, y, h, mi: (y, mo, d, int(h or 0), mi)),
+        (_TEXT_YMD_SLASH, lambda y, mo, d, h, mi: (y, mo, d, int(h or 0), mi)),
+        (_TEXT_SLASH, _unambiguous),
     )
     for pattern, fields in forms:
         m = pattern.search(sample)

@@ -41,14 +41,8 @@ MAX_UNITS = 3_000
 MAX_UNIT_CHARS = 1_000
 MAX_IMAGES = 200
 
-# indexing.dates.MONTHS (en, de, fr, ru, uk) plus the month names of es, it, pl as dates in text write them.
-_MORE_MONTHS = ("enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
-                "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
-                "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada grudnia")
-_MONTHS: dict[str, int] = dict(MONTHS)
-for _names in _MORE_MONTHS:
-    for _i, _n in enumerate(_names.split()):
-        _MONTHS.setdefault(_n, _i + 1)
+# the month names of indexing.dates (en, de, fr, uk, ru, es, pl, it, pt)
+_MONTHS: dict[str, int] = MONTHS
 _M = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 #: "2024 года", "2024 р.", "2024 r.", "2024 г.": the word for "year" after a date belongs to it
 _YEAR_WORD = r"(?: (?:года|году|г\.|року|р\.|roku|r\.))?"

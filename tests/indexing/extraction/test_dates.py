@@ -62,10 +62,33 @@ def test_aware_datetime_normalised() -> None:
         ("28 жовтня 2024 о 10:15", datetime(2024, 10, 28, 10, 15, tzinfo=UTC)),
         ("15 мая 2024, 10:20", datetime(2024, 5, 15, 10, 20, tzinfo=UTC)),
         ("am 28.10.2024 um 17:42", datetime(2024, 10, 28, 17, 42, tzinfo=UTC)),
+        ("Actualizado el 8 de mayo de 2022", datetime(2022, 5, 8, tzinfo=UTC)),
+        ("08 de Mayo 2022 | 6:00 h", datetime(2022, 5, 8, tzinfo=UTC)),
+        ("29 marca 2020 roku", datetime(2020, 3, 29, tzinfo=UTC)),
+        ("5 listopada 2021 o 12:30", datetime(2021, 11, 5, 12, 30, tzinfo=UTC)),
+        ("1 maj 2023", datetime(2023, 5, 1, tzinfo=UTC)),
+        ("12 settembre 2021", datetime(2021, 9, 12, tzinfo=UTC)),
+        ("3 de março de 2020", datetime(2020, 3, 3, tzinfo=UTC)),
+        ("Juni 19th, 2018 | Social Media", datetime(2018, 6, 19, tzinfo=UTC)),
+        ("2022/05/10 17:36:11", datetime(2022, 5, 10, 17, 36, tzinfo=UTC)),
+        ("Stand 25/05/2022", datetime(2022, 5, 25, tzinfo=UTC)),  # the day cannot be the month
+        ("posted 05/25/2022", datetime(2022, 5, 25, tzinfo=UTC)),
     ],
 )
 def test_text_dates(text: str, expected: datetime) -> None:
     assert parse_text_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10/05/2022", "11/01/2023 12:43:42", "31/31/2022", "Zorblat 12 Quintavex 2020"])
+def test_a_date_whose_day_and_month_cannot_be_told_apart_is_unknown(text: str) -> None:
+    """10 May in Bogotá, 5 October in Boston: no guess."""
+    assert parse_text_date(text) is None
+
+
+def test_an_iso_day_with_a_time_no_parser_takes_keeps_its_day() -> None:
+    """JSON-LD as a CMS wrote it ("2018-11-28CET11:59:00+0100"): the day is still the page's."""
+    assert parse_date("2018-11-28CET11:59:00+0100") == datetime(2018, 11, 28, tzinfo=UTC)
+    assert parse_date("2018-13-28CET11:59") is None
 
 
 def test_url_dates() -> None:
