@@ -84,9 +84,10 @@ _TEXT_MDY = re.compile(r"\b(" + _MONTH_ALT + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,
 # "05/25/2022"): "10/05/2022" is 10 May in Bogotá and 5 October in Boston
 _TEXT_YMD_SLASH = re.compile(r"\b(\d{4})/(\d{1,2})/(\d{1,2})(?:[,\s]+(\d{1,2}):(\d{2}))?\b")
 _TEXT_SLASH = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
-# an ISO date whose time part is not an ISO time ("2018-11-28CET11:59:00+0100"): the day is still
-# known; an ISO time that is wrong ("T25:61") leaves the whole value unknown
-_ISO_DAY = re.compile(r"^\s*+((?:19|20)\d{2})-(\d{2})-(\d{2})(?![\dT_ ]|\s\d)")
+# an ISO date whose time part is not an ISO time ("2018-11-28CET11:59:00+0100") or whose month and
+# day are not padded ("2023-1-26"): the day is still known; an ISO time that is wrong ("T25:61")
+# leaves the whole value unknown
+_ISO_DAY = re.compile(r"^\s*+((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})(?![\dT_ ]|\s\d)")
 _TEXT_NUMERIC = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[,\s]+(?:um\s+)?(\d{1,2})[:.](\d{2}))?\b")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)")
 

@@ -308,7 +308,9 @@ def extract_published(src: _Sources) -> datetime | None:
         published = date_from_url(src.url)
     if published is None:
         for el in src.tree.xpath("//time[@datetime][1] | //*[@itemprop='datePublished'][1]"):
-            published = parse_date(el.get("datetime") or el.get("content") or el.text_content())
+            # the attribute, else what the element says ("01-11-2023 10:29" no parser takes,
+            # "1. November 2023 10:29" shown)
+            published = parse_date(el.get("datetime") or el.get("content")) or parse_date(_spaced_text(el))
             if published:
                 break
     return published or _date_near_headline(src.h1) or _dated_element(src.tree, src.h1)

@@ -89,6 +89,7 @@ def test_an_iso_day_with_a_time_no_parser_takes_keeps_its_day() -> None:
     """JSON-LD as a CMS wrote it ("2018-11-28CET11:59:00+0100"): the day is still the page's."""
     assert parse_date("2018-11-28CET11:59:00+0100") == datetime(2018, 11, 28, tzinfo=UTC)
     assert parse_date("2018-13-28CET11:59") is None
+    assert parse_date("2023-1-26") == datetime(2023, 1, 26, tzinfo=UTC)  # month and day not padded
 
 
 def test_url_dates() -> None:

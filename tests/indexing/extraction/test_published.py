@@ -51,3 +51,9 @@ def test_the_articles_own_meta_box_counts_even_in_a_list() -> None:
     html = page("<header><span class='date'>Feb. 19 2020</span></header><article><h1>Stromausfall in Charkiw</h1>"
                 f"<aside><ul><li class='content__meta__date'>26.02.2020</li></ul></aside>{BODY}</article>")
     assert extract(html, url="https://news.example/story").published == datetime(2020, 2, 26, tzinfo=UTC)
+
+
+def test_a_time_element_whose_attribute_no_parser_takes_gives_the_date_it_shows() -> None:
+    html = page(f"<article><h1>Stromausfall in Charkiw</h1><time datetime='01-11-2023 10:29'>1. November 2023 "
+                f"10:29</time>{BODY}</article>")
+    assert extract(html, url="https://news.example/story").published == datetime(2023, 11, 1, 10, 29, tzinfo=UTC)
