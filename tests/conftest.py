@@ -35,7 +35,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # a node starts on half the CPU (17 -> 9 CPU s here). The shared node `make test` starts before
 # pytest keeps the defaults.
 os.environ.setdefault("WARWATCH_LOCAL_ES__JVM_OPTIONS", '["-XX:TieredStopAtLevel=1"]')
+# No test touches the indices of the developer's own node (the default prefix, "warwatch-"): a test
+# that talks to the engine without the index_prefix fixture works under this session's prefix,
+# removed when the session ends (xdist's workers inherit it from the controller).
+SESSION_PREFIX = os.environ.setdefault("WARWATCH_INDEX_PREFIX", f"ww-test-session-{uuid.uuid4().hex[:8]}-")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    url = os.environ.get("WARWATCH_ES_URL")
+    if url and SESSION_PREFIX.startswith("ww-test-session-") and not hasattr(session.config, "workerinput"):
+        _cleanup_prefix(url, SESSION_PREFIX)
 
 
 def _in_ci() -> bool:

@@ -37,6 +37,20 @@ def test_config_typo_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     assert "feedz" in err and str(bad) in err.replace("\n", "")
 
 
+def test_a_sources_typo_stops_the_run_before_the_engine_is_touched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index_prefix: str, es_url: str) -> None:
+    """The run's warm start sets up the engine's indices while the crawl starts: a broken sources
+    file must fail the run before that, not leave indices behind."""
+    import urllib.request
+
+    bad = tmp_path / "sources.yaml"
+    bad.write_text("sources:\n  - id: a\n    name: A\n    url: http://a.example/\n    feedz: []\n")
+    monkeypatch.setenv("WARWATCH_DATA_DIR", str(tmp_path / "data"))
+    assert main(["run", "--sources", str(bad)]) == 2
+    with urllib.request.urlopen(f"{es_url}/_cat/indices/{index_prefix}*?format=json") as resp:  # noqa: S310
+        assert json.load(resp) == []
+
+
 def test_extract_command_json(tmp_path: Path) -> None:
     page = PROJECT_ROOT / "tests" / "fixtures" / "seed-article" / "page.html"
     proc = subprocess.run([sys.executable, "-m", "warwatch.cli", "extract", str(page), "--json"],

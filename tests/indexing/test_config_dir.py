@@ -20,7 +20,8 @@ SEED_PAGE = REPO_ROOT / "tests" / "fixtures" / "seed-article" / "page.html"
 
 @pytest.fixture
 def no_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("WARWATCH_CONFIG_DIR", "WARWATCH_SETTINGS_FILE", "WARWATCH_SOURCES"):
+    # (and the test session's index prefix: these tests read the one settings.yaml gives)
+    for var in ("WARWATCH_CONFIG_DIR", "WARWATCH_SETTINGS_FILE", "WARWATCH_SOURCES", "WARWATCH_INDEX_PREFIX"):
         monkeypatch.delenv(var, raising=False)
     reset_settings()
 

@@ -20,6 +20,7 @@ def test_environment_beats_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     cfg = tmp_path / "settings.yaml"
     cfg.write_text("index_prefix: fromyaml-\ncrawl:\n  download_delay: 3\n")
     monkeypatch.setenv("WARWATCH_SETTINGS_FILE", str(cfg))
+    monkeypatch.delenv("WARWATCH_INDEX_PREFIX", raising=False)  # the test session's
     reset_settings()
     assert get_settings().index_prefix == "fromyaml-"
     assert get_settings().crawl.download_delay == 3

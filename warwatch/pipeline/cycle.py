@@ -120,10 +120,14 @@ def run_cycle(
     batch an earlier run left unprocessed. A failed crawl still has what it fetched processed,
     then raises."""
     from indexing.alerts import configured_watches
+    from indexing.sources import load_sources
 
     run_id = run_id or new_run_id()
     settings = get_settings()
-    configured_watches(settings)  # a broken watches file fails the cycle before anything is fetched
+    # a broken watches or sources file fails the cycle before anything is fetched or set up (the
+    # warm start below creates the engine's indices)
+    configured_watches(settings)
+    load_sources(Path(sources_path or settings.sources))
     crawl_error: CrawlError | None = None
     # while the crawl runs: the engine's indices, the model, an extraction worker; then each
     # cleaned batch's vectors while it is indexed (warwatch/pipeline/warm.py)
