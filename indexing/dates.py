@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "parse_iso",
     "parse_text_date",
     "to_utc",
+    "writes_day_first",
 ]
 
 #: Dates further in the future than this are unknown (publisher clocks and typos).
@@ -175,7 +177,21 @@ def _parse_epoch(value: str) -> datetime | None:
         return None
 
 
-def parse_date(value: object, now: datetime | None = None) -> datetime | None:
+def writes_day_first(locale: str | None) -> bool:
+    """Whether a page in ``locale`` ("de", "es-CO", "en_GB", "uk-UA") writes 10/05/2022 for 10 May:
+    every language but English, and English outside the United States and Canada when the locale
+    says where ("en" alone says nothing)."""
+    if not locale or not isinstance(locale, str):
+        return False
+    lang, _, region = locale.strip().replace("_", "-").lower().partition("-")
+    if not lang.isalpha() or len(lang) not in (2, 3):
+        return False
+    if lang != "en":
+        return True
+    return bool(region) and region[:2] not in {"us", "ca", "ph"}
+
+
+def parse_date(value: object, now: datetime | None = None, *, dayfirst: bool = False) -> datetime | None:
     """A date as pages, feeds and sitemaps write it -> plausible aware UTC, or None.
 
     Tries ISO 8601/W3C, RFC 2822/HTTP, epoch seconds/ms, then a date written out in the text.
@@ -191,7 +207,7 @@ def parse_date(value: object, now: datetime | None = None) -> datetime | None:
         dt = parser(value)
         if dt is not None:
             return clamp(dt, now)
-    return parse_text_date(value, now)
+    return parse_text_date(value, now, dayfirst=dayfirst)
 
 
 def _parse_iso_day(value: str) -> datetime | None:
@@ -210,16 +226,19 @@ def _hour(h: str | None, ampm: str | None) -> int:
     return hour
 
 
-def _unambiguous(a: str, b: str, y: str) -> tuple[str, str, str, int, None]:
-    """(year, month, day, ...) of a/b/year when only one of a and b can be the month."""
-    if int(a) > 12 >= int(b) or a == b:
-        return y, b, a, 0, None
-    if int(b) > 12 >= int(a):
-        return y, a, b, 0, None
-    raise ValueError(f"{a}/{b}/{y}: day and month cannot be told apart")
+def _slash(dayfirst: bool) -> Callable[[str, str, str], tuple[str, str, str, int, None]]:
+    """(year, month, day, ...) of a/b/year: when only one of a and b can be the month, or day
+    first when the page's locale writes dates that way (``dayfirst``)."""
+    def fields(a: str, b: str, y: str) -> tuple[str, str, str, int, None]:
+        if int(a) > 12 >= int(b) or a == b or (dayfirst and int(b) <= 12):
+            return y, b, a, 0, None
+        if int(b) > 12 >= int(a):
+            return y, a, b, 0, None
+        raise ValueError(f"{a}/{b}/{y}: day and month cannot be told apart")
+    return fields
 
 
-def _first_text_dates(sample: str) -> list[tuple[int, datetime]]:
+def _first_text_dates(sample: str, dayfirst: bool = False) -> list[tuple[int, datetime]]:
     """The first match of each written-out form, with its position in ``sample``."""
     found: list[tuple[int, datetime]] = []
     forms = (
@@ -227,7 +246,7 @@ def _first_text_dates(sample: str) -> list[tuple[int, datetime]]:
         (_TEXT_MDY, lambda mon, d, y, h, mi, ap: (y, MONTHS[mon.lower()], d, _hour(h, ap), mi)),
         (_TEXT_NUMERIC, lambda d, mo, y, h, mi: (y, mo, d, int(h or 0), mi)),
         (_TEXT_YMD_SLASH, lambda y, mo, d, h, mi: (y, mo, d, int(h or 0), mi)),
-        (_TEXT_SLASH, _unambiguous),
+        (_TEXT_SLASH, _slash(dayfirst)),
     )
     for pattern, fields in forms:
         m = pattern.search(sample)
@@ -241,12 +260,13 @@ def _first_text_dates(sample: str) -> list[tuple[int, datetime]]:
     return found
 
 
-def parse_text_date(text: str | None, now: datetime | None = None) -> datetime | None:
+def parse_text_date(text: str | None, now: datetime | None = None, *, dayfirst: bool = False) -> datetime | None:
     """The first plausible date written out in running text ("28. Oktober 2024, 17:42",
-    "Oct 28, 2024", "28.10.2024 um 17:42"), or None."""
+    "Oct 28, 2024", "28.10.2024 um 17:42"), or None. ``dayfirst``: "10/05/2022" is 10 May (the
+    page's locale writes the day first: :func:`writes_day_first`); else such a date is unknown."""
     if not text or not isinstance(text, str):
         return None
-    for _, dt in sorted(_first_text_dates(text[:5000]), key=lambda c: c[0]):
+    for _, dt in sorted(_first_text_dates(text[:5000], dayfirst), key=lambda c: c[0]):
         ok = clamp(dt, now)
         if ok:
             return ok

@@ -5,7 +5,6 @@ Trust order for every field: JSON-LD > OpenGraph/article:* > other <meta> > mark
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import re
@@ -15,9 +14,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from lxml import etree
-
-from indexing.dates import date_from_url, parse_date, parse_text_date
+from indexing.dates import date_from_url, parse_date, writes_day_first
+from indexing.extraction.pagedates import date_near_headline, dated_element, spaced_text
 from indexing.urls import absolute_url, rel_canonical
 
 logger = logging.getLogger(__name__)
@@ -300,20 +298,24 @@ def extract_authors(src: _Sources) -> list[str]:
 def extract_published(src: _Sources) -> datetime | None:
     """JSON-LD, then <meta>, the URL's date, the first <time datetime>, a date by the headline,
     then the first short element whose class or id names a date. The URL comes before ``<time>``:
-    the first ``<time>`` of a page can be a sidebar's or a comment's, the URL's date is the CMS's."""
-    published = parse_date(src.art.get("datePublished")) or parse_date(src.art.get("dateCreated"))
+    the first ``<time>`` of a page can be a sidebar's or a comment's, the URL's date is the CMS's.
+    "10/05/2022" is read day first on a page whose language writes it so (:func:`writes_day_first`)."""
+    dayfirst = writes_day_first(extract_lang_hint(src))
+    published = (parse_date(src.art.get("datePublished"), dayfirst=dayfirst)
+                 or parse_date(src.art.get("dateCreated"), dayfirst=dayfirst))
     if published is None:
-        published = parse_date(_first(src.metas, *_PUBLISHED_META))
+        published = parse_date(_first(src.metas, *_PUBLISHED_META), dayfirst=dayfirst)
     if published is None:
         published = date_from_url(src.url)
     if published is None:
         for el in src.tree.xpath("//time[@datetime][1] | //*[@itemprop='datePublished'][1]"):
             # the attribute, else what the element says ("01-11-2023 10:29" no parser takes,
             # "1. November 2023 10:29" shown)
-            published = parse_date(el.get("datetime") or el.get("content")) or parse_date(_spaced_text(el))
+            published = (parse_date(el.get("datetime") or el.get("content"), dayfirst=dayfirst)
+                         or parse_date(spaced_text(el), dayfirst=dayfirst))
             if published:
                 break
-    return published or _date_near_headline(src.h1) or _dated_element(src.tree, src.h1)
+    return published or date_near_headline(src.h1, dayfirst) or dated_element(src.tree, src.h1, dayfirst)
 
 
 def extract_modified(src: _Sources) -> datetime | None:
@@ -374,75 +376,4 @@ def _lead_in_page(tree: Any) -> str | None:
         text = _clean(el.text_content())
         if text and 8 <= len(text.split()) <= 120:
             return text
-    return None
-
-
-def _spaced_text(el: Any) -> str:
-    """``el``'s text with its elements' texts apart ("Wissen", "26.02.2020" and "Lesedauer" in
-    three spans are not one word)."""
-    return " ".join(" ".join(el.itertext()).split())
-
-
-def _date_near_headline(h1: Any) -> datetime | None:
-    """A date written out next to the headline ("Stand: 14. März 2024, 08:15 Uhr")."""
-    if h1 is None:
-        return None
-    region = h1.getparent()
-    for _ in range(2):
-        if region is None:
-            return None
-        try:
-            text = _spaced_text(region)
-        except ValueError:
-            return None
-        if len(text) > 300:
-            break
-        region = region.getparent()
-    start = text.find(_spaced_text(h1))
-    return parse_text_date(text[max(start, 0) : max(start, 0) + 1500])
-
-
-#: a class or id token of an element that holds the page's date ("date", "post-date", "datum",
-#: "entry-date", "pubdate", "dateline", "fecha"); "update(d)" and "modified" are the other date
-_DATE_TOKEN = re.compile(r"^(?:date|dates|datum|dateline|datetime|pubdate|postdate|entrydate|publish\w*|posted\w*"
-                         r"|fecha|data|timestamp|byline)$")
-_DATE_TOKENS = re.compile(r"[^a-z]+")
-#: elements looked at (a third of them, say, with a class or id), those naming a date tried, and
-#: the longest text one may hold (a date line, not a teaser with its date)
-_CLASSED_ELEMENTS = 10_000
-_DATED_ELEMENTS = 200
-_DATED_TEXT = 120
-
-
-def _dated_element(tree: Any, h1: Any = None) -> datetime | None:
-    """The date in the first short element whose class or id names a date (``<span
-    class="date">13.01.2022</span>``, ``<div class="field--name-node-post-date">``), outside
-    navigation, asides, footers, lists, links and the site's header -- unless it is inside the
-    headline's own ``<article>``, whose meta box may be any of those (never a link)."""
-    own = h1.xpath("ancestor::article[1]") if h1 is not None else []
-    tried = 0
-    for el in itertools.islice(tree.iter(etree.Element), _CLASSED_ELEMENTS * 3):
-        named = f"{el.get('class') or ''} {el.get('id') or ''}"
-        if named == " ":
-            continue
-        tokens = _DATE_TOKENS.split(named.lower())
-        if not any(_DATE_TOKEN.match(t) for t in tokens):
-            continue
-        tried += 1
-        if tried > _DATED_ELEMENTS:
-            return None
-        if el.xpath("ancestor-or-self::a"):
-            continue
-        if not (own and own[0] in el.iterancestors()) and (
-                el.xpath("ancestor-or-self::*[self::nav or self::aside or self::footer or self::li]")
-                or (el.xpath("ancestor::header") and not el.xpath("ancestor::article"))):
-            continue  # a list's or the site header's date (today's, in a date widget)
-        try:
-            text = _spaced_text(el)
-        except ValueError:
-            continue
-        if 6 <= len(text) <= _DATED_TEXT:
-            found = parse_text_date(text)
-            if found:
-                return found
     return None

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from indexing.dates import date_from_url, parse_date, parse_text_date
+from indexing.dates import date_from_url, parse_date, parse_text_date, writes_day_first
 
 
 @pytest.mark.parametrize(
@@ -83,6 +83,22 @@ def test_text_dates(text: str, expected: datetime) -> None:
 def test_a_date_whose_day_and_month_cannot_be_told_apart_is_unknown(text: str) -> None:
     """10 May in Bogotá, 5 October in Boston: no guess."""
     assert parse_text_date(text) is None
+
+
+@pytest.mark.parametrize(
+    ("locale", "day_first"),
+    [("de", True), ("es-CO", True), ("uk-UA", True), ("en_GB", True), ("en-IN", True), ("fr-CA", True),
+     ("en", False), ("en-US", False), ("en-ca", False), ("", False), (None, False), ("x", False), ("123", False)],
+)
+def test_which_locales_write_the_day_first(locale: str | None, day_first: bool) -> None:
+    assert writes_day_first(locale) is day_first
+
+
+def test_an_ambiguous_slash_date_is_read_day_first_where_the_page_writes_it_so() -> None:
+    assert parse_text_date("10/05/2022", dayfirst=True) == datetime(2022, 5, 10, tzinfo=UTC)
+    assert parse_date("11/01/2023 12:43:42", dayfirst=True) == datetime(2023, 1, 11, tzinfo=UTC)
+    assert parse_text_date("05/25/2022", dayfirst=True) == datetime(2022, 5, 25, tzinfo=UTC)  # 25 is no month
+    assert parse_text_date("10/05/2022") is None
 
 
 def test_an_iso_day_with_a_time_no_parser_takes_keeps_its_day() -> None:

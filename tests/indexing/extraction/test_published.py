@@ -57,3 +57,14 @@ def test_a_time_element_whose_attribute_no_parser_takes_gives_the_date_it_shows(
     html = page(f"<article><h1>Stromausfall in Charkiw</h1><time datetime='01-11-2023 10:29'>1. November 2023 "
                 f"10:29</time>{BODY}</article>")
     assert extract(html, url="https://news.example/story").published == datetime(2023, 11, 1, 10, 29, tzinfo=UTC)
+
+
+def test_a_slash_date_is_read_as_the_pages_language_writes_it() -> None:
+    """``<meta name="date" content="11/01/2023">``: 11 January on a German page; on a page in plain
+    English (the United States write 1 November) no date rather than a guess."""
+    body = f"<article><h1>Stromausfall in Charkiw</h1>{BODY}</article>"
+    head = "<head><meta name='date' content='11/01/2023 12:43:42'></head>"
+    german = f"<html lang='de'>{head}<body>{body}</body></html>"
+    english = f"<html lang='en'>{head}<body>{body}</body></html>"
+    assert extract(german, url="https://news.example/story").published == datetime(2023, 1, 11, tzinfo=UTC)
+    assert extract(english, url="https://news.example/story").published is None
