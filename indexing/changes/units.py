@@ -42,8 +42,7 @@ MAX_UNIT_CHARS = 1_000
 MAX_IMAGES = 200
 
 # the month names of indexing.dates (en, de, fr, uk, ru, es, pl, it, pt)
-_MONTHS: dict[str, int] = MONTHS
-_M = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+_M = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 #: "2024 года", "2024 р.", "2024 r.", "2024 г.": the word for "year" after a date belongs to it
 _YEAR_WORD = r"(?: (?:года|году|г\.|року|р\.|roku|r\.))?"
 DATE_DMY = re.compile(rf"(?<![\w.])(?P<d>\d{{1,2}})\.? (?:de )?(?P<m>{_M})\.?(?:,? (?:de )?(?P<y>\d{{4}}){_YEAR_WORD})?(?![^\W_])", re.I)
@@ -92,7 +91,7 @@ def _day(match: re.Match[str], language: str) -> str:
         m, d = (a, b) if g["sep"] == "/" and language == "en" else (b, a)
         y = "20" + y if len(y) == 2 else y
     else:
-        y, m, d = g.get("y") or "?", str(_MONTHS.get(g["m"].lower(), 0)), g["d"]
+        y, m, d = g.get("y") or "?", str(MONTHS.get(g["m"].lower(), 0)), g["d"]
     return f"\u27e8d:{y}-{int(m)}-{int(d)}\u27e9"
 
 
@@ -130,7 +129,7 @@ def _spans(text: str, language: str, quotes: bool = False, found: list[Number] |
         add(m.start(), m.end(), _clock(m.group()))
     for rx in (DATE_NUMERIC, DATE_DMY, DATE_MDY):
         for m in rx.finditer(text):
-            if rx is not DATE_MDY or m.group("m").lower() in _MONTHS:
+            if rx is not DATE_MDY or m.group("m").lower() in MONTHS:
                 add(m.start(), m.end(), _day(m, language))
     for n in find_numbers(text, language, [(s, e) for s, e, _ in spans]):
         add(n.start, n.end, f"\u27e8n:{canonical(n)}\u27e9")

@@ -126,6 +126,11 @@ def _updates(engine: Engine, hits: list[dict[str, Any]], vectors: Any, titles: A
     return ops
 
 
+def _searchable(forms: Mapping[str, Mapping[str, bool]]) -> list[str]:
+    """The concrete indices whose article vector is searched in the server (:func:`pending_query`)."""
+    return [name for name, floats in forms[EMBEDDING_FIELD].items() if floats]
+
+
 def _vector_fields(engine: Engine, index: str, dim: int) -> dict[str, dict[str, bool]]:
     """Both vector fields mapped in every index behind ``index``: field -> index -> floats."""
     return {EMBEDDING_FIELD: ensure_vector_field(engine, index, EMBEDDING_FIELD, dim),
@@ -177,16 +182,18 @@ def embed_pending(engine: Engine, index: str | None = None, *, settings: Setting
     size = (batch_size or settings.embeddings.batch_size) * len(embedders)
     started = time.perf_counter()
     forms = _vector_fields(engine, index, embedder.dim)
+    searchable = _searchable(forms)
     _ensure_keyword(engine, index, TITLE_MODEL_FIELD)
     after: list[Any] | None = None
     while limit is None or report.embedded < limit:
         hits = _page(engine, index, embedder.name, size if limit is None else min(size, limit - report.embedded),
-                     after, [name for name, floats in forms[EMBEDDING_FIELD].items() if floats])
+                     after, searchable)
         if not hits:
             break
         after = hits[-1]["sort"]
         if any(h["_index"] not in forms[EMBEDDING_FIELD] for h in hits):  # an index created since
             forms = _vector_fields(engine, index, embedder.dim)
+            searchable = _searchable(forms)
         pairs = [stage_texts(h.get("_source") or {}, settings.embeddings.max_chars) for h in hits]
         # the titles in the same call: one batch for the model, headlines are short
         vectors = _vectors(embedders, [p[0] for p in pairs] + [p[1] for p in pairs], precomputed or {}, report)

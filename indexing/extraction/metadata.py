@@ -229,11 +229,11 @@ def extract_metadata(tree: Any, url: str | None) -> Metadata:
     meta.title = extract_title(src, meta.site_name, meta.section)
     meta.lead = extract_lead(src)
     meta.authors = extract_authors(src)
-    meta.published = extract_published(src)
+    meta.lang_hint = extract_lang_hint(src)
+    meta.published = extract_published(src, meta.lang_hint)
     meta.modified = extract_modified(src)
     meta.tags = extract_tags(src)
     meta.canonical_url = extract_canonical_url(src)
-    meta.lang_hint = extract_lang_hint(src)
     body = src.art.get("articleBody")
     meta.jsonld_body = body if isinstance(body, str) and len(body) > 200 else None
     meta.og_type = _first(src.metas, "og:type")
@@ -295,12 +295,12 @@ def extract_authors(src: _Sources) -> list[str]:
     return _dedupe([re.sub(r"^(by|von|par|автор:?)\s+", "", a, flags=re.I) for a in authors])
 
 
-def extract_published(src: _Sources) -> datetime | None:
+def extract_published(src: _Sources, lang_hint: str | None = None) -> datetime | None:
     """JSON-LD, then <meta>, the URL's date, the first <time datetime>, a date by the headline,
     then the first short element whose class or id names a date. The URL comes before ``<time>``:
     the first ``<time>`` of a page can be a sidebar's or a comment's, the URL's date is the CMS's.
     "10/05/2022" is read day first on a page whose language writes it so (:func:`writes_day_first`)."""
-    dayfirst = writes_day_first(extract_lang_hint(src))
+    dayfirst = writes_day_first(lang_hint)
     published = (parse_date(src.art.get("datePublished"), dayfirst=dayfirst)
                  or parse_date(src.art.get("dateCreated"), dayfirst=dayfirst))
     if published is None:

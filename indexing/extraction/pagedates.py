@@ -46,9 +46,9 @@ def date_near_headline(h1: Any, dayfirst: bool = False) -> datetime | None:
 _DATE_TOKEN = re.compile(r"^(?:date|dates|datum|dateline|datetime|pubdate|postdate|entrydate|publish\w*|posted\w*"
                          r"|fecha|data|timestamp|byline)$")
 _DATE_TOKENS = re.compile(r"[^a-z]+")
-#: elements looked at (a third of them, say, with a class or id), those naming a date tried, and
-#: the longest text one may hold (a date line, not a teaser with its date)
-_CLASSED_ELEMENTS = 10_000
+#: elements looked at, those naming a date tried, and the longest text one may hold (a date line,
+#: not a teaser with its date)
+_ELEMENTS = 30_000
 _DATED_ELEMENTS = 200
 _DATED_TEXT = 120
 
@@ -60,7 +60,7 @@ def dated_element(tree: Any, h1: Any = None, dayfirst: bool = False) -> datetime
     headline's own ``<article>``, whose meta box may be any of those (never a link)."""
     own = h1.xpath("ancestor::article[1]") if h1 is not None else []
     tried = 0
-    for el in itertools.islice(tree.iter(etree.Element), _CLASSED_ELEMENTS * 3):
+    for el in itertools.islice(tree.iter(etree.Element), _ELEMENTS):
         named = f"{el.get('class') or ''} {el.get('id') or ''}"
         if named == " ":
             continue
