@@ -14,6 +14,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 ARG WARWATCH_UID=50000
 # gid 0 like the official Airflow image, so an arbitrary uid (OpenShift) can still write its dirs
+# Debian's chromium renders the article pages that need JavaScript (crawlers/render.py, a source's
+# `render`); Playwright drives it and downloads no browser of its own.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --uid "${WARWATCH_UID}" --gid 0 --create-home --home-dir /home/warwatch --shell /bin/bash warwatch
 
 WORKDIR /opt/warwatch

@@ -18,6 +18,15 @@ from indexing.dates import iso
 from indexing.sources import Source
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+#: request meta: the page's bytes as served, when the response's body is the DOM its scripts left
+#: (crawlers/downloadermiddlewares/render.py)
+RAW_BODY = "raw_body"
+
+
+def raw_body(response: Response) -> bytes:
+    """The page's bytes as served (the body itself when it was not rendered)."""
+    raw = response.meta.get(RAW_BODY) if response.request is not None else None
+    return raw if isinstance(raw, bytes) else response.body
 
 
 def is_html(response: Response) -> bool:
@@ -63,7 +72,8 @@ def article_item(
     fetched_at: datetime,
 ) -> dict[str, Any]:
     """The item the archive and seen-store pipelines take (the body leaves it in the archive)."""
-    fingerprint = hashlib.sha256(response.body).hexdigest()
+    body = raw_body(response)  # as served: a rendered page's DOM differs from render to render
+    fingerprint = hashlib.sha256(body).hexdigest()
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]
     meta = response.meta
     revisit = {"revisit": True, "revisit_of": meta["revisit_due"].url} if meta.get("revisit") else {}
@@ -82,5 +92,7 @@ def article_item(
         "change": change_of(known, fingerprint),
         "aliases": aliases,
         "headers": headers,
-        "body": response.body,
+        "body": body,
+        #: the DOM after the page's scripts ran (None: not rendered), archived beside the capture
+        "rendered": response.body if body is not response.body else None,
     }

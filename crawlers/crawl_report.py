@@ -50,6 +50,9 @@ class SourceStats:
     #: section_links, robots_sitemaps, articles): entries not followed
     capped: Counter[str] = field(default_factory=Counter)
     out_of_scope: int = 0  # child/robots sitemaps off the source's host: not fetched
+    #: pages that needed JavaScript (crawlers/downloadermiddlewares/render.py): rendered, failed,
+    #: unavailable (no browser), capped (crawl.render_max_pages)
+    render: Counter[str] = field(default_factory=Counter)
     budget_exhausted: bool = False  # the source's (or the crawl's) time budget ran out
     # revisits of stored articles (issue #19, crawlers/revisits.py)
     revisits_due: int = 0  # due at the source's start (whether or not the budget let them go)
@@ -113,6 +116,7 @@ class SourceStats:
             "discovered_via": dict(sorted(self.discovered_via.items())),
             "capped": {k: n for k, n in sorted(self.capped.items()) if n},
             "out_of_scope": self.out_of_scope,
+            "render": {k: n for k, n in sorted(self.render.items()) if n},
             **{k: getattr(self, k) for k in REVISIT_COUNTS},
             "bytes": self.bytes,
             "duration": round(duration, 3),

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.http import Request, Response
 
+from crawlers.articles import raw_body
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.policies import DueRevisit, next_revisit
 from crawlers.urlcache import canonical
@@ -107,13 +108,14 @@ class RevisitAnswers:
         due: DueRevisit = meta[DUE_META]
         source = self.state.sources_by_id[due.source]
         stats = self.state.report[source.id]
-        stats.bytes += len(response.body)
+        served = raw_body(response)  # a rendered page's DOM is what the content checks read
+        stats.bytes += len(served)
         stats.touch()
         now = datetime.now(UTC)
         final = canonical(response.url)
         same_place = final == canonical(due.url)
         if response.status == 304 or (
-            response.status == 200 and same_place and hashlib.sha256(response.body).hexdigest() == due.fingerprint
+            response.status == 200 and same_place and hashlib.sha256(served).hexdigest() == due.fingerprint
         ):
             stats.revisits_done += 1
             stats.revisits_not_modified += 1
@@ -128,7 +130,7 @@ class RevisitAnswers:
         if verdict is None:
             stats.revisits_done += 1
             stats.revisits_changed += 1
-            stats.bytes -= len(response.body)  # the article path counts them
+            stats.bytes -= len(served)  # the article path counts them
             yield AS_ARTICLE
             return
         if due.takedown == verdict.kind:  # reported before: revisited on schedule, not again
@@ -192,7 +194,7 @@ class RevisitAnswers:
             refers_to_uri=due.final_url or due.url,
             refers_to_date=due.capture_at,
             # the bytes repeated (200): identical-payload-digest; a 304: server-not-modified
-            body=response.body if response.status == 200 else None,
+            body=raw_body(response) if response.status == 200 else None,
         )
         return item
 
@@ -208,6 +210,6 @@ class RevisitAnswers:
             takedown_reason=verdict.reason,
             first_seen=iso(first_seen),
             confirmed_at=iso(now),
-            body=response.body,
+            body=raw_body(response),
         )
         return item

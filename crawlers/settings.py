@@ -52,6 +52,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.downloadermiddlewares.time_budget.TimeBudgetMiddleware": 70,
     "crawlers.downloadermiddlewares.crawl_delay.CrawlDelayMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # renders the final answer of an article that needs JavaScript, after retries and redirects
+    "crawlers.downloadermiddlewares.render.RenderMiddleware": 540,
     "crawlers.downloadermiddlewares.retry_after.RetryAfterMiddleware": 550,
     # process_response runs before RedirectMiddleware (600) sees the 3xx.
     "crawlers.downloadermiddlewares.known_redirect.KnownRedirectMiddleware": 650,

@@ -111,6 +111,7 @@ class WarcWriter:
         self._path: Path | None = None
         self.files: list[Path] = []
         self.records = 0
+        self.last_record_id: str | None = None  # of the record written last (a conversion refers to it)
 
     def __enter__(self) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -193,6 +194,18 @@ class WarcWriter:
         return self._append(writer.create_warc_record(url, "revisit", http_headers=http,
                                                       warc_headers_dict=warc_headers))
 
+    def write_conversion(self, url: str, body: bytes, fetched_at: datetime, *, refers_to: str,
+                         content_type: str = "text/html; charset=utf-8") -> tuple[Path, int]:
+        """Append a ``conversion`` record of the record just written (``refers_to``: its record
+        id), in the same file: a page's DOM after its scripts ran, beside its capture."""
+        if self._fh is None or self._writer is None:
+            raise ArchiveError("a conversion record follows the record it converts")
+        warc_headers = {"WARC-Date": _iso(fetched_at), "WARC-Refers-To": refers_to,
+                        "WARC-Payload-Digest": _sha1_label(hashlib.sha1(body).digest())}
+        record = self._writer.create_warc_record(url, "conversion", payload=io.BytesIO(body), length=len(body),
+                                                 warc_content_type=content_type, warc_headers_dict=warc_headers)
+        return self._append(record)
+
     def _ready(self) -> WARCWriter:
         """The writer of the current file (a new file when there is none or it is full)."""
         if self._fh is None or (self._path is not None and self._fh.tell() >= self.max_bytes):
@@ -205,6 +218,7 @@ class WarcWriter:
         assert self._fh is not None and self._writer is not None and self._path is not None
         offset = self._fh.tell()
         self._writer.write_record(record)
+        self.last_record_id = record.rec_headers.get_header("WARC-Record-ID")
         self._fh.flush()
         if self.fsync:
             self._fh.sync()
@@ -249,7 +263,7 @@ def read_record(warc_path: Path | str, offset: int, *, data_dir: Path | None = N
     try:
         with storage.open_at(str(warc_path), offset) if storage is not None else _open_at(Path(path), offset) as fh:
             for record in ArchiveIterator(fh):
-                if record.rec_type not in ("response", "revisit"):
+                if record.rec_type not in ("response", "revisit", "conversion"):
                     raise ArchiveError(f"{path}@{offset}: record is a {record.rec_type!r}, not a response")
                 http = record.http_headers
                 headers: dict[str, str] = {}
@@ -258,6 +272,9 @@ def read_record(warc_path: Path | str, offset: int, *, data_dir: Path | None = N
                         key = name.lower()
                         headers[key] = f"{headers[key]}, {value}" if key in headers else value
                 status = int(http.get_statuscode() or 0) if http is not None else 0
+                if record.rec_type == "conversion":  # a rendered page: the capture it converts was a 2xx
+                    headers["content-type"] = record.rec_headers.get_header("Content-Type") or "text/html"
+                    status = 200
                 body = record.content_stream().read()
                 wh = record.rec_headers
                 return CapturedResponse(
@@ -352,12 +369,17 @@ class ArchiveWriter:
         return cls(warc, ManifestWriter(manifest_path), data_dir)
 
     def write(self, entry: Mapping[str, Any], *, url: str, status: int, headers: HeaderInput, body: bytes,
-              fetched_at: datetime, extra_warc_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Store one response, then its manifest line: ``entry`` with ``warc_file`` (relative to
-        the data dir) and ``warc_offset`` filled in. Returns the line written."""
+              fetched_at: datetime, extra_warc_headers: Mapping[str, str] | None = None,
+              rendered: bytes | None = None) -> dict[str, Any]:
+        """Store one response, then its manifest line (returned): ``entry`` with ``warc_file`` (relative
+        to the data dir) and ``warc_offset`` filled in; ``rendered`` (the page's DOM after its scripts
+        ran) right after it in the same file, at the line's ``rendered_offset`` (what cleaning reads)."""
         path, offset = self.warc.write_response(url, status, headers, body, fetched_at,
                                                 extra_warc_headers=extra_warc_headers)
         line = {**entry, "warc_file": self.relative(path), "warc_offset": offset}
+        if rendered is not None:
+            _, line["rendered_offset"] = self.warc.write_conversion(
+                url, rendered, fetched_at, refers_to=self.warc.last_record_id or "")
         self.manifest.append(line)
         return line
 

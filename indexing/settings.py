@@ -112,6 +112,13 @@ class CrawlSettings(BaseModel):
     retry_backoff_minutes: float = Field(default=30.0, gt=0)
     retry_backoff_max_hours: float = Field(default=24.0, gt=0)
     retry_max_attempts: int = Field(default=10, ge=1)
+    # Script-rendered pages (a source's ``render``, crawlers/render.py): a headless Chromium.
+    #: the browser's executable (None: the first of chromium, chromium-browser, google-chrome on PATH)
+    render_browser: str | None = None
+    #: seconds one page may take to render (load, then the network quiet); then it is left as served
+    render_timeout_seconds: float = Field(default=20.0, gt=0)
+    #: pages rendered per source and run; beyond it pages are kept as served (counted "render:capped")
+    render_max_pages: int = Field(default=200, ge=0)
 
 
 class DedupSettings(BaseModel):

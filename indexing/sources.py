@@ -11,7 +11,7 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -42,6 +42,10 @@ class Source(BaseModel):
     #: this source's revisit intervals (``1h, 1d, 7d``; a list or a string), in place of the
     #: setting ``changes.revisit_after``; ``[]``: never revisit this source's articles
     revisit_after: list[timedelta] | None = None
+    #: pages rendered in a headless browser before extraction (crawlers/render.py): ``auto``
+    #: only pages that are script-rendered shells (indexing.extraction.scripted), ``always``
+    #: every article page, ``never`` none
+    render: Literal["auto", "always", "never"] = "auto"
 
     _allow_re: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
     _deny_re: list[re.Pattern[str]] = PrivateAttr(default_factory=list)

@@ -105,6 +105,7 @@ class ArchivePipeline:
                                               refers_to_date=item.get("refers_to_date"), payload=item.get("body"))
         else:
             source_uri = {"WARC-Source-URI": item["url"]} if item["url"] != item["final_url"] else None
-            line = self.archive.write(entry, **response, body=item["body"], extra_warc_headers=source_uri)
+            line = self.archive.write(entry, **response, body=item["body"], extra_warc_headers=source_uri,
+                                      rendered=item.get("rendered"))
         item["warc_file"], item["warc_offset"] = line["warc_file"], line["warc_offset"]
         return item

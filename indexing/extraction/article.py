@@ -31,6 +31,7 @@ from .decoding import decode_html, fix_mojibake, repair_mojibake
 from .images import Image, extract_images
 from .language import detect_language, normalise_hint
 from .metadata import Metadata, extract_metadata
+from .scripted import script_shell
 from .status import classify
 
 logger = logging.getLogger(__name__)
@@ -198,6 +199,8 @@ def _extract(html: str | bytes, url: str | None) -> Article:
     paragraphs = _clean_body(tree, result.paragraphs, meta, images, language, links)
     words = word_count(paragraphs)
     status, reason = classify(tree, meta, words, paragraphs, links)
+    if reason in ("empty", "too_short") and script_shell(text):
+        reason = "needs_javascript"  # an application shell: its text comes from scripts
     if reason in _NOT_TEXT:
         # A consent dialog or a list of teasers must not be indexed as article text;
         # a paywall teaser is kept (it is the article's own beginning).

@@ -204,7 +204,9 @@ def read_job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tu
         result.counts[f"skipped:{reason}"] += 1
         return None
     try:
-        record = read_record(entry["warc_file"], int(entry["warc_offset"]), storage=storage)
+        # a page rendered in a browser: its DOM, the conversion record beside the capture
+        offset = entry.get("rendered_offset", entry["warc_offset"])
+        record = read_record(entry["warc_file"], int(offset), storage=storage)
     except Exception as exc:  # a damaged archive must not stop the run: count it
         log.warning("cannot read WARC record for %s: %s", entry.get("url"), exc)
         result.counts["failed:warc_unreadable"] += 1

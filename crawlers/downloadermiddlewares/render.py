@@ -1,0 +1,108 @@
+"""Article pages that need JavaScript, rendered before the spider reads them (crawlers/render.py).
+
+For an article response (or a revisit's) that is HTML and 2xx, the source's ``render`` decides:
+``never``; ``always``; ``auto`` (the default) when the page is a script-rendered shell
+(:func:`indexing.extraction.scripted.script_shell`). A rendered response carries the DOM the
+scripts left as its body and the bytes as served in ``meta["raw_body"]``: the WARC keeps the
+capture as served (a ``response`` record) and the rendered page beside it (a ``conversion``
+record, crawlers/pipelines/archive.py), and change detection compares the bytes as served.
+
+Counted per source in the crawl report (``render``): ``rendered``, ``failed`` (the page kept as
+served, the reason logged), ``unavailable`` (no browser on this machine: install Debian's
+``chromium``, or set ``crawl.render_browser``), ``capped`` (``crawl.render_max_pages`` reached).
+
+Its place (540) is after the redirect (600) and retry (550) middlewares have seen the response:
+only final answers are rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from typing import Self
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from crawlers.articles import RAW_BODY, is_html
+from crawlers.extensions.crawl_state import CrawlState
+from crawlers.kinds import RequestKind
+from crawlers.limits import DEFAULTS
+from crawlers.render import Renderer, RenderError, find_browser
+from crawlers.revisits import DUE_META
+from indexing.extraction.scripted import script_shell
+
+logger = logging.getLogger(__name__)
+
+class RenderMiddleware:
+    def __init__(self, crawler: Crawler, state: CrawlState) -> None:
+        settings = crawler.settings
+        self.state = state
+        self.max_pages = settings.getint("WARWATCH_RENDER_MAX_PAGES", DEFAULTS.render_max_pages)
+        self.timeout = settings.getfloat("WARWATCH_RENDER_TIMEOUT_SECONDS", DEFAULTS.render_timeout_seconds)
+        self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE", DEFAULTS.max_body_bytes) or DEFAULTS.max_body_bytes
+        self.browser = find_browser(settings.get("WARWATCH_RENDER_BROWSER"))
+        self.user_agent = settings.get("USER_AGENT")
+        self.renderer: Renderer | None = None
+        self.rendered: Counter[str] = Counter()  # pages sent to the browser, per source
+        self._warned: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        mw = cls(crawler, CrawlState.from_crawler(crawler))
+        crawler.signals.connect(mw.close, signal=signals.spider_closed)
+        return mw
+
+    def close(self) -> None:
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
+
+    def _wanted(self, request: Request, response: Response) -> bool:
+        meta = request.meta
+        if meta.get("kind") != RequestKind.ARTICLE and not meta.get("revisit"):
+            return False
+        source = self.state.sources_by_id.get(meta.get("source", ""))
+        if source is None or source.render == "never" or not 200 <= response.status < 300 or not is_html(response):
+            return False
+        due = meta.get(DUE_META)
+        if due is not None and hashlib.sha256(response.body).hexdigest() == due.fingerprint:
+            return False  # a revisit that found the same bytes: nothing new to read
+        return source.render == "always" or script_shell(response.body)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if RAW_BODY in request.meta or not self._wanted(request, response):
+            return response
+        source_id = request.meta["source"]
+        counts = self.state.report[source_id].render
+        if self.browser is None:
+            counts["unavailable"] += 1
+            self._warn_once(source_id, f"{source_id}: {response.url} needs JavaScript and no browser is installed "
+                                       "(apt-get install chromium, or set crawl.render_browser): kept as served")
+            return response
+        if self.rendered[source_id] >= self.max_pages:
+            counts["capped"] += 1
+            return response
+        self.rendered[source_id] += 1
+        if self.renderer is None:
+            self.renderer = Renderer(self.browser, timeout=self.timeout, max_bytes=self.max_bytes,
+                                     user_agent=self.user_agent)
+        ctype = (response.headers.get(b"Content-Type") or b"text/html").decode("latin-1")
+        source = self.state.sources_by_id[source_id]
+        try:
+            html = await self.renderer.render(response.url, response.body, ctype,
+                                              allow_private=source.allow_private_network)
+        except RenderError as exc:
+            counts["failed"] += 1
+            logger.warning("%s: rendering failed, kept as served: %s", response.url, exc)
+            return response
+        counts["rendered"] += 1
+        request.meta[RAW_BODY] = response.body
+        return response.replace(body=html.encode("utf-8"), encoding="utf-8")
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)

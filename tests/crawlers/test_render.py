@@ -1,0 +1,180 @@
+"""Article pages that need JavaScript (USERS.md item 10): rendered by Debian's headless chromium
+during a real crawl of a site on 127.0.0.1, the capture kept as served beside the rendered page."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crawlers.render import find_browser
+from indexing.archive import read_record
+from indexing.extraction import extract
+from tests.conftest import service_missing
+from tests.crawlers.conftest import Crawler, CrawlResult
+from tests.crawlers.sitefixture import Route, SiteServer, article_html
+
+PARAGRAPHS = [
+    "Nordkoreanische Soldaten sind nach Angaben des ukrainischen Geheimdienstes in der Region Kursk "
+    "eingetroffen, wo sie an der Seite russischer Einheiten kämpfen sollen.",
+    "Die Regierung in Kiew sprach von mehreren tausend Mann, die in den vergangenen Wochen über "
+    "Wladiwostok verlegt worden seien; Moskau äußerte sich zunächst nicht zu den Berichten.",
+    "Beobachter erwarten, dass der Einsatz die Lage an der Front in den kommenden Monaten verändert, "
+    "auch wenn die Zahl der Soldaten im Vergleich zu den russischen Verbänden gering bleibt.",
+]
+SHELL = (b"<!doctype html><html lang='de'><head><meta charset='utf-8'><title>Truppen in Kursk</title></head>"
+         b"<body><div id='app'></div><noscript>Bitte aktivieren Sie JavaScript.</noscript>"
+         b"<script src='/static/app.js'></script></body></html>")
+# the bundle: fetches the article's JSON, writes it into the page, asks for a picture (never fetched)
+APP_JS = b"""
+fetch('/api/story.json').then(r => r.json()).then(story => {
+  const app = document.getElementById('app');
+  const h1 = document.createElement('h1'); h1.textContent = story.title; app.appendChild(h1);
+  const img = document.createElement('img'); img.src = '/static/photo.jpg'; app.appendChild(img);
+  for (const text of story.paragraphs) {
+    const p = document.createElement('p'); p.textContent = text; app.appendChild(p);
+  }
+});
+"""
+
+
+def _site() -> dict[str, Route]:
+    section = (b"<html><body><h1>Welt</h1>"
+               b"<a href='/news/2024/11/kursk-truppen'>Truppen in Kursk</a>"
+               b"<a href='/news/2024/11/plain-story'>Plain story</a></body></html>")
+    plain = article_html("plain", "Plain story", " ".join(["An ordinary server-rendered article."] * 30))
+    return {
+        "/world/": Route(body=section),
+        "/news/2024/11/kursk-truppen": Route(body=SHELL),
+        "/news/2024/11/plain-story": Route(body=plain),
+        "/static/app.js": Route(body=APP_JS, content_type="application/javascript"),
+        "/api/story.json": Route(body=json.dumps({"title": "Truppen in Kursk", "paragraphs": PARAGRAPHS}).encode(),
+                                 content_type="application/json"),
+        "/static/photo.jpg": Route(body=b"\xff\xd8\xff", content_type="image/jpeg"),
+    }
+
+
+def _sources(base: str, render: str | None = None) -> str:
+    return "\n".join([
+        "sources:", "  - id: fixture", f"    url: {base}/", f"    sections: [{base}/world/]",
+        "    allow_private_network: true", *([f"    render: {render}"] if render else []),
+    ]) + "\n"
+
+
+def _entry(result: CrawlResult, path: str) -> dict:
+    return next(e for e in result.manifest if e["url"].endswith(path))
+
+
+@pytest.fixture
+def browser() -> str:
+    found = find_browser(None)
+    if found is None:
+        service_missing("no chromium on PATH (apt-get install chromium)")
+    assert found is not None
+    return found
+
+
+def test_a_script_rendered_article_is_rendered_and_kept_as_served_beside_its_rendering(
+        crawler: Crawler, browser: str) -> None:
+    with SiteServer(_site()) as srv:
+        result = crawler.run("r1", crawler.sources(_sources(srv.base_url)))
+        hits = [h.bare_path for h in srv.hits]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.source()["render"] == {"rendered": 1}
+    shell, plain = _entry(result, "/kursk-truppen"), _entry(result, "/plain-story")
+    assert "rendered_offset" not in plain  # a page with its text in the HTML is not rendered
+    served = read_record(crawler.data_dir / shell["warc_file"], shell["warc_offset"])
+    rendered = read_record(crawler.data_dir / shell["warc_file"], shell["rendered_offset"])
+    assert served.body == SHELL  # the capture is the page as served
+    assert PARAGRAPHS[0].encode() not in served.body and PARAGRAPHS[0].encode() in rendered.body
+    article = extract(rendered.body, url=shell["url"])
+    assert article.status == "ok" and article.title == "Truppen in Kursk"
+    assert article.body.split("\n\n") == PARAGRAPHS
+    assert extract(served.body, url=shell["url"]).status_reason == "needs_javascript"
+    # the document was fetched once, by the crawler: the browser rendered the capture
+    assert hits.count("/news/2024/11/kursk-truppen") == 1
+    assert "/api/story.json" in hits and "/static/photo.jpg" not in hits  # no images fetched
+
+
+def test_render_never_keeps_the_page_as_served_and_extraction_says_why(crawler: Crawler) -> None:
+    with SiteServer(_site()) as srv:
+        result = crawler.run("r1", crawler.sources(_sources(srv.base_url, render="never")))
+        hits = [h.bare_path for h in srv.hits]
+    assert result.returncode == 0, result.stderr[-2000:]
+    shell = _entry(result, "/kursk-truppen")
+    assert "rendered_offset" not in shell and result.source()["render"] == {}
+    assert "/static/app.js" not in hits
+    served = read_record(crawler.data_dir / shell["warc_file"], shell["warc_offset"])
+    assert extract(served.body, url=shell["url"]).status_reason == "needs_javascript"
+
+
+def test_without_a_browser_the_page_is_kept_as_served_and_counted(crawler: Crawler) -> None:
+    crawler.env["WARWATCH_CRAWL__RENDER_BROWSER"] = "/nonexistent/chromium"
+    with SiteServer(_site()) as srv:
+        result = crawler.run("r1", crawler.sources(_sources(srv.base_url)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.source()["render"] == {"unavailable": 1}
+    assert "needs JavaScript and no browser is installed" in result.stderr
+    assert "rendered_offset" not in _entry(result, "/kursk-truppen")
+
+
+def test_the_browser_fetches_nothing_from_a_private_address_for_a_source_that_did_not_opt_in(browser: str) -> None:
+    import asyncio
+
+    from crawlers.render import Renderer
+
+    renderer = Renderer(browser, timeout=20, max_bytes=5_000_000)
+    try:
+        with SiteServer(_site()) as srv:
+            url = f"{srv.base_url}/news/2024/11/kursk-truppen"
+            refused = asyncio.run(renderer.render(url, SHELL, "text/html", allow_private=False))
+            refused_hits = [h.bare_path for h in srv.hits]
+            opted_in = asyncio.run(renderer.render(url, SHELL, "text/html", allow_private=True))
+            hits = [h.bare_path for h in srv.hits]
+    finally:
+        renderer.close()
+    assert refused_hits == [] and PARAGRAPHS[0] not in refused
+    assert "/api/story.json" in hits and PARAGRAPHS[0] in opted_in
+
+
+@pytest.mark.parametrize(("url", "private_hosts", "expected"), [
+    ("https://cdn.example/app.js", set(), True),
+    ("data:text/javascript,1", set(), True),
+    ("http://intranet.example/api", {"intranet.example"}, False),
+    ("http://127.0.0.1:8080/x", set(), False),
+    ("http://2130706433/x", set(), False),  # 127.0.0.1 spelled as one number
+    ("http://[::1]/x", set(), False),
+    ("http://169.254.169.254/latest/meta-data/", set(), False),
+    ("file:///etc/passwd", set(), False),
+    ("ftp://files.example/x", set(), False),
+    ("http://unresolvable.example/x", None, False),  # fail closed
+])
+def test_what_the_browser_may_fetch(url: str, private_hosts: set[str] | None, expected: bool) -> None:
+    from crawlers.render import allowed
+
+    def resolve(host: str) -> bool:
+        if private_hosts is None:
+            raise OSError("no such host")
+        return host in private_hosts
+
+    assert allowed(url, False, resolve) is expected
+    if url.startswith(("http://", "https://")):
+        assert allowed(url, True, resolve) is True  # a source that opted in
+
+
+@pytest.mark.parametrize(("html", "shell"), [
+    (SHELL, True),
+    (b"<html><body><div id=root></div><script>render()</script></body></html>", True),
+    (b"<html><body><p>" + b"Ein ganzer Satz mit Worten. " * 20 + b"</p><script src=a.js></script></body></html>", False),
+    (b"<html><body><div id=app></div></body></html>", False),  # nothing runs: nothing to render
+    (b"<html><body><div id=app></div><script type='application/ld+json'>{}</script></body></html>", False),
+    (b'<html><head><script type="application/ld+json">{"articleBody": "' + b"Satz. " * 60 + b'"}</script>'
+     b"</head><body><div id=app></div><script src=a.js></script></body></html>", False),  # extraction reads it
+    (b"<html><body><div id=app></div><script>" + b"var a = 1; " * 5000 + b"</script></body></html>", True),
+    (b"", False),
+    (b"\x00\xff garbage", False),
+])
+def test_which_pages_are_script_rendered_shells(html: bytes, shell: bool) -> None:
+    from indexing.extraction.scripted import script_shell
+
+    assert script_shell(html) is shell
