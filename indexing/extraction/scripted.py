@@ -23,6 +23,9 @@ MAX_BYTES = 2 * 1024 * 1024
 #: script types that do not run (data islands); an absent type runs
 _DATA_TYPES = re.compile(r"json|template|text/(?!javascript)|x-tmpl", re.I)
 _ARTICLE_BODY = re.compile(rb'"articleBody"\s*:\s*"[^"]{200}', re.I)
+#: this many ``<p>`` elements in the markup: not a shell (a cheap test before any parse)
+PARAGRAPHS_SEEN = 10
+_PARAGRAPH = re.compile(rb"<p[\s>]", re.I)
 _INVISIBLE = ("script", "style", "noscript", "template", "svg", "head")
 
 
@@ -31,8 +34,10 @@ def script_shell(html: bytes | str) -> bool:
     visible body text, a script that runs (``src``, or inline code of an executable type), and
     no JSON-LD ``articleBody`` of substance. Never raises: unparseable input is not a shell."""
     data = html.encode("utf-8", "replace") if isinstance(html, str) else html
-    if not data or len(data) > MAX_BYTES or _ARTICLE_BODY.search(data):
+    if not data or len(data) > MAX_BYTES or b"<script" not in data.lower() or _ARTICLE_BODY.search(data):
         return False
+    if len(_PARAGRAPH.findall(data, 0, MAX_BYTES)) >= PARAGRAPHS_SEEN:
+        return False  # paragraphs in the markup: the page carries its text (no parse needed)
     try:
         tree = lxml.html.document_fromstring(data)
     except (etree.ParserError, ValueError, TypeError):
