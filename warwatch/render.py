@@ -36,6 +36,8 @@ def print_report(report: dict[str, Any]) -> None:
         failed = counts.get("failed") or {}
         notes = [escape(f"{k}={v}") for k, v in sorted(failed.items())] if isinstance(failed, dict) \
             else [escape(str(failed))]
+        render = counts.get("render") or {}
+        notes += [escape(f"render:{k}={v}") for k, v in sorted(render.items())] if isinstance(render, dict) else []
         notes += [f"[red]{escape(str(flag))}[/]" for flag in counts.get("flags") or []]
         row: list[str | Text] = [Text(str(sid))]
         for key, _ in CRAWL_COLUMNS:

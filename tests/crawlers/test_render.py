@@ -116,6 +116,12 @@ def test_without_a_browser_the_page_is_kept_as_served_and_counted(crawler: Crawl
     assert result.source()["render"] == {"unavailable": 1}
     assert "needs JavaScript and no browser is installed" in result.stderr
     assert "rendered_offset" not in _entry(result, "/kursk-truppen")
+    # and the run says so: a page no one can read is a problem of the run, not a silent loss
+    from warwatch.pipeline.report import problems
+
+    assert [p for p in problems({"crawl": result.report}) if "need JavaScript" in p] == [
+        "source fixture: 1 page(s) need JavaScript and no browser is installed (apt-get install chromium, "
+        "or set crawl.render_browser): kept as served, not readable"]
 
 
 def test_the_browser_fetches_nothing_from_a_private_address_for_a_source_that_did_not_opt_in(browser: str) -> None:

@@ -131,6 +131,10 @@ def problems(merged: dict[str, Any]) -> list[str]:
     for sid, counts in crawl_sources.items():
         for flag in counts.get("flags") or []:
             out.append(f"source {sid}: {flag}")
+        render = counts.get("render") or {}
+        if render.get("unavailable"):
+            out.append(f"source {sid}: {render['unavailable']} page(s) need JavaScript and no browser is installed "
+                       "(apt-get install chromium, or set crawl.render_browser): kept as served, not readable")
     cleaned = merged.get("clean") or {}
     crashed = int(cleaned.get("failed:extraction_crashed") or 0)
     if crashed and not cleaned.get("articles"):  # not one page: the extractor, not the pages, is broken
