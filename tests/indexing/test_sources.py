@@ -54,7 +54,9 @@ def test_loads_contract_example(tmp_path: Path) -> None:
         "deny",
         "allow_private_network",
         "revisit_after",  # issue #19: a source's own revisit intervals
+        "render",  # pages that need JavaScript (README "Pages that need JavaScript")
     }
+    assert kyiv.render == "auto"
 
 
 def test_sources_path_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,3 +151,10 @@ def test_revisit_after_per_source_overrides_the_setting(tmp_path: Path) -> None:
     assert quiet.revisit_intervals(default) == []  # never revisited
     with pytest.raises(ConfigError, match="revisit_after"):
         load_sources(write(tmp_path, GOOD + "    revisit_after: soon\n"))
+
+
+def test_a_render_typo_is_an_error_that_names_the_key(tmp_path: Path) -> None:
+    text = "sources:\n  - id: a\n    url: https://a.example/\n    render: allways\n"
+    with pytest.raises(ConfigError) as err:
+        load_sources(write(tmp_path, text))
+    assert "render" in str(err.value) and "a" in str(err.value)
