@@ -88,6 +88,14 @@ def allowed(url: str, allow_private: bool, resolve: Callable[[str], bool] = is_p
         return False
 
 
+def _in_frame(request: Any, frame: list[Any]) -> bool:
+    """Whether a navigation request is the page's own main frame's (a popup's has no frame yet)."""
+    try:
+        return bool(frame) and request.frame == frame[0]
+    except Exception:  # noqa: BLE001 - Playwright: "Frame for this navigation request is not available"
+        return False
+
+
 class Renderer:
     """One headless browser for a crawl process, started on first use, closed by :meth:`close`."""
 
@@ -150,22 +158,35 @@ class Renderer:
 
         def route(r: Any) -> None:
             request = r.request
-            if request.is_navigation_request() and request.url.split("#", 1)[0] == document:
-                r.fulfill(status=200, body=body, headers={"content-type": content_type or "text/html"})
+            if request.is_navigation_request():
+                if not served and request.url.split("#", 1)[0] == document and _in_frame(request, page_frame):
+                    served.append(True)
+                    r.fulfill(status=200, body=body, headers={"content-type": content_type or "text/html"})
+                else:
+                    # a script or meta refresh leaving the page, a reload, a popup, frames (ads): not
+                    # followed. A 204 answer to a navigation leaves the browser on the page it was on.
+                    r.fulfill(status=204, body=b"")
             elif request.resource_type in SKIPPED_TYPES or not allowed(request.url, allow_private):
                 r.abort()
             else:
                 r.continue_()
 
+        served: list[bool] = []
+        page_frame: list[Any] = []
         context.route("**/*", route)
         page = context.new_page()
+        page_frame.append(page.main_frame)
         page.route_web_socket("**/*", lambda ws: ws.close())
         ms = self.timeout * 1000
-        page.goto(url, wait_until="load", timeout=ms)
+        # the document's own load, not a later navigation's (one a script starts is answered 204)
+        page.goto(url, wait_until="commit", timeout=ms)
+        page.wait_for_load_state("load", timeout=ms)
         try:
             page.wait_for_load_state("networkidle", timeout=min(ms, QUIET_SECONDS * 1000))
         except Exception:  # noqa: BLE001 - a page that keeps polling: take the DOM as it is
             logger.debug("%s: network not quiet after %.0f s", url, QUIET_SECONDS)
+        if page.url.split("#", 1)[0] != document:
+            raise RenderError(f"the page left for {page.url}")
         html = str(page.content())
         if len(html.encode("utf-8")) > self.max_bytes:
             raise RenderError(f"rendered page over {self.max_bytes} bytes")

@@ -184,3 +184,37 @@ def test_which_pages_are_script_rendered_shells(html: bytes, shell: bool) -> Non
     from indexing.extraction.scripted import script_shell
 
     assert script_shell(html) is shell
+
+
+def test_hostile_scripts_cannot_hang_the_renderer_or_lead_it_elsewhere(browser: str) -> None:
+    import asyncio
+
+    from crawlers.render import Renderer, RenderError
+
+    pages = {
+        "loop": b"<html><body><div id=app></div><script>while (true) {}</script></body></html>",
+        "away": b"<html><body><div id=app></div><script>location.href = '/other'</script></body></html>",
+        "refresh": b"<html><head><meta http-equiv=refresh content='0;url=/other'></head>"
+                   b"<body><script>document.body.append('stayed')</script></body></html>",
+        "popup": b"<html><body><script>window.open('/other'); document.body.append('stayed')</script></body></html>",
+        "frame": b"<html><body><iframe src='/other'></iframe><script>document.body.append('stayed')</script></body></html>",
+        "dialog": b"<html><body><script>alert('x'); document.body.append('stayed')</script></body></html>",
+    }
+    renderer = Renderer(browser, timeout=3, max_bytes=5_000_000)
+    outcomes: dict[str, str] = {}
+    try:
+        with SiteServer({"/other": Route(body=b"<html><body>ANOTHER PAGE</body></html>")}) as srv:
+            for name, body in pages.items():
+                try:
+                    html = asyncio.run(renderer.render(f"{srv.base_url}/{name}", body, "text/html", allow_private=True))
+                    outcomes[name] = "stayed" if "stayed" in html and "ANOTHER" not in html else html[:200]
+                except RenderError:
+                    outcomes[name] = "failed"
+            hits = [h.bare_path for h in srv.hits]
+    finally:
+        renderer.close()
+    # a page that never loads (a busy loop, a script leaving at once) fails within the page's bound and
+    # is kept as served; the others keep their own DOM; nothing of another page is fetched or read
+    assert outcomes == {"loop": "failed", "away": "failed", "refresh": "stayed", "popup": "stayed",
+                        "frame": "stayed", "dialog": "stayed"}
+    assert "/other" not in hits
