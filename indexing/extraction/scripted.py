@@ -27,6 +27,8 @@ _ARTICLE_BODY = re.compile(rb'"articleBody"\s*:\s*"[^"]{200}', re.I)
 PARAGRAPHS_SEEN = 10
 _PARAGRAPH = re.compile(rb"<p[\s>]", re.I)
 _INVISIBLE = ("script", "style", "noscript", "template", "svg", "head")
+#: what a shell renders on the server around the empty article: menus, header, footer, links, forms
+_FRAME = ("a", "nav", "footer", "aside", "button", "select")
 
 
 def script_shell(html: bytes | str) -> bool:
@@ -56,8 +58,8 @@ def _runs_scripts(tree: Any) -> bool:
 
 
 def _visible_words(tree: Any) -> int:
-    """Words of the body's text outside scripts, styles, noscript, templates and SVG (counted up
-    to a little over the bar)."""
+    """Words of the body's text outside scripts, styles, noscript, templates and SVG, and outside
+    the page's frame (links, menus, footer, buttons), counted up to the bar."""
     body = tree.find(".//body")
     if body is None:
         return 0
@@ -65,7 +67,7 @@ def _visible_words(tree: Any) -> int:
     stack = [body]
     while stack and words < SHELL_MAX_WORDS:
         el = stack.pop()
-        if isinstance(el.tag, str) and el.tag.lower() not in _INVISIBLE:
+        if isinstance(el.tag, str) and el.tag.lower() not in _INVISIBLE and el.tag.lower() not in _FRAME:
             words += len((el.text or "").split())
             stack.extend(reversed(el))
         if el is not body:

@@ -177,6 +177,13 @@ def test_what_the_browser_may_fetch(url: str, private_hosts: set[str] | None, ex
     (b'<html><head><script type="application/ld+json">{"articleBody": "' + b"Satz. " * 60 + b'"}</script>'
      b"</head><body><div id=app></div><script src=a.js></script></body></html>", False),  # extraction reads it
     (b"<html><body><div id=app></div><script>" + b"var a = 1; " * 5000 + b"</script></body></html>", True),
+    # the shell renders its frame on the server (menu, footer) and the article in the browser
+    (b"<html><body><nav>" + b"<a href=/s>Politik und Gesellschaft</a>" * 40 + b"</nav><main id=app></main>"
+     b"<footer><a href=/i>Impressum</a> <a href=/d>Datenschutz und Cookies verwalten</a>"
+     b"<aside>" + b"Mehr aus dem Ressort " * 10 + b"</aside></footer><script src=/app.js></script></body></html>", True),
+    # ... which an article under the same frame is not
+    (b"<html><body><nav>" + b"<a href=/s>Politik</a>" * 40 + b"</nav><main><header><h1>Titel</h1><p>"
+     + b"Ein Satz des Artikels. " * 25 + b"</p></header></main><script src=/app.js></script></body></html>", False),
     (b"", False),
     (b"\x00\xff garbage", False),
 ])
