@@ -27,12 +27,14 @@ import asyncio
 import ipaddress
 import logging
 import shutil
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urlsplit
 
-from indexing.urls import address_is_private, is_private_address, numeric_host
+from indexing.urls import address_is_private, numeric_host
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-
 SKIPPED_TYPES = frozenset({"image", "media", "font"})
 #: after ``load``, how long the network may take to fall quiet (within the page's timeout)
 QUIET_SECONDS = 5.0
+#: a page's scripts may reach this many host names, each looked up in at most this many seconds
+MAX_HOSTS = 30
+LOOKUP_SECONDS = 3.0
 
 
 class RenderError(Exception):
@@ -62,7 +67,32 @@ def find_browser(configured: str | None) -> str | None:
     return None
 
 
-def allowed(url: str, allow_private: bool, resolve: Callable[[str], bool] = is_private_address) -> bool:
+class HostCheck:
+    """Whether a host is or resolves to a non-public address, for one page's render: each name
+    looked up once, in at most :data:`LOOKUP_SECONDS`, and at most :data:`MAX_HOSTS` names per
+    page (a page that asks for more gets no more: ``OSError``, refused). A name that does not
+    resolve raises ``OSError`` (refused: fail closed)."""
+
+    def __init__(self, lookups: ThreadPoolExecutor) -> None:
+        self.lookups = lookups
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, host: str) -> bool:
+        if host not in self.known:
+            if len(self.known) >= MAX_HOSTS:
+                raise OSError(f"more than {MAX_HOSTS} hosts on one page")
+            if host == "localhost" or host.endswith(".localhost"):
+                self.known[host] = True
+            else:
+                try:
+                    infos = self.lookups.submit(socket.getaddrinfo, host, None).result(timeout=LOOKUP_SECONDS)
+                except (OSError, UnicodeError, FutureTimeout) as exc:
+                    raise OSError(f"{host} does not resolve: {exc}") from exc
+                self.known[host] = any(address_is_private(str(info[4][0]).split("%", 1)[0]) for info in infos)
+        return self.known[host]
+
+
+def allowed(url: str, allow_private: bool, resolve: Callable[[str], bool]) -> bool:
     """Whether the browser may fetch ``url`` for a page of a source (:data:`allow_private`: the
     source's ``allow_private_network``). ``resolve(host)``: whether the host is or resolves to a
     non-public address (raises ``OSError`` when it does not resolve: refused)."""
@@ -105,6 +135,7 @@ class Renderer:
         self.max_bytes = max_bytes
         self.user_agent = user_agent
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warwatch-render")
+        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="warwatch-render-dns")
         self._playwright: Any = None
         self._browser: Any = None
         self._stuck = False  # a render outlived its bound: the thread may never come back
@@ -155,6 +186,7 @@ class Renderer:
 
     def _render_in(self, context: Any, url: str, body: bytes, content_type: str, allow_private: bool) -> str:
         document = url.split("#", 1)[0]
+        private = HostCheck(self._lookups)
 
         def route(r: Any) -> None:
             request = r.request
@@ -166,7 +198,7 @@ class Renderer:
                     # a script or meta refresh leaving the page, a reload, a popup, frames (ads): not
                     # followed. A 204 answer to a navigation leaves the browser on the page it was on.
                     r.fulfill(status=204, body=b"")
-            elif request.resource_type in SKIPPED_TYPES or not allowed(request.url, allow_private):
+            elif request.resource_type in SKIPPED_TYPES or not allowed(request.url, allow_private, private):
                 r.abort()
             else:
                 r.continue_()
@@ -185,8 +217,6 @@ class Renderer:
             page.wait_for_load_state("networkidle", timeout=min(ms, QUIET_SECONDS * 1000))
         except Exception:  # noqa: BLE001 - a page that keeps polling: take the DOM as it is
             logger.debug("%s: network not quiet after %.0f s", url, QUIET_SECONDS)
-        if page.url.split("#", 1)[0] != document:
-            raise RenderError(f"the page left for {page.url}")
         html = str(page.content())
         if len(html.encode("utf-8")) > self.max_bytes:
             raise RenderError(f"rendered page over {self.max_bytes} bytes")
@@ -210,3 +240,4 @@ class Renderer:
         except Exception:  # noqa: BLE001 - shutting down
             logger.debug("renderer did not stop cleanly", exc_info=True)
         self._executor.shutdown(wait=False)
+        self._lookups.shutdown(wait=False)

@@ -225,3 +225,20 @@ def test_hostile_scripts_cannot_hang_the_renderer_or_lead_it_elsewhere(browser: 
     assert outcomes == {"loop": "failed", "away": "failed", "refresh": "stayed", "popup": "stayed",
                         "frame": "stayed", "dialog": "stayed"}
     assert "/other" not in hits
+
+
+def test_the_host_check_fails_closed_and_is_bounded_per_page() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawlers.render import MAX_HOSTS, HostCheck, allowed
+
+    with ThreadPoolExecutor(2) as pool:
+        check = HostCheck(pool)
+        assert check("localhost") is True and check("news.localhost") is True
+        with pytest.raises(OSError):
+            check("no-such-host.invalid")  # RFC 2606: never resolves
+        assert not allowed("http://no-such-host.invalid/app.js", False, check)
+        check.known.update({f"h{i}.example": False for i in range(MAX_HOSTS)})
+        with pytest.raises(OSError, match="hosts on one page"):
+            check("one-more.example")
+        assert check("h0.example") is False  # a name looked up before is answered from the page's cache
