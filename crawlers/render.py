@@ -13,12 +13,14 @@ the network under rules of its own (:func:`allowed`):
 * no images, media or fonts (nothing to read there), no service workers, no downloads, no
   WebSockets; each page in a fresh browser context (no cookies carried from page to page).
 
-Bounds: one page at a time per crawl process, ``crawl.render_timeout_seconds`` per page (load,
-then the network quiet), ``crawl.max_body_bytes`` of rendered HTML. Any failure leaves the page as
-served (counted by the middleware): rendering never stops a crawl.
+Bounds: ``crawl.render_concurrency`` pages at once per crawl process (one browser, a context per
+page), ``crawl.render_timeout_seconds`` per page (load, then the network quiet), ``crawl.max_body_bytes``
+of rendered HTML. Any failure leaves the page as served (counted by the middleware): rendering
+never stops a crawl.
 
-Playwright's objects belong to the thread that made them: every call runs on one worker thread
-of this module's own (``_executor``), and the reactor awaits it.
+Playwright's asyncio API runs on the crawl's own event loop (Scrapy's asyncio reactor): a page
+that renders waits without holding a thread, and the browser is another process, so a page's
+busy script cannot stall the crawl.
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ import ipaddress
 import logging
 import shutil
 import socket
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,8 +44,10 @@ FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-
          "--disable-component-update", "--disable-sync", "--no-first-run")
 #: resource types never fetched while rendering
 SKIPPED_TYPES = frozenset({"image", "media", "font"})
-#: after ``load``, how long the network may take to fall quiet (within the page's timeout)
+#: after ``load``, how long the network may take to fall quiet (within the page's timeout), and how
+#: long without a request under way counts as quiet (Playwright's "networkidle" waits 500 ms)
 QUIET_SECONDS = 5.0
+QUIET_AFTER = 0.2
 #: a page's scripts may reach this many host names, each looked up in at most this many seconds
 MAX_HOSTS = 30
 LOOKUP_SECONDS = 3.0
@@ -73,27 +75,30 @@ class HostCheck:
     page (a page that asks for more gets no more: ``OSError``, refused). A name that does not
     resolve raises ``OSError`` (refused: fail closed)."""
 
-    def __init__(self, lookups: ThreadPoolExecutor) -> None:
-        self.lookups = lookups
+    def __init__(self) -> None:
         self.known: dict[str, bool] = {}
 
-    def __call__(self, host: str) -> bool:
+    async def __call__(self, host: str) -> bool:
         if host not in self.known:
             if len(self.known) >= MAX_HOSTS:
                 raise OSError(f"more than {MAX_HOSTS} hosts on one page")
             if host == "localhost" or host.endswith(".localhost"):
                 self.known[host] = True
             else:
+                loop = asyncio.get_running_loop()
                 try:
-                    infos = self.lookups.submit(socket.getaddrinfo, host, None).result(timeout=LOOKUP_SECONDS)
-                except (OSError, UnicodeError, FutureTimeout) as exc:
+                    infos = await asyncio.wait_for(loop.getaddrinfo(host, None, proto=socket.IPPROTO_TCP),
+                                                   LOOKUP_SECONDS)
+                except (OSError, UnicodeError, TimeoutError) as exc:
                     raise OSError(f"{host} does not resolve: {exc}") from exc
+                if not infos:
+                    raise OSError(f"{host} does not resolve")
                 self.known[host] = any(address_is_private(str(info[4][0]).split("%", 1)[0]) for info in infos)
         return self.known[host]
 
 
-def allowed(url: str, allow_private: bool, resolve: Callable[[str], bool]) -> bool:
-    """Whether the browser may fetch ``url`` for a page of a source (:data:`allow_private`: the
+async def allowed(url: str, allow_private: bool, resolve: Callable[[str], Awaitable[bool]]) -> bool:
+    """Whether the browser may fetch ``url`` for a page of a source (``allow_private``: the
     source's ``allow_private_network``). ``resolve(host)``: whether the host is or resolves to a
     non-public address (raises ``OSError`` when it does not resolve: refused)."""
     parts = urlsplit(url)
@@ -113,7 +118,7 @@ def allowed(url: str, allow_private: bool, resolve: Callable[[str], bool]) -> bo
     except ValueError:
         pass
     try:
-        return not resolve(host)
+        return not await resolve(host)
     except OSError:
         return False
 
@@ -126,118 +131,135 @@ def _in_frame(request: Any, frame: list[Any]) -> bool:
         return False
 
 
+class _Inflight:
+    """The page's requests under way (started, not yet finished or failed)."""
+
+    def __init__(self, page: Any) -> None:
+        self.count = 0
+        self.changed = asyncio.Event()
+        page.on("request", lambda _: self._add(1))
+        page.on("requestfinished", lambda _: self._add(-1))
+        page.on("requestfailed", lambda _: self._add(-1))
+
+    def _add(self, n: int) -> None:
+        self.count = max(0, self.count + n)
+        self.changed.set()
+
+    async def quiet(self, period: float, bound: float) -> bool:
+        """Wait until no request has been under way for ``period`` seconds (a script that fetches
+        the article is done), at most ``bound`` seconds; whether it went quiet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound
+        while loop.time() < deadline:
+            self.changed.clear()
+            wait = min(period, deadline - loop.time()) if self.count == 0 else deadline - loop.time()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(wait, 0.0))
+            except TimeoutError:
+                if self.count == 0:
+                    return True
+        return False
+
+
 class Renderer:
     """One headless browser for a crawl process, started on first use, closed by :meth:`close`."""
 
-    def __init__(self, executable: str, *, timeout: float, max_bytes: int, user_agent: str | None = None) -> None:
+    def __init__(self, executable: str, *, timeout: float, max_bytes: int, user_agent: str | None = None,
+                 concurrency: int = 1) -> None:
         self.executable = executable
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.user_agent = user_agent
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warwatch-render")
-        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="warwatch-render-dns")
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._starting = asyncio.Lock()
         self._playwright: Any = None
         self._browser: Any = None
-        self._stuck = False  # a render outlived its bound: the thread may never come back
 
     async def render(self, url: str, body: bytes, content_type: str, *, allow_private: bool) -> str:
         """The page's DOM after its scripts ran (HTML), rendered from ``body`` as fetched from ``url``."""
-        if self._stuck:
-            raise RenderError("the browser is stuck on an earlier page")
-        future = self._executor.submit(self._render, url, body, content_type, allow_private)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout * 2 + 10)
-        except TimeoutError as exc:
-            self._stuck = True
-            raise RenderError(f"no answer from the browser in {self.timeout * 2 + 10:.0f} s") from exc
-
-    def _start(self) -> Any:
-        if self._browser is None:
+        async with self._slots:
+            browser = await self._start()
             try:
-                from playwright.sync_api import sync_playwright
-
-                self._playwright = sync_playwright().start()
-                self._browser = self._playwright.chromium.launch(
-                    executable_path=self.executable, args=list(FLAGS), timeout=self.timeout * 1000)
-            except Exception as exc:  # no Playwright, a browser that does not start
-                self._stop()
-                raise RenderError(f"cannot start {self.executable}: {exc}") from exc
-        return self._browser
-
-    def _render(self, url: str, body: bytes, content_type: str, allow_private: bool) -> str:
-        browser = self._start()
-        try:
-            context = browser.new_context(user_agent=self.user_agent, service_workers="block",
-                                          accept_downloads=False, java_script_enabled=True)
-        except Exception as exc:  # the browser died since: start a new one next time
-            self._stop()
-            raise RenderError(f"browser gone: {exc}") from exc
-        try:
-            return self._render_in(context, url, body, content_type, allow_private)
-        except RenderError:
-            raise
-        except Exception as exc:  # Playwright's errors and timeouts
-            raise RenderError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-        finally:
+                context = await browser.new_context(user_agent=self.user_agent, service_workers="block",
+                                                    accept_downloads=False, java_script_enabled=True)
+            except Exception as exc:  # the browser died since: start a new one next time
+                await self._stop()
+                raise RenderError(f"browser gone: {exc}") from exc
             try:
-                context.close()
-            except Exception:  # noqa: BLE001 - a dead browser's context is gone anyway
-                logger.debug("closing a render context failed", exc_info=True)
+                # the page's whole bound, whatever step a hostile page stalls (a busy script stalls content())
+                return await asyncio.wait_for(self._render_in(context, url, body, content_type, allow_private),
+                                              self.timeout + QUIET_SECONDS + 5)
+            except RenderError:
+                raise
+            except Exception as exc:  # Playwright's errors and timeouts
+                raise RenderError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+            finally:
+                try:
+                    await context.close()
+                except Exception:  # noqa: BLE001 - a dead browser's context is gone anyway
+                    logger.debug("closing a render context failed", exc_info=True)
 
-    def _render_in(self, context: Any, url: str, body: bytes, content_type: str, allow_private: bool) -> str:
+    async def _start(self) -> Any:
+        async with self._starting:
+            if self._browser is None:
+                try:
+                    from playwright.async_api import async_playwright
+
+                    self._playwright = await async_playwright().start()
+                    self._browser = await self._playwright.chromium.launch(
+                        executable_path=self.executable, args=list(FLAGS), timeout=self.timeout * 1000)
+                except Exception as exc:  # no Playwright, a browser that does not start
+                    await self._stop()
+                    raise RenderError(f"cannot start {self.executable}: {exc}") from exc
+            return self._browser
+
+    async def _render_in(self, context: Any, url: str, body: bytes, content_type: str, allow_private: bool) -> str:
         document = url.split("#", 1)[0]
-        private = HostCheck(self._lookups)
+        private = HostCheck()
+        served: list[bool] = []
+        page_frame: list[Any] = []
 
-        def route(r: Any) -> None:
+        async def route(r: Any) -> None:
             request = r.request
             if request.is_navigation_request():
                 if not served and request.url.split("#", 1)[0] == document and _in_frame(request, page_frame):
                     served.append(True)
-                    r.fulfill(status=200, body=body, headers={"content-type": content_type or "text/html"})
+                    await r.fulfill(status=200, body=body, headers={"content-type": content_type or "text/html"})
                 else:
                     # a script or meta refresh leaving the page, a reload, a popup, frames (ads): not
                     # followed. A 204 answer to a navigation leaves the browser on the page it was on.
-                    r.fulfill(status=204, body=b"")
-            elif request.resource_type in SKIPPED_TYPES or not allowed(request.url, allow_private, private):
-                r.abort()
+                    await r.fulfill(status=204, body=b"")
+            elif request.resource_type in SKIPPED_TYPES or not await allowed(request.url, allow_private, private):
+                await r.abort()
             else:
-                r.continue_()
+                await r.continue_()
 
-        served: list[bool] = []
-        page_frame: list[Any] = []
-        context.route("**/*", route)
-        page = context.new_page()
+        await context.route("**/*", route)
+        page = await context.new_page()
+        inflight = _Inflight(page)
         page_frame.append(page.main_frame)
-        page.route_web_socket("**/*", lambda ws: ws.close())
+        await page.route_web_socket("**/*", lambda ws: ws.close())
         ms = self.timeout * 1000
         # the document's own load, not a later navigation's (one a script starts is answered 204)
-        page.goto(url, wait_until="commit", timeout=ms)
-        page.wait_for_load_state("load", timeout=ms)
-        try:
-            page.wait_for_load_state("networkidle", timeout=min(ms, QUIET_SECONDS * 1000))
-        except Exception:  # noqa: BLE001 - a page that keeps polling: take the DOM as it is
+        await page.goto(url, wait_until="commit", timeout=ms)
+        await page.wait_for_load_state("load", timeout=ms)
+        if not await inflight.quiet(QUIET_AFTER, min(self.timeout, QUIET_SECONDS)):
             logger.debug("%s: network not quiet after %.0f s", url, QUIET_SECONDS)
-        html = str(page.content())
+        html = str(await page.content())
         if len(html.encode("utf-8")) > self.max_bytes:
             raise RenderError(f"rendered page over {self.max_bytes} bytes")
         return html
 
-    def _stop(self) -> None:
-        for closing in (self._browser, self._playwright):
+    async def _stop(self) -> None:
+        browser, playwright, self._browser, self._playwright = self._browser, self._playwright, None, None
+        for closing in (browser, playwright):
             if closing is None:
                 continue
             try:
-                closing.close() if closing is self._browser else closing.stop()
+                await (closing.close() if closing is browser else closing.stop())
             except Exception:  # noqa: BLE001 - stopping what may already be dead
                 logger.debug("stopping the renderer failed", exc_info=True)
-        self._browser = self._playwright = None
 
-    def close(self) -> None:
-        """Stop the browser (on its thread) and the thread."""
-        try:
-            if not self._stuck:
-                self._executor.submit(self._stop).result(timeout=30)
-        except Exception:  # noqa: BLE001 - shutting down
-            logger.debug("renderer did not stop cleanly", exc_info=True)
-        self._executor.shutdown(wait=False)
-        self._lookups.shutdown(wait=False)
+    async def close(self) -> None:
+        """Stop the browser and its driver."""
+        await self._stop()

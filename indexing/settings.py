@@ -117,6 +117,8 @@ class CrawlSettings(BaseModel):
     render_browser: str | None = None
     #: seconds one page may take to render (load, then the network quiet); then it is left as served
     render_timeout_seconds: float = Field(default=20.0, gt=0)
+    #: pages rendered at once per crawl process (one browser, a context per page)
+    render_concurrency: int = Field(default=4, ge=1)
     #: pages rendered per source and run; beyond it pages are kept as served (counted "render:capped")
     render_max_pages: int = Field(default=200, ge=0)
 

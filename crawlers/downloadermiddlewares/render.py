@@ -42,6 +42,7 @@ class RenderMiddleware:
         self.state = state
         self.max_pages = settings.getint("WARWATCH_RENDER_MAX_PAGES", DEFAULTS.render_max_pages)
         self.timeout = settings.getfloat("WARWATCH_RENDER_TIMEOUT_SECONDS", DEFAULTS.render_timeout_seconds)
+        self.concurrency = settings.getint("WARWATCH_RENDER_CONCURRENCY", DEFAULTS.render_concurrency)
         self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE", DEFAULTS.max_body_bytes) or DEFAULTS.max_body_bytes
         self.browser = find_browser(settings.get("WARWATCH_RENDER_BROWSER"))
         self.user_agent = settings.get("USER_AGENT")
@@ -55,10 +56,10 @@ class RenderMiddleware:
         crawler.signals.connect(mw.close, signal=signals.spider_closed)
         return mw
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self.renderer is not None:
-            self.renderer.close()
-            self.renderer = None
+            renderer, self.renderer = self.renderer, None
+            await renderer.close()
 
     def _wanted(self, request: Request, response: Response) -> bool:
         meta = request.meta
@@ -88,7 +89,7 @@ class RenderMiddleware:
         self.rendered[source_id] += 1
         if self.renderer is None:
             self.renderer = Renderer(self.browser, timeout=self.timeout, max_bytes=self.max_bytes,
-                                     user_agent=self.user_agent)
+                                     user_agent=self.user_agent, concurrency=self.concurrency)
         ctype = (response.headers.get(b"Content-Type") or b"text/html").decode("latin-1")
         source = self.state.sources_by_id[source_id]
         try:

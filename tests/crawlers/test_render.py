@@ -129,16 +129,19 @@ def test_the_browser_fetches_nothing_from_a_private_address_for_a_source_that_di
 
     from crawlers.render import Renderer
 
-    renderer = Renderer(browser, timeout=20, max_bytes=5_000_000)
-    try:
-        with SiteServer(_site()) as srv:
-            url = f"{srv.base_url}/news/2024/11/kursk-truppen"
-            refused = asyncio.run(renderer.render(url, SHELL, "text/html", allow_private=False))
-            refused_hits = [h.bare_path for h in srv.hits]
-            opted_in = asyncio.run(renderer.render(url, SHELL, "text/html", allow_private=True))
-            hits = [h.bare_path for h in srv.hits]
-    finally:
-        renderer.close()
+    async def both() -> tuple[str, list[str], str, list[str]]:
+        renderer = Renderer(browser, timeout=20, max_bytes=5_000_000)
+        try:
+            with SiteServer(_site()) as srv:
+                url = f"{srv.base_url}/news/2024/11/kursk-truppen"
+                refused = await renderer.render(url, SHELL, "text/html", allow_private=False)
+                refused_hits = [h.bare_path for h in srv.hits]
+                opted_in = await renderer.render(url, SHELL, "text/html", allow_private=True)
+                return refused, refused_hits, opted_in, [h.bare_path for h in srv.hits]
+        finally:
+            await renderer.close()
+
+    refused, refused_hits, opted_in, hits = asyncio.run(both())
     assert refused_hits == [] and PARAGRAPHS[0] not in refused
     assert "/api/story.json" in hits and PARAGRAPHS[0] in opted_in
 
@@ -158,14 +161,16 @@ def test_the_browser_fetches_nothing_from_a_private_address_for_a_source_that_di
 def test_what_the_browser_may_fetch(url: str, private_hosts: set[str] | None, expected: bool) -> None:
     from crawlers.render import allowed
 
-    def resolve(host: str) -> bool:
+    import asyncio
+
+    async def resolve(host: str) -> bool:
         if private_hosts is None:
             raise OSError("no such host")
         return host in private_hosts
 
-    assert allowed(url, False, resolve) is expected
+    assert asyncio.run(allowed(url, False, resolve)) is expected
     if url.startswith(("http://", "https://")):
-        assert allowed(url, True, resolve) is True  # a source that opted in
+        assert asyncio.run(allowed(url, True, resolve)) is True  # a source that opted in
 
 
 @pytest.mark.parametrize(("html", "shell"), [
@@ -207,19 +212,23 @@ def test_hostile_scripts_cannot_hang_the_renderer_or_lead_it_elsewhere(browser: 
         "frame": b"<html><body><iframe src='/other'></iframe><script>document.body.append('stayed')</script></body></html>",
         "dialog": b"<html><body><script>alert('x'); document.body.append('stayed')</script></body></html>",
     }
-    renderer = Renderer(browser, timeout=3, max_bytes=5_000_000)
     outcomes: dict[str, str] = {}
-    try:
-        with SiteServer({"/other": Route(body=b"<html><body>ANOTHER PAGE</body></html>")}) as srv:
-            for name, body in pages.items():
-                try:
-                    html = asyncio.run(renderer.render(f"{srv.base_url}/{name}", body, "text/html", allow_private=True))
-                    outcomes[name] = "stayed" if "stayed" in html and "ANOTHER" not in html else html[:200]
-                except RenderError:
-                    outcomes[name] = "failed"
-            hits = [h.bare_path for h in srv.hits]
-    finally:
-        renderer.close()
+
+    async def each() -> list[str]:
+        renderer = Renderer(browser, timeout=3, max_bytes=5_000_000)
+        try:
+            with SiteServer({"/other": Route(body=b"<html><body>ANOTHER PAGE</body></html>")}) as srv:
+                for name, body in pages.items():
+                    try:
+                        html = await renderer.render(f"{srv.base_url}/{name}", body, "text/html", allow_private=True)
+                        outcomes[name] = "stayed" if "stayed" in html and "ANOTHER" not in html else html[:200]
+                    except RenderError:
+                        outcomes[name] = "failed"
+                return [h.bare_path for h in srv.hits]
+        finally:
+            await renderer.close()
+
+    hits = asyncio.run(each())
     # a page that never loads (a busy loop, a script leaving at once) fails within the page's bound and
     # is kept as served; the others keep their own DOM; nothing of another page is fetched or read
     assert outcomes == {"loop": "failed", "away": "failed", "refresh": "stayed", "popup": "stayed",
@@ -228,17 +237,19 @@ def test_hostile_scripts_cannot_hang_the_renderer_or_lead_it_elsewhere(browser: 
 
 
 def test_the_host_check_fails_closed_and_is_bounded_per_page() -> None:
-    from concurrent.futures import ThreadPoolExecutor
+    import asyncio
 
     from crawlers.render import MAX_HOSTS, HostCheck, allowed
 
-    with ThreadPoolExecutor(2) as pool:
-        check = HostCheck(pool)
-        assert check("localhost") is True and check("news.localhost") is True
+    async def checks() -> None:
+        check = HostCheck()
+        assert await check("localhost") is True and await check("news.localhost") is True
         with pytest.raises(OSError):
-            check("no-such-host.invalid")  # RFC 2606: never resolves
-        assert not allowed("http://no-such-host.invalid/app.js", False, check)
+            await check("no-such-host.invalid")  # RFC 2606: never resolves
+        assert not await allowed("http://no-such-host.invalid/app.js", False, check)
         check.known.update({f"h{i}.example": False for i in range(MAX_HOSTS)})
         with pytest.raises(OSError, match="hosts on one page"):
-            check("one-more.example")
-        assert check("h0.example") is False  # a name looked up before is answered from the page's cache
+            await check("one-more.example")
+        assert await check("h0.example") is False  # a name looked up before is answered from the page's cache
+
+    asyncio.run(checks())
