@@ -3,6 +3,7 @@ during a real crawl of a site on 127.0.0.1, the capture kept as served beside th
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -125,8 +126,6 @@ def test_without_a_browser_the_page_is_kept_as_served_and_counted(crawler: Crawl
 
 
 def test_the_browser_fetches_nothing_from_a_private_address_for_a_source_that_did_not_opt_in(browser: str) -> None:
-    import asyncio
-
     from crawlers.render import Renderer
 
     async def both() -> tuple[str, list[str], str, list[str]]:
@@ -160,8 +159,6 @@ def test_the_browser_fetches_nothing_from_a_private_address_for_a_source_that_di
 ])
 def test_what_the_browser_may_fetch(url: str, private_hosts: set[str] | None, expected: bool) -> None:
     from crawlers.render import allowed
-
-    import asyncio
 
     async def resolve(host: str) -> bool:
         if private_hosts is None:
@@ -199,8 +196,6 @@ def test_which_pages_are_script_rendered_shells(html: bytes, shell: bool) -> Non
 
 
 def test_hostile_scripts_cannot_hang_the_renderer_or_lead_it_elsewhere(browser: str) -> None:
-    import asyncio
-
     from crawlers.render import Renderer, RenderError
 
     pages = {
@@ -237,8 +232,6 @@ def test_hostile_scripts_cannot_hang_the_renderer_or_lead_it_elsewhere(browser: 
 
 
 def test_the_host_check_fails_closed_and_is_bounded_per_page() -> None:
-    import asyncio
-
     from crawlers.render import MAX_HOSTS, HostCheck, allowed
 
     async def checks() -> None:
