@@ -72,8 +72,10 @@ def article_item(
     fetched_at: datetime,
 ) -> dict[str, Any]:
     """The item the archive and seen-store pipelines take (the body leaves it in the archive)."""
-    body = raw_body(response)  # as served: a rendered page's DOM differs from render to render
-    fingerprint = hashlib.sha256(body).hexdigest()
+    body = raw_body(response)  # as served: the capture
+    # what the page says: a rendered page's DOM (an application shell's bytes stay the same when
+    # the article its scripts fetch is edited)
+    fingerprint = hashlib.sha256(response.body).hexdigest()
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]
     meta = response.meta
     revisit = {"revisit": True, "revisit_of": meta["revisit_due"].url} if meta.get("revisit") else {}

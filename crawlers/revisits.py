@@ -108,7 +108,7 @@ class RevisitAnswers:
         due: DueRevisit = meta[DUE_META]
         source = self.state.sources_by_id[due.source]
         stats = self.state.report[source.id]
-        served = raw_body(response)  # a rendered page's DOM is what the content checks read
+        served = raw_body(response)  # as served; a rendered page's DOM (response.body) never matches
         stats.bytes += len(served)
         stats.touch()
         now = datetime.now(UTC)

@@ -5,7 +5,9 @@ For an article response (or a revisit's) that is HTML and 2xx, the source's ``re
 (:func:`indexing.extraction.scripted.script_shell`). A rendered response carries the DOM the
 scripts left as its body and the bytes as served in ``meta["raw_body"]``: the WARC keeps the
 capture as served (a ``response`` record) and the rendered page beside it (a ``conversion``
-record, crawlers/pipelines/archive.py), and change detection compares the bytes as served.
+record, crawlers/pipelines/archive.py). Change detection compares the rendered pages (the
+fingerprint is the DOM's): a shell's bytes stay the same when the article its scripts fetch is
+edited, so a page rendered before is rendered again on each revisit.
 
 Counted per source in the crawl report (``render``): ``rendered``, ``failed`` (the page kept as
 served, the reason logged), ``unavailable`` (no browser on this machine: install Debian's
@@ -70,7 +72,8 @@ class RenderMiddleware:
             return False
         due = meta.get(DUE_META)
         if due is not None and hashlib.sha256(response.body).hexdigest() == due.fingerprint:
-            return False  # a revisit that found the same bytes: nothing new to read
+            return False  # a revisit of a page not rendered before that found the same bytes
+        # (a page rendered before has its DOM's fingerprint: it is rendered again, and compared)
         return source.render == "always" or script_shell(response.body)
 
     async def process_response(self, request: Request, response: Response) -> Response:

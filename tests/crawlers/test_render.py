@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -246,3 +247,41 @@ def test_the_host_check_fails_closed_and_is_bounded_per_page() -> None:
         assert await check("h0.example") is False  # a name looked up before is answered from the page's cache
 
     asyncio.run(checks())
+
+
+def test_an_edit_behind_an_unchanged_shell_is_caught_on_revisit(crawler: Crawler, browser: str) -> None:
+    """The shell's bytes never change; the article its script fetches does. The revisit renders
+    the page again: the edited one is a full capture for the index stage, the other unchanged."""
+    from tests.crawlers.test_revisits import _revisit_env, _until_due
+    from warwatch.pipeline.clean import _skip_reason
+
+    _revisit_env(crawler)
+    routes = _site()
+    routes["/api/other.json"] = Route(body=json.dumps({"title": "Andere", "paragraphs": PARAGRAPHS[1:]}).encode(),
+                                      content_type="application/json")
+    routes["/news/2024/11/andere"] = Route(body=SHELL.replace(b"/static/app.js", b"/static/other.js"))
+    routes["/static/other.js"] = Route(body=APP_JS.replace(b"/api/story.json", b"/api/other.json"),
+                                       content_type="application/javascript")
+    routes["/world/"] = Route(body=b"<html><body><a href='/news/2024/11/kursk-truppen'>Truppen</a>"
+                                   b"<a href='/news/2024/11/andere'>Andere</a></body></html>")
+    with SiteServer(routes) as srv:
+        sources = crawler.sources(_sources(srv.base_url))
+        first = crawler.run("r1", sources)
+        first_done = time.monotonic()
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert first.source()["render"] == {"rendered": 2}
+        edited = PARAGRAPHS[:2] + ["Korrektur: Die Zahl der Soldaten wurde nachträglich auf zwölftausend berichtigt, "
+                                   "wie das Verteidigungsministerium in Kiew am Abend mitteilte."]
+        srv.routes["/api/story.json"] = Route(body=json.dumps({"title": "Truppen in Kursk", "paragraphs": edited}).encode(),
+                                              content_type="application/json")
+        _until_due(first_done)
+        second = crawler.run("r2", sources)
+    assert second.returncode == 0, second.stderr[-2000:]
+    by_url = {e["url"].rsplit("/", 1)[-1]: e for e in second.manifest}
+    changed, same = by_url["kursk-truppen"], by_url["andere"]
+    assert (changed["change"], changed["revisit"]) == ("updated", True) and _skip_reason(changed) is None
+    rendered = read_record(crawler.data_dir / changed["warc_file"], changed["rendered_offset"])
+    assert extract(rendered.body).body.split("\n\n") == edited
+    assert read_record(crawler.data_dir / changed["warc_file"], changed["warc_offset"]).body == SHELL
+    assert (same["change"], same["revisit"]) == ("unchanged", True) and _skip_reason(same) == "unchanged_revisit"
+    assert second.source()["render"] == {"rendered": 2}
