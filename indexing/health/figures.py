@@ -41,6 +41,14 @@ _CRAWL_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "skippe
                  "revisits_changed", "takedowns_suspected", "takedowns_confirmed")
 
 
+def _render_counts(render: Any) -> dict[str, int]:
+    """The crawl report's ``render`` counts as run-document fields (``rendered``, ``render_failed``,
+    ``render_unavailable``, ``render_capped``)."""
+    got = render if isinstance(render, dict) else {}
+    return {("rendered" if k == "rendered" else f"render_{k}"): int(got.get(k) or 0)
+            for k in ("rendered", "failed", "unavailable", "capped")}
+
+
 class RunNotFound(FileNotFoundError):
     """The run has no directory or no crawl report: there is nothing to record."""
 
@@ -128,6 +136,7 @@ def source_document(run_id: str, source: str, counts: dict[str, Any], files: _So
         **run,
         "found": int(counts.get("discovered") or 0),
         **{k: int(counts.get(k) or 0) for k in _CRAWL_COUNTS},
+        **_render_counts(counts.get("render")),
         "failed": failed,
         "discovery_failed": discovery_failed,
         "failures": {**failures, **discovery},

@@ -316,7 +316,9 @@ def runs_mappings() -> dict[str, Any]:
               "robots_denied", "failed", "discovery_failed", "attempts", "archived", "extracted",
               "extraction_failed", "freshness_samples", "freshness_undated", "blocked",
               "revisits_due", "revisits_done", "revisits_overdue", "revisits_not_modified", "revisits_changed",
-              "takedowns_suspected", "takedowns_confirmed")
+              "takedowns_suspected", "takedowns_confirmed",
+              # pages that needed JavaScript (crawlers/downloadermiddlewares/render.py)
+              "rendered", "render_failed", "render_unavailable", "render_capped")
     seconds = ("crawl_seconds", "clean_seconds", "enrich_seconds", "index_seconds", "freshness_lag_median_seconds",
                "freshness_lag_max_seconds")
     return {

@@ -27,3 +27,18 @@ def test_revisit_figures_and_no_false_extraction_failures(data_dir: Path) -> Non
     [doc] = run_figures("r1", data_dir / "runs")
     assert {k: doc[k] for k in counts if k != "discovered"} == {k: v for k, v in counts.items() if k != "discovered"}
     assert (doc["archived"], doc["extracted"], doc["extraction_failed"]) == (1, 1, 0)
+
+
+def test_render_counts_reach_the_run_documents_and_are_mapped(data_dir: Path) -> None:
+    from indexing.index.templates import runs_mappings
+
+    rdir = data_dir / "runs" / "r1"
+    rdir.mkdir(parents=True)
+    sources = {"js": {"fetched": 5, "render": {"rendered": 3, "failed": 1, "capped": 1}},
+               "plain": {"fetched": 2, "render": {}}, "old": {"fetched": 1}}  # a report from before rendering
+    (rdir / "crawl-report.json").write_text(json.dumps({"sources": sources}), encoding="utf-8")
+    docs = {d["source"]: d for d in run_figures("r1", data_dir / "runs")}
+    fields = ("rendered", "render_failed", "render_unavailable", "render_capped")
+    assert {s: tuple(d[f] for f in fields) for s, d in docs.items()} == {
+        "js": (3, 1, 0, 1), "plain": (0, 0, 0, 0), "old": (0, 0, 0, 0)}
+    assert all(runs_mappings()["properties"][f] == {"type": "integer"} for f in fields)
