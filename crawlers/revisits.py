@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.http import Request, Response
 
-from crawlers.articles import raw_body
+from crawlers.articles import RAW_BODY, raw_body
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.policies import DueRevisit, next_revisit
 from crawlers.urlcache import canonical
@@ -151,7 +151,8 @@ class RevisitAnswers:
             return
         second.meta.update({CONFIRMING_META: verdict.kind, "revisit_first_seen": first_seen})
         # the redirect middleware's bookkeeping of the first check must not carry over
-        for key in ("redirect_urls", "redirect_times", "redirect_ttl", "redirect_reasons", "retry_times"):
+        # ... nor the first answer's bytes as served (a rendered answer keeps them in the meta)
+        for key in ("redirect_urls", "redirect_times", "redirect_ttl", "redirect_reasons", "retry_times", RAW_BODY):
             second.meta.pop(key, None)
         yield Confirm(self.state.confirm_delay, second.replace(url=due.url))
 

@@ -38,6 +38,7 @@ from indexing.extraction.scripted import script_shell
 
 logger = logging.getLogger(__name__)
 
+
 class RenderMiddleware:
     def __init__(self, crawler: Crawler, state: CrawlState) -> None:
         settings = crawler.settings
