@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
-from crawlers.links import extract_canonical, looks_like_asset
+from crawlers.links import extract_canonical, looks_like_article, looks_like_asset
 from crawlers.state import KnownArticle
 from crawlers.urlcache import canonical, in_scope
 from indexing.dates import iso
@@ -27,6 +27,14 @@ def raw_body(response: Response) -> bytes:
     """The page's bytes as served (the body itself when it was not rendered)."""
     raw = response.meta.get(RAW_BODY) if response.request is not None else None
     return raw if isinstance(raw, bytes) else response.body
+
+
+def is_article_link(source: Source, url: str) -> bool:
+    """Whether a (canonical) link of a section page is one of the source's articles: on its host,
+    not an asset, and allowed by its ``allow`` patterns, or, without any, shaped like an article."""
+    if not in_scope(source, url) or looks_like_asset(url):
+        return False
+    return source.url_allowed(url) if source.allow else (looks_like_article(url) and source.url_allowed(url))
 
 
 def is_html(response: Response) -> bool:

@@ -24,13 +24,13 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
-from crawlers.articles import aliases_of, article_item, article_key, is_html
+from crawlers.articles import aliases_of, article_item, article_key, is_article_link, is_html
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.failures import BUDGET_EXHAUSTED, DUPLICATE, PERMANENT, ROBOTS_DENIED, failure_reason
 from crawlers.feeds import MalformedFeed, parse_feed
 from crawlers.kinds import DISCOVERY_KINDS, RequestKind
 from crawlers.limits import CrawlLimits
-from crawlers.links import extract_links, looks_like_article, looks_like_asset
+from crawlers.links import extract_links, looks_like_asset
 from crawlers.revisits import AS_ARTICLE, Confirm, RevisitAnswers
 from crawlers.scheduling import Found, RequestScheduler
 from crawlers.sitemaps import MalformedSitemap, SitemapTooLarge, read_sitemap, robots_sitemaps
@@ -228,15 +228,10 @@ class NewsSpider(scrapy.Spider):
             links = links[: self.limits.section_max_links]
         for link in links:
             url = canonical(link)
-            if not in_scope(source, url) or looks_like_asset(url):
-                continue
-            if (
-                source.url_allowed(url)
-                if source.allow
-                else (looks_like_article(url) and source.url_allowed(url))
-            ):
+            if is_article_link(source, url):
                 articles.append((url, None, None))
-            elif depth + 1 < self.limits.section_depth and not source.is_denied(url):
+            elif (depth + 1 < self.limits.section_depth and in_scope(source, url) and not looks_like_asset(url)
+                  and not source.is_denied(url)):
                 yield self.requests.section(source, url, depth + 1)
         yield from self.requests.articles(source, articles, RequestKind.SECTION, response.url)
 
