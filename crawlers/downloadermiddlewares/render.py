@@ -2,7 +2,9 @@
 
 For an article response (or a revisit's) that is HTML and 2xx, the source's ``render`` decides:
 ``never``; ``always``; ``auto`` (the default) when the page is a script-rendered shell
-(:func:`indexing.extraction.scripted.script_shell`). A rendered response carries the DOM the
+(:func:`indexing.extraction.scripted.script_shell`). A section page is rendered the same way, and
+only when it lists no article without its scripts (a listing its scripts write), so the article
+links it shows in a browser are followed. A rendered response carries the DOM the
 scripts left as its body and the bytes as served in ``meta["raw_body"]``: the WARC keeps the
 capture as served (a ``response`` record) and the rendered page beside it (a ``conversion``
 record, crawlers/pipelines/archive.py). Change detection compares the rendered pages (the
@@ -28,12 +30,14 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from crawlers.articles import RAW_BODY, is_html
+from crawlers.articles import RAW_BODY, is_article_link, is_html
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.kinds import RequestKind
 from crawlers.limits import DEFAULTS
+from crawlers.links import extract_links
 from crawlers.render import Renderer, RenderError, find_browser
 from crawlers.revisits import DUE_META
+from crawlers.urlcache import canonical
 from indexing.extraction.scripted import script_shell
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ class RenderMiddleware:
         settings = crawler.settings
         self.state = state
         self.max_pages = settings.getint("WARWATCH_RENDER_MAX_PAGES", DEFAULTS.render_max_pages)
+        self.section_max_links = settings.getint("WARWATCH_SECTION_MAX_LINKS", DEFAULTS.section_max_links)
         self.timeout = settings.getfloat("WARWATCH_RENDER_TIMEOUT_SECONDS", DEFAULTS.render_timeout_seconds)
         self.concurrency = settings.getint("WARWATCH_RENDER_CONCURRENCY", DEFAULTS.render_concurrency)
         self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE", DEFAULTS.max_body_bytes) or DEFAULTS.max_body_bytes
@@ -66,11 +71,16 @@ class RenderMiddleware:
 
     def _wanted(self, request: Request, response: Response) -> bool:
         meta = request.meta
-        if meta.get("kind") != RequestKind.ARTICLE and not meta.get("revisit"):
+        kind = meta.get("kind")
+        if kind not in (RequestKind.ARTICLE, RequestKind.SECTION) and not meta.get("revisit"):
             return False
         source = self.state.sources_by_id.get(meta.get("source", ""))
         if source is None or source.render == "never" or not 200 <= response.status < 300 or not is_html(response):
             return False
+        if kind == RequestKind.SECTION:  # only a section that lists no article without its scripts
+            links = extract_links(response.body, response.url)[: self.section_max_links]
+            if any(is_article_link(source, canonical(link)) for link in links):
+                return False
         due = meta.get(DUE_META)
         if due is not None and hashlib.sha256(response.body).hexdigest() == due.fingerprint:
             return False  # a revisit of a page not rendered before that found the same bytes

@@ -285,3 +285,25 @@ def test_an_edit_behind_an_unchanged_shell_is_caught_on_revisit(crawler: Crawler
     assert read_record(crawler.data_dir / changed["warc_file"], changed["warc_offset"]).body == SHELL
     assert (same["change"], same["revisit"]) == ("unchanged", True) and _skip_reason(same) == "unchanged_revisit"
     assert second.source()["render"] == {"rendered": 2}
+
+
+def test_a_section_page_whose_links_scripts_write_is_rendered_and_its_articles_followed(
+        crawler: Crawler, browser: str) -> None:
+    slugs = ["erste-meldung", "zweite-meldung", "dritte-meldung"]
+    listing = json.dumps([f"/news/2024/11/{s}" for s in slugs]).encode()
+    section_js = (b"fetch('/api/list.json').then(r => r.json()).then(urls => { for (const u of urls) {"
+                  b" const a = document.createElement('a'); a.href = u; a.textContent = u;"
+                  b" document.getElementById('app').appendChild(a); } });")
+    routes = {
+        "/world/": Route(body=b"<html><body><nav><a href='/'>Start</a></nav><div id='app'></div>"
+                              b"<script src='/static/section.js'></script></body></html>"),
+        "/static/section.js": Route(body=section_js, content_type="application/javascript"),
+        "/api/list.json": Route(body=listing, content_type="application/json"),
+        **{f"/news/2024/11/{s}": Route(body=article_html(s, s, " ".join([f"Bericht {s}."] * 80))) for s in slugs},
+    }
+    with SiteServer(routes) as srv:
+        result = crawler.run("r1", crawler.sources(_sources(srv.base_url)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(e["url"].rsplit("/", 1)[-1] for e in result.manifest) == sorted(slugs)
+    assert result.source()["render"] == {"rendered": 1}  # the section; its articles are served HTML
+    assert not any("rendered_offset" in e for e in result.manifest)
