@@ -307,3 +307,13 @@ def test_a_section_page_whose_links_scripts_write_is_rendered_and_its_articles_f
     assert sorted(e["url"].rsplit("/", 1)[-1] for e in result.manifest) == sorted(slugs)
     assert result.source()["render"] == {"rendered": 1}  # the section; its articles are served HTML
     assert not any("rendered_offset" in e for e in result.manifest)
+
+
+def test_a_few_pages_without_a_browser_are_counted_but_do_not_fail_the_run() -> None:
+    from warwatch.pipeline.report import problems
+
+    def source(unavailable: int, fetched: int) -> dict:
+        return {"crawl": {"sources": {"s": {"fetched": fetched, "render": {"unavailable": unavailable}}}}}
+
+    assert problems(source(1, 100)) == []  # one short page with scripts among a hundred articles
+    assert len(problems(source(30, 60))) == 1  # half the source's pages unreadable: the run says so

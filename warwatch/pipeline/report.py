@@ -132,7 +132,9 @@ def problems(merged: dict[str, Any]) -> list[str]:
         for flag in counts.get("flags") or []:
             out.append(f"source {sid}: {flag}")
         render = counts.get("render") or {}
-        if render.get("unavailable"):
+        # most of a source's pages unreadable for want of a browser (a site that needs one); a few
+        # pages among many (a short page with scripts) are counted and warned of, not a failed run
+        if render.get("unavailable") and 2 * int(render["unavailable"]) >= int(counts.get("fetched") or 0):
             out.append(f"source {sid}: {render['unavailable']} page(s) need JavaScript and no browser is installed "
                        "(apt-get install chromium, or set crawl.render_browser): kept as served, not readable")
     cleaned = merged.get("clean") or {}
