@@ -21,6 +21,9 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: request meta: the page's bytes as served, when the response's body is the DOM its scripts left
 #: (crawlers/downloadermiddlewares/render.py)
 RAW_BODY = "raw_body"
+#: request meta: a page that needed rendering was kept as served (no browser, a failed render): its
+#: fingerprint never matches its bytes, so a revisit fetches and renders it again
+UNRENDERED = "unrendered"
 
 
 def raw_body(response: Response) -> bytes:
@@ -84,6 +87,8 @@ def article_item(
     # what the page says: a rendered page's DOM (an application shell's bytes stay the same when
     # the article its scripts fetch is edited)
     fingerprint = hashlib.sha256(response.body).hexdigest()
+    if response.meta.get(UNRENDERED):
+        fingerprint = f"unrendered:{fingerprint}"
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]
     meta = response.meta
     revisit = {"revisit": True, "revisit_of": meta["revisit_due"].url} if meta.get("revisit") else {}

@@ -119,8 +119,9 @@ class CrawlSettings(BaseModel):
     render_timeout_seconds: float = Field(default=20.0, gt=0)
     #: pages rendered at once per crawl process (one browser, a context per page)
     render_concurrency: int = Field(default=4, ge=1)
-    #: pages rendered per source and run; beyond it pages are kept as served (counted "render:capped")
-    render_max_pages: int = Field(default=200, ge=0)
+    #: pages rendered per source and run (None: no cap; the source's time budget bounds it); beyond it
+    #: pages are kept as served, counted "render:capped", and rendered at their revisits
+    render_max_pages: int | None = Field(default=None, ge=0)
 
 
 class DedupSettings(BaseModel):

@@ -14,6 +14,8 @@ edited, so a page rendered before is rendered again on each revisit.
 Counted per source in the crawl report (``render``): ``rendered``, ``failed`` (the page kept as
 served, the reason logged), ``unavailable`` (no browser on this machine: install Debian's
 ``chromium``, or set ``crawl.render_browser``), ``capped`` (``crawl.render_max_pages`` reached).
+A page kept as served for any of these reasons is stored with a fingerprint its bytes never match
+(``UNRENDERED``): its revisits fetch it and try to render it again.
 
 Its place (540) is after the redirect (600) and retry (550) middlewares have seen the response:
 only final answers are rendered.
@@ -30,7 +32,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from crawlers.articles import RAW_BODY, is_article_link, is_html
+from crawlers.articles import RAW_BODY, UNRENDERED, is_article_link, is_html
 from crawlers.extensions.crawl_state import CrawlState
 from crawlers.kinds import RequestKind
 from crawlers.limits import DEFAULTS
@@ -47,7 +49,8 @@ class RenderMiddleware:
     def __init__(self, crawler: Crawler, state: CrawlState) -> None:
         settings = crawler.settings
         self.state = state
-        self.max_pages = settings.getint("WARWATCH_RENDER_MAX_PAGES", DEFAULTS.render_max_pages)
+        cap = settings.get("WARWATCH_RENDER_MAX_PAGES", DEFAULTS.render_max_pages)
+        self.max_pages = int(cap) if cap is not None else None
         self.section_max_links = settings.getint("WARWATCH_SECTION_MAX_LINKS", DEFAULTS.section_max_links)
         self.timeout = settings.getfloat("WARWATCH_RENDER_TIMEOUT_SECONDS", DEFAULTS.render_timeout_seconds)
         self.concurrency = settings.getint("WARWATCH_RENDER_CONCURRENCY", DEFAULTS.render_concurrency)
@@ -93,11 +96,13 @@ class RenderMiddleware:
         source_id = request.meta["source"]
         counts = self.state.report[source_id].render
         if self.browser is None:
+            request.meta[UNRENDERED] = True
             counts["unavailable"] += 1
             self._warn_once(source_id, f"{source_id}: {response.url} needs JavaScript and no browser is installed "
                                        "(apt-get install chromium, or set crawl.render_browser): kept as served")
             return response
-        if self.rendered[source_id] >= self.max_pages:
+        if self.max_pages is not None and self.rendered[source_id] >= self.max_pages:
+            request.meta[UNRENDERED] = True
             counts["capped"] += 1
             return response
         self.rendered[source_id] += 1
@@ -110,6 +115,7 @@ class RenderMiddleware:
             html = await self.renderer.render(response.url, response.body, ctype,
                                               allow_private=source.allow_private_network)
         except RenderError as exc:
+            request.meta[UNRENDERED] = True
             counts["failed"] += 1
             logger.warning("%s: rendering failed, kept as served: %s", response.url, exc)
             return response

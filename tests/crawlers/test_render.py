@@ -317,3 +317,28 @@ def test_a_few_pages_without_a_browser_are_counted_but_do_not_fail_the_run() -> 
 
     assert problems(source(1, 100)) == []  # one short page with scripts among a hundred articles
     assert len(problems(source(30, 60))) == 1  # half the source's pages unreadable: the run says so
+
+
+def test_a_page_kept_as_served_for_want_of_a_browser_is_rendered_at_its_revisit(
+        crawler: Crawler, browser: str) -> None:
+    from tests.crawlers.test_revisits import _revisit_env, _until_due
+
+    _revisit_env(crawler)
+    crawler.env["WARWATCH_CRAWL__RENDER_BROWSER"] = "/nonexistent/chromium"
+    with SiteServer(_site()) as srv:
+        sources = crawler.sources(_sources(srv.base_url))
+        first = crawler.run("r1", sources)
+        first_done = time.monotonic()
+        crawler.env["WARWATCH_CRAWL__RENDER_BROWSER"] = browser  # the browser is installed since
+        _until_due(first_done)
+        second = crawler.run("r2", sources)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr[-2000:]
+    shell = _entry(first, "/kursk-truppen")
+    assert shell["fingerprint"].startswith("unrendered:") and "rendered_offset" not in shell
+    assert not _entry(first, "/plain-story")["fingerprint"].startswith("unrendered:")
+    again = _entry(second, "/kursk-truppen")
+    assert (again["change"], again["revisit"]) == ("updated", True)
+    rendered = read_record(crawler.data_dir / again["warc_file"], again["rendered_offset"])
+    assert extract(rendered.body).body.split("\n\n") == PARAGRAPHS
+    assert _entry(second, "/plain-story")["change"] == "unchanged"  # same bytes: a revisit record
+    assert second.source()["render"] == {"rendered": 1}
