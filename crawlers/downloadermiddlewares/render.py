@@ -45,6 +45,13 @@ from indexing.extraction.scripted import script_shell
 logger = logging.getLogger(__name__)
 
 
+def _kept_as_served(request: Request, counts: Counter[str], reason: str) -> None:
+    """A page that needed rendering goes on as served: counted by ``reason``, and marked so its
+    fingerprint never matches its bytes (its revisit renders it again)."""
+    request.meta[UNRENDERED] = True
+    counts[reason] += 1
+
+
 class RenderMiddleware:
     def __init__(self, crawler: Crawler, state: CrawlState) -> None:
         settings = crawler.settings
@@ -96,14 +103,12 @@ class RenderMiddleware:
         source_id = request.meta["source"]
         counts = self.state.report[source_id].render
         if self.browser is None:
-            request.meta[UNRENDERED] = True
-            counts["unavailable"] += 1
+            _kept_as_served(request, counts, "unavailable")
             self._warn_once(source_id, f"{source_id}: {response.url} needs JavaScript and no browser is installed "
                                        "(apt-get install chromium, or set crawl.render_browser): kept as served")
             return response
         if self.max_pages is not None and self.rendered[source_id] >= self.max_pages:
-            request.meta[UNRENDERED] = True
-            counts["capped"] += 1
+            _kept_as_served(request, counts, "capped")
             return response
         self.rendered[source_id] += 1
         if self.renderer is None:
@@ -115,8 +120,7 @@ class RenderMiddleware:
             html = await self.renderer.render(response.url, response.body, ctype,
                                               allow_private=source.allow_private_network)
         except RenderError as exc:
-            request.meta[UNRENDERED] = True
-            counts["failed"] += 1
+            _kept_as_served(request, counts, "failed")
             logger.warning("%s: rendering failed, kept as served: %s", response.url, exc)
             return response
         counts["rendered"] += 1
