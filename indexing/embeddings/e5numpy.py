@@ -16,11 +16,17 @@ C engine's to a cosine of >= 0.9998 on every text of the cross-lingual fixtures 
 reproducing the rounding moved the mean only to 0.99997 at 1.3x the time), measured in
 benchmarks/README.md "Embedding stage speed" and checked by tests/indexing/test_e5numpy.py.
 
+Where onnxruntime is installed (a main dependency) the layers run there instead
+(:mod:`indexing.embeddings.e5ort`: the 4-bit weights as stored, multiplied in float32 by its
+``MatMulNBits``, LayerNorm and GELU in its kernels): the same arithmetic, vectors within a cosine of
+1e-6 of this module's, at about half the CPU, lone queries included. This module's numpy layers are
+what runs without it.
+
 Threads: OpenBLAS's, one per process unless ``embeddings.threads`` (or the environment) says
 otherwise (:func:`limit_blas_threads`); the stage runs one instance per core in threads
-(parallel.py), sharing the weights. A single search query goes through the C engine
-(:meth:`NumpyE5Embedder._one_query`): for a handful of tokens the float32 weights cost more to
-stream than the C engine's 4-bit ones.
+(parallel.py), sharing the weights. With the numpy layers a single search query goes through the C
+engine (:meth:`NumpyE5Embedder._one_query`): for a handful of tokens the float32 weights cost more
+to stream than the C engine's 4-bit ones.
 """
 
 from __future__ import annotations
@@ -113,10 +119,16 @@ def limit_blas_threads(threads: int | None) -> None:
 
 
 class _Layer:
-    def __init__(self, model: ModelFile, index: int) -> None:
+    """One layer's weights (dequantised to float32, ``[out, in]`` as stored), biases and
+    LayerNorms; ``weights=False``: the biases and LayerNorms only (the matrices empty), for an
+    engine that reads the 4-bit blocks itself."""
+
+    def __init__(self, model: ModelFile, index: int, *, weights: bool = True) -> None:
         h, ff = model.header.hidden, model.header.ffn
 
         def mat(part: str, rows: int) -> np.ndarray:  # [out, in], as stored
+            if not weights:
+                return np.zeros((0, 0), dtype=np.float32)
             return model.q4_matrix(f"l{index}.{part}.w", rows)
 
         def vec(part: str) -> np.ndarray:
@@ -138,14 +150,14 @@ class E5Forward:
     #: the float32 weights, so :class:`NumpyE5Embedder` hands a lone query to the C engine)
     lone_queries = False
 
-    def __init__(self, model: ModelFile) -> None:
+    def __init__(self, model: ModelFile, *, weights: bool = True) -> None:
         hd = model.header
         self.header = hd
         self._word = model.q4_blocks("emb.word", hd.vocab)
         self._pos = model.floats("emb.pos").reshape(-1, hd.hidden)
         self._type0 = model.floats("emb.type").reshape(-1, hd.hidden)[0]
         self._ln0 = model.floats("emb.ln.w"), model.floats("emb.ln.b")
-        self._layers = [_Layer(model, i) for i in range(hd.layers)]
+        self._layers = [_Layer(model, i, weights=weights) for i in range(hd.layers)]
         self._scale = np.float32(1.0 / np.sqrt(hd.hidden // hd.heads))
 
     def _attention(self, qkv: np.ndarray, bounds: Sequence[tuple[int, int]]) -> np.ndarray:

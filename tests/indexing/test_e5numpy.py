@@ -194,3 +194,33 @@ def test_blas_threads_are_set_once_for_the_process(monkeypatch: pytest.MonkeyPat
     finally:
         for lib in before:
             ThreadpoolController().select(user_api="blas").limit(limits=lib["num_threads"], user_api="blas")
+
+
+def test_the_onnx_bytes_are_what_the_onnx_package_writes() -> None:
+    """indexing/embeddings/onnxproto.py writes ONNX protobuf without the ``onnx`` package (a 0.6 s
+    import); parsed by that package, its model equals the one the package's helpers build."""
+    onnx = pytest.importorskip("onnx")  # a dev dependency only
+    from onnx import helper, numpy_helper
+
+    from indexing.embeddings import onnxproto
+
+    weights = {"w": np.arange(12, dtype=np.uint8).reshape(2, 3, 2), "s": np.array([0.5, -1.25], dtype=np.float32),
+               "q": np.array([[-3, 7]], dtype=np.int8), "big": np.full((70000,), 1.5, dtype=np.float32)}
+    graph = onnxproto.Graph()
+    graph.initializers += [onnxproto.tensor(k, v) for k, v in weights.items()]
+    graph.nodes.append(onnxproto.node("MatMulNBits", ["x", "w", "s", "", ""], ["y"], domain="com.microsoft",
+                                      K=64, N=2, bits=4, block_size=32, accuracy_level=0))
+    graph.nodes.append(onnxproto.node("LayerNormalization", ["y", "s", "s"], ["out"], axis=-1, epsilon=1e-12))
+    ours = onnx.ModelProto.FromString(graph.model([("x", 64)], [("out", 2)], [("", 17), ("com.microsoft", 1)]))
+
+    nodes = [helper.make_node("MatMulNBits", ["x", "w", "s", "", ""], ["y"], domain="com.microsoft",
+                              K=64, N=2, bits=4, block_size=32, accuracy_level=0),
+             helper.make_node("LayerNormalization", ["y", "s", "s"], ["out"], axis=-1, epsilon=1e-12)]
+    reference = helper.make_model(
+        helper.make_graph(nodes, "e5", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 64])],
+                          [helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, ["N", 2])],
+                          initializer=[numpy_helper.from_array(v, k) for k, v in weights.items()]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+        ir_version=onnxproto.IR_VERSION)
+    assert ours == reference
+    assert numpy_helper.to_array(ours.graph.initializer[3]).sum() == 105000.0
