@@ -30,6 +30,7 @@ import ipaddress
 import logging
 import shutil
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -161,6 +162,42 @@ class _Inflight:
         return False
 
 
+class Pace:
+    """Spaces the requests the browser makes while rendering, per site, as the crawler spaces its
+    own. A request to the source's own host (or a subdomain) waits for the source's download slot:
+    its delay (``crawl.download_delay``, raised by robots.txt ``Crawl-delay``, AutoThrottle or a
+    ``Retry-After`` hold) after the slot's last request, and then counts as that last request, so
+    the crawler's next fetch waits after it too. A request to any other host (a CDN serving the
+    bundle) waits ``default_delay`` after the previous request to that host. With no delay
+    (politeness off) nothing waits. One request at a time waits per key; what a render waits is
+    within its page's bound."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, downloader: Any, default_delay: float) -> None:
+        self.downloader = downloader
+        self.default_delay = max(0.0, default_delay)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    async def wait(self, key: str, *, slot: bool) -> None:
+        """Wait the turn of one request under ``key``: a download slot's key when ``slot``, else a host's."""
+        if len(self._locks) > self.MAX_KEYS:  # a long crawl over many hosts: forget the idle ones
+            self._locks = {k: lk for k, lk in self._locks.items() if lk.locked()}
+            self._last = {k: t for k, t in self._last.items() if k in self._locks}
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            found = self.downloader.slots.get(key) if slot else None
+            delay = float(found.delay) if found is not None else self.default_delay
+            last = max(float(found.lastseen) if found is not None else 0.0, self._last.get(key, 0.0))
+            if delay > 0 and (ahead := last + delay - time.monotonic()) > 0:
+                await asyncio.sleep(ahead)
+            now = time.monotonic()
+            self._last[key] = now
+            if found is not None:
+                found.lastseen = max(float(found.lastseen), now)
+
+
 class Renderer:
     """One headless browser for a crawl process, started on first use, closed by :meth:`close`."""
 
@@ -175,8 +212,10 @@ class Renderer:
         self._playwright: Any = None
         self._browser: Any = None
 
-    async def render(self, url: str, body: bytes, content_type: str, *, allow_private: bool) -> str:
-        """The page's DOM after its scripts ran (HTML), rendered from ``body`` as fetched from ``url``."""
+    async def render(self, url: str, body: bytes, content_type: str, *, allow_private: bool,
+                     pace: Callable[[str], Awaitable[None]] | None = None) -> str:
+        """The page's DOM after its scripts ran (HTML), rendered from ``body`` as fetched from ``url``;
+        ``pace(url)`` is awaited before each request the page makes (:class:`Pace`)."""
         async with self._slots:
             browser = await self._start()
             try:
@@ -187,7 +226,7 @@ class Renderer:
                 raise RenderError(f"browser gone: {exc}") from exc
             try:
                 # the page's whole bound, whatever step a hostile page stalls (a busy script stalls content())
-                return await asyncio.wait_for(self._render_in(context, url, body, content_type, allow_private),
+                return await asyncio.wait_for(self._render_in(context, url, body, content_type, allow_private, pace),
                                               self.timeout + QUIET_SECONDS + 5)
             except RenderError:
                 raise
@@ -213,7 +252,8 @@ class Renderer:
                     raise RenderError(f"cannot start {self.executable}: {exc}") from exc
             return self._browser
 
-    async def _render_in(self, context: Any, url: str, body: bytes, content_type: str, allow_private: bool) -> str:
+    async def _render_in(self, context: Any, url: str, body: bytes, content_type: str, allow_private: bool,
+                         pace: Callable[[str], Awaitable[None]] | None) -> str:
         document = url.split("#", 1)[0]
         private = HostCheck()
         served: list[bool] = []
@@ -232,6 +272,8 @@ class Renderer:
             elif request.resource_type in SKIPPED_TYPES or not await allowed(request.url, allow_private, private):
                 await r.abort()
             else:
+                if pace is not None:
+                    await pace(request.url)
                 await r.continue_()
 
         await context.route("**/*", route)

@@ -18,7 +18,8 @@ A page kept as served for any of these reasons is stored with a fingerprint its 
 (``UNRENDERED``): its revisits fetch it and try to render it again.
 
 Its place (540) is after the redirect (600) and retry (550) middlewares have seen the response:
-only final answers are rendered.
+only final answers are rendered. What the page's scripts fetch is paced like the crawl
+(:class:`crawlers.render.Pace`): requests to the source's host share its download slot.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from typing import Self
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -37,10 +39,15 @@ from crawlers.extensions.crawl_state import CrawlState
 from crawlers.kinds import RequestKind
 from crawlers.limits import DEFAULTS
 from crawlers.links import extract_links
-from crawlers.render import Renderer, RenderError, find_browser
+from crawlers.render import Pace, Renderer, RenderError, find_browser
 from crawlers.revisits import DUE_META
+from crawlers.slots import source_slot
 from crawlers.urlcache import canonical
 from indexing.extraction.scripted import script_shell
+from indexing.urls import url_host
+
+if TYPE_CHECKING:
+    from indexing.sources import Source
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +62,10 @@ def _kept_as_served(request: Request, counts: Counter[str], reason: str) -> None
 class RenderMiddleware:
     def __init__(self, crawler: Crawler, state: CrawlState) -> None:
         settings = crawler.settings
+        self.crawler = crawler
         self.state = state
+        self.delay = settings.getfloat("DOWNLOAD_DELAY", 0.0)
+        self.pace: Pace | None = None
         cap = settings.get("WARWATCH_RENDER_MAX_PAGES", DEFAULTS.render_max_pages)
         self.max_pages = int(cap) if cap is not None else None
         self.section_max_links = settings.getint("WARWATCH_SECTION_MAX_LINKS", DEFAULTS.section_max_links)
@@ -118,7 +128,7 @@ class RenderMiddleware:
         source = self.state.sources_by_id[source_id]
         try:
             html = await self.renderer.render(response.url, response.body, ctype,
-                                              allow_private=source.allow_private_network)
+                                              allow_private=source.allow_private_network, pace=self._pacing(source))
         except RenderError as exc:
             _kept_as_served(request, counts, "failed")
             logger.warning("%s: rendering failed, kept as served: %s", response.url, exc)
@@ -126,6 +136,23 @@ class RenderMiddleware:
         counts["rendered"] += 1
         request.meta[RAW_BODY] = response.body
         return response.replace(body=html.encode("utf-8"), encoding="utf-8")
+
+    def _pacing(self, source: Source) -> Callable[[str], Awaitable[None]] | None:
+        """What the browser's requests for a page of ``source`` wait for (:class:`crawlers.render.Pace`):
+        its own host's in the source's download slot, other hosts' at the crawl's delay."""
+        engine = self.crawler.engine
+        if engine is None:
+            return None
+        if self.pace is None:
+            self.pace = Pace(engine.downloader, self.delay)
+        pace, own, key = self.pace, url_host(source.url), source_slot(source.id)
+
+        async def wait(url: str) -> None:
+            host = url_host(url)
+            mine = bool(own) and (host == own or host.endswith("." + own))
+            await pace.wait(key if mine else f"host:{host}", slot=mine)
+
+        return wait
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -342,3 +342,73 @@ def test_a_page_kept_as_served_for_want_of_a_browser_is_rendered_at_its_revisit(
     assert extract(rendered.body).body.split("\n\n") == PARAGRAPHS
     assert _entry(second, "/plain-story")["change"] == "unchanged"  # same bytes: a revisit record
     assert second.source()["render"] == {"rendered": 1}
+
+
+PACED_JS = b"""
+Promise.all([1, 2, 3, 4].map(i => fetch('/api/part' + i + '.json').then(r => r.json())))
+  .then(parts => {
+    const app = document.getElementById('app');
+    for (const part of parts) { const p = document.createElement('p'); p.textContent = part.text; app.appendChild(p); }
+  });
+"""
+
+
+def test_what_the_scripts_fetch_is_paced_like_the_crawl(crawler: Crawler, browser: str) -> None:
+    """The browser's requests to the source's host wait in the source's download slot: the four
+    fetches a script fires at once leave one per delay, and the crawler's own next fetch waits after
+    them (without pacing the four left within milliseconds)."""
+    delay = 0.4
+    crawler.env["WARWATCH_CRAWL__DOWNLOAD_DELAY"] = str(delay)
+    with SiteServer(_site()) as srv:
+        routes = srv.routes
+        routes["/static/app.js"] = Route(body=PACED_JS, content_type="application/javascript")
+        for i, text in enumerate(PARAGRAPHS * 2, start=1):
+            routes[f"/api/part{i}.json"] = Route(body=json.dumps({"text": text}).encode(), content_type="application/json")
+        result = crawler.run("r1", crawler.sources(_sources(srv.base_url)))
+        hits = sorted(srv.hits, key=lambda h: h.at)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.source()["render"] == {"rendered": 1}
+    # robots.txt is fetched outside the source's slot (Scrapy's robots middleware), at the start
+    own = [h for h in hits if h.headers.get("Host", "").startswith("127.0.0.1") and h.bare_path != "/robots.txt"]
+    browser_paths = {"/static/app.js", *(f"/api/part{i}.json" for i in range(1, 5))}
+    assert browser_paths <= {h.bare_path for h in own}
+    gaps = [(b.at - a.at, b.bare_path) for a, b in zip(own, own[1:], strict=False)]
+    # the browser waits the slot's delay; the crawler's jittered delay is never under half of it
+    assert all(gap >= delay * 0.95 for gap, path in gaps if path in browser_paths), gaps
+    assert all(gap >= delay * 0.5 * 0.95 for gap, _ in gaps), gaps
+    rendered = read_record(crawler.data_dir / _entry(result, "/kursk-truppen")["warc_file"],
+                           _entry(result, "/kursk-truppen")["rendered_offset"])
+    assert all(p.encode() in rendered.body for p in PARAGRAPHS)  # what the paced fetches brought
+
+
+def test_other_hosts_are_paced_on_their_own_and_the_slot_on_its_last_request() -> None:
+    """crawlers.render.Pace on a downloader's slots (Scrapy's ``Slot``: ``delay``, ``lastseen``)."""
+    from scrapy.core.downloader import Slot
+
+    from crawlers.render import Pace
+
+    class Downloader:
+        slots = {"source:a": Slot(concurrency=4, delay=0.3, jitter=0.0)}
+
+    slot = Downloader.slots["source:a"]
+
+    async def go() -> list[tuple[str, float]]:
+        pace, started, marks = Pace(Downloader(), default_delay=0.2), time.monotonic(), []
+        slot.lastseen = started  # the crawler fetched just now: the browser waits the slot's delay
+
+        async def one(key: str, own: bool) -> None:
+            await pace.wait(key, slot=own)
+            marks.append((key, time.monotonic() - started))
+
+        await asyncio.gather(one("source:a", True), one("source:a", True), one("host:cdn", False),
+                             one("host:cdn", False), one("host:other", False))
+        assert slot.lastseen >= started + 0.55  # the slot's last request is the browser's second
+        return marks
+
+    marks = asyncio.run(go())
+    own = sorted(t for k, t in marks if k == "source:a")
+    cdn = sorted(t for k, t in marks if k == "host:cdn")
+    assert 0.28 <= own[0] < 0.5 and own[1] - own[0] >= 0.28
+    assert cdn[0] < 0.1 and cdn[1] - cdn[0] >= 0.19  # the crawl's delay, not held by the slot
+    assert [t for k, t in marks if k == "host:other"][0] < 0.1
+
