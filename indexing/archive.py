@@ -25,12 +25,12 @@ from typing import IO, Any, Self
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from indexing.dates import parse_iso
 from indexing.fileio import DurableAppender, repair_partial_line
 from indexing.settings import CrawlSettings
 from indexing.storage import ObjectNotFound, Storage, StorageError
+from indexing.warcwriter import GzipWARCWriter
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class WarcWriter:
         self.fsync = fsync
         self.on_closed = on_closed  # called with each file once it is closed whole (an upload)
         self._fh: DurableAppender | None = None
-        self._writer: WARCWriter | None = None
+        self._writer: GzipWARCWriter | None = None
         self._path: Path | None = None
         self.files: list[Path] = []
         self.records = 0
@@ -134,7 +134,7 @@ class WarcWriter:
         path = self._next_path()
         # exclusive: never append to (or clobber) a file another writer or a crashed run left behind.
         self._fh = DurableAppender(path, exclusive=True)
-        self._writer = WARCWriter(self._fh, gzip=True)
+        self._writer = GzipWARCWriter(self._fh)
         self._path = path
         self.files.append(path)
         info = self._writer.create_warcinfo_record(
@@ -206,7 +206,7 @@ class WarcWriter:
                                                  warc_content_type=content_type, warc_headers_dict=warc_headers)
         return self._append(record)
 
-    def _ready(self) -> WARCWriter:
+    def _ready(self) -> GzipWARCWriter:
         """The writer of the current file (a new file when there is none or it is full)."""
         if self._fh is None or (self._path is not None and self._fh.tell() >= self.max_bytes):
             self._close_file()
