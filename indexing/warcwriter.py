@@ -1,21 +1,30 @@
-"""warcio's WARC writer with each record's gzip member at zlib's default level.
+"""warcio's WARC writer with each record's gzip member written by zlib-ng at level 6.
 
-warcio compresses every record at level 9 (``GzippingWrapper``, fixed). On news pages that is
-the crawler's largest single cost: measured on the 61 pages of article-extraction-dev (13.2 MB),
-level 9 took 0.255 CPU s for 2,475 KB, level 6 (zlib's and gzip's default) 0.166 s for 2,490 KB:
-35% less CPU for 0.6% more bytes (benchmarks/README.md "End-to-end throughput"). The records
-are the same bytes once decompressed, one gzip member each, so readers see no difference.
+warcio compresses every record with zlib at level 9 (``GzippingWrapper``, fixed): on news pages
+(~200 KB of HTML each) that was 40% of the crawler's CPU. Measured on the 61 pages of
+article-extraction-dev (13.2 MB) and 300 of web-snippets-dev (41.5 MB), CPU seconds and bytes
+against zlib 9: zlib 6 0.65x / +0.6%, zlib-ng 6 0.33x / +1.3%, zlib 1 0.24x / +20%, ISA-L 3 0.12x
+/ +13% (benchmarks/README.md "End-to-end throughput"). zlib-ng (a maintained fork of zlib with
+vectorised matching, the ``zlib-ng`` package) keeps the archive's size for a third of the CPU.
+Without it, the standard library's zlib at the same level. Either way each record is one standard
+gzip member: any WARC reader reads it, and the records' bytes are the same once decompressed.
 """
 
 from __future__ import annotations
 
-import zlib
 from typing import Any, Protocol
+
+try:
+    from zlib_ng import zlib_ng as _zlib
+except ImportError:  # pragma: no cover - a main dependency; the standard library's is the same format
+    import zlib as _zlib  # type: ignore[no-redef]
 
 from warcio.warcwriter import WARCWriter
 
-#: zlib level of each record's member
+#: compression level of each record's member
 GZIP_LEVEL = 6
+#: the deflate library that writes them
+COMPRESSOR = _zlib.__name__
 
 
 class Sink(Protocol):
@@ -25,11 +34,11 @@ class Sink(Protocol):
 
 
 class GzipMember:
-    """One record's gzip member (warcio's ``GzippingWrapper`` at :data:`GZIP_LEVEL`)."""
+    """One record's gzip member (warcio's ``GzippingWrapper``, by :data:`COMPRESSOR` at :data:`GZIP_LEVEL`)."""
 
     def __init__(self, out: Sink) -> None:
         self.out = out
-        self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._z = _zlib.compressobj(GZIP_LEVEL, _zlib.DEFLATED, _zlib.MAX_WBITS + 16)
 
     def write(self, buff: bytes) -> None:
         self.out.write(self._z.compress(buff))
@@ -50,4 +59,4 @@ class GzipWARCWriter(WARCWriter):
         self._write_warc_record(GzipMember(self.out), record)
 
 
-__all__ = ["GZIP_LEVEL", "GzipMember", "GzipWARCWriter", "Sink"]
+__all__ = ["COMPRESSOR", "GZIP_LEVEL", "GzipMember", "GzipWARCWriter", "Sink"]
