@@ -151,9 +151,12 @@ class BaseStoryIndex(SqlDialect):
                            max_words=self.max_words, minhash=mh)
 
     # Assigning -----------------------------------------------------------------------
-    def assign(self, doc_id: str, body: str, published: datetime | None = None) -> StoryAssignment:
-        """The story of ``doc_id``; idempotent for a known doc id."""
-        found = self._fingerprint(body or "")  # outside the transaction: the expensive part
+    def assign(self, doc_id: str, body: str, published: datetime | None = None,
+               found: Fingerprint | None = None) -> StoryAssignment:
+        """The story of ``doc_id``; idempotent for a known doc id. ``found``: the body's fingerprint
+        computed ahead with this index's settings (:mod:`indexing.enrich.prepared`)."""
+        if found is None:
+            found = self._fingerprint(body or "")  # outside the transaction: the expensive part
         h, sig = found.body_hash, found.signature
         with self.transaction():
             self._follow_banding()

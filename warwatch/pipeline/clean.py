@@ -33,7 +33,6 @@ from warwatch.pipeline.common import (
     write_json,
 )
 from warwatch.pipeline.extractor import (
-    DEFAULT_TARGET,
     BoundedExtractor,
     ExtractionCrashed,
     ExtractionTimeout,
@@ -43,8 +42,9 @@ from warwatch.pipeline.extractor import (
 log = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-#: what the bounded worker runs (``module:function``; tests put a page that hangs in front of it)
-EXTRACTOR = DEFAULT_TARGET
+#: what the bounded worker runs (``module:function``; tests put a page that hangs in front of it):
+#: the article, and what the enrich stage would compute of it alone (:mod:`indexing.enrich.prepared`)
+EXTRACTOR = "warwatch.pipeline.clean:extract_prepared"
 #: pages stopped by the time bound listed in the clean report (all are counted)
 MAX_LISTED = 1000
 #: a worker more only per this many pages of a batch: starting one costs ~1.3 CPU seconds
@@ -115,7 +115,7 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
             if progress:
                 progress("clean", i, len(entries))
             result.counts["responses"] += 1
-            article = _article(entry, outcome, result, stopped)
+            article, prepared = _article(entry, outcome, result, stopped)
             if article is None:
                 continue
             if article.status != "ok":
@@ -125,7 +125,8 @@ def clean(run_id: str, progress: ProgressCallback | None = None) -> StageCounts:
                 else:
                     result.counts[f"not_article:{article.status_reason or 'unknown'}"] += 1
                     continue
-            out.write(json.dumps({"article": article.to_dict(), "crawl": entry}, ensure_ascii=False) + "\n")
+            rec = {"article": article.to_dict(), "crawl": entry, **({"prepared": prepared} if prepared else {})}
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
             result.counts["articles"] += 1
     result.seconds = time.monotonic() - started
     write_json(rdir / "clean-report.json", {**result.as_dict(), "extraction_timeouts": stopped[:MAX_LISTED]})
@@ -160,21 +161,30 @@ def _write_takedowns(rdir: Any, takedowns: list[dict[str, Any]], result: StageCo
 
 
 class _InProcess:
-    """Extraction in the stage's own process, page after page (``clean_page_timeout_seconds: None``)."""
+    """Extraction in the stage's own process, page after page (``clean_page_timeout_seconds: None``),
+    by the workers' function (the same cleaned lines)."""
 
     def imap(self, jobs: Iterator[tuple[bytes, str | None] | Future[Any] | None]) -> Iterator[Future[Any] | None]:
-        from indexing.extraction import extract
-
         for job in jobs:
             if job is None or isinstance(job, Future):
                 yield job
                 continue
             future: Future[Any] = Future()
             try:
-                future.set_result(extract(job[0], url=job[1]))
+                future.set_result(extract_prepared(job[0], url=job[1]))
             except Exception as exc:  # re-raised by _article, as the worker's would be
                 future.set_exception(exc)
             yield future
+
+
+def extract_prepared(html: str | bytes, url: str | None = None) -> tuple[Any, dict[str, Any] | None]:
+    """The extraction workers' function: the page's article, and what the enrich stage would
+    compute of it alone, with the settings' dedup parameters (:mod:`indexing.enrich.prepared`)."""
+    from indexing.enrich.prepared import prepare_article
+    from indexing.extraction import extract
+
+    article = extract(html, url=url)
+    return article, prepare_article(article, get_settings().dedup)
 
 
 def _extractor(pages: int | None = None) -> Any:
@@ -215,20 +225,23 @@ def read_job(entry: dict[str, Any], result: StageCounts, storage: Storage) -> tu
 
 
 def _article(entry: dict[str, Any], outcome: Future[Any] | None, result: StageCounts,
-             stopped: list[dict[str, Any]]) -> Any:
-    """The extracted article of one manifest entry, or None (counted by reason)."""
+             stopped: list[dict[str, Any]]) -> tuple[Any, dict[str, Any] | None]:
+    """The extracted article of one manifest entry and what was prepared of it (None, None: no
+    article, counted by reason). An extractor returns the article, or the article and what it
+    prepared (:func:`extract_prepared`)."""
     if outcome is None:
-        return None
+        return None, None
     url = entry.get("final_url") or entry.get("url")
     try:
-        return outcome.result()
+        found = outcome.result()
+        return found if isinstance(found, tuple) else (found, None)
     except (ExtractionTimeout, ExtractionCrashed) as exc:
         kind = "extraction_timeout" if isinstance(exc, ExtractionTimeout) else "failed:extraction_crashed"
         log.warning("%s: %s (%s); kept in the archive for a reprocess", url, exc, kind)
         result.counts[kind] += 1
         stopped.append({"url": url, "reason": kind, "warc_file": entry["warc_file"],
                         "warc_offset": entry["warc_offset"]})
-        return None
+        return None, None
 
 
 def _skip_reason(entry: dict[str, Any]) -> str | None:

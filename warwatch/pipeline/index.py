@@ -70,9 +70,11 @@ def _documents(cleaned: Path, stories: Any, result: StageCounts, run_id: str) ->
     from indexing.enrich import enrich as enrich_article
     from indexing.index.documents import DocumentError, article_to_document
 
+    ahead = _Ahead(result)
     for rec in jsonl_lines(cleaned):
         article, crawl_entry = rec["article"], rec["crawl"]
         article["published"] = resolve_published(article.get("published"), crawl_entry)
+        fields = ahead.enrichment(rec.get("prepared"))
         try:
             doc = article_to_document(
                 article,
@@ -81,18 +83,55 @@ def _documents(cleaned: Path, stories: Any, result: StageCounts, run_id: str) ->
                 # from the canonical URL.
                 url=crawl_entry.get("final_url") or crawl_entry["url"],
                 fetched_at=crawl_entry.get("fetched_at"),
-                enrichment=enrich_article(article),
+                enrichment={**article, **fields} if fields is not None else enrich_article(article),
             )
         except DocumentError as exc:
             log.warning("not indexed: %s", exc)
             result.counts["failed:no_usable_url"] += 1
             continue
         story = stories.assign(doc.get("_id") or doc["id"], article.get("body") or "",
-                               parse_dt(article.get("published")))
+                               parse_dt(article.get("published")), found=ahead.fingerprint(rec.get("prepared")))
         doc["story_id"] = story.story_id
         doc["duplicate_of"] = story.duplicate_of
         doc.update(_capture(crawl_entry, run_id))
         yield doc
+
+
+class _Ahead:
+    """The parts of a cleaned record's ``prepared`` (:mod:`indexing.enrich.prepared`: computed by
+    the extraction worker) that carry the stamps this stage computes, counted as used."""
+
+    def __init__(self, result: StageCounts) -> None:
+        from indexing.enrich.prepared import enrichment_stamp, fingerprint_stamp
+
+        self.result = result
+        try:
+            self.stamps: dict[str, str | None] = {"enrichment": enrichment_stamp(),
+                                                  "fingerprint": fingerprint_stamp(get_settings().dedup)}
+        except OSError:  # a config file missing: enrichment meets it and reports it
+            self.stamps = {"enrichment": None, "fingerprint": None}
+
+    def _part(self, prepared: Any, part: str) -> dict[str, Any] | None:
+        from indexing.enrich.prepared import usable
+
+        stamp = self.stamps[part]
+        found = usable(prepared, part, stamp) if stamp is not None else None
+        if found is not None:
+            self.result.counts[f"{part}_ahead"] += 1
+        return found
+
+    def enrichment(self, prepared: Any) -> dict[str, Any] | None:
+        found = self._part(prepared, "enrichment")
+        return found.get("fields") if found is not None and isinstance(found.get("fields"), dict) else None
+
+    def fingerprint(self, prepared: Any) -> Any:
+        from indexing.enrich.prepared import signature_of
+        from indexing.fingerprint import Fingerprint
+
+        found = self._part(prepared, "fingerprint")
+        if found is None:
+            return None
+        return Fingerprint(str(found["body_hash"]), int(found["words"]), signature_of(found.get("signature")))
 
 
 def _capture(crawl_entry: dict[str, Any], run_id: str) -> dict[str, Any]:
