@@ -21,10 +21,9 @@ from types import TracebackType
 from typing import Any, Self
 
 import numpy as np
-from datasketch import MinHash
 
 from indexing.dedup_bands import band_keys, band_rows, candidate_sql, ensure_bands, stored_banding
-from indexing.fingerprint import Fingerprint, fingerprint
+from indexing.fingerprint import Fingerprint, MinHash32, fingerprint, permutations32
 from indexing.sqldialect import SqlDialect
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ class BaseStoryIndex(SqlDialect):
         #: candidate rows read for verification since opening (diagnostics and tests)
         self.candidates_checked = 0
         # the permutations are the costly part of a MinHash: generate them once
-        self._perms = MinHash(num_perm=num_perm, scheme=MINHASH_SCHEME).permutations
+        self._perms = permutations32(num_perm)
 
     def _setup(self) -> None:
         self._check_params()
@@ -146,7 +145,7 @@ class BaseStoryIndex(SqlDialect):
 
     def _fingerprint(self, body: str) -> Fingerprint:
         """Body hash and signature, streamed in bounded memory (:mod:`indexing.fingerprint`)."""
-        mh = MinHash(num_perm=self.num_perm, permutations=self._perms, scheme=MINHASH_SCHEME)
+        mh = MinHash32(self.num_perm, self._perms)
         return fingerprint(body, shingle_size=self.shingle_size, min_words=self.min_words,
                            max_words=self.max_words, minhash=mh)
 

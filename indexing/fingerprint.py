@@ -5,8 +5,8 @@
 - The text is read in pieces of about 64 K characters cut after a space or punctuation (never
   inside a word, never before a character that NFC could join to the one before), the shingles
   are hashed in batches of :data:`SHINGLE_BATCH`: memory does not grow with the text (hashing a
-  3 MB page's shingles at once took about 0.5 GB: datasketch hashes a batch as one
-  ``num_perm`` x ``batch`` matrix).
+  3 MB page's shingles at once took about 0.5 GB: a batch is hashed as one ``num_perm`` x
+  ``batch`` matrix).
 - The signature covers the first ``max_words`` words only (``dedup.signature_max_words``, far
   above any article: a long read is ~10,000 words): a page of megabytes is as cheap to sign as a
   long article, and copies that agree on their first ``max_words`` words are near duplicates. The
@@ -14,6 +14,14 @@
 
 The results equal hashing the whole list of words at once: the same words in the same order, and
 a MinHash of the same shingles (a minimum does not depend on batches or repeats).
+
+:class:`MinHash32` is datasketch 2's ``MinHash`` with its ``affine32`` scheme (the one the story
+index pins, ``MINHASH_SCHEME``), bit for bit: SHA-1's first 32 bits of each shingle, MurmurHash3's
+finalizer, then ``a * h + b`` modulo 2^32 per permutation, the permutations drawn as datasketch
+draws them (``RandomState(1)``). Written out here so that signing a body does not import
+datasketch, whose package imports scipy for its LSH (0.35 s in every extraction worker, which
+signs bodies ahead: :mod:`indexing.enrich.prepared`); tests/indexing/test_fingerprint.py holds
+it to datasketch's values.
 """
 
 from __future__ import annotations
@@ -25,7 +33,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
 
 from indexing.enrich.text import normalize_text, words
 
@@ -35,6 +42,39 @@ _PIECE_CHARS = 1 << 16
 # Cut after these: no word contains them, and NFC joins none of them with what follows them
 # (unlike "<", "=", ">", which a combining long solidus overlay turns into one character).
 _CUT_AFTER = re.compile(r"[\s,.;:!?)\]}]")
+
+
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def permutations32(num_perm: int, seed: int = 1) -> np.ndarray:
+    """datasketch's ``affine32`` permutation parameters: ``[a, b]``, ``a`` odd, uint32."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return np.array([a, b])
+
+
+class MinHash32:
+    """A MinHash over ``num_perm`` affine permutations of 32-bit hashes (datasketch's ``affine32``)."""
+
+    def __init__(self, num_perm: int, permutations: np.ndarray | None = None) -> None:
+        self.permutations = permutations if permutations is not None else permutations32(num_perm)
+        self.hashvalues = np.full(num_perm, np.uint32(0xFFFFFFFF), dtype=np.uint32)
+
+    def update_batch(self, items: list[bytes]) -> None:
+        if not items:
+            return
+        hv = np.fromiter((int.from_bytes(hashlib.sha1(x).digest()[:4], "little") for x in items),
+                         dtype=np.uint32, count=len(items)).reshape(-1, 1)
+        s1, m1, s2, m2, s3 = _FMIX32
+        hv = hv ^ (hv >> s1)
+        hv = hv * m1
+        hv = hv ^ (hv >> s2)
+        hv = hv * m2
+        hv = hv ^ (hv >> s3)
+        a, b = self.permutations
+        self.hashvalues = np.minimum(self.hashvalues, (hv * a + b).min(axis=0))
 
 
 @dataclass(frozen=True)
@@ -67,7 +107,7 @@ def iter_words(text: str) -> Iterator[str]:
 
 
 def fingerprint(text: str, *, shingle_size: int, min_words: int, max_words: int,
-                minhash: MinHash | None) -> Fingerprint:
+                minhash: MinHash32 | None) -> Fingerprint:
     """Body hash and (given an empty ``minhash`` to fill) the signature of ``text``'s words."""
     digest = hashlib.sha256()
     window: deque[str] = deque(maxlen=shingle_size)
@@ -86,7 +126,7 @@ def fingerprint(text: str, *, shingle_size: int, min_words: int, max_words: int,
     return Fingerprint(digest.hexdigest(), count, np.asarray(minhash.hashvalues, dtype=np.uint64))
 
 
-def _add_shingles(minhash: MinHash, window: deque[str], toks: list[str]) -> None:
+def _add_shingles(minhash: MinHash32, window: deque[str], toks: list[str]) -> None:
     """Hash the shingles ending in ``toks`` (``window``: the words before them, kept for the next
     piece), :data:`SHINGLE_BATCH` at a time."""
     batch: list[bytes] = []

@@ -38,7 +38,7 @@ _INDEXING = Path(__file__).resolve().parent.parent
 #: the code whose output a stamp vouches for (its source is hashed into the stamp)
 _ENRICH_CODE = (*sorted(p.relative_to(_INDEXING) for p in (_INDEXING / "enrich").glob("*.py")),
                 Path("textfold.py"), Path("yamlconfig.py"))
-_FINGERPRINT_CODE = (Path("fingerprint.py"), Path("dedup_base.py"), Path("enrich/text.py"), Path("textfold.py"))
+_FINGERPRINT_CODE = (Path("fingerprint.py"), Path("enrich/text.py"), Path("textfold.py"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,12 +70,8 @@ def enrichment_stamp(topics_path: Path | None = None, entities_path: Path | None
 
 def fingerprint_stamp(dedup: DedupSettings) -> str:
     """What a body's fingerprint depends on: the MinHash and shingling settings and the code."""
-    import datasketch
-
-    from indexing.dedup_base import MINHASH_SCHEME
-
     params = (dedup.minhash_permutations, dedup.shingle_size, dedup.min_words, dedup.signature_max_words,
-              MINHASH_SCHEME, getattr(datasketch, "__version__", "?"), _code_digest(_FINGERPRINT_CODE))
+              _code_digest(_FINGERPRINT_CODE))
     return hashlib.sha256(repr(params).encode()).hexdigest()[:32]
 
 
@@ -101,23 +97,17 @@ def signature_of(text: str | None) -> np.ndarray | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _permutations(num_perm: int) -> Any:
-    from datasketch import MinHash
+def _permutations(num_perm: int) -> np.ndarray:
+    from indexing.fingerprint import permutations32
 
-    from indexing.dedup_base import MINHASH_SCHEME
-
-    return MinHash(num_perm=num_perm, scheme=MINHASH_SCHEME).permutations
+    return permutations32(num_perm)
 
 
 def fingerprint_fields(body: str, dedup: DedupSettings) -> dict[str, Any]:
     """The body's fingerprint as the story index computes it (:meth:`BaseStoryIndex._fingerprint`)."""
-    from datasketch import MinHash
+    from indexing.fingerprint import MinHash32, fingerprint
 
-    from indexing.dedup_base import MINHASH_SCHEME
-    from indexing.fingerprint import fingerprint
-
-    mh = MinHash(num_perm=dedup.minhash_permutations, permutations=_permutations(dedup.minhash_permutations),
-                 scheme=MINHASH_SCHEME)
+    mh = MinHash32(dedup.minhash_permutations, _permutations(dedup.minhash_permutations))
     found = fingerprint(body or "", shingle_size=dedup.shingle_size, min_words=dedup.min_words,
                         max_words=dedup.signature_max_words, minhash=mh)
     return {"body_hash": found.body_hash, "words": found.words, "signature": _signature_text(found.signature)}
@@ -129,13 +119,23 @@ def prepare(article: Mapping[str, Any], dedup: DedupSettings) -> dict[str, Any]:
             "fingerprint": {"stamp": fingerprint_stamp(dedup), **fingerprint_fields(article.get("body") or "", dedup)}}
 
 
+def _loaded(dedup: DedupSettings) -> None:
+    """The topics, the gazetteer and the MinHash permutations, loaded once per file version."""
+    from indexing.enrich import load_gazetteer, load_topics
+
+    load_topics()
+    load_gazetteer()
+    _permutations(dedup.minhash_permutations)
+
+
 def prepare_article(article: Any, dedup: DedupSettings) -> dict[str, Any] | None:
     """:func:`prepare` of an extracted ``Article`` the enrich stage will take (``ok``, or a paywall
     teaser with a body); None when there is nothing to prepare or preparing failed (the enrich
     stage then does it, and meets the same problem where it reports it)."""
-    if article.status != "ok" and not (article.status_reason == "paywall" and article.body):
-        return None
     try:
+        _loaded(dedup)  # on a worker's warm-up page already (cached: a few stat calls after that)
+        if article.status != "ok" and not (article.status_reason == "paywall" and article.body):
+            return None
         return prepare(article.to_dict(), dedup)
     except Exception as exc:  # noqa: BLE001 - e.g. a broken topics file: the enrich stage reports it
         log.debug("not prepared ahead: %s", exc)

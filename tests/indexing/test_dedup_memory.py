@@ -14,7 +14,7 @@ from datasketch import MinHash
 
 from indexing.dedup import MINHASH_SCHEME, StoryIndex, body_hash
 from indexing.enrich.text import normalize_text, words
-from indexing.fingerprint import fingerprint, iter_words, pieces
+from indexing.fingerprint import MinHash32, fingerprint, iter_words, permutations32, pieces
 
 _VOCAB = ("Pokrovsk", "Покровськ", "troops", "l'armée", "don’t", "Südkorea", "Łukaszenka", "e\u0301te\u0301",
           "1,200", "km²", "北朝鮮の兵士", "dron", "ЗСУ", "ukraińskie", "x" * 40)
@@ -48,11 +48,26 @@ def test_streamed_fingerprints_equal_the_whole_text_ones(n_words: int) -> None:
     assert len(list(pieces(text, size=1000))) > 1 or len(text) <= 1000
     assert "".join(pieces(text, size=1000)) == text
     assert list(iter_words(text)) == words(normalize_text(text))
-    found = fingerprint(text, shingle_size=3, min_words=0, max_words=10**9,
-                        minhash=MinHash(num_perm=128, scheme=MINHASH_SCHEME))
-    expected_hash, expected_sig = _whole(text)
+    found = fingerprint(text, shingle_size=3, min_words=0, max_words=10**9, minhash=MinHash32(128))
+    expected_hash, expected_sig = _whole(text)  # datasketch's MinHash over every shingle at once
     assert found.body_hash == expected_hash == body_hash(text)
     assert found.signature is not None and np.array_equal(found.signature, expected_sig)
+
+
+@pytest.mark.parametrize("num_perm", [1, 64, 128, 256])
+def test_our_minhash_is_datasketchs_affine32_bit_for_bit(num_perm: int) -> None:
+    """The permutations and the hash values of :class:`MinHash32` are datasketch's (the scheme the
+    stored signatures were computed with), batch by batch."""
+    theirs = MinHash(num_perm=num_perm, scheme=MINHASH_SCHEME)
+    assert np.array_equal(permutations32(num_perm), theirs.permutations)
+    ours = MinHash32(num_perm)
+    rng = random.Random(num_perm)
+    batches = [[], [b""], [b"a"] * 3, [rng.choice(_VOCAB).encode() + str(i).encode() for i in range(2000)],
+               [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) for _ in range(500)]]
+    for batch in batches:
+        ours.update_batch(batch)
+        theirs.update_batch(batch)
+        assert np.array_equal(ours.hashvalues, theirs.hashvalues) and ours.hashvalues.dtype == np.uint32
 
 
 def test_a_page_without_spaces_is_cut_at_punctuation_or_kept_whole() -> None:

@@ -114,3 +114,29 @@ def test_the_enrich_stage_builds_the_same_documents_with_and_without_them(data_d
     assert "enrichment_ahead" not in report_stale and "fingerprint_ahead" not in report_stale
     assert ahead == without == stale_docs  # field for field, story ids included
     assert any(doc.get("topics") for doc in ahead) and any(doc.get("entities") for doc in ahead)
+
+
+def test_the_warm_up_page_loads_what_preparing_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's warm-up page (not an article) parses topics.yaml and entities.yaml, so its first
+    real article does not wait for them; nothing is parsed again for the next pages."""
+    from indexing.enrich import entities, topics
+    from indexing.enrich.prepared import prepare_article
+    from warwatch.pipeline.extractor import WARM_UP_PAGE
+
+    parsed: list[str] = []
+    for module, parse, cached in ((topics, "parse_topics", "_load_topics"),
+                                  (entities, "parse_gazetteer", "_load_gazetteer")):
+        real = getattr(module, parse)
+
+        def counted(path: Path, real: Any = real) -> Any:
+            parsed.append(Path(path).name)
+            return real(path)
+
+        monkeypatch.setattr(module, cached, topics.cached_by_mtime(counted))  # a fresh cache, counted
+    dedup = get_settings().dedup
+    warm_up = extract(WARM_UP_PAGE, url=None)
+    assert warm_up.status != "ok" and prepare_article(warm_up, dedup) is None
+    assert sorted(parsed) == ["entities.yaml", "topics.yaml"]
+    page = next(iter(GOOD.values())).read_bytes()
+    assert prepare_article(extract(page, url=None), dedup) is not None
+    assert sorted(parsed) == ["entities.yaml", "topics.yaml"]  # nothing parsed again

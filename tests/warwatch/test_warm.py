@@ -9,7 +9,6 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -83,23 +82,3 @@ def test_extraction_ahead_is_bounded(data_dir: Path, index_prefix: str, monkeypa
     report = json.loads((data_dir / "runs" / "capped" / "clean-report.json").read_text())
     assert report["extracted_ahead"] == 2 and report["articles"] == len(pages)
 
-
-def test_the_enrich_stage_finds_its_topics_and_entities_parsed_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The warm start parses topics.yaml and entities.yaml once; the enrich stage's own calls then
-    get those objects instead of parsing them on its first article."""
-    from indexing.enrich import entities, load_gazetteer, load_topics, topics
-
-    parsed: list[str] = []
-    for module, parse, cached in ((topics, "parse_topics", "_load_topics"),
-                                  (entities, "parse_gazetteer", "_load_gazetteer")):
-        real = getattr(module, parse)
-
-        def counted(path: Path, real: Any = real) -> Any:
-            parsed.append(Path(path).name)
-            return real(path)
-
-        monkeypatch.setattr(module, cached, topics.cached_by_mtime(counted))  # a fresh cache, counted
-    warm_module._warm_imports()
-    assert sorted(parsed) == ["entities.yaml", "topics.yaml"]
-    assert len(load_topics()) > 0 and len(load_gazetteer()) > 0  # the stage's calls
-    assert sorted(parsed) == ["entities.yaml", "topics.yaml"]  # nothing parsed again

@@ -6,7 +6,8 @@ the crawl, does in background threads what those stages would do first anyway:
 
 - the search engine's indices, templates and alias (what the index stage's first step checks);
 - the embedding model's stage instances (loaded once per process);
-- the imports of enrichment and its topics and entities files (parsed once per file version);
+- the imports of enrichment (story grouping, documents); the topics and entities files are the
+  extraction worker's (it enriches each article it extracts: :mod:`indexing.enrich.prepared`);
 - one extraction worker process, started and warmed up, which the clean stage adopts.
 
 While the crawl runs, that worker extracts the pages the crawler has archived so far (it flushes
@@ -69,7 +70,7 @@ class WarmStart:
         # the extraction worker first: it takes longest to come up, and extracts while the crawl runs
         self._extractor = self._threads.submit(self._start_extractor)
         self._engine = self._threads.submit(_quietly, "search engine set-up", self._prepare_engine)
-        self._threads.submit(_quietly, "imports and enrichment's configuration", _warm_imports)
+        self._threads.submit(_quietly, "imports", _warm_imports)
         if self._vectors_on():
             self._embedders = self._threads.submit(self._load_embedders)
         return self
@@ -225,15 +226,8 @@ class WarmStart:
 
 
 def _warm_imports() -> None:
-    """The modules of the stages after the crawl, and the topics and entities files the enrich
-    stage parses first (cached per file version: the stage gets the same objects, or re-parses a
-    file edited meanwhile)."""
     for name in WARM_IMPORTS:
         importlib.import_module(name)
-    from indexing.enrich import load_gazetteer, load_topics
-
-    load_topics()
-    load_gazetteer()
 
 
 def _quietly(what: str, step: Any) -> None:
