@@ -20,7 +20,7 @@ index pins, ``MINHASH_SCHEME``), bit for bit: SHA-1's first 32 bits of each shin
 finalizer, then ``a * h + b`` modulo 2^32 per permutation, the permutations drawn as datasketch
 draws them (``RandomState(1)``). Written out here so that signing a body does not import
 datasketch, whose package imports scipy for its LSH (0.35 s in every extraction worker, which
-signs bodies ahead: :mod:`indexing.enrich.prepared`); tests/indexing/test_fingerprint.py holds
+signs bodies ahead: :mod:`indexing.enrich.prepared`); tests/indexing/test_dedup_memory.py holds
 it to datasketch's values.
 """
 

@@ -104,15 +104,23 @@ def test_the_enrich_stage_builds_the_same_documents_with_and_without_them(data_d
         rec["prepared"]["fingerprint"]["body_hash"] = "0" * 64
         return rec
 
+    def damaged(rec: dict[str, Any]) -> dict[str, Any]:
+        del rec["prepared"]["fingerprint"]["body_hash"]
+        rec["prepared"]["fingerprint"]["signature"] = "not base64!"
+        return rec
+
     _copy(data_dir, "base", "without", lambda rec: {k: v for k, v in rec.items() if k != "prepared"})
     _copy(data_dir, "base", "stale", stale)
+    _copy(data_dir, "base", "damaged", damaged)
     ahead, report = _enriched(data_dir, "base")
     assert report["enrichment_ahead"] == report["fingerprint_ahead"] == len(GOOD)
     without, report_without = _enriched(data_dir, "without")
     assert "enrichment_ahead" not in report_without and "fingerprint_ahead" not in report_without
     stale_docs, report_stale = _enriched(data_dir, "stale")
     assert "enrichment_ahead" not in report_stale and "fingerprint_ahead" not in report_stale
-    assert ahead == without == stale_docs  # field for field, story ids included
+    damaged_docs, report_damaged = _enriched(data_dir, "damaged")
+    assert report_damaged["fingerprint_ahead_unusable"] == len(GOOD) and "fingerprint_ahead" not in report_damaged
+    assert ahead == without == stale_docs == damaged_docs  # field for field, story ids included
     assert any(doc.get("topics") for doc in ahead) and any(doc.get("entities") for doc in ahead)
 
 

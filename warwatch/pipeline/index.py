@@ -115,14 +115,14 @@ class _Ahead:
         from indexing.enrich.prepared import usable
 
         stamp = self.stamps[part]
-        found = usable(prepared, part, stamp) if stamp is not None else None
-        if found is not None:
-            self.result.counts[f"{part}_ahead"] += 1
-        return found
+        return usable(prepared, part, stamp) if stamp is not None else None
 
     def enrichment(self, prepared: Any) -> dict[str, Any] | None:
         found = self._part(prepared, "enrichment")
-        return found.get("fields") if found is not None and isinstance(found.get("fields"), dict) else None
+        if found is None or not isinstance(found.get("fields"), dict):
+            return None
+        self.result.counts["enrichment_ahead"] += 1
+        return dict(found["fields"])
 
     def fingerprint(self, prepared: Any) -> Any:
         from indexing.enrich.prepared import signature_of
@@ -131,7 +131,17 @@ class _Ahead:
         found = self._part(prepared, "fingerprint")
         if found is None:
             return None
-        return Fingerprint(str(found["body_hash"]), int(found["words"]), signature_of(found.get("signature")))
+        try:
+            signature = signature_of(found.get("signature"))
+            if signature is not None and len(signature) != get_settings().dedup.minhash_permutations:
+                raise ValueError("a signature of another length")
+            ready = Fingerprint(str(found["body_hash"]), int(found["words"]), signature)
+        except (KeyError, TypeError, ValueError) as exc:  # a damaged line: computed again, counted
+            log.warning("a fingerprint computed ahead is unusable (%s): computed again", exc)
+            self.result.counts["fingerprint_ahead_unusable"] += 1
+            return None
+        self.result.counts["fingerprint_ahead"] += 1
+        return ready
 
 
 def _capture(crawl_entry: dict[str, Any], run_id: str) -> dict[str, Any]:
