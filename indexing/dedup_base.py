@@ -23,7 +23,7 @@ from typing import Any, Self
 import numpy as np
 
 from indexing.dedup_bands import band_keys, band_rows, candidate_sql, ensure_bands, stored_banding
-from indexing.fingerprint import Fingerprint, MinHash32, fingerprint, permutations32
+from indexing.fingerprint import Fingerprint, fingerprint, signed
 from indexing.sqldialect import SqlDialect
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,6 @@ class BaseStoryIndex(SqlDialect):
         self.window = timedelta(days=window_days) if window_days else None
         #: candidate rows read for verification since opening (diagnostics and tests)
         self.candidates_checked = 0
-        # the permutations are the costly part of a MinHash: generate them once
-        self._perms = permutations32(num_perm)
 
     def _setup(self) -> None:
         self._check_params()
@@ -145,9 +143,8 @@ class BaseStoryIndex(SqlDialect):
 
     def _fingerprint(self, body: str) -> Fingerprint:
         """Body hash and signature, streamed in bounded memory (:mod:`indexing.fingerprint`)."""
-        mh = MinHash32(self.num_perm, self._perms)
-        return fingerprint(body, shingle_size=self.shingle_size, min_words=self.min_words,
-                           max_words=self.max_words, minhash=mh)
+        return signed(body, num_perm=self.num_perm, shingle_size=self.shingle_size, min_words=self.min_words,
+                      max_words=self.max_words)
 
     # Assigning -----------------------------------------------------------------------
     def assign(self, doc_id: str, body: str, published: datetime | None = None,

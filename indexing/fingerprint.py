@@ -26,6 +26,7 @@ it to datasketch's values.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import deque
@@ -47,19 +48,23 @@ _CUT_AFTER = re.compile(r"[\s,.;:!?)\]}]")
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 
 
+@functools.lru_cache(maxsize=8)
 def permutations32(num_perm: int, seed: int = 1) -> np.ndarray:
-    """datasketch's ``affine32`` permutation parameters: ``[a, b]``, ``a`` odd, uint32."""
+    """datasketch's ``affine32`` permutation parameters: ``[a, b]``, ``a`` odd, uint32 (drawn once
+    per process and size; read-only)."""
     gen = np.random.RandomState(seed)
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return np.array([a, b])
+    out = np.array([a, b])
+    out.flags.writeable = False
+    return out
 
 
 class MinHash32:
     """A MinHash over ``num_perm`` affine permutations of 32-bit hashes (datasketch's ``affine32``)."""
 
-    def __init__(self, num_perm: int, permutations: np.ndarray | None = None) -> None:
-        self.permutations = permutations if permutations is not None else permutations32(num_perm)
+    def __init__(self, num_perm: int) -> None:
+        self.permutations = permutations32(num_perm)
         self.hashvalues = np.full(num_perm, np.uint32(0xFFFFFFFF), dtype=np.uint32)
 
     def update_batch(self, items: list[bytes]) -> None:
@@ -124,6 +129,13 @@ def fingerprint(text: str, *, shingle_size: int, min_words: int, max_words: int,
     if count < shingle_size:  # fewer words than a shingle: the text is its one shingle
         minhash.update_batch([" ".join(window).encode("utf-8")])
     return Fingerprint(digest.hexdigest(), count, np.asarray(minhash.hashvalues, dtype=np.uint64))
+
+
+def signed(text: str, *, num_perm: int, shingle_size: int, min_words: int, max_words: int) -> Fingerprint:
+    """:func:`fingerprint` with a fresh :class:`MinHash32` of ``num_perm`` permutations: what the
+    story index computes of a body (and the extraction workers ahead of it)."""
+    return fingerprint(text, shingle_size=shingle_size, min_words=min_words, max_words=max_words,
+                       minhash=MinHash32(num_perm))
 
 
 def _add_shingles(minhash: MinHash32, window: deque[str], toks: list[str]) -> None:

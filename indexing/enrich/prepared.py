@@ -15,7 +15,7 @@ Each part carries a stamp of everything it depends on (:func:`enrichment_stamp`,
 and the source of the code that computes it. The enrich stage uses a part only when its stamp is
 the one it computes itself - an edited topics file, other dedup settings, a batch cleaned by an
 older release or a worker that saw other settings all mean: computed again, as before. So the
-documents are the same either way, byte for byte (tests/indexing/test_prepared.py).
+documents are the same either way, byte for byte (tests/warwatch/test_prepared.py).
 """
 
 from __future__ import annotations
@@ -96,20 +96,12 @@ def signature_of(text: str | None) -> np.ndarray | None:
     return None if text is None else np.frombuffer(base64.b64decode(text), dtype="<u4").astype(np.uint64)
 
 
-@functools.lru_cache(maxsize=4)
-def _permutations(num_perm: int) -> np.ndarray:
-    from indexing.fingerprint import permutations32
-
-    return permutations32(num_perm)
-
-
 def fingerprint_fields(body: str, dedup: DedupSettings) -> dict[str, Any]:
     """The body's fingerprint as the story index computes it (:meth:`BaseStoryIndex._fingerprint`)."""
-    from indexing.fingerprint import MinHash32, fingerprint
+    from indexing.fingerprint import signed
 
-    mh = MinHash32(dedup.minhash_permutations, _permutations(dedup.minhash_permutations))
-    found = fingerprint(body or "", shingle_size=dedup.shingle_size, min_words=dedup.min_words,
-                        max_words=dedup.signature_max_words, minhash=mh)
+    found = signed(body or "", num_perm=dedup.minhash_permutations, shingle_size=dedup.shingle_size,
+                   min_words=dedup.min_words, max_words=dedup.signature_max_words)
     return {"body_hash": found.body_hash, "words": found.words, "signature": _signature_text(found.signature)}
 
 
@@ -122,10 +114,11 @@ def prepare(article: Mapping[str, Any], dedup: DedupSettings) -> dict[str, Any]:
 def _loaded(dedup: DedupSettings) -> None:
     """The topics, the gazetteer and the MinHash permutations, loaded once per file version."""
     from indexing.enrich import load_gazetteer, load_topics
+    from indexing.fingerprint import permutations32
 
     load_topics()
     load_gazetteer()
-    _permutations(dedup.minhash_permutations)
+    permutations32(dedup.minhash_permutations)
 
 
 def prepare_article(article: Any, dedup: DedupSettings) -> dict[str, Any] | None:

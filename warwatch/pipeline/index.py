@@ -105,9 +105,11 @@ class _Ahead:
         from indexing.enrich.prepared import enrichment_stamp, fingerprint_stamp
 
         self.result = result
+        dedup = get_settings().dedup
+        self.num_perm = dedup.minhash_permutations
         try:
             self.stamps: dict[str, str | None] = {"enrichment": enrichment_stamp(),
-                                                  "fingerprint": fingerprint_stamp(get_settings().dedup)}
+                                                  "fingerprint": fingerprint_stamp(dedup)}
         except OSError:  # a config file missing: enrichment meets it and reports it
             self.stamps = {"enrichment": None, "fingerprint": None}
 
@@ -133,7 +135,7 @@ class _Ahead:
             return None
         try:
             signature = signature_of(found.get("signature"))
-            if signature is not None and len(signature) != get_settings().dedup.minhash_permutations:
+            if signature is not None and len(signature) != self.num_perm:
                 raise ValueError("a signature of another length")
             ready = Fingerprint(str(found["body_hash"]), int(found["words"]), signature)
         except (KeyError, TypeError, ValueError) as exc:  # a damaged line: computed again, counted

@@ -70,7 +70,7 @@ class WarmStart:
         # the extraction worker first: it takes longest to come up, and extracts while the crawl runs
         self._extractor = self._threads.submit(self._start_extractor)
         self._engine = self._threads.submit(_quietly, "search engine set-up", self._prepare_engine)
-        self._threads.submit(_quietly, "imports", _warm_imports)
+        self._threads.submit(_quietly, "imports", lambda: [importlib.import_module(m) for m in WARM_IMPORTS])
         if self._vectors_on():
             self._embedders = self._threads.submit(self._load_embedders)
         return self
@@ -223,11 +223,6 @@ class WarmStart:
         except Exception as exc:  # noqa: BLE001 - only a head start was lost
             log.info("warm start: %s", exc)
             return None
-
-
-def _warm_imports() -> None:
-    for name in WARM_IMPORTS:
-        importlib.import_module(name)
 
 
 def _quietly(what: str, step: Any) -> None:
